@@ -1,0 +1,50 @@
+"""Time helpers. Every rule takes `now` as an argument; only adapters call utcnow()."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the storage convention."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def end_of_day_utc(day: date, tz: str = DEFAULT_TZ) -> datetime:
+    """23:59:59 of a local date, as naive UTC: the moment a deadline on that date passes."""
+    local = datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(tz))
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def local_to_utc(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def utc_to_local(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo(tz))
+
+
+def fmt_date(day: date | datetime | None) -> str:
+    """dd/mm/yyyy, the only date format users see."""
+    return "" if day is None else day.strftime("%d/%m/%Y")
+
+
+def fmt_datetime(moment: datetime | None, tz: str = DEFAULT_TZ) -> str:
+    return "" if moment is None else utc_to_local(moment, tz).strftime("%H:%M %d/%m/%Y")
+
+
+def parse_date(text: str) -> date:
+    """Accept dd/mm/yyyy (what users write) and yyyy-mm-dd."""
+    text = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"ngày không hợp lệ: '{text}' (dùng dạng dd/mm/yyyy)")

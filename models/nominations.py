@@ -1,0 +1,1 @@
+"""nominations tables and rules (filled in by their issue)."""

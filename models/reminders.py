@@ -1,0 +1,1 @@
+"""reminders tables and rules (filled in by their issue)."""

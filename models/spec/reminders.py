@@ -1,0 +1,59 @@
+"""Schema of reminder ladders and the working calendar (behaviour: models/reminders.py)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from models.spec.common import HHMM, Code, Strict, VNDate
+
+
+class Rung(Strict):
+    """One step of a ladder, relative to an assignment's due date (negative = before)."""
+
+    code: Code
+    offset_days: int = Field(ge=-90, le=365)
+    repeat_every_days: int | None = Field(default=None, ge=1, le=60)  # while still overdue
+    until_offset_days: int | None = Field(default=None, ge=-90, le=365)
+    escalate: bool = False  # also tell the parent unit
+
+    @model_validator(mode="after")
+    def _repeat_needs_end(self) -> "Rung":
+        if self.repeat_every_days is not None and self.until_offset_days is None:
+            raise ValueError("bậc lặp lại cần 'until_offset_days' (ngày dừng nhắc)")
+        if self.until_offset_days is not None and self.until_offset_days < self.offset_days:
+            raise ValueError("'until_offset_days' phải không nhỏ hơn 'offset_days'")
+        return self
+
+
+class Ladder(Strict):
+    code: Code
+    name: str
+    send_time: HHMM = "08:00"
+    rungs: list[Rung] = Field(min_length=1)
+    office_digest: Literal["daily", "weekly", "none"] = "daily"
+
+    @model_validator(mode="after")
+    def _unique_rungs(self) -> "Ladder":
+        codes = [r.code for r in self.rungs]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"mã bậc nhắc bị trùng: {', '.join(dupes)}")
+        return self
+
+
+class CalendarSpec(Strict):
+    working_hours_start: HHMM = "07:30"
+    working_hours_end: HHMM = "17:00"
+    working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])  # ISO: 1 = thứ Hai
+    holidays_file: str | None = "calendars/vn_holidays.yaml"
+    extra_holidays: list[VNDate] = Field(default_factory=list)
+    deadline_on_holiday: Literal["keep", "next_working_day"] = "keep"
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> "CalendarSpec":
+        if self.working_hours_start >= self.working_hours_end:
+            raise ValueError("giờ làm việc: giờ bắt đầu phải trước giờ kết thúc")
+        if not self.working_days or any(d < 1 or d > 7 for d in self.working_days):
+            raise ValueError("ngày làm việc phải là các số 1 (thứ Hai) đến 7 (Chủ nhật)")
+        return self

@@ -1,0 +1,95 @@
+"""Text of a declarative file -> validated spec, or SpecError listing every located problem."""
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from models.spec.problems import Problem, SpecError
+from models.spec.yamlsource import SourceDoc, parse_yaml
+
+M = TypeVar("M", bound=BaseModel)
+
+# Pydantic's messages are English; users read Vietnamese.
+_MESSAGES = {
+    "missing": "thiếu trường bắt buộc",
+    "extra_forbidden": "khóa không được phép (không có trong lược đồ)",
+    "int_parsing": "phải là số nguyên",
+    "int_type": "phải là số nguyên",
+    "int_from_float": "phải là số nguyên",
+    "float_parsing": "phải là số",
+    "float_type": "phải là số",
+    "bool_parsing": "phải là true/false",
+    "bool_type": "phải là true/false",
+    "string_type": "phải là chuỗi ký tự",
+    "list_type": "phải là danh sách",
+    "dict_type": "phải là một nhóm khóa: giá trị",
+    "model_type": "phải là một nhóm khóa: giá trị",
+    "date_type": "phải là ngày dạng dd/mm/yyyy",
+    "date_parsing": "phải là ngày dạng dd/mm/yyyy",
+    "date_from_datetime_parsing": "phải là ngày dạng dd/mm/yyyy",
+    "string_pattern_mismatch": "giá trị không đúng dạng cho phép",
+    "too_short": "danh sách không được rỗng",
+    "greater_than_equal": "giá trị quá nhỏ",
+    "less_than_equal": "giá trị quá lớn",
+    "greater_than": "giá trị phải lớn hơn",
+    "literal_error": "giá trị không thuộc danh sách cho phép",
+    "value_error": "giá trị không hợp lệ",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    base = _MESSAGES.get(kind, error.get("msg", "không hợp lệ"))
+    if kind == "literal_error" and "expected" in ctx:
+        return f"{base}: {ctx['expected']}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than") and ctx:
+        limit = next(iter(ctx.values()))
+        return f"{base} (giới hạn {limit})"
+    if kind == "string_pattern_mismatch":
+        return f"{base} (chữ thường không dấu, số, '_' hoặc '-'): '{error.get('input')}'"
+    if kind == "extra_forbidden":
+        return f"{base}"
+    return base
+
+
+def _clean_loc(loc: tuple[object, ...]) -> tuple[object, ...]:
+    # Union branches show up as extra loc parts ('date', 'RelativeDue'); drop them.
+    return tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p in ("date", "function-after"))))
+
+
+def problems_from_validation(doc: SourceDoc, exc: ValidationError) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    problems = []
+    for error in exc.errors():
+        loc = _clean_loc(tuple(error["loc"]))
+        problem = doc.problem(loc, _message(error))
+        key = (problem.field, problem.message)
+        if key not in seen:  # union branches repeat the same complaint
+            seen.add(key)
+            problems.append(problem)
+    return problems
+
+
+def validate_doc(doc: SourceDoc, model: type[M]) -> M:
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(doc.file, 1, "", "tệp phải là một nhóm khóa: giá trị ở cấp ngoài cùng")])
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(problems_from_validation(doc, exc)) from None
+
+
+def validate_campaign_text(text: str, file: str):
+    """Parse and validate a campaign file's text (no database needed)."""
+    from models.spec.campaign import CampaignSpec, consistency_problems
+
+    doc = parse_yaml(text, file)
+    spec = validate_doc(doc, CampaignSpec)
+    problems = [doc.problem(loc, message) for loc, message in consistency_problems(spec)]
+    if problems:
+        raise SpecError(problems)
+    return spec, doc

@@ -1,0 +1,1 @@
+"""submissions tables and rules (filled in by their issue)."""

@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh database per test (SQLite file by default; PostgreSQL where asked)."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from thidua.db import create_schema, make_engine  # noqa: E402
+from thidua.settings import REPO_ROOT, Settings  # noqa: E402
+
+CONFIG = REPO_ROOT / "config"
+BINH_DINH_CAMPAIGN = CONFIG / "campaigns" / "binh_dinh_2023.yaml"
+POSTGRES_ADMIN_URL = os.environ.get("THIDUA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def engine(settings: Settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    eng = make_engine(settings.db_url)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+def postgres_available() -> str | None:
+    """None when reachable, else the reason (printed by the skip)."""
+    try:
+        eng = create_engine(POSTGRES_ADMIN_URL)
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # any failure means: skip with the reason
+        return f"PostgreSQL không truy cập được tại {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"[:300]
+
+
+@pytest.fixture
+def pg_engine():
+    """A fresh schema in the PostgreSQL test database, dropped afterwards."""
+    reason = postgres_available()
+    if reason:
+        print(reason)
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(POSTGRES_ADMIN_URL + f"?options=-csearch_path%3D{schema}")
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_engine(request, settings: Settings):
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("engine")
+    else:
+        yield request.getfixturevalue("pg_engine")

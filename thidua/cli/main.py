@@ -1,0 +1,25 @@
+"""`thidua` command line. Each family of commands lives in its own module and registers a sub-app here."""
+from __future__ import annotations
+
+import typer
+
+from thidua.cli import campaign as campaign_cli
+from thidua.cli import units as units_cli
+from thidua.cli import reminders as reminders_cli
+from thidua.cli import submissions as submissions_cli
+from thidua.cli import nominations as nominations_cli
+from thidua.cli import app_cmds as app_cli
+
+app = typer.Typer(
+    name="thidua",
+    help="Hệ thống quản lý phong trào thi đua công đoàn.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, app_cli):
+    module.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,6 @@
+"""CLI commands: nominations (filled in by its issue)."""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None

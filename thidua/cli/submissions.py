@@ -1,0 +1,6 @@
+"""CLI commands: submissions (filled in by its issue)."""
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None

@@ -1,0 +1,66 @@
+"""The one Settings object: every knob, read from the environment (prefix THIDUA_) or a .env file."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THIDUA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="Database, mail, reports, Prefect home")
+    database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "doi-khoa-nay-khi-trien-khai"  # signs e-mail links and sessions; change in production
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "thidua@ldld.binhdinh.vn"
+    smtp_sender_name: str = "Hệ thống thi đua LĐLĐ tỉnh"
+    smtp_connections: int = 4
+    mail_domain: str = "thidua.local"
+
+    scheduler_enabled: bool = True  # off in scale-out mode: Prefect holds the schedules
+    tick_seconds: int = 60
+    dispatch_batch_size: int = 500
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'thidua.db'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def configure_prefect_environment(settings: Settings) -> None:
+    """Keep Prefect local and quiet. Must run before `import prefect`."""
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
