@@ -8,20 +8,21 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
 def utcnow() -> datetime:
-    """Naive UTC, the storage convention."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Aware UTC, the storage convention (SQLModel stores aware datetimes as UTC)."""
+    return datetime.now(timezone.utc)
 
 
 def end_of_day_utc(day: date, tz: str = DEFAULT_TZ) -> datetime:
-    """23:59:59 of a local date, as naive UTC: the moment a deadline on that date passes."""
+    """23:59:59 of a local date, as aware UTC: the moment a deadline on that date passes."""
     local = datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(tz))
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return local.astimezone(timezone.utc)
 
 
 def local_to_utc(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:
+    """A wall-clock time of the campaign's zone (naive) or any aware time -> aware UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(timezone.utc)
 
 
 def utc_to_local(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:

@@ -2,7 +2,7 @@
 audit log and leases. Other families live beside this file (submissions, reminders, nominations) and are
 imported at the bottom so that `import models.tables` registers every table.
 
-Conventions: datetimes are stored naive in UTC; calendar dates (due_on, rounds) are local dates of the
+Conventions: datetimes are aware UTC (SQLModel stores them as UTC); calendar dates (due_on, rounds) are local dates of the
 campaign's time zone. Families follow Base / Create / Public / table where an API exposes them.
 """
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
@@ -44,14 +45,18 @@ class Unit(UnitBase, table=True):
 
     __table_args__ = (
         UniqueConstraint("code", name="uq_unit_code"),
-        Index("ix_unit_path", "path"),
+        Index("ix_unit_path", "path"),  # subtree = one range scan
         Index("ix_unit_parent", "parent_id"),
         Index("ix_unit_level", "level_code"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     parent_id: Optional[int] = Field(default=None, foreign_key="unit.id")
-    path: str = Field(default="", max_length=400)
+    # Byte-wise collation on PostgreSQL so that a subtree is the index range [path, path || '~').
+    path: str = Field(
+        default="",
+        sa_column=Column(String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False),
+    )
     depth: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
 

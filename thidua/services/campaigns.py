@@ -1,0 +1,424 @@
+"""Loading a campaign file: validate everything, then apply the plan in one transaction.
+
+Loading the same file twice changes nothing; an edited file updates the plan in place (moved deadlines,
+new obligations, new units) and keeps every submission. Assignments are created and re-dated with
+set-based SQL (INSERT ... SELECT / UPDATE ... WHERE), never one row at a time.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, literal, not_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.clock import end_of_day_utc, fmt_date, utcnow
+from models.spec.campaign import CampaignSpec, Obligation, resolve_due
+from models.spec.problems import Problem, SpecError
+from models.spec.validate import validate_campaign_text
+from models.spec.yamlsource import SourceDoc
+from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
+from models.workcalendar import adjust_deadline
+from thidua.audit import audit
+from thidua.services.calendars import load_holidays, resolve_config_path
+
+
+@dataclass
+class LoadResult:
+    code: str
+    campaign_id: int | None
+    created: bool
+    dry_run: bool
+    changes: list[str] = field(default_factory=list)
+    assignments_created: int = 0
+    assignments_redated: int = 0
+    assignments_deactivated: int = 0
+    assignments_reactivated: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back after computing its changes."""
+
+
+def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
+    text = path.read_text(encoding="utf-8")
+    return validate_campaign_text(text, str(path))
+
+
+def subtree_range(root_path: str) -> tuple[str, str]:
+    """[low, high) bounds of a subtree on the materialised path ('~' sorts after digits and '.')."""
+    return root_path, root_path + "~"
+
+
+def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
+    """Checks that need the database or other files: units, levels, referenced files."""
+    problems: list[Problem] = []
+    level_codes = set(session.exec(select(Level.code)).scalars())  # type: ignore[call-overload]
+    unit_codes_needed = {spec.issuing_unit, spec.participants_root or spec.issuing_unit}
+    if spec.owner.unit:
+        unit_codes_needed.add(spec.owner.unit)
+    found = set(session.exec(select(Unit.code).where(Unit.code.in_(unit_codes_needed))).scalars())  # type: ignore[call-overload,attr-defined]
+    for loc, code in (
+        (("issuing_unit",), spec.issuing_unit),
+        (("participants_root",), spec.participants_root),
+        (("owner", "unit"), spec.owner.unit),
+    ):
+        if code and code not in found:
+            problems.append(doc.problem(loc, f"không có đơn vị mã '{code}' (hãy nhập danh sách đơn vị trước)"))
+    if not level_codes:
+        problems.append(doc.problem((), "chưa có danh mục cấp công đoàn (chạy 'thidua units levels')"))
+    else:
+        for i, ob in enumerate(spec.obligations):
+            for j, level in enumerate(ob.levels):
+                if level not in level_codes:
+                    problems.append(doc.problem(("obligations", i, "levels", j), f"không có cấp '{level}'"))
+        for i, target in enumerate(spec.targets):
+            for key in ("scope_level", "breakdown_level"):
+                level = getattr(target, key)
+                if level and level not in level_codes:
+                    problems.append(doc.problem(("targets", i, key), f"không có cấp '{level}'"))
+            for j, level in enumerate(target.source.levels or []):
+                if level not in level_codes:
+                    problems.append(doc.problem(("targets", i, "source", "levels", j), f"không có cấp '{level}'"))
+        if spec.awards:
+            for level in spec.awards.review_days_per_level:
+                if level not in level_codes:
+                    problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
+    if spec.awards and not resolve_config_path(spec.awards.catalogue, base_dir).exists():
+        problems.append(doc.problem(("awards", "catalogue"), f"không tìm thấy danh mục khen thưởng '{spec.awards.catalogue}'"))
+    if spec.calendar.holidays_file:
+        holidays_path = resolve_config_path(spec.calendar.holidays_file, base_dir)
+        if not holidays_path.exists():
+            problems.append(doc.problem(("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"))
+        else:
+            try:
+                load_holidays(holidays_path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+    problems.extend(_award_problems(spec, doc, base_dir))
+    return problems
+
+
+def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
+    """The award catalogue is validated by its own module when present (issue: nominations)."""
+    if not spec.awards:
+        return []
+    path = resolve_config_path(spec.awards.catalogue, base_dir)
+    if not path.exists():
+        return []
+    try:
+        from models.spec import awards as award_spec  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    validate = getattr(award_spec, "validate_catalogue_file", None)
+    if validate is None:
+        return []
+    try:
+        validate(path)
+    except SpecError as exc:
+        return exc.problems
+    return []
+
+
+def holidays_for(spec: CampaignSpec, base_dir: Path) -> frozenset[date]:
+    if not spec.calendar.holidays_file:
+        return frozenset(spec.calendar.extra_holidays)
+    return load_holidays(resolve_config_path(spec.calendar.holidays_file, base_dir), spec.calendar.extra_holidays)
+
+
+def planned_due_dates(spec: CampaignSpec, holidays: frozenset[date]) -> dict[str, date]:
+    rounds = {r.number: r for r in spec.rounds}
+    out = {}
+    for ob in spec.obligations:
+        due = resolve_due(ob, rounds)
+        assert due is not None  # consistency_problems guarantees it
+        out[ob.code] = adjust_deadline(due, spec.calendar, holidays)
+    return out
+
+
+def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: str = "cli") -> LoadResult:
+    spec, doc = read_campaign_file(path)
+    base_dir = path.resolve().parent.parent  # campaign files live in config/campaigns/
+    result = LoadResult(code=spec.code, campaign_id=None, created=False, dry_run=dry_run)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            with session.begin():
+                problems = _db_problems(session, spec, doc, base_dir)
+                if problems:
+                    raise SpecError(problems)
+                _apply(session, spec, path, holidays_for(spec, base_dir), result, actor)
+                if dry_run:
+                    raise _DryRun
+    except _DryRun:
+        pass
+    return result
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _unit_id(session: Session, code: str) -> int:
+    return session.exec(select(Unit.id).where(Unit.code == code)).scalar_one()  # type: ignore[call-overload]
+
+
+def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset[date], result: LoadResult, actor: str) -> None:
+    issuing_id = _unit_id(session, spec.issuing_unit)
+    root_id = _unit_id(session, spec.participants_root or spec.issuing_unit)
+    owner_unit_id = _unit_id(session, spec.owner.unit) if spec.owner.unit else issuing_id
+    spec_json = spec.model_dump(mode="json")
+    campaign_values: dict[str, Any] = {
+        "title": spec.title,
+        "theme": spec.theme,
+        "year": spec.year,
+        "timezone": spec.timezone,
+        "issuing_unit_id": issuing_id,
+        "root_unit_id": root_id,
+        "owner_department": spec.owner.department,
+        "owner_email": str(spec.owner.email),
+        "starts_on": spec.starts,
+        "ends_on": spec.ends,
+        "spec": spec_json,
+    }
+    campaign = session.exec(select(Campaign).where(Campaign.code == spec.code)).scalars().first()  # type: ignore[call-overload]
+    if campaign is None:
+        campaign = Campaign(code=spec.code, source_file=str(path), source_hash=_file_hash(path), **campaign_values)
+        session.add(campaign)
+        session.flush()
+        result.created = True
+        result.changes.append(f"Tạo chiến dịch '{spec.code}': {spec.title}")
+        audit(session, actor=actor, action="campaign.created", entity="campaign", entity_id=campaign.id,
+              campaign_id=campaign.id, after={"code": spec.code, "title": spec.title})
+    else:
+        before = {k: getattr(campaign, k) for k in campaign_values if k != "spec"}
+        changed = {k: v for k, v in campaign_values.items() if k != "spec" and getattr(campaign, k) != v}
+        for key, value in campaign_values.items():
+            setattr(campaign, key, value)
+        if changed:
+            campaign.updated_at = utcnow()
+            for key, value in changed.items():
+                result.changes.append(f"Chiến dịch: '{key}' đổi từ {_show(before[key])} thành {_show(value)}")
+            audit(session, actor=actor, action="campaign.updated", entity="campaign", entity_id=campaign.id,
+                  campaign_id=campaign.id, before={k: before[k] for k in changed}, after=changed)
+        campaign.source_file = str(path)
+        campaign.source_hash = _file_hash(path)
+    result.campaign_id = campaign.id
+    assert campaign.id is not None
+
+    _apply_rounds(session, campaign.id, spec, result, actor)
+    due_dates = planned_due_dates(spec, holidays)
+    obligations = _apply_obligations(session, campaign.id, spec, due_dates, result, actor)
+    _apply_targets(session, campaign.id, spec, result, actor)
+    _apply_assignments(session, campaign, obligations, root_id, owner_unit_id, result, actor)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, date):
+        return fmt_date(value)
+    return f"'{value}'"
+
+
+def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str) -> None:
+    existing = {r.number: r for r in session.exec(select(Round).where(Round.campaign_id == campaign_id)).scalars()}  # type: ignore[call-overload]
+    for round_spec in spec.rounds:
+        current = existing.pop(round_spec.number, None)
+        values = {"name": round_spec.name, "starts_on": round_spec.starts, "ends_on": round_spec.ends}
+        if current is None:
+            session.add(Round(campaign_id=campaign_id, number=round_spec.number, **values))
+            if not result.created:
+                result.changes.append(f"Thêm {round_spec.name} ({fmt_date(round_spec.starts)} – {fmt_date(round_spec.ends)})")
+            continue
+        changed = {k: v for k, v in values.items() if getattr(current, k) != v}
+        if changed:
+            before = {k: getattr(current, k) for k in changed}
+            for key, value in changed.items():
+                setattr(current, key, value)
+            result.changes.append(
+                f"{round_spec.name}: " + ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in changed.items())
+            )
+            audit(session, actor=actor, action="round.updated", entity="round", entity_id=current.id,
+                  campaign_id=campaign_id, before=before, after=changed)
+    for stale in existing.values():  # a round removed from the file
+        result.changes.append(f"Bỏ {stale.name}")
+        audit(session, actor=actor, action="round.deleted", entity="round", entity_id=stale.id, campaign_id=campaign_id,
+              before={"number": stale.number, "starts_on": stale.starts_on, "ends_on": stale.ends_on})
+        session.delete(stale)
+
+
+def _obligation_values(ob: Obligation, due_on: date, default_ladder: str | None) -> dict[str, Any]:
+    return {
+        "kind": ob.kind,
+        "title": ob.title,
+        "round_number": ob.round,
+        "opens_on": ob.opens,
+        "due_on": due_on,
+        "levels": list(ob.levels),
+        "sectors": list(ob.sectors or []),
+        "reviewer": ob.reviewer,
+        "ladder": ob.ladder or default_ladder,
+        "definition": ob.model_dump(mode="json"),
+        "active": True,
+    }
+
+
+def _apply_obligations(
+    session: Session, campaign_id: int, spec: CampaignSpec, due_dates: dict[str, date], result: LoadResult, actor: str
+) -> list[ObligationDef]:
+    existing = {
+        o.code: o for o in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()  # type: ignore[call-overload]
+    }
+    active: list[ObligationDef] = []
+    for ob in spec.obligations:
+        values = _obligation_values(ob, due_dates[ob.code], spec.default_ladder)
+        current = existing.pop(ob.code, None)
+        if current is None:
+            current = ObligationDef(campaign_id=campaign_id, code=ob.code, **values)
+            session.add(current)
+            session.flush()
+            if not result.created:
+                result.changes.append(f"Thêm nghĩa vụ '{ob.code}' ({ob.title}), hạn {fmt_date(due_dates[ob.code])}")
+            audit(session, actor=actor, action="obligation.created", entity="obligation", entity_id=current.id,
+                  campaign_id=campaign_id, after={"code": ob.code, "due_on": due_dates[ob.code]})
+        else:
+            changed = {k: v for k, v in values.items() if getattr(current, k) != v}
+            if changed:
+                before = {k: getattr(current, k) for k in changed}
+                for key, value in changed.items():
+                    setattr(current, key, value)
+                visible = {k: v for k, v in changed.items() if k != "definition"}
+                detail = ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in visible.items()) or "nội dung biểu mẫu"
+                result.changes.append(f"Nghĩa vụ '{ob.code}': {detail}")
+                audit(session, actor=actor, action="obligation.updated", entity="obligation", entity_id=current.id,
+                      campaign_id=campaign_id, before={k: before[k] for k in visible}, after=visible)
+        active.append(current)
+    for stale in existing.values():  # removed from the file: deactivated, its submissions kept
+        if stale.active:
+            stale.active = False
+            result.changes.append(f"Ngừng nghĩa vụ '{stale.code}' (không còn trong tệp; bài nộp được giữ)")
+            audit(session, actor=actor, action="obligation.deactivated", entity="obligation", entity_id=stale.id,
+                  campaign_id=campaign_id, before={"active": True}, after={"active": False})
+    session.flush()
+    return active
+
+
+def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str) -> None:
+    existing = {t.code: t for t in session.exec(select(Target).where(Target.campaign_id == campaign_id)).scalars()}  # type: ignore[call-overload]
+    for target in spec.targets:
+        values = {
+            "title": target.title,
+            "rollup": target.rollup,
+            "value": target.value,
+            "unit_of_measure": target.unit,
+            "deadline": target.deadline,
+            "definition": target.model_dump(mode="json"),
+        }
+        current = existing.pop(target.code, None)
+        if current is None:
+            session.add(Target(campaign_id=campaign_id, code=target.code, **values))
+            if not result.created:
+                result.changes.append(f"Thêm chỉ tiêu '{target.code}'")
+            continue
+        changed = {k: v for k, v in values.items() if getattr(current, k) != v}
+        if changed:
+            before = {k: getattr(current, k) for k in changed if k != "definition"}
+            for key, value in changed.items():
+                setattr(current, key, value)
+            result.changes.append(f"Chỉ tiêu '{target.code}' thay đổi")
+            audit(session, actor=actor, action="target.updated", entity="target", entity_id=current.id,
+                  campaign_id=campaign_id, before=before, after={k: v for k, v in changed.items() if k != "definition"})
+    for stale in existing.values():
+        result.changes.append(f"Bỏ chỉ tiêu '{stale.code}'")
+        audit(session, actor=actor, action="target.deleted", entity="target", entity_id=stale.id, campaign_id=campaign_id,
+              before={"code": stale.code, "value": stale.value})
+        session.delete(stale)
+
+
+def _owing_units(obligation: ObligationDef, low: str, high: str):
+    """The units that owe an obligation: active, in the participating subtree, of its levels and sectors."""
+    conditions = [Unit.path >= low, Unit.path < high, Unit.active.is_(True), Unit.level_code.in_(obligation.levels)]  # type: ignore[attr-defined]
+    if obligation.sectors:
+        # Units without a sector (e.g. most directly-superior unions) owe sector-specific obligations too.
+        conditions.append(Unit.sector.is_(None) | Unit.sector.in_(obligation.sectors))  # type: ignore[union-attr,attr-defined]
+    return and_(*conditions)
+
+
+def _apply_assignments(
+    session: Session, campaign: Campaign, obligations: list[ObligationDef], root_id: int, owner_unit_id: int,
+    result: LoadResult, actor: str,
+) -> None:
+    root_path = session.exec(select(Unit.path).where(Unit.id == root_id)).scalar_one()  # type: ignore[call-overload]
+    low, high = subtree_range(root_path)
+    now = utcnow()
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    U = Unit.__table__  # type: ignore[attr-defined]
+    for ob in obligations:
+        assert ob.id is not None and campaign.id is not None
+        due_at = end_of_day_utc(ob.due_on, campaign.timezone)
+        owing = _owing_units(ob, low, high)
+        reviewer = U.c.parent_id if ob.reviewer == "parent" else literal(owner_unit_id)
+        already = exists().where(and_(A.c.obligation_id == ob.id, A.c.unit_id == U.c.id))
+        created = session.execute(
+            insert(A).from_select(
+                ["campaign_id", "obligation_id", "unit_id", "reviewer_unit_id", "due_on", "due_at", "status",
+                 "late", "current_version", "active", "version", "updated_at"],
+                select(
+                    literal(campaign.id), literal(ob.id), U.c.id, reviewer, literal(ob.due_on), literal(due_at),
+                    literal("chua_gui"), literal(False), literal(0), literal(True), literal(1), literal(now),
+                ).where(owing, not_(already)),
+            )
+        ).rowcount
+        in_owing_set = select(U.c.id).where(owing)
+        redated = session.execute(
+            update(A)
+            .where(A.c.obligation_id == ob.id, A.c.due_on != ob.due_on)
+            .values(due_on=ob.due_on, due_at=due_at, updated_at=now,
+                    late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at))
+        ).rowcount
+        deactivated = session.execute(
+            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), A.c.unit_id.not_in(in_owing_set))
+            .values(active=False, updated_at=now)
+        ).rowcount
+        reactivated = session.execute(
+            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), A.c.unit_id.in_(in_owing_set))
+            .values(active=True, updated_at=now)
+        ).rowcount
+        if ob.reviewer == "parent":  # a unit moved to another parent gets its new reviewer
+            parent_of = select(U.c.parent_id).where(U.c.id == A.c.unit_id).scalar_subquery()
+            session.execute(
+                update(A).where(A.c.obligation_id == ob.id, A.c.reviewer_unit_id.is_distinct_from(parent_of))
+                .values(reviewer_unit_id=parent_of, updated_at=now)
+            )
+        for count, action, sentence in (
+            (created, "assignments.created", "thêm {n} đơn vị phải nộp"),
+            (redated, "assignments.redated", "đổi hạn của {n} đơn vị thành " + fmt_date(ob.due_on)),
+            (deactivated, "assignments.deactivated", "{n} đơn vị không còn phải nộp"),
+            (reactivated, "assignments.reactivated", "{n} đơn vị phải nộp trở lại"),
+        ):
+            if count:
+                if not (result.created and action == "assignments.created"):
+                    result.changes.append(f"Nghĩa vụ '{ob.code}': " + sentence.format(n=count))
+                # One audit row per obligation and kind of change: the set is defined by the obligation.
+                audit(session, actor=actor, action=action, entity="obligation", entity_id=ob.id,
+                      campaign_id=campaign.id, after={"count": count, "due_on": ob.due_on})
+        result.assignments_created += created
+        result.assignments_redated += redated
+        result.assignments_deactivated += deactivated
+        result.assignments_reactivated += reactivated
+    # Obligations removed from the file: their assignments stop being owed (kept, with their submissions).
+    inactive_obligations = select(ObligationDef.id).where(  # type: ignore[call-overload]
+        ObligationDef.campaign_id == campaign.id, ObligationDef.active.is_(False)  # type: ignore[attr-defined]
+    )
+    result.assignments_deactivated += session.execute(
+        update(A).where(A.c.obligation_id.in_(inactive_obligations), A.c.active.is_(True)).values(active=False, updated_at=now)
+    ).rowcount
+    if result.created:
+        total = session.execute(select(func.count()).select_from(A).where(A.c.campaign_id == campaign.id)).scalar_one()
+        result.changes.append(f"Lập {total} nghĩa vụ của các đơn vị ({len(obligations)} loại nghĩa vụ)")
