@@ -219,4 +219,5 @@ class Lease(SQLModel, table=True):
 # Families defined beside this module register themselves on import.
 from models import submissions as _submissions  # noqa: E402,F401
 from models import reminders as _reminders  # noqa: E402,F401
+from models import outbox as _outbox  # noqa: E402,F401
 from models import nominations as _nominations  # noqa: E402,F401

@@ -1,0 +1,56 @@
+"""The outbox/ledger: one row per e-mail the engine means to send, unique by its key.
+
+Reminders are claimed into it set-based at dispatch time (key per assignment, rung and recipient);
+other mail (nomination steps, sign-in links, digests) is enqueued explicitly. The unique key is what makes
+"never the same reminder twice" hold across restarts, moved deadlines and concurrent dispatchers.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.clock import utcnow
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for its send time or a retry
+    CLAIMED = "claimed"  # leased by a dispatcher; lease_until says until when
+    SENT = "sent"
+    PARTIAL = "partial"  # accepted for some recipients, refused for others (see last_error)
+    FAILED = "failed"  # permanent refusal (5xx) or no valid address
+    UNKNOWN = "unknown"  # connection lost after DATA: the server may have it; never resent silently
+    SKIPPED = "skipped"  # no longer needed at send time (submitted, unit inactive, deadline moved)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_outbox_key"),
+        Index("ix_outbox_status_scheduled", "status", "scheduled_at"),
+        Index("ix_outbox_assignment", "assignment_id"),
+        Index("ix_outbox_campaign_kind", "campaign_id", "kind"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    kind: str = Field(max_length=32)  # reminder | escalation | office_digest | nomination | login_link | ...
+    campaign_id: Optional[int] = Field(default=None, foreign_key="campaign.id")
+    assignment_id: Optional[int] = Field(default=None, foreign_key="assignment.id")
+    unit_id: Optional[int] = Field(default=None, foreign_key="unit.id")  # the unit the mail is addressed to
+    rung: Optional[str] = Field(default=None, max_length=80)
+    recipient: str = Field(max_length=254)
+    template: str = Field(max_length=80)
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    scheduled_at: datetime
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
+    lease_owner: Optional[str] = Field(default=None, max_length=128)
+    lease_until: Optional[datetime] = None
+    attempts: int = 0
+    last_error: Optional[str] = None
+    message_id: Optional[str] = Field(default=None, max_length=200)
+    sent_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
