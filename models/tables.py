@@ -221,3 +221,4 @@ from models import submissions as _submissions  # noqa: E402,F401
 from models import reminders as _reminders  # noqa: E402,F401
 from models import outbox as _outbox  # noqa: E402,F401
 from models import nominations as _nominations  # noqa: E402,F401
+from web import models as _web_models  # noqa: E402,F401  (sign-in links, calendar feeds, API tokens)
