@@ -41,6 +41,8 @@ _MESSAGES = {
 def _message(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
+    if kind == "value_error" and "email" in str(error.get("msg", "")):
+        return f"địa chỉ e-mail không hợp lệ: '{error.get('input')}'"
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
     base = _MESSAGES.get(kind, error.get("msg", "không hợp lệ"))

@@ -1,0 +1,179 @@
+"""Who owes what: roll-ups of assignments over the unit tree, set-based over the materialised path."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
+
+from models.clock import end_of_day_utc, utcnow
+from models.status import SUBMITTED_STATUSES
+from models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.services.campaigns import subtree_range
+
+SEGMENT = 9  # width of one path segment: 8 digits and a dot
+
+
+class NotFound(LookupError):
+    """A campaign, unit or level named by the user does not exist."""
+
+
+@dataclass
+class Counts:
+    owed: int = 0
+    submitted: int = 0  # sent or accepted
+    accepted: int = 0
+    returned: int = 0
+    late: int = 0  # submitted after the deadline, or still missing after it
+
+    @property
+    def percent_done(self) -> float:
+        return 100.0 * self.submitted / self.owed if self.owed else 0.0
+
+
+@dataclass
+class StatusRow:
+    key: str  # level code or unit code
+    label: str
+    counts: Counts
+
+
+@dataclass
+class StatusReport:
+    campaign_code: str
+    scope_code: str
+    scope_name: str
+    at: datetime
+    total: Counts
+    by_level: list[StatusRow] = field(default_factory=list)
+    by_group: list[StatusRow] = field(default_factory=list)  # per child of the scope (e.g. each district)
+    group_level: str | None = None
+
+
+def get_campaign(session: Session, code: str) -> Campaign:
+    campaign = session.exec(select(Campaign).where(Campaign.code == code)).scalars().first()  # type: ignore[call-overload]
+    if campaign is None:
+        raise NotFound(f"không có chiến dịch mã '{code}'")
+    return campaign
+
+
+def get_unit(session: Session, code: str) -> Unit:
+    unit = session.exec(select(Unit).where(Unit.code == code)).scalars().first()  # type: ignore[call-overload]
+    if unit is None:
+        raise NotFound(f"không có đơn vị mã '{code}'")
+    return unit
+
+
+def _count_columns(now: datetime):
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    submitted = A.c.status.in_(SUBMITTED_STATUSES)
+    overdue_missing = and_(A.c.status.not_in(SUBMITTED_STATUSES), A.c.due_at < now)
+    return (
+        func.count().label("owed"),
+        func.sum(case((submitted, 1), else_=0)).label("submitted"),
+        func.sum(case((A.c.status == "da_duyet", 1), else_=0)).label("accepted"),
+        func.sum(case((A.c.status == "tra_lai", 1), else_=0)).label("returned"),
+        func.sum(case((A.c.late.is_(True) | overdue_missing, 1), else_=0)).label("late"),
+    )
+
+
+def _counts(row) -> Counts:  # noqa: ANN001
+    return Counts(int(row.owed or 0), int(row.submitted or 0), int(row.accepted or 0), int(row.returned or 0), int(row.late or 0))
+
+
+def status_report(
+    session: Session,
+    campaign_code: str,
+    *,
+    unit_code: str | None = None,
+    level: str | None = None,
+    obligation_code: str | None = None,
+    now: datetime | None = None,
+) -> StatusReport:
+    """Owed / submitted / accepted / returned / late per level and per child unit of the scope."""
+    now = now or utcnow()
+    campaign = get_campaign(session, campaign_code)
+    scope = get_unit(session, unit_code) if unit_code else session.get(Unit, campaign.root_unit_id)
+    assert scope is not None
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    U = Unit.__table__  # type: ignore[attr-defined]
+    low, high = subtree_range(scope.path)
+    where = [A.c.campaign_id == campaign.id, A.c.active.is_(True), U.c.path >= low, U.c.path < high]
+    if level:
+        if session.get(Level, level) is None:
+            raise NotFound(f"không có cấp '{level}'")
+        where.append(U.c.level_code == level)
+    if obligation_code:
+        obligation_id = session.exec(
+            select(ObligationDef.id).where(ObligationDef.campaign_id == campaign.id, ObligationDef.code == obligation_code)  # type: ignore[call-overload]
+        ).scalars().first()
+        if obligation_id is None:
+            raise NotFound(f"chiến dịch '{campaign_code}' không có nghĩa vụ '{obligation_code}'")
+        where.append(A.c.obligation_id == obligation_id)
+    joined = A.join(U, U.c.id == A.c.unit_id)
+    columns = _count_columns(now)
+
+    total = _counts(session.execute(select(*columns).select_from(joined).where(*where)).one())
+
+    level_rows = session.execute(
+        select(U.c.level_code, *columns).select_from(joined).where(*where).group_by(U.c.level_code)
+    ).all()
+    levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
+    by_level = sorted(
+        (StatusRow(r.level_code, levels[r.level_code].short_name or levels[r.level_code].name, _counts(r)) for r in level_rows),
+        key=lambda row: levels[row.key].rank,
+    )
+
+    # Group by the child of the scope each unit sits under: a prefix of the path, one GROUP BY.
+    prefix_len = len(scope.path) + SEGMENT
+    child_prefix = func.substr(U.c.path, 1, prefix_len)
+    group_rows = session.execute(
+        select(child_prefix.label("prefix"), *columns)
+        .select_from(joined)
+        .where(*where, func.length(U.c.path) >= prefix_len)
+        .group_by(child_prefix)
+    ).all()
+    children = {
+        c.path: c for c in session.exec(select(Unit).where(Unit.parent_id == scope.id)).scalars()  # type: ignore[call-overload]
+    }
+    by_group = sorted(
+        (StatusRow(children[r.prefix].code, children[r.prefix].name, _counts(r)) for r in group_rows if r.prefix in children),
+        key=lambda row: row.key,
+    )
+    group_level = next(iter(children.values())).level_code if children else None
+    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
+
+
+@dataclass
+class PlanItem:
+    due_on: date
+    obligation_code: str
+    obligation_title: str
+    unit_code: str
+    unit_name: str
+    status: str
+
+
+def upcoming_deadlines(
+    session: Session, campaign_code: str, *, days: int, today: date, unit_code: str | None = None, limit: int = 5000
+) -> list[PlanItem]:
+    """Deadlines in [today, today + days] still owed (not yet submitted), per unit."""
+    campaign = get_campaign(session, campaign_code)
+    scope = get_unit(session, unit_code) if unit_code else session.get(Unit, campaign.root_unit_id)
+    assert scope is not None
+    low, high = subtree_range(scope.path)
+    A, U, O = Assignment.__table__, Unit.__table__, ObligationDef.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(A.c.due_on, O.c.code, O.c.title, U.c.code.label("unit_code"), U.c.name, A.c.status)
+        .select_from(A.join(U, U.c.id == A.c.unit_id).join(O, O.c.id == A.c.obligation_id))
+        .where(
+            A.c.campaign_id == campaign.id, A.c.active.is_(True), A.c.status.not_in(SUBMITTED_STATUSES),
+            A.c.due_at >= end_of_day_utc(today - timedelta(days=1), campaign.timezone),
+            A.c.due_on <= today + timedelta(days=days),
+            U.c.path >= low, U.c.path < high,
+        )
+        .order_by(A.c.due_on, O.c.code, U.c.path)
+        .limit(limit)
+    ).all()
+    return [PlanItem(r.due_on, r.code, r.title, r.unit_code, r.name, r.status) for r in rows]
