@@ -12,8 +12,10 @@ from rich.console import Console
 from models.clock import parse_date
 from models.spec.problems import SpecError
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for the tables when output goes to a file or a pipe (rich assumes 80 columns there).
+_WIDTH = None if sys.stdout.isatty() else 140
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 F = TypeVar("F", bound=Callable)
 
