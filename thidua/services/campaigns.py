@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, not_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, not_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -25,6 +25,9 @@ from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Tar
 from models.workcalendar import adjust_deadline
 from thidua.audit import audit
 from thidua.services.calendars import load_holidays, resolve_config_path
+
+
+BULK_ROWS_FOR_ANALYZE = 5000
 
 
 @dataclass
@@ -157,6 +160,10 @@ def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: s
                 _apply(session, spec, path, holidays_for(spec, base_dir), result, actor)
                 if dry_run:
                     raise _DryRun
+                if result.assignments_created >= BULK_ROWS_FOR_ANALYZE:
+                    # Fresh statistics let the planner drive roll-ups from the unit path index.
+                    for table in ("unit", "assignment"):
+                        session.execute(text(f"ANALYZE {table}"))
     except _DryRun:
         pass
     return result

@@ -27,6 +27,13 @@ class Counts:
     returned: int = 0
     late: int = 0  # submitted after the deadline, or still missing after it
 
+    def add(self, other: "Counts") -> None:
+        self.owed += other.owed
+        self.submitted += other.submitted
+        self.accepted += other.accepted
+        self.returned += other.returned
+        self.late += other.late
+
     @property
     def percent_done(self) -> float:
         return 100.0 * self.submitted / self.owed if self.owed else 0.0
@@ -112,33 +119,30 @@ def status_report(
             raise NotFound(f"chiến dịch '{campaign_code}' không có nghĩa vụ '{obligation_code}'")
         where.append(A.c.obligation_id == obligation_id)
     joined = A.join(U, U.c.id == A.c.unit_id)
-    columns = _count_columns(now)
-
-    total = _counts(session.execute(select(*columns).select_from(joined).where(*where)).one())
-
-    level_rows = session.execute(
-        select(U.c.level_code, *columns).select_from(joined).where(*where).group_by(U.c.level_code)
+    # One grouped scan: by the child of the scope each unit sits under (a path prefix) and by level;
+    # the total, the per-level and the per-child figures are sums of these cells.
+    child_prefix = func.substr(U.c.path, 1, len(scope.path) + SEGMENT)
+    cells = session.execute(
+        select(child_prefix.label("prefix"), U.c.level_code, *_count_columns(now))
+        .select_from(joined)
+        .where(*where)
+        .group_by(child_prefix, U.c.level_code)
     ).all()
+    total, per_level, per_prefix = Counts(), {}, {}
+    for cell in cells:
+        counts = _counts(cell)
+        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
+            bucket.add(counts)
     levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
     by_level = sorted(
-        (StatusRow(r.level_code, levels[r.level_code].short_name or levels[r.level_code].name, _counts(r)) for r in level_rows),
+        (StatusRow(code, levels[code].short_name or levels[code].name, counts) for code, counts in per_level.items()),
         key=lambda row: levels[row.key].rank,
     )
-
-    # Group by the child of the scope each unit sits under: a prefix of the path, one GROUP BY.
-    prefix_len = len(scope.path) + SEGMENT
-    child_prefix = func.substr(U.c.path, 1, prefix_len)
-    group_rows = session.execute(
-        select(child_prefix.label("prefix"), *columns)
-        .select_from(joined)
-        .where(*where, func.length(U.c.path) >= prefix_len)
-        .group_by(child_prefix)
-    ).all()
     children = {
         c.path: c for c in session.exec(select(Unit).where(Unit.parent_id == scope.id)).scalars()  # type: ignore[call-overload]
     }
     by_group = sorted(
-        (StatusRow(children[r.prefix].code, children[r.prefix].name, _counts(r)) for r in group_rows if r.prefix in children),
+        (StatusRow(children[prefix].code, children[prefix].name, counts) for prefix, counts in per_prefix.items() if prefix in children),
         key=lambda row: row.key,
     )
     group_level = next(iter(children.values())).level_code if children else None
