@@ -1,0 +1,201 @@
+"""Fixtures of the web tests: a seeded campaign with accounts, a TestClient signed in as anyone, and for the
+browser tests a live server (uvicorn in a thread) driven by headless Chromium through Playwright."""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.tables import Unit, User
+from tests.conftest import BINH_DINH_CAMPAIGN
+from tests.factories import small_binh_dinh
+from thidua.db import create_schema, make_engine
+from thidua.services.campaigns import load_campaign
+from thidua.settings import REPO_ROOT, Settings
+from web.app import create_app
+from web.auth import SESSION_COOKIE, WebSession, encode_session
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+
+# 05/06/2023 10:00 in Bình Định: round 1 is over and its report is due on 10/06/2023.
+CAMPAIGN_NOW = datetime(2023, 6, 5, 3, 0, tzinfo=timezone.utc)
+
+# (key, e-mail, unit code, role): the cast of every web test.
+PEOPLE = [
+    ("officer_d1_1", "cdcs-d1-1@example.vn", "BDH.D1.1", "unit_officer"),
+    ("officer_d1_2", "cdcs-d1-2@example.vn", "BDH.D1.2", "unit_officer"),
+    ("officer_d1", "huyen1-canbo@example.vn", "BDH.D1", "unit_officer"),
+    ("reviewer_d1", "huyen1@example.vn", "BDH.D1", "reviewer"),
+    ("reviewer_d2", "huyen2@example.vn", "BDH.D2", "reviewer"),
+    ("reviewer_bdh", "tinh-duyet@example.vn", "BDH", "reviewer"),
+    ("office", "ban.cspl@example.vn", "BDH", "office"),
+]
+
+
+@dataclass
+class World:
+    settings: Settings
+    engine: Engine
+    units: dict[str, Unit]
+    users: dict[str, User]
+    clock: list[datetime] = field(default_factory=lambda: [CAMPAIGN_NOW])
+
+    def now(self) -> datetime:
+        return self.clock[0]
+
+    def assignment_id(self, unit_code: str, obligation_code: str) -> int:
+        from sqlalchemy import select
+
+        from models.tables import Assignment, ObligationDef
+
+        with Session(self.engine) as session:
+            return session.execute(
+                select(Assignment.id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Unit.code == unit_code, ObligationDef.code == obligation_code)
+            ).scalar_one()
+
+
+def build_world(data_dir: Path, base_url: str = "http://testserver") -> World:
+    settings = Settings(data_dir=data_dir, base_url=base_url, secret_key="khoa-bi-mat-cua-bo-kiem-thu")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        units = small_binh_dinh(session)
+        users = {}
+        for key, email, unit_code, role in PEOPLE:
+            users[key] = User(email=email, unit_id=units[unit_code].id, role=role, full_name=f"Người thử {key}")
+            session.add(users[key])
+        session.commit()
+    load_campaign(engine, BINH_DINH_CAMPAIGN)
+    return World(settings=settings, engine=engine, units=units, users=users)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = build_world(tmp_path / "data")
+    yield w
+    w.engine.dispose()
+
+
+def make_client(w: World) -> TestClient:
+    app = create_app(w.settings, w.engine, clock=w.now)
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+
+
+@pytest.fixture
+def client(world: World) -> TestClient:
+    return make_client(world)
+
+
+def sign_in(client: TestClient, w: World, who: str | None) -> None:
+    """Give the client the session cookie of a person (None: an anonymous visitor)."""
+    client.cookies.clear()
+    if who is None:
+        return
+    user = w.users[who]
+    data = WebSession(sid=f"phien-thu-{who}", issued_at=w.now(), user_id=user.id, email=user.email)
+    client.cookies.set(SESSION_COOKIE, encode_session(w.settings, data))
+
+
+def csrf_of(client: TestClient, w: World) -> str:
+    """The CSRF token of the client's current session, as a page would carry it."""
+    from web.auth import decode_session
+    from web.security import csrf_token
+
+    data = decode_session(w.settings, client.cookies.get(SESSION_COOKIE), now=w.now())
+    assert data is not None, "the client has no session yet"
+    return csrf_token(w.settings, data)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Browser
+# ---------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    world: World
+    url: str
+    app: object
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    import uvicorn
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    w = build_world(tmp_path / "data", base_url=url)
+    app = create_app(w.settings, w.engine, clock=w.now)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("máy chủ web thử nghiệm không khởi động được")
+        time.sleep(0.02)
+    yield LiveServer(world=w, url=url, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)
+    w.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"Không có Chromium tại {CHROMIUM} (cài bằng: apt-get install -y chromium)"
+        print(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001
+    context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 412, "height": 915})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def screenshot(request) -> Callable[..., Path]:  # noqa: ANN001
+    """screenshot(page, name): a full-page PNG under test-artifacts/screenshots/<test>/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folder = SCREENSHOTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    counter = [0]
+
+    def take(pg, name: str) -> Path:  # noqa: ANN001
+        counter[0] += 1
+        path = folder / f"{counter[0]:02d}-{name}.png"
+        pg.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

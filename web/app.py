@@ -1,0 +1,141 @@
+"""The web application: server-rendered pages for units, reviewers and the campaign office, and the same
+actions as a JSON API under /api/v1."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import web.models  # noqa: F401  (registers the web tables before the schema is created)
+from models.clock import utcnow
+from thidua.db import get_engine
+from thidua.settings import Settings, get_settings
+from web import mail
+from web.errors import BadLink, NotSignedIn, RateLimited, WebError
+from web.rendering import make_templates, render
+from web.security import LinkRequestLimits, WebSecurityMiddleware
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+HTTP_TITLES = {
+    400: "Yêu cầu không hợp lệ",
+    403: "Không có quyền",
+    404: "Không tìm thấy trang",
+    405: "Thao tác không được hỗ trợ",
+    413: "Dữ liệu gửi lên quá lớn",
+    500: "Đã có lỗi xảy ra",
+}
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """`clock` (aware UTC) lets demos and tests run the campaign at a chosen date; default: real time."""
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    app = FastAPI(
+        title="Thi đua công đoàn – API",
+        description="Các thao tác của trang web dưới dạng JSON. Xác thực bằng cookie phiên (kèm tiêu đề "
+                    "X-CSRF-Token khi gửi dữ liệu) hoặc tiêu đề `Authorization: Bearer <mã truy cập>`.",
+        version="1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock or utcnow
+    app.state.templates = make_templates()
+    app.state.link_limits = LinkRequestLimits()
+    app.state.send_mail_now = mail.default_sender(settings, engine)
+
+    app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
+                       error_response=_unexpected_error_response)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
+
+    pages, api = _routers()
+    for router in pages:
+        app.include_router(router, include_in_schema=False)
+    app.include_router(api)
+    return app
+
+
+def _routers() -> tuple[list[APIRouter], APIRouter]:
+    from web import routes_api, routes_auth, routes_office, routes_review, routes_unit
+
+    return [m.router for m in (routes_auth, routes_unit, routes_review, routes_office)], routes_api.router
+
+
+def route_table() -> list[tuple[str, str]]:
+    """Every (method, path) the application serves (pages and API), e.g. for the authorisation test."""
+    pages, api = _routers()
+    out = []
+    for router in [*pages, api]:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                out.extend((method, route.path) for method in sorted(route.methods - {"HEAD"}))
+    return sorted(out, key=lambda pair: (pair[1], pair[0]))
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _json_error(status: int, code: str, message: str, detail: dict | None = None,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": detail or {}}},
+                        status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WebError)
+    async def web_error(request: Request, exc: WebError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, RateLimited) else None
+        if _wants_json(request):
+            return _json_error(exc.status, type(exc).__name__, exc.message, exc.detail, headers)
+        if isinstance(exc, NotSignedIn):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/dang-nhap?next={quote(target)}", status_code=303)
+        template = "auth/link_error.html" if isinstance(exc, BadLink) else "error.html"
+        response = render(request, template, {"title": exc.title, "message": exc.message, "detail": exc.detail},
+                          status_code=exc.status)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = HTTP_TITLES.get(exc.status_code, "Không thực hiện được")
+        message = {
+            404: "Trang hoặc hồ sơ bạn tìm không tồn tại (có thể địa chỉ bị gõ sai).",
+            405: "Địa chỉ này không nhận thao tác như vậy.",
+        }.get(exc.status_code, title)
+        if _wants_json(request):
+            return _json_error(exc.status_code, f"http_{exc.status_code}", message)
+        return render(request, "error.html", {"title": title, "message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
+                         for err in exc.errors()})
+        message = "Dữ liệu gửi lên không hợp lệ" + (f" (trường: {', '.join(f for f in fields if f)})." if fields else ".")
+        if _wants_json(request):
+            return _json_error(422, "InvalidInput", message, {"fields": fields})
+        return render(request, "error.html", {"title": "Dữ liệu chưa hợp lệ", "message": message}, status_code=422)
+
+
+def _unexpected_error_response(request: Request) -> Response:
+    """Any error nobody anticipated: logged with its traceback, shown as a plain apology."""
+    message = "Hệ thống gặp lỗi khi xử lý yêu cầu. Lỗi đã được ghi lại; vui lòng thử lại sau ít phút."
+    if _wants_json(request):
+        return _json_error(500, "InternalError", message)
+    return render(request, "error.html", {"title": HTTP_TITLES[500], "message": message}, status_code=500)

@@ -1,0 +1,155 @@
+"""FastAPI dependencies shared by the routes: database session, clock, signed-in person, CSRF check."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.clock import utc_to_local
+from models.tables import Unit, User
+from thidua.settings import Settings
+from web.auth import WebSession, new_session
+from web.errors import NotSignedIn
+from web.models import ApiToken
+from web.permissions import Principal, Role
+from web.security import CSRF_FIELD, CSRF_HEADER, check_csrf, csrf_token
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def app_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def now(request: Request) -> datetime:
+    """The application's clock (tests and demos set it; see create_app)."""
+    return request.app.state.clock()
+
+
+def today(request: Request) -> date:
+    return utc_to_local(request.app.state.clock(), request.app.state.settings.timezone).date()
+
+
+def db(request: Request) -> Iterator[Session]:
+    """One session per request; routes that change state commit explicitly (service functions do)."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def web_session(request: Request) -> WebSession:
+    return request.state.web_session
+
+
+def set_session(request: Request, data: WebSession) -> None:
+    request.state.web_session = data
+    request.state.web_session_changed = True
+
+
+def sign_out(request: Request) -> None:
+    set_session(request, new_session(now(request)))
+
+
+def principal_for_user(session: Session, user_id: int, email: str | None) -> Principal | None:
+    row = session.execute(
+        select(User, Unit).join(Unit, Unit.id == User.unit_id).where(User.id == user_id)
+    ).first()
+    if row is None:
+        return None
+    user, unit = row
+    if not user.active or not unit.active or (email is not None and user.email.strip().lower() != email):
+        return None
+    try:
+        role = Role(user.role)
+    except ValueError:
+        return None
+    return Principal(
+        user_id=user.id, email=user.email.strip().lower(), full_name=user.full_name, role=role, unit_id=unit.id,
+        unit_code=unit.code, unit_name=unit.name, unit_path=unit.path, unit_level=unit.level_code,
+        unit_sector=unit.sector,
+    )
+
+
+def _bearer_principal(request: Request, session: Session) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    token = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    ).scalars().first()
+    if token is None:
+        raise NotSignedIn("Mã truy cập (bearer token) không hợp lệ hoặc đã bị thu hồi.")
+    request.state.auth_by_bearer = True
+    return principal_for_user(session, token.user_id, None)
+
+
+def optional_principal(request: Request, session: Session = Depends(db)) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = _bearer_principal(request, session)
+    if principal is None:
+        data: WebSession = request.state.web_session
+        if data.signed_in:
+            principal = principal_for_user(session, data.user_id, data.email)  # type: ignore[arg-type]
+            if principal is None:  # account deactivated or moved since sign-in
+                sign_out(request)
+    request.state.principal = principal
+    return principal
+
+
+def principal(request: Request, current: Principal | None = Depends(optional_principal)) -> Principal:
+    if current is None:
+        raise NotSignedIn("Vui lòng đăng nhập để tiếp tục.")
+    return current
+
+
+async def csrf_protect(request: Request) -> None:
+    """Every state-changing request carries the session's CSRF token (form field or header);
+    API calls authenticated by a bearer token carry no cookie and need none."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        supplied = value if isinstance(value, str) else None
+    check_csrf(request.app.state.settings, request.state.web_session, supplied)
+
+
+# Confirmations shown after a redirect (?tb=<code>): fixed texts, so no message can be injected by a URL.
+NOTICES = {
+    "da-gui": "Đã gửi. Đơn vị cấp trên sẽ xem xét và phản hồi.",
+    "da-duyet": "Đã duyệt.",
+    "da-tra-lai": "Đã trả lại kèm ý kiến cho đơn vị.",
+    "da-chuyen": "Đã chuyển lên cấp trên.",
+    "da-tu-choi": "Đã từ chối.",
+    "da-quyet-dinh": "Đã ghi quyết định khen thưởng.",
+    "duyet-hang-loat": "Đã duyệt các hồ sơ được chọn.",
+    "da-de-xuat": "Đã gửi đề xuất khen thưởng.",
+    "lich-moi": "Đã tạo địa chỉ lịch mới; địa chỉ cũ không còn dùng được.",
+    "da-them": "Đã thêm người dùng.",
+    "da-nhap": "Đã nhập người dùng từ e-mail của các đơn vị.",
+}
+
+
+def template_globals(request: Request) -> dict[str, Any]:
+    """What every page needs: the person, the CSRF token, today's date, a confirmation if any."""
+    web_session = getattr(request.state, "web_session", None)
+    return {
+        "me": getattr(request.state, "principal", None),
+        "csrf": csrf_token(request.app.state.settings, web_session) if web_session else "",
+        "today": today(request),
+        "notice": NOTICES.get(request.query_params.get("tb", "")),
+    }

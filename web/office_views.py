@@ -1,0 +1,160 @@
+"""What the office dashboard shows, gathered in one place (each part is one or two grouped queries)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from models.clock import local_to_utc, utc_to_local
+from models.outbox import OutboxMessage, OutboxStatus
+from models.tables import AuditLog, Campaign, ObligationDef, Unit
+from thidua.services.campaigns import subtree_range
+from web.errors import InvalidInput
+from web.permissions import Principal
+from web.queries import (
+    Compliance, LateRow, compliance_by_branch, compliance_by_level, compliance_by_obligation, overdue_list,
+)
+
+REMINDER_KINDS = ("reminder", "escalation", "office_digest")
+PROBLEM_STATUSES = (OutboxStatus.FAILED.value, OutboxStatus.UNKNOWN.value, OutboxStatus.PARTIAL.value)
+DELIVERY_LABELS = {
+    OutboxStatus.SENT.value: "Đã gửi",
+    OutboxStatus.PENDING.value: "Chờ gửi",
+    OutboxStatus.CLAIMED.value: "Đang gửi",
+    OutboxStatus.FAILED.value: "Gửi lỗi",
+    OutboxStatus.UNKNOWN.value: "Không rõ đã tới chưa",
+    OutboxStatus.PARTIAL.value: "Tới một phần người nhận",
+    OutboxStatus.SKIPPED.value: "Bỏ qua (không còn cần)",
+}
+
+
+@dataclass
+class Dashboard:
+    scope: Unit
+    obligations: list[tuple[ObligationDef, Compliance]]
+    selected: ObligationDef | None = None
+    by_level: list[Compliance] = field(default_factory=list)
+    by_branch: list[Compliance] = field(default_factory=list)
+    overdue: list[LateRow] = field(default_factory=list)
+    overdue_total: int = 0
+    delivery: dict[str, int] = field(default_factory=dict)
+    failures: list[Any] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # targets, nominations: see add_* below
+
+    @property
+    def delivery_problems(self) -> int:
+        return sum(self.delivery.get(s, 0) for s in PROBLEM_STATUSES)
+
+
+def scope_unit(session: Session, me: Principal, campaign: Campaign) -> Unit:
+    """The deeper of the office's unit and the campaign's participating root."""
+    root = session.get(Unit, campaign.root_unit_id)
+    mine = session.get(Unit, me.unit_id)
+    assert root is not None and mine is not None
+    return mine if mine.path.startswith(root.path) else root
+
+
+def default_obligation(rows: list[tuple[ObligationDef, Compliance]], today: date) -> ObligationDef | None:
+    """The report that matters now: the latest one already due, else the next one."""
+    reports = [ob for ob, _ in rows if ob.kind != "nomination_window"]
+    due = [ob for ob in reports if ob.due_on <= today]
+    if due:
+        return due[-1]
+    return reports[0] if reports else None
+
+
+def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime, *,
+              obligation_code: str | None = None) -> Dashboard:
+    scope = scope_unit(session, me, campaign)
+    rows = compliance_by_obligation(session, campaign.id, scope.path, now)
+    data = Dashboard(scope=scope, obligations=rows)
+    today = utc_to_local(now, campaign.timezone).date()
+    chosen = [ob for ob, _ in rows if ob.code == obligation_code] if obligation_code else []
+    data.selected = chosen[0] if chosen else default_obligation(rows, today)
+    if data.selected is not None:
+        data.by_level = compliance_by_level(session, data.selected.id, scope.path, now)
+        data.by_branch = compliance_by_branch(session, data.selected.id, scope, now)
+        data.overdue, data.overdue_total = overdue_list(session, data.selected.id, scope.path, now)
+    data.delivery = delivery_counts(session, campaign.id)
+    data.failures = failed_mail(session, me, campaign.id, limit=20)
+    return data
+
+
+def delivery_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.kind.in_(REMINDER_KINDS))
+        .group_by(OutboxMessage.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+@dataclass(frozen=True)
+class FailedMail:
+    id: int
+    kind: str
+    status: str
+    recipient: str
+    unit_code: str | None
+    unit_name: str | None
+    assignment_id: int | None
+    attempts: int
+    last_error: str | None
+    scheduled_at: datetime
+
+    @property
+    def status_label(self) -> str:
+        return DELIVERY_LABELS.get(self.status, self.status)
+
+
+def failed_mail(session: Session, me: Principal, campaign_id: int | None, *, limit: int) -> list[FailedMail]:
+    """Reminders that did not (surely) arrive, newest first: someone should phone these units."""
+    query = (
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status, OutboxMessage.recipient, Unit.code,
+               Unit.name, OutboxMessage.assignment_id, OutboxMessage.attempts, OutboxMessage.last_error,
+               OutboxMessage.scheduled_at)
+        .outerjoin(Unit, Unit.id == OutboxMessage.unit_id)
+        .where(OutboxMessage.status.in_(PROBLEM_STATUSES), OutboxMessage.kind.in_(REMINDER_KINDS),
+               or_(Unit.id.is_(None), and_(Unit.path >= me.unit_path, Unit.path < me.unit_path + "~")))
+        .order_by(OutboxMessage.scheduled_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    )
+    if campaign_id is not None:
+        query = query.where(OutboxMessage.campaign_id == campaign_id)
+    return [FailedMail(*row) for row in session.execute(query).all()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Audit log
+# ---------------------------------------------------------------------------------------------------
+def audit_conditions(session: Session, me: Principal, unit_code: str | None, since: date | None, until: date | None,
+                     action_prefix: str | None, *, tz: str) -> list[Any]:
+    """Filters on the audit log, within the office's subtree (entries about no unit are campaign-wide).
+    InvalidInput names the unit field when the code is unknown or outside the subtree."""
+    low, high = subtree_range(me.unit_path)
+    conditions: list[Any] = [or_(AuditLog.unit_id.is_(None),
+                                 AuditLog.unit_id.in_(select(Unit.id).where(Unit.path >= low, Unit.path < high)))]
+    if unit_code and unit_code.strip():
+        unit = session.execute(select(Unit).where(Unit.code == unit_code.strip())).scalars().first()
+        if unit is None or not unit.path.startswith(me.unit_path):
+            raise InvalidInput("Không tìm được đơn vị.",
+                               {"don_vi": f"Không có đơn vị mã '{unit_code.strip()}' trong phạm vi của bạn."})
+        conditions.append(AuditLog.unit_id == unit.id)
+    if since:
+        conditions.append(AuditLog.at >= local_to_utc(datetime.combine(since, time.min), tz))
+    if until:
+        conditions.append(AuditLog.at < local_to_utc(datetime.combine(until + timedelta(days=1), time.min), tz))
+    if action_prefix and action_prefix.strip():
+        conditions.append(AuditLog.action.like(action_prefix.strip().replace("%", "") + "%"))
+    return conditions
+
+
+def audit_page(session: Session, conditions: list[Any], *, page: int, size: int) -> tuple[int, list[Any]]:
+    total = session.execute(select(func.count()).select_from(AuditLog).where(*conditions)).scalar_one()
+    rows = session.execute(
+        select(AuditLog, Unit.code, Unit.name).outerjoin(Unit, Unit.id == AuditLog.unit_id).where(*conditions)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(size).offset((page - 1) * size)
+    ).all()
+    return total, list(rows)

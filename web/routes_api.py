@@ -1,0 +1,284 @@
+"""JSON API beside the pages (/api/v1): the same actions, the same rules, the same service calls.
+Authenticate with the session cookie (send X-CSRF-Token with every POST) or `Authorization: Bearer <token>`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from models.submissions import FormInvalid, Submission, SubmissionError
+from thidua.services.submissions import submit_report
+from web.auth import issue_login_link, normalise_email
+from web.deps import csrf_protect, db, now, principal
+from web.errors import InvalidInput
+from web.office_views import audit_conditions, audit_page
+from web.office_views import dashboard as office_dashboard
+from web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
+from web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
+from web.review_queries import QueueFilters, review_queue
+from web.routes_auth import EMAIL_RE
+from web.security import csrf_token
+from web.routes_review import _reviewable, bulk_accept_items, decide_report
+from web.routes_unit import form_fields, submission_history
+from web.service_errors import as_web_error, field_errors
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_protect)], tags=["api"])
+
+
+class Me(BaseModel):
+    email: str
+    full_name: str
+    role: str
+    unit_code: str
+    unit_name: str
+
+
+class OwedItem(BaseModel):
+    assignment_id: int
+    obligation_code: str
+    title: str
+    kind: str
+    due_on: date
+    status: str
+    submitted_at: datetime | None
+    late: bool
+
+
+class SubmissionOut(BaseModel):
+    version: int
+    data: dict[str, Any]
+    submitted_by: str
+    submitted_at: datetime
+    late: bool
+    review_status: str
+    review_comment: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+class AssignmentOut(BaseModel):
+    assignment_id: int
+    unit_code: str
+    obligation_code: str
+    title: str
+    due_on: date
+    status: str
+    version: int = Field(description="Gửi lại trong `expected_version` để phát hiện thay đổi đồng thời")
+    fields: list[dict[str, Any]]
+    history: list[SubmissionOut]
+
+
+class SubmitIn(BaseModel):
+    data: dict[str, Any] = Field(description="Giá trị các trường của biểu mẫu, theo mã trường")
+    expected_version: int | None = None
+
+
+class ReviewIn(BaseModel):
+    action: Literal["accept", "return"]
+    comment: str | None = None
+    appraised_rating: str | None = None
+    expected_version: int | None = None
+
+
+class BulkAcceptIn(BaseModel):
+    items: list[str] = Field(description="Mỗi mục dạng 'assignment_id:version'")
+
+
+class BulkAcceptOut(BaseModel):
+    accepted: int
+    problems: list[str]
+
+
+class LinkRequestIn(BaseModel):
+    email: str
+    next: str = "/"
+
+
+class QueueItem(BaseModel):
+    assignment_id: int
+    assignment_version: int
+    unit_code: str
+    unit_name: str
+    obligation_code: str
+    submission_version: int
+    submitted_at: datetime
+    late: bool
+
+
+class ComplianceOut(BaseModel):
+    key: str
+    label: str
+    total: int
+    submitted: int
+    accepted: int
+    returned: int
+    overdue: int
+    late: int
+    done_percent: float
+
+
+class DashboardOut(BaseModel):
+    campaign: str
+    scope_unit: str
+    obligations: list[ComplianceOut]
+    selected_obligation: str | None
+    by_level: list[ComplianceOut]
+    by_branch: list[ComplianceOut]
+    overdue_total: int
+    delivery: dict[str, int]
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    unit_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    note: str
+
+
+def _compliance(c) -> ComplianceOut:  # noqa: ANN001
+    return ComplianceOut(key=c.key, label=c.label, total=c.total, submitted=c.submitted, accepted=c.accepted,
+                         returned=c.returned, overdue=c.overdue, late=c.late, done_percent=round(c.done_percent, 2))
+
+
+@router.get("/auth/csrf", summary="Mã CSRF của phiên hiện tại (gửi trong tiêu đề X-CSRF-Token)")
+def csrf(request: Request) -> dict[str, str]:
+    return {"csrf_token": csrf_token(request.app.state.settings, request.state.web_session)}
+
+
+@router.post("/auth/link", status_code=202, summary="Yêu cầu liên kết đăng nhập qua e-mail")
+def request_link(body: LinkRequestIn, request: Request, session: Session = Depends(db)) -> dict[str, str]:
+    if not EMAIL_RE.match(body.email.strip()):
+        raise InvalidInput("Địa chỉ e-mail chưa đúng dạng.", {"email": "địa chỉ e-mail chưa đúng dạng"})
+    request.app.state.link_limits.check(normalise_email(body.email), request.client.host if request.client else "?")
+    issued = issue_login_link(session, request.app.state.settings, body.email, now=now(request), next_path=body.next)
+    session.commit()
+    if issued is not None and request.app.state.send_mail_now is not None:
+        request.app.state.send_mail_now(f"login:{issued[0].jti}")
+    return {"thong_diep": "Nếu địa chỉ có tài khoản, liên kết đăng nhập đã được gửi."}
+
+
+@router.get("/me", response_model=Me, summary="Người đang đăng nhập")
+def me_(me: Principal = Depends(principal)) -> Me:
+    return Me(email=me.email, full_name=me.full_name, role=me.role.value, unit_code=me.unit_code,
+              unit_name=me.unit_name)
+
+
+@router.get("/assignments", response_model=list[OwedItem], summary="Nghĩa vụ của đơn vị trong chiến dịch")
+def my_assignments(campaign: str | None = None, me: Principal = Depends(principal),
+                   session: Session = Depends(db)) -> list[OwedItem]:
+    chosen = pick_campaign(session, me, campaign)
+    rows = unit_obligations(session, me.unit_id, chosen.id) if chosen else []
+    return [OwedItem(assignment_id=r.assignment_id, obligation_code=r.obligation_code, title=r.obligation_title,
+                     kind=r.kind, due_on=r.due_on, status=r.status, submitted_at=r.submitted_at, late=r.late)
+            for r in rows]
+
+
+def _assignment_out(session: Session, assignment_id: int, me: Principal) -> AssignmentOut:
+    view = assignment_view(session, assignment_id)
+    require(can_read_unit(me, unit_ref(view.unit)), "xem nghĩa vụ của đơn vị khác")
+    return AssignmentOut(
+        assignment_id=view.assignment.id, unit_code=view.unit.code, obligation_code=view.obligation.code,
+        title=view.obligation.title, due_on=view.assignment.due_on, status=view.assignment.status,
+        version=view.assignment.version, fields=[f.model_dump(mode="json") for f in form_fields(view)],
+        history=[_submission_out(s) for s in submission_history(session, view.assignment.id)],
+    )
+
+
+def _submission_out(s: Submission) -> SubmissionOut:
+    return SubmissionOut(version=s.version, data=s.data, submitted_by=s.submitted_by, submitted_at=s.submitted_at,
+                         late=s.late, review_status=s.review_status, review_comment=s.review_comment,
+                         reviewed_by=s.reviewed_by, reviewed_at=s.reviewed_at)
+
+
+@router.get("/assignments/{assignment_id}", response_model=AssignmentOut, summary="Một nghĩa vụ, biểu mẫu và lịch sử")
+def assignment(assignment_id: int, me: Principal = Depends(principal), session: Session = Depends(db)) -> AssignmentOut:
+    return _assignment_out(session, assignment_id, me)
+
+
+@router.post("/assignments/{assignment_id}/submissions", response_model=AssignmentOut, status_code=201,
+             summary="Gửi báo cáo (một bản mới)")
+def submit(assignment_id: int, body: SubmitIn, request: Request, me: Principal = Depends(principal),
+           session: Session = Depends(db)) -> AssignmentOut:
+    view = assignment_view(session, assignment_id)
+    require(can_act_for_unit(me, unit_ref(view.unit)), "gửi báo cáo thay cho đơn vị khác")
+    try:
+        submit_report(session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
+                      unit_code=view.unit.code, raw=body.data, actor=me.actor, acting_unit_code=me.unit_code,
+                      now=now(request), expected_version=body.expected_version, source="api")
+        session.commit()
+    except FormInvalid as exc:
+        session.rollback()
+        raise InvalidInput("Báo cáo chưa hợp lệ, chưa ghi gì.", field_errors(exc)) from None
+    except SubmissionError as exc:
+        session.rollback()
+        raise as_web_error(exc, session, assignment_id) from None
+    return _assignment_out(session, assignment_id, me)
+
+
+@router.get("/review/queue", response_model=list[QueueItem], summary="Báo cáo chờ đơn vị mình duyệt, cũ nhất trước")
+def queue(campaign: str | None = None, obligation: str | None = None, unit: str | None = None, late_only: bool = False,
+          page: int = Query(1, ge=1), me: Principal = Depends(principal), session: Session = Depends(db)) -> list[QueueItem]:
+    require_reviewer(me)
+    chosen = pick_campaign(session, me, campaign)
+    if chosen is None:
+        return []
+    rows, _ = review_queue(session, me, chosen.id, QueueFilters(obligation, unit, late_only, page))
+    return [QueueItem(assignment_id=r.assignment_id, assignment_version=r.assignment_version, unit_code=r.unit_code,
+                      unit_name=r.unit_name, obligation_code=r.obligation_code, submission_version=r.submission_version,
+                      submitted_at=r.submitted_at, late=r.late) for r in rows]
+
+
+@router.post("/review/bulk-accept", response_model=BulkAcceptOut, summary="Duyệt hàng loạt báo cáo thường kỳ")
+def bulk_accept(body: BulkAcceptIn, request: Request, me: Principal = Depends(principal),
+                session: Session = Depends(db)) -> BulkAcceptOut:
+    require_reviewer(me)
+    accepted, problems = bulk_accept_items(session, me, body.items, now(request))
+    return BulkAcceptOut(accepted=accepted, problems=problems)
+
+
+@router.post("/review/{assignment_id}", response_model=AssignmentOut, summary="Duyệt hoặc trả lại một báo cáo")
+def review(assignment_id: int, body: ReviewIn, request: Request, me: Principal = Depends(principal),
+           session: Session = Depends(db)) -> AssignmentOut:
+    view = _reviewable(session, me, assignment_id)
+    try:
+        decide_report(session, me, view, accept=body.action == "accept", comment=body.comment,
+                      rating=body.appraised_rating, version=body.expected_version, moment=now(request))
+        session.commit()
+    except SubmissionError as exc:
+        session.rollback()
+        raise as_web_error(exc, session, assignment_id) from None
+    return _assignment_out(session, assignment_id, me)
+
+
+@router.get("/office/dashboard", response_model=DashboardOut, summary="Toàn cảnh của văn phòng chiến dịch")
+def dashboard(request: Request, campaign: str | None = None, obligation: str | None = None,
+              me: Principal = Depends(principal), session: Session = Depends(db)) -> DashboardOut:
+    require_office(me)
+    chosen = pick_campaign(session, me, campaign)
+    if chosen is None:
+        raise InvalidInput("Chưa có chiến dịch nào.")
+    d = office_dashboard(session, me, chosen, now(request), obligation_code=obligation)
+    return DashboardOut(
+        campaign=chosen.code, scope_unit=d.scope.code, obligations=[_compliance(c) for _, c in d.obligations],
+        selected_obligation=d.selected.code if d.selected else None, by_level=[_compliance(c) for c in d.by_level],
+        by_branch=[_compliance(c) for c in d.by_branch], overdue_total=d.overdue_total, delivery=d.delivery,
+    )
+
+
+@router.get("/office/audit", response_model=list[AuditOut], summary="Nhật ký thao tác (mới nhất trước)")
+def audit_log(request: Request, unit: str | None = None, since: date | None = None, until: date | None = None,
+              action: str | None = None, page: int = Query(1, ge=1), me: Principal = Depends(principal),
+              session: Session = Depends(db)) -> list[AuditOut]:
+    require_office(me)
+    conditions = audit_conditions(session, me, unit, since, until, action, tz=request.app.state.settings.timezone)
+    _, rows = audit_page(session, conditions, page=page, size=100)
+    return [AuditOut(at=r.at, actor=r.actor, action=r.action, entity=r.entity, entity_id=r.entity_id,
+                     unit_id=r.unit_id, before=r.before, after=r.after, note=r.note) for r, _code, _name in rows]

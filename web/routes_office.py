@@ -1,0 +1,132 @@
+"""The campaign office: the province at a glance, the audit log, accounts."""
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from models.clock import parse_date
+from models.tables import Unit, User
+from web import office_views
+from web.deps import csrf_protect, db, now, principal
+from web.errors import InvalidInput
+from web.permissions import Principal, Role, require_office
+from web.queries import pick_campaign
+from web.rendering import render
+from web.service_errors import sentence
+from web.users import add_user, import_from_units
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+AUDIT_PAGE = 100
+
+
+@router.get("/van-phong")
+def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | None = None,
+              me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    require_office(me)
+    campaign = pick_campaign(session, me, chien_dich)
+    if campaign is None:
+        return render(request, "office/dashboard.html", {"campaign": None})
+    data = office_views.dashboard(session, me, campaign, now(request), obligation_code=nghia_vu)
+    return render(request, "office/dashboard.html", {"campaign": campaign, "d": data})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Audit log
+# ---------------------------------------------------------------------------------------------------
+def _day(text: str, field: str, errors: dict[str, str]) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        errors[field] = sentence(str(exc))
+        return None
+
+
+@router.get("/van-phong/nhat-ky")
+def audit_log(request: Request, don_vi: str = "", tu_ngay: str = "", den_ngay: str = "", thao_tac: str = "",
+              trang: int = 1, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    require_office(me)
+    errors: dict[str, str] = {}
+    since, until = _day(tu_ngay, "tu_ngay", errors), _day(den_ngay, "den_ngay", errors)
+    rows, total, page = [], 0, max(trang, 1)
+    try:
+        conditions = office_views.audit_conditions(session, me, don_vi, since, until, thao_tac,
+                                                   tz=request.app.state.settings.timezone)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if not errors:
+        total, rows = office_views.audit_page(session, conditions, page=page, size=AUDIT_PAGE)
+    return render(request, "office/audit.html", {
+        "rows": rows, "total": total, "errors": errors, "page": page, "pages": (total + AUDIT_PAGE - 1) // AUDIT_PAGE,
+        "q": {"don_vi": don_vi, "tu_ngay": tu_ngay, "den_ngay": den_ngay, "thao_tac": thao_tac},
+    }, status_code=422 if errors else 200)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Accounts
+# ---------------------------------------------------------------------------------------------------
+def _users_page(request: Request, session: Session, me: Principal, *, typed: dict[str, str] | None = None,
+                errors: dict[str, str] | None = None, q: str = "", status_code: int = 200) -> Response:
+    query = (
+        select(User, Unit.code, Unit.name).join(Unit, Unit.id == User.unit_id)
+        .where(Unit.path >= me.unit_path, Unit.path < me.unit_path + "~")
+    )
+    if q.strip():
+        needle = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(User.email).like(needle), func.lower(Unit.code).like(needle),
+                                func.lower(Unit.name).like(needle)))
+    rows = session.execute(query.order_by(Unit.path, User.email).limit(200)).all()
+    return render(request, "office/users.html", {
+        "rows": rows, "typed": typed or {"role": Role.UNIT_OFFICER.value}, "errors": errors or {}, "q": q,
+        "roles": list(Role),
+    }, status_code=status_code)
+
+
+@router.get("/van-phong/nguoi-dung")
+def users(request: Request, q: str = "", me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    require_office(me)
+    return _users_page(request, session, me, q=q)
+
+
+@router.post("/van-phong/nguoi-dung")
+async def create_user(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    require_office(me)
+    form = await request.form()
+    typed = {k: str(form.get(k) or "").strip() for k in ("email", "unit", "role", "full_name")}
+    unit = session.execute(select(Unit.path).where(Unit.code == typed["unit"])).scalar_one_or_none()
+    try:
+        if unit is not None and not unit.startswith(me.unit_path):
+            raise InvalidInput("Chưa thêm được người dùng.", {"unit": "đơn vị này nằm ngoài phạm vi của văn phòng"})
+        add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
+                 full_name=typed["full_name"], actor=me.actor, now=now(request))
+        session.commit()
+    except InvalidInput as exc:
+        session.rollback()
+        return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
+    return RedirectResponse("/van-phong/nguoi-dung?tb=da-them", status_code=303)
+
+
+@router.post("/van-phong/nguoi-dung/nhap-tu-don-vi")
+def import_users(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    require_office(me)
+    import_from_units(session, actor=me.actor, now=now(request), root_code=me.unit_code)
+    session.commit()
+    return RedirectResponse("/van-phong/nguoi-dung?tb=da-nhap", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reminder delivery problems
+# ---------------------------------------------------------------------------------------------------
+@router.get("/van-phong/thu-loi")
+def delivery_failures(request: Request, chien_dich: str | None = None, me: Principal = Depends(principal),
+                      session: Session = Depends(db)) -> Response:
+    require_office(me)
+    campaign = pick_campaign(session, me, chien_dich)
+    rows = office_views.failed_mail(session, me, campaign.id if campaign else None, limit=500) if campaign else []
+    return render(request, "office/failures.html", {"campaign": campaign, "rows": rows})

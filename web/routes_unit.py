@@ -1,0 +1,170 @@
+"""Pages of a unit: what it owes, one obligation with its form and history, its calendar feed."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.clock import fmt_date
+from models.forms import applicable_fields, format_value
+from models.spec.campaign import FormField
+from models.status import SUBMITTED_STATUSES, STATUS_LABELS, AssignmentStatus
+from models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, SubmissionError
+from thidua.audit import audit
+from thidua.services.submissions import submit_report
+from web.auth import read_link
+from web.deps import csrf_protect, db, now, optional_principal, principal, principal_for_user, today
+from web.errors import Forbidden
+from web.ics import Deadline, build_calendar
+from web.models import CalendarFeed
+from web.permissions import Principal, can_act_for_unit, can_read_unit, can_review, require
+from web.queries import AssignmentView, assignment_view, pick_campaign, unit_obligations, unit_ref
+from web.rendering import render
+from web.routes_auth import show_link
+from web.service_errors import as_web_error, expected_version, field_errors
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+
+@router.get("/don-vi")
+def my_obligations(request: Request, chien_dich: str | None = None, me: Principal = Depends(principal),
+                   session: Session = Depends(db)) -> Response:
+    campaign = pick_campaign(session, me, chien_dich)
+    rows = unit_obligations(session, me.unit_id, campaign.id) if campaign else []
+    return render(request, "unit/obligations.html", {"campaign": campaign, "rows": rows,
+                                                     "submitted": SUBMITTED_STATUSES})
+
+
+def form_fields(view: AssignmentView) -> list[FormField]:
+    return applicable_fields([FormField.model_validate(f) for f in view.fields], view.unit.sector)
+
+
+def submission_history(session: Session, assignment_id: int) -> list[Submission]:
+    return list(session.execute(
+        select(Submission).where(Submission.assignment_id == assignment_id).order_by(Submission.version.desc())
+    ).scalars())
+
+
+def shown_values(fields: list[FormField], data: dict[str, Any]) -> dict[str, str]:
+    return {f.code: format_value(f, data[f.code]) for f in fields if f.code in data}
+
+
+def obligation_page(request: Request, session: Session, me: Principal, view: AssignmentView, *,
+                    typed: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                    status_code: int = 200) -> Response:
+    fields = form_fields(view)
+    history = submission_history(session, view.assignment.id)
+    if typed is None:  # start from the latest version, so a returned report is corrected, not retyped
+        typed = shown_values(fields, history[0].data) if history else {}
+    assignment = view.assignment
+    may_submit = can_act_for_unit(me, unit_ref(view.unit)) and view.campaign.status == "active"
+    opens_on = view.obligation.opens_on
+    return render(request, "unit/obligation.html", {
+        "view": view, "a": assignment, "fields": fields, "typed": typed, "errors": errors or {},
+        "history": history, "field_labels": {f.code: f.label for f in fields},
+        "shown": lambda sub: shown_values(fields, sub.data),
+        "review_labels": {s.value: label for s, label in REVIEW_STATUS_LABELS.items()},
+        "may_submit": may_submit and (opens_on is None or opens_on <= today(request)),
+        "not_open_yet": opens_on is not None and opens_on > today(request),
+        "may_review": can_review(me, assignment.reviewer_unit_id, unit_ref(view.unit))
+                      and assignment.status == AssignmentStatus.SUBMITTED.value,
+        "is_nomination": view.obligation.kind == "nomination_window",
+    }, status_code=status_code)
+
+
+@router.get("/don-vi/nghia-vu/{assignment_id}")
+def obligation(request: Request, assignment_id: int, t: str | None = None,
+               me: Principal | None = Depends(optional_principal), session: Session = Depends(db)) -> Response:
+    if t is not None:
+        claims = read_link(request.app.state.settings, t, now=now(request))
+        if me is None or me.email != claims.email or (claims.unit_id is not None and me.unit_id != claims.unit_id):
+            return show_link(request, t, session)
+        return RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}", status_code=303)  # already signed in
+    if me is None:
+        return RedirectResponse(f"/dang-nhap?next=/don-vi/nghia-vu/{assignment_id}", status_code=303)
+    view = assignment_view(session, assignment_id)
+    require(can_read_unit(me, unit_ref(view.unit)), "xem nghĩa vụ của đơn vị khác")
+    return obligation_page(request, session, me, view)
+
+
+@router.post("/don-vi/nghia-vu/{assignment_id}")
+async def submit(request: Request, assignment_id: int, me: Principal = Depends(principal),
+                 session: Session = Depends(db)) -> Response:
+    form = await request.form()
+    view = assignment_view(session, assignment_id)
+    require(can_act_for_unit(me, unit_ref(view.unit)), "gửi báo cáo thay cho đơn vị khác")
+    fields = form_fields(view)
+    typed = {f.code: str(form.get(f.code) or "").strip() for f in fields}
+    try:
+        submit_report(
+            session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
+            unit_code=view.unit.code, raw=typed, actor=me.actor, acting_unit_code=me.unit_code,
+            now=now(request), expected_version=expected_version(form), source="web",
+        )
+        session.commit()
+    except FormInvalid as exc:
+        session.rollback()
+        return obligation_page(request, session, me, view, typed=typed, errors=field_errors(exc), status_code=422)
+    except SubmissionError as exc:
+        session.rollback()
+        raise as_web_error(exc, session, assignment_id) from None
+    return RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}?tb=da-gui", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Calendar feed
+# ---------------------------------------------------------------------------------------------------
+@router.get("/don-vi/lich")
+def calendar_page(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    feed = session.get(CalendarFeed, me.user_id)
+    url = None
+    if feed is not None:
+        url = f"{request.app.state.settings.base_url.rstrip('/')}/lich/{feed.token}.ics"
+    return render(request, "unit/calendar.html", {"url": url})
+
+
+@router.post("/don-vi/lich")
+def new_calendar_link(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    """Create (or replace, revoking the old address) the secret calendar address."""
+    feed = session.get(CalendarFeed, me.user_id)
+    token = secrets.token_urlsafe(24)
+    if feed is None:
+        session.add(CalendarFeed(user_id=me.user_id, token=token, created_at=now(request)))
+    else:
+        feed.token, feed.created_at = token, now(request)
+    audit(session, actor=me.actor, action="calendar_feed.issued", entity="user", entity_id=me.user_id,
+          unit_id=me.unit_id, note="thay địa chỉ cũ" if feed else "")
+    session.commit()
+    return RedirectResponse("/don-vi/lich?tb=lich-moi", status_code=303)
+
+
+@router.get("/lich/{token}.ics")
+def calendar_feed(request: Request, token: str, session: Session = Depends(db)) -> Response:
+    """The feed a calendar application subscribes to; the secret in the address is the only credential."""
+
+    feed = session.execute(select(CalendarFeed).where(CalendarFeed.token == token)).scalars().first()
+    me = principal_for_user(session, feed.user_id, None) if feed else None
+    if me is None:
+        raise Forbidden("Địa chỉ lịch không hợp lệ hoặc đã được thay bằng địa chỉ mới.")
+    settings = request.app.state.settings
+    base = settings.base_url.rstrip("/")
+    deadlines = []
+    campaign = pick_campaign(session, me, None)
+    if campaign is not None:
+        for row in unit_obligations(session, me.unit_id, campaign.id):
+            done = row.status in SUBMITTED_STATUSES
+            label = STATUS_LABELS[AssignmentStatus(row.status)]
+            deadlines.append(Deadline(
+                uid=f"assignment-{row.assignment_id}@{settings.mail_domain}", day=row.due_on,
+                summary=("✓ " if done else "Hạn nộp: ") + row.obligation_title,
+                description=f"{me.unit_name}\nHạn nộp: {fmt_date(row.due_on)}\nTình trạng: {label}\n"
+                            f"{base}/don-vi/nghia-vu/{row.assignment_id}",
+                url=f"{base}/don-vi/nghia-vu/{row.assignment_id}", done=done,
+            ))
+    body = build_calendar(f"Hạn nộp – {me.unit_name}", deadlines, generated_at=now(request), tz=settings.timezone)
+    return Response(body, media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": 'inline; filename="han-nop.ics"'})
