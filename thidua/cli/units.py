@@ -1,6 +1,172 @@
-"""CLI commands: units (filled in by its issue)."""
+"""CLI: the unit hierarchy (`thidua units ...`): levels, import, show, generators."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
 import typer
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.clock import fmt_datetime
+from models.hierarchy import ImportReport
+from thidua import unitgen
+from thidua.cli.common import UserError, console, friendly
+from thidua.db import create_schema, get_engine
+from thidua.services import units as service
+from thidua.settings import CONFIG_DIR
+
+units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
+SHOWN_CODES = 10  # codes listed per category in the import report
+
+BINH_DINH_CDCS_FILE = CONFIG_DIR / "units" / "binh_dinh_cdcs.csv"
+SECTOR_LABELS = {"sxkd": "Sản xuất kinh doanh", "hcsn": "Hành chính sự nghiệp"}
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(units_app, name="units")
+
+
+def _engine() -> Engine:
+    engine = get_engine()
+    create_schema(engine)
+    return engine
+
+
+@units_app.command("levels")
+@friendly
+def levels_cmd(
+    file: Path = typer.Argument(service.DEFAULT_LEVELS_FILE, help="Tệp danh mục cấp (YAML)."),
+) -> None:
+    """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
+    report = service.load_levels(_engine(), file)
+    table = Table(title=f"Danh mục cấp từ {file}")
+    table.add_column("Kết quả")
+    table.add_column("Số cấp", justify="right")
+    table.add_column("Mã cấp")
+    for label, codes in (
+        ("Thêm mới", report.created),
+        ("Cập nhật", report.updated),
+        ("Bỏ (không đơn vị nào dùng)", report.removed),
+        ("Không đổi", report.unchanged),
+    ):
+        table.add_row(label, str(len(codes)), ", ".join(codes))
+    console.print(table)
+
+
+@units_app.command("import")
+@friendly
+def import_cmd(
+    file: Path = typer.Argument(..., help="Tệp danh sách đơn vị: .yaml, .csv (UTF-8) hoặc .xlsx."),
+    deactivate_missing: bool = typer.Option(
+        False, "--deactivate-missing",
+        help="Ngừng hoạt động các đơn vị có trong CSDL nhưng không có trong tệp (chỉ trong phạm vi các đơn vị "
+        "gốc của tệp). Không bao giờ xóa đơn vị.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ kiểm tra và báo cáo, không ghi vào CSDL."),
+) -> None:
+    """Nhập (thêm mới / cập nhật theo mã) danh sách đơn vị từ tệp."""
+    started = time.perf_counter()
+    report = service.import_units(_engine(), file, deactivate_missing=deactivate_missing, dry_run=dry_run)
+    _print_report(report, time.perf_counter() - started)
+
+
+def _print_report(report: ImportReport, seconds: float) -> None:
+    title = f"Nhập đơn vị từ {report.file}"
+    if report.dry_run:
+        title += " — CHẠY THỬ, không ghi vào cơ sở dữ liệu"
+    table = Table(title=title)
+    table.add_column("Kết quả")
+    table.add_column("Số đơn vị", justify="right")
+    table.add_column("Mã đơn vị")
+    for label, codes in (
+        ("Thêm mới", report.created),
+        ("Cập nhật", report.updated),
+        ("Di chuyển", report.moved),
+        ("Ngừng hoạt động", report.deactivated),
+        ("Không đổi", report.unchanged),
+    ):
+        shown = ", ".join(codes[:SHOWN_CODES]) + (f", … (+{len(codes) - SHOWN_CODES})" if len(codes) > SHOWN_CODES else "")
+        table.add_row(label, _number(len(codes)), shown)
+    console.print(table)
+    verb = "Sẽ thay đổi" if report.dry_run else "Đã thay đổi"
+    console.print(f"{verb} {_number(report.changed)} đơn vị trong {f'{seconds:.1f}'.replace('.', ',')} giây.")
+
+
+def _number(value: int) -> str:
+    """Vietnamese thousands separator: 130.000."""
+    return f"{value:,}".replace(",", ".")
+
+
+@units_app.command("show")
+@friendly
+def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.")) -> None:
+    """Xem một đơn vị: thông tin, chuỗi cấp trên và số đơn vị trực thuộc theo cấp."""
+    engine = _engine()
+    with Session(engine) as session:
+        unit = service.get_unit(session, code)
+        if unit is None:
+            raise UserError(f"không có đơn vị mã '{code}'")
+        levels = service.load_level_index(session)
+        chain = service.ancestors(session, unit.id)
+        counts = service.subtree_level_counts(session, unit.id)
+
+    info = Table(title=f"Đơn vị {unit.code}", show_header=False)
+    info.add_column("Mục", style="bold")
+    info.add_column("Giá trị")
+    info.add_row("Mã đơn vị", unit.code)
+    info.add_row("Tên đơn vị", unit.name)
+    info.add_row("Cấp", levels.label(unit.level_code))
+    info.add_row("Khu vực", SECTOR_LABELS.get(unit.sector or "", "—"))
+    info.add_row("E-mail", ", ".join(unit.emails) or "—")
+    info.add_row("Hoạt động", "có" if unit.active else "không (ngừng hoạt động)")
+    info.add_row("Cụm/khối thi đua", unit.cluster or "—")
+    info.add_row("Cập nhật lúc", fmt_datetime(unit.updated_at))
+    console.print(info)
+
+    parents = Table(title="Chuỗi cấp trên (từ cấp cao nhất)")
+    parents.add_column("Cấp")
+    parents.add_column("Mã")
+    parents.add_column("Tên")
+    for ancestor in chain:
+        parents.add_row(levels.label(ancestor.level_code), ancestor.code, ancestor.name)
+    if not chain:
+        parents.add_row("—", "—", "đơn vị gốc (không có cấp trên)")
+    console.print(parents)
+
+    below = Table(title="Đơn vị trực thuộc theo cấp")
+    below.add_column("Cấp")
+    below.add_column("Trực tiếp", justify="right")
+    below.add_column("Toàn bộ", justify="right")
+    for level_code, direct, total in counts:
+        below.add_row(levels.label(level_code), str(direct), str(total))
+    if not counts:
+        below.add_row("—", "0", "0")
+    console.print(below)
+
+
+@units_app.command("generate-binh-dinh")
+@friendly
+def generate_binh_dinh_cmd(
+    out: Path = typer.Option(BINH_DINH_CDCS_FILE, "--out", help="Tệp CSV sẽ ghi."),
+    seed: int = typer.Option(2023, "--seed", help="Hạt giống ngẫu nhiên (cùng hạt giống, cùng kết quả)."),
+    total: int = typer.Option(1200, "--total", min=1, help="Số CĐCS."),
+) -> None:
+    """Sinh danh sách CĐCS giả lập của tỉnh Bình Định (dưới 19 đơn vị cấp trên trực tiếp)."""
+    count = unitgen.write_units_csv(unitgen.binh_dinh_cdcs(seed=seed, total=total), out)
+    console.print(f"Đã ghi {count} CĐCS giả lập vào {out}.")
+
+
+@units_app.command("generate-national")
+@friendly
+def generate_national_cmd(
+    out: Path = typer.Option(..., "--out", help="Tệp CSV sẽ ghi."),
+    seed: int = typer.Option(2025, "--seed", help="Hạt giống ngẫu nhiên."),
+    provinces: int = typer.Option(63, "--provinces", min=1, max=99, help="Số LĐLĐ tỉnh."),
+    cdcs: int = typer.Option(130_000, "--cdcs", min=1, help="Tổng số CĐCS."),
+) -> None:
+    """Sinh cây đơn vị toàn quốc giả lập (Tổng LĐLĐ → LĐLĐ tỉnh → cấp trên trực tiếp → CĐCS)."""
+    count = unitgen.write_units_csv(unitgen.national_tree(seed, provinces=provinces, cdcs_total=cdcs), out)
+    console.print(f"Đã ghi {_number(count)} đơn vị giả lập vào {out}.")
+
