@@ -1,0 +1,248 @@
+"""Schema of an award catalogue (danh mục khen thưởng): award forms and titles, who decides and who may propose
+them, eligibility criteria, quotas, exclusivity rules and the dossier each needs. Every rule is data; the
+behaviour that reads it lives in models/awards.py.
+
+`validate_catalogue_file(path)` is what the campaign loader calls: every problem comes back at once with the
+file, line and field (SpecError), including award and level codes that do not exist.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Collection, Literal, Sequence
+
+from pydantic import Field, model_validator
+
+from models.spec.common import Code, Strict, VNDate
+from models.spec.problems import Problem, SpecError
+from models.spec.validate import validate_doc
+from models.spec.yamlsource import SourceDoc, parse_yaml
+
+AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng khen, giấy khen / cờ thi đua
+Subject = Literal["collective", "individual"]  # tập thể / cá nhân
+Occasion = Literal["round", "year_end", "ad_hoc"]  # sơ kết đợt / tổng kết năm / đột xuất
+AwardScope = Literal["comprehensive", "thematic", "none"]  # toàn diện / chuyên đề / không xét
+CriterionKind = Literal["registered", "year_end_rating", "round_report_accepted", "no_discipline", "council_vote"]
+
+KIND_LABELS = {"title": "Danh hiệu", "certificate": "Bằng khen / Giấy khen", "banner": "Cờ thi đua"}
+SUBJECT_LABELS = {"collective": "Tập thể", "individual": "Cá nhân"}
+OCCASION_LABELS = {"round": "Sơ kết đợt", "year_end": "Tổng kết năm", "ad_hoc": "Đột xuất"}
+SCOPE_LABELS = {"comprehensive": "toàn diện", "thematic": "chuyên đề", "none": ""}
+
+ALL_SUBJECTS: tuple[Subject, ...] = ("collective", "individual")
+
+
+class DossierItem(Strict):
+    """One document of a nomination file (hồ sơ)."""
+
+    code: Code
+    name: str
+    needs_vote: bool = False  # the minutes must carry the vote result (votes for / members present)
+    from_batch: bool = False  # provided by the tờ trình number of the batch that carries the nomination
+
+
+class Criterion(Strict):
+    """One eligibility condition over data the engine has."""
+
+    kind: CriterionKind
+    subjects: list[Subject] | None = None  # default: every subject the award is for
+    occasions: list[Occasion] | None = None  # default: every occasion
+    at_least: str | None = None  # year_end_rating: the lowest rating that qualifies
+    min_percent: float | None = Field(default=None, gt=0, le=100)  # council_vote: share of votes for
+
+    @model_validator(mode="after")
+    def _parameters(self) -> "Criterion":
+        if self.kind == "year_end_rating" and not self.at_least:
+            raise ValueError("tiêu chuẩn 'year_end_rating' cần 'at_least' (mức xếp loại thấp nhất được xét)")
+        if self.kind != "year_end_rating" and self.at_least is not None:
+            raise ValueError("'at_least' chỉ dùng cho tiêu chuẩn 'year_end_rating'")
+        if self.kind == "council_vote" and self.min_percent is None:
+            raise ValueError("tiêu chuẩn 'council_vote' cần 'min_percent' (tỉ lệ phiếu đồng ý tối thiểu)")
+        if self.kind != "council_vote" and self.min_percent is not None:
+            raise ValueError("'min_percent' chỉ dùng cho tiêu chuẩn 'council_vote'")
+        return self
+
+    def applies(self, subject: str, occasion: str) -> bool:
+        return (self.subjects is None or subject in self.subjects) and (
+            self.occasions is None or occasion in self.occasions
+        )
+
+
+class Award(Strict):
+    """An award form or title."""
+
+    code: Code
+    name: str
+    kind: AwardKind
+    scope: AwardScope = "none"
+    decided_by: Code  # level whose council decides
+    proposed_by: list[Code] = Field(min_length=1)  # levels whose units may originate a proposal
+    subjects: list[Subject] = Field(min_length=1)
+    nominee_levels: list[Code] | None = None  # collectives: levels of the units that may receive it
+    occasions: list[Occasion] = Field(min_length=1)
+    criteria: list[Criterion] = Field(default_factory=list)
+    dossier: list[Code] = Field(default_factory=list)
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+class Quota(Strict):
+    """At most `max` live proposals of the listed awards per proposer / subtree / campaign, per year or round."""
+
+    code: Code
+    title: str  # what is counted, e.g. "đề nghị Bằng khen chuyên đề của Tổng LĐLĐ"
+    awards: list[Code] = Field(min_length=1)
+    subjects: list[Subject] | None = None
+    max: int = Field(ge=0)
+    per: Literal["proposer", "subtree", "campaign"]
+    level: Code | None = None  # per subtree: the level whose unit's subtree is counted (e.g. ldld_tinh)
+    period: Literal["year", "round"] = "year"
+
+    @model_validator(mode="after")
+    def _level_for_subtree(self) -> "Quota":
+        if self.per == "subtree" and not self.level:
+            raise ValueError("hạn mức theo cây đơn vị ('per: subtree') cần 'level'")
+        if self.per != "subtree" and self.level:
+            raise ValueError("'level' chỉ dùng cho hạn mức 'per: subtree'")
+        return self
+
+
+class ExclusivityRule(Strict):
+    code: Code
+    kind: Literal["one_award_per_achievement", "comprehensive_or_thematic"]
+    title: str
+    award_kinds: list[AwardKind] | None = None  # default: every kind
+    subjects: list[Subject] | None = None  # default: both
+    except_occasions: list[Occasion] = Field(default_factory=list)
+
+
+class AwardCatalogue(Strict):
+    code: Code
+    title: str
+    regulation: str
+    effective_from: VNDate | None = None
+    effective_until: VNDate | None = None
+    ratings: list[str] = Field(min_length=1)  # year-end ratings, best first
+    dossier_items: list[DossierItem] = Field(default_factory=list)
+    awards: list[Award] = Field(min_length=1)
+    quotas: list[Quota] = Field(default_factory=list)
+    exclusivity: list[ExclusivityRule] = Field(default_factory=list)
+
+    def award(self, code: str) -> Award | None:
+        return next((a for a in self.awards if a.code == code), None)
+
+    def dossier_item(self, code: str) -> DossierItem | None:
+        return next((d for d in self.dossier_items if d.code == code), None)
+
+    def quotas_for(self, award_code: str, subject: str) -> list[Quota]:
+        return [q for q in self.quotas if award_code in q.awards and (q.subjects is None or subject in q.subjects)]
+
+
+Loc = tuple[object, ...]
+
+
+def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]) -> list[tuple[Loc, str]]:
+    """Rules spanning fields and files: unknown award, dossier and level codes; a proposing level above the
+    deciding one; a rating threshold missing from the rating scale."""
+    problems: list[tuple[Loc, str]] = []
+    rank = {code: i for i, code in enumerate(levels_top_down)}
+    known_levels = ", ".join(levels_top_down)
+
+    def check_level(loc: Loc, code: str) -> bool:
+        if code not in rank:
+            problems.append((loc, f"không có cấp '{code}' (các cấp: {known_levels})"))
+            return False
+        return True
+
+    def duplicates(items: Sequence[object], key: str, loc: str, what: str) -> None:
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            code = getattr(item, key)
+            if code in seen:
+                problems.append(((loc, i, key), f"mã {what} bị trùng: '{code}'"))
+            seen.add(code)
+
+    duplicates(catalogue.awards, "code", "awards", "hình thức khen thưởng")
+    duplicates(catalogue.dossier_items, "code", "dossier_items", "hồ sơ")
+    duplicates(catalogue.quotas, "code", "quotas", "hạn mức")
+    duplicates(catalogue.exclusivity, "code", "exclusivity", "quy tắc")
+    if len(set(catalogue.ratings)) != len(catalogue.ratings):
+        problems.append((("ratings",), "thang xếp loại có mức bị trùng"))
+    if catalogue.effective_from and catalogue.effective_until and catalogue.effective_from > catalogue.effective_until:
+        problems.append((("effective_until",), "ngày hết hiệu lực trước ngày có hiệu lực"))
+
+    dossier_codes = {d.code for d in catalogue.dossier_items}
+    award_codes = {a.code for a in catalogue.awards}
+    for i, award in enumerate(catalogue.awards):
+        loc: Loc = ("awards", i)
+        decides_ok = check_level(loc + ("decided_by",), award.decided_by)
+        for j, level in enumerate(award.proposed_by):
+            if check_level(loc + ("proposed_by", j), level) and decides_ok and rank[level] < rank[award.decided_by]:
+                problems.append((loc + ("proposed_by", j),
+                                 f"cấp '{level}' cao hơn cấp quyết định '{award.decided_by}': không thể đề nghị lên cấp dưới"))
+        for j, level in enumerate(award.nominee_levels or []):
+            check_level(loc + ("nominee_levels", j), level)
+        if award.nominee_levels is not None and "collective" not in award.subjects:
+            problems.append((loc + ("nominee_levels",), "'nominee_levels' chỉ dùng cho hình thức khen tập thể"))
+        if len(set(award.subjects)) != len(award.subjects):
+            problems.append((loc + ("subjects",), "đối tượng bị trùng"))
+        for j, item in enumerate(award.dossier):
+            if item not in dossier_codes:
+                problems.append((loc + ("dossier", j), f"không có hồ sơ '{item}' trong 'dossier_items'"))
+        for j, criterion in enumerate(award.criteria):
+            if criterion.at_least is not None and criterion.at_least not in catalogue.ratings:
+                problems.append((loc + ("criteria", j, "at_least"),
+                                 f"mức xếp loại '{criterion.at_least}' không có trong 'ratings'"))
+            for k, subject in enumerate(criterion.subjects or []):
+                if subject not in award.subjects:
+                    problems.append((loc + ("criteria", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
+            for k, occasion in enumerate(criterion.occasions or []):
+                if occasion not in award.occasions:
+                    problems.append((loc + ("criteria", j, "occasions", k), f"hình thức này không xét dịp '{occasion}'"))
+    for i, quota in enumerate(catalogue.quotas):
+        for j, code in enumerate(quota.awards):
+            if code not in award_codes:
+                problems.append((("quotas", i, "awards", j), f"không có hình thức khen thưởng '{code}' trong danh mục"))
+        if quota.level:
+            check_level(("quotas", i, "level"), quota.level)
+        if quota.period == "round":
+            for code in quota.awards:
+                award = catalogue.award(code)
+                if award is not None and "round" not in award.occasions:
+                    problems.append((("quotas", i, "period"), f"hạn mức theo đợt nhưng '{code}' không xét sơ kết đợt"))
+    return problems
+
+
+def _levels_from_file(path: Path) -> list[str]:
+    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    levels = doc.data.get("levels") if isinstance(doc.data, dict) else None
+    if not isinstance(levels, list):
+        raise SpecError([Problem(str(path), 1, "levels", "tệp cấp công đoàn cần danh sách 'levels'")])
+    return [str(item["code"]) for item in levels if isinstance(item, dict) and "code" in item]
+
+
+def default_levels_file(catalogue_path: Path) -> Path:
+    """config/levels.yaml beside the catalogue's config folder, else the repository's."""
+    beside = catalogue_path.resolve().parent.parent / "levels.yaml"
+    if beside.exists():
+        return beside
+    return Path(__file__).resolve().parents[2] / "config" / "levels.yaml"
+
+
+def validate_catalogue_text(text: str, file: str, levels_top_down: Sequence[str]) -> AwardCatalogue:
+    doc: SourceDoc = parse_yaml(text, file)
+    catalogue = validate_doc(doc, AwardCatalogue)
+    problems = [doc.problem(loc, message) for loc, message in catalogue_problems(catalogue, levels_top_down)]
+    if problems:
+        raise SpecError(problems)
+    return catalogue
+
+
+def validate_catalogue_file(path: Path, levels_top_down: Collection[str] | None = None) -> AwardCatalogue:
+    """Read and validate a catalogue. Levels default to config/levels.yaml (top first)."""
+    path = Path(path)
+    if levels_top_down is None:
+        levels_top_down = _levels_from_file(default_levels_file(path))
+    return validate_catalogue_text(path.read_text(encoding="utf-8"), str(path), list(levels_top_down))
