@@ -70,9 +70,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
-    from web import routes_api, routes_auth, routes_office, routes_review, routes_unit
+    from web import routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
 
-    return [m.router for m in (routes_auth, routes_unit, routes_review, routes_office)], routes_api.router
+    pages = (routes_auth, routes_unit, routes_nominations, routes_review, routes_office)
+    return [m.router for m in pages], routes_api.router
 
 
 def route_table() -> list[tuple[str, str]]:

@@ -1,19 +1,58 @@
-"""Sending one message from the outbox right away (sign-in links), through the reminders dispatcher."""
+"""Sending one outbox message right away (a sign-in link should not wait for the scheduler's next tick).
+
+The message is claimed by its key exactly as the dispatcher claims a batch (pending → claimed under a lease,
+audited) and handed to the reminders service's `send_batch`, so it is recorded like every other mail. If
+anything goes wrong the row stays pending or claimed and the scheduler delivers or recovers it later.
+"""
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from typing import Callable
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from models.clock import utcnow
+from models.outbox import OutboxMessage, OutboxStatus
+from thidua.audit import audit_many
 from thidua.settings import Settings
 
 log = logging.getLogger("thidua.web")
 
 SendNow = Callable[[str], None]
+LEASE = timedelta(minutes=5)
 
 
-def default_sender(settings: Settings, engine: Engine) -> SendNow | None:
-    """A function sending the outbox message with a given key now, or None when no dispatcher is
-    installed (the message then leaves with the scheduler's next tick)."""
-    return None
+def claim_by_key(engine: Engine, key: str, owner: str) -> list[int]:
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        ids = session.execute(
+            update(table).where(table.c.key == key, table.c.status == OutboxStatus.PENDING.value,
+                                table.c.scheduled_at <= now)
+            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=now + LEASE, message_id=None)
+            .returning(table.c.id)
+        ).scalars().all()
+        if ids:
+            audit_many(session, [{"actor": owner, "action": "outbox.claimed", "entity": "outbox", "entity_id": ids[0],
+                                  "after": {"count": 1, "owner": owner, "key": key}, "at": now}])
+    return list(ids)
+
+
+def default_sender(settings: Settings, engine: Engine) -> SendNow:
+    def send_now(key: str) -> None:
+        from thidua.services.reminders import RemindersError, new_dispatcher_id, send_batch, smtp_settings
+
+        owner = f"web:{new_dispatcher_id()}"
+        try:
+            ids = claim_by_key(engine, key, owner)
+            if ids:
+                asyncio.run(send_batch(engine, ids, owner=owner, now=utcnow(), settings=settings,
+                                       smtp=smtp_settings(settings), lease=LEASE))
+        except RemindersError as exc:  # SMTP refused the session or is misconfigured: the scheduler retries
+            log.warning("Chưa gửi ngay được thư %s: %s", key, exc)
+
+    return send_now

@@ -10,7 +10,10 @@ from sqlmodel import Session
 
 from models.clock import local_to_utc, utc_to_local
 from models.outbox import OutboxMessage, OutboxStatus
-from models.tables import AuditLog, Campaign, ObligationDef, Unit
+from models.nominations import NominationStatus
+from models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
+from thidua.services import nominations as nomination_service
+from thidua.services.targets import TargetReport, target_progress
 from thidua.services.campaigns import subtree_range
 from web.errors import InvalidInput
 from web.permissions import Principal
@@ -42,7 +45,8 @@ class Dashboard:
     overdue_total: int = 0
     delivery: dict[str, int] = field(default_factory=dict)
     failures: list[Any] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)  # targets, nominations: see add_* below
+    targets: list[TargetReport] = field(default_factory=list)
+    pipeline: list["PipelineRow"] = field(default_factory=list)
 
     @property
     def delivery_problems(self) -> int:
@@ -80,7 +84,32 @@ def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime
         data.overdue, data.overdue_total = overdue_list(session, data.selected.id, scope.path, now)
     data.delivery = delivery_counts(session, campaign.id)
     data.failures = failed_mail(session, me, campaign.id, limit=20)
+    data.targets = target_progress(session, campaign_code=campaign.code, now=now)
+    data.pipeline = nomination_pipeline(session, campaign.id)
     return data
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    level: str
+    counts: dict[str, int]  # status -> files
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+PIPELINE_COLUMNS = [s.value for s in NominationStatus if s is not NominationStatus.DRAFTED]
+
+
+def nomination_pipeline(session: Session, campaign_id: int) -> list[PipelineRow]:
+    """The nominations service's pipeline (files by current level and status) as one row per level."""
+    names = {code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))}
+    grouped: dict[str, dict[str, int]] = {}
+    for item in nomination_service.pipeline(session.get_bind(), campaign_id):  # top level first
+        if item["status"] != NominationStatus.DRAFTED.value:
+            grouped.setdefault(item["level"], {})[item["status"]] = item["count"]
+    return [PipelineRow(names.get(level, level), counts) for level, counts in grouped.items()]
 
 
 def delivery_counts(session: Session, campaign_id: int) -> dict[str, int]:

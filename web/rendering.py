@@ -9,7 +9,9 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from models.clock import fmt_date, fmt_datetime
+from models.clock import fmt_date, fmt_datetime, utc_to_local
+from models.nominations import ACTION_LABELS as NOMINATION_ACTIONS
+from models.nominations import NominationAction
 from models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
 from web.deps import template_globals
 from web.permissions import ROLE_LABELS, Role
@@ -23,6 +25,13 @@ def _number(value: Any, digits: int = 0) -> str:
         return ""
     text = f"{float(value):,.{digits}f}" if digits else f"{round(float(value)):,}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def _day(value: Any) -> str:
+    """dd/mm/yyyy of a date, or of an aware moment in Vietnam's time."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return fmt_date(utc_to_local(value))
+    return fmt_date(value) if isinstance(value, (date, datetime)) else (value or "")
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -54,11 +63,18 @@ def _role_label(role: str) -> str:
         return role
 
 
+def _nomination_action(action: str) -> str:
+    try:
+        return NOMINATION_ACTIONS[NominationAction(action)]
+    except ValueError:
+        return action
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
     env.filters.update(
-        ngay=lambda d: fmt_date(d) if isinstance(d, (date, datetime)) else (d or ""),
+        ngay=_day,
         ngaygio=lambda d, tz="Asia/Ho_Chi_Minh": fmt_datetime(d, tz),
         so=_number,
         phantram=_percent,
@@ -66,6 +82,7 @@ def make_templates() -> Jinja2Templates:
         loai_nghia_vu=lambda kind: OBLIGATION_KIND_LABELS.get(kind, kind),
         con_lai=_days_left,
         vai_tro=_role_label,
+        buoc_de_nghi=_nomination_action,
     )
     env.globals["STATUS_LABELS"] = {s.value: label for s, label in STATUS_LABELS.items()}
     env.globals["ROLE_LABELS"] = {r.value: label for r, label in ROLE_LABELS.items()}

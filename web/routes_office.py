@@ -1,18 +1,26 @@
 """The campaign office: the province at a glance, the audit log, accounts."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 
 from models.clock import parse_date
+from models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
+from models.submissions import SubmissionError
+from thidua.services.nominations import write_award_register
+from thidua.services.reports import build_final_report, build_round_report
 from models.tables import Unit, User
 from web import office_views
 from web.deps import csrf_protect, db, now, principal
-from web.errors import InvalidInput
+from web.errors import InvalidInput, NotFound, Refused
 from web.permissions import Principal, Role, require_office
 from web.queries import pick_campaign
 from web.rendering import render
@@ -32,7 +40,10 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
     if campaign is None:
         return render(request, "office/dashboard.html", {"campaign": None})
     data = office_views.dashboard(session, me, campaign, now(request), obligation_code=nghia_vu)
-    return render(request, "office/dashboard.html", {"campaign": campaign, "d": data})
+    return render(request, "office/dashboard.html", {
+        "campaign": campaign, "d": data, "pipeline_columns": office_views.PIPELINE_COLUMNS,
+        "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
+    })
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -130,3 +141,60 @@ def delivery_failures(request: Request, chien_dich: str | None = None, me: Princ
     campaign = pick_campaign(session, me, chien_dich)
     rows = office_views.failed_mail(session, me, campaign.id if campaign else None, limit=500) if campaign else []
     return render(request, "office/failures.html", {"campaign": campaign, "rows": rows})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exports (the reports service writes the files; consolidation it runs is idempotent)
+# ---------------------------------------------------------------------------------------------------
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _file_response(path: Path, folder: Path, ext: str) -> Response:
+    return FileResponse(path, media_type=MEDIA_TYPES[ext], filename=path.name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+
+def _export(request: Request, me: Principal, session: Session, build, ext: str) -> Response:  # noqa: ANN001
+    require_office(me)
+    if ext not in MEDIA_TYPES:
+        raise NotFound("Chỉ xuất được tệp .xlsx hoặc .docx.")
+    campaign = pick_campaign(session, me, None)
+    if campaign is None:
+        raise NotFound("Chưa có chiến dịch nào.")
+    folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
+    try:
+        files = build(session, campaign, folder)
+        session.commit()
+    except SubmissionError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise Refused(sentence(str(exc)), detail={"back": "/van-phong"}) from None
+    return _file_response(files.xlsx if ext == "xlsx" else files.docx, folder, ext)
+
+
+@router.get("/van-phong/xuat/so-ket-dot-{round_number:int}.{ext}")
+def export_round(request: Request, round_number: int, ext: str, me: Principal = Depends(principal),
+                 session: Session = Depends(db)) -> Response:
+    return _export(request, me, session, lambda s, c, out: build_round_report(
+        s, campaign_code=c.code, round_number=round_number, out_dir=out, now=now(request), actor=me.actor), ext)
+
+
+@router.get("/van-phong/xuat/tong-ket.{ext}")
+def export_final(request: Request, ext: str, me: Principal = Depends(principal),
+                 session: Session = Depends(db)) -> Response:
+    return _export(request, me, session, lambda s, c, out: build_final_report(
+        s, campaign_code=c.code, out_dir=out, now=now(request), actor=me.actor), ext)
+
+
+@router.get("/van-phong/xuat/so-khen-thuong.xlsx")
+def export_award_register(request: Request, me: Principal = Depends(principal),
+                          session: Session = Depends(db)) -> Response:
+    require_office(me)
+    campaign = pick_campaign(session, me, None)
+    if campaign is None:
+        raise NotFound("Chưa có chiến dịch nào.")
+    folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
+    path = write_award_register(request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx")
+    return _file_response(path, folder, "xlsx")

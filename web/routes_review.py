@@ -9,6 +9,7 @@ from sqlmodel import Session
 from models.forms import format_value
 from models.tables import ObligationDef
 from models.submissions import InvalidTransition, StaleVersion, SubmissionError
+from thidua.services import nominations as nomination_service
 from thidua.services.submissions import RATING_FIELD, review_report
 from web.deps import csrf_protect, db, now, principal
 from web.errors import InvalidInput
@@ -16,6 +17,7 @@ from web.permissions import Principal, can_review, require, require_reviewer
 from web.queries import AssignmentView, assignment_view, pick_campaign, unit_by_id, unit_ref
 from web.rendering import render
 from web.review_queries import PAGE_SIZE, QueueFilters, review_queue
+from web.routes_nominations import outgoing_lists
 from web.routes_unit import form_fields, submission_history
 from web.service_errors import as_web_error, expected_version, sentence
 
@@ -37,9 +39,12 @@ def queue(request: Request, chien_dich: str | None = None, nghia_vu: str | None 
                 ObligationDef.campaign_id == campaign.id, ObligationDef.active.is_(True),
                 ObligationDef.kind != "nomination_window").order_by(ObligationDef.due_on)
         ).all())
+    engine = request.app.state.engine
     return render(request, "review/queue.html", {
         "campaign": campaign, "rows": rows, "total": total, "filters": filters, "obligations": obligations,
         "pages": (total + PAGE_SIZE - 1) // PAGE_SIZE,
+        "nominations": nomination_service.reviewer_queue(engine, campaign.id, me.unit_id) if campaign else [],
+        "outgoing": outgoing_lists(engine, campaign.id, me.unit_id) if campaign else [],
     })
 
 

@@ -185,3 +185,30 @@ def test_sign_out_ends_the_session(world: World, client) -> None:
     answer = client.post("/dang-xuat", data={"_csrf": csrf_of(client, world)})
     assert answer.status_code == 303
     assert client.get("/don-vi").status_code == 303
+
+
+def test_the_link_is_mailed_at_once_through_the_dispatcher(world: World, tmp_path) -> None:
+    from email import message_from_bytes, policy
+
+    from notifications.sink import EmlDirectoryHandler, start_sink
+
+    from models.outbox import OutboxStatus
+
+    with start_sink(EmlDirectoryHandler(tmp_path / "thu")) as sink:
+        world.settings = world.settings.model_copy(update={"smtp_port": sink.port})
+        client = make_client(world, send_mail=True)
+        email = world.users["officer_d1_1"].email
+        assert request_link(client, world, email).status_code == 200
+        stored = sink.handler.stored
+    assert len(stored) == 1
+    mail = message_from_bytes(stored[0].read_bytes(), policy=policy.default)
+    assert mail["To"].addresses[0].addr_spec == email
+    assert "Liên kết đăng nhập" in str(mail["Subject"])
+    body = mail.get_body(("plain",)).get_content()
+    link = re.search(r"http://testserver/dang-nhap/lien-ket\?t=\S+", body).group(0)
+    assert follow(client, world, link).status_code == 303
+    with Session(world.engine) as session:
+        row = session.execute(select(OutboxMessage)).scalars().one()
+        assert row.status == OutboxStatus.SENT.value
+        claimed = session.execute(select(AuditLog).where(AuditLog.action == "outbox.claimed")).scalars().one()
+        assert claimed.after["key"] == row.key

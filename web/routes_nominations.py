@@ -1,0 +1,209 @@
+"""Nomination pages: a unit's proposals and where each one is, the proposal form, one file with the actions
+its viewer may take (resubmit, withdraw / approve and forward, return, reject, decide), sending a list
+upwards under a tờ trình."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.nominations import Nomination, NominationError, NominationStatus
+from thidua.services import nominations as service
+from web.deps import csrf_protect, db, now, principal
+from web.errors import InvalidInput, NotFound
+from web.nomination_views import access, actor_for, as_web_error, proposal_form, read_day, read_proposal, readable
+from web.permissions import Principal, require
+from web.queries import pick_campaign
+from web.rendering import render
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+HOLDER_ACTIONS = ("duyet", "tra_lai", "tu_choi", "quyet_dinh")
+PROPOSER_ACTIONS = ("gui_lai", "rut")
+NOTICE = {"duyet": "da-chuyen", "tra_lai": "da-tra-lai", "tu_choi": "da-tu-choi", "quyet_dinh": "da-quyet-dinh",
+          "gui_lai": "da-gui", "rut": "da-rut"}
+
+
+def _campaign(session: Session, me: Principal, code: str | None = None):  # noqa: ANN202
+    campaign = pick_campaign(session, me, code)
+    if campaign is None:
+        raise NotFound("Đơn vị của bạn chưa tham gia chiến dịch thi đua nào.")
+    return campaign
+
+
+def outgoing_lists(engine, campaign_id: int, unit_id: int) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The unit's open lists that carry files, waiting for a tờ trình to leave."""
+    return [b for b in service.list_batches(engine, campaign_id, unit_id=unit_id)
+            if b["from_unit_id"] == unit_id and b["status"] == "open" and b["live_count"]]
+
+
+@router.get("/don-vi/khen-thuong")
+def my_nominations(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    campaign = _campaign(session, me)
+    engine = request.app.state.engine
+    return render(request, "nominations/list.html", {
+        "campaign": campaign,
+        "rows": service.list_nominations(engine, campaign.id, origin_unit_id=me.unit_id),
+        "outgoing": outgoing_lists(engine, campaign.id, me.unit_id),
+        "typed": {}, "errors": {},
+    })
+
+
+def _proposal_page(request: Request, session: Session, me: Principal, *, typed: dict[str, str],
+                   errors: dict[str, str], problems: list[str] | None = None, status_code: int = 200) -> Response:
+    campaign = _campaign(session, me)
+    form, catalogue = proposal_form(session, me, campaign)
+    return render(request, "nominations/propose.html", {
+        "campaign": campaign, "form": form, "catalogue": catalogue, "typed": typed, "errors": errors,
+        "problems": problems or [],
+    }, status_code=status_code)
+
+
+@router.get("/don-vi/khen-thuong/moi")
+def proposal(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    return _proposal_page(request, session, me, typed={"don_vi": str(me.unit_id)}, errors={})
+
+
+@router.post("/don-vi/khen-thuong/moi")
+async def propose(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    form_data = await request.form()
+    typed = {k: str(v) for k, v in form_data.items() if k != "_csrf"}
+    campaign = _campaign(session, me)
+    form, _ = proposal_form(session, me, campaign)
+    proposal_input, errors = read_proposal(typed, form)
+    if proposal_input is None:
+        return _proposal_page(request, session, me, typed=typed, errors=errors, status_code=422)
+    try:
+        result = service.propose(request.app.state.engine, campaign.id, actor_for(me), [proposal_input],
+                                 now=now(request))
+    except NominationError as exc:
+        error = as_web_error(exc)
+        refusals = error.detail.get("refusals")
+        problems = [f"{label}: {r}" for label, reasons in refusals.items() for r in reasons] if refusals else [error.message]
+        return _proposal_page(request, session, me, typed=typed, errors={}, problems=problems, status_code=error.status)
+    return RedirectResponse(f"/don-vi/khen-thuong/{result.nomination_ids[0]}?tb=da-de-xuat", status_code=303)
+
+
+@router.post("/don-vi/khen-thuong/danh-sach/{batch_id}")
+async def send_list(request: Request, batch_id: int, me: Principal = Depends(principal),
+                    session: Session = Depends(db)) -> Response:
+    """Send the unit's list upwards under its tờ trình (number and date)."""
+    form = await request.form()
+    campaign = _campaign(session, me)
+    engine = request.app.state.engine
+    batch = next((b for b in service.list_batches(engine, campaign.id, unit_id=me.unit_id) if b["id"] == batch_id), None)
+    if batch is None:
+        raise NotFound(f"Không có danh sách đề nghị #{batch_id} của đơn vị bạn.")
+    require(batch["from_unit_id"] == me.unit_id, "gửi danh sách đề nghị của đơn vị khác")
+    errors: dict[str, str] = {}
+    number = str(form.get("so_to_trinh") or "").strip()
+    if not number:
+        errors["so_to_trinh"] = "Cần số tờ trình."
+    day = read_day(str(form.get("ngay_to_trinh") or ""), "ngay_to_trinh", "ngày tờ trình", errors)
+    if errors:
+        raise InvalidInput("Chưa gửi được danh sách: " + " ".join(errors.values()), errors)
+    try:
+        service.send_batch(engine, campaign.id, actor_for(me), batch_id=batch_id,
+                           to_trinh=service.DocumentRef(number, day), now=now(request))
+    except NominationError as exc:
+        raise as_web_error(exc) from None
+    return RedirectResponse("/don-vi/khen-thuong?tb=da-chuyen", status_code=303)
+
+
+@router.get("/don-vi/khen-thuong/{nomination_id}")
+def nomination(request: Request, nomination_id: int, me: Principal = Depends(principal),
+               session: Session = Depends(db)) -> Response:
+    view, rights = readable(session, request.app.state.engine, me, nomination_id)
+    return nomination_page(request, me, view, rights)
+
+
+def nomination_page(request: Request, me: Principal, view, rights, *, typed: dict[str, str] | None = None,  # noqa: ANN001
+                    errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    status = NominationStatus(view.status)
+    held = rights.hold_side and status in (NominationStatus.UNDER_REVIEW, NominationStatus.APPROVED)
+    return render(request, "nominations/detail.html", {
+        "n": view, "typed": typed or {}, "errors": errors or {},
+        "can_decide": held and status is NominationStatus.UNDER_REVIEW and view.current_unit_id == view.deciding_unit_id,
+        "can_forward": held and status is NominationStatus.UNDER_REVIEW and view.current_unit_id != view.deciding_unit_id,
+        "can_return": held, "can_reject": held,
+        "can_resubmit": rights.propose_side and status is NominationStatus.RETURNED,
+        "can_withdraw": rights.propose_side and status not in (
+            NominationStatus.DECIDED, NominationStatus.AWARDED, NominationStatus.REJECTED, NominationStatus.WITHDRAWN),
+    }, status_code=status_code)
+
+
+@router.post("/don-vi/khen-thuong/{nomination_id}")
+async def act(request: Request, nomination_id: int, me: Principal = Depends(principal),
+              session: Session = Depends(db)) -> Response:
+    form = await request.form()
+    typed = {k: str(v) for k, v in form.items() if k != "_csrf"}
+    engine = request.app.state.engine
+    view, rights = readable(session, engine, me, nomination_id)
+    action = typed.get("hanh_dong", "")
+    if action not in HOLDER_ACTIONS + PROPOSER_ACTIONS:
+        raise InvalidInput("Thao tác không hợp lệ.", {"hanh_dong": "thao tác không hợp lệ"})
+    require(rights.hold_side if action in HOLDER_ACTIONS else rights.propose_side,
+            "xét đề nghị này" if action in HOLDER_ACTIONS else "thay đổi đề nghị của đơn vị khác")
+    errors = perform(engine, me, view, action, typed, now(request))
+    if errors:
+        return nomination_page(request, me, view, access(session, me, view), typed=typed, errors=errors, status_code=422)
+    return RedirectResponse(f"/don-vi/khen-thuong/{nomination_id}?tb={NOTICE[action]}", status_code=303)
+
+
+def perform(engine, me: Principal, view, action: str, typed: dict[str, str], moment) -> dict[str, str]:  # noqa: ANN001
+    """Run one action through the nominations service; field errors are returned, refusals raised."""
+    campaign_id = _campaign_id(engine, view)
+    comment = typed.get("y_kien", "").strip()
+    version = int(typed["_phien_ban"]) if typed.get("_phien_ban", "").isdigit() else None
+    versions = {view.id: version} if version is not None else None
+    holder = actor_for(me, view.current_unit_id)
+    errors: dict[str, str] = {}
+    if action in ("tra_lai", "tu_choi") and not comment:
+        return {"y_kien": "Cần ghi lý do để đơn vị đề nghị biết."}
+    decision = None
+    if action == "quyet_dinh":
+        number = typed.get("so_quyet_dinh", "").strip()
+        if not number:
+            errors["so_quyet_dinh"] = "Cần số quyết định."
+        day = read_day(typed.get("ngay_quyet_dinh", ""), "ngay_quyet_dinh", "ngày quyết định", errors)
+        if not typed.get("nguoi_ky", "").strip():
+            errors["nguoi_ky"] = "Cần người ký quyết định."
+        if errors:
+            return errors
+        decision = service.Decision(number, day, typed["nguoi_ky"].strip())
+    try:
+        if action == "duyet":
+            service.approve(engine, campaign_id, [view.id], holder, comment=comment, expected_versions=versions, now=moment)
+        elif action == "tra_lai":
+            service.return_for_revision(engine, campaign_id, [view.id], holder, comment=comment,
+                                        expected_versions=versions, now=moment)
+        elif action == "tu_choi":
+            service.reject(engine, campaign_id, [view.id], holder, comment=comment, expected_versions=versions, now=moment)
+        elif action == "quyet_dinh":
+            assert decision is not None
+            service.decide(engine, campaign_id, holder, decision, nomination_ids=[view.id], expected_versions=versions,
+                           now=moment)
+        elif action == "gui_lai":
+            changes = service.ProposalChanges(achievement=typed.get("thanh_tich", "").strip() or None)
+            service.resubmit(engine, campaign_id, view.id, actor_for(me), changes=changes, comment=comment,
+                             expected_version=version, now=moment)
+        elif action == "rut":
+            service.withdraw(engine, campaign_id, view.id, actor_for(me), comment=comment, expected_version=version,
+                             now=moment)
+    except NominationError as exc:
+        raise as_web_error(exc, back=f"/don-vi/khen-thuong/{view.id}") from None
+    return {}
+
+
+def _campaign_id(engine, view) -> int:  # noqa: ANN001
+    with Session(engine) as session:
+        return session.execute(select(Nomination.campaign_id).where(Nomination.id == view.id)).scalar_one()
+
+
+@router.get("/xet-duyet")
+def review_alias() -> Response:
+    """The address printed in the nominations service's e-mails to reviewers."""
+    return RedirectResponse("/duyet", status_code=303)
