@@ -1,0 +1,173 @@
+"""Round and year-end reports: XLSX values per level, DOCX laid out as an administrative document."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from tests.submissions.conftest import CODE, vn
+from thidua.db import session_scope
+from thidua.services.reports import (
+    build_final_report,
+    build_round_report,
+    department_abbreviation,
+    place_name,
+    short_body_name,
+)
+from thidua.services.submissions import review_report, submit_report
+
+ROUND1 = "so-ket-dot-1"
+# unit -> (what it does, so_sang_kien it finally reports)
+SCENARIO = {
+    "BDH.D1.1": ("on_time", 10), "BDH.D1.2": ("late", 7), "BDH.D1.3": ("returned", 7),
+    "BDH.D2": ("on_time", 2), "BDH.D2.1": ("on_time", 5), "BDH.D2.2": ("pending", 4),
+}
+NEVER = {"BDH.D1", "BDH.D2.3"}
+
+
+def parent_of(code: str) -> str:
+    return code.rsplit(".", 1)[0]
+
+
+def act(engine, unit: str, obligation: str, data: dict, when, accept: bool | None = True, rating: str | None = None):
+    with session_scope(engine) as session:
+        submit_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit, raw=data,
+                      actor=unit, now=when)
+    if accept is not None:
+        with session_scope(engine) as session:
+            review_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit,
+                          reviewer_code=parent_of(unit), accept=accept, actor=parent_of(unit), now=when,
+                          comment=None if accept else "Sai số liệu", appraised_rating=rating)
+
+
+@pytest.fixture
+def round_one(loaded):
+    for unit, (behaviour, initiatives) in SCENARIO.items():
+        data = {"so_sang_kien": initiatives, "so_doan_vien_moi": 1}
+        if behaviour == "on_time":
+            act(loaded.engine, unit, ROUND1, data, vn(5, 6))
+        elif behaviour == "late":
+            act(loaded.engine, unit, ROUND1, data, vn(15, 6))
+        elif behaviour == "returned":
+            act(loaded.engine, unit, ROUND1, dict(data, so_sang_kien=10 * initiatives), vn(4, 6), accept=False)
+            act(loaded.engine, unit, ROUND1, data, vn(8, 6))
+        elif behaviour == "pending":
+            act(loaded.engine, unit, ROUND1, data, vn(5, 6), accept=None)
+    return loaded
+
+
+def expected_initiatives(prefix: str) -> int:
+    return sum(n for unit, (behaviour, n) in SCENARIO.items()
+               if behaviour != "pending" and (unit == prefix or unit.startswith(prefix + ".")))
+
+
+def sheet_rows(sheet) -> list[dict[str, object]]:
+    """Rows under the header row (row 5) as {header: value}."""
+    headers = [c.value for c in sheet[5]]
+    return [dict(zip(headers, (c.value for c in row))) for row in sheet.iter_rows(min_row=6)]
+
+
+def test_header_names():
+    assert short_body_name("Liên đoàn Lao động tỉnh Bình Định") == "LĐLĐ TỈNH BÌNH ĐỊNH"
+    assert department_abbreviation("Ban Chính sách pháp luật và Quan hệ lao động") == "BAN CSPL&QHLĐ"
+    assert department_abbreviation("Ban Tổ chức") == "BAN TỔ CHỨC"
+    assert place_name("Liên đoàn Lao động tỉnh Bình Định") == "Bình Định"
+
+
+def test_round_report_xlsx_holds_the_consolidated_values(round_one, tmp_path):
+    with session_scope(round_one.engine) as session:
+        files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
+    assert files.xlsx.name == "bd-2023-so-ket-dot-1.xlsx"
+    workbook = load_workbook(files.xlsx)
+    assert workbook.sheetnames == ["TH - LĐLĐ tỉnh", "TH - CĐ cấp trên trực tiếp", "BC - CĐ cấp trên trực tiếp",
+                                   "BC - CĐCS", "Chưa gửi - nộp muộn", "Chỉ tiêu"]
+    [province] = sheet_rows(workbook["TH - LĐLĐ tỉnh"])
+    assert province["Mã đơn vị"] == "BDH" and province["Phải báo cáo"] == 8
+    assert province["Đã gửi"] == len(SCENARIO) and province["Chưa gửi"] == len(NEVER)
+    assert province["Được tính"] == len(SCENARIO) - 1 and province["Chờ duyệt"] == 1 and province["Nộp muộn"] == 1
+    assert province["Số sáng kiến trong đợt"] == expected_initiatives("BDH")
+    districts = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["TH - CĐ cấp trên trực tiếp"])}
+    assert {code: r["Số sáng kiến trong đợt"] for code, r in districts.items()} == \
+           {"BDH.D1": expected_initiatives("BDH.D1"), "BDH.D2": expected_initiatives("BDH.D2")}
+    cdcs = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["BC - CĐCS"])}
+    assert cdcs["BDH.D1.3"]["Số sáng kiến trong đợt"] == 7 and cdcs["BDH.D1.3"]["Bản số"] == 2
+    assert cdcs["BDH.D1.2"]["Nộp muộn"] == "có" and cdcs["BDH.D2.3"]["Trạng thái"] == "Chưa gửi"
+    assert cdcs["BDH.D2.2"]["Số sáng kiến trong đợt"] is None  # waiting for review: not counted
+    missing = sheet_rows(workbook["Chưa gửi - nộp muộn"])
+    assert {(r["Tình trạng"], r["Mã đơn vị"]) for r in missing} == {
+        ("Chưa gửi", "BDH.D1"), ("Chưa gửi", "BDH.D2.3"), ("Nộp muộn", "BDH.D1.2"),
+        ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", "BDH.D2.2")}
+    targets = {(r["Mã chỉ tiêu"], r["Mã đơn vị"]): r for r in sheet_rows(workbook["Chỉ tiêu"])}
+    assert targets[("sang-kien-8000", "BDH")]["Đã đạt"] == expected_initiatives("BDH")
+    for sheet in workbook.worksheets:  # values, never formulas
+        assert not any(isinstance(c.value, str) and c.value.startswith("=") for row in sheet.iter_rows() for c in row)
+
+
+def test_round_report_docx_is_an_administrative_document(round_one, tmp_path):
+    with session_scope(round_one.engine) as session:
+        files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
+    document = Document(str(files.docx))
+    header = document.tables[0]
+    assert header.cell(0, 0).text == "LĐLĐ TỈNH BÌNH ĐỊNH\nBAN CSPL&QHLĐ"
+    assert header.cell(0, 1).text == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
+    assert header.cell(1, 0).text == "Số: …/BC-LĐLĐ"
+    assert header.cell(1, 1).text == "Bình Định, ngày … tháng … năm 2023"
+    texts = [p.text for p in document.paragraphs]
+    assert "BÁO CÁO" in texts
+    assert any(t.startswith("Kết quả sơ kết đợt 1 phong trào thi đua") for t in texts)
+    assert "I. TÌNH HÌNH BÁO CÁO" in texts and "III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU" in texts
+    status_table, figure_table = document.tables[1], document.tables[2]
+    assert [c.text for c in status_table.rows[-1].cells] == ["", "Tổng cộng", "8", "6", "5", "75", "1", "2"]
+    assert figure_table.rows[0].cells[2].text == "Số sáng kiến trong đợt"
+    assert figure_table.rows[-1].cells[2].text == str(expected_initiatives("BDH"))
+    closing = document.tables[-1]
+    assert closing.cell(0, 0).text.startswith("Nơi nhận:")
+    assert "- Lưu: VT, Ban CSPL&QHLĐ." in closing.cell(0, 0).text
+    assert closing.cell(0, 1).text.startswith("TM. BAN THƯỜNG VỤ")
+    assert len(document.inline_shapes) == 1  # the chart of target progress by district
+    assert any("CĐCS Đơn vị Mẫu 1-2 (giả lập)" in t for t in texts)  # the late unit is named
+
+
+def test_final_report_with_ratings_and_year_totals(round_one, tmp_path):
+    final = {"so_sang_kien": 3, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": True}
+    act(round_one.engine, "BDH.D1.1", "tong-ket-nam", dict(final, xep_loai_de_nghi="Hoàn thành xuất sắc nhiệm vụ"),
+        vn(1, 12), rating="Hoàn thành tốt nhiệm vụ")
+    act(round_one.engine, "BDH.D2.1", "tong-ket-nam", dict(final, xep_loai_de_nghi="Hoàn thành nhiệm vụ"), vn(1, 12))
+    with session_scope(round_one.engine) as session:
+        files = build_final_report(session, campaign_code=CODE, out_dir=tmp_path, now=vn(20, 12))
+    workbook = load_workbook(files.xlsx)
+    assert workbook.sheetnames[0] == "Tổng hợp năm"
+    year = {r["Đơn vị"]: r for r in sheet_rows(workbook["Tổng hợp năm"])}
+    assert year["Tổng cộng"]["Số sáng kiến"] == expected_initiatives("BDH") + 6
+    assert year["LĐLĐ huyện Thử Nghiệm 1"]["Số sáng kiến"] == expected_initiatives("BDH.D1") + 3
+    ratings = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["Xếp loại"])}
+    assert (ratings["BDH.D1.1"]["Tự đánh giá"], ratings["BDH.D1.1"]["Cấp trên thẩm định"],
+            ratings["BDH.D1.1"]["Xếp loại năm"]) == ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ",
+                                                     "Hoàn thành tốt nhiệm vụ")
+    assert ratings["BDH.D2.1"]["Xếp loại năm"] == "Hoàn thành nhiệm vụ"
+    assert ratings["BDH.D1.2"]["Xếp loại năm"] == "Chưa có"
+    summary = {r["Đơn vị"]: r for r in sheet_rows(workbook["Xếp loại theo đơn vị"])}
+    assert summary["Tổng cộng"]["Hoàn thành tốt nhiệm vụ"] == 1 and summary["Tổng cộng"]["Chưa có"] == 6
+    document = Document(str(files.docx))
+    texts = [p.text for p in document.paragraphs]
+    assert any(t.startswith("Tổng kết phong trào thi đua") for t in texts) and "IV. XẾP LOẠI CUỐI NĂM" in texts
+    assert document.tables[-1].cell(0, 0).text.startswith("Nơi nhận:")
+
+
+def test_docx_renders_to_pdf_with_libreoffice(request, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        reason = "LibreOffice (soffice) chưa được cài: bỏ qua bước chuyển DOCX sang PDF"
+        print(reason)
+        pytest.skip(reason)
+    round_one = request.getfixturevalue("round_one")
+    with session_scope(round_one.engine) as session:
+        files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
+    subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(files.docx)],
+                   check=True, timeout=180, capture_output=True)
+    pdf = tmp_path / (files.docx.stem + ".pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"

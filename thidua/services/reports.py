@@ -1,0 +1,788 @@
+"""Consolidated round report and year-end report, as XLSX (one sheet per level, values not formulas) and
+as DOCX laid out as a Vietnamese administrative document ready to sign, with a chart of target progress.
+
+Building a report consolidates first (storing a new snapshot version only if figures changed), then reads
+the stored snapshots, so the document shows exactly what the snapshot holds. The content is assembled
+once (ReportContent) and rendered twice (XLSX, DOCX).
+"""
+from __future__ import annotations
+
+import io
+import re
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.clock import fmt_date, fmt_datetime, utc_to_local, utcnow
+from models.forms import format_number
+from models.spec.campaign import FormField, Obligation
+from models.status import STATUS_LABELS, AssignmentStatus
+from models.submissions import UnknownReference
+from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.services.campaigns import subtree_range
+from thidua.services.consolidation import ConsolidationResult, natural_key, consolidate, counted_submissions, latest_snapshots
+from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
+from thidua.services.targets import TargetReport, target_progress
+
+A = Assignment.__table__  # type: ignore[attr-defined]
+U = Unit.__table__  # type: ignore[attr-defined]
+FIGURE_TYPES = ("integer", "decimal")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Content model
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Table:
+    title: str  # sheet name (<= 31 chars) and DOCX caption
+    headers: list[str]
+    rows: list[list[Any]]
+    total: list[Any] | None = None
+    caption: str = ""  # longer description above the table
+    percent_columns: tuple[int, ...] = ()  # 0-based columns shown with one decimal
+
+
+@dataclass
+class Chart:
+    title: str
+    labels: list[str]
+    values: list[float]
+    target: float | None  # a reference line (share targets) or None
+    unit: str
+
+
+@dataclass
+class Section:
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+
+@dataclass
+class ReportContent:
+    file_stem: str
+    issuing_lines: tuple[str, str]  # superior body, issuing body (left header)
+    place: str
+    year: int
+    title: str  # "BÁO CÁO"
+    subtitle: str
+    as_of: str  # "hh:mm dd/mm/yyyy"
+    intro: str
+    sections: list[Section]
+    sheets: list[Table]
+    recipients: list[str]
+    signature: list[str]
+
+
+@dataclass
+class ReportFiles:
+    xlsx: Path
+    docx: Path
+    consolidations: list[ConsolidationResult]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Names in the document header
+# ---------------------------------------------------------------------------------------------------
+def short_body_name(name: str) -> str:
+    """'Liên đoàn Lao động tỉnh Bình Định' -> 'LĐLĐ TỈNH BÌNH ĐỊNH' (how union documents head)."""
+    short = re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
+    short = re.sub(r"(?i)^tổng liên đoàn lao động", "Tổng LĐLĐ", short)
+    return short.upper()
+
+
+def department_abbreviation(department: str) -> str:
+    """'Ban Chính sách pháp luật và Quan hệ lao động' -> 'BAN CSPL&QHLĐ'; short names stay whole."""
+    words = department.split()
+    if not words or words[0].casefold() != "ban" or len(words) < 5:
+        return department.upper()
+    parts = re.split(r"\s+(?:và|&)\s+", " ".join(words[1:]))
+    return "BAN " + "&".join("".join(w[0] for w in part.split()).upper() for part in parts)
+
+
+def place_name(name: str) -> str:
+    """The place in the date line: 'Liên đoàn Lao động tỉnh Bình Định' -> 'Bình Định'."""
+    match = re.search(r"(?i)(?:tỉnh|thành phố)\s+(.+)$", name)
+    return match.group(1).strip() if match else name
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Gathering figures
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class _Context:
+    campaign: Campaign
+    issuing: Unit
+    parent_of_issuing: Unit | None
+    low: str
+    high: str
+    levels: dict[str, Level]
+    as_of: datetime
+
+
+def _context(session: Session, campaign_code: str, now: datetime) -> _Context:
+    campaign = get_campaign(session, campaign_code)
+    issuing = session.get(Unit, campaign.issuing_unit_id)
+    root = session.get(Unit, campaign.root_unit_id)
+    assert issuing is not None and root is not None
+    parent = session.get(Unit, issuing.parent_id) if issuing.parent_id else None
+    low, high = subtree_range(root.path)
+    levels = {lv.code: lv for lv in session.execute(select(Level)).scalars()}
+    return _Context(campaign, issuing, parent, low, high, levels, now)
+
+
+def _level_label(ctx: _Context, code: str) -> str:
+    level = ctx.levels.get(code)
+    return (level.short_name or level.name) if level else code
+
+
+def _sheet_name(text: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", "-", text)[:31]
+
+
+def _figure_fields(spec: Obligation) -> list[FormField]:
+    return [f for f in spec.fields if f.type in FIGURE_TYPES]
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+STATUS_HEADERS = ["Phải báo cáo", "Đã gửi", "Được tính", "Tỷ lệ đã gửi (%)", "Chờ duyệt", "Trả lại", "Nộp muộn", "Chưa gửi"]
+
+
+def _status_cells(data: dict[str, Any]) -> list[Any]:
+    return [data["owed"], data["submitted"], data["counted"], _percent(data["submitted"], data["owed"]),
+            data["pending"], data["returned"], data["late"], len(data["not_submitted"])]
+
+
+def _figure_cells(data: dict[str, Any], spec: Obligation) -> list[Any]:
+    cells: list[Any] = [data["numbers"][f.code]["sum"] for f in _figure_fields(spec)]
+    for f in spec.fields:
+        if f.type == "bool":
+            cells.append(data["bools"][f.code]["true"])
+        elif f.type == "choice" and f.code != RATING_FIELD:
+            cells.extend(data["choices"][f.code][c] for c in f.choices or [])
+    return cells
+
+
+def _figure_headers(spec: Obligation) -> list[str]:
+    headers = [f.label for f in _figure_fields(spec)]
+    for f in spec.fields:
+        if f.type == "bool":
+            headers.append(f"{f.label}: số đơn vị trả lời 'có'")
+        elif f.type == "choice" and f.code != RATING_FIELD:
+            headers.extend(f"{f.label}: {c}" for c in f.choices or [])
+    return headers
+
+
+def _aggregate_tables(ctx: _Context, snapshots: Sequence[dict[str, Any]], spec: Obligation) -> list[Table]:
+    """One sheet per aggregating level: each unit's consolidated figures over its subtree."""
+    by_level: dict[str, list[dict[str, Any]]] = {}
+    for data in snapshots:
+        by_level.setdefault(data["level"], []).append(data)
+    tables = []
+    for level in sorted(by_level, key=lambda c: ctx.levels[c].rank if c in ctx.levels else 99):
+        rows = sorted(by_level[level], key=lambda d: natural_key(d["unit"]))
+        tables.append(Table(
+            title=_sheet_name(f"TH - {_level_label(ctx, level)}"),
+            caption=f"Số liệu tổng hợp theo {_level_label(ctx, level)} (mỗi đơn vị gồm cả các đơn vị trực thuộc)",
+            headers=["STT", "Mã đơn vị", "Tên đơn vị", *STATUS_HEADERS, *_figure_headers(spec)],
+            rows=[[i, d["unit"], d["unit_name"], *_status_cells(d), *_figure_cells(d, spec)] for i, d in enumerate(rows, 1)],
+            percent_columns=(6,),
+        ))
+    return tables
+
+
+def _unit_tables(session: Session, ctx: _Context, obligation: ObligationDef, spec: Obligation) -> list[Table]:
+    """One sheet per owing level: each unit's own report (the version that counts), or its status."""
+    counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
+    parent = U.alias("parent")
+    rows = session.execute(
+        select(U.c.code, U.c.name, U.c.level_code, U.c.sector, parent.c.name.label("parent_name"), A.c.status,
+               A.c.submitted_at, A.c.late, A.c.current_version, counted.c.data, counted.c.appraised_rating)
+        .select_from(A.join(U, U.c.id == A.c.unit_id).outerjoin(parent, parent.c.id == U.c.parent_id)
+                     .outerjoin(counted, counted.c.assignment_id == A.c.id))
+        .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), U.c.path >= ctx.low, U.c.path < ctx.high)
+        .order_by(U.c.path)
+    ).all()
+    by_level: dict[str, list[Any]] = {}
+    for row in rows:
+        by_level.setdefault(row.level_code, []).append(row)
+    headers_fields = [f for f in spec.fields if f.type != "file"]
+    tables = []
+    for level in sorted(by_level, key=lambda c: ctx.levels[c].rank if c in ctx.levels else 99):
+        body = []
+        for i, row in enumerate(by_level[level], 1):
+            data = row.data or {}
+            values = [_cell_value(f, data.get(f.code)) for f in headers_fields]
+            if any(f.code == RATING_FIELD for f in spec.fields):
+                values.append(row.appraised_rating or "")
+            body.append([
+                i, row.code, row.name, row.parent_name or "", {"sxkd": "SXKD", "hcsn": "HCSN"}.get(row.sector or "", ""),
+                STATUS_LABELS[AssignmentStatus(row.status)],
+                utc_to_local(row.submitted_at, ctx.campaign.timezone).replace(tzinfo=None) if row.submitted_at else None,
+                "có" if row.late else "", row.current_version or None, *values,
+            ])
+        headers = ["STT", "Mã đơn vị", "Tên đơn vị", "Trực thuộc", "Khu vực", "Trạng thái", "Gửi lần đầu lúc",
+                   "Nộp muộn", "Bản số", *[f.label for f in headers_fields]]
+        if any(f.code == RATING_FIELD for f in spec.fields):
+            headers.append("Xếp loại thẩm định")
+        tables.append(Table(
+            title=_sheet_name(f"BC - {_level_label(ctx, level)}"),
+            caption=f"Báo cáo của từng đơn vị cấp {_level_label(ctx, level)} (bản được tính vào số liệu)",
+            headers=headers, rows=body,
+        ))
+    return tables
+
+
+def _cell_value(f: FormField, value: Any) -> Any:
+    if value is None:
+        return None
+    if f.type == "bool":
+        return "có" if value else "không"
+    if f.type == "date":
+        return fmt_date(datetime.fromisoformat(value))
+    return value
+
+
+def _names(session: Session, codes: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """code -> (name, parent name), fetched in chunks."""
+    out: dict[str, tuple[str, str]] = {}
+    parent = U.alias("parent")
+    codes = list(codes)
+    for start in range(0, len(codes), 900):
+        chunk = codes[start:start + 900]
+        for code, name, parent_name in session.execute(
+            select(U.c.code, U.c.name, parent.c.name).select_from(U.outerjoin(parent, parent.c.id == U.c.parent_id))
+            .where(U.c.code.in_(chunk))
+        ):
+            out[code] = (name, parent_name or "")
+    return out
+
+
+def _missing_table(session: Session, root: dict[str, Any], title: str) -> Table:
+    names = _names(session, [*root["not_submitted"], *root["late_units"], *root["awaiting"]])
+    rows = []
+    for label, codes in (("Chưa gửi", root["not_submitted"]), ("Nộp muộn", root["late_units"]),
+                         ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", root["awaiting"])):
+        for code in codes:
+            name, parent_name = names.get(code, ("", ""))
+            rows.append([len(rows) + 1, label, code, name, parent_name])
+    return Table(title=_sheet_name(title), caption="Đơn vị chưa gửi, nộp muộn, hoặc có báo cáo chưa được tính",
+                 headers=["STT", "Tình trạng", "Mã đơn vị", "Tên đơn vị", "Trực thuộc"], rows=rows)
+
+
+def _missing_paragraphs(session: Session, snapshots: Sequence[dict[str, Any]], root: dict[str, Any],
+                        breakdown_level: str | None) -> list[str]:
+    """'LĐLĐ huyện X: A, B.' per breakdown unit, for units not yet sent and units late."""
+    groups = [d for d in snapshots if d["level"] == breakdown_level] or [root]
+    groups.sort(key=lambda d: natural_key(d["unit"]))
+    names = _names(session, sorted({c for d in groups for c in d["not_submitted"] + d["late_units"]}))
+    out = []
+    for key, label in (("not_submitted", "Đơn vị chưa gửi báo cáo"), ("late_units", "Đơn vị nộp báo cáo muộn")):
+        total = len(root[key])
+        if not total:
+            out.append(f"{label}: không có.")
+            continue
+        out.append(f"{label} ({total} đơn vị):")
+        for d in groups:
+            if d[key]:
+                out.append(f"- {d['unit_name']}: " + ", ".join(names.get(c, (c, ""))[0] for c in d[key]) + ".")
+    return out
+
+
+def _target_sheet(reports: Sequence[TargetReport]) -> Table:
+    rows = []
+    for t in reports:
+        for scope, row in [("Toàn phạm vi", r) for r in t.scope] + [("Theo đơn vị", r) for r in t.breakdown]:
+            p = row.progress
+            rows.append([t.code, t.title, scope, row.unit_code, row.unit_name, t.target, t.unit_of_measure,
+                         None if p.figure.value is None else round(p.figure.value, 2),
+                         None if p.percent_of_target is None else round(p.percent_of_target, 1),
+                         None if p.forecast is None else round(p.forecast, 1), p.verdict,
+                         p.figure.units_reported, p.figure.units_owing, fmt_date(t.deadline), p.note])
+    return Table(title="Chỉ tiêu", caption="Tiến độ thực hiện chỉ tiêu",
+                 headers=["Mã chỉ tiêu", "Chỉ tiêu", "Phạm vi", "Mã đơn vị", "Đơn vị", "Chỉ tiêu đặt ra", "Đơn vị tính",
+                          "Đã đạt", "Tỷ lệ so với chỉ tiêu (%)", "Dự báo đến hạn", "Đánh giá", "Số đơn vị có số liệu",
+                          "Số đơn vị phải báo cáo", "Hạn", "Ghi chú"], rows=rows, percent_columns=(8,))
+
+
+def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
+    out = []
+    for t in reports:
+        for row in t.scope:
+            p = row.progress
+            value = "chưa có số liệu" if p.figure.value is None else f"{format_number(round(p.figure.value, 2))} {t.unit_of_measure}"
+            percent = "" if p.percent_of_target is None else f", bằng {format_number(round(p.percent_of_target, 1))}% chỉ tiêu"
+            forecast = "" if p.forecast is None else (
+                f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {format_number(round(p.forecast, 1))} {t.unit_of_measure}")
+            out.append(f"- {t.title} (chỉ tiêu {format_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
+                       f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}. {p.note}")
+    return out
+
+
+def _target_charts(reports: Sequence[TargetReport], ctx: _Context) -> list[Chart]:
+    charts = []
+    for t in reports:
+        if not t.breakdown:
+            continue
+        charts.append(Chart(
+            title=f"{t.title} — theo {_level_label(ctx, t.breakdown_level or '')} (đến {fmt_date(t.at)})",
+            labels=[r.unit_name for r in t.breakdown],
+            values=[r.progress.figure.value or 0.0 for r in t.breakdown],
+            target=t.target if t.rollup != "sum" else None,
+            unit=t.unit_of_measure,
+        ))
+    return charts
+
+
+def _status_summary_table(ctx: _Context, snapshots: Sequence[dict[str, Any]], root: dict[str, Any],
+                          breakdown_level: str | None, spec: Obligation) -> tuple[Table, Table]:
+    """The two DOCX tables: reporting status and figures, one row per breakdown unit plus the total."""
+    rows = sorted([d for d in snapshots if d["level"] == breakdown_level], key=lambda d: natural_key(d["unit"]))
+    status = Table(
+        title="Tình hình báo cáo", headers=["STT", "Đơn vị", "Phải BC", "Đã gửi", "Được tính", "Tỷ lệ (%)", "Nộp muộn", "Chưa gửi"],
+        rows=[[i, d["unit_name"], d["owed"], d["submitted"], d["counted"], _percent(d["submitted"], d["owed"]),
+               d["late"], len(d["not_submitted"])] for i, d in enumerate(rows, 1)],
+        total=["", "Tổng cộng", root["owed"], root["submitted"], root["counted"], _percent(root["submitted"], root["owed"]),
+               root["late"], len(root["not_submitted"])],
+        percent_columns=(5,),
+    )
+    fields = _figure_fields(spec)
+    figures = Table(
+        title="Kết quả", headers=["STT", "Đơn vị", *[f.label for f in fields]],
+        rows=[[i, d["unit_name"], *[d["numbers"][f.code]["sum"] for f in fields]] for i, d in enumerate(rows, 1)],
+        total=["", "Tổng cộng", *[root["numbers"][f.code]["sum"] for f in fields]],
+    )
+    return status, figures
+
+
+def _breakdown_level(ctx: _Context, snapshots: Sequence[dict[str, Any]]) -> str | None:
+    """The level just under the root among aggregating units (the districts)."""
+    levels = sorted({d["level"] for d in snapshots}, key=lambda c: ctx.levels[c].rank if c in ctx.levels else 99)
+    return levels[1] if len(levels) > 1 else None
+
+
+def _body_name(name: str) -> str:
+    """'Liên đoàn Lao động tỉnh Bình Định' -> 'LĐLĐ tỉnh Bình Định' (in running text)."""
+    return re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
+
+
+def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str, str], str, list[str], list[str]]:
+    """Left header lines, place of the date line, 'Nơi nhận' and the signature block."""
+    department = department_abbreviation(ctx.campaign.owner_department) if ctx.campaign.owner_department else ""
+    if department:
+        issuing_lines = (short_body_name(ctx.issuing.name), department)
+    elif ctx.parent_of_issuing is not None:
+        issuing_lines = (short_body_name(ctx.parent_of_issuing.name), short_body_name(ctx.issuing.name))
+    else:
+        issuing_lines = (short_body_name(ctx.issuing.name), "")
+    recipients = []
+    if ctx.parent_of_issuing is not None:
+        recipients.append(f"- {ctx.parent_of_issuing.name} (để báo cáo);")
+    recipients.append(f"- Thường trực {_body_name(ctx.issuing.name)};")
+    level = ctx.levels.get(breakdown_level or "")
+    if level is not None:
+        recipients.append(f"- Các {_lower_first(level.name)} (để biết);")
+    filed_with = ", " + department.replace("BAN ", "Ban ", 1) if department else ""
+    recipients.append(f"- Lưu: VT{filed_with}.")
+    signature = ["TM. BAN THƯỜNG VỤ", "(Ký, ghi rõ họ tên và đóng dấu)", "", "", "", "……………………………"]
+    return issuing_lines, place_name(ctx.issuing.name), recipients, signature
+
+
+# ---------------------------------------------------------------------------------------------------
+# The two reports
+# ---------------------------------------------------------------------------------------------------
+def round_report_content(session: Session, *, campaign_code: str, round_number: int, now: datetime | None = None,
+                         actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
+    now = now or utcnow()
+    ctx = _context(session, campaign_code, now)
+    obligation = round_obligation(session, ctx.campaign, round_number)
+    spec = obligation_spec(obligation)
+    result = consolidate(session, campaign_code=campaign_code, obligation_code=obligation.code, actor=actor, now=now)
+    snapshots = [s.data for s in latest_snapshots(session, obligation.id).values()]  # type: ignore[arg-type]
+    root = next(d for d in snapshots if d["unit"] == _root_code(session, ctx))
+    breakdown = _breakdown_level(ctx, snapshots)
+    round_ = session.execute(select(Round).where(Round.campaign_id == ctx.campaign.id, Round.number == round_number)).scalars().first()
+    round_name = round_.name if round_ else f"Đợt {round_number}"
+    targets = target_progress(session, campaign_code=campaign_code, at=utc_to_local(now, ctx.campaign.timezone).date())
+    status_table, figure_table = _status_summary_table(ctx, snapshots, root, breakdown, spec)
+    issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
+    as_of = fmt_datetime(now, ctx.campaign.timezone)
+    counted_rule = "báo cáo đã được duyệt" if spec.consolidate_accepted_only else "báo cáo đã gửi (không bị trả lại)"
+    sections = [
+        Section("I. TÌNH HÌNH BÁO CÁO", [
+            f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo "
+            f"({format_number(_percent(root['submitted'], root['owed']))}%), trong đó {root['counted']} báo cáo được tính vào "
+            f"số liệu ({counted_rule}); {root['pending']} báo cáo đang chờ duyệt, {root['returned']} báo cáo bị trả lại "
+            f"chờ đơn vị gửi lại; {root['late']} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
+            f"{len(root['not_submitted'])} đơn vị chưa gửi."], [status_table]),
+        Section("II. KẾT QUẢ THỰC HIỆN", [
+            "Kết quả " + _lower_first(round_name) + " tổng hợp từ báo cáo của các đơn vị:",
+            *[f"- {f.label}: {format_number(root['numbers'][f.code]['sum'])}." for f in _figure_fields(spec)],
+            *_choice_paragraphs(spec, root)], [figure_table]),
+        Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
+        Section("IV. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, snapshots, root, breakdown)),
+    ]
+    content = ReportContent(
+        file_stem=f"{ctx.campaign.code}-so-ket-dot-{round_number}",
+        issuing_lines=issuing_lines, place=place, year=ctx.campaign.year, title="BÁO CÁO",
+        subtitle=f"Kết quả sơ kết {_lower_first(round_name)} {_lower_first(ctx.campaign.title)}",
+        as_of=as_of,
+        intro=(f"Căn cứ báo cáo của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
+               f"{ctx.issuing.name} tổng hợp kết quả sơ kết {_lower_first(round_name)} ({obligation.title}) như sau:"),
+        sections=sections,
+        sheets=[*_aggregate_tables(ctx, snapshots, spec), *_unit_tables(session, ctx, obligation, spec),
+                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
+        recipients=recipients, signature=signature,
+    )
+    return content, [result]
+
+
+def _choice_paragraphs(spec: Obligation, root: dict[str, Any]) -> list[str]:
+    out = []
+    for f in spec.fields:
+        if f.type == "bool":
+            out.append(f"- {f.label}: {root['bools'][f.code]['true']}/{root['bools'][f.code]['reports']} đơn vị trả lời 'có'.")
+        elif f.type == "choice":
+            counts = root["choices"][f.code]
+            out.append(f"- {f.label}: " + "; ".join(f"{c}: {counts[c]}" for c in f.choices or []) + ".")
+    return out
+
+
+def _root_code(session: Session, ctx: _Context) -> str:
+    return session.execute(select(U.c.code).where(U.c.id == ctx.campaign.root_unit_id)).scalar_one()
+
+
+def final_report_content(session: Session, *, campaign_code: str, now: datetime | None = None,
+                         actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
+    now = now or utcnow()
+    ctx = _context(session, campaign_code, now)
+    obligations = session.execute(
+        select(ObligationDef).where(ObligationDef.campaign_id == ctx.campaign.id, ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+                                    ObligationDef.kind.in_(("round_report", "final_report")))  # type: ignore[attr-defined]
+        .order_by(ObligationDef.round_number, ObligationDef.id)  # type: ignore[arg-type]
+    ).scalars().all()
+    final = next((o for o in obligations if o.kind == "final_report"), None)
+    if final is None:
+        raise UnknownReference(f"chiến dịch '{campaign_code}' không có báo cáo tổng kết (final_report)")
+    results, per_obligation = [], []
+    for ob in obligations:
+        results.append(consolidate(session, campaign_code=campaign_code, obligation_code=ob.code, actor=actor, now=now))
+        per_obligation.append((ob, obligation_spec(ob), [s.data for s in latest_snapshots(session, ob.id).values()]))  # type: ignore[arg-type]
+    final_spec = obligation_spec(final)
+    final_snapshots = per_obligation[[o for o, _, _ in per_obligation].index(final)][2]
+    root_code = _root_code(session, ctx)
+    root = next(d for d in final_snapshots if d["unit"] == root_code)
+    breakdown = _breakdown_level(ctx, final_snapshots)
+    at = min(utc_to_local(now, ctx.campaign.timezone).date(), ctx.campaign.ends_on)
+    targets = target_progress(session, campaign_code=campaign_code, at=at)
+    year_table = _year_table(ctx, per_obligation, breakdown, root_code)
+    status_table, _ = _status_summary_table(ctx, final_snapshots, root, breakdown, final_spec)
+    rating_sheet, rating_summary = _rating_tables(session, ctx, final, final_spec, breakdown)
+    issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
+    as_of = fmt_datetime(now, ctx.campaign.timezone)
+    year_totals = year_table.total or []
+    sections = [
+        Section("I. TÌNH HÌNH BÁO CÁO TỔNG KẾT", [
+            f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo tổng kết "
+            f"({format_number(_percent(root['submitted'], root['owed']))}%), {root['counted']} báo cáo được tính vào số liệu; "
+            f"{root['late']} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {len(root['not_submitted'])} đơn vị chưa gửi."],
+            [status_table]),
+        Section("II. KẾT QUẢ CẢ NĂM", [
+            "Số liệu cả năm là tổng các đợt sơ kết và đợt tổng kết:",
+            *[f"- {header}: {format_number(value)}." for header, value in zip(year_table.headers[2:], year_totals[2:])]],
+            [year_table]),
+        Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
+        Section("IV. XẾP LOẠI CUỐI NĂM", [
+            "Xếp loại cuối năm là xếp loại do công đoàn cấp trên thẩm định khi duyệt báo cáo; "
+            "nếu cấp trên không ghi xếp loại thẩm định thì lấy xếp loại đơn vị tự đánh giá."], [rating_summary]),
+        Section("V. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, final_snapshots, root, breakdown)),
+    ]
+    content = ReportContent(
+        file_stem=f"{ctx.campaign.code}-tong-ket-nam",
+        issuing_lines=issuing_lines, place=place, year=ctx.campaign.year, title="BÁO CÁO",
+        subtitle=f"Tổng kết {_lower_first(ctx.campaign.title)}",
+        as_of=as_of,
+        intro=(f"Căn cứ báo cáo sơ kết các đợt và báo cáo tổng kết của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
+               f"{ctx.issuing.name} tổng hợp kết quả phong trào thi đua năm {ctx.campaign.year} như sau:"),
+        sections=sections,
+        sheets=[year_table, *_aggregate_tables(ctx, final_snapshots, final_spec),
+                *_unit_tables(session, ctx, final, final_spec), rating_sheet, rating_summary,
+                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
+        recipients=recipients, signature=signature,
+    )
+    return content, results
+
+
+def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obligation, list[dict[str, Any]]]],
+                breakdown: str | None, root_code: str) -> Table:
+    """Year totals per breakdown unit: each numeric field summed over every round and the final report."""
+    labels: dict[str, str] = {}
+    for _, spec, _ in per_obligation:
+        for f in _figure_fields(spec):
+            labels.setdefault(f.code, re.sub(r"\s+(trong đợt(\s+\d+)?|cả năm)", "", f.label))
+    totals: dict[str, dict[str, float]] = {}
+    names: dict[str, str] = {}
+    for _, spec, snapshots in per_obligation:
+        for data in snapshots:
+            if data["level"] != breakdown and data["unit"] != root_code:
+                continue
+            names[data["unit"]] = data["unit_name"]
+            unit_totals = totals.setdefault(data["unit"], {code: 0 for code in labels})
+            for code, figure in data["numbers"].items():
+                unit_totals[code] += figure["sum"]
+    codes = sorted((c for c in totals if c != root_code), key=natural_key)
+    root_totals = totals.get(root_code, {code: 0 for code in labels})
+    return Table(
+        title="Tổng hợp năm", caption="Kết quả cả năm (cộng các đợt sơ kết và tổng kết), theo đơn vị",
+        headers=["STT", "Đơn vị", *labels.values()],
+        rows=[[i, names[c], *[_tidy(totals[c][code]) for code in labels]] for i, c in enumerate(codes, 1)],
+        total=["", "Tổng cộng", *[_tidy(root_totals[code]) for code in labels]],
+    )
+
+
+def _tidy(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 6)
+
+
+def _rating_tables(session: Session, ctx: _Context, final: ObligationDef, spec: Obligation,
+                   breakdown: str | None) -> tuple[Table, Table]:
+    rating_field = next((f for f in spec.fields if f.code == RATING_FIELD), None)
+    choices = list(rating_field.choices or []) if rating_field else []
+    counted = counted_submissions(final.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
+    group = U.alias("grp")
+    parent = U.alias("parent")
+    join = (A.join(U, U.c.id == A.c.unit_id).outerjoin(counted, counted.c.assignment_id == A.c.id)
+            .outerjoin(parent, parent.c.id == U.c.parent_id)
+            .outerjoin(group, (group.c.level_code == (breakdown or "")) & (U.c.path >= group.c.path)
+                       & (U.c.path < group.c.path + "~")))
+    rows = session.execute(
+        select(U.c.code, U.c.name, parent.c.name.label("parent_name"), group.c.code.label("group_code"),
+               group.c.name.label("group_name"), counted.c.data[RATING_FIELD].as_string().label("proposed"),
+               counted.c.appraised_rating)
+        .select_from(join)
+        .where(A.c.obligation_id == final.id, A.c.active.is_(True), U.c.path >= ctx.low, U.c.path < ctx.high)
+        .order_by(U.c.path)
+    ).all()
+    detail, summary = [], {}
+    for row in rows:
+        final_rating = row.appraised_rating or row.proposed
+        detail.append([len(detail) + 1, row.code, row.name, row.parent_name or "", row.proposed or "",
+                       row.appraised_rating or "", final_rating or "Chưa có"])
+        key = (row.group_code or "", row.group_name or "Trực thuộc trực tiếp")
+        counts = summary.setdefault(key, {c: 0 for c in [*choices, "Chưa có"]})
+        counts[final_rating if final_rating in counts else "Chưa có"] += 1
+    ordered = sorted(summary.items(), key=lambda item: natural_key(item[0][0]))
+    total = {c: sum(counts[c] for _, counts in ordered) for c in [*choices, "Chưa có"]}
+    return (
+        Table(title="Xếp loại", caption="Xếp loại cuối năm của từng đơn vị",
+              headers=["STT", "Mã đơn vị", "Tên đơn vị", "Trực thuộc", "Tự đánh giá", "Cấp trên thẩm định", "Xếp loại năm"],
+              rows=detail),
+        Table(title="Xếp loại theo đơn vị", caption="Số đơn vị theo xếp loại cuối năm",
+              headers=["STT", "Đơn vị", *choices, "Chưa có"],
+              rows=[[i, name, *[counts[c] for c in [*choices, "Chưa có"]]] for i, ((_, name), counts) in enumerate(ordered, 1)],
+              total=["", "Tổng cộng", *[total[c] for c in [*choices, "Chưa có"]]]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------------
+def write_xlsx(content: ReportContent, path: Path) -> Path:
+    """One sheet per table; a title block, a header row, values (numbers as numbers, never formulas)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for table in content.sheets:
+        sheet = workbook.create_sheet(table.title)
+        sheet.cell(1, 1, content.subtitle).font = Font(bold=True, size=12)
+        sheet.cell(2, 1, table.caption or table.title).font = Font(italic=True)
+        sheet.cell(3, 1, f"Số liệu đến {content.as_of}")
+        header_row = 5
+        for column, header in enumerate(table.headers, 1):
+            cell = sheet.cell(header_row, column, header)
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+            cell.border = border
+            sheet.column_dimensions[get_column_letter(column)].width = max(8, min(40, len(header) + 2))
+        body = list(table.rows) + ([table.total] if table.total else [])
+        for offset, values in enumerate(body, 1):
+            for column, value in enumerate(values, 1):
+                cell = sheet.cell(header_row + offset, column, value)
+                cell.border = border
+                if isinstance(value, datetime):
+                    cell.number_format = "DD/MM/YYYY HH:MM"
+                elif column - 1 in table.percent_columns:
+                    cell.number_format = "0.0"
+                elif isinstance(value, float):
+                    cell.number_format = "#,##0.##"
+                elif isinstance(value, int):
+                    cell.number_format = "#,##0"
+            if table.total and offset == len(body):
+                for column in range(1, len(values) + 1):
+                    sheet.cell(header_row + offset, column).font = Font(bold=True)
+        sheet.row_dimensions[header_row].height = 45
+        sheet.freeze_panes = sheet.cell(header_row + 1, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def _charts_png(charts: Sequence[Chart]) -> bytes:
+    """One figure, one panel per target: a horizontal bar per breakdown unit (Agg canvas, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    heights = [max(1.6, 0.32 * len(chart.labels) + 0.9) for chart in charts]
+    fig = Figure(figsize=(7.5, sum(heights)), dpi=130)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(charts), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, chart in zip(axes, charts):
+        positions = list(range(len(chart.labels)))
+        bars = ax.barh(positions, chart.values, color="#2f6db5")
+        ax.set_yticks(positions, labels=chart.labels, fontsize=8)
+        ax.invert_yaxis()
+        for bar, value in zip(bars, chart.values):
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + format_number(round(value, 1)),
+                    va="center", fontsize=7)
+        if chart.target is not None:
+            ax.axvline(chart.target, color="#c0392b", linestyle="--", linewidth=1,
+                       label=f"Chỉ tiêu: {format_number(chart.target)} {chart.unit}")
+            ax.legend(loc="lower right", fontsize=7)
+        ax.set_xlabel(chart.unit, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(textwrap.fill(chart.title, 95), fontsize=8.5)
+        ax.margins(x=0.15)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_docx(content: ReportContent, path: Path) -> Path:
+    """A4, Times New Roman; header block of a Vietnamese administrative document, body, tables, charts,
+    'Nơi nhận' and the signature block."""
+    from docx import Document
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm, Pt
+
+    document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)
+    section.top_margin, section.bottom_margin = Cm(2), Cm(2)
+    section.left_margin, section.right_margin = Cm(3), Cm(1.5)
+    normal = document.styles["Normal"]
+    normal.font.name = "Times New Roman"
+    normal.font.size = Pt(13)
+    normal.paragraph_format.space_after = Pt(3)
+
+    def para(cell_or_doc, text: str, *, bold: bool = False, italic: bool = False, size: float | None = None,
+             align=None, first: bool = False):  # noqa: ANN001, ANN202
+        paragraph = cell_or_doc.paragraphs[0] if first else cell_or_doc.add_paragraph()
+        run = paragraph.add_run(text)
+        run.bold, run.italic = bold, italic
+        if size:
+            run.font.size = Pt(size)
+        if align is not None:
+            paragraph.alignment = align
+        return paragraph
+
+    center = WD_ALIGN_PARAGRAPH.CENTER
+    header = document.add_table(rows=2, cols=2)
+    header.autofit = False
+    left, right = header.rows[0].cells
+    left.width, right.width = Cm(6.5), Cm(10)
+    para(left, content.issuing_lines[0], size=12, align=center, first=True)
+    if content.issuing_lines[1]:
+        para(left, content.issuing_lines[1], bold=True, size=12, align=center)
+    para(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12, align=center, first=True)
+    para(right, "Độc lập - Tự do - Hạnh phúc", bold=True, size=13, align=center)
+    number, date_line = header.rows[1].cells
+    para(number, "Số: …/BC-LĐLĐ", size=13, align=center, first=True)
+    para(date_line, f"{content.place}, ngày … tháng … năm {content.year}", italic=True, size=13, align=center, first=True)
+
+    para(document, content.title, bold=True, size=14, align=center).paragraph_format.space_before = Pt(12)
+    para(document, content.subtitle, bold=True, size=13, align=center)
+    para(document, content.intro).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    for part in content.sections:
+        para(document, part.heading, bold=True)
+        for text in part.paragraphs:
+            para(document, text).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+        for table in part.tables:
+            para(document, table.caption or table.title, italic=True, size=12)
+            _docx_table(document, table, Pt, WD_TABLE_ALIGNMENT)
+        if part.charts:
+            document.add_picture(io.BytesIO(_charts_png(part.charts)), width=Cm(16))
+            document.paragraphs[-1].alignment = center
+
+    closing = document.add_table(rows=1, cols=2)
+    recipients, signer = closing.rows[0].cells
+    recipients.width, signer.width = Cm(7.5), Cm(9)
+    para(recipients, "Nơi nhận:", bold=True, italic=True, size=12, first=True)
+    for line in content.recipients:
+        para(recipients, line, size=11)
+    para(signer, content.signature[0], bold=True, size=13, align=center, first=True)
+    for line in content.signature[1:]:
+        para(signer, line, italic=line.startswith("("), size=13, align=center)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save(path)
+    return path
+
+
+def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa: ANN001, N803
+    body = list(table.rows) + ([table.total] if table.total else [])
+    grid = document.add_table(rows=1 + len(body), cols=len(table.headers))
+    grid.style = "Table Grid"
+    grid.alignment = WD_TABLE_ALIGNMENT.CENTER
+    size = Pt(9) if len(table.headers) > 6 else Pt(11)
+    for column, text in enumerate(table.headers):
+        cell = grid.rows[0].cells[column]
+        run = cell.paragraphs[0].add_run(text)
+        run.bold, run.font.size = True, size
+    for row_index, values in enumerate(body, 1):
+        is_total = table.total is not None and row_index == len(body)
+        for column, value in enumerate(values):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                text = format_number(value, 1 if column in table.percent_columns else 2)
+            else:
+                text = "" if value is None else str(value)
+            run = grid.rows[row_index].cells[column].paragraphs[0].add_run(text)
+            run.font.size = size
+            run.bold = is_total
+
+
+def build_round_report(session: Session, *, campaign_code: str, round_number: int, out_dir: Path,
+                       now: datetime | None = None, actor: str = "system:report") -> ReportFiles:
+    content, results = round_report_content(session, campaign_code=campaign_code, round_number=round_number,
+                                            now=now, actor=actor)
+    return _write_both(content, out_dir, results)
+
+
+def build_final_report(session: Session, *, campaign_code: str, out_dir: Path, now: datetime | None = None,
+                       actor: str = "system:report") -> ReportFiles:
+    content, results = final_report_content(session, campaign_code=campaign_code, now=now, actor=actor)
+    return _write_both(content, out_dir, results)
+
+
+def _write_both(content: ReportContent, out_dir: Path, results: list[ConsolidationResult]) -> ReportFiles:
+    xlsx = write_xlsx(content, out_dir / f"{content.file_stem}.xlsx")
+    docx = write_docx(content, out_dir / f"{content.file_stem}.docx")
+    return ReportFiles(xlsx, docx, results)

@@ -1,0 +1,125 @@
+"""Target progress at any date, for the scope (the province) and each breakdown unit (each district).
+
+As of a date D a report counts when it was sent by the end of D and, for obligations that consolidate
+accepted reports only, accepted by then; per assignment only its latest such version counts. SQL selects
+those reports with their unit's path; each is matched to its scope and breakdown unit by path prefix (a
+dictionary look-up per path segment), and models.targets rolls them up and forecasts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from models.clock import end_of_day_utc, utc_to_local, utcnow
+from models.spec.campaign import TargetSpec
+from models.submissions import UnknownReference
+from models.tables import Assignment, Campaign, ObligationDef, Target, Unit
+from models.targets import Progress, Report, progress, rollup_figure
+from thidua.services.campaigns import subtree_range
+from thidua.services.consolidation import SEGMENT, counted_submissions
+from thidua.services.submissions import get_campaign, obligation_spec
+
+A = Assignment.__table__  # type: ignore[attr-defined]
+U = Unit.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class TargetRow:
+    unit_code: str
+    unit_name: str
+    progress: Progress
+
+
+@dataclass
+class TargetReport:
+    code: str
+    title: str
+    rollup: str
+    target: float
+    unit_of_measure: str
+    deadline: date
+    at: date
+    scope: list[TargetRow]  # usually one row: the province
+    breakdown: list[TargetRow] = field(default_factory=list)
+    breakdown_level: str | None = None
+
+
+def target_progress(session: Session, *, campaign_code: str, at: date | None = None,
+                    target_code: str | None = None, now: datetime | None = None) -> list[TargetReport]:
+    """Progress of the campaign's targets (or one of them) as of the end of local date `at` (default today)."""
+    campaign = get_campaign(session, campaign_code)
+    at = at or utc_to_local(now or utcnow(), campaign.timezone).date()
+    query = select(Target).where(Target.campaign_id == campaign.id).order_by(Target.id)  # type: ignore[arg-type]
+    if target_code is not None:
+        query = query.where(Target.code == target_code)
+    targets = session.execute(query).scalars().all()
+    if target_code is not None and not targets:
+        raise UnknownReference(f"chiến dịch '{campaign.code}' không có chỉ tiêu '{target_code}'")
+    return [_one_target(session, campaign, TargetSpec.model_validate(t.definition), at) for t in targets]
+
+
+def _units_of_level(session: Session, level: str, low: str, high: str) -> list[tuple[int, str, str, str]]:
+    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+        select(U.c.id, U.c.code, U.c.name, U.c.path)
+        .where(U.c.level_code == level, U.c.path >= low, U.c.path < high).order_by(U.c.path)
+    )]
+
+
+def _ancestors_in(path: str, by_path: dict[str, int]) -> list[int]:
+    """Ids of the units in `by_path` whose path is a prefix of `path` (itself included)."""
+    return [by_path[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in by_path]
+
+
+def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date) -> TargetReport:
+    root = session.execute(select(U.c.id, U.c.code, U.c.name, U.c.path).where(U.c.id == campaign.root_unit_id)).one()
+    low, high = subtree_range(root.path)
+    scopes = _units_of_level(session, spec.scope_level, low, high) if spec.scope_level else [tuple(root)]
+    breakdown = _units_of_level(session, spec.breakdown_level, low, high) if spec.breakdown_level else []
+    moment = end_of_day_utc(at, campaign.timezone)
+    obligations = session.execute(
+        select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,
+                                    ObligationDef.code.in_(spec.source.obligations))  # type: ignore[attr-defined]
+    ).scalars().all()
+
+    reports: list[tuple[str, Report]] = []  # (unit path, report)
+    owing: dict[int, str] = {}  # unit id -> path
+    for obligation in obligations:
+        levels = spec.source.levels or obligation.levels
+        in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels))
+        counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only, at=moment)  # type: ignore[arg-type]
+        for unit_id, path, value in session.execute(
+            select(U.c.id, U.c.path, counted.c.data[spec.source.field])
+            .select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(in_scope)
+        ):
+            reports.append((path, Report(unit_id, value)))
+        owing.update(session.execute(
+            select(U.c.id, U.c.path).select_from(A.join(U, U.c.id == A.c.unit_id))
+            .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), in_scope)
+        ).all())
+
+    def grouped(units: list[tuple[int, str, str, str]]) -> list[TargetRow]:
+        """One figure per unit over its subtree: each path is matched to the unit whose path is its prefix."""
+        by_path = {u[3]: u[0] for u in units}
+        bucket_reports: dict[int, list[Report]] = {u[0]: [] for u in units}
+        bucket_owing: dict[int, list[int]] = {u[0]: [] for u in units}
+        for path, report in reports:
+            for unit_id in _ancestors_in(path, by_path):
+                bucket_reports[unit_id].append(report)
+        for owing_id, path in owing.items():
+            for unit_id in _ancestors_in(path, by_path):
+                bucket_owing[unit_id].append(owing_id)
+        return [
+            TargetRow(u[1], u[2], progress(
+                spec.rollup, rollup_figure(spec.rollup, spec.source.condition, bucket_reports[u[0]], bucket_owing[u[0]]),
+                spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline))
+            for u in units
+        ]
+
+    return TargetReport(
+        code=spec.code, title=spec.title, rollup=spec.rollup, target=spec.value, unit_of_measure=spec.unit,
+        deadline=spec.deadline, at=at, scope=grouped(scopes), breakdown=grouped(breakdown),
+        breakdown_level=spec.breakdown_level,
+    )
