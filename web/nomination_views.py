@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.awards import DossierEntry
-from models.clock import parse_date
+from models.clock import fmt_datetime, parse_date
 from models.nominations import (
     InvalidNominationInput, NominationConflict, NominationError, NominationNotFound, NotPermitted, RulesRefused,
 )
@@ -62,6 +62,16 @@ def readable(session: Session, engine: Engine, me: Principal, nomination_id: int
     if not rights.read:
         raise Forbidden("Tài khoản của bạn không có quyền xem đề nghị khen thưởng của đơn vị khác.")
     return view, rights
+
+
+def current_state(view: NominationView) -> dict[str, str]:
+    state = {"Tình trạng": view.status_label, "Đang ở": view.current_unit}
+    if view.steps:
+        last = view.steps[-1]
+        state["Thao tác gần nhất"] = f"{last.at_unit} ({last.actor}), {fmt_datetime(last.at)}"
+        if last.comment:
+            state["Ý kiến"] = last.comment
+    return state
 
 
 def as_web_error(exc: NominationError, back: str = "/don-vi/khen-thuong") -> WebError:
@@ -146,7 +156,10 @@ def read_proposal(raw: Mapping[str, str], form: ProposalForm) -> tuple[ProposalI
     if not raw.get("thanh_tich", "").strip():
         errors["thanh_tich"] = "Cần tóm tắt thành tích."
     dossier: dict[str, DossierEntry] = {}
+    asked = set(award.dossier) if award else set()
     for item in form.dossier:
+        if item.code not in asked:  # the form lists every document; each award asks for some of them
+            continue
         ref = raw.get(f"hs_{item.code}", "").strip()
         votes_for = _int(raw, f"hs_{item.code}_dong_y", "Số phiếu đồng ý", errors) if item.needs_vote else None
         votes_total = _int(raw, f"hs_{item.code}_tong", "Số người dự họp", errors) if item.needs_vote else None

@@ -7,19 +7,27 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlmodel import Session
 
+from models.awards import DossierEntry
+from models.nominations import NominationError
 from models.submissions import FormInvalid, Submission, SubmissionError
+from models.tables import Unit
+from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
 from web.auth import issue_login_link, normalise_email
 from web.deps import csrf_protect, db, now, principal
 from web.errors import InvalidInput
+from web.nomination_views import actor_for, readable
+from web.nomination_views import as_web_error as nomination_error
 from web.office_views import audit_conditions, audit_page
 from web.office_views import dashboard as office_dashboard
 from web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
 from web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
 from web.review_queries import QueueFilters, review_queue
 from web.routes_auth import EMAIL_RE
+from web.routes_nominations import HOLDER_ACTIONS, own_list, perform
 from web.security import csrf_token
 from web.routes_review import _reviewable, bulk_accept_items, decide_report
 from web.routes_unit import form_fields, submission_history
@@ -282,3 +290,156 @@ def audit_log(request: Request, unit: str | None = None, since: date | None = No
     _, rows = audit_page(session, conditions, page=page, size=100)
     return [AuditOut(at=r.at, actor=r.actor, action=r.action, entity=r.entity, entity_id=r.entity_id,
                      unit_id=r.unit_id, before=r.before, after=r.after, note=r.note) for r, _code, _name in rows]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Nominations
+# ---------------------------------------------------------------------------------------------------
+class DossierIn(BaseModel):
+    ref: str = ""
+    votes_for: int | None = None
+    votes_total: int | None = None
+
+
+class NominationOut(BaseModel):
+    id: int
+    version: int
+    status: str
+    status_label: str
+    award_code: str
+    award_name: str
+    subject: str
+    nominee_name: str
+    nominee_unit: str
+    occasion: str
+    round_number: int | None
+    origin_unit: str
+    current_unit: str
+    deciding_unit: str
+    decision_number: str
+    decision_date: date | None
+
+
+class ProposalIn(BaseModel):
+    award_code: str
+    subject: Literal["collective", "individual"]
+    nominee_unit_code: str
+    achievement: str
+    occasion: Literal["round", "year_end", "ad_hoc"] = "year_end"
+    round_number: int | None = None
+    person_name: str = ""
+    person_position: str = ""
+    theme: str = ""
+    discipline: str = ""
+    dossier: dict[str, DossierIn] = Field(default_factory=dict, description="Mã tài liệu → số, ký hiệu (và phiếu bầu)")
+
+
+class NominationActionIn(BaseModel):
+    action: Literal["approve", "return", "reject", "decide", "resubmit", "withdraw"]
+    comment: str = ""
+    expected_version: int | None = None
+    decision_number: str = ""
+    decision_date: date | None = None
+    decision_signer: str = ""
+
+
+class SendListIn(BaseModel):
+    to_trinh_number: str
+    to_trinh_date: date
+
+
+def _nomination_out(v) -> NominationOut:  # noqa: ANN001
+    return NominationOut(id=v.id, version=v.version, status=v.status, status_label=v.status_label,
+                         award_code=v.award_code, award_name=v.award_name, subject=v.subject,
+                         nominee_name=v.nominee_name, nominee_unit=v.nominee_unit, occasion=v.occasion,
+                         round_number=v.round_number, origin_unit=v.origin_unit, current_unit=v.current_unit,
+                         deciding_unit=v.deciding_unit, decision_number=v.decision_number,
+                         decision_date=v.decision_date)
+
+
+@router.get("/nominations", response_model=list[NominationOut], summary="Đề nghị khen thưởng của đơn vị mình")
+def my_nominations(request: Request, campaign: str | None = None, me: Principal = Depends(principal),
+                   session: Session = Depends(db)) -> list[NominationOut]:
+    chosen = pick_campaign(session, me, campaign)
+    if chosen is None:
+        return []
+    return [_nomination_out(v) for v in nomination_service.list_nominations(
+        request.app.state.engine, chosen.id, origin_unit_id=me.unit_id)]
+
+
+@router.get("/review/nominations", response_model=list[NominationOut], summary="Đề nghị chờ đơn vị mình xét")
+def nominations_queue(request: Request, campaign: str | None = None, me: Principal = Depends(principal),
+                      session: Session = Depends(db)) -> list[NominationOut]:
+    require_reviewer(me)
+    chosen = pick_campaign(session, me, campaign)
+    if chosen is None:
+        return []
+    return [_nomination_out(v) for v in nomination_service.reviewer_queue(request.app.state.engine, chosen.id, me.unit_id)]
+
+
+@router.post("/nominations", response_model=NominationOut, status_code=201, summary="Lập đề nghị khen thưởng")
+def propose_nomination(body: ProposalIn, request: Request, me: Principal = Depends(principal),
+                       session: Session = Depends(db)) -> NominationOut:
+    chosen = pick_campaign(session, me, None)
+    if chosen is None:
+        raise InvalidInput("Chưa có chiến dịch nào.")
+    nominee = session.execute(select(Unit).where(Unit.code == body.nominee_unit_code)).scalars().first()
+    if nominee is None:
+        raise InvalidInput("Không có đơn vị được đề nghị.", {"nominee_unit_code": f"không có đơn vị mã '{body.nominee_unit_code}'"})
+    proposal_input = nomination_service.ProposalInput(
+        award_code=body.award_code, subject=body.subject, nominee_unit_id=nominee.id, achievement=body.achievement,
+        occasion=body.occasion, round_number=body.round_number, person_name=body.person_name,
+        person_position=body.person_position, theme=body.theme, discipline=body.discipline,
+        dossier={code: DossierEntry(ref=d.ref, votes_for=d.votes_for, votes_total=d.votes_total)
+                 for code, d in body.dossier.items()},
+    )
+    try:
+        result = nomination_service.propose(request.app.state.engine, chosen.id, actor_for(me), [proposal_input],
+                                            now=now(request))
+    except NominationError as exc:
+        raise nomination_error(exc) from None
+    return _nomination_out(nomination_service.get_nomination(request.app.state.engine, result.nomination_ids[0]))
+
+
+@router.get("/nominations/{nomination_id}", response_model=NominationOut, summary="Một đề nghị khen thưởng")
+def nomination(nomination_id: int, request: Request, me: Principal = Depends(principal),
+               session: Session = Depends(db)) -> NominationOut:
+    view, _ = readable(session, request.app.state.engine, me, nomination_id)
+    return _nomination_out(view)
+
+
+API_TO_PAGE_ACTION = {"approve": "duyet", "return": "tra_lai", "reject": "tu_choi", "decide": "quyet_dinh",
+                      "resubmit": "gui_lai", "withdraw": "rut"}
+
+
+@router.post("/nominations/{nomination_id}/actions", response_model=NominationOut,
+             summary="Xét một đề nghị (duyệt, trả lại, không chấp nhận, quyết định) hoặc gửi lại, rút")
+def nomination_action(nomination_id: int, body: NominationActionIn, request: Request,
+                      me: Principal = Depends(principal), session: Session = Depends(db)) -> NominationOut:
+    engine = request.app.state.engine
+    view, rights = readable(session, engine, me, nomination_id)
+    action = API_TO_PAGE_ACTION[body.action]
+    require(rights.hold_side if action in HOLDER_ACTIONS else rights.propose_side, "thực hiện thao tác này với đề nghị")
+    typed = {"y_kien": body.comment, "so_quyet_dinh": body.decision_number, "nguoi_ky": body.decision_signer,
+             "ngay_quyet_dinh": body.decision_date.strftime("%d/%m/%Y") if body.decision_date else "",
+             "_phien_ban": "" if body.expected_version is None else str(body.expected_version)}
+    errors = perform(engine, me, view, action, typed, now(request))
+    if errors:
+        raise InvalidInput("Thao tác chưa hợp lệ.", errors)
+    return _nomination_out(nomination_service.get_nomination(engine, nomination_id))
+
+
+@router.post("/nomination-lists/{batch_id}/send", response_model=dict, summary="Gửi danh sách đề nghị lên cấp trên")
+def send_nomination_list(batch_id: int, body: SendListIn, request: Request, me: Principal = Depends(principal),
+                         session: Session = Depends(db)) -> dict[str, Any]:
+    chosen = pick_campaign(session, me, None)
+    if chosen is None:
+        raise InvalidInput("Chưa có chiến dịch nào.")
+    engine = request.app.state.engine
+    own_list(engine, chosen.id, me, batch_id)
+    try:
+        sent = nomination_service.send_batch(engine, chosen.id, actor_for(me), batch_id=batch_id, now=now(request),
+                                             to_trinh=nomination_service.DocumentRef(body.to_trinh_number, body.to_trinh_date))
+    except NominationError as exc:
+        raise nomination_error(exc) from None
+    return {"batch_id": sent.batch_id, "nomination_ids": sent.nomination_ids}

@@ -13,8 +13,10 @@ from sqlmodel import Session
 from models.nominations import Nomination, NominationError, NominationStatus
 from thidua.services import nominations as service
 from web.deps import csrf_protect, db, now, principal
-from web.errors import InvalidInput, NotFound
-from web.nomination_views import access, actor_for, as_web_error, proposal_form, read_day, read_proposal, readable
+from web.errors import Conflict, InvalidInput, NotFound
+from web.nomination_views import (
+    access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
+)
 from web.permissions import Principal, require
 from web.queries import pick_campaign
 from web.rendering import render
@@ -38,6 +40,15 @@ def outgoing_lists(engine, campaign_id: int, unit_id: int) -> list[dict[str, Any
     """The unit's open lists that carry files, waiting for a tờ trình to leave."""
     return [b for b in service.list_batches(engine, campaign_id, unit_id=unit_id)
             if b["from_unit_id"] == unit_id and b["status"] == "open" and b["live_count"]]
+
+
+def own_list(engine, campaign_id: int, me: Principal, batch_id: int) -> dict[str, Any]:  # noqa: ANN001
+    """A list the unit sends (NotFound when the unit neither sends nor receives it; Forbidden when it receives it)."""
+    batch = next((b for b in service.list_batches(engine, campaign_id, unit_id=me.unit_id) if b["id"] == batch_id), None)
+    if batch is None:
+        raise NotFound(f"Không có danh sách đề nghị #{batch_id} của đơn vị bạn.")
+    require(batch["from_unit_id"] == me.unit_id, "gửi danh sách đề nghị của đơn vị khác")
+    return batch
 
 
 @router.get("/don-vi/khen-thuong")
@@ -94,10 +105,7 @@ async def send_list(request: Request, batch_id: int, me: Principal = Depends(pri
     form = await request.form()
     campaign = _campaign(session, me)
     engine = request.app.state.engine
-    batch = next((b for b in service.list_batches(engine, campaign.id, unit_id=me.unit_id) if b["id"] == batch_id), None)
-    if batch is None:
-        raise NotFound(f"Không có danh sách đề nghị #{batch_id} của đơn vị bạn.")
-    require(batch["from_unit_id"] == me.unit_id, "gửi danh sách đề nghị của đơn vị khác")
+    own_list(engine, campaign.id, me, batch_id)
     errors: dict[str, str] = {}
     number = str(form.get("so_to_trinh") or "").strip()
     if not number:
@@ -145,6 +153,9 @@ async def act(request: Request, nomination_id: int, me: Principal = Depends(prin
     action = typed.get("hanh_dong", "")
     if action not in HOLDER_ACTIONS + PROPOSER_ACTIONS:
         raise InvalidInput("Thao tác không hợp lệ.", {"hanh_dong": "thao tác không hợp lệ"})
+    if typed.get("_phien_ban", "").isdigit() and int(typed["_phien_ban"]) != view.version:
+        raise Conflict("Đề nghị đã thay đổi từ lúc bạn mở trang (có người vừa xử lý); thao tác chưa được thực hiện.",
+                       detail={"back": f"/don-vi/khen-thuong/{view.id}", "current": current_state(view)})
     require(rights.hold_side if action in HOLDER_ACTIONS else rights.propose_side,
             "xét đề nghị này" if action in HOLDER_ACTIONS else "thay đổi đề nghị của đơn vị khác")
     errors = perform(engine, me, view, action, typed, now(request))
