@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import Field
@@ -473,7 +473,9 @@ def check_hierarchy(records: list[UnitRecord], snapshot: Snapshot, levels: Level
     return problems
 
 
-def _cycle_problems(incoming: dict[str, UnitRecord], resolvable: set[str], parent_of) -> list[Problem]:
+def _cycle_problems(
+    incoming: dict[str, UnitRecord], resolvable: set[str], parent_of: Callable[[str], str | None]
+) -> list[Problem]:
     """One problem per cycle, on the row of its first member in file order."""
     state: dict[str, int] = {}  # 1: on the current walk, 2: known to reach a root
     problems = []
@@ -502,25 +504,23 @@ def _stored_children_problems(
     incoming: dict[str, UnitRecord], snapshot: Snapshot, levels: LevelIndex
 ) -> list[Problem]:
     """A unit whose level changes must stay above the stored children that the file leaves in place."""
-    changed = {
-        stored.id: record
-        for code, record in incoming.items()
-        if (stored := snapshot.by_code.get(code)) is not None
-        and record.level_code is not None
-        and record.level_code != stored.level_code
-    }
+    changed: dict[int, tuple[UnitRecord, str]] = {}  # stored id -> (record, new level)
+    for code, record in incoming.items():
+        stored = snapshot.by_code.get(code)
+        if stored is not None and record.level_code is not None and record.level_code != stored.level_code:
+            changed[stored.id] = (record, record.level_code)
     if not changed:
         return []
     problems = []
     for child in snapshot.by_code.values():
-        record = changed.get(child.parent_id)  # type: ignore[arg-type]
-        if record is None or child.code in incoming or child.level_code not in levels.by_code:
+        if child.parent_id not in changed or child.code in incoming or child.level_code not in levels.by_code:
             continue
-        if levels.rank(child.level_code) <= levels.rank(record.level_code):  # type: ignore[arg-type]
+        record, new_level = changed[child.parent_id]
+        if levels.rank(child.level_code) <= levels.rank(new_level):
             problems.append(
                 record.raw.problem(
                     "level",
-                    f"cấp mới '{levels.label(record.level_code)}' không cao hơn cấp của đơn vị con "  # type: ignore[arg-type]
+                    f"cấp mới '{levels.label(new_level)}' không cao hơn cấp của đơn vị con "
                     f"'{child.code}' ({levels.label(child.level_code)}) đang có trong cơ sở dữ liệu",
                 )
             )
@@ -540,9 +540,6 @@ def validate_units(raws: Iterable[RawUnit], snapshot: Snapshot, levels: LevelInd
 # ---------------------------------------------------------------------------------------------------
 # Import plan
 # ---------------------------------------------------------------------------------------------------
-_COMPARED = ("name", "level_code", "sector", "emails", "active", "cluster")
-
-
 @dataclass
 class ImportReport:
     """What an import did (or, for a dry run, would do), as unit codes in file order."""
@@ -586,18 +583,47 @@ class PathRewrite:
         return (len(self.new) - len(self.old)) // SEGMENT_WIDTH
 
 
+@dataclass(slots=True)
+class UnitChange:
+    """One audited change. A creation keeps its record and builds its audit values only when written."""
+
+    action: str  # unit.create | unit.update | unit.move | unit.deactivate
+    unit_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    record: UnitRecord | None = None
+
+
 @dataclass
 class ImportPlan:
     inserts: list[dict[str, Any]]  # unit rows, parents before children
     updates: list[dict[str, Any]]  # full new values of changed stored units (id included)
     rewrites: list[PathRewrite]  # moved subtrees, in execution order
     deactivate_ids: list[int]
-    audit_rows: list[dict[str, Any]]
+    changes: list[UnitChange]
     report: ImportReport
-    next_id: int  # first id not used by this plan
+    actor: str
+    note: str
+    now: datetime
+
+    def audit_rows(self) -> Iterator[dict[str, Any]]:
+        """Audit-log rows of every change, built one at a time (a national import has 130,000)."""
+        for change in self.changes:
+            after = change.after if change.record is None else _record_values(change.record)
+            yield {
+                "at": self.now,
+                "actor": self.actor,
+                "action": change.action,
+                "entity": "unit",
+                "entity_id": change.unit_id,
+                "unit_id": change.unit_id,
+                "before": change.before,
+                "after": after,
+                "note": self.note if change.action != "unit.deactivate" else f"không có trong tệp; {self.note}",
+            }
 
 
-def _snapshot_values(unit: ExistingUnit, snapshot: Snapshot) -> dict[str, Any]:
+def _stored_values(unit: ExistingUnit, snapshot: Snapshot) -> dict[str, Any]:
     return {
         "code": unit.code,
         "name": unit.name,
@@ -621,6 +647,18 @@ def _record_values(record: UnitRecord) -> dict[str, Any]:
         "active": record.active,
         "cluster": record.cluster,
     }
+
+
+def _differs(stored: ExistingUnit, record: UnitRecord, snapshot: Snapshot) -> bool:
+    return (
+        stored.name != record.name
+        or stored.level_code != record.level_code
+        or stored.sector != record.sector
+        or stored.emails != record.emails
+        or stored.active != record.active
+        or stored.cluster != record.cluster
+        or snapshot.parent_code(stored) != record.parent_code
+    )
 
 
 class _FinalPaths:
@@ -680,16 +718,19 @@ def plan_import(
             ids[record.code] = next_id
             next_id += 1
     if next_id - 1 > MAX_UNIT_ID:
-        raise SpecError([Problem(file, None, "", f"vượt quá số đơn vị tối đa ({MAX_UNIT_ID:,})")])
+        raise SpecError([Problem(file, None, "", f"vượt quá số đơn vị tối đa ({MAX_UNIT_ID:,})".replace(",", "."))])
     final_path = _FinalPaths(incoming, ids, snapshot)
     report = ImportReport(file=file)
-    note = f"nhập từ tệp {file}" if file else "nhập danh sách đơn vị"
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     moved: list[tuple[ExistingUnit, str]] = []
-    audit_rows: list[dict[str, Any]] = []
+    changes: list[UnitChange] = []
 
     for record in records:
+        stored = snapshot.by_code.get(record.code)
+        if stored is not None and not _differs(stored, record, snapshot):
+            report.unchanged.append(record.code)
+            continue
         unit_id = ids[record.code]
         path = final_path(record.code)
         row = {
@@ -706,32 +747,24 @@ def plan_import(
             "depth": path_depth(path),
             "updated_at": now,
         }
-        stored = snapshot.by_code.get(record.code)
         if stored is None:
             inserts.append(row)
             report.created.append(record.code)
-            audit_rows.append(_audit(actor, "unit.create", unit_id, None, _record_values(record), note, now))
-            continue
-        before = _snapshot_values(stored, snapshot)
-        after = _record_values(record)
-        diff = [key for key in before if before[key] != after[key]]
-        if not diff:
-            report.unchanged.append(record.code)
+            changes.append(UnitChange("unit.create", unit_id, None, None, record))
             continue
         updates.append(row)
+        before, after = _stored_values(stored, snapshot), _record_values(record)
+        diff = [key for key in before if before[key] != after[key]]
         is_move = "parent" in diff
         (report.moved if is_move else report.updated).append(record.code)
         if is_move:
             moved.append((stored, path))
-        audit_rows.append(
-            _audit(
-                actor,
+        changes.append(
+            UnitChange(
                 "unit.move" if is_move else "unit.update",
                 unit_id,
                 {"code": record.code, **{key: before[key] for key in diff}},
                 {"code": record.code, **{key: after[key] for key in diff}},
-                note,
-                now,
             )
         )
 
@@ -744,13 +777,14 @@ def plan_import(
         for unit in _stored_below_file_units(incoming, snapshot):
             deactivate_ids.append(unit.id)
             report.deactivated.append(unit.code)
-            audit_rows.append(
-                _audit(actor, "unit.deactivate", unit.id, {"code": unit.code, "active": True},
-                       {"code": unit.code, "active": False}, f"không có trong tệp; {note}", now)
+            changes.append(
+                UnitChange("unit.deactivate", unit.id, {"code": unit.code, "active": True},
+                           {"code": unit.code, "active": False})
             )
 
     inserts.sort(key=lambda row: row["depth"])  # parents first (foreign key)
-    return ImportPlan(inserts, updates, rewrites, deactivate_ids, audit_rows, report, next_id)
+    note = f"nhập từ tệp {file}" if file else "nhập danh sách đơn vị"
+    return ImportPlan(inserts, updates, rewrites, deactivate_ids, changes, report, actor, note, now)
 
 
 def _stored_below_file_units(incoming: Mapping[str, UnitRecord], snapshot: Snapshot) -> Iterator[ExistingUnit]:
@@ -766,19 +800,3 @@ def _stored_below_file_units(incoming: Mapping[str, UnitRecord], snapshot: Snaps
             if unit.active:
                 yield unit
 
-
-def _audit(
-    actor: str, action: str, unit_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None,
-    note: str, now: datetime,
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": actor,
-        "action": action,
-        "entity": "unit",
-        "entity_id": unit_id,
-        "unit_id": unit_id,
-        "before": before,
-        "after": after,
-        "note": note,
-    }

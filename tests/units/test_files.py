@@ -148,3 +148,25 @@ def test_missing_file_raises_file_not_found(tmp_path):
         read_unit_file(tmp_path / "khong_co.csv")
     with pytest.raises(FileNotFoundError):
         read_unit_file(tmp_path / "khong_co.xlsx")
+
+
+def test_cells_outside_the_headed_columns_are_reported(tmp_path):
+    path = tmp_path / "thua.csv"
+    path.write_text("ma_don_vi,ten_don_vi,cap,ma_cap_tren\nA,Tên,cdcs,,ghi chú lạc\n", encoding="utf-8")
+
+    raws, problems = read_unit_file(path)
+
+    assert [(p.line, p.field, p.message) for p in problems] == [
+        (2, "cột 5", "ô có dữ liệu nhưng cột không có tiêu đề")
+    ]
+
+
+def test_directory_and_non_utf8_yaml(tmp_path):
+    _, problems = read_unit_file(tmp_path)
+    assert problems[0].message == "không phải là một tệp"
+
+    path = tmp_path / "cp1258.yaml"
+    path.write_bytes("units:\n  - code: A\n    name: Công đoàn\n".encode("cp1258"))
+    with pytest.raises(SpecError) as exc:
+        read_unit_file(path)
+    assert exc.value.problems[0].message == "tệp phải được lưu với mã hóa UTF-8"
