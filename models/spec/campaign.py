@@ -9,7 +9,7 @@ from typing import Literal, Union
 from pydantic import EmailStr, Field, model_validator
 
 from models.spec.common import Code, Sector, Strict, UnitCode, VNDate
-from models.spec.reminders import CalendarSpec, Ladder
+from models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
 ObligationKind = Literal[
     "registration", "round_report", "final_report", "nomination_window", "annual_report", "custom"
@@ -233,4 +233,5 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
+    problems.extend(ladder_problems(spec))
     return problems

@@ -1,11 +1,22 @@
-"""Schema of reminder ladders and the working calendar (behaviour: models/reminders.py)."""
+"""Schema of reminder ladders and the working calendar (behaviour: models/reminders.py).
+
+Rules inside one rung, ladder or calendar are pydantic validators; rules that need the whole campaign
+(calendar hours against a ladder's send time, time zone) are in `ladder_problems`, called by
+`models.spec.campaign.consistency_problems` so that they are reported with file, line and field.
+"""
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
 from models.spec.common import HHMM, Code, Strict, VNDate
+
+if TYPE_CHECKING:
+    from models.spec.campaign import CampaignSpec
+
+Loc = tuple[object, ...]
 
 
 class Rung(Strict):
@@ -57,3 +68,38 @@ class CalendarSpec(Strict):
         if not self.working_days or any(d < 1 or d > 7 for d in self.working_days):
             raise ValueError("ngày làm việc phải là các số 1 (thứ Hai) đến 7 (Chủ nhật)")
         return self
+
+
+def ladder_problems(spec: "CampaignSpec") -> list[tuple[Loc, str]]:
+    """Ladder and calendar rules that span the campaign. (location, message) pairs; empty when fine."""
+    problems: list[tuple[Loc, str]] = []
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append((("timezone",), f"không có múi giờ '{spec.timezone}' (ví dụ đúng: Asia/Ho_Chi_Minh)"))
+    calendar = spec.calendar
+    seen: set[str] = set()
+    for i, ladder in enumerate(spec.reminder_ladders):
+        loc: Loc = ("reminder_ladders", i)
+        if ladder.code in seen:
+            problems.append((loc + ("code",), f"mã thang nhắc bị trùng: '{ladder.code}'"))
+        seen.add(ladder.code)
+        if not calendar.working_hours_start <= ladder.send_time < calendar.working_hours_end:
+            problems.append((loc + ("send_time",), f"giờ gửi {ladder.send_time} nằm ngoài giờ làm việc "
+                             f"{calendar.working_hours_start}–{calendar.working_hours_end} (mục 'calendar')"))
+        first_rung_on: dict[int, str] = {}
+        for j, rung in enumerate(ladder.rungs):
+            rung_loc = loc + ("rungs", j)
+            if rung.escalate and rung.offset_days <= 0:
+                problems.append((rung_loc + ("escalate",), f"bậc '{rung.code}': chỉ bậc sau hạn (offset_days > 0) "
+                                 f"mới báo lên đơn vị cấp trên (đang là {rung.offset_days})"))
+            offsets = [rung.offset_days]
+            if rung.repeat_every_days is not None and rung.until_offset_days is not None:
+                offsets = list(range(rung.offset_days, rung.until_offset_days + 1, rung.repeat_every_days))
+            for offset in offsets:
+                other = first_rung_on.setdefault(offset, rung.code)
+                if other != rung.code:
+                    problems.append((rung_loc, f"bậc '{rung.code}' và bậc '{other}' cùng rơi vào ngày {offset:+d} "
+                                     "so với hạn (mỗi ngày chỉ một lần nhắc)"))
+                    break
+    return problems
