@@ -147,7 +147,9 @@ def compliance_by_obligation(session: Session, campaign_id: int, scope_path: str
     rows = session.execute(
         select(Assignment.obligation_id, *_count_columns(now))
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.campaign_id == campaign_id, Assignment.active.is_(True), Unit.path >= low, Unit.path < high)
+        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+        .where(Assignment.campaign_id == campaign_id, Assignment.active.is_(True), Unit.path >= low, Unit.path < high,
+               ObligationDef.kind != "nomination_window")  # nominations have their own pipeline
         .group_by(Assignment.obligation_id)
     ).all()
     obligations = {o.id: o for o in session.execute(

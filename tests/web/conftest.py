@@ -164,15 +164,24 @@ class LiveServer:
     world: World
     url: str
     app: object
+    mailbox: Path  # .eml files the test SMTP server received
+
+    def mails(self) -> list[Path]:
+        return sorted(self.mailbox.glob("*.eml"))
 
 
 @pytest.fixture
 def live_server(world_template: Template, tmp_path: Path) -> Iterator[LiveServer]:
+    """The application on 127.0.0.1 (uvicorn in a thread), sending its mail to a test SMTP server."""
     import uvicorn
+
+    from notifications.sink import EmlDirectoryHandler, start_sink
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     w = build_world(world_template, tmp_path / "data", base_url=url)
+    sink = start_sink(EmlDirectoryHandler(tmp_path / "mailbox"))
+    w.settings = w.settings.model_copy(update={"smtp_port": sink.port})
     app = create_app(w.settings, w.engine, clock=w.now)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -182,9 +191,10 @@ def live_server(world_template: Template, tmp_path: Path) -> Iterator[LiveServer
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("máy chủ web thử nghiệm không khởi động được")
         time.sleep(0.02)
-    yield LiveServer(world=w, url=url, app=app)
+    yield LiveServer(world=w, url=url, app=app, mailbox=tmp_path / "mailbox")
     server.should_exit = True
     thread.join(timeout=10)
+    sink.stop()
     w.engine.dispose()
 
 
