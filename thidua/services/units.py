@@ -11,6 +11,7 @@ Tree queries for other modules (roll-ups):
     ancestor_at_level(...)     the ancestor (or self) of a given level
     ancestor_prefix(depth)     substr(path, 1, path_prefix_len(depth)): GROUP BY the ancestor at a depth
     ancestor_id_at(depth)      the id of the ancestor at a depth, as an integer expression
+Functions taking a unit id raise LookupError when no unit has it.
 """
 from __future__ import annotations
 
@@ -196,7 +197,7 @@ _HEADER_TO_FIELD = {_header_key(alias): name for name, aliases in COLUMNS.items(
 
 
 def read_unit_file(path: Path | str) -> tuple[list[RawUnit], list[Problem]]:
-    """Rows of a unit file (.yaml/.yml, .csv, .xlsx) and the problems of its structure.
+    """Rows of a unit file (.yaml/.yml, .csv, .xlsx: its first sheet) and the problems of its structure.
 
     FileNotFoundError propagates; every other defect is a located Problem."""
     path = Path(path)
@@ -355,8 +356,8 @@ def import_units(
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: building ~10 objects per unit for 130,000 units triggers
-    repeated full collections that cost more than the import itself (12 s -> 8 s measured). The
-    objects hold no cycles, so reference counting frees them anyway."""
+    repeated full collections that cost seconds (about a third of the import, measured). The objects
+    hold no cycles, so reference counting frees them anyway."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -378,6 +379,7 @@ def import_raw_units(
     now: datetime | None = None,
 ) -> ImportReport:
     """As import_units, for rows already read (`problems`: those found while reading them)."""
+    now = now or utcnow()
     with _gc_paused(), Session(engine) as session, session.begin():
         if not dry_run:
             _lock_units(session)
@@ -392,13 +394,11 @@ def import_raw_units(
             raise SpecError(sorted([*problems, *exc.problems], key=lambda p: p.line or 0)) from None
         if problems:
             raise SpecError(problems)
-        plan = plan_import(
-            records, snapshot, now=now or utcnow(), actor=actor, deactivate_missing=deactivate_missing, file=file
-        )
+        plan = plan_import(records, snapshot, now=now, actor=actor, deactivate_missing=deactivate_missing, file=file)
         if dry_run:
             plan.report.dry_run = True
         else:
-            _execute(session, plan, now or utcnow())
+            _execute(session, plan)
     return plan.report
 
 
@@ -439,11 +439,11 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + CHUNK]
 
 
-def _execute(session: Session, plan: ImportPlan, now: datetime) -> None:
+def _execute(session: Session, plan: ImportPlan) -> None:
     """Apply a plan: new units, moved subtrees (range updates, in plan order), changed units,
     deactivations, then the audit rows, each as Core executemany in chunks (the driver and the audit
     keep a processed copy of every parameter set: unchunked, 130,000 units cost ~400 MB more)."""
-    conn = session.connection()
+    conn, now = session.connection(), plan.now
     for chunk in _chunks(plan.inserts):
         conn.execute(insert(UNIT), chunk)
     if plan.rewrites:
