@@ -91,3 +91,9 @@ def test_generators(run, tmp_path):
     out = run("generate-national", "--out", str(tmp_path / "vn.csv"), "--provinces", "3", "--cdcs", "500")
     lines = (tmp_path / "vn.csv").read_text(encoding="utf-8-sig").splitlines()
     assert f"Đã ghi {len(lines) - 1} đơn vị giả lập" in out
+
+
+def test_show_prints_names_verbatim(run, tmp_path):
+    run("levels")
+    run("import", str(write_csv(tmp_path / "a.csv", [unit_row("A", "Đơn vị [bold]thử[/bold]", "tong_ldld")])))
+    assert "Đơn vị [bold]thử[/bold]" in run("show", "A")

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -41,7 +42,7 @@ def levels_cmd(
 ) -> None:
     """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
     report = service.load_levels(_engine(), file)
-    table = Table(title=f"Danh mục cấp từ {file}")
+    table = Table(title=f"Danh mục cấp từ {escape(str(file))}")
     table.add_column("Kết quả")
     table.add_column("Số cấp", justify="right")
     table.add_column("Mã cấp")
@@ -73,7 +74,7 @@ def import_cmd(
 
 
 def _print_report(report: ImportReport, seconds: float) -> None:
-    title = f"Nhập đơn vị từ {report.file}"
+    title = f"Nhập đơn vị từ {escape(report.file)}"
     if report.dry_run:
         title += " — CHẠY THỬ, không ghi vào cơ sở dữ liệu"
     table = Table(title=title)
@@ -116,12 +117,12 @@ def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.
     info.add_column("Mục", style="bold")
     info.add_column("Giá trị")
     info.add_row("Mã đơn vị", unit.code)
-    info.add_row("Tên đơn vị", unit.name)
-    info.add_row("Cấp", levels.label(unit.level_code))
+    info.add_row("Tên đơn vị", escape(unit.name))
+    info.add_row("Cấp", escape(levels.label(unit.level_code)))
     info.add_row("Khu vực", SECTOR_LABELS.get(unit.sector or "", "—"))
-    info.add_row("E-mail", ", ".join(unit.emails) or "—")
+    info.add_row("E-mail", escape(", ".join(unit.emails)) or "—")
     info.add_row("Hoạt động", "có" if unit.active else "không (ngừng hoạt động)")
-    info.add_row("Cụm/khối thi đua", unit.cluster or "—")
+    info.add_row("Cụm/khối thi đua", escape(unit.cluster or "—"))
     info.add_row("Cập nhật lúc", fmt_datetime(unit.updated_at))
     console.print(info)
 
@@ -130,7 +131,7 @@ def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.
     parents.add_column("Mã")
     parents.add_column("Tên")
     for ancestor in chain:
-        parents.add_row(levels.label(ancestor.level_code), ancestor.code, ancestor.name)
+        parents.add_row(escape(levels.label(ancestor.level_code)), ancestor.code, escape(ancestor.name))
     if not chain:
         parents.add_row("—", "—", "đơn vị gốc (không có cấp trên)")
     console.print(parents)
@@ -140,7 +141,7 @@ def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.
     below.add_column("Trực tiếp", justify="right")
     below.add_column("Toàn bộ", justify="right")
     for level_code, direct, total in counts:
-        below.add_row(levels.label(level_code), str(direct), str(total))
+        below.add_row(escape(levels.label(level_code)), str(direct), str(total))
     if not counts:
         below.add_row("—", "0", "0")
     console.print(below)
@@ -155,7 +156,7 @@ def generate_binh_dinh_cmd(
 ) -> None:
     """Sinh danh sách CĐCS giả lập của tỉnh Bình Định (dưới 19 đơn vị cấp trên trực tiếp)."""
     count = unitgen.write_units_csv(unitgen.binh_dinh_cdcs(seed=seed, total=total), out)
-    console.print(f"Đã ghi {count} CĐCS giả lập vào {out}.")
+    console.print(f"Đã ghi {count} CĐCS giả lập vào {escape(str(out))}.")
 
 
 @units_app.command("generate-national")
@@ -168,5 +169,5 @@ def generate_national_cmd(
 ) -> None:
     """Sinh cây đơn vị toàn quốc giả lập (Tổng LĐLĐ → LĐLĐ tỉnh → cấp trên trực tiếp → CĐCS)."""
     count = unitgen.write_units_csv(unitgen.national_tree(seed, provinces=provinces, cdcs_total=cdcs), out)
-    console.print(f"Đã ghi {_number(count)} đơn vị giả lập vào {out}.")
+    console.print(f"Đã ghi {_number(count)} đơn vị giả lập vào {escape(str(out))}.")
 
