@@ -17,6 +17,7 @@ from thidua.services.units import (
     ancestors,
     children,
     import_units,
+    level_depths,
     load_levels,
     subtree_clause,
     subtree_ids,
@@ -87,6 +88,28 @@ def test_group_by_ancestor_prefix_and_id(tree):
     assert by_id == expected
     assert {int(prefix[-9:-1]): n for prefix, n in by_prefix.items()} == expected
     assert all(len(prefix) == path_prefix_len(depth) for prefix in by_prefix)
+
+
+def test_roll_up_to_a_level_found_at_several_depths(tree):
+    engine, units = tree
+    level = "c2"  # random parents put this level at depths 1 and 2
+    expected = Counter()
+    for unit_id in units:
+        nearest = next((a for a in [unit_id, *brute_ancestors(units, unit_id)] if units[a].level_code == level), None)
+        if nearest is not None:
+            expected[nearest] += 1
+
+    found = Counter()
+    with Session(engine) as session:
+        depths = level_depths(session, level)
+        assert len(depths) > 1
+        for depth in depths:
+            anchor = ancestor_id_at(depth)
+            of_level = select(Unit.id).where(Unit.level_code == level, Unit.depth == depth)
+            query = select(anchor, func.count()).where(Unit.depth >= depth, anchor.in_(of_level)).group_by(anchor)
+            found.update(dict(session.execute(query).all()))
+
+    assert found == expected
 
 
 def test_ancestors_children_and_ancestor_at_level(tree):

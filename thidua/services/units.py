@@ -11,6 +11,7 @@ Tree queries for other modules (roll-ups):
     ancestor_at_level(...)     the ancestor (or self) of a given level
     ancestor_prefix(depth)     substr(path, 1, path_prefix_len(depth)): GROUP BY the ancestor at a depth
     ancestor_id_at(depth)      the id of the ancestor at a depth, as an integer expression
+    level_depths(session, lv)  the depths where units of a level sit, to feed ancestor_id_at
 Functions taking a unit id raise LookupError when no unit has it.
 """
 from __future__ import annotations
@@ -79,6 +80,7 @@ __all__ = [
     "ancestor_at_level",
     "ancestor_prefix",
     "ancestor_id_at",
+    "level_depths",
     "path_prefix_len",
     "subtree_level_counts",
 ]
@@ -535,6 +537,13 @@ def _inline(number: int) -> ColumnElement[int]:
     """An integer written into the SQL: PostgreSQL only matches a SELECT expression with its GROUP BY
     copy when they are textually equal, and bound parameters never are."""
     return literal_column(str(int(number)), Integer)
+
+
+def level_depths(session: Session, level_code: str) -> list[int]:
+    """Depths at which units of a level occur (a single one in a regular tree). Rolling descendants up
+    to that level is then GROUP BY ancestor_id_at(depth) for each of these depths."""
+    query = select(Unit.depth).where(Unit.level_code == level_code).distinct().order_by(Unit.depth)
+    return list(session.scalars(query))
 
 
 def subtree_level_counts(session: Session, unit_id: int) -> list[tuple[str, int, int]]:
