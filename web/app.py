@@ -23,6 +23,7 @@ from web import mail
 from web.errors import BadLink, NotSignedIn, RateLimited, WebError
 from web.rendering import make_templates, render
 from web.security import LinkRequestLimits, WebSecurityMiddleware
+from web.target_cache import TargetCache
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.templates = make_templates()
     app.state.link_limits = LinkRequestLimits()
     app.state.send_mail_now = mail.default_sender(settings, engine)
+    app.state.target_cache = TargetCache(engine, clock=lambda: app.state.clock())
 
     app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
                        error_response=_unexpected_error_response)

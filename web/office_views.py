@@ -13,7 +13,7 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.nominations import NominationStatus
 from models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
 from thidua.services import nominations as nomination_service
-from thidua.services.targets import TargetReport, target_progress
+from web.target_cache import TargetFigures
 from thidua.services.campaigns import subtree_range
 from web.errors import InvalidInput
 from web.permissions import Principal
@@ -45,7 +45,7 @@ class Dashboard:
     overdue_total: int = 0
     delivery: dict[str, int] = field(default_factory=dict)
     failures: list[Any] = field(default_factory=list)
-    targets: list[TargetReport] = field(default_factory=list)
+    targets: TargetFigures | None = None
     pipeline: list["PipelineRow"] = field(default_factory=list)
 
     @property
@@ -71,7 +71,7 @@ def default_obligation(rows: list[tuple[ObligationDef, Compliance]], today: date
 
 
 def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime, *,
-              obligation_code: str | None = None) -> Dashboard:
+              obligation_code: str | None = None, targets: TargetFigures | None = None) -> Dashboard:
     scope = scope_unit(session, me, campaign)
     rows = compliance_by_obligation(session, campaign.id, scope.path, now)
     data = Dashboard(scope=scope, obligations=rows)
@@ -84,7 +84,7 @@ def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime
         data.overdue, data.overdue_total = overdue_list(session, data.selected.id, scope.path, now)
     data.delivery = delivery_counts(session, campaign.id)
     data.failures = failed_mail(session, me, campaign.id, limit=20)
-    data.targets = target_progress(session, campaign_code=campaign.code, now=now)
+    data.targets = targets
     data.pipeline = nomination_pipeline(session, campaign.id)
     return data
 

@@ -17,7 +17,7 @@ from models.tables import Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
 from web.auth import issue_login_link, normalise_email
-from web.deps import csrf_protect, db, now, principal
+from web.deps import csrf_protect, db, now, principal, today
 from web.errors import InvalidInput
 from web.nomination_views import actor_for, readable
 from web.nomination_views import as_web_error as nomination_error
@@ -128,6 +128,18 @@ class ComplianceOut(BaseModel):
     done_percent: float
 
 
+class TargetOut(BaseModel):
+    code: str
+    title: str
+    target: float
+    unit_of_measure: str
+    deadline: date
+    value: float | None
+    percent_of_target: float | None
+    verdict: str
+    computed_at: datetime
+
+
 class DashboardOut(BaseModel):
     campaign: str
     scope_unit: str
@@ -137,6 +149,8 @@ class DashboardOut(BaseModel):
     by_branch: list[ComplianceOut]
     overdue_total: int
     delivery: dict[str, int]
+    targets: list[TargetOut]
+    nomination_pipeline: dict[str, dict[str, int]]
 
 
 class AuditOut(BaseModel):
@@ -273,11 +287,18 @@ def dashboard(request: Request, campaign: str | None = None, obligation: str | N
     chosen = pick_campaign(session, me, campaign)
     if chosen is None:
         raise InvalidInput("Chưa có chiến dịch nào.")
-    d = office_dashboard(session, me, chosen, now(request), obligation_code=obligation)
+    figures = request.app.state.target_cache.get(chosen.code, today(request))
+    d = office_dashboard(session, me, chosen, now(request), obligation_code=obligation, targets=figures)
+    targets = [TargetOut(code=t.code, title=t.title, target=t.target, unit_of_measure=t.unit_of_measure,
+                         deadline=t.deadline, value=t.scope[0].progress.figure.value if t.scope else None,
+                         percent_of_target=t.scope[0].progress.percent_of_target if t.scope else None,
+                         verdict=t.scope[0].progress.verdict if t.scope else "", computed_at=figures.computed_at)
+               for t in figures.reports]
     return DashboardOut(
         campaign=chosen.code, scope_unit=d.scope.code, obligations=[_compliance(c) for _, c in d.obligations],
         selected_obligation=d.selected.code if d.selected else None, by_level=[_compliance(c) for c in d.by_level],
         by_branch=[_compliance(c) for c in d.by_branch], overdue_total=d.overdue_total, delivery=d.delivery,
+        targets=targets, nomination_pipeline={row.level: row.counts for row in d.pipeline},
     )
 
 

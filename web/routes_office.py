@@ -15,11 +15,11 @@ from starlette.background import BackgroundTask
 from models.clock import parse_date
 from models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
 from models.submissions import SubmissionError
+from models.tables import Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
-from models.tables import Unit, User
 from web import office_views
-from web.deps import csrf_protect, db, now, principal
+from web.deps import csrf_protect, db, now, principal, today
 from web.errors import InvalidInput, NotFound, Refused
 from web.permissions import Principal, Role, require_office
 from web.queries import pick_campaign
@@ -39,7 +39,8 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
     campaign = pick_campaign(session, me, chien_dich)
     if campaign is None:
         return render(request, "office/dashboard.html", {"campaign": None})
-    data = office_views.dashboard(session, me, campaign, now(request), obligation_code=nghia_vu)
+    targets = request.app.state.target_cache.get(campaign.code, today(request))
+    data = office_views.dashboard(session, me, campaign, now(request), obligation_code=nghia_vu, targets=targets)
     return render(request, "office/dashboard.html", {
         "campaign": campaign, "d": data, "pipeline_columns": office_views.PIPELINE_COLUMNS,
         "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},

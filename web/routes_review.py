@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models.forms import format_value
-from models.tables import ObligationDef
 from models.submissions import InvalidTransition, StaleVersion, SubmissionError
+from models.tables import ObligationDef
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import RATING_FIELD, review_report
 from web.deps import csrf_protect, db, now, principal
@@ -22,6 +22,7 @@ from web.routes_unit import form_fields, submission_history
 from web.service_errors import as_web_error, expected_version, sentence
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+NOMINATIONS_SHOWN = 100  # oldest first; the rest after these are decided
 
 
 @router.get("/duyet")
@@ -43,7 +44,9 @@ def queue(request: Request, chien_dich: str | None = None, nghia_vu: str | None 
     return render(request, "review/queue.html", {
         "campaign": campaign, "rows": rows, "total": total, "filters": filters, "obligations": obligations,
         "pages": (total + PAGE_SIZE - 1) // PAGE_SIZE,
-        "nominations": nomination_service.reviewer_queue(engine, campaign.id, me.unit_id) if campaign else [],
+        "nominations": nomination_service.reviewer_queue(engine, campaign.id, me.unit_id, limit=NOMINATIONS_SHOWN + 1)
+                       if campaign else [],
+        "nominations_shown": NOMINATIONS_SHOWN,
         "outgoing": outgoing_lists(engine, campaign.id, me.unit_id) if campaign else [],
     })
 

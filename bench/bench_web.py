@@ -1,0 +1,363 @@
+"""Benchmark (issue 6): the web application at national scale.
+
+Data: the national tree (TLD → 63 provinces → ~940 directly-superior unions → 130,000 CĐCS), a campaign
+of 5 obligations over it (~660,000 assignments), 60 % of the round-1 reports sent (half of them accepted),
+10,000 nominations at various levels and statuses, accounts for the measured people.
+
+Measured against a real server (uvicorn in its own process, SQLite by default) from this process:
+  1. the reviewer queue (/duyet) of the busiest directly-superior union: p50 / p95 (target p95 ≤ 50 ms);
+  2. the office dashboard (/van-phong) of a province office and of the national office (target p95 ≤ 300 ms);
+  3. 50 report submissions per second for 2 minutes (open loop: latency counted from each request's planned
+     start, so a slow server cannot slow the generator down): p50 / p95 / p99 (target p99 ≤ 500 ms), errors
+     (target: none).
+
+    /work/venv/bin/python bench/bench_web.py [--cdcs 130000] [--nominations 10000] [--rate 50] [--seconds 120]
+                                            [--database-url URL] [--json results.json]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import and_, func, insert, literal, select, text, update  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from models.awards import achievement_key, nominee_key  # noqa: E402
+from models.nominations import Nomination  # noqa: E402
+from models.submissions import Submission  # noqa: E402
+from models.tables import Assignment, Campaign, ObligationDef, Unit, User  # noqa: E402
+from thidua.db import create_schema, make_engine  # noqa: E402
+from thidua.services.campaigns import load_campaign  # noqa: E402
+from thidua.services.units import import_units, load_levels  # noqa: E402
+from thidua.settings import CONFIG_DIR, Settings  # noqa: E402
+from thidua.unitgen import national_tree, write_units_csv  # noqa: E402
+
+# The server's clock: round 1 ended 30/06/2025 and its report is due 10/07/2025.
+SERVER_NOW = datetime(2025, 7, 5, 3, 0, tzinfo=timezone.utc)
+SECRET = "khoa-do-hieu-nang"
+CAMPAIGN = "toan-quoc-web"
+REPORT = {"so_sang_kien": "3", "so_doan_vien_moi": "12", "so_cdcs_thanh_lap": "0", "guong_dien_hinh": "Tổ sản xuất 2"}
+
+
+def campaign_yaml() -> str:
+    fields = ("[{code: so_sang_kien, label: Số sáng kiến, type: integer, required: true, min: 0}, "
+              "{code: so_doan_vien_moi, label: Số đoàn viên mới, type: integer, required: true, min: 0}, "
+              "{code: so_cdcs_thanh_lap, label: Số CĐCS mới thành lập, type: integer, min: 0}, "
+              "{code: guong_dien_hinh, label: Gương điển hình, type: text, max_length: 2000}]")
+    return f"""code: {CAMPAIGN}
+title: Phong trào thi đua toàn quốc 2025 (đo hiệu năng trang web)
+theme: Đo hiệu năng
+year: 2025
+issuing_unit: TLD
+owner: {{department: Ban Thi đua, email: thidua@example.vn}}
+plan_issued_on: 01/01/2025
+starts: 01/01/2025
+ends: 31/12/2025
+rounds:
+  - {{number: 1, name: Đợt 1, starts: 01/01/2025, ends: 30/06/2025}}
+  - {{number: 2, name: Đợt 2, starts: 30/06/2025, ends: 31/12/2025}}
+calendar: {{holidays_file: {CONFIG_DIR / 'calendars' / 'vn_holidays.yaml'}}}
+obligations:
+  - {{code: dang-ky, kind: registration, title: Đăng ký thi đua, levels: [cap_tren_truc_tiep, cdcs], due: 15/03/2025,
+     fields: [{{code: cong_trinh_moi, label: Công trình mới, type: text, required: true}}]}}
+  - {{code: so-ket-dot-1, kind: round_report, round: 1, title: Báo cáo sơ kết đợt 1, levels: [cap_tren_truc_tiep, cdcs],
+     due: {{round: 1, days_after_end: 10}}, fields: {fields}}}
+  - {{code: so-ket-dot-2, kind: round_report, round: 2, title: Báo cáo sơ kết đợt 2, levels: [cap_tren_truc_tiep, cdcs],
+     due: 10/12/2025, fields: {fields}}}
+  - {{code: tong-ket, kind: final_report, title: Báo cáo tổng kết, levels: [cap_tren_truc_tiep, cdcs], due: 15/12/2025,
+     fields: {fields}}}
+  - {{code: de-xuat-dot-1, kind: nomination_window, round: 1, title: Đề xuất khen thưởng đợt 1,
+     levels: [cap_tren_truc_tiep, cdcs], opens: 01/07/2025, due: 20/07/2025, review_required: false}}
+targets:
+  - {{code: sang-kien, title: Sáng kiến toàn quốc, rollup: sum, value: 500000, unit: sáng kiến, deadline: 31/12/2025,
+     source: {{obligations: [so-ket-dot-1, so-ket-dot-2], field: so_sang_kien}}, breakdown_level: ldld_tinh}}
+awards:
+  catalogue: awards/qd1689_2019.yaml
+  review_days_per_level: {{cap_tren_truc_tiep: 10, ldld_tinh: 15, tong_ldld: 30}}
+"""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building the national data set
+# ---------------------------------------------------------------------------------------------------
+def build(engine: Engine, workdir: Path, cdcs: int, nominations: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    create_schema(engine)
+    load_levels(engine)
+    csv_path = workdir / "units.csv"
+    write_units_csv(national_tree(cdcs_total=cdcs), csv_path)
+    import_units(engine, csv_path)
+    campaign_file = workdir / "campaigns" / "toan-quoc.yaml"
+    campaign_file.parent.mkdir(parents=True, exist_ok=True)
+    campaign_file.write_text(campaign_yaml(), encoding="utf-8")
+    (workdir / "awards").symlink_to(CONFIG_DIR / "awards")  # the catalogue path is relative to the config folder
+    (workdir / "calendars").symlink_to(CONFIG_DIR / "calendars")
+    loaded = load_campaign(engine, campaign_file)
+    print(f"  đơn vị và chiến dịch: {loaded.assignments_created:,} nghĩa vụ ({time.perf_counter() - t0:.0f} s)")
+    with Session(engine) as session, session.begin():
+        campaign = session.execute(select(Campaign).where(Campaign.code == CAMPAIGN)).scalars().one()
+        facts = {"campaign_id": campaign.id, **_seed_reports(session, campaign.id)}
+        facts.update(_seed_nominations(session, campaign.id, nominations))
+        facts.update(_seed_people(session, campaign.id))
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+    print(f"  dữ liệu thử xong sau {time.perf_counter() - t0:.0f} s")
+    return facts
+
+
+def _seed_reports(session: Session, campaign_id: int) -> dict[str, Any]:
+    """60 % of the CĐCS sent their round-1 report (every other one of those accepted): INSERT … SELECT."""
+    A, S, U = Assignment.__table__, Submission.__table__, Unit.__table__  # type: ignore[attr-defined]
+    ob = session.execute(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id,
+                                                     ObligationDef.code == "so-ket-dot-1")).scalars().one()
+    sent_at = datetime(2025, 7, 2, 2, 0, tzinfo=timezone.utc)
+    chosen = and_(A.c.obligation_id == ob.id, A.c.unit_id % 5 < 3,
+                  A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs")))
+    accepted = A.c.unit_id % 2 == 0
+    data = {"so_sang_kien": 2, "so_doan_vien_moi": 5}
+    session.execute(insert(S).from_select(
+        ["assignment_id", "obligation_id", "unit_id", "version", "data", "submitted_by", "submitted_at", "source",
+         "late", "review_status", "reviewed_by", "reviewed_at"],
+        select(A.c.id, A.c.obligation_id, A.c.unit_id, literal(1), literal(data, S.c.data.type), literal("bench"),
+               literal(sent_at), literal("bench"), literal(False), literal("cho_duyet"), literal(None),
+               literal(None)).where(chosen)))
+    session.execute(update(S).where(S.c.obligation_id == ob.id, S.c.unit_id % 2 == 0)
+                    .values(review_status="da_duyet", reviewed_by="bench", reviewed_at=sent_at))
+    session.execute(update(A).where(chosen).values(status="da_gui", current_version=1, submitted_at=sent_at, version=2))
+    session.execute(update(A).where(chosen, accepted).values(status="da_duyet", reviewed_at=sent_at))
+    waiting = session.execute(select(A.c.reviewer_unit_id, func.count()).where(A.c.obligation_id == ob.id,
+                              A.c.status == "da_gui").group_by(A.c.reviewer_unit_id)
+                              .order_by(func.count().desc()).limit(1)).one()
+    free = list(session.execute(select(A.c.id, A.c.unit_id).where(A.c.obligation_id == ob.id, A.c.status == "chua_gui",
+                                A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs")))).all())
+    sent = session.execute(select(func.count()).select_from(S)).scalar_one()
+    print(f"  báo cáo đợt 1 đã gửi: {sent:,}; hàng chờ lớn nhất: {waiting[1]} báo cáo")
+    return {"busiest_reviewer_unit": waiting[0], "free_assignments": free}
+
+
+def _seed_nominations(session: Session, campaign_id: int, count: int) -> dict[str, Any]:
+    """`count` nominations from CĐCS: 80 % under review at their union, 10 % at the province, 10 % decided."""
+    U = Unit.__table__  # type: ignore[attr-defined]
+    rows = session.execute(select(U.c.id, U.c.parent_id, U.c.path).where(U.c.level_code == "cdcs")
+                           .order_by(U.c.id).limit(count)).all()
+    province_of = {r.id: int(r.path.split(".")[1]) for r in rows}
+    now = SERVER_NOW
+    payload = []
+    for i, (unit_id, parent_id, _path) in enumerate(rows):
+        kind = i % 10
+        status, holder, level = ("under_review", parent_id, "cap_tren_truc_tiep")
+        if kind == 8:
+            status, holder, level = "under_review", province_of[unit_id], "ldld_tinh"
+        elif kind == 9:
+            status, holder, level = "decided", province_of[unit_id], "ldld_tinh"
+        payload.append({
+            "campaign_id": campaign_id, "catalogue_code": "qd1689-2019", "award_code": "bang-khen-ldld-tinh-chuyen-de",
+            "award_name": "Bằng khen của Liên đoàn Lao động tỉnh (chuyên đề, sơ kết đợt)", "award_kind": "certificate",
+            "award_scope": "thematic", "subject": "collective", "nominee_unit_id": unit_id,
+            "nominee_name": f"CĐCS số {unit_id}", "nominee_position": "", "nominee_key": nominee_key("collective", unit_id),
+            "occasion": "round", "round_number": 1, "theme": "Sáng kiến", "achievement": "Có nhiều sáng kiến",
+            "achievement_key": achievement_key(campaign_id, "round", 1, "Sáng kiến"), "discipline": "", "dossier": {},
+            "origin_unit_id": unit_id, "origin_level": "cdcs", "deciding_level": "ldld_tinh",
+            "deciding_unit_id": province_of[unit_id], "status": status, "current_unit_id": holder,
+            "current_level": level, "decision_number": "12/QĐ" if status == "decided" else "",
+            "decision_date": date(2025, 7, 4) if status == "decided" else None, "decision_signer": "",
+            "created_by": "bench", "created_at": now, "updated_at": now, "version": 3,
+        })
+    session.execute(insert(Nomination.__table__), payload)  # type: ignore[attr-defined]
+    return {"nominations": len(payload)}
+
+
+def _seed_people(session: Session, campaign_id: int) -> dict[str, Any]:
+    U = Unit.__table__  # type: ignore[attr-defined]
+    ids = dict(session.execute(select(U.c.code, U.c.id).where(U.c.code.in_(["TLD", "T01"]))).all())
+    return {"tld": ids["TLD"], "province": ids["T01"]}
+
+
+def create_users(engine: Engine, facts: dict[str, Any], submitters: list[tuple[int, int]]) -> dict[str, Any]:
+    """Accounts for the measured people: returns their ids (user id, unit id, e-mail)."""
+    people = [("reviewer", facts["busiest_reviewer_unit"], "reviewer"), ("office_province", facts["province"], "office"),
+              ("office_national", facts["tld"], "office")]
+    rows = [{"email": f"{key}@example.vn", "full_name": key, "unit_id": unit, "role": role, "active": True,
+             "created_at": SERVER_NOW} for key, unit, role in people]
+    rows += [{"email": f"cdcs{unit}@example.vn", "full_name": "", "unit_id": unit, "role": "unit_officer",
+              "active": True, "created_at": SERVER_NOW} for _, unit in submitters]
+    with Session(engine) as session, session.begin():
+        session.execute(insert(User.__table__), rows)  # type: ignore[attr-defined]
+        found = {email: (uid, unit) for uid, email, unit in session.execute(
+            select(User.id, User.email, User.unit_id))}
+    return {"people": {key: found[f"{key}@example.vn"] + (f"{key}@example.vn",) for key, _, _ in people},
+            "submitters": [(assignment, found[f"cdcs{unit}@example.vn"][0], f"cdcs{unit}@example.vn")
+                           for assignment, unit in submitters]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The server, in its own process
+# ---------------------------------------------------------------------------------------------------
+def serve(url: str, port: int, data_dir: str) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET,
+                        base_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings, make_engine(url), clock=lambda: SERVER_NOW)
+    app.state.send_mail_now = None
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def session_headers(settings: Settings, user_id: int, email: str) -> tuple[dict[str, str], str]:
+    from web.auth import SESSION_COOKIE, WebSession, encode_session
+    from web.security import csrf_token
+
+    data = WebSession(sid=f"do-{user_id}", issued_at=SERVER_NOW, user_id=user_id, email=email)
+    return {"Cookie": f"{SESSION_COOKIE}={encode_session(settings, data)}"}, csrf_token(settings, data)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def time_page(base: str, path: str, headers: dict[str, str], repeats: int, warmup: int = 5) -> dict[str, float]:
+    import httpx
+
+    timings = []
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for i in range(warmup + repeats):
+            t0 = time.perf_counter()
+            answer = client.get(path)
+            elapsed = (time.perf_counter() - t0) * 1000
+            if answer.status_code != 200:
+                raise SystemExit(f"{path}: HTTP {answer.status_code}: {answer.text[:300]}")
+            if i >= warmup:
+                timings.append(elapsed)
+    return {"p50_ms": round(statistics.median(timings), 1), "p95_ms": round(percentile(timings, 0.95), 1),
+            "max_ms": round(max(timings), 1), "requests": repeats, "bytes": len(answer.content)}
+
+
+async def submission_load(base: str, settings: Settings, submitters: list[tuple[int, int, str]], rate: float,
+                          seconds: float) -> dict[str, Any]:
+    import httpx
+
+    total = int(rate * seconds)
+    plan = submitters[:total]
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        start = time.perf_counter() + 0.5
+
+        async def one(i: int, assignment_id: int, user_id: int, email: str) -> None:
+            planned = start + i / rate
+            await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+            headers, csrf = session_headers(settings, user_id, email)
+            try:
+                answer = await client.post(f"/don-vi/nghia-vu/{assignment_id}", data={**REPORT, "_csrf": csrf},
+                                           headers=headers)
+                if answer.status_code != 303:
+                    errors.append(f"HTTP {answer.status_code}")
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+            latencies.append((time.perf_counter() - planned) * 1000)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i, *item) for i, item in enumerate(plan)))
+        wall = time.perf_counter() - t0
+    return {"requests": len(plan), "rate_per_s": rate, "wall_s": round(wall, 1),
+            "achieved_per_s": round(len(plan) / wall, 1), "errors": len(errors), "error_kinds": sorted(set(errors)),
+            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(percentile(latencies, 0.95), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1), "max_ms": round(max(latencies), 1)}
+
+
+def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("máy chủ web không khởi động được")
+        try:
+            httpx.get(base + "/dang-nhap", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("máy chủ web không trả lời")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cdcs", type=int, default=130_000)
+    parser.add_argument("--nominations", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.serve[2])
+        return
+
+    from notifications.sink import free_port
+
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        workdir = Path(tmp)
+        url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+        engine = make_engine(url)
+        print(f"Dựng dữ liệu toàn quốc ({args.cdcs:,} CĐCS, {args.nominations:,} đề nghị khen thưởng) ...")
+        facts = build(engine, workdir, args.cdcs, args.nominations)
+        needed = int(args.rate * args.seconds)
+        free = facts["free_assignments"]
+        if len(free) < needed:
+            raise SystemExit(f"chỉ có {len(free)} nghĩa vụ chưa gửi, cần {needed}")
+        random.Random(6).shuffle(free)
+        ids = create_users(engine, facts, free[:needed])
+        engine.dispose()
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        settings = Settings(data_dir=workdir, database_url=url, secret_key=SECRET, base_url=base)
+        server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port), str(workdir)])
+        try:
+            wait_until_up(base, server)
+            results: dict[str, Any] = {"cdcs": args.cdcs, "nominations": facts["nominations"], "database": url.split(":")[0]}
+            for key, who, path, repeats in (("reviewer_queue", "reviewer", "/duyet", 200),
+                                            ("office_dashboard_province", "office_province", "/van-phong", 50),
+                                            ("office_dashboard_national", "office_national", "/van-phong", 30)):
+                user_id, _unit, email = ids["people"][who]
+                headers, _ = session_headers(settings, user_id, email)
+                results[key] = time_page(base, path, headers, repeats)
+                print(f"{key}: {results[key]}")
+            results["submissions"] = asyncio.run(submission_load(base, settings, ids["submitters"], args.rate, args.seconds))
+            print(f"submissions: {results['submissions']}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        targets = {
+            "reviewer_queue_p95_le_50ms": results["reviewer_queue"]["p95_ms"] <= 50,
+            "office_dashboard_p95_le_300ms": results["office_dashboard_province"]["p95_ms"] <= 300,
+            "submissions_p99_le_500ms": results["submissions"]["p99_ms"] <= 500,
+            "submissions_no_errors": results["submissions"]["errors"] == 0,
+        }
+        results["targets_met"] = targets
+        print("Mục tiêu:", json.dumps(targets, ensure_ascii=False))
+        if args.json:
+            args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The campaign office: figures, reminder failures, audit search, accounts, target figures kept fresh."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from models.clock import utcnow
+from models.outbox import OutboxMessage
+from models.tables import AuditLog, User
+from notifications.outbox import enqueue
+from tests.web.conftest import World, csrf_of, sign_in
+from tests.web.helpers import report_accepted
+from web.target_cache import TargetCache
+
+
+def set_outbox(session: Session, key: str, **values: object) -> None:
+    session.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(**values))
+
+
+def test_dashboard_counts_by_level_and_district_with_the_late_list(world: World, client) -> None:
+    report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 30, "so_doan_vien_moi": 2}, "BDH.D1")
+    world.clock[0] = world.now() + timedelta(days=6)  # 11/06/2023: round 1 reports are overdue
+    sign_in(client, world, "office")
+    d = client.get("/api/v1/office/dashboard").json()
+    assert d["selected_obligation"] == "so-ket-dot-1"
+    levels = {c["key"]: (c["total"], c["submitted"], c["accepted"], c["overdue"]) for c in d["by_level"]}
+    assert levels == {"cap_tren_truc_tiep": (2, 0, 0, 2), "cdcs": (6, 1, 1, 5)}
+    branches = {c["key"]: (c["total"], c["submitted"], c["done_percent"]) for c in d["by_branch"]}
+    assert branches == {"BDH.D1": (4, 1, 25.0), "BDH.D2": (4, 0, 0.0)}
+    assert d["overdue_total"] == 7
+    sang_kien = next(t for t in d["targets"] if t["code"] == "sang-kien-8000")
+    assert sang_kien["value"] == 30 and sang_kien["percent_of_target"] == 30 / 8000 * 100
+    page = client.get("/van-phong").text
+    late = re.search(r'<ul id="danh-sach-tre">(.*?)</ul>', page, re.S).group(1)
+    assert "CĐCS Đơn vị Mẫu 1-2" in late and "CĐCS Đơn vị Mẫu 1-1" not in late
+
+
+def test_reminders_that_failed_are_listed_for_action(world: World, client) -> None:
+    with Session(world.engine) as session:
+        enqueue(session, key="nhac:1", kind="reminder", recipient="sai@@example", template="reminder_upcoming",
+                context={}, campaign_id=1, unit_id=world.units["BDH.D1.2"].id)
+        enqueue(session, key="nhac:2", kind="reminder", recipient="ok@example.vn", template="reminder_upcoming",
+                context={}, campaign_id=1, unit_id=world.units["BDH.D1.3"].id)
+        set_outbox(session, "nhac:1", status="failed", last_error="địa chỉ e-mail không hợp lệ", attempts=1)
+        set_outbox(session, "nhac:2", status="sent", sent_at=utcnow())
+        session.commit()
+    sign_in(client, world, "office")
+    d = client.get("/api/v1/office/dashboard").json()
+    assert d["delivery"] == {"failed": 1, "sent": 1}
+    table = re.search(r'<table class="wide" id="thu-loi">(.*?)</table>', client.get("/van-phong").text, re.S).group(1)
+    assert "CĐCS Đơn vị Mẫu 1-2" in table and "sai@@example" in table and "không hợp lệ" in table
+    assert "ok@example.vn" not in table
+
+
+def test_audit_log_is_searchable_by_unit_and_date(world: World, client) -> None:
+    report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 1, "so_doan_vien_moi": 1}, "BDH.D1")
+    sign_in(client, world, "office")
+    page = client.get("/van-phong/nhat-ky", params={"don_vi": "BDH.D1.1", "tu_ngay": "05/06/2023", "den_ngay": "05/06/2023"})
+    rows = re.findall(r"<code>([a-z_.]+)</code>", page.text)
+    assert rows == ["submission.accepted", "submission.submitted"]
+    empty = client.get("/van-phong/nhat-ky", params={"don_vi": "BDH.D1.1", "tu_ngay": "06/06/2023"})
+    assert re.findall(r"<code>([a-z_.]+)</code>", empty.text) == []
+    bad = client.get("/van-phong/nhat-ky", params={"don_vi": "KHONG-CO", "tu_ngay": "32/01/2023"})
+    assert bad.status_code == 422
+    assert "Không có đơn vị mã &#39;KHONG-CO&#39;" in bad.text and "Ngày không hợp lệ: &#39;32/01/2023&#39;" in bad.text
+    assert 'value="KHONG-CO"' in bad.text and 'value="32/01/2023"' in bad.text
+    api = client.get("/api/v1/office/audit", params={"unit": "BDH.D1.1", "since": "2023-06-05"}).json()
+    assert [e["action"] for e in api] == ["submission.accepted", "submission.submitted"]
+
+
+def test_accounts_added_with_errors_beside_fields_or_imported_from_units(world: World, client) -> None:
+    sign_in(client, world, "office")
+    client.get("/van-phong/nguoi-dung")
+    bad = client.post("/van-phong/nguoi-dung", data={"email": "khong-dung", "unit": "BDH.D9", "role": "sep",
+                                                     "full_name": "Trần Thị B", "_csrf": csrf_of(client, world)})
+    assert bad.status_code == 422
+    assert "địa chỉ e-mail &#39;khong-dung&#39; chưa đúng dạng" in bad.text
+    assert "không có đơn vị mã &#39;BDH.D9&#39;" in bad.text and "vai trò &#39;sep&#39; không có" in bad.text
+    assert 'value="Trần Thị B"' in bad.text
+    ok = client.post("/van-phong/nguoi-dung", data={"email": "Moi@Example.vn", "unit": "BDH.D2.1", "role": "unit_officer",
+                                                    "full_name": "Trần Thị B", "_csrf": csrf_of(client, world)})
+    assert ok.status_code == 303
+    twice = client.post("/van-phong/nguoi-dung", data={"email": "moi@example.vn", "unit": "BDH.D2.1",
+                                                       "role": "reviewer", "_csrf": csrf_of(client, world)})
+    assert twice.status_code == 422 and "đã có tài khoản ở đơn vị BDH.D2.1" in twice.text
+    assert client.post("/van-phong/nguoi-dung/nhap-tu-don-vi", data={"_csrf": csrf_of(client, world)}).status_code == 303
+    with Session(world.engine) as session:
+        imported = dict(session.execute(select(User.email, User.role).where(User.email.like("bdh%"))).all())
+        audited = session.execute(select(func.count()).select_from(AuditLog)
+                                  .where(AuditLog.action.in_(["user.created", "user.imported"]))).scalar_one()
+    assert imported["bdh-d1@example.vn"] == "reviewer" and imported["bdh-d1-1@example.vn"] == "unit_officer"
+    assert imported["bdh@example.vn"] == "reviewer"
+    assert len(imported) == 9 and audited == 10  # the province, 2 districts, 6 CĐCS; and the one added by hand
+
+
+def test_target_figures_are_served_stale_while_recomputed(world: World) -> None:
+    cache = TargetCache(world.engine, clock=world.now, fresh_for=timedelta(minutes=5))
+    first = cache.get("bd-2023", world.now().date())
+    assert cache.get("bd-2023", world.now().date()) is first  # fresh: not recomputed
+    report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 40, "so_doan_vien_moi": 1}, "BDH.D1")
+    world.clock[0] = world.now() + timedelta(minutes=6)
+    assert cache.get("bd-2023", world.now().date()) is first  # stale ones served at once ...
+    deadline = time.monotonic() + 10
+    while cache.get("bd-2023", world.now().date()) is first:  # ... while they are recomputed
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    fresh = cache.get("bd-2023", world.now().date())
+    assert fresh.computed_at == world.now()
+    assert next(t for t in fresh.reports if t.code == "sang-kien-8000").scope[0].progress.figure.value == 40
