@@ -37,7 +37,6 @@ def _close(campaign_code: str, now: datetime | None, database_url: str | None) -
     engine = _engine(database_url)
     try:
         campaign_id = service.campaign_by_code(engine, campaign_code).id
-        assert campaign_id is not None
         result = service.close_windows(engine, campaign_id, now=now)
         queued = service.remind_overdue_reviewers(engine, campaign_id, now=now)
     finally:

@@ -147,11 +147,6 @@ def dossier_refusals(catalogue: AwardCatalogue, candidate: Candidate) -> list[Re
     return out
 
 
-def batch_document_required(catalogue: AwardCatalogue, award: Award) -> bool:
-    """Whether the award's file needs the tờ trình that a batch carries."""
-    return any((item := catalogue.dossier_item(code)) is not None and item.from_batch for code in award.dossier)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Quotas
 # ---------------------------------------------------------------------------------------------------

@@ -233,6 +233,7 @@ class Nomination(SQLModel, table=True):
         Index("ix_nomination_origin", "origin_unit_id", "status"),
         Index("ix_nomination_award", "campaign_id", "award_code", "status"),
         Index("ix_nomination_nominee", "nominee_key"),
+        Index("ix_nomination_nominee_unit", "nominee_unit_id", "award_code"),  # quota counts over a subtree
         Index("ix_nomination_batch", "batch_id", "status"),
         Index("ix_nomination_review_due", "status", "review_due_at"),
     )

@@ -83,10 +83,6 @@ class Award(Strict):
     dossier: list[Code] = Field(default_factory=list)
     note: str = ""
 
-    @property
-    def label(self) -> str:
-        return self.name
-
 
 class Quota(Strict):
     """At most `max` live proposals of the listed awards per proposer / subtree / campaign, per year or round."""

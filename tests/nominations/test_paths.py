@@ -88,6 +88,7 @@ def test_national_award_passes_district_and_province_to_the_tong_ldld(world: Wor
     view = world.view(nid)
     assert (view.current_unit, local_day(view.review_due_at)) == ("Tổng Liên đoàn Lao động Việt Nam", date(2024, 1, 9))
     assert at_national.to_unit_id == world.units["TLD"]
+    assert view.route == ["CĐ cấp trên trực tiếp", "LĐLĐ tỉnh", "Tổng LĐLĐ"]
     world.decide("TLD", [nid], "55/QĐ-TLĐ", date(2024, 1, 8), now=datetime(2024, 1, 8, 9))
     assert [(a, u) for a, _, u in actions(world, nid) if a in ("send", "decide")] == [
         ("send", "LĐLĐ huyện Thử Nghiệm 1"), ("send", "Liên đoàn Lao động tỉnh Bình Định"),

@@ -55,9 +55,7 @@ def _service_errors(func: F) -> F:
 
 
 def _campaign_id(engine: Engine, code: str) -> int:
-    campaign = service.campaign_by_code(engine, code)
-    assert campaign.id is not None
-    return campaign.id
+    return service.campaign_by_code(engine, code).id
 
 
 def _unit_id(engine: Engine, code: str) -> int:
@@ -150,6 +148,7 @@ def show_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
         ("Đơn vị đề nghị", v.origin_unit),
         ("Trạng thái", f"{v.status_label} – đang ở {v.current_unit}"),
         ("Hạn xét", fmt_datetime(v.review_due_at)),
+        ("Các cấp xét", " → ".join(v.route)),
         ("Cấp quyết định", v.deciding_unit),
         ("Quyết định", f"{v.decision_number} ngày {fmt_date(v.decision_date)}, {v.decision_signer}" if v.decision_number else ""),
         ("Ngày trao tặng", fmt_date(v.awarded_on)),

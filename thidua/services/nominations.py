@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine, RowMapping
 from sqlmodel import Session
 
@@ -30,7 +30,6 @@ from models.awards import (
     NomineeFacts,
     Refusal,
     achievement_key,
-    batch_document_required,
     dossier_refusals,
     eligibility_refusals,
     exclusivity_refusals,
@@ -42,7 +41,7 @@ from models.awards import (
     reviewer_levels,
     window_closes,
 )
-from models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
+from models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
 from models.nominations import (
     ALIVE_STATUSES,
     GRANTED_STATUSES,
@@ -229,6 +228,7 @@ class NominationView:
     decision_signer: str
     awarded_on: date | None
     updated_at: datetime
+    route: list[str] = field(default_factory=list)  # levels that review it, bottom-up, ending with the decider
     steps: list[StepView] = field(default_factory=list)
 
 
@@ -293,13 +293,14 @@ class _Units:
 
 @dataclass
 class _Ctx:
-    campaign: Campaign
+    campaign: CampaignInfo
     catalogue: AwardCatalogue
     levels: list[str]  # top first
     level_names: dict[str, str]
     review_days: dict[str, int]
     now: datetime
     units: _Units
+    open_batches: dict[tuple[int, str, int], int] = field(default_factory=dict)  # (unit, occasion, round) -> id
 
     @property
     def tz(self) -> str:
@@ -329,10 +330,11 @@ class _Ctx:
         return award
 
 
-def _aware(now: datetime | None) -> datetime:
+def _aware(now: datetime | None, tz: str = DEFAULT_TZ) -> datetime:
+    """`now` as aware UTC; a naive value is a wall-clock time of the campaign's zone."""
     if now is None:
         return utcnow()
-    return local_to_utc(now) if now.tzinfo is None else now
+    return local_to_utc(now, tz) if now.tzinfo is None else now
 
 
 @lru_cache(maxsize=16)
@@ -340,7 +342,7 @@ def _catalogue_cached(path: str, mtime_ns: int, levels: tuple[str, ...]) -> Awar
     return validate_catalogue_file(Path(path), levels)
 
 
-def catalogue_path(campaign: Campaign) -> Path:
+def catalogue_path(campaign: Campaign | CampaignInfo) -> Path:
     awards = (campaign.spec or {}).get("awards") or {}
     relative = awards.get("catalogue")
     if not relative:
@@ -353,28 +355,52 @@ def _levels(session: Session) -> tuple[list[str], dict[str, str]]:
     return [r.code for r in rows], {r.code: r.short_name or r.name for r in rows}
 
 
-def campaign_catalogue(session: Session, campaign: Campaign) -> AwardCatalogue:
+def campaign_catalogue(session: Session, campaign: Campaign | CampaignInfo,
+                       levels: Sequence[str] | None = None) -> AwardCatalogue:
     """The validated award catalogue the campaign file names (cached until the file changes)."""
     path = catalogue_path(campaign)
     if not path.exists():
         raise NominationError(f"Không tìm thấy danh mục khen thưởng '{path}'")
-    levels, _ = _levels(session)
+    if levels is None:
+        levels, _ = _levels(session)
     return _catalogue_cached(str(path), path.stat().st_mtime_ns, tuple(levels))
 
 
-def _campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
+@dataclass(frozen=True)
+class CampaignInfo:
+    """The campaign columns nominations need (read with Core: the ORM object costs more than the rest)."""
+
+    id: int
+    code: str
+    title: str
+    year: int
+    timezone: str
+    status: str
+    spec: dict[str, Any]
+    owner_department: str
+    owner_email: str
+
+
+def _campaign_where(session: Session, condition: Any) -> CampaignInfo | None:
+    C = Campaign.__table__  # type: ignore[attr-defined]
+    row = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.year, C.c.timezone, C.c.status, C.c.spec,
+                                 C.c.owner_department, C.c.owner_email).where(condition)).first()
+    return None if row is None else CampaignInfo(*row)
+
+
+def _campaign(session: Session, campaign_id: int) -> CampaignInfo:
+    campaign = _campaign_where(session, Campaign.__table__.c.id == campaign_id)  # type: ignore[attr-defined]
     if campaign is None:
         raise NominationNotFound(f"Không có chiến dịch #{campaign_id}")
     return campaign
 
 
-def campaign_by_code(engine: Engine, code: str) -> Campaign:
-    with Session(engine, expire_on_commit=False) as session:
-        campaign = session.execute(select(Campaign).where(Campaign.code == code)).scalars().first()  # type: ignore[arg-type]
-        if campaign is None:
-            raise NominationNotFound(f"Không có chiến dịch mã '{code}'")
-        return campaign
+def campaign_by_code(engine: Engine, code: str) -> CampaignInfo:
+    with Session(engine) as session:
+        campaign = _campaign_where(session, Campaign.__table__.c.code == code)  # type: ignore[attr-defined]
+    if campaign is None:
+        raise NominationNotFound(f"Không có chiến dịch mã '{code}'")
+    return campaign
 
 
 def _context(session: Session, campaign_id: int, now: datetime | None, *, for_change: bool = True) -> _Ctx:
@@ -383,8 +409,8 @@ def _context(session: Session, campaign_id: int, now: datetime | None, *, for_ch
         raise NominationError(f"Chiến dịch '{campaign.code}' đã đóng: không thay đổi được đề nghị khen thưởng")
     levels, names = _levels(session)
     awards = (campaign.spec or {}).get("awards") or {}
-    return _Ctx(campaign, campaign_catalogue(session, campaign), levels, names,
-                {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()}, _aware(now), _Units(session))
+    return _Ctx(campaign, campaign_catalogue(session, campaign, levels), levels, names,
+                {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()}, _aware(now, campaign.timezone), _Units(session))
 
 
 def _lock(session: Session, campaign_id: int) -> None:
@@ -501,7 +527,6 @@ def _facts(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, in
                 if any(c.kind == kind and c.applies(cand.subject, cand.occasion) for c in cand.award.criteria)]
 
     cid = ctx.campaign.id
-    assert cid is not None
     registered = _units_with_assignment(session, cid, set(needs("registered")), kinds=["registration"],
                                         statuses=list(SUBMITTED_STATUSES))
     accepted: dict[int, set[int]] = {}
@@ -575,7 +600,7 @@ def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labe
 
 def _live_counts(session: Session, ctx: _Ctx, groups: Mapping[Any, list[int]], quotas: Mapping[str, Any],
                  roots: Mapping[int, _UnitRow]) -> dict[Any, int]:
-    """Live nominations per quota group: one grouped query per quota and round."""
+    """Live nominations per quota group: one grouped query per quota and round (one per root for subtrees)."""
     wanted: dict[tuple[str, int | None], list[Any]] = defaultdict(list)
     for group in groups:
         wanted[(group.quota_code, group.round_number)].append(group)
@@ -598,18 +623,12 @@ def _live_counts(session: Session, ctx: _Ctx, groups: Mapping[Any, list[int]], q
                 .group_by(N.c.origin_unit_id)).all())
             for group in members:
                 counts[group] = found.get(group.scope_id, 0)
-        else:  # subtree: group by the root's path prefix, one query per root depth
-            by_length: dict[int, dict[str, Any]] = defaultdict(dict)
+        else:  # subtree: one range scan of the root's subtree on the unit path index per root
             for group in members:
-                path = roots[group.scope_id].path
-                by_length[len(path)][path] = group
-            for length, by_path in by_length.items():
-                prefix = func.substr(U.c.path, 1, length)
-                found = dict(session.execute(
-                    select(prefix, func.count()).select_from(N.join(U, U.c.id == N.c.nominee_unit_id))
-                    .where(*conditions, prefix.in_(list(by_path))).group_by(prefix)).all())
-                for path, group in by_path.items():
-                    counts[group] = found.get(path, 0)
+                low, high = subtree_range(roots[group.scope_id].path)
+                counts[group] = session.execute(
+                    select(func.count()).select_from(N.join(U, U.c.id == N.c.nominee_unit_id))
+                    .where(*conditions, U.c.path >= low, U.c.path < high)).scalar_one()
     return counts
 
 
@@ -859,18 +878,22 @@ def _transition_or_error(row: Mapping[str, Any], action: NominationAction, *, at
 def _open_batch(session: Session, ctx: _Ctx, holder: _UnitRow, occasion: str, round_number: int | None) -> int:
     """The holder's open outgoing list for an occasion, created on first use (callers hold the lock)."""
     rnd = round_number or 0
+    key = (holder.id, occasion, rnd)
+    if key in ctx.open_batches:
+        return ctx.open_batches[key]
     found = session.execute(select(B.c.id).where(
         B.c.campaign_id == ctx.campaign.id, B.c.from_unit_id == holder.id, B.c.occasion == occasion,
         B.c.round_number == rnd, B.c.status == "open")).scalar()
-    if found is not None:
-        return found
-    if holder.parent_id is None:
-        raise InvalidNominationInput(f"{holder.name} không có cấp trên để gửi danh sách đề nghị")
-    return session.execute(insert(B).returning(B.c.id), {
-        "campaign_id": ctx.campaign.id, "from_unit_id": holder.id, "to_unit_id": holder.parent_id,
-        "from_level": holder.level_code, "occasion": occasion, "round_number": rnd, "status": "open",
-        "to_trinh_number": "", "sent_by": "", "item_count": 0, "decision_number": "", "version": 1,
-        "created_at": ctx.now}).scalar_one()
+    if found is None:
+        if holder.parent_id is None:
+            raise InvalidNominationInput(f"{holder.name} không có cấp trên để gửi danh sách đề nghị")
+        found = session.execute(insert(B).returning(B.c.id), {
+            "campaign_id": ctx.campaign.id, "from_unit_id": holder.id, "to_unit_id": holder.parent_id,
+            "from_level": holder.level_code, "occasion": occasion, "round_number": rnd, "status": "open",
+            "to_trinh_number": "", "sent_by": "", "item_count": 0, "decision_number": "", "version": 1,
+            "created_at": ctx.now}).scalar_one()
+    ctx.open_batches[key] = found
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -896,7 +919,7 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
             "nominee_key": nominee_key(p.subject, nominee.id, p.person_name),
             "occasion": p.occasion, "round_number": p.round_number, "theme": p.theme.strip(),
             "achievement": p.achievement.strip(),
-            "achievement_key": achievement_key(ctx.campaign.id or 0, p.occasion, p.round_number,
+            "achievement_key": achievement_key(ctx.campaign.id, p.occasion, p.round_number,
                                                p.theme if award.scope == "thematic" else ""),
             "discipline": p.discipline.strip(), "dossier": _dossier_to_json(p.dossier),
             "origin_unit_id": origin.id, "origin_level": origin.level_code, "deciding_level": award.decided_by,
@@ -997,7 +1020,7 @@ def propose(engine: Engine, campaign_id: int, actor: Actor, proposals: Sequence[
         unique_batches = list(dict.fromkeys(batch_ids))
         if send is not None:
             for batch_id in unique_batches:
-                _send(session, ctx, actor, batch_id, send, rating or submissions_rating)
+                _send(session, ctx, actor, batch_id, send, rating or submissions_rating, checked=frozenset(ids))
         return ProposeResult(ids, unique_batches, send is not None and bool(unique_batches))
 
 
@@ -1006,7 +1029,7 @@ def propose(engine: Engine, campaign_id: int, actor: Actor, proposals: Sequence[
 # ---------------------------------------------------------------------------------------------------
 def _own_rows(session: Session, ctx: _Ctx, ids: Sequence[int], actor: Actor,
               expected_versions: Mapping[int, int] | None) -> list[dict[str, Any]]:
-    rows = [dict(r) for r in _load(session, ids, ctx.campaign.id or 0)]
+    rows = [dict(r) for r in _load(session, ids, ctx.campaign.id)]
     _check_versions(rows, expected_versions)
     for row in rows:
         if row["origin_unit_id"] != actor.unit_id:
@@ -1030,7 +1053,7 @@ def _edited(ctx: _Ctx, row: dict[str, Any], changes: ProposalChanges) -> dict[st
             raise InvalidNominationInput(f"{_label(row)}: khen chuyên đề cần ghi chuyên đề (theme)")
         values["theme"] = changes.theme.strip()
         if row["award_scope"] == "thematic":
-            values["achievement_key"] = achievement_key(ctx.campaign.id or 0, row["occasion"], row["round_number"], values["theme"])
+            values["achievement_key"] = achievement_key(ctx.campaign.id, row["occasion"], row["round_number"], values["theme"])
     if changes.dossier is not None:
         values["dossier"] = {**(row["dossier"] or {}), **_dossier_to_json(changes.dossier)}
     return values
@@ -1098,7 +1121,7 @@ def _held_rows(session: Session, ctx: _Ctx, ids: Sequence[int], actor: Actor,
                expected_versions: Mapping[int, int] | None) -> list[dict[str, Any]]:
     if not ids:
         raise InvalidNominationInput("Không có đề nghị nào được chọn")
-    rows = [dict(r) for r in _load(session, ids, ctx.campaign.id or 0)]
+    rows = [dict(r) for r in _load(session, ids, ctx.campaign.id)]
     _check_versions(rows, expected_versions)
     for row in rows:
         row["_label"] = _label(row)
@@ -1295,7 +1318,8 @@ def send_batch(engine: Engine, campaign_id: int, actor: Actor, *, batch_id: int 
 
 
 def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: DocumentRef | None,
-          rating: RatingLookup) -> BatchResult:
+          rating: RatingLookup, *, checked: frozenset[int] = frozenset()) -> BatchResult:
+    """`checked`: nominations whose rules were checked earlier in this transaction (not checked twice)."""
     batch = session.execute(select(B).where(B.c.id == batch_id)).mappings().one()
     if to_trinh is None and batch["to_trinh_number"]:
         to_trinh = DocumentRef(batch["to_trinh_number"], batch["to_trinh_date"])
@@ -1307,8 +1331,9 @@ def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: Do
         raise InvalidNominationInput(f"Danh sách #{batch_id} không có đề nghị nào để gửi")
     for row in rows:
         row["_label"] = _label(row)
-    labels = [r["_label"] for r in rows]
-    _raise_refusals(_eligibility(session, ctx, rows, rating, labels), _quotas(session, ctx, rows, labels))
+    unchecked = [r for r in rows if r["id"] not in checked]
+    labels = [r["_label"] for r in unchecked]
+    _raise_refusals(_eligibility(session, ctx, unchecked, rating, labels), _quotas(session, ctx, unchecked, labels))
     target = ctx.units.get(batch["to_unit_id"])
     changed = session.execute(update(B).where(B.c.id == batch_id, B.c.version == batch["version"], B.c.status == "open").values(
         status="sent", to_trinh_number=to_trinh.number.strip(), to_trinh_date=to_trinh.on, sent_at=ctx.now,
@@ -1390,6 +1415,8 @@ def get_nomination(engine: Engine, nomination_id: int) -> NominationView:
             [row["nominee_unit_id"], row["origin_unit_id"], row["current_unit_id"], row["deciding_unit_id"]]
             + [s["at_unit_id"] for s in steps] + [s["to_unit_id"] for s in steps if s["to_unit_id"]]).items()}
         view = _view(row, names)
+        levels, level_names = _levels(session)
+        view.route = [level_names[lvl] for lvl in reviewer_levels(levels, row["origin_level"], row["deciding_level"])]
         view.steps = [StepView(s["seq"], s["action"], s["from_status"], s["to_status"], names.get(s["at_unit_id"], ""),
                                names.get(s["to_unit_id"], "") if s["to_unit_id"] else "", s["actor"], s["at"],
                                s["comment"], s["review_due_at"]) for s in steps]
@@ -1532,7 +1559,7 @@ def _sheet_header(ws, title: str, lines: Sequence[str], headers: Sequence[str]) 
         cell = ws.cell(row=header_row, column=col)
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    ws.freeze_panes = f"A{header_row + 1}"  # a string: creating the cell would push the first row down
 
 
 def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Path, *, occasion: str | None = None,
