@@ -382,7 +382,9 @@ def _apply_assignments(
                 ).where(owing, not_(already)),
             )
         ).rowcount
-        in_owing_set = select(U.c.id).where(owing)
+        # Correlated EXISTS: a primary-key probe per assignment, which both SQLite and PostgreSQL
+        # plan well (NOT IN over a large subquery degrades badly on PostgreSQL).
+        still_owing = exists().where(U.c.id == A.c.unit_id, owing)
         redated = session.execute(
             update(A)
             .where(A.c.obligation_id == ob.id, A.c.due_on != ob.due_on)
@@ -390,11 +392,11 @@ def _apply_assignments(
                     late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at))
         ).rowcount
         deactivated = session.execute(
-            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), A.c.unit_id.not_in(in_owing_set))
+            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), not_(still_owing))
             .values(active=False, updated_at=now)
         ).rowcount
         reactivated = session.execute(
-            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), A.c.unit_id.in_(in_owing_set))
+            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), still_owing)
             .values(active=True, updated_at=now)
         ).rowcount
         if ob.reviewer == "parent":  # a unit moved to another parent gets its new reviewer
