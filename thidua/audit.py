@@ -60,7 +60,7 @@ def audit_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         for row in rows
     ]
     if payload:
-        session.execute(insert(AuditLog), payload)
+        session.execute(insert(AuditLog.__table__), payload)  # Core executemany, not the ORM bulk path
     return len(payload)
 
 

@@ -41,20 +41,14 @@ def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
     text = path.read_text(encoding="utf-8") if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
-        from thidua.services.units import read_unit_file
-
-        read_unit_file(path)
-        return "danh sách đơn vị"
+        return _validate_units(path)
     doc = parse_yaml(text, str(path))
     keys = set(doc.data) if isinstance(doc.data, dict) else set()
     if "obligations" in keys or "rounds" in keys:
         read_campaign_file(path)
         return "chiến dịch"
     if "units" in keys:
-        from thidua.services.units import read_unit_file
-
-        read_unit_file(path)
-        return "danh sách đơn vị"
+        return _validate_units(path)
     if "holidays" in keys:
         from thidua.services.calendars import load_holidays
 
@@ -64,6 +58,16 @@ def _validate_one(path: Path) -> str:
 
     award_spec.validate_catalogue_file(path)
     return "danh mục khen thưởng"
+
+
+def _validate_units(path: Path) -> str:
+    """A dry-run import checks the file and its fit with the units already in the database."""
+    from thidua.services.units import import_units, load_levels
+
+    engine = ready_engine()
+    load_levels(engine)
+    import_units(engine, path, dry_run=True)
+    return "danh sách đơn vị"
 
 
 @friendly

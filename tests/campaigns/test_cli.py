@@ -1,0 +1,55 @@
+"""The campaign commands as a user runs them: exit codes, Vietnamese messages, never a traceback."""
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import BINH_DINH_CAMPAIGN, CONFIG
+from thidua.cli.main import app
+from thidua.settings import get_settings
+
+HERE = __import__("pathlib").Path(__file__).parent
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("THIDUA_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, [str(a) for a in args])
+    get_settings.cache_clear()
+
+
+def test_validate_reports_every_problem_with_file_and_line(cli):
+    good = cli("validate", BINH_DINH_CAMPAIGN, CONFIG / "units" / "binh_dinh.yaml", CONFIG / "calendars" / "vn_holidays.yaml")
+    assert good.exit_code == 0, good.output
+    assert good.output.count("hợp lệ") == 3
+    broken = sorted((HERE / "broken").glob("0[3-6]_*.yaml"))
+    result = cli("validate", *broken)
+    assert result.exit_code == 1
+    assert "Có 4 lỗi" in result.output
+    assert f"{broken[0]}:50: mau_sac:" in result.output
+    assert "Traceback" not in result.output
+    missing = cli("validate", "khong-co.yaml")
+    assert missing.exit_code == 1 and "không tìm thấy tệp" in missing.output
+
+
+def test_load_show_and_dry_run(cli):
+    assert cli("units", "levels").exit_code == 0
+    imported = cli("units", "import", CONFIG / "units" / "binh_dinh.yaml")
+    assert imported.exit_code == 0, imported.output
+    dry = cli("campaign", "load", BINH_DINH_CAMPAIGN, "--dry-run")
+    assert dry.exit_code == 0 and "chưa ghi gì" in dry.output
+    missing = cli("campaign", "show", "bd-2023")
+    assert missing.exit_code == 1 and "không có chiến dịch mã 'bd-2023'" in missing.output
+    loaded = cli("campaign", "load", BINH_DINH_CAMPAIGN)
+    assert loaded.exit_code == 0 and "Đã tạo chiến dịch bd-2023" in loaded.output
+    again = cli("campaign", "load", BINH_DINH_CAMPAIGN)
+    assert again.exit_code == 0 and "không có thay đổi" in again.output
+    shown = cli("campaign", "show", "bd-2023")
+    assert shown.exit_code == 0
+    for expected in ("10/06/2023", "10/10/2023", "15/12/2023", "31/05/2023", "30/09/2023", "8.000 sáng kiến"):
+        assert expected in shown.output
+    broken = cli("campaign", "load", HERE / "broken" / "24_unknown_level.yaml")
+    assert broken.exit_code == 1 and "không có cấp 'to_cong_doan'" in broken.output
