@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from models.clock import fmt_date, parse_date
 from models.spec.campaign import FormField
@@ -254,7 +254,3 @@ def format_number(value: float | int, decimals: int = 2) -> str:
     else:
         text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
     return text.replace(",", "\u0001").replace(".", ",").replace("\u0001", ".")
-
-
-def numeric_fields(fields: Iterable[FormField]) -> list[FormField]:
-    return [f for f in fields if f.type in NUMERIC_TYPES]

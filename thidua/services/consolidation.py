@@ -6,8 +6,9 @@ numeric figures reported in its subtree (its own report included: every unit rep
 the system adds them up), counts of yes-answers and of each choice, how many units owe / have reported /
 wait for review / were returned / were late, and who has not reported or was late.
 
-One GROUP BY substr(path, 1, 9*(d+1)) query per aggregating depth d does all of it. Only the latest counted
-version of each assignment is counted (accepted only, unless the obligation says
+One scan groups the owed assignments and their counted reports by the ancestor at the finest aggregating
+depth (GROUP BY substr(path, 1, 9*(d+1))); each coarser depth is then a GROUP BY over those few groups.
+Only the latest counted version of each assignment is counted (accepted only, unless the obligation says
 consolidate_accepted_only: false), so a report returned and resubmitted counts once. Results are stored as
 ConsolidationSnapshot rows; a new version is written only when an aggregating unit's figures changed.
 """
@@ -15,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, insert, literal, select
+from sqlalchemy import Integer, and_, case, exists, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from models.clock import end_of_day_utc, utcnow
@@ -56,18 +56,25 @@ class ConsolidationResult:
 
 
 def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | None = None):
-    """Subquery (assignment_id, unit_id, data, submitted_at, review_status, appraised_rating): per assignment the latest version that
-    counts; with `at`, as things stood at that moment (sent, and accepted if it must be, by then)."""
-    conditions = [S.c.obligation_id == obligation_id, S.c.review_status.in_(counted_review_statuses(accepted_only))]
-    if at is not None:
-        conditions.append(S.c.submitted_at <= at)
-        if accepted_only:
-            conditions.append(S.c.reviewed_at <= at)
-    latest = (select(S.c.assignment_id, func.max(S.c.version).label("version"))
-              .where(*conditions).group_by(S.c.assignment_id).subquery("latest"))
+    """Subquery (assignment_id, unit_id, data, submitted_at, review_status, appraised_rating): per assignment
+    the latest version that counts; with `at`, as things stood at that moment (sent, and accepted if it must
+    be, by then). Written as 'no newer counting version exists' rather than GROUP BY max(version) so that
+    the database can join it to assignments through the (assignment_id, version) index."""
+    statuses = counted_review_statuses(accepted_only)
+    newer = S.alias("newer")
+
+    def counts(table):  # noqa: ANN001, ANN202
+        conditions = [table.c.review_status.in_(statuses)]
+        if at is not None:
+            conditions.append(table.c.submitted_at <= at)
+            if accepted_only:
+                conditions.append(table.c.reviewed_at <= at)
+        return and_(*conditions)
+
+    newer_exists = exists().where(newer.c.assignment_id == S.c.assignment_id, newer.c.version > S.c.version, counts(newer))
     return (
         select(S.c.assignment_id, S.c.unit_id, S.c.data, S.c.submitted_at, S.c.review_status, S.c.appraised_rating)
-        .join(latest, and_(S.c.assignment_id == latest.c.assignment_id, S.c.version == latest.c.version))
+        .where(S.c.obligation_id == obligation_id, counts(S), ~newer_exists)
         .subquery("counted")
     )
 
@@ -80,7 +87,7 @@ def aggregating_levels(session: Session, obligation: ObligationDef) -> list[str]
 
 
 def _figure_columns(fields: list[FormField], counted) -> list:  # noqa: ANN001
-    """Aggregate columns for the form's fields, labelled '<kind>|<field>[|<choice index>]'."""
+    """Per-group aggregates of the form's fields, labelled '<kind>|<field>[|<choice index>]'."""
     columns = []
     for f in fields:
         value = counted.c.data[f.code]
@@ -99,15 +106,16 @@ def _figure_columns(fields: list[FormField], counted) -> list:  # noqa: ANN001
     return columns
 
 
-def _group_query(obligation_id: int, fields: list[FormField], counted, low: str, high: str, depth: int,
-                 aggregator_levels: list[str]):  # noqa: ANN001
-    prefix = func.substr(U.c.path, 1, SEGMENT * (depth + 1)).label("prefix")
+def _base_groups(obligation_id: int, fields: list[FormField], counted, low: str, high: str, finest: int):  # noqa: ANN001
+    """The one scan over assignments and counted reports: groups keyed by the ancestor path at the finest
+    aggregating depth (a unit above that depth is its own group, substr of a shorter path being itself)."""
+    key = func.substr(U.c.path, 1, SEGMENT * (finest + 1)).label("key")
     not_submitted = A.c.status == AssignmentStatus.NOT_SUBMITTED.value
     awaiting = and_(A.c.status != AssignmentStatus.NOT_SUBMITTED.value, counted.c.assignment_id.is_(None))
     one = literal(1, Integer)
-    grouped = (
+    return (
         select(
-            prefix,
+            key,
             func.count().label("owed"),
             func.count(counted.c.assignment_id).label("counted"),
             func.sum(case((not_submitted, 0), else_=one)).label("submitted"),
@@ -120,11 +128,29 @@ def _group_query(obligation_id: int, fields: list[FormField], counted, low: str,
             *_figure_columns(fields, counted),
         )
         .select_from(A.join(U, U.c.id == A.c.unit_id).outerjoin(counted, counted.c.assignment_id == A.c.id))
-        .where(A.c.obligation_id == obligation_id, A.c.active.is_(True), U.c.path >= low, U.c.path < high,
-               U.c.depth >= depth)
-        .group_by(prefix)
-        .subquery("grouped")
+        .where(A.c.obligation_id == obligation_id, A.c.active.is_(True), U.c.path >= low, U.c.path < high)
+        .group_by(key)
+        .cte("base")
     )
+
+
+def _rollup_query(base, depths: list[int], aggregator_levels: list[str]):  # noqa: ANN001
+    """Every aggregating depth from the base groups (small: one row per district), joined to the unit
+    whose path is the group's prefix."""
+    parts = []
+    for depth in depths:
+        width = SEGMENT * (depth + 1)
+        prefix = func.substr(base.c.key, 1, width)
+        columns = [prefix.label("prefix")]
+        for column in base.c:
+            if column.name == "key":
+                continue
+            if column.name.startswith("list|"):
+                columns.append(func.aggregate_strings(column, LIST_SEPARATOR).label(column.name))
+            else:
+                columns.append(func.sum(column).label(column.name))
+        parts.append(select(*columns).where(func.length(base.c.key) >= width).group_by(prefix))
+    grouped = union_all(*parts).subquery("grouped")
     aggregator = U.alias("aggregator")
     return (
         select(aggregator.c.id.label("unit_id"), aggregator.c.code.label("unit_code"),
@@ -134,12 +160,9 @@ def _group_query(obligation_id: int, fields: list[FormField], counted, low: str,
     )
 
 
-def natural_key(code: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code)]
-
-
 def _codes(joined: str | None) -> list[str]:
-    return sorted(filter(None, (joined or "").split(LIST_SEPARATOR)), key=natural_key)
+    """A stored list of unit codes, in plain string order (cheap and stable; displays sort naturally)."""
+    return sorted(filter(None, (joined or "").split(LIST_SEPARATOR)))
 
 
 def _snapshot_data(row: Any, spec: Obligation, fields: list[FormField]) -> dict[str, Any]:
@@ -191,13 +214,12 @@ def compute(session: Session, campaign: Campaign, obligation: ObligationDef) -> 
     depths = session.execute(
         select(U.c.depth).where(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels)).distinct()
     ).scalars().all()
+    if not depths:
+        return []
     counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
-    out = []
-    for depth in sorted(depths):
-        query = _group_query(obligation.id, fields, counted, low, high, depth, levels)  # type: ignore[arg-type]
-        for row in session.execute(query):
-            out.append((row.unit_id, _snapshot_data(row, spec, fields)))
-    return out
+    base = _base_groups(obligation.id, fields, counted, low, high, max(depths))  # type: ignore[arg-type]
+    rows = session.execute(_rollup_query(base, sorted(depths), levels))
+    return [(row.unit_id, _snapshot_data(row, spec, fields)) for row in rows]
 
 
 def latest_snapshots(session: Session, obligation_id: int) -> dict[int, ConsolidationSnapshot]:

@@ -25,7 +25,7 @@ from models.status import STATUS_LABELS, AssignmentStatus
 from models.submissions import UnknownReference
 from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
 from thidua.services.campaigns import subtree_range
-from thidua.services.consolidation import ConsolidationResult, natural_key, consolidate, counted_submissions, latest_snapshots
+from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
 from thidua.services.targets import TargetReport, target_progress
 
@@ -90,6 +90,11 @@ class ReportFiles:
 # ---------------------------------------------------------------------------------------------------
 # Names in the document header
 # ---------------------------------------------------------------------------------------------------
+def natural_key(code: str) -> list[Any]:
+    """'BDH.D1.10' after 'BDH.D1.9'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code)]
+
+
 def short_body_name(name: str) -> str:
     """'Liên đoàn Lao động tỉnh Bình Định' -> 'LĐLĐ TỈNH BÌNH ĐỊNH' (how union documents head)."""
     short = re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
@@ -276,7 +281,7 @@ def _missing_table(session: Session, root: dict[str, Any], title: str) -> Table:
     rows = []
     for label, codes in (("Chưa gửi", root["not_submitted"]), ("Nộp muộn", root["late_units"]),
                          ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", root["awaiting"])):
-        for code in codes:
+        for code in sorted(codes, key=natural_key):
             name, parent_name = names.get(code, ("", ""))
             rows.append([len(rows) + 1, label, code, name, parent_name])
     return Table(title=_sheet_name(title), caption="Đơn vị chưa gửi, nộp muộn, hoặc có báo cáo chưa được tính",
@@ -298,7 +303,8 @@ def _missing_paragraphs(session: Session, snapshots: Sequence[dict[str, Any]], r
         out.append(f"{label} ({total} đơn vị):")
         for d in groups:
             if d[key]:
-                out.append(f"- {d['unit_name']}: " + ", ".join(names.get(c, (c, ""))[0] for c in d[key]) + ".")
+                listed = sorted(d[key], key=natural_key)
+                out.append(f"- {d['unit_name']}: " + ", ".join(names.get(c, (c, ""))[0] for c in listed) + ".")
     return out
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -783,11 +783,3 @@ def _range_text(f: FormField) -> str:
     if f.max is not None:
         return f" không quá {f.max:g}"
     return ""
-
-
-def field_values(spec: Obligation, data: Mapping[str, Any]) -> Iterable[tuple[FormField, Any]]:
-    """(field, value) pairs of a submission's data in form order, for display."""
-    for f in spec.fields:
-        if f.code in data:
-            yield f, data[f.code]
-
