@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -327,6 +328,7 @@ def main() -> None:
                                          "thidua_total_seconds": round(total, 3),
                                          "spiff": [p.row() for p in spiff]}, ensure_ascii=False, indent=2), encoding="utf-8")
     engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # hundreds of MB at full size
     if schema:
         admin = make_engine(args.database_url)
         with admin.begin() as conn:

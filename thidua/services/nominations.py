@@ -754,8 +754,10 @@ class _Move:
 
 def _apply_moves(session: Session, ctx: _Ctx, action: NominationAction, actor: Actor, moves: Sequence[_Move], *,
                  comment: str = "", expected_versions: Mapping[int, int] | None = None,
-                 extra_context: Mapping[str, Any] | None = None) -> None:
-    """One UPDATE … WHERE id = ? AND version = ? per nomination (executemany), then steps, audit and mail."""
+                 extra_context: Mapping[str, Any] | None = None, extra_audit: Sequence[Mapping[str, Any]] = (),
+                 extra_mail: Sequence[Mapping[str, Any]] = ()) -> None:
+    """One UPDATE … WHERE id = ? AND version = ? per nomination (executemany), then the steps, the audit rows and
+    the mail, each in one statement (`extra_*`: rows of the same operation, e.g. the batch's audit row)."""
     if not moves:
         return
     columns = sorted(moves[0].values)
@@ -778,15 +780,16 @@ def _apply_moves(session: Session, ctx: _Ctx, action: NominationAction, actor: A
          "at": ctx.now, "comment": comment, "review_due_at": m.review_due_at, "batch_id": m.batch_id}
         for m, p in zip(moves, params)
     ])
-    audit_many(session, (
+    audit_many(session, [*(
         {"at": ctx.now, "actor": actor.name, "action": f"nomination.{action.value}", "entity": "nomination",
          "entity_id": m.row["id"], "campaign_id": ctx.campaign.id, "unit_id": actor.unit_id, "note": comment,
          "before": {"status": m.row["status"], "version": p["b_version"], "current_unit_id": m.row["current_unit_id"]},
          "after": {"status": m.to_status, "version": p["v_version"], "current_unit_id": m.to_unit_id,
                    **{k: v for k, v in m.values.items() if k not in ("dossier", "updated_at")}}}
         for m, p in zip(moves, params)
-    ))
-    _notify_proposers(session, ctx, action, actor, moves, [p["v_version"] for p in params], comment, extra_context or {})
+    ), *extra_audit])
+    mail = _proposer_mail(ctx, action, actor, moves, [p["v_version"] for p in params], comment, extra_context or {})
+    enqueue_many(session, [*mail, *extra_mail])
 
 
 def _link(nomination_id: int) -> str:
@@ -798,9 +801,9 @@ def _base_context(ctx: _Ctx) -> dict[str, Any]:
             "office_email": ctx.campaign.owner_email}
 
 
-def _notify_proposers(session: Session, ctx: _Ctx, action: NominationAction, actor: Actor, moves: Sequence[_Move],
-                      seqs: Sequence[int], comment: str, extra: Mapping[str, Any]) -> None:
-    """One e-mail per step to each address of the proposing unit, in the same transaction."""
+def _proposer_mail(ctx: _Ctx, action: NominationAction, actor: Actor, moves: Sequence[_Move], seqs: Sequence[int],
+                   comment: str, extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One e-mail per step to each address of the proposing unit (queued in the step's transaction)."""
     units = ctx.units.load([actor.unit_id] + [m.row["origin_unit_id"] for m in moves] + [m.to_unit_id for m in moves if m.to_unit_id])
     acting = units[actor.unit_id]
     rows = []
@@ -825,11 +828,11 @@ def _notify_proposers(session: Session, ctx: _Ctx, action: NominationAction, act
             rows.append({"key": f"nom:{row['id']}:{seq}:{email}", "kind": "nomination", "recipient": email,
                          "template": "nomination_step", "context": context, "campaign_id": ctx.campaign.id,
                          "unit_id": origin.id})
-    enqueue_many(session, rows)
+    return rows
 
 
-def _notify_reviewer(session: Session, ctx: _Ctx, key: str, reviewer: _UnitRow, count: int,
-                     review_due_at: datetime | None, sender: _UnitRow, first_id: int) -> None:
+def _reviewer_mail(ctx: _Ctx, key: str, reviewer: _UnitRow, count: int, review_due_at: datetime | None,
+                   sender: _UnitRow, first_id: int) -> list[dict[str, Any]]:
     """Tell the receiving unit that files wait for it (one e-mail per arrival, not per nomination)."""
     context = {
         **_base_context(ctx), "audience": "reviewer", "unit_name": reviewer.name, "count": count,
@@ -837,11 +840,9 @@ def _notify_reviewer(session: Session, ctx: _Ctx, key: str, reviewer: _UnitRow, 
         "link": _link(first_id) if count == 1 else f"{get_settings().base_url.rstrip('/')}/xet-duyet",
         "at": fmt_datetime(ctx.now, ctx.tz),
     }
-    enqueue_many(session, [
-        {"key": f"{key}:{email}", "kind": "nomination", "recipient": email, "template": "nomination_step",
-         "context": context, "campaign_id": ctx.campaign.id, "unit_id": reviewer.id}
-        for email in dict.fromkeys(reviewer.emails)
-    ])
+    return [{"key": f"{key}:{email}", "kind": "nomination", "recipient": email, "template": "nomination_step",
+             "context": context, "campaign_id": ctx.campaign.id, "unit_id": reviewer.id}
+            for email in dict.fromkeys(reviewer.emails)]
 
 
 def _check_versions(rows: Sequence[Mapping[str, Any]], expected_versions: Mapping[int, int] | None) -> None:
@@ -1012,10 +1013,9 @@ def propose(engine: Engine, campaign_id: int, actor: Actor, proposals: Sequence[
                 batch_id = _open_batch(session, ctx, origin, row["occasion"], row["round_number"])
                 batch_ids.append(batch_id)
                 moves.append(_Move(row, to_status, {"review_due_at": None, "batch_id": batch_id}, origin.id, None, batch_id))
-        _apply_moves(session, ctx, _A.PROPOSE, actor, moves)
-        for move in moves:
-            if move.to_status == _S.UNDER_REVIEW.value:
-                _notify_reviewer(session, ctx, f"nomq:{move.row['id']}:2", origin, 1, move.review_due_at, origin, move.row["id"])
+        own_review = [mail for m in moves if m.to_status == _S.UNDER_REVIEW.value
+                      for mail in _reviewer_mail(ctx, f"nomq:{m.row['id']}:2", origin, 1, m.review_due_at, origin, m.row["id"])]
+        _apply_moves(session, ctx, _A.PROPOSE, actor, moves, extra_mail=own_review)
         ids = [r["id"] for r in rows]
         unique_batches = list(dict.fromkeys(batch_ids))
         if send is not None:
@@ -1095,10 +1095,10 @@ def resubmit(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor,
                         _quotas(session, ctx, [updated], [updated["_label"]]))
         due = ctx.review_due_at(reviewer.level_code)
         values.update(current_unit_id=reviewer.id, current_level=reviewer.level_code, review_due_at=due)
+        notice = _reviewer_mail(ctx, f"nomq:{row['id']}:{row['version'] + 1}", reviewer, 1, due,
+                                ctx.units.get(actor.unit_id), row["id"])
         _apply_moves(session, ctx, _A.RESUBMIT, actor, [_Move(row, to_status, values, reviewer.id, due)],
-                     comment=comment, expected_versions=expected)
-        _notify_reviewer(session, ctx, f"nomq:{row['id']}:{row['version'] + 1}", reviewer, 1, due,
-                         ctx.units.get(actor.unit_id), row["id"])
+                     comment=comment, expected_versions=expected, extra_mail=notice)
 
 
 def withdraw(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor, *, comment: str = "",
@@ -1343,13 +1343,14 @@ def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: Do
     due = ctx.review_due_at(target.level_code)
     values = {"current_unit_id": target.id, "current_level": target.level_code, "review_due_at": due, "batch_id": batch_id}
     moves = [_Move(row, _S.UNDER_REVIEW.value, values, target.id, due, batch_id) for row in rows]
+    batch_audit = {"at": ctx.now, "actor": actor.name, "action": "nomination_batch.sent", "entity": "nomination_batch",
+                   "entity_id": batch_id, "campaign_id": ctx.campaign.id, "unit_id": actor.unit_id,
+                   "after": {"to_unit_id": target.id, "count": len(rows), "to_trinh_number": to_trinh.number}}
+    notice = _reviewer_mail(ctx, f"nombatch:{batch_id}", target, len(rows), due, ctx.units.get(batch["from_unit_id"]),
+                            rows[0]["id"])
     _apply_moves(session, ctx, _A.SEND, actor, moves, comment=f"Tờ trình số {to_trinh.number.strip()} ngày {fmt_date(to_trinh.on)}",
-                 extra_context={"to_trinh_number": to_trinh.number.strip(), "to_trinh_date": fmt_date(to_trinh.on)})
-    audit_many(session, [{"at": ctx.now, "actor": actor.name, "action": "nomination_batch.sent", "entity": "nomination_batch",
-                          "entity_id": batch_id, "campaign_id": ctx.campaign.id, "unit_id": actor.unit_id,
-                          "after": {"to_unit_id": target.id, "count": len(rows), "to_trinh_number": to_trinh.number}}])
-    _notify_reviewer(session, ctx, f"nombatch:{batch_id}", target, len(rows), due, ctx.units.get(batch["from_unit_id"]),
-                     rows[0]["id"])
+                 extra_context={"to_trinh_number": to_trinh.number.strip(), "to_trinh_date": fmt_date(to_trinh.on)},
+                 extra_audit=[batch_audit], extra_mail=notice)
     return BatchResult(batch_id, target.id, [r["id"] for r in rows])
 
 
