@@ -152,8 +152,11 @@ def test_a_hand_made_sheet_with_labels_and_an_unknown_column(loaded, tmp_path):
     assert [str(p) for p in caught.value.problems] == ["dòng 1, cột D (Ghi chú lạ): không có trường này trong biểu mẫu"]
     assert db_state(loaded.engine) == before
     sheet.delete_cols(4)
+    sheet.append(["KHONG.CO", 1, 1])
     workbook.save(path)
-    assert [r.data for r in do_import(loaded.engine, path).applied] == [{"so_sang_kien": 3, "so_doan_vien_moi": 4}]
+    result = do_import(loaded.engine, path, partial=True)
+    assert [r.data for r in result.applied] == [{"so_sang_kien": 3, "so_doan_vien_moi": 4}]
+    assert [str(p) for p in result.problems] == ["dòng 3, cột A (Mã đơn vị): không có đơn vị mã 'KHONG.CO'"]
 
 
 def test_missing_required_column_is_fatal(loaded, tmp_path):

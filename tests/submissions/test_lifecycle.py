@@ -19,7 +19,7 @@ from models.submissions import (
     next_status,
 )
 from models.tables import Assignment, AuditLog, ObligationDef, Unit
-from tests.submissions.conftest import CODE, db_state, vn
+from tests.submissions.conftest import CODE, db_state, load_binh_dinh, vn
 from thidua.db import session_scope
 from thidua.services.submissions import (
     history,
@@ -65,13 +65,15 @@ def review(engine, unit="BDH.D1.1", reviewer="BDH.D1", accept=True, obligation=R
                              reviewer_code=reviewer, accept=accept, actor=reviewer, now=when or vn(6, 6), **kw)
 
 
+def _assignment_query(unit: str = "BDH.D1.1", obligation: str = ROUND1):
+    return (select(Assignment).join(Unit, Unit.id == Assignment.unit_id)
+            .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+            .where(Unit.code == unit, ObligationDef.code == obligation))
+
+
 def assignment(engine, unit="BDH.D1.1", obligation=ROUND1) -> Assignment:
     with session_scope(engine) as session:
-        return session.execute(
-            select(Assignment).join(Unit, Unit.id == Assignment.unit_id)
-            .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-            .where(Unit.code == unit, ObligationDef.code == obligation)
-        ).scalars().one()
+        return session.execute(_assignment_query(unit, obligation)).scalars().one()
 
 
 def test_return_then_resubmit_then_accept(loaded):
@@ -177,8 +179,9 @@ def test_a_unit_submits_only_for_itself(loaded):
 def test_review_by_a_non_reviewer_is_refused(loaded):
     submit(loaded.engine)
     for reviewer in ("BDH.D2", "BDH", "BDH.D1.2"):
-        refused(loaded.engine, NotPermitted, f"đơn vị '{reviewer}' không được duyệt báo cáo 'so-ket-dot-1' của 'BDH.D1.1' \\(đơn vị duyệt là 'BDH.D1'\\)",
-                lambda: review(loaded.engine, reviewer=reviewer))
+        message = (f"đơn vị '{reviewer}' không được duyệt báo cáo 'so-ket-dot-1' của 'BDH.D1.1' "
+                   r"\(đơn vị duyệt là 'BDH.D1'\)")
+        refused(loaded.engine, NotPermitted, message, lambda: review(loaded.engine, reviewer=reviewer))
     assert review(loaded.engine).status is St.ACCEPTED
 
 
@@ -228,3 +231,22 @@ def test_stale_version_is_a_conflict(loaded):
                    lambda: review(loaded.engine, expected_version=seen))
     assert f"phiên bản {seen}, hiện tại {seen + 1}" in text
     assert StaleVersion.retryable and not FormInvalid.retryable
+
+
+def test_concurrent_reviews_one_wins_the_other_gets_a_conflict(pg_engine):
+    """Two reviewers' sessions hold the same assignment; the second to write is told, nothing is lost."""
+    from sqlmodel import Session
+
+    load_binh_dinh(pg_engine)
+    submit(pg_engine)
+    with Session(pg_engine) as slow:
+        # The slow reviewer's session holds the assignment as it was (the object is kept alive on purpose).
+        opened = slow.execute(_assignment_query()).scalars().one()
+        seen_version = opened.version
+        review(pg_engine, accept=False, comment="Bổ sung số liệu")  # the fast one returns it and commits
+        with pytest.raises(StaleVersion, match="vừa được người khác thay đổi"):
+            review_report(slow, campaign_code=CODE, obligation_code=ROUND1, unit_code="BDH.D1.1",
+                          reviewer_code="BDH.D1", accept=True, actor="BDH.D1", now=vn(7, 6))
+        slow.rollback()
+    final = assignment(pg_engine)
+    assert (final.status, final.version) == ("tra_lai", seen_version + 1)

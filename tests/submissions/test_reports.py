@@ -8,7 +8,7 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from tests.submissions.conftest import CODE, vn
+from tests.submissions.conftest import CODE, load_binh_dinh, vn
 from thidua.db import session_scope
 from thidua.services.reports import (
     build_final_report,
@@ -43,8 +43,7 @@ def act(engine, unit: str, obligation: str, data: dict, when, accept: bool | Non
                           comment=None if accept else "Sai số liệu", appraised_rating=rating)
 
 
-@pytest.fixture
-def round_one(loaded):
+def play_round_one(loaded):
     for unit, (behaviour, initiatives) in SCENARIO.items():
         data = {"so_sang_kien": initiatives, "so_doan_vien_moi": 1}
         if behaviour == "on_time":
@@ -57,6 +56,19 @@ def round_one(loaded):
         elif behaviour == "pending":
             act(loaded.engine, unit, ROUND1, data, vn(5, 6), accept=None)
     return loaded
+
+
+@pytest.fixture
+def round_one(loaded):
+    return play_round_one(loaded)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def round_one_any(request):
+    """Round 1 played on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return play_round_one(request.getfixturevalue("loaded"))
+    return play_round_one(load_binh_dinh(request.getfixturevalue("pg_engine")))
 
 
 def expected_initiatives(prefix: str) -> int:
@@ -131,7 +143,8 @@ def test_round_report_docx_is_an_administrative_document(round_one, tmp_path):
     assert any("CĐCS Đơn vị Mẫu 1-2 (giả lập)" in t for t in texts)  # the late unit is named
 
 
-def test_final_report_with_ratings_and_year_totals(round_one, tmp_path):
+def test_final_report_with_ratings_and_year_totals(round_one_any, tmp_path):
+    round_one = round_one_any
     final = {"so_sang_kien": 3, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": True}
     act(round_one.engine, "BDH.D1.1", "tong-ket-nam", dict(final, xep_loai_de_nghi="Hoàn thành xuất sắc nhiệm vụ"),
         vn(1, 12), rating="Hoàn thành tốt nhiệm vụ")

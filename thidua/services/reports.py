@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.clock import fmt_date, fmt_datetime, utc_to_local, utcnow
+from models.clock import fmt_date, utc_to_local, utcnow
 from models.forms import format_number
 from models.spec.campaign import FormField, Obligation
 from models.status import STATUS_LABELS, AssignmentStatus
@@ -72,7 +72,7 @@ class ReportContent:
     year: int
     title: str  # "BÁO CÁO"
     subtitle: str
-    as_of: str  # "hh:mm dd/mm/yyyy"
+    as_of: str  # "hh:mm ngày dd/mm/yyyy"
     intro: str
     sections: list[Section]
     sheets: list[Table]
@@ -117,6 +117,12 @@ def place_name(name: str) -> str:
     return match.group(1).strip() if match else name
 
 
+def _moment_text(moment: datetime, tz: str) -> str:
+    """'14:05 ngày 20/06/2023' in the campaign's time zone."""
+    local = utc_to_local(moment, tz)
+    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -132,10 +138,9 @@ class _Context:
     low: str
     high: str
     levels: dict[str, Level]
-    as_of: datetime
 
 
-def _context(session: Session, campaign_code: str, now: datetime) -> _Context:
+def _context(session: Session, campaign_code: str) -> _Context:
     campaign = get_campaign(session, campaign_code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
     root = session.get(Unit, campaign.root_unit_id)
@@ -143,7 +148,7 @@ def _context(session: Session, campaign_code: str, now: datetime) -> _Context:
     parent = session.get(Unit, issuing.parent_id) if issuing.parent_id else None
     low, high = subtree_range(root.path)
     levels = {lv.code: lv for lv in session.execute(select(Level)).scalars()}
-    return _Context(campaign, issuing, parent, low, high, levels, now)
+    return _Context(campaign, issuing, parent, low, high, levels)
 
 
 def _level_label(ctx: _Context, code: str) -> str:
@@ -176,7 +181,7 @@ def _figure_cells(data: dict[str, Any], spec: Obligation) -> list[Any]:
     for f in spec.fields:
         if f.type == "bool":
             cells.append(data["bools"][f.code]["true"])
-        elif f.type == "choice" and f.code != RATING_FIELD:
+        elif f.type == "choice":
             cells.extend(data["choices"][f.code][c] for c in f.choices or [])
     return cells
 
@@ -186,7 +191,7 @@ def _figure_headers(spec: Obligation) -> list[str]:
     for f in spec.fields:
         if f.type == "bool":
             headers.append(f"{f.label}: số đơn vị trả lời 'có'")
-        elif f.type == "choice" and f.code != RATING_FIELD:
+        elif f.type == "choice":
             headers.extend(f"{f.label}: {c}" for c in f.choices or [])
     return headers
 
@@ -413,7 +418,7 @@ def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str
 def round_report_content(session: Session, *, campaign_code: str, round_number: int, now: datetime | None = None,
                          actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
     now = now or utcnow()
-    ctx = _context(session, campaign_code, now)
+    ctx = _context(session, campaign_code)
     obligation = round_obligation(session, ctx.campaign, round_number)
     spec = obligation_spec(obligation)
     result = consolidate(session, campaign_code=campaign_code, obligation_code=obligation.code, actor=actor, now=now)
@@ -425,7 +430,7 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
     targets = target_progress(session, campaign_code=campaign_code, at=utc_to_local(now, ctx.campaign.timezone).date())
     status_table, figure_table = _status_summary_table(ctx, snapshots, root, breakdown, spec)
     issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
-    as_of = fmt_datetime(now, ctx.campaign.timezone)
+    as_of = _moment_text(now, ctx.campaign.timezone)
     counted_rule = "báo cáo đã được duyệt" if spec.consolidate_accepted_only else "báo cáo đã gửi (không bị trả lại)"
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO", [
@@ -474,7 +479,7 @@ def _root_code(session: Session, ctx: _Context) -> str:
 def final_report_content(session: Session, *, campaign_code: str, now: datetime | None = None,
                          actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
     now = now or utcnow()
-    ctx = _context(session, campaign_code, now)
+    ctx = _context(session, campaign_code)
     obligations = session.execute(
         select(ObligationDef).where(ObligationDef.campaign_id == ctx.campaign.id, ObligationDef.active.is_(True),  # type: ignore[attr-defined]
                                     ObligationDef.kind.in_(("round_report", "final_report")))  # type: ignore[attr-defined]
@@ -498,7 +503,7 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
     status_table, _ = _status_summary_table(ctx, final_snapshots, root, breakdown, final_spec)
     rating_sheet, rating_summary = _rating_tables(session, ctx, final, final_spec, breakdown)
     issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
-    as_of = fmt_datetime(now, ctx.campaign.timezone)
+    as_of = _moment_text(now, ctx.campaign.timezone)
     year_totals = year_table.total or []
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO TỔNG KẾT", [

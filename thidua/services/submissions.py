@@ -226,15 +226,17 @@ def _apply_submissions(
             "after": {"status": status.value, "current_version": version, "late": late_now, "source": source},
         })
         results.append(SubmitResult(a.id, item.unit.code, obligation.code, version, status, late_now, item.data))  # type: ignore[arg-type]
+    # The version-checked update goes first: a concurrent writer makes it match fewer rows (StaleVersion)
+    # before anything else is written.
+    _update_assignments(session, updates, now)
     ids = [item.assignment.id for item in planned]
     session.execute(
         update(S).where(S.c.assignment_id.in_(ids), S.c.review_status == ReviewStatus.PENDING.value)
         .values(review_status=ReviewStatus.SUPERSEDED.value)
     )
     session.execute(insert(S), submissions)
-    _update_assignments(session, updates, now)
     audit_many(session, audits)
-    for item, result in zip(planned, results):  # keep loaded objects truthful for the caller
+    for item in planned:  # keep loaded objects truthful for the caller
         session.expire(item.assignment)
     return results
 
@@ -306,19 +308,17 @@ def review_report(
         raise InvalidTransition("trả lại báo cáo phải kèm nhận xét (--comment) để đơn vị biết cần sửa gì")
     rating = _appraised_rating(obligation_spec(obligation), appraised_rating, accept) if appraised_rating else None
     review = ReviewStatus.ACCEPTED if accept else ReviewStatus.RETURNED
-    changed = session.execute(
-        update(S).where(S.c.assignment_id == assignment.id, S.c.version == assignment.current_version,
-                        S.c.review_status == ReviewStatus.PENDING.value)
-        .values(review_status=review.value, review_comment=comment, reviewed_by=actor, reviewed_at=now,
-                appraised_rating=rating)
-    ).rowcount
-    if changed != 1:
-        raise StaleVersion("bản báo cáo đang chờ duyệt vừa thay đổi; hãy tải lại rồi duyệt lại")
     _update_assignments(session, [{
         "b_id": assignment.id, "b_version": assignment.version, "b_status": status.value,
         "b_submitted_at": assignment.submitted_at, "b_reviewed_at": now, "b_late": assignment.late,
         "b_current_version": assignment.current_version, "b_new_version": assignment.version + 1,
     }], now)
+    session.execute(
+        update(S).where(S.c.assignment_id == assignment.id, S.c.version == assignment.current_version,
+                        S.c.review_status == ReviewStatus.PENDING.value)
+        .values(review_status=review.value, review_comment=comment, reviewed_by=actor, reviewed_at=now,
+                appraised_rating=rating)
+    )
     audit_many(session, [{
         "actor": actor, "action": "submission.accepted" if accept else "submission.returned", "entity": "assignment",
         "entity_id": assignment.id, "campaign_id": campaign.id, "unit_id": unit.id, "at": now,
@@ -520,7 +520,8 @@ class _TableRow:
 class _Table:
     rows: list[_TableRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
-    columns: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)  # field code -> column letter
+    unit_column: str = "B"
 
 
 def _parse_table(path: Path, rows: list[tuple[int, list[Any]]], fields: Sequence[FormField]) -> _Table:
@@ -538,7 +539,7 @@ def _parse_table(path: Path, rows: list[tuple[int, list[Any]]], fields: Sequence
     lookup = _field_lookup(fields)
     meta = {_fold(code): code for code, _ in META_COLUMNS} | {_fold(label): code for code, label in META_COLUMNS}
     table = _Table()
-    unit_column: int | None = None
+    unit_index: int | None = None
     field_columns: dict[int, FormField] = {}
     for index, cell in enumerate(header):
         if is_blank(cell):
@@ -546,7 +547,8 @@ def _parse_table(path: Path, rows: list[tuple[int, list[Any]]], fields: Sequence
         key = _fold(cell)
         letter = get_column_letter(index + 1)
         if meta.get(key) == "ma_don_vi":
-            unit_column = index
+            unit_index = index
+            table.unit_column = letter
         elif key in meta:
             continue
         elif key in lookup:
@@ -559,15 +561,15 @@ def _parse_table(path: Path, rows: list[tuple[int, list[Any]]], fields: Sequence
     for f in fields:
         if f.required and f.code not in table.columns:
             table.problems.append(RowProblem(header_number, "", f.label, f"thiếu cột bắt buộc '{f.label}' [{f.code}]"))
-    if unit_column is None:
+    if unit_index is None:
         table.problems.append(RowProblem(header_number, "", UNIT_HEADER, "thiếu cột mã đơn vị"))
     if table.problems:
         raise ImportRejected(f"{path}: bảng không đúng mẫu, chưa ghi gì:", table.problems)
-    assert unit_column is not None
+    assert unit_index is not None
     for number, cells in rows[body_start:]:
         cells = cells + [None] * (len(header) - len(cells))
         values = {f.code: cells[i] for i, f in field_columns.items() if not is_blank(cells[i])}
-        code = cells[unit_column]
+        code = cells[unit_index]
         if is_blank(code) and not values:
             continue
         table.rows.append(_TableRow(number, "" if is_blank(code) else str(code).strip(), values, table.columns))
@@ -628,8 +630,8 @@ def import_reports(
     planned: list[_Planned] = []
     blank: list[str] = []
     seen: dict[str, int] = {}
+    unit_column = table.unit_column
     for row in table.rows:
-        unit_column = "B"
         if not row.unit_code:
             problems.append(RowProblem(row.row, unit_column, UNIT_HEADER, "thiếu mã đơn vị"))
             continue
