@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -315,7 +315,7 @@ def start_sink(
     return RunningSink(controller, handler, host, port)
 
 
-def _check_password(users: Mapping[str, str]) -> Any:
+def _check_password(users: Mapping[str, str]) -> Callable[..., AuthResult]:
     def authenticate(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
