@@ -718,9 +718,8 @@ def write_docx(content: ReportContent, path: Path) -> Path:
 
     center = WD_ALIGN_PARAGRAPH.CENTER
     header = document.add_table(rows=2, cols=2)
-    header.autofit = False
+    _column_widths(header, Cm(6.5), Cm(10))
     left, right = header.rows[0].cells
-    left.width, right.width = Cm(6.5), Cm(10)
     para(left, content.issuing_lines[0], size=12, align=center, first=True)
     if content.issuing_lines[1]:
         para(left, content.issuing_lines[1], bold=True, size=12, align=center)
@@ -745,8 +744,8 @@ def write_docx(content: ReportContent, path: Path) -> Path:
             document.paragraphs[-1].alignment = center
 
     closing = document.add_table(rows=1, cols=2)
+    _column_widths(closing, Cm(7.5), Cm(9))
     recipients, signer = closing.rows[0].cells
-    recipients.width, signer.width = Cm(7.5), Cm(9)
     para(recipients, "Nơi nhận:", bold=True, italic=True, size=12, first=True)
     for line in content.recipients:
         para(recipients, line, size=11)
@@ -756,6 +755,15 @@ def write_docx(content: ReportContent, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     document.save(path)
     return path
+
+
+def _column_widths(table, *widths) -> None:  # noqa: ANN001
+    """Fixed column widths (Word reads the cells, LibreOffice the grid: set both)."""
+    table.autofit = False
+    for column, width in zip(table.columns, widths):
+        column.width = width
+        for cell in column.cells:
+            cell.width = width
 
 
 def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa: ANN001, N803
