@@ -176,15 +176,16 @@ def _to_text(field: FormField, value: Any) -> str:
     return text
 
 
-def _fold(text: str) -> str:
+def fold(text: Any) -> str:
+    """For matching what people type: Unicode NFC, single spaces, case-insensitive."""
     return unicodedata.normalize("NFC", " ".join(str(text).split())).casefold()
 
 
 def _to_choice(field: FormField, value: Any) -> str:
     choices = field.choices or []
-    wanted = _fold(value)
+    wanted = fold(value)
     for choice in choices:
-        if _fold(choice) == wanted:
+        if fold(choice) == wanted:
             return choice
     listed = "; ".join(f"'{c}'" for c in choices)
     raise _Invalid(f"giá trị {_show(value)} không thuộc danh sách cho phép: {listed}")
@@ -209,7 +210,7 @@ def _to_bool(field: FormField, value: Any) -> bool:
     if isinstance(value, (int, float)) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        word = _fold(value)
+        word = fold(value)
         if word in TRUE_WORDS:
             return True
         if word in FALSE_WORDS:

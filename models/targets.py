@@ -8,11 +8,11 @@ does not accumulate), shares are capped at 100 %.
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Sequence
 
+from models.forms import fold
 from models.spec.campaign import TargetCondition
 
 FORECAST_NOTE = "Dự báo tuyến tính theo nhịp độ bình quân từ ngày bắt đầu chiến dịch ({start}) đến ngày xem ({at})."
@@ -54,10 +54,6 @@ class Progress:
         return "Đúng tiến độ" if self.on_track else "Chậm tiến độ"
 
 
-def _fold(text: Any) -> str:
-    return unicodedata.normalize("NFC", " ".join(str(text).split())).casefold()
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -78,10 +74,10 @@ def condition_holds(condition: TargetCondition, value: Any) -> bool:
         return bool(value)
     if op == "in":
         wanted = condition.value if isinstance(condition.value, list) else [condition.value]
-        return _fold(value) in {_fold(w) for w in wanted}
+        return fold(value) in {fold(w) for w in wanted}
     left, right = _number(value), _number(condition.value)
     if left is None or right is None:
-        return op == "==" and _fold(value) == _fold(condition.value)
+        return op == "==" and fold(value) == fold(condition.value)
     return {">=": left >= right, ">": left > right, "==": left == right, "<=": left <= right, "<": left < right}[op]
 
 

@@ -142,7 +142,7 @@ def test_partial_applies_the_good_rows(loaded, tmp_path):
 def test_a_hand_made_sheet_with_labels_and_an_unknown_column(loaded, tmp_path):
     workbook = Workbook()
     sheet = workbook.active
-    sheet.append(["Mã đơn vị", "Số sáng kiến trong đợt", "Số đoàn viên mới kết nạp", "Ghi chú lạ"])
+    sheet.append(["Mã đơn vị", "Số sáng kiến trong đợt (*)", "số đoàn viên  mới kết nạp", "Ghi chú lạ"])
     sheet.append(["BDH.D1.1", 3, 4, "x"])
     path = tmp_path / "tu-lam.xlsx"
     workbook.save(path)

@@ -8,6 +8,7 @@ cannot both win: the second gets StaleVersion.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.clock import fmt_date, utc_to_local, utcnow
-from models.forms import FieldError, applies_to, is_blank, validate_form
+from models.forms import FieldError, applies_to, fold, is_blank, validate_form
 from models.spec.campaign import FormField, Obligation
 from models.status import STATUS_LABELS, AssignmentStatus
 from models.submissions import (
@@ -461,9 +462,8 @@ def _field_lookup(fields: Sequence[FormField]) -> dict[str, FormField]:
 
 
 def _fold(text: Any) -> str:
-    import unicodedata
-
-    return unicodedata.normalize("NFC", " ".join(str(text).split())).casefold().rstrip(" *")
+    """A header or key as typed, without the '(*)' that marks required fields in the template."""
+    return re.sub(r"\s*(\(\*\)|\*)$", "", fold(text))
 
 
 def _read_xlsx_form(path: Path, fields: Sequence[FormField], unit_code: str) -> dict[str, Any]:
