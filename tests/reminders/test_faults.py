@@ -134,3 +134,14 @@ def test_refused_credentials_stop_the_pass_and_lose_nothing(campaign: Campaign, 
     right = smtp_for(sink.host, sink.port, security="starttls", username="thidua", password="mat-khau-dung",
                      ca_file=str(cert))
     assert campaign.dispatch(NOW + timedelta(minutes=2), right).totals.sent == EXPECTED
+
+
+def test_every_outcome_is_recorded_on_both_databases(any_campaign: Campaign, sinks) -> None:
+    """451 then success, 550, and a drop after DATA in one pass, on SQLite and PostgreSQL."""
+    sink = sinks(FaultInjectingHandler(fail_first=2, fail_code=451, drop_first=1, drop_at="DATA",
+                                       refuse_recipients={"bdh-d2-1@example.vn": 550}))
+    summary = any_campaign.dispatch(NOW, smtp_for(sink.host, sink.port))
+    assert (summary.totals.failed, summary.totals.unknown) == (1, 1)
+    assert statuses(any_campaign) == {"sent": EXPECTED - 2 + 1, "failed": 1, "unknown": 1}  # + the failure report
+    assert ledger_ids(any_campaign) == set(accepted_ids(sink)) and max(accepted_ids(sink).values()) == 1
+    assert all(r.lease_owner is None and r.lease_until is None for r in any_campaign.outbox())

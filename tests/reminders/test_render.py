@@ -84,9 +84,9 @@ def test_office_digest_and_failure_report(campaign) -> None:
     from sqlmodel import Session
 
     with Session(campaign.engine) as session:
-        from thidua.services.reminders import _campaign_infos, campaign_id_for
+        from thidua.services.reminders import campaign_infos, campaign_id_for
 
-        info = _campaign_infos(session, [campaign_id_for(campaign.engine, "bd-2023")])
+        info = campaign_infos(session, [campaign_id_for(campaign.engine, "bd-2023")])
         [campaign_info] = info.values()
         context = office_digest_context(session, campaign_info, now=vn(11, 10), frequency="daily")
         report = failure_report_context(session, campaign_info, day=date(2023, 10, 11), now=vn(11, 10))

@@ -562,7 +562,7 @@ class CampaignInfo:
                 "office_email": self.owner_email}
 
 
-def _campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignInfo]:
+def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignInfo]:
     ids = sorted(set(ids))
     if not ids:
         return {}
@@ -740,7 +740,7 @@ def render_preview(engine: Engine, settings: Settings, code: str, *, now: dateti
     ctx = result.campaign
     out: list[tuple[str, bytes]] = []
     with Session(engine) as session:
-        campaign = _campaign_infos(session, [ctx.id])[ctx.id]
+        campaign = campaign_infos(session, [ctx.id])[ctx.id]
         for batch in result.batches:
             today = utc_to_local(batch.send_at, ctx.timezone).date()
             for unit in batch.units:
@@ -1024,7 +1024,7 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
                      .outerjoin(OB, OB.c.id == A.c.obligation_id).outerjoin(parent, parent.c.id == U.c.parent_id))
         .where(O.c.id.in_(ids)).order_by(O.c.id)
     ).all()
-    campaigns = _campaign_infos(session, [r.campaign_id for r in rows if r.campaign_id is not None])
+    campaigns = campaign_infos(session, [r.campaign_id for r in rows if r.campaign_id is not None])
     children = _overdue_children(session, {(r.campaign_id, r.unit_id) for r in rows if r.kind == "escalation"}, now)
     office_cache: dict[int, dict[str, Any]] = {}
     loaded = []
