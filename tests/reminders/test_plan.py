@@ -1,13 +1,13 @@
 """Set-based planning, preview, claims and recovery against the database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
 from models.reminders import escalation_key, office_digest_key, reminder_key
 from models.tables import AuditLog
 from tests.reminders.conftest import CODE, O, local, vn
@@ -107,8 +107,10 @@ def test_preview_lists_the_exact_dates_of_a_unit(campaign) -> None:
 def test_preview_sends_nothing_and_leaves_out_what_is_queued(campaign) -> None:
     before = service.preview(campaign.engine, CODE, now=vn(3, 10), days=1)
     assert campaign.outbox() == []
-    # 8 units × 1 address for −7 of so-ket-dot-2 at 09:00 (now), plus the office digest at 08:00 next day.
-    assert [(b.kind, b.mail_count) for b in before.batches] == [("reminder", 8), ("office_digest", 1)]
+    # Now (09:00): today's office digest (due 08:00) and −7 of so-ket-dot-2 for 8 units; tomorrow 08:00: a digest.
+    assert [(local(b.send_at), b.kind, b.mail_count) for b in before.batches] == [
+        ("03/10/2023 09:00", "office_digest", 1), ("03/10/2023 09:00", "reminder", 8),
+        ("04/10/2023 08:00", "office_digest", 1)]
     service.plan_due(campaign.engine, now=vn(3, 10))
     after = service.preview(campaign.engine, CODE, now=vn(3, 10), days=1)
     assert [(b.kind, b.mail_count) for b in after.batches] == [("office_digest", 1)]
@@ -179,3 +181,18 @@ def test_operator_resolves_unknown_rows(campaign) -> None:
         actors = session.execute(select(AuditLog.actor).where(AuditLog.action.like("outbox.resolve_unknown%"))).scalars().all()
     assert actors == ["cli:ops"] * 3
     assert service.resolve_unknown(campaign.engine, action="resend", actor="cli:ops") == 0
+
+
+def test_preview_due_now_is_exactly_what_planning_queues(campaign) -> None:
+    """What the operator sees as going out "now" is what the next tick queues, kind by kind."""
+    campaign.set_status("BDH.D2.2", "so-ket-dot-2", "da_gui")
+    totals: Counter = Counter()
+    for now in (vn(3, 10), vn(11, 10), vn(12, 10, hour=12), vn(23, 10), vn(23, 10, hour=10)):
+        preview = service.preview(campaign.engine, CODE, now=now, days=1)
+        due_now = {kind: sum(b.mail_count for b in preview.batches if b.kind == kind and b.send_at == now)
+                   for kind in ("reminder", "escalation", "office_digest")}
+        planned = service.plan_due(campaign.engine, now=now)
+        assert (planned.reminders, planned.escalations, planned.office_digests) == (
+            due_now["reminder"], due_now["escalation"], due_now["office_digest"]), local(now)
+        totals.update(due_now)
+    assert min(totals[kind] for kind in ("reminder", "escalation", "office_digest")) > 0

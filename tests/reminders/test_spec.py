@@ -82,3 +82,18 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(SpecError) as caught:
         validate_campaign_text(text, FILE)
     assert sorted(p.field for p in caught.value.problems) == ["reminder_ladders[0].send_time", "timezone"]
+
+
+def test_loading_a_bad_ladder_changes_nothing(campaign) -> None:
+    from tests.reminders.conftest import vn
+    from thidua.services import reminders as service
+
+    campaign.edit('send_time: "08:00"', 'send_time: "19:00"')
+    with pytest.raises(SpecError) as caught:
+        campaign.reload()
+    [problem] = caught.value.problems
+    assert (problem.file, problem.field) == (str(campaign.path), "reminder_ladders[0].send_time")
+    assert problem.line == line_of('send_time: "08:00"', campaign.path.read_text(encoding="utf-8").replace('"19:00"', '"08:00"'))
+    # The plan in the database still has the old ladder: the −7 reminder goes at 08:00.
+    service.plan_due(campaign.engine, now=vn(3, 10))
+    assert {r.scheduled_at for r in campaign.outbox(kind="reminder")} == {vn(3, 10, hour=8)}

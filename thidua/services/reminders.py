@@ -29,7 +29,6 @@ trouble is not an exception: the rows go back to `pending` with a backoff and th
 """
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time as _time
@@ -41,9 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import (
-    String, and_, bindparam, case, cast, exists, func, insert, literal, null, not_, or_, select, true, update,
-)
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, not_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -67,8 +64,6 @@ from thidua.audit import audit_many
 from thidua.services.calendars import load_holidays, resolve_config_path
 from thidua.services.campaigns import subtree_range
 from thidua.settings import Settings
-
-log = logging.getLogger(__name__)
 
 O = OutboxMessage.__table__  # type: ignore[attr-defined]
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -532,13 +527,16 @@ def _preview_office_digests(session: Session, ctx: CampaignContext, groups: Sequ
     queued = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "office_digest")).scalars())
     office = PreviewUnit(0, ctx.code, ctx.owner_department, (normalize_email(ctx.owner_email),))
     batches = []
-    day, last = ctx.today(now), min(utc_to_local(end, ctx.timezone).date(), _digest_window_end(ctx, groups))
+    today = ctx.today(now)
+    day, last = today, min(utc_to_local(end, ctx.timezone).date(), _digest_window_end(ctx, groups))
     while day <= last:
-        if day >= ctx.starts_on and office_digest_due(ctx.office_frequency, day, ctx.calendar):
+        key = office_digest_key(ctx.id, office_digest_period(ctx.office_frequency, day))
+        if day >= ctx.starts_on and key not in queued:
             moment = _office_slot(ctx, day)
-            key = office_digest_key(ctx.id, office_digest_period(ctx.office_frequency, day))
-            if now <= moment < end and key not in queued:
+            if office_digest_due(ctx.office_frequency, day, ctx.calendar) and now <= moment < end:
                 batches.append(PreviewBatch(moment, "office_digest", [office]))
+            elif day == today and ctx.calendar.is_working_day(day) and moment < now:
+                batches.append(PreviewBatch(now, "office_digest", [office]))  # today's, not sent yet: goes now
         day += timedelta(days=1)
     return batches
 
