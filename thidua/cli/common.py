@@ -8,6 +8,7 @@ from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from models.clock import parse_date
 from models.spec.problems import SpecError
@@ -37,10 +38,10 @@ def friendly(func: F) -> F:
                 err_console.print(f"  • {problem}", markup=False, highlight=False)
             raise typer.Exit(1)
         except UserError as exc:
-            err_console.print(f"[bold red]Lỗi:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1)
         except FileNotFoundError as exc:
-            err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {exc.filename}", highlight=False)
+            err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
             raise typer.Exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -371,7 +371,10 @@ def _apply_assignments(
         due_at = end_of_day_utc(ob.due_on, campaign.timezone)
         owing = _owing_units(ob, low, high)
         reviewer = U.c.parent_id if ob.reviewer == "parent" else literal(owner_unit_id)
-        already = exists().where(and_(A.c.obligation_id == ob.id, A.c.unit_id == U.c.id))
+        new_units = [owing]
+        if session.execute(select(A.c.id).where(A.c.obligation_id == ob.id).limit(1)).first() is not None:
+            # Only a re-load needs the anti-join; a new obligation inserts its whole owing set.
+            new_units.append(not_(exists().where(and_(A.c.obligation_id == ob.id, A.c.unit_id == U.c.id))))
         created = session.execute(
             insert(A).from_select(
                 ["campaign_id", "obligation_id", "unit_id", "reviewer_unit_id", "due_on", "due_at", "status",
@@ -379,7 +382,7 @@ def _apply_assignments(
                 select(
                     literal(campaign.id), literal(ob.id), U.c.id, reviewer, literal(ob.due_on), literal(due_at),
                     literal("chua_gui"), literal(False), literal(0), literal(True), literal(1), literal(now),
-                ).where(owing, not_(already)),
+                ).where(*new_units),
             )
         ).rowcount
         # Correlated EXISTS: a primary-key probe per assignment, which both SQLite and PostgreSQL
