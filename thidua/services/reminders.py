@@ -49,9 +49,9 @@ from sqlmodel import Session
 from models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
 from models.outbox import OutboxMessage, OutboxStatus
 from models.reminders import (
-    Occurrence, Phase, current_occurrence, days_left, deadline_phrase, escalation_key, failure_report_key,
-    is_plausible_email, normalize_email, occurrences_between, office_digest_due, office_digest_key,
-    office_digest_period, reminder_key, schedule,
+    MAX_QUEUED_EMAIL_LENGTH, Occurrence, Phase, current_occurrence, days_left, deadline_phrase, escalation_key,
+    failure_report_key, is_plausible_email, normalize_email, occurrences_between, office_digest_due,
+    office_digest_key, office_digest_period, reminder_key, schedule,
 )
 from models.spec.reminders import CalendarSpec, Ladder
 from models.status import SUBMITTED_STATUSES, AssignmentStatus
@@ -307,7 +307,7 @@ def _plan_reminders(session: Session, ctx: CampaignContext, group: ObligationGro
                _const(occurrence.send_at, "scheduled_at"), _const(OutboxStatus.PENDING.value, "status"),
                _const(0, "attempts"), _const(now, "created_at"))
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(emails, true()))
-        .where(_owing(group), func.length(address).between(3, 150), not_(already))
+        .where(_owing(group), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH), not_(already))
     )
     return _count_inserted(session, _insert_ignoring_duplicates(session).from_select(_PLANNED_COLUMNS, rows))
 
@@ -320,7 +320,7 @@ def _plan_escalations(session: Session, ctx: CampaignContext, group: ObligationG
     recipients = (  # one row per (parent, address) however many children are overdue
         select(parent.c.id.label("parent_id"), address.label("address"))
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(parent, parent.c.id == U.c.parent_id).join(emails, true()))
-        .where(_owing(group), parent.c.active.is_(True), func.length(address).between(3, 150))
+        .where(_owing(group), parent.c.active.is_(True), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH))
         .distinct().subquery("recipients")
     )
     key = (literal(f"esc:{ctx.id}:") + cast(recipients.c.parent_id, String) + literal(f":{occurrence.day:%Y%m%d}:")
@@ -438,7 +438,7 @@ def _unit_recipients(emails: Any) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for email in emails or []:
         address = normalize_email(str(email))
-        if 3 <= len(address) <= 150:
+        if 3 <= len(address) <= MAX_QUEUED_EMAIL_LENGTH:
             seen.setdefault(address, None)
     return tuple(seen)
 
