@@ -122,7 +122,7 @@ def test_loaded_due_dates(bd_engine):
         due = dict(session.exec(select(ObligationDef.code, ObligationDef.due_on)).all())
     assert due["so-ket-dot-1"] == date(2023, 6, 10)
     assert due["so-ket-dot-2"] == date(2023, 10, 10)
-    assert due["tong-ket-nam"] == date(2023, 12, 15)
+    assert due["tong-ket-nam"] == date(2023, 11, 15)
 
 
 def test_json_schema_file_is_in_sync_with_the_model():

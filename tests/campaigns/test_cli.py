@@ -49,7 +49,7 @@ def test_load_show_and_dry_run(cli):
     assert again.exit_code == 0 and "không có thay đổi" in again.output
     shown = cli("campaign", "show", "bd-2023")
     assert shown.exit_code == 0
-    for expected in ("10/06/2023", "10/10/2023", "15/12/2023", "31/05/2023", "30/09/2023", "8.000 sáng kiến"):
+    for expected in ("10/06/2023", "10/10/2023", "15/11/2023", "31/05/2023", "30/09/2023", "8.000 sáng kiến"):
         assert expected in shown.output
     broken = cli("campaign", "load", HERE / "broken" / "24_unknown_level.yaml")
     assert broken.exit_code == 1 and "không có cấp 'to_cong_doan'" in broken.output

@@ -26,7 +26,7 @@ from thidua.services.targets import target_progress
 RATINGS = ["Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành nhiệm vụ", "Không hoàn thành nhiệm vụ"]
 # (obligation, due date, 0-based round index used to vary the figures)
 OBLIGATIONS = [("dang-ky-thi-dua", date(2023, 3, 15), 0), ("so-ket-dot-1", date(2023, 6, 10), 1),
-               ("so-ket-dot-2", date(2023, 10, 10), 2), ("tong-ket-nam", date(2023, 12, 15), 3)]
+               ("so-ket-dot-2", date(2023, 10, 10), 2), ("tong-ket-nam", date(2023, 11, 15), 3)]
 BEHAVIOURS = ["on_time", "late", "returned", "never", "pending", "early", "slow_review", "returned_open"]
 
 

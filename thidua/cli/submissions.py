@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from models.clock import fmt_date, local_to_utc
@@ -56,7 +55,7 @@ def service_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SubmissionError as exc:
             # The message is printed with rich markup on; field codes in [brackets] must survive.
-            raise UserError(escape(str(exc))) from None
+            raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
