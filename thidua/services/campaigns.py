@@ -371,8 +371,9 @@ def _apply_assignments(
         due_at = end_of_day_utc(ob.due_on, campaign.timezone)
         owing = _owing_units(ob, low, high)
         reviewer = U.c.parent_id if ob.reviewer == "parent" else literal(owner_unit_id)
+        had_rows = session.execute(select(A.c.id).where(A.c.obligation_id == ob.id).limit(1)).first() is not None
         new_units = [owing]
-        if session.execute(select(A.c.id).where(A.c.obligation_id == ob.id).limit(1)).first() is not None:
+        if had_rows:
             # Only a re-load needs the anti-join; a new obligation inserts its whole owing set.
             new_units.append(not_(exists().where(and_(A.c.obligation_id == ob.id, A.c.unit_id == U.c.id))))
         created = session.execute(
@@ -385,29 +386,9 @@ def _apply_assignments(
                 ).where(*new_units),
             )
         ).rowcount
-        # Correlated EXISTS: a primary-key probe per assignment, which both SQLite and PostgreSQL
-        # plan well (NOT IN over a large subquery degrades badly on PostgreSQL).
-        still_owing = exists().where(U.c.id == A.c.unit_id, owing)
-        redated = session.execute(
-            update(A)
-            .where(A.c.obligation_id == ob.id, A.c.due_on != ob.due_on)
-            .values(due_on=ob.due_on, due_at=due_at, updated_at=now,
-                    late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at))
-        ).rowcount
-        deactivated = session.execute(
-            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), not_(still_owing))
-            .values(active=False, updated_at=now)
-        ).rowcount
-        reactivated = session.execute(
-            update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), still_owing)
-            .values(active=True, updated_at=now)
-        ).rowcount
-        if ob.reviewer == "parent":  # a unit moved to another parent gets its new reviewer
-            parent_of = select(U.c.parent_id).where(U.c.id == A.c.unit_id).scalar_subquery()
-            session.execute(
-                update(A).where(A.c.obligation_id == ob.id, A.c.reviewer_unit_id.is_distinct_from(parent_of))
-                .values(reviewer_unit_id=parent_of, updated_at=now)
-            )
+        redated = deactivated = reactivated = 0
+        if had_rows:  # a new obligation's rows were just made from the current plan: nothing to reconcile
+            redated, deactivated, reactivated = _reconcile(session, ob, owing, due_at, now)
         for count, action, sentence in (
             (created, "assignments.created", "thêm {n} đơn vị phải nộp"),
             (redated, "assignments.redated", "đổi hạn của {n} đơn vị thành " + fmt_date(ob.due_on)),
@@ -434,3 +415,34 @@ def _apply_assignments(
     if result.created:
         total = session.execute(select(func.count()).select_from(A).where(A.c.campaign_id == campaign.id)).scalar_one()
         result.changes.append(f"Lập {total} nghĩa vụ của các đơn vị ({len(obligations)} loại nghĩa vụ)")
+
+
+def _reconcile(session: Session, ob: ObligationDef, owing, due_at, now) -> tuple[int, int, int]:  # noqa: ANN001
+    """Bring an obligation's existing assignments in line with the plan: due dates, who still owes it,
+    and (for reviewer 'parent') the reviewer of units that moved."""
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    U = Unit.__table__  # type: ignore[attr-defined]
+    # Correlated EXISTS: a primary-key probe per assignment, which both SQLite and PostgreSQL
+    # plan well (NOT IN over a large subquery degrades badly on PostgreSQL).
+    still_owing = exists().where(U.c.id == A.c.unit_id, owing)
+    redated = session.execute(
+        update(A)
+        .where(A.c.obligation_id == ob.id, A.c.due_on != ob.due_on)
+        .values(due_on=ob.due_on, due_at=due_at, updated_at=now,
+                late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at))
+    ).rowcount
+    deactivated = session.execute(
+        update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), not_(still_owing))
+        .values(active=False, updated_at=now)
+    ).rowcount
+    reactivated = session.execute(
+        update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), still_owing)
+        .values(active=True, updated_at=now)
+    ).rowcount
+    if ob.reviewer == "parent":  # a unit moved to another parent gets its new reviewer
+        parent_of = select(U.c.parent_id).where(U.c.id == A.c.unit_id).scalar_subquery()
+        session.execute(
+            update(A).where(A.c.obligation_id == ob.id, A.c.reviewer_unit_id.is_distinct_from(parent_of))
+            .values(reviewer_unit_id=parent_of, updated_at=now)
+        )
+    return redated, deactivated, reactivated
