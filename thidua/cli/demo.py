@@ -1,0 +1,114 @@
+"""`thidua demo`: the whole 2023 Bình Định campaign as a one-command simulation on the embedded default."""
+from __future__ import annotations
+
+import os
+import time as clock
+from datetime import date
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from thidua.cli.common import UserError, console, friendly, parse_cli_date
+from thidua.settings import configure_prefect_environment, get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo", help="Mô phỏng cả năm 2023 của chiến dịch Bình Định trên SQLite nhúng (thư lưu thành .eml).")(demo)
+
+
+@friendly
+def demo(
+    fresh: bool = typer.Option(False, "--fresh", help="Xoá dữ liệu mô phỏng cũ và chạy lại từ đầu"),
+    resume: bool = typer.Option(False, "--resume", help="Chạy tiếp lần mô phỏng bị dừng"),
+    seed: int = typer.Option(2023, "--seed", help="Hạt giống ngẫu nhiên (cùng hạt giống, cùng kết quả)"),
+    start: Optional[str] = typer.Option(None, "--start", help="Ngày bắt đầu (dd/mm/yyyy; mặc định ngày ban hành kế hoạch)"),
+    end: str = typer.Option("31/12/2023", "--end", help="Ngày kết thúc (dd/mm/yyyy)"),
+    cdcs: Optional[int] = typer.Option(None, "--cdcs", min=1, help="Số CĐCS sinh giả lập (mặc định: danh sách có sẵn)"),
+    no_prefect: bool = typer.Option(False, "--no-prefect", help="Gọi thẳng dịch vụ thay vì luồng Prefect"),
+) -> None:
+    if fresh and resume:
+        raise UserError("chọn một trong --fresh hoặc --resume")
+    from notifications.sink import EmlDirectoryHandler, free_port, start_sink
+
+    settings = get_settings()
+    port = free_port()
+    # Every part of the engine (services, Prefect flows) reads the one Settings object: point it at the sink.
+    os.environ["THIDUA_DATA_DIR"] = str(settings.data_dir)
+    os.environ["THIDUA_SMTP_HOST"] = "127.0.0.1"
+    os.environ["THIDUA_SMTP_PORT"] = str(port)
+    os.environ["THIDUA_SMTP_SECURITY"] = "none"
+    get_settings.cache_clear()
+    settings = get_settings()
+    configure_prefect_environment(settings)
+
+    from thidua.simulation import DemoOptions, DemoStateError, Simulation
+
+    options = DemoOptions(seed=seed, start=parse_cli_date(start), end=parse_cli_date(end) or date(2023, 12, 31),
+                          cdcs=cdcs, fresh=fresh, resume=resume, use_prefect=not no_prefect)
+    console.print(f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})")
+    started = clock.perf_counter()
+    sink = start_sink(EmlDirectoryHandler(settings.mail_dir), host="127.0.0.1", port=port)
+    try:
+        with Progress(TextColumn("[bold blue]Ngày mô phỏng"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("days", total=None)
+
+            def on_day(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            simulation = Simulation(settings, options, lambda line: progress.console.print(escape(line), highlight=False), on_day)
+            try:
+                summary = simulation.run()
+            except DemoStateError as exc:
+                raise UserError(str(exc)) from None
+    finally:
+        sink.stop()
+    print_summary(summary, clock.perf_counter() - started)
+
+
+def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
+    console.rule("[bold]Tổng kết mô phỏng")
+    console.print(f"{summary.days} ngày mô phỏng trong {seconds:.0f} giây · {summary.submissions} lần nộp báo cáo · "
+                  f"duyệt {summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)}")
+    mail = Table(title="Thư nhắc việc đã gửi theo bậc")
+    mail.add_column("Bậc nhắc")
+    mail.add_column("Số thư", justify="right")
+    for rung, count in sorted(summary.reminders_by_rung.items(), key=lambda kv: _rung_order(kv[0])):
+        mail.add_row(rung, str(count))
+    for kind, count in sorted(summary.mail_by_kind.items()):
+        if kind != "reminder":
+            mail.add_row(f"({kind})", str(count))
+    console.print(mail)
+    console.print(f"Thư lỗi: {summary.mail_failed} · chưa rõ kết quả: {summary.mail_unknown} · tệp .eml trong hộp thư: {summary.eml_files}")
+    for title, groups in summary.compliance.items():
+        table = Table(title=f"Thực hiện: {title}")
+        for column in ("Đơn vị", "Phải nộp", "Đúng hạn", "Trễ hạn", "% đúng hạn"):
+            table.add_column(column, justify="left" if column == "Đơn vị" else "right")
+        for name, (owed, on_time, late) in groups.items():
+            table.add_row(name, str(owed), str(on_time), str(late), f"{100 * on_time / owed:.0f}%" if owed else "—")
+        console.print(table)
+    targets = Table(title="Chỉ tiêu")
+    for column in ("Chỉ tiêu", "Đạt", "Mục tiêu"):
+        targets.add_column(column)
+    for title, reached, goal, unit in summary.targets:
+        targets.add_row(title, f"{reached:,.1f}".replace(",", ".").removesuffix(".0"), f"{goal:,.0f} {unit}".replace(",", "."))
+    console.print(targets)
+    awards = Table(title="Khen thưởng")
+    awards.add_column("Hình thức / trạng thái")
+    awards.add_column("Số hồ sơ", justify="right")
+    for name, count in summary.awards_decided.items():
+        awards.add_row(f"Đã quyết định: {name}", str(count))
+    for status, count in summary.nominations.items():
+        awards.add_row(f"Trạng thái: {status}", str(count))
+    console.print(awards)
+    console.print("[bold]Tệp kết quả:[/]")
+    for label, path in summary.files.items():
+        console.print(f"  • {escape(label)}: {escape(str(path))}", highlight=False)
+
+
+def _rung_order(rung: str) -> int:
+    order = ("truoc", "qua-han")
+    return next((i for i, prefix in enumerate(order) if rung.startswith(prefix)), 9) * 100 - len(rung)

@@ -1,0 +1,491 @@
+"""The whole-year simulation behind `thidua demo`: the 2023 Bình Định campaign replayed on an accelerated
+clock against the real engine — real SMTP (a local sink writing .eml files), real database, the same service
+functions and Prefect flows that production uses. Simulated people only decide *what* to do and *when*;
+everything they do goes through the engine's ordinary entry points.
+
+Deterministic for a seed. Progress is saved after every simulated day; a resumed run restarts the day it
+stopped in, and every action checks the current state first, so a resumed year is never half-mixed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.clock import local_to_utc
+from models.forms import applicable_fields
+from models.outbox import OutboxMessage
+from models.spec.campaign import Obligation
+from models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.settings import CONFIG_DIR, Settings
+
+REPORT_KINDS = ("registration", "round_report", "final_report")
+CAMPAIGN_FILE = CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml"
+UNITS_FILE = CONFIG_DIR / "units" / "binh_dinh.yaml"
+CDCS_FILE = CONFIG_DIR / "units" / "binh_dinh_cdcs.csv"
+RATINGS = ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành nhiệm vụ", "Không hoàn thành nhiệm vụ")
+RETURN_COMMENT = "Đề nghị bổ sung, làm rõ số liệu đoàn viên mới và sáng kiến trong đợt."
+
+
+class DemoStateError(Exception):
+    """The data directory holds a run that neither --fresh nor --resume was asked to handle."""
+
+
+@dataclass
+class DemoOptions:
+    seed: int = 2023
+    start: date | None = None  # default: the plan's issue date
+    end: date = date(2023, 12, 31)
+    cdcs: int | None = None  # None: the committed Bình Định CĐCS list; N: N generated CĐCS (small runs)
+    fresh: bool = False
+    resume: bool = False
+    use_prefect: bool = True
+
+
+@dataclass
+class DemoState:
+    seed: int
+    start: str
+    end: str
+    cdcs: int | None
+    last_day: str | None = None
+    finished: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> "DemoState | None":
+        return cls(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: the state is the last fully simulated day or the one before
+
+
+@dataclass
+class DemoSummary:
+    days: int = 0
+    reminders_by_rung: dict[str, int] = field(default_factory=dict)
+    mail_by_kind: dict[str, int] = field(default_factory=dict)
+    mail_failed: int = 0
+    mail_unknown: int = 0
+    eml_files: int = 0
+    submissions: int = 0
+    reviews: Counter = field(default_factory=Counter)
+    compliance: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # obligation → group → (owed, on time, late)
+    targets: list[tuple[str, float, float, str]] = field(default_factory=list)  # title, reached, target, unit
+    nominations: dict[str, int] = field(default_factory=dict)
+    awards_decided: dict[str, int] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+Reporter = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------------------
+# What simulated people do, and when (pure: decided from the seed and the assignment)
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssignmentInfo:
+    id: int
+    obligation: str
+    kind: str
+    round_end: date | None
+    opens: date
+    due: date
+    unit_code: str
+    level: str
+    sector: str | None
+    reviewer_code: str | None
+    review_required: bool
+
+
+@dataclass(frozen=True)
+class Action:
+    day: date
+    verb: str  # submit | accept | return
+    assignment_id: int
+    version: int  # the submission version the action makes or acts on
+
+
+def plan_actions(infos: list[AssignmentInfo], seed: int) -> dict[date, list[Action]]:
+    """Most units report on time, some late, some are returned and resubmit, a few never report."""
+    by_day: dict[date, list[Action]] = defaultdict(list)
+    for info in infos:
+        rng = random.Random(f"{seed}:{info.id}")
+        roll = rng.random()
+        window = max(0, (info.due - info.opens).days)
+        on_time = info.due - timedelta(days=rng.randint(0, min(10, window)))
+        if info.kind == "nomination_window":
+            if roll < 0.85:
+                by_day[on_time].append(Action(on_time, "submit", info.id, 1))
+            continue
+        if roll < 0.04:
+            continue  # never reports
+        if roll < 0.18:
+            first = info.due + timedelta(days=rng.randint(1, 15))
+        else:
+            first = on_time
+        by_day[first].append(Action(first, "submit", info.id, 1))
+        if not info.review_required or info.reviewer_code is None:
+            continue
+        reviewed = first + timedelta(days=rng.randint(1, 5))
+        if 0.18 <= roll < 0.28:  # returned for revision, resubmitted, then accepted
+            by_day[reviewed].append(Action(reviewed, "return", info.id, 1))
+            again = reviewed + timedelta(days=rng.randint(1, 4))
+            by_day[again].append(Action(again, "submit", info.id, 2))
+            accepted = again + timedelta(days=rng.randint(1, 3))
+            by_day[accepted].append(Action(accepted, "accept", info.id, 2))
+        else:
+            by_day[reviewed].append(Action(reviewed, "accept", info.id, 1))
+    return by_day
+
+
+def form_values(spec: Obligation, sector: str | None, level: str, rng: random.Random) -> dict[str, Any]:
+    """Plausible answers for a form, only for the fields the unit's sector is asked."""
+    values: dict[str, Any] = {}
+    scale = 6 if level != "cdcs" else 1  # a directly-superior union reports its own, larger figures
+    for f in applicable_fields(spec.fields, sector):
+        if f.type == "integer":
+            if f.code.startswith("so_sang_kien"):
+                value = rng.randint(2, 9) * scale
+            elif "doan_vien" in f.code:
+                value = rng.randint(0, 25) * scale
+            else:
+                value = rng.randint(0, 4) * scale
+            low = int(f.min) if f.min is not None else 0
+            high = int(f.max) if f.max is not None else value
+            values[f.code] = max(low, min(high, value))
+        elif f.type == "decimal":
+            values[f.code] = round(rng.uniform(20, 800), 1)
+        elif f.type == "bool":
+            values[f.code] = rng.random() < 0.9
+        elif f.type == "choice":
+            choices = f.choices or []
+            if list(choices) == list(RATINGS):
+                values[f.code] = rng.choices(RATINGS, weights=(30, 56, 11, 3))[0]
+            else:
+                values[f.code] = rng.choice(choices)
+        elif f.type == "date":
+            values[f.code] = spec.due.strftime("%d/%m/%Y") if isinstance(spec.due, date) else "01/01/2023"
+        elif f.type == "text":
+            values[f.code] = rng.choice((
+                "Mô hình “Tổ công đoàn số” hỗ trợ đoàn viên",
+                "Cải tiến quy trình một cửa, rút ngắn thời gian xử lý hồ sơ",
+                "Sáng kiến tiết kiệm điện năng trong sản xuất",
+                "Công trình “Mái ấm công đoàn” cho đoàn viên khó khăn",
+            ))[: f.max_length or 500]
+    return values
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------------
+class Simulation:
+    def __init__(self, settings: Settings, options: DemoOptions, report: Reporter, progress: Callable[[int, int], None]):
+        self.settings = settings
+        self.options = options
+        self.report = report
+        self.progress = progress
+        self.state_path = settings.data_dir / "demo-state.json"
+        self.engine: Engine | None = None
+        self.summary = DemoSummary()
+
+    # -- set-up -------------------------------------------------------------------------------------
+    def prepare_data_dir(self) -> DemoState | None:
+        """Fresh or resumed, never mixed: returns the state to resume, or None for a fresh start."""
+        state = DemoState.load(self.state_path)
+        if self.options.resume:
+            if state is None:
+                raise DemoStateError("chưa có lần chạy nào để chạy tiếp (bỏ --resume để chạy mới)")
+            if state.finished:
+                raise DemoStateError("lần chạy trước đã xong cả năm; dùng --fresh để chạy lại từ đầu")
+            if (state.seed, state.cdcs) != (self.options.seed, self.options.cdcs):
+                raise DemoStateError("lần chạy trước dùng seed/số CĐCS khác; dùng --fresh để chạy lại từ đầu")
+            return state
+        if state is not None and not state.finished and not self.options.fresh:
+            raise DemoStateError(
+                f"lần chạy trước dừng sau ngày {_vn(state.last_day)}: dùng --resume để chạy tiếp "
+                "hoặc --fresh để xoá và chạy lại từ đầu"
+            )
+        for name in ("thidua.db", "thidua.db-wal", "thidua.db-shm", "demo-state.json"):
+            (self.settings.data_dir / name).unlink(missing_ok=True)
+        for folder in (self.settings.mail_dir, self.settings.reports_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)  # the local SMTP sink may already be writing here
+        return None
+
+    def set_up_campaign(self) -> None:
+        from thidua.services.campaigns import load_campaign
+        from thidua.services.units import import_units, load_levels
+        from thidua.unitgen import binh_dinh_cdcs, write_units_csv
+
+        assert self.engine is not None
+        load_levels(self.engine)
+        report = import_units(self.engine, UNITS_FILE)
+        cdcs_file = CDCS_FILE
+        if self.options.cdcs is not None:
+            cdcs_file = self.settings.data_dir / f"cdcs_{self.options.cdcs}.csv"
+            write_units_csv(binh_dinh_cdcs(seed=self.options.seed, total=self.options.cdcs), cdcs_file)
+        cdcs_report = import_units(self.engine, cdcs_file)
+        self.report(f"Nhập {len(report.created) + len(cdcs_report.created)} đơn vị "
+                    f"({len(cdcs_report.created)} CĐCS từ {cdcs_file.name})")
+        result = load_campaign(self.engine, CAMPAIGN_FILE, actor="demo")
+        owed = result.assignments_created
+        self.report(f"Nạp chiến dịch {result.code}: {owed} nghĩa vụ của các đơn vị")
+
+    # -- the year -----------------------------------------------------------------------------------
+    def run(self) -> DemoSummary:
+        from thidua.db import create_schema, get_engine
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self.prepare_data_dir()
+        self.engine = get_engine(self.settings)
+        create_schema(self.engine)
+        if resumed is None:
+            self.set_up_campaign()
+        campaign = self._campaign()
+        start = self.options.start or campaign.spec["plan_issued_on"] and date.fromisoformat(campaign.spec["plan_issued_on"])
+        state = resumed or DemoState(self.options.seed, start.isoformat(), self.options.end.isoformat(), self.options.cdcs)
+        first_day = date.fromisoformat(state.last_day) + timedelta(days=1) if state.last_day else date.fromisoformat(state.start)
+        end = date.fromisoformat(state.end)
+        if resumed is not None:
+            self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
+        actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
+        milestones = self._milestones(campaign)
+        total_days = (end - date.fromisoformat(state.start)).days + 1
+        day = first_day
+        while day <= end:
+            asyncio.run(self._dispatch(day, time(8, 0)))
+            self._act(campaign, actions.get(day, []), day)
+            for milestone in milestones.get(day, []):
+                milestone(day)
+            asyncio.run(self._dispatch(day, time(16, 30)))  # notices of the day's steps go out the same day
+            state.last_day = day.isoformat()
+            state.save(self.state_path)
+            self.progress((day - date.fromisoformat(state.start)).days + 1, total_days)
+            day += timedelta(days=1)
+        state.finished = True
+        state.save(self.state_path)
+        return self._summarise(campaign, end)
+
+    def _campaign(self) -> Campaign:
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            return session.exec(select(Campaign).where(Campaign.code == "bd-2023")).scalars().one()  # type: ignore[call-overload]
+
+    def _assignment_infos(self, campaign: Campaign) -> list[AssignmentInfo]:
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            rounds = {r["number"]: date.fromisoformat(r["ends"]) for r in campaign.spec["rounds"]}
+            reviewer = Unit.__table__.alias("reviewer")  # type: ignore[attr-defined]
+            rows = session.execute(
+                select(Assignment.id, ObligationDef.code, ObligationDef.kind, ObligationDef.round_number,  # type: ignore[call-overload]
+                       ObligationDef.opens_on, Assignment.due_on, Unit.code, Unit.level_code, Unit.sector,
+                       reviewer.c.code, ObligationDef.definition)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .outerjoin(reviewer, reviewer.c.id == Assignment.reviewer_unit_id)
+                .where(Assignment.campaign_id == campaign.id, Assignment.active.is_(True))  # type: ignore[attr-defined]
+                .order_by(Assignment.id)
+            ).all()
+        infos = []
+        for (aid, code, kind, round_number, opens_on, due, unit_code, level, sector, reviewer_code, definition) in rows:
+            if kind not in REPORT_KINDS and kind != "nomination_window":
+                continue
+            round_end = rounds.get(round_number) if round_number else None
+            opens = opens_on or (round_end + timedelta(days=1) if round_end and round_end < due else due - timedelta(days=20))
+            infos.append(AssignmentInfo(aid, code, kind, round_end, opens, due, unit_code, level, sector, reviewer_code,
+                                        bool(definition.get("review_required", True))))
+        return infos
+
+    async def _dispatch(self, day: date, at: time) -> None:
+        from thidua.services.reminders import run_dispatch
+
+        assert self.engine is not None
+        await run_dispatch(self.engine, self.settings, now=local_to_utc(datetime.combine(day, at)))
+
+    def _act(self, campaign: Campaign, actions: list[Action], day: date) -> None:
+        """Every unit action of the day, each through the submission service, in one short transaction."""
+        if not actions:
+            return
+        from models.submissions import SubmissionError
+        from thidua.services.submissions import obligation_spec, review_report, submit_report
+
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            ids = [a.assignment_id for a in actions]
+            rows = session.execute(
+                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Assignment.id.in_(ids))  # type: ignore[attr-defined]
+            ).all()
+            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
+            reviewers = dict(session.execute(select(Unit.id, Unit.code).where(  # type: ignore[call-overload]
+                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).all())  # type: ignore[union-attr]
+            moment = local_to_utc(datetime.combine(day, time(10, 0)))
+            for action in actions:
+                assignment, obligation, unit = found[action.assignment_id]
+                try:
+                    if action.verb == "submit":
+                        if assignment.current_version >= action.version:
+                            continue  # done before a resume
+                        rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
+                        raw = form_values(obligation_spec(obligation), unit.sector, unit.level_code, rng)
+                        submit_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
+                                      unit_code=unit.code, raw=raw, actor=f"demo:{unit.code}", acting_unit_code=unit.code,
+                                      now=moment, source="demo")
+                        self.summary.submissions += 1
+                    else:
+                        if assignment.status != "da_gui" or assignment.current_version != action.version:
+                            continue
+                        reviewer_code = reviewers[assignment.reviewer_unit_id]
+                        review_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
+                                      unit_code=unit.code, reviewer_code=reviewer_code, accept=action.verb == "accept",
+                                      actor=f"demo:{reviewer_code}", comment=None if action.verb == "accept" else RETURN_COMMENT,
+                                      now=moment)
+                        self.summary.reviews[action.verb] += 1
+                    session.commit()
+                except SubmissionError as exc:
+                    session.rollback()
+                    self.report(f"[bỏ qua] {unit.code} {obligation.code}: {exc}")
+
+    # -- milestones ------------------------------------------------------------------------------------
+    def _milestones(self, campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:
+        spec = campaign.spec
+        out: dict[date, list[Callable[[date], None]]] = defaultdict(list)
+        with Session(self.engine) as session:
+            obligations = session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id)).scalars().all()  # type: ignore[call-overload]
+        for ob in obligations:
+            if ob.kind in ("round_report", "final_report"):
+                # Consolidate the day after the deadline; the signed report a week later, once reviews are in.
+                out[ob.due_on + timedelta(days=1)].append(lambda d, n=ob.round_number: self._consolidate(campaign, n, d))
+                out[ob.due_on + timedelta(days=7)].append(lambda d, n=ob.round_number, k=ob.kind: self._write_reports(campaign, n, k, d))
+        target_days = {date.fromisoformat(t["deadline"]) for t in spec.get("targets", [])}
+        for day in target_days:
+            out[day].append(lambda d: self._report_targets(campaign, d))
+        from thidua.simulation_awards import award_milestones
+
+        for day, step in award_milestones(self, campaign).items():
+            out[day].extend(step)
+        return out
+
+    def _consolidate(self, campaign: Campaign, round_number: int | None, day: date) -> None:
+        moment = local_to_utc(datetime.combine(day, time(7, 0)))
+        if self.options.use_prefect:
+            from flows.consolidation import consolidation_flow
+
+            result = asyncio.run(consolidation_flow(campaign.code, round_number=round_number, actor="demo"))
+            changed = _changed_count(result)
+        else:
+            from thidua.services.consolidation import consolidate
+
+            with Session(self.engine) as session:
+                result = consolidate(session, campaign_code=campaign.code, round_number=round_number, now=moment)
+                session.commit()
+            changed = _changed_count(result)
+        self.report(f"{day:%d/%m/%Y}: tổng hợp báo cáo đợt {round_number} (luồng Prefect) — {changed} bản tổng hợp mới")
+
+    def _write_reports(self, campaign: Campaign, round_number: int | None, kind: str, day: date) -> None:
+        from thidua.services.reports import build_final_report, build_round_report
+
+        out_dir = self.settings.reports_dir
+        moment = local_to_utc(datetime.combine(day, time(9, 0)))
+        with Session(self.engine) as session:
+            if kind == "final_report":
+                files = build_final_report(session, campaign_code=campaign.code, out_dir=out_dir, now=moment)
+            else:
+                files = build_round_report(session, campaign_code=campaign.code, round_number=round_number or 1,
+                                           out_dir=out_dir, now=moment)
+            session.commit()
+        for path in (files.xlsx, files.docx):
+            self.summary.files[path.name] = path
+        self.report(f"{day:%d/%m/%Y}: báo cáo {'tổng kết năm' if kind == 'final_report' else f'sơ kết đợt {round_number}'}: "
+                    f"{files.xlsx.name}, {files.docx.name}")
+
+    def _report_targets(self, campaign: Campaign, day: date) -> None:
+        from thidua.services.targets import target_progress
+
+        with Session(self.engine) as session:
+            reports = target_progress(session, campaign_code=campaign.code, at=day)
+        for target in reports:
+            if target.deadline == day and target.scope:
+                figure = target.scope[0].progress.figure.value
+                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {_figure(figure)} / "
+                            f"{_figure(target.target)} {target.unit_of_measure}")
+
+    # -- the end ---------------------------------------------------------------------------------------
+    def _summarise(self, campaign: Campaign, end: date) -> DemoSummary:
+        from thidua.services.status import status_report
+        from thidua.services.targets import target_progress
+
+        summary = self.summary
+        summary.days = (end - (self.options.start or date.fromisoformat(campaign.spec["plan_issued_on"]))).days + 1
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            O = OutboxMessage
+            sent = session.execute(
+                select(O.kind, O.rung, func.count()).where(O.status.in_(("sent", "partial"))).group_by(O.kind, O.rung)  # type: ignore[attr-defined]
+            ).all()
+            for kind, rung, count in sent:
+                summary.mail_by_kind[kind] = summary.mail_by_kind.get(kind, 0) + count
+                if kind == "reminder" and rung:
+                    base = rung.split("#")[0].split(":")[0]
+                    summary.reminders_by_rung[base] = summary.reminders_by_rung.get(base, 0) + count
+            summary.mail_failed = session.execute(select(func.count()).where(O.status == "failed")).scalar_one()
+            summary.mail_unknown = session.execute(select(func.count()).where(O.status == "unknown")).scalar_one()
+            for ob in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,  # type: ignore[call-overload]
+                                                              ObligationDef.kind.in_(REPORT_KINDS),  # type: ignore[attr-defined]
+                                                              ObligationDef.due_on <= end).order_by(ObligationDef.due_on)).scalars().all():
+                report = status_report(session, campaign.code, obligation_code=ob.code, now=local_to_utc(datetime.combine(end, time(23, 0))))
+                summary.compliance[ob.title] = {
+                    row.label: (row.counts.owed, row.counts.submitted - _late_submitted(session, ob.id, row.key), row.counts.late)
+                    for row in report.by_group
+                }
+            for target in target_progress(session, campaign_code=campaign.code, at=end):
+                figure = target.scope[0].progress.figure.value if target.scope else None
+                summary.targets.append((target.title, figure or 0.0, target.target, target.unit_of_measure))
+        from thidua.simulation_awards import award_summary
+
+        summary.nominations, summary.awards_decided, award_files = award_summary(self, campaign)
+        summary.files.update(award_files)
+        summary.eml_files = sum(1 for _ in self.settings.mail_dir.glob("**/*.eml")) if self.settings.mail_dir.exists() else 0
+        summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
+        summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
+        return summary
+
+
+def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int:
+    """Submitted-but-late assignments under a group unit, to split 'on time' from 'late'."""
+    group = session.execute(select(Unit.path).where(Unit.code == unit_code)).scalar_one()  # type: ignore[call-overload]
+    return session.execute(
+        select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id).where(  # type: ignore[arg-type]
+            Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Assignment.late.is_(True),  # type: ignore[attr-defined]
+            Assignment.status.in_(("da_gui", "da_duyet")), Unit.path >= group, Unit.path < group + "~")  # type: ignore[attr-defined]
+    ).scalar_one()
+
+
+def _changed_count(result: Any) -> int:
+    """New snapshot versions, from the flow (a dict) or the service (a ConsolidationResult)."""
+    return int(result["new_versions"] if isinstance(result, dict) else result.new_versions)
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}".replace(",", ".") if float(value).is_integer() else f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+def _vn(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else "?"
