@@ -8,7 +8,7 @@ file, line and field (SpecError), including award and level codes that do not ex
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Collection, Literal, Sequence
+from typing import Literal, Sequence
 
 from pydantic import Field, model_validator
 
@@ -236,7 +236,7 @@ def validate_catalogue_text(text: str, file: str, levels_top_down: Sequence[str]
     return catalogue
 
 
-def validate_catalogue_file(path: Path, levels_top_down: Collection[str] | None = None) -> AwardCatalogue:
+def validate_catalogue_file(path: Path, levels_top_down: Sequence[str] | None = None) -> AwardCatalogue:
     """Read and validate a catalogue. Levels default to config/levels.yaml (top first)."""
     path = Path(path)
     if levels_top_down is None:

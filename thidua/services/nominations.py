@@ -1014,7 +1014,8 @@ def propose(engine: Engine, campaign_id: int, actor: Actor, proposals: Sequence[
                 batch_ids.append(batch_id)
                 moves.append(_Move(row, to_status, {"review_due_at": None, "batch_id": batch_id}, origin.id, None, batch_id))
         own_review = [mail for m in moves if m.to_status == _S.UNDER_REVIEW.value
-                      for mail in _reviewer_mail(ctx, f"nomq:{m.row['id']}:2", origin, 1, m.review_due_at, origin, m.row["id"])]
+                      for mail in _reviewer_mail(ctx, f"nomq:{m.row['id']}:{m.row['version'] + 1}", origin, 1,
+                                                 m.review_due_at, origin, m.row["id"])]
         _apply_moves(session, ctx, _A.PROPOSE, actor, moves, extra_mail=own_review)
         ids = [r["id"] for r in rows]
         unique_batches = list(dict.fromkeys(batch_ids))
