@@ -2,6 +2,7 @@
 actions as a JSON API under /api/v1."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -23,7 +24,7 @@ from web import mail
 from web.errors import BadLink, NotSignedIn, RateLimited, WebError
 from web.rendering import make_templates, render
 from web.security import LinkRequestLimits, WebSecurityMiddleware
-from web.target_cache import TargetCache
+from web.figure_cache import FigureCache
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.templates = make_templates()
     app.state.link_limits = LinkRequestLimits()
     app.state.send_mail_now = mail.default_sender(settings, engine)
-    app.state.target_cache = TargetCache(engine, clock=lambda: app.state.clock())
+    app.state.figures = FigureCache(engine, clock=lambda: app.state.clock())
+    app.state.write_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
                        error_response=_unexpected_error_response)

@@ -13,7 +13,8 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.nominations import NominationStatus
 from models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
 from thidua.services import nominations as nomination_service
-from web.target_cache import TargetFigures
+from thidua.services.targets import TargetReport, target_progress
+from web.figure_cache import FigureCache, Figures
 from thidua.services.campaigns import subtree_range
 from web.errors import InvalidInput
 from web.permissions import Principal
@@ -45,7 +46,6 @@ class Dashboard:
     overdue_total: int = 0
     delivery: dict[str, int] = field(default_factory=dict)
     failures: list[Any] = field(default_factory=list)
-    targets: TargetFigures | None = None
     pipeline: list["PipelineRow"] = field(default_factory=list)
 
     @property
@@ -71,7 +71,7 @@ def default_obligation(rows: list[tuple[ObligationDef, Compliance]], today: date
 
 
 def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime, *,
-              obligation_code: str | None = None, targets: TargetFigures | None = None) -> Dashboard:
+              obligation_code: str | None = None) -> Dashboard:
     scope = scope_unit(session, me, campaign)
     rows = compliance_by_obligation(session, campaign.id, scope.path, now)
     data = Dashboard(scope=scope, obligations=rows)
@@ -84,7 +84,6 @@ def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime
         data.overdue, data.overdue_total = overdue_list(session, data.selected.id, scope.path, now)
     data.delivery = delivery_counts(session, campaign.id)
     data.failures = failed_mail(session, me, campaign.id, limit=20)
-    data.targets = targets
     data.pipeline = nomination_pipeline(session, campaign.id)
     return data
 
@@ -110,6 +109,16 @@ def nomination_pipeline(session: Session, campaign_id: int) -> list[PipelineRow]
         if item["status"] != NominationStatus.DRAFTED.value:
             grouped.setdefault(item["level"], {})[item["status"]] = item["count"]
     return [PipelineRow(names.get(level, level), counts) for level, counts in grouped.items()]
+
+
+def office_figures(cache: FigureCache, me: Principal, campaign: Campaign, obligation_code: str | None
+                   ) -> tuple[Figures[Dashboard], Figures[list[TargetReport]]]:
+    """The dashboard's figures and the campaign's target progress, through the figure cache."""
+    board = cache.get(("tong-quan", campaign.id, me.unit_id, obligation_code),
+                      lambda session: dashboard(session, me, campaign, cache.clock(), obligation_code=obligation_code))
+    targets = cache.get(("chi-tieu", campaign.id),
+                        lambda session: target_progress(session, campaign_code=campaign.code, now=cache.clock()))
+    return board, targets
 
 
 def delivery_counts(session: Session, campaign_id: int) -> dict[str, int]:

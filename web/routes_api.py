@@ -17,12 +17,11 @@ from models.tables import Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
 from web.auth import issue_login_link, normalise_email
-from web.deps import csrf_protect, db, now, principal, today
+from web.deps import csrf_protect, db, now, principal, write_turn
 from web.errors import InvalidInput
 from web.nomination_views import actor_for, readable
 from web.nomination_views import as_web_error as nomination_error
-from web.office_views import audit_conditions, audit_page
-from web.office_views import dashboard as office_dashboard
+from web.office_views import audit_conditions, audit_page, office_figures
 from web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
 from web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
 from web.review_queries import QueueFilters, review_queue
@@ -142,6 +141,7 @@ class TargetOut(BaseModel):
 
 class DashboardOut(BaseModel):
     campaign: str
+    computed_at: datetime = Field(description="Lúc tính các số liệu (số liệu toàn quốc có thể cũ vài giây)")
     scope_unit: str
     obligations: list[ComplianceOut]
     selected_obligation: str | None
@@ -180,8 +180,9 @@ def request_link(body: LinkRequestIn, request: Request, session: Session = Depen
     if not EMAIL_RE.match(body.email.strip()):
         raise InvalidInput("Địa chỉ e-mail chưa đúng dạng.", {"email": "địa chỉ e-mail chưa đúng dạng"})
     request.app.state.link_limits.check(normalise_email(body.email), request.client.host if request.client else "?")
-    issued = issue_login_link(session, request.app.state.settings, body.email, now=now(request), next_path=body.next)
-    session.commit()
+    with write_turn(request):
+        issued = issue_login_link(session, request.app.state.settings, body.email, now=now(request), next_path=body.next)
+        session.commit()
     if issued is not None and request.app.state.send_mail_now is not None:
         request.app.state.send_mail_now(f"login:{issued[0].jti}")
     return {"thong_diep": "Nếu địa chỉ có tài khoản, liên kết đăng nhập đã được gửi."}
@@ -232,10 +233,11 @@ def submit(assignment_id: int, body: SubmitIn, request: Request, me: Principal =
     view = assignment_view(session, assignment_id)
     require(can_act_for_unit(me, unit_ref(view.unit)), "gửi báo cáo thay cho đơn vị khác")
     try:
-        submit_report(session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
-                      unit_code=view.unit.code, raw=body.data, actor=me.actor, acting_unit_code=me.unit_code,
-                      now=now(request), expected_version=body.expected_version, source="api")
-        session.commit()
+        with write_turn(request):
+            submit_report(session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
+                          unit_code=view.unit.code, raw=body.data, actor=me.actor, acting_unit_code=me.unit_code,
+                          now=now(request), expected_version=body.expected_version, source="api")
+            session.commit()
     except FormInvalid as exc:
         session.rollback()
         raise InvalidInput("Báo cáo chưa hợp lệ, chưa ghi gì.", field_errors(exc)) from None
@@ -262,7 +264,8 @@ def queue(campaign: str | None = None, obligation: str | None = None, unit: str 
 def bulk_accept(body: BulkAcceptIn, request: Request, me: Principal = Depends(principal),
                 session: Session = Depends(db)) -> BulkAcceptOut:
     require_reviewer(me)
-    accepted, problems = bulk_accept_items(session, me, body.items, now(request))
+    with write_turn(request):
+        accepted, problems = bulk_accept_items(session, me, body.items, now(request))
     return BulkAcceptOut(accepted=accepted, problems=problems)
 
 
@@ -271,9 +274,10 @@ def review(assignment_id: int, body: ReviewIn, request: Request, me: Principal =
            session: Session = Depends(db)) -> AssignmentOut:
     view = _reviewable(session, me, assignment_id)
     try:
-        decide_report(session, me, view, accept=body.action == "accept", comment=body.comment,
-                      rating=body.appraised_rating, version=body.expected_version, moment=now(request))
-        session.commit()
+        with write_turn(request):
+            decide_report(session, me, view, accept=body.action == "accept", comment=body.comment,
+                          rating=body.appraised_rating, version=body.expected_version, moment=now(request))
+            session.commit()
     except SubmissionError as exc:
         session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
@@ -287,15 +291,15 @@ def dashboard(request: Request, campaign: str | None = None, obligation: str | N
     chosen = pick_campaign(session, me, campaign)
     if chosen is None:
         raise InvalidInput("Chưa có chiến dịch nào.")
-    figures = request.app.state.target_cache.get(chosen.code, today(request))
-    d = office_dashboard(session, me, chosen, now(request), obligation_code=obligation, targets=figures)
+    board, figures = office_figures(request.app.state.figures, me, chosen, obligation)
+    d = board.value
     targets = [TargetOut(code=t.code, title=t.title, target=t.target, unit_of_measure=t.unit_of_measure,
                          deadline=t.deadline, value=t.scope[0].progress.figure.value if t.scope else None,
                          percent_of_target=t.scope[0].progress.percent_of_target if t.scope else None,
                          verdict=t.scope[0].progress.verdict if t.scope else "", computed_at=figures.computed_at)
-               for t in figures.reports]
+               for t in figures.value]
     return DashboardOut(
-        campaign=chosen.code, scope_unit=d.scope.code, obligations=[_compliance(c) for _, c in d.obligations],
+        campaign=chosen.code, computed_at=board.computed_at, scope_unit=d.scope.code, obligations=[_compliance(c) for _, c in d.obligations],
         selected_obligation=d.selected.code if d.selected else None, by_level=[_compliance(c) for c in d.by_level],
         by_branch=[_compliance(c) for c in d.by_branch], overdue_total=d.overdue_total, delivery=d.delivery,
         targets=targets, nomination_pipeline={row.level: row.counts for row in d.pipeline},
@@ -415,8 +419,9 @@ def propose_nomination(body: ProposalIn, request: Request, me: Principal = Depen
                  for code, d in body.dossier.items()},
     )
     try:
-        result = nomination_service.propose(request.app.state.engine, chosen.id, actor_for(me), [proposal_input],
-                                            now=now(request))
+        with write_turn(request):
+            result = nomination_service.propose(request.app.state.engine, chosen.id, actor_for(me),
+                                                [proposal_input], now=now(request))
     except NominationError as exc:
         raise nomination_error(exc) from None
     return _nomination_out(nomination_service.get_nomination(request.app.state.engine, result.nomination_ids[0]))
@@ -444,7 +449,8 @@ def nomination_action(nomination_id: int, body: NominationActionIn, request: Req
     typed = {"y_kien": body.comment, "so_quyet_dinh": body.decision_number, "nguoi_ky": body.decision_signer,
              "ngay_quyet_dinh": body.decision_date.strftime("%d/%m/%Y") if body.decision_date else "",
              "_phien_ban": "" if body.expected_version is None else str(body.expected_version)}
-    errors = perform(engine, me, view, action, typed, now(request))
+    with write_turn(request):
+        errors = perform(engine, me, view, action, typed, now(request))
     if errors:
         raise InvalidInput("Thao tác chưa hợp lệ.", errors)
     return _nomination_out(nomination_service.get_nomination(engine, nomination_id))
@@ -459,8 +465,10 @@ def send_nomination_list(batch_id: int, body: SendListIn, request: Request, me: 
     engine = request.app.state.engine
     own_list(engine, chosen.id, me, batch_id)
     try:
-        sent = nomination_service.send_batch(engine, chosen.id, actor_for(me), batch_id=batch_id, now=now(request),
-                                             to_trinh=nomination_service.DocumentRef(body.to_trinh_number, body.to_trinh_date))
+        with write_turn(request):
+            sent = nomination_service.send_batch(
+                engine, chosen.id, actor_for(me), batch_id=batch_id, now=now(request),
+                to_trinh=nomination_service.DocumentRef(body.to_trinh_number, body.to_trinh_date))
     except NominationError as exc:
         raise nomination_error(exc) from None
     return {"batch_id": sent.batch_id, "nomination_ids": sent.nomination_ids}

@@ -14,7 +14,7 @@ from web.auth import (
     LinkClaims, consume_link, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
     users_for_email,
 )
-from web.deps import csrf_protect, db, now, optional_principal, principal, set_session, sign_out
+from web.deps import csrf_protect, db, now, optional_principal, principal, set_session, sign_out, write_turn
 from web.errors import BadLink, Forbidden, LinkReused
 from web.models import LoginToken
 from web.permissions import Principal
@@ -57,8 +57,9 @@ def request_link(
                       status_code=422)
     client = request.client.host if request.client else "?"
     request.app.state.link_limits.check(normalise_email(typed), client)
-    issued = issue_login_link(session, request.app.state.settings, typed, now=now(request), next_path=next)
-    session.commit()
+    with write_turn(request):
+        issued = issue_login_link(session, request.app.state.settings, typed, now=now(request), next_path=next)
+        session.commit()
     sender = request.app.state.send_mail_now
     if issued is not None and sender is not None:
         background.add_task(sender, f"login:{issued[0].jti}")
@@ -98,16 +99,17 @@ def use_link(request: Request, t: str = Form(""), session: Session = Depends(db)
     if not users:
         raise BadLink("Tài khoản gắn với liên kết này không còn hoạt động. Hãy liên hệ văn phòng chiến dịch.")
     try:
-        consume_link(session, claims, now=moment)
+        with write_turn(request):
+            consume_link(session, claims, now=moment)
+            user = users[0]
+            audit(session, actor=user.email, action="auth.signed_in", entity="user", entity_id=user.id,
+                  unit_id=user.unit_id, after={"link": claims.purpose}, at=moment)
+            session.commit()
     except LinkReused:
         current = request.state.web_session
         if current.signed_in and current.email == claims.email:
             return RedirectResponse(claims.target_path, status_code=303)  # already signed in: nothing to grant
         raise
-    user = users[0]
-    audit(session, actor=user.email, action="auth.signed_in", entity="user", entity_id=user.id, unit_id=user.unit_id,
-          after={"link": claims.purpose}, at=moment)
-    session.commit()
     set_session(request, new_session(moment, user))
     if len(users) > 1:
         return RedirectResponse(f"/chon-don-vi?next={claims.target_path}", status_code=303)

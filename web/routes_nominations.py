@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from models.nominations import Nomination, NominationError, NominationStatus
 from thidua.services import nominations as service
-from web.deps import csrf_protect, db, now, principal
+from web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from web.errors import Conflict, InvalidInput, NotFound
 from web.nomination_views import (
     access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
@@ -79,17 +80,18 @@ def proposal(request: Request, me: Principal = Depends(principal), session: Sess
 
 
 @router.post("/don-vi/khen-thuong/moi")
-async def propose(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
-    form_data = await request.form()
-    typed = {k: str(v) for k, v in form_data.items() if k != "_csrf"}
+def propose(request: Request, form: FormData = Depends(form_data), me: Principal = Depends(principal),
+            session: Session = Depends(db)) -> Response:
+    typed = {k: str(v) for k, v in form.items() if k != "_csrf"}
     campaign = _campaign(session, me)
     form, _ = proposal_form(session, me, campaign)
     proposal_input, errors = read_proposal(typed, form)
     if proposal_input is None:
         return _proposal_page(request, session, me, typed=typed, errors=errors, status_code=422)
     try:
-        result = service.propose(request.app.state.engine, campaign.id, actor_for(me), [proposal_input],
-                                 now=now(request))
+        with write_turn(request):
+            result = service.propose(request.app.state.engine, campaign.id, actor_for(me), [proposal_input],
+                                     now=now(request))
     except NominationError as exc:
         error = as_web_error(exc)
         refusals = error.detail.get("refusals")
@@ -99,10 +101,9 @@ async def propose(request: Request, me: Principal = Depends(principal), session:
 
 
 @router.post("/don-vi/khen-thuong/danh-sach/{batch_id}")
-async def send_list(request: Request, batch_id: int, me: Principal = Depends(principal),
-                    session: Session = Depends(db)) -> Response:
+def send_list(request: Request, batch_id: int, form: FormData = Depends(form_data),
+              me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     """Send the unit's list upwards under its tờ trình (number and date)."""
-    form = await request.form()
     campaign = _campaign(session, me)
     engine = request.app.state.engine
     own_list(engine, campaign.id, me, batch_id)
@@ -114,8 +115,9 @@ async def send_list(request: Request, batch_id: int, me: Principal = Depends(pri
     if errors:
         raise InvalidInput("Chưa gửi được danh sách: " + " ".join(errors.values()), errors)
     try:
-        service.send_batch(engine, campaign.id, actor_for(me), batch_id=batch_id,
-                           to_trinh=service.DocumentRef(number, day), now=now(request))
+        with write_turn(request):
+            service.send_batch(engine, campaign.id, actor_for(me), batch_id=batch_id,
+                               to_trinh=service.DocumentRef(number, day), now=now(request))
     except NominationError as exc:
         raise as_web_error(exc) from None
     return RedirectResponse("/don-vi/khen-thuong?tb=da-chuyen", status_code=303)
@@ -144,9 +146,8 @@ def nomination_page(request: Request, me: Principal, view, rights, *, typed: dic
 
 
 @router.post("/don-vi/khen-thuong/{nomination_id}")
-async def act(request: Request, nomination_id: int, me: Principal = Depends(principal),
-              session: Session = Depends(db)) -> Response:
-    form = await request.form()
+def act(request: Request, nomination_id: int, form: FormData = Depends(form_data),
+        me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     typed = {k: str(v) for k, v in form.items() if k != "_csrf"}
     engine = request.app.state.engine
     view, rights = readable(session, engine, me, nomination_id)
@@ -158,7 +159,8 @@ async def act(request: Request, nomination_id: int, me: Principal = Depends(prin
                        detail={"back": f"/don-vi/khen-thuong/{view.id}", "current": current_state(view)})
     require(rights.hold_side if action in HOLDER_ACTIONS else rights.propose_side,
             "xét đề nghị này" if action in HOLDER_ACTIONS else "thay đổi đề nghị của đơn vị khác")
-    errors = perform(engine, me, view, action, typed, now(request))
+    with write_turn(request):
+        errors = perform(engine, me, view, action, typed, now(request))
     if errors:
         return nomination_page(request, me, view, access(session, me, view), typed=typed, errors=errors, status_code=422)
     return RedirectResponse(f"/don-vi/khen-thuong/{nomination_id}?tb={NOTICE[action]}", status_code=303)

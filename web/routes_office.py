@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
 
 from models.clock import parse_date
 from models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
@@ -19,7 +20,7 @@ from models.tables import Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
 from web import office_views
-from web.deps import csrf_protect, db, now, principal, today
+from web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from web.errors import InvalidInput, NotFound, Refused
 from web.permissions import Principal, Role, require_office
 from web.queries import pick_campaign
@@ -39,10 +40,10 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
     campaign = pick_campaign(session, me, chien_dich)
     if campaign is None:
         return render(request, "office/dashboard.html", {"campaign": None})
-    targets = request.app.state.target_cache.get(campaign.code, today(request))
-    data = office_views.dashboard(session, me, campaign, now(request), obligation_code=nghia_vu, targets=targets)
+    board, targets = office_views.office_figures(request.app.state.figures, me, campaign, nghia_vu)
     return render(request, "office/dashboard.html", {
-        "campaign": campaign, "d": data, "pipeline_columns": office_views.PIPELINE_COLUMNS,
+        "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": targets,
+        "pipeline_columns": office_views.PIPELINE_COLUMNS,
         "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
     })
 
@@ -107,9 +108,9 @@ def users(request: Request, q: str = "", me: Principal = Depends(principal), ses
 
 
 @router.post("/van-phong/nguoi-dung")
-async def create_user(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def create_user(request: Request, form: FormData = Depends(form_data), me: Principal = Depends(principal),
+                session: Session = Depends(db)) -> Response:
     require_office(me)
-    form = await request.form()
     typed = {k: str(form.get(k) or "").strip() for k in ("email", "unit", "role", "full_name")}
     unit = session.execute(select(Unit.path).where(Unit.code == typed["unit"])).scalar_one_or_none()
     try:
@@ -117,7 +118,8 @@ async def create_user(request: Request, me: Principal = Depends(principal), sess
             raise InvalidInput("Chưa thêm được người dùng.", {"unit": "đơn vị này nằm ngoài phạm vi của văn phòng"})
         add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
                  full_name=typed["full_name"], actor=me.actor, now=now(request))
-        session.commit()
+        with write_turn(request):
+            session.commit()
     except InvalidInput as exc:
         session.rollback()
         return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
@@ -127,8 +129,9 @@ async def create_user(request: Request, me: Principal = Depends(principal), sess
 @router.post("/van-phong/nguoi-dung/nhap-tu-don-vi")
 def import_users(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     require_office(me)
-    import_from_units(session, actor=me.actor, now=now(request), root_code=me.unit_code)
-    session.commit()
+    with write_turn(request):
+        import_from_units(session, actor=me.actor, now=now(request), root_code=me.unit_code)
+        session.commit()
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-nhap", status_code=303)
 
 
@@ -167,8 +170,9 @@ def _export(request: Request, me: Principal, session: Session, build, ext: str) 
         raise NotFound("Chưa có chiến dịch nào.")
     folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
     try:
-        files = build(session, campaign, folder)
-        session.commit()
+        with write_turn(request):
+            files = build(session, campaign, folder)
+            session.commit()
     except SubmissionError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise Refused(sentence(str(exc)), detail={"back": "/van-phong"}) from None

@@ -5,13 +5,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from models.forms import format_value
 from models.submissions import InvalidTransition, StaleVersion, SubmissionError
 from models.tables import ObligationDef
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import RATING_FIELD, review_report
-from web.deps import csrf_protect, db, now, principal
+from web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from web.errors import InvalidInput
 from web.permissions import Principal, can_review, require, require_reviewer
 from web.queries import AssignmentView, assignment_view, pick_campaign, unit_by_id, unit_ref
@@ -90,9 +91,8 @@ def decide_report(session: Session, me: Principal, view: AssignmentView, *, acce
 
 
 @router.post("/duyet/bai-nop/{assignment_id}")
-async def review_action(request: Request, assignment_id: int, me: Principal = Depends(principal),
-                        session: Session = Depends(db)) -> Response:
-    form = await request.form()
+def review_action(request: Request, assignment_id: int, form: FormData = Depends(form_data),
+                  me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     view = _reviewable(session, me, assignment_id)
     action = str(form.get("hanh_dong") or "")
     comment = str(form.get("y_kien") or "").strip()
@@ -102,10 +102,11 @@ async def review_action(request: Request, assignment_id: int, me: Principal = De
         return review_page(request, session, me, view, comment=comment, status_code=422,
                            errors={"y_kien": "Trả lại phải kèm ý kiến để đơn vị biết cần sửa gì."})
     try:
-        decide_report(session, me, view, accept=action == "duyet", comment=comment or None,
-                      rating=str(form.get("xep_loai") or "") or None, version=expected_version(form),
-                      moment=now(request))
-        session.commit()
+        with write_turn(request):
+            decide_report(session, me, view, accept=action == "duyet", comment=comment or None,
+                          rating=str(form.get("xep_loai") or "") or None, version=expected_version(form),
+                          moment=now(request))
+            session.commit()
     except SubmissionError as exc:
         session.rollback()
         raise as_web_error(exc, session, assignment_id, back=f"/duyet/bai-nop/{assignment_id}") from None
@@ -113,13 +114,14 @@ async def review_action(request: Request, assignment_id: int, me: Principal = De
 
 
 @router.post("/duyet/hang-loat")
-async def bulk_accept(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def bulk_accept(request: Request, form: FormData = Depends(form_data), me: Principal = Depends(principal),
+                session: Session = Depends(db)) -> Response:
     """Accept every ticked report (routine reports). Each one is accepted on its own, so one that changed
     meanwhile is reported and does not stop the others."""
     require_reviewer(me)
-    form = await request.form()
     picked = [str(v) for v in form.getlist("chon")]
-    accepted, problems = bulk_accept_items(session, me, picked, now(request))
+    with write_turn(request):
+        accepted, problems = bulk_accept_items(session, me, picked, now(request))
     if not problems:
         return RedirectResponse("/duyet?tb=duyet-hang-loat", status_code=303)
     return render(request, "review/bulk_result.html", {"accepted": accepted, "problems": problems},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from models.clock import fmt_date
 from models.forms import applicable_fields, format_value
@@ -17,8 +18,10 @@ from models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, Su
 from thidua.audit import audit
 from thidua.services.submissions import submit_report
 from web.auth import read_link
-from web.deps import csrf_protect, db, now, optional_principal, principal, principal_for_user, today
-from web.errors import Forbidden
+from web.deps import (
+    csrf_protect, db, form_data, now, optional_principal, principal, principal_for_user, today, write_turn,
+)
+from web.errors import BadLink, Forbidden
 from web.ics import Deadline, build_calendar
 from web.models import CalendarFeed
 from web.permissions import Principal, can_act_for_unit, can_read_unit, can_review, require
@@ -79,11 +82,16 @@ def obligation_page(request: Request, session: Session, me: Principal, view: Ass
 @router.get("/don-vi/nghia-vu/{assignment_id}")
 def obligation(request: Request, assignment_id: int, t: str | None = None,
                me: Principal | None = Depends(optional_principal), session: Session = Depends(db)) -> Response:
+    plain = RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}", status_code=303)
     if t is not None:
-        claims = read_link(request.app.state.settings, t, now=now(request))
-        if me is None or me.email != claims.email or (claims.unit_id is not None and me.unit_id != claims.unit_id):
-            return show_link(request, t, session)
-        return RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}", status_code=303)  # already signed in
+        if me is not None:  # already signed in: the link grants nothing more; an outdated one is no obstacle
+            try:
+                claims = read_link(request.app.state.settings, t, now=now(request))
+            except BadLink:
+                return plain
+            if me.email == claims.email and claims.unit_id in (None, me.unit_id):
+                return plain
+        return show_link(request, t, session)
     if me is None:
         return RedirectResponse(f"/dang-nhap?next=/don-vi/nghia-vu/{assignment_id}", status_code=303)
     view = assignment_view(session, assignment_id)
@@ -92,20 +100,20 @@ def obligation(request: Request, assignment_id: int, t: str | None = None,
 
 
 @router.post("/don-vi/nghia-vu/{assignment_id}")
-async def submit(request: Request, assignment_id: int, me: Principal = Depends(principal),
-                 session: Session = Depends(db)) -> Response:
-    form = await request.form()
+def submit(request: Request, assignment_id: int, form: FormData = Depends(form_data),
+           me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     view = assignment_view(session, assignment_id)
     require(can_act_for_unit(me, unit_ref(view.unit)), "gửi báo cáo thay cho đơn vị khác")
     fields = form_fields(view)
     typed = {f.code: str(form.get(f.code) or "").strip() for f in fields}
     try:
-        submit_report(
-            session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
-            unit_code=view.unit.code, raw=typed, actor=me.actor, acting_unit_code=me.unit_code,
-            now=now(request), expected_version=expected_version(form), source="web",
-        )
-        session.commit()
+        with write_turn(request):
+            submit_report(
+                session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
+                unit_code=view.unit.code, raw=typed, actor=me.actor, acting_unit_code=me.unit_code,
+                now=now(request), expected_version=expected_version(form), source="web",
+            )
+            session.commit()
     except FormInvalid as exc:
         session.rollback()
         return obligation_page(request, session, me, view, typed=typed, errors=field_errors(exc), status_code=422)
@@ -138,7 +146,8 @@ def new_calendar_link(request: Request, me: Principal = Depends(principal), sess
         feed.token, feed.created_at = token, now(request)
     audit(session, actor=me.actor, action="calendar_feed.issued", entity="user", entity_id=me.user_id,
           unit_id=me.unit_id, note="thay địa chỉ cũ" if feed else "")
-    session.commit()
+    with write_turn(request):
+        session.commit()
     return RedirectResponse("/don-vi/lich?tb=lich-moi", status_code=303)
 
 

@@ -212,3 +212,35 @@ def test_the_link_is_mailed_at_once_through_the_dispatcher(world: World, tmp_pat
         assert row.status == OutboxStatus.SENT.value
         claimed = session.execute(select(AuditLog).where(AuditLog.action == "outbox.claimed")).scalars().one()
         assert claimed.after["key"] == row.key
+
+
+def test_one_address_for_two_units_chooses_the_unit_after_sign_in(world: World, client) -> None:
+    from models.tables import User
+
+    email = world.users["officer_d1_1"].email
+    with Session(world.engine) as session:
+        second = User(email=email, unit_id=world.units["BDH.D1.2"].id, role="unit_officer")
+        session.add(second)
+        session.commit()
+        second_id = second.id
+    request_link(client, world, email)
+    signed_in = follow(client, world, queued_link(world, email))
+    assert signed_in.headers["location"] == "/chon-don-vi?next=/"
+    page = client.get("/chon-don-vi").text
+    assert "CĐCS Đơn vị Mẫu 1-1" in page and "CĐCS Đơn vị Mẫu 1-2" in page
+    chosen = client.post("/chon-don-vi", data={"user_id": second_id, "next": "/don-vi", "_csrf": csrf_of(client, world)})
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/don-vi"
+    assert "Nghĩa vụ của CĐCS Đơn vị Mẫu 1-2" in client.get("/don-vi").text
+    other = world.users["office"].id
+    assert client.post("/chon-don-vi", data={"user_id": other, "_csrf": csrf_of(client, world)}).status_code == 403
+
+
+def test_next_address_after_sign_in_stays_on_this_site(world: World, client) -> None:
+    from web.auth import safe_next_path
+
+    assert safe_next_path("//evil.example/x") == "/" and safe_next_path("https://evil.example") == "/"
+    assert safe_next_path("/\\evil.example") == "/" and safe_next_path("/don-vi/nghia-vu/3") == "/don-vi/nghia-vu/3"
+    email = world.users["officer_d1_1"].email
+    client.get("/dang-nhap")
+    client.post("/dang-nhap", data={"email": email, "next": "//evil.example/", "_csrf": csrf_of(client, world)})
+    assert follow(client, world, queued_link(world, email)).headers["location"] == "/"

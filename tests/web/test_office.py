@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from models.tables import AuditLog, User
 from notifications.outbox import enqueue
 from tests.web.conftest import World, csrf_of, sign_in
 from tests.web.helpers import report_accepted
-from web.target_cache import TargetCache
+from web.figure_cache import FigureCache
 
 
 def set_outbox(session: Session, key: str, **values: object) -> None:
@@ -97,17 +98,51 @@ def test_accounts_added_with_errors_beside_fields_or_imported_from_units(world: 
     assert len(imported) == 9 and audited == 10  # the province, 2 districts, 6 CĐCS; and the one added by hand
 
 
-def test_target_figures_are_served_stale_while_recomputed(world: World) -> None:
-    cache = TargetCache(world.engine, clock=world.now, fresh_for=timedelta(minutes=5))
-    first = cache.get("bd-2023", world.now().date())
-    assert cache.get("bd-2023", world.now().date()) is first  # fresh: not recomputed
-    report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 40, "so_doan_vien_moi": 1}, "BDH.D1")
+def test_cheap_figures_are_recomputed_when_out_of_date(world: World) -> None:
+    cache = FigureCache(world.engine, clock=world.now, fresh_for=timedelta(minutes=5), cheap_below_seconds=10)
+    runs = []
+    compute = lambda session: runs.append(1) or len(runs)  # noqa: E731
+    assert cache.get("k", compute).value == 1
+    assert cache.get("k", compute).value == 1  # current: kept
+    cache.changed()  # a write through the application
+    assert cache.get("k", compute).value == 2
     world.clock[0] = world.now() + timedelta(minutes=6)
-    assert cache.get("bd-2023", world.now().date()) is first  # stale ones served at once ...
+    assert cache.get("k", compute).value == 3
+
+
+def test_expensive_figures_are_served_stale_while_recomputed(world: World) -> None:
+    cache = FigureCache(world.engine, clock=world.now, cheap_below_seconds=0)  # everything counts as expensive
+    release = threading.Event()
+    runs = []
+
+    def compute(session: Session) -> int:
+        if runs:
+            release.wait(10)
+        runs.append(1)
+        return len(runs)
+
+    first = cache.get("k", compute)
+    cache.changed()
+    assert cache.get("k", compute) is first  # served at once while a refresh runs ...
+    assert cache.get("k", compute) is first  # ... only one
+    release.set()
     deadline = time.monotonic() + 10
-    while cache.get("bd-2023", world.now().date()) is first:  # ... while they are recomputed
+    while cache.get("k", compute) is first:
         assert time.monotonic() < deadline
-        time.sleep(0.02)
-    fresh = cache.get("bd-2023", world.now().date())
-    assert fresh.computed_at == world.now()
-    assert next(t for t in fresh.reports if t.code == "sang-kien-8000").scope[0].progress.figure.value == 40
+        time.sleep(0.01)
+    assert cache.get("k", compute).value == 2 and len(runs) == 2
+
+
+def test_dashboard_figures_follow_writes_through_the_pages(world: World, client) -> None:
+    sign_in(client, world, "office")
+    before = client.get("/api/v1/office/dashboard").json()
+    sign_in(client, world, "officer_d1_1")
+    a = world.assignment_id("BDH.D1.1", "so-ket-dot-1")
+    client.get(f"/don-vi/nghia-vu/{a}")
+    sent = client.post(f"/don-vi/nghia-vu/{a}", data={"so_sang_kien": "5", "so_doan_vien_moi": "1",
+                                                      "_csrf": csrf_of(client, world)})
+    assert sent.status_code == 303
+    sign_in(client, world, "office")
+    after = client.get("/api/v1/office/dashboard").json()
+    submitted = lambda d: next(c["submitted"] for c in d["obligations"] if c["key"] == "so-ket-dot-1")  # noqa: E731
+    assert (submitted(before), submitted(after)) == (0, 1)
