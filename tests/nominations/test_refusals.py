@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_individual_provincial_awards_capped_per_proposing_unit(world: World) ->
     world.propose("BDH.D1.1", *three[:2])
     error = refused(world, lambda: world.propose("BDH.D1.1", three[2]))
     assert messages(error)[0].endswith("; đã có 2")
-    assert world.propose("BDH.D1.2", three[2].__class__(**{**three[2].__dict__, "nominee_unit_id": world.units["BDH.D1.2"]}))
+    assert world.propose("BDH.D1.2", replace(three[2], nominee_unit_id=world.units["BDH.D1.2"]))  # another proposer
 
 
 def test_banner_capped_per_district_subtree(world: World) -> None:
