@@ -270,7 +270,8 @@ class Simulation:
             self._act(campaign, actions.get(day, []), day)
             for milestone in milestones.get(day, []):
                 milestone(day)
-            asyncio.run(self._dispatch(day, time(16, 30)))  # notices of the day's steps go out the same day
+            if actions.get(day) or milestones.get(day):
+                asyncio.run(self._dispatch(day, time(16, 30)))  # notices of the day's steps go out the same day
             state.last_day = day.isoformat()
             state.save(self.state_path)
             self.progress((day - date.fromisoformat(state.start)).days + 1, total_days)
@@ -323,7 +324,8 @@ class Simulation:
         from thidua.services.submissions import obligation_spec, review_report, submit_report
 
         assert self.engine is not None
-        with Session(self.engine) as session:
+        # One unit of work per action (commit each), without re-reading every loaded row after each commit.
+        with Session(self.engine, expire_on_commit=False) as session:
             ids = [a.assignment_id for a in actions]
             rows = session.execute(
                 select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]

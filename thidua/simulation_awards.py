@@ -16,7 +16,7 @@ from sqlmodel import Session
 from models.awards import DossierEntry
 from models.clock import local_to_utc
 from models.nominations import NominationError
-from models.tables import Campaign, Unit
+from models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
 from thidua.services.submissions import year_end_rating
 
@@ -162,6 +162,9 @@ class _AwardPlay:
                                            dossier=_dossier(catalogue, BANNER_AWARD))
                 self._try(f"{district.code} đề nghị {BANNER_AWARD}", lambda: nom.propose(
                     self.engine, self.campaign.id, actor, [banner], now=_at(day, 9)))
+            if not any(b["from_unit_id"] == district.id and b["status"] == "open"
+                       for b in nom.list_batches(self.engine, self.campaign.id, unit_id=district.id)):
+                continue  # nothing proposed or approved here this year
             number = f"{self.rng.randint(100, 199)}/TTr-LĐLĐ"
             sent += self._try(f"{district.code} gửi danh sách", lambda: nom.send_batch(
                 self.engine, self.campaign.id, actor, occasion=OCCASION, to_trinh=nom.DocumentRef(number, day),
@@ -169,9 +172,13 @@ class _AwardPlay:
         self.sim.report(f"{day:%d/%m/%Y}: {sent} danh sách đề nghị (kèm tờ trình) gửi lên LĐLĐ tỉnh")
 
     def _best_cdcs(self, district: Unit) -> Unit | None:
+        """The first child CĐCS rated excellent whose emulation registration was accepted."""
         with Session(self.engine) as session:
-            children = session.exec(select(Unit).where(Unit.parent_id == district.id, Unit.level_code == "cdcs")  # type: ignore[call-overload]
-                                    .order_by(Unit.code)).scalars().all()
+            registered = select(Assignment.unit_id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id).where(  # type: ignore[call-overload]
+                ObligationDef.campaign_id == self.campaign.id, ObligationDef.kind == "registration",
+                Assignment.status == "da_duyet")
+            children = session.exec(select(Unit).where(Unit.parent_id == district.id, Unit.level_code == "cdcs",  # type: ignore[call-overload]
+                                                       Unit.id.in_(registered)).order_by(Unit.code)).scalars().all()  # type: ignore[attr-defined]
             for child in children:
                 if year_end_rating(session, self.campaign.id, child.id) == GOOD_RATINGS[0]:
                     return child

@@ -7,6 +7,8 @@ once (ReportContent) and rendered twice (XLSX, DOCX).
 """
 from __future__ import annotations
 
+from copy import copy
+
 import io
 import re
 import textwrap
@@ -634,18 +636,27 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
             cell.border = border
             sheet.column_dimensions[get_column_letter(column)].width = max(8, min(40, len(header) + 2))
         body = list(table.rows) + ([table.total] if table.total else [])
+        # Styling a cell registers its style in the workbook (costly); cells of one kind share one style array.
+        styled: dict[str, object] = {}
         for offset, values in enumerate(body, 1):
             for column, value in enumerate(values, 1):
                 cell = sheet.cell(header_row + offset, column, value)
-                cell.border = border
                 if isinstance(value, datetime):
-                    cell.number_format = "DD/MM/YYYY HH:MM"
+                    number_format = "DD/MM/YYYY HH:MM"
                 elif column - 1 in table.percent_columns:
-                    cell.number_format = "0.0"
+                    number_format = "0.0"
                 elif isinstance(value, float):
-                    cell.number_format = "#,##0.##"
+                    number_format = "#,##0.##"
                 elif isinstance(value, int):
-                    cell.number_format = "#,##0"
+                    number_format = "#,##0"
+                else:
+                    number_format = "General"
+                if number_format in styled:
+                    cell._style = copy(styled[number_format])
+                else:
+                    cell.border = border
+                    cell.number_format = number_format
+                    styled[number_format] = cell._style
             if table.total and offset == len(body):
                 for column in range(1, len(values) + 1):
                     sheet.cell(header_row + offset, column).font = Font(bold=True)
