@@ -3,9 +3,10 @@ actions as a JSON API under /api/v1."""
 from __future__ import annotations
 
 import threading
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import AsyncIterator, Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -24,6 +25,7 @@ from web import mail
 from web.errors import BadLink, NotSignedIn, RateLimited, WebError
 from web.rendering import make_templates, render
 from web.security import LinkRequestLimits, WebSecurityMiddleware
+from web.sqlite_tuning import start_background_checkpoints
 from web.figure_cache import FigureCache
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -43,7 +45,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     """`clock` (aware UTC) lets demos and tests run the campaign at a chosen date; default: real time."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop_checkpoints = start_background_checkpoints(engine)
+        yield
+        if stop_checkpoints is not None:
+            stop_checkpoints()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Thi đua công đoàn – API",
         description="Các thao tác của trang web dưới dạng JSON. Xác thực bằng cookie phiên (kèm tiêu đề "
                     "X-CSRF-Token khi gửi dữ liệu) hoặc tiêu đề `Authorization: Bearer <mã truy cập>`.",

@@ -15,6 +15,7 @@ from models.forms import applicable_fields, format_value
 from models.spec.campaign import FormField
 from models.status import SUBMITTED_STATUSES, STATUS_LABELS, AssignmentStatus
 from models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, SubmissionError
+from models.tables import ObligationDef
 from thidua.audit import audit
 from thidua.services.submissions import submit_report
 from web.auth import read_link
@@ -40,6 +41,25 @@ def my_obligations(request: Request, chien_dich: str | None = None, me: Principa
     rows = unit_obligations(session, me.unit_id, campaign.id) if campaign else []
     return render(request, "unit/obligations.html", {"campaign": campaign, "rows": rows,
                                                      "submitted": SUBMITTED_STATUSES})
+
+
+@router.get("/don-vi/lich-su")
+def my_history(request: Request, chien_dich: str | None = None, me: Principal = Depends(principal),
+               session: Session = Depends(db)) -> Response:
+    """Every version the unit sent in the campaign, newest first, with the reviewers' comments."""
+    campaign = pick_campaign(session, me, chien_dich)
+    rows = []
+    if campaign is not None:
+        rows = session.execute(
+            select(Submission, ObligationDef.title)
+            .join(ObligationDef, ObligationDef.id == Submission.obligation_id)
+            .where(Submission.unit_id == me.unit_id, ObligationDef.campaign_id == campaign.id)
+            .order_by(Submission.submitted_at.desc(), Submission.id.desc())
+        ).all()
+    return render(request, "unit/history.html", {
+        "campaign": campaign, "rows": rows,
+        "review_labels": {s.value: label for s, label in REVIEW_STATUS_LABELS.items()},
+    })
 
 
 def form_fields(view: AssignmentView) -> list[FormField]:

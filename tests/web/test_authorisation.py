@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
     ("POST", "/dang-xuat"): (lambda t: {"url": "/dang-xuat"}, everyone(303)),
     ("GET", "/don-vi"): (lambda t: {"url": "/don-vi"}, everyone(200)),
     ("GET", "/don-vi/lich"): (lambda t: {"url": "/don-vi/lich"}, everyone(200)),
+    ("GET", "/don-vi/lich-su"): (lambda t: {"url": "/don-vi/lich-su"}, everyone(200)),
     ("POST", "/don-vi/lich"): (lambda t: {"url": "/don-vi/lich"}, everyone(303)),
     ("GET", "/lich/{token}.ics"): (lambda t: {"url": "/lich/khong-dung.ics"}, everyone(403, 403)),
     ("GET", "/don-vi/nghia-vu/{assignment_id}"): (lambda t: {"url": f"/don-vi/nghia-vu/{t.assignment}"}, only(READ_REPORT, 200)),

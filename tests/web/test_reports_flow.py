@@ -91,6 +91,10 @@ def test_round_report_error_fixed_returned_resubmitted_accepted(world: World, cl
     assert versions[1].submitted_by == world.users["officer_d1_1"].email
     assert versions[1].reviewed_by == world.users["reviewer_d1"].email
     assert actions == ["submission.submitted", "submission.returned", "submission.submitted", "submission.accepted"]
+    sign_in(client, world, "officer_d1_1")
+    history = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/don-vi/lich-su").text))
+    assert re.search(r"Báo cáo sơ kết đợt 1 \(bản 2\).*Đã duyệt.*Báo cáo sơ kết đợt 1 \(bản 1\).*Trả lại.*"
+                     r"Số đoàn viên mới chưa khớp sổ sách", history)
 
 
 def test_stale_page_shows_a_conflict_with_the_current_state(world: World, client) -> None:

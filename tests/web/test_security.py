@@ -77,3 +77,17 @@ def test_not_found_and_bad_parameters_have_vietnamese_pages(world: World, client
     assert bad.status_code == 422 and "assignment_id" in bad.text and "Traceback" not in bad.text
     gone = client.get("/don-vi/nghia-vu/999999")
     assert gone.status_code == 404 and "Không có nghĩa vụ số 999999" in gone.text
+
+
+def test_sqlite_checkpoints_leave_the_request_path_while_the_application_runs(world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    def autocheckpoint() -> int:
+        with world.engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+
+    with TestClient(create_app(world.settings, world.engine, clock=world.now)):  # runs the lifespan
+        assert autocheckpoint() == 0
+    assert autocheckpoint() == 1000  # SQLite's default again once the application stopped
