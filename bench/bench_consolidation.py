@@ -13,14 +13,13 @@ Target: the first consolidation < 10 s.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import random
-import resource
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from benchlib import in_child, peak_mb
 from sqlalchemy import create_engine, insert, select, text, update
 
 from models.clock import end_of_day_utc
@@ -50,17 +49,6 @@ OBLIGATION = {
 }
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _in_child(target, *args):
-    queue: mp.Queue = mp.Queue()
-    proc = mp.get_context("fork").Process(target=lambda: queue.put(target(*args)))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
 
 
 def _chunks(rows: list[dict], size: int = BATCH):
@@ -160,7 +148,7 @@ def run_consolidation(url: str) -> tuple[float, int, int, float]:
     t0 = time.perf_counter()
     with session_scope(engine) as session:
         result = consolidate(session, campaign_code="bench-2025", obligation_code="so-ket-dot-1", actor="bench")
-    return time.perf_counter() - t0, result.aggregating_units, result.new_versions, _peak_mb()
+    return time.perf_counter() - t0, result.aggregating_units, result.new_versions, peak_mb()
 
 
 def correct_one_report(url: str) -> str:
@@ -197,17 +185,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare_database(args.pg, Path(tmp))
-        counts = _in_child(build, url, args.cdcs)
+        counts = in_child(build, url, args.cdcs)
         print(f"Dữ liệu giả lập ({'PostgreSQL' if args.pg else 'SQLite'}): {counts['units']:,.0f} đơn vị "
               f"({counts['cdcs']:,.0f} CĐCS), {counts['assignments']:,.0f} nghĩa vụ, {counts['submissions']:,.0f} báo cáo "
               f"— chèn bằng Core trong {counts['seconds']:.1f} s")
-        seconds, aggregating, written, peak = _in_child(run_consolidation, url)
+        seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp lần đầu: {aggregating:,} đơn vị tổng hợp, {written:,} bản số liệu mới trong {seconds:.2f} s, "
               f"bộ nhớ đỉnh {peak:.0f} MB (mục tiêu < 10 s)")
-        seconds, aggregating, written, peak = _in_child(run_consolidation, url)
+        seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp lại, không đổi: {written} bản mới trong {seconds:.2f} s, bộ nhớ đỉnh {peak:.0f} MB")
-        unit = _in_child(correct_one_report, url)
-        seconds, aggregating, written, peak = _in_child(run_consolidation, url)
+        unit = in_child(correct_one_report, url)
+        seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp sau khi {unit} sửa báo cáo: {written} bản mới (huyện, tỉnh, toàn quốc) trong {seconds:.2f} s")
         with session_scope(make_engine(url)) as session:
             versions = session.execute(select(ConsolidationSnapshot.version).where(

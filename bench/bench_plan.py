@@ -9,14 +9,13 @@ Targets: load ≤ 2× the raw insert; province roll-up ≤ 100 ms.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import statistics
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from benchlib import in_child, peak_mb
 from sqlalchemy import create_engine, insert, select, text
 from sqlmodel import Session
 
@@ -54,18 +53,6 @@ def campaign_yaml(obligations: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _in_child(target, *args):
-    """Run one measured step in a fresh process so its peak memory is its own."""
-    queue: mp.Queue = mp.Queue()
-    proc = mp.get_context("fork").Process(target=lambda: queue.put(target(*args)))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
 
 
 def step_import(url: str, csv_path: Path):
@@ -73,14 +60,14 @@ def step_import(url: str, csv_path: Path):
     load_levels(engine)
     t0 = time.perf_counter()
     report = import_units(engine, csv_path)
-    return time.perf_counter() - t0, len(report.created), _peak_mb()
+    return time.perf_counter() - t0, len(report.created), peak_mb()
 
 
 def step_load(url: str, campaign_path: Path):
     engine = make_engine(url)
     t0 = time.perf_counter()
     result = load_campaign(engine, campaign_path)
-    return time.perf_counter() - t0, result.assignments_created, _peak_mb()
+    return time.perf_counter() - t0, result.assignments_created, peak_mb()
 
 
 def step_raw(url: str, campaign_path: Path):
@@ -109,7 +96,7 @@ def step_raw(url: str, campaign_path: Path):
     elapsed = time.perf_counter() - t0
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE raw_assignment"))
-    return elapsed, next_id - 1, _peak_mb()
+    return elapsed, next_id - 1, peak_mb()
 
 
 def step_rollup(url: str, province: str, repeats: int = 30):
@@ -149,19 +136,19 @@ def main() -> None:
         t0 = time.perf_counter()
         units = write_units_csv(national_tree(cdcs_total=args.cdcs), csv_path)
         print(f"Sinh cây toàn quốc: {units:,} đơn vị trong {time.perf_counter() - t0:.1f} s")
-        seconds, created, peak = _in_child(step_import, url, csv_path)
+        seconds, created, peak = in_child(step_import, url, csv_path)
         print(f"Nhập đơn vị: {created:,} đơn vị trong {seconds:.2f} s, bộ nhớ đỉnh {peak:.0f} MB")
         campaign_path = workdir / "campaign.yaml"
         campaign_path.write_text(campaign_yaml(args.obligations), encoding="utf-8")
-        load_s, assignments, load_peak = _in_child(step_load, url, campaign_path)
-        raw_s, raw_rows, raw_peak = _in_child(step_raw, url, campaign_path)
+        load_s, assignments, load_peak = in_child(step_load, url, campaign_path)
+        raw_s, raw_rows, raw_peak = in_child(step_raw, url, campaign_path)
         print(f"Nạp chiến dịch: {assignments:,} nghĩa vụ trong {load_s:.2f} s, bộ nhớ đỉnh {load_peak:.0f} MB")
         print(f"Chèn thô (Core executemany cùng số dòng): {raw_rows:,} dòng trong {raw_s:.2f} s, bộ nhớ đỉnh {raw_peak:.0f} MB")
         print(f"Tỉ lệ nạp / chèn thô: {load_s / raw_s:.2f} (mục tiêu ≤ 2)")
-        median, p95, owed, groups = _in_child(step_rollup, url, "T01")
+        median, p95, owed, groups = in_child(step_rollup, url, "T01")
         print(f"Tổng hợp tình hình cấp tỉnh (T01: {owed:,} nghĩa vụ, {groups} đơn vị trực thuộc): "
               f"trung vị {median:.1f} ms, p95 {p95:.1f} ms (mục tiêu ≤ 100 ms)")
-        median, p95, owed, groups = _in_child(step_rollup, url, "TLD")
+        median, p95, owed, groups = in_child(step_rollup, url, "TLD")
         print(f"Tổng hợp toàn quốc (TLD: {owed:,} nghĩa vụ, {groups} tỉnh): trung vị {median:.1f} ms, p95 {p95:.1f} ms")
 
 
