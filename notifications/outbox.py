@@ -54,8 +54,8 @@ def enqueue(
         "attempts": 0,
         "created_at": utcnow(),
     }
-    result = session.execute(_insert_ignoring_duplicates(session), row)
-    return bool(result.rowcount)
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return session.execute(_insert_ignoring_duplicates(session).returning(table.c.id), row).first() is not None
 
 
 def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -72,4 +72,6 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     ]
     if not payload:
         return 0
-    return session.execute(_insert_ignoring_duplicates(session), payload).rowcount or 0
+    # Count with RETURNING: psycopg reports no rowcount for a multi-row INSERT ... ON CONFLICT.
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return len(session.execute(_insert_ignoring_duplicates(session).returning(table.c.id), payload).all())

@@ -13,13 +13,13 @@ import logging
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import insert, or_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.clock import utcnow
-from models.tables import Lease
+from models.tables import Campaign, Lease
 from thidua.services import reminders as service
 from thidua.settings import Settings
 
@@ -84,6 +84,14 @@ class DispatchClock:
                      summary.plan.reminders, totals.sent, totals.failed, totals.unknown, totals.retried, totals.skipped)
         return summary
 
+    async def housekeeping(self, now: datetime | None = None) -> dict[str, int] | None:
+        """The slower duties of the clock, for every active campaign: consolidate reports whose deadline has
+        passed, send nomination lists whose window closed, and queue reminders to reviewers who are late
+        (the next dispatch pass sends them). Each is idempotent, so running it again is harmless."""
+        if not acquire_lease(self.engine, DISPATCHER_LEASE, self.holder, self.ttl):
+            return None
+        return await asyncio.to_thread(run_housekeeping, self.engine, now)
+
     async def _keep_lease(self) -> None:
         """A long pass (a national campaign's first day) keeps the lease while it runs."""
         while True:
@@ -95,6 +103,8 @@ class DispatchClock:
         scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
         scheduler.add_job(self.tick, "interval", seconds=self.settings.tick_seconds, id="dispatch",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(scheduler.timezone))
+        scheduler.add_job(self.housekeeping, "interval", seconds=self.settings.housekeeping_seconds, id="housekeeping",
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(scheduler.timezone))
         scheduler.start()
         self.scheduler = scheduler
         return scheduler
@@ -104,3 +114,19 @@ class DispatchClock:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         release_lease(self.engine, DISPATCHER_LEASE, self.holder)
+
+
+def run_housekeeping(engine: Engine, now: datetime | None = None) -> dict[str, int]:
+    from thidua.services import nominations
+    from thidua.services.consolidation import consolidate_due
+
+    moment = now or utcnow()
+    with Session(engine) as session:
+        consolidated = consolidate_due(session, now=moment, actor="system:dong-ho")
+        session.commit()
+        campaign_ids = session.execute(select(Campaign.id).where(Campaign.status == "active")).scalars().all()  # type: ignore[call-overload]
+    lists_sent = reviewer_reminders = 0
+    for campaign_id in campaign_ids:
+        lists_sent += len(nominations.close_windows(engine, campaign_id, now=moment).sent)
+        reviewer_reminders += nominations.remind_overdue_reviewers(engine, campaign_id, now=moment)
+    return {"consolidated": len(consolidated), "lists_sent": lists_sent, "reviewer_reminders": reviewer_reminders}

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     scheduler_enabled: bool = True  # off in scale-out mode: Prefect holds the schedules
     tick_seconds: int = 60
+    housekeeping_seconds: int = 900  # consolidation when deadlines pass, nomination windows, late reviewers
     dispatch_batch_size: int = 500
 
     @property
