@@ -209,7 +209,7 @@ class Simulation:
             if state is None:
                 raise DemoStateError("chưa có lần chạy nào để chạy tiếp (bỏ --resume để chạy mới)")
             if state.finished:
-                raise DemoStateError("lần chạy trước đã xong cả năm; dùng --fresh để chạy lại từ đầu")
+                raise DemoStateError("lần chạy trước đã chạy xong; dùng --fresh (hoặc không kèm tuỳ chọn) để chạy lại từ đầu")
             if (state.seed, state.cdcs) != (self.options.seed, self.options.cdcs):
                 raise DemoStateError("lần chạy trước dùng seed/số CĐCS khác; dùng --fresh để chạy lại từ đầu")
             return state

@@ -66,7 +66,27 @@ def demo(
                 raise UserError(str(exc)) from None
     finally:
         sink.stop()
+    print_plan_and_status(settings, options.end)
     print_summary(summary, clock.perf_counter() - started)
+
+
+def print_plan_and_status(settings, end: date) -> None:  # noqa: ANN001
+    """The campaign's plan and where every level stands at the end of the simulated period."""
+    from datetime import datetime, time
+
+    from sqlmodel import Session
+
+    from models.clock import local_to_utc
+    from thidua.cli.campaign import print_status, show_campaign
+    from thidua.db import get_engine
+    from thidua.services.status import status_report
+
+    with Session(get_engine(settings)) as session:
+        console.rule("[bold]Kế hoạch chiến dịch")
+        show_campaign(session, "bd-2023")
+        console.rule("[bold]Tình hình thực hiện")
+        report = status_report(session, "bd-2023", now=local_to_utc(datetime.combine(end, time(23, 0))))
+        print_status(report, "Asia/Ho_Chi_Minh")
 
 
 def print_summary(summary, seconds: float) -> None:  # noqa: ANN001

@@ -1,0 +1,108 @@
+"""The whole-year simulation, shortened (six weeks around the round-1 deadline, a small tree): its summary
+figures agree with the database and the SMTP sink, it is deterministic, and an interrupted run resumes to
+exactly the same result."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from models.outbox import OutboxMessage
+from models.submissions import ConsolidationSnapshot, Submission
+from models.tables import Assignment, ObligationDef
+from notifications.sink import EmlDirectoryHandler, free_port, start_sink
+from thidua.db import make_engine
+from thidua.settings import Settings
+from thidua.simulation import DemoOptions, DemoStateError, Simulation
+
+START, END = date(2023, 5, 1), date(2023, 6, 20)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(data_dir=root, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")
+
+
+def _run(settings: Settings, *, stop_after_days: int | None = None, **options) -> object:
+    lines: list[str] = []
+
+    def progress(done: int, total: int) -> None:
+        if stop_after_days is not None and done >= stop_after_days:
+            raise Interrupted
+
+    sink = start_sink(EmlDirectoryHandler(settings.mail_dir), host="127.0.0.1", port=settings.smtp_port)
+    try:
+        defaults = dict(cdcs=24, start=START, end=END, use_prefect=False)
+        return Simulation(settings, DemoOptions(**{**defaults, **options}), lines.append, progress).run()
+    finally:
+        sink.stop()
+
+
+def _figures(settings: Settings) -> dict[str, object]:
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        statuses = dict(session.execute(select(Assignment.status, func.count()).group_by(Assignment.status)).all())
+        outbox = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        versions = session.execute(select(func.count()).select_from(Submission)).scalar_one()
+    engine.dispose()
+    return {"statuses": statuses, "outbox": outbox, "versions": versions,
+            "eml": len(list(settings.mail_dir.glob("**/*.eml")))}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Settings, object]:
+    settings = _settings(tmp_path_factory.mktemp("demo"))
+    return settings, _run(settings)
+
+
+def test_summary_agrees_with_the_database_and_the_sink(finished):
+    settings, summary = finished
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        O = OutboxMessage
+        sent_reminders = session.execute(select(func.count()).where(O.kind == "reminder", O.status == "sent")).scalar_one()
+        sent_total = session.execute(select(func.count()).where(O.status.in_(("sent", "partial")))).scalar_one()
+        demo_versions = session.execute(select(func.count()).select_from(Submission).where(Submission.source == "demo")).scalar_one()
+        round_1 = session.execute(select(ObligationDef).where(ObligationDef.code == "so-ket-dot-1")).scalars().one()
+        owed = session.execute(select(func.count()).select_from(Assignment).where(
+            Assignment.obligation_id == round_1.id, Assignment.active.is_(True))).scalar_one()
+        snapshots = session.execute(select(func.count()).select_from(ConsolidationSnapshot).where(
+            ConsolidationSnapshot.obligation_id == round_1.id)).scalar_one()
+    engine.dispose()
+
+    assert summary.days == (END - START).days + 1
+    assert summary.submissions == demo_versions > 0
+    assert sum(summary.reminders_by_rung.values()) == sent_reminders > 0
+    assert {"truoc-7-ngay", "truoc-1-ngay", "qua-han-1-ngay"} <= set(summary.reminders_by_rung)
+    assert summary.eml_files == sent_total == sum(summary.mail_by_kind.values())  # every mail reached the sink once
+    assert summary.mail_failed == 0 and summary.mail_unknown == 0
+    table = summary.compliance["Báo cáo sơ kết đợt 1"]
+    assert sum(owed_ for owed_, _, _ in table.values()) == owed  # every owing unit sits under one district or sector union
+    assert snapshots > 0  # consolidated the day after the deadline
+    assert "bd-2023-so-ket-dot-1.xlsx" in summary.files and summary.files["bd-2023-so-ket-dot-1.docx"].exists()
+
+
+def test_same_seed_same_year(finished, tmp_path):
+    settings, _ = finished
+    again = _settings(tmp_path / "again")
+    _run(again)
+    assert _figures(again) == _figures(settings)
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(finished, tmp_path):
+    settings, _ = finished
+    interrupted = _settings(tmp_path / "resumed")
+    with pytest.raises(Interrupted):
+        _run(interrupted, stop_after_days=20)
+    with pytest.raises(DemoStateError, match="--resume"):
+        _run(interrupted)  # neither fresh nor resume: refuses to mix
+    _run(interrupted, resume=True)
+    assert _figures(interrupted) == _figures(settings)
+    with pytest.raises(DemoStateError, match="--fresh"):
+        _run(interrupted, resume=True)  # the year is finished
