@@ -18,8 +18,7 @@ from thidua.services.status import NotFound, status_report, upcoming_deadlines
 NOW = datetime(2023, 10, 12, 3, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def scrambled(any_engine):
+def _scramble(any_engine):
     """Bình Định campaign on 4 districts × 7 CĐCS with random statuses and submission times."""
     with Session(any_engine) as session:
         small_binh_dinh(session, districts=4, cdcs_per_district=7)
@@ -37,6 +36,16 @@ def scrambled(any_engine):
             )
         session.commit()
     return any_engine
+
+
+@pytest.fixture
+def scrambled(any_engine):
+    return _scramble(any_engine)
+
+
+@pytest.fixture
+def scrambled_sqlite(engine):
+    return _scramble(engine)
 
 
 def _brute_force(session: Session, scope_code: str):
@@ -106,12 +115,10 @@ def test_upcoming_deadlines_lists_only_what_is_still_owed(scrambled):
         assert {item.obligation_code for item in items} == {"so-ket-dot-2"}
 
 
-def test_cli_status_and_plan(scrambled, settings, monkeypatch):
+def test_cli_status_and_plan(scrambled_sqlite, settings, monkeypatch):
     from thidua.cli.main import app
 
-    if scrambled.dialect.name != "sqlite":
-        pytest.skip("the CLI test runs once, on the embedded default")
-    monkeypatch.setenv("THIDUA_DATABASE_URL", str(scrambled.url))
+    monkeypatch.setenv("THIDUA_DATABASE_URL", str(scrambled_sqlite.url))
     from thidua.settings import get_settings
 
     get_settings.cache_clear()
