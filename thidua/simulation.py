@@ -83,7 +83,7 @@ class DemoSummary:
     submissions: int = 0
     reviews: Counter = field(default_factory=Counter)
     compliance: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # obligation → group → (owed, on time, late)
-    targets: list[tuple[str, float, float, str]] = field(default_factory=list)  # title, reached, target, unit
+    targets: list[tuple[str, float, float, str, date]] = field(default_factory=list)  # title, reached, target, unit, at
     nominations: dict[str, int] = field(default_factory=dict)
     awards_decided: dict[str, int] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
@@ -424,8 +424,8 @@ class Simulation:
         for target in reports:
             if target.deadline == day and target.scope:
                 figure = target.scope[0].progress.figure.value
-                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {_figure(figure)} / "
-                            f"{_figure(target.target)} {target.unit_of_measure}")
+                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {format_figure(figure)} / "
+                            f"{format_figure(target.target)} {target.unit_of_measure}")
 
     # -- the end ---------------------------------------------------------------------------------------
     def _summarise(self, campaign: Campaign, end: date) -> DemoSummary:
@@ -456,8 +456,11 @@ class Simulation:
                     for row in report.by_group
                 }
             for target in target_progress(session, campaign_code=campaign.code, at=end):
-                figure = target.scope[0].progress.figure.value if target.scope else None
-                summary.targets.append((target.title, figure or 0.0, target.target, target.unit_of_measure))
+                # A target is judged at its own deadline (8.000 initiatives by 31/08), or at the end of the run.
+                at = min(target.deadline, end)
+                judged = target_progress(session, campaign_code=campaign.code, at=at, target_code=target.code)[0]
+                figure = judged.scope[0].progress.figure.value if judged.scope else None
+                summary.targets.append((target.title, figure or 0.0, target.target, target.unit_of_measure, at))
         from thidua.simulation_awards import award_summary
 
         summary.nominations, summary.awards_decided, award_files = award_summary(self, campaign)
@@ -483,7 +486,8 @@ def _changed_count(result: Any) -> int:
     return int(result["new_versions"] if isinstance(result, dict) else result.new_versions)
 
 
-def _figure(value: float | None) -> str:
+def format_figure(value: float | None) -> str:
+    """Vietnamese number format: 8.000 and 94,7."""
     if value is None:
         return "—"
     return f"{value:,.0f}".replace(",", ".") if float(value).is_integer() else f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
+from thidua.simulation import format_figure
 from thidua.settings import configure_prefect_environment, get_settings
 
 
@@ -111,10 +112,10 @@ def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
             table.add_row(name, str(owed), str(on_time), str(late), f"{100 * on_time / owed:.0f}%" if owed else "—")
         console.print(table)
     targets = Table(title="Chỉ tiêu")
-    for column in ("Chỉ tiêu", "Đạt", "Mục tiêu"):
+    for column in ("Chỉ tiêu", "Tính đến", "Đạt", "Mục tiêu"):
         targets.add_column(column)
-    for title, reached, goal, unit in summary.targets:
-        targets.add_row(title, f"{reached:,.1f}".replace(",", ".").removesuffix(".0"), f"{goal:,.0f} {unit}".replace(",", "."))
+    for title, reached, goal, unit, at in summary.targets:
+        targets.add_row(title, at.strftime("%d/%m/%Y"), format_figure(round(reached, 1)), f"{format_figure(goal)} {unit}")
     console.print(targets)
     awards = Table(title="Khen thưởng")
     awards.add_column("Hình thức / trạng thái")
