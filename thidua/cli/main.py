@@ -11,6 +11,7 @@ from thidua.cli import nominations as nominations_cli
 from thidua.cli import app_cmds as app_cli
 from thidua.cli import web as web_cli
 from thidua.cli import demo as demo_cli
+from thidua.cli import scaleout as scaleout_cli
 
 app = typer.Typer(
     name="thidua",
@@ -20,7 +21,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, app_cli, web_cli, demo_cli):
+for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, app_cli, web_cli, demo_cli,
+               scaleout_cli):
     module.register(app)
 
 if __name__ == "__main__":
