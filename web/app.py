@@ -21,7 +21,7 @@ import web.models  # noqa: F401  (registers the web tables before the schema is 
 from models.clock import utcnow
 from thidua.db import get_engine
 from thidua.settings import Settings, get_settings
-from web import mail
+from web import mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
 from web.errors import BadLink, NotSignedIn, RateLimited, WebError
 from web.rendering import make_templates, render
 from web.security import LinkRequestLimits, WebSecurityMiddleware
@@ -85,8 +85,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
-    from web import routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
-
     pages = (routes_auth, routes_unit, routes_nominations, routes_review, routes_office)
     return [m.router for m in pages], routes_api.router
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from models.clock import fmt_datetime, utcnow
 from models.tables import Unit, User
+from notifications.outbox import enqueue
 from thidua.settings import Settings
 from web.errors import LinkExpired, LinkReused, LinkTampered
 from web.models import LoginToken
@@ -161,8 +162,6 @@ def issue_login_link(
     """Record and queue a sign-in link for an e-mail with an account; None (nothing queued) otherwise.
 
     The caller shows the same answer either way, so the page does not reveal who has an account."""
-    from notifications.outbox import enqueue
-
     email = normalise_email(email)
     users = users_for_email(session, email)
     if not users:

@@ -44,6 +44,7 @@ def claim_by_key(engine: Engine, key: str, owner: str) -> list[int]:
 
 def default_sender(settings: Settings, engine: Engine) -> SendNow:
     def send_now(key: str) -> None:
+        # Imported when first needed: the SMTP stack is not loaded by processes that never send.
         from thidua.services.reminders import RemindersError, new_dispatcher_id, send_batch, smtp_settings
 
         owner = f"web:{new_dispatcher_id()}"

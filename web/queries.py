@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
-from models.tables import Assignment, Campaign, ObligationDef, Unit
+from models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
 from web.errors import NotFound
 from web.permissions import Principal, UnitRef
@@ -164,8 +164,6 @@ def compliance_by_obligation(session: Session, campaign_id: int, scope_path: str
 
 
 def compliance_by_level(session: Session, obligation_id: int, scope_path: str, now: datetime) -> list[Compliance]:
-    from models.tables import Level
-
     low, high = subtree_range(scope_path)
     rows = session.execute(
         select(Unit.level_code, *_count_columns(now))

@@ -1,4 +1,6 @@
-"""CLI: run the web application; manage accounts (`thidua users ...`)."""
+"""CLI: run the web application; manage accounts (`thidua users ...`).
+
+The web stack is imported inside the commands, so that every other `thidua` command starts without it."""
 from __future__ import annotations
 
 from typing import Optional
