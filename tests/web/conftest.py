@@ -3,7 +3,6 @@ browser tests a live server (uvicorn in a thread) driven by headless Chromium th
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -153,12 +152,6 @@ def csrf_of(client: TestClient, w: World) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Browser
 # ---------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LiveServer:
     world: World
@@ -175,7 +168,7 @@ def live_server(world_template: Template, tmp_path: Path) -> Iterator[LiveServer
     """The application on 127.0.0.1 (uvicorn in a thread), sending its mail to a test SMTP server."""
     import uvicorn
 
-    from notifications.sink import EmlDirectoryHandler, start_sink
+    from notifications.sink import EmlDirectoryHandler, free_port, start_sink
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
