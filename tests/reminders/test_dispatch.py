@@ -60,8 +60,8 @@ def test_replay_autumn_2023(campaign: Campaign, sink) -> None:
     ]
     first = next(m for m in mails if m.to == "bdh-d1-1@example.vn")
     assert first.reply_to == "ban.cspl@ldld.binhdinh.vn"
-    link = f"/don-vi/nghia-vu/{campaign.assignment_id('BDH.D1.1', 'so-ket-dot-2')}"
-    assert link in first.text
+    link = f"/don-vi/nghia-vu/{campaign.assignment_id('BDH.D1.1', 'so-ket-dot-2')}?t="
+    assert link in first.text  # a signed link: it signs the recipient in for the unit (tests/web checks the token)
     # After submitting, no more reminders for that report (the nomination window still reminds).
     assert timeline(mails, "bdh-d1-2@example.vn", "Báo cáo sơ kết đợt 2") == [
         ("03/10 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023")]

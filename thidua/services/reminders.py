@@ -574,13 +574,22 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
     return f"{base_url.rstrip('/')}/don-vi/nghia-vu/{assignment_id}"
 
 
+def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
+    """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
+    Signing belongs to the web adapter's sign-in scheme; it needs no database."""
+    from web.auth import make_obligation_link
+
+    return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
+
+
 def reminder_context(campaign: CampaignInfo, *, unit_name: str, obligation_title: str, due_on: date, today: date,
-                     assignment_id: int, base_url: str, returned: bool, escalated_to: str = "") -> dict[str, Any]:
+                     assignment_id: int, base_url: str, returned: bool, escalated_to: str = "",
+                     link: str | None = None) -> dict[str, Any]:
     days = days_left(due_on, today)
     return {
         **campaign.layout, "unit_name": unit_name, "obligation_title": obligation_title, "due_date": fmt_date(due_on),
         "days_left": days, "overdue_days": max(0, -days), "phrase": deadline_phrase(days),
-        "link": obligation_link(base_url, assignment_id), "returned": returned, "escalated_to": escalated_to,
+        "link": link or obligation_link(base_url, assignment_id), "returned": returned, "escalated_to": escalated_to,
     }
 
 
@@ -1011,7 +1020,8 @@ class _Loaded:
     reply_to: str | None = None
 
 
-def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: str) -> list[_Loaded]:
+def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: str,
+             link_for: Callable[[str, int, int], str] | None = None) -> list[_Loaded]:
     parent = U.alias("parent")
     rows = session.execute(
         select(O.c.id, O.c.key, O.c.kind, O.c.template, O.c.recipient, O.c.context, O.c.unit_id, O.c.assignment_id,
@@ -1041,7 +1051,8 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
                 item.template_context = reminder_context(
                     campaign, unit_name=row.unit_name, obligation_title=row.ob_title, due_on=row.due_on, today=today,
                     assignment_id=row.assignment_id, base_url=base_url,
-                    returned=row.a_status == AssignmentStatus.RETURNED.value, escalated_to=escalated_to)
+                    returned=row.a_status == AssignmentStatus.RETURNED.value, escalated_to=escalated_to,
+                    link=link_for(row.recipient, row.unit_id, row.assignment_id) if link_for else None)
         elif row.kind == "escalation":
             assert campaign is not None
             overdue = children.get((row.campaign_id, row.unit_id), [])
@@ -1098,7 +1109,9 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
     renderer = renderer or get_renderer()
     result = BatchResult(claimed=len(ids))
     with Session(engine) as session:
-        loaded = _prepare(session, ids, now=now, base_url=settings.base_url)
+        loaded = _prepare(session, ids, now=now, base_url=settings.base_url,
+                          link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
+                              settings, email, unit_id, assignment_id, now))
     ready: list[_Ready] = []
     skipped: dict[str, list[int]] = defaultdict(list)
     failed: list[tuple[Any, str]] = []
