@@ -160,13 +160,19 @@ def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: s
                 _apply(session, spec, path, holidays_for(spec, base_dir), result, actor)
                 if dry_run:
                     raise _DryRun
-                if result.assignments_created >= BULK_ROWS_FOR_ANALYZE:
-                    # Fresh statistics let the planner drive roll-ups from the unit path index.
-                    for table in ("unit", "assignment"):
-                        session.execute(text(f"ANALYZE {table}"))
     except _DryRun:
-        pass
+        return result
+    if result.assignments_created >= BULK_ROWS_FOR_ANALYZE:
+        refresh_statistics(engine, ("unit", "assignment"))
     return result
+
+
+def refresh_statistics(engine: Engine, tables: tuple[str, ...]) -> None:
+    """After a bulk change, fresh planner statistics (committed rows only: PostgreSQL's ANALYZE does not
+    count rows of the transaction that runs it) let roll-ups start from the unit path index."""
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
 
 
 def _file_hash(path: Path) -> str:
@@ -384,7 +390,7 @@ def _apply_assignments(
                     literal(campaign.id), literal(ob.id), U.c.id, reviewer, literal(ob.due_on), literal(due_at),
                     literal("chua_gui"), literal(False), literal(0), literal(True), literal(1), literal(now),
                 ).where(*new_units),
-            )
+            ).execution_options(preserve_rowcount=True)  # SQLAlchemy 2.1 keeps rowcount of INSERTs only when asked
         ).rowcount
         redated = deactivated = reactivated = 0
         if had_rows:  # a new obligation's rows were just made from the current plan: nothing to reconcile
