@@ -73,12 +73,14 @@ def test_serve_with_sink_starts_and_stops_cleanly(settings) -> None:
     env = {**os.environ, "THIDUA_DATA_DIR": str(settings.data_dir), "THIDUA_SMTP_PORT": str(port),
            "PYTHONPATH": str(REPO_ROOT)}
     env.pop("THIDUA_DATABASE_URL", None)
-    serve = subprocess.Popen([sys.executable, "-m", "thidua.cli.main", "serve", "--sink"], cwd=REPO_ROOT, env=env,
+    web_port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "thidua.cli.main", "serve", "--sink", "--port", str(web_port)],
+                             cwd=REPO_ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         lines = []
-        while not any("Đồng hồ gửi nhắc việc chạy" in line for line in lines):
+        while not any("Trang web chạy tại" in line for line in lines):
             assert serve.poll() is None and time.monotonic() < deadline, serve.stderr.read()
             lines.append(serve.stdout.readline())
         assert any(f"127.0.0.1:{port}" in line for line in lines)
@@ -87,6 +89,10 @@ def test_serve_with_sink_starts_and_stops_cleanly(settings) -> None:
         with smtplib.SMTP("127.0.0.1", port) as client:  # the embedded sink stores what it gets
             client.sendmail("a@x.vn", ["b@x.vn"], b"Subject: thu\r\nMessage-ID: <m@x>\r\n\r\nxin chao\r\n")
         assert len(list((settings.data_dir / "mail").glob("*.eml"))) == 1
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/dang-nhap", timeout=10) as page:  # the pages too
+            assert page.status == 200 and "Đăng nhập" in page.read().decode("utf-8")
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=15) == 0
         assert "Đã dừng." in serve.stdout.read()

@@ -23,7 +23,8 @@ def _start_eml_sink(settings: Settings, directory: Path | None, port: int | None
         raise UserError(f"không mở được cổng SMTP {settings.smtp_host}:{port or settings.smtp_port}: {exc.strerror or exc}") from None
 
 
-async def _run_until_signalled(settings: Settings) -> None:
+async def _run_until_signalled(settings: Settings, *, web_host: str | None, web_port: int) -> None:
+    """The clock (unless Prefect holds the schedules) and, unless turned off, the web pages, in one event loop."""
     from thidua.scheduler import DispatchClock
 
     stop = asyncio.Event()
@@ -38,11 +39,33 @@ async def _run_until_signalled(settings: Settings) -> None:
                       f"{settings.smtp_host}:{settings.smtp_port}).")
     else:
         console.print("Đồng hồ gửi nhắc việc tắt (THIDUA_SCHEDULER_ENABLED=false: lịch do Prefect giữ).")
+    server = _web_server(settings, engine, web_host, web_port) if web_host else None
+    served = asyncio.create_task(server.serve()) if server is not None else None
     try:
+        if server is not None:
+            while not server.started:  # say it runs only once it listens
+                if served.done():
+                    raise UserError(f"không mở được trang web tại {web_host}:{web_port} (cổng đang bận?)")
+                await asyncio.sleep(0.05)
+            console.print(f"Trang web chạy tại http://{web_host}:{web_port} (địa chỉ trong thư: {settings.base_url})")
         await stop.wait()
     finally:
+        if served is not None:
+            server.should_exit = True
+            await asyncio.gather(served, return_exceptions=True)
         if clock is not None:
             clock.stop()
+
+
+def _web_server(settings: Settings, engine, host: str, port: int):  # noqa: ANN001, ANN202
+    import uvicorn
+
+    from web.app import create_app
+
+    config = uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=True, log_level="warning")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # this command owns SIGINT/SIGTERM and stops the server itself
+    return server
 
 
 def register(app: typer.Typer) -> None:
@@ -51,15 +74,18 @@ def register(app: typer.Typer) -> None:
     def serve(
         sink: bool = typer.Option(False, "--sink", help="Chạy kèm máy chủ SMTP cục bộ lưu thư thành tệp .eml "
                                                           "(trong thư mục mail của dữ liệu)"),
+        host: str = typer.Option("127.0.0.1", "--host", help="Địa chỉ trang web"),
+        port: int = typer.Option(8000, "--port", help="Cổng trang web"),
+        no_web: bool = typer.Option(False, "--no-web", help="Không chạy trang web (chỉ đồng hồ nhắc việc)"),
     ) -> None:
-        """Chạy hệ thống: đồng hồ gửi nhắc việc (và máy chủ thư cục bộ nếu có --sink)."""
+        """Chạy hệ thống: trang web và đồng hồ gửi nhắc việc (và máy chủ thư cục bộ nếu có --sink)."""
         settings = get_settings()
         create_schema(get_engine(settings))
         running = _start_eml_sink(settings, None, None) if sink else None
         if running is not None:
             console.print(f"Máy chủ thư cục bộ {running.host}:{running.port}, lưu .eml vào {settings.mail_dir}")
         try:
-            asyncio.run(_run_until_signalled(settings))
+            asyncio.run(_run_until_signalled(settings, web_host=None if no_web else host, web_port=port))
         finally:
             if running is not None:
                 running.stop()
