@@ -168,8 +168,14 @@ def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: s
 
 
 def refresh_statistics(engine: Engine, tables: tuple[str, ...]) -> None:
-    """After a bulk change, fresh planner statistics (committed rows only: PostgreSQL's ANALYZE does not
-    count rows of the transaction that runs it) let roll-ups start from the unit path index."""
+    """After a bulk change, fresh planner statistics let roll-ups start from the unit path index. Run after the
+    commit (PostgreSQL's ANALYZE does not count the rows of its own transaction); on PostgreSQL VACUUM also
+    sets the visibility map, without which the covering index cannot answer roll-ups on its own."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.execute(text(f"VACUUM (ANALYZE) {table}"))
+        return
     with engine.begin() as conn:
         for table in tables:
             conn.execute(text(f"ANALYZE {table}"))
