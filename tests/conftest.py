@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -59,9 +61,10 @@ def postgres_available() -> str | None:
         return f"PostgreSQL không truy cập được tại {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"[:300]
 
 
-@pytest.fixture
-def pg_engine():
-    """A fresh schema in the PostgreSQL test database, dropped afterwards."""
+@contextmanager
+def fresh_postgres_schema() -> Iterator:
+    """An engine on a new, migrated schema of the PostgreSQL test database, dropped afterwards.
+    Skips (printing why) when PostgreSQL is unreachable."""
     reason = postgres_available()
     if reason:
         print(reason)
@@ -71,12 +74,21 @@ def pg_engine():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     eng = make_engine(POSTGRES_ADMIN_URL + f"?options=-csearch_path%3D{schema}")
-    create_schema(eng)
-    yield eng
-    eng.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        create_schema(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_engine():
+    """A fresh schema in the PostgreSQL test database, dropped afterwards."""
+    with fresh_postgres_schema() as eng:
+        yield eng
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

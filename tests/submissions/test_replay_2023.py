@@ -8,16 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from models.clock import end_of_day_utc
 from models.submissions import ConsolidationSnapshot
 from models.tables import Campaign, ObligationDef, Unit
 from tests.submissions.conftest import CODE, load_binh_dinh, vn
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_available
+from tests.conftest import fresh_postgres_schema
 from thidua.db import create_schema, make_engine, session_scope
 from thidua.services.consolidation import consolidate, consolidate_due, latest_snapshots
 from thidua.services.submissions import review_report, submit_report, year_end_rating
@@ -194,21 +193,8 @@ def replay(request, tmp_path_factory):
         yield play(engine)
         engine.dispose()
         return
-    reason = postgres_available()
-    if reason:
-        print(reason)
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_ADMIN_URL + f"?options=-csearch_path%3D{schema}")
-    create_schema(engine)
-    yield play(engine)
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_postgres_schema() as engine:
+        yield play(engine)
 
 
 def test_consolidated_figures_match_brute_force(replay):

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import csv
 import random
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import pytest
 from openpyxl import Workbook
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from models.hierarchy import child_path
 from models.tables import AuditLog, Level, Unit
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_available
+from tests.conftest import fresh_postgres_schema
 from thidua.db import create_schema, make_engine
 
 ASCII_HEADER = ("ma_don_vi", "ten_don_vi", "cap", "ma_cap_tren", "khu_vuc", "email", "hoat_dong", "cum_thi_dua")
@@ -114,19 +112,5 @@ def module_engine(kind: str, directory: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    reason = postgres_available()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_ADMIN_URL + f"?options=-csearch_path%3D{schema}")
-    try:
-        create_schema(engine)
+    with fresh_postgres_schema() as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

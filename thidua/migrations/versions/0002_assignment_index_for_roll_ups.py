@@ -5,7 +5,6 @@ Revises: 0001
 Create Date: 2026-11-21 07:28:28.746433
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 
