@@ -6,7 +6,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from notifications.sink import RunningSink, start_sink  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.settings import REPO_ROOT, Settings  # noqa: E402
 
@@ -89,6 +90,21 @@ def pg_engine():
     """A fresh schema in the PostgreSQL test database, dropped afterwards."""
     with fresh_postgres_schema() as eng:
         yield eng
+
+
+@pytest.fixture
+def sink_factory() -> Iterator[Callable[..., RunningSink]]:
+    """start_sink(...) whose servers are stopped after the test."""
+    started: list[RunningSink] = []
+
+    def factory(handler: Any, **kwargs: Any) -> RunningSink:
+        sink = start_sink(handler, **kwargs)
+        started.append(sink)
+        return sink
+
+    yield factory
+    for sink in started:
+        sink.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

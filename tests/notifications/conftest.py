@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from notifications.message import build_message, message_id_for
-from notifications.sink import RunningSink, make_self_signed_cert, start_sink
+from notifications.sink import RunningSink, make_self_signed_cert
 from notifications.transport import OutgoingMessage, SmtpSettings
 
 T = TypeVar("T")
@@ -53,21 +53,6 @@ def settings_for(sink: RunningSink, **overrides: Any) -> SmtpSettings:
     )
     options.update(overrides)
     return SmtpSettings(**options)
-
-
-@pytest.fixture
-def sink_factory() -> Iterator[Callable[..., RunningSink]]:
-    """start_sink(...) whose servers are stopped after the test."""
-    started: list[RunningSink] = []
-
-    def factory(handler: Any, **kwargs: Any) -> RunningSink:
-        sink = start_sink(handler, **kwargs)
-        started.append(sink)
-        return sink
-
-    yield factory
-    for sink in started:
-        sink.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from models.clock import local_to_utc, utc_to_local
 from models.outbox import OutboxMessage
 from models.tables import Assignment, ObligationDef, Unit
-from notifications.sink import RunningSink, start_sink
+from notifications.sink import RunningSink
 from notifications.transport import SmtpSettings
 from tests.factories import small_binh_dinh
 from thidua.db import session_scope
@@ -113,18 +113,9 @@ def campaign(engine: Engine, settings: Settings, tmp_path: Path) -> Campaign:
 
 
 @pytest.fixture
-def sinks() -> Iterator[Callable[..., RunningSink]]:
-    """start_sink(handler, ...) whose servers are stopped after the test."""
-    started: list[RunningSink] = []
-
-    def factory(handler: Any, **kwargs: Any) -> RunningSink:
-        sink = start_sink(handler, **kwargs)
-        started.append(sink)
-        return sink
-
-    yield factory
-    for sink in started:
-        sink.stop()
+def sinks(sink_factory: Callable[..., RunningSink]) -> Callable[..., RunningSink]:
+    """start_sink(handler, ...) whose servers are stopped after the test (the suite-wide sink_factory)."""
+    return sink_factory
 
 
 def smtp_for(host: str, port: int, **overrides: Any) -> SmtpSettings:
