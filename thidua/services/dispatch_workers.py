@@ -222,8 +222,11 @@ def _worker_main(index: int, job: _Job, start: Any, results: Any) -> None:
             return
         began, cpu = time.perf_counter(), time.process_time()
         lease = timedelta(seconds=job.lease_s)
+        pool = multiprocessing.parent_process()
 
         async def send_one() -> BatchResult | None:
+            if pool is not None and not pool.is_alive():  # the pool was stopped: finish this batch, take no more
+                return None
             return await dispatch_batch(engine, settings, owner=report.owner, now=job.now, smtp=job.smtp,
                                         campaign_id=job.campaign_id, batch_size=job.batch_size, lease=lease)
 
