@@ -43,12 +43,13 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import sink_process  # noqa: E402
 from models.clock import local_to_utc, utcnow  # noqa: E402
 from models.outbox import OutboxMessage  # noqa: E402
 from models.tables import Level, Unit  # noqa: E402
 from notifications.message import message_id_for  # noqa: E402
 from notifications.render import get_renderer  # noqa: E402
-from notifications.sink import CountingHandler, free_port, start_sink  # noqa: E402
+from notifications.sink import CountingHandler  # noqa: E402
 from notifications.transport import SmtpSettings  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
@@ -127,33 +128,6 @@ def build_national_tree(engine, cdcs: int, provinces: int = 63, districts_per_pr
 
 
 # --- the sink, in its own process ----------------------------------------------------------------------
-def _serve(port: int, conn: multiprocessing.connection.Connection) -> None:
-    handler = CountingHandler(keep_message_ids=True)
-    sink = start_sink(handler, port=port)
-    conn.send("ready")
-    while (command := conn.recv()) != "stop":
-        if command == "reset":
-            handler.messages, handler.message_ids = 0, type(handler.message_ids)()
-        conn.send({"messages": handler.messages, "distinct": len(handler.message_ids or {}),
-                   "duplicated": len(handler.duplicates())})
-    sink.stop()
-
-
-@contextmanager
-def sink_process() -> Iterator[tuple[int, multiprocessing.connection.Connection]]:
-    port = free_port()
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, child), daemon=True)
-    process.start()
-    if not parent.poll(60) or parent.recv() != "ready":
-        raise RuntimeError("the sink process did not start")
-    try:
-        yield port, parent
-    finally:
-        parent.send("stop")
-        process.join(10)
-
-
 def sink_counts(conn: multiprocessing.connection.Connection, reset: bool = False) -> dict[str, int]:
     conn.send("reset" if reset else "count")
     return conn.recv()

@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import multiprocessing.connection
 import os
-import resource
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, delete, func, select, text
 
@@ -38,10 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_consolidation  # noqa: E402
 import bench_plan  # noqa: E402
-from benchlib import in_child  # noqa: E402
+from benchlib import in_child, sink_process  # noqa: E402
 from models.clock import local_to_utc  # noqa: E402
 from models.outbox import OutboxMessage  # noqa: E402
-from notifications.sink import CountingHandler, free_port, start_sink  # noqa: E402
 from notifications.transport import SmtpSettings  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
@@ -66,34 +61,6 @@ O = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 # --- the sink, in its own process ------------------------------------------------------------------
-def _serve(port: int, conn: multiprocessing.connection.Connection) -> None:
-    handler = CountingHandler(keep_message_ids=True)
-    sink = start_sink(handler, port=port)
-    conn.send("ready")
-    while (command := conn.recv()) != "stop":
-        if command == "reset":
-            handler.messages, handler.message_ids = 0, type(handler.message_ids)()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        conn.send({"messages": handler.messages, "distinct": len(handler.message_ids or {}),
-                   "duplicated": len(handler.duplicates()), "cpu_s": usage.ru_utime + usage.ru_stime})
-    sink.stop()
-
-
-@contextmanager
-def sink_process() -> Iterator[tuple[int, multiprocessing.connection.Connection]]:
-    port = free_port()
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(port, child), daemon=True)
-    process.start()
-    if not parent.poll(120) or parent.recv() != "ready":
-        raise RuntimeError("the sink process did not start")
-    try:
-        yield port, parent
-    finally:
-        parent.send("stop")
-        process.join(10)
-
-
 def ask(conn: multiprocessing.connection.Connection, command: str) -> dict:
     conn.send(command)
     return conn.recv()

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection
 import resource
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from notifications.sink import CountingHandler, free_port, start_sink
 
 
 def peak_mb() -> float:
@@ -19,3 +23,33 @@ def in_child(target: Callable[..., Any], *args: Any) -> Any:
     result = queue.get()
     proc.join()
     return result
+
+
+def _serve_counting_sink(port: int, conn: multiprocessing.connection.Connection) -> None:
+    handler = CountingHandler(keep_message_ids=True)
+    sink = start_sink(handler, port=port)
+    conn.send("ready")
+    while (command := conn.recv()) != "stop":
+        if command == "reset":
+            handler.messages, handler.message_ids = 0, type(handler.message_ids)()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        conn.send({"messages": handler.messages, "distinct": len(handler.message_ids or {}),
+                   "duplicated": len(handler.duplicates()), "cpu_s": usage.ru_utime + usage.ru_stime})
+    sink.stop()
+
+
+@contextmanager
+def sink_process() -> Iterator[tuple[int, multiprocessing.connection.Connection]]:
+    """A counting SMTP sink in its own process (on 2 cores a sink sharing the client's loop would dominate).
+    Send it "count" or "reset" for its figures (messages, distinct and duplicated Message-IDs, its CPU time)."""
+    port = free_port()
+    parent, child = mp.Pipe()
+    process = mp.get_context("spawn").Process(target=_serve_counting_sink, args=(port, child), daemon=True)
+    process.start()
+    if not parent.poll(120) or parent.recv() != "ready":
+        raise RuntimeError("the sink process did not start")
+    try:
+        yield port, parent
+    finally:
+        parent.send("stop")
+        process.join(10)
