@@ -87,3 +87,35 @@ def test_shortened_campaign_replay_on_postgresql_matches_the_database_and_the_si
     owed = _scalar(pg_engine, select(func.count()).select_from(Assignment).join(ObligationDef)  # type: ignore[arg-type]
                    .where(ObligationDef.code == "so-ket-dot-1", Assignment.active.is_(True)))  # type: ignore[attr-defined]
     assert sum(group[0] for group in round_1.values()) == owed > 30
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_whole_2023_campaign_replays_on_postgresql(pg_engine: Engine, tmp_path: Path) -> None:
+    """The full year (15/02–31/12/2023) on a small tree: every round consolidated and reported, the year's
+    nominations decided, every mail the ledger sent at the sink once."""
+    data_dir = tmp_path / "data"
+    sink = start_sink(EmlDirectoryHandler(data_dir / "mail"))
+    settings = Settings(data_dir=data_dir, database_url=pg_engine.url.render_as_string(hide_password=False),
+                        smtp_host=sink.host, smtp_port=sink.port, smtp_security="none")
+    options = DemoOptions(cdcs=40, use_prefect=False, fresh=True)
+    try:
+        summary = Simulation(settings, options, lambda line: None, lambda done, total: None).run()
+    finally:
+        sink.stop()
+
+    assert summary.days == (date(2023, 12, 31) - date(2023, 2, 15)).days + 1
+    S = Submission.__table__  # type: ignore[attr-defined]
+    assert summary.submissions == _scalar(pg_engine, select(func.count()).select_from(S)) > 0
+    with Session(pg_engine) as session:
+        consolidated = set(session.execute(
+            select(ObligationDef.code).join(ConsolidationSnapshot, ConsolidationSnapshot.obligation_id == ObligationDef.id)  # type: ignore[call-overload]
+        ).scalars())
+    assert {"so-ket-dot-1", "so-ket-dot-2", "tong-ket-nam"} <= consolidated
+    for stem in ("bd-2023-so-ket-dot-1", "bd-2023-so-ket-dot-2", "bd-2023-tong-ket-nam"):
+        assert (data_dir / "reports" / f"{stem}.xlsx").exists() and (data_dir / "reports" / f"{stem}.docx").exists()
+    sent = _scalar(pg_engine, select(func.count()).where(O.c.status.in_(("sent", "partial"))))
+    ids = [message_id_of((path).read_bytes()) for path in (data_dir / "mail").glob("*.eml")]
+    assert summary.eml_files == len(ids) == len(set(ids)) == sent > 0
+    assert summary.mail_failed == summary.mail_unknown == 0
+    assert summary.targets[0][4] == date(2023, 8, 31)  # the 8.000-initiative target is judged at its deadline
