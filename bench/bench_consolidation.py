@@ -19,8 +19,8 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from benchlib import in_child, peak_mb
-from sqlalchemy import create_engine, insert, select, text, update
+from benchlib import bench_database, in_child, peak_mb
+from sqlalchemy import insert, select, text, update
 
 from models.clock import end_of_day_utc
 from models.spec.campaign import Obligation
@@ -29,7 +29,6 @@ from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Uni
 from thidua.db import create_schema, make_engine, session_scope
 from thidua.services.consolidation import consolidate
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PROVINCES, DISTRICTS_PER_PROVINCE = 63, 11
 BATCH = 20_000
 OBLIGATION = {
@@ -168,15 +167,6 @@ def correct_one_report(url: str) -> str:
         return session.execute(select(Unit.code).where(Unit.id == row.unit_id)).scalar_one()
 
 
-def prepare_database(pg: bool, workdir: Path) -> str:
-    if not pg:
-        return f"sqlite:///{workdir / 'bench.db'}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS bench_consolidation CASCADE"))
-        conn.execute(text("CREATE SCHEMA bench_consolidation"))
-    return PG_URL + "?options=-csearch_path%3Dbench_consolidation"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,7 +174,7 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="PostgreSQL on 127.0.0.1:5432 instead of SQLite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = prepare_database(args.pg, Path(tmp))
+        url = bench_database(args.pg, Path(tmp), "bench_consolidation")
         counts = in_child(build, url, args.cdcs)
         print(f"Dữ liệu giả lập ({'PostgreSQL' if args.pg else 'SQLite'}): {counts['units']:,.0f} đơn vị "
               f"({counts['cdcs']:,.0f} CĐCS), {counts['assignments']:,.0f} nghĩa vụ, {counts['submissions']:,.0f} báo cáo "

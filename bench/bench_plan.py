@@ -15,8 +15,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchlib import in_child, peak_mb
-from sqlalchemy import create_engine, insert, select, text
+from benchlib import bench_database, in_child, peak_mb
+from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
 from models.clock import end_of_day_utc, utcnow
@@ -28,7 +28,6 @@ from thidua.services.units import import_units, load_levels
 from thidua.settings import CONFIG_DIR
 from thidua.unitgen import national_tree, write_units_csv
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def campaign_yaml(obligations: int) -> str:
@@ -112,15 +111,6 @@ def step_rollup(url: str, province: str, repeats: int = 30):
     return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))], report.total.owed, len(report.by_group)
 
 
-def prepare_database(pg: bool, workdir: Path) -> str:
-    if not pg:
-        return f"sqlite:///{workdir / 'bench.db'}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS bench_plan CASCADE"))
-        conn.execute(text("CREATE SCHEMA bench_plan"))
-    return PG_URL + "?options=-csearch_path%3Dbench_plan"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -130,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url = prepare_database(args.pg, workdir)
+        url = bench_database(args.pg, workdir, "bench_plan")
         create_schema(make_engine(url))
         csv_path = workdir / "national.csv"
         t0 = time.perf_counter()

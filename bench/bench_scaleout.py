@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_consolidation  # noqa: E402
 import bench_plan  # noqa: E402
-from benchlib import in_child, sink_process  # noqa: E402
+from benchlib import PG_URL, in_child, sink_process  # noqa: E402
 from models.clock import local_to_utc  # noqa: E402
 from models.outbox import OutboxMessage  # noqa: E402
 from notifications.transport import SmtpSettings  # noqa: E402
@@ -44,7 +44,7 @@ from thidua.services.dispatch_workers import PoolSummary, run_dispatch_workers  
 from thidua.settings import Settings  # noqa: E402
 from thidua.unitgen import national_tree, write_units_csv  # noqa: E402
 
-PG_URL = bench_plan.PG_URL
+
 SCHEMA = "bench_scaleout"
 WAVE_AT = local_to_utc(datetime(2025, 2, 24, 9, 0))  # −7 days before "nghia-vu-02", due Mon 03/03/2025
 SENDER = "thidua@congdoan.vn"

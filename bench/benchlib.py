@@ -7,7 +7,13 @@ import resource
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
 from notifications.sink import CountingHandler, free_port, start_sink
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
@@ -53,3 +59,15 @@ def sink_process() -> Iterator[tuple[int, multiprocessing.connection.Connection]
     finally:
         parent.send("stop")
         process.join(10)
+
+
+def bench_database(pg: bool, workdir: Path, schema: str) -> str:
+    """URL of an empty database for a benchmark: a SQLite file in workdir, or a fresh PostgreSQL schema."""
+    if not pg:
+        return f"sqlite:///{workdir / 'bench.db'}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return PG_URL + f"?options=-csearch_path%3D{schema}"
