@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean-data lock
+.PHONY: demo test install clean-data lock check-wheel
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest $(ARGS)
+	bash scripts/check-wheel.sh
+
+# Build the wheel, install it in a fresh venv outside the checkout, run `thidua init`, `validate` and a short demo.
+check-wheel: $(STAMP)
+	bash scripts/check-wheel.sh
 
 clean-data:
 	rm -rf data

@@ -22,10 +22,10 @@ from pathlib import Path
 from benchlib import bench_database, in_child, peak_mb
 from sqlalchemy import insert, select, text, update
 
-from models.clock import end_of_day_utc
-from models.spec.campaign import Obligation
-from models.submissions import ConsolidationSnapshot, Submission
-from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.models.clock import end_of_day_utc
+from thidua.models.spec.campaign import Obligation
+from thidua.models.submissions import ConsolidationSnapshot, Submission
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
 from thidua.db import create_schema, make_engine, session_scope
 from thidua.services.consolidation import consolidate
 

@@ -44,13 +44,13 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import sink_process  # noqa: E402
-from models.clock import local_to_utc, utcnow  # noqa: E402
-from models.outbox import OutboxMessage  # noqa: E402
-from models.tables import Level, Unit  # noqa: E402
-from notifications.message import message_id_for  # noqa: E402
-from notifications.render import get_renderer  # noqa: E402
-from notifications.sink import CountingHandler  # noqa: E402
-from notifications.transport import SmtpSettings  # noqa: E402
+from thidua.models.clock import local_to_utc, utcnow  # noqa: E402
+from thidua.models.outbox import OutboxMessage  # noqa: E402
+from thidua.models.tables import Level, Unit  # noqa: E402
+from thidua.notifications.message import message_id_for  # noqa: E402
+from thidua.notifications.render import get_renderer  # noqa: E402
+from thidua.notifications.sink import CountingHandler  # noqa: E402
+from thidua.notifications.transport import SmtpSettings  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
 from thidua.services.campaigns import load_campaign  # noqa: E402

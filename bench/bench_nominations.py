@@ -39,9 +39,9 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from models.awards import DossierEntry  # noqa: E402
-from models.clock import utcnow  # noqa: E402
-from models.tables import Campaign, Level, ObligationDef, Unit  # noqa: E402
+from thidua.models.awards import DossierEntry  # noqa: E402
+from thidua.models.clock import utcnow  # noqa: E402
+from thidua.models.tables import Campaign, Level, ObligationDef, Unit  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import nominations as nom  # noqa: E402
 

@@ -19,8 +19,8 @@ from benchlib import bench_database, in_child, peak_mb
 from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
-from models.clock import end_of_day_utc, utcnow
-from models.tables import Assignment, ObligationDef, Unit
+from thidua.models.clock import end_of_day_utc, utcnow
+from thidua.models.tables import Assignment, ObligationDef, Unit
 from thidua.db import create_schema, make_engine
 from thidua.services.campaigns import load_campaign
 from thidua.services.status import status_report

@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bench_consolidation  # noqa: E402
 import bench_plan  # noqa: E402
 from benchlib import PG_URL, in_child, sink_process  # noqa: E402
-from models.clock import local_to_utc  # noqa: E402
-from models.outbox import OutboxMessage  # noqa: E402
-from notifications.transport import SmtpSettings  # noqa: E402
+from thidua.models.clock import local_to_utc  # noqa: E402
+from thidua.models.outbox import OutboxMessage  # noqa: E402
+from thidua.notifications.transport import SmtpSettings  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
 from thidua.services.dispatch_workers import PoolSummary, run_dispatch_workers  # noqa: E402

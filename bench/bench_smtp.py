@@ -34,9 +34,9 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from notifications.message import build_message, message_id_for
-from notifications.sink import CountingHandler, free_port, start_sink
-from notifications.transport import OutgoingMessage, SmtpSettings, deliver
+from thidua.notifications.message import build_message, message_id_for
+from thidua.notifications.sink import CountingHandler, free_port, start_sink
+from thidua.notifications.transport import OutgoingMessage, SmtpSettings, deliver
 
 SENDER = "thidua@ldld.binhdinh.vn"
 FROM = f'"Liên đoàn Lao động tỉnh Bình Định" <{SENDER}>'

@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from models.tables import AuditLog, Unit  # noqa: E402
+from thidua.models.tables import AuditLog, Unit  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services.units import get_unit, import_units, load_levels, subtree_ids  # noqa: E402
 from thidua.unitgen import CSV_COLUMNS, national_tree, write_units_csv  # noqa: E402

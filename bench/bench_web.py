@@ -39,10 +39,10 @@ from sqlalchemy import and_, func, insert, literal, select, text, update  # noqa
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from models.awards import achievement_key, nominee_key  # noqa: E402
-from models.nominations import Nomination  # noqa: E402
-from models.submissions import Submission  # noqa: E402
-from models.tables import Assignment, Campaign, ObligationDef, Unit, User  # noqa: E402
+from thidua.models.awards import achievement_key, nominee_key  # noqa: E402
+from thidua.models.nominations import Nomination  # noqa: E402
+from thidua.models.submissions import Submission  # noqa: E402
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit, User  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services.campaigns import load_campaign  # noqa: E402
 from thidua.services.units import import_units, load_levels  # noqa: E402
@@ -213,7 +213,7 @@ def create_users(engine: Engine, facts: dict[str, Any], submitters: list[tuple[i
 def serve(url: str, port: int, data_dir: str) -> None:
     import uvicorn
 
-    from web.app import create_app
+    from thidua.web.app import create_app
 
     settings = Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET,
                         base_url=f"http://127.0.0.1:{port}")
@@ -223,8 +223,8 @@ def serve(url: str, port: int, data_dir: str) -> None:
 
 
 def session_headers(settings: Settings, user_id: int, email: str) -> tuple[dict[str, str], str]:
-    from web.auth import SESSION_COOKIE, WebSession, encode_session
-    from web.security import csrf_token
+    from thidua.web.auth import SESSION_COOKIE, WebSession, encode_session
+    from thidua.web.security import csrf_token
 
     data = WebSession(sid=f"do-{user_id}", issued_at=SERVER_NOW, user_id=user_id, email=email)
     return {"Cookie": f"{SESSION_COOKIE}={encode_session(settings, data)}"}, csrf_token(settings, data)
@@ -316,7 +316,7 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.serve[2])
         return
 
-    from notifications.sink import free_port
+    from thidua.notifications.sink import free_port
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         workdir = Path(tmp)

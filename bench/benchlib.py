@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from notifications.sink import CountingHandler, free_port, start_sink
+from thidua.notifications.sink import CountingHandler, free_port, start_sink
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

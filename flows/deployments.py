@@ -37,10 +37,10 @@ from prefect.exceptions import ObjectNotFound  # noqa: E402
 from prefect.schedules import Cron, Interval  # noqa: E402
 from prefect.types.entrypoint import EntrypointType  # noqa: E402
 
-from flows.consolidation import consolidate_due_flow, consolidation_flow  # noqa: E402
-from flows.nominations import close_nomination_windows  # noqa: E402
-from flows.reminders import batch_task, dispatch_reminders_flow, failure_report_task, plan_task  # noqa: E402
-from models.clock import utcnow  # noqa: E402
+from thidua.flows.consolidation import consolidate_due_flow, consolidation_flow  # noqa: E402
+from thidua.flows.nominations import close_nomination_windows  # noqa: E402
+from thidua.flows.reminders import batch_task, dispatch_reminders_flow, failure_report_task, plan_task  # noqa: E402
+from thidua.models.clock import utcnow  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
 
 SCHEDULED = "theo-lich"

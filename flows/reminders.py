@@ -19,7 +19,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 from prefect import flow, task  # noqa: E402  (Prefect reads its environment at import)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from models.clock import utcnow  # noqa: E402
+from thidua.models.clock import utcnow  # noqa: E402
 from thidua.db import get_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Mapping, Sequence
 
-from models.clock import fmt_date
-from models.spec.awards import (
+from thidua.models.clock import fmt_date
+from thidua.models.spec.awards import (
     OCCASION_LABELS,
     SCOPE_LABELS,
     Award,

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from models.clock import fmt_date, parse_date
-from models.spec.campaign import FormField
+from thidua.models.clock import fmt_date, parse_date
+from thidua.models.spec.campaign import FormField
 
 NUMERIC_TYPES = ("integer", "decimal")
 TRUE_WORDS = frozenset({"có", "co", "c", "x", "đúng", "dung", "đạt", "dat", "rồi", "roi", "yes", "y", "true", "1"})

@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import Field
 
-from models.spec.common import Code, Strict
-from models.spec.problems import Problem, SpecError
+from thidua.models.spec.common import Code, Strict
+from thidua.models.spec.problems import Problem, SpecError
 
 # ---------------------------------------------------------------------------------------------------
 # Paths

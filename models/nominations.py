@@ -19,7 +19,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
+from thidua.models.clock import utcnow
 
 
 class NominationStatus(StrEnum):

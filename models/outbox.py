@@ -13,7 +13,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
+from thidua.models.clock import utcnow
 
 
 class OutboxStatus(StrEnum):

@@ -32,9 +32,9 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Iterable
 
-from models.clock import local_to_utc
-from models.spec.reminders import Ladder, Rung
-from models.workcalendar import WorkingCalendar, parse_hhmm
+from thidua.models.clock import local_to_utc
+from thidua.models.spec.reminders import Ladder, Rung
+from thidua.models.workcalendar import WorkingCalendar, parse_hhmm
 
 LAST_OCCURRENCE_GRACE = timedelta(days=7)
 

@@ -34,9 +34,9 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
-from models.forms import FieldError
-from models.status import AssignmentStatus
+from thidua.models.clock import utcnow
+from thidua.models.forms import FieldError
+from thidua.models.status import AssignmentStatus
 
 
 class ReviewStatus(StrEnum):

@@ -1,6 +1,6 @@
 """SQLModel tables of the core: levels, units, campaigns, rounds, obligations, assignments, targets, users,
 audit log and leases. Other families live beside this file (submissions, reminders, nominations) and are
-imported at the bottom so that `import models.tables` registers every table.
+imported at the bottom so that `import thidua.models.tables` registers every table.
 
 Conventions: datetimes are aware UTC (SQLModel stores them as UTC); calendar dates (due_on, rounds) are local dates of the
 campaign's time zone. Families follow Base / Create / Public / table where an API exposes them.
@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
+from thidua.models.clock import utcnow
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,8 +220,8 @@ class Lease(SQLModel, table=True):
 
 
 # Families defined beside this module register themselves on import.
-from models import submissions as _submissions  # noqa: E402,F401
-from models import reminders as _reminders  # noqa: E402,F401
-from models import outbox as _outbox  # noqa: E402,F401
-from models import nominations as _nominations  # noqa: E402,F401
-from web import models as _web_models  # noqa: E402,F401  (sign-in links, calendar feeds, API tokens)
+from thidua.models import submissions as _submissions  # noqa: E402,F401
+from thidua.models import reminders as _reminders  # noqa: E402,F401
+from thidua.models import outbox as _outbox  # noqa: E402,F401
+from thidua.models import nominations as _nominations  # noqa: E402,F401
+from thidua.web import models as _web_models  # noqa: E402,F401  (sign-in links, calendar feeds, API tokens)

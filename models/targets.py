@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Sequence
 
-from models.forms import fold
-from models.spec.campaign import TargetCondition
+from thidua.models.forms import fold
+from thidua.models.spec.campaign import TargetCondition
 
 FORECAST_NOTE = "Dự báo tuyến tính theo nhịp độ bình quân từ ngày bắt đầu chiến dịch ({start}) đến ngày xem ({at})."
 

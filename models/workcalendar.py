@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from models.spec.reminders import CalendarSpec
+from thidua.models.spec.reminders import CalendarSpec
 
 # A calendar whose working days are all holidays for longer than this is treated as broken data.
 _MAX_SEARCH_DAYS = 370

@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models.clock import utcnow
-from models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.clock import utcnow
+from thidua.models.outbox import OutboxMessage, OutboxStatus
 
 
 def _insert_ignoring_duplicates(session: Session):

@@ -9,7 +9,7 @@
 
 :func:`start_sink` runs any of them on 127.0.0.1, optionally with STARTTLS or
 implicit TLS and AUTH PLAIN/LOGIN. Operators can run an .eml sink with
-``python -m notifications.sink --dir DIR --port N``.
+``python -m thidua.notifications.sink --dir DIR --port N``.
 """
 
 from __future__ import annotations
@@ -387,7 +387,7 @@ def server_tls_context(cert_path: str | os.PathLike[str], key_path: str | os.Pat
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m notifications.sink",
+        prog="python -m thidua.notifications.sink",
         description="Run a local SMTP server that stores every message as an .eml file.",
     )
     parser.add_argument("--dir", required=True, type=Path, help="directory for the .eml files")

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from notifications.sink import RunningSink, start_sink  # noqa: E402
+from thidua.notifications.sink import RunningSink, start_sink  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.settings import REPO_ROOT, Settings  # noqa: E402
 

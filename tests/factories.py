@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from models.tables import Level, Unit
+from thidua.models.tables import Level, Unit
 
 LEVELS = [
     ("tong_ldld", "Tổng Liên đoàn Lao động Việt Nam", "Tổng LĐLĐ"),

@@ -7,8 +7,8 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from models.clock import utcnow
-from models.tables import AuditLog
+from thidua.models.clock import utcnow
+from thidua.models.tables import AuditLog
 
 
 def audit(

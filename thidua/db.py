@@ -64,6 +64,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def all_metadata() -> "SQLModel.metadata.__class__":
-    import models.tables  # noqa: F401  (registers every table)
+    import thidua.models.tables  # noqa: F401  (registers every table)
 
     return SQLModel.metadata

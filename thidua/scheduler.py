@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models.clock import utcnow
-from models.tables import Campaign, Lease
+from thidua.models.clock import utcnow
+from thidua.models.tables import Campaign, Lease
 from thidua.services import reminders as service
 from thidua.settings import Settings
 

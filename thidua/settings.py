@@ -3,19 +3,30 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "config"
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout root in a source tree; site-packages when installed
+# The default configuration: package data (config/ in a checkout, thidua/config/ in the wheel).
+CONFIG_DIR = Path(str(files("thidua.config")))
+IN_SOURCE_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "models").is_dir()
+
+
+def _default_data_dir() -> Path:
+    """data/ beside the checkout when run from source; the user's data folder when installed."""
+    if IN_SOURCE_CHECKOUT:
+        return REPO_ROOT / "data"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "thidua"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="THIDUA_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=REPO_ROOT / "data", description="Database, mail, reports, Prefect home")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Database, mail, reports, Prefect home")
+    config_dir: Path = Field(default=CONFIG_DIR, description="Levels, calendars, catalogues; `thidua init DIR` copies them")
     database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir")
     timezone: str = "Asia/Ho_Chi_Minh"
     base_url: str = "http://127.0.0.1:8000"

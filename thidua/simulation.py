@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import local_to_utc
-from models.forms import applicable_fields
-from models.outbox import OutboxMessage
-from models.spec.campaign import Obligation
-from models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.clock import local_to_utc
+from thidua.models.forms import applicable_fields
+from thidua.models.outbox import OutboxMessage
+from thidua.models.spec.campaign import Obligation
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.settings import CONFIG_DIR, Settings
 
 REPORT_KINDS = ("registration", "round_report", "final_report")
@@ -320,7 +320,7 @@ class Simulation:
         """Every unit action of the day, each through the submission service, in one short transaction."""
         if not actions:
             return
-        from models.submissions import SubmissionError
+        from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import obligation_spec, review_report, submit_report
 
         assert self.engine is not None
@@ -386,7 +386,7 @@ class Simulation:
     def _consolidate(self, campaign: Campaign, round_number: int | None, day: date) -> None:
         moment = local_to_utc(datetime.combine(day, time(7, 0)))
         if self.options.use_prefect:
-            from flows.consolidation import consolidation_flow
+            from thidua.flows.consolidation import consolidation_flow
 
             result = asyncio.run(consolidation_flow(campaign.code, round_number=round_number, actor="demo"))
             changed = _changed_count(result)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.awards import DossierEntry
-from models.clock import local_to_utc
-from models.nominations import NominationError
-from models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.awards import DossierEntry
+from thidua.models.clock import local_to_utc
+from thidua.models.nominations import NominationError
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
 from thidua.services.submissions import year_end_rating
 

@@ -17,16 +17,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import web.models  # noqa: F401  (registers the web tables before the schema is created)
-from models.clock import utcnow
+import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
+from thidua.models.clock import utcnow
 from thidua.db import get_engine
 from thidua.settings import Settings, get_settings
-from web import mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
-from web.errors import BadLink, NotSignedIn, RateLimited, WebError
-from web.rendering import make_templates, render
-from web.security import LinkRequestLimits, WebSecurityMiddleware
-from web.sqlite_tuning import start_background_checkpoints
-from web.figure_cache import FigureCache
+from thidua.web import mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
+from thidua.web.errors import BadLink, NotSignedIn, RateLimited, WebError
+from thidua.web.rendering import make_templates, render
+from thidua.web.security import LinkRequestLimits, WebSecurityMiddleware
+from thidua.web.sqlite_tuning import start_background_checkpoints
+from thidua.web.figure_cache import FigureCache
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

@@ -21,12 +21,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.clock import fmt_datetime, utcnow
-from models.tables import Unit, User
-from notifications.outbox import enqueue
+from thidua.models.clock import fmt_datetime, utcnow
+from thidua.models.tables import Unit, User
+from thidua.notifications.outbox import enqueue
 from thidua.settings import Settings
-from web.errors import LinkExpired, LinkReused, LinkTampered
-from web.models import LoginToken
+from thidua.web.errors import LinkExpired, LinkReused, LinkTampered
+from thidua.web.models import LoginToken
 
 LINK_SALT = "thidua.link.v1"
 SESSION_SALT = "thidua.session.v1"

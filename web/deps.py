@@ -12,14 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from models.clock import utc_to_local
-from models.tables import Unit, User
+from thidua.models.clock import utc_to_local
+from thidua.models.tables import Unit, User
 from thidua.settings import Settings
-from web.auth import WebSession, new_session
-from web.errors import NotSignedIn
-from web.models import ApiToken
-from web.permissions import Principal, Role
-from web.security import CSRF_FIELD, CSRF_HEADER, check_csrf, csrf_token
+from thidua.web.auth import WebSession, new_session
+from thidua.web.errors import NotSignedIn
+from thidua.web.models import ApiToken
+from thidua.web.permissions import Principal, Role
+from thidua.web.security import CSRF_FIELD, CSRF_HEADER, check_csrf, csrf_token
 
 
 def app_settings(request: Request) -> Settings:

@@ -15,8 +15,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import utcnow
-from models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.clock import utcnow
+from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.audit import audit_many
 from thidua.settings import Settings
 

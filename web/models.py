@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
+from thidua.models.clock import utcnow
 
 
 class LoginToken(SQLModel, table=True):

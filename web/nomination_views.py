@@ -10,17 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.awards import DossierEntry
-from models.clock import fmt_datetime, parse_date
-from models.nominations import (
+from thidua.models.awards import DossierEntry
+from thidua.models.clock import fmt_datetime, parse_date
+from thidua.models.nominations import (
     InvalidNominationInput, NominationConflict, NominationError, NominationNotFound, NotPermitted, RulesRefused,
 )
-from models.spec.awards import OCCASION_LABELS, SUBJECT_LABELS, Award, AwardCatalogue
-from models.tables import Campaign, Level, Round, Unit
+from thidua.models.spec.awards import OCCASION_LABELS, SUBJECT_LABELS, Award, AwardCatalogue
+from thidua.models.tables import Campaign, Level, Round, Unit
 from thidua.services.nominations import Actor, NominationView, ProposalInput, campaign_catalogue, get_nomination
-from web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
-from web.permissions import Principal
-from web.service_errors import sentence
+from thidua.web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
+from thidua.web.permissions import Principal
+from thidua.web.service_errors import sentence
 
 
 def actor_for(me: Principal, unit_id: int | None = None) -> Actor:

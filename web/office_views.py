@@ -8,17 +8,17 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from models.clock import local_to_utc, utc_to_local
-from models.outbox import OutboxMessage, OutboxStatus
-from models.nominations import NominationStatus
-from models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
+from thidua.models.clock import local_to_utc, utc_to_local
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.nominations import NominationStatus
+from thidua.models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.targets import TargetReport, target_progress
-from web.figure_cache import FigureCache, Figures
+from thidua.web.figure_cache import FigureCache, Figures
 from thidua.services.campaigns import subtree_range
-from web.errors import InvalidInput
-from web.permissions import Principal
-from web.queries import (
+from thidua.web.errors import InvalidInput
+from thidua.web.permissions import Principal
+from thidua.web.queries import (
     Compliance, LateRow, compliance_by_branch, compliance_by_level, compliance_by_obligation, overdue_list,
 )
 

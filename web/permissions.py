@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from web.errors import Forbidden
+from thidua.web.errors import Forbidden
 
 
 class Role(StrEnum):

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
-from models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
-from web.errors import NotFound
-from web.permissions import Principal, UnitRef
+from thidua.web.errors import NotFound
+from thidua.web.permissions import Principal, UnitRef
 
 
 def unit_ref(unit: Unit) -> UnitRef:

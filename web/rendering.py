@@ -9,12 +9,12 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from models.clock import fmt_date, fmt_datetime, utc_to_local
-from models.nominations import ACTION_LABELS as NOMINATION_ACTIONS
-from models.nominations import NominationAction
-from models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
-from web.deps import template_globals
-from web.permissions import ROLE_LABELS, Role
+from thidua.models.clock import fmt_date, fmt_datetime, utc_to_local
+from thidua.models.nominations import ACTION_LABELS as NOMINATION_ACTIONS
+from thidua.models.nominations import NominationAction
+from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
+from thidua.web.deps import template_globals
+from thidua.web.permissions import ROLE_LABELS, Role
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 

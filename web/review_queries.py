@@ -8,10 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, select
 from sqlmodel import Session
 
-from models.submissions import ReviewStatus, Submission
-from models.tables import Assignment, ObligationDef, Unit
+from thidua.models.submissions import ReviewStatus, Submission
+from thidua.models.tables import Assignment, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
-from web.permissions import Principal
+from thidua.web.permissions import Principal
 
 PAGE_SIZE = 50
 

@@ -10,27 +10,27 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.awards import DossierEntry
-from models.nominations import NominationError
-from models.submissions import FormInvalid, Submission, SubmissionError
-from models.tables import Unit
+from thidua.models.awards import DossierEntry
+from thidua.models.nominations import NominationError
+from thidua.models.submissions import FormInvalid, Submission, SubmissionError
+from thidua.models.tables import Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
-from web.auth import issue_login_link, normalise_email
-from web.deps import csrf_protect, db, now, principal, write_turn
-from web.errors import InvalidInput
-from web.nomination_views import actor_for, readable
-from web.nomination_views import as_web_error as nomination_error
-from web.office_views import audit_conditions, audit_page, office_figures
-from web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
-from web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
-from web.review_queries import QueueFilters, review_queue
-from web.routes_auth import EMAIL_RE
-from web.routes_nominations import HOLDER_ACTIONS, own_list, perform
-from web.security import csrf_token
-from web.routes_review import _reviewable, bulk_accept_items, decide_report
-from web.routes_unit import form_fields, submission_history
-from web.service_errors import as_web_error, field_errors
+from thidua.web.auth import issue_login_link, normalise_email
+from thidua.web.deps import csrf_protect, db, now, principal, write_turn
+from thidua.web.errors import InvalidInput
+from thidua.web.nomination_views import actor_for, readable
+from thidua.web.nomination_views import as_web_error as nomination_error
+from thidua.web.office_views import audit_conditions, audit_page, office_figures
+from thidua.web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
+from thidua.web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
+from thidua.web.review_queries import QueueFilters, review_queue
+from thidua.web.routes_auth import EMAIL_RE
+from thidua.web.routes_nominations import HOLDER_ACTIONS, own_list, perform
+from thidua.web.security import csrf_token
+from thidua.web.routes_review import _reviewable, bulk_accept_items, decide_report
+from thidua.web.routes_unit import form_fields, submission_history
+from thidua.web.service_errors import as_web_error, field_errors
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_protect)], tags=["api"])
 

@@ -8,17 +8,17 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.tables import Unit
+from thidua.models.tables import Unit
 from thidua.audit import audit
-from web.auth import (
+from thidua.web.auth import (
     LinkClaims, consume_link, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
     users_for_email,
 )
-from web.deps import csrf_protect, db, now, optional_principal, principal, set_session, sign_out, write_turn
-from web.errors import BadLink, Forbidden, LinkReused
-from web.models import LoginToken
-from web.permissions import Principal
-from web.rendering import render
+from thidua.web.deps import csrf_protect, db, now, optional_principal, principal, set_session, sign_out, write_turn
+from thidua.web.errors import BadLink, Forbidden, LinkReused
+from thidua.web.models import LoginToken
+from thidua.web.permissions import Principal
+from thidua.web.rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 

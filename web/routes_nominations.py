@@ -11,16 +11,16 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from models.nominations import Nomination, NominationError, NominationStatus
+from thidua.models.nominations import Nomination, NominationError, NominationStatus
 from thidua.services import nominations as service
-from web.deps import csrf_protect, db, form_data, now, principal, write_turn
-from web.errors import Conflict, InvalidInput, NotFound
-from web.nomination_views import (
+from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
+from thidua.web.errors import Conflict, InvalidInput, NotFound
+from thidua.web.nomination_views import (
     access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
 )
-from web.permissions import Principal, require
-from web.queries import pick_campaign
-from web.rendering import render
+from thidua.web.permissions import Principal, require
+from thidua.web.queries import pick_campaign
+from thidua.web.rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 

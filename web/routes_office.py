@@ -13,20 +13,20 @@ from sqlmodel import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
-from models.clock import parse_date
-from models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
-from models.submissions import SubmissionError
-from models.tables import Unit, User
+from thidua.models.clock import parse_date
+from thidua.models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
+from thidua.models.submissions import SubmissionError
+from thidua.models.tables import Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
-from web import office_views
-from web.deps import csrf_protect, db, form_data, now, principal, write_turn
-from web.errors import InvalidInput, NotFound, Refused
-from web.permissions import Principal, Role, require_office
-from web.queries import pick_campaign
-from web.rendering import render
-from web.service_errors import sentence
-from web.users import add_user, import_from_units
+from thidua.web import office_views
+from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
+from thidua.web.errors import InvalidInput, NotFound, Refused
+from thidua.web.permissions import Principal, Role, require_office
+from thidua.web.queries import pick_campaign
+from thidua.web.rendering import render
+from thidua.web.service_errors import sentence
+from thidua.web.users import add_user, import_from_units
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 

@@ -7,20 +7,20 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from models.forms import format_value
-from models.submissions import InvalidTransition, StaleVersion, SubmissionError
-from models.tables import ObligationDef
+from thidua.models.forms import format_value
+from thidua.models.submissions import InvalidTransition, StaleVersion, SubmissionError
+from thidua.models.tables import ObligationDef
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import RATING_FIELD, review_report
-from web.deps import csrf_protect, db, form_data, now, principal, write_turn
-from web.errors import InvalidInput
-from web.permissions import Principal, can_review, require, require_reviewer
-from web.queries import AssignmentView, assignment_view, pick_campaign, unit_by_id, unit_ref
-from web.rendering import render
-from web.review_queries import PAGE_SIZE, QueueFilters, review_queue
-from web.routes_nominations import outgoing_lists
-from web.routes_unit import form_fields, submission_history
-from web.service_errors import as_web_error, expected_version, sentence
+from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
+from thidua.web.errors import InvalidInput
+from thidua.web.permissions import Principal, can_review, require, require_reviewer
+from thidua.web.queries import AssignmentView, assignment_view, pick_campaign, unit_by_id, unit_ref
+from thidua.web.rendering import render
+from thidua.web.review_queries import PAGE_SIZE, QueueFilters, review_queue
+from thidua.web.routes_nominations import outgoing_lists
+from thidua.web.routes_unit import form_fields, submission_history
+from thidua.web.service_errors import as_web_error, expected_version, sentence
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 NOMINATIONS_SHOWN = 100  # oldest first; the rest after these are decided

@@ -10,26 +10,26 @@ from sqlalchemy import select
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from models.clock import fmt_date
-from models.forms import applicable_fields, format_value
-from models.spec.campaign import FormField
-from models.status import SUBMITTED_STATUSES, STATUS_LABELS, AssignmentStatus
-from models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, SubmissionError
-from models.tables import ObligationDef
+from thidua.models.clock import fmt_date
+from thidua.models.forms import applicable_fields, format_value
+from thidua.models.spec.campaign import FormField
+from thidua.models.status import SUBMITTED_STATUSES, STATUS_LABELS, AssignmentStatus
+from thidua.models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, SubmissionError
+from thidua.models.tables import ObligationDef
 from thidua.audit import audit
 from thidua.services.submissions import submit_report
-from web.auth import read_link
-from web.deps import (
+from thidua.web.auth import read_link
+from thidua.web.deps import (
     csrf_protect, db, form_data, now, optional_principal, principal, principal_for_user, today, write_turn,
 )
-from web.errors import BadLink, Forbidden
-from web.ics import Deadline, build_calendar
-from web.models import CalendarFeed
-from web.permissions import Principal, can_act_for_unit, can_read_unit, can_review, require
-from web.queries import AssignmentView, assignment_view, pick_campaign, unit_obligations, unit_ref
-from web.rendering import render
-from web.routes_auth import show_link
-from web.service_errors import as_web_error, expected_version, field_errors
+from thidua.web.errors import BadLink, Forbidden
+from thidua.web.ics import Deadline, build_calendar
+from thidua.web.models import CalendarFeed
+from thidua.web.permissions import Principal, can_act_for_unit, can_read_unit, can_review, require
+from thidua.web.queries import AssignmentView, assignment_view, pick_campaign, unit_obligations, unit_ref
+from thidua.web.rendering import render
+from thidua.web.routes_auth import show_link
+from thidua.web.service_errors import as_web_error, expected_version, field_errors
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thidua.settings import Settings
-from web.auth import SESSION_COOKIE, SESSION_TTL, WebSession, decode_session, encode_session, new_session
-from web.errors import CsrfRejected, RateLimited
+from thidua.web.auth import SESSION_COOKIE, SESSION_TTL, WebSession, decode_session, encode_session, new_session
+from thidua.web.errors import CsrfRejected, RateLimited
 
 log = logging.getLogger("thidua.web")
 

@@ -6,14 +6,14 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.clock import fmt_datetime
-from models.status import STATUS_LABELS, AssignmentStatus
-from models.submissions import (
+from thidua.models.clock import fmt_datetime
+from thidua.models.status import STATUS_LABELS, AssignmentStatus
+from thidua.models.submissions import (
     FormInvalid, InvalidTransition, NotPermitted, StaleVersion, Submission,
     SubmissionError, UnknownReference,
 )
-from models.tables import Assignment
-from web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
+from thidua.models.tables import Assignment
+from thidua.web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
 
 
 def sentence(text: str) -> str:

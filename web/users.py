@@ -10,12 +10,12 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
-from models.tables import Unit, User
+from thidua.models.tables import Unit, User
 from thidua.audit import audit, audit_many
-from web.auth import normalise_email
-from web.errors import InvalidInput, NotFound
-from web.models import ApiToken
-from web.permissions import Role
+from thidua.web.auth import normalise_email
+from thidua.web.errors import InvalidInput, NotFound
+from thidua.web.models import ApiToken
+from thidua.web.permissions import Role
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -12,10 +12,10 @@ from typing import Literal, Sequence
 
 from pydantic import Field, model_validator
 
-from models.spec.common import Code, Strict, VNDate
-from models.spec.problems import Problem, SpecError
-from models.spec.validate import validate_doc
-from models.spec.yamlsource import SourceDoc, parse_yaml
+from thidua.models.spec.common import Code, Strict, VNDate
+from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.validate import validate_doc
+from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
 
 AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng khen, giấy khen / cờ thi đua
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân

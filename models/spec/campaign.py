@@ -8,8 +8,8 @@ from typing import Literal, Union
 
 from pydantic import EmailStr, Field, model_validator
 
-from models.spec.common import Code, Sector, Strict, UnitCode, VNDate
-from models.spec.reminders import CalendarSpec, Ladder, ladder_problems
+from thidua.models.spec.common import Code, Sector, Strict, UnitCode, VNDate
+from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
 ObligationKind = Literal[
     "registration", "round_report", "final_report", "nomination_window", "annual_report", "custom"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from models.clock import parse_date
+from thidua.models.clock import parse_date
 
 
 def _to_date(value: Any) -> Any:

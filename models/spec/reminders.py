@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
-from models.spec.common import HHMM, Code, Strict, VNDate
+from thidua.models.spec.common import HHMM, Code, Strict, VNDate
 
 if TYPE_CHECKING:
-    from models.spec.campaign import CampaignSpec
+    from thidua.models.spec.campaign import CampaignSpec
 
 Loc = tuple[object, ...]
 

@@ -5,8 +5,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from models.spec.problems import Problem, SpecError
-from models.spec.yamlsource import SourceDoc, parse_yaml
+from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,7 +87,7 @@ def validate_doc(doc: SourceDoc, model: type[M]) -> M:
 
 def validate_campaign_text(text: str, file: str):
     """Parse and validate a campaign file's text (no database needed)."""
-    from models.spec.campaign import CampaignSpec, consistency_problems
+    from thidua.models.spec.campaign import CampaignSpec, consistency_problems
 
     doc = parse_yaml(text, file)
     spec = validate_doc(doc, CampaignSpec)

@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from models.spec.problems import Problem, SpecError
+from thidua.models.spec.problems import Problem, SpecError
 
 Loc = tuple[object, ...]
 
@@ -30,7 +30,7 @@ class SourceDoc:
         return self.lines.get((), 1)
 
     def problem(self, loc: Loc, message: str) -> Problem:
-        from models.spec.problems import field_path
+        from thidua.models.spec.problems import field_path
 
         return Problem(self.file, self.line_of(loc), field_path(loc), message)
 

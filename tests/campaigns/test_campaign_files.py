@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlmodel import Session
 
-from models.spec.campaign import CampaignSpec, round_of_day
-from models.spec.problems import SpecError
-from models.tables import Assignment, AuditLog, Campaign, ObligationDef, Round, Unit
+from thidua.models.spec.campaign import CampaignSpec, round_of_day
+from thidua.models.spec.problems import SpecError
+from thidua.models.tables import Assignment, AuditLog, Campaign, ObligationDef, Round, Unit
 from tests.conftest import BINH_DINH_CAMPAIGN, CONFIG
 from tests.factories import add_unit, small_binh_dinh, unit_by_code
 from thidua.services.campaigns import load_campaign, read_campaign_file

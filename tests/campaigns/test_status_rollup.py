@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models.tables import Assignment, Unit
+from thidua.models.tables import Assignment, Unit
 from tests.conftest import BINH_DINH_CAMPAIGN
 from tests.factories import small_binh_dinh
 from thidua.services.campaigns import load_campaign

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
-from notifications.outbox import enqueue, enqueue_many
+from thidua.models.outbox import OutboxMessage
+from thidua.notifications.outbox import enqueue, enqueue_many
 
 
 def _rows(n: int, prefix: str = "k") -> list[dict]:

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
-from models.submissions import ConsolidationSnapshot, Submission
-from models.tables import Assignment, ObligationDef
-from notifications.sink import EmlDirectoryHandler, free_port, start_sink
+from thidua.models.outbox import OutboxMessage
+from thidua.models.submissions import ConsolidationSnapshot, Submission
+from thidua.models.tables import Assignment, ObligationDef
+from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
 from thidua.db import make_engine
 from thidua.settings import Settings
 from thidua.simulation import DemoOptions, DemoStateError, Simulation

@@ -12,11 +12,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.awards import DossierEntry
-from models.nominations import Nomination, NominationBatch, NominationStep
-from models.outbox import OutboxMessage
-from models.spec.awards import validate_catalogue_file
-from models.tables import Assignment, AuditLog, ObligationDef
+from thidua.models.awards import DossierEntry
+from thidua.models.nominations import Nomination, NominationBatch, NominationStep
+from thidua.models.outbox import OutboxMessage
+from thidua.models.spec.awards import validate_catalogue_file
+from thidua.models.tables import Assignment, AuditLog, ObligationDef
 from tests.conftest import BINH_DINH_CAMPAIGN, CONFIG
 from tests.factories import small_binh_dinh
 from thidua.db import create_schema, make_engine

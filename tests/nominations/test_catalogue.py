@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.spec.awards import validate_catalogue_file, validate_catalogue_text
-from models.spec.problems import SpecError
-from models.tables import Campaign
+from thidua.models.spec.awards import validate_catalogue_file, validate_catalogue_text
+from thidua.models.spec.problems import SpecError
+from thidua.models.tables import Campaign
 from tests.conftest import BINH_DINH_CAMPAIGN, CONFIG
 from tests.factories import small_binh_dinh
 from thidua.services.campaigns import load_campaign

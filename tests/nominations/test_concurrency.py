@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.nominations import NominationConflict, NominationStep, RulesRefused
-from models.tables import AuditLog
+from thidua.models.nominations import NominationConflict, NominationStep, RulesRefused
+from thidua.models.tables import AuditLog
 from tests.nominations.conftest import DEC_02, NOV_10, World, build_world
 from thidua.services import nominations as nom
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
+from thidua.models.outbox import OutboxMessage
 from tests.nominations.conftest import World
 from thidua.scheduler import run_housekeeping
 

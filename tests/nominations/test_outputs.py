@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models.outbox import OutboxMessage
-from notifications.render import get_renderer
+from thidua.models.outbox import OutboxMessage
+from thidua.notifications.render import get_renderer
 from tests.conftest import CONFIG
 from tests.nominations.conftest import DEC_02, World
 from thidua.cli import nominations as cli

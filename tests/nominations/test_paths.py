@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.clock import utc_to_local
-from models.nominations import InvalidTransition, NominationBatch, NotPermitted
-from models.tables import AuditLog
-from notifications.render import get_renderer
+from thidua.models.clock import utc_to_local
+from thidua.models.nominations import InvalidTransition, NominationBatch, NotPermitted
+from thidua.models.tables import AuditLog
+from thidua.notifications.render import get_renderer
 from tests.nominations.conftest import DEC_02, DEC_20, NOV_10, World
 from thidua.services import nominations as nom
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session
 
-from models.nominations import InvalidTransition, NominationNotFound, NotPermitted, RulesRefused
-from models.tables import Campaign
+from thidua.models.nominations import InvalidTransition, NominationNotFound, NotPermitted, RulesRefused
+from thidua.models.tables import Campaign
 from tests.conftest import CONFIG
 from tests.nominations.conftest import DEC_02, DEC_20, GOOD, NOV_10, World, build_world
 from thidua.services import nominations as nom

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from models.awards import (
+from thidua.models.awards import (
     Candidate,
     DossierEntry,
     GrantedAward,
@@ -21,8 +21,8 @@ from models.awards import (
     reviewer_levels,
     window_closes,
 )
-from models.nominations import InvalidTransition, NominationAction as A, NominationStatus as S, allowed_actions, next_status
-from models.spec.awards import Quota
+from thidua.models.nominations import InvalidTransition, NominationAction as A, NominationStatus as S, allowed_actions, next_status
+from thidua.models.spec.awards import Quota
 from tests.nominations.conftest import BEST, CATALOGUE, GOOD, full_dossier
 
 LEVELS = ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs"]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from models.clock import local_to_utc
+from thidua.models.clock import local_to_utc
 from tests.nominations.conftest import World
 from thidua.services import nominations as nom
 
@@ -50,7 +50,7 @@ def test_closing_windows_sends_prepared_lists_level_by_level(world: World) -> No
 @pytest.mark.slow
 def test_the_prefect_flow_closes_windows(world: World) -> None:
     """The one test that runs a real flow (Prefect's temporary server takes ~10 s to start)."""
-    from flows.nominations import close_nomination_windows
+    from thidua.flows.nominations import close_nomination_windows
 
     nov_20 = datetime(2023, 11, 20, 9)
     # An award whose criteria need no year-end rating: the flow uses the production rating port.

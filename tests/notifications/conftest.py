@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from notifications.message import build_message, message_id_for
-from notifications.sink import RunningSink, make_self_signed_cert
-from notifications.transport import OutgoingMessage, SmtpSettings
+from thidua.notifications.message import build_message, message_id_for
+from thidua.notifications.sink import RunningSink, make_self_signed_cert
+from thidua.notifications.transport import OutgoingMessage, SmtpSettings
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from notifications.message import build_message, message_id_for
+from thidua.notifications.message import build_message, message_id_for
 
 SUBJECT = "Còn 3 ngày: báo cáo sơ kết đợt 2 hạn 10/10/2023"
 SENDER = '"Liên đoàn Lao động tỉnh Bình Định" <ldld@binhdinh.vn>'

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from notifications.sink import (
+from thidua.notifications.sink import (
     CountingHandler,
     EmlDirectoryHandler,
     FaultInjectingHandler,
@@ -23,7 +23,7 @@ from notifications.sink import (
     server_tls_context,
     start_sink,
 )
-from notifications.transport import (
+from thidua.notifications.transport import (
     DeliveryAborted,
     DeliveryResult,
     OutcomeUnknownError,

@@ -8,7 +8,7 @@ import asyncio
 import sys
 from datetime import datetime, timedelta
 
-from notifications.transport import SmtpSettings
+from thidua.notifications.transport import SmtpSettings
 from thidua.db import make_engine
 from thidua.services import reminders as service
 from thidua.settings import Settings

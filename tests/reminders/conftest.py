@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from models.clock import local_to_utc, utc_to_local
-from models.outbox import OutboxMessage
-from models.tables import Assignment, ObligationDef, Unit
-from notifications.sink import RunningSink
-from notifications.transport import SmtpSettings
+from thidua.models.clock import local_to_utc, utc_to_local
+from thidua.models.outbox import OutboxMessage
+from thidua.models.tables import Assignment, ObligationDef, Unit
+from thidua.notifications.sink import RunningSink
+from thidua.notifications.transport import SmtpSettings
 from tests.factories import small_binh_dinh
 from thidua.db import session_scope
 from thidua.services import reminders as service

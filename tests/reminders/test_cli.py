@@ -6,7 +6,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from notifications.sink import FaultInjectingHandler
+from thidua.notifications.sink import FaultInjectingHandler
 from tests.reminders.conftest import parse
 from thidua.cli.main import app
 from thidua.settings import get_settings

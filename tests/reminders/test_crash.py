@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import update
 
-from models.tables import Unit
-from notifications.message import message_id_for
-from notifications.sink import FaultInjectingHandler
+from thidua.models.tables import Unit
+from thidua.notifications.message import message_id_for
+from thidua.notifications.sink import FaultInjectingHandler
 from tests.reminders.conftest import load_binh_dinh, smtp_for, vn
 from thidua.db import session_scope
 from thidua.services import reminders as service

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from notifications.sink import FaultInjectingHandler
+from thidua.notifications.sink import FaultInjectingHandler
 from tests.factories import add_unit
 from tests.reminders.conftest import Campaign, Mail, mails_of, smtp_for, vn
 from thidua.db import session_scope
@@ -35,7 +35,7 @@ def timeline(mails: list[Mail], to: str, subject_part: str) -> list[tuple[str, s
 
 
 def _local(mail: Mail) -> str:
-    from models.clock import utc_to_local
+    from thidua.models.clock import utc_to_local
 
     return utc_to_local(mail.date).strftime("%d/%m %H:%M")
 

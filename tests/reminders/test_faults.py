@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from models.tables import AuditLog
-from notifications.message import message_id_for
-from notifications.sink import FaultInjectingHandler, free_port, make_self_signed_cert, server_tls_context
+from thidua.models.tables import AuditLog
+from thidua.notifications.message import message_id_for
+from thidua.notifications.sink import FaultInjectingHandler, free_port, make_self_signed_cert, server_tls_context
 from tests.reminders.conftest import Campaign, mails_of, smtp_for, vn
 from thidua.db import session_scope
 from thidua.services import reminders as service

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from notifications.sink import FaultInjectingHandler
+from thidua.notifications.sink import FaultInjectingHandler
 from tests.reminders.conftest import vn
 from thidua.settings import get_settings
 
@@ -20,7 +20,7 @@ def test_flow_dispatches_in_batches(campaign, settings, sinks, monkeypatch) -> N
     monkeypatch.setenv("THIDUA_DISPATCH_BATCH_SIZE", "4")  # 9 mails → 3 batch tasks
     get_settings.cache_clear()
     try:
-        from flows.reminders import dispatch_reminders_flow
+        from thidua.flows.reminders import dispatch_reminders_flow
         from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
         # Prefect may have been imported (and its settings read) by another test already.

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from models.reminders import escalation_key, office_digest_key, reminder_key
-from models.tables import AuditLog
+from thidua.models.reminders import escalation_key, office_digest_key, reminder_key
+from thidua.models.tables import AuditLog
 from tests.reminders.conftest import CODE, O, local, vn
 from thidua.db import session_scope
 from thidua.services import reminders as service

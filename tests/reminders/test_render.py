@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from notifications.message import message_id_for
-from notifications.render import Renderer, TemplateRenderError, get_renderer
+from thidua.notifications.message import message_id_for
+from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
 from thidua.services.reminders import (
     CampaignInfo, compose, failure_report_context, office_digest_context, parent_digest_context, reminder_context,
 )

@@ -5,13 +5,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from models.clock import local_to_utc
-from models.reminders import (
+from thidua.models.clock import local_to_utc
+from thidua.models.reminders import (
     LAST_OCCURRENCE_GRACE, Phase, current_occurrence, deadline_phrase, escalation_key, expand_rungs,
     is_plausible_email, office_digest_due, office_digest_period, reminder_key, schedule,
 )
-from models.spec.reminders import CalendarSpec, Ladder, Rung
-from models.workcalendar import WorkingCalendar, adjust_deadline
+from thidua.models.spec.reminders import CalendarSpec, Ladder, Rung
+from thidua.models.workcalendar import WorkingCalendar, adjust_deadline
 from thidua.services.calendars import load_holidays
 from thidua.settings import CONFIG_DIR
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from models.clock import utcnow
-from models.tables import Lease
-from notifications.sink import FaultInjectingHandler, free_port
+from thidua.models.clock import utcnow
+from thidua.models.tables import Lease
+from thidua.notifications.sink import FaultInjectingHandler, free_port
 from tests.reminders.conftest import smtp_for, vn
 from thidua.scheduler import DISPATCHER_LEASE, DispatchClock, acquire_lease, release_lease
 from thidua.settings import REPO_ROOT

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.spec.problems import SpecError
-from models.spec.validate import validate_campaign_text
+from thidua.models.spec.problems import SpecError
+from thidua.models.spec.validate import validate_campaign_text
 from thidua.settings import CONFIG_DIR
 
 TEXT = (CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml").read_text(encoding="utf-8")

@@ -12,10 +12,10 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import local_to_utc, utcnow
-from models.tables import Unit
-from notifications.sink import CountingHandler, RunningSink, start_sink
-from notifications.transport import SmtpSettings
+from thidua.models.clock import local_to_utc, utcnow
+from thidua.models.tables import Unit
+from thidua.notifications.sink import CountingHandler, RunningSink, start_sink
+from thidua.notifications.transport import SmtpSettings
 from tests.factories import seed_levels
 from thidua.services.campaigns import load_campaign
 from thidua.settings import CONFIG_DIR

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models.clock import utcnow
-from models.tables import Lease
-from notifications.sink import RunningSink
+from thidua.models.clock import utcnow
+from thidua.models.tables import Lease
+from thidua.notifications.sink import RunningSink
 from tests.scaleout.conftest import insert_tree, load_bd_campaign
 from thidua.cli.main import app
 from thidua.settings import Settings, get_settings

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import Session
 
-from flows import deployments as scaleout
-from flows.deployments import DeploymentConfigError, DeploymentOptions, build_deployments
+from thidua.flows import deployments as scaleout
+from thidua.flows.deployments import DeploymentConfigError, DeploymentOptions, build_deployments
 from thidua.settings import Settings
 
 TZ = "Asia/Ho_Chi_Minh"

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
-from models.tables import AuditLog
-from notifications.sink import RunningSink
+from thidua.models.outbox import OutboxMessage
+from thidua.models.tables import AuditLog
+from thidua.notifications.sink import RunningSink
 from tests.scaleout.conftest import ROUND_2_MINUS_7, insert_tree, load_bd_campaign, smtp_for
 from thidua.services.dispatch_workers import WorkerPoolError, _Job, _run_pool, run_dispatch_workers
 from thidua.settings import Settings
@@ -107,7 +107,7 @@ def test_workers_that_cannot_reach_the_database_stop_the_pool_before_anything_is
 
 def test_failures_of_the_wave_are_reported_to_the_office_once_after_the_workers(engine: Engine, settings: Settings,
                                                                                  tmp_path: Path) -> None:
-    from notifications.sink import FaultInjectingHandler, start_sink
+    from thidua.notifications.sink import FaultInjectingHandler, start_sink
 
     insert_tree(engine, districts=1, cdcs_per_district=4)
     load_bd_campaign(engine, tmp_path)

@@ -11,10 +11,10 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
-from models.submissions import ConsolidationSnapshot, ReviewStatus, Submission
-from models.tables import Assignment, ObligationDef, Unit
-from notifications.sink import EmlDirectoryHandler, message_id_of, start_sink
+from thidua.models.outbox import OutboxMessage
+from thidua.models.submissions import ConsolidationSnapshot, ReviewStatus, Submission
+from thidua.models.tables import Assignment, ObligationDef, Unit
+from thidua.notifications.sink import EmlDirectoryHandler, message_id_of, start_sink
 from thidua.db import all_metadata
 from thidua.settings import Settings
 from thidua.simulation import DemoOptions, Simulation

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from models.clock import local_to_utc
-from models.submissions import ConsolidationSnapshot, Submission
-from models.tables import Assignment, AuditLog, Unit
+from thidua.models.clock import local_to_utc
+from thidua.models.submissions import ConsolidationSnapshot, Submission
+from thidua.models.tables import Assignment, AuditLog, Unit
 from tests.factories import small_binh_dinh
 from thidua.db import create_schema, make_engine, session_scope
 from thidua.services.campaigns import load_campaign

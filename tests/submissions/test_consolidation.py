@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from models.tables import ObligationDef
+from thidua.models.tables import ObligationDef
 from tests.submissions.conftest import CODE, vn
 from thidua.db import session_scope
 from thidua.services.consolidation import consolidate, latest_snapshots

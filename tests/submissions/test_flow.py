@@ -11,14 +11,14 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from models.submissions import ConsolidationSnapshot
+from thidua.models.submissions import ConsolidationSnapshot
 from thidua.db import make_engine, session_scope
 from thidua.settings import REPO_ROOT
 
 SCRIPT = """
 import asyncio, json
-from flows.consolidation import consolidation_flow, consolidate_due_flow
-from models.clock import local_to_utc
+from thidua.flows.consolidation import consolidation_flow, consolidate_due_flow
+from thidua.models.clock import local_to_utc
 from datetime import datetime
 first = asyncio.run(consolidation_flow("bd-2023", round_number=1))
 due = asyncio.run(consolidate_due_flow(now=local_to_utc(datetime(2023, 6, 11, 8, 0))))

@@ -5,9 +5,9 @@ from datetime import date, datetime
 
 import pytest
 
-from models.forms import FieldError, applicable_fields, format_number, format_value, validate_form
-from models.spec.campaign import FormField
-from models.spec.validate import validate_campaign_text
+from thidua.models.forms import FieldError, applicable_fields, format_number, format_value, validate_form
+from thidua.models.spec.campaign import FormField
+from thidua.models.spec.validate import validate_campaign_text
 from thidua.settings import CONFIG_DIR
 
 

@@ -8,8 +8,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from models.submissions import ImportRejected, UnknownReference, UnreadableFile
-from models.tables import Assignment, ObligationDef, Unit
+from thidua.models.submissions import ImportRejected, UnknownReference, UnreadableFile
+from thidua.models.tables import Assignment, ObligationDef, Unit
 from tests.submissions.conftest import CODE, db_state, vn
 from thidua.db import session_scope
 from thidua.services.submissions import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from models.status import AssignmentStatus as St
-from models.submissions import (
+from thidua.models.status import AssignmentStatus as St
+from thidua.models.submissions import (
     Action,
     CampaignClosed,
     FormInvalid,
@@ -18,7 +18,7 @@ from models.submissions import (
     UnknownReference,
     next_status,
 )
-from models.tables import Assignment, AuditLog, ObligationDef, Unit
+from thidua.models.tables import Assignment, AuditLog, ObligationDef, Unit
 from tests.submissions.conftest import CODE, db_state, load_binh_dinh, vn
 from thidua.db import session_scope
 from thidua.services.submissions import (

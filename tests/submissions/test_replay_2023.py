@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from models.clock import end_of_day_utc
-from models.submissions import ConsolidationSnapshot
-from models.tables import Campaign, ObligationDef, Unit
+from thidua.models.clock import end_of_day_utc
+from thidua.models.submissions import ConsolidationSnapshot
+from thidua.models.tables import Campaign, ObligationDef, Unit
 from tests.submissions.conftest import CODE, load_binh_dinh, vn
 from tests.conftest import fresh_postgres_schema
 from thidua.db import create_schema, make_engine, session_scope

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from models.spec.campaign import TargetCondition
-from models.targets import Report, condition_holds, linear_forecast, progress, rollup_figure
+from thidua.models.spec.campaign import TargetCondition
+from thidua.models.targets import Report, condition_holds, linear_forecast, progress, rollup_figure
 
 START, DEADLINE = date(2023, 2, 15), date(2023, 8, 31)
 

@@ -11,8 +11,8 @@ from openpyxl import Workbook
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from models.hierarchy import child_path
-from models.tables import AuditLog, Level, Unit
+from thidua.models.hierarchy import child_path
+from thidua.models.tables import AuditLog, Level, Unit
 from tests.conftest import fresh_postgres_schema
 from thidua.db import create_schema, make_engine
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.hierarchy import child_path
-from models.spec.problems import SpecError
+from thidua.models.hierarchy import child_path
+from thidua.models.spec.problems import SpecError
 from tests.units.helpers import BASE_ROWS, unit_row, units_by_code, write_csv, write_xlsx
 from thidua.services.units import import_units, read_unit_file
 from thidua.settings import CONFIG_DIR

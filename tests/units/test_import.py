@@ -6,8 +6,8 @@ import random
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.hierarchy import child_path
-from models.tables import AuditLog, Unit
+from thidua.models.hierarchy import child_path
+from thidua.models.tables import AuditLog, Unit
 from tests.units.helpers import (
     BASE_ROWS,
     assert_paths_consistent,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from models.spec.problems import SpecError
-from models.tables import Level
+from thidua.models.spec.problems import SpecError
+from thidua.models.tables import Level
 from tests.units.helpers import BASE_ROWS, audit_count, dump, write_csv
 from thidua.services.units import import_units, load_levels
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from models.hierarchy import path_prefix_len, subtree_upper_bound
-from models.tables import Unit
+from thidua.models.hierarchy import path_prefix_len, subtree_upper_bound
+from thidua.models.tables import Unit
 from tests.units.helpers import module_engine, random_tree_rows, write_csv
 from thidua.services.units import (
     ancestor_at_level,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from models.hierarchy import normalize_email, parse_active, parse_emails, parse_sector, path_ids, path_prefix_len
+from thidua.models.hierarchy import normalize_email, parse_active, parse_emails, parse_sector, path_ids, path_prefix_len
 
 ADDRESSES = [
     "a@x.vn", "Van.Phong@LDLD.BinhDinh.VN", "a+b@x.vn", "a_b%c@x.vn", "a-b@sub.x-y.vn",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.spec.problems import SpecError
+from thidua.models.spec.problems import SpecError
 from tests.units.helpers import BASE_ROWS, dump, unit_row, write_csv
 from thidua.services.units import import_units
 

@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.tables import Unit, User
+from thidua.models.tables import Unit, User
 from tests.conftest import BINH_DINH_CAMPAIGN
 from tests.factories import small_binh_dinh
 from thidua.db import create_schema, make_engine
 from thidua.services.campaigns import load_campaign
 from thidua.settings import REPO_ROOT, Settings
-from web.app import create_app
-from web.auth import SESSION_COOKIE, WebSession, encode_session
+from thidua.web.app import create_app
+from thidua.web.auth import SESSION_COOKIE, WebSession, encode_session
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +58,7 @@ class World:
     def assignment_id(self, unit_code: str, obligation_code: str) -> int:
         from sqlalchemy import select
 
-        from models.tables import Assignment, ObligationDef
+        from thidua.models.tables import Assignment, ObligationDef
 
         with Session(self.engine) as session:
             return session.execute(
@@ -141,8 +141,8 @@ def sign_in(client: TestClient, w: World, who: str | None) -> None:
 
 def csrf_of(client: TestClient, w: World) -> str:
     """The CSRF token of the client's current session, as a page would carry it."""
-    from web.auth import decode_session
-    from web.security import csrf_token
+    from thidua.web.auth import decode_session
+    from thidua.web.security import csrf_token
 
     data = decode_session(w.settings, client.cookies.get(SESSION_COOKIE), now=w.now())
     assert data is not None, "the client has no session yet"
@@ -168,7 +168,7 @@ def live_server(world_template: Template, tmp_path: Path) -> Iterator[LiveServer
     """The application on 127.0.0.1 (uvicorn in a thread), sending its mail to a test SMTP server."""
     import uvicorn
 
-    from notifications.sink import EmlDirectoryHandler, free_port, start_sink
+    from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

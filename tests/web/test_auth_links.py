@@ -8,11 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage
-from models.tables import AuditLog
+from thidua.models.outbox import OutboxMessage
+from thidua.models.tables import AuditLog
 from tests.web.conftest import World, csrf_of, make_client, sign_in
-from web.auth import SESSION_COOKIE, decode_session, make_obligation_link
-from web.models import LoginToken
+from thidua.web.auth import SESSION_COOKIE, decode_session, make_obligation_link
+from thidua.web.models import LoginToken
 
 
 def request_link(client, world: World, email: str):  # noqa: ANN001, ANN201
@@ -173,7 +173,7 @@ def test_deactivated_account_loses_its_session(world: World, client) -> None:
 def test_secure_cookie_when_served_over_https(world: World) -> None:
     from fastapi.testclient import TestClient
 
-    from web.app import create_app
+    from thidua.web.app import create_app
 
     secure = TestClient(create_app(world.settings, world.engine, clock=world.now), base_url="https://testserver")
     assert "Secure" in secure.get("/dang-nhap").headers["set-cookie"]
@@ -190,9 +190,9 @@ def test_sign_out_ends_the_session(world: World, client) -> None:
 def test_the_link_is_mailed_at_once_through_the_dispatcher(world: World, tmp_path) -> None:
     from email import message_from_bytes, policy
 
-    from notifications.sink import EmlDirectoryHandler, start_sink
+    from thidua.notifications.sink import EmlDirectoryHandler, start_sink
 
-    from models.outbox import OutboxStatus
+    from thidua.models.outbox import OutboxStatus
 
     with start_sink(EmlDirectoryHandler(tmp_path / "thu")) as sink:
         world.settings = world.settings.model_copy(update={"smtp_port": sink.port})
@@ -215,7 +215,7 @@ def test_the_link_is_mailed_at_once_through_the_dispatcher(world: World, tmp_pat
 
 
 def test_one_address_for_two_units_chooses_the_unit_after_sign_in(world: World, client) -> None:
-    from models.tables import User
+    from thidua.models.tables import User
 
     email = world.users["officer_d1_1"].email
     with Session(world.engine) as session:
@@ -236,7 +236,7 @@ def test_one_address_for_two_units_chooses_the_unit_after_sign_in(world: World, 
 
 
 def test_next_address_after_sign_in_stays_on_this_site(world: World, client) -> None:
-    from web.auth import safe_next_path
+    from thidua.web.auth import safe_next_path
 
     assert safe_next_path("//evil.example/x") == "/" and safe_next_path("https://evil.example") == "/"
     assert safe_next_path("/\\evil.example") == "/" and safe_next_path("/don-vi/nghia-vu/3") == "/don-vi/nghia-vu/3"

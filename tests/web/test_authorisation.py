@@ -19,7 +19,7 @@ from tests.web.conftest import PEOPLE, World, build_world, csrf_of, make_client,
 from tests.web.helpers import NOMINATION_NOW, eligible_for_round_two_awards
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
-from web.app import route_table
+from thidua.web.app import route_table
 
 EVERYONE = frozenset(key for key, *_ in PEOPLE)
 REVIEWERS = frozenset({"reviewer_d1", "reviewer_d2", "reviewer_bdh", "office"})

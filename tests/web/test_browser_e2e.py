@@ -11,7 +11,7 @@ import pytest
 
 from tests.web.conftest import LiveServer
 from tests.web.helpers import NOMINATION_NOW, eligible_for_round_two_awards
-from web.auth import SESSION_COOKIE, WebSession, encode_session
+from thidua.web.auth import SESSION_COOKIE, WebSession, encode_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,11 +6,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models.tables import User
+from thidua.models.tables import User
 from tests.web.conftest import World
 from thidua.cli.main import app
 from thidua.settings import get_settings
-from web.models import ApiToken
+from thidua.web.models import ApiToken
 
 
 @pytest.fixture

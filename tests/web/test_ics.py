@@ -5,7 +5,7 @@ import re
 from datetime import date, datetime, timezone
 
 from tests.web.conftest import World, csrf_of, sign_in
-from web.ics import Deadline, build_calendar, escape_text, fold
+from thidua.web.ics import Deadline, build_calendar, escape_text, fold
 
 
 def unfold(text: str) -> list[str]:

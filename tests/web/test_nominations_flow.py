@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.nominations import Nomination
+from thidua.models.nominations import Nomination
 from tests.web.conftest import World, csrf_of, sign_in
 from tests.web.helpers import NOMINATION_NOW, eligible_for_round_two_awards, proposal
 

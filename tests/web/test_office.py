@@ -9,13 +9,13 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from models.clock import utcnow
-from models.outbox import OutboxMessage
-from models.tables import AuditLog, User
-from notifications.outbox import enqueue
+from thidua.models.clock import utcnow
+from thidua.models.outbox import OutboxMessage
+from thidua.models.tables import AuditLog, User
+from thidua.notifications.outbox import enqueue
 from tests.web.conftest import World, csrf_of, sign_in
 from tests.web.helpers import report_accepted
-from web.figure_cache import FigureCache
+from thidua.web.figure_cache import FigureCache
 
 
 def set_outbox(session: Session, key: str, **values: object) -> None:

@@ -1,7 +1,7 @@
 """The authorisation rules on plain objects (no database)."""
 from __future__ import annotations
 
-from web.permissions import Principal, Role, UnitRef, can_act_for_unit, can_read_unit, can_review
+from thidua.web.permissions import Principal, Role, UnitRef, can_act_for_unit, can_read_unit, can_review
 
 PROVINCE = UnitRef(2, 1, "00000001.00000002.")
 DISTRICT = UnitRef(3, 2, "00000001.00000002.00000003.")

@@ -6,8 +6,8 @@ import re
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.submissions import Submission
-from models.tables import Assignment, AuditLog
+from thidua.models.submissions import Submission
+from thidua.models.tables import Assignment, AuditLog
 from tests.web.conftest import World, csrf_of, sign_in
 
 GOOD = {"so_sang_kien": "12", "so_doan_vien_moi": "1.250", "gia_tri_lam_loi": "15,5", "guong_dien_hinh": "Tổ sản xuất số 3"}
@@ -138,7 +138,7 @@ def test_bulk_accept_accepts_routine_reports_and_reports_the_stale_one(world: Wo
 def test_submission_through_the_api_with_a_bearer_token(world: World, client) -> None:
     from datetime import datetime, timezone
 
-    from web.users import create_api_token
+    from thidua.web.users import create_api_token
 
     with Session(world.engine) as session:
         token = create_api_token(session, world.users["officer_d1_1"], label="thử", actor="test",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.web.conftest import World, csrf_of, sign_in
-from web.app import route_table
+from thidua.web.app import route_table
 
 
 def state_changing_routes() -> list[str]:
@@ -82,7 +82,7 @@ def test_not_found_and_bad_parameters_have_vietnamese_pages(world: World, client
 def test_sqlite_checkpoints_leave_the_request_path_while_the_application_runs(world: World) -> None:
     from fastapi.testclient import TestClient
 
-    from web.app import create_app
+    from thidua.web.app import create_app
 
     def autocheckpoint() -> int:
         with world.engine.connect() as conn:

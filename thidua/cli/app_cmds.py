@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from notifications.sink import EmlDirectoryHandler, RunningSink, start_sink
+from thidua.notifications.sink import EmlDirectoryHandler, RunningSink, start_sink
 from thidua.cli.common import UserError, console, friendly
 from thidua.db import create_schema, get_engine
 from thidua.settings import Settings, get_settings
@@ -60,7 +60,7 @@ async def _run_until_signalled(settings: Settings, *, web_host: str | None, web_
 def _web_server(settings: Settings, engine, host: str, port: int):  # noqa: ANN001, ANN202
     import uvicorn
 
-    from web.app import create_app
+    from thidua.web.app import create_app
 
     config = uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=True, log_level="warning")
     server = uvicorn.Server(config)

@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, select
 
-from models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
-from models.spec.problems import Problem, SpecError
-from models.spec.yamlsource import parse_yaml
-from models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
-from models.tables import ObligationDef, Round, Target, Unit
+from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
+from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.yamlsource import parse_yaml
+from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
+from thidua.models.tables import ObligationDef, Round, Target, Unit
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
@@ -54,7 +54,7 @@ def _validate_one(path: Path) -> str:
 
         load_holidays(path)
         return "lịch ngày nghỉ"
-    from models.spec import awards as award_spec  # noqa: PLC0415
+    from thidua.models.spec import awards as award_spec  # noqa: PLC0415
 
     award_spec.validate_catalogue_file(path)
     return "danh mục khen thưởng"
@@ -226,7 +226,7 @@ def print_plan(items, start: date, days: int, limit: int) -> None:  # noqa: ANN0
 
 
 def schema(out: Path = typer.Option(Path("config/campaign.schema.json"), "--out", help="Tệp JSON Schema")) -> None:
-    from models.spec.campaign import CampaignSpec
+    from thidua.models.spec.campaign import CampaignSpec
 
     out.write_text(json.dumps(CampaignSpec.model_json_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     console.print(f"Đã ghi {out}")

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from models.clock import parse_date
-from models.spec.problems import SpecError
+from thidua.models.clock import parse_date
+from thidua.models.spec.problems import SpecError
 
 # Wide enough for the tables when output goes to a file or a pipe (rich assumes 80 columns there).
 _WIDTH = None if sys.stdout.isatty() else 140

@@ -32,7 +32,7 @@ def demo(
 ) -> None:
     if fresh and resume:
         raise UserError("chọn một trong --fresh hoặc --resume")
-    from notifications.sink import EmlDirectoryHandler, free_port, start_sink
+    from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
 
     settings = get_settings()
     port = free_port()
@@ -77,7 +77,7 @@ def print_plan_and_status(settings, end: date) -> None:  # noqa: ANN001
 
     from sqlmodel import Session
 
-    from models.clock import local_to_utc
+    from thidua.models.clock import local_to_utc
     from thidua.cli.campaign import print_status, show_campaign
     from thidua.db import get_engine
     from thidua.services.status import status_report

@@ -12,6 +12,7 @@ from thidua.cli import app_cmds as app_cli
 from thidua.cli import web as web_cli
 from thidua.cli import demo as demo_cli
 from thidua.cli import scaleout as scaleout_cli
+from thidua.cli import init_cmd as init_cli
 
 app = typer.Typer(
     name="thidua",
@@ -22,8 +23,12 @@ app = typer.Typer(
 )
 
 for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, app_cli, web_cli, demo_cli,
-               scaleout_cli):
+               scaleout_cli, init_cli):
     module.register(app)
 
+def main() -> None:
+    app(prog_name="thidua")
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.awards import DossierEntry
-from models.clock import fmt_date, fmt_datetime, local_to_utc
-from models.nominations import ACTION_LABELS, NominationAction, NominationError, status_label
-from models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
-from models.tables import Unit
+from thidua.models.awards import DossierEntry
+from thidua.models.clock import fmt_date, fmt_datetime, local_to_utc
+from thidua.models.nominations import ACTION_LABELS, NominationAction, NominationError, status_label
+from thidua.models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
+from thidua.models.tables import Unit
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.services import nominations as service
@@ -448,7 +448,7 @@ def close_windows_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."
     if use_flow:
         import asyncio
 
-        from flows.nominations import close_nomination_windows
+        from thidua.flows.nominations import close_nomination_windows
 
         summary = asyncio.run(close_nomination_windows(code, now=_now(now)))
         sent, missing = summary["sent"], summary["missing"]

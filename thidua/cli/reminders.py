@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from models.clock import fmt_datetime, local_to_utc, utcnow
+from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
 from thidua.db import get_engine
 from thidua.services import reminders as service
@@ -126,7 +126,7 @@ def send_due_cmd(
     settings = get_settings()
     moment = _now(now)
     if via_prefect:
-        from flows.reminders import dispatch_reminders_flow
+        from thidua.flows.reminders import dispatch_reminders_flow
 
         result = asyncio.run(dispatch_reminders_flow(now=moment.isoformat(), campaign_code=code))
         console.print(f"Luồng Prefect xong: {result}")

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from models.clock import fmt_datetime, local_to_utc, utcnow
-from models.tables import Campaign, Lease
+from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
+from thidua.models.tables import Campaign, Lease
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.scheduler import DISPATCHER_LEASE
@@ -174,14 +174,14 @@ def migrate_cmd() -> None:
 # deployments and serve
 # ---------------------------------------------------------------------------------------------------
 def _options(settings: Settings, workers: int, campaigns: list[str] | None, engine: Engine | None) -> Any:
-    from flows.deployments import DeploymentOptions
+    from thidua.flows.deployments import DeploymentOptions
 
     codes = campaigns if campaigns else (_active_campaigns(engine) if engine is not None else [])
     return DeploymentOptions.from_settings(settings, dispatch_workers=workers, campaigns=tuple(codes))
 
 
 def _build(options: Any) -> list[Any]:
-    from flows.deployments import DeploymentConfigError, build_deployments
+    from thidua.flows.deployments import DeploymentConfigError, build_deployments
 
     try:
         return build_deployments(options)
@@ -259,7 +259,7 @@ def serve_cmd(
 
     import httpx
 
-    from flows.deployments import retire_other_dispatch_variant, runner_limit, serve_deployments
+    from thidua.flows.deployments import retire_other_dispatch_variant, runner_limit, serve_deployments
 
     try:
         retired = asyncio.run(retire_other_dispatch_variant(options))
@@ -329,6 +329,6 @@ def dispatch_workers_cmd(
 @scaleout_app.command("prefect-server", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def prefect_server_cmd(ctx: typer.Context) -> None:
     """Máy chủ Prefect (như `prefect server start`, cùng tham số), dùng cơ sở dữ liệu PREFECT_API_DATABASE_CONNECTION_URL."""
-    from flows.deployments import run_prefect_server
+    from thidua.flows.deployments import run_prefect_server
 
     run_prefect_server(ctx.args)

@@ -10,9 +10,9 @@ from typing import Callable, Optional, TypeVar
 import typer
 from rich.table import Table
 
-from models.clock import fmt_date, local_to_utc
-from models.forms import format_number
-from models.submissions import SubmissionError
+from thidua.models.clock import fmt_date, local_to_utc
+from thidua.models.forms import format_number
+from thidua.models.submissions import SubmissionError
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine, session_scope
 from thidua.settings import get_settings

@@ -10,13 +10,13 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import fmt_datetime
-from models.hierarchy import ImportReport
+from thidua.models.clock import fmt_datetime
+from thidua.models.hierarchy import ImportReport
 from thidua import unitgen
 from thidua.cli.common import UserError, console, friendly
 from thidua.db import create_schema, get_engine
 from thidua.services import units as service
-from thidua.settings import CONFIG_DIR
+from thidua.settings import CONFIG_DIR, get_settings
 
 units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
 SHOWN_CODES = 10  # codes listed per category in the import report
@@ -38,9 +38,10 @@ def _engine() -> Engine:
 @units_app.command("levels")
 @friendly
 def levels_cmd(
-    file: Path = typer.Argument(service.DEFAULT_LEVELS_FILE, help="Tệp danh mục cấp (YAML)."),
+    file: Path | None = typer.Argument(None, help="Tệp danh mục cấp (YAML); mặc định levels.yaml trong thư mục cấu hình."),
 ) -> None:
     """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
+    file = file or get_settings().config_dir / "levels.yaml"
     report = service.load_levels(_engine(), file)
     table = Table(title=f"Danh mục cấp từ {escape(str(file))}")
     table.add_column("Kết quả")

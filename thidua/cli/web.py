@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from models.clock import utcnow
+from thidua.models.clock import utcnow
 from thidua.cli.common import UserError, console, friendly
 from thidua.db import create_schema, get_engine, session_scope
 from thidua.settings import get_settings
@@ -33,7 +33,7 @@ def web(
 ) -> None:
     import uvicorn
 
-    from web.app import create_app
+    from thidua.web.app import create_app
 
     settings = get_settings()
     app = create_app(settings, _ready_engine())
@@ -49,8 +49,8 @@ def add(
     role: str = typer.Option("unit_officer", "--role", help="unit_officer | reviewer | office"),
     name: str = typer.Option("", "--name", help="Họ và tên"),
 ) -> None:
-    from web.errors import InvalidInput
-    from web.users import add_user
+    from thidua.web.errors import InvalidInput
+    from thidua.web.users import add_user
 
     try:
         with session_scope(_ready_engine()) as session:
@@ -65,8 +65,8 @@ def add(
 def import_from_units_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Chỉ các đơn vị thuộc đơn vị này"),
 ) -> None:
-    from web.errors import NotFound
-    from web.users import import_from_units
+    from thidua.web.errors import NotFound
+    from thidua.web.users import import_from_units
 
     try:
         with session_scope(_ready_engine()) as session:
@@ -86,8 +86,8 @@ def token(
 ) -> None:
     from sqlalchemy import func, select
 
-    from models.tables import Unit, User
-    from web.users import create_api_token
+    from thidua.models.tables import Unit, User
+    from thidua.web.users import create_api_token
 
     with session_scope(_ready_engine()) as session:
         user = session.execute(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from pydantic import model_validator
 
-from models.spec.common import Strict, VNDate
-from models.spec.validate import validate_doc
-from models.spec.yamlsource import parse_yaml
-from thidua.settings import CONFIG_DIR
+from thidua.models.spec.common import Strict, VNDate
+from thidua.models.spec.validate import validate_doc
+from thidua.models.spec.yamlsource import parse_yaml
+from thidua.settings import get_settings
 
 
 class Holiday(Strict):
@@ -48,13 +48,14 @@ class HolidayFile(Strict):
 
 
 def resolve_config_path(relative: str, relative_to: Path | None = None) -> Path:
-    """Paths inside declarative files are relative to config/ (or to the file's own folder)."""
+    """Paths inside declarative files are relative to the file's own folder, else to the configuration folder
+    (THIDUA_CONFIG_DIR; by default the configuration shipped with thidua)."""
     candidate = Path(relative)
     if candidate.is_absolute():
         return candidate
     if relative_to is not None and (relative_to / candidate).exists():
         return relative_to / candidate
-    return CONFIG_DIR / candidate
+    return get_settings().config_dir / candidate
 
 
 def load_holidays(path: Path, extra: list[date] | None = None) -> frozenset[date]:

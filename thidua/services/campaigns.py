@@ -16,13 +16,13 @@ from sqlalchemy import and_, exists, func, insert, literal, not_, select, text, 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import end_of_day_utc, fmt_date, utcnow
-from models.spec.campaign import CampaignSpec, Obligation, resolve_due
-from models.spec.problems import Problem, SpecError
-from models.spec.validate import validate_campaign_text
-from models.spec.yamlsource import SourceDoc
-from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
-from models.workcalendar import adjust_deadline
+from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
+from thidua.models.spec.campaign import CampaignSpec, Obligation, resolve_due
+from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.validate import validate_campaign_text
+from thidua.models.spec.yamlsource import SourceDoc
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
+from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
 from thidua.services.calendars import load_holidays, resolve_config_path
 
@@ -118,7 +118,7 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
     if not path.exists():
         return []
     try:
-        from models.spec import awards as award_spec  # type: ignore[attr-defined]
+        from thidua.models.spec import awards as award_spec  # type: ignore[attr-defined]
     except ImportError:
         return []
     validate = getattr(award_spec, "validate_catalogue_file", None)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from models.clock import utcnow
-from notifications.render import get_renderer
-from notifications.transport import SmtpSettings
+from thidua.models.clock import utcnow
+from thidua.notifications.render import get_renderer
+from thidua.notifications.transport import SmtpSettings
 from thidua.db import make_engine
 from thidua.services.reminders import (
     DEFAULT_LEASE, BatchResult, PlanResult, Recovery, RemindersError, campaign_id_for, dispatch_batch, dispatch_loop,

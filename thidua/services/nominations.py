@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine, RowMapping
 from sqlmodel import Session
 
-from models.awards import (
+from thidua.models.awards import (
     Candidate,
     DossierEntry,
     GrantedAward,
@@ -41,8 +41,8 @@ from models.awards import (
     reviewer_levels,
     window_closes,
 )
-from models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
-from models.nominations import (
+from thidua.models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
+from thidua.models.nominations import (
     ALIVE_STATUSES,
     GRANTED_STATUSES,
     InvalidNominationInput,
@@ -60,20 +60,20 @@ from models.nominations import (
     next_status,
     status_label,
 )
-from models.spec.awards import (
+from thidua.models.spec.awards import (
     OCCASION_LABELS,
     SUBJECT_LABELS,
     Award,
     AwardCatalogue,
     validate_catalogue_file,
 )
-from models.status import SUBMITTED_STATUSES, AssignmentStatus
-from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
-from notifications.outbox import enqueue_many
+from thidua.models.status import SUBMITTED_STATUSES, AssignmentStatus
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.notifications.outbox import enqueue_many
 from thidua.audit import audit_many
 from thidua.services.calendars import resolve_config_path
 from thidua.services.campaigns import subtree_range
-from thidua.settings import CONFIG_DIR, get_settings
+from thidua.settings import get_settings
 
 N = Nomination.__table__  # type: ignore[attr-defined]
 B = NominationBatch.__table__  # type: ignore[attr-defined]
@@ -347,7 +347,7 @@ def catalogue_path(campaign: Campaign | CampaignInfo) -> Path:
     relative = awards.get("catalogue")
     if not relative:
         raise NominationError(f"Chiến dịch '{campaign.code}' không khai báo danh mục khen thưởng (awards.catalogue)")
-    return resolve_config_path(relative, CONFIG_DIR)
+    return resolve_config_path(relative, get_settings().config_dir)
 
 
 def _levels(session: Session) -> tuple[list[str], dict[str, str]]:

@@ -46,20 +46,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
-from models.outbox import OutboxMessage, OutboxStatus
-from models.reminders import (
+from thidua.models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.reminders import (
     MAX_QUEUED_EMAIL_LENGTH, Occurrence, Phase, current_occurrence, days_left, deadline_phrase, escalation_key,
     failure_report_key, is_plausible_email, normalize_email, occurrences_between, office_digest_due,
     office_digest_key, office_digest_period, reminder_key, schedule,
 )
-from models.spec.reminders import CalendarSpec, Ladder
-from models.status import SUBMITTED_STATUSES, AssignmentStatus
-from models.tables import Assignment, Campaign, ObligationDef, Unit
-from models.workcalendar import WorkingCalendar, parse_hhmm
-from notifications.message import build_message, message_id_for
-from notifications.render import Renderer, TemplateRenderError, get_renderer
-from notifications.transport import DeliveryAborted, DeliveryResult, OutgoingMessage, SmtpSettings, deliver
+from thidua.models.spec.reminders import CalendarSpec, Ladder
+from thidua.models.status import SUBMITTED_STATUSES, AssignmentStatus
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.workcalendar import WorkingCalendar, parse_hhmm
+from thidua.notifications.message import build_message, message_id_for
+from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
+from thidua.notifications.transport import DeliveryAborted, DeliveryResult, OutgoingMessage, SmtpSettings, deliver
 from thidua.audit import audit_many
 from thidua.services.calendars import load_holidays, resolve_config_path
 from thidua.services.campaigns import subtree_range
@@ -577,7 +577,7 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
 def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
     """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
     Signing belongs to the web adapter's sign-in scheme; it needs no database."""
-    from web.auth import make_obligation_link
+    from thidua.web.auth import make_obligation_link
 
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 

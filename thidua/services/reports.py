@@ -20,12 +20,12 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.clock import fmt_date, utc_to_local, utcnow
-from models.forms import format_number
-from models.spec.campaign import FormField, Obligation
-from models.status import STATUS_LABELS, AssignmentStatus
-from models.submissions import UnknownReference
-from models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.models.clock import fmt_date, utc_to_local, utcnow
+from thidua.models.forms import format_number
+from thidua.models.spec.campaign import FormField, Obligation
+from thidua.models.status import STATUS_LABELS, AssignmentStatus
+from thidua.models.submissions import UnknownReference
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation

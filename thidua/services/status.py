@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
-from models.clock import end_of_day_utc, utcnow
-from models.status import SUBMITTED_STATUSES
-from models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.models.clock import end_of_day_utc, utcnow
+from thidua.models.status import SUBMITTED_STATUSES
+from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
 
 SEGMENT = 9  # width of one path segment: 8 digits and a dot

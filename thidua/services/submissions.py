@@ -17,11 +17,11 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from models.clock import fmt_date, utc_to_local, utcnow
-from models.forms import FieldError, applies_to, fold, is_blank, validate_form
-from models.spec.campaign import FormField, Obligation
-from models.status import STATUS_LABELS, AssignmentStatus
-from models.submissions import (
+from thidua.models.clock import fmt_date, utc_to_local, utcnow
+from thidua.models.forms import FieldError, applies_to, fold, is_blank, validate_form
+from thidua.models.spec.campaign import FormField, Obligation
+from thidua.models.status import STATUS_LABELS, AssignmentStatus
+from thidua.models.submissions import (
     Action,
     CampaignClosed,
     FormInvalid,
@@ -40,7 +40,7 @@ from models.submissions import (
     next_status,
     review_status_on_submit,
 )
-from models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.audit import audit_many
 
 RATING_FIELD = "xep_loai_de_nghi"  # the proposed year-end rating on the final report

@@ -13,11 +13,11 @@ from datetime import date, datetime
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from models.clock import end_of_day_utc, utc_to_local, utcnow
-from models.spec.campaign import TargetSpec
-from models.submissions import UnknownReference
-from models.tables import Assignment, Campaign, ObligationDef, Target, Unit
-from models.targets import Progress, Report, progress, rollup_figure
+from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
+from thidua.models.spec.campaign import TargetSpec
+from thidua.models.submissions import UnknownReference
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Target, Unit
+from thidua.models.targets import Progress, Report, progress, rollup_figure
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import SEGMENT, counted_submissions
 from thidua.services.submissions import get_campaign, obligation_spec

@@ -34,8 +34,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.clock import utcnow
-from models.hierarchy import (
+from thidua.models.clock import utcnow
+from thidua.models.hierarchy import (
     FIELDS,
     ExistingUnit,
     ImportPlan,
@@ -55,12 +55,12 @@ from models.hierarchy import (
     subtree_upper_bound,
     validate_units,
 )
-from models.spec.problems import Problem, SpecError
-from models.spec.validate import validate_doc
-from models.spec.yamlsource import parse_yaml
-from models.tables import Level, Unit
+from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.validate import validate_doc
+from thidua.models.spec.yamlsource import parse_yaml
+from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
-from thidua.settings import CONFIG_DIR
+from thidua.settings import CONFIG_DIR, get_settings
 
 __all__ = [
     "DEFAULT_LEVELS_FILE",
@@ -103,13 +103,14 @@ class LevelsReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def load_levels(engine: Engine, path: Path = DEFAULT_LEVELS_FILE, *, actor: str = DEFAULT_ACTOR) -> LevelsReport:
+def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAULT_ACTOR) -> LevelsReport:
     """Upsert the Level table from a levels file (rank = position in the file).
 
     A level missing from the file is removed when no unit uses it, and refused otherwise; new ranks that
     would put a stored unit at or above its parent's level are refused too. Nothing changes on SpecError."""
+    path = Path(path) if path is not None else get_settings().config_dir / "levels.yaml"
     file = str(path)
-    doc = parse_yaml(_read_text(Path(path)), file)
+    doc = parse_yaml(_read_text(path), file)
     spec = validate_doc(doc, LevelsFile)
     problems = [
         doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng") for index, code in duplicate_level_codes(spec)

@@ -1,0 +1,4 @@
+"""`python -m thidua` runs the command line."""
+from thidua.cli.main import main
+
+main()
