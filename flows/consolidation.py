@@ -1,8 +1,8 @@
 """Prefect flows around thidua.services.consolidation (thin: one task per batch, the work is the service).
 
 `consolidation_flow` consolidates one round's report on demand; `consolidate_due_flow` consolidates every
-report whose deadline has passed and has not been consolidated since (schedule it, e.g. hourly). Only
-database hiccups (OperationalError: locked, connection lost) are retried; a refused input is permanent.
+report whose deadline has passed and has not been consolidated since (schedule it, e.g. hourly). Tasks retry by
+the one rule thidua.errors.is_retryable: database hiccups and conflicts yes, a refused input never.
 """
 from __future__ import annotations
 
@@ -15,14 +15,10 @@ configure_prefect_environment(get_settings())
 
 import anyio  # noqa: E402
 from prefect import flow, task  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from thidua.db import create_schema, get_engine, session_scope  # noqa: E402
+from thidua.errors import retry_only_retryable  # noqa: E402
 from thidua.services.consolidation import ConsolidationResult, consolidate, consolidate_due  # noqa: E402
-
-
-def _retry_only_transient(task_, task_run, state) -> bool:  # noqa: ANN001
-    return isinstance(state.data, OperationalError)
 
 
 def _as_dict(result: ConsolidationResult) -> dict[str, Any]:
@@ -45,13 +41,13 @@ def _consolidate_due(now: datetime | None, actor: str) -> list[dict[str, Any]]:
         return [_as_dict(r) for r in consolidate_due(session, now=now, actor=actor)]
 
 
-@task(name="tong-hop-so-lieu", retries=3, retry_delay_seconds=10, retry_condition_fn=_retry_only_transient)
+@task(name="tong-hop-so-lieu", retries=3, retry_delay_seconds=10, retry_condition_fn=retry_only_retryable)
 async def consolidate_task(campaign_code: str, obligation_code: str | None, round_number: int | None,
                            actor: str) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(_consolidate_one, campaign_code, obligation_code, round_number, actor)
 
 
-@task(name="tong-hop-cac-bao-cao-den-han", retries=3, retry_delay_seconds=10, retry_condition_fn=_retry_only_transient)
+@task(name="tong-hop-cac-bao-cao-den-han", retries=3, retry_delay_seconds=10, retry_condition_fn=retry_only_retryable)
 async def consolidate_due_task(now: datetime | None, actor: str) -> list[dict[str, Any]]:
     return await anyio.to_thread.run_sync(_consolidate_due, now, actor)
 

@@ -40,6 +40,7 @@ from prefect.types.entrypoint import EntrypointType  # noqa: E402
 from thidua.flows.consolidation import consolidate_due_flow, consolidation_flow  # noqa: E402
 from thidua.flows.nominations import close_nomination_windows  # noqa: E402
 from thidua.flows.reminders import batch_task, dispatch_reminders_flow, failure_report_task, plan_task  # noqa: E402
+from thidua.errors import InvalidInputError, UnavailableError  # noqa: E402
 from thidua.models.clock import utcnow  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402
 
@@ -51,11 +52,11 @@ TAGS = ["thidua"]
 SEND_RUN_TIMEOUT_S = 2 * 3600.0  # a national wave takes minutes; past this the scheduled run reports it
 
 
-class DeploymentConfigError(ValueError):
+class DeploymentConfigError(InvalidInputError, ValueError):
     """Bad scale-out options (worker count, interval, cron). The message is Vietnamese."""
 
 
-class SendRunsFailed(RuntimeError):
+class SendRunsFailed(UnavailableError, RuntimeError):
     """Some send runs of a parallel dispatch did not complete; their claimed rows wait for crash recovery."""
 
 

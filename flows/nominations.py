@@ -4,7 +4,7 @@
 of a level whose window has closed leaves for the direct superior under the tờ trình its unit recorded,
 lowest level first; lists without a tờ trình are reported, not guessed. It then queues one reminder per
 reviewer that is past its review deadline. One task per pass, never per nomination. Only database
-hiccups (OperationalError: locked, connection lost) are retried; a refused list is permanent.
+hiccups and conflicts are retried (thidua.errors.is_retryable, the one rule); a refused list is permanent.
 """
 from __future__ import annotations
 
@@ -19,14 +19,10 @@ import anyio  # noqa: E402
 from prefect import flow, task  # noqa: E402  (Prefect reads its environment at import)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from thidua.db import get_engine, make_engine  # noqa: E402
+from thidua.errors import retry_only_retryable  # noqa: E402
 from thidua.services import nominations as service  # noqa: E402
-
-
-def _retry_only_transient(task_, task_run, state) -> bool:  # noqa: ANN001
-    return isinstance(state.data, OperationalError)
 
 
 def _engine(database_url: str | None) -> Engine:
@@ -50,7 +46,7 @@ def _close(campaign_code: str, now: datetime | None, database_url: str | None) -
 
 
 @task(name="gui-danh-sach-de-nghi-het-han", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=10,
-      retry_condition_fn=_retry_only_transient)
+      retry_condition_fn=retry_only_retryable)
 async def close_windows_task(campaign_code: str, now: datetime | None, database_url: str | None) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(_close, campaign_code, now, database_url)
 

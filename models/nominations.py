@@ -19,6 +19,9 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from thidua.errors import (
+    ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+)
 from thidua.models.clock import utcnow
 
 
@@ -94,29 +97,33 @@ HOLDER_ACTIONS = frozenset({NominationAction.APPROVE, NominationAction.RETURN, N
 # Errors. NominationError and its subclasses are permanent (the same request fails again) except
 # NominationConflict, which is retryable after reloading the current state.
 # ---------------------------------------------------------------------------------------------------
-class NominationError(Exception):
-    """A refused nomination request; the message is for the user (Vietnamese). Nothing was changed."""
+class NominationError(ThiduaError):
+    """A refused nomination request; the message is for the user (Vietnamese). Nothing was changed.
+    Subclasses list their branch of thidua.errors first so its category wins."""
+
+    category = RefusedError.category
+    retryable = False
+
+
+class NominationNotFound(NotFoundError, NominationError):
+    pass
+
+
+class InvalidNominationInput(InvalidInputError, NominationError):
+    """Malformed or inconsistent input: unknown award form, nominee outside the proposer's subtree, …"""
+
+
+class NotPermitted(NotPermittedError, NominationError):
+    """The acting unit may not do this (not the proposer, not the current reviewer, not the decider)."""
+
+
+class InvalidTransition(ConflictError, NominationError):
+    """The action does not apply to the nomination's current status (it moved on): reload, not retry."""
 
     retryable = False
 
 
-class NominationNotFound(NominationError):
-    pass
-
-
-class InvalidNominationInput(NominationError):
-    """Malformed or inconsistent input: unknown award form, nominee outside the proposer's subtree, …"""
-
-
-class NotPermitted(NominationError):
-    """The acting unit may not do this (not the proposer, not the current reviewer, not the decider)."""
-
-
-class InvalidTransition(NominationError):
-    """The action does not apply to the nomination's current status."""
-
-
-class RulesRefused(NominationError):
+class RulesRefused(RefusedError, NominationError):
     """Eligibility, dossier, quota or exclusivity rules refuse; `refusals` maps nomination label → reasons."""
 
     def __init__(self, refusals: dict[str, list[Any]]):
@@ -128,7 +135,7 @@ class RulesRefused(NominationError):
         return {r.rule for reasons in self.refusals.values() for r in reasons}
 
 
-class NominationConflict(NominationError):
+class NominationConflict(ConflictError, NominationError):
     """Someone else changed the nomination (or batch) first; reload and decide again."""
 
     retryable = True

@@ -11,17 +11,18 @@ Lifecycle of one assignment (models.status.AssignmentStatus):
 An obligation with `review_required: false` goes straight to Đã duyệt on submit. Submitting again while a
 version waits for review replaces it (the waiting version is marked superseded, never deleted).
 
-Errors (all carry a Vietnamese message naming what and why; nothing is changed when one is raised):
+Errors (all carry a Vietnamese message naming what and why; nothing is changed when one is raised). Each
+also derives from its branch of thidua.errors (in brackets), which decides exit code and HTTP status:
     SubmissionError                 base
-      UnknownReference              unknown campaign, unit, obligation, or a unit that does not owe it
-      NotPermitted                  acting for another unit; reviewing what one is not the reviewer of
-      InvalidTransition             e.g. accepting a report nobody sent, returning without a comment
-      CampaignClosed                the campaign is closed (the office can reopen it)
-      NotOpenYet                    before the obligation's opening day
-      FormInvalid                   field errors (FormInvalid.errors)
-      ImportRejected                spreadsheet rows with errors (ImportRejected.problems)
-      UnreadableFile                a data file that cannot be read (syntax, layout)
-      StaleVersion                  conflict: someone acted first; reload and retry (the only retryable one)
+      UnknownReference              [not found] unknown campaign, unit, obligation, or a unit that does not owe it
+      NotPermitted                  [not permitted] acting for another unit; reviewing what one is not the reviewer of
+      InvalidTransition             [conflict, not retryable] e.g. accepting a report nobody sent, returning without a comment
+      CampaignClosed                [refused] the campaign is closed (the office can reopen it)
+      NotOpenYet                    [refused] before the obligation's opening day
+      FormInvalid                   [invalid input] field errors (FormInvalid.errors)
+      ImportRejected                [invalid input] spreadsheet rows with errors (ImportRejected.problems)
+      UnreadableFile                [invalid input] a data file that cannot be read (syntax, layout)
+      StaleVersion                  [conflict] someone acted first; reload and retry (the only retryable one)
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
+from thidua.errors import (
+    ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+)
 from thidua.models.clock import utcnow
 from thidua.models.forms import FieldError
 from thidua.models.status import AssignmentStatus
@@ -107,43 +111,45 @@ class ConsolidationSnapshot(SQLModel, table=True):
 # ---------------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------------
-class SubmissionError(Exception):
-    """A refused action. Permanent: retrying the same input fails the same way (except StaleVersion)."""
+class SubmissionError(ThiduaError):
+    """A refused action. Permanent: retrying the same input fails the same way (except StaleVersion).
+    Subclasses list their branch of thidua.errors first so its category wins."""
 
+    category = RefusedError.category
     retryable = False
 
 
-class UnknownReference(SubmissionError):
+class UnknownReference(NotFoundError, SubmissionError):
     pass
 
 
-class NotPermitted(SubmissionError):
+class NotPermitted(NotPermittedError, SubmissionError):
     pass
 
 
-class InvalidTransition(SubmissionError):
+class InvalidTransition(ConflictError, SubmissionError):
+    retryable = False  # the state moved on: reload and decide again, do not repeat blindly
+
+
+class CampaignClosed(RefusedError, SubmissionError):
     pass
 
 
-class CampaignClosed(SubmissionError):
+class NotOpenYet(RefusedError, SubmissionError):
     pass
 
 
-class NotOpenYet(SubmissionError):
+class UnreadableFile(InvalidInputError, SubmissionError):
     pass
 
 
-class UnreadableFile(SubmissionError):
-    pass
-
-
-class StaleVersion(SubmissionError):
+class StaleVersion(ConflictError, SubmissionError):
     """Someone changed the assignment since it was read: reload and try again."""
 
     retryable = True
 
 
-class FormInvalid(SubmissionError):
+class FormInvalid(InvalidInputError, SubmissionError):
     def __init__(self, heading: str, errors: Sequence[FieldError]):
         self.errors = list(errors)
         super().__init__(heading + "\n" + "\n".join(f"  • {e}" for e in self.errors))
@@ -162,7 +168,7 @@ class RowProblem:
         return f"{where}{what}: {self.message}"
 
 
-class ImportRejected(SubmissionError):
+class ImportRejected(InvalidInputError, SubmissionError):
     def __init__(self, heading: str, problems: Sequence[RowProblem]):
         self.problems = list(problems)
         super().__init__(heading + "\n" + "\n".join(f"  • {p}" for p in self.problems))

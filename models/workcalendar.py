@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from thidua.errors import InvalidInputError
 from thidua.models.spec.reminders import CalendarSpec
 
 # A calendar whose working days are all holidays for longer than this is treated as broken data.
 _MAX_SEARCH_DAYS = 370
 
 
-class NoWorkingDayError(ValueError):
+class NoWorkingDayError(InvalidInputError, ValueError):
     """The calendar has no working day in a whole year (e.g. every weekday declared a holiday)."""
 
 

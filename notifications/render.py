@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined
 
+from thidua.errors import InvalidInputError
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 GENERIC = "generic"
 # Keys the HTML layout reads; mail kinds that have no campaign leave them empty.
@@ -28,7 +30,7 @@ _LAYOUT_DEFAULTS = {"campaign_title": "", "office_department": "", "office_email
 _GENERIC_DEFAULTS = {"subject": "", "body": "", "greeting": "", "link": "", "link_label": ""}
 
 
-class TemplateRenderError(Exception):
+class TemplateRenderError(InvalidInputError):
     """A template failed to render (a missing value or a broken template): permanent for that mail."""
 
 

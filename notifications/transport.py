@@ -62,6 +62,8 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
+from thidua.errors import UnavailableError
+
 __all__ = [
     "DeliveryAborted",
     "DeliveryResult",
@@ -80,8 +82,11 @@ log = logging.getLogger(__name__)
 Status = Literal["sent", "partial", "retry", "failed", "unknown"]
 
 
-class TransportError(Exception):
-    """Base class of every delivery error; ``code`` is the SMTP reply code if any."""
+class TransportError(UnavailableError):
+    """Base class of every delivery error; ``code`` is the SMTP reply code if any. ``retryable`` (from
+    thidua.errors) is true only for :class:`RetryableError`."""
+
+    retryable = False
 
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
@@ -93,6 +98,8 @@ class RetryableError(TransportError):
     """Transient: the same message may be sent again later (4xx replies,
     refused/reset connections, timeouts, connection lost before the payload
     was sent)."""
+
+    retryable = True
 
 
 class PermanentError(TransportError):

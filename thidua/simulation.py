@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.errors import RefusedError
 from thidua.models.clock import local_to_utc
 from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
@@ -38,7 +39,7 @@ RATINGS = ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm
 RETURN_COMMENT = "Đề nghị bổ sung, làm rõ số liệu đoàn viên mới và sáng kiến trong đợt."
 
 
-class DemoStateError(Exception):
+class DemoStateError(RefusedError):
     """The data directory holds a run that neither --fresh nor --resume was asked to handle."""
 
 

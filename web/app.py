@@ -20,10 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
 from thidua.models.clock import utcnow
 from thidua.db import get_engine
+from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
-from thidua.web.errors import BadLink, NotSignedIn, RateLimited, WebError
+from thidua.web.errors import BadLink, NotSignedIn, RateLimited
 from thidua.web.rendering import make_templates, render
+from thidua.web.service_errors import present
 from thidua.web.security import LinkRequestLimits, WebSecurityMiddleware
 from thidua.web.sqlite_tuning import start_background_checkpoints
 from thidua.web.figure_cache import FigureCache
@@ -111,17 +113,19 @@ def _json_error(status: int, code: str, message: str, detail: dict | None = None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(WebError)
-    async def web_error(request: Request, exc: WebError) -> Response:
+    @app.exception_handler(ThiduaError)
+    async def thidua_error(request: Request, exc: ThiduaError) -> Response:
+        """The one handler: any error of the taxonomy (web or service layer) by its category."""
+        shown = present(exc)
         headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, RateLimited) else None
         if _wants_json(request):
-            return _json_error(exc.status, type(exc).__name__, exc.message, exc.detail, headers)
+            return _json_error(shown.status, shown.code, shown.message, shown.detail, headers)
         if isinstance(exc, NotSignedIn):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/dang-nhap?next={quote(target)}", status_code=303)
         template = "auth/link_error.html" if isinstance(exc, BadLink) else "error.html"
-        response = render(request, template, {"title": exc.title, "message": exc.message, "detail": exc.detail},
-                          status_code=exc.status)
+        response = render(request, template, {"title": shown.title, "message": shown.message, "detail": shown.detail},
+                          status_code=shown.status)
         if headers:
             response.headers.update(headers)
         return response

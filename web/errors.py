@@ -1,68 +1,70 @@
-"""Errors of the web adapter. Each carries the HTTP status and a Vietnamese message fit to show a user;
-app.py turns them into an error page (or JSON under /api). Nothing else is ever shown: unexpected errors
-become a generic 500 page, never a stack trace or SQL."""
+"""Errors of the web adapter, on the one taxonomy of thidua.errors. The single exception handler in app.py
+maps every ThiduaError (these and the service layer's) by category to a status, a Vietnamese page or JSON under
+/api. A few web errors pin a status of their own (401 sign-in, 429 rate limit, 400/410 sign-in links). Nothing
+else is ever shown: unexpected errors become a generic 500 page, never a stack trace or SQL."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from thidua.errors import (
+    HTTP_STATUS, HTTP_TITLE, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError,
+    ThiduaError,
+)
 
 
-class WebError(Exception):
-    status = 400
-    title = "Yêu cầu không hợp lệ"
+class WebError(ThiduaError):
+    status: ClassVar[int | None] = None  # None: the category's status (thidua.errors.HTTP_STATUS)
+    title: ClassVar[str | None] = None  # None: the category's title
 
     def __init__(self, message: str, *, detail: dict[str, Any] | None = None):
-        super().__init__(message)
+        super().__init__(message, detail=detail)
         self.message = message
-        self.detail = detail or {}
+
+    @property
+    def http_status(self) -> int:
+        return self.status or HTTP_STATUS[self.category]
 
 
-class NotSignedIn(WebError):
+class NotSignedIn(NotPermittedError, WebError):
     status = 401
     title = "Cần đăng nhập"
 
 
-class Forbidden(WebError):
-    status = 403
-    title = "Không có quyền"
+class Forbidden(NotPermittedError, WebError):
+    pass
 
 
 class CsrfRejected(Forbidden):
     title = "Biểu mẫu đã hết hiệu lực"
 
 
-class NotFound(WebError):
-    status = 404
-    title = "Không tìm thấy"
+class NotFound(NotFoundError, WebError):
+    pass
 
 
-class Conflict(WebError):
+class Conflict(ConflictError, WebError):
     """Someone acted first: the page was stale. `detail` describes the current state."""
 
-    status = 409
-    title = "Dữ liệu đã thay đổi"
 
-
-class InvalidInput(WebError):
+class InvalidInput(InvalidInputError, WebError):
     """Bad input; `errors` maps a field code to its message (shown beside the field)."""
-
-    status = 422
-    title = "Dữ liệu chưa hợp lệ"
 
     def __init__(self, message: str, errors: dict[str, str] | None = None):
         super().__init__(message, detail={"errors": errors or {}})
         self.errors = errors or {}
 
 
-class RateLimited(WebError):
+class RateLimited(RefusedError, WebError):
     status = 429
     title = "Quá nhiều yêu cầu"
+    retryable = True
 
     def __init__(self, message: str, retry_after_seconds: int):
         super().__init__(message, detail={"retry_after_seconds": retry_after_seconds})
         self.retry_after_seconds = retry_after_seconds
 
 
-class BadLink(WebError):
+class BadLink(InvalidInputError, WebError):
     """A sign-in link that cannot be honoured; the page offers a new one."""
 
     status = 400
@@ -81,8 +83,9 @@ class LinkReused(BadLink):
     status = 410
 
 
-class Refused(WebError):
+class Refused(RefusedError, WebError):
     """A rule of the campaign forbids the action now (closed campaign, form not open yet, ...)."""
 
-    status = 409
-    title = "Không thực hiện được"
+
+def title_of(exc: ThiduaError) -> str:
+    return getattr(exc, "title", None) or HTTP_TITLE[exc.category]

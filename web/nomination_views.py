@@ -13,12 +13,12 @@ from sqlmodel import Session
 from thidua.models.awards import DossierEntry
 from thidua.models.clock import fmt_datetime, parse_date
 from thidua.models.nominations import (
-    InvalidNominationInput, NominationConflict, NominationError, NominationNotFound, NotPermitted, RulesRefused,
+    NominationError, NominationNotFound,
 )
 from thidua.models.spec.awards import OCCASION_LABELS, SUBJECT_LABELS, Award, AwardCatalogue
 from thidua.models.tables import Campaign, Level, Round, Unit
 from thidua.services.nominations import Actor, NominationView, ProposalInput, campaign_catalogue, get_nomination
-from thidua.web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
+from thidua.web.errors import Forbidden, NotFound
 from thidua.web.permissions import Principal
 from thidua.web.service_errors import sentence
 
@@ -74,22 +74,10 @@ def current_state(view: NominationView) -> dict[str, str]:
     return state
 
 
-def as_web_error(exc: NominationError, back: str = "/don-vi/khen-thuong") -> WebError:
-    detail: dict[str, Any] = {"back": back}
-    if isinstance(exc, RulesRefused):
-        detail["refusals"] = {label: [str(r) for r in reasons] for label, reasons in exc.refusals.items()}
-        return Refused("Quy định khen thưởng chưa cho phép: " + "; ".join(
-            f"{label}: {'; '.join(str(r) for r in reasons)}" for label, reasons in exc.refusals.items()), detail=detail)
-    message = sentence(str(exc))
-    if isinstance(exc, NominationConflict):
-        return Conflict(message + " Hãy mở lại trang để xem tình trạng hiện tại.", detail=detail)
-    if isinstance(exc, NotPermitted):
-        return Forbidden(message, detail=detail)
-    if isinstance(exc, NominationNotFound):
-        return NotFound(message, detail=detail)
-    if isinstance(exc, InvalidNominationInput):
-        return InvalidInput(message)
-    return Refused(message, detail=detail)
+def as_web_error(exc: NominationError, back: str = "/don-vi/khen-thuong") -> NominationError:
+    """Add the link back to a refused nomination request; the app's one handler maps it by category."""
+    exc.detail.setdefault("back", back)
+    return exc
 
 
 # ---------------------------------------------------------------------------------------------------

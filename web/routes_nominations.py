@@ -21,6 +21,7 @@ from thidua.web.nomination_views import (
 from thidua.web.permissions import Principal, require
 from thidua.web.queries import pick_campaign
 from thidua.web.rendering import render
+from thidua.web.service_errors import present
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -93,7 +94,7 @@ def propose(request: Request, form: FormData = Depends(form_data), me: Principal
             result = service.propose(request.app.state.engine, campaign.id, actor_for(me), [proposal_input],
                                      now=now(request))
     except NominationError as exc:
-        error = as_web_error(exc)
+        error = present(as_web_error(exc))
         refusals = error.detail.get("refusals")
         problems = [f"{label}: {r}" for label, reasons in refusals.items() for r in reasons] if refusals else [error.message]
         return _proposal_page(request, session, me, typed=typed, errors={}, problems=problems, status_code=error.status)

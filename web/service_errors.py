@@ -1,19 +1,21 @@
-"""Translating the service layer's refusals into web errors, with the current state for conflicts."""
+"""The one mapping from the error taxonomy (thidua.errors) to what the web shows, plus page context (a link back,
+the current state of a conflicting assignment)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.errors import HTTP_TITLE, ThiduaError
 from thidua.models.clock import fmt_datetime
+from thidua.models.nominations import RulesRefused
+from thidua.models.spec.problems import SpecError
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
-from thidua.models.submissions import (
-    FormInvalid, InvalidTransition, NotPermitted, StaleVersion, Submission,
-    SubmissionError, UnknownReference,
-)
+from thidua.models.submissions import FormInvalid, ImportRejected, Submission
 from thidua.models.tables import Assignment
-from thidua.web.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused, WebError
+from thidua.web.errors import WebError, title_of
 
 
 def sentence(text: str) -> str:
@@ -61,18 +63,48 @@ def assignment_state(session: Session, assignment_id: int) -> dict[str, str]:
     return state
 
 
-def as_web_error(exc: SubmissionError, session: Session, assignment_id: int | None = None,
-                 back: str | None = None) -> WebError:
-    message = sentence(str(exc).splitlines()[0])
-    detail: dict[str, Any] = {"back": back or (f"/don-vi/nghia-vu/{assignment_id}" if assignment_id else "/")}
-    if isinstance(exc, (StaleVersion, InvalidTransition)):
-        if assignment_id is not None:
-            detail["current"] = assignment_state(session, assignment_id)
-        return Conflict(message + " Tình trạng hiện tại ở dưới; hãy mở lại trang rồi thao tác lại nếu cần.", detail=detail)
-    if isinstance(exc, NotPermitted):
-        return Forbidden(message, detail=detail)
-    if isinstance(exc, UnknownReference):
-        return NotFound(message, detail=detail)
-    if isinstance(exc, FormInvalid):
-        return InvalidInput(message, field_errors(exc))
-    return Refused(message, detail=detail)  # CampaignClosed, NotOpenYet and rules added later
+def as_web_error(exc: ThiduaError, session: Session, assignment_id: int | None = None,
+                 back: str | None = None) -> ThiduaError:
+    """Add the page context (a link back; for a conflict the assignment's current state) to a service error and
+    return it to be raised; the app's one handler turns it into a status and page by its category."""
+    exc.detail.setdefault("back", back or (f"/don-vi/nghia-vu/{assignment_id}" if assignment_id else "/"))
+    if exc.category == "conflict" and assignment_id is not None:
+        exc.detail["current"] = assignment_state(session, assignment_id)
+    return exc
+
+
+@dataclass(frozen=True)
+class Presented:
+    status: int
+    code: str  # the exception's class name, the stable `ma` of the JSON body
+    title: str
+    message: str
+    detail: dict[str, Any]
+
+
+def present(exc: ThiduaError) -> Presented:
+    """The one mapping from any ThiduaError to what a user sees: status by category, a Vietnamese sentence,
+    and structured detail (field errors, rule refusals, file problems, the current state)."""
+    detail: dict[str, Any] = dict(exc.detail)
+    if isinstance(exc, WebError):
+        message = exc.message
+    elif isinstance(exc, RulesRefused):
+        detail["refusals"] = {label: [str(r) for r in reasons] for label, reasons in exc.refusals.items()}
+        message = "Quy định khen thưởng chưa cho phép: " + "; ".join(
+            f"{label}: {'; '.join(str(r) for r in reasons)}" for label, reasons in exc.refusals.items())
+    elif isinstance(exc, SpecError):
+        detail["problems"] = [str(p) for p in exc.problems]
+        message = f"Có {len(exc.problems)} lỗi trong tệp khai báo."
+    elif isinstance(exc, ImportRejected):
+        detail["problems"] = [str(p) for p in exc.problems]
+        message = sentence(str(exc).splitlines()[0])
+    elif isinstance(exc, FormInvalid):
+        detail["errors"] = field_errors(exc)
+        message = sentence(str(exc).splitlines()[0])
+    else:
+        lines = str(exc).splitlines()
+        message = sentence(lines[0]) if lines else HTTP_TITLE[exc.category] + "."
+    if exc.category == "conflict" and not isinstance(exc, WebError):
+        message += (" Tình trạng hiện tại ở dưới; hãy mở lại trang rồi thao tác lại nếu cần." if detail.get("current")
+                    else " Hãy mở lại trang để xem tình trạng hiện tại.")
+    return Presented(exc.http_status, type(exc).__name__, title_of(exc), message, detail)

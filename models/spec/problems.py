@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from thidua.errors import InvalidInputError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -17,7 +19,7 @@ class Problem:
         return f"{where}: {self.field or '(tệp)'}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(InvalidInputError):
     """Raised with every problem found; nothing is applied when this is raised."""
 
     def __init__(self, problems: Sequence[Problem]):

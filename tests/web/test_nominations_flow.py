@@ -54,7 +54,7 @@ def test_proposal_form_keeps_input_and_names_rule_refusals(world: World, client)
     assert 'value="05/BC-CĐCS"' in missing.text
     # Well-formed, but the unit has not registered nor had its round report accepted: the rules refuse.
     refused = client.post("/don-vi/khen-thuong/moi", data=proposal(world, _csrf=csrf_of(client, world)))
-    assert refused.status_code == 409, text_of(refused.text)[-1500:]
+    assert refused.status_code == 422, text_of(refused.text)[-1500:]
     assert "chưa đăng ký thi đua năm" in text_of(refused.text) and 'value="03/BB-CĐCS"' in refused.text
     with Session(world.engine) as session:
         assert session.execute(select(Nomination)).first() is None

@@ -15,10 +15,10 @@ from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
 from thidua.models.tables import ObligationDef, Round, Target, Unit
-from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
+from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
-from thidua.services.status import NotFound, StatusReport, get_campaign, status_report, upcoming_deadlines
+from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -116,10 +116,7 @@ def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
 
 
 def show_campaign(session: Session, code: str) -> None:
-    try:
-        campaign = get_campaign(session, code)
-    except NotFound as exc:
-        raise UserError(str(exc)) from None
+    campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
     console.print(f"[bold]{campaign.title}[/]")
     console.print(f"Mã: {campaign.code} · Năm {campaign.year} · Đơn vị ban hành: {issuing.name if issuing else ''}")
@@ -184,12 +181,9 @@ def status(
     now: Optional[str] = typer.Option(None, "--now", help="Thời điểm tính (dd/mm/yyyy [HH:MM])"),
 ) -> None:
     with Session(ready_engine()) as session:
-        try:
-            campaign = get_campaign(session, code)
-            report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
-                                   now=_now_utc(now, campaign.timezone))
-        except NotFound as exc:
-            raise UserError(str(exc)) from None
+        campaign = get_campaign(session, code)
+        report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
+                               now=_now_utc(now, campaign.timezone))
         print_status(report, campaign.timezone)
 
 
@@ -202,12 +196,9 @@ def plan(
     limit: int = typer.Option(200, "--limit", help="Số dòng tối đa in ra"),
 ) -> None:
     with Session(ready_engine()) as session:
-        try:
-            campaign = get_campaign(session, code)
-            start: date = parse_cli_date(today) or utc_to_local(utcnow(), campaign.timezone).date()
-            items = upcoming_deadlines(session, code, days=days, today=start, unit_code=unit)
-        except NotFound as exc:
-            raise UserError(str(exc)) from None
+        campaign = get_campaign(session, code)
+        start: date = parse_cli_date(today) or utc_to_local(utcnow(), campaign.timezone).date()
+        items = upcoming_deadlines(session, code, days=days, today=start, unit_code=unit)
     print_plan(items, start, days, limit)
 
 

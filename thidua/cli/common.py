@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: Vietnamese errors with exit code 1, never a traceback for bad input."""
+"""Shared CLI plumbing: the one error handler (exit codes 0 ok, 1 refused or bad input, 2 usage), never a
+traceback for bad input."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from thidua.errors import EXIT_ERROR, InvalidInputError, ThiduaError
 from thidua.models.clock import parse_date
 from thidua.models.spec.problems import SpecError
 
@@ -21,12 +23,13 @@ err_console = Console(stderr=True, width=_WIDTH)
 F = TypeVar("F", bound=Callable)
 
 
-class UserError(Exception):
-    """Bad input or a refused action: shown to the user as one clear message, exit code 1."""
+class UserError(InvalidInputError):
+    """Bad input noticed by the CLI itself (an option, a date): one clear message, exit code 1."""
 
 
 def friendly(func: F) -> F:
-    """Turn user errors into a message and exit code 1."""
+    """The one CLI error handler. Exit codes: 0 ok; 1 any error of thidua.errors (refused or bad input: one
+    Vietnamese message, or the list of problems of a file, never a traceback); 2 usage (typer/click)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -36,13 +39,14 @@ def friendly(func: F) -> F:
             err_console.print(f"[bold red]Có {len(exc.problems)} lỗi:[/]")
             for problem in exc.problems:
                 err_console.print(f"  • {problem}", markup=False, highlight=False)
-            raise typer.Exit(1)
-        except UserError as exc:
+            raise typer.Exit(exc.exit_code)
+        except ThiduaError as exc:
+            # The message is printed with markup escaped: field codes in [brackets] must survive.
             err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(1)
+            raise typer.Exit(exc.exit_code)
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
 

@@ -45,7 +45,7 @@ def demo(
     settings = get_settings()
     configure_prefect_environment(settings)
 
-    from thidua.simulation import DemoOptions, DemoStateError, Simulation
+    from thidua.simulation import DemoOptions, Simulation
 
     options = DemoOptions(seed=seed, start=parse_cli_date(start), end=parse_cli_date(end) or date(2023, 12, 31),
                           cdcs=cdcs, fresh=fresh, resume=resume, use_prefect=not no_prefect)
@@ -61,10 +61,7 @@ def demo(
                 progress.update(task, completed=done, total=total)
 
             simulation = Simulation(settings, options, lambda line: progress.console.print(escape(line), highlight=False), on_day)
-            try:
-                summary = simulation.run()
-            except DemoStateError as exc:
-                raise UserError(str(exc)) from None
+            summary = simulation.run()
     finally:
         sink.stop()
     print_plan_and_status(settings, options.end)

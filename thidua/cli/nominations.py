@@ -2,10 +2,9 @@
 and the spreadsheets (a level's consolidated list, the campaign's award register)."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -15,7 +14,7 @@ from sqlmodel import Session
 
 from thidua.models.awards import DossierEntry
 from thidua.models.clock import fmt_date, fmt_datetime, local_to_utc
-from thidua.models.nominations import ACTION_LABELS, NominationAction, NominationError, status_label
+from thidua.models.nominations import ACTION_LABELS, NominationAction, status_label
 from thidua.models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
 from thidua.models.tables import Unit
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
@@ -24,7 +23,6 @@ from thidua.services import nominations as service
 
 nominations_app = typer.Typer(help="Đề nghị khen thưởng: đề nghị, xét duyệt từng cấp, quyết định, sổ khen thưởng.",
                               no_args_is_help=True)
-F = TypeVar("F", bound=Callable)
 
 UNIT_AS = typer.Option(..., "--as", help="Mã đơn vị thực hiện (đơn vị đề nghị / đơn vị đang xét).")
 ACTOR = typer.Option(None, "--actor", help="Người thực hiện (e-mail) ghi vào nhật ký; mặc định 'cli:<mã đơn vị>'.")
@@ -39,19 +37,6 @@ def _engine() -> Engine:
     engine = get_engine()
     create_schema(engine)
     return engine
-
-
-def _service_errors(func: F) -> F:
-    """Refusals of the nomination service are user errors: one clear message, exit code 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except NominationError as exc:
-            raise UserError(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _campaign_id(engine: Engine, code: str) -> int:
@@ -109,7 +94,6 @@ def _print_views(views: list[service.NominationView], title: str) -> None:
 
 @nominations_app.command("list")
 @friendly
-@_service_errors
 def list_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit: Optional[str] = typer.Option(None, "--unit", help="Chỉ đề nghị có đối tượng thuộc đơn vị này (cả cây)."),
@@ -132,7 +116,6 @@ def list_cmd(
 
 @nominations_app.command("show")
 @friendly
-@_service_errors
 def show_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
              nomination_id: int = typer.Argument(..., help="Số đề nghị.")) -> None:
     """Chi tiết một đề nghị và toàn bộ các bước xử lý."""
@@ -169,7 +152,6 @@ def show_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
 
 @nominations_app.command("propose")
 @friendly
-@_service_errors
 def propose_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit_as: str = UNIT_AS,
@@ -218,7 +200,6 @@ def propose_cmd(
 
 @nominations_app.command("review")
 @friendly
-@_service_errors
 def review_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_ids: list[int] = typer.Argument(..., help="Số đề nghị (một hoặc nhiều)."),
@@ -252,7 +233,6 @@ def review_cmd(
 
 @nominations_app.command("resubmit")
 @friendly
-@_service_errors
 def resubmit_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_id: int = typer.Argument(..., help="Số đề nghị."),
@@ -280,7 +260,6 @@ def resubmit_cmd(
 
 @nominations_app.command("withdraw")
 @friendly
-@_service_errors
 def withdraw_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_id: int = typer.Argument(..., help="Số đề nghị."),
@@ -299,7 +278,6 @@ def withdraw_cmd(
 
 @nominations_app.command("send")
 @friendly
-@_service_errors
 def send_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit_as: str = UNIT_AS,
@@ -327,7 +305,6 @@ def send_cmd(
 
 @nominations_app.command("decide")
 @friendly
-@_service_errors
 def decide_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_ids: list[int] = typer.Argument(None, help="Số đề nghị (bỏ trống khi dùng --batch)."),
@@ -349,7 +326,6 @@ def decide_cmd(
 
 @nominations_app.command("award")
 @friendly
-@_service_errors
 def award_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_ids: list[int] = typer.Argument(..., help="Số đề nghị."),
@@ -367,7 +343,6 @@ def award_cmd(
 
 @nominations_app.command("batches")
 @friendly
-@_service_errors
 def batches_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
                 unit: Optional[str] = typer.Option(None, "--unit", help="Danh sách gửi đi / nhận về của đơn vị.")) -> None:
     """Các danh sách đề nghị (tờ trình) gửi đi và nhận về."""
@@ -387,7 +362,6 @@ def batches_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
 
 @nominations_app.command("status")
 @friendly
-@_service_errors
 def status_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."), now: Optional[str] = NOW) -> None:
     """Số đề nghị theo cấp và trạng thái; các đơn vị quá hạn xét; lịch đóng đề xuất theo cấp."""
     engine = _engine()
@@ -411,7 +385,6 @@ def status_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."), now:
 
 @nominations_app.command("export")
 @friendly
-@_service_errors
 def export_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit: str = typer.Option(..., "--unit", help="Đơn vị (cấp) lập danh sách tổng hợp."),
@@ -428,7 +401,6 @@ def export_cmd(
 
 @nominations_app.command("register")
 @friendly
-@_service_errors
 def register_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
                  out: Path = typer.Option(..., "--out", help="Tệp .xlsx.")) -> None:
     """Xuất sổ theo dõi khen thưởng của chiến dịch (XLSX)."""
@@ -439,7 +411,6 @@ def register_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
 
 @nominations_app.command("close-windows")
 @friendly
-@_service_errors
 def close_windows_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."), now: Optional[str] = NOW,
                       use_flow: bool = typer.Option(False, "--flow", help="Chạy qua Prefect flow.")) -> None:
     """Gửi các danh sách đã có tờ trình của những cấp đã hết hạn đề xuất."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import getpass
 import re
 from datetime import datetime
@@ -30,20 +29,8 @@ def _now(text: str | None) -> datetime:
     return utcnow() if local is None else local_to_utc(local, get_settings().timezone)
 
 
-def _service_errors(func):
-    """Service errors are user-facing: show them as one Vietnamese message."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except service.RemindersError as exc:
-            raise UserError(str(exc)) from None
-    return wrapper
-
-
 @reminders_app.command("preview")
 @friendly
-@_service_errors
 def preview_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch, ví dụ bd-2023"),
     days: int = typer.Option(30, "--days", min=1, max=400, help="Số ngày tới cần xem"),
@@ -82,7 +69,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @reminders_app.command("render")
 @friendly
-@_service_errors
 def render_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch"),
     out: Path = typer.Option(..., "--out", help="Thư mục ghi các tệp .eml"),
@@ -116,7 +102,6 @@ def _print_summary(summary: service.DispatchSummary, tz: str) -> None:
 
 @reminders_app.command("send-due")
 @friendly
-@_service_errors
 def send_due_cmd(
     code: Optional[str] = typer.Argument(None, help="Mã chiến dịch (bỏ trống: mọi chiến dịch và mọi thư chờ)"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
@@ -139,7 +124,6 @@ def send_due_cmd(
 
 @reminders_app.command("status")
 @friendly
-@_service_errors
 def status_cmd(
     code: Optional[str] = typer.Argument(None, help="Mã chiến dịch (bỏ trống: tất cả)"),
     limit: int = typer.Option(10, "--limit", min=1, help="Số lỗi gần nhất cần hiện"),
@@ -169,7 +153,6 @@ def status_cmd(
 
 @reminders_app.command("resolve-unknown")
 @friendly
-@_service_errors
 def resolve_unknown_cmd(
     resend: bool = typer.Option(False, "--resend", help="Cho gửi lại (người nhận có thể nhận hai lần)"),
     mark_sent: bool = typer.Option(False, "--mark-sent", help="Ghi nhận là đã gửi (không gửi lại)"),

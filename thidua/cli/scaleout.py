@@ -10,7 +10,6 @@ prefect-server    `prefect server start`, made to schedule runs with SQLAlchemy 
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 from datetime import datetime
 from typing import Any, Optional
@@ -28,7 +27,6 @@ from thidua.models.tables import Campaign, Lease
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.scheduler import DISPATCHER_LEASE
-from thidua.services import reminders as reminders_service
 from thidua.settings import Settings, configure_prefect_environment, get_settings
 
 scaleout_app = typer.Typer(help="Chế độ mở rộng: PostgreSQL, máy chủ Prefect, nhiều tiến trình gửi.",
@@ -40,16 +38,6 @@ CAMPAIGN_HELP = "Mã chiến dịch có lịch chuyển danh sách khen thưởn
 
 def register(app: typer.Typer) -> None:
     app.add_typer(scaleout_app, name="scaleout")
-
-
-def _service_errors(func):  # noqa: ANN001, ANN202
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        try:
-            return func(*args, **kwargs)
-        except reminders_service.RemindersError as exc:
-            raise UserError(str(exc)) from None
-    return wrapper
 
 
 def _where(settings: Settings) -> str:
@@ -181,12 +169,9 @@ def _options(settings: Settings, workers: int, campaigns: list[str] | None, engi
 
 
 def _build(options: Any) -> list[Any]:
-    from thidua.flows.deployments import DeploymentConfigError, build_deployments
+    from thidua.flows.deployments import build_deployments
 
-    try:
-        return build_deployments(options)
-    except DeploymentConfigError as exc:
-        raise UserError(str(exc)) from None
+    return build_deployments(options)
 
 
 def _describe_schedule(schedule: Any) -> str:
@@ -228,7 +213,6 @@ def deployments_cmd(
 
 @scaleout_app.command("serve")
 @friendly
-@_service_errors
 def serve_cmd(
     workers: int = typer.Option(1, "--workers", help=WORKERS_HELP),
     limit: Optional[int] = typer.Option(None, "--limit", min=1,
@@ -287,7 +271,6 @@ def _now(text_: str | None, settings: Settings) -> datetime:
 
 @scaleout_app.command("dispatch-workers")
 @friendly
-@_service_errors
 def dispatch_workers_cmd(
     workers: int = typer.Argument(..., help=WORKERS_HELP),
     campaign: Optional[str] = typer.Option(None, "--campaign", help="Chỉ một chiến dịch (mặc định: mọi chiến dịch)"),

@@ -2,22 +2,19 @@
 `campaign close/reopen` (added to the campaign command group)."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 import typer
 from rich.table import Table
 
 from thidua.models.clock import fmt_date, local_to_utc
 from thidua.models.forms import format_number
-from thidua.models.submissions import SubmissionError
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine, session_scope
 from thidua.settings import get_settings
 
-F = TypeVar("F", bound=Callable)
 
 forms_app = typer.Typer(help="Biểu mẫu: tạo tệp Excel để nhập, nhập báo cáo hàng loạt.", no_args_is_help=True)
 report_app = typer.Typer(help="Báo cáo tổng hợp (XLSX, DOCX) và tổng hợp số liệu.", no_args_is_help=True)
@@ -46,25 +43,10 @@ def _now(text: str | None) -> datetime | None:
     return None if moment is None else local_to_utc(moment, get_settings().timezone)
 
 
-def service_errors(func: F) -> F:
-    """Refusals of the service layer are user errors: one Vietnamese message, exit code 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except SubmissionError as exc:
-            # The message is printed with rich markup on; field codes in [brackets] must survive.
-            raise UserError(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 NOW_HELP = "Thời điểm thao tác (dd/mm/yyyy [HH:MM], giờ địa phương); mặc định: bây giờ"
 
 
 @friendly
-@service_errors
 def submit(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     unit: str = typer.Option(..., "--unit", help="Mã đơn vị gửi báo cáo"),
@@ -91,7 +73,6 @@ def submit(
 
 
 @friendly
-@service_errors
 def review(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     unit: str = typer.Option(..., "--unit", help="Mã đơn vị có báo cáo được duyệt"),
@@ -120,7 +101,6 @@ def review(
 
 @forms_app.command("template", help="Tạo tệp Excel để đơn vị cấp trên nhập báo cáo cho các đơn vị trực thuộc.")
 @friendly
-@service_errors
 def template(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     obligation: str = typer.Option(..., "--obligation", help="Mã nghĩa vụ"),
@@ -139,7 +119,6 @@ def template(
 
 @forms_app.command("import", help="Nhập báo cáo của các đơn vị trực thuộc từ tệp Excel (mỗi dòng một đơn vị).")
 @friendly
-@service_errors
 def import_(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     obligation: str = typer.Option(..., "--obligation", help="Mã nghĩa vụ"),
@@ -163,7 +142,6 @@ def import_(
 
 
 @friendly
-@service_errors
 def targets(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     at: Optional[str] = typer.Option(None, "--at", help="Xem tại ngày (dd/mm/yyyy); mặc định: hôm nay"),
@@ -198,7 +176,6 @@ def targets(
 
 @report_app.command("round", help="Báo cáo sơ kết một đợt: tệp XLSX và DOCX.")
 @friendly
-@service_errors
 def report_round(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     round_number: int = typer.Option(..., "--round", min=1, help="Số đợt"),
@@ -215,7 +192,6 @@ def report_round(
 
 @report_app.command("final", help="Báo cáo tổng kết năm: tệp XLSX và DOCX.")
 @friendly
-@service_errors
 def report_final(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     out: Path = typer.Option(Path("."), "--out", help="Thư mục ghi tệp"),
@@ -230,7 +206,6 @@ def report_final(
 
 @report_app.command("consolidate", help="Tổng hợp số liệu ngay (ghi bản mới nếu số liệu thay đổi).")
 @friendly
-@service_errors
 def report_consolidate(
     campaign: str = typer.Argument(..., help="Mã chiến dịch"),
     round_number: Optional[int] = typer.Option(None, "--round", min=1, help="Số đợt"),
@@ -253,7 +228,6 @@ def _print_files(files) -> None:  # noqa: ANN001
 
 
 @friendly
-@service_errors
 def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
     from thidua.services.submissions import set_campaign_status
@@ -264,7 +238,6 @@ def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
 
 
 @friendly
-@service_errors
 def reopen_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                     actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
     from thidua.services.submissions import set_campaign_status

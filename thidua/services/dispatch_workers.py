@@ -27,6 +27,7 @@ from thidua.models.clock import utcnow
 from thidua.notifications.render import get_renderer
 from thidua.notifications.transport import SmtpSettings
 from thidua.db import make_engine
+from thidua.errors import UnavailableError
 from thidua.services.reminders import (
     DEFAULT_LEASE, BatchResult, PlanResult, Recovery, RemindersError, campaign_id_for, dispatch_batch, dispatch_loop,
     new_dispatcher_id, plan_due, plan_failure_reports, recover_expired_claims, smtp_settings,
@@ -37,8 +38,10 @@ MAX_WORKERS = 64
 START_TIMEOUT_S = 120.0  # a worker must be connected and ready by then (process start-up on a busy host)
 
 
-class WorkerPoolError(RemindersError):
+class WorkerPoolError(UnavailableError, RemindersError):
     """The pool cannot run as asked (size, database) or a worker could not start. Nothing was sent."""
+
+    retryable = False
 
 
 @dataclass

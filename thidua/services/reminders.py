@@ -46,6 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.errors import NotFoundError, RefusedError, ThiduaError, UnavailableError
 from thidua.models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reminders import (
@@ -96,20 +97,24 @@ _REPORTING_KINDS = ("office_digest", "failure_report")
 # ---------------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------------
-class RemindersError(Exception):
+class RemindersError(ThiduaError):
     """Base of the reminder service's errors; messages are Vietnamese and meant for users."""
 
+    category = RefusedError.category
 
-class CampaignNotFound(RemindersError):
+
+class CampaignNotFound(NotFoundError, RemindersError):
     pass
 
 
-class UnitNotFound(RemindersError):
+class UnitNotFound(NotFoundError, RemindersError):
     pass
 
 
-class SmtpRefused(RemindersError):
+class SmtpRefused(UnavailableError, RemindersError):
     """Permanent: the SMTP server refuses our session (credentials, TLS, policy). Retrying will not help."""
+
+    retryable = False
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
+from thidua.errors import NotFoundError
 from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.status import SUBMITTED_STATUSES
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
@@ -15,7 +16,7 @@ from thidua.services.campaigns import subtree_range
 SEGMENT = 9  # width of one path segment: 8 digits and a dot
 
 
-class NotFound(LookupError):
+class NotFound(NotFoundError, LookupError):
     """A campaign, unit or level named by the user does not exist."""
 
 
