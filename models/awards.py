@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Mapping, Sequence
 
 from thidua.models.clock import fmt_date
+from thidua.models.vnformat import fmt_percent
 from thidua.models.spec.awards import (
     OCCASION_LABELS,
     SCOPE_LABELS,
@@ -104,10 +105,10 @@ def eligibility_refusals(catalogue: AwardCatalogue, candidate: Candidate, facts:
             share = _council_share(catalogue, candidate)
             if share is None:
                 out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: thiếu kết quả biểu quyết của Hội đồng "
-                                         f"thi đua, khen thưởng (cần từ {criterion.min_percent:g}% phiếu đồng ý)"))
+                                         f"thi đua, khen thưởng (cần từ {fmt_percent(criterion.min_percent)} phiếu đồng ý)"))
             elif share < criterion.min_percent:
-                out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: cần từ {criterion.min_percent:g}% phiếu "
-                                         f"đồng ý của Hội đồng thi đua, khen thưởng; đạt {share:.1f}%"))
+                out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: cần từ {fmt_percent(criterion.min_percent)} phiếu "
+                                         f"đồng ý của Hội đồng thi đua, khen thưởng; đạt {fmt_percent(share)}"))
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
+from thidua.models.vnformat import fmt_date, fmt_datetime  # noqa: F401  (re-exported: one formatting module)
+
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
@@ -29,15 +31,6 @@ def utc_to_local(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(ZoneInfo(tz))
-
-
-def fmt_date(day: date | datetime | None) -> str:
-    """dd/mm/yyyy, the only date format users see."""
-    return "" if day is None else day.strftime("%d/%m/%Y")
-
-
-def fmt_datetime(moment: datetime | None, tz: str = DEFAULT_TZ) -> str:
-    return "" if moment is None else utc_to_local(moment, tz).strftime("%H:%M %d/%m/%Y")
 
 
 def parse_date(text: str) -> date:

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from thidua.models.clock import fmt_date, parse_date
+from thidua.models.clock import parse_date
+from thidua.models.vnformat import fmt_date, fmt_number
 from thidua.models.spec.campaign import FormField
 
 NUMERIC_TYPES = ("integer", "decimal")
@@ -110,13 +111,9 @@ def _number_text(text: str) -> str:
 
 def _check_range(field: FormField, number: float) -> None:
     if field.min is not None and number < field.min:
-        raise _Invalid(f"giá trị {_fmt_number(number)} nhỏ hơn mức tối thiểu {_fmt_number(field.min)}")
+        raise _Invalid(f"giá trị {fmt_number(number, 6)} nhỏ hơn mức tối thiểu {fmt_number(field.min, 6)}")
     if field.max is not None and number > field.max:
-        raise _Invalid(f"giá trị {_fmt_number(number)} lớn hơn mức tối đa {_fmt_number(field.max)}")
-
-
-def _fmt_number(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+        raise _Invalid(f"giá trị {fmt_number(number, 6)} lớn hơn mức tối đa {fmt_number(field.max, 6)}")
 
 
 def _to_integer(field: FormField, value: Any) -> int:
@@ -244,14 +241,5 @@ def format_value(field: FormField, value: Any) -> str:
     if field.type == "date":
         return fmt_date(date.fromisoformat(value))
     if field.type in NUMERIC_TYPES:
-        return format_number(value)
+        return fmt_number(value, 2)
     return str(value)
-
-
-def format_number(value: float | int, decimals: int = 2) -> str:
-    """12345.5 -> '12.345,5' (Vietnamese marks)."""
-    if float(value).is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
-    return text.replace(",", "\u0001").replace(".", ",").replace("\u0001", ".")

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from thidua.models.spec.common import Code, Strict
 from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.vnformat import fmt_integer
 
 # ---------------------------------------------------------------------------------------------------
 # Paths
@@ -718,7 +719,7 @@ def plan_import(
             ids[record.code] = next_id
             next_id += 1
     if next_id - 1 > MAX_UNIT_ID:
-        raise SpecError([Problem(file, None, "", f"vượt quá số đơn vị tối đa ({MAX_UNIT_ID:,})".replace(",", "."))])
+        raise SpecError([Problem(file, None, "", f"vượt quá số đơn vị tối đa ({fmt_integer(MAX_UNIT_ID)})")])
     final_path = _FinalPaths(incoming, ids, snapshot)
     report = ImportReport(file=file)
     inserts: list[dict[str, Any]] = []

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined
 
 from thidua.errors import InvalidInputError
+from thidua.models.vnformat import JINJA_FILTERS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 GENERIC = "generic"
@@ -51,6 +52,7 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
+        self.environment.filters.update(JINJA_FILTERS)
         self._compiled: dict[str, tuple[Template, Template, Template] | None] = {}
 
     def _templates(self, name: str) -> tuple[Template, Template, Template] | None:

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from thidua.errors import RefusedError
 from thidua.models.clock import local_to_utc
+from thidua.models.vnformat import MISSING, fmt_number
 from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
 from thidua.models.spec.campaign import Obligation
@@ -425,8 +426,8 @@ class Simulation:
         for target in reports:
             if target.deadline == day and target.scope:
                 figure = target.scope[0].progress.figure.value
-                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {format_figure(figure)} / "
-                            f"{format_figure(target.target)} {target.unit_of_measure}")
+                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {fmt_number(figure, missing=MISSING)} / "
+                            f"{fmt_number(target.target)} {target.unit_of_measure}")
 
     # -- the end ---------------------------------------------------------------------------------------
     def _summarise(self, campaign: Campaign, end: date) -> DemoSummary:
@@ -485,13 +486,6 @@ def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int
 def _changed_count(result: Any) -> int:
     """New snapshot versions, from the flow (a dict) or the service (a ConsolidationResult)."""
     return int(result["new_versions"] if isinstance(result, dict) else result.new_versions)
-
-
-def format_figure(value: float | None) -> str:
-    """Vietnamese number format: 8.000 and 94,7."""
-    if value is None:
-        return "—"
-    return f"{value:,.0f}".replace(",", ".") if float(value).is_integer() else f"{value:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
 def _vn(iso: str | None) -> str:

@@ -1,7 +1,7 @@
 """Jinja2 environment of the pages: Vietnamese formatting filters and one `render` helper."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -9,33 +9,14 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from thidua.models.clock import fmt_date, fmt_datetime, utc_to_local
 from thidua.models.nominations import ACTION_LABELS as NOMINATION_ACTIONS
 from thidua.models.nominations import NominationAction
 from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
+from thidua.models.vnformat import JINJA_FILTERS
 from thidua.web.deps import template_globals
 from thidua.web.permissions import ROLE_LABELS, Role
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-
-def _number(value: Any, digits: int = 0) -> str:
-    """Vietnamese number style: '.' groups thousands, ',' is the decimal mark."""
-    if value is None:
-        return ""
-    text = f"{float(value):,.{digits}f}" if digits else f"{round(float(value)):,}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
-def _day(value: Any) -> str:
-    """dd/mm/yyyy of a date, or of an aware moment in Vietnam's time."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return fmt_date(utc_to_local(value))
-    return fmt_date(value) if isinstance(value, (date, datetime)) else (value or "")
-
-
-def _percent(value: float | None, digits: int = 1) -> str:
-    return "" if value is None else _number(value, digits) + " %"
 
 
 def _status_label(status: str) -> str:
@@ -73,11 +54,8 @@ def _nomination_action(action: str) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
+    env.filters.update(JINJA_FILTERS)
     env.filters.update(
-        ngay=_day,
-        ngaygio=lambda d, tz="Asia/Ho_Chi_Minh": fmt_datetime(d, tz),
-        so=_number,
-        phantram=_percent,
         trangthai=_status_label,
         loai_nghia_vu=lambda kind: OBLIGATION_KIND_LABELS.get(kind, kind),
         con_lai=_days_left,

@@ -159,7 +159,7 @@ def test_discipline_and_council_vote(world: World) -> None:
                               dossier={**world.proposal("bang-khen-ldld-tinh", "BDH.D1.1").dossier,
                                        "bien-ban-hoi-dong": nom.DossierEntry("BB 5/BB", 4, 9)})
     error = refused(world, lambda: world.propose("BDH.D1.1", low_vote))
-    assert "cần từ 50% phiếu đồng ý của Hội đồng thi đua, khen thưởng; đạt 44.4%" in messages(error)[0]
+    assert "cần từ 50 % phiếu đồng ý của Hội đồng thi đua, khen thưởng; đạt 44,4 %" in messages(error)[0]
 
 
 # --- quotas ----------------------------------------------------------------------------------------

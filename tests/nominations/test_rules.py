@@ -88,7 +88,7 @@ def test_discipline_and_council_vote() -> None:
     low_vote = candidate("bang-khen-tld", "individual", dossier=full_dossier("bang-khen-tld", votes=(5, 11)))
     (refusal,) = eligibility_refusals(CATALOGUE, low_vote, REGISTERED_BEST)
     assert refusal.rule == "tieu-chuan:council_vote"
-    assert "cần từ 50% phiếu đồng ý" in refusal.message and "đạt 45.5%" in refusal.message
+    assert "cần từ 50 % phiếu đồng ý" in refusal.message and "đạt 45,5 %" in refusal.message
     enough = candidate("bang-khen-tld", "individual", dossier=full_dossier("bang-khen-tld", votes=(6, 11)))
     assert eligibility_refusals(CATALOGUE, enough, REGISTERED_BEST) == []
 

@@ -93,7 +93,7 @@ def test_office_digest_and_failure_report(campaign) -> None:
     mail = STRICT.render("digest_office", context)
     # 8 units owe 6 obligations; none submitted; the 3 due before 11/10 are overdue for all 8.
     assert mail.subject == "Tổng hợp ngày 11/10/2023: đã nộp 0/48 báo cáo, 24 quá hạn"
-    assert "- Báo cáo sơ kết đợt 2 (hạn 10/10/2023): đã nộp 0/8 (0,0%)" in mail.text
+    assert "- Báo cáo sơ kết đợt 2 (hạn 10/10/2023): đã nộp 0/8 (0 %)" in mail.text
     assert "3. ĐƠN VỊ THIẾU HOẶC SAI ĐỊA CHỈ E-MAIL (0)" in mail.text
     assert STRICT.render("failure_report", report).subject == "Báo lỗi gửi thư ngày 11/10/2023: 0 thư không gửi được"
 

@@ -98,7 +98,7 @@ def test_targets_and_reports(run, tmp_path):
         "--now", "02/06/2023")
     out = run("targets", "bd-2023", "--at", "31/08/2023", "--target", "sang-kien-8000")
     assert "Toàn tỉnh đạt 8.000 sáng kiến" in out and "số liệu đến hết 31/08/2023" in out
-    assert "Liên đoàn Lao động tỉnh Bình Định 40 0,5% — Chưa đạt 1/8" in out
+    assert "Liên đoàn Lao động tỉnh Bình Định 40 0,5 % — Chưa đạt 1/8" in out
     assert "không có chỉ tiêu 'khong-co'" in run("targets", "bd-2023", "--target", "khong-co", code=1)
     out = run("report", "round", "bd-2023", "--round", "1", "--out", str(tmp_path / "bc"))
     assert (tmp_path / "bc" / "bd-2023-so-ket-dot-1.xlsx").exists() and (tmp_path / "bc" / "bd-2023-so-ket-dot-1.docx").exists()

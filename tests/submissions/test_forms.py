@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from thidua.models.forms import FieldError, applicable_fields, format_number, format_value, validate_form
+from thidua.models.forms import FieldError, applicable_fields, format_value, validate_form
 from thidua.models.spec.campaign import FormField
 from thidua.models.spec.validate import validate_campaign_text
 from thidua.settings import CONFIG_DIR
@@ -133,8 +133,8 @@ def test_unknown_keys_allowed_on_request():
 
 
 def test_display_formats():
-    assert format_number(1234567) == "1.234.567"
-    assert format_number(1234.5) == "1.234,5"
+    assert format_value(field(type="integer"), 1234567) == "1.234.567"
+    assert format_value(field(type="decimal"), 1234.5) == "1.234,5"
     assert format_value(field(type="bool"), True) == "có"
     assert format_value(field(type="date"), "2023-03-15") == "15/03/2023"
     assert format_value(field(type="decimal"), 12.5) == "12,5"

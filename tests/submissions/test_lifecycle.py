@@ -152,7 +152,7 @@ def test_wrong_types_out_of_range_missing_required(loaded):
     text = refused(loaded.engine, FormInvalid, "không hợp lệ, chưa ghi gì",
                    lambda: submit(loaded.engine, data={"so_sang_kien": "mười", "so_cdcs_thanh_lap": 1001}))
     assert "Số sáng kiến trong đợt [so_sang_kien]: phải là số nguyên, nhận 'mười'" in text
-    assert "Số CĐCS mới thành lập [so_cdcs_thanh_lap]: giá trị 1001 lớn hơn mức tối đa 1000" in text
+    assert "Số CĐCS mới thành lập [so_cdcs_thanh_lap]: giá trị 1.001 lớn hơn mức tối đa 1.000" in text
     assert "Số đoàn viên mới kết nạp [so_doan_vien_moi]: bắt buộc nhập nhưng đang để trống" in text
     assert "BDH.D1.1" in text and ROUND1 in text
 

@@ -15,6 +15,7 @@ from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
 from thidua.models.tables import ObligationDef, Round, Target, Unit
+from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
@@ -142,7 +143,7 @@ def show_campaign(session: Session, code: str) -> None:
     for column in ("Mã", "Chỉ tiêu", "Giá trị", "Hạn"):
         targets.add_column(column)
     for target in session.exec(select(Target).where(Target.campaign_id == campaign.id)).all():
-        value = f"{target.value:,.0f}".replace(",", ".")
+        value = fmt_number(target.value)
         targets.add_row(target.code, target.title, f"{value} {target.unit_of_measure}".strip(), fmt_date(target.deadline))
     console.print(targets)
 
@@ -153,7 +154,8 @@ def _status_table(title: str, rows, first_column: str) -> Table:  # noqa: ANN001
         table.add_column(column, justify="left" if column == first_column else "right")
     for row in rows:
         c = row.counts
-        table.add_row(row.label, str(c.owed), str(c.submitted), str(c.accepted), str(c.returned), str(c.late), f"{c.percent_done:.1f}%")
+        table.add_row(row.label, *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.late)),
+                      fmt_percent(c.percent_done))
     return table
 
 
@@ -161,7 +163,8 @@ def print_status(report: StatusReport, timezone: str) -> None:
     at = utc_to_local(report.at, timezone)
     console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y})")
     t = report.total
-    console.print(f"Tổng: {t.owed} nghĩa vụ · đã nộp {t.submitted} ({t.percent_done:.1f}%) · đã duyệt {t.accepted} · trễ hạn {t.late}")
+    console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
+                  f"đã duyệt {fmt_integer(t.accepted)} · trễ hạn {fmt_integer(t.late)}")
     console.print(_status_table("Theo cấp", report.by_level, "Cấp"))
     if report.by_group:
         console.print(_status_table("Theo đơn vị trực thuộc", report.by_group, "Đơn vị"))

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
-from thidua.simulation import format_figure
+from thidua.models.vnformat import fmt_number, fmt_seconds, fmt_share
 from thidua.settings import configure_prefect_environment, get_settings
 
 
@@ -89,7 +89,7 @@ def print_plan_and_status(settings, end: date) -> None:  # noqa: ANN001
 
 def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
     console.rule("[bold]Tổng kết mô phỏng")
-    console.print(f"{summary.days} ngày mô phỏng trong {seconds:.0f} giây · {summary.submissions} lần nộp báo cáo · "
+    console.print(f"{summary.days} ngày mô phỏng trong {fmt_seconds(seconds)} · {summary.submissions} lần nộp báo cáo · "
                   f"duyệt {summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)}")
     mail = Table(title="Thư nhắc việc đã gửi theo bậc")
     mail.add_column("Bậc nhắc")
@@ -106,13 +106,13 @@ def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
         for column in ("Đơn vị", "Phải nộp", "Đúng hạn", "Trễ hạn", "% đúng hạn"):
             table.add_column(column, justify="left" if column == "Đơn vị" else "right")
         for name, (owed, on_time, late) in groups.items():
-            table.add_row(name, str(owed), str(on_time), str(late), f"{100 * on_time / owed:.0f}%" if owed else "—")
+            table.add_row(name, str(owed), str(on_time), str(late), fmt_share(on_time, owed))
         console.print(table)
     targets = Table(title="Chỉ tiêu")
     for column in ("Chỉ tiêu", "Tính đến", "Đạt", "Mục tiêu"):
         targets.add_column(column)
     for title, reached, goal, unit, at in summary.targets:
-        targets.add_row(title, at.strftime("%d/%m/%Y"), format_figure(round(reached, 1)), f"{format_figure(goal)} {unit}")
+        targets.add_row(title, at.strftime("%d/%m/%Y"), fmt_number(reached), f"{fmt_number(goal)} {unit}")
     console.print(targets)
     awards = Table(title="Khen thưởng")
     awards.add_column("Hình thức / trạng thái")

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
 from thidua.models.tables import Campaign, Lease
+from thidua.models.vnformat import fmt_number, fmt_seconds
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.scheduler import DISPATCHER_LEASE
@@ -294,12 +295,12 @@ def dispatch_workers_cmd(
     for report in summary.reports:
         t = report.totals
         table.add_row(str(report.index + 1), str(report.batches), str(t.claimed), str(t.sent), str(t.skipped),
-                      str(t.failed + t.partial + t.unknown), str(t.retried), f"{report.seconds:.1f}",
+                      str(t.failed + t.partial + t.unknown), str(t.retried), fmt_number(report.seconds),
                       escape(report.error or ("máy chủ thư không trả lời" if report.stopped_early else "")))
     console.print(table)
     console.print(f"Tổng: đã gửi {totals.sent}, một phần {totals.partial}, thất bại {totals.failed}, chưa rõ {totals.unknown}, "
-                  f"bỏ qua {totals.skipped}, chờ thử lại {totals.retried} — {summary.seconds:.1f} giây, "
-                  f"{summary.rate:.0f} thư/giây với {workers} tiến trình.")
+                  f"bỏ qua {totals.skipped}, chờ thử lại {totals.retried} — {fmt_seconds(summary.seconds)}, "
+                  f"{fmt_number(summary.rate, 0)} thư/giây với {workers} tiến trình.")
     if summary.failure_reports:
         console.print(f"Đã gửi {summary.failure_reports} thư báo lỗi cho văn phòng chiến dịch.")
     if summary.failed_workers or totals.failed or totals.unknown:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from thidua.models.clock import fmt_date, local_to_utc
-from thidua.models.forms import format_number
+from thidua.models.vnformat import MISSING, fmt_number, fmt_percent
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine, session_scope
 from thidua.settings import get_settings
@@ -154,7 +154,7 @@ def targets(
     if not reports:
         console.print("Chiến dịch không có chỉ tiêu nào.")
     for t in reports:
-        table = Table(title=f"{t.title}\nChỉ tiêu: {format_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}"
+        table = Table(title=f"{t.title}\nChỉ tiêu: {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}"
                             f" — số liệu đến hết {fmt_date(t.at)}", title_justify="left")
         for header in ("Đơn vị", "Đạt", "% chỉ tiêu", "Dự báo đến hạn", "Đánh giá", "Có số liệu / phải báo cáo"):
             table.add_column(header, justify="left" if header in ("Đơn vị", "Đánh giá") else "right")
@@ -162,9 +162,9 @@ def targets(
             p = row.progress
             table.add_row(
                 row.unit_name,
-                "—" if p.figure.value is None else format_number(round(p.figure.value, 2)),
-                "—" if p.percent_of_target is None else format_number(round(p.percent_of_target, 1)) + "%",
-                "—" if p.forecast is None else format_number(round(p.forecast, 1)),
+                fmt_number(p.figure.value, 2, missing=MISSING),
+                fmt_percent(p.percent_of_target, missing=MISSING),
+                fmt_number(p.forecast, missing=MISSING),
                 p.verdict,
                 f"{p.figure.units_reported}/{p.figure.units_owing}",
             )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from thidua.models.clock import fmt_datetime
 from thidua.models.hierarchy import ImportReport
+from thidua.models.vnformat import fmt_integer, fmt_seconds
 from thidua import unitgen
 from thidua.cli.common import UserError, console, friendly
 from thidua.db import create_schema, get_engine
@@ -90,15 +91,10 @@ def _print_report(report: ImportReport, seconds: float) -> None:
         ("Không đổi", report.unchanged),
     ):
         shown = ", ".join(codes[:SHOWN_CODES]) + (f", … (+{len(codes) - SHOWN_CODES})" if len(codes) > SHOWN_CODES else "")
-        table.add_row(label, _number(len(codes)), shown)
+        table.add_row(label, fmt_integer(len(codes)), shown)
     console.print(table)
     verb = "Sẽ thay đổi" if report.dry_run else "Đã thay đổi"
-    console.print(f"{verb} {_number(report.changed)} đơn vị trong {f'{seconds:.1f}'.replace('.', ',')} giây.")
-
-
-def _number(value: int) -> str:
-    """Vietnamese thousands separator: 130.000."""
-    return f"{value:,}".replace(",", ".")
+    console.print(f"{verb} {fmt_integer(report.changed)} đơn vị trong {fmt_seconds(seconds)}.")
 
 
 @units_app.command("show")
@@ -170,5 +166,5 @@ def generate_national_cmd(
 ) -> None:
     """Sinh cây đơn vị toàn quốc giả lập (Tổng LĐLĐ → LĐLĐ tỉnh → cấp trên trực tiếp → CĐCS)."""
     count = unitgen.write_units_csv(unitgen.national_tree(seed, provinces=provinces, cdcs_total=cdcs), out)
-    console.print(f"Đã ghi {_number(count)} đơn vị giả lập vào {escape(str(out))}.")
+    console.print(f"Đã ghi {fmt_integer(count)} đơn vị giả lập vào {escape(str(out))}.")
 

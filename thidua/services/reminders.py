@@ -57,6 +57,7 @@ from thidua.models.reminders import (
 from thidua.models.spec.reminders import CalendarSpec, Ladder
 from thidua.models.status import SUBMITTED_STATUSES, AssignmentStatus
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.vnformat import fmt_share
 from thidua.models.workcalendar import WorkingCalendar, parse_hhmm
 from thidua.notifications.message import build_message, message_id_for
 from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
@@ -630,10 +631,6 @@ def parent_digest_context(campaign: CampaignInfo, *, parent_name: str, children:
             "unit_count": len({c.code for c in children}), "item_count": len(rows)}
 
 
-def _rate(part: int, whole: int) -> str:
-    return f"{(100.0 * part / whole) if whole else 0.0:.1f}%".replace(".", ",")
-
-
 def _failure_rows(session: Session, campaign_id: int, start: datetime, end: datetime, limit: int) -> tuple[list[dict[str, Any]], int]:
     condition = and_(O.c.campaign_id == campaign_id, O.c.status.in_(_PROBLEM_STATUSES),
                      O.c.scheduled_at >= start, O.c.scheduled_at < end)
@@ -675,13 +672,13 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         {"title": s.title, "due_date": fmt_date(s.due_on), "owing": s.owing, "submitted": int(s.submitted or 0),
          "accepted": int(s.accepted or 0), "returned": int(s.returned or 0),
          "not_submitted": s.owing - int(s.submitted or 0), "overdue": int(s.overdue or 0),
-         "rate": _rate(int(s.submitted or 0), s.owing)}
+         "rate": fmt_share(int(s.submitted or 0), s.owing)}
         for s in stats
     ]
     total_owing = sum(o["owing"] for o in obligations)
     total_submitted = sum(o["submitted"] for o in obligations)
     totals = {"owing": total_owing, "submitted": total_submitted, "overdue": sum(o["overdue"] for o in obligations),
-              "rate": _rate(total_submitted, total_owing)}
+              "rate": fmt_share(total_submitted, total_owing)}
 
     since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
     by_status = dict(session.execute(

@@ -13,7 +13,7 @@ import io
 import re
 import textwrap
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
-from thidua.models.forms import format_number
+from thidua.models.vnformat import (
+    XLSX_DATE, XLSX_DATETIME, XLSX_DECIMAL, XLSX_INTEGER, fmt_moment, fmt_number, fmt_percent, fmt_share,
+)
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import UnknownReference
@@ -117,12 +119,6 @@ def place_name(name: str) -> str:
     """The place in the date line: 'Liên đoàn Lao động tỉnh Bình Định' -> 'Bình Định'."""
     match = re.search(r"(?i)(?:tỉnh|thành phố)\s+(.+)$", name)
     return match.group(1).strip() if match else name
-
-
-def _moment_text(moment: datetime, tz: str) -> str:
-    """'14:05 ngày 20/06/2023' in the campaign's time zone."""
-    local = utc_to_local(moment, tz)
-    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
 
 
 def _lower_first(text: str) -> str:
@@ -336,11 +332,11 @@ def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
     for t in reports:
         for row in t.scope:
             p = row.progress
-            value = "chưa có số liệu" if p.figure.value is None else f"{format_number(round(p.figure.value, 2))} {t.unit_of_measure}"
-            percent = "" if p.percent_of_target is None else f", bằng {format_number(round(p.percent_of_target, 1))}% chỉ tiêu"
+            value = "chưa có số liệu" if p.figure.value is None else f"{fmt_number(p.figure.value, 2)} {t.unit_of_measure}"
+            percent = "" if p.percent_of_target is None else f", bằng {fmt_percent(p.percent_of_target)} chỉ tiêu"
             forecast = "" if p.forecast is None else (
-                f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {format_number(round(p.forecast, 1))} {t.unit_of_measure}")
-            out.append(f"- {t.title} (chỉ tiêu {format_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
+                f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {fmt_number(p.forecast)} {t.unit_of_measure}")
+            out.append(f"- {t.title} (chỉ tiêu {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
                        f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}. {p.note}")
     return out
 
@@ -432,18 +428,18 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
     targets = target_progress(session, campaign_code=campaign_code, at=utc_to_local(now, ctx.campaign.timezone).date())
     status_table, figure_table = _status_summary_table(ctx, snapshots, root, breakdown, spec)
     issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
-    as_of = _moment_text(now, ctx.campaign.timezone)
+    as_of = fmt_moment(now, ctx.campaign.timezone)
     counted_rule = "báo cáo đã được duyệt" if spec.consolidate_accepted_only else "báo cáo đã gửi (không bị trả lại)"
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO", [
             f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo "
-            f"({format_number(_percent(root['submitted'], root['owed']))}%), trong đó {root['counted']} báo cáo được tính vào "
+            f"({fmt_share(root['submitted'], root['owed'])}), trong đó {root['counted']} báo cáo được tính vào "
             f"số liệu ({counted_rule}); {root['pending']} báo cáo đang chờ duyệt, {root['returned']} báo cáo bị trả lại "
             f"chờ đơn vị gửi lại; {root['late']} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
             f"{len(root['not_submitted'])} đơn vị chưa gửi."], [status_table]),
         Section("II. KẾT QUẢ THỰC HIỆN", [
             "Kết quả " + _lower_first(round_name) + " tổng hợp từ báo cáo của các đơn vị:",
-            *[f"- {f.label}: {format_number(root['numbers'][f.code]['sum'])}." for f in _figure_fields(spec)],
+            *[f"- {f.label}: {fmt_number(root['numbers'][f.code]['sum'], 2)}." for f in _figure_fields(spec)],
             *_choice_paragraphs(spec, root)], [figure_table]),
         Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
         Section("IV. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, snapshots, root, breakdown)),
@@ -505,17 +501,17 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
     status_table, _ = _status_summary_table(ctx, final_snapshots, root, breakdown, final_spec)
     rating_sheet, rating_summary = _rating_tables(session, ctx, final, final_spec, breakdown)
     issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
-    as_of = _moment_text(now, ctx.campaign.timezone)
+    as_of = fmt_moment(now, ctx.campaign.timezone)
     year_totals = year_table.total or []
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO TỔNG KẾT", [
             f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo tổng kết "
-            f"({format_number(_percent(root['submitted'], root['owed']))}%), {root['counted']} báo cáo được tính vào số liệu; "
+            f"({fmt_share(root['submitted'], root['owed'])}), {root['counted']} báo cáo được tính vào số liệu; "
             f"{root['late']} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {len(root['not_submitted'])} đơn vị chưa gửi."],
             [status_table]),
         Section("II. KẾT QUẢ CẢ NĂM", [
             "Số liệu cả năm là tổng các đợt sơ kết và đợt tổng kết:",
-            *[f"- {header}: {format_number(value)}." for header, value in zip(year_table.headers[2:], year_totals[2:])]],
+            *[f"- {header}: {fmt_number(value, 2)}." for header, value in zip(year_table.headers[2:], year_totals[2:])]],
             [year_table]),
         Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
         Section("IV. XẾP LOẠI CUỐI NĂM", [
@@ -640,17 +636,10 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
         styled: dict[str, object] = {}
         for offset, values in enumerate(body, 1):
             for column, value in enumerate(values, 1):
+                if isinstance(value, float) and value.is_integer() and column - 1 not in table.percent_columns:
+                    value = int(value)  # a whole number reads as one, without a trailing decimal mark
                 cell = sheet.cell(header_row + offset, column, value)
-                if isinstance(value, datetime):
-                    number_format = "DD/MM/YYYY HH:MM"
-                elif column - 1 in table.percent_columns:
-                    number_format = "0.0"
-                elif isinstance(value, float):
-                    number_format = "#,##0.##"
-                elif isinstance(value, int):
-                    number_format = "#,##0"
-                else:
-                    number_format = "General"
+                number_format = _xlsx_format(value, column - 1 in table.percent_columns)
                 if number_format in styled:
                     cell._style = copy(styled[number_format])
                 else:
@@ -665,6 +654,18 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
+
+
+def _xlsx_format(value: Any, percent: bool) -> str:
+    if isinstance(value, datetime):
+        return XLSX_DATETIME
+    if isinstance(value, date):
+        return XLSX_DATE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "General"
+    if percent:
+        return "0.0"
+    return XLSX_INTEGER if isinstance(value, int) else XLSX_DECIMAL
 
 
 def _charts_png(charts: Sequence[Chart]) -> bytes:
@@ -682,11 +683,11 @@ def _charts_png(charts: Sequence[Chart]) -> bytes:
         ax.set_yticks(positions, labels=chart.labels, fontsize=8)
         ax.invert_yaxis()
         for bar, value in zip(bars, chart.values):
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + format_number(round(value, 1)),
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt_number(value),
                     va="center", fontsize=7)
         if chart.target is not None:
             ax.axvline(chart.target, color="#c0392b", linestyle="--", linewidth=1,
-                       label=f"Chỉ tiêu: {format_number(chart.target)} {chart.unit}")
+                       label=f"Chỉ tiêu: {fmt_number(chart.target)} {chart.unit}")
             ax.legend(loc="lower right", fontsize=7)
         ax.set_xlabel(chart.unit, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
@@ -791,7 +792,7 @@ def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa
         is_total = table.total is not None and row_index == len(body)
         for column, value in enumerate(values):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                text = format_number(value, 1 if column in table.percent_columns else 2)
+                text = fmt_number(value, 1 if column in table.percent_columns else 2)
             else:
                 text = "" if value is None else str(value)
             run = grid.rows[row_index].cells[column].paragraphs[0].add_run(text)
