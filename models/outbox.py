@@ -54,3 +54,18 @@ class OutboxMessage(SQLModel, table=True):
     message_id: Optional[str] = Field(default=None, max_length=200)
     sent_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MailOptOut(SQLModel, table=True):
+    """A recipient who asked (one click in the mail, or the page behind it) to stop non-mandatory mail of a
+    campaign: the reminders of one obligation (assignment_id set) or every reminder and digest (None)."""
+
+    __tablename__ = "mail_optout"
+    __table_args__ = (Index("ix_mail_optout_recipient", "recipient", "campaign_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=254)  # lower case
+    campaign_id: int = Field(foreign_key="campaign.id")
+    assignment_id: Optional[int] = Field(default=None, foreign_key="assignment.id")
+    source: str = Field(max_length=16)  # one-click (RFC 8058 POST by the mail provider) | page
+    created_at: datetime = Field(default_factory=utcnow)

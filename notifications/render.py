@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined
 
@@ -27,8 +28,16 @@ from thidua.models.vnformat import JINJA_FILTERS
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 GENERIC = "generic"
 # Keys the HTML layout reads; mail kinds that have no campaign leave them empty.
-_LAYOUT_DEFAULTS = {"campaign_title": "", "office_department": "", "office_email": ""}
+_LAYOUT_DEFAULTS = {"campaign_title": "", "office_department": "", "office_email": "", "office_name": "",
+                    "unsubscribe_url": ""}
 _GENERIC_DEFAULTS = {"subject": "", "body": "", "greeting": "", "link": "", "link_label": ""}
+
+
+def short_link_text(url: str, limit: int = 48) -> str:
+    """What a link shows in HTML mail: host and path, no scheme, no query, at most `limit` characters."""
+    text = urlsplit(str(url))
+    shown = (text.netloc + text.path) if text.netloc else str(url)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 class TemplateRenderError(InvalidInputError):
@@ -52,7 +61,7 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self.environment.filters.update(JINJA_FILTERS)
+        self.environment.filters.update(JINJA_FILTERS, ngan_gon=short_link_text)
         self._compiled: dict[str, tuple[Template, Template, Template] | None] = {}
 
     def _templates(self, name: str) -> tuple[Template, Template, Template] | None:
@@ -72,7 +81,7 @@ class Renderer:
         """Subject (one line), text and HTML of a mail. Unknown names fall back to `generic`."""
         templates = self._templates(name)
         values: dict[str, Any] = {**_LAYOUT_DEFAULTS, **context}
-        if templates is None:
+        if templates is None or name == GENERIC:
             templates = self._templates(GENERIC)
             assert templates is not None, "the generic template ships with the package"
             values = {**_GENERIC_DEFAULTS, **values}

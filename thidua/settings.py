@@ -6,7 +6,7 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout root in a source tree; site-packages when installed
@@ -38,9 +38,16 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "thidua@ldld.binhdinh.vn"
-    smtp_sender_name: str = "Hệ thống thi đua LĐLĐ tỉnh"
+    smtp_sender_name: str = "Hệ thống thi đua LĐLĐ tỉnh Bình Định"  # mail of a campaign names its office instead
+    smtp_reply_to: str | None = None  # where replies to mail without a campaign (sign-in links) go
     smtp_connections: int = 4
-    mail_domain: str = "thidua.local"
+    mail_domain: str = ""  # Message-ID and List-Id domain; default: the domain of smtp_sender
+
+    @model_validator(mode="after")
+    def _mail_domain_from_sender(self) -> "Settings":
+        if not self.mail_domain:
+            self.mail_domain = self.smtp_sender.rpartition("@")[2] or "localhost"
+        return self
 
     scheduler_enabled: bool = True  # off in scale-out mode: Prefect holds the schedules
     tick_seconds: int = 60

@@ -22,7 +22,9 @@ from thidua.models.clock import utcnow
 from thidua.db import get_engine
 from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
-from thidua.web import mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit
+from thidua.web import (
+    mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit, routes_unsubscribe,
+)
 from thidua.web.errors import BadLink, NotSignedIn, RateLimited
 from thidua.web.rendering import make_templates, render
 from thidua.web.service_errors import present
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
-    pages = (routes_auth, routes_unit, routes_nominations, routes_review, routes_office)
+    pages = (routes_auth, routes_unit, routes_nominations, routes_review, routes_office, routes_unsubscribe)
     return [m.router for m in pages], routes_api.router
 
 

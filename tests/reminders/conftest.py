@@ -150,7 +150,7 @@ def mails_of(accepted: list[Any]) -> list[Mail]:
         text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
         out.append(Mail(to=received.rcpt_tos[0], subject=str(message["Subject"]), date=message["Date"].datetime,
                         message_id=received.message_id, text=text,
-                        reply_to=str(message["Reply-To"]) if message["Reply-To"] else None))
+                        reply_to=message["Reply-To"].addresses[0].addr_spec if message["Reply-To"] else None))
     return out
 
 

@@ -30,8 +30,10 @@ trouble is not an exception: the rows go back to `pending` with a backoff and th
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time as _time
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -47,7 +49,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.errors import NotFoundError, RefusedError, ThiduaError, UnavailableError
-from thidua.models.clock import end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
+from thidua.models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
+from thidua.models.officenames import body_name, office_display_name
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reminders import (
     MAX_QUEUED_EMAIL_LENGTH, Occurrence, Phase, current_occurrence, days_left, deadline_phrase, escalation_key,
@@ -65,6 +68,7 @@ from thidua.notifications.transport import DeliveryAborted, DeliveryResult, Outg
 from thidua.audit import audit_many
 from thidua.services.calendars import load_holidays, resolve_config_path
 from thidua.services.campaigns import subtree_range
+from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_url
 from thidua.settings import Settings
 
 O = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -559,11 +563,22 @@ class CampaignInfo:
     owner_email: str
     owner_department: str
     active: bool
+    issuer_name: str = ""  # the federation that runs the campaign (its issuing unit)
 
     @property
     def layout(self) -> dict[str, str]:
         return {"campaign_title": self.title, "office_department": self.owner_department,
-                "office_email": self.owner_email}
+                "office_email": self.owner_email, "office_name": self.office_name}
+
+    @property
+    def office_name(self) -> str:
+        """'Ban CSPL&QHLĐ – LĐLĐ tỉnh Bình Định': the sender's name in mail."""
+        return office_display_name(self.owner_department, self.issuer_name)
+
+    @property
+    def reply_name(self) -> str:
+        """'Ban Chính sách pháp luật và Quan hệ lao động – LĐLĐ tỉnh Bình Định': who answers a reply."""
+        return " – ".join(p for p in (self.owner_department, body_name(self.issuer_name)) if p)
 
 
 def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignInfo]:
@@ -571,9 +586,20 @@ def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignIn
     if not ids:
         return {}
     rows = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.timezone, C.c.owner_email, C.c.owner_department,
-                                  C.c.status).where(C.c.id.in_(ids))).all()
-    return {r.id: CampaignInfo(r.id, r.code, r.title, r.timezone, r.owner_email, r.owner_department, r.status == "active")
+                                  C.c.status, U.c.name.label("issuer_name"))
+                           .select_from(C.outerjoin(U, U.c.id == C.c.issuing_unit_id)).where(C.c.id.in_(ids))).all()
+    return {r.id: CampaignInfo(r.id, r.code, r.title, r.timezone, r.owner_email, r.owner_department, r.status == "active",
+                               r.issuer_name or "")
             for r in rows}
+
+
+def sole_office(session: Session) -> CampaignInfo | None:
+    """The office that answers mail without a campaign (sign-in links): the owner of the active campaigns when
+    they all have one owner address; None when there are several."""
+    rows = session.execute(select(C.c.id, C.c.owner_email).where(C.c.status == "active").order_by(C.c.id)).all()
+    if not rows or len({r.owner_email for r in rows}) != 1:
+        return None
+    return campaign_infos(session, [rows[0].id])[rows[0].id]
 
 
 def obligation_link(base_url: str, assignment_id: int) -> str:
@@ -672,13 +698,16 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         {"title": s.title, "due_date": fmt_date(s.due_on), "owing": s.owing, "submitted": int(s.submitted or 0),
          "accepted": int(s.accepted or 0), "returned": int(s.returned or 0),
          "not_submitted": s.owing - int(s.submitted or 0), "overdue": int(s.overdue or 0),
-         "rate": fmt_share(int(s.submitted or 0), s.owing)}
+         "rate": fmt_share(int(s.submitted or 0), s.owing), "due": s.due_on <= today}
         for s in stats
     ]
-    total_owing = sum(o["owing"] for o in obligations)
-    total_submitted = sum(o["submitted"] for o in obligations)
-    totals = {"owing": total_owing, "submitted": total_submitted, "overdue": sum(o["overdue"] for o in obligations),
-              "rate": fmt_share(total_submitted, total_owing)}
+    # The totals (and the subject) count what is due by today: a report due in December is not "missing" in June.
+    due = [o for o in obligations if o["due"]]
+    total_owing = sum(o["owing"] for o in due)
+    total_submitted = sum(o["submitted"] for o in due)
+    totals = {"owing": total_owing, "submitted": total_submitted, "overdue": sum(o["overdue"] for o in due),
+              "rate": fmt_share(total_submitted, total_owing), "obligations": len(due),
+              "not_yet_due": len(obligations) - len(due)}
 
     since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
     by_status = dict(session.execute(
@@ -722,18 +751,42 @@ def display_address(name: str, address: str) -> str:
     return f'"{escaped}" <{address}>'
 
 
+def list_id(campaign: CampaignInfo, mail_domain: str) -> str:
+    """RFC 2919 List-Id of a campaign's mail, so that mail programs can filter and group it: ASCII phrase."""
+    plain = unicodedata.normalize("NFKD", campaign.title.replace("Đ", "D").replace("đ", "d"))
+    phrase = "".join(ch for ch in plain if ch.isascii() and (ch.isalnum() or ch in " -")).strip()
+    label = re.sub(r"[^a-z0-9-]+", "-", campaign.code.lower()).strip("-") or "thidua"
+    return f'"{phrase[:80]}" <{label}.{mail_domain}>' if phrase else f"<{label}.{mail_domain}>"
+
+
 def compose(*, key: str, recipient: str, display_name: str, template: str, context: dict[str, Any],
             reply_to: str | None, smtp: SmtpSettings, mail_domain: str, now: datetime, kind: str,
-            renderer: Renderer) -> tuple[OutgoingMessage, str]:
+            renderer: Renderer, campaign: CampaignInfo | None = None, unsubscribe: str | None = None,
+            reply_name: str = "") -> tuple[OutgoingMessage, str]:
     """Render and build one mail; returns the message and its Message-ID.
+
+    With `campaign` the mail comes from its office (From and Reply-To named after the department and the
+    federation), is dated in the campaign's time zone and carries List-Id; `unsubscribe` (a URL) adds the
+    RFC 8058 one-click headers and the footer link.
     Raises ValueError (bad address) or TemplateRenderError: both permanent for this mail."""
+    if unsubscribe:
+        context = {**context, "unsubscribe_url": unsubscribe}
     mail = renderer.render(template, context)
     message_id = message_id_for(key, mail_domain)
+    sender = display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
+    reply = reply_to if reply_to and is_plausible_email(reply_to) else None
+    if reply:
+        reply = display_address(reply_name or (campaign.reply_name if campaign else ""), reply)
+    headers = {"Auto-Submitted": "auto-generated", "X-Thidua-Kind": kind}
+    if campaign is not None:
+        headers["List-Id"] = list_id(campaign, mail_domain)
+    if unsubscribe:
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     raw = build_message(
-        sender=smtp.from_header, to=[display_address(display_name, recipient)], subject=mail.subject, text=mail.text,
-        html=mail.html, message_id=message_id,
-        reply_to=reply_to if reply_to and is_plausible_email(reply_to) else None, date=now,
-        extra_headers={"Auto-Submitted": "auto-generated", "X-Thidua-Kind": kind},
+        sender=sender, to=[display_address(display_name, recipient)], subject=mail.subject, text=mail.text,
+        html=mail.html, message_id=message_id, reply_to=reply,
+        date=utc_to_local(now, campaign.timezone if campaign else DEFAULT_TZ), extra_headers=headers,
     )
     return OutgoingMessage(key=key, sender=smtp.sender, recipients=[recipient], raw=raw), message_id
 
@@ -776,9 +829,11 @@ def render_preview(engine: Engine, settings: Settings, code: str, *, now: dateti
                     if not is_plausible_email(recipient):
                         continue  # dispatch records these as failed; the office digest lists them
                     message, _ = compose(key=key, recipient=recipient, display_name=unit.name, template=template,
-                                         context=context, reply_to=ctx.owner_email if batch.kind != "office_digest" else None,
-                                         smtp=smtp, mail_domain=settings.mail_domain, now=batch.send_at,
-                                         kind=batch.kind, renderer=renderer)
+                                         context=context, reply_to=ctx.owner_email, smtp=smtp,
+                                         mail_domain=settings.mail_domain, now=batch.send_at, kind=batch.kind,
+                                         renderer=renderer, campaign=campaign,
+                                         unsubscribe=unsubscribe_url(settings, recipient, ctx.id,
+                                                                     unit.assignment_id if batch.kind == "reminder" else None))
                     out.append((key, message.raw))
     return out
 
@@ -1022,10 +1077,13 @@ class _Loaded:
     template_context: dict[str, Any] | None = None
     display_name: str = ""
     reply_to: str | None = None
+    campaign: CampaignInfo | None = None
+    reply_name: str = ""
 
 
 def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: str,
-             link_for: Callable[[str, int, int], str] | None = None) -> list[_Loaded]:
+             link_for: Callable[[str, int, int], str] | None = None,
+             fallback_reply_to: str | None = None) -> list[_Loaded]:
     parent = U.alias("parent")
     rows = session.execute(
         select(O.c.id, O.c.key, O.c.kind, O.c.template, O.c.recipient, O.c.context, O.c.unit_id, O.c.assignment_id,
@@ -1039,14 +1097,21 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
     campaigns = campaign_infos(session, [r.campaign_id for r in rows if r.campaign_id is not None])
     children = _overdue_children(session, {(r.campaign_id, r.unit_id) for r in rows if r.kind == "escalation"}, now)
     office_cache: dict[int, dict[str, Any]] = {}
+    stopped = opted_out(session, [(r.recipient, r.campaign_id, r.assignment_id, r.kind) for r in rows])
+    office = sole_office(session) if any(r.campaign_id is None for r in rows) else None
     loaded = []
     for row in rows:
         item = _Loaded(row, display_name=row.unit_name or "")
         campaign = campaigns.get(row.campaign_id) if row.campaign_id is not None else None
-        item.reply_to = campaign.owner_email if campaign else None
+        item.campaign = campaign
+        item.reply_to = campaign.owner_email if campaign else (fallback_reply_to or (office.owner_email if office else None))
+        if campaign is None and office is not None and not fallback_reply_to:
+            item.reply_name = office.reply_name
         today = utc_to_local(now, campaign.timezone if campaign else "Asia/Ho_Chi_Minh").date()
         if row.kind in ("reminder", "escalation", "office_digest", "failure_report") and (campaign is None or not campaign.active):
             item.skip = "chiến dịch không còn hoạt động"
+        elif (row.recipient.strip().lower(), row.campaign_id, row.assignment_id) in stopped:
+            item.skip = "người nhận đã bấm ngừng nhận loại thư này"
         elif row.kind == "reminder":
             item.skip = _reminder_skip_reason(row, now)
             if item.skip is None:
@@ -1070,7 +1135,6 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
         elif row.kind == "office_digest":
             assert campaign is not None
             item.display_name = campaign.owner_department
-            item.reply_to = None
             if campaign.id not in office_cache:
                 office_cache[campaign.id] = office_digest_context(
                     session, campaign, now=now, frequency=(row.context or {}).get("frequency", "daily"))
@@ -1078,7 +1142,6 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
         elif row.kind == "failure_report":
             assert campaign is not None
             item.display_name = campaign.owner_department
-            item.reply_to = None
             day = date.fromisoformat((row.context or {}).get("day", today.isoformat()))
             item.template_context = failure_report_context(session, campaign, day=day, now=now)
             if item.template_context["count"] == 0:
@@ -1115,7 +1178,8 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
     with Session(engine) as session:
         loaded = _prepare(session, ids, now=now, base_url=settings.base_url,
                           link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
-                              settings, email, unit_id, assignment_id, now))
+                              settings, email, unit_id, assignment_id, now),
+                          fallback_reply_to=settings.smtp_reply_to)
     ready: list[_Ready] = []
     skipped: dict[str, list[int]] = defaultdict(list)
     failed: list[tuple[Any, str]] = []
@@ -1129,10 +1193,14 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
             continue
         assert item.template_context is not None
         try:
+            unsubscribe = (unsubscribe_url(settings, row.recipient, row.campaign_id,
+                                           row.assignment_id if row.kind == "reminder" else None)
+                           if row.kind in NON_MANDATORY_KINDS and row.campaign_id is not None else None)
             message, message_id = compose(
                 key=row.key, recipient=row.recipient, display_name=item.display_name, template=row.template,
                 context=item.template_context, reply_to=item.reply_to, smtp=smtp, mail_domain=settings.mail_domain,
-                now=now, kind=row.kind, renderer=renderer)
+                now=now, kind=row.kind, renderer=renderer, campaign=item.campaign, unsubscribe=unsubscribe,
+                reply_name=item.reply_name)
         except (ValueError, TemplateRenderError) as exc:
             failed.append((row, f"không tạo được thư: {exc}"))
             continue

@@ -24,6 +24,7 @@ from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.vnformat import (
     XLSX_DATE, XLSX_DATETIME, XLSX_DECIMAL, XLSX_INTEGER, fmt_moment, fmt_number, fmt_percent, fmt_share,
 )
+from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import UnknownReference
@@ -97,28 +98,6 @@ class ReportFiles:
 def natural_key(code: str) -> list[Any]:
     """'BDH.D1.10' after 'BDH.D1.9'."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code)]
-
-
-def short_body_name(name: str) -> str:
-    """'Liên đoàn Lao động tỉnh Bình Định' -> 'LĐLĐ TỈNH BÌNH ĐỊNH' (how union documents head)."""
-    short = re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
-    short = re.sub(r"(?i)^tổng liên đoàn lao động", "Tổng LĐLĐ", short)
-    return short.upper()
-
-
-def department_abbreviation(department: str) -> str:
-    """'Ban Chính sách pháp luật và Quan hệ lao động' -> 'BAN CSPL&QHLĐ'; short names stay whole."""
-    words = department.split()
-    if not words or words[0].casefold() != "ban" or len(words) < 5:
-        return department.upper()
-    parts = re.split(r"\s+(?:và|&)\s+", " ".join(words[1:]))
-    return "BAN " + "&".join("".join(w[0] for w in part.split()).upper() for part in parts)
-
-
-def place_name(name: str) -> str:
-    """The place in the date line: 'Liên đoàn Lao động tỉnh Bình Định' -> 'Bình Định'."""
-    match = re.search(r"(?i)(?:tỉnh|thành phố)\s+(.+)$", name)
-    return match.group(1).strip() if match else name
 
 
 def _lower_first(text: str) -> str:
@@ -383,11 +362,6 @@ def _breakdown_level(ctx: _Context, snapshots: Sequence[dict[str, Any]]) -> str 
     return levels[1] if len(levels) > 1 else None
 
 
-def _body_name(name: str) -> str:
-    """'Liên đoàn Lao động tỉnh Bình Định' -> 'LĐLĐ tỉnh Bình Định' (in running text)."""
-    return re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
-
-
 def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str, str], str, list[str], list[str]]:
     """Left header lines, place of the date line, 'Nơi nhận' and the signature block."""
     department = department_abbreviation(ctx.campaign.owner_department) if ctx.campaign.owner_department else ""
@@ -400,7 +374,7 @@ def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str
     recipients = []
     if ctx.parent_of_issuing is not None:
         recipients.append(f"- {ctx.parent_of_issuing.name} (để báo cáo);")
-    recipients.append(f"- Thường trực {_body_name(ctx.issuing.name)};")
+    recipients.append(f"- Thường trực {body_name(ctx.issuing.name)};")
     level = ctx.levels.get(breakdown_level or "")
     if level is not None:
         recipients.append(f"- Các {_lower_first(level.name)} (để biết);")
