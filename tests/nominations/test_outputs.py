@@ -2,7 +2,7 @@
 (XLSX), and the `thidua nominations` commands (including their refusals: exit code 1, no traceback)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -83,11 +83,33 @@ def test_consolidated_list_and_award_register(world: World, tmp_path: Path) -> N
     rows = cells(register, "Sổ theo dõi khen thưởng")
     header = rows.index(next(r for r in rows if r[0] == "STT"))
     granted = rows[header + 1:]
-    assert [(r[1], r[2], r[7], r[14]) for r in granted] == [
-        ("123/QĐ-LĐLĐ", "20/12/2023", "Nguyễn Văn An", "28/12/2023"),  # the province's decision first
-        ("31/QĐ-LĐLĐ", "03/12/2023", "CĐCS Đơn vị Mẫu 1-1 (giả lập)", None),  # not handed over yet
+    assert [(r[1], r[2], r[7], r[14]) for r in granted] == [  # real date cells, not text
+        ("123/QĐ-LĐLĐ", datetime(2023, 12, 20), "Nguyễn Văn An", datetime(2023, 12, 28)),  # the province's first
+        ("31/QĐ-LĐLĐ", datetime(2023, 12, 3), "CĐCS Đơn vị Mẫu 1-1 (giả lập)", None),  # not handed over yet
     ]
     assert granted[0][3] == "LĐLĐ tỉnh – Liên đoàn Lao động tỉnh Bình Định"
+
+
+def test_register_and_list_are_ready_to_print(world: World, tmp_path: Path) -> None:
+    walk_every_action(world)
+    moment = datetime(2024, 1, 10, 3, tzinfo=timezone.utc)
+    register = nom.write_award_register(world.engine, world.campaign_id, tmp_path / "so.xlsx", now=moment)
+    listing = nom.write_proposal_list(world.engine, world.campaign_id, world.units["BDH.D1"], tmp_path / "ds.xlsx",
+                                      now=moment)
+    for path, name in ((register, "Sổ theo dõi khen thưởng"), (listing, "Danh sách đề nghị")):
+        sheet = load_workbook(path)[name]
+        header = next(c.row for c in sheet["A"] if c.value == "STT")
+        assert int(sheet.page_setup.paperSize) == 9 and sheet.page_setup.orientation == "landscape"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1
+        assert sheet.page_setup.fitToHeight == 0
+        assert sheet.print_title_rows == f"${header}:${header}"
+        assert "&P" in sheet.oddFooter.center.text
+        first = [c for c in sheet[header + 1]]
+        assert first[0].number_format == "#,##0" and first[0].value == 1  # STT: an integer
+    dated = load_workbook(register)["Sổ theo dõi khen thưởng"]
+    header = next(c.row for c in dated["A"] if c.value == "STT")
+    assert dated.cell(header + 1, 3).number_format == "DD/MM/YYYY"
+    assert "Lập ngày 10/01/2024" in str(dated["A3"].value)  # the moment asked for, not the wall clock
 
 
 # --- command line ----------------------------------------------------------------------------------

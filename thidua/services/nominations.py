@@ -1564,14 +1564,29 @@ def _sheet_header(ws, title: str, lines: Sequence[str], headers: Sequence[str]) 
     ws.freeze_panes = f"A{header_row + 1}"  # a string: creating the cell would push the first row down
 
 
+def _print_ready(ws) -> None:  # noqa: ANN001
+    """Dates and numbers typed, body text wrapped in its column, A4 print setup with the header row repeated."""
+    from openpyxl.styles import Alignment
+
+    from thidua.xlsx_layout import print_setup, set_formats
+
+    header_row = int(ws.freeze_panes[1:]) - 1  # _sheet_header freezes the rows down to the header
+    set_formats(ws, header_row + 1)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in ws.iter_rows(min_row=header_row + 1):
+        for cell in row:
+            cell.alignment = wrap
+    print_setup(ws, header_row=header_row)
+
+
 def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Path, *, occasion: str | None = None,
-                        round_number: int | None = None) -> Path:
+                        round_number: int | None = None, now: datetime | None = None) -> Path:
     """The consolidated list of a level: every file that reached this unit (its own proposals and those sent
     to it), with where each one is now; a summary sheet counts them per award against the quotas."""
     from openpyxl import Workbook
 
     with Session(engine) as session:
-        ctx = _context(session, campaign_id, None, for_change=False)
+        ctx = _context(session, campaign_id, now, for_change=False)
         unit = ctx.units.get(unit_id)
         reached = select(S.c.nomination_id).where(S.c.to_unit_id == unit_id)
         query = select(N).where(N.c.campaign_id == campaign_id, or_(N.c.id.in_(reached), N.c.origin_unit_id == unit_id),
@@ -1612,20 +1627,22 @@ def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Pat
         for name, counts in sorted(per_award.items()):
             summary.append([name, counts["collective"], counts["individual"], counts["alive"], counts["returned"],
                             counts["dead"], counts["granted"]])
-        for sheet, widths in ((ws, [6, 10, 40, 10, 32, 20, 32, 16, 24, 50, 32, 26, 32, 26, 26]), (summary, [50, 10, 10, 14, 12, 24, 14])):
+        for sheet, widths in ((ws, [5, 8, 26, 9, 22, 14, 22, 13, 16, 40, 22, 16, 22, 18, 18]), (summary, [50, 10, 10, 14, 12, 24, 14])):
             for col, width in enumerate(widths, start=1):
                 sheet.column_dimensions[sheet.cell(row=1, column=col).column_letter].width = width
+            _print_ready(sheet)
         out.parent.mkdir(parents=True, exist_ok=True)
         wb.save(out)
         return out
 
 
-def write_award_register(engine: Engine, campaign_id: int, out: Path) -> Path:
-    """Sổ theo dõi khen thưởng: every award decided in the campaign, by deciding level and decision."""
+def write_award_register(engine: Engine, campaign_id: int, out: Path, *, now: datetime | None = None) -> Path:
+    """Sổ theo dõi khen thưởng: every award decided in the campaign, by deciding level and decision.
+    `now` dates the register ("Lập ngày"; default: today)."""
     from openpyxl import Workbook
 
     with Session(engine) as session:
-        ctx = _context(session, campaign_id, None, for_change=False)
+        ctx = _context(session, campaign_id, now, for_change=False)
         rank = {lvl: i for i, lvl in enumerate(ctx.levels)}
         rows = sorted(session.execute(select(N).where(N.c.campaign_id == campaign_id, N.c.status.in_(_GRANTED))).mappings(),
                       key=lambda r: (rank.get(r["deciding_level"], 99), r["decision_date"] or date.min, r["decision_number"], r["id"]))
@@ -1637,13 +1654,14 @@ def write_award_register(engine: Engine, campaign_id: int, out: Path) -> Path:
                                                        f"Danh mục: {ctx.catalogue.title}. Lập ngày {fmt_date(ctx.today)}."],
                       _REGISTER_HEADERS)
         for i, r in enumerate(rows, start=1):
-            ws.append([i, r["decision_number"], fmt_date(r["decision_date"]),
+            ws.append([i, r["decision_number"], r["decision_date"],
                        f"{ctx.level_name(r['deciding_level'])} – {names.get(r['deciding_unit_id'], '')}", r["decision_signer"],
                        r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"], r["nominee_position"],
                        names.get(r["nominee_unit_id"], ""), occasion_label(r["occasion"], r["round_number"]), r["theme"],
-                       r["achievement"], names.get(r["origin_unit_id"], ""), fmt_date(r["awarded_on"]), r["id"]])
-        for col, width in enumerate([6, 22, 14, 40, 26, 40, 10, 32, 20, 32, 16, 24, 50, 32, 14, 10], start=1):
+                       r["achievement"], names.get(r["origin_unit_id"], ""), r["awarded_on"], r["id"]])
+        for col, width in enumerate([5, 14, 11, 26, 20, 26, 9, 24, 14, 24, 14, 16, 40, 24, 11, 8], start=1):
             ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = width
+        _print_ready(ws)
         out.parent.mkdir(parents=True, exist_ok=True)
         wb.save(out)
         return out

@@ -21,9 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
-from thidua.models.vnformat import (
-    XLSX_DATE, XLSX_DATETIME, XLSX_DECIMAL, XLSX_INTEGER, fmt_moment, fmt_number, fmt_percent, fmt_share,
-)
+from thidua.models.vnformat import fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
@@ -33,6 +31,7 @@ from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
 from thidua.services.targets import TargetReport, target_progress
+from thidua.xlsx_layout import number_format_for, print_setup
 
 A = Assignment.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
@@ -239,7 +238,7 @@ def _cell_value(f: FormField, value: Any) -> Any:
     if f.type == "bool":
         return "có" if value else "không"
     if f.type == "date":
-        return fmt_date(datetime.fromisoformat(value))
+        return date.fromisoformat(str(value)[:10])  # a real date cell
     return value
 
 
@@ -299,7 +298,7 @@ def _target_sheet(reports: Sequence[TargetReport]) -> Table:
                          None if p.figure.value is None else round(p.figure.value, 2),
                          None if p.percent_of_target is None else round(p.percent_of_target, 1),
                          None if p.forecast is None else round(p.forecast, 1), p.verdict,
-                         p.figure.units_reported, p.figure.units_owing, fmt_date(t.deadline), p.note])
+                         p.figure.units_reported, p.figure.units_owing, t.deadline, p.note])
     return Table(title="Chỉ tiêu", caption="Tiến độ thực hiện chỉ tiêu",
                  headers=["Mã chỉ tiêu", "Chỉ tiêu", "Phạm vi", "Mã đơn vị", "Đơn vị", "Chỉ tiêu đặt ra", "Đơn vị tính",
                           "Đã đạt", "Tỷ lệ so với chỉ tiêu (%)", "Dự báo đến hạn", "Đánh giá", "Số đơn vị có số liệu",
@@ -604,10 +603,12 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
             cell.border = border
-            sheet.column_dimensions[get_column_letter(column)].width = max(8, min(40, len(header) + 2))
         body = list(table.rows) + ([table.total] if table.total else [])
+        for column, header in enumerate(table.headers, 1):
+            sheet.column_dimensions[get_column_letter(column)].width = _column_width(header, [r[column - 1] for r in body[:500]])
         # Styling a cell registers its style in the workbook (costly); cells of one kind share one style array.
         styled: dict[str, object] = {}
+        wrap = Alignment(wrap_text=True, vertical="top")
         for offset, values in enumerate(body, 1):
             for column, value in enumerate(values, 1):
                 if isinstance(value, float) and value.is_integer() and column - 1 not in table.percent_columns:
@@ -619,27 +620,31 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
                 else:
                     cell.border = border
                     cell.number_format = number_format
+                    cell.alignment = wrap  # long unit names wrap inside their column
                     styled[number_format] = cell._style
             if table.total and offset == len(body):
                 for column in range(1, len(values) + 1):
                     sheet.cell(header_row + offset, column).font = Font(bold=True)
         sheet.row_dimensions[header_row].height = 45
         sheet.freeze_panes = sheet.cell(header_row + 1, 1)
+        print_setup(sheet, header_row=header_row)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
 
 
 def _xlsx_format(value: Any, percent: bool) -> str:
-    if isinstance(value, datetime):
-        return XLSX_DATETIME
-    if isinstance(value, date):
-        return XLSX_DATE
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "General"
-    if percent:
-        return "0.0"
-    return XLSX_INTEGER if isinstance(value, int) else XLSX_DECIMAL
+    return number_format_for(value, percent=percent)
+
+
+def _column_width(header: str, values: Sequence[Any]) -> float:
+    """Wide enough for the longest header word and most values (long names wrap), between 6 and 36 characters."""
+    longest_word = max((len(w) for w in header.split()), default=4) + 2
+    shown = sorted(len(fmt_number(v, 2) if isinstance(v, (int, float)) and not isinstance(v, bool) else
+                       "dd/mm/yyyy hh:mm" if isinstance(v, datetime) else "dd/mm/yyyy" if isinstance(v, date) else
+                       str(v or "")) for v in values)
+    typical = shown[int(len(shown) * 0.9)] + 2 if shown else 0
+    return float(max(6, min(36, max(longest_word, typical, min(len(header), 14)))))
 
 
 def _charts_png(charts: Sequence[Chart]) -> bytes:
