@@ -16,6 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from thidua.audit import audit
+from thidua.errors import InvalidInputError
 from thidua.models.outbox import MailOptOut
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.settings import Settings
@@ -26,7 +27,7 @@ UNSUBSCRIBE_PATH = "/huy-nhan-thu"
 T = MailOptOut.__table__  # type: ignore[attr-defined]
 
 
-class BadUnsubscribeLink(ValueError):
+class BadUnsubscribeLink(InvalidInputError):
     """The token was altered or signed with another key."""
 
 
