@@ -165,6 +165,8 @@ NOTICES = {
     "duyet-hang-loat": "Đã duyệt các hồ sơ được chọn.",
     "da-de-xuat": "Đã ghi đề nghị khen thưởng; đề nghị nằm trong danh sách chờ gửi tờ trình lên cấp trên.",
     "da-rut": "Đã rút đề nghị.",
+    "khong-de-nghi": "Đã ghi: đơn vị không có đề nghị khen thưởng trong đợt này. Hệ thống thôi nhắc việc.",
+    "da-gui-danh-sach": "Đã gửi danh sách đề nghị lên cấp trên; nghĩa vụ đề xuất khen thưởng của đơn vị đã hoàn thành.",
     "lich-moi": "Đã tạo địa chỉ lịch mới; địa chỉ cũ không còn dùng được.",
     "da-them": "Đã thêm người dùng.",
     "da-nhap": "Đã nhập người dùng từ e-mail của các đơn vị.",

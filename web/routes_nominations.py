@@ -18,8 +18,8 @@ from thidua.web.errors import Conflict, InvalidInput, NotFound
 from thidua.web.nomination_views import (
     access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
 )
-from thidua.web.permissions import Principal, require
-from thidua.web.queries import pick_campaign
+from thidua.web.permissions import Principal, can_act_for_unit, require
+from thidua.web.queries import assignment_view, pick_campaign, unit_ref
 from thidua.web.rendering import render
 from thidua.web.service_errors import present
 
@@ -121,7 +121,26 @@ def send_list(request: Request, batch_id: int, form: FormData = Depends(form_dat
                                to_trinh=service.DocumentRef(number, day), now=now(request))
     except NominationError as exc:
         raise as_web_error(exc) from None
-    return RedirectResponse("/don-vi/khen-thuong?tb=da-chuyen", status_code=303)
+    return RedirectResponse("/don-vi/khen-thuong?tb=da-gui-danh-sach", status_code=303)
+
+
+@router.post("/don-vi/nghia-vu/{assignment_id}/khong-co-de-nghi")
+def declare_none(request: Request, assignment_id: int, me: Principal = Depends(principal),
+                 session: Session = Depends(db)) -> Response:
+    """The unit proposes nobody in this window: its proposal obligation is done and reminders stop."""
+    view = assignment_view(session, assignment_id)
+    require(can_act_for_unit(me, unit_ref(view.unit)), "khai báo thay cho đơn vị khác")
+    if view.obligation.kind != "nomination_window":
+        raise InvalidInput("Nghĩa vụ này không phải đợt đề xuất khen thưởng.", {})
+    round_number = view.obligation.round_number
+    try:
+        with write_turn(request):
+            service.declare_no_proposals(request.app.state.engine, view.campaign.id, actor_for(me),
+                                         occasion="round" if round_number is not None else "year_end",
+                                         round_number=round_number, now=now(request))
+    except NominationError as exc:
+        raise as_web_error(exc, back=f"/don-vi/nghia-vu/{assignment_id}") from None
+    return RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}?tb=khong-de-nghi", status_code=303)
 
 
 @router.get("/don-vi/khen-thuong/{nomination_id}")

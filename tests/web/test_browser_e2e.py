@@ -135,7 +135,7 @@ def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screens
     page.fill("input[name=so_to_trinh]", "20/TTr-LĐLĐ")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")
     page.click("form[id^=gui-danh-sach] button")
-    page.wait_for_url(re.compile(r".*/don-vi/khen-thuong\?tb=da-chuyen"))
+    page.wait_for_url(re.compile(r".*/don-vi/khen-thuong\?tb=da-gui-danh-sach"))
 
     become(page, live, "reviewer_bdh")
     page.goto(nomination_url)

@@ -129,3 +129,21 @@ def test_return_needs_a_reason_and_a_stale_decision_is_a_conflict(world: World, 
     assert "Bị trả lại" in page and "Bổ sung biên bản họp" in page
     assert act(client, world, nid, hanh_dong="gui_lai", thanh_tich="Đã bổ sung biên bản.").status_code == 303
     assert nomination(world).current_unit_id == world.units["BDH.D1"].id
+
+
+def test_a_unit_declares_it_proposes_nobody_and_is_no_longer_owed(world: World, client) -> None:
+    """Issue 11 point 1: the window obligation is fulfilled from its page by a "không có đề nghị" declaration."""
+    world.clock[0] = NOMINATION_NOW
+    as_(client, world, "officer_d1_2")
+    assignment = world.assignment_id("BDH.D1.2", "de-xuat-khen-thuong-dot-2")
+    page = client.get(f"/don-vi/nghia-vu/{assignment}").text
+    assert 'id="khong-co-de-nghi"' in page and "Chưa gửi" in page
+    answer = client.post(f"/don-vi/nghia-vu/{assignment}/khong-co-de-nghi", data={"_csrf": csrf_of(client, world)})
+    assert answer.status_code == 303, text_of(answer.text)
+    after = text_of(client.get(answer.headers["location"]).text)
+    assert "không có đề nghị khen thưởng trong đợt này" in after and "Đã duyệt" in after
+    assert 'id="khong-co-de-nghi"' not in after
+    # someone else's obligation: refused
+    other = world.assignment_id("BDH.D1.1", "de-xuat-khen-thuong-dot-2")
+    assert client.post(f"/don-vi/nghia-vu/{other}/khong-co-de-nghi",
+                       data={"_csrf": csrf_of(client, world)}).status_code == 403

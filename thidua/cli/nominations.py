@@ -303,6 +303,24 @@ def send_cmd(
                   highlight=False)
 
 
+@nominations_app.command("none")
+@friendly
+@_service_errors
+def none_cmd(
+    code: str = typer.Argument(..., help="Mã chiến dịch."),
+    unit_as: str = UNIT_AS,
+    occasion: str = typer.Option("year_end", "--occasion", help="year_end | round."),
+    round_number: Optional[int] = typer.Option(None, "--round", help="Số đợt (khi --occasion round)."),
+    actor: Optional[str] = ACTOR,
+    now: Optional[str] = NOW,
+) -> None:
+    """Khai báo đơn vị không có đề nghị khen thưởng trong đợt: hết nghĩa vụ đề xuất, thôi nhắc việc."""
+    engine = _engine()
+    title = service.declare_no_proposals(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
+                                         occasion=occasion, round_number=round_number, now=_now(now))
+    console.print(f"Đã ghi: {unit_as} không có đề nghị khen thưởng trong '{title}'.", highlight=False)
+
+
 @nominations_app.command("decide")
 @friendly
 def decide_cmd(

@@ -1352,7 +1352,63 @@ def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: Do
     _apply_moves(session, ctx, _A.SEND, actor, moves, comment=f"Tờ trình số {to_trinh.number.strip()} ngày {fmt_date(to_trinh.on)}",
                  extra_context={"to_trinh_number": to_trinh.number.strip(), "to_trinh_date": fmt_date(to_trinh.on)},
                  extra_audit=[batch_audit], extra_mail=notice)
+    _fulfil_window(session, ctx, batch["from_unit_id"], batch["occasion"], batch["round_number"] or None, actor, {
+        "danh_sach": batch_id, "so_de_nghi": len(rows), "to_trinh": to_trinh.number.strip(),
+        "ngay_to_trinh": fmt_date(to_trinh.on)})
     return BatchResult(batch_id, target.id, [r["id"] for r in rows])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The proposal window as an obligation: fulfilled by sending the list, or by declaring there is none
+# ---------------------------------------------------------------------------------------------------
+def _fulfil_window(session: Session, ctx: _Ctx, unit_id: int, occasion: str, round_number: int | None,
+                   actor: Actor, data: dict[str, Any]) -> bool:
+    """Record the unit's part of the window's obligation as done (a submission, so that reminders stop and
+    status, digests and reports count it). False when the unit owes nothing there or has already done it."""
+    from thidua.services.submissions import _apply_submissions, _Planned, obligation_spec  # submissions imports us lazily
+
+    if occasion == "ad_hoc":
+        return False
+    window = _window_for(_windows(session, ctx.campaign.id), occasion, round_number)
+    if window is None:
+        return False
+    assignment = session.execute(select(Assignment).where(
+        Assignment.obligation_id == window.id, Assignment.unit_id == unit_id, Assignment.active.is_(True))  # type: ignore[arg-type,attr-defined]
+    ).scalars().first()
+    if assignment is None or assignment.status in SUBMITTED_STATUSES:
+        return False
+    unit = session.get(Unit, unit_id)
+    _apply_submissions(session, ctx.campaign, window, obligation_spec(window),  # type: ignore[arg-type]
+                       [_Planned(assignment, unit, data)], actor=actor.name, now=ctx.now, source="nomination", accept=False)
+    return True
+
+
+def declare_no_proposals(engine: Engine, campaign_id: int, actor: Actor, *, occasion: str = "year_end",
+                         round_number: int | None = None, now: datetime | None = None) -> str:
+    """The unit declares it proposes nobody in this window ("không có đề nghị"): its obligation is done.
+    Refused while it has proposals waiting in an unsent list. Returns the window's title."""
+    with _change(engine, campaign_id, now) as (session, ctx):
+        origin = _acting_unit(ctx, actor)
+        if occasion not in ("year_end", "round"):
+            raise InvalidNominationInput("Chỉ khai báo 'không có đề nghị' cho đợt sơ kết hoặc tổng kết năm")
+        windows = _windows(session, campaign_id)
+        window = _window_for(windows, occasion, round_number)
+        if window is None:
+            raise InvalidNominationInput(
+                f"chiến dịch không mở đợt đề xuất khen thưởng cho {occasion_label(occasion, round_number).lower()}")
+        if window.opens_on is not None and ctx.today < window.opens_on:
+            raise InvalidNominationInput(f"'{window.title}' mở từ ngày {fmt_date(window.opens_on)}; "
+                                         f"hôm nay {fmt_date(ctx.today)}")
+        waiting = session.execute(select(func.count()).select_from(N).join(B, B.c.id == N.c.batch_id).where(
+            B.c.campaign_id == campaign_id, B.c.from_unit_id == origin.id, B.c.status == "open",
+            B.c.occasion == occasion, B.c.round_number == (round_number or 0),
+            N.c.status.in_(_ALIVE))).scalar_one()
+        if waiting:
+            raise InvalidNominationInput(f"{origin.name} còn {waiting} đề nghị chưa gửi trong '{window.title}': "
+                                         "hãy gửi danh sách kèm tờ trình, hoặc rút các đề nghị đó trước")
+        if not _fulfil_window(session, ctx, origin.id, occasion, round_number, actor, {"khong_co_de_nghi": True}):
+            raise InvalidTransition(f"{origin.name} không còn nợ '{window.title}' (đã gửi danh sách hoặc đã khai báo)")
+        return window.title
 
 
 # ---------------------------------------------------------------------------------------------------
