@@ -4,8 +4,9 @@ Lifecycle:
     drafted → proposed (in the proposer's outgoing list) → [batch sent with a tờ trình] → under review at the
     next level → approved there (in that level's outgoing list) → [batch sent] → … → under review at the
     deciding level → decided (decision number, date, signer) → awarded.
-    A reviewer may return a file (→ returned, to the proposer; resubmitting sends it back to that same
-    reviewer) or reject it (final). The proposer may withdraw it until it is decided.
+    A reviewer may return a file (→ returned, to the unit that sent it up, or to the proposer when the
+    catalogue says `return_to: proposer`; the holder of a returned file fixes and resubmits it to the reviewer
+    who returned it, or, if it is not the proposer, passes it down further) or reject it (final). The proposer may withdraw it until it is decided.
 A unit at the deciding level reviews its own proposals: proposing puts them straight under its own review.
 Every transition bumps `version` (optimistic concurrency: UPDATE … WHERE id = ? AND version = ?), writes a
 NominationStep and an audit row in the same transaction.
@@ -154,6 +155,7 @@ _TRANSITIONS: dict[tuple[NominationStatus, NominationAction], NominationStatus] 
     (_S.UNDER_REVIEW, _A.APPROVE): _S.APPROVED,
     (_S.UNDER_REVIEW, _A.RETURN): _S.RETURNED,
     (_S.APPROVED, _A.RETURN): _S.RETURNED,  # changed its mind before the batch left
+    (_S.RETURNED, _A.RETURN): _S.RETURNED,  # a level that got a file back passes it down to who sent it up
     (_S.UNDER_REVIEW, _A.REJECT): _S.REJECTED,
     (_S.APPROVED, _A.REJECT): _S.REJECTED,
     (_S.RETURNED, _A.RESUBMIT): _S.UNDER_REVIEW,

@@ -154,12 +154,16 @@ def nomination_page(request: Request, me: Principal, view, rights, *, typed: dic
                     errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
     status = NominationStatus(view.status)
     held = rights.hold_side and status in (NominationStatus.UNDER_REVIEW, NominationStatus.APPROVED)
+    # A level that sent the file up and got it back: it fixes and resubmits it, or passes it down.
+    returned_here = (status is NominationStatus.RETURNED and view.current_unit_id == me.unit_id
+                     and view.origin_unit_id != me.unit_id and rights.hold_side)
     return render(request, "nominations/detail.html", {
         "n": view, "typed": typed or {}, "errors": errors or {},
         "can_decide": held and status is NominationStatus.UNDER_REVIEW and view.current_unit_id == view.deciding_unit_id,
         "can_forward": held and status is NominationStatus.UNDER_REVIEW and view.current_unit_id != view.deciding_unit_id,
-        "can_return": held, "can_reject": held,
-        "can_resubmit": rights.propose_side and status is NominationStatus.RETURNED,
+        "can_return": held or returned_here, "can_reject": held,
+        "can_resubmit": status is NominationStatus.RETURNED and view.current_unit_id == me.unit_id
+                        and (rights.propose_side or returned_here),
         "can_withdraw": rights.propose_side and status not in (
             NominationStatus.DECIDED, NominationStatus.AWARDED, NominationStatus.REJECTED, NominationStatus.WITHDRAWN),
     }, status_code=status_code)
@@ -177,7 +181,9 @@ def act(request: Request, nomination_id: int, form: FormData = Depends(form_data
     if typed.get("_phien_ban", "").isdigit() and int(typed["_phien_ban"]) != view.version:
         raise Conflict("Đề nghị đã thay đổi từ lúc bạn mở trang (có người vừa xử lý); thao tác chưa được thực hiện.",
                        detail={"back": f"/don-vi/khen-thuong/{view.id}", "current": current_state(view)})
-    require(rights.hold_side if action in HOLDER_ACTIONS else rights.propose_side,
+    returned_here = view.status == NominationStatus.RETURNED.value and view.current_unit_id == me.unit_id
+    require(rights.hold_side if action in HOLDER_ACTIONS
+            else rights.propose_side or (action == "gui_lai" and returned_here and rights.hold_side),
             "xét đề nghị này" if action in HOLDER_ACTIONS else "thay đổi đề nghị của đơn vị khác")
     with write_turn(request):
         errors = perform(engine, me, view, action, typed, now(request))

@@ -125,6 +125,9 @@ class AwardCatalogue(Strict):
     awards: list[Award] = Field(min_length=1)
     quotas: list[Quota] = Field(default_factory=list)
     exclusivity: list[ExclusivityRule] = Field(default_factory=list)
+    # Where a returned file goes: the unit that sent it up (which fixes it or passes it down, and whose
+    # resubmission climbs back through it), or straight to the proposing unit.
+    return_to: Literal["sender", "proposer"] = "sender"
 
     def award(self, code: str) -> Award | None:
         return next((a for a in self.awards if a.code == code), None)

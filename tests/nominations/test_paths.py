@@ -97,7 +97,10 @@ def test_national_award_passes_district_and_province_to_the_tong_ldld(world: Wor
         date(2023, 11, 20), date(2023, 12, 5), date(2024, 1, 9)]  # 10, 15 and 30 review days
 
 
-def test_returned_file_is_fixed_and_goes_back_to_the_reviewer_who_returned_it(world: World) -> None:
+def test_returned_file_is_fixed_and_goes_back_to_the_reviewer_who_returned_it(world: World, tmp_path) -> None:
+    from tests.nominations.test_return_to import use_catalogue_with
+
+    use_catalogue_with(world, tmp_path, "return_to: proposer")  # the default (sender) is in test_return_to.py
     (nid,) = world.propose("BDH.D1.1", world.proposal("bang-khen-ldld-tinh", "BDH.D1.1", person="Trần Thị Bình"),
                            send="07/TTr-CĐCS")
     world.approve("BDH.D1", [nid], datetime(2023, 11, 20, 9))

@@ -101,6 +101,8 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
     ("GET", "/don-vi/nghia-vu/{assignment_id}"): (lambda t: {"url": f"/don-vi/nghia-vu/{t.assignment}"}, only(READ_REPORT, 200)),
     ("POST", "/don-vi/nghia-vu/{assignment_id}"): (lambda t: {"url": f"/don-vi/nghia-vu/{t.assignment}", "data": {}},
                                                    only({"officer_d1_1"}, 422)),
+    ("POST", "/don-vi/nghia-vu/{assignment_id}/khong-co-de-nghi"): (
+        lambda t: {"url": f"/don-vi/nghia-vu/{t.assignment}/khong-co-de-nghi", "data": {}}, only({"officer_d1_1"}, 422)),
     ("GET", "/duyet"): (lambda t: {"url": "/duyet"}, only(REVIEWERS, 200)),
     ("GET", "/xet-duyet"): (lambda t: {"url": "/xet-duyet"}, everyone(303, 303)),
     ("GET", "/duyet/bai-nop/{assignment_id}"): (lambda t: {"url": f"/duyet/bai-nop/{t.assignment}"}, only(REVIEW_REPORT, 200)),

@@ -824,10 +824,16 @@ def _proposer_mail(ctx: _Ctx, action: NominationAction, actor: Actor, moves: Seq
             "decision_signer": move.values.get("decision_signer", row["decision_signer"]) or "",
             "link": _link(row["id"]), "count": 1, "to_trinh_number": "", "to_trinh_date": "", **extra,
         }
-        for email in dict.fromkeys(origin.emails):
-            rows.append({"key": f"nom:{row['id']}:{seq}:{email}", "kind": "nomination", "recipient": email,
-                         "template": "nomination_step", "context": context, "campaign_id": ctx.campaign.id,
-                         "unit_id": origin.id})
+        told = [(origin, context)]
+        if action is _A.RETURN and holder is not None and holder.id != origin.id:
+            told.append((holder, {**context, "unit_name": holder.name, "returned_to_sender": True}))
+        for unit, unit_context in told:
+            for email in dict.fromkeys(unit.emails):
+                if email == actor.name:  # nobody is mailed about their own action
+                    continue
+                rows.append({"key": f"nom:{row['id']}:{seq}:{email}", "kind": "nomination", "recipient": email,
+                             "template": "nomination_step", "context": unit_context, "campaign_id": ctx.campaign.id,
+                             "unit_id": unit.id})
     return rows
 
 
@@ -1084,7 +1090,15 @@ def resubmit(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor,
     """Send a returned file back to the reviewer who returned it, with the changes asked for."""
     with _change(engine, campaign_id, now) as (session, ctx):
         expected = _versions(nomination_id, expected_version)
-        (row,) = _own_rows(session, ctx, [nomination_id], actor, expected)
+        rows = [dict(r) for r in _load(session, [nomination_id], campaign_id)]
+        _check_versions(rows, expected)
+        (row,) = rows
+        if row["status"] == _S.RETURNED.value and row["current_unit_id"] != actor.unit_id:
+            raise NotPermitted(f"{_label(row)}: hồ sơ đang được trả về {ctx.units.get(row['current_unit_id']).name}; "
+                               "chỉ đơn vị đang giữ hồ sơ mới gửi lại được")
+        if row["status"] != _S.RETURNED.value and row["origin_unit_id"] != actor.unit_id:
+            raise NotPermitted(f"{_label(row)}: chỉ đơn vị đề nghị ({ctx.units.get(row['origin_unit_id']).name}) "
+                               "mới được làm việc này")
         to_status = _transition_or_error(row, _A.RESUBMIT, at_deciding_unit=False)
         values = _edited(ctx, row, changes) if changes else {}
         updated = {**row, **values}
@@ -1162,12 +1176,26 @@ def return_for_revision(engine: Engine, campaign_id: int, nomination_ids: Sequen
         rows = _held_rows(session, ctx, nomination_ids, actor, expected_versions)
         moves = []
         for row in rows:
+            if row["status"] == _S.RETURNED.value and row["origin_unit_id"] == actor.unit_id:
+                raise InvalidTransition(f"{_label(row)}: đơn vị đề nghị không trả lại được nữa; hãy sửa và gửi lại, "
+                                        "hoặc rút đề nghị")
             to_status = _transition_or_error(row, _A.RETURN, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
             incoming = row["batch_id"] if row["status"] == _S.UNDER_REVIEW.value else None
-            moves.append(_Move(row, to_status, {"current_unit_id": row["origin_unit_id"], "current_level": row["origin_level"],
+            to_unit = ctx.units.get(_sender_of(session, row) if ctx.catalogue.return_to == "sender" else row["origin_unit_id"])
+            moves.append(_Move(row, to_status, {"current_unit_id": to_unit.id, "current_level": to_unit.level_code,
                                                 "returned_by_unit_id": actor.unit_id, "review_due_at": None,
-                                                "batch_id": incoming}, row["origin_unit_id"]))
+                                                "batch_id": incoming}, to_unit.id))
         _apply_moves(session, ctx, _A.RETURN, actor, moves, comment=comment.strip(), expected_versions=expected_versions)
+
+
+def _sender_of(session: Session, row: Mapping[str, Any]) -> int:
+    """The unit that sent the file to its current holder (by a list or a resubmission); the proposer if none."""
+    holder = row["current_unit_id"]
+    sender = session.execute(
+        select(S.c.at_unit_id).where(S.c.nomination_id == row["id"], S.c.to_unit_id == holder, S.c.at_unit_id != holder,
+                                     S.c.action.in_([_A.SEND.value, _A.RESUBMIT.value]))
+        .order_by(S.c.seq.desc()).limit(1)).scalar()
+    return sender if sender is not None else row["origin_unit_id"]
 
 
 def reject(engine: Engine, campaign_id: int, nomination_ids: Sequence[int], actor: Actor, *, comment: str,
