@@ -11,7 +11,7 @@ from thidua.models.forms import format_value
 from thidua.models.submissions import InvalidTransition, StaleVersion, SubmissionError
 from thidua.models.tables import ObligationDef
 from thidua.services import nominations as nomination_service
-from thidua.services.submissions import RATING_FIELD, review_report
+from thidua.services.submissions import RATING_FIELD, ReviewResult, review_report
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from thidua.web.errors import InvalidInput
 from thidua.web.permissions import Principal, can_review, require, require_reviewer
@@ -79,11 +79,11 @@ def review_detail(request: Request, assignment_id: int, me: Principal = Depends(
 
 
 def decide_report(session: Session, me: Principal, view: AssignmentView, *, accept: bool, comment: str | None,
-                  rating: str | None, version: int | None, moment) -> None:  # noqa: ANN001
+                  rating: str | None, version: int | None, moment) -> ReviewResult:  # noqa: ANN001
     """Accept or return through the submissions service. The office decides in the reviewer unit's name
     (the audit log records who acted)."""
     reviewer = unit_by_id(session, view.assignment.reviewer_unit_id) if view.assignment.reviewer_unit_id else None
-    review_report(
+    return review_report(
         session, campaign_code=view.campaign.code, obligation_code=view.obligation.code, unit_code=view.unit.code,
         reviewer_code=reviewer.code if reviewer else me.unit_code, accept=accept, actor=me.actor,
         comment=comment, appraised_rating=rating or None, now=moment, expected_version=version,
@@ -103,13 +103,16 @@ def review_action(request: Request, assignment_id: int, form: FormData = Depends
                            errors={"y_kien": "Trả lại phải kèm ý kiến để đơn vị biết cần sửa gì."})
     try:
         with write_turn(request):
-            decide_report(session, me, view, accept=action == "duyet", comment=comment or None,
-                          rating=str(form.get("xep_loai") or "") or None, version=expected_version(form),
-                          moment=now(request))
+            result = decide_report(session, me, view, accept=action == "duyet", comment=comment or None,
+                                   rating=str(form.get("xep_loai") or "") or None, version=expected_version(form),
+                                   moment=now(request))
             session.commit()
     except SubmissionError as exc:
         session.rollback()
         raise as_web_error(exc, session, assignment_id, back=f"/duyet/bai-nop/{assignment_id}") from None
+    send_now = request.app.state.send_mail_now
+    for key in result.mail_keys if send_now is not None else ():  # the unit learns of the return at once
+        send_now(key)
     return RedirectResponse("/duyet?tb=" + ("da-duyet" if action == "duyet" else "da-tra-lai"), status_code=303)
 
 

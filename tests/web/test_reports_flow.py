@@ -6,6 +6,7 @@ import re
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.models.outbox import OutboxMessage
 from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, AuditLog
 from tests.web.conftest import World, csrf_of, sign_in
@@ -158,3 +159,26 @@ def test_submission_through_the_api_with_a_bearer_token(world: World, client) ->
     denied = client.post(f"/api/v1/assignments/{foreign}/submissions", json={"data": {}}, headers=auth)
     assert denied.status_code == 403
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer sai"}).status_code == 401
+
+
+def test_returned_report_page_shows_the_comment_first_and_the_latest_version(world: World, client) -> None:
+    """Issue 11 point 2: comment at the top, "Gửi lần cuối" is the latest version, history numbered by version."""
+    from datetime import timedelta
+
+    a = world.assignment_id("BDH.D1.1", "so-ket-dot-1")
+    sign_in(client, world, "officer_d1_1")
+    assert submit(client, world, a, GOOD).status_code == 303
+    world.clock[0] += timedelta(hours=2)
+    assert submit(client, world, a, dict(GOOD, so_sang_kien="13")).status_code == 303  # 12:00 on 05/06
+    sign_in(client, world, "reviewer_d1")
+    world.clock[0] += timedelta(hours=1)
+    assert review(client, world, a, "tra_lai", "Thiếu xác nhận của chủ tịch công đoàn.").status_code == 303
+    with Session(world.engine) as session:
+        queued = session.execute(select(OutboxMessage).where(OutboxMessage.kind == "report_returned")).scalars().all()
+    assert {m.recipient for m in queued} == {"bdh-d1-1@example.vn", world.users["officer_d1_1"].email}
+    sign_in(client, world, "officer_d1_1")
+    page = client.get(f"/don-vi/nghia-vu/{a}").text
+    top = page.index('id="y-kien-tra-lai"')
+    assert top < page.index('id="bieu-mau"') and "Thiếu xác nhận của chủ tịch công đoàn." in page[top:top + 400]
+    assert re.search(r'id="gui-lan-cuoi">12:00 05/06/2023 \(bản 2\)', page)
+    assert re.findall(r'<li value="(\d+)">\s*<strong>Bản (\d+)', page) == [("2", "2"), ("1", "1")]

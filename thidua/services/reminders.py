@@ -1146,6 +1146,13 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
             item.template_context = failure_report_context(session, campaign, day=day, now=now)
             if item.template_context["count"] == 0:
                 item.skip = "không còn thư lỗi để báo"
+        elif row.kind == "report_returned":
+            if row.a_status != AssignmentStatus.RETURNED.value:
+                item.skip = "đơn vị đã gửi lại báo cáo"
+            else:
+                link = (link_for(row.recipient, row.unit_id, row.assignment_id) if link_for
+                        else obligation_link(base_url, row.assignment_id))
+                item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {}), "link": link}
         else:  # mail queued by other parts of the system through notifications.outbox.enqueue
             item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {})}
         if item.skip is None and not is_plausible_email(row.recipient):

@@ -267,6 +267,7 @@ class ReviewResult:
     status: AssignmentStatus
     comment: str | None
     appraised_rating: str | None
+    mail_keys: list[str] = field(default_factory=list)  # mail queued for the unit (a return)
 
     def describe(self) -> str:
         verb = "Đã duyệt" if self.status is AssignmentStatus.ACCEPTED else "Đã trả lại"
@@ -328,8 +329,30 @@ def review_report(
         "note": comment or "",
     }])
     version = assignment.current_version
+    mail_keys = [] if accept else _tell_unit_returned(session, campaign, obligation, unit, reviewer, assignment,
+                                                      version, comment or "", actor=actor, now=now)
     session.expire(assignment)
-    return ReviewResult(assignment.id, unit.code, obligation.code, version, status, comment, rating)  # type: ignore[arg-type]
+    return ReviewResult(assignment.id, unit.code, obligation.code, version, status, comment, rating, mail_keys)  # type: ignore[arg-type]
+
+
+def _tell_unit_returned(session: Session, campaign: Campaign, obligation: ObligationDef, unit: Unit, reviewer: Unit,
+                        assignment: Assignment, version: int, comment: str, *, actor: str, now: datetime) -> list[str]:
+    """Queue, at `now`, a mail to the unit's addresses and to whoever sent the returned version: the
+    reviewer's comment and a link (signed per recipient when sent). The actor is not told of their own act."""
+    from thidua.notifications.outbox import enqueue_many  # the outbox is an adapter of this service
+
+    sender = session.execute(select(S.c.submitted_by).where(S.c.assignment_id == assignment.id,
+                                                             S.c.version == version)).scalar()
+    recipients = [e.strip().lower() for e in [*(unit.emails or []), sender or ""] if "@" in (e or "")]
+    recipients = [e for e in dict.fromkeys(recipients) if e != actor.strip().lower()]
+    context = {"unit_name": unit.name, "obligation_title": obligation.title, "reviewer_name": reviewer.name,
+               "comment": comment, "version": version, "due_date": fmt_date(assignment.due_on),
+               "returned_at": utc_to_local(now, campaign.timezone).strftime("%H:%M %d/%m/%Y")}
+    rows = [{"key": f"returned:{assignment.id}:{version}:{email}", "kind": "report_returned", "recipient": email,
+             "template": "report_returned", "context": context, "scheduled_at": now, "campaign_id": campaign.id,
+             "unit_id": unit.id, "assignment_id": assignment.id} for email in recipients]
+    enqueue_many(session, rows)
+    return [r["key"] for r in rows]
 
 
 def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
