@@ -4,15 +4,17 @@ A ladder (models/spec/reminders.py) is expanded, for one due date, into *occurre
 for repeating rungs, per repetition (n = 0, 1, ...). Rules, in order:
 
 1. Nominal moment: local date `due_on + offset_days`, at the ladder's `send_time`.
-2. Working slot: a moment outside working hours/days moves to the NEXT working slot (see
-   models/workcalendar.py). Example: so-ket-dot-2 due Tue 10/10/2023: −7 → Tue 03/10 08:00;
-   −3 = Sat 07/10 → Mon 09/10 07:30; −1 → Mon 09/10 08:00.
-3. A reminder due before or on the deadline (offset ≤ 0) never moves past the deadline: if the next
-   working slot is after the due date, it goes to the previous working day at `send_time` instead.
-4. One reminder per day per assignment: occurrences falling on the same local date collapse into the
-   one with the largest offset (the most urgent), at its own moment. In the example above the
-   shifted −3 and the −1 meet on Mon 09/10, so only the −1 goes out (08:00).
-5. No reminder before the obligation opens (or the campaign starts).
+2. Day off: a reminder before or on the deadline (offset ≤ 0) whose nominal date is not a working day moves
+   to the PREVIOUS working day (units keep their lead time); an overdue one moves to the NEXT working day.
+   Either way it goes at the ladder's `send_time` (or the working slot around it, if `send_time` lies
+   outside working hours; a reminder before the deadline never moves past it). Example: so-ket-dot-2 due
+   Tue 10/10/2023: −7 → Tue 03/10 08:00; −3 = Sat 07/10 → Fri 06/10 08:00; −1 → Mon 09/10 08:00;
+   +4 = Sat 14/10 → Mon 16/10 08:00.
+3. One reminder per day per assignment: occurrences falling on the same local date collapse into the
+   one with the largest offset (the most urgent), at its own moment.
+4. No reminder before the obligation opens (or the campaign starts).
+5. Mail is only planned and sent at working moments (services/reminders.py): a reminder that becomes
+   current outside working hours (e.g. a report returned on a Saturday) waits for the next working slot.
 
 At a given `now` at most one occurrence per assignment is *current*: the latest whose moment has come,
 until the day of the next occurrence begins (a later rung replaces an earlier one that was missed, e.g.
@@ -90,11 +92,12 @@ def schedule(
     send_time = parse_hhmm(ladder.send_time)
     by_day: dict[date, Occurrence] = {}
     for rung, n, offset in expand_rungs(ladder):
-        nominal = datetime.combine(due_on + timedelta(days=offset), send_time)
-        local = calendar.next_working_slot(nominal)
-        if offset <= 0 and local.date() > due_on:
-            earlier = calendar.previous_working_day(nominal.date() - timedelta(days=1))
-            local = calendar.next_working_slot(datetime.combine(earlier, send_time))
+        nominal = due_on + timedelta(days=offset)
+        before = offset <= 0
+        day = calendar.previous_working_day(nominal) if before else calendar.next_working_day(nominal)
+        local = calendar.next_working_slot(datetime.combine(day, send_time))
+        if before and local.date() > day:  # send_time after working hours: that same day's opening instead
+            local = datetime.combine(day, calendar.opens)
         if not_before is not None and local.date() < not_before:
             continue
         occurrence = Occurrence(rung.code, n, offset, rung.escalate, local, local_to_utc(local, tz))

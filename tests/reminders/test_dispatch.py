@@ -51,9 +51,10 @@ def test_replay_autumn_2023(campaign: Campaign, sink) -> None:
     # A CĐCS that never submits: the ladder, shifted off weekends, one mail a day at most.
     assert timeline(mails, "bdh-d1-1@example.vn", "Báo cáo sơ kết đợt 2") == [
         ("03/10 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
+        ("06/10 08:00", "Còn 4 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),  # −3 = Sat 07/10 → Friday
         ("09/10 08:00", "Còn 1 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
         ("11/10 08:00", "Quá hạn 1 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
-        ("16/10 07:30", "Quá hạn 6 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
+        ("16/10 08:00", "Quá hạn 6 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),  # +4 = Sat 14/10 → Monday
         ("17/10 08:00", "Quá hạn 7 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
         ("20/10 08:00", "Quá hạn 10 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
         ("23/10 08:00", "Quá hạn 13 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"),
@@ -72,11 +73,11 @@ def test_replay_autumn_2023(campaign: Campaign, sink) -> None:
     digests = [m for m in mails if m.to == "bdh-d1@example.vn" and "trực thuộc" in m.subject]
     assert [(_local(m), m.subject) for m in digests] == [
         ("11/10 08:00", "2 đơn vị trực thuộc quá hạn nộp báo cáo (11/10/2023)"),
-        ("16/10 07:30", "2 đơn vị trực thuộc quá hạn nộp báo cáo (16/10/2023)"),
+        ("16/10 08:00", "2 đơn vị trực thuộc quá hạn nộp báo cáo (16/10/2023)"),
         ("17/10 08:00", "2 đơn vị trực thuộc quá hạn nộp báo cáo (17/10/2023)"),
         ("20/10 08:00", "2 đơn vị trực thuộc quá hạn nộp báo cáo (20/10/2023)"),
         # Two obligations escalate on 23/10; BDH.D1.2 is late with the nomination window only.
-        ("23/10 07:30", "3 đơn vị trực thuộc quá hạn nộp báo cáo (23/10/2023)"),
+        ("23/10 08:00", "3 đơn vị trực thuộc quá hạn nộp báo cáo (23/10/2023)"),
         ("24/10 08:00", "3 đơn vị trực thuộc quá hạn nộp báo cáo (24/10/2023)"),
     ]
     last = digests[4].text
@@ -123,8 +124,8 @@ def test_holidays_and_hours_shift_sends_around_national_day(campaign: Campaign, 
     mails = mails_of(sink.handler.accepted)
     assert timeline(mails, "bdh-d2-3@example.vn", "sơ kết đợt 1") == [
         ("29/08 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 1 hạn 05/09/2023"),
-        # −3 (Sat 2/9) and −1 (Mon 4/9, a holiday) both move to the opening of Tue 5/9: one mail.
-        ("05/09 07:30", "Hôm nay là hạn cuối: Báo cáo sơ kết đợt 1 hạn 05/09/2023"),
+        # −3 (Sat 2/9) and −1 (Mon 4/9, a holiday) both move back to Thu 31/8, before the break: one mail.
+        ("31/08 08:00", "Còn 5 ngày: Báo cáo sơ kết đợt 1 hạn 05/09/2023"),
         ("06/09 08:00", "Quá hạn 1 ngày: Báo cáo sơ kết đợt 1 hạn 05/09/2023"),
     ]
     sent_days = list(dict.fromkeys(_local(m)[:5] for m in sorted(mails, key=lambda m: m.date)))
@@ -147,12 +148,12 @@ def test_moving_a_deadline_and_adding_a_unit_reschedule_without_duplicates(campa
         # −7 of the new date (13/10) is the same rung: not sent twice.
         ("17/10 08:00", "Còn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
         ("19/10 08:00", "Còn 1 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
-        ("23/10 07:30", "Quá hạn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
+        ("23/10 08:00", "Quá hạn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
     ]
     assert timeline(mails, "bdh-d1-4@example.vn", "Báo cáo sơ kết đợt 2") == [
         ("13/10 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
         ("17/10 08:00", "Còn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
         ("19/10 08:00", "Còn 1 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
-        ("23/10 07:30", "Quá hạn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
+        ("23/10 08:00", "Quá hạn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
     ]
     assert max(Counter(m.message_id for m in mails).values()) == 1

@@ -83,21 +83,22 @@ def test_preview_lists_the_exact_dates_of_a_unit(campaign) -> None:
                 for b in preview.batches if b.kind == "reminder"]
     assert timeline == [
         ("03/10/2023 08:00", "so-ket-dot-2", "truoc-7-ngay:0"),
+        ("06/10/2023 08:00", "so-ket-dot-2", "truoc-3-ngay:0"),
         ("09/10/2023 08:00", "so-ket-dot-2", "truoc-1-ngay:0"),
         ("11/10/2023 08:00", "so-ket-dot-2", "qua-han-1-ngay:0"),
         ("13/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "truoc-7-ngay:0"),
-        ("16/10/2023 07:30", "so-ket-dot-2", "qua-han-nhac-lai:0"),
+        ("16/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:0"),
         ("17/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "truoc-3-ngay:0"),
         ("17/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:1"),
         ("19/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "truoc-1-ngay:0"),
         ("20/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:2"),
-        ("23/10/2023 07:30", "de-xuat-khen-thuong-dot-2", "qua-han-1-ngay:0"),
+        ("23/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "qua-han-1-ngay:0"),
         ("23/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:3"),
         ("24/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "qua-han-nhac-lai:0"),
         ("26/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:4"),
         ("27/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "qua-han-nhac-lai:1"),
-        ("30/10/2023 07:30", "so-ket-dot-2", "qua-han-nhac-lai:5"),
         ("30/10/2023 08:00", "de-xuat-khen-thuong-dot-2", "qua-han-nhac-lai:2"),
+        ("30/10/2023 08:00", "so-ket-dot-2", "qua-han-nhac-lai:5"),
     ]
     assert all([u.code for u in b.units] == ["BDH.D1.1"] for b in preview.batches if b.kind == "reminder")
     escalation_days = sorted({local(b.send_at)[:10] for b in preview.batches if b.kind == "escalation"})

@@ -71,40 +71,63 @@ def test_repeating_rung_unrolls_until_its_last_offset() -> None:
 
 
 def test_so_ket_dot_2_schedule_shifts_weekends_and_keeps_one_reminder_a_day() -> None:
-    # Due Tue 10/10/2023. −3 falls on Sat 07/10 → Mon 09/10 07:30, the day of −1 (08:00): only −1 goes out.
+    # Due Tue 10/10/2023. −3 falls on Sat 07/10 → the previous working day, Fri 06/10 (units keep their lead
+    # time); overdue reminders on a day off go to the next working day; all at the ladder's send_time.
     assert timeline(date(2023, 10, 10)) == [
         ("truoc-7-ngay:0", "Tue 03/10/2023 08:00"),
+        ("truoc-3-ngay:0", "Fri 06/10/2023 08:00"),
         ("truoc-1-ngay:0", "Mon 09/10/2023 08:00"),
         ("qua-han-1-ngay:0", "Wed 11/10/2023 08:00"),
-        ("qua-han-nhac-lai:0", "Mon 16/10/2023 07:30"),  # +4 = Sat 14/10
+        ("qua-han-nhac-lai:0", "Mon 16/10/2023 08:00"),  # +4 = Sat 14/10
         ("qua-han-nhac-lai:1", "Tue 17/10/2023 08:00"),
         ("qua-han-nhac-lai:2", "Fri 20/10/2023 08:00"),
         ("qua-han-nhac-lai:3", "Mon 23/10/2023 08:00"),
         ("qua-han-nhac-lai:4", "Thu 26/10/2023 08:00"),
-        ("qua-han-nhac-lai:5", "Mon 30/10/2023 07:30"),  # +19 = Sun 29/10
+        ("qua-han-nhac-lai:5", "Mon 30/10/2023 08:00"),  # +19 = Sun 29/10
         ("qua-han-nhac-lai:6", "Wed 01/11/2023 08:00"),
-        ("qua-han-nhac-lai:7", "Mon 06/11/2023 07:30"),  # +25 = Sat 04/11
+        ("qua-han-nhac-lai:7", "Mon 06/11/2023 08:00"),  # +25 = Sat 04/11
         ("qua-han-nhac-lai:8", "Tue 07/11/2023 08:00"),
         ("qua-han-nhac-lai:9", "Fri 10/11/2023 08:00"),
     ]
 
 
 def test_holidays_move_reminders_national_day_2023() -> None:
-    # Due Tue 05/09/2023 right after the 1–4/9 break: −3 (Sat 2/9) and −1 (Mon 4/9) both reach Tue 05/09 07:30.
+    # Due Tue 05/09/2023 right after the 1–4/9 break: −3 (Sat 2/9) and −1 (Mon 4/9) both move back to
+    # Thu 31/08, the last working day before the break; the more urgent −1 goes out.
     assert timeline(date(2023, 9, 5))[:3] == [
         ("truoc-7-ngay:0", "Tue 29/08/2023 08:00"),
-        ("truoc-1-ngay:0", "Tue 05/09/2023 07:30"),
+        ("truoc-1-ngay:0", "Thu 31/08/2023 08:00"),
         ("qua-han-1-ngay:0", "Wed 06/09/2023 08:00"),
     ]
 
 
 def test_holidays_move_reminders_tet_2024() -> None:
-    # Due Tue 20/02/2024: −7 = 13/02 is Tết → Thu 15/02 07:30; −3 = Sat 17/02 → Mon 19/02, the day of −1.
-    assert timeline(date(2024, 2, 20))[:3] == [
-        ("truoc-7-ngay:0", "Thu 15/02/2024 07:30"),
+    # Due Tue 20/02/2024: −7 = 13/02 is Tết (8/2 – 14/2) → Wed 07/02; −3 = Sat 17/02 → Fri 16/02.
+    assert timeline(date(2024, 2, 20))[:4] == [
+        ("truoc-7-ngay:0", "Wed 07/02/2024 08:00"),
+        ("truoc-3-ngay:0", "Fri 16/02/2024 08:00"),
         ("truoc-1-ngay:0", "Mon 19/02/2024 08:00"),
         ("qua-han-1-ngay:0", "Wed 21/02/2024 08:00"),
     ]
+
+
+def test_every_planned_send_of_a_year_is_on_a_working_day_at_send_time() -> None:
+    """Property over every deadline of 2023 and 2024 (each day) and both ladders of the shipped files: each
+    occurrence is at a working moment, at the ladder's send_time; one before the deadline lands on its nominal
+    day or earlier (never later, never past the deadline); an overdue one on its nominal day or later."""
+    late_ladder = Ladder(code="chieu", name="chiều", send_time="16:30", rungs=MAC_DINH.rungs)
+    day = date(2023, 1, 1)
+    while day <= date(2024, 12, 31):
+        for ladder in (MAC_DINH, late_ladder):
+            nominal = {f"{r.code}:{n}": day + timedelta(days=off) for r, n, off in expand_rungs(ladder)}
+            for o in schedule(ladder, day, CALENDAR, TZ):
+                assert CALENDAR.is_working_moment(o.send_local), (day, o)
+                assert o.send_local.strftime("%H:%M") == ladder.send_time, (day, o)
+                if o.offset_days <= 0:
+                    assert o.day <= nominal[o.occurrence_id] and o.day <= day, (day, o)
+                else:
+                    assert o.day >= nominal[o.occurrence_id], (day, o)
+        day += timedelta(days=1)
 
 
 def test_a_reminder_before_the_deadline_never_moves_past_it() -> None:
@@ -134,7 +157,8 @@ def current_at(text: str) -> str | None:
 def test_current_occurrence_follows_the_clock() -> None:
     assert current_at("03/10/2023 07:59") is None
     assert current_at("03/10/2023 08:00") == "truoc-7-ngay:0"
-    assert current_at("06/10/2023 16:00") == "truoc-7-ngay:0"  # until the day of the next one
+    assert current_at("05/10/2023 16:00") == "truoc-7-ngay:0"  # until the day of the next one
+    assert current_at("06/10/2023 07:00") is None  # a missed −7 is not sent on the morning of −3
     assert current_at("09/10/2023 07:00") is None  # a missed −7 is not sent on the morning of −1
     assert current_at("09/10/2023 08:00") == "truoc-1-ngay:0"
     # A reminder before the deadline is stale once the deadline has passed; the overdue one waits for its time.

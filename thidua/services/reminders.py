@@ -281,7 +281,10 @@ def plan_due(engine: Engine, *, now: datetime, campaign_code: str | None = None)
 def _plan_campaign(session: Session, ctx: CampaignContext, now: datetime, result: PlanResult) -> None:
     audits: list[dict[str, Any]] = []
     groups = obligation_groups(session, ctx)
-    for group in groups:
+    # Reminders are only queued at a working moment: one that became current on a day off (e.g. a report
+    # returned on a Saturday) waits for the next working slot instead of going out at once.
+    working = ctx.calendar.is_working_moment(utc_to_local(now, ctx.timezone).replace(tzinfo=None))
+    for group in groups if working else ():
         occurrence = current_occurrence(group.occurrences(ctx), now, group.due_at(ctx))
         if occurrence is None:
             continue
@@ -912,10 +915,11 @@ class BatchResult:
     retried: int = 0
     skipped: int = 0
     answered: int = 0  # messages the SMTP server gave a final answer for (anything but "retry")
+    deferred: int = 0  # campaign mail claimed outside working hours, back to pending until the next slot
     problem_campaigns: set[int] = field(default_factory=set)
 
     def add(self, other: "BatchResult") -> None:
-        for name in ("claimed", "sent", "partial", "failed", "unknown", "retried", "skipped", "answered"):
+        for name in ("claimed", "sent", "partial", "failed", "unknown", "retried", "skipped", "answered", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problem_campaigns |= other.problem_campaigns
 
@@ -1074,6 +1078,7 @@ class _Loaded:
     row: Any
     skip: str | None = None
     fail: str | None = None
+    defer_until: datetime | None = None  # outside the campaign's working hours: back to pending until then
     template_context: dict[str, Any] | None = None
     display_name: str = ""
     reply_to: str | None = None
@@ -1099,6 +1104,7 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
     office_cache: dict[int, dict[str, Any]] = {}
     stopped = opted_out(session, [(r.recipient, r.campaign_id, r.assignment_id, r.kind) for r in rows])
     office = sole_office(session) if any(r.campaign_id is None for r in rows) else None
+    calendars = _calendars(session, {r.campaign_id for r in rows if r.kind in WORKING_HOURS_KINDS and r.campaign_id})
     loaded = []
     for row in rows:
         item = _Loaded(row, display_name=row.unit_name or "")
@@ -1108,6 +1114,13 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
         if campaign is None and office is not None and not fallback_reply_to:
             item.reply_name = office.reply_name
         today = utc_to_local(now, campaign.timezone if campaign else "Asia/Ho_Chi_Minh").date()
+        calendar = calendars.get(row.campaign_id) if row.kind in WORKING_HOURS_KINDS else None
+        if calendar is not None and campaign is not None:
+            local_now = utc_to_local(now, campaign.timezone).replace(tzinfo=None)
+            if not calendar.is_working_moment(local_now):
+                item.defer_until = local_to_utc(calendar.next_working_slot(local_now), campaign.timezone)
+                loaded.append(item)
+                continue
         if row.kind in ("reminder", "escalation", "office_digest", "failure_report") and (campaign is None or not campaign.active):
             item.skip = "chiến dịch không còn hoạt động"
         elif (row.recipient.strip().lower(), row.campaign_id, row.assignment_id) in stopped:
@@ -1161,6 +1174,18 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
     return loaded
 
 
+# Campaign mail bound to the working calendar (never sent on a day off or outside working hours); sign-in
+# links and failure reports to the office go at any time.
+WORKING_HOURS_KINDS = frozenset({"reminder", "escalation", "office_digest", "report_returned", "nomination"})
+
+
+def _calendars(session: Session, campaign_ids: set[int]) -> dict[int, WorkingCalendar]:
+    if not campaign_ids:
+        return {}
+    return {row.id: _campaign_context(session, row).calendar
+            for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()}
+
+
 def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
     if row.a_status in SUBMITTED_STATUSES:
         return "đơn vị đã gửi báo cáo"
@@ -1190,8 +1215,12 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
     ready: list[_Ready] = []
     skipped: dict[str, list[int]] = defaultdict(list)
     failed: list[tuple[Any, str]] = []
+    deferred: list[tuple[int, datetime]] = []
     for item in loaded:
         row = item.row
+        if item.defer_until is not None:
+            deferred.append((row.id, item.defer_until))
+            continue
         if item.skip is not None:
             skipped[item.skip].append(row.id)
             continue
@@ -1213,6 +1242,7 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
             continue
         ready.append(_Ready(row.id, row.key, row.kind, row.campaign_id, row.attempts, message, message_id))
     _record_unsendable(engine, owner, now, skipped, failed, result)
+    _defer(engine, owner, deferred, result)
     if not ready:
         return result
     recorder = _Recorder(engine, owner=owner, now=now, lease=lease, ready=ready, smtp=smtp, result=result,
@@ -1227,6 +1257,21 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
                           "kiểm tra tên đăng nhập, mật khẩu, TLS trong cấu hình THIDUA_SMTP_*") from exc
     recorder.flush()
     return result
+
+
+def _defer(engine: Engine, owner: str, deferred: list[tuple[int, datetime]], result: BatchResult) -> None:
+    """Claimed outside working hours: back to pending, due at the next working slot (not an attempt)."""
+    if not deferred:
+        return
+    with Session(engine) as session, session.begin():
+        session.execute(update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+                        .values(status=OutboxStatus.PENDING.value, scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+                                message_id=None, lease_owner=None, lease_until=None),
+                        [{"b_id": row_id, "b_at": at} for row_id, at in deferred])
+        audit_many(session, [_audit_row("outbox.deferred", "outbox", None, None,
+                                        {"count": len(deferred), "ids": [i for i, _ in deferred]},
+                                        note="ngoài giờ làm việc của chiến dịch")])
+    result.deferred += len(deferred)
 
 
 def _record_unsendable(engine: Engine, owner: str, now: datetime, skipped: dict[str, list[int]],
