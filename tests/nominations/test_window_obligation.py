@@ -75,3 +75,14 @@ def test_cli_declares_no_proposal(world: World, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 0, result.output
     assert "không có đề nghị" in result.output
     assert window_status(world, "BDH.D2.1") == "da_duyet"
+
+
+def test_mail_of_a_replayed_action_is_queued_at_the_replayed_time(world: World) -> None:
+    """Issue 11 point 6: actions done with --now queue their mail at that moment, not at the wall clock
+    (else a replay leaves them pending for years)."""
+    world.propose("BDH.D1.1", world.proposal("bang-khen-ldld-tinh", "BDH.D1.1", person="Lê Văn C"), send="05/TTr")
+    world.approve("BDH.D1", [1], datetime(2023, 11, 15, 9))
+    rows = world.outbox_for("BDH.D1.1") + world.outbox_for("BDH.D1")
+    assert rows
+    assert all(r.scheduled_at.replace(tzinfo=None) <= datetime(2023, 11, 15, 3, 0) for r in rows), \
+        [(r.key, r.scheduled_at) for r in rows]

@@ -833,7 +833,7 @@ def _proposer_mail(ctx: _Ctx, action: NominationAction, actor: Actor, moves: Seq
                     continue
                 rows.append({"key": f"nom:{row['id']}:{seq}:{email}", "kind": "nomination", "recipient": email,
                              "template": "nomination_step", "context": unit_context, "campaign_id": ctx.campaign.id,
-                             "unit_id": unit.id})
+                             "unit_id": unit.id, "scheduled_at": ctx.now})
     return rows
 
 
@@ -847,7 +847,7 @@ def _reviewer_mail(ctx: _Ctx, key: str, reviewer: _UnitRow, count: int, review_d
         "at": fmt_datetime(ctx.now, ctx.tz),
     }
     return [{"key": f"{key}:{email}", "kind": "nomination", "recipient": email, "template": "nomination_step",
-             "context": context, "campaign_id": ctx.campaign.id, "unit_id": reviewer.id}
+             "context": context, "campaign_id": ctx.campaign.id, "unit_id": reviewer.id, "scheduled_at": ctx.now}
             for email in dict.fromkeys(reviewer.emails)]
 
 
@@ -1616,7 +1616,7 @@ def remind_overdue_reviewers(engine: Engine, campaign_id: int, *, now: datetime 
             queued += enqueue_many(session, [
                 {"key": f"nomrem:{campaign_id}:{unit.id}:{ctx.today.isoformat()}:{email}", "kind": "nomination",
                  "recipient": email, "template": "nomination_step", "context": context, "campaign_id": campaign_id,
-                 "unit_id": unit.id} for email in dict.fromkeys(unit.emails)])
+                 "unit_id": unit.id, "scheduled_at": now} for email in dict.fromkeys(unit.emails)])
         return queued
 
 
