@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
+from thidua.services.status import rollup_columns
 from thidua.web.errors import NotFound
 from thidua.web.permissions import Principal, UnitRef
 
@@ -118,7 +119,7 @@ class Compliance:
     accepted: int
     returned: int
     overdue: int  # not submitted (or returned) and past the deadline
-    late: int  # submitted after the deadline
+    late: int  # submitted, but after the deadline (never also overdue)
 
     @property
     def done_percent(self) -> float:
@@ -130,16 +131,9 @@ class Compliance:
 
 
 def _count_columns(now: datetime):
-    A = Assignment
-    submitted = A.status.in_(("da_gui", "da_duyet"))
-    return (
-        func.count().label("total"),
-        func.sum(case((submitted, 1), else_=0)).label("submitted"),
-        func.sum(case((A.status == "da_duyet", 1), else_=0)).label("accepted"),
-        func.sum(case((A.status == "tra_lai", 1), else_=0)).label("returned"),
-        func.sum(case((and_(~submitted, A.due_at < now), 1), else_=0)).label("overdue"),
-        func.sum(case((A.late.is_(True), 1), else_=0)).label("late"),
-    )
+    """The campaign's one roll-up definition (thidua.services.status.rollup_columns), named for this module."""
+    owed, submitted, accepted, returned, overdue, late_submitted = rollup_columns(now)
+    return (owed.element.label("total"), submitted, accepted, returned, overdue, late_submitted.element.label("late"))
 
 
 def compliance_by_obligation(session: Session, campaign_id: int, scope_path: str, now: datetime) -> list[tuple[ObligationDef, Compliance]]:

@@ -75,7 +75,7 @@ def _brute_force(session: Session, scope_code: str):
         counts[2] += a.status == "da_duyet"
         counts[3] += a.status == "tra_lai"
         due_at = a.due_at if a.due_at.tzinfo else a.due_at.replace(tzinfo=timezone.utc)
-        counts[4] += bool(a.late or (not submitted and due_at < NOW))
+        counts[4] += bool((submitted and a.late) or (not submitted and due_at < NOW))  # nộp muộn + quá hạn
     return groups
 
 

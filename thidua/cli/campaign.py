@@ -150,12 +150,12 @@ def show_campaign(session: Session, code: str) -> None:
 
 def _status_table(title: str, rows, first_column: str) -> Table:  # noqa: ANN001
     table = Table(title=title)
-    for column in (first_column, "Phải nộp", "Đã nộp", "Đã duyệt", "Trả lại", "Trễ hạn", "% hoàn thành"):
+    for column in (first_column, "Phải nộp", "Đã nộp", "Đã duyệt", "Trả lại", "Quá hạn", "Nộp muộn", "% hoàn thành"):
         table.add_column(column, justify="left" if column == first_column else "right")
     for row in rows:
         c = row.counts
-        table.add_row(row.label, *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.late)),
-                      fmt_percent(c.percent_done))
+        table.add_row(row.label, *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.overdue,
+                                                             c.late_submitted)), fmt_percent(c.percent_done))
     return table
 
 
@@ -164,7 +164,8 @@ def print_status(report: StatusReport, timezone: str) -> None:
     console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y})")
     t = report.total
     console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
-                  f"đã duyệt {fmt_integer(t.accepted)} · trễ hạn {fmt_integer(t.late)}")
+                  f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "
+                  f"nộp muộn {fmt_integer(t.late_submitted)}")
     console.print(_status_table("Theo cấp", report.by_level, "Cấp"))
     if report.by_group:
         console.print(_status_table("Theo đơn vị trực thuộc", report.by_group, "Đơn vị"))
@@ -185,8 +186,9 @@ def status(
 ) -> None:
     with Session(ready_engine()) as session:
         campaign = get_campaign(session, code)
+        local = parse_cli_now(now)  # with --now: the world as it stood then
         report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
-                               now=_now_utc(now, campaign.timezone))
+                               now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None)
         print_status(report, campaign.timezone)
 
 

@@ -206,22 +206,29 @@ class ObligationGroup:
         return end_of_day_utc(self.due_on, ctx.timezone)
 
 
-def _owing(group: ObligationGroup):
-    """Assignments of a group that still owe a submission (checked again at send time)."""
+def _owing(group: ObligationGroup, as_of: datetime | None = None):
+    """Assignments of a group that still owe a submission (checked again at send time); `as_of`: as things
+    stood then (a preview of a past moment)."""
+    from thidua.services.status import state_as_of
+
+    status, _ = state_as_of(as_of)
     return and_(
         A.c.obligation_id == group.obligation_id, A.c.due_on == group.due_on, A.c.active.is_(True),
-        A.c.status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True),
+        status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True),
     )
 
 
-def obligation_groups(session: Session, ctx: CampaignContext) -> list[ObligationGroup]:
+def obligation_groups(session: Session, ctx: CampaignContext, as_of: datetime | None = None) -> list[ObligationGroup]:
+    from thidua.services.status import state_as_of
+
     if not ctx.active:
         return []
+    status, _ = state_as_of(as_of)
     rows = session.execute(
         select(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
         .where(A.c.campaign_id == ctx.id, OB.c.active.is_(True), A.c.active.is_(True),
-               A.c.status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True))
+               status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True))
         .group_by(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .order_by(A.c.due_on, OB.c.id)
     ).all()
@@ -473,7 +480,8 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
         escalations: dict[date, dict[int, PreviewUnit]] = defaultdict(dict)
         escalation_moment: dict[date, datetime] = {}
         without_email: dict[int, PreviewUnit] = {}
-        groups = obligation_groups(session, ctx)
+        # The world as it stood at `now` (a preview inside a replayed year): what was owed and queued then.
+        groups = obligation_groups(session, ctx, as_of=now)
         for group in groups:
             occurrences = group.occurrences(ctx)
             due_at = group.due_at(ctx)
@@ -490,12 +498,12 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
                        parent.c.name.label("parent_name"), parent.c.emails.label("parent_emails"),
                        parent.c.active.label("parent_active"))
                 .select_from(A.join(U, U.c.id == A.c.unit_id).outerjoin(parent, parent.c.id == U.c.parent_id))
-                .where(_owing(group), U.c.path >= low, U.c.path < high)
+                .where(_owing(group, now), U.c.path >= low, U.c.path < high)
                 .order_by(U.c.path)
             ).all()
             queued = {(r.assignment_id, r.rung) for r in session.execute(
                 select(O.c.assignment_id, O.c.rung).select_from(A.join(U, U.c.id == A.c.unit_id).join(O, O.c.assignment_id == A.c.id))
-                .where(_owing(group), U.c.path >= low, U.c.path < high, O.c.kind == "reminder")
+                .where(_owing(group, now), U.c.path >= low, U.c.path < high, O.c.kind == "reminder", O.c.created_at <= now)
             )}
             units = []
             for row in rows:
@@ -518,7 +526,8 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
                         if row.parent_id is not None and row.parent_active:
                             escalations[occurrence.day].setdefault(row.parent_id, PreviewUnit(
                                 row.parent_id, row.parent_code, row.parent_name, _unit_recipients(row.parent_emails)))
-        already = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "escalation")).scalars())
+        already = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "escalation",
+                                                            O.c.created_at <= now)).scalars())
         for day, parents in escalations.items():
             waiting = []
             for unit in parents.values():
@@ -537,7 +546,8 @@ def _preview_office_digests(session: Session, ctx: CampaignContext, groups: Sequ
                             now: datetime, end: datetime) -> list[PreviewBatch]:
     if ctx.office_frequency == "none" or not ctx.owner_email:
         return []
-    queued = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "office_digest")).scalars())
+    queued = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "office_digest",
+                                                       O.c.created_at <= now)).scalars())
     office = PreviewUnit(0, ctx.code, ctx.owner_department, (normalize_email(ctx.owner_email),))
     batches = []
     today = ctx.today(now)
@@ -686,13 +696,12 @@ def email_problems(emails: Any) -> str | None:
 
 def office_digest_context(session: Session, campaign: CampaignInfo, *, now: datetime, frequency: str) -> dict[str, Any]:
     today = utc_to_local(now, campaign.timezone).date()
-    owing = A.c.status.not_in(SUBMITTED_STATUSES)
+    from thidua.services.status import rollup_columns  # the one roll-up definition (CLI, web, digests, reports)
+
+    owed, submitted, accepted, returned, overdue, late_submitted = rollup_columns(now)
     stats = session.execute(
-        select(OB.c.title, OB.c.due_on, func.count().label("owing"),
-               func.sum(case((A.c.status.in_(SUBMITTED_STATUSES), 1), else_=0)).label("submitted"),
-               func.sum(case((A.c.status == AssignmentStatus.ACCEPTED.value, 1), else_=0)).label("accepted"),
-               func.sum(case((A.c.status == AssignmentStatus.RETURNED.value, 1), else_=0)).label("returned"),
-               func.sum(case((and_(owing, A.c.due_at < now), 1), else_=0)).label("overdue"))
+        select(OB.c.title, OB.c.due_on, owed.element.label("owing"), submitted, accepted, returned, overdue,
+               late_submitted)
         .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
         .where(A.c.campaign_id == campaign.id, A.c.active.is_(True), OB.c.active.is_(True), U.c.active.is_(True))
         .group_by(OB.c.id, OB.c.title, OB.c.due_on).order_by(OB.c.due_on, OB.c.id)
@@ -701,6 +710,7 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         {"title": s.title, "due_date": fmt_date(s.due_on), "owing": s.owing, "submitted": int(s.submitted or 0),
          "accepted": int(s.accepted or 0), "returned": int(s.returned or 0),
          "not_submitted": s.owing - int(s.submitted or 0), "overdue": int(s.overdue or 0),
+         "late_submitted": int(s.late_submitted or 0),
          "rate": fmt_share(int(s.submitted or 0), s.owing), "due": s.due_on <= today}
         for s in stats
     ]

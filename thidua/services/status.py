@@ -10,6 +10,7 @@ from sqlmodel import Session
 from thidua.errors import NotFoundError
 from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.status import SUBMITTED_STATUSES
+from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
 
@@ -26,14 +27,21 @@ class Counts:
     submitted: int = 0  # sent or accepted
     accepted: int = 0
     returned: int = 0
-    late: int = 0  # submitted after the deadline, or still missing after it
+    overdue: int = 0  # not submitted (never sent, or returned) and past the deadline
+    late_submitted: int = 0  # submitted, first version after the deadline
 
     def add(self, other: "Counts") -> None:
         self.owed += other.owed
         self.submitted += other.submitted
         self.accepted += other.accepted
         self.returned += other.returned
-        self.late += other.late
+        self.overdue += other.overdue
+        self.late_submitted += other.late_submitted
+
+    @property
+    def late(self) -> int:
+        """Chậm: overdue or submitted late (disjoint)."""
+        return self.overdue + self.late_submitted
 
     @property
     def percent_done(self) -> float:
@@ -73,21 +81,50 @@ def get_unit(session: Session, code: str) -> Unit:
     return unit
 
 
-def _count_columns(now: datetime):
+def state_as_of(now: datetime | None):
+    """(status, late) of an assignment as SQL expressions: the stored columns, or — `now` given — as things
+    stood at `now`, rebuilt from the submission history (a version sent later, or a review made later,
+    does not count yet). Correlated on Assignment.__table__."""
     A = Assignment.__table__  # type: ignore[attr-defined]
-    submitted = A.c.status.in_(SUBMITTED_STATUSES)
-    overdue_missing = and_(A.c.status.not_in(SUBMITTED_STATUSES), A.c.due_at < now)
+    if now is None:
+        return A.c.status, A.c.late
+    S = Submission.__table__  # type: ignore[attr-defined]
+    reviewed = S.c.reviewed_at <= now
+    latest = (
+        select(case((and_(reviewed, S.c.review_status == "da_duyet"), "da_duyet"),
+                    (and_(reviewed, S.c.review_status == "tra_lai"), "tra_lai"), else_="da_gui"))
+        .where(S.c.assignment_id == A.c.id, S.c.submitted_at <= now)
+        .order_by(S.c.version.desc()).limit(1).correlate(A).scalar_subquery()
+    )
+    first_late = (select(S.c.late).where(S.c.assignment_id == A.c.id, S.c.version == 1, S.c.submitted_at <= now)
+                  .correlate(A).scalar_subquery())
+    # An assignment without any submission row keeps its stored status (e.g. set by an import of old data).
+    has_history = select(S.c.id).where(S.c.assignment_id == A.c.id).correlate(A).exists()
+    return (case((has_history, func.coalesce(latest, "chua_gui")), else_=A.c.status),
+            case((has_history, func.coalesce(first_late, False)), else_=A.c.late))
+
+
+def rollup_columns(now: datetime, *, as_of: datetime | None = None):
+    """THE roll-up definition, used by the CLI status, the web dashboards, the office digest and the reports:
+    owed (active assignments), submitted (sent or accepted), accepted, returned, overdue (not submitted — never
+    sent, or returned — and past its deadline at `now`), late_submitted (submitted, its first version after the
+    deadline). Overdue and late_submitted never overlap; "chậm" is their sum."""
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    status, late = state_as_of(as_of)
+    submitted = status.in_(SUBMITTED_STATUSES)
     return (
         func.count().label("owed"),
         func.sum(case((submitted, 1), else_=0)).label("submitted"),
-        func.sum(case((A.c.status == "da_duyet", 1), else_=0)).label("accepted"),
-        func.sum(case((A.c.status == "tra_lai", 1), else_=0)).label("returned"),
-        func.sum(case((A.c.late.is_(True) | overdue_missing, 1), else_=0)).label("late"),
+        func.sum(case((status == "da_duyet", 1), else_=0)).label("accepted"),
+        func.sum(case((status == "tra_lai", 1), else_=0)).label("returned"),
+        func.sum(case((and_(~submitted, A.c.due_at < now), 1), else_=0)).label("overdue"),
+        func.sum(case((and_(submitted, late.is_(True)), 1), else_=0)).label("late_submitted"),
     )
 
 
 def _counts(row) -> Counts:  # noqa: ANN001
-    return Counts(int(row.owed or 0), int(row.submitted or 0), int(row.accepted or 0), int(row.returned or 0), int(row.late or 0))
+    return Counts(int(row.owed or 0), int(row.submitted or 0), int(row.accepted or 0), int(row.returned or 0),
+                  int(row.overdue or 0), int(row.late_submitted or 0))
 
 
 def status_report(
@@ -98,8 +135,10 @@ def status_report(
     level: str | None = None,
     obligation_code: str | None = None,
     now: datetime | None = None,
+    as_of: bool = False,
 ) -> StatusReport:
-    """Owed / submitted / accepted / returned / late per level and per child unit of the scope."""
+    """Owed / submitted / accepted / returned / overdue / late per level and per child unit of the scope, at
+    `now`. `as_of`: as things stood at `now` (submissions and reviews made later do not count yet)."""
     now = now or utcnow()
     campaign = get_campaign(session, campaign_code)
     scope = get_unit(session, unit_code) if unit_code else session.get(Unit, campaign.root_unit_id)
@@ -124,7 +163,7 @@ def status_report(
     # the total, the per-level and the per-child figures are sums of these cells.
     child_prefix = func.substr(U.c.path, 1, len(scope.path) + SEGMENT)
     cells = session.execute(
-        select(child_prefix.label("prefix"), U.c.level_code, *_count_columns(now))
+        select(child_prefix.label("prefix"), U.c.level_code, *rollup_columns(now, as_of=now if as_of else None))
         .select_from(joined)
         .where(*where)
         .group_by(child_prefix, U.c.level_code)
