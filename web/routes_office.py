@@ -22,7 +22,7 @@ from thidua.services.reports import build_final_report, build_round_report
 from thidua.web import office_views
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from thidua.web.errors import InvalidInput, NotFound, Refused
-from thidua.web.permissions import Principal, Role, require_office
+from thidua.web.permissions import Principal, Role, require, require_office
 from thidua.web.queries import pick_campaign
 from thidua.web.rendering import render
 from thidua.web.service_errors import sentence
@@ -45,6 +45,24 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
         "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": targets,
         "pipeline_columns": office_views.PIPELINE_COLUMNS,
         "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
+    })
+
+
+@router.get("/tien-do")
+def subtree_progress(request: Request, chien_dich: str | None = None, nghia_vu: str | None = None,
+                     me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    """A federation's own units: who has not sent, who is overdue — the office's figures, for its subtree."""
+    has_units = session.execute(select(Unit.id).where(Unit.parent_id == me.unit_id, Unit.active.is_(True)).limit(1)).first()
+    require(has_units is not None and (me.is_reviewer or me.is_office or me.role == Role.UNIT_OFFICER),
+            "xem tiến độ của đơn vị trực thuộc (trang dành cho đơn vị có đơn vị trực thuộc)")
+    campaign = pick_campaign(session, me, chien_dich)
+    if campaign is None:
+        return render(request, "office/dashboard.html", {"campaign": None, "district": True})
+    cache = request.app.state.figures
+    board = cache.get(("tien-do", campaign.id, me.unit_id, nghia_vu),
+                      lambda s: office_views.dashboard(s, me, campaign, cache.clock(), obligation_code=nghia_vu))
+    return render(request, "office/dashboard.html", {
+        "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": None, "district": True,
     })
 
 

@@ -123,6 +123,7 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
         lambda t: {"url": f"/don-vi/khen-thuong/danh-sach/{t.open_list}", "data": {}},
         {**only({"officer_d1_1"}, 422, denied=404), **RECEIVING_UNIT}),
     ("GET", "/van-phong"): (lambda t: {"url": "/van-phong"}, only(OFFICE, 200)),
+    ("GET", "/tien-do"): (lambda t: {"url": "/tien-do"}, only(REVIEWERS | {"officer_d1"}, 200)),
     ("GET", "/van-phong/nhat-ky"): (lambda t: {"url": "/van-phong/nhat-ky"}, only(OFFICE, 200)),
     ("GET", "/van-phong/nguoi-dung"): (lambda t: {"url": "/van-phong/nguoi-dung"}, only(OFFICE, 200)),
     ("POST", "/van-phong/nguoi-dung"): (lambda t: {"url": "/van-phong/nguoi-dung", "data": {}}, only(OFFICE, 422)),

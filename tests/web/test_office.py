@@ -152,3 +152,33 @@ def test_dashboard_figures_follow_writes_through_the_pages(world: World, client)
         time.sleep(0.05)
         after = client.get("/api/v1/office/dashboard").json()
     assert (submitted(before), submitted(after)) == (0, 1)
+
+
+def table_rows(page: str, table_id: str) -> dict[str, list[str]]:
+    body = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_a_district_sees_its_own_units_with_the_office_figures(world: World, client) -> None:
+    """Issue 11 point 10: /tien-do for a district federation, scoped to its subtree, same figures as the office's."""
+    report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 30, "so_doan_vien_moi": 2}, "BDH.D1")
+    world.clock[0] = world.now() + timedelta(days=6)
+    sign_in(client, world, "office")
+    office = client.get("/van-phong").text
+    office_d1 = table_rows(office, "theo-huyen")["LĐLĐ huyện Thử Nghiệm 1"]
+    sign_in(client, world, "reviewer_d1")
+    page = client.get("/tien-do")
+    assert page.status_code == 200, page.text[-500:]
+    mine = table_rows(page.text, "theo-nghia-vu")["Báo cáo sơ kết đợt 1"]
+    assert mine == office_d1  # owed, sent, %, accepted, returned, overdue, late: the same numbers
+    units = table_rows(page.text, "theo-huyen")
+    assert sorted(units) == ["CĐCS Đơn vị Mẫu 1-1 (giả lập)", "CĐCS Đơn vị Mẫu 1-2 (giả lập)", "CĐCS Đơn vị Mẫu 1-3 (giả lập)"]
+    late = re.search(r'<ul id="danh-sach-tre">(.*?)</ul>', page.text, re.S).group(1)
+    assert "CĐCS Đơn vị Mẫu 1-2" in late and "Mẫu 2-" not in late and "LĐLĐ huyện Thử Nghiệm 1" in late
+    assert "Sổ khen thưởng" not in page.text and 'href="/tien-do?nghia_vu=so-ket-dot-2"' in page.text
+    sign_in(client, world, "officer_d1_1")  # a CĐCS has no units under it
+    assert client.get("/tien-do").status_code == 403
