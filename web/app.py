@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.clock = clock or utcnow
     app.state.templates = make_templates()
     app.state.link_limits = LinkRequestLimits()
-    app.state.send_mail_now = mail.default_sender(settings, engine)
+    app.state.send_mail_now = mail.default_sender(settings, engine, clock=lambda: app.state.clock())
     app.state.figures = FigureCache(engine, clock=lambda: app.state.clock())
     app.state.write_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
 

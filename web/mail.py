@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import update
@@ -26,9 +26,9 @@ SendNow = Callable[[str], None]
 LEASE = timedelta(minutes=5)
 
 
-def claim_by_key(engine: Engine, key: str, owner: str) -> list[int]:
+def claim_by_key(engine: Engine, key: str, owner: str, now: datetime | None = None) -> list[int]:
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    now = utcnow()
+    now = now or utcnow()
     with Session(engine) as session, session.begin():
         ids = session.execute(
             update(table).where(table.c.key == key, table.c.status == OutboxStatus.PENDING.value,
@@ -42,16 +42,19 @@ def claim_by_key(engine: Engine, key: str, owner: str) -> list[int]:
     return list(ids)
 
 
-def default_sender(settings: Settings, engine: Engine) -> SendNow:
+def default_sender(settings: Settings, engine: Engine, clock: Callable[[], datetime] = utcnow) -> SendNow:
+    """`clock`: the application's clock (one clock for the page that queued the mail and for sending it)."""
+
     def send_now(key: str) -> None:
         # Imported when first needed: the SMTP stack is not loaded by processes that never send.
         from thidua.services.reminders import RemindersError, new_dispatcher_id, send_batch, smtp_settings
 
         owner = f"web:{new_dispatcher_id()}"
         try:
-            ids = claim_by_key(engine, key, owner)
+            moment = clock()
+            ids = claim_by_key(engine, key, owner, moment)
             if ids:
-                asyncio.run(send_batch(engine, ids, owner=owner, now=utcnow(), settings=settings,
+                asyncio.run(send_batch(engine, ids, owner=owner, now=moment, settings=settings,
                                        smtp=smtp_settings(settings), lease=LEASE))
         except RemindersError as exc:  # SMTP refused the session or is misconfigured: the scheduler retries
             log.warning("Chưa gửi ngay được thư %s: %s", key, exc)
