@@ -62,12 +62,11 @@ def scope_unit(session: Session, me: Principal, campaign: Campaign) -> Unit:
 
 
 def default_obligation(rows: list[tuple[ObligationDef, Compliance]], today: date) -> ObligationDef | None:
-    """The report that matters now: the latest one already due, else the next one."""
+    """The report that matters now: the one whose deadline is nearest to today (the coming one on a tie)."""
     reports = [ob for ob, _ in rows if ob.kind != "nomination_window"]
-    due = [ob for ob in reports if ob.due_on <= today]
-    if due:
-        return due[-1]
-    return reports[0] if reports else None
+    if not reports:
+        return None
+    return min(reports, key=lambda ob: (abs((ob.due_on - today).days), ob.due_on < today))
 
 
 def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime, *,

@@ -182,3 +182,23 @@ def test_a_district_sees_its_own_units_with_the_office_figures(world: World, cli
     assert "Sổ khen thưởng" not in page.text and 'href="/tien-do?nghia_vu=so-ket-dot-2"' in page.text
     sign_in(client, world, "officer_d1_1")  # a CĐCS has no units under it
     assert client.get("/tien-do").status_code == 403
+
+
+def test_monday_dashboard_opens_on_the_nearest_deadline_and_shows_no_internal_text(world: World, client) -> None:
+    """Issue 11 point 12: on Mon 09/10/2023 the report due tomorrow (10/10) is shown, not June's; no "seed" notes."""
+    from datetime import datetime, timezone
+
+    world.clock[0] = datetime(2023, 10, 9, 1, 0, tzinfo=timezone.utc)
+    sign_in(client, world, "office")
+    page = client.get("/van-phong").text
+    assert re.search(r'id="nghia-vu-chon">Báo cáo sơ kết đợt 2 – hạn 10/10/2023', page)
+    assert "seed" not in page.lower()
+    from datetime import date
+
+    from thidua.models.tables import ObligationDef
+    from thidua.web.office_views import default_obligation
+
+    with Session(world.engine) as session:
+        rows = [(ob, None) for ob in session.execute(select(ObligationDef).order_by(ObligationDef.due_on)).scalars()]
+    assert default_obligation(rows, date(2023, 6, 12)).code == "so-ket-dot-1"  # two days after its deadline
+    assert default_obligation(rows, date(2023, 8, 20)).code == "so-ket-dot-2"  # nearer than June's
