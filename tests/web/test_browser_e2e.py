@@ -122,7 +122,7 @@ def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screens
     page.fill("input[name=so_to_trinh]", "12/TTr-CĐCS")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")
     page.click("form[id^=gui-danh-sach] button")
-    page.wait_for_selector("text=Đã chuyển lên cấp trên")
+    page.wait_for_selector("text=Đã gửi danh sách đề nghị lên cấp trên")
     assert "Đang xét" in page.inner_text("#de-nghi")
     screenshot(page, "de-nghi-da-gui")
 
