@@ -305,7 +305,6 @@ def send_cmd(
 
 @nominations_app.command("none")
 @friendly
-@_service_errors
 def none_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit_as: str = UNIT_AS,

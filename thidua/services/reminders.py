@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, not_, select, true, update
+from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
