@@ -27,6 +27,8 @@ class Level(SQLModel, table=True):
     name: str
     short_name: str = ""
     rank: int = Field(index=True)
+    valid_from: Optional[date] = None  # the level exists from this date (None: always)
+    valid_to: Optional[date] = None  # and until the day before this one (None: no end)
 
 
 class UnitBase(SQLModel):
@@ -58,6 +60,7 @@ class Unit(UnitBase, table=True):
         sa_column=Column(String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False),
     )
     depth: int = 0
+    valid_from: Optional[date] = None  # since when this row holds (reorganisations); None: always
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -224,4 +227,5 @@ from thidua.models import submissions as _submissions  # noqa: E402,F401
 from thidua.models import reminders as _reminders  # noqa: E402,F401
 from thidua.models import outbox as _outbox  # noqa: E402,F401
 from thidua.models import nominations as _nominations  # noqa: E402,F401
+from thidua.models import unit_history as _unit_history  # noqa: E402,F401
 from thidua.web import models as _web_models  # noqa: E402,F401  (sign-in links, calendar feeds, API tokens)
