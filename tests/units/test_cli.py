@@ -97,3 +97,30 @@ def test_show_prints_names_verbatim(run, tmp_path):
     run("levels")
     run("import", str(write_csv(tmp_path / "a.csv", [unit_row("A", "Đơn vị [bold]thử[/bold]", "tong_ldld")])))
     assert "Đơn vị [bold]thử[/bold]" in run("show", "A")
+
+
+def test_reorganise_dry_run_then_apply_then_show_as_of(run, engine, tmp_path):
+    from tests.units.test_reorganisation import write_changes
+
+    run("levels")
+    run("import", str(CONFIG_DIR / "units" / "binh_dinh.yaml"))
+    changes = write_changes(tmp_path / "thay_doi.csv", [
+        ("01/07/2025", "giai_the", "BDH.ANH", "BDH", "", "", ""),
+        ("01/07/2025", "doi_ten", "BDH.QNH", "", "Công đoàn khu vực Quy Nhơn", "", ""),
+    ])
+    out = run("reorganise", str(changes), "--dry-run", "--today", "15/07/2025")
+    assert "CHẠY THỬ" in out and "'BDH.ANH' ngừng hoạt động từ 01/07/2025" in out
+    assert "đổi tên 'BDH.QNH'" in out and "Sẽ áp dụng 2 dòng" in out
+    assert "Công đoàn khu vực Quy Nhơn" not in run("show", "BDH.QNH")
+
+    out = run("reorganise", str(changes), "--today", "15/07/2025")
+    assert "Đã áp dụng 2 dòng" in out
+    assert "Công đoàn khu vực Quy Nhơn" in run("show", "BDH.QNH")
+    out = run("show", "BDH.QNH", "--as-of", "30/06/2025")
+    assert "vào ngày 30/06/2025" in out and "Công đoàn khu vực Quy Nhơn" in out  # the history lists both names
+    assert "— 30/06/2025" in out and "01/07/2025 nay" in out
+    out = run("show", "BDH.ANH", "--as-of", "01/07/2025")
+    assert "không (ngừng hoạt động)" in out
+
+    out = run("reorganise", str(changes), "--today", "15/07/2025", code=1)  # BDH.ANH has ended: refused, located
+    assert "thay_doi.csv:2: ma_don_vi: đơn vị 'BDH.ANH' đã ngừng hoạt động" in out

@@ -166,9 +166,15 @@ def print_status(report: StatusReport, timezone: str) -> None:
     console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
                   f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "
                   f"nộp muộn {fmt_integer(t.late_submitted)}")
+    if report.tree_on is not None:
+        console.print(f"Theo cơ cấu tổ chức ngày {report.tree_on:%d/%m/%Y}.")
     console.print(_status_table("Theo cấp", report.by_level, "Cấp"))
     if report.by_group:
         console.print(_status_table("Theo đơn vị trực thuộc", report.by_group, "Đơn vị"))
+    if report.unplaced is not None:
+        u = report.unplaced
+        console.print(f"Ngoài cơ cấu ngày {report.tree_on:%d/%m/%Y} (do đơn vị thành lập sau ngày đó đang giữ): "
+                      f"{fmt_integer(u.owed)} nghĩa vụ · đã nộp {fmt_integer(u.submitted)} · quá hạn {fmt_integer(u.overdue)}")
 
 
 def _now_utc(now_text: str | None, timezone: str):
@@ -183,12 +189,14 @@ def status(
     level: Optional[str] = typer.Option(None, "--level", help="Chỉ tính các đơn vị thuộc cấp này"),
     obligation: Optional[str] = typer.Option(None, "--obligation", help="Chỉ tính một nghĩa vụ"),
     now: Optional[str] = typer.Option(None, "--now", help="Thời điểm tính (dd/mm/yyyy [HH:MM])"),
+    tree_on: Optional[str] = typer.Option(None, "--tree-on", help="Nhóm theo cơ cấu tổ chức của ngày này (dd/mm/yyyy)"),
 ) -> None:
     with Session(ready_engine()) as session:
         campaign = get_campaign(session, code)
         local = parse_cli_now(now)  # with --now: the world as it stood then
         report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
-                               now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None)
+                               now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None,
+                               tree_on=parse_cli_date(tree_on))
         print_status(report, campaign.timezone)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -10,13 +12,16 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from thidua.models.clock import fmt_datetime
+from thidua.models.clock import fmt_date, fmt_datetime
 from thidua.models.hierarchy import ImportReport
+from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.vnformat import fmt_integer, fmt_seconds
 from thidua import unitgen
-from thidua.cli.common import UserError, console, friendly
+from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.db import create_schema, get_engine
+from thidua.services import unit_history as history
 from thidua.services import units as service
+from thidua.services.reorganisation import ReorgReport, reorganise
 from thidua.settings import CONFIG_DIR, get_settings
 
 units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
@@ -99,16 +104,24 @@ def _print_report(report: ImportReport, seconds: float) -> None:
 
 @units_app.command("show")
 @friendly
-def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.")) -> None:
-    """Xem một đơn vị: thông tin, chuỗi cấp trên và số đơn vị trực thuộc theo cấp."""
+def show_cmd(
+    code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Xem đơn vị như vào ngày này (dd/mm/yyyy)."),
+) -> None:
+    """Xem một đơn vị: thông tin, chuỗi cấp trên, số đơn vị trực thuộc theo cấp và lịch sử thay đổi."""
     engine = _engine()
+    day = parse_cli_date(as_of)
     with Session(engine) as session:
+        levels = service.load_level_index(session)
+        if day is not None:
+            _show_as_of(session, code, day, levels)
+            return
         unit = service.get_unit(session, code)
         if unit is None:
             raise UserError(f"không có đơn vị mã '{code}'")
-        levels = service.load_level_index(session)
         chain = service.ancestors(session, unit.id)
         counts = service.subtree_level_counts(session, unit.id)
+        versions = history.unit_versions(session, unit.id)
 
     info = Table(title=f"Đơn vị {unit.code}", show_header=False)
     info.add_column("Mục", style="bold")
@@ -142,6 +155,93 @@ def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.
     if not counts:
         below.add_row("—", "0", "0")
     console.print(below)
+    if len(versions) > 1:
+        _print_versions(versions, levels)
+
+
+def _print_versions(versions, levels) -> None:  # noqa: ANN001
+    table = Table(title="Lịch sử (theo ngày hiệu lực)")
+    for column in ("Từ ngày", "Đến hết ngày", "Tên", "Cấp", "Cấp trên", "Hoạt động"):
+        table.add_column(column)
+    for v in versions:
+        until = fmt_date(v.valid_to - timedelta(days=1)) if v.valid_to else "nay"
+        table.add_row(fmt_date(v.valid_from) or "—", until, escape(v.name), escape(levels.label(v.level_code)),
+                      v.parent_code or "—", "có" if v.active else "không")
+    console.print(table)
+
+
+def _show_as_of(session: Session, code: str, day: date, levels) -> None:  # noqa: ANN001
+    unit = history.unit_as_of(session, code, day)
+    if unit is None:
+        raise UserError(f"đơn vị '{code}' chưa tồn tại vào ngày {fmt_date(day)}")
+    chain = history.ancestors_as_of(session, unit, day)
+    children = history.children_as_of(session, unit.id, day)
+    info = Table(title=f"Đơn vị {unit.code} vào ngày {fmt_date(day)}", show_header=False)
+    info.add_column("Mục", style="bold")
+    info.add_column("Giá trị")
+    info.add_row("Tên đơn vị", escape(unit.name))
+    info.add_row("Cấp", escape(levels.label(unit.level_code)))
+    info.add_row("Cấp trên", " → ".join(f"{a.code} ({escape(a.name)})" for a in chain) or "đơn vị gốc")
+    info.add_row("Hoạt động", "có" if unit.active else "không (ngừng hoạt động)")
+    info.add_row("Đơn vị trực thuộc", f"{sum(1 for c in children if c.active)}: "
+                 + escape(", ".join(c.code for c in children if c.active)[:400]))
+    console.print(info)
+    _print_versions(history.unit_versions(session, unit.id), levels)
+
+
+@units_app.command("reorganise")
+@friendly
+def reorganise_cmd(
+    file: Path = typer.Argument(..., help="Tệp thay đổi (.csv UTF-8 hoặc .xlsx), mỗi dòng một thao tác."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ kiểm tra và liệt kê mọi hệ quả, không ghi vào CSDL."),
+    today: Optional[str] = typer.Option(None, "--today", help="Ngày hôm nay (dd/mm/yyyy; mặc định theo đồng hồ)."),
+    limit: int = typer.Option(200, "--limit", help="Số dòng hệ quả tối đa in ra mỗi phần."),
+) -> None:
+    """Tái cấu trúc cây đơn vị theo ngày hiệu lực: tạo mới, đổi tên, chuyển, sáp nhập, chia tách, giải thể."""
+    started = time.perf_counter()
+    report = reorganise(_engine(), file, dry_run=dry_run, today=parse_cli_date(today))
+    print_reorganisation(report, time.perf_counter() - started, limit)
+
+
+def print_reorganisation(report: ReorgReport, seconds: float, limit: int = 200) -> None:
+    title = f"Tái cấu trúc từ {escape(report.file)}"
+    if report.dry_run:
+        title += " — CHẠY THỬ, không ghi vào cơ sở dữ liệu"
+    console.print(f"[bold]{title}[/]")
+    table = Table(title=f"Hệ quả trên cây đơn vị ({len(report.consequences)})")
+    table.add_column("Dòng", justify="right")
+    table.add_column("Thao tác")
+    table.add_column("Hệ quả")
+    for item in report.consequences[:limit]:
+        table.add_row(str(item.line), OPERATION_LABELS[item.operation], escape(item.text))
+    console.print(table)
+    if len(report.consequences) > limit:
+        console.print(f"… và {len(report.consequences) - limit} hệ quả nữa (dùng --limit).")
+    carried = Table(title="Công việc đang dở được chuyển theo")
+    carried.add_column("Loại")
+    carried.add_column("Số lượng", justify="right")
+    for kind, count in sorted(report.carried_counts.items()):
+        carried.add_row(CARRIED_LABELS.get(kind, kind), fmt_integer(count))
+    if not report.carried_counts:
+        carried.add_row("—", "0")
+    console.print(carried)
+    for item in report.carried[:limit]:
+        console.print(f"  • {escape(item.text)}", highlight=False)
+    if len(report.carried) > limit:
+        console.print(f"  … và {len(report.carried) - limit} mục nữa (dùng --limit).")
+    verb = "Sẽ áp dụng" if report.dry_run else "Đã áp dụng"
+    console.print(f"{verb} {report.rows} dòng, hiệu lực đến ngày {fmt_date(report.effective_on)}; "
+                  f"{fmt_integer(report.units_versioned)} đơn vị được lưu phiên bản cũ; {fmt_seconds(seconds)}.")
+
+
+CARRIED_LABELS = {
+    "assignment.moved": "Nghĩa vụ chuyển sang đơn vị kế thừa",
+    "assignment.closed": "Nghĩa vụ đóng (không còn áp dụng)",
+    "assignment.reviewer": "Nghĩa vụ đổi đơn vị duyệt",
+    "nomination": "Hồ sơ khen thưởng chuyển cấp xét",
+    "campaign": "Chiến dịch đổi đơn vị chủ trì",
+    "outbox": "Thư chờ gửi đổi người nhận / không gửi",
+}
 
 
 @units_app.command("generate-binh-dinh")

@@ -65,6 +65,8 @@ class StatusReport:
     by_level: list[StatusRow] = field(default_factory=list)
     by_group: list[StatusRow] = field(default_factory=list)  # per child of the scope (e.g. each district)
     group_level: str | None = None
+    tree_on: date | None = None  # grouped by the tree as it stood on this day (None: today's tree)
+    unplaced: Counts | None = None  # tree_on: work now held by units that did not exist yet on that day
 
 
 def get_campaign(session: Session, code: str) -> Campaign:
@@ -136,11 +138,16 @@ def status_report(
     obligation_code: str | None = None,
     now: datetime | None = None,
     as_of: bool = False,
+    tree_on: date | None = None,
 ) -> StatusReport:
     """Owed / submitted / accepted / returned / overdue / late per level and per child unit of the scope, at
-    `now`. `as_of`: as things stood at `now` (submissions and reviews made later do not count yet)."""
+    `now`. `as_of`: as things stood at `now` (submissions and reviews made later do not count yet).
+    `tree_on`: units grouped by the tree as it stood on that day (unit versions; reorganisations)."""
     now = now or utcnow()
     campaign = get_campaign(session, campaign_code)
+    if tree_on is not None:
+        return _status_on_tree(session, campaign, tree_on, unit_code=unit_code, level=level,
+                               obligation_code=obligation_code, now=now, as_of=as_of)
     scope = get_unit(session, unit_code) if unit_code else session.get(Unit, campaign.root_unit_id)
     assert scope is not None
     A = Assignment.__table__  # type: ignore[attr-defined]
@@ -182,11 +189,81 @@ def status_report(
         c.path: c for c in session.exec(select(Unit).where(Unit.parent_id == scope.id)).scalars()  # type: ignore[call-overload]
     }
     by_group = sorted(
-        (StatusRow(children[prefix].code, children[prefix].name, counts) for prefix, counts in per_prefix.items() if prefix in children),
+        (StatusRow(children[prefix].code, _group_label(children[prefix]), counts)
+         for prefix, counts in per_prefix.items() if prefix in children),
         key=lambda row: row.key,
     )
     group_level = next(iter(children.values())).level_code if children else None
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
+
+
+def _group_label(unit) -> str:  # noqa: ANN001
+    """An ended unit (kept under its successor, with its past work) is named as such."""
+    return unit.name if unit.active else f"{unit.name} (đã ngừng hoạt động)"
+
+
+def _obligation_filter(session: Session, campaign: Campaign, obligation_code: str):  # noqa: ANN202
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    obligation_id = session.exec(
+        select(ObligationDef.id).where(ObligationDef.campaign_id == campaign.id, ObligationDef.code == obligation_code)  # type: ignore[call-overload]
+    ).scalars().first()
+    if obligation_id is None:
+        raise NotFound(f"chiến dịch '{campaign.code}' không có nghĩa vụ '{obligation_code}'")
+    return A.c.obligation_id == obligation_id
+
+
+def _status_on_tree(session: Session, campaign: Campaign, day: date, *, unit_code: str | None, level: str | None,
+                    obligation_code: str | None, now: datetime, as_of: bool) -> StatusReport:
+    """status_report over the tree of `day`: the scope, its children and every unit's place as they were."""
+    from thidua.services.unit_history import scope_as_of, units_as_of
+
+    scope = scope_as_of(session, day, unit_code=unit_code, root_unit_id=campaign.root_unit_id)
+    if scope is None:
+        raise NotFound(f"đơn vị '{unit_code}' chưa tồn tại vào ngày {day:%d/%m/%Y}")
+    A = Assignment.__table__  # type: ignore[attr-defined]
+    low, high = subtree_range(scope.path)
+    view = units_as_of(day, path_range=(low, high))
+    where = [A.c.campaign_id == campaign.id, A.c.active.is_(True)]
+    if level:
+        if session.get(Level, level) is None:
+            raise NotFound(f"không có cấp '{level}'")
+        where.append(view.c.level_code == level)
+    if obligation_code:
+        where.append(_obligation_filter(session, campaign, obligation_code))
+    columns = rollup_columns(now, as_of=now if as_of else None)
+    child_prefix = func.substr(view.c.path, 1, len(scope.path) + SEGMENT)
+    cells = session.execute(
+        select(child_prefix.label("prefix"), view.c.level_code, *columns)
+        .select_from(A.join(view, view.c.unit_id == A.c.unit_id))
+        .where(*where)
+        .group_by(child_prefix, view.c.level_code)
+    ).all()
+    total, per_level, per_prefix = Counts(), {}, {}
+    for cell in cells:
+        counts = _counts(cell)
+        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
+            bucket.add(counts)
+    levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
+    by_level = sorted(
+        (StatusRow(code, levels[code].short_name or levels[code].name, counts) for code, counts in per_level.items()),
+        key=lambda row: levels[row.key].rank,
+    )
+    whole = units_as_of(day)
+    children = {c.path: c for c in session.execute(select(whole).where(whole.c.parent_id == scope.id)).all()}
+    by_group = sorted(
+        (StatusRow(children[p].code, _group_label(children[p]), counts) for p, counts in per_prefix.items() if p in children),
+        key=lambda row: row.key,
+    )
+    group_level = next(iter(children.values())).level_code if children else None
+    # Work that a successor created after `day` holds now has no place in that tree: shown apart, not lost.
+    unplaced_cells = session.execute(
+        select(*columns).select_from(A)
+        .where(A.c.campaign_id == campaign.id, A.c.active.is_(True), A.c.unit_id.not_in(select(whole.c.unit_id)),
+               *([_obligation_filter(session, campaign, obligation_code)] if obligation_code else []))
+    ).one()
+    unplaced = _counts(unplaced_cells)
+    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
+                        tree_on=day, unplaced=unplaced if unplaced.owed else None)
 
 
 @dataclass

@@ -115,3 +115,35 @@ def unit_versions(session: Session, unit_id: int) -> list[VersionRow]:
 
 def in_range(column, low: str, high: str):  # noqa: ANN001, ANN201
     return and_(column >= low, column < high)
+
+
+def scope_as_of(session: Session, day: date, *, unit_code: str | None, root_unit_id: int) -> UnitAsOf | None:
+    """The unit named by `unit_code` as of `day`, or the campaign's root as it stood then. A root created
+    after `day` by a reorganisation is replaced by the lowest common ancestor of its predecessors then."""
+    if unit_code:
+        return unit_as_of(session, unit_code, day)
+    root = unit_by_id_as_of(session, root_unit_id, day)
+    if root is not None:
+        return root
+    from thidua.models.unit_history import ReorganisationStep
+
+    RS = ReorganisationStep.__table__  # type: ignore[attr-defined]
+    frontier, predecessors = {root_unit_id}, []
+    while frontier:  # follow successions backwards until units that existed on `day`
+        rows = session.execute(select(RS.c.unit_id).where(RS.c.kind == "ended", RS.c.successor_unit_id.in_(frontier))).scalars().all()
+        frontier = set()
+        for unit_id in rows:
+            unit = unit_by_id_as_of(session, unit_id, day)
+            if unit is not None:
+                predecessors.append(unit)
+            else:
+                frontier.add(unit_id)
+    if not predecessors:
+        return None
+    common = predecessors[0].path
+    for unit in predecessors[1:]:
+        while not unit.path.startswith(common):
+            common = common[:-9]
+    if not common:
+        return None
+    return unit_by_id_as_of(session, path_ids(common)[-1], day)

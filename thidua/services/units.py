@@ -132,6 +132,7 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
         edges = session.execute(
             select(UNIT.c.level_code, child.c.level_code, func.count())
             .join(child, child.c.parent_id == UNIT.c.id)
+            .where(child.c.active.is_(True))  # an ended unit is kept under its successor, whatever its level
             .group_by(UNIT.c.level_code, child.c.level_code)
         ).all()
         for parent, child_level, count in rank_conflicts(edges, {c: lv.rank for c, lv in wanted.items()}):
