@@ -14,14 +14,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import Field
 
-from thidua.models.spec.common import Code, Strict
+from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.vnformat import fmt_integer
 
@@ -74,6 +74,8 @@ class LevelSpec(Strict):
     code: Code
     name: str = Field(min_length=1)
     short_name: str = ""
+    valid_from: VNDate | None = None  # the level exists from this date (a reorganisation may add levels)
+    valid_to: VNDate | None = None  # and no unit may be created at it from this date on
 
 
 class LevelsFile(Strict):
@@ -88,6 +90,8 @@ class LevelInfo:
     name: str
     short_name: str
     rank: int  # 0 is the top
+    valid_from: date | None = None
+    valid_to: date | None = None
 
     @property
     def label(self) -> str:
@@ -95,7 +99,15 @@ class LevelInfo:
 
 
 def levels_from_file(spec: LevelsFile) -> list[LevelInfo]:
-    return [LevelInfo(level.code, level.name, level.short_name, rank) for rank, level in enumerate(spec.levels)]
+    return [LevelInfo(level.code, level.name, level.short_name, rank, level.valid_from, level.valid_to)
+            for rank, level in enumerate(spec.levels)]
+
+
+def level_period_problems(spec: LevelsFile) -> list[tuple[int, str]]:
+    """(index, message) of levels whose period ends before it starts."""
+    return [(index, f"cấp '{level.code}': ngày kết thúc phải sau ngày bắt đầu")
+            for index, level in enumerate(spec.levels)
+            if level.valid_from and level.valid_to and level.valid_to <= level.valid_from]
 
 
 def duplicate_level_codes(spec: LevelsFile) -> list[tuple[int, str]]:

@@ -222,6 +222,7 @@ class ReorgPlan:
     rows: int
     counts: dict[str, int]
     inserted_ids: list[int]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ended_ids(self) -> list[int]:
@@ -652,7 +653,20 @@ def plan_reorganisation(
         return None, planner.problems
     effective_on = max((row.effective_on for row in rows), default=today)
     return ReorgPlan(planner.steps, planner.log, planner.consequences, effective_on, len(rows), planner.counts,
-                     planner.inserted), []
+                     planner.inserted, ended_level_warnings(planner.tree, levels, planner.periods, effective_on)), []
+
+
+def ended_level_warnings(tree: _Tree, levels: LevelIndex, periods: Mapping[str, LevelPeriod], day: date) -> list[str]:
+    """Levels of the catalogue no longer in force on `day` that active units still have (after the file)."""
+    ended = {code for code, period in periods.items() if period.valid_to is not None and period.valid_to <= day}
+    if not ended:
+        return []
+    counts: dict[str, int] = {}
+    for node in tree.nodes.values():
+        if node.active and node.level_code in ended:
+            counts[node.level_code] = counts.get(node.level_code, 0) + 1
+    return [f"cấp '{levels.label(code)}' hết hiệu lực từ {fmt_date(periods[code].valid_to)} nhưng còn "
+            f"{_number(count)} đơn vị đang hoạt động ở cấp này" for code, count in sorted(counts.items())]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -183,3 +183,33 @@ def test_docx_renders_to_pdf_with_libreoffice(request, tmp_path):
                    check=True, timeout=180, capture_output=True)
     pdf = tmp_path / (files.docx.stem + ".pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_final_report_after_a_merger_uses_the_year_end_structure(round_one_any, tmp_path):
+    """D1 merged into D2 on 01/07/2023: the year table has D2 only, with D1's figures from before the merger,
+    the total is unchanged, and a before/after table lists the change."""
+    from datetime import date
+
+    from tests.units.test_reorganisation import write_changes
+    from thidua.services.reorganisation import reorganise
+
+    engine = round_one_any.engine
+    with session_scope(engine) as session:
+        before = build_final_report(session, campaign_code=CODE, out_dir=tmp_path / "truoc", now=vn(1, 7))
+    before_rows = {r["Đơn vị"]: r for r in sheet_rows(load_workbook(before.xlsx)["Tổng hợp năm"])}
+    reorganise(engine, write_changes(tmp_path / "gop.csv", [("01/07/2023", "sap_nhap", "BDH.D1", "BDH.D2", "", "", "")]),
+               today=date(2023, 7, 2))
+    with session_scope(engine) as session:
+        files = build_final_report(session, campaign_code=CODE, out_dir=tmp_path / "sau", now=vn(20, 12))
+    workbook = load_workbook(files.xlsx)
+    year = {r["Đơn vị"]: r for r in sheet_rows(workbook["Tổng hợp năm"])}
+    assert "LĐLĐ huyện Thử Nghiệm 1" not in year
+    assert year["LĐLĐ huyện Thử Nghiệm 2"]["Số sáng kiến"] == expected_initiatives("BDH.D1") + expected_initiatives("BDH.D2")
+    assert year["Tổng cộng"]["Số sáng kiến"] == before_rows["Tổng cộng"]["Số sáng kiến"] == expected_initiatives("BDH")
+    mapping = sheet_rows(workbook["Trước - sau sắp xếp"])
+    assert [(m["Ngày hiệu lực"], m["Thay đổi"], m["Trước"], m["Sau"]) for m in mapping] == [
+        ("01/07/2023", "sáp nhập", "BDH.D1 — LĐLĐ huyện Thử Nghiệm 1", "BDH.D2 — LĐLĐ huyện Thử Nghiệm 2"),
+        ("01/07/2023", "sáp nhập", "3 đơn vị trực thuộc BDH.D1", "trực thuộc BDH.D2 — LĐLĐ huyện Thử Nghiệm 2"),
+    ]
+    texts = [p.text for p in Document(str(files.docx)).paragraphs]
+    assert "VI. SẮP XẾP TỔ CHỨC TRONG NĂM" in texts

@@ -245,3 +245,46 @@ def test_missing_column_is_refused(tree, tmp_path):
     with pytest.raises(SpecError) as caught:
         reorganise(tree, path, today=TODAY)
     assert [(p.line, p.field) for p in caught.value.problems] == [(1, "ngay_hieu_luc")]
+
+
+DATED_LEVELS = """
+levels:
+  - {code: tong_ldld, name: Tổng Liên đoàn Lao động Việt Nam, short_name: Tổng LĐLĐ}
+  - {code: ldld_tinh, name: Liên đoàn Lao động tỉnh, short_name: LĐLĐ tỉnh}
+  - {code: cap_tren_truc_tiep, name: Công đoàn cấp trên trực tiếp cơ sở, short_name: CĐ cấp trên, valid_to: 01/07/2025}
+  - {code: cd_cap_xa, name: Công đoàn cấp xã, short_name: CĐ cấp xã, valid_from: 01/07/2025}
+  - {code: cdcs, name: Công đoàn cơ sở, short_name: CĐCS}
+"""
+
+
+def test_dated_level_catalogue_governs_new_units(tree, tmp_path):
+    from thidua.services.units import load_levels
+
+    levels_file = tmp_path / "levels.yaml"
+    levels_file.write_text(DATED_LEVELS, encoding="utf-8")
+    load_levels(tree, levels_file)
+    with pytest.raises(SpecError) as caught:
+        apply(tree, tmp_path, [
+            ("30/06/2025", "tao_moi", "BDH.X0", "", "Xã sớm", "cd_cap_xa", "BDH"),  # the level starts on 01/07
+            ("01/07/2025", "tao_moi", "BDH.H9", "", "Huyện mới", "cap_tren_truc_tiep", "BDH"),  # the level has ended
+        ])
+    assert [(p.line, p.field) for p in caught.value.problems] == [(2, "cap"), (3, "cap")]
+    assert "không còn (hoặc chưa) áp dụng vào ngày 30/06/2025" in caught.value.problems[0].message
+    report = apply(tree, tmp_path, [
+        ("01/07/2025", "tao_moi", "BDH.X1", "", "Công đoàn phường Quy Nhơn", "CĐ cấp xã", "BDH"),
+        ("01/07/2025", "giai_the", "BDH.D1", "BDH.X1", "", "", ""),
+    ])
+    assert report.warnings == ["cấp 'CĐ cấp trên' hết hiệu lực từ 01/07/2025 nhưng còn 2 đơn vị đang hoạt động ở cấp này"]
+    with Session(tree) as session:
+        assert _codes_under(session, "BDH.X1", DAY) == ["BDH.D1.1", "BDH.D1.2", "BDH.D1.3"]
+
+
+def test_the_2026_level_catalogue_loads_over_the_stored_tree(tree):
+    from thidua.services.units import load_level_index, load_levels
+    from thidua.settings import CONFIG_DIR
+
+    report = load_levels(tree, CONFIG_DIR / "levels_2026.yaml")
+    assert report.created == ["cd_cap_xa"] and "cdcs" in report.updated
+    with Session(tree) as session:
+        level = load_level_index(session).by_code["cd_cap_xa"]
+        assert (level.rank, level.valid_from, level.valid_to) == (3, date(2025, 7, 1), None)

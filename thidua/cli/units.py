@@ -229,6 +229,8 @@ def print_reorganisation(report: ReorgReport, seconds: float, limit: int = 200) 
         console.print(f"  • {escape(item.text)}", highlight=False)
     if len(report.carried) > limit:
         console.print(f"  … và {len(report.carried) - limit} mục nữa (dùng --limit).")
+    for warning in report.warnings:
+        console.print(f"[yellow]Lưu ý:[/] {escape(warning)}", highlight=False)
     verb = "Sẽ áp dụng" if report.dry_run else "Đã áp dụng"
     console.print(f"{verb} {report.rows} dòng, hiệu lực đến ngày {fmt_date(report.effective_on)}; "
                   f"{fmt_integer(report.units_versioned)} đơn vị được lưu phiên bản cũ; {fmt_seconds(seconds)}.")

@@ -29,6 +29,7 @@ from thidua.models.reorganisation import (
     OpenAssignment, RawChange, ReorgPlan, TreeStep, carry_assignments, normalise_header, parse_changes,
     plan_reorganisation,
 )
+from thidua.models.hierarchy import LevelIndex
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.status import AssignmentStatus
 from thidua.models.submissions import Submission
@@ -154,6 +155,7 @@ class ReorgReport:
     carried_counts: dict[str, int] = field(default_factory=dict)
     units_versioned: int = 0
     reorganisation_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str, text_: str, entity_id: int, keep: bool) -> None:
         self.carried_counts[kind] = self.carried_counts.get(kind, 0) + 1
@@ -164,10 +166,8 @@ class ReorgReport:
 # ---------------------------------------------------------------------------------------------------
 # Apply
 # ---------------------------------------------------------------------------------------------------
-def level_periods(session: Session) -> dict[str, LevelPeriod]:
-    L = Level.__table__  # type: ignore[attr-defined]
-    return {row.code: LevelPeriod(row.valid_from, row.valid_to)
-            for row in session.execute(select(L.c.code, L.c.valid_from, L.c.valid_to))}
+def level_periods(levels: LevelIndex) -> dict[str, LevelPeriod]:
+    return {code: LevelPeriod(level.valid_from, level.valid_to) for code, level in levels.by_code.items()}
 
 
 def last_effective_on(session: Session) -> date | None:
@@ -231,12 +231,12 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     if rows:
         plan, plan_problems = plan_reorganisation(
             rows, load_snapshot(session), levels, today=today, not_before=last_effective_on(session),
-            level_periods=level_periods(session))
+            level_periods=level_periods(levels))
     all_problems += plan_problems
     if all_problems or plan is None:
         raise SpecError(sorted(all_problems, key=lambda p: (p.line or 0)))
     report.effective_on, report.rows, report.counts = plan.effective_on, plan.rows, plan.counts
-    report.consequences = plan.consequences
+    report.consequences, report.warnings = plan.consequences, plan.warnings
     reorg_id = _record(session, plan, file, actor, now)
     report.reorganisation_id = reorg_id
     report.units_versioned = _execute_steps(session.connection(), plan, reorg_id, now)

@@ -26,7 +26,9 @@ from thidua.models.officenames import body_name, department_abbreviation, place_
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import UnknownReference
+from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.models.unit_history import ReorganisationStep
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
@@ -35,6 +37,7 @@ from thidua.xlsx_layout import number_format_for, print_setup
 
 A = Assignment.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
+RS = ReorganisationStep.__table__  # type: ignore[attr-defined]
 FIGURE_TYPES = ("integer", "decimal")
 
 
@@ -426,7 +429,8 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
                f"{ctx.issuing.name} tổng hợp kết quả sơ kết {_lower_first(round_name)} ({obligation.title}) như sau:"),
         sections=sections,
         sheets=[*_aggregate_tables(ctx, snapshots, spec), *_unit_tables(session, ctx, obligation, spec),
-                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
+                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets),
+                *([mapping] if mapping is not None else [])],
         recipients=recipients, signature=signature,
     )
     return content, [result]
@@ -470,7 +474,9 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
     breakdown = _breakdown_level(ctx, final_snapshots)
     at = min(utc_to_local(now, ctx.campaign.timezone).date(), ctx.campaign.ends_on)
     targets = target_progress(session, campaign_code=campaign_code, at=at)
-    year_table = _year_table(ctx, per_obligation, breakdown, root_code)
+    ended = _ended_codes(session, ctx)
+    year_table = _year_table(ctx, per_obligation, breakdown, root_code, ended)
+    mapping = _mapping_table(session, ctx)
     status_table, _ = _status_summary_table(ctx, final_snapshots, root, breakdown, final_spec)
     rating_sheet, rating_summary = _rating_tables(session, ctx, final, final_spec, breakdown)
     issuing_lines, place, recipients, signature = _header_parts(ctx, breakdown)
@@ -492,6 +498,11 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
             "nếu cấp trên không ghi xếp loại thẩm định thì lấy xếp loại đơn vị tự đánh giá."], [rating_summary]),
         Section("V. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, final_snapshots, root, breakdown)),
     ]
+    if mapping is not None:
+        sections.append(Section("VI. SẮP XẾP TỔ CHỨC TRONG NĂM", [
+            f"Trong năm có {len(mapping.rows)} thay đổi về tổ chức. Số liệu được trình bày theo cơ cấu tổ chức tại thời "
+            "điểm cuối năm; số liệu của đơn vị đã sáp nhập, giải thể (kể cả trước ngày hiệu lực) được tính cho đơn vị "
+            "kế thừa."], [mapping]))
     content = ReportContent(
         file_stem=f"{ctx.campaign.code}-tong-ket-nam",
         issuing_lines=issuing_lines, place=place, year=ctx.campaign.year, title="BÁO CÁO",
@@ -502,14 +513,15 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
         sections=sections,
         sheets=[year_table, *_aggregate_tables(ctx, final_snapshots, final_spec),
                 *_unit_tables(session, ctx, final, final_spec), rating_sheet, rating_summary,
-                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
+                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets),
+                *([mapping] if mapping is not None else [])],
         recipients=recipients, signature=signature,
     )
     return content, results
 
 
 def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obligation, list[dict[str, Any]]]],
-                breakdown: str | None, root_code: str) -> Table:
+                breakdown: str | None, root_code: str, ended: set[str] = frozenset()) -> Table:
     """Year totals per breakdown unit: each numeric field summed over every round and the final report."""
     labels: dict[str, str] = {}
     for _, spec, _ in per_obligation:
@@ -525,14 +537,68 @@ def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obl
             unit_totals = totals.setdefault(data["unit"], {code: 0 for code in labels})
             for code, figure in data["numbers"].items():
                 unit_totals[code] += figure["sum"]
-    codes = sorted((c for c in totals if c != root_code), key=natural_key)
+    # The structure in force at the end: a unit ended by a reorganisation has no row of its own; it sits
+    # under its successor, whose figures include its past ones (declared rule).
+    codes = sorted((c for c in totals if c != root_code and c not in ended), key=natural_key)
     root_totals = totals.get(root_code, {code: 0 for code in labels})
+    rows = [[i, names[c], *[_tidy(totals[c][code]) for code in labels]] for i, c in enumerate(codes, 1)]
+    if ended:
+        rest = {code: root_totals[code] - sum(totals[c][code] for c in codes) for code in labels}
+        if any(abs(value) > 1e-9 for value in rest.values()):
+            rows.append([len(rows) + 1, "Trực thuộc trực tiếp (kể cả đơn vị đã sáp nhập, giải thể)",
+                         *[_tidy(rest[code]) for code in labels]])
     return Table(
         title="Tổng hợp năm", caption="Kết quả cả năm (cộng các đợt sơ kết và tổng kết), theo đơn vị",
         headers=["STT", "Đơn vị", *labels.values()],
-        rows=[[i, names[c], *[_tidy(totals[c][code]) for code in labels]] for i, c in enumerate(codes, 1)],
+        rows=rows,
         total=["", "Tổng cộng", *[_tidy(root_totals[code]) for code in labels]],
     )
+
+
+def _ended_codes(session: Session, ctx: _Context) -> set[str]:
+    """Units of the campaign's tree that a reorganisation ended by the end of the campaign."""
+    rows = session.execute(
+        select(U.c.code).select_from(RS.join(U, U.c.id == RS.c.unit_id))
+        .where(RS.c.kind == "ended", RS.c.effective_on <= ctx.campaign.ends_on, U.c.path >= ctx.low, U.c.path < ctx.high)
+    ).scalars()
+    return set(rows)
+
+
+def _mapping_table(session: Session, ctx: _Context) -> Table | None:
+    """Before/after: every change of the year's reorganisations inside the campaign's tree; units that only
+    changed parent are counted per (old parent, new parent)."""
+    old, new, before, after = U.alias("old_unit"), U.alias("new_unit"), U.alias("old_parent"), U.alias("new_parent")
+    rows = session.execute(
+        select(RS.c.effective_on, RS.c.operation, RS.c.kind, old.c.code, RS.c.old_name, old.c.name, new.c.code.label("successor"),
+               new.c.name.label("successor_name"), before.c.code.label("old_parent"), after.c.code.label("new_parent"),
+               after.c.name.label("new_parent_name"), RS.c.new_name)
+        .select_from(RS.join(old, old.c.id == RS.c.unit_id).outerjoin(new, new.c.id == RS.c.successor_unit_id)
+                     .outerjoin(before, before.c.id == RS.c.old_parent_id).outerjoin(after, after.c.id == RS.c.new_parent_id))
+        .where(RS.c.effective_on >= ctx.campaign.starts_on, RS.c.effective_on <= ctx.campaign.ends_on,
+               old.c.path >= ctx.low, old.c.path < ctx.high)
+        .order_by(RS.c.effective_on, RS.c.id)
+    ).all()
+    if not rows:
+        return None
+    out: list[list[Any]] = []
+    moved: dict[tuple, int] = {}
+    for r in rows:
+        label = OPERATION_LABELS.get(r.operation, r.operation)
+        if r.kind == "ended":
+            after_text = f"{r.successor} — {r.successor_name}" if r.successor else "(không có đơn vị kế thừa)"
+            out.append([fmt_date(r.effective_on), label, f"{r.code} — {r.name}", after_text])
+        elif r.kind == "created":
+            out.append([fmt_date(r.effective_on), label, "(đơn vị mới)", f"{r.code} — {r.new_name}, trực thuộc {r.new_parent}"])
+        elif r.kind == "renamed":
+            out.append([fmt_date(r.effective_on), label, f"{r.code} — {r.old_name}", f"{r.code} — {r.new_name}"])
+        else:
+            key = (fmt_date(r.effective_on), label, r.old_parent, r.new_parent, r.new_parent_name)
+            moved[key] = moved.get(key, 0) + 1
+    for (day, label, old_parent, new_parent, new_parent_name), count in moved.items():
+        out.append([day, label, f"{count} đơn vị trực thuộc {old_parent}", f"trực thuộc {new_parent} — {new_parent_name}"])
+    return Table(title="Trước - sau sắp xếp", caption="Đối chiếu đơn vị trước và sau sắp xếp tổ chức trong năm",
+                 headers=["STT", "Ngày hiệu lực", "Thay đổi", "Trước", "Sau"],
+                 rows=[[i, *row] for i, row in enumerate(out, 1)])
 
 
 def _tidy(value: float) -> float | int:

@@ -44,6 +44,7 @@ from thidua.models.hierarchy import (
     LevelInfo,
     LevelsFile,
     RawUnit,
+    level_period_problems,
     RowSource,
     Snapshot,
     duplicate_level_codes,
@@ -114,7 +115,7 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
     spec = validate_doc(doc, LevelsFile)
     problems = [
         doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng") for index, code in duplicate_level_codes(spec)
-    ]
+    ] + [doc.problem(("levels", index, "valid_to"), message) for index, message in level_period_problems(spec)]
     if problems:
         raise SpecError(problems)
     wanted = {level.code: level for level in levels_from_file(spec)}
@@ -146,13 +147,15 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
 
         audit_rows = []
         for code, level in wanted.items():
-            values = {"code": code, "name": level.name, "short_name": level.short_name, "rank": level.rank}
+            values = {"code": code, "name": level.name, "short_name": level.short_name, "rank": level.rank,
+                      "valid_from": level.valid_from, "valid_to": level.valid_to}
             old = stored.get(code)
             if old is None:
                 session.execute(insert(LEVEL).values(**values))
                 report.created.append(code)
                 audit_rows.append(_level_audit(actor, "level.create", code, None, values))
-            elif (old.name, old.short_name, old.rank) != (level.name, level.short_name, level.rank):
+            elif (old.name, old.short_name, old.rank, old.valid_from, old.valid_to) != (
+                    level.name, level.short_name, level.rank, level.valid_from, level.valid_to):
                 session.execute(update(LEVEL).where(LEVEL.c.code == code).values(**values))
                 report.updated.append(code)
                 audit_rows.append(_level_audit(actor, "level.update", code, dict(old._mapping), values))
@@ -172,7 +175,8 @@ def _level_audit(actor: str, action: str, code: str, before: Any, after: Any) ->
 
 def load_level_index(session: Session) -> LevelIndex:
     return LevelIndex(
-        LevelInfo(row.code, row.name, row.short_name, row.rank) for row in session.execute(select(LEVEL)).all()
+        LevelInfo(row.code, row.name, row.short_name, row.rank, row.valid_from, row.valid_to)
+        for row in session.execute(select(LEVEL)).all()
     )
 
 
