@@ -29,7 +29,16 @@ def demo(
     end: str = typer.Option("31/12/2023", "--end", help="Ngày kết thúc (dd/mm/yyyy)"),
     cdcs: Optional[int] = typer.Option(None, "--cdcs", min=1, help="Số CĐCS sinh giả lập (mặc định: danh sách có sẵn)"),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Gọi thẳng dịch vụ thay vì luồng Prefect"),
+    year: int = typer.Option(2023, "--year", help="2023: chiến dịch Bình Định 2023; 2025: chiến dịch 2025 qua đợt sắp xếp "
+                             "tổ chức 01/07/2025 (hợp nhất hai tỉnh, kết thúc LĐLĐ cấp huyện)"),
 ) -> None:
+    if year == 2025:
+        from thidua.cli.demo_2025 import demo_2025
+
+        return demo_2025(seed=seed if seed != 2023 else 2025, end=parse_cli_date(end) if end != "31/12/2023" else None,
+                         cdcs=cdcs)
+    if year != 2023:
+        raise UserError("chỉ có kịch bản --year 2023 và --year 2025")
     if fresh and resume:
         raise UserError("chọn một trong --fresh hoặc --resume")
     from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
