@@ -84,12 +84,12 @@ def unit_rows(cdcs_per_union: int) -> list[dict[str, str]]:
 
 
 class Simulation2025:
-    def __init__(self, settings: Settings, *, seed: int = 2025, cdcs_per_union: int = 6, end: date = END,
+    def __init__(self, settings: Settings, *, seed: int = 2025, cdcs_per_union: int = 6, start: date = START, end: date = END,
                  report: Callable[[str], None] = print, progress: Callable[[int, int], None] | None = None):
         self.settings = settings
         self.rng = random.Random(seed)
         self.cdcs_per_union = cdcs_per_union
-        self.end = end
+        self.start, self.end = start, end
         self.report = report
         self.progress = progress or (lambda done, total: None)
         self.summary = Summary2025()
@@ -103,7 +103,7 @@ class Simulation2025:
         create_schema(self.engine)
         self._set_up()
         plan = self._plan_actions()
-        day, total = START, (self.end - START).days + 1
+        day, total = self.start, (self.end - self.start).days + 1
         while day <= self.end:
             if day == MERGER_DAY:
                 self._reorganise(day)
@@ -111,7 +111,7 @@ class Simulation2025:
                 self._dispatch(day, time(8, 0))
             for verb, assignment_id in plan.get(day, []):
                 self._act(verb, assignment_id, day)
-            self.progress((day - START).days + 1, total)
+            self.progress((day - self.start).days + 1, total)
             day += timedelta(days=1)
         self._finish()
         return self.summary
