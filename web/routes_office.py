@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from thidua.models.clock import parse_date
 from thidua.models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
 from thidua.models.submissions import SubmissionError
-from thidua.models.tables import Unit, User
+from thidua.models.tables import Level, Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
 from thidua.web import office_views
@@ -221,3 +221,30 @@ def export_award_register(request: Request, me: Principal = Depends(principal),
     folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
     path = write_award_register(request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx")
     return _file_response(path, folder, "xlsx")
+
+
+# ---------------------------------------------------------------------------------------------------
+# A unit as of a date (the tree's history)
+# ---------------------------------------------------------------------------------------------------
+@router.get("/van-phong/don-vi/{code}")
+def unit_as_of_page(request: Request, code: str, ngay: str = "", me: Principal = Depends(principal),
+                    session: Session = Depends(db)) -> Response:
+    """The unit as it stood on a day (default today): name, level, parent chain, children, and its versions."""
+    from thidua.models.clock import utc_to_local, utcnow
+    from thidua.services import unit_history
+
+    require_office(me)
+    errors: dict[str, str] = {}
+    day = _day(ngay, "ngay", errors) or utc_to_local(utcnow()).date()
+    if errors:
+        raise InvalidInput(errors["ngay"])
+    unit = unit_history.unit_as_of(session, code, day)
+    if unit is None:
+        raise NotFound(f"Đơn vị '{code}' không có hoặc chưa tồn tại vào ngày {day:%d/%m/%Y}.")
+    levels = {row.code: row.short_name or row.name for row in session.execute(select(Level)).scalars()}
+    return render(request, "office/unit_as_of.html", {
+        "unit": unit, "day": day, "levels": levels,
+        "chain": unit_history.ancestors_as_of(session, unit, day),
+        "children": unit_history.children_as_of(session, unit.id, day),
+        "versions": unit_history.unit_versions(session, unit.id),
+    })

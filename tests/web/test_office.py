@@ -202,3 +202,28 @@ def test_monday_dashboard_opens_on_the_nearest_deadline_and_shows_no_internal_te
         rows = [(ob, None) for ob in session.execute(select(ObligationDef).order_by(ObligationDef.due_on)).scalars()]
     assert default_obligation(rows, date(2023, 6, 12)).code == "so-ket-dot-1"  # two days after its deadline
     assert default_obligation(rows, date(2023, 8, 20)).code == "so-ket-dot-2"  # nearer than June's
+
+def test_office_sees_a_unit_as_of_a_date_before_and_after_a_reorganisation(world: World, client, tmp_path) -> None:
+    from datetime import date
+
+    from tests.units.test_reorganisation import write_changes
+    from thidua.services.reorganisation import reorganise
+
+    reorganise(world.engine, write_changes(tmp_path / "thay_doi.csv", [
+        ("01/07/2023", "giai_the", "BDH.D1", "BDH.D2", "", "", ""),
+    ]), today=date(2023, 7, 3))
+    sign_in(client, world, "office")
+    before = client.get("/van-phong/don-vi/BDH.D2", params={"ngay": "30/06/2023"})
+    after = client.get("/van-phong/don-vi/BDH.D2", params={"ngay": "01/07/2023"})
+    assert before.status_code == after.status_code == 200
+
+    def children(page: str) -> list[str]:
+        return re.findall(r'<span class="muted">(BDH[.\w]*)</span>', re.search(r'<ul id="truc-thuoc">(.*?)</ul>', page, re.S).group(1))
+
+    assert children(before.text) == ["BDH.D2.1", "BDH.D2.2", "BDH.D2.3"]
+    assert children(after.text) == ["BDH.D1.1", "BDH.D1.2", "BDH.D1.3", "BDH.D2.1", "BDH.D2.2", "BDH.D2.3"]
+    ended = client.get("/van-phong/don-vi/BDH.D1", params={"ngay": "01/07/2023"}).text
+    assert "không (ngừng hoạt động)" in ended and "01/07/2023" in ended
+    assert client.get("/van-phong/don-vi/BDH.D1", params={"ngay": "31/02/2023"}).status_code == 422
+    sign_in(client, world, "officer_d1_1")
+    assert client.get("/van-phong/don-vi/BDH.D2").status_code == 403
