@@ -173,3 +173,19 @@ def test_merged_province_campaign_follows_the_successor_and_as_of_status(running
         assert [(r.key, r.counts.owed) for r in then.by_group] == [(r.key, r.counts.owed) for r in before.by_group]
         old_root = status_report(session, CAMPAIGN, as_of=date(2023, 10, 4))
         assert old_root.scope_code == "TLD" and old_root.total.owed == before.total.owed
+
+
+def test_escalations_go_to_the_new_parent_from_the_effective_date(running, tmp_path):
+    engine = running
+    reorganise(engine, write_changes(tmp_path / "doi.csv", [("05/10/2023", "giai_the", "BDH.D1", "BDH.D2", "", "", "")]),
+               today=TODAY)
+    overdue = datetime(2023, 10, 11, 1, 30, tzinfo=timezone.utc)  # 08:30 on 11/10: round 2 reports one day late
+    plan_due(engine, now=overdue, campaign_code=CAMPAIGN)
+    with Session(engine) as session:
+        d1, d2 = _id(session, "BDH.D1"), _id(session, "BDH.D2")
+        escalated_to = set(session.execute(select(OutboxMessage.unit_id).where(OutboxMessage.kind == "escalation")).scalars())
+        assert d2 in escalated_to and d1 not in escalated_to
+        # the ended district itself is reminded of nothing (its open work was closed or moved)
+        reminded = session.execute(select(OutboxMessage.unit_id).where(
+            OutboxMessage.kind == "reminder", OutboxMessage.status == "pending")).scalars().all()
+        assert d1 not in reminded
