@@ -130,6 +130,7 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
     ("POST", "/van-phong/nguoi-dung/nhap-tu-don-vi"): (lambda t: {"url": "/van-phong/nguoi-dung/nhap-tu-don-vi"},
                                                        only(OFFICE, 303)),
     ("GET", "/van-phong/thu-loi"): (lambda t: {"url": "/van-phong/thu-loi"}, only(OFFICE, 200)),
+    ("GET", "/van-phong/don-vi/{code}"): (lambda t: {"url": "/van-phong/don-vi/BDH.D1?ngay=01/01/2023"}, only(OFFICE, 200)),
     ("GET", "/van-phong/xuat/so-ket-dot-{round_number:int}.{ext}"): (
         lambda t: {"url": "/van-phong/xuat/so-ket-dot-1.xlsx"}, only(OFFICE, 200)),
     ("GET", "/van-phong/xuat/tong-ket.{ext}"): (lambda t: {"url": "/van-phong/xuat/tong-ket.docx"}, only(OFFICE, 200)),

@@ -429,8 +429,7 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
                f"{ctx.issuing.name} tổng hợp kết quả sơ kết {_lower_first(round_name)} ({obligation.title}) như sau:"),
         sections=sections,
         sheets=[*_aggregate_tables(ctx, snapshots, spec), *_unit_tables(session, ctx, obligation, spec),
-                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets),
-                *([mapping] if mapping is not None else [])],
+                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
         recipients=recipients, signature=signature,
     )
     return content, [result]
