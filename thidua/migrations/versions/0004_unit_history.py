@@ -1,7 +1,7 @@
 """unit history
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_unit_history
+Revises: 0003_mail_optout
 Create Date: 2026-12-04 07:03:00.890027
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004_unit_history'
+down_revision = '0003_mail_optout'
 branch_labels = None
 depends_on = None
 
