@@ -42,7 +42,7 @@ def test_the_2025_campaign_crosses_the_merger(tmp_path: Path):
         assert sent == summary.eml_files == len(handler.stored) > 0
         assert summary.mail_sent_before > 0 and summary.mail_sent_after > 0
         now = status_report(session, CAMPAIGN)
-        then = status_report(session, CAMPAIGN, as_of=date(2025, 6, 30))
+        then = status_report(session, CAMPAIGN, tree_on=date(2025, 6, 30))
         assert now.scope_code == "GLA" and then.scope_code == "TLD"
         assert now.total.owed == then.total.owed + (then.unplaced.owed if then.unplaced else 0)
     assert summary.files["Báo cáo tổng kết năm (Excel)"].exists()

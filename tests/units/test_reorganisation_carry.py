@@ -168,10 +168,10 @@ def test_merged_province_campaign_follows_the_successor_and_as_of_status(running
         assert now.scope_code == "GLM" and now.total.owed == before.total.owed
         assert {row.key for row in now.by_group} >= {"BDH.D1", "BDH.D2"}
         # as of the day before, the same figures in the old tree: the scope is what held both provinces
-        then = status_report(session, CAMPAIGN, as_of=date(2023, 10, 4), unit_code="BDH")
+        then = status_report(session, CAMPAIGN, tree_on=date(2023, 10, 4), unit_code="BDH")
         assert (then.scope_code, then.total.owed) == ("BDH", before.total.owed)
         assert [(r.key, r.counts.owed) for r in then.by_group] == [(r.key, r.counts.owed) for r in before.by_group]
-        old_root = status_report(session, CAMPAIGN, as_of=date(2023, 10, 4))
+        old_root = status_report(session, CAMPAIGN, tree_on=date(2023, 10, 4))
         assert old_root.scope_code == "TLD" and old_root.total.owed == before.total.owed
 
 

@@ -66,7 +66,7 @@ def demo_2025(*, seed: int = 2025, end: date | None = None, cdcs: int | None = N
         console.rule("[bold]Tình hình theo cơ cấu cuối kỳ")
         print_status(status_report(session, CAMPAIGN, now=moment), "Asia/Ho_Chi_Minh")
         console.rule("[bold]Cùng số liệu theo cơ cấu ngày 30/06/2025")
-        print_status(status_report(session, CAMPAIGN, now=moment, as_of=date(2025, 6, 30)), "Asia/Ho_Chi_Minh")
+        print_status(status_report(session, CAMPAIGN, now=moment, tree_on=date(2025, 6, 30)), "Asia/Ho_Chi_Minh")
     console.rule("[bold]Tổng kết mô phỏng")
     console.print(f"{summary.units} đơn vị · {summary.assignments} nghĩa vụ · {summary.submissions} lần nộp · duyệt "
                   f"{summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)} · "
