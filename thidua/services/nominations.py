@@ -230,6 +230,7 @@ class NominationView:
     updated_at: datetime
     route: list[str] = field(default_factory=list)  # levels that review it, bottom-up, ending with the decider
     steps: list[StepView] = field(default_factory=list)
+    batch_id: int | None = None  # the list it travels in (outgoing or incoming)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1523,6 +1524,7 @@ def _view(row: Mapping[str, Any], names: Mapping[int, str]) -> NominationView:
         returned_by_unit_id=row["returned_by_unit_id"], review_due_at=row["review_due_at"],
         decision_number=row["decision_number"], decision_date=row["decision_date"],
         decision_signer=row["decision_signer"], awarded_on=row["awarded_on"], updated_at=row["updated_at"],
+        batch_id=row["batch_id"],
     )
 
 
