@@ -701,6 +701,11 @@ def _shape_problems(ctx: _Ctx, origin: _UnitRow, p: ProposalInput) -> tuple[list
     if p.subject == "collective" and p.person_name.strip():
         problems.append("khen tập thể không ghi họ tên cá nhân")
     decider = ctx.units.ancestor_at_level(origin, award.decided_by)
+    if decider is None and origin.parent_id is not None and award.decided_by in ctx.levels \
+            and ctx.levels.index(award.decided_by) == ctx.levels.index(origin.level_code) - 1:
+        # "Cấp trên trực tiếp" is a relationship: a CĐCS directly under the province has the province as its
+        # direct superior, which then gives the award meant for that tier.
+        decider = ctx.units.get(origin.parent_id)
     if decider is None:
         problems.append(f"{origin.name} không có đơn vị cấp {ctx.level_name(award.decided_by)} phía trên để quyết định {award.name}")
     return problems, award, decider
@@ -930,7 +935,7 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
             "achievement_key": achievement_key(ctx.campaign.id, p.occasion, p.round_number,
                                                p.theme if award.scope == "thematic" else ""),
             "discipline": p.discipline.strip(), "dossier": _dossier_to_json(p.dossier),
-            "origin_unit_id": origin.id, "origin_level": origin.level_code, "deciding_level": award.decided_by,
+            "origin_unit_id": origin.id, "origin_level": origin.level_code, "deciding_level": decider.level_code,
             "deciding_unit_id": decider.id, "status": _S.DRAFTED.value, "current_unit_id": origin.id,
             "current_level": origin.level_code, "returned_by_unit_id": None, "batch_id": None,
             "review_due_at": None, "decision_number": "", "decision_date": None, "decision_signer": "",
@@ -1503,7 +1508,18 @@ def get_nomination(engine: Engine, nomination_id: int) -> NominationView:
             + [s["at_unit_id"] for s in steps] + [s["to_unit_id"] for s in steps if s["to_unit_id"]]).items()}
         view = _view(row, names)
         levels, level_names = _levels(session)
-        view.route = [level_names[lvl] for lvl in reviewer_levels(levels, row["origin_level"], row["deciding_level"])]
+        # The route follows the tree (each unit's direct superior), not the list of levels: a CĐCS directly
+        # under the province goes straight there.
+        origin = units.get(row["origin_unit_id"])
+        above = [u for u in (units.load(origin.ancestor_ids()).get(i) for i in reversed(origin.ancestor_ids()[:-1])) if u]
+        chain = []
+        for unit in above:
+            chain.append(unit.level_code)
+            if unit.id == row["deciding_unit_id"]:
+                break
+        if not chain or chain[-1] != row["deciding_level"]:  # the decider is not an ancestor (data of old files)
+            chain = reviewer_levels(levels, row["origin_level"], row["deciding_level"])
+        view.route = [level_names[lvl] for lvl in chain]
         view.steps = [StepView(s["seq"], s["action"], s["from_status"], s["to_status"], names.get(s["at_unit_id"], ""),
                                names.get(s["to_unit_id"], "") if s["to_unit_id"] else "", s["actor"], s["at"],
                                s["comment"], s["review_due_at"]) for s in steps]
