@@ -117,6 +117,25 @@ def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
         show_campaign(session, code)
 
 
+BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước"}
+
+
+def round_boundary_text(campaign) -> str:  # noqa: ANN001
+    """The declared rule that attributes a dated event to a round, and the shared days it decides."""
+    from thidua.models.spec.campaign import RoundSpec, round_of_day
+
+    spec = campaign.spec or {}
+    rule = spec.get("round_boundary", "earlier_round")
+    rounds = [RoundSpec.model_validate({**r, "starts": date.fromisoformat(r["starts"]), "ends": date.fromisoformat(r["ends"])})
+              if isinstance(r.get("starts"), str) and "-" in r["starts"] else RoundSpec.model_validate(r)
+              for r in spec.get("rounds") or []]
+    names = {r.number: r.name for r in rounds}
+    shared = sorted({r.starts for r in rounds} & {r.ends for r in rounds})
+    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds), '—')}" for day in shared)
+    return (f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
+            + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
+
+
 def show_campaign(session: Session, code: str) -> None:
     campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
@@ -131,6 +150,7 @@ def show_campaign(session: Session, code: str) -> None:
     for round_ in session.exec(select(Round).where(Round.campaign_id == campaign.id).order_by(Round.number)).all():
         rounds.add_row(round_.name, fmt_date(round_.starts_on), fmt_date(round_.ends_on))
     console.print(rounds)
+    console.print(round_boundary_text(campaign), highlight=False)
     level_names = {lv.code: lv.short_name or lv.name for lv in session.exec(select(Level)).all()}
     found = session.exec(
         select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)  # noqa: E712
