@@ -12,8 +12,9 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from thidua.models.nominations import Nomination, NominationError, NominationStatus
+from thidua.models.tables import Assignment, ObligationDef
 from thidua.services import nominations as service
-from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
+from thidua.web.deps import csrf_protect, db, form_data, now, principal, today, write_turn
 from thidua.web.errors import Conflict, InvalidInput, NotFound
 from thidua.web.nomination_views import (
     access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
@@ -66,8 +67,23 @@ def my_nominations(request: Request, me: Principal = Depends(principal), session
         "campaign": campaign,
         "rows": service.list_nominations(engine, campaign.id, origin_unit_id=me.unit_id),
         "outgoing": outgoing_lists(engine, campaign.id, me.unit_id),
+        "open_windows": open_windows(session, engine, campaign, me, today(request)),
         "typed": {}, "errors": {},
     })
+
+
+def open_windows(session: Session, engine, campaign, me: Principal, day) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The proposal windows open today for the unit's level, each with the unit's obligation (for the link)."""
+    closes = {(w.title, w.level): w.closes_on for w in service.window_schedule(engine, campaign.id)}
+    rows = session.execute(
+        select(Assignment.id, ObligationDef.title, ObligationDef.opens_on)
+        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+        .where(Assignment.unit_id == me.unit_id, Assignment.campaign_id == campaign.id, Assignment.active.is_(True),
+               ObligationDef.kind == "nomination_window")
+    ).all()
+    return [{"assignment_id": r.id, "title": r.title, "closes_on": closes[(r.title, me.unit_level)]}
+            for r in rows if (r.opens_on is None or r.opens_on <= day)
+            and (r.title, me.unit_level) in closes and day <= closes[(r.title, me.unit_level)]]
 
 
 def _proposal_page(request: Request, session: Session, me: Principal, *, typed: dict[str, str],
@@ -81,9 +97,11 @@ def _proposal_page(request: Request, session: Session, me: Principal, *, typed: 
 
 
 @router.get("/don-vi/khen-thuong/moi")
-def proposal(request: Request, nghia_vu: int | None = None, me: Principal = Depends(principal),
-             session: Session = Depends(db)) -> Response:
+def proposal(request: Request, nghia_vu: int | None = None, dip: str | None = None,
+             me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     typed = {"don_vi": str(me.unit_id)}
+    if dip == "ad_hoc":  # no window open: an ad-hoc proposal
+        typed["dip"] = dip
     if nghia_vu is not None:  # opened from a proposal window's page: that window's occasion
         view = assignment_view(session, nghia_vu)
         if view.obligation.kind == "nomination_window" and view.unit.id == me.unit_id:

@@ -174,3 +174,15 @@ def test_form_and_messages_follow_the_window_and_the_status(world: World, client
     detail = text_of(client.get(f"/don-vi/khen-thuong/{nomination(world).id}").text)
     assert "Đã duyệt (chờ chuyển cấp trên)" in detail
     assert "LĐLĐ huyện Thử Nghiệm 1: duyệt và chuyển cấp trên →" not in detail
+
+
+def test_the_list_page_offers_only_open_windows(world: World, client) -> None:
+    """Issue 11 point 11: "Lập đề nghị khen thưởng" for the window that is open, else only an ad-hoc proposal."""
+    as_(client, world, "officer_d1_1")  # 05/06/2023: no proposal window is open
+    june = text_of(client.get("/don-vi/khen-thuong").text)
+    assert "Hiện không có đợt đề xuất khen thưởng nào đang mở" in june and "Lập đề nghị khen thưởng:" not in june
+    assert re.search(r'<option value="ad_hoc"\s+selected>', client.get("/don-vi/khen-thuong/moi?dip=ad_hoc").text)
+    world.clock[0] = NOMINATION_NOW
+    as_(client, world, "officer_d1_1")
+    october = text_of(client.get("/don-vi/khen-thuong").text)
+    assert "Lập đề nghị khen thưởng: Đề xuất khen thưởng sơ kết đợt 2 (hạn của đơn vị 20/10/2023)" in october
