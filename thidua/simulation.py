@@ -30,6 +30,7 @@ from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
 from thidua.models.spec.campaign import Obligation
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.services.units import subtree_clause
 from thidua.settings import CONFIG_DIR, Settings
 
 REPORT_KINDS = ("registration", "round_report", "final_report")
@@ -503,7 +504,7 @@ def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int
     return session.execute(
         select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id).where(  # type: ignore[arg-type]
             Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Assignment.late.is_(True),  # type: ignore[attr-defined]
-            Assignment.status.in_(("da_gui", "da_duyet")), Unit.path >= group, Unit.path < group + "~")  # type: ignore[attr-defined]
+            Assignment.status.in_(("da_gui", "da_duyet")), subtree_clause(group))  # type: ignore[attr-defined]
     ).scalar_one()
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from thidua.models.awards import DossierEntry
 from thidua.models.nominations import NominationError
 from thidua.models.submissions import FormInvalid, Submission, SubmissionError
+from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
@@ -25,7 +26,6 @@ from thidua.web.office_views import audit_conditions, audit_page, office_figures
 from thidua.web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
 from thidua.web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
 from thidua.web.review_queries import QueueFilters, review_queue
-from thidua.web.routes_auth import EMAIL_RE
 from thidua.web.routes_nominations import HOLDER_ACTIONS, own_list, perform
 from thidua.web.security import csrf_token
 from thidua.web.routes_review import _reviewable, bulk_accept_items, decide_report
@@ -177,7 +177,7 @@ def csrf(request: Request) -> dict[str, str]:
 
 @router.post("/auth/link", status_code=202, summary="Yêu cầu liên kết đăng nhập qua e-mail")
 def request_link(body: LinkRequestIn, request: Request, session: Session = Depends(db)) -> dict[str, str]:
-    if not EMAIL_RE.match(body.email.strip()):
+    if not is_valid_email(body.email):
         raise InvalidInput("Địa chỉ e-mail chưa đúng dạng.", {"email": "địa chỉ e-mail chưa đúng dạng"})
     request.app.state.link_limits.check(normalise_email(body.email), request.client.host if request.client else "?")
     with write_turn(request):

@@ -1,13 +1,13 @@
 """Sign-in pages: ask for a link, follow it, choose a unit, sign out."""
 from __future__ import annotations
 
-import re
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.audit import audit
 from thidua.web.auth import (
@@ -22,7 +22,6 @@ from thidua.web.rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def home_path(p: Principal) -> str:
@@ -51,7 +50,7 @@ def request_link(
     session: Session = Depends(db),
 ) -> Response:
     typed = email.strip()
-    if not EMAIL_RE.match(typed):
+    if not is_valid_email(typed):
         errors = {"email": "Địa chỉ e-mail chưa đúng dạng (ví dụ: tenban@ldld.binhdinh.vn)."}
         return render(request, "auth/sign_in.html", {"next": safe_next_path(next), "email": typed, "errors": errors},
                       status_code=422)

@@ -13,12 +13,14 @@ from sqlmodel import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
+from thidua.errors import InvalidFields
 from thidua.models.clock import parse_date
 from thidua.models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
 from thidua.models.submissions import SubmissionError
 from thidua.models.tables import Level, Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
+from thidua.services.units import subtree_clause
 from thidua.web import office_views
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from thidua.web.errors import InvalidInput, NotFound, Refused
@@ -106,7 +108,7 @@ def _users_page(request: Request, session: Session, me: Principal, *, typed: dic
                 errors: dict[str, str] | None = None, q: str = "", status_code: int = 200) -> Response:
     query = (
         select(User, Unit.code, Unit.name).join(Unit, Unit.id == User.unit_id)
-        .where(Unit.path >= me.unit_path, Unit.path < me.unit_path + "~")
+        .where(subtree_clause(me.unit_path))
     )
     if q.strip():
         needle = f"%{q.strip().lower()}%"
@@ -138,7 +140,7 @@ def create_user(request: Request, form: FormData = Depends(form_data), me: Princ
                  full_name=typed["full_name"], actor=me.actor, now=now(request))
         with write_turn(request):
             session.commit()
-    except InvalidInput as exc:
+    except InvalidFields as exc:
         session.rollback()
         return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-them", status_code=303)

@@ -1,12 +1,15 @@
 """Text of a declarative file -> validated spec, or SpecError listing every located problem."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
+
+if TYPE_CHECKING:
+    from thidua.models.spec.campaign import CampaignSpec
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,14 +41,14 @@ _MESSAGES = {
 }
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "value_error" and "email" in str(error.get("msg", "")):
         return f"địa chỉ e-mail không hợp lệ: '{error.get('input')}'"
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
-    base = _MESSAGES.get(kind, error.get("msg", "không hợp lệ"))
+    base = _MESSAGES.get(kind) or str(error.get("msg", "không hợp lệ"))
     if kind == "literal_error" and "expected" in ctx:
         return f"{base}: {ctx['expected']}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than") and ctx:
@@ -85,7 +88,7 @@ def validate_doc(doc: SourceDoc, model: type[M]) -> M:
         raise SpecError(problems_from_validation(doc, exc)) from None
 
 
-def validate_campaign_text(text: str, file: str):
+def validate_campaign_text(text: str, file: str) -> tuple[CampaignSpec, SourceDoc]:
     """Parse and validate a campaign file's text (no database needed)."""
     from thidua.models.spec.campaign import CampaignSpec, consistency_problems
 

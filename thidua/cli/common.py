@@ -40,14 +40,16 @@ def friendly(func: F) -> F:
             err_console.print(f"[bold red]Có {len(exc.problems)} lỗi:[/]")
             for problem in exc.problems:
                 err_console.print(f"  • {problem}", markup=False, highlight=False)
-            raise typer.Exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
         except ThiduaError as exc:
             # The message is printed with markup escaped: field codes in [brackets] must survive.
             err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(exc.exit_code)
+            for field, message in (exc.detail.get("errors") or {}).items():  # InvalidFields: one line per field
+                err_console.print(f"  • {field}: {message}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
-            raise typer.Exit(EXIT_ERROR)
+            raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -49,14 +49,10 @@ def add(
     role: str = typer.Option("unit_officer", "--role", help="unit_officer | reviewer | office"),
     name: str = typer.Option("", "--name", help="Họ và tên"),
 ) -> None:
-    from thidua.web.errors import InvalidInput
-    from thidua.web.users import add_user
+    from thidua.services.accounts import add_user
 
-    try:
-        with session_scope(_ready_engine()) as session:
-            user = add_user(session, email=email, unit_code=unit, role=role, full_name=name, actor="cli", now=utcnow())
-    except InvalidInput as exc:
-        raise UserError("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+    with session_scope(_ready_engine()) as session:
+        user = add_user(session, email=email, unit_code=unit, role=role, full_name=name, actor="cli", now=utcnow())
     console.print(f"Đã thêm {user.email} ({user.role}) cho đơn vị {unit}.")
 
 
@@ -65,14 +61,10 @@ def add(
 def import_from_units_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Chỉ các đơn vị thuộc đơn vị này"),
 ) -> None:
-    from thidua.web.errors import NotFound
-    from thidua.web.users import import_from_units
+    from thidua.services.accounts import import_from_units
 
-    try:
-        with session_scope(_ready_engine()) as session:
-            result = import_from_units(session, actor="cli", now=utcnow(), root_code=root)
-    except NotFound as exc:
-        raise UserError(exc.message) from None
+    with session_scope(_ready_engine()) as session:
+        result = import_from_units(session, actor="cli", now=utcnow(), root_code=root)
     console.print(f"Đã tạo {result.created} tài khoản; {result.already} địa chỉ đã có tài khoản; "
                   f"{result.units_without_email} đơn vị không có e-mail hợp lệ.")
 
@@ -87,7 +79,7 @@ def token(
     from sqlalchemy import func, select
 
     from thidua.models.tables import Unit, User
-    from thidua.web.users import create_api_token
+    from thidua.services.accounts import create_api_token
 
     with session_scope(_ready_engine()) as session:
         user = session.execute(

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,7 +48,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from thidua.errors import NotFoundError, RefusedError, ThiduaError, UnavailableError
+from thidua.errors import Category, NotFoundError, RefusedError, ThiduaError, UnavailableError
 from thidua.models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
 from thidua.models.officenames import body_name, office_display_name
 from thidua.models.outbox import OutboxMessage, OutboxStatus
@@ -105,7 +105,7 @@ _REPORTING_KINDS = ("office_digest", "failure_report")
 class RemindersError(ThiduaError):
     """Base of the reminder service's errors; messages are Vietnamese and meant for users."""
 
-    category = RefusedError.category
+    category: ClassVar[Category] = RefusedError.category
 
 
 class CampaignNotFound(NotFoundError, RemindersError):
@@ -622,7 +622,7 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
 def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
     """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
     Signing belongs to the web adapter's sign-in scheme; it needs no database."""
-    from thidua.web.auth import make_obligation_link
+    from thidua.links import make_obligation_link
 
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 

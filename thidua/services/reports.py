@@ -33,6 +33,7 @@ from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
 from thidua.services.targets import TargetReport, target_progress
+from thidua.services.units import in_subtree_of
 from thidua.xlsx_layout import number_format_for, print_setup
 
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -528,7 +529,7 @@ def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obl
             labels.setdefault(f.code, re.sub(r"\s+(trong đợt(\s+\d+)?|cả năm)", "", f.label))
     totals: dict[str, dict[str, float]] = {}
     names: dict[str, str] = {}
-    for _, spec, snapshots in per_obligation:
+    for _, _spec, snapshots in per_obligation:
         for data in snapshots:
             if data["level"] != breakdown and data["unit"] != root_code:
                 continue
@@ -613,8 +614,8 @@ def _rating_tables(session: Session, ctx: _Context, final: ObligationDef, spec: 
     parent = U.alias("parent")
     join = (A.join(U, U.c.id == A.c.unit_id).outerjoin(counted, counted.c.assignment_id == A.c.id)
             .outerjoin(parent, parent.c.id == U.c.parent_id)
-            .outerjoin(group, (group.c.level_code == (breakdown or "")) & (U.c.path >= group.c.path)
-                       & (U.c.path < group.c.path + "~")))
+            .outerjoin(group, (group.c.level_code == (breakdown or ""))
+                       & in_subtree_of(U.c.path, group.c.path)))
     rows = session.execute(
         select(U.c.code, U.c.name, parent.c.name.label("parent_name"), group.c.code.label("group_code"),
                group.c.name.label("group_name"), counted.c.data[RATING_FIELD].as_string().label("proposed"),

@@ -12,6 +12,7 @@ from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.status import SUBMITTED_STATUSES
 from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.services import lookup
 from thidua.services.campaigns import subtree_range
 
 SEGMENT = 9  # width of one path segment: 8 digits and a dot
@@ -70,17 +71,11 @@ class StatusReport:
 
 
 def get_campaign(session: Session, code: str) -> Campaign:
-    campaign = session.exec(select(Campaign).where(Campaign.code == code)).scalars().first()  # type: ignore[call-overload]
-    if campaign is None:
-        raise NotFound(f"không có chiến dịch mã '{code}'")
-    return campaign
+    return lookup.get_campaign(session, code, error=NotFound)
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.code == code)).scalars().first()  # type: ignore[call-overload]
-    if unit is None:
-        raise NotFound(f"không có đơn vị mã '{code}'")
-    return unit
+    return lookup.get_unit(session, code, error=NotFound)
 
 
 def state_as_of(now: datetime | None):

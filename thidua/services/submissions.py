@@ -42,6 +42,7 @@ from thidua.models.submissions import (
 )
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.audit import audit_many
+from thidua.services import lookup
 
 RATING_FIELD = "xep_loai_de_nghi"  # the proposed year-end rating on the final report
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -53,10 +54,7 @@ U = Unit.__table__  # type: ignore[attr-defined]
 # Looking things up
 # ---------------------------------------------------------------------------------------------------
 def get_campaign(session: Session, code: str) -> Campaign:
-    campaign = session.execute(select(Campaign).where(Campaign.code == code)).scalars().first()
-    if campaign is None:
-        raise UnknownReference(f"không có chiến dịch mã '{code}'")
-    return campaign
+    return lookup.get_campaign(session, code, error=UnknownReference)
 
 
 def get_obligation(session: Session, campaign: Campaign, code: str) -> ObligationDef:
@@ -72,10 +70,7 @@ def get_obligation(session: Session, campaign: Campaign, code: str) -> Obligatio
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    unit = session.execute(select(Unit).where(Unit.code == code)).scalars().first()
-    if unit is None:
-        raise UnknownReference(f"không có đơn vị mã '{code}'")
-    return unit
+    return lookup.get_unit(session, code, error=UnknownReference)
 
 
 def get_assignment(session: Session, obligation: ObligationDef, unit: Unit) -> Assignment:
@@ -499,7 +494,7 @@ def _read_xlsx_form(path: Path, fields: Sequence[FormField], unit_code: str) -> 
         raise UnreadableFile(f"{path}: không có dòng nào của đơn vị '{unit_code}'")
     lookup = _field_lookup(fields)
     out: dict[str, Any] = {}
-    for number, cells in sheet_rows:
+    for _number, cells in sheet_rows:
         if not cells or is_blank(cells[0]):
             continue
         key = _fold(cells[0])
