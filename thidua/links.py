@@ -148,3 +148,19 @@ def consume_link(session: Session, claims: LinkClaims, *, now: datetime) -> None
         except IntegrityError:  # the same link followed twice at the same moment
             pass
     raise LinkReused("Liên kết này đã được dùng. Mỗi liên kết chỉ đăng nhập được một lần.")
+
+
+@dataclass(frozen=True)
+class LinkSigner:
+    """The link functions bound to one process's settings (secret key, base URL), built once by bootstrap()."""
+
+    settings: Settings
+
+    def sign(self, claims: LinkClaims) -> str:
+        return sign_claims(self.settings, claims)
+
+    def read(self, token: str, *, now: datetime) -> LinkClaims:
+        return read_link(self.settings, token, now=now)
+
+    def obligation_link(self, email: User | str, unit_id: int, assignment_id: int, *, now: datetime | None = None) -> str:
+        return make_obligation_link(self.settings, email, unit_id, assignment_id, now=now)

@@ -17,6 +17,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from thidua.audit import audit
+from thidua.db import owns_transaction
 from thidua.links import (  # noqa: F401  (re-exported for the web routes and tests)
     LINK_SALT, LOGIN_LINK_TTL, OBLIGATION_LINK_TTL, PURPOSE_LOGIN, PURPOSE_OBLIGATION, LinkClaims, consume_link,
     link_url, make_obligation_link, read_link, safe_next_path, sign_claims,
@@ -33,6 +35,14 @@ SESSION_COOKIE = "thidua_phien"
 SESSION_TTL = timedelta(hours=12)
 
 
+@owns_transaction
+def record_sign_in(session: Session, claims: LinkClaims, user: User, *, now: datetime) -> None:
+    """Use the link (LinkReused when it was used before) and log the sign-in, as one transaction."""
+    consume_link(session, claims, now=now)
+    audit(session, actor=user.email, action="auth.signed_in", entity="user", entity_id=user.id,
+          unit_id=user.unit_id, after={"link": claims.purpose}, at=now)
+
+
 def users_for_email(session: Session, email: str, unit_id: int | None = None) -> list[User]:
     """Active accounts of an e-mail (one per unit), optionally only the one for a unit."""
     query = (
@@ -45,6 +55,7 @@ def users_for_email(session: Session, email: str, unit_id: int | None = None) ->
     return list(session.execute(query).scalars())
 
 
+@owns_transaction
 def issue_login_link(
     session: Session, settings: Settings, email: str, *, now: datetime, next_path: str = "/"
 ) -> tuple[LinkClaims, str] | None:

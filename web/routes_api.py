@@ -182,7 +182,6 @@ def request_link(body: LinkRequestIn, request: Request, session: Session = Depen
     request.app.state.link_limits.check(normalise_email(body.email), request.client.host if request.client else "?")
     with write_turn(request):
         issued = issue_login_link(session, request.app.state.settings, body.email, now=now(request), next_path=body.next)
-        session.commit()
     if issued is not None and request.app.state.send_mail_now is not None:
         request.app.state.send_mail_now(f"login:{issued[0].jti}")
     return {"thong_diep": "Nếu địa chỉ có tài khoản, liên kết đăng nhập đã được gửi."}
@@ -237,12 +236,9 @@ def submit(assignment_id: int, body: SubmitIn, request: Request, me: Principal =
             submit_report(session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
                           unit_code=view.unit.code, raw=body.data, actor=me.actor, acting_unit_code=me.unit_code,
                           now=now(request), expected_version=body.expected_version, source="api")
-            session.commit()
     except FormInvalid as exc:
-        session.rollback()
         raise InvalidInput("Báo cáo chưa hợp lệ, chưa ghi gì.", field_errors(exc)) from None
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
     return _assignment_out(session, assignment_id, me)
 
@@ -277,9 +273,7 @@ def review(assignment_id: int, body: ReviewIn, request: Request, me: Principal =
         with write_turn(request):
             decide_report(session, me, view, accept=body.action == "accept", comment=body.comment,
                           rating=body.appraised_rating, version=body.expected_version, moment=now(request))
-            session.commit()
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
     return _assignment_out(session, assignment_id, me)
 

@@ -136,12 +136,10 @@ def create_user(request: Request, form: FormData = Depends(form_data), me: Princ
     try:
         if unit is not None and not unit.startswith(me.unit_path):
             raise InvalidInput("Chưa thêm được người dùng.", {"unit": "đơn vị này nằm ngoài phạm vi của văn phòng"})
-        add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
-                 full_name=typed["full_name"], actor=me.actor, now=now(request))
         with write_turn(request):
-            session.commit()
+            add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
+                     full_name=typed["full_name"], actor=me.actor, now=now(request))
     except InvalidFields as exc:
-        session.rollback()
         return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-them", status_code=303)
 
@@ -151,7 +149,6 @@ def import_users(request: Request, me: Principal = Depends(principal), session: 
     require_office(me)
     with write_turn(request):
         import_from_units(session, actor=me.actor, now=now(request), root_code=me.unit_code)
-        session.commit()
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-nhap", status_code=303)
 
 
@@ -192,7 +189,6 @@ def _export(request: Request, me: Principal, session: Session, build, ext: str) 
     try:
         with write_turn(request):
             files = build(session, campaign, folder)
-            session.commit()
     except SubmissionError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise Refused(sentence(str(exc)), detail={"back": "/van-phong"}) from None

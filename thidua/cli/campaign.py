@@ -18,9 +18,9 @@ from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
 from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
 from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
+from thidua.bootstrap import ready_engine
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -31,12 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("status", help="Tình hình thực hiện nghĩa vụ theo cấp và theo đơn vị.")(status)
     app.command("plan", help="Các hạn nộp trong N ngày tới, theo đơn vị.")(plan)
     app.command("schema", help="Xuất JSON Schema của tệp chiến dịch (cho trình soạn thảo).")(schema)
-
-
-def ready_engine():
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 def _validate_one(path: Path) -> str:

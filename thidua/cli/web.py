@@ -9,8 +9,9 @@ import typer
 
 from thidua.models.clock import utcnow
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import create_schema, get_engine, session_scope
+from thidua.db import session_scope
 from thidua.settings import get_settings
+from thidua.bootstrap import ready_engine as _ready_engine
 
 users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_is_help=True)
 
@@ -18,12 +19,6 @@ users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_i
 def register(app: typer.Typer) -> None:
     app.command("web", help="Chạy trang web (đơn vị, người duyệt, văn phòng chiến dịch).")(web)
     app.add_typer(users_app, name="users")
-
-
-def _ready_engine():
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 @friendly

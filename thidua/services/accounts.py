@@ -10,14 +10,16 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from thidua.audit import audit, audit_many
+from thidua.db import owns_transaction
 from thidua.errors import InvalidFields
-from thidua.models.accounts import ApiToken, Role
+from thidua.models.accounts import ApiToken, CalendarFeed, Role
 from thidua.models.emails import is_valid_email, normalise_email
 from thidua.models.tables import Unit, User
 from thidua.services.campaigns import subtree_range
 from thidua.services.lookup import get_unit
 
 
+@owns_transaction
 def add_user(session: Session, *, email: str, unit_code: str, role: str, full_name: str = "", actor: str,
              now: datetime) -> User:
     """One account for one unit. InvalidFields (naming the field) for a bad e-mail, role or unit code, or a
@@ -57,6 +59,7 @@ class ImportResult:
     units_without_email: int
 
 
+@owns_transaction
 def import_from_units(session: Session, *, actor: str, now: datetime, root_code: str | None = None) -> ImportResult:
     """An account for every e-mail address of every active unit (in a subtree, if given) that has none yet.
     Units with children review them (role reviewer); the others are unit officers. Set-based: one
@@ -92,6 +95,7 @@ def import_from_units(session: Session, *, actor: str, now: datetime, root_code:
     return ImportResult(created=len(rows), already=already, units_without_email=without)
 
 
+@owns_transaction
 def create_api_token(session: Session, user: User, *, label: str, actor: str, now: datetime) -> str:
     """A new bearer token for the API; returned once, stored only as its hash."""
     token = "tdk_" + secrets.token_urlsafe(32)
@@ -99,4 +103,18 @@ def create_api_token(session: Session, user: User, *, label: str, actor: str, no
                          created_at=now))
     audit(session, actor=actor, action="api_token.created", entity="user", entity_id=user.id, unit_id=user.unit_id,
           after={"label": label}, at=now)
+    return token
+
+
+@owns_transaction
+def renew_calendar_feed(session: Session, *, user_id: int, unit_id: int, actor: str, now: datetime) -> str:
+    """A new secret calendar address for a user (the old one stops working); returns the token."""
+    feed = session.get(CalendarFeed, user_id)
+    token = secrets.token_urlsafe(24)
+    if feed is None:
+        session.add(CalendarFeed(user_id=user_id, token=token, created_at=now))
+    else:
+        feed.token, feed.created_at = token, now
+    audit(session, actor=actor, action="calendar_feed.issued", entity="user", entity_id=user_id, unit_id=unit_id,
+          note="thay địa chỉ cũ" if feed else "", at=now)
     return token

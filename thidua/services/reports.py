@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.vnformat import fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
@@ -845,6 +846,7 @@ def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa
             run.bold = is_total
 
 
+@owns_transaction
 def build_round_report(session: Session, *, campaign_code: str, round_number: int, out_dir: Path,
                        now: datetime | None = None, actor: str = "system:report") -> ReportFiles:
     content, results = round_report_content(session, campaign_code=campaign_code, round_number=round_number,
@@ -852,6 +854,7 @@ def build_round_report(session: Session, *, campaign_code: str, round_number: in
     return _write_both(content, out_dir, results)
 
 
+@owns_transaction
 def build_final_report(session: Session, *, campaign_code: str, out_dir: Path, now: datetime | None = None,
                        actor: str = "system:report") -> ReportFiles:
     content, results = final_report_content(session, campaign_code=campaign_code, now=now, actor=actor)

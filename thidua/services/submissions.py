@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.forms import FieldError, applies_to, fold, is_blank, validate_form
 from thidua.models.spec.campaign import FormField, Obligation
@@ -148,6 +149,7 @@ class _Planned:
     data: dict[str, Any]
 
 
+@owns_transaction
 def submit_report(
     session: Session,
     *,
@@ -270,6 +272,7 @@ class ReviewResult:
         return f"{verb} báo cáo '{self.obligation_code}' của {self.unit_code} (bản số {self.version}){extra}"
 
 
+@owns_transaction
 def review_report(
     session: Session,
     *,
@@ -366,6 +369,7 @@ def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Campaign open/closed
 # ---------------------------------------------------------------------------------------------------
+@owns_transaction
 def set_campaign_status(session: Session, campaign_code: str, *, closed: bool, actor: str,
                         now: datetime | None = None) -> bool:
     """Close a campaign (no more submissions or reviews) or reopen it. Returns whether it changed."""
@@ -610,6 +614,7 @@ class ImportResult:
         return "\n".join(lines)
 
 
+@owns_transaction
 def import_reports(
     session: Session,
     *,
