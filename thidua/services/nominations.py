@@ -73,6 +73,7 @@ from thidua.notifications.outbox import enqueue_many
 from thidua.audit import audit_many
 from thidua.services.calendars import resolve_config_path
 from thidua.services.campaigns import subtree_range
+from thidua.services.lookup import CampaignInfo, campaign_info
 from thidua.settings import get_settings
 
 N = Nomination.__table__  # type: ignore[attr-defined]
@@ -367,30 +368,8 @@ def campaign_catalogue(session: Session, campaign: Campaign | CampaignInfo,
     return _catalogue_cached(str(path), path.stat().st_mtime_ns, tuple(levels))
 
 
-@dataclass(frozen=True)
-class CampaignInfo:
-    """The campaign columns nominations need (read with Core: the ORM object costs more than the rest)."""
-
-    id: int
-    code: str
-    title: str
-    year: int
-    timezone: str
-    status: str
-    spec: dict[str, Any]
-    owner_department: str
-    owner_email: str
-
-
-def _campaign_where(session: Session, condition: Any) -> CampaignInfo | None:
-    C = Campaign.__table__  # type: ignore[attr-defined]
-    row = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.year, C.c.timezone, C.c.status, C.c.spec,
-                                 C.c.owner_department, C.c.owner_email).where(condition)).first()
-    return None if row is None else CampaignInfo(*row)
-
-
 def _campaign(session: Session, campaign_id: int) -> CampaignInfo:
-    campaign = _campaign_where(session, Campaign.__table__.c.id == campaign_id)  # type: ignore[attr-defined]
+    campaign = campaign_info(session, campaign_id=campaign_id)
     if campaign is None:
         raise NominationNotFound(f"Không có chiến dịch #{campaign_id}")
     return campaign
@@ -398,7 +377,7 @@ def _campaign(session: Session, campaign_id: int) -> CampaignInfo:
 
 def campaign_by_code(engine: Engine, code: str) -> CampaignInfo:
     with Session(engine) as session:
-        campaign = _campaign_where(session, Campaign.__table__.c.code == code)  # type: ignore[attr-defined]
+        campaign = campaign_info(session, code=code)
     if campaign is None:
         raise NominationNotFound(f"Không có chiến dịch mã '{code}'")
     return campaign
