@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 from thidua.models.clock import fmt_date
 from thidua.models.hierarchy import (
-    MAX_UNIT_ID, ExistingUnit, LevelIndex, Snapshot, SEGMENT_WIDTH, _key, _text, parse_emails, parse_sector,
+    MAX_UNIT_ID, ExistingUnit, LevelIndex, SEGMENT_WIDTH, _key, _text, parse_emails, parse_sector,
     path_segment,
 )
 from thidua.models.spec.problems import Problem
