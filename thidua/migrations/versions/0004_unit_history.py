@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('reorganisation_step', schema=None) as batch_op:
-        batch_op.create_index('ix_reorg_step_reorg', ['reorganisation_id', 'kind', 'unit_id'], unique=False)
+        batch_op.create_index('ix_reorg_step_reorg', ['reorganisation_id', 'kind'], unique=False)
         batch_op.create_index('ix_reorg_step_successor', ['successor_unit_id'], unique=False)
         batch_op.create_index('ix_reorg_step_unit', ['unit_id'], unique=False)
 
