@@ -127,6 +127,11 @@ class ObligationDef(SQLModel, table=True):
     ladder: Optional[str] = None
     definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     active: bool = True  # an obligation removed from the file is deactivated, never deleted
+    # One row per period of a recurring obligation ('every: month'): code 'series@period_key'.
+    series: Optional[str] = Field(default=None, max_length=64, index=True)
+    period_key: Optional[str] = Field(default=None, max_length=16)
+    period_starts: Optional[date] = None
+    period_ends: Optional[date] = None
 
 
 class Assignment(SQLModel, table=True):

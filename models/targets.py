@@ -24,6 +24,7 @@ class Report:
 
     unit_id: int
     value: Any
+    obligation_id: int | None = None  # the period a recurring obligation's report belongs to
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,21 @@ def condition_holds(condition: TargetCondition, value: Any) -> bool:
 
 
 def rollup_figure(rollup: str, condition: TargetCondition | None, reports: Sequence[Report],
-                  owing_units: Iterable[int]) -> Figure:
+                  owing_units: Iterable[int], periods_due: dict[int, set[int]] | None = None) -> Figure:
     """sum: total of the values; average: mean of the values given; share: % of owing units with at least
-    one report meeting the condition."""
+    one report meeting the condition. With `periods_due` (unit -> the period obligations it owed by then) a
+    share counts a unit only when it met the condition in every one of those periods."""
     owing = set(owing_units)
+    if rollup == "share" and periods_due is not None:
+        assert condition is not None
+        met: dict[int, set[int]] = {}
+        for r in reports:
+            if r.obligation_id is not None and condition_holds(condition, r.value):
+                met.setdefault(r.unit_id, set()).add(r.obligation_id)
+        meeting = {u for u in owing if periods_due.get(u) and periods_due[u] <= met.get(u, set())}
+        given = sum(1 for r in reports if r.value is not None)
+        return Figure(100.0 * len(meeting) / len(owing) if owing else None, given,
+                      len({r.unit_id for r in reports}), len(owing), len(meeting))
     reported = {r.unit_id for r in reports}
     numbers = [n for n in (_number(r.value) for r in reports) if n is not None]
     if rollup == "sum":

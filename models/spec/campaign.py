@@ -4,10 +4,11 @@ award forms) are checked by the loader with the same located-problem shape."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
+from thidua.models.periods import Every, Period, periods
 from thidua.models.spec.common import Code, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
@@ -49,6 +50,41 @@ class RelativeDue(Strict):
     days_after_end: int = Field(ge=0, le=120)
 
 
+class PeriodDue(Strict):
+    """Due date of each period of a recurring obligation: `{days_after_period_end: 5}`, or for yearly
+    obligations a day of the period's year: `{day_month: "15/11"}`."""
+
+    days_after_period_end: int | None = Field(default=None, ge=0, le=120)
+    day_month: str | None = Field(default=None, pattern=r"^\d{1,2}/\d{1,2}$")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "PeriodDue":
+        if (self.days_after_period_end is None) == (self.day_month is None):
+            raise ValueError("hạn theo kỳ cần đúng một trong hai: 'days_after_period_end' hoặc 'day_month'")
+        if self.day_month is not None:
+            day, month = (int(x) for x in self.day_month.split("/"))
+            try:
+                date(2024, month, day)  # a leap year accepts 29/02
+            except ValueError:
+                raise ValueError(f"'day_month' không phải ngày/tháng có thật: '{self.day_month}'") from None
+        return self
+
+
+def _due_form(value: Any) -> str:
+    """Which form of due date a value is, so that an error speaks about that form only."""
+    if isinstance(value, dict):
+        return "RelativeDue" if {"round", "days_after_end"} & set(value) else "PeriodDue"
+    if isinstance(value, (RelativeDue, PeriodDue)):
+        return type(value).__name__
+    return "Date"
+
+
+Due = Annotated[
+    Union[Annotated[VNDate, Tag("Date")], Annotated[RelativeDue, Tag("RelativeDue")], Annotated[PeriodDue, Tag("PeriodDue")]],
+    Discriminator(_due_form),
+]
+
+
 class Obligation(Strict):
     code: Code
     kind: ObligationKind
@@ -58,7 +94,10 @@ class Obligation(Strict):
     levels: list[Code] = Field(min_length=1)  # levels that owe it
     sectors: list[Sector] | None = None  # None: every sector
     opens: VNDate | None = None
-    due: Union[VNDate, RelativeDue]
+    every: Every | None = None  # recurring: one dated obligation per calendar period
+    periods_from: VNDate | None = None  # recurring window (default: the campaign's dates)
+    periods_until: VNDate | None = None
+    due: Due
     assumption: str | None = None  # why a date was chosen where the plan names none
     fields: list[FormField] = Field(default_factory=list)
     reviewer: Literal["parent", "owner"] = "parent"
@@ -87,6 +126,7 @@ class TargetSource(Strict):
     field: Code
     levels: list[Code] | None = None  # which units' submissions count (default: whoever owes them)
     condition: TargetCondition | None = None  # for rollup 'share'
+    every_period: bool = False  # share: a unit counts only when it meets the condition in every period due
 
 
 class TargetSpec(Strict):
@@ -152,7 +192,26 @@ class CampaignSpec(Strict):
 Loc = tuple[object, ...]
 
 
+def period_due(due: PeriodDue, period: Period) -> date:
+    if due.days_after_period_end is not None:
+        return period.ends + timedelta(days=due.days_after_period_end)
+    assert due.day_month is not None
+    day, month = (int(x) for x in due.day_month.split("/"))
+    return date(period.ends.year, month, day)
+
+
+def obligation_periods(obligation: Obligation, spec: CampaignSpec) -> list[tuple[Period, date]]:
+    """Each period of a recurring obligation with its due date (empty for a one-off obligation)."""
+    if obligation.every is None or not isinstance(obligation.due, PeriodDue):
+        return []
+    start = obligation.periods_from or spec.starts
+    end = obligation.periods_until or spec.ends
+    return [(p, period_due(obligation.due, p)) for p in periods(obligation.every, start, end)]
+
+
 def resolve_due(obligation: Obligation, rounds: dict[int, RoundSpec]) -> date | None:
+    if isinstance(obligation.due, PeriodDue):
+        return None  # one due date per period: obligation_periods
     if isinstance(obligation.due, RelativeDue):
         round_ = rounds.get(obligation.due.round)
         return None if round_ is None else round_.ends + timedelta(days=obligation.due.days_after_end)
@@ -206,6 +265,7 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             problems.append((loc + ("round",), f"không có đợt {ob.round} (số đợt: {len(numbers)})"))
         if isinstance(ob.due, RelativeDue) and ob.due.round not in rounds:
             problems.append((loc + ("due", "round"), f"không có đợt {ob.due.round}"))
+        problems.extend(_recurrence_problems(spec, ob, loc))
         due = resolve_due(ob, rounds)
         if due is not None:
             if ob.round is not None and ob.round in rounds and due < rounds[ob.round].starts:
@@ -218,6 +278,7 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             problems.append((loc + ("ladder",), f"không có thang nhắc '{ob.ladder}'"))
 
     field_codes = {ob.code: {f.code for f in ob.fields} for ob in spec.obligations}
+    recurring = {ob.code: ob.every is not None for ob in spec.obligations}
     target_codes: set[str] = set()
     for i, target in enumerate(spec.targets):
         loc = ("targets", i)
@@ -233,5 +294,47 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
+        if target.source.every_period:
+            if target.rollup != "share":
+                problems.append((loc + ("source", "every_period"), "'every_period' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
+            one_off = [c for c in target.source.obligations if c in recurring and not recurring[c]]
+            if one_off:
+                problems.append((loc + ("source", "every_period"),
+                                 f"'every_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
     problems.extend(ladder_problems(spec))
+    return problems
+
+
+def _recurrence_problems(spec: CampaignSpec, ob: Obligation, loc: Loc) -> list[tuple[Loc, str]]:
+    """A recurring obligation needs a per-period due rule inside the campaign; a one-off one must not have it."""
+    problems: list[tuple[Loc, str]] = []
+    if ob.every is None:
+        if isinstance(ob.due, PeriodDue):
+            problems.append((loc + ("due",), "hạn theo kỳ chỉ dùng cho nghĩa vụ định kỳ (thêm 'every')"))
+        for key in ("periods_from", "periods_until"):
+            if getattr(ob, key) is not None:
+                problems.append((loc + (key,), f"'{key}' chỉ dùng cho nghĩa vụ định kỳ (thêm 'every')"))
+        return problems
+    if not isinstance(ob.due, PeriodDue):
+        problems.append((loc + ("due",), "nghĩa vụ định kỳ cần hạn theo kỳ, ví dụ {days_after_period_end: 5}"))
+        return problems
+    if ob.round is not None or ob.kind == "round_report":
+        problems.append((loc + ("every",), "nghĩa vụ định kỳ không gắn với một đợt ('round')"))
+    if ob.due.day_month is not None and ob.every != "year":
+        problems.append((loc + ("due", "day_month"), "'day_month' chỉ dùng khi 'every: year'"))
+    start, end = ob.periods_from or spec.starts, ob.periods_until or spec.ends
+    if start > end:
+        problems.append((loc + ("periods_until",), "kỳ cuối kết thúc trước kỳ đầu"))
+        return problems
+    if start < spec.starts:
+        problems.append((loc + ("periods_from",), "kỳ đầu bắt đầu trước chiến dịch"))
+    if end > spec.ends:
+        problems.append((loc + ("periods_until",), "kỳ cuối kết thúc sau chiến dịch"))
+    for period, due in obligation_periods(ob, spec):
+        if due < period.starts:
+            problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} trước khi kỳ bắt đầu"))
+            break
+        if due > spec.ends + timedelta(days=60):
+            problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} nằm ngoài thời gian chiến dịch"))
+            break
     return problems

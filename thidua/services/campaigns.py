@@ -18,7 +18,8 @@ from sqlmodel import Session
 
 from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
 from thidua.models.hierarchy import subtree_range  # noqa: F401  (the one rule; imported from here by many)
-from thidua.models.spec.campaign import CampaignSpec, Obligation, resolve_due
+from thidua.models.periods import Period
+from thidua.models.spec.campaign import CampaignSpec, Obligation, obligation_periods, resolve_due
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_campaign_text
 from thidua.models.spec.yamlsource import SourceDoc
@@ -133,14 +134,37 @@ def holidays_for(spec: CampaignSpec, base_dir: Path) -> frozenset[date]:
     return load_holidays(resolve_config_path(spec.calendar.holidays_file, base_dir), spec.calendar.extra_holidays)
 
 
-def planned_due_dates(spec: CampaignSpec, holidays: frozenset[date]) -> dict[str, date]:
+@dataclass(frozen=True)
+class PlannedObligation:
+    """One obligation row of the plan: a one-off obligation, or one period of a recurring one."""
+
+    code: str  # 'so-ket-dot-1', or 'danh-gia-thang@2024-03' for a period
+    spec: Obligation
+    due: date
+    period: Period | None = None
+
+
+def period_code(series: str, period: Period) -> str:
+    return f"{series}@{period.key}"
+
+
+def planned_obligations(spec: CampaignSpec, holidays: frozenset[date]) -> list[PlannedObligation]:
     rounds = {r.number: r for r in spec.rounds}
-    out = {}
+    out: list[PlannedObligation] = []
     for ob in spec.obligations:
+        if ob.every is not None:
+            for period, due in obligation_periods(ob, spec):
+                out.append(PlannedObligation(period_code(ob.code, period), ob,
+                                             adjust_deadline(due, spec.calendar, holidays), period))
+            continue
         due = resolve_due(ob, rounds)
         assert due is not None  # consistency_problems guarantees it
-        out[ob.code] = adjust_deadline(due, spec.calendar, holidays)
+        out.append(PlannedObligation(ob.code, ob, adjust_deadline(due, spec.calendar, holidays)))
     return out
+
+
+def planned_due_dates(spec: CampaignSpec, holidays: frozenset[date]) -> dict[str, date]:
+    return {planned.code: planned.due for planned in planned_obligations(spec, holidays)}
 
 
 def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: str = "cli") -> LoadResult:
@@ -229,8 +253,7 @@ def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset
     assert campaign.id is not None
 
     _apply_rounds(session, campaign.id, spec, result, actor)
-    due_dates = planned_due_dates(spec, holidays)
-    obligations = _apply_obligations(session, campaign.id, spec, due_dates, result, actor)
+    obligations = _apply_obligations(session, campaign.id, spec, planned_obligations(spec, holidays), result, actor)
     _apply_targets(session, campaign.id, spec, result, actor)
     _apply_assignments(session, campaign, obligations, root_id, owner_unit_id, result, actor)
 
@@ -268,13 +291,18 @@ def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result
         session.delete(stale)
 
 
-def _obligation_values(ob: Obligation, due_on: date, default_ladder: str | None) -> dict[str, Any]:
+def _obligation_values(planned: PlannedObligation, default_ladder: str | None) -> dict[str, Any]:
+    ob, period = planned.spec, planned.period
     return {
         "kind": ob.kind,
-        "title": ob.title,
+        "title": ob.title if period is None else f"{ob.title} ({period.label})",
+        "series": None if period is None else ob.code,
+        "period_key": None if period is None else period.key,
+        "period_starts": None if period is None else period.starts,
+        "period_ends": None if period is None else period.ends,
         "round_number": ob.round,
-        "opens_on": ob.opens,
-        "due_on": due_on,
+        "opens_on": ob.opens if period is None else max(ob.opens or period.starts, period.starts),
+        "due_on": planned.due,
         "levels": list(ob.levels),
         "sectors": list(ob.sectors or []),
         "reviewer": ob.reviewer,
@@ -285,23 +313,24 @@ def _obligation_values(ob: Obligation, due_on: date, default_ladder: str | None)
 
 
 def _apply_obligations(
-    session: Session, campaign_id: int, spec: CampaignSpec, due_dates: dict[str, date], result: LoadResult, actor: str
+    session: Session, campaign_id: int, spec: CampaignSpec, plan: list[PlannedObligation], result: LoadResult, actor: str
 ) -> list[ObligationDef]:
     existing = {
         o.code: o for o in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()  # type: ignore[call-overload]
     }
     active: list[ObligationDef] = []
-    for ob in spec.obligations:
-        values = _obligation_values(ob, due_dates[ob.code], spec.default_ladder)
-        current = existing.pop(ob.code, None)
+    for planned in plan:
+        ob, code, due_on = planned.spec, planned.code, planned.due
+        values = _obligation_values(planned, spec.default_ladder)
+        current = existing.pop(code, None)
         if current is None:
-            current = ObligationDef(campaign_id=campaign_id, code=ob.code, **values)
+            current = ObligationDef(campaign_id=campaign_id, code=code, **values)
             session.add(current)
             session.flush()
             if not result.created:
-                result.changes.append(f"Thêm nghĩa vụ '{ob.code}' ({ob.title}), hạn {fmt_date(due_dates[ob.code])}")
+                result.changes.append(f"Thêm nghĩa vụ '{code}' ({values['title']}), hạn {fmt_date(due_on)}")
             audit(session, actor=actor, action="obligation.created", entity="obligation", entity_id=current.id,
-                  campaign_id=campaign_id, after={"code": ob.code, "due_on": due_dates[ob.code]})
+                  campaign_id=campaign_id, after={"code": code, "due_on": due_on})
         else:
             changed = {k: v for k, v in values.items() if getattr(current, k) != v}
             if changed:
@@ -310,7 +339,7 @@ def _apply_obligations(
                     setattr(current, key, value)
                 visible = {k: v for k, v in changed.items() if k != "definition"}
                 detail = ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in visible.items()) or "nội dung biểu mẫu"
-                result.changes.append(f"Nghĩa vụ '{ob.code}': {detail}")
+                result.changes.append(f"Nghĩa vụ '{code}': {detail}")
                 audit(session, actor=actor, action="obligation.updated", entity="obligation", entity_id=current.id,
                       campaign_id=campaign_id, before={k: before[k] for k in visible}, after=visible)
         active.append(current)

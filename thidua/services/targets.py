@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
@@ -81,11 +81,13 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
     moment = end_of_day_utc(at, campaign.timezone)
     obligations = session.execute(
         select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,
-                                    ObligationDef.code.in_(spec.source.obligations))  # type: ignore[attr-defined]
+                                    or_(ObligationDef.code.in_(spec.source.obligations),  # type: ignore[attr-defined]
+                                        ObligationDef.series.in_(spec.source.obligations)))  # type: ignore[union-attr]
     ).scalars().all()
 
     reports: list[tuple[str, Report]] = []  # (unit path, report)
     owing: dict[int, str] = {}  # unit id -> path
+    periods_due: dict[int, set[int]] = {}  # every_period: unit id -> the period obligations due by `at`
     for obligation in obligations:
         levels = spec.source.levels or obligation.levels
         in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels))
@@ -94,11 +96,15 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             select(U.c.id, U.c.path, counted.c.data[spec.source.field])
             .select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(in_scope)
         ):
-            reports.append((path, Report(unit_id, value)))
-        owing.update(session.execute(
+            reports.append((path, Report(unit_id, value, obligation.id)))
+        owed = session.execute(
             select(U.c.id, U.c.path).select_from(A.join(U, U.c.id == A.c.unit_id))
             .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), in_scope)
-        ).all())
+        ).all()
+        owing.update(owed)
+        if spec.source.every_period and obligation.due_on <= at:  # a period counts once it is due
+            for unit_id, _ in owed:
+                periods_due.setdefault(unit_id, set()).add(obligation.id)  # type: ignore[arg-type]
 
     def grouped(units: list[tuple[int, str, str, str]]) -> list[TargetRow]:
         """One figure per unit over its subtree: each path is matched to the unit whose path is its prefix."""
@@ -113,7 +119,8 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                 bucket_owing[unit_id].append(owing_id)
         return [
             TargetRow(u[1], u[2], progress(
-                spec.rollup, rollup_figure(spec.rollup, spec.source.condition, bucket_reports[u[0]], bucket_owing[u[0]]),
+                spec.rollup, rollup_figure(spec.rollup, spec.source.condition, bucket_reports[u[0]], bucket_owing[u[0]],
+                                          periods_due if spec.source.every_period else None),
                 spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline))
             for u in units
         ]
