@@ -22,8 +22,26 @@ class NoWorkingDayError(InvalidInputError, ValueError):
     """The calendar has no working day in a whole year (e.g. every weekday declared a holiday)."""
 
 
+class DaysOff(frozenset):
+    """Holidays (the set's members) with what the calendar source also knows: days worked although they fall
+    on a day that is normally off (a Saturday worked in exchange for a bridge day), holiday names, and the
+    years the source covers (None: not known)."""
+
+    worked: frozenset[date]
+    names: dict[date, str]
+    covered_years: frozenset[int] | None
+
+    def __new__(cls, days=(), *, worked=(), names=None, covered_years=None):  # noqa: ANN001,ANN204
+        self = super().__new__(cls, days)
+        self.worked = frozenset(worked)
+        self.names = dict(names or {})
+        self.covered_years = None if covered_years is None else frozenset(covered_years)
+        return self
+
+
 def is_working_day(day: date, calendar: CalendarSpec, holidays: frozenset[date]) -> bool:
-    return day.isoweekday() in calendar.working_days and day not in holidays
+    worked = getattr(holidays, "worked", ())
+    return (day.isoweekday() in calendar.working_days or day in worked) and day not in holidays
 
 
 def adjust_deadline(day: date, calendar: CalendarSpec, holidays: frozenset[date]) -> date:

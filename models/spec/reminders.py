@@ -58,8 +58,22 @@ class CalendarSpec(Strict):
     working_hours_end: HHMM = "17:00"
     working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])  # ISO: 1 = thứ Hai
     holidays_file: str | None = "calendars/vn_holidays.yaml"
+    # v2: public holidays from the `holidays` package (Vietnamese names), corrected by an overrides file
+    # (days worked in exchange for a bridge day off, e.g. Saturday 04/05/2024). Replaces holidays_file.
+    country: Literal["VN"] | None = None
+    overrides_file: str | None = None
     extra_holidays: list[VNDate] = Field(default_factory=list)
     deadline_on_holiday: Literal["keep", "next_working_day"] = "keep"
+
+    @model_validator(mode="after")
+    def _one_holiday_source(self) -> "CalendarSpec":
+        if self.country is not None and "holidays_file" in self.model_fields_set and self.holidays_file:
+            raise ValueError("chọn một nguồn ngày nghỉ: 'country' (gói holidays) hoặc 'holidays_file', không cả hai")
+        if self.overrides_file is not None and self.country is None:
+            raise ValueError("'overrides_file' điều chỉnh ngày nghỉ của gói holidays: cần 'country: VN'")
+        if self.country is not None:
+            self.holidays_file = None  # the package replaces the v1 default file
+        return self
 
     @model_validator(mode="after")
     def _hours_in_order(self) -> "CalendarSpec":

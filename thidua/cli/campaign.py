@@ -18,7 +18,7 @@ from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
 from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
-from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
+from thidua.services.campaigns import LoadResult, campaign_warnings, load_campaign, read_campaign_file
 from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
 from thidua.bootstrap import ready_engine
 
@@ -41,8 +41,14 @@ def _validate_one(path: Path) -> str:
     doc = parse_yaml(text, str(path))
     keys = set(doc.data) if isinstance(doc.data, dict) else set()
     if "obligations" in keys or "rounds" in keys:
-        read_campaign_file(path)
+        spec, campaign_doc = read_campaign_file(path)
+        _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
         return "chiến dịch"
+    if "checked_years" in keys:
+        from thidua.services.calendars import read_overrides
+
+        read_overrides(path)
+        return "điều chỉnh ngày nghỉ"
     if "units" in keys:
         return _validate_units(path)
     if "holidays" in keys:
@@ -81,7 +87,13 @@ def validate(files: list[Path] = typer.Argument(..., help="Các tệp cần ki�
         raise SpecError(problems)
 
 
+def _print_warnings(warnings: list[Problem]) -> None:
+    for warning in warnings:
+        console.print(f"[yellow]Cảnh báo:[/] {warning}", highlight=False)
+
+
 def _print_load(result: LoadResult) -> None:
+    _print_warnings(result.warnings)
     verb = "Sẽ" if result.dry_run else "Đã"
     if not result.changes:
         console.print(f"Chiến dịch [bold]{result.code}[/]: không có thay đổi.")

@@ -26,7 +26,7 @@ from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
 from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
-from thidua.services.calendars import load_holidays, resolve_config_path
+from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
 
 
 BULK_ROWS_FOR_ANALYZE = 5000
@@ -43,6 +43,7 @@ class LoadResult:
     assignments_redated: int = 0
     assignments_deactivated: int = 0
     assignments_reactivated: int = 0
+    warnings: list[Problem] = field(default_factory=list)  # valid, but worth a look (e.g. holidays not covered)
 
     @property
     def changed(self) -> bool:
@@ -94,7 +95,16 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
                     problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
     if spec.awards and not resolve_config_path(spec.awards.catalogue, base_dir).exists():
         problems.append(doc.problem(("awards", "catalogue"), f"không tìm thấy danh mục khen thưởng '{spec.awards.catalogue}'"))
-    if spec.calendar.holidays_file:
+    if spec.calendar.overrides_file:
+        overrides_path = resolve_config_path(spec.calendar.overrides_file, base_dir)
+        if not overrides_path.exists():
+            problems.append(doc.problem(("calendar", "overrides_file"), f"không tìm thấy tệp điều chỉnh ngày nghỉ '{spec.calendar.overrides_file}'"))
+        else:
+            try:
+                read_overrides(overrides_path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+    if spec.calendar.holidays_file and spec.calendar.country is None:
         holidays_path = resolve_config_path(spec.calendar.holidays_file, base_dir)
         if not holidays_path.exists():
             problems.append(doc.problem(("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"))
@@ -129,9 +139,12 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
 
 
 def holidays_for(spec: CampaignSpec, base_dir: Path) -> frozenset[date]:
-    if not spec.calendar.holidays_file:
-        return frozenset(spec.calendar.extra_holidays)
-    return load_holidays(resolve_config_path(spec.calendar.holidays_file, base_dir), spec.calendar.extra_holidays)
+    return days_off_for(spec.calendar, base_dir, campaign_years(spec.starts, spec.ends))
+
+
+def campaign_warnings(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
+    """What a valid file may still get wrong: years of the campaign its holiday source does not cover."""
+    return coverage_warnings(spec.calendar, holidays_for(spec, base_dir), range(spec.starts.year, spec.ends.year + 1), doc)
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,7 @@ def load_campaign(engine: Engine, path: Path, *, dry_run: bool = False, actor: s
                 problems = _db_problems(session, spec, doc, base_dir)
                 if problems:
                     raise SpecError(problems)
+                result.warnings = campaign_warnings(spec, doc, base_dir)
                 _apply(session, spec, path, holidays_for(spec, base_dir), result, actor)
                 if dry_run:
                     raise _DryRun

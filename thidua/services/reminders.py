@@ -65,7 +65,7 @@ from thidua.notifications.message import build_message, message_id_for
 from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
 from thidua.notifications.transport import DeliveryAborted, DeliveryResult, OutgoingMessage, SmtpSettings, deliver
 from thidua.audit import audit_many
-from thidua.services.calendars import load_holidays, resolve_config_path
+from thidua.services.calendars import campaign_years, days_off_for, load_holidays, resolve_config_path
 from thidua.services.campaigns import subtree_range
 from thidua.services.lookup import CampaignInfo, campaign_infos  # noqa: F401  (re-exported)
 from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_url
@@ -154,12 +154,22 @@ def _holidays(path: str, mtime: float, extra: tuple[date, ...]) -> frozenset[dat
     return load_holidays(Path(path), list(extra))
 
 
+@lru_cache(maxsize=32)
+def _package_days_off(calendar_json: str, base: str | None, overrides_mtime: float, years: range) -> frozenset[date]:
+    return days_off_for(CalendarSpec.model_validate_json(calendar_json), Path(base) if base else None, years)
+
+
 def _campaign_context(session: Session, row: Any) -> CampaignContext:
     spec = row.spec or {}
     calendar_spec = CalendarSpec.model_validate(spec.get("calendar") or {})
     holidays: frozenset[date] = frozenset(calendar_spec.extra_holidays)
-    if calendar_spec.holidays_file:
-        base = Path(row.source_file).resolve().parent.parent if row.source_file else None
+    base = Path(row.source_file).resolve().parent.parent if row.source_file else None
+    if calendar_spec.country is not None:  # the holidays package, corrected by the overrides file
+        overrides = resolve_config_path(calendar_spec.overrides_file, base) if calendar_spec.overrides_file else None
+        holidays = _package_days_off(calendar_spec.model_dump_json(), str(base) if base else None,
+                                     overrides.stat().st_mtime if overrides and overrides.exists() else 0.0,
+                                     campaign_years(row.starts_on, row.ends_on))
+    elif calendar_spec.holidays_file:
         path = resolve_config_path(calendar_spec.holidays_file, base)
         holidays = _holidays(str(path), path.stat().st_mtime, tuple(calendar_spec.extra_holidays))
     ladders = {lad.code: lad for lad in (Ladder.model_validate(x) for x in spec.get("reminder_ladders") or [])}
