@@ -70,6 +70,13 @@ class PeriodDue(Strict):
         return self
 
 
+class ExtraRecipient(Strict):
+    """A body outside the unit tree that receives a copy of every report sent (e.g. the provincial Party committee)."""
+
+    name: str
+    email: EmailStr
+
+
 def _due_form(value: Any) -> str:
     """Which form of due date a value is, so that an error speaks about that form only."""
     if isinstance(value, dict):
@@ -104,6 +111,8 @@ class Obligation(Strict):
     review_required: bool = True
     consolidate_accepted_only: bool = True
     ladder: Code | None = None  # default: the campaign's default_ladder
+    recipients: list[ExtraRecipient] = Field(default_factory=list)  # named bodies outside the tree: a copy of each report
+    cc: list[EmailStr] = Field(default_factory=list)  # plain addresses that get the same copy
 
     @model_validator(mode="after")
     def _round_needed(self) -> "Obligation":
@@ -113,7 +122,15 @@ class Obligation(Strict):
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
             raise ValueError(f"mã trường bị trùng: {', '.join(dupes)}")
+        addresses = [str(r.email).lower() for r in self.recipients] + [str(a).lower() for a in self.cc]
+        repeated = sorted({a for a in addresses if addresses.count(a) > 1})
+        if repeated:
+            raise ValueError(f"địa chỉ nhận bản sao bị trùng: {', '.join(repeated)}")
         return self
+
+    def copy_recipients(self) -> list[tuple[str, str]]:
+        """(name, address) of everyone outside the tree who gets a copy of each report."""
+        return [(r.name, str(r.email)) for r in self.recipients] + [("", str(a)) for a in self.cc]
 
 
 class TargetCondition(Strict):

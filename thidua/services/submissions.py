@@ -234,9 +234,42 @@ def _apply_submissions(
     )
     session.execute(insert(S), submissions)
     audit_many(session, audits)
+    _queue_report_copies(session, campaign, obligation, spec, planned, results, now)
     for item in planned:  # keep loaded objects truthful for the caller
         session.expire(item.assignment)
     return results
+
+
+def _queue_report_copies(session: Session, campaign: Campaign, obligation: ObligationDef, spec: Obligation,
+                         planned: Sequence[_Planned], results: Sequence[SubmitResult], now: datetime) -> None:
+    """A copy of each new version for the obligation's recipients outside the tree (one mail per version and
+    address: the outbox key makes a retried submission queue nothing twice)."""
+    recipients = spec.copy_recipients()
+    if not recipients:
+        return
+    from thidua.notifications.outbox import enqueue_many  # noqa: PLC0415
+
+    labels = {f.code: f.label for f in spec.fields}
+    rows = []
+    for item, result in zip(planned, results):
+        lines = [f"- {labels.get(code, code)}: {_shown(value)}" for code, value in item.data.items() if value not in (None, "")]
+        body = (f"{item.unit.name} đã gửi “{obligation.title}” (bản số {result.version}) trong "
+                f"“{campaign.title}”.\n\n" + "\n".join(lines))
+        for name, address in recipients:
+            rows.append({
+                "key": f"copy:{result.assignment_id}:{result.version}:{address.lower()}", "kind": "report_copy",
+                "recipient": address, "template": "generic", "campaign_id": campaign.id, "unit_id": item.unit.id,
+                "scheduled_at": now,
+                "context": {"subject": f"Bản sao báo cáo: {obligation.title} — {item.unit.name}",
+                            "greeting": f"Kính gửi {name}," if name else "", "body": body},
+            })
+    enqueue_many(session, rows)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    return str(value)
 
 
 def _update_assignments(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
