@@ -40,14 +40,35 @@ class _Invalid(ValueError):
     """One value could not be read; the text is the user-facing reason."""
 
 
-def applies_to(field: FormField, sector: str | None) -> bool:
+def applies_to(field: FormField, sector: str | None, *, level: str | None = None,
+               attributes: Mapping[str, Any] | None = None) -> bool:
     """A field is asked of a unit unless it names sectors the unit is not in. Units without a sector
-    (most directly-superior unions) cover both sectors, so they are asked every field."""
-    return field.sectors is None or sector is None or sector in field.sectors
+    (most directly-superior unions) cover both sectors, so they are asked every field. A field limited to
+    some levels, or to units with some attribute values (`where.attributes`), is asked only of those
+    (when the caller knows the unit's level and attributes)."""
+    if not (field.sectors is None or sector is None or sector in field.sectors):
+        return False
+    if field.levels is not None and level is not None and level not in field.levels:
+        return False
+    if field.where is not None and attributes is not None:
+        return attributes_match(field.where.attributes, attributes)
+    return True
 
 
-def applicable_fields(fields: Sequence[FormField], sector: str | None) -> list[FormField]:
-    return [f for f in fields if applies_to(f, sector)]
+def attributes_match(wanted: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
+    """Every wanted attribute holds one of its values (tags: any shared tag)."""
+    for key, value in wanted.items():
+        have = attributes.get(key)
+        options = {fold(v) for v in (value if isinstance(value, list) else [value])}
+        values = have if isinstance(have, list) else [have]
+        if have is None or not options & {fold(v) for v in values}:
+            return False
+    return True
+
+
+def applicable_fields(fields: Sequence[FormField], sector: str | None, *, level: str | None = None,
+                      attributes: Mapping[str, Any] | None = None) -> list[FormField]:
+    return [f for f in fields if applies_to(f, sector, level=level, attributes=attributes)]
 
 
 def is_blank(value: Any) -> bool:
@@ -55,7 +76,8 @@ def is_blank(value: Any) -> bool:
 
 
 def validate_form(
-    fields: Sequence[FormField], raw: Mapping[str, Any], *, sector: str | None, allow_unknown: bool = False
+    fields: Sequence[FormField], raw: Mapping[str, Any], *, sector: str | None, allow_unknown: bool = False,
+    level: str | None = None, attributes: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check and convert one filled-in form. Returns (clean values, errors); clean values hold only the
     fields that were asked and given. Unknown keys are errors unless `allow_unknown`."""
@@ -66,7 +88,7 @@ def validate_form(
             if key not in known:
                 errors.append(FieldError(str(key), "không có trường này trong biểu mẫu"))
     clean: dict[str, Any] = {}
-    for field in applicable_fields(fields, sector):
+    for field in applicable_fields(fields, sector, level=level, attributes=attributes):
         value = raw.get(field.code)
         if is_blank(value):
             if field.required:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from pydantic import Field
 
+from thidua.models.attributes import AttributeSchema, merged_attributes, parse_attribute
 from thidua.models.emails import checked_email
 from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
@@ -173,6 +174,7 @@ class RawUnit:
     active: Any = None
     cluster: Any = None
     field_lines: dict[str, int] | None = None  # YAML: line of each key present
+    attributes: Any = None  # {attribute code: raw value}; labels and lines under "attributes.<code>"
 
     def label(self, name: str) -> str:
         label = self.source.labels.get(name, name)
@@ -196,6 +198,7 @@ class UnitRecord:
     active: bool
     cluster: str | None
     raw: RawUnit
+    attributes: dict[str, Any] | None = None  # given by the file (None value: clear); absent keys keep theirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,7 @@ class ExistingUnit:
     active: bool
     cluster: str | None
     path: str
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 class Snapshot:
@@ -340,7 +344,29 @@ class LevelIndex:
         return ", ".join(f"{level.code} ({level.label})" for level in ordered)
 
 
-def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem]) -> UnitRecord | None:
+def _normalize_attributes(raw: RawUnit, schema: AttributeSchema | None, problems: list[Problem]) -> dict[str, Any] | None:
+    if raw.attributes is None:
+        return None
+    if not isinstance(raw.attributes, dict):
+        problems.append(raw.problem("attributes", "phải là một nhóm khóa: giá trị (mã thuộc tính: giá trị)"))
+        return None
+    known = schema.by_code() if schema else {}
+    out: dict[str, Any] = {}
+    for key, value in raw.attributes.items():
+        spec = known.get(key)
+        if spec is None:
+            where = f"có: {', '.join(known)}" if known else "chưa khai báo thuộc tính nào trong unit_attributes.yaml"
+            problems.append(raw.problem(f"attributes.{key}", f"không có thuộc tính '{key}' ({where})"))
+            continue
+        try:
+            out[key] = parse_attribute(spec, value)
+        except ValueError as exc:
+            problems.append(raw.problem(f"attributes.{key}", str(exc)))
+    return out
+
+
+def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem],
+                   schema: AttributeSchema | None = None) -> UnitRecord | None:
     def text(name: str) -> str | None:
         value = getattr(raw, name)
         if value.__class__ in (list, dict):
@@ -396,15 +422,17 @@ def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem]) ->
         problems.append(raw.problem("cluster", f"tên cụm/khối thi đua quá dài (tối đa {CLUSTER_MAX} ký tự)"))
         cluster = None
 
+    attributes = _normalize_attributes(raw, schema, problems)
     if code is None:
         return None
-    return UnitRecord(code, name, level_code, text("parent"), sector, emails, active, cluster, raw)
+    return UnitRecord(code, name, level_code, text("parent"), sector, emails, active, cluster, raw, attributes)
 
 
-def normalize_units(raws: Iterable[RawUnit], levels: LevelIndex) -> tuple[list[UnitRecord], list[Problem]]:
+def normalize_units(raws: Iterable[RawUnit], levels: LevelIndex,
+                    schema: AttributeSchema | None = None) -> tuple[list[UnitRecord], list[Problem]]:
     """Check each row on its own. Rows without a usable code yield no record (their problem is listed)."""
     problems: list[Problem] = []
-    records = [record for raw in raws if (record := _normalize_one(raw, levels, problems)) is not None]
+    records = [record for raw in raws if (record := _normalize_one(raw, levels, problems, schema)) is not None]
     return records, problems
 
 
@@ -528,9 +556,10 @@ def _stored_children_problems(
     return problems
 
 
-def validate_units(raws: Iterable[RawUnit], snapshot: Snapshot, levels: LevelIndex) -> list[UnitRecord]:
+def validate_units(raws: Iterable[RawUnit], snapshot: Snapshot, levels: LevelIndex,
+                   schema: AttributeSchema | None = None) -> list[UnitRecord]:
     """Every problem of the file at once (SpecError), or the normalised records."""
-    records, problems = normalize_units(raws, levels)
+    records, problems = normalize_units(raws, levels, schema)
     problems += check_hierarchy(records, snapshot, levels)
     if problems:
         problems.sort(key=lambda p: p.line or 0)  # stable: within a row, the order of the checks
@@ -634,10 +663,11 @@ def _stored_values(unit: ExistingUnit, snapshot: Snapshot) -> dict[str, Any]:
         "emails": list(unit.emails),
         "active": unit.active,
         "cluster": unit.cluster,
+        "attributes": dict(unit.attributes or {}),
     }
 
 
-def _record_values(record: UnitRecord) -> dict[str, Any]:
+def _record_values(record: UnitRecord, stored: ExistingUnit | None = None) -> dict[str, Any]:
     return {
         "code": record.code,
         "name": record.name,
@@ -647,12 +677,14 @@ def _record_values(record: UnitRecord) -> dict[str, Any]:
         "emails": list(record.emails),
         "active": record.active,
         "cluster": record.cluster,
+        "attributes": merged_attributes(stored.attributes if stored else None, record.attributes),
     }
 
 
 def _differs(stored: ExistingUnit, record: UnitRecord, snapshot: Snapshot) -> bool:
     return (
-        stored.name != record.name
+        (record.attributes is not None and merged_attributes(stored.attributes, record.attributes) != (stored.attributes or {}))
+        or stored.name != record.name
         or stored.level_code != record.level_code
         or stored.sector != record.sector
         or stored.emails != record.emails
@@ -744,6 +776,7 @@ def plan_import(
             "emails": list(record.emails),
             "active": record.active,
             "cluster": record.cluster,
+            "attributes": merged_attributes(stored.attributes if stored else None, record.attributes),
             "path": path,
             "depth": path_depth(path),
             "updated_at": now,
@@ -754,7 +787,7 @@ def plan_import(
             changes.append(UnitChange("unit.create", unit_id, None, None, record))
             continue
         updates.append(row)
-        before, after = _stored_values(stored, snapshot), _record_values(record)
+        before, after = _stored_values(stored, snapshot), _record_values(record, stored)
         diff = [key for key in before if before[key] != after[key]]
         is_move = "parent" in diff
         (report.moved if is_move else report.updated).append(record.code)

@@ -39,6 +39,8 @@ class UnitBase(SQLModel):
     emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
     cluster: Optional[str] = Field(default=None, max_length=120)  # cụm/khối thi đua
+    # Typed facts declared in config/unit_attributes.yaml (ownership, eligibility flags, tags…), selectable by campaigns.
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
 
 
 class Unit(UnitBase, table=True):

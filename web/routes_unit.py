@@ -63,7 +63,8 @@ def my_history(request: Request, chien_dich: str | None = None, me: Principal = 
 
 
 def form_fields(view: AssignmentView) -> list[FormField]:
-    return applicable_fields([FormField.model_validate(f) for f in view.fields], view.unit.sector)
+    return applicable_fields([FormField.model_validate(f) for f in view.fields], view.unit.sector,
+                             level=view.unit.level_code, attributes=view.unit.attributes)
 
 
 def submission_history(session: Session, assignment_id: int) -> list[Submission]:

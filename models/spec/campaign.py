@@ -18,6 +18,22 @@ ObligationKind = Literal[
 FieldType = Literal["integer", "decimal", "text", "choice", "date", "bool", "file"]
 
 
+Scalar = Union[bool, int, float, str]
+
+
+class UnitSelector(Strict):
+    """Which units, beyond level and sector: by unit attributes (config/unit_attributes.yaml), by place in the
+    tree, by cụm/khối thi đua. Every condition given must hold; a list of values means any of them."""
+
+    attributes: dict[Code, Union[Scalar, list[Scalar]]] = Field(default_factory=dict)
+    under: UnitCode | None = None  # in the subtree of this unit (with `levels`: "level L under Y")
+    children_of: UnitCode | None = None  # direct children of this unit only
+    clusters: list[str] | None = None  # units of these cụm/khối thi đua
+
+    def unit_codes(self) -> list[tuple[str, str]]:
+        return [(key, code) for key, code in (("under", self.under), ("children_of", self.children_of)) if code]
+
+
 class FormField(Strict):
     code: Code
     label: str
@@ -28,6 +44,8 @@ class FormField(Strict):
     choices: list[str] | None = None
     max_length: int | None = Field(default=None, ge=1)
     sectors: list[Sector] | None = None  # only asked of units in these sectors
+    levels: list[Code] | None = None  # only asked of units of these levels (a figure reported at one level only)
+    where: UnitSelector | None = None  # only asked of units with these attribute values ('attributes' only)
     help: str = ""
 
     @model_validator(mode="after")
@@ -40,6 +58,8 @@ class FormField(Strict):
             raise ValueError("'min'/'max' chỉ dùng cho trường số (integer, decimal)")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("'min' lớn hơn 'max'")
+        if self.where is not None and (self.where.unit_codes() or self.where.clusters):
+            raise ValueError("'where' của một trường chỉ chọn theo thuộc tính đơn vị ('attributes')")
         return self
 
 
@@ -100,6 +120,7 @@ class Obligation(Strict):
     round: int | None = Field(default=None, ge=1)
     levels: list[Code] = Field(min_length=1)  # levels that owe it
     sectors: list[Sector] | None = None  # None: every sector
+    where: UnitSelector | None = None  # only the units of `levels` that match (attributes, place, cluster)
     opens: VNDate | None = None
     every: Every | None = None  # recurring: one dated obligation per calendar period
     periods_from: VNDate | None = None  # recurring window (default: the campaign's dates)
@@ -144,6 +165,15 @@ class TargetSource(Strict):
     levels: list[Code] | None = None  # which units' submissions count (default: whoever owes them)
     condition: TargetCondition | None = None  # for rollup 'share'
     every_period: bool = False  # share: a unit counts only when it meets the condition in every period due
+    where: UnitSelector | None = None  # only these units' reports count (the numerator's units)
+
+
+class Denominator(Strict):
+    """The explicit set a share divides by: every active unit of these levels (in the scope) that matches,
+    whether or not it owes the report (e.g. "CĐCS eligible to have a women's committee")."""
+
+    levels: list[Code] = Field(min_length=1)
+    where: UnitSelector | None = None
 
 
 class TargetSpec(Strict):
@@ -156,6 +186,9 @@ class TargetSpec(Strict):
     source: TargetSource
     scope_level: Code | None = None  # where the target is set (default: the campaign root)
     breakdown_level: Code | None = None  # progress per unit of this level (e.g. each district)
+    denominator: Denominator | None = None  # share: divide by this set instead of the units that owe the report
+    breakdown_attribute: Code | None = None  # progress per value of a unit attribute (e.g. ownership)
+    breakdown_cluster_level: Code | None = None  # progress per cụm/khối thi đua of the units of this level
 
 
 class Owner(Strict):
@@ -311,6 +344,8 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
+        if target.denominator is not None and target.rollup != "share":
+            problems.append((loc + ("denominator",), "'denominator' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
         if target.source.every_period:
             if target.rollup != "share":
                 problems.append((loc + ("source", "every_period"), "'every_period' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))

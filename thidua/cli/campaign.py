@@ -44,6 +44,11 @@ def _validate_one(path: Path) -> str:
         spec, campaign_doc = read_campaign_file(path)
         _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
         return "chiến dịch"
+    if "attributes" in keys:
+        from thidua.services.units import load_attribute_schema
+
+        load_attribute_schema(path)
+        return "thuộc tính đơn vị"
     if "checked_years" in keys:
         from thidua.services.calendars import read_overrides
 

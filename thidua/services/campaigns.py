@@ -26,6 +26,8 @@ from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
 from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
+from thidua.services.selectors import selector_clause, selector_problems
+from thidua.services.units import load_attribute_schema
 from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
 
 
@@ -93,6 +95,21 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
             for level in spec.awards.review_days_per_level:
                 if level not in level_codes:
                     problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
+    schema = load_attribute_schema()
+    for i, ob in enumerate(spec.obligations):
+        problems.extend(selector_problems(session, ob.where, ("obligations", i, "where"), doc, schema))
+    for i, target in enumerate(spec.targets):
+        problems.extend(selector_problems(session, target.source.where, ("targets", i, "source", "where"), doc, schema))
+        if target.denominator is not None:
+            problems.extend(selector_problems(session, target.denominator.where, ("targets", i, "denominator", "where"), doc, schema))
+            for j, level in enumerate(target.denominator.levels):
+                if level_codes and level not in level_codes:
+                    problems.append(doc.problem(("targets", i, "denominator", "levels", j), f"không có cấp '{level}'"))
+        if target.breakdown_attribute and target.breakdown_attribute not in schema.by_code():
+            problems.append(doc.problem(("targets", i, "breakdown_attribute"),
+                                        f"không có thuộc tính đơn vị '{target.breakdown_attribute}'"))
+        if target.breakdown_cluster_level and level_codes and target.breakdown_cluster_level not in level_codes:
+            problems.append(doc.problem(("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"))
     if spec.awards and not resolve_config_path(spec.awards.catalogue, base_dir).exists():
         problems.append(doc.problem(("awards", "catalogue"), f"không tìm thấy danh mục khen thưởng '{spec.awards.catalogue}'"))
     if spec.calendar.overrides_file:
@@ -399,9 +416,12 @@ def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, resul
         session.delete(stale)
 
 
-def _owing_units(obligation: ObligationDef, low: str, high: str):
-    """The units that owe an obligation: active, in the participating subtree, of its levels and sectors."""
+def _owing_units(session: Session, obligation: ObligationDef, low: str, high: str):
+    """The units that owe an obligation: active, in the participating subtree, of its levels and sectors,
+    matching its `where` selector (attributes, place in the tree, cluster)."""
     conditions = [Unit.path >= low, Unit.path < high, Unit.active.is_(True), Unit.level_code.in_(obligation.levels)]  # type: ignore[attr-defined]
+    if obligation.definition.get("where"):
+        conditions.append(selector_clause(session, obligation.definition["where"], load_attribute_schema()))
     if obligation.sectors:
         # Units without a sector (e.g. most directly-superior unions) owe sector-specific obligations too.
         conditions.append(Unit.sector.is_(None) | Unit.sector.in_(obligation.sectors))  # type: ignore[union-attr,attr-defined]
@@ -420,7 +440,7 @@ def _apply_assignments(
     for ob in obligations:
         assert ob.id is not None and campaign.id is not None
         due_at = end_of_day_utc(ob.due_on, campaign.timezone)
-        owing = _owing_units(ob, low, high)
+        owing = _owing_units(session, ob, low, high)
         reviewer = U.c.parent_id if ob.reviewer == "parent" else literal(owner_unit_id)
         had_rows = session.execute(select(A.c.id).where(A.c.obligation_id == ob.id).limit(1)).first() is not None
         new_units = [owing]

@@ -176,7 +176,7 @@ def submit_report(
     _check_window(campaign, obligation, now)
     _check_version(assignment, expected_version)
     spec = obligation_spec(obligation)
-    clean, errors = validate_form(spec.fields, raw, sector=unit.sector)
+    clean, errors = validate_form(spec.fields, raw, sector=unit.sector, level=unit.level_code, attributes=unit.attributes)
     if errors:
         raise FormInvalid(f"Báo cáo '{obligation.code}' của đơn vị {unit.code} không hợp lệ, chưa ghi gì:", errors)
     [result] = _apply_submissions(
@@ -711,7 +711,8 @@ def import_reports(
         if not row.values:
             blank.append(unit.code)
             continue
-        clean, errors = validate_form(spec.fields, row.values, sector=unit.sector)
+        clean, errors = validate_form(spec.fields, row.values, sector=unit.sector, level=unit.level_code,
+                                      attributes=unit.attributes)
         if errors:
             problems.extend(RowProblem(row.row, row.columns.get(e.field, ""), e.label or e.field, e.message) for e in errors)
             continue

@@ -20,7 +20,9 @@ from thidua.models.tables import Assignment, Campaign, ObligationDef, Target, Un
 from thidua.models.targets import Progress, Report, progress, rollup_figure
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import SEGMENT, counted_submissions
+from thidua.services.selectors import selector_clause
 from thidua.services.submissions import get_campaign, obligation_spec
+from thidua.services.units import load_attribute_schema
 
 A = Assignment.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
@@ -45,6 +47,8 @@ class TargetReport:
     scope: list[TargetRow]  # usually one row: the province
     breakdown: list[TargetRow] = field(default_factory=list)
     breakdown_level: str | None = None
+    groups: list[TargetRow] = field(default_factory=list)  # per attribute value or per cụm/khối thi đua
+    groups_by: str | None = None  # 'thuộc tính <code>' | 'cụm/khối thi đua (<level>)'
 
 
 def target_progress(session: Session, *, campaign_code: str, at: date | None = None,
@@ -85,12 +89,17 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                                         ObligationDef.series.in_(spec.source.obligations)))  # type: ignore[union-attr]
     ).scalars().all()
 
+    schema = load_attribute_schema()
+    numerator = selector_clause(session, spec.source.where, schema)
     reports: list[tuple[str, Report]] = []  # (unit path, report)
     owing: dict[int, str] = {}  # unit id -> path
     periods_due: dict[int, set[int]] = {}  # every_period: unit id -> the period obligations due by `at`
     for obligation in obligations:
         levels = spec.source.levels or obligation.levels
-        in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels))
+        field_levels = next((f.levels for f in obligation_spec(obligation).fields if f.code == spec.source.field), None)
+        if field_levels is not None:  # a field reported by some levels only: other levels' values never count
+            levels = [level for level in levels if level in field_levels]
+        in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels), numerator)
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only, at=moment)  # type: ignore[arg-type]
         for unit_id, path, value in session.execute(
             select(U.c.id, U.c.path, counted.c.data[spec.source.field])
@@ -106,6 +115,44 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             for unit_id, _ in owed:
                 periods_due.setdefault(unit_id, set()).add(obligation.id)  # type: ignore[arg-type]
 
+    if spec.denominator is not None:  # an explicit set, owed or not
+        owing = dict(session.execute(
+            select(U.c.id, U.c.path).where(U.c.path >= low, U.c.path < high, U.c.active.is_(True),
+                                           U.c.level_code.in_(spec.denominator.levels),
+                                           selector_clause(session, spec.denominator.where, schema))
+        ).all())
+
+    def figure_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int]) -> TargetRow:
+        return TargetRow(code, name, progress(
+            spec.rollup, rollup_figure(spec.rollup, spec.source.condition, unit_reports, unit_owing,
+                                       periods_due if spec.source.every_period else None),
+            spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline))
+
+    def groups() -> tuple[list[TargetRow], str | None]:
+        """Per value of a unit attribute, or per cụm/khối thi đua of the units of a level."""
+        if spec.breakdown_attribute:
+            key = spec.breakdown_attribute
+            ids = {r.unit_id for _, r in reports} | set(owing)
+            values: dict[int, list[str]] = {}
+            for unit_id, attributes in session.execute(select(U.c.id, U.c.attributes).where(
+                    U.c.path >= low, U.c.path < high, U.c.attributes[key].is_not(None))):
+                if unit_id in ids and (attributes or {}).get(key) is not None:
+                    value = attributes[key]
+                    values[unit_id] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            return _by_group(values.get, reports, owing, figure_row), f"thuộc tính {key}"
+        if spec.breakdown_cluster_level:
+            clusters = {path: cluster for _, path, cluster in session.execute(
+                select(U.c.id, U.c.path, U.c.cluster).where(U.c.level_code == spec.breakdown_cluster_level,
+                                                            U.c.path >= low, U.c.path < high, U.c.cluster.is_not(None)))}
+            path_of = {r.unit_id: path for path, r in reports} | owing
+
+            def cluster_of(unit_id: int) -> list[str] | None:
+                path = path_of[unit_id]
+                found = [clusters[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in clusters]
+                return found[-1:] or None
+            return _by_group(cluster_of, reports, owing, figure_row), f"cụm/khối thi đua ({spec.breakdown_cluster_level})"
+        return [], None
+
     def grouped(units: list[tuple[int, str, str, str]]) -> list[TargetRow]:
         """One figure per unit over its subtree: each path is matched to the unit whose path is its prefix."""
         by_path = {u[3]: u[0] for u in units}
@@ -117,16 +164,25 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         for owing_id, path in owing.items():
             for unit_id in _ancestors_in(path, by_path):
                 bucket_owing[unit_id].append(owing_id)
-        return [
-            TargetRow(u[1], u[2], progress(
-                spec.rollup, rollup_figure(spec.rollup, spec.source.condition, bucket_reports[u[0]], bucket_owing[u[0]],
-                                          periods_due if spec.source.every_period else None),
-                spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline))
-            for u in units
-        ]
+        return [figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]]) for u in units]
 
+    group_rows, groups_by = groups()
     return TargetReport(
         code=spec.code, title=spec.title, rollup=spec.rollup, target=spec.value, unit_of_measure=spec.unit,
         deadline=spec.deadline, at=at, scope=grouped(scopes), breakdown=grouped(breakdown),
-        breakdown_level=spec.breakdown_level,
+        breakdown_level=spec.breakdown_level, groups=group_rows, groups_by=groups_by,
     )
+
+
+def _by_group(groups_of, reports: list[tuple[str, Report]], owing: dict[int, str], figure_row) -> list[TargetRow]:  # noqa: ANN001
+    """One figure per group; a unit with several groups (tags) counts in each, a unit with none in none."""
+    bucket_reports: dict[str, list[Report]] = {}
+    bucket_owing: dict[str, list[int]] = {}
+    for _, report in reports:
+        for group in groups_of(report.unit_id) or ():
+            bucket_reports.setdefault(group, []).append(report)
+    for unit_id in owing:
+        for group in groups_of(unit_id) or ():
+            bucket_owing.setdefault(group, []).append(unit_id)
+    names = sorted(set(bucket_reports) | set(bucket_owing))
+    return [figure_row(name, name, bucket_reports.get(name, []), bucket_owing.get(name, [])) for name in names]

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from thidua.models.attributes import AttributeSchema
 from thidua.models.clock import utcnow
 from thidua.models.hierarchy import (
     FIELDS,
@@ -206,10 +207,20 @@ REQUIRED_COLUMNS = ("code", "name", "level", "parent")
 _HEADER_TO_FIELD = {_header_key(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
 
 
-def read_unit_file(path: Path | str) -> tuple[list[RawUnit], list[Problem]]:
+def load_attribute_schema(path: Path | None = None) -> AttributeSchema:
+    """config/unit_attributes.yaml (none declared when the file is absent)."""
+    path = path or get_settings().config_dir / "unit_attributes.yaml"
+    if not path.exists():
+        return AttributeSchema()
+    return validate_doc(parse_yaml(_read_text(path), str(path)), AttributeSchema)
+
+
+def read_unit_file(path: Path | str, schema: AttributeSchema | None = None) -> tuple[list[RawUnit], list[Problem]]:
     """Rows of a unit file (.yaml/.yml, .csv, .xlsx: its first sheet) and the problems of its structure.
+    Columns (or the YAML key 'attributes') may carry the unit attributes declared in `schema`.
 
     FileNotFoundError propagates; every other defect is a located Problem."""
+    schema = schema if schema is not None else load_attribute_schema()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "không tìm thấy tệp", str(path))
@@ -220,9 +231,9 @@ def read_unit_file(path: Path | str) -> tuple[list[RawUnit], list[Problem]]:
         if suffix in (".yaml", ".yml"):
             return _read_yaml(path)
         if suffix == ".csv":
-            return _read_csv(path)
+            return _read_csv(path, schema)
         if suffix in (".xlsx", ".xlsm"):
-            return _read_xlsx(path)
+            return _read_xlsx(path, schema)
     except PermissionError:
         return [], [Problem(str(path), None, "", "không có quyền đọc tệp")]
     return [], [Problem(str(path), None, "", "định dạng tệp không được hỗ trợ (dùng .yaml, .csv hoặc .xlsx)")]
@@ -244,23 +255,30 @@ def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     problems = [
         doc.problem((key,), "khóa không được phép (chỉ dùng 'units')") for key in doc.data if key != "units"
     ]
-    source = RowSource(file, {name: name for name in FIELDS}, "units[{index}].")
+    keys = (*FIELDS, "attributes")
+    labels = {name: name for name in keys}
+    for item in doc.data["units"]:
+        if isinstance(item, dict) and isinstance(item.get("attributes"), dict):
+            labels.update({f"attributes.{key}": f"attributes.{key}" for key in item["attributes"]})
+    source = RowSource(file, labels, "units[{index}].")
     raws = []
     for index, item in enumerate(doc.data["units"]):
         if not isinstance(item, dict):
             problems.append(doc.problem(("units", index), "mỗi đơn vị phải là một nhóm khóa: giá trị"))
             continue
-        for key in item.keys() - set(FIELDS):
+        for key in item.keys() - set(keys):
             problems.append(
-                doc.problem(("units", index, key), f"khóa không được phép (dùng: {', '.join(FIELDS)})")
+                doc.problem(("units", index, key), f"khóa không được phép (dùng: {', '.join(keys)})")
             )
-        field_lines = {key: doc.lines[("units", index, key)] for key in item if key in FIELDS}
-        values = {key: value for key, value in item.items() if key in FIELDS}
+        field_lines = {key: doc.lines[("units", index, key)] for key in item if key in keys}
+        if isinstance(item.get("attributes"), dict):
+            field_lines.update({f"attributes.{key}": doc.lines[("units", index, "attributes", key)] for key in item["attributes"]})
+        values = {key: value for key, value in item.items() if key in keys}
         raws.append(RawUnit(source, doc.lines[("units", index)], index, field_lines=field_lines, **values))
     return raws, problems
 
 
-def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
+def _read_csv(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[Problem]]:
     file = str(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -270,12 +288,12 @@ def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
             handle.seek(0)
             if first.startswith("\ufeff"):
                 handle.read(1)
-            return _read_table(csv.reader(handle, delimiter=delimiter), file)
+            return _read_table(csv.reader(handle, delimiter=delimiter), file, schema)
     except UnicodeDecodeError:
         return [], [Problem(file, None, "", "tệp CSV phải được lưu với mã hóa UTF-8")]
 
 
-def _read_xlsx(path: Path) -> tuple[list[RawUnit], list[Problem]]:
+def _read_xlsx(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[Problem]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -285,13 +303,16 @@ def _read_xlsx(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError):
         return [], [Problem(file, None, "", "không đọc được tệp Excel (.xlsx)")]
     try:
-        return _read_table(workbook.worksheets[0].iter_rows(values_only=True), file)
+        return _read_table(workbook.worksheets[0].iter_rows(values_only=True), file, schema)
     finally:
         workbook.close()
 
 
-def _read_table(rows: Iterable[Sequence[Any]], file: str) -> tuple[list[RawUnit], list[Problem]]:
-    """Header row (row 1) then one unit per row; wholly empty rows are skipped."""
+def _read_table(rows: Iterable[Sequence[Any]], file: str,
+                schema: AttributeSchema | None = None) -> tuple[list[RawUnit], list[Problem]]:
+    """Header row (row 1) then one unit per row; wholly empty rows are skipped. Columns named after a declared
+    attribute (its code, label or extra column names) fill that attribute; an empty cell clears it."""
+    attribute_headers = schema.headers() if schema else {}
     iterator = iter(rows)
     header = next(iterator, None)
     if header is None:
@@ -304,6 +325,8 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str) -> tuple[list[RawUnit]
         if not title:
             continue
         name = _HEADER_TO_FIELD.get(_header_key(title))
+        if name is None and _header_key(title) in attribute_headers:
+            name = f"attributes.{attribute_headers[_header_key(title)]}"
         if name is None:
             problems.append(Problem(file, 1, title, "cột không được hỗ trợ (" + _accepted_headers() + ")"))
         elif name in labels:
@@ -317,17 +340,23 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str) -> tuple[list[RawUnit]
     if problems:
         return [], problems
     source = RowSource(file, labels)
+    attribute_columns = {index: name[len("attributes."):] for index, name in columns.items() if name.startswith("attributes.")}
     raws = []
     for row_number, row in enumerate(iterator, start=2):
-        values = {}
+        values: dict[str, Any] = {}
         for index, cell in enumerate(row):
             if cell is None or cell == "":
+                continue
+            if index in attribute_columns:
                 continue
             if index in columns:
                 values[columns[index]] = cell
             else:  # data under no header would be silently lost
                 problems.append(Problem(file, row_number, f"cột {index + 1}", "ô có dữ liệu nhưng cột không có tiêu đề"))
         if values:
+            if attribute_columns:  # an attribute column present in the file: its empty cells clear the value
+                values["attributes"] = {code: (row[i] if i < len(row) and row[i] != "" else None)
+                                        for i, code in attribute_columns.items()}
             raws.append(RawUnit(source, row_number, len(raws), **values))
     return raws, problems
 
@@ -399,7 +428,7 @@ def import_raw_units(
             raise SpecError([*problems, missing])
         snapshot = load_snapshot(session)
         try:
-            records = validate_units(raws, snapshot, levels)
+            records = validate_units(raws, snapshot, levels, load_attribute_schema())
         except SpecError as exc:
             raise SpecError(sorted([*problems, *exc.problems], key=lambda p: p.line or 0)) from None
         if problems:
@@ -430,7 +459,8 @@ _REWRITE = (
         updated_at=bindparam("b_now", type_=UNIT.c.updated_at.type),
     )
 )
-_UPDATE_FIELDS = ("name", "level_code", "parent_id", "sector", "emails", "active", "cluster", "path", "depth", "updated_at")
+_UPDATE_FIELDS = ("name", "level_code", "parent_id", "sector", "emails", "active", "cluster", "attributes", "path", "depth",
+                  "updated_at")
 _UPDATE = (
     update(UNIT)
     .where(UNIT.c.id == bindparam("b_id"))
