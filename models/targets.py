@@ -25,6 +25,7 @@ class Report:
     unit_id: int
     value: Any
     obligation_id: int | None = None  # the period a recurring obligation's report belongs to
+    base: Any = None  # ratio targets: this report's denominator (a field of the report or a unit attribute)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ def rollup_figure(rollup: str, condition: TargetCondition | None, reports: Seque
     numbers = [n for n in (_number(r.value) for r in reports) if n is not None]
     if rollup == "sum":
         return Figure(float(sum(numbers)), len(numbers), len(reported), len(owing))
+    if rollup == "count":  # reports meeting the condition (every report holding a value without one)
+        counted = [r for r in reports if (condition_holds(condition, r.value) if condition else r.value is not None)]
+        return Figure(float(len(counted)), len(counted), len(reported), len(owing), len({r.unit_id for r in counted}))
+    if rollup == "ratio":  # Σ values / Σ bases over the reports holding both, in %
+        pairs = [(n, b) for n, b in ((_number(r.value), _number(r.base)) for r in reports) if n is not None and b is not None]
+        total_base = sum(b for _, b in pairs)
+        value = 100.0 * sum(n for n, _ in pairs) / total_base if total_base else None
+        return Figure(value, len(pairs), len(reported), len(owing))
     if rollup == "average":
         return Figure(sum(numbers) / len(numbers) if numbers else None, len(numbers), len(reported), len(owing))
     if rollup == "share":
@@ -123,12 +132,19 @@ def linear_forecast(value: float, *, start: date, at: date, deadline: date, cap:
     return min(forecast, cap) if cap is not None else forecast
 
 
-def progress(rollup: str, figure: Figure, target: float, *, start: date, at: date, deadline: date) -> Progress:
+COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+           "<": lambda a, b: a < b, "==": lambda a, b: a == b}
+
+
+def progress(rollup: str, figure: Figure, target: float, *, start: date, at: date, deadline: date,
+             op: str = ">=") -> Progress:
+    """`op` says how the figure must compare with the target ("trên 95%" is '>', "không quá 2" is '<=')."""
     current = figure.value
-    percent = None if current is None else 100.0 * current / target
-    achieved = current is not None and current >= target
+    percent = None if current is None or not target else 100.0 * current / target
+    achieved = current is not None and COMPARE[op](current, target)
     forecast: float | None = None
-    if rollup in ("sum", "share") and current is not None and not achieved:
+    # Only a growing figure aimed at from below can be forecast; a cap ('<', '<=') or equality cannot.
+    if rollup in ("sum", "share", "count") and op in (">=", ">") and current is not None and not achieved:
         forecast = linear_forecast(current, start=start, at=at, deadline=deadline,
                                    cap=100.0 if rollup == "share" else None)
     if forecast is not None:
@@ -143,5 +159,5 @@ def progress(rollup: str, figure: Figure, target: float, *, start: date, at: dat
         note = "Chỉ tiêu bình quân: không dự báo (giá trị bình quân không cộng dồn theo thời gian)."
     else:
         note = "Chưa có số liệu để dự báo."
-    on_track = None if forecast is None else forecast >= target
+    on_track = None if forecast is None else COMPARE[op](forecast, target)
     return Progress(figure, target, percent, achieved, forecast, on_track, note)

@@ -166,6 +166,9 @@ class TargetSource(Strict):
     condition: TargetCondition | None = None  # for rollup 'share'
     every_period: bool = False  # share: a unit counts only when it meets the condition in every period due
     where: UnitSelector | None = None  # only these units' reports count (the numerator's units)
+    assessment: Literal["self", "appraisal"] = "self"  # appraisal: the rating the reviewer gave, not the unit's own
+    denominator_field: Code | None = None  # ratio: Σ field / Σ this field of the same reports
+    denominator_attribute: Code | None = None  # ratio: Σ field / Σ this unit attribute of the reporting units
 
 
 class Denominator(Strict):
@@ -179,8 +182,9 @@ class Denominator(Strict):
 class TargetSpec(Strict):
     code: Code
     title: str
-    rollup: Literal["sum", "average", "share"]
-    value: float = Field(gt=0)
+    rollup: Literal["sum", "average", "share", "count", "ratio"]
+    op: Literal[">=", ">", "<=", "<", "=="] = ">="  # achieved when figure <op> value ("trên 95%" is ">")
+    value: float = Field(ge=0)
     unit: str = ""  # unit of measure shown to users, e.g. "sáng kiến", "%"
     deadline: VNDate
     source: TargetSource
@@ -344,6 +348,18 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
+        has_base = [k for k in ("denominator_field", "denominator_attribute") if getattr(target.source, k)]
+        if target.rollup == "ratio" and len(has_base) != 1:
+            problems.append((loc + ("source",), "chỉ tiêu tỉ số ('ratio') cần đúng một trong 'denominator_field', 'denominator_attribute'"))
+        if target.rollup != "ratio" and has_base:
+            problems.append((loc + ("source", has_base[0]), f"'{has_base[0]}' chỉ dùng cho chỉ tiêu tỉ số ('ratio')"))
+        if target.source.denominator_field:
+            for ob_code in target.source.obligations:
+                if ob_code in field_codes and target.source.denominator_field not in field_codes[ob_code]:
+                    problems.append((loc + ("source", "denominator_field"),
+                                     f"nghĩa vụ '{ob_code}' không có trường '{target.source.denominator_field}'"))
+        if target.value == 0 and target.op in (">=", ">") and target.rollup != "count":
+            problems.append((loc + ("value",), "giá trị chỉ tiêu phải lớn hơn 0"))
         if target.denominator is not None and target.rollup != "share":
             problems.append((loc + ("denominator",), "'denominator' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
         if target.source.every_period:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
@@ -101,11 +101,19 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             levels = [level for level in levels if level in field_levels]
         in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels), numerator)
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only, at=moment)  # type: ignore[arg-type]
-        for unit_id, path, value in session.execute(
-            select(U.c.id, U.c.path, counted.c.data[spec.source.field])
+        value_column = (counted.c.appraised_rating if spec.source.assessment == "appraisal"
+                        else counted.c.data[spec.source.field])
+        if spec.source.denominator_field:
+            base_column = counted.c.data[spec.source.denominator_field]
+        elif spec.source.denominator_attribute:
+            base_column = U.c.attributes[spec.source.denominator_attribute]
+        else:
+            base_column = literal(None)
+        for unit_id, path, value, base in session.execute(
+            select(U.c.id, U.c.path, value_column, base_column)
             .select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(in_scope)
         ):
-            reports.append((path, Report(unit_id, value, obligation.id)))
+            reports.append((path, Report(unit_id, value, obligation.id, base)))
         owed = session.execute(
             select(U.c.id, U.c.path).select_from(A.join(U, U.c.id == A.c.unit_id))
             .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), in_scope)
@@ -126,7 +134,7 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         return TargetRow(code, name, progress(
             spec.rollup, rollup_figure(spec.rollup, spec.source.condition, unit_reports, unit_owing,
                                        periods_due if spec.source.every_period else None),
-            spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline))
+            spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op))
 
     def groups() -> tuple[list[TargetRow], str | None]:
         """Per value of a unit attribute, or per cụm/khối thi đua of the units of a level."""
