@@ -38,7 +38,7 @@ def test_example_loads(engine, tmp_path, index):
     base.update(_yaml().load(BLOCKS[index]) if index else {})
     path = tmp_path / "campaigns" / f"vi_du_{index}.yaml"
     path.parent.mkdir()
-
+    out = io.StringIO()
     YAML().dump(base, out)
     path.write_text(out.getvalue(), encoding="utf-8")
     result = load_campaign(engine, path)
