@@ -215,8 +215,20 @@ class RoundSpec(Strict):
 
 
 class AwardsRef(Strict):
-    catalogue: str  # path relative to config/
+    catalogue: str | None = None  # path relative to config/
+    # v2: several catalogues in force one after another (each file's effective_from / effective_until); a
+    # nomination uses the one in force on the day it is made.
+    catalogues: list[str] = Field(default_factory=list)
     review_days_per_level: dict[Code, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "AwardsRef":
+        if (self.catalogue is None) == (not self.catalogues):
+            raise ValueError("khai báo đúng một trong hai: 'catalogue' (một danh mục) hoặc 'catalogues' (nhiều danh mục theo thời gian)")
+        return self
+
+    def paths(self) -> list[str]:
+        return [self.catalogue] if self.catalogue else list(self.catalogues)
 
 
 class CampaignSpec(Strict):

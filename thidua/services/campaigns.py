@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +110,12 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
                                         f"không có thuộc tính đơn vị '{target.breakdown_attribute}'"))
         if target.breakdown_cluster_level and level_codes and target.breakdown_cluster_level not in level_codes:
             problems.append(doc.problem(("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"))
-    if spec.awards and not resolve_config_path(spec.awards.catalogue, base_dir).exists():
-        problems.append(doc.problem(("awards", "catalogue"), f"không tìm thấy danh mục khen thưởng '{spec.awards.catalogue}'"))
+    if spec.awards:
+        key = "catalogue" if spec.awards.catalogue else "catalogues"
+        for i, relative in enumerate(spec.awards.paths()):
+            if not resolve_config_path(relative, base_dir).exists():
+                loc = ("awards", key) if key == "catalogue" else ("awards", key, i)
+                problems.append(doc.problem(loc, f"không tìm thấy danh mục khen thưởng '{relative}'"))
     if spec.calendar.overrides_file:
         overrides_path = resolve_config_path(spec.calendar.overrides_file, base_dir)
         if not overrides_path.exists():
@@ -138,21 +142,36 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
     """The award catalogue is validated by its own module when present (issue: nominations)."""
     if not spec.awards:
         return []
-    path = resolve_config_path(spec.awards.catalogue, base_dir)
-    if not path.exists():
-        return []
-    try:
-        from thidua.models.spec import awards as award_spec  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    validate = getattr(award_spec, "validate_catalogue_file", None)
-    if validate is None:
-        return []
-    try:
-        validate(path)
-    except SpecError as exc:
-        return exc.problems
-    return []
+    from thidua.models.spec.awards import validate_catalogue_file  # noqa: PLC0415
+
+    problems: list[Problem] = []
+    periods = []
+    for i, relative in enumerate(spec.awards.paths()):
+        path = resolve_config_path(relative, base_dir)
+        if not path.exists():
+            continue
+        try:
+            catalogue = validate_catalogue_file(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        periods.append((catalogue.effective_from or date.min, catalogue.effective_until or date.max, i, catalogue.code))
+    if spec.awards.catalogues and not problems:
+        periods.sort()
+        for (_, end, _, code), (start, _, i, next_code) in zip(periods, periods[1:]):
+            if start <= end:
+                problems.append(doc.problem(("awards", "catalogues", i),
+                                            f"danh mục '{next_code}' có hiệu lực chồng lên danh mục '{code}'"))
+        covered = [(a, b) for a, b, _, _ in periods]
+        for day in (spec.starts, spec.ends):
+            if not any(a <= day <= b for a, b in covered):
+                problems.append(doc.problem(("awards", "catalogues"),
+                                            f"không có danh mục khen thưởng nào có hiệu lực ngày {day:%d/%m/%Y}"))
+        for (_, end, _, code), (start, _, i, _) in zip(periods, periods[1:]):
+            if end != date.max and start > end + timedelta(days=1):
+                problems.append(doc.problem(("awards", "catalogues", i),
+                                            f"khoảng trống sau ngày {end:%d/%m/%Y} (hết hiệu lực của '{code}')"))
+    return problems
 
 
 def holidays_for(spec: CampaignSpec, base_dir: Path) -> frozenset[date]:

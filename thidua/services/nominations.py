@@ -303,6 +303,11 @@ class _Ctx:
     now: datetime
     units: _Units
     open_batches: dict[tuple[int, str, int], int] = field(default_factory=dict)  # (unit, occasion, round) -> id
+    others: dict[str, AwardCatalogue] = field(default_factory=dict)  # the campaign's other catalogues, by code
+
+    def catalogue_for(self, row: Mapping[str, Any]) -> AwardCatalogue:
+        """The catalogue a stored nomination was made under (the one in force on its date)."""
+        return self.others.get(row.get("catalogue_code") or "", self.catalogue)
 
     @property
     def tz(self) -> str:
@@ -344,12 +349,29 @@ def _catalogue_cached(path: str, mtime_ns: int, levels: tuple[str, ...]) -> Awar
     return validate_catalogue_file(Path(path), levels)
 
 
-def catalogue_path(campaign: Campaign | CampaignInfo) -> Path:
+def catalogue_paths(campaign: Campaign | CampaignInfo) -> list[Path]:
     awards = (campaign.spec or {}).get("awards") or {}
-    relative = awards.get("catalogue")
-    if not relative:
+    relatives = [awards["catalogue"]] if awards.get("catalogue") else list(awards.get("catalogues") or [])
+    if not relatives:
         raise NominationError(f"Chiến dịch '{campaign.code}' không khai báo danh mục khen thưởng (awards.catalogue)")
-    return resolve_config_path(relative, get_settings().config_dir)
+    return [resolve_config_path(relative, get_settings().config_dir) for relative in relatives]
+
+
+def catalogue_path(campaign: Campaign | CampaignInfo, on: date | None = None) -> Path:
+    """The catalogue file in force on `on` (a campaign may span two regulations); with one catalogue, that one."""
+    paths = catalogue_paths(campaign)
+    if len(paths) == 1:
+        return paths[0]
+    on = on or utc_to_local(utcnow(), campaign.timezone).date()
+    spans = []
+    for path in paths:
+        catalogue = validate_catalogue_file(path)
+        spans.append((catalogue.effective_from or date.min, catalogue.effective_until or date.max, path))
+    for start, end, path in spans:
+        if start <= on <= end:
+            return path
+    earlier = [s for s in spans if s[0] <= on]  # outside every span: the latest that had started, else the first
+    return max(earlier, key=lambda s: s[0])[2] if earlier else min(spans, key=lambda s: s[0])[2]
 
 
 def _levels(session: Session) -> tuple[list[str], dict[str, str]]:
@@ -358,9 +380,9 @@ def _levels(session: Session) -> tuple[list[str], dict[str, str]]:
 
 
 def campaign_catalogue(session: Session, campaign: Campaign | CampaignInfo,
-                       levels: Sequence[str] | None = None) -> AwardCatalogue:
-    """The validated award catalogue the campaign file names (cached until the file changes)."""
-    path = catalogue_path(campaign)
+                       levels: Sequence[str] | None = None, on: date | None = None) -> AwardCatalogue:
+    """The validated award catalogue of the campaign in force on `on` (cached until the file changes)."""
+    path = catalogue_path(campaign, on)
     if not path.exists():
         raise NominationError(f"Không tìm thấy danh mục khen thưởng '{path}'")
     if levels is None:
@@ -389,8 +411,17 @@ def _context(session: Session, campaign_id: int, now: datetime | None, *, for_ch
         raise NominationError(f"Chiến dịch '{campaign.code}' đã đóng: không thay đổi được đề nghị khen thưởng")
     levels, names = _levels(session)
     awards = (campaign.spec or {}).get("awards") or {}
-    return _Ctx(campaign, campaign_catalogue(session, campaign, levels), levels, names,
-                {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()}, _aware(now, campaign.timezone), _Units(session))
+    moment = _aware(now, campaign.timezone)
+    today = utc_to_local(moment, campaign.timezone).date()
+    catalogue = campaign_catalogue(session, campaign, levels, on=today)
+    others = {}
+    if len(catalogue_paths(campaign)) > 1:
+        for path in catalogue_paths(campaign):
+            other = _catalogue_cached(str(path), path.stat().st_mtime_ns, tuple(levels))
+            others[other.code] = other
+    return _Ctx(campaign, catalogue, levels, names,
+                {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()}, moment, _Units(session),
+                others=others)
 
 
 def _lock(session: Session, campaign_id: int) -> None:
@@ -452,8 +483,9 @@ def _label(row: Mapping[str, Any]) -> str:
 
 
 def _candidate(ctx: _Ctx, row: Mapping[str, Any]) -> Candidate:
+    award = ctx.catalogue_for(row).award(row["award_code"]) if row.get("catalogue_code") else None
     return Candidate(
-        award=ctx.award(row["award_code"]),
+        award=award or ctx.award(row["award_code"]),
         subject=row["subject"],
         occasion=row["occasion"],
         round_number=row["round_number"],
@@ -1089,7 +1121,7 @@ def resubmit(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor,
         updated = {**row, **values}
         updated["_label"] = _label(row)
         reviewer = ctx.units.get(row["returned_by_unit_id"])
-        dossier = dossier_refusals(ctx.catalogue, _candidate(ctx, updated))
+        dossier = dossier_refusals(ctx.catalogue_for(updated), _candidate(ctx, updated))
         _raise_refusals({updated["_label"]: dossier} if dossier else {},
                         _eligibility(session, ctx, [updated], rating or submissions_rating, [updated["_label"]]),
                         _quotas(session, ctx, [updated], [updated["_label"]]))
@@ -1241,7 +1273,7 @@ def decide(engine: Engine, campaign_id: int, actor: Actor, decision: Decision, *
         refusals: dict[str, list[Refusal]] = {}
         for row in rows:
             candidate = _granted_award(row)  # shown to later items of this decision as "cùng đợt quyết định này"
-            found = exclusivity_refusals(ctx.catalogue, candidate, granted, row["nominee_name"])
+            found = exclusivity_refusals(ctx.catalogue_for(row), candidate, granted, row["nominee_name"])
             if found:
                 refusals[row["_label"]] = found
             granted.append(candidate)
