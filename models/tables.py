@@ -178,6 +178,7 @@ class Target(SQLModel, table=True):
     unit_of_measure: str = ""
     deadline: date
     definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    quotas: Optional[dict[str, float]] = Field(default=None, sa_column=Column(JSON))  # unit code -> assigned value
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -193,6 +193,7 @@ class TargetSpec(Strict):
     denominator: Denominator | None = None  # share: divide by this set instead of the units that owe the report
     breakdown_attribute: Code | None = None  # progress per value of a unit attribute (e.g. ownership)
     breakdown_cluster_level: Code | None = None  # progress per cụm/khối thi đua of the units of this level
+    quotas: str | None = None  # XLSX/CSV (path relative to config/): each breakdown unit's own assigned value
 
 
 class Owner(Strict):
@@ -372,6 +373,8 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                                      f"nghĩa vụ '{ob_code}' không có trường '{target.source.denominator_field}'"))
         if target.value == 0 and target.op in (">=", ">") and target.rollup != "count":
             problems.append((loc + ("value",), "giá trị chỉ tiêu phải lớn hơn 0"))
+        if target.quotas is not None and target.breakdown_level is None:
+            problems.append((loc + ("quotas",), "chỉ tiêu giao cho từng đơn vị ('quotas') cần 'breakdown_level' (cấp được giao)"))
         if target.denominator is not None and target.rollup != "share":
             problems.append((loc + ("denominator",), "'denominator' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
         if target.source.every_period:

@@ -14,7 +14,9 @@ from ruamel.yaml import YAML
 from thidua.models.tables import Unit
 from thidua.services.campaigns import load_campaign
 from thidua.settings import REPO_ROOT
-from tests.factories import small_binh_dinh
+from thidua.services.units import import_units, load_levels
+from thidua.settings import CONFIG_DIR
+from tests.factories import add_unit, unit_by_code
 
 DOC = REPO_ROOT / "docs" / "campaign-language.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
@@ -25,14 +27,18 @@ def _yaml():
 
 
 def test_the_guide_has_an_example_per_construct():
-    assert len(BLOCKS) >= 6
+    assert len(BLOCKS) >= 8
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_example_loads(engine, tmp_path, index):
+    load_levels(engine)
+    import_units(engine, CONFIG_DIR / "units" / "binh_dinh.yaml")  # the province, its 19 directly-superior unions
     with Session(engine) as session:
-        small_binh_dinh(session)
-        session.execute(update(Unit).where(Unit.code == "BDH.D1.1").values(attributes={"so_huu": "FDI", "du_dk_nu_cong": True}))
+        district = unit_by_code(session, "BDH.QNH")
+        add_unit(session, "BDH.QNH.1", "CĐCS Công ty A", "cdcs", district, "sxkd")
+        add_unit(session, "BDH.QNH.2", "CĐCS Trường B", "cdcs", district, "hcsn")
+        session.execute(update(Unit).where(Unit.code == "BDH.QNH.1").values(attributes={"so_huu": "FDI", "du_dk_nu_cong": True}))
         session.commit()
     base = _yaml().load(BLOCKS[0])
     base.update(_yaml().load(BLOCKS[index]) if index else {})

@@ -26,6 +26,7 @@ from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
 from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
+from thidua.services.quotas import read_quotas
 from thidua.services.selectors import selector_clause, selector_problems
 from thidua.services.units import load_attribute_schema
 from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
@@ -108,6 +109,8 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
         if target.breakdown_attribute and target.breakdown_attribute not in schema.by_code():
             problems.append(doc.problem(("targets", i, "breakdown_attribute"),
                                         f"không có thuộc tính đơn vị '{target.breakdown_attribute}'"))
+        if target.quotas:
+            problems.extend(_quota_problems(session, spec, doc, base_dir, i))
         if target.breakdown_cluster_level and level_codes and target.breakdown_cluster_level not in level_codes:
             problems.append(doc.problem(("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"))
     if spec.awards:
@@ -171,6 +174,38 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
             if end != date.max and start > end + timedelta(days=1):
                 problems.append(doc.problem(("awards", "catalogues", i),
                                             f"khoảng trống sau ngày {end:%d/%m/%Y} (hết hiệu lực của '{code}')"))
+    return problems
+
+
+def target_quotas(spec_target, base_dir: Path) -> dict[str, float] | None:  # noqa: ANN001
+    if not spec_target.quotas:
+        return None
+    quotas, _, _ = read_quotas(resolve_config_path(spec_target.quotas, base_dir))
+    return quotas
+
+
+def _quota_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path, index: int) -> list[Problem]:
+    """The quota spreadsheet: readable, one number per unit, every unit of the breakdown level (in the campaign's
+    tree) given a quota and no other unit."""
+    target = spec.targets[index]
+    assert target.quotas is not None
+    path = resolve_config_path(target.quotas, base_dir)
+    if not path.exists():
+        return [doc.problem(("targets", index, "quotas"), f"không tìm thấy tệp chỉ tiêu '{target.quotas}'")]
+    quotas, lines, problems = read_quotas(path)
+    if problems:
+        return problems
+    root = session.execute(select(Unit.path).where(Unit.code == (spec.participants_root or spec.issuing_unit))).scalar()
+    if root is None:
+        return []
+    low, high = subtree_range(root)
+    expected = set(session.execute(select(Unit.code).where(  # type: ignore[call-overload]
+        Unit.level_code == target.breakdown_level, Unit.active.is_(True), Unit.path >= low, Unit.path < high)).scalars())
+    for code in sorted(quotas.keys() - expected, key=lines.get):
+        problems.append(Problem(str(path), lines[code], "Mã đơn vị",
+                                f"'{code}' không phải đơn vị cấp '{target.breakdown_level}' đang hoạt động của chiến dịch"))
+    for code in sorted(expected - quotas.keys()):
+        problems.append(Problem(str(path), None, "Mã đơn vị", f"thiếu chỉ tiêu của đơn vị '{code}'"))
     return problems
 
 
@@ -304,7 +339,7 @@ def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset
 
     _apply_rounds(session, campaign.id, spec, result, actor)
     obligations = _apply_obligations(session, campaign.id, spec, planned_obligations(spec, holidays), result, actor)
-    _apply_targets(session, campaign.id, spec, result, actor)
+    _apply_targets(session, campaign.id, spec, result, actor, path.resolve().parent.parent)
     _apply_assignments(session, campaign, obligations, root_id, owner_unit_id, result, actor)
 
 
@@ -403,7 +438,8 @@ def _apply_obligations(
     return active
 
 
-def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str) -> None:
+def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str,
+                   base_dir: Path) -> None:
     existing = {t.code: t for t in session.exec(select(Target).where(Target.campaign_id == campaign_id)).scalars()}  # type: ignore[call-overload]
     for target in spec.targets:
         values = {
@@ -413,6 +449,7 @@ def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, resul
             "unit_of_measure": target.unit,
             "deadline": target.deadline,
             "definition": target.model_dump(mode="json"),
+            "quotas": target_quotas(target, base_dir),
         }
         current = existing.pop(target.code, None)
         if current is None:

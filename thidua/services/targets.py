@@ -62,7 +62,7 @@ def target_progress(session: Session, *, campaign_code: str, at: date | None = N
     targets = session.execute(query).scalars().all()
     if target_code is not None and not targets:
         raise UnknownReference(f"chiến dịch '{campaign.code}' không có chỉ tiêu '{target_code}'")
-    return [_one_target(session, campaign, TargetSpec.model_validate(t.definition), at) for t in targets]
+    return [_one_target(session, campaign, TargetSpec.model_validate(t.definition), at, t.quotas) for t in targets]
 
 
 def _units_of_level(session: Session, level: str, low: str, high: str) -> list[tuple[int, str, str, str]]:
@@ -77,7 +77,8 @@ def _ancestors_in(path: str, by_path: dict[str, int]) -> list[int]:
     return [by_path[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in by_path]
 
 
-def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date) -> TargetReport:
+def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date,
+                quotas: dict[str, float] | None = None) -> TargetReport:
     root = session.execute(select(U.c.id, U.c.code, U.c.name, U.c.path).where(U.c.id == campaign.root_unit_id)).one()
     low, high = subtree_range(root.path)
     scopes = _units_of_level(session, spec.scope_level, low, high) if spec.scope_level else [tuple(root)]
@@ -130,11 +131,12 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                                            selector_clause(session, spec.denominator.where, schema))
         ).all())
 
-    def figure_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int]) -> TargetRow:
+    def figure_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int],
+                   value: float | None = None) -> TargetRow:
         return TargetRow(code, name, progress(
             spec.rollup, rollup_figure(spec.rollup, spec.source.condition, unit_reports, unit_owing,
                                        periods_due if spec.source.every_period else None),
-            spec.value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op))
+            spec.value if value is None else value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op))
 
     def groups() -> tuple[list[TargetRow], str | None]:
         """Per value of a unit attribute, or per cụm/khối thi đua of the units of a level."""
@@ -172,7 +174,8 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         for owing_id, path in owing.items():
             for unit_id in _ancestors_in(path, by_path):
                 bucket_owing[unit_id].append(owing_id)
-        return [figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]]) for u in units]
+        # a breakdown unit with an assigned quota (chỉ tiêu giao) is judged against its own value
+        return [figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]], (quotas or {}).get(u[1])) for u in units]
 
     group_rows, groups_by = groups()
     return TargetReport(

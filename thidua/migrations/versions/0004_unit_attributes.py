@@ -1,4 +1,4 @@
-"""unit attributes: typed facts declared in config/unit_attributes.yaml
+"""unit attributes (typed facts declared in config/unit_attributes.yaml) and per-unit target quotas
 
 Revision ID: 0004
 Revises: 0003
@@ -15,8 +15,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attributes', sa.JSON(), nullable=False, server_default='{}'))
+    with op.batch_alter_table('target', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('quotas', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('target', schema=None) as batch_op:
+        batch_op.drop_column('quotas')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_column('attributes')
