@@ -49,3 +49,15 @@ def periods(every: str, start: date, end: date) -> list[Period]:
         if month > 12:
             year, month = year + 1, month - 12
     return out
+
+
+def label_of_key(key: str) -> str:
+    """The label of a period from its key ('2024-03' → 'tháng 03/2024', '2024-q1' → 'quý I/2024', …)."""
+    year, _, part = key.partition("-")
+    if not part:
+        return f"năm {year}"
+    if part.startswith("q"):
+        return f"quý {_ROMAN[int(part[1:])]}/{year}"
+    if part.startswith("h"):
+        return f"6 tháng {'đầu' if part == 'h1' else 'cuối'} năm {year}"
+    return f"tháng {part}/{year}"

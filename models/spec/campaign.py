@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
 from thidua.models.periods import Every, Period, periods
-from thidua.models.spec.common import Code, Sector, Strict, UnitCode, VNDate
+from thidua.models.spec.common import Code, ObligationRef, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
 ObligationKind = Literal[
@@ -160,11 +160,12 @@ class TargetCondition(Strict):
 
 
 class TargetSource(Strict):
-    obligations: list[Code] = Field(min_length=1)
+    obligations: list[ObligationRef] = Field(min_length=1)
     field: Code
     levels: list[Code] | None = None  # which units' submissions count (default: whoever owes them)
     condition: TargetCondition | None = None  # for rollup 'share'
     every_period: bool = False  # share: a unit counts only when it meets the condition in every period due
+    each_period: bool = False  # judged separately in each period of the recurring source ("hàng năm, …")
     where: UnitSelector | None = None  # only these units' reports count (the numerator's units)
     assessment: Literal["self", "appraisal"] = "self"  # appraisal: the rating the reviewer gave, not the unit's own
     denominator_field: Code | None = None  # ratio: Σ field / Σ this field of the same reports
@@ -215,6 +216,14 @@ class RoundSpec(Strict):
     ends: VNDate
 
 
+class ProgrammeSpec(Strict):
+    """A programme of several years (e.g. 2021–2025): one file, one campaign, a round per year; recurring
+    obligations give the yearly instances and targets may be judged each year ('each_period') or at the end."""
+
+    from_year: int = Field(ge=2000, le=2100)
+    to_year: int = Field(ge=2000, le=2100)
+
+
 class AwardsRef(Strict):
     catalogue: str | None = None  # path relative to config/
     # v2: several catalogues in force one after another (each file's effective_from / effective_until); a
@@ -237,6 +246,7 @@ class CampaignSpec(Strict):
     title: str
     theme: str
     year: int = Field(ge=2000, le=2100)
+    programme: ProgrammeSpec | None = None  # several years: 'year' is the first one
     issuing_unit: UnitCode
     owner: Owner
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -299,8 +309,19 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     if spec.starts > spec.ends:
         problems.append((("starts",), "ngày bắt đầu sau ngày kết thúc chiến dịch"))
-    if spec.starts.year != spec.year and spec.ends.year != spec.year:
+    if spec.programme is None and spec.starts.year != spec.year and spec.ends.year != spec.year:
         problems.append((("year",), f"năm {spec.year} không khớp thời gian chiến dịch"))
+    if spec.programme is not None:
+        p = spec.programme
+        if p.to_year <= p.from_year:
+            problems.append((("programme", "to_year"), "chương trình nhiều năm: năm cuối phải sau năm đầu"))
+        if spec.year != p.from_year:
+            problems.append((("year",), f"chương trình {p.from_year}–{p.to_year}: 'year' phải là năm đầu ({p.from_year})"))
+        if spec.starts.year != p.from_year or spec.ends.year != p.to_year:
+            problems.append((("programme",), f"thời gian chiến dịch {spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y} "
+                             f"không khớp chương trình {p.from_year}–{p.to_year}"))
+    elif spec.ends.year > spec.starts.year + 1 or (spec.ends - spec.starts).days > 400:
+        problems.append((("ends",), "chiến dịch dài hơn một năm: khai báo 'programme' (from_year, to_year)"))
 
     numbers = [r.number for r in spec.rounds]
     for i, round_ in enumerate(spec.rounds):
@@ -346,6 +367,7 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
 
     field_codes = {ob.code: {f.code for f in ob.fields} for ob in spec.obligations}
     recurring = {ob.code: ob.every is not None for ob in spec.obligations}
+    period_keys = {ob.code: {p.key for p, _ in obligation_periods(ob, spec)} for ob in spec.obligations if ob.every}
     target_codes: set[str] = set()
     for i, target in enumerate(spec.targets):
         loc = ("targets", i)
@@ -355,6 +377,13 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
         if target.deadline < spec.starts or target.deadline > spec.ends:
             problems.append((loc + ("deadline",), "hạn chỉ tiêu nằm ngoài thời gian chiến dịch"))
         for j, ob_code in enumerate(target.source.obligations):
+            series, _, key = ob_code.partition("@")
+            if key and series in field_codes:  # one period of a recurring obligation: 'bao-cao-nam@2025'
+                if key not in period_keys.get(series, set()):
+                    problems.append((loc + ("source", "obligations", j), f"nghĩa vụ định kỳ '{series}' không có kỳ '{key}'"))
+                elif target.source.field not in field_codes[series]:
+                    problems.append((loc + ("source", "field"), f"nghĩa vụ '{series}' không có trường '{target.source.field}'"))
+                continue
             if ob_code not in field_codes:
                 problems.append((loc + ("source", "obligations", j), f"không có nghĩa vụ '{ob_code}'"))
             elif target.source.field not in field_codes[ob_code]:
@@ -377,6 +406,11 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             problems.append((loc + ("quotas",), "chỉ tiêu giao cho từng đơn vị ('quotas') cần 'breakdown_level' (cấp được giao)"))
         if target.denominator is not None and target.rollup != "share":
             problems.append((loc + ("denominator",), "'denominator' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
+        if target.source.each_period:
+            one_off = [c for c in target.source.obligations if not recurring.get(c, False)]
+            if one_off:
+                problems.append((loc + ("source", "each_period"),
+                                 f"'each_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
         if target.source.every_period:
             if target.rollup != "share":
                 problems.append((loc + ("source", "every_period"), "'every_period' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))

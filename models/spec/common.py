@@ -19,6 +19,8 @@ def _to_date(value: Any) -> Any:
 
 VNDate = Annotated[date, BeforeValidator(_to_date)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)]
+# An obligation, or one period of a recurring obligation: 'bao-cao-nam@2025'.
+ObligationRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*(@[a-z0-9\-]+)?$", max_length=80)]
 UnitCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
 Sector = Annotated[str, StringConstraints(pattern=r"^(sxkd|hcsn)$")]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]

@@ -147,6 +147,24 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
             + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
 
 
+def _show_programme(session: Session, campaign, programme: dict) -> None:  # noqa: ANN001
+    """A programme of several years is one thing: its years side by side (what falls due and what is judged)."""
+    first, last = programme["from_year"], programme["to_year"]
+    console.print(f"[bold]Chương trình nhiều năm {first}–{last}[/] ({last - first + 1} năm, một tệp, một chiến dịch)")
+    obligations = session.exec(select(ObligationDef.due_on, ObligationDef.series).where(
+        ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)).all()  # noqa: E712
+    targets = session.exec(select(Target.deadline, Target.definition).where(Target.campaign_id == campaign.id)).all()
+    years = Table(title="Từng năm của chương trình")
+    for column in ("Năm", "Số hạn nộp", "Chỉ tiêu xét trong năm", "Chỉ tiêu đến hạn"):
+        years.add_column(column)
+    each_year = sum(1 for _, d in targets if (d.get("source") or {}).get("each_period"))
+    for year in range(first, last + 1):
+        due = sum(1 for day, _ in obligations if day.year == year)
+        ending = sum(1 for deadline, d in targets if deadline.year == year and not (d.get("source") or {}).get("each_period"))
+        years.add_row(str(year), str(due), str(each_year), str(ending))
+    console.print(years)
+
+
 def show_campaign(session: Session, code: str) -> None:
     campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
@@ -155,6 +173,9 @@ def show_campaign(session: Session, code: str) -> None:
     console.print(f"Chủ đề: “{campaign.theme}”", highlight=False)
     console.print(f"Thời gian: {fmt_date(campaign.starts_on)} – {fmt_date(campaign.ends_on)} · "
                   f"Theo dõi: {campaign.owner_department} ({campaign.owner_email})", highlight=False)
+    programme = (campaign.spec or {}).get("programme")
+    if programme:
+        _show_programme(session, campaign, programme)
     rounds = Table(title="Các đợt thi đua")
     for column in ("Đợt", "Từ ngày", "Đến ngày"):
         rounds.add_column(column, no_wrap=column != "Đợt")

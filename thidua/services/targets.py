@@ -14,6 +14,7 @@ from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
+from thidua.models.periods import label_of_key
 from thidua.models.spec.campaign import TargetSpec
 from thidua.models.submissions import UnknownReference
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Target, Unit
@@ -95,6 +96,7 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
     reports: list[tuple[str, Report]] = []  # (unit path, report)
     owing: dict[int, str] = {}  # unit id -> path
     periods_due: dict[int, set[int]] = {}  # every_period: unit id -> the period obligations due by `at`
+    owing_by_obligation: dict[int, dict[int, str]] = {}
     for obligation in obligations:
         levels = spec.source.levels or obligation.levels
         field_levels = next((f.levels for f in obligation_spec(obligation).fields if f.code == spec.source.field), None)
@@ -120,6 +122,7 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), in_scope)
         ).all()
         owing.update(owed)
+        owing_by_obligation[obligation.id] = dict(owed)  # type: ignore[index]
         if spec.source.every_period and obligation.due_on <= at:  # a period counts once it is due
             for unit_id, _ in owed:
                 periods_due.setdefault(unit_id, set()).add(obligation.id)  # type: ignore[arg-type]
@@ -178,6 +181,19 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         return [figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]], (quotas or {}).get(u[1])) for u in units]
 
     group_rows, groups_by = groups()
+    if spec.source.each_period:  # judged in each period: a row per period; scope and breakdown show the latest due
+        periods = sorted((o for o in obligations if o.period_key), key=lambda o: o.due_on)
+        def period_owing(o: ObligationDef) -> dict[int, str]:  # an explicit denominator is the same every period
+            return owing if spec.denominator is not None else owing_by_obligation.get(o.id, {})  # type: ignore[arg-type]
+
+        group_rows = [figure_row(o.period_key, label_of_key(o.period_key),  # type: ignore[arg-type]
+                                 [r for _, r in reports if r.obligation_id == o.id], list(period_owing(o)))
+                      for o in periods]
+        groups_by = "kỳ"
+        current = ([o for o in periods if o.due_on <= at] or periods[:1])[-1:]
+        if current:
+            reports = [(path, r) for path, r in reports if r.obligation_id == current[0].id]
+            owing = period_owing(current[0])
     return TargetReport(
         code=spec.code, title=spec.title, rollup=spec.rollup, target=spec.value, unit_of_measure=spec.unit,
         deadline=spec.deadline, at=at, scope=grouped(scopes), breakdown=grouped(breakdown),
