@@ -115,3 +115,32 @@ def test_unknown_attribute_and_unit_are_located(loaded, tmp_path):
     assert (line_of("tư nhân"), "obligations[0].where.attributes.so_huu") in found
     assert (line_of("XYZ"), "obligations[1].where.children_of") in found
     assert (line_of("mau: do"), "targets[0].denominator.where.attributes.mau") in found
+
+
+def test_selectors_and_ratios_on_sqlite_and_postgresql(any_engine, tmp_path):
+    """JSON attribute conditions (choice, bool, number, tags) and attribute denominators on both databases."""
+    with Session(any_engine) as session:
+        small_binh_dinh(session)
+        for code, attributes in ATTRIBUTES.items():
+            extra = {"so_doan_vien": 10 * int(code[-1]), "nhan": ["khu công nghiệp"] if code.endswith(".1") else ["khác"]}
+            session.execute(update(Unit).where(Unit.code == code).values(attributes={**attributes, **extra}))
+        session.commit()
+    text = FILE.read_text(encoding="utf-8").replace(
+        "    where: {under: BDH.D1}\n", "    where: {attributes: {nhan: khu công nghiệp, so_doan_vien: [10, 30]}}\n")
+    text += ("  - code: ty-le\n    title: Tỉ lệ\n    rollup: ratio\n    value: 50\n    deadline: 31/12/2023\n"
+             "    source: {obligations: [nu-cong], field: so_nu, denominator_attribute: so_doan_vien}\n")
+    path = tmp_path / "campaigns" / "c.yaml"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    load_campaign(any_engine, path)
+    assert owing(any_engine, "bao-cao-dn") == ["BDH.D1.1", "BDH.D1.3", "BDH.D2.1", "BDH.D2.2"]
+    assert owing(any_engine, "bao-cao-d1") == ["BDH.D1.1", "BDH.D2.1"]  # tag and so_doan_vien 10 (…1 units)
+    with Session(any_engine) as session:
+        for code, women in (("BDH.D1.1", 4), ("BDH.D2.2", 6)):
+            submit_report(session, campaign_code="chon-don-vi", obligation_code="nu-cong", unit_code=code,
+                          raw={"co_ban_nu_cong": True, "so_nu": women}, actor=code,
+                          now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc))
+        session.commit()
+        targets = {t.code: t for t in target_progress(session, campaign_code="chon-don-vi", at=date(2023, 7, 1))}
+    assert targets["ty-le"].scope[0].progress.figure.value == pytest.approx(100 * (4 + 6) / (10 + 20))
+    assert targets["ban-nu-cong"].scope[0].progress.figure.units_meeting == 1  # D1.1 (D2.2 is not eligible)
