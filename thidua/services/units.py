@@ -22,6 +22,7 @@ import unicodedata
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -208,11 +209,16 @@ _HEADER_TO_FIELD = {_header_key(alias): name for name, aliases in COLUMNS.items(
 
 
 def load_attribute_schema(path: Path | None = None) -> AttributeSchema:
-    """config/unit_attributes.yaml (none declared when the file is absent)."""
+    """config/unit_attributes.yaml (none declared when the file is absent); read again only when it changes."""
     path = path or get_settings().config_dir / "unit_attributes.yaml"
     if not path.exists():
         return AttributeSchema()
-    return validate_doc(parse_yaml(_read_text(path), str(path)), AttributeSchema)
+    return _attribute_schema(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _attribute_schema(path: str, mtime_ns: int) -> AttributeSchema:
+    return validate_doc(parse_yaml(_read_text(Path(path)), path), AttributeSchema)
 
 
 def read_unit_file(path: Path | str, schema: AttributeSchema | None = None) -> tuple[list[RawUnit], list[Problem]]:
