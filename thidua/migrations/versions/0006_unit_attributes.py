@@ -1,13 +1,13 @@
 """unit attributes (typed facts declared in config/unit_attributes.yaml) and per-unit target quotas
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006_unit_attributes
+Revises: 0005_recurring_obligations
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0006_unit_attributes'
+down_revision = '0005_recurring_obligations'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """recurring obligations: one obligation row per period
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005_recurring_obligations
+Revises: 0004_unit_history
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0005_recurring_obligations'
+down_revision = '0004_unit_history'
 branch_labels = None
 depends_on = None
 
