@@ -1,13 +1,13 @@
 """unit attributes (typed facts declared in config/unit_attributes.yaml) and per-unit target quotas
 
-Revision ID: 0006_unit_attributes
-Revises: 0005_recurring_obligations
+Revision ID: 0007_unit_attributes
+Revises: 0006_recurring_obligations
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_unit_attributes'
-down_revision = '0005_recurring_obligations'
+revision = '0007_unit_attributes'
+down_revision = '0006_recurring_obligations'
 branch_labels = None
 depends_on = None
 

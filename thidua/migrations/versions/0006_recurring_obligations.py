@@ -1,14 +1,14 @@
 """recurring obligations: one obligation row per period
 
-Revision ID: 0005_recurring_obligations
-Revises: 0004_unit_history
+Revision ID: 0006_recurring_obligations
+Revises: 0005_reorg_step_index
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0005_recurring_obligations'
-down_revision = '0004_unit_history'
+revision = '0006_recurring_obligations'
+down_revision = '0005_reorg_step_index'
 branch_labels = None
 depends_on = None
 
