@@ -25,6 +25,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_first_savepoint(conn, _name) -> None:  # noqa: ANN001
+            # pysqlite (legacy transaction control) opens no transaction before SAVEPOINT, so a savepoint taken
+            # before the first write becomes the transaction itself and its RELEASE commits: a refused action
+            # would keep the work done before the refusal. Open the real transaction first.
+            raw = conn.connection.dbapi_connection
+            if not raw.in_transaction:
+                raw.execute("BEGIN")
+
         return engine
     # No server-side prepared statements: PostgreSQL would switch a repeated bulk statement to a generic
     # plan, which cannot see that a subtree range is selective and may pick a nested-loop anti-join.

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
 from thidua.models.clock import utcnow
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
                clock: Callable[[], datetime] | None = None) -> FastAPI:
     """`clock` (aware UTC) lets demos and tests run the campaign at a chosen date; default: real time."""
     settings = settings or get_settings()
+    settings.signing_key()  # refuse to start with an example key; create the key file before the first request
     engine = engine or get_engine(settings)
 
     @asynccontextmanager
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
                        error_response=_unexpected_error_response)
+    # Outermost: the client's address (sign-in rate limits) comes from X-Forwarded-For only via a trusted proxy.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 

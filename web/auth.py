@@ -72,7 +72,7 @@ class LinkClaims:
 
 
 def _link_serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key, salt=LINK_SALT)
+    return URLSafeSerializer(settings.signing_key(), salt=LINK_SALT)
 
 
 def sign_claims(settings: Settings, claims: LinkClaims) -> str:
@@ -98,7 +98,7 @@ def read_link(settings: Settings, token: str, *, now: datetime) -> LinkClaims:
             unit_id=payload.get("u"), assignment_id=payload.get("a"),
             next_path=safe_next_path(payload.get("n")),
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):  # OverflowError: absurd expiry
         raise LinkTampered("Liên kết đăng nhập không hợp lệ (có thể đã bị sửa hoặc chép thiếu).") from None
     if claims.expires_at <= now:
         raise LinkExpired(f"Liên kết đăng nhập đã hết hạn lúc {fmt_datetime(claims.expires_at)}.")
@@ -212,7 +212,7 @@ def new_session(now: datetime, user: User | None = None) -> WebSession:
 
 
 def _session_serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key, salt=SESSION_SALT)
+    return URLSafeSerializer(settings.signing_key(), salt=SESSION_SALT)
 
 
 def encode_session(settings: Settings, data: WebSession) -> str:
@@ -233,7 +233,7 @@ def decode_session(settings: Settings, raw: str | None, *, now: datetime) -> Web
             sid=str(payload["s"]), issued_at=datetime.fromtimestamp(int(payload["t"]), timezone.utc),
             user_id=payload.get("u"), email=payload.get("e"),
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
     if data.signed_in and not (data.issued_at <= now < data.issued_at + SESSION_TTL):
         return None

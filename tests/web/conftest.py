@@ -2,6 +2,7 @@
 browser tests a live server (uvicorn in a thread) driven by headless Chromium through Playwright."""
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
@@ -135,7 +136,9 @@ def sign_in(client: TestClient, w: World, who: str | None) -> None:
     if who is None:
         return
     user = w.users[who]
-    data = WebSession(sid=f"phien-thu-{who}", issued_at=w.now(), user_id=user.id, email=user.email)
+    # A fresh session id each time, as a real sign-in makes: a signed-out id stays revoked.
+    data = WebSession(sid=f"phien-thu-{who}-{secrets.token_hex(4)}", issued_at=w.now(), user_id=user.id,
+                      email=user.email)
     client.cookies.set(SESSION_COOKIE, encode_session(w.settings, data))
 
 
