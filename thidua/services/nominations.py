@@ -74,6 +74,7 @@ from thidua.audit import audit_many
 from thidua.services.calendars import resolve_config_path
 from thidua.services.campaigns import subtree_range
 from thidua.settings import get_settings
+from thidua.xlsx_safety import put_row
 
 N = Nomination.__table__  # type: ignore[attr-defined]
 B = NominationBatch.__table__  # type: ignore[attr-defined]
@@ -1634,12 +1635,12 @@ _REGISTER_HEADERS = ["STT", "Số quyết định", "Ngày quyết định", "C�
 def _sheet_header(ws, title: str, lines: Sequence[str], headers: Sequence[str]) -> None:  # noqa: ANN001
     from openpyxl.styles import Alignment, Font
 
-    ws.append([title])
+    put_row(ws, [title])
     ws.cell(row=1, column=1).font = Font(bold=True, size=13)
     for line in lines:
-        ws.append([line])
+        put_row(ws, [line])
     ws.append([])
-    ws.append(list(headers))
+    put_row(ws, list(headers))
     header_row = ws.max_row
     for col in range(1, len(headers) + 1):
         cell = ws.cell(row=header_row, column=col)
@@ -1692,7 +1693,7 @@ def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Pat
             batch = batches.get(r["batch_id"])
             to_trinh = f"{batch['to_trinh_number']} ngày {fmt_date(batch['to_trinh_date'])}" if batch and batch["to_trinh_number"] else ""
             decision = f"{r['decision_number']} ngày {fmt_date(r['decision_date'])}" if r["decision_number"] else ""
-            ws.append([i, r["id"], r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"],
+            put_row(ws, [i, r["id"], r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"],
                        r["nominee_position"], names.get(r["nominee_unit_id"], ""), occasion_label(r["occasion"], r["round_number"]),
                        r["theme"], r["achievement"], names.get(r["origin_unit_id"], ""), status_label(r["status"]),
                        names.get(r["current_unit_id"], ""), to_trinh, decision])
@@ -1709,7 +1710,7 @@ def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Pat
             counts["dead"] += r["status"] in (_S.REJECTED.value, _S.WITHDRAWN.value)
             counts["granted"] += r["status"] in _GRANTED
         for name, counts in sorted(per_award.items()):
-            summary.append([name, counts["collective"], counts["individual"], counts["alive"], counts["returned"],
+            put_row(summary, [name, counts["collective"], counts["individual"], counts["alive"], counts["returned"],
                             counts["dead"], counts["granted"]])
         for sheet, widths in ((ws, [5, 8, 26, 9, 22, 14, 22, 13, 16, 40, 22, 16, 22, 18, 18]), (summary, [50, 10, 10, 14, 12, 24, 14])):
             for col, width in enumerate(widths, start=1):
@@ -1738,7 +1739,7 @@ def write_award_register(engine: Engine, campaign_id: int, out: Path, *, now: da
                                                        f"Danh mục: {ctx.catalogue.title}. Lập ngày {fmt_date(ctx.today)}."],
                       _REGISTER_HEADERS)
         for i, r in enumerate(rows, start=1):
-            ws.append([i, r["decision_number"], r["decision_date"],
+            put_row(ws, [i, r["decision_number"], r["decision_date"],
                        f"{ctx.level_name(r['deciding_level'])} – {names.get(r['deciding_unit_id'], '')}", r["decision_signer"],
                        r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"], r["nominee_position"],
                        names.get(r["nominee_unit_id"], ""), occasion_label(r["occasion"], r["round_number"]), r["theme"],

@@ -42,6 +42,7 @@ from thidua.models.submissions import (
 )
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.audit import audit_many
+from thidua.xlsx_safety import put_cell
 
 RATING_FIELD = "xep_loai_de_nghi"  # the proposed year-end rating on the final report
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -718,7 +719,7 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     lists = workbook.create_sheet("Danh mục")
     lists.sheet_state = "hidden"
     width = len(META_COLUMNS) + len(spec.fields)
-    sheet.cell(1, 1, f"{obligation.title} — hạn nộp {fmt_date(obligation.due_on)}").font = Font(bold=True, size=13)
+    put_cell(sheet, 1, 1, f"{obligation.title} — hạn nộp {fmt_date(obligation.due_on)}").font = Font(bold=True, size=13)
     sheet.cell(2, 1, f"Đơn vị nhập: {superior.name}. Mỗi dòng là báo cáo của một đơn vị trực thuộc; "
                      "(*) là trường bắt buộc; ô màu xám không áp dụng cho khu vực của đơn vị. "
                      "Không sửa dòng mã trường (dòng 4). Dòng để trống được bỏ qua.").alignment = Alignment(wrap_text=True)
@@ -734,7 +735,7 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     for offset, f in enumerate(spec.fields):
         column = len(META_COLUMNS) + 1 + offset
         letter = get_column_letter(column)
-        sheet.cell(3, column, f.label + (" (*)" if f.required else "")).font = header_font
+        put_cell(sheet, 3, column, f.label + (" (*)" if f.required else "")).font = header_font
         sheet.cell(3, column).alignment = Alignment(wrap_text=True, vertical="top")
         sheet.cell(4, column, f.code).font = code_font
         sheet.column_dimensions[letter].width = 18 if f.type != "text" else 30
@@ -748,8 +749,8 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     sheet.row_dimensions[3].height = 48
     for row, unit in enumerate(units, start=first_row):
         sheet.cell(row, 1, row - first_row + 1)
-        sheet.cell(row, 2, unit.code)
-        sheet.cell(row, 3, unit.name)
+        put_cell(sheet, row, 2, unit.code)
+        put_cell(sheet, row, 3, unit.name)
         sheet.cell(row, 4, {"sxkd": "SXKD", "hcsn": "HCSN"}.get(unit.sector or "", ""))
         for offset, f in enumerate(spec.fields):
             if not applies_to(f, unit.sector):
@@ -786,7 +787,7 @@ def _validation_for(f: FormField, lists: Any, list_column: int):  # noqa: ANN202
         options = f.choices if f.type == "choice" else ["có", "không"]
         letter = get_column_letter(list_column)
         for row, option in enumerate(options or [], start=1):
-            lists.cell(row, list_column, option)
+            put_cell(lists, row, list_column, option)
         dv = DataValidation(type="list", formula1=f"='Danh mục'!${letter}$1:${letter}${len(options or [])}")
         dv.error = f"{f.label}: chọn một giá trị trong danh sách"
     elif f.type == "text" and f.max_length:
