@@ -2,6 +2,7 @@
 actions as a JSON API under /api/v1."""
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,6 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -26,6 +29,7 @@ from thidua.settings import Settings, get_settings
 from thidua.web import (
     mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit, routes_unsubscribe,
 )
+from thidua.web.capacity import RequestLimitMiddleware, request_slots
 from thidua.web.errors import BadLink, NotSignedIn, RateLimited
 from thidua.web.rendering import make_templates, render
 from thidua.web.service_errors import present
@@ -33,6 +37,7 @@ from thidua.web.security import LinkRequestLimits, WebSecurityMiddleware
 from thidua.web.sqlite_tuning import start_background_checkpoints
 from thidua.web.figure_cache import FigureCache
 
+log = logging.getLogger("thidua.web")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 HTTP_TITLES = {
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
                        error_response=_unexpected_error_response)
+    app.add_middleware(RequestLimitMiddleware, slots=request_slots(engine))
     # Outermost: the client's address (sign-in rate limits) comes from X-Forwarded-For only via a trusted proxy.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -146,6 +152,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return _json_error(exc.status_code, f"http_{exc.status_code}", message)
         return render(request, "error.html", {"title": title, "message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(SqlTimeout)
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        """The database stayed locked (SQLite: another program holds it) or no connection came free in time:
+        say so and when to retry; any other database failure is an unexpected error."""
+        if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
+            raise exc
+        log.warning("Cơ sở dữ liệu bận khi xử lý %s %s: %s", request.method, request.url.path, exc)
+        message = "Hệ thống đang bận (cơ sở dữ liệu đang bị khoá bởi một thao tác khác). Vui lòng thử lại sau ít phút."
+        headers = {"Retry-After": "30"}
+        if _wants_json(request):
+            return _json_error(503, "DatabaseBusy", message, headers=headers)
+        response = render(request, "error.html", {"title": "Hệ thống đang bận", "message": message}, status_code=503)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

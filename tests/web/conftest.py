@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.tables import Unit, User
-from tests.conftest import BINH_DINH_CAMPAIGN
+from tests.conftest import BINH_DINH_CAMPAIGN, fresh_postgres_schema
 from tests.factories import small_binh_dinh
 from thidua.db import create_schema, make_engine
 from thidua.services.campaigns import load_campaign
@@ -114,6 +114,27 @@ def world(world_template: Template, tmp_path: Path) -> Iterator[World]:
     w = build_world(world_template, tmp_path / "data")
     yield w
     w.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_world(request, world_template: Template, tmp_path: Path) -> Iterator[World]:
+    """The seeded campaign of the web tests on SQLite (a copy of the template) or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        w = build_world(world_template, tmp_path / "data")
+        yield w
+        w.engine.dispose()
+        return
+    with fresh_postgres_schema() as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            units = small_binh_dinh(session)
+            users = {}
+            for key, email, unit_code, role in PEOPLE:
+                users[key] = User(email=email, unit_id=units[unit_code].id, role=role, full_name=f"Người thử {key}")
+                session.add(users[key])
+            session.commit()
+        load_campaign(engine, BINH_DINH_CAMPAIGN)
+        settings = Settings(data_dir=tmp_path / "data", secret_key="khoa-bi-mat-cua-bo-kiem-thu")
+        yield World(settings=settings, engine=engine, units=units, users=users)
 
 
 def make_client(w: World, *, send_mail: bool = False) -> TestClient:

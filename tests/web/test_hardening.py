@@ -6,18 +6,14 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from tests.conftest import BINH_DINH_CAMPAIGN, fresh_postgres_schema
-from tests.factories import small_binh_dinh
-from tests.web.conftest import PEOPLE, Template, World, build_world, csrf_of, make_client, sign_in
-from thidua.models.tables import Assignment, AuditLog, User
-from thidua.services.campaigns import load_campaign
+from tests.web.conftest import World, csrf_of, make_client, sign_in
+from thidua.models.tables import Assignment, AuditLog
 from thidua.services.submissions import submit_report
 from thidua.settings import EXAMPLE_SECRET_KEYS, SecretKeyRefused, Settings, get_settings
 from thidua.web.auth import (
@@ -27,27 +23,6 @@ from thidua.web.errors import LinkTampered
 from thidua.web.security import csrf_token
 
 TEST_KEY = "khoa-bi-mat-cua-bo-kiem-thu"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_world(request, world_template: Template, tmp_path: Path) -> Iterator[World]:
-    """The seeded campaign of the web tests on SQLite (a copy of the template) or on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        w = build_world(world_template, tmp_path / "data")
-        yield w
-        w.engine.dispose()
-        return
-    with fresh_postgres_schema() as engine:
-        with Session(engine, expire_on_commit=False) as session:
-            units = small_binh_dinh(session)
-            users = {}
-            for key, email, unit_code, role in PEOPLE:
-                users[key] = User(email=email, unit_id=units[unit_code].id, role=role, full_name=f"Người thử {key}")
-                session.add(users[key])
-            session.commit()
-        load_campaign(engine, BINH_DINH_CAMPAIGN)
-        settings = Settings(data_dir=tmp_path / "data", secret_key=TEST_KEY)
-        yield World(settings=settings, engine=engine, units=units, users=users)
 
 
 # ---------------------------------------------------------------------------------------------------
