@@ -16,6 +16,7 @@ from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
+from thidua.sources import read_text_file
 
 AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng khen, giấy khen / cờ thi đua
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân
@@ -215,7 +216,7 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
 
 
 def _levels_from_file(path: Path) -> list[str]:
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = parse_yaml(read_text_file(path), str(path))
     levels = doc.data.get("levels") if isinstance(doc.data, dict) else None
     if not isinstance(levels, list):
         raise SpecError([Problem(str(path), 1, "levels", "tệp cấp công đoàn cần danh sách 'levels'")])
@@ -244,4 +245,4 @@ def validate_catalogue_file(path: Path, levels_top_down: Sequence[str] | None = 
     path = Path(path)
     if levels_top_down is None:
         levels_top_down = _levels_from_file(default_levels_file(path))
-    return validate_catalogue_text(path.read_text(encoding="utf-8"), str(path), list(levels_top_down))
+    return validate_catalogue_text(read_text_file(path), str(path), list(levels_top_down))

@@ -169,4 +169,6 @@ def test_directory_and_non_utf8_yaml(tmp_path):
     path.write_bytes("units:\n  - code: A\n    name: Công đoàn\n".encode("cp1258"))
     with pytest.raises(SpecError) as exc:
         read_unit_file(path)
-    assert exc.value.problems[0].message == "tệp phải được lưu với mã hóa UTF-8"
+    problem = exc.value.problems[0]
+    assert problem.line == 3 and problem.message.startswith("tệp không phải văn bản UTF-8 (byte 0xF4 ở cột 12")
+    assert "lưu lại với bảng mã UTF-8" in problem.message

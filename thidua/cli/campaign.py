@@ -20,6 +20,7 @@ from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
 from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
 from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
+from thidua.sources import read_text_file
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -40,7 +41,7 @@ def ready_engine():
 
 def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
-    text = path.read_text(encoding="utf-8") if path.suffix.lower() in (".yaml", ".yml") else None
+    text = read_text_file(path) if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
         return _validate_units(path)
     doc = parse_yaml(text, str(path))

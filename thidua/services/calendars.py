@@ -10,6 +10,7 @@ from thidua.models.spec.common import Strict, VNDate
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.settings import get_settings
+from thidua.sources import read_text_file
 
 
 class Holiday(Strict):
@@ -59,7 +60,7 @@ def resolve_config_path(relative: str, relative_to: Path | None = None) -> Path:
 
 
 def load_holidays(path: Path, extra: list[date] | None = None) -> frozenset[date]:
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = parse_yaml(read_text_file(path), str(path))
     spec = validate_doc(doc, HolidayFile)
     days = {day for holiday in spec.holidays for day in holiday.days()}
     return frozenset(days | set(extra or []))

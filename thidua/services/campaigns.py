@@ -25,6 +25,7 @@ from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Rou
 from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
 from thidua.services.calendars import load_holidays, resolve_config_path
+from thidua.sources import read_text_file
 
 
 BULK_ROWS_FOR_ANALYZE = 5000
@@ -52,7 +53,7 @@ class _DryRun(Exception):
 
 
 def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path)
     return validate_campaign_text(text, str(path))
 
 

@@ -449,24 +449,38 @@ def read_form_file(path: Path, fields: Sequence[FormField], *, unit_code: str) -
     if suffix in (".yaml", ".yml"):
         return _read_yaml_form(path)
     if suffix == ".json":
+        text = _form_text(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UnreadableFile(f"{path}: lỗi cú pháp JSON ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise UnreadableFile(f"{path}: cấu trúc JSON lồng nhau quá sâu") from None
         return _as_form_mapping(path, data)
     if suffix == ".xlsx":
         return _read_xlsx_form(path, fields, unit_code)
     raise UnreadableFile(f"{path}: chỉ nhận tệp .yaml, .json hoặc .xlsx")
 
 
-def _read_yaml_form(path: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+def _form_text(path: Path) -> str:
+    from thidua.models.spec.problems import SpecError
+    from thidua.sources import read_text_file
 
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise UnreadableFile(f"{path}: lỗi cú pháp YAML: {exc}") from None
+        return read_text_file(path)
+    except SpecError as exc:
+        raise UnreadableFile("; ".join(str(p) for p in exc.problems)) from None
+
+
+def _read_yaml_form(path: Path) -> dict[str, Any]:
+    """Read with the same guards as every declarative file (alias bombs, nesting, bad bytes: located)."""
+    from thidua.models.spec.problems import SpecError
+    from thidua.models.spec.yamlsource import parse_yaml
+
+    try:
+        data = parse_yaml(_form_text(path), str(path)).data
+    except SpecError as exc:
+        raise UnreadableFile("; ".join(str(p) for p in exc.problems)) from None
     return _as_form_mapping(path, data)
 
 
@@ -512,17 +526,12 @@ def _read_xlsx_form(path: Path, fields: Sequence[FormField], unit_code: str) -> 
 
 
 def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
+    from thidua.xlsx_guard import XlsxRefused, first_sheet_rows
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a broken file
-        raise UnreadableFile(f"{path}: không đọc được tệp Excel ({exc.__class__.__name__})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [(i, list(values)) for i, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    finally:
-        workbook.close()
+        return list(first_sheet_rows(path))
+    except XlsxRefused as exc:
+        raise UnreadableFile(f"{path}:{exc.row}: {exc}" if exc.row else f"{path}: {exc}") from None
 
 
 def _find_header(rows: list[tuple[int, list[Any]]]) -> int | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import gc
 import unicodedata
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -62,6 +61,7 @@ from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
 from thidua.settings import CONFIG_DIR, get_settings
+from thidua.sources import read_text_file
 
 __all__ = [
     "DEFAULT_LEVELS_FILE",
@@ -228,10 +228,7 @@ def read_unit_file(path: Path | str) -> tuple[list[RawUnit], list[Problem]]:
 
 def _read_text(path: Path) -> str:
     """UTF-8 text of a YAML file; SpecError when it is not UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError([Problem(str(path), None, "", "tệp phải được lưu với mã hóa UTF-8")]) from None
+    return read_text_file(path)
 
 
 def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
@@ -274,18 +271,13 @@ def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
 
 
 def _read_xlsx(path: Path) -> tuple[list[RawUnit], list[Problem]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    from thidua.xlsx_guard import XlsxRefused, first_sheet_rows
 
     file = str(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError):
-        return [], [Problem(file, None, "", "không đọc được tệp Excel (.xlsx)")]
-    try:
-        return _read_table(workbook.worksheets[0].iter_rows(values_only=True), file)
-    finally:
-        workbook.close()
+        return _read_table((values for _, values in first_sheet_rows(path)), file)
+    except XlsxRefused as exc:  # merged cells are read; formulas without values, bombs, hidden data are not
+        return [], [Problem(file, exc.row, exc.where or "", exc.message)]
 
 
 def _read_table(rows: Iterable[Sequence[Any]], file: str) -> tuple[list[RawUnit], list[Problem]]:
