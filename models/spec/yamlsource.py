@@ -42,6 +42,11 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], budget: "_Budget") -> Any
     if budget.left < 0:
         line = lines.get(loc) or lines.get(loc[:-1]) or 1
         raise SpecError([Problem("", line, "", "")])  # located and worded by parse_yaml
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag and str(tag) not in _PLAIN_TAGS:
+        line = lines.get(loc) or lines.get(loc[:-1]) or 1
+        raise SpecError([Problem("", line, _field(loc), f"thẻ YAML '{tag or getattr(node, 'tag', '')}' không được dùng "
+                                                          "trong tệp khai báo (chỉ dùng giá trị thường)")])
     if isinstance(node, CommentedMap):
         out = {}
         for key, value in node.items():
@@ -96,6 +101,15 @@ _VALUE_REASONS = {
     "invalid literal for int()": "không phải số nguyên hợp lệ",
     "could not convert string to float": "không phải số hợp lệ",
 }
+
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+
+
+def _field(loc: Loc) -> str:
+    from thidua.models.spec.problems import field_path
+
+    return field_path(loc)
 
 
 class _Budget:
@@ -207,6 +221,8 @@ def parse_yaml(text: str, file: str) -> SourceDoc:
     try:
         data = _plain(root, (), lines, budget)
     except SpecError as exc:
+        if exc.problems[0].message:  # a refused tag
+            raise SpecError([Problem(file, p.line, p.field, p.message) for p in exc.problems]) from None
         raise SpecError([Problem(file, exc.problems[0].line, "", "tệp dùng tham chiếu YAML (anchor '&' / alias '*') lồng "
                                  "nhau quá nhiều: khi mở rộng, tệp lớn gấp hàng trăm lần (tệp độc hại?); hãy viết "
                                  "đầy đủ giá trị thay cho tham chiếu")]) from None

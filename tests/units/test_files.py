@@ -163,7 +163,7 @@ def test_cells_outside_the_headed_columns_are_reported(tmp_path):
 
 def test_directory_and_non_utf8_yaml(tmp_path):
     _, problems = read_unit_file(tmp_path)
-    assert problems[0].message == "không phải là một tệp"
+    assert problems[0].message == "đây là một thư mục, không phải một tệp"
 
     path = tmp_path / "cp1258.yaml"
     path.write_bytes("units:\n  - code: A\n    name: Công đoàn\n".encode("cp1258"))

@@ -39,19 +39,45 @@ def ready_engine():
     return engine
 
 
+def _kind_of(path: Path, keys: set[str]) -> str:
+    """What a YAML file declares, by which schema its top-level keys fit best: a misspelled key must not turn
+    a campaign into an award catalogue."""
+    from thidua.models.spec.awards import AwardCatalogue  # noqa: PLC0415
+    from thidua.models.spec.campaign import CampaignSpec  # noqa: PLC0415
+
+    if "units" in keys:
+        return "units"
+    if "holidays" in keys:
+        return "holidays"
+    scores = {"campaign": len(keys & set(CampaignSpec.model_fields)) + 3 * bool(keys & {"obligations", "rounds"}),
+              "catalogue": len(keys & set(AwardCatalogue.model_fields)) + 3 * bool(keys & {"awards", "ratings", "regulation"})}
+    best = max(scores, key=lambda kind: scores[kind])
+    if scores[best] == 0 or scores["campaign"] == scores["catalogue"]:
+        raise SpecError([Problem(str(path), 1, "", "không nhận ra loại tệp: tệp chiến dịch có các khóa code, title, "
+                                                   "rounds, obligations…; danh mục khen thưởng có ratings, awards…; "
+                                                   "danh sách đơn vị có units; lịch ngày nghỉ có holidays")])
+    return best
+
+
 def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
     text = read_text_file(path) if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
         return _validate_units(path)
     doc = parse_yaml(text, str(path))
-    keys = set(doc.data) if isinstance(doc.data, dict) else set()
-    if "obligations" in keys or "rounds" in keys:
-        read_campaign_file(path)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(str(path), 1, "", "tệp phải là một nhóm khóa: giá trị ở cấp ngoài cùng")])
+    kind = _kind_of(path, set(doc.data))
+    if kind == "campaign":
+        from thidua.services.campaigns import check_campaign_file  # noqa: PLC0415
+
+        _, skipped = check_campaign_file(path)
+        console.print(f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
+                      f"{'; '.join(skipped)})", highlight=False)
         return "chiến dịch"
-    if "units" in keys:
+    if kind == "units":
         return _validate_units(path)
-    if "holidays" in keys:
+    if kind == "holidays":
         from thidua.services.calendars import load_holidays
 
         load_holidays(path)

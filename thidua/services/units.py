@@ -212,7 +212,7 @@ def read_unit_file(path: Path | str) -> tuple[list[RawUnit], list[Problem]]:
     if not path.exists():
         raise FileNotFoundError(2, "không tìm thấy tệp", str(path))
     if not path.is_file():
-        return [], [Problem(str(path), None, "", "không phải là một tệp")]
+        return [], [Problem(str(path), None, "", "đây là một thư mục, không phải một tệp")]
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
