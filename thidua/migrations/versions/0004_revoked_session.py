@@ -1,15 +1,15 @@
 """revoked sessions: sign-out ends a session on the server
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_mail_optout
 Create Date: 2026-12-04 07:20:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003_mail_optout'
 branch_labels = None
 depends_on = None
 
