@@ -3,6 +3,7 @@ actions as a JSON API under /api/v1."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -10,13 +11,13 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -30,7 +31,7 @@ from thidua.web import (
     mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit, routes_unsubscribe,
 )
 from thidua.web.capacity import RequestLimitMiddleware, request_slots
-from thidua.web.errors import BadLink, NotSignedIn, RateLimited
+from thidua.web.errors import BadLink, InvalidInput, NotFound, NotSignedIn, RateLimited
 from thidua.web.rendering import make_templates, render
 from thidua.web.service_errors import present
 from thidua.web.security import LinkRequestLimits, WebSecurityMiddleware
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        dependencies=[Depends(reject_numbers_out_of_range)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -120,8 +122,33 @@ def _wants_json(request: Request) -> bool:
 
 def _json_error(status: int, code: str, message: str, detail: dict | None = None,
                 headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": detail or {}}},
+    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": _json_safe(detail or {})}},
                         status_code=status, headers=headers)
+
+
+def _json_safe(value: object) -> object:
+    """Echoed input may hold what JSON cannot carry (1e400 arrives as infinity): shown as text instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+LARGEST_ID = 2**63 - 1
+
+
+async def reject_numbers_out_of_range(request: Request) -> None:
+    """An id or number in the address beyond what a database integer holds names nothing: 404 for the path,
+    422 for the query (instead of an overflow deep in the database driver)."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) > LARGEST_ID:
+            raise NotFound("Không tìm thấy: mã số trong địa chỉ vượt quá giới hạn nên không thuộc hồ sơ nào.")
+    for key, value in request.query_params.multi_items():
+        if value.strip().lstrip("-").isdigit() and abs(int(value)) > LARGEST_ID:
+            raise InvalidInput(f"Giá trị số của '{key}' vượt quá giới hạn cho phép.", {key: "vượt quá giới hạn"})
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -152,6 +179,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return _json_error(exc.status_code, f"http_{exc.status_code}", message)
         return render(request, "error.html", {"title": title, "message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def number_out_of_range(request: Request, exc: Exception) -> Response:
+        """A number in the request the database cannot hold (SQLite: OverflowError while binding; PostgreSQL:
+        numeric value out of range). Any other data error is an unexpected error."""
+        if isinstance(exc, DataError) and "out of range" not in str(exc.orig).lower():
+            raise exc
+        return await thidua_error(request, InvalidInput(
+            "Một giá trị số trong yêu cầu vượt quá giới hạn cho phép (mã số, phiên bản hoặc số liệu quá lớn).",
+            {"so": "vượt quá giới hạn"}))
 
     @app.exception_handler(SqlTimeout)
     @app.exception_handler(OperationalError)

@@ -235,6 +235,8 @@ def decode_session(settings: Settings, raw: str | None, *, now: datetime) -> Web
         )
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
+    if data.signed_in and not (isinstance(data.user_id, int) and 0 < data.user_id < 2**63):
+        return None  # no account can have that id
     if data.signed_in and not (data.issued_at <= now < data.issued_at + SESSION_TTL):
         return None
     return data

@@ -87,3 +87,7 @@ def corpus(hostile_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     engine.dispose()
     patch.undo()
     get_settings.cache_clear()
+
+
+# The web tests' seeded campaign (SQLite, and PostgreSQL for any_world), for the hostile requests.
+from tests.web.conftest import any_world, world, world_template  # noqa: E402,F401
