@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from thidua.errors import InvalidInputError
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 200  # a member expanding more than this (and past 10 MB) is a bomb, not a spreadsheet
@@ -33,7 +35,7 @@ _HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
-class XlsxRefused(Exception):
+class XlsxRefused(InvalidInputError):
     """The file cannot be read safely or faithfully; `where` is a cell or row address when there is one."""
 
     def __init__(self, message: str, where: str | None = None, row: int | None = None):

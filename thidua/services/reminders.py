@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, select, true, update
+from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -865,10 +865,43 @@ class Recovery:
     campaigns: set[int] = field(default_factory=set, compare=False)  # whose office hears about the unknown ones
 
 
+def _process_gone(pid: int) -> bool:
+    """True when no live process has this id on this machine (a zombie counts as gone: it sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _dead_owners_on_this_host(session: Session) -> list[str]:
+    """Dispatchers of this machine (their id is host:pid:random) whose process is gone: their claims need not
+    wait for the lease to run out. Owners on other machines are left to their lease."""
+    prefix = f"{socket.gethostname()}:"
+    owners = session.execute(
+        select(O.c.lease_owner).where(O.c.status == OutboxStatus.CLAIMED.value).distinct()
+    ).scalars().all()  # a handful: one per dispatcher
+    owners = [owner for owner in owners if owner and owner.startswith(prefix)]
+    dead = []
+    for owner in owners:
+        parts = owner[len(prefix):].split(":")
+        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and _process_gone(int(parts[0])):
+            dead.append(owner)
+    return dead
+
+
 def recover_expired_claims(engine: Engine) -> Recovery:
     real_now = utcnow()
-    expired = and_(O.c.status == OutboxStatus.CLAIMED.value, O.c.lease_until < real_now)
     with Session(engine) as session, session.begin():
+        dead = _dead_owners_on_this_host(session)
+        lapsed = O.c.lease_until < real_now
+        expired = and_(O.c.status == OutboxStatus.CLAIMED.value, or_(lapsed, O.c.lease_owner.in_(dead)) if dead else lapsed)
         unknown = session.execute(
             update(O).where(expired, O.c.message_id.is_not(None))
             .values(status=OutboxStatus.UNKNOWN.value, lease_owner=None, lease_until=None,
