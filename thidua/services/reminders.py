@@ -960,11 +960,17 @@ class BatchResult:
     answered: int = 0  # messages the SMTP server gave a final answer for (anything but "retry")
     deferred: int = 0  # campaign mail claimed outside working hours, back to pending until the next slot
     problem_campaigns: set[int] = field(default_factory=set)
+    # What the SMTP server last said about a message it did not take (e.g. "451 4.3.0 thử lại sau"), or the
+    # connection error when it said nothing: an operator must know which of the two stopped the pass.
+    last_reply: str | None = None
+    last_error: str | None = None
 
     def add(self, other: "BatchResult") -> None:
         for name in ("claimed", "sent", "partial", "failed", "unknown", "retried", "skipped", "answered", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problem_campaigns |= other.problem_campaigns
+        self.last_reply = other.last_reply or self.last_reply
+        self.last_error = other.last_error or self.last_error
 
 
 @dataclass
@@ -1068,6 +1074,9 @@ class _Recorder:
             status, error = delivery.status, _describe_delivery(delivery)
             if status == "retry" and attempts >= GIVE_UP_AFTER_ATTEMPTS:
                 status, error = "failed", f"đã thử {attempts} lần không gửi được; lỗi cuối: {error}"
+            if delivery.status != "sent":
+                self.result.last_reply = delivery.server_reply or self.result.last_reply
+                self.result.last_error = delivery.error or self.result.last_error
             if status == "retry":
                 retries.append({"b_id": row.id, "b_attempts": attempts, "b_error": error,
                                 "b_at": self.now + _retry_delay(attempts, self.smtp.max_attempts)})
@@ -1381,6 +1390,16 @@ async def dispatch_batch(engine: Engine, settings: Settings, *, owner: str, now:
     if not ids:
         return None
     return await send_batch(engine, ids, owner=owner, now=now, settings=settings, smtp=smtp, lease=lease)
+
+
+def stop_reason(totals: BatchResult, settings: Settings) -> str:
+    """Why a pass stopped early, in the words an operator needs: what the server answered, if it answered."""
+    server = f"{settings.smtp_host}:{settings.smtp_port}"
+    if totals.last_reply:
+        return (f"Máy chủ thư {server} trả lời \"{totals.last_reply}\" và không nhận thư nào (lỗi tạm thời phía máy "
+                f"chủ thư); phần còn lại sẽ gửi ở lượt sau.")
+    detail = f" ({totals.last_error})" if totals.last_error else ""
+    return f"Không kết nối được máy chủ thư {server}{detail}; phần còn lại sẽ gửi ở lượt sau."
 
 
 def server_unreachable(batch: BatchResult) -> bool:
