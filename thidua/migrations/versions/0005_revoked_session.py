@@ -1,15 +1,15 @@
 """revoked sessions: sign-out ends a session on the server
 
-Revision ID: 0004
-Revises: 0003_mail_optout
+Revision ID: 0005
+Revises: 0004_unit_history
 Create Date: 2026-12-04 07:20:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0004'
-down_revision = '0003_mail_optout'
+revision = '0005'
+down_revision = '0004_unit_history'
 branch_labels = None
 depends_on = None
 
