@@ -66,6 +66,7 @@ class SheetFacts:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_row, min_col, max_row, max_col
     hidden_rows: set[int] = field(default_factory=set)
     has_formulas: bool = False
+    last_row: int = 0
 
 
 def _check_archive(path: Path) -> zipfile.ZipFile:
@@ -114,9 +115,10 @@ def _scan_sheet(archive: zipfile.ZipFile, member: str) -> SheetFacts:
             window, tail = data[:cut], data[cut:]
             facts.has_formulas = facts.has_formulas or bool(_FORMULA.search(window))
             for tag in _ROW_TAG.findall(window):
-                if _HIDDEN.search(tag):
-                    number = _ROW_NUMBER.search(tag)
-                    if number:
+                number = _ROW_NUMBER.search(tag)
+                if number:
+                    facts.last_row = max(facts.last_row, int(number.group(1)))
+                    if _HIDDEN.search(tag):
                         facts.hidden_rows.add(int(number.group(1)))
             for c1, r1, c2, r2 in _MERGE.findall(window):
                 first_row, first_col = int(r1), column_number(c1.decode())
@@ -157,6 +159,9 @@ def first_sheet_rows(path: Path | str) -> Iterator[tuple[int, list[Any]]]:
                               "trang tính cần nhập lên đầu")
         with zipfile.ZipFile(path) as again:
             facts = _scan_sheet(again, sheet._worksheet_path)
+        if facts.last_row > MAX_ROWS:  # refused before reading: a single far cell would mean a million rows
+            raise XlsxRefused(f"trang tính có dữ liệu ở dòng {facts.last_row:,}, quá giới hạn {MAX_ROWS:,} dòng"
+                              .replace(",", "."), f"dòng {facts.last_row}", facts.last_row)
         formulas = None
         if facts.has_formulas:
             formula_book = _load(path, data_only=False)

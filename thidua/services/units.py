@@ -17,6 +17,7 @@ Functions taking a unit id raise LookupError when no unit has it.
 from __future__ import annotations
 
 import csv
+import io
 import gc
 import unicodedata
 from contextlib import contextmanager
@@ -255,19 +256,53 @@ def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     return raws, problems
 
 
+MAX_CSV_FIELD = 2_000  # a unit's name or address; a longer cell is a broken or hostile file
+
+
 def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     file = str(path)
+    text = read_text_file(path)  # located: not UTF-8, a folder, too large
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        return [], [Problem(file, line, "", "tệp chứa ký tự NUL (mã 0): tệp bị hỏng hoặc không phải tệp CSV")]
+    first = text.split("\n", 1)[0]
+    # Excel in Vietnamese locales saves CSV with ';' or tabs: the header line tells which.
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    def rows() -> Iterable[list[str]]:
+        while True:
+            start = reader.line_num + 1  # the line the next row begins on
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:  # a field beyond csv's own limit (131,072 characters)
+                raise _CsvCellTooLong(start, None, None) from None
+            for index, cell in enumerate(row):
+                if len(cell) > MAX_CSV_FIELD:
+                    raise _CsvCellTooLong(start, index + 1, len(cell))
+                if "\n" in cell:  # a quote opened and never closed swallows the following lines
+                    raise _CsvCellTooLong(start, index + 1, None,
+                                          "ô có xuống dòng: thường do thiếu dấu nháy đóng (\") ở dòng này")
+            yield row
+
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            first = handle.readline()
-            # Excel in Vietnamese locales saves CSV with ';' or tabs: the header line tells which.
-            delimiter = max((",", ";", "\t"), key=first.count)
-            handle.seek(0)
-            if first.startswith("\ufeff"):
-                handle.read(1)
-            return _read_table(csv.reader(handle, delimiter=delimiter), file)
-    except UnicodeDecodeError:
-        return [], [Problem(file, None, "", "tệp CSV phải được lưu với mã hóa UTF-8")]
+        return _read_table(rows(), file)
+    except _CsvCellTooLong as exc:
+        if exc.reason:
+            return [], [Problem(file, exc.line, f"cột {exc.column}", exc.reason)]
+        if exc.length is None:
+            return [], [Problem(file, exc.line, "", f"dòng CSV không đọc được: một ô dài quá {MAX_CSV_FIELD:,} ký tự"
+                                                  .replace(",", ".") + ", thường do thiếu dấu nháy đóng (\") ở dòng này")]
+        return [], [Problem(file, exc.line, f"cột {exc.column}",
+                            f"ô dài {exc.length:,} ký tự, quá {MAX_CSV_FIELD:,} ký tự cho phép".replace(",", "."))]
+
+
+class _CsvCellTooLong(Exception):
+    def __init__(self, line: int, column: int | None, length: int | None, reason: str = ""):
+        self.line, self.column, self.length, self.reason = line, column, length, reason
 
 
 def _read_xlsx(path: Path) -> tuple[list[RawUnit], list[Problem]]:
