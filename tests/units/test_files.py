@@ -116,7 +116,8 @@ def test_csv_not_utf8(tmp_path):
 
     _, problems = read_unit_file(path)
 
-    assert [p.message for p in problems] == ["tệp CSV phải được lưu với mã hóa UTF-8"]
+    [problem] = problems
+    assert problem.line == 2 and problem.message.startswith("tệp không phải văn bản UTF-8 (byte 0xF4 ở cột 4")
 
 
 def test_yaml_unknown_keys_and_lines(db, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -61,4 +62,7 @@ async def _hammer(base_urls: list[str], cookie: str, csrf: str, assignment_id: i
 def hammer(base_urls: list[str], cookie: str, csrf: str, assignment_id: int, *, readers: int, writers: int,
            timeout: float = 120) -> Hammered:
     """All requests start together (one connection each); several base URLs: requests spread over the servers."""
-    return asyncio.run(_hammer(base_urls, cookie, csrf, assignment_id, readers, writers, timeout))
+    # A thread of its own: the caller's thread may already run an event loop (left by an earlier test).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _hammer(base_urls, cookie, csrf, assignment_id, readers, writers,
+                                                timeout)).result()

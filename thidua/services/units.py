@@ -261,7 +261,10 @@ MAX_CSV_FIELD = 2_000  # a unit's name or address; a longer cell is a broken or 
 
 def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     file = str(path)
-    text = read_text_file(path)  # located: not UTF-8, a folder, too large
+    try:
+        text = read_text_file(path)  # located: not UTF-8, a folder, too large
+    except SpecError as exc:
+        return [], exc.problems
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
