@@ -49,7 +49,6 @@ from thidua.models.outbox import OutboxMessage  # noqa: E402
 from thidua.models.tables import Level, Unit  # noqa: E402
 from thidua.notifications.message import message_id_for  # noqa: E402
 from thidua.notifications.render import get_renderer  # noqa: E402
-from thidua.notifications.sink import CountingHandler  # noqa: E402
 from thidua.notifications.transport import SmtpSettings  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
 from thidua.services import reminders as service  # noqa: E402

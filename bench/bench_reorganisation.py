@@ -23,7 +23,6 @@ from pathlib import Path
 from bench_plan import campaign_yaml, step_import, step_load
 from benchlib import bench_database, in_child, peak_mb
 from sqlalchemy import Integer, String, and_, func, insert, literal, select, update
-from sqlmodel import Session
 
 from thidua.db import create_schema, make_engine
 from thidua.models.hierarchy import path_segment, subtree_upper_bound

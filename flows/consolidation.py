@@ -16,7 +16,8 @@ configure_prefect_environment(get_settings())
 import anyio  # noqa: E402
 from prefect import flow, task  # noqa: E402
 
-from thidua.db import create_schema, get_engine, session_scope  # noqa: E402
+from thidua.bootstrap import ready_engine  # noqa: E402
+from thidua.db import session_scope  # noqa: E402
 from thidua.errors import retry_only_retryable  # noqa: E402
 from thidua.services.consolidation import ConsolidationResult, consolidate, consolidate_due  # noqa: E402
 
@@ -27,16 +28,14 @@ def _as_dict(result: ConsolidationResult) -> dict[str, Any]:
 
 
 def _consolidate_one(campaign_code: str, obligation_code: str | None, round_number: int | None, actor: str) -> dict[str, Any]:
-    engine = get_engine()
-    create_schema(engine)
+    engine = ready_engine()
     with session_scope(engine) as session:
         return _as_dict(consolidate(session, campaign_code=campaign_code, obligation_code=obligation_code,
                                     round_number=round_number, actor=actor))
 
 
 def _consolidate_due(now: datetime | None, actor: str) -> list[dict[str, Any]]:
-    engine = get_engine()
-    create_schema(engine)
+    engine = ready_engine()
     with session_scope(engine) as session:
         return [_as_dict(r) for r in consolidate_due(session, now=now, actor=actor)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
-from thidua.models.vnformat import fmt_date, fmt_datetime  # noqa: F401  (re-exported: one formatting module)
+from thidua.models.vnformat import fmt_date as fmt_date, fmt_datetime as fmt_datetime  # re-exported: one formatting module
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 

@@ -18,9 +18,9 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import Field
 
+from thidua.models.emails import checked_email
 from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.vnformat import fmt_integer
@@ -65,6 +65,12 @@ def subtree_upper_bound(path: str) -> str:
     digits compare the same way in every collation, so this range is exact and uses the path index.
     """
     return path[:-SEGMENT_WIDTH] + path_segment(int(path[-SEGMENT_WIDTH:-1]) + 1)
+
+
+def subtree_range(path: str) -> tuple[str, str]:
+    """[low, high) bounds of the subtree rooted at `path` (the unit included): the one subtree rule. SQL helpers
+    built on it: thidua.services.units.subtree_clause (a literal root) and in_subtree_of (a joined root)."""
+    return path, subtree_upper_bound(path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -282,26 +288,8 @@ def parse_active(value: Any) -> bool:
     raise ValueError(f"giá trị hoạt động không hợp lệ: '{text}' (dùng có/không, x, 1/0, true/false)")
 
 
-# Plain ASCII addresses are checked by this pattern; everything else (IDN, quoted, odd) goes to
-# email_validator, which costs ~30 µs an address: too slow for 200,000 addresses of a national import.
-_PLAIN_EMAIL = re.compile(
-    r"^[A-Za-z0-9_%+\-]+(?:\.[A-Za-z0-9_%+\-]+)*"
-    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
-)
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
-
-
-def normalize_email(address: str) -> str:
-    """The address with its domain in lower case; ValueError when invalid."""
-    match = _PLAIN_EMAIL.match(address)
-    if match and len(address) <= 254 and len(address) - len(match.group(1)) <= 65:
-        domain = match.group(1).lower()
-        if domain.rsplit(".", 1)[-1] not in SPECIAL_USE_DOMAIN_NAMES:
-            return address[: -len(domain)] + domain
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise ValueError(f"địa chỉ e-mail không hợp lệ: '{address}'") from None
+normalize_email = checked_email  # the one syntax rule (models/emails.py); this name is kept for callers
 
 
 def parse_emails(value: Any) -> tuple[list[str], list[str]]:

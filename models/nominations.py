@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from thidua.errors import (
-    ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+    Category, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
 )
 from thidua.models.clock import utcnow
 
@@ -102,7 +102,7 @@ class NominationError(ThiduaError):
     """A refused nomination request; the message is for the user (Vietnamese). Nothing was changed.
     Subclasses list their branch of thidua.errors first so its category wins."""
 
-    category = RefusedError.category
+    category: ClassVar[Category] = RefusedError.category
     retryable = False
 
 

@@ -28,13 +28,13 @@ day's digest: one e-mail per parent per day, listing every overdue child at the 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Iterable
 
 from thidua.models.clock import local_to_utc
+from thidua.models.emails import is_valid_email, normalise_email
 from thidua.models.spec.reminders import Ladder, Rung
 from thidua.models.workcalendar import WorkingCalendar, parse_hhmm
 
@@ -169,20 +169,19 @@ def office_digest_period(frequency: str, day: date) -> str:
     return day.isoformat()
 
 
+normalize_email = normalise_email  # the comparison form (models/emails.py); this name is kept for callers
+
+
 # ---------------------------------------------------------------------------------------------------
 # Ledger keys: one row per mail, unique; the same key is never sent twice.
 # The SQL producers in thidua/services/reminders.py build the same strings (tested against these).
 # ---------------------------------------------------------------------------------------------------
-def normalize_email(address: str) -> str:
-    return address.strip().lower()
-
-
 def reminder_key(assignment_id: int, occurrence_id: str, email: str) -> str:
-    return f"rem:{assignment_id}:{occurrence_id}:{normalize_email(email)}"
+    return f"rem:{assignment_id}:{occurrence_id}:{normalise_email(email)}"
 
 
 def escalation_key(campaign_id: int, parent_unit_id: int, day: date, email: str) -> str:
-    return f"esc:{campaign_id}:{parent_unit_id}:{day:%Y%m%d}:{normalize_email(email)}"
+    return f"esc:{campaign_id}:{parent_unit_id}:{day:%Y%m%d}:{normalise_email(email)}"
 
 
 def office_digest_key(campaign_id: int, period: str) -> str:
@@ -195,10 +194,9 @@ def failure_report_key(campaign_id: int, day: date) -> str:
 
 # Keys must fit outbox.key (200 characters): longer addresses are reported, never queued.
 MAX_QUEUED_EMAIL_LENGTH = 150
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 def is_plausible_email(address: str) -> bool:
-    """Syntax good enough to hand to SMTP (ASCII, one @, a dotted domain)."""
+    """Fit to hand to SMTP and to key the ledger with: a valid address (models/emails.py), ASCII, short enough."""
     address = address.strip()
-    return len(address) <= MAX_QUEUED_EMAIL_LENGTH and bool(_EMAIL.match(address))
+    return len(address) <= MAX_QUEUED_EMAIL_LENGTH and address.isascii() and is_valid_email(address)

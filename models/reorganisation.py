@@ -482,6 +482,7 @@ class _Planner:
         parent = self._active_unit(row, "parent", row.parent_code)
         if parent is None or not ok:
             return
+        assert row.name is not None and row.level_code is not None  # ok: both were checked above
         if self._level_fits(row, "level", row.level_code, parent, f"đơn vị mới '{code}'"):
             self._make_unit(row, code, row.name, row.level_code, parent)
 

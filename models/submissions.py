@@ -29,14 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from thidua.errors import (
-    ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+    Category, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
 )
 from thidua.models.clock import utcnow
 from thidua.models.forms import FieldError
@@ -115,7 +115,7 @@ class SubmissionError(ThiduaError):
     """A refused action. Permanent: retrying the same input fails the same way (except StaleVersion).
     Subclasses list their branch of thidua.errors first so its category wins."""
 
-    category = RefusedError.category
+    category: ClassVar[Category] = RefusedError.category
     retryable = False
 
 

@@ -51,7 +51,7 @@ def fmt_number(value: Any, digits: int = 1, *, fixed: bool = False, missing: str
     whole, _, fraction = f"{abs(number):f}".partition(".")
     if not fixed:
         fraction = fraction.rstrip("0")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         whole, groups = whole[:-3], [whole[-3:], *groups]
     text = ".".join([whole, *groups])

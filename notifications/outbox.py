@@ -8,12 +8,13 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from thidua.models.clock import utcnow
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 
 
-def _insert_ignoring_duplicates(session: Session):
+def _insert_ignoring_duplicates(session: Session) -> Insert:
     """INSERT that skips rows whose key already exists (the key is the idempotency guarantee)."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name

@@ -57,7 +57,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A currently free TCP port (aiosmtpd's Controller cannot bind port 0)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def message_id_of(content: bytes) -> str | None:

@@ -155,7 +155,8 @@ def _reply_code(exc: BaseException) -> int | None:
         # Retryable as long as one recipient was refused only temporarily.
         codes = [r.code for r in exc.recipients]
         temporary = [c for c in codes if c < 500]
-        return (temporary or codes or [None])[0]
+        chosen = temporary or codes
+        return chosen[0] if chosen else None
     if isinstance(exc, SMTPResponseException) and exc.code >= 400:
         return exc.code
     return None
@@ -213,7 +214,7 @@ class SmtpSettings:
     def backoff_s(self, attempt: int) -> float:
         """Delay after failed attempt number ``attempt`` (1-based)."""
         delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)
+        return float(delay * random.uniform(0.5, 1.0))
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,9 @@ async def deliver(
     """
     if not messages:
         return []
-    local_hostname = settings.local_hostname or await asyncio.to_thread(socket.getfqdn)
+    local_hostname = settings.local_hostname
+    if not local_hostname:
+        local_hostname = await asyncio.to_thread(socket.getfqdn)
     run = _Run(messages, on_result)
     workers = [
         _Worker(run, settings, local_hostname).run()

@@ -1,9 +1,17 @@
-"""Engine and session handling for SQLite (default) and PostgreSQL (scale-out)."""
+"""Engine and session handling for SQLite (default) and PostgreSQL (scale-out), and the transaction convention.
+
+Write use cases own their unit of work: a service function that changes state either takes an Engine and opens
+`session_scope` itself, or takes a Session and is decorated with `owns_transaction` (it commits when it returns,
+rolls back when it raises). Callers that combine several writes in one transaction wrap them in `session_scope`
+or `unit_of_work`; the use cases inside then leave the commit to that outer scope. Queries take a Session and
+never commit.
+"""
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -63,16 +71,48 @@ def create_schema(engine: Engine) -> None:
     upgrade(engine)
 
 
+UNIT_OF_WORK = "thidua.unit_of_work"  # session.info flag: an outer scope will commit
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """One transaction on an existing session: commit on success, roll back on any error. Nested scopes (and the
+    write use cases called inside) leave the commit to the outermost one."""
+    outer = bool(session.info.get(UNIT_OF_WORK))
+    session.info[UNIT_OF_WORK] = True
+    try:
+        yield session
+        if not outer:
+            session.commit()
+    except BaseException:
+        if not outer:
+            session.rollback()
+        raise
+    finally:
+        session.info[UNIT_OF_WORK] = outer
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A short transaction: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """A short transaction on a new session: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as session, unit_of_work(session):
+        yield session
+
+
+def owns_transaction(func: F) -> F:
+    """A write use case taking a Session (first argument) owns its unit of work: it commits when it returns and
+    rolls back when it raises, so nothing half-done stays; inside an outer unit of work or a savepoint
+    (`begin_nested`) it leaves the commit to the caller."""
+
+    @functools.wraps(func)
+    def wrapper(session: Session, *args: Any, **kwargs: Any) -> Any:
+        if session.info.get(UNIT_OF_WORK) or session.in_nested_transaction():
+            return func(session, *args, **kwargs)
+        with unit_of_work(session):
+            return func(session, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def all_metadata() -> "SQLModel.metadata.__class__":

@@ -3,6 +3,7 @@
     ThiduaError                 anything refused on purpose; the message is Vietnamese, fit to show a user
     ├── NotFoundError           a campaign, unit, obligation, nomination, … named by the user does not exist
     ├── InvalidInputError       malformed or inconsistent input (a file, a form field, an option)
+    │   └── InvalidFields       … with a message per field (``errors``)
     ├── NotPermittedError       the actor may not do this (role, unit, sign-in)
     ├── ConflictError           someone acted first / the state moved on; reload and try again (retryable)
     ├── RefusedError            a rule of the campaign forbids it now (closed, not open yet, quota, eligibility)
@@ -58,6 +59,8 @@ class ThiduaError(Exception):
 
     category: ClassVar[Category] = "invalid_input"
     retryable: ClassVar[bool] = False
+    status: ClassVar[int | None] = None  # a few errors pin an HTTP status of their own (401, 410, 429)
+    title: ClassVar[str | None] = None  # and a page title; None: the category's
 
     def __init__(self, *args: object, detail: dict[str, Any] | None = None) -> None:
         super().__init__(*args)
@@ -65,7 +68,7 @@ class ThiduaError(Exception):
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS[self.category]
+        return self.status or HTTP_STATUS[self.category]
 
     @property
     def exit_code(self) -> int:
@@ -75,38 +78,46 @@ class ThiduaError(Exception):
 class NotFoundError(ThiduaError):
     """Something named by the user does not exist."""
 
-    category = "not_found"
+    category: ClassVar[Category] = "not_found"
 
 
 class InvalidInputError(ThiduaError):
     """Malformed or inconsistent input; the message names the file, line/row and field."""
 
-    category = "invalid_input"
+    category: ClassVar[Category] = "invalid_input"
+
+
+class InvalidFields(InvalidInputError):
+    """Bad input for named fields of a form or command; ``errors`` maps a field code to its message."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message, detail={"errors": dict(errors or {})})
+        self.errors: dict[str, str] = dict(errors or {})
 
 
 class NotPermittedError(ThiduaError):
     """The actor may not do this."""
 
-    category = "not_permitted"
+    category: ClassVar[Category] = "not_permitted"
 
 
 class ConflictError(ThiduaError):
     """The state changed under the request (someone acted first). Retryable after reloading the state."""
 
-    category = "conflict"
+    category: ClassVar[Category] = "conflict"
     retryable = True
 
 
 class RefusedError(ThiduaError):
     """A rule of the campaign refuses the action now (closed campaign, form not open yet, quota, eligibility)."""
 
-    category = "refused"
+    category: ClassVar[Category] = "refused"
 
 
 class UnavailableError(ThiduaError):
     """An outside system (SMTP server, database, worker pool, Prefect server) failed. Usually retryable."""
 
-    category = "unavailable"
+    category: ClassVar[Category] = "unavailable"
     retryable = True
 
 

@@ -15,7 +15,7 @@ import random
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,12 +24,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.errors import RefusedError
-from thidua.models.clock import local_to_utc
+from thidua.models.clock import local_to_utc, utc_to_local
 from thidua.models.vnformat import MISSING, fmt_number
 from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
 from thidua.models.spec.campaign import Obligation
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.services.units import subtree_clause
 from thidua.settings import CONFIG_DIR, Settings
 
 REPORT_KINDS = ("registration", "round_report", "final_report")
@@ -81,6 +82,9 @@ class DemoSummary:
     mail_by_kind: dict[str, int] = field(default_factory=dict)
     mail_failed: int = 0
     mail_unknown: int = 0
+    mail_pending: int = 0  # due by the end of the run and still not sent (should be 0)
+    mail_after_end: int = 0  # deferred to a working slot after the last simulated day
+    mail_outside_working_hours: int = 0  # campaign mail sent on a day off or out of hours (should be 0)
     eml_files: int = 0
     submissions: int = 0
     reviews: Counter = field(default_factory=Counter)
@@ -449,6 +453,7 @@ class Simulation:
                     summary.reminders_by_rung[base] = summary.reminders_by_rung.get(base, 0) + count
             summary.mail_failed = session.execute(select(func.count()).where(O.status == "failed")).scalar_one()
             summary.mail_unknown = session.execute(select(func.count()).where(O.status == "unknown")).scalar_one()
+            _summarise_timing(session, summary, end)
             for ob in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,  # type: ignore[call-overload]
                                                               ObligationDef.kind.in_(REPORT_KINDS),  # type: ignore[attr-defined]
                                                               ObligationDef.due_on <= end).order_by(ObligationDef.due_on)).scalars().all():
@@ -473,13 +478,33 @@ class Simulation:
         return summary
 
 
+def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None:
+    """Mail left pending at the end, and campaign mail sent outside the calendar's working moments."""
+    from thidua.services.reminders import WORKING_HOURS_KINDS, campaign_context
+
+    O = OutboxMessage
+    end_at = local_to_utc(datetime.combine(end + timedelta(days=1), time(0, 0)))
+    pending = session.execute(select(O.scheduled_at).where(O.status.in_(("pending", "claimed")))).scalars().all()  # type: ignore[attr-defined]
+    summary.mail_pending = sum(1 for at in pending if _aware(at) < end_at)
+    summary.mail_after_end = len(pending) - summary.mail_pending
+    ctx = campaign_context(session, "bd-2023")
+    sent = session.execute(select(O.sent_at).where(O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
+                                                   O.kind.in_(sorted(WORKING_HOURS_KINDS)))).scalars().all()  # type: ignore[attr-defined]
+    summary.mail_outside_working_hours = sum(
+        1 for at in sent if not ctx.calendar.is_working_moment(utc_to_local(_aware(at), ctx.timezone).replace(tzinfo=None)))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int:
     """Submitted-but-late assignments under a group unit, to split 'on time' from 'late'."""
     group = session.execute(select(Unit.path).where(Unit.code == unit_code)).scalar_one()  # type: ignore[call-overload]
     return session.execute(
         select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id).where(  # type: ignore[arg-type]
             Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Assignment.late.is_(True),  # type: ignore[attr-defined]
-            Assignment.status.in_(("da_gui", "da_duyet")), Unit.path >= group, Unit.path < group + "~")  # type: ignore[attr-defined]
+            Assignment.status.in_(("da_gui", "da_duyet")), subtree_clause(group))  # type: ignore[attr-defined]
     ).scalar_one()
 
 

@@ -146,7 +146,7 @@ class Simulation2025:
                 select(Assignment.id, Assignment.due_on, ObligationDef.opens_on, ObligationDef.kind)
                 .join(ObligationDef, ObligationDef.id == Assignment.obligation_id).order_by(Assignment.id)).all()
         plan: dict[date, list[tuple[str, int]]] = {}
-        for assignment_id, due, opens, kind in rows:
+        for assignment_id, due, opens, _kind in rows:
             if self.rng.random() < 0.08:
                 continue  # never reports: reminders, then escalations to the parent of the day
             submit = due + timedelta(days=self.rng.randint(-12, 6))
@@ -164,7 +164,7 @@ class Simulation2025:
     def _act(self, verb: str, assignment_id: int, day: date) -> None:
         """Reads the assignment as it is on the day: after the merger its owner or reviewer may have changed."""
         from thidua.models.submissions import SubmissionError
-        from thidua.services.submissions import obligation_spec, review_report, submit_report
+        from thidua.services.submissions import review_report, submit_report
 
         moment = local_to_utc(datetime.combine(day, time(10, 0)))
         with Session(self.engine) as session:

@@ -172,6 +172,7 @@ NOTICES = {
     "da-duyet": "Đã duyệt.",
     "da-tra-lai": "Đã trả lại kèm ý kiến cho đơn vị.",
     "da-chuyen": "Đã chuyển lên cấp trên.",
+    "da-duyet-cho-chuyen": "Đã duyệt; đề nghị nằm trong danh sách chờ gửi cấp trên kèm tờ trình của đơn vị.",
     "da-tu-choi": "Đã từ chối.",
     "da-quyet-dinh": "Đã ghi quyết định khen thưởng.",
     "duyet-hang-loat": "Đã duyệt các hồ sơ được chọn.",

@@ -4,25 +4,21 @@ maps every ThiduaError (these and the service layer's) by category to a status, 
 else is ever shown: unexpected errors become a generic 500 page, never a stack trace or SQL."""
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from thidua.errors import (
-    HTTP_STATUS, HTTP_TITLE, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError,
-    ThiduaError,
+    HTTP_TITLE, ConflictError, InvalidFields, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
 )
+from thidua.links import BadLink, LinkExpired, LinkReused, LinkTampered
+
+__all__ = ["WebError", "NotSignedIn", "Forbidden", "CsrfRejected", "NotFound", "Conflict", "InvalidInput",
+           "RateLimited", "Refused", "BadLink", "LinkTampered", "LinkExpired", "LinkReused", "title_of"]
 
 
 class WebError(ThiduaError):
-    status: ClassVar[int | None] = None  # None: the category's status (thidua.errors.HTTP_STATUS)
-    title: ClassVar[str | None] = None  # None: the category's title
-
     def __init__(self, message: str, *, detail: dict[str, Any] | None = None):
         super().__init__(message, detail=detail)
         self.message = message
-
-    @property
-    def http_status(self) -> int:
-        return self.status or HTTP_STATUS[self.category]
 
 
 class NotSignedIn(NotPermittedError, WebError):
@@ -46,12 +42,8 @@ class Conflict(ConflictError, WebError):
     """Someone acted first: the page was stale. `detail` describes the current state."""
 
 
-class InvalidInput(InvalidInputError, WebError):
+class InvalidInput(InvalidFields, WebError):
     """Bad input; `errors` maps a field code to its message (shown beside the field)."""
-
-    def __init__(self, message: str, errors: dict[str, str] | None = None):
-        super().__init__(message, detail={"errors": errors or {}})
-        self.errors = errors or {}
 
 
 class RateLimited(RefusedError, WebError):
@@ -62,25 +54,6 @@ class RateLimited(RefusedError, WebError):
     def __init__(self, message: str, retry_after_seconds: int):
         super().__init__(message, detail={"retry_after_seconds": retry_after_seconds})
         self.retry_after_seconds = retry_after_seconds
-
-
-class BadLink(InvalidInputError, WebError):
-    """A sign-in link that cannot be honoured; the page offers a new one."""
-
-    status = 400
-    title = "Liên kết không dùng được"
-
-
-class LinkTampered(BadLink):
-    pass
-
-
-class LinkExpired(BadLink):
-    status = 410
-
-
-class LinkReused(BadLink):
-    status = 410
 
 
 class Refused(RefusedError, WebError):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from thidua.models.clock import local_to_utc, utc_to_local
@@ -14,6 +14,7 @@ from thidua.models.nominations import NominationStatus
 from thidua.models.tables import AuditLog, Campaign, Level, ObligationDef, Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.targets import TargetReport, target_progress
+from thidua.services.units import subtree_clause
 from thidua.web.figure_cache import FigureCache, Figures
 from thidua.services.campaigns import subtree_range
 from thidua.web.errors import InvalidInput
@@ -155,7 +156,7 @@ def failed_mail(session: Session, me: Principal, campaign_id: int | None, *, lim
                OutboxMessage.scheduled_at)
         .outerjoin(Unit, Unit.id == OutboxMessage.unit_id)
         .where(OutboxMessage.status.in_(PROBLEM_STATUSES), OutboxMessage.kind.in_(REMINDER_KINDS),
-               or_(Unit.id.is_(None), and_(Unit.path >= me.unit_path, Unit.path < me.unit_path + "~")))
+               or_(Unit.id.is_(None), subtree_clause(me.unit_path)))
         .order_by(OutboxMessage.scheduled_at.desc(), OutboxMessage.id.desc()).limit(limit)
     )
     if campaign_id is not None:

@@ -7,16 +7,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from thidua.models.accounts import Role  # the roles are domain rules; re-exported for the web
 from thidua.web.errors import Forbidden
-
-
-class Role(StrEnum):
-    UNIT_OFFICER = "unit_officer"
-    REVIEWER = "reviewer"
-    OFFICE = "office"
-
 
 ROLE_LABELS = {
     Role.UNIT_OFFICER: "Cán bộ đơn vị",

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
-from thidua.services.status import rollup_columns
+from thidua.services.status import _usual_level, breakdown_label, rollup_columns
 from thidua.web.errors import NotFound
 from thidua.web.permissions import Principal, UnitRef
 
@@ -185,11 +185,12 @@ def compliance_by_branch(session: Session, obligation_id: int, scope: Unit, now:
         .group_by(branch)
     ).all()
     children = {u.path: u for u in session.execute(select(Unit).where(Unit.parent_id == scope.id)).scalars()}
+    usual = _usual_level(children.values())
     out = []
     for r in rows:
         child = children.get(r.branch)
         if child is not None:
-            out.append(Compliance(child.code, child.name, r.total, r.submitted or 0, r.accepted or 0,
+            out.append(Compliance(child.code, breakdown_label(child, usual), r.total, r.submitted or 0, r.accepted or 0,
                                   r.returned or 0, r.overdue or 0, r.late or 0))
     out.sort(key=lambda c: c.key)
     return out

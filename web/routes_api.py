@@ -13,6 +13,7 @@ from sqlmodel import Session
 from thidua.models.awards import DossierEntry
 from thidua.models.nominations import NominationError
 from thidua.models.submissions import FormInvalid, Submission, SubmissionError
+from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import submit_report
@@ -25,7 +26,6 @@ from thidua.web.office_views import audit_conditions, audit_page, office_figures
 from thidua.web.permissions import Principal, can_act_for_unit, can_read_unit, require, require_office, require_reviewer
 from thidua.web.queries import assignment_view, pick_campaign, unit_obligations, unit_ref
 from thidua.web.review_queries import QueueFilters, review_queue
-from thidua.web.routes_auth import EMAIL_RE
 from thidua.web.routes_nominations import HOLDER_ACTIONS, own_list, perform
 from thidua.web.security import csrf_token
 from thidua.web.routes_review import _reviewable, bulk_accept_items, decide_report
@@ -177,12 +177,11 @@ def csrf(request: Request) -> dict[str, str]:
 
 @router.post("/auth/link", status_code=202, summary="Yêu cầu liên kết đăng nhập qua e-mail")
 def request_link(body: LinkRequestIn, request: Request, session: Session = Depends(db)) -> dict[str, str]:
-    if not EMAIL_RE.match(body.email.strip()):
+    if not is_valid_email(body.email):
         raise InvalidInput("Địa chỉ e-mail chưa đúng dạng.", {"email": "địa chỉ e-mail chưa đúng dạng"})
     request.app.state.link_limits.check(normalise_email(body.email), request.client.host if request.client else "?")
     with write_turn(request):
         issued = issue_login_link(session, request.app.state.settings, body.email, now=now(request), next_path=body.next)
-        session.commit()
     if issued is not None and request.app.state.send_mail_now is not None:
         request.app.state.send_mail_now(f"login:{issued[0].jti}")
     return {"thong_diep": "Nếu địa chỉ có tài khoản, liên kết đăng nhập đã được gửi."}
@@ -237,12 +236,9 @@ def submit(assignment_id: int, body: SubmitIn, request: Request, me: Principal =
             submit_report(session, campaign_code=view.campaign.code, obligation_code=view.obligation.code,
                           unit_code=view.unit.code, raw=body.data, actor=me.actor, acting_unit_code=me.unit_code,
                           now=now(request), expected_version=body.expected_version, source="api")
-            session.commit()
     except FormInvalid as exc:
-        session.rollback()
         raise InvalidInput("Báo cáo chưa hợp lệ, chưa ghi gì.", field_errors(exc)) from None
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
     return _assignment_out(session, assignment_id, me)
 
@@ -277,9 +273,7 @@ def review(assignment_id: int, body: ReviewIn, request: Request, me: Principal =
         with write_turn(request):
             decide_report(session, me, view, accept=body.action == "accept", comment=body.comment,
                           rating=body.appraised_rating, version=body.expected_version, moment=now(request))
-            session.commit()
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
     return _assignment_out(session, assignment_id, me)
 

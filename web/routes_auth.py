@@ -1,17 +1,16 @@
 """Sign-in pages: ask for a link, follow it, choose a unit, sign out."""
 from __future__ import annotations
 
-import re
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
-from thidua.audit import audit
 from thidua.web.auth import (
-    LinkClaims, consume_link, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
+    LinkClaims, record_sign_in, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
     users_for_email,
 )
 from thidua.web.deps import (
@@ -24,7 +23,6 @@ from thidua.web.rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def home_path(p: Principal) -> str:
@@ -53,7 +51,7 @@ def request_link(
     session: Session = Depends(db),
 ) -> Response:
     typed = email.strip()
-    if not EMAIL_RE.match(typed):
+    if not is_valid_email(typed):
         errors = {"email": "Địa chỉ e-mail chưa đúng dạng (ví dụ: tenban@ldld.binhdinh.vn)."}
         return render(request, "auth/sign_in.html", {"next": safe_next_path(next), "email": typed, "errors": errors},
                       status_code=422)
@@ -61,7 +59,6 @@ def request_link(
     request.app.state.link_limits.check(normalise_email(typed), client)
     with write_turn(request):
         issued = issue_login_link(session, request.app.state.settings, typed, now=now(request), next_path=next)
-        session.commit()
     sender = request.app.state.send_mail_now
     if issued is not None and sender is not None:
         background.add_task(sender, f"login:{issued[0].jti}")
@@ -102,11 +99,8 @@ def use_link(request: Request, t: str = Form(""), session: Session = Depends(db)
         raise BadLink("Tài khoản gắn với liên kết này không còn hoạt động. Hãy liên hệ văn phòng chiến dịch.")
     try:
         with write_turn(request):
-            consume_link(session, claims, now=moment)
             user = users[0]
-            audit(session, actor=user.email, action="auth.signed_in", entity="user", entity_id=user.id,
-                  unit_id=user.unit_id, after={"link": claims.purpose}, at=moment)
-            session.commit()
+            record_sign_in(session, claims, user, now=moment)
     except LinkReused:
         current = request.state.web_session
         if current.signed_in and current.email == claims.email:

@@ -12,8 +12,9 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from thidua.models.nominations import Nomination, NominationError, NominationStatus
+from thidua.models.tables import Assignment, ObligationDef
 from thidua.services import nominations as service
-from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
+from thidua.web.deps import csrf_protect, db, form_data, now, principal, today, write_turn
 from thidua.web.errors import Conflict, InvalidInput, NotFound
 from thidua.web.nomination_views import (
     access, actor_for, as_web_error, current_state, proposal_form, read_day, read_proposal, readable,
@@ -27,7 +28,7 @@ router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 HOLDER_ACTIONS = ("duyet", "tra_lai", "tu_choi", "quyet_dinh")
 PROPOSER_ACTIONS = ("gui_lai", "rut")
-NOTICE = {"duyet": "da-chuyen", "tra_lai": "da-tra-lai", "tu_choi": "da-tu-choi", "quyet_dinh": "da-quyet-dinh",
+NOTICE = {"duyet": "da-duyet-cho-chuyen", "tra_lai": "da-tra-lai", "tu_choi": "da-tu-choi", "quyet_dinh": "da-quyet-dinh",
           "gui_lai": "da-gui", "rut": "da-rut"}
 
 
@@ -39,9 +40,14 @@ def _campaign(session: Session, me: Principal, code: str | None = None):  # noqa
 
 
 def outgoing_lists(engine, campaign_id: int, unit_id: int) -> list[dict[str, Any]]:  # noqa: ANN001
-    """The unit's open lists that carry files, waiting for a tờ trình to leave."""
-    return [b for b in service.list_batches(engine, campaign_id, unit_id=unit_id)
-            if b["from_unit_id"] == unit_id and b["status"] == "open" and b["live_count"]]
+    """The unit's open lists that carry files, waiting for a tờ trình to leave, each with the files it carries."""
+    lists = [b for b in service.list_batches(engine, campaign_id, unit_id=unit_id)
+             if b["from_unit_id"] == unit_id and b["status"] == "open" and b["live_count"]]
+    if lists:
+        held = service.list_nominations(engine, campaign_id, holder_unit_id=unit_id)
+        for b in lists:
+            b["items"] = [n for n in held if n.batch_id == b["id"] and n.status in ("proposed", "approved")]
+    return lists
 
 
 def own_list(engine, campaign_id: int, me: Principal, batch_id: int) -> dict[str, Any]:  # noqa: ANN001
@@ -61,8 +67,23 @@ def my_nominations(request: Request, me: Principal = Depends(principal), session
         "campaign": campaign,
         "rows": service.list_nominations(engine, campaign.id, origin_unit_id=me.unit_id),
         "outgoing": outgoing_lists(engine, campaign.id, me.unit_id),
+        "open_windows": open_windows(session, engine, campaign, me, today(request)),
         "typed": {}, "errors": {},
     })
+
+
+def open_windows(session: Session, engine, campaign, me: Principal, day) -> list[dict[str, Any]]:  # noqa: ANN001
+    """The proposal windows open today for the unit's level, each with the unit's obligation (for the link)."""
+    closes = {(w.title, w.level): w.closes_on for w in service.window_schedule(engine, campaign.id)}
+    rows = session.execute(
+        select(Assignment.id, ObligationDef.title, ObligationDef.opens_on)
+        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+        .where(Assignment.unit_id == me.unit_id, Assignment.campaign_id == campaign.id, Assignment.active.is_(True),
+               ObligationDef.kind == "nomination_window")
+    ).all()
+    return [{"assignment_id": r.id, "title": r.title, "closes_on": closes[(r.title, me.unit_level)]}
+            for r in rows if (r.opens_on is None or r.opens_on <= day)
+            and (r.title, me.unit_level) in closes and day <= closes[(r.title, me.unit_level)]]
 
 
 def _proposal_page(request: Request, session: Session, me: Principal, *, typed: dict[str, str],
@@ -76,8 +97,18 @@ def _proposal_page(request: Request, session: Session, me: Principal, *, typed: 
 
 
 @router.get("/don-vi/khen-thuong/moi")
-def proposal(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
-    return _proposal_page(request, session, me, typed={"don_vi": str(me.unit_id)}, errors={})
+def proposal(request: Request, nghia_vu: int | None = None, dip: str | None = None,
+             me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    typed = {"don_vi": str(me.unit_id)}
+    if dip == "ad_hoc":  # no window open: an ad-hoc proposal
+        typed["dip"] = dip
+    if nghia_vu is not None:  # opened from a proposal window's page: that window's occasion
+        view = assignment_view(session, nghia_vu)
+        if view.obligation.kind == "nomination_window" and view.unit.id == me.unit_id:
+            round_number = view.obligation.round_number
+            typed.update(dip="round" if round_number is not None else "year_end",
+                         dot=str(round_number) if round_number is not None else "")
+    return _proposal_page(request, session, me, typed=typed, errors={})
 
 
 @router.post("/don-vi/khen-thuong/moi")
@@ -113,8 +144,13 @@ def send_list(request: Request, batch_id: int, form: FormData = Depends(form_dat
     if not number:
         errors["so_to_trinh"] = "Cần số tờ trình."
     day = read_day(str(form.get("ngay_to_trinh") or ""), "ngay_to_trinh", "ngày tờ trình", errors)
-    if errors:
-        raise InvalidInput("Chưa gửi được danh sách: " + " ".join(errors.values()), errors)
+    if errors:  # back to the list page, the form kept, the errors beside the fields
+        return render(request, "nominations/list.html", {
+            "campaign": campaign, "rows": service.list_nominations(engine, campaign.id, origin_unit_id=me.unit_id),
+            "outgoing": outgoing_lists(engine, campaign.id, me.unit_id),
+            "typed": {"so_to_trinh": number, "ngay_to_trinh": str(form.get("ngay_to_trinh") or "")},
+            "errors": errors, "error_list": batch_id,
+        }, status_code=422)
     try:
         with write_turn(request):
             service.send_batch(engine, campaign.id, actor_for(me), batch_id=batch_id,

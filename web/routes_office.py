@@ -13,12 +13,14 @@ from sqlmodel import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 
+from thidua.errors import InvalidFields
 from thidua.models.clock import parse_date
 from thidua.models.nominations import STATUS_LABELS as NOMINATION_STATUS_LABELS
 from thidua.models.submissions import SubmissionError
 from thidua.models.tables import Level, Unit, User
 from thidua.services.nominations import write_award_register
 from thidua.services.reports import build_final_report, build_round_report
+from thidua.services.units import subtree_clause
 from thidua.web import office_views
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from thidua.web.errors import InvalidInput, NotFound, Refused
@@ -106,7 +108,7 @@ def _users_page(request: Request, session: Session, me: Principal, *, typed: dic
                 errors: dict[str, str] | None = None, q: str = "", status_code: int = 200) -> Response:
     query = (
         select(User, Unit.code, Unit.name).join(Unit, Unit.id == User.unit_id)
-        .where(Unit.path >= me.unit_path, Unit.path < me.unit_path + "~")
+        .where(subtree_clause(me.unit_path))
     )
     if q.strip():
         needle = f"%{q.strip().lower()}%"
@@ -134,12 +136,10 @@ def create_user(request: Request, form: FormData = Depends(form_data), me: Princ
     try:
         if unit is not None and not unit.startswith(me.unit_path):
             raise InvalidInput("Chưa thêm được người dùng.", {"unit": "đơn vị này nằm ngoài phạm vi của văn phòng"})
-        add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
-                 full_name=typed["full_name"], actor=me.actor, now=now(request))
         with write_turn(request):
-            session.commit()
-    except InvalidInput as exc:
-        session.rollback()
+            add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
+                     full_name=typed["full_name"], actor=me.actor, now=now(request))
+    except InvalidFields as exc:
         return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-them", status_code=303)
 
@@ -149,7 +149,6 @@ def import_users(request: Request, me: Principal = Depends(principal), session: 
     require_office(me)
     with write_turn(request):
         import_from_units(session, actor=me.actor, now=now(request), root_code=me.unit_code)
-        session.commit()
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-nhap", status_code=303)
 
 
@@ -190,7 +189,6 @@ def _export(request: Request, me: Principal, session: Session, build, ext: str) 
     try:
         with write_turn(request):
             files = build(session, campaign, folder)
-            session.commit()
     except SubmissionError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise Refused(sentence(str(exc)), detail={"back": "/van-phong"}) from None

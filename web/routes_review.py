@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from thidua.models.forms import format_value
 from thidua.models.submissions import InvalidTransition, StaleVersion, SubmissionError
 from thidua.models.tables import ObligationDef
+from thidua.db import owns_transaction
 from thidua.services import nominations as nomination_service
 from thidua.services.submissions import RATING_FIELD, ReviewResult, review_report
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
@@ -106,9 +107,7 @@ def review_action(request: Request, assignment_id: int, form: FormData = Depends
             result = decide_report(session, me, view, accept=action == "duyet", comment=comment or None,
                                    rating=str(form.get("xep_loai") or "") or None, version=expected_version(form),
                                    moment=now(request))
-            session.commit()
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id, back=f"/duyet/bai-nop/{assignment_id}") from None
     send_now = request.app.state.send_mail_now
     for key in result.mail_keys if send_now is not None else ():  # the unit learns of the return at once
@@ -131,6 +130,7 @@ def bulk_accept(request: Request, form: FormData = Depends(form_data), me: Princ
                   status_code=409 if not accepted else 200)
 
 
+@owns_transaction
 def bulk_accept_items(session: Session, me: Principal, picked: list[str], moment) -> tuple[int, list[str]]:  # noqa: ANN001
     """Items are 'assignment_id:version' as shown on the queue page."""
     accepted, problems = 0, []
@@ -147,5 +147,4 @@ def bulk_accept_items(session: Session, me: Principal, picked: list[str], moment
             accepted += 1
         except (StaleVersion, InvalidTransition) as exc:
             problems.append(f"{view.unit.name} – {view.obligation.title}: {sentence(str(exc))}")
-    session.commit()
     return accepted, problems

@@ -1,7 +1,6 @@
 """Pages of a unit: what it owes, one obligation with its form and history, its calendar feed."""
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +15,7 @@ from thidua.models.spec.campaign import FormField
 from thidua.models.status import SUBMITTED_STATUSES, STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import REVIEW_STATUS_LABELS, FormInvalid, Submission, SubmissionError
 from thidua.models.tables import ObligationDef
-from thidua.audit import audit
+from thidua.services.accounts import renew_calendar_feed
 from thidua.services.submissions import submit_report
 from thidua.web.auth import read_link
 from thidua.web.deps import (
@@ -133,12 +132,9 @@ def submit(request: Request, assignment_id: int, form: FormData = Depends(form_d
                 unit_code=view.unit.code, raw=typed, actor=me.actor, acting_unit_code=me.unit_code,
                 now=now(request), expected_version=expected_version(form), source="web",
             )
-            session.commit()
     except FormInvalid as exc:
-        session.rollback()
         return obligation_page(request, session, me, view, typed=typed, errors=field_errors(exc), status_code=422)
     except SubmissionError as exc:
-        session.rollback()
         raise as_web_error(exc, session, assignment_id) from None
     return RedirectResponse(f"/don-vi/nghia-vu/{assignment_id}?tb=da-gui", status_code=303)
 
@@ -158,16 +154,8 @@ def calendar_page(request: Request, me: Principal = Depends(principal), session:
 @router.post("/don-vi/lich")
 def new_calendar_link(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     """Create (or replace, revoking the old address) the secret calendar address."""
-    feed = session.get(CalendarFeed, me.user_id)
-    token = secrets.token_urlsafe(24)
-    if feed is None:
-        session.add(CalendarFeed(user_id=me.user_id, token=token, created_at=now(request)))
-    else:
-        feed.token, feed.created_at = token, now(request)
-    audit(session, actor=me.actor, action="calendar_feed.issued", entity="user", entity_id=me.user_id,
-          unit_id=me.unit_id, note="thay địa chỉ cũ" if feed else "")
     with write_turn(request):
-        session.commit()
+        renew_calendar_feed(session, user_id=me.user_id, unit_id=me.unit_id, actor=me.actor, now=now(request))
     return RedirectResponse("/don-vi/lich?tb=lich-moi", status_code=303)
 
 

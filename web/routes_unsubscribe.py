@@ -41,7 +41,6 @@ async def unsubscribe(request: Request, token: str, session: Session = Depends(d
     source = "one-click" if form.get("List-Unsubscribe") == "One-Click" else "page"
     with write_turn(request):
         opt_out(session, claims, source=source, now=now(request))
-        session.commit()
     campaign_title, what = describe(session, claims)
     return render(request, "auth/unsubscribe.html", {"token": token, "claims": claims, "what": what,
                                                       "campaign_title": campaign_title, "done": True})

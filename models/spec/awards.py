@@ -209,8 +209,8 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
             check_level(("quotas", i, "level"), quota.level)
         if quota.period == "round":
             for code in quota.awards:
-                award = catalogue.award(code)
-                if award is not None and "round" not in award.occasions:
+                quota_award = catalogue.award(code)
+                if quota_award is not None and "round" not in quota_award.occasions:
                     problems.append((("quotas", i, "period"), f"hạn mức theo đợt nhưng '{code}' không xét sơ kết đợt"))
     return problems
 

@@ -1,12 +1,15 @@
 """Text of a declarative file -> validated spec, or SpecError listing every located problem."""
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
+
+if TYPE_CHECKING:
+    from thidua.models.spec.campaign import CampaignSpec
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,7 +58,7 @@ _MESSAGES = {
 }
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "value_error" and "email" in str(error.get("msg", "")):
@@ -117,7 +120,7 @@ def validate_doc(doc: SourceDoc, model: type[M]) -> M:
         raise SpecError(problems_from_validation(doc, exc)) from None
 
 
-def validate_campaign_text(text: str, file: str):
+def validate_campaign_text(text: str, file: str) -> tuple[CampaignSpec, SourceDoc]:
     """Parse and validate a campaign file's text (no database needed)."""
     from thidua.models.spec.campaign import CampaignSpec, consistency_problems
 

@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from thidua.models.spec.campaign import CampaignSpec, round_of_day
 from thidua.models.spec.problems import SpecError
-from thidua.models.tables import Assignment, AuditLog, Campaign, ObligationDef, Round, Unit
+from thidua.models.tables import Assignment, AuditLog, ObligationDef, Round, Unit
 from tests.conftest import BINH_DINH_CAMPAIGN, CONFIG
 from tests.factories import add_unit, small_binh_dinh, unit_by_code
 from thidua.services.campaigns import load_campaign, read_campaign_file

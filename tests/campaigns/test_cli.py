@@ -51,5 +51,8 @@ def test_load_show_and_dry_run(cli):
     assert shown.exit_code == 0
     for expected in ("10/06/2023", "10/10/2023", "15/11/2023", "31/05/2023", "30/09/2023", "8.000 sáng kiến"):
         assert expected in shown.output
+    # Issue 11 point 8: the boundary rule is stated, with the shared days it decides.
+    assert "Ngày ranh giới giữa hai đợt thuộc đợt trước" in shown.output
+    assert "31/05/2023 thuộc Đợt 1" in shown.output and "30/09/2023 thuộc Đợt 2" in shown.output
     broken = cli("campaign", "load", HERE / "broken" / "24_unknown_level.yaml")
     assert broken.exit_code == 1 and "không có cấp 'to_cong_doan'" in broken.output

@@ -82,6 +82,8 @@ def test_summary_agrees_with_the_database_and_the_sink(finished):
     assert {"truoc-7-ngay", "truoc-1-ngay", "qua-han-1-ngay"} <= set(summary.reminders_by_rung)
     assert summary.eml_files == sent_total == sum(summary.mail_by_kind.values())  # every mail reached the sink once
     assert summary.mail_failed == 0 and summary.mail_unknown == 0
+    # Issue 11: nothing due is left pending at the end, and no campaign mail went out on a day off.
+    assert summary.mail_pending == 0 and summary.mail_outside_working_hours == 0
     table = summary.compliance["Báo cáo sơ kết đợt 1"]
     assert sum(owed_ for owed_, _, _ in table.values()) == owed  # every owing unit sits under one district or sector union
     assert snapshots > 0  # consolidated the day after the deadline

@@ -25,6 +25,8 @@ from thidua.models.nominations import InvalidTransition, NominationAction as A, 
 from thidua.models.spec.awards import Quota
 from tests.nominations.conftest import BEST, CATALOGUE, GOOD, full_dossier
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 LEVELS = ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs"]
 REGISTERED_BEST = NomineeFacts(registered=True, rating=BEST, round_report_accepted=True)
 

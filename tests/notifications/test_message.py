@@ -14,6 +14,8 @@ import pytest
 
 from thidua.notifications.message import build_message, message_id_for
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 SUBJECT = "Còn 3 ngày: báo cáo sơ kết đợt 2 hạn 10/10/2023"
 SENDER = '"Liên đoàn Lao động tỉnh Bình Định" <ldld@binhdinh.vn>'
 TEXT = (

@@ -15,6 +15,8 @@ from thidua.models.workcalendar import WorkingCalendar, adjust_deadline
 from thidua.services.calendars import load_holidays
 from thidua.settings import CONFIG_DIR
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 TZ = "Asia/Ho_Chi_Minh"
 HOLIDAYS = load_holidays(CONFIG_DIR / "calendars" / "vn_holidays.yaml")
 CALENDAR = WorkingCalendar(CalendarSpec(), HOLIDAYS)

@@ -10,6 +10,8 @@ from thidua.models.spec.campaign import FormField
 from thidua.models.spec.validate import validate_campaign_text
 from thidua.settings import CONFIG_DIR
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 
 def field(**kw) -> FormField:
     base = {"code": "so_lieu", "label": "Số liệu", "type": "integer"}

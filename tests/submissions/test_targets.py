@@ -8,6 +8,8 @@ import pytest
 from thidua.models.spec.campaign import TargetCondition
 from thidua.models.targets import Report, condition_holds, linear_forecast, progress, rollup_figure
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 START, DEADLINE = date(2023, 2, 15), date(2023, 8, 31)
 
 

@@ -43,7 +43,7 @@ def running(any_db):
     engine = any_db
     with Session(engine) as session:
         units = small_binh_dinh(session, districts=2, cdcs_per_district=3)
-        gli = add_unit(session, "GLI", "Liên đoàn Lao động tỉnh Gia Lai", "ldld_tinh", units["TLD"])
+        add_unit(session, "GLI", "Liên đoàn Lao động tỉnh Gia Lai", "ldld_tinh", units["TLD"])
         session.commit()
     load_campaign(engine, BINH_DINH_CAMPAIGN)
     with Session(engine) as session:
@@ -55,7 +55,7 @@ def running(any_db):
         a = session.scalars(select(Assignment).join(Unit, Unit.id == Assignment.unit_id)
                             .where(Unit.code == "BDH.D1.2")).first()
         session.execute(update(Assignment).where(Assignment.id == a.id).values(status="da_duyet"))
-        d1, bdh = _id(session, "BDH.D1"), _id(session, "BDH")
+        d1, _bdh = _id(session, "BDH.D1"), _id(session, "BDH")
         campaign_id = session.scalars(select(Campaign.id)).one()
         session.add(Nomination(
             campaign_id=campaign_id, catalogue_code="qd999", award_code="giay-khen", award_name="Giấy khen",
@@ -104,7 +104,7 @@ def test_dissolved_district_work_follows_its_successor(running, tmp_path):
         for code, rows in cdcs_before.items():
             after = _assignments(session, code)
             assert set(after) == set(rows)
-            for aid, row in after.items():
+            for _aid, row in after.items():
                 assert row[2] == (d1 if row[3] == "da_duyet" else kv1), (code, row)
         # the registration awaiting review: the new parent reviews it, the ended district may not
         with pytest.raises(NotPermitted):

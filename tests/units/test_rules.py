@@ -6,6 +6,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from thidua.models.hierarchy import normalize_email, parse_active, parse_emails, parse_sector, path_ids, path_prefix_len
 
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
+
 ADDRESSES = [
     "a@x.vn", "Van.Phong@LDLD.BinhDinh.VN", "a+b@x.vn", "a_b%c@x.vn", "a-b@sub.x-y.vn",
     "a..b@x.vn", ".a@x.vn", "a.@x.vn", "a@-x.vn", "a@x-.vn", "a@x", "a@x.test", "a@x.local", "a@localhost",

@@ -130,7 +130,7 @@ def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screens
     page.goto(f"{live.url}/duyet")
     page.click("#de-nghi-cho-xet a")
     page.click("#form-chuyen button")
-    page.wait_for_selector("text=Đã chuyển lên cấp trên")
+    page.wait_for_selector("text=Đã duyệt; đề nghị nằm trong danh sách chờ gửi cấp trên")
     page.goto(f"{live.url}/duyet")
     page.fill("input[name=so_to_trinh]", "20/TTr-LĐLĐ")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")

@@ -147,3 +147,42 @@ def test_a_unit_declares_it_proposes_nobody_and_is_no_longer_owed(world: World, 
     other = world.assignment_id("BDH.D1.1", "de-xuat-khen-thuong-dot-2")
     assert client.post(f"/don-vi/nghia-vu/{other}/khong-co-de-nghi",
                        data={"_csrf": csrf_of(client, world)}).status_code == 403
+
+
+def test_form_and_messages_follow_the_window_and_the_status(world: World, client) -> None:
+    """Issue 11 point 11: the proposal form takes the occasion of the window it was opened from; the list form
+    names its files and keeps a missing tờ trình number beside the field; approving says "chờ chuyển", and
+    the history does not say a file went to the unit that holds it."""
+    world.clock[0] = NOMINATION_NOW
+    eligible_for_round_two_awards(world)
+    as_(client, world, "officer_d1_1")
+    window = world.assignment_id("BDH.D1.1", "de-xuat-khen-thuong-dot-2")
+    form = client.get(f"/don-vi/khen-thuong/moi?nghia_vu={window}").text
+    assert re.search(r'<option value="round"\s+selected>', form) and re.search(r'<option value="2"\s+selected>', form)
+    assert client.post("/don-vi/khen-thuong/moi", data=proposal(world, _csrf=csrf_of(client, world))).status_code == 303
+    page = client.get("/don-vi/khen-thuong").text
+    batch = re.search(r'action="/don-vi/khen-thuong/danh-sach/(\d+)"', page).group(1)
+    assert "Bằng khen" in text_of(re.search(r'id="gui-danh-sach-\d+".*?</form>', page, re.S).group(0))
+    missing = client.post(f"/don-vi/khen-thuong/danh-sach/{batch}",
+                          data={"so_to_trinh": "", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)})
+    assert missing.status_code == 422 and 'id="e-so_to_trinh">Cần số tờ trình.' in missing.text
+    assert 'value="05/10/2023"' in missing.text and 'id="gui-danh-sach-' in missing.text
+    send_list(client, world, "12/TTr-CĐCS")
+    as_(client, world, "reviewer_d1")
+    approved = act(client, world, nomination(world).id, hanh_dong="duyet")
+    assert approved.status_code == 303 and "da-duyet-cho-chuyen" in approved.headers["location"]
+    detail = text_of(client.get(f"/don-vi/khen-thuong/{nomination(world).id}").text)
+    assert "Đã duyệt (chờ chuyển cấp trên)" in detail
+    assert "LĐLĐ huyện Thử Nghiệm 1: duyệt và chuyển cấp trên →" not in detail
+
+
+def test_the_list_page_offers_only_open_windows(world: World, client) -> None:
+    """Issue 11 point 11: "Lập đề nghị khen thưởng" for the window that is open, else only an ad-hoc proposal."""
+    as_(client, world, "officer_d1_1")  # 05/06/2023: no proposal window is open
+    june = text_of(client.get("/don-vi/khen-thuong").text)
+    assert "Hiện không có đợt đề xuất khen thưởng nào đang mở" in june and "Lập đề nghị khen thưởng:" not in june
+    assert re.search(r'<option value="ad_hoc"\s+selected>', client.get("/don-vi/khen-thuong/moi?dip=ad_hoc").text)
+    world.clock[0] = NOMINATION_NOW
+    as_(client, world, "officer_d1_1")
+    october = text_of(client.get("/don-vi/khen-thuong").text)
+    assert "Lập đề nghị khen thưởng: Đề xuất khen thưởng sơ kết đợt 2 (hạn của đơn vị 20/10/2023)" in october

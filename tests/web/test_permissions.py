@@ -1,7 +1,11 @@
 """The authorisation rules on plain objects (no database)."""
 from __future__ import annotations
 
+import pytest
+
 from thidua.web.permissions import Principal, Role, UnitRef, can_act_for_unit, can_read_unit, can_review
+
+pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
 
 PROVINCE = UnitRef(2, 1, "00000001.00000002.")
 DISTRICT = UnitRef(3, 2, "00000001.00000002.00000003.")

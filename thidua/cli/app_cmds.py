@@ -11,7 +11,8 @@ import typer
 
 from thidua.notifications.sink import EmlDirectoryHandler, RunningSink, start_sink
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import create_schema, get_engine
+from thidua.bootstrap import bootstrap
+from thidua.db import get_engine
 from thidua.settings import Settings, get_settings
 
 
@@ -82,7 +83,7 @@ def register(app: typer.Typer) -> None:
         """Chạy hệ thống: trang web và đồng hồ gửi nhắc việc (và máy chủ thư cục bộ nếu có --sink)."""
         settings = get_settings()
         settings.signing_key()  # refuses an example key before anything starts; creates the key file on first run
-        create_schema(get_engine(settings))
+        bootstrap(settings)  # engine migrated once; the clock and the web server below share it
         running = _start_eml_sink(settings, None, None) if sink else None
         if running is not None:
             console.print(f"Máy chủ thư cục bộ {running.host}:{running.port}, lưu .eml vào {settings.mail_dir}")

@@ -7,20 +7,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.table import Table
 from sqlmodel import Session, select
 
 from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import parse_yaml
-from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
-from thidua.models.tables import ObligationDef, Round, Target, Unit
+from thidua.models.status import STATUS_LABELS, AssignmentStatus
+from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
 from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine
 from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
 from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
 from thidua.sources import read_text_file
+from thidua.bootstrap import ready_engine
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -31,12 +32,6 @@ def register(app: typer.Typer) -> None:
     app.command("status", help="Tình hình thực hiện nghĩa vụ theo cấp và theo đơn vị.")(status)
     app.command("plan", help="Các hạn nộp trong N ngày tới, theo đơn vị.")(plan)
     app.command("schema", help="Xuất JSON Schema của tệp chiến dịch (cho trình soạn thảo).")(schema)
-
-
-def ready_engine():
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 def _kind_of(path: Path, keys: set[str]) -> str:
@@ -143,6 +138,25 @@ def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
         show_campaign(session, code)
 
 
+BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước"}
+
+
+def round_boundary_text(campaign) -> str:  # noqa: ANN001
+    """The declared rule that attributes a dated event to a round, and the shared days it decides."""
+    from thidua.models.spec.campaign import RoundSpec, round_of_day
+
+    spec = campaign.spec or {}
+    rule = spec.get("round_boundary", "earlier_round")
+    rounds = [RoundSpec.model_validate({**r, "starts": date.fromisoformat(r["starts"]), "ends": date.fromisoformat(r["ends"])})
+              if isinstance(r.get("starts"), str) and "-" in r["starts"] else RoundSpec.model_validate(r)
+              for r in spec.get("rounds") or []]
+    names = {r.number: r.name for r in rounds}
+    shared = sorted({r.starts for r in rounds} & {r.ends for r in rounds})
+    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds), '—')}" for day in shared)
+    return (f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
+            + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
+
+
 def show_campaign(session: Session, code: str) -> None:
     campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
@@ -153,40 +167,55 @@ def show_campaign(session: Session, code: str) -> None:
                   f"Theo dõi: {campaign.owner_department} ({campaign.owner_email})", highlight=False)
     rounds = Table(title="Các đợt thi đua")
     for column in ("Đợt", "Từ ngày", "Đến ngày"):
-        rounds.add_column(column)
+        rounds.add_column(column, no_wrap=column != "Đợt")
     for round_ in session.exec(select(Round).where(Round.campaign_id == campaign.id).order_by(Round.number)).all():
         rounds.add_row(round_.name, fmt_date(round_.starts_on), fmt_date(round_.ends_on))
     console.print(rounds)
-    obligations = Table(title="Nghĩa vụ của các đơn vị")
-    for column in ("Mã", "Loại", "Nội dung", "Cấp phải nộp", "Hạn nộp"):
-        obligations.add_column(column)
-    for ob in session.exec(
+    console.print(round_boundary_text(campaign), highlight=False)
+    level_names = {lv.code: lv.short_name or lv.name for lv in session.exec(select(Level)).all()}
+    found = session.exec(
         select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)  # noqa: E712
         .order_by(ObligationDef.due_on)
-    ).all():
-        obligations.add_row(ob.code, OBLIGATION_KIND_LABELS.get(ob.kind, ob.kind), ob.title, ", ".join(ob.levels), fmt_date(ob.due_on))
+    ).all()
+    # Codes are what users type: never cut them (the other columns wrap instead).
+    obligations = Table(title="Nghĩa vụ của các đơn vị")
+    obligations.add_column("Mã", no_wrap=True, min_width=max((len(ob.code) for ob in found), default=2))
+    obligations.add_column("Nội dung")
+    obligations.add_column("Cấp phải nộp")
+    obligations.add_column("Hạn nộp", no_wrap=True)
+    for ob in found:
+        obligations.add_row(ob.code, ob.title, ", ".join(level_names.get(code, code) for code in ob.levels),
+                            fmt_date(ob.due_on))
     console.print(obligations)
+    found_targets = session.exec(select(Target).where(Target.campaign_id == campaign.id)).all()
     targets = Table(title="Chỉ tiêu")
-    for column in ("Mã", "Chỉ tiêu", "Giá trị", "Hạn"):
-        targets.add_column(column)
-    for target in session.exec(select(Target).where(Target.campaign_id == campaign.id)).all():
+    targets.add_column("Mã", no_wrap=True, min_width=max((len(t.code) for t in found_targets), default=2))
+    targets.add_column("Chỉ tiêu")
+    targets.add_column("Giá trị", justify="right")
+    targets.add_column("Hạn", no_wrap=True)
+    for target in found_targets:
         value = fmt_number(target.value)
         targets.add_row(target.code, target.title, f"{value} {target.unit_of_measure}".strip(), fmt_date(target.deadline))
     console.print(targets)
 
 
-def _status_table(title: str, rows, first_column: str) -> Table:  # noqa: ANN001
-    table = Table(title=title)
-    for column in (first_column, "Phải nộp", "Đã nộp", "Đã duyệt", "Trả lại", "Quá hạn", "Nộp muộn", "% hoàn thành"):
-        table.add_column(column, justify="left" if column == first_column else "right")
+def _status_table(title: str, rows, first_column: str, *, with_codes: bool = False) -> Table:  # noqa: ANN001
+    """Counts per level or per unit; fits 80 columns: names wrap, codes (what users type next) never do."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    if with_codes:
+        table.add_column("Mã", no_wrap=True, min_width=max((len(row.key) for row in rows), default=2))
+    table.add_column(first_column, ratio=1, min_width=12)
+    for column in ("Phải\nnộp", "Đã\nnộp", "Đã\nduyệt", "Trả\nlại", "Quá\nhạn", "Nộp\nmuộn", "Tỷ lệ\nnộp"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         c = row.counts
-        table.add_row(row.label, *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.overdue,
-                                                             c.late_submitted)), fmt_percent(c.percent_done))
+        table.add_row(*([row.key] if with_codes else []), row.label,
+                      *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.overdue,
+                                                 c.late_submitted)), fmt_percent(c.percent_done))
     return table
 
 
-def print_status(report: StatusReport, timezone: str) -> None:
+def print_status(report: StatusReport, timezone: str, limit: int = 0) -> None:
     at = utc_to_local(report.at, timezone)
     console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y})")
     t = report.total
@@ -197,7 +226,11 @@ def print_status(report: StatusReport, timezone: str) -> None:
         console.print(f"Theo cơ cấu tổ chức ngày {report.tree_on:%d/%m/%Y}.")
     console.print(_status_table("Theo cấp", report.by_level, "Cấp"))
     if report.by_group:
-        console.print(_status_table("Theo đơn vị trực thuộc", report.by_group, "Đơn vị"))
+        shown = report.by_group[:limit] if limit else report.by_group
+        console.print(_status_table("Theo đơn vị trực thuộc", shown, "Đơn vị", with_codes=True))
+        if len(shown) < len(report.by_group):
+            console.print(f"… và {fmt_integer(len(report.by_group) - len(shown))} đơn vị khác "
+                          f"(--limit 0 để xem tất cả, hoặc --unit MÃ để xem một đơn vị).", highlight=False)
     if report.unplaced is not None:
         u = report.unplaced
         console.print(f"Ngoài cơ cấu ngày {report.tree_on:%d/%m/%Y} (do đơn vị thành lập sau ngày đó đang giữ): "
@@ -217,6 +250,7 @@ def status(
     obligation: Optional[str] = typer.Option(None, "--obligation", help="Chỉ tính một nghĩa vụ"),
     now: Optional[str] = typer.Option(None, "--now", help="Thời điểm tính (dd/mm/yyyy [HH:MM])"),
     tree_on: Optional[str] = typer.Option(None, "--tree-on", help="Nhóm theo cơ cấu tổ chức của ngày này (dd/mm/yyyy)"),
+    limit: int = typer.Option(30, "--limit", min=0, help="Số đơn vị trực thuộc tối đa in ra (0: tất cả)"),
 ) -> None:
     with Session(ready_engine()) as session:
         campaign = get_campaign(session, code)
@@ -224,7 +258,7 @@ def status(
         report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
                                now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None,
                                tree_on=parse_cli_date(tree_on))
-        print_status(report, campaign.timezone)
+        print_status(report, campaign.timezone, limit)
 
 
 @friendly

@@ -3,6 +3,7 @@ traceback for bad input."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from datetime import date, datetime
 from typing import Callable, TypeVar
@@ -15,8 +16,8 @@ from thidua.errors import EXIT_ERROR, InvalidInputError, ThiduaError
 from thidua.models.clock import parse_date
 from thidua.models.spec.problems import SpecError
 
-# Wide enough for the tables when output goes to a file or a pipe (rich assumes 80 columns there).
-_WIDTH = None if sys.stdout.isatty() else 140
+# A terminal (or COLUMNS, which rich reads) sets the width; a file or a pipe gets room for the wide tables.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 140
 console = Console(width=_WIDTH)
 err_console = Console(stderr=True, width=_WIDTH)
 
@@ -39,14 +40,16 @@ def friendly(func: F) -> F:
             err_console.print(f"[bold red]Có {len(exc.problems)} lỗi:[/]")
             for problem in exc.problems:
                 err_console.print(f"  • {problem}", markup=False, highlight=False)
-            raise typer.Exit(exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
         except ThiduaError as exc:
             # The message is printed with markup escaped: field codes in [brackets] must survive.
             err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(exc.exit_code)
+            for field, message in (exc.detail.get("errors") or {}).items():  # InvalidFields: one line per field
+                err_console.print(f"  • {field}: {message}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
-            raise typer.Exit(EXIT_ERROR)
+            raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
 

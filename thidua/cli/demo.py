@@ -110,6 +110,8 @@ def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
             mail.add_row(f"({kind})", str(count))
     console.print(mail)
     console.print(f"Thư lỗi: {summary.mail_failed} · chưa rõ kết quả: {summary.mail_unknown} · tệp .eml trong hộp thư: {summary.eml_files}")
+    console.print(f"Thư còn chờ gửi khi kết thúc: {summary.mail_pending} · hẹn gửi sau ngày cuối mô phỏng: "
+                  f"{summary.mail_after_end} · thư gửi ngoài giờ, ngày làm việc: {summary.mail_outside_working_hours}")
     for title, groups in summary.compliance.items():
         table = Table(title=f"Thực hiện: {title}")
         for column in ("Đơn vị", "Phải nộp", "Đúng hạn", "Trễ hạn", "% đúng hạn"):

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import typer
 
+from thidua.cli.vietnamese import install as _speak_vietnamese
+
+_speak_vietnamese()  # click/typer framework text (Usage, Options, errors) in Vietnamese
 from thidua.cli import campaign as campaign_cli
 from thidua.cli import units as units_cli
 from thidua.cli import reminders as reminders_cli

@@ -18,8 +18,8 @@ from thidua.models.nominations import ACTION_LABELS, NominationAction, status_la
 from thidua.models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
 from thidua.models.tables import Unit
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine
 from thidua.services import nominations as service
+from thidua.bootstrap import ready_engine as _engine
 
 nominations_app = typer.Typer(help="Đề nghị khen thưởng: đề nghị, xét duyệt từng cấp, quyết định, sổ khen thưởng.",
                               no_args_is_help=True)
@@ -31,12 +31,6 @@ NOW = typer.Option(None, "--now", help="Thời điểm thực hiện (dd/mm/yyyy
 
 def register(app: typer.Typer) -> None:
     app.add_typer(nominations_app, name="nominations")
-
-
-def _engine() -> Engine:
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 def _campaign_id(engine: Engine, code: str) -> int:

@@ -12,8 +12,9 @@ from rich.table import Table
 from thidua.models.clock import fmt_date, local_to_utc
 from thidua.models.vnformat import MISSING, fmt_number, fmt_percent
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine, session_scope
+from thidua.db import session_scope
 from thidua.settings import get_settings
+from thidua.bootstrap import ready_engine as _engine
 
 
 forms_app = typer.Typer(help="Biểu mẫu: tạo tệp Excel để nhập, nhập báo cáo hàng loạt.", no_args_is_help=True)
@@ -30,12 +31,6 @@ def register(app: typer.Typer) -> None:
 
     campaign_app.command("close", help="Đóng chiến dịch: không nhận thêm báo cáo, không duyệt.")(close_campaign)
     campaign_app.command("reopen", help="Mở lại chiến dịch đã đóng.")(reopen_campaign)
-
-
-def _engine():
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 def _now(text: str | None) -> datetime | None:

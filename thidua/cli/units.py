@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.clock import fmt_date, fmt_datetime
@@ -18,11 +17,11 @@ from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.vnformat import fmt_integer, fmt_seconds
 from thidua import unitgen
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
-from thidua.db import create_schema, get_engine
 from thidua.services import unit_history as history
 from thidua.services import units as service
 from thidua.services.reorganisation import ReorgReport, reorganise
 from thidua.settings import CONFIG_DIR, get_settings
+from thidua.bootstrap import ready_engine as _engine
 
 units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
 SHOWN_CODES = 10  # codes listed per category in the import report
@@ -33,12 +32,6 @@ SECTOR_LABELS = {"sxkd": "Sản xuất kinh doanh", "hcsn": "Hành chính sự n
 
 def register(app: typer.Typer) -> None:
     app.add_typer(units_app, name="units")
-
-
-def _engine() -> Engine:
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 @units_app.command("levels")

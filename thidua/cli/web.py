@@ -9,8 +9,9 @@ import typer
 
 from thidua.models.clock import utcnow
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import create_schema, get_engine, session_scope
+from thidua.db import session_scope
 from thidua.settings import get_settings
+from thidua.bootstrap import ready_engine as _ready_engine
 
 users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_is_help=True)
 
@@ -18,12 +19,6 @@ users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_i
 def register(app: typer.Typer) -> None:
     app.command("web", help="Chạy trang web (đơn vị, người duyệt, văn phòng chiến dịch).")(web)
     app.add_typer(users_app, name="users")
-
-
-def _ready_engine():
-    engine = get_engine()
-    create_schema(engine)
-    return engine
 
 
 @friendly
@@ -50,14 +45,10 @@ def add(
     role: str = typer.Option("unit_officer", "--role", help="unit_officer | reviewer | office"),
     name: str = typer.Option("", "--name", help="Họ và tên"),
 ) -> None:
-    from thidua.web.errors import InvalidInput
-    from thidua.web.users import add_user
+    from thidua.services.accounts import add_user
 
-    try:
-        with session_scope(_ready_engine()) as session:
-            user = add_user(session, email=email, unit_code=unit, role=role, full_name=name, actor="cli", now=utcnow())
-    except InvalidInput as exc:
-        raise UserError("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+    with session_scope(_ready_engine()) as session:
+        user = add_user(session, email=email, unit_code=unit, role=role, full_name=name, actor="cli", now=utcnow())
     console.print(f"Đã thêm {user.email} ({user.role}) cho đơn vị {unit}.")
 
 
@@ -66,14 +57,10 @@ def add(
 def import_from_units_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Chỉ các đơn vị thuộc đơn vị này"),
 ) -> None:
-    from thidua.web.errors import NotFound
-    from thidua.web.users import import_from_units
+    from thidua.services.accounts import import_from_units
 
-    try:
-        with session_scope(_ready_engine()) as session:
-            result = import_from_units(session, actor="cli", now=utcnow(), root_code=root)
-    except NotFound as exc:
-        raise UserError(exc.message) from None
+    with session_scope(_ready_engine()) as session:
+        result = import_from_units(session, actor="cli", now=utcnow(), root_code=root)
     console.print(f"Đã tạo {result.created} tài khoản; {result.already} địa chỉ đã có tài khoản; "
                   f"{result.units_without_email} đơn vị không có e-mail hợp lệ.")
 
@@ -88,7 +75,7 @@ def token(
     from sqlalchemy import func, select
 
     from thidua.models.tables import Unit, User
-    from thidua.web.users import create_api_token
+    from thidua.services.accounts import create_api_token
 
     with session_scope(_ready_engine()) as session:
         user = session.execute(

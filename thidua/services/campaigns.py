@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
+from thidua.models.hierarchy import subtree_range  # noqa: F401  (the one rule; imported from here by many)
 from thidua.models.spec.campaign import CampaignSpec, Obligation, resolve_due
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_campaign_text
@@ -55,11 +56,6 @@ class _DryRun(Exception):
 def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
     text = read_text_file(path)
     return validate_campaign_text(text, str(path))
-
-
-def subtree_range(root_path: str) -> tuple[str, str]:
-    """[low, high) bounds of a subtree on the materialised path ('~' sorts after digits and '.')."""
-    return root_path, root_path + "~"
 
 
 def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:

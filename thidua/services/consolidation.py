@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, exists, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import AssignmentStatus
@@ -235,6 +236,7 @@ def latest_snapshots(session: Session, obligation_id: int) -> dict[int, Consolid
     return {s.unit_id: s for s in rows}
 
 
+@owns_transaction
 def consolidate(
     session: Session,
     *,
@@ -287,6 +289,7 @@ def _consolidate(session: Session, campaign: Campaign, obligation: ObligationDef
     return ConsolidationResult(campaign.code, obligation.code, obligation.round_number, len(computed), len(rows))
 
 
+@owns_transaction
 def consolidate_due(session: Session, *, now: datetime | None = None,
                     actor: str = "system:consolidation") -> list[ConsolidationResult]:
     """Consolidate every report whose deadline has passed and that has not been consolidated since.

@@ -73,6 +73,7 @@ from thidua.notifications.outbox import enqueue_many
 from thidua.audit import audit_many
 from thidua.services.calendars import resolve_config_path
 from thidua.services.campaigns import subtree_range
+from thidua.services.lookup import CampaignInfo, campaign_info
 from thidua.settings import get_settings
 from thidua.xlsx_safety import put_row
 
@@ -231,6 +232,7 @@ class NominationView:
     updated_at: datetime
     route: list[str] = field(default_factory=list)  # levels that review it, bottom-up, ending with the decider
     steps: list[StepView] = field(default_factory=list)
+    batch_id: int | None = None  # the list it travels in (outgoing or incoming)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -367,30 +369,8 @@ def campaign_catalogue(session: Session, campaign: Campaign | CampaignInfo,
     return _catalogue_cached(str(path), path.stat().st_mtime_ns, tuple(levels))
 
 
-@dataclass(frozen=True)
-class CampaignInfo:
-    """The campaign columns nominations need (read with Core: the ORM object costs more than the rest)."""
-
-    id: int
-    code: str
-    title: str
-    year: int
-    timezone: str
-    status: str
-    spec: dict[str, Any]
-    owner_department: str
-    owner_email: str
-
-
-def _campaign_where(session: Session, condition: Any) -> CampaignInfo | None:
-    C = Campaign.__table__  # type: ignore[attr-defined]
-    row = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.year, C.c.timezone, C.c.status, C.c.spec,
-                                 C.c.owner_department, C.c.owner_email).where(condition)).first()
-    return None if row is None else CampaignInfo(*row)
-
-
 def _campaign(session: Session, campaign_id: int) -> CampaignInfo:
-    campaign = _campaign_where(session, Campaign.__table__.c.id == campaign_id)  # type: ignore[attr-defined]
+    campaign = campaign_info(session, campaign_id=campaign_id)
     if campaign is None:
         raise NominationNotFound(f"Không có chiến dịch #{campaign_id}")
     return campaign
@@ -398,7 +378,7 @@ def _campaign(session: Session, campaign_id: int) -> CampaignInfo:
 
 def campaign_by_code(engine: Engine, code: str) -> CampaignInfo:
     with Session(engine) as session:
-        campaign = _campaign_where(session, Campaign.__table__.c.code == code)  # type: ignore[attr-defined]
+        campaign = campaign_info(session, code=code)
     if campaign is None:
         raise NominationNotFound(f"Không có chiến dịch mã '{code}'")
     return campaign
@@ -701,6 +681,11 @@ def _shape_problems(ctx: _Ctx, origin: _UnitRow, p: ProposalInput) -> tuple[list
     if p.subject == "collective" and p.person_name.strip():
         problems.append("khen tập thể không ghi họ tên cá nhân")
     decider = ctx.units.ancestor_at_level(origin, award.decided_by)
+    if decider is None and origin.parent_id is not None and award.decided_by in ctx.levels \
+            and ctx.levels.index(award.decided_by) == ctx.levels.index(origin.level_code) - 1:
+        # "Cấp trên trực tiếp" is a relationship: a CĐCS directly under the province has the province as its
+        # direct superior, which then gives the award meant for that tier.
+        decider = ctx.units.get(origin.parent_id)
     if decider is None:
         problems.append(f"{origin.name} không có đơn vị cấp {ctx.level_name(award.decided_by)} phía trên để quyết định {award.name}")
     return problems, award, decider
@@ -930,7 +915,7 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
             "achievement_key": achievement_key(ctx.campaign.id, p.occasion, p.round_number,
                                                p.theme if award.scope == "thematic" else ""),
             "discipline": p.discipline.strip(), "dossier": _dossier_to_json(p.dossier),
-            "origin_unit_id": origin.id, "origin_level": origin.level_code, "deciding_level": award.decided_by,
+            "origin_unit_id": origin.id, "origin_level": origin.level_code, "deciding_level": decider.level_code,
             "deciding_unit_id": decider.id, "status": _S.DRAFTED.value, "current_unit_id": origin.id,
             "current_level": origin.level_code, "returned_by_unit_id": None, "batch_id": None,
             "review_due_at": None, "decision_number": "", "decision_date": None, "decision_signer": "",
@@ -1503,7 +1488,18 @@ def get_nomination(engine: Engine, nomination_id: int) -> NominationView:
             + [s["at_unit_id"] for s in steps] + [s["to_unit_id"] for s in steps if s["to_unit_id"]]).items()}
         view = _view(row, names)
         levels, level_names = _levels(session)
-        view.route = [level_names[lvl] for lvl in reviewer_levels(levels, row["origin_level"], row["deciding_level"])]
+        # The route follows the tree (each unit's direct superior), not the list of levels: a CĐCS directly
+        # under the province goes straight there.
+        origin = units.get(row["origin_unit_id"])
+        above = [u for u in (units.load(origin.ancestor_ids()).get(i) for i in reversed(origin.ancestor_ids()[:-1])) if u]
+        chain = []
+        for unit in above:
+            chain.append(unit.level_code)
+            if unit.id == row["deciding_unit_id"]:
+                break
+        if not chain or chain[-1] != row["deciding_level"]:  # the decider is not an ancestor (data of old files)
+            chain = reviewer_levels(levels, row["origin_level"], row["deciding_level"])
+        view.route = [level_names[lvl] for lvl in chain]
         view.steps = [StepView(s["seq"], s["action"], s["from_status"], s["to_status"], names.get(s["at_unit_id"], ""),
                                names.get(s["to_unit_id"], "") if s["to_unit_id"] else "", s["actor"], s["at"],
                                s["comment"], s["review_due_at"]) for s in steps]
@@ -1524,6 +1520,7 @@ def _view(row: Mapping[str, Any], names: Mapping[int, str]) -> NominationView:
         returned_by_unit_id=row["returned_by_unit_id"], review_due_at=row["review_due_at"],
         decision_number=row["decision_number"], decision_date=row["decision_date"],
         decision_signer=row["decision_signer"], awarded_on=row["awarded_on"], updated_at=row["updated_at"],
+        batch_id=row["batch_id"],
     )
 
 

@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.audit import audit
 from thidua.errors import InvalidInputError
 from thidua.models.outbox import MailOptOut
@@ -73,6 +74,7 @@ def describe(session: Session, claims: OptOutClaims) -> tuple[str, str]:
     return title or "", what
 
 
+@owns_transaction
 def opt_out(session: Session, claims: OptOutClaims, *, source: str, now: datetime) -> bool:
     """Record the request once (in the caller's transaction) and audit it. False if it was already recorded."""
     same = and_(T.c.recipient == claims.recipient, T.c.campaign_id == claims.campaign_id,

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,9 +48,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from thidua.errors import NotFoundError, RefusedError, ThiduaError, UnavailableError
+from thidua.errors import Category, NotFoundError, RefusedError, ThiduaError, UnavailableError
 from thidua.models.clock import DEFAULT_TZ, end_of_day_utc, fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
-from thidua.models.officenames import body_name, office_display_name
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reminders import (
     MAX_QUEUED_EMAIL_LENGTH, Occurrence, Phase, current_occurrence, days_left, deadline_phrase, escalation_key,
@@ -68,6 +67,7 @@ from thidua.notifications.transport import DeliveryAborted, DeliveryResult, Outg
 from thidua.audit import audit_many
 from thidua.services.calendars import load_holidays, resolve_config_path
 from thidua.services.campaigns import subtree_range
+from thidua.services.lookup import CampaignInfo, campaign_infos  # noqa: F401  (re-exported)
 from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_url
 from thidua.settings import Settings
 
@@ -105,7 +105,7 @@ _REPORTING_KINDS = ("office_digest", "failure_report")
 class RemindersError(ThiduaError):
     """Base of the reminder service's errors; messages are Vietnamese and meant for users."""
 
-    category = RefusedError.category
+    category: ClassVar[Category] = RefusedError.category
 
 
 class CampaignNotFound(NotFoundError, RemindersError):
@@ -567,43 +567,7 @@ def _preview_office_digests(session: Session, ctx: CampaignContext, groups: Sequ
 # ---------------------------------------------------------------------------------------------------
 # Mail contents (shared by dispatch and by `reminders render`)
 # ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CampaignInfo:
-    id: int
-    code: str
-    title: str
-    timezone: str
-    owner_email: str
-    owner_department: str
-    active: bool
-    issuer_name: str = ""  # the federation that runs the campaign (its issuing unit)
-
-    @property
-    def layout(self) -> dict[str, str]:
-        return {"campaign_title": self.title, "office_department": self.owner_department,
-                "office_email": self.owner_email, "office_name": self.office_name}
-
-    @property
-    def office_name(self) -> str:
-        """'Ban CSPL&QHLĐ – LĐLĐ tỉnh Bình Định': the sender's name in mail."""
-        return office_display_name(self.owner_department, self.issuer_name)
-
-    @property
-    def reply_name(self) -> str:
-        """'Ban Chính sách pháp luật và Quan hệ lao động – LĐLĐ tỉnh Bình Định': who answers a reply."""
-        return " – ".join(p for p in (self.owner_department, body_name(self.issuer_name)) if p)
-
-
-def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignInfo]:
-    ids = sorted(set(ids))
-    if not ids:
-        return {}
-    rows = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.timezone, C.c.owner_email, C.c.owner_department,
-                                  C.c.status, U.c.name.label("issuer_name"))
-                           .select_from(C.outerjoin(U, U.c.id == C.c.issuing_unit_id)).where(C.c.id.in_(ids))).all()
-    return {r.id: CampaignInfo(r.id, r.code, r.title, r.timezone, r.owner_email, r.owner_department, r.status == "active",
-                               r.issuer_name or "")
-            for r in rows}
+# CampaignInfo and campaign_infos: the one light campaign record, shared with nominations (services/lookup.py).
 
 
 def sole_office(session: Session) -> CampaignInfo | None:
@@ -622,7 +586,7 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
 def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
     """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
     Signing belongs to the web adapter's sign-in scheme; it needs no database."""
-    from thidua.web.auth import make_obligation_link
+    from thidua.links import make_obligation_link
 
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 

@@ -26,14 +26,14 @@ from thidua.models.nominations import Nomination, NominationStatus, NominationSt
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reorganisation import (
     COLUMNS, HEADER_TO_FIELD, NO_LONGER_APPLIES, OPERATION_LABELS, REQUIRED_COLUMNS, Consequence, LevelPeriod,
-    OpenAssignment, RawChange, ReorgPlan, TreeStep, carry_assignments, normalise_header, parse_changes,
+    OpenAssignment, RawChange, ReorgPlan, carry_assignments, normalise_header, parse_changes,
     plan_reorganisation,
 )
 from thidua.models.hierarchy import LevelIndex
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.status import AssignmentStatus
 from thidua.models.submissions import Submission
-from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.models.unit_history import Reorganisation, ReorganisationStep, UnitVersion
 from thidua.services.units import _lock_units, load_level_index, load_snapshot
 

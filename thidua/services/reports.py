@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.vnformat import fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
@@ -33,6 +34,7 @@ from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
 from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
 from thidua.services.targets import TargetReport, target_progress
+from thidua.services.units import in_subtree_of
 from thidua.xlsx_layout import number_format_for, print_setup
 
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -528,7 +530,7 @@ def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obl
             labels.setdefault(f.code, re.sub(r"\s+(trong đợt(\s+\d+)?|cả năm)", "", f.label))
     totals: dict[str, dict[str, float]] = {}
     names: dict[str, str] = {}
-    for _, spec, snapshots in per_obligation:
+    for _, _spec, snapshots in per_obligation:
         for data in snapshots:
             if data["level"] != breakdown and data["unit"] != root_code:
                 continue
@@ -613,8 +615,8 @@ def _rating_tables(session: Session, ctx: _Context, final: ObligationDef, spec: 
     parent = U.alias("parent")
     join = (A.join(U, U.c.id == A.c.unit_id).outerjoin(counted, counted.c.assignment_id == A.c.id)
             .outerjoin(parent, parent.c.id == U.c.parent_id)
-            .outerjoin(group, (group.c.level_code == (breakdown or "")) & (U.c.path >= group.c.path)
-                       & (U.c.path < group.c.path + "~")))
+            .outerjoin(group, (group.c.level_code == (breakdown or ""))
+                       & in_subtree_of(U.c.path, group.c.path)))
     rows = session.execute(
         select(U.c.code, U.c.name, parent.c.name.label("parent_name"), group.c.code.label("group_code"),
                group.c.name.label("group_name"), counted.c.data[RATING_FIELD].as_string().label("proposed"),
@@ -847,6 +849,7 @@ def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa
             run.bold = is_total
 
 
+@owns_transaction
 def build_round_report(session: Session, *, campaign_code: str, round_number: int, out_dir: Path,
                        now: datetime | None = None, actor: str = "system:report") -> ReportFiles:
     content, results = round_report_content(session, campaign_code=campaign_code, round_number=round_number,
@@ -854,6 +857,7 @@ def build_round_report(session: Session, *, campaign_code: str, round_number: in
     return _write_both(content, out_dir, results)
 
 
+@owns_transaction
 def build_final_report(session: Session, *, campaign_code: str, out_dir: Path, now: datetime | None = None,
                        actor: str = "system:report") -> ReportFiles:
     content, results = final_report_content(session, campaign_code=campaign_code, now=now, actor=actor)

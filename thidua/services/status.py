@@ -12,6 +12,7 @@ from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.status import SUBMITTED_STATUSES
 from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
+from thidua.services import lookup
 from thidua.services.campaigns import subtree_range
 
 SEGMENT = 9  # width of one path segment: 8 digits and a dot
@@ -70,17 +71,11 @@ class StatusReport:
 
 
 def get_campaign(session: Session, code: str) -> Campaign:
-    campaign = session.exec(select(Campaign).where(Campaign.code == code)).scalars().first()  # type: ignore[call-overload]
-    if campaign is None:
-        raise NotFound(f"không có chiến dịch mã '{code}'")
-    return campaign
+    return lookup.get_campaign(session, code, error=NotFound)
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.code == code)).scalars().first()  # type: ignore[call-overload]
-    if unit is None:
-        raise NotFound(f"không có đơn vị mã '{code}'")
-    return unit
+    return lookup.get_unit(session, code, error=NotFound)
 
 
 def state_as_of(now: datetime | None):
@@ -188,12 +183,12 @@ def status_report(
     children = {
         c.path: c for c in session.exec(select(Unit).where(Unit.parent_id == scope.id)).scalars()  # type: ignore[call-overload]
     }
+    group_level = _usual_level(children.values())
     by_group = sorted(
-        (StatusRow(children[prefix].code, _group_label(children[prefix]), counts)
+        (StatusRow(children[prefix].code, breakdown_label(children[prefix], group_level), counts)
          for prefix, counts in per_prefix.items() if prefix in children),
         key=lambda row: row.key,
     )
-    group_level = next(iter(children.values())).level_code if children else None
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
 
 
@@ -264,6 +259,18 @@ def _status_on_tree(session: Session, campaign: Campaign, day: date, *, unit_cod
     unplaced = _counts(unplaced_cells)
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
                         tree_on=day, unplaced=unplaced if unplaced.owed else None)
+
+
+def _usual_level(children) -> str | None:  # noqa: ANN001
+    levels = [c.level_code for c in children]
+    return max(set(levels), key=levels.count) if levels else None
+
+
+def breakdown_label(unit, group_level: str | None) -> str:  # noqa: ANN001
+    """A unit of another tier directly under the scope (a CĐCS under the province, among the districts) gets
+    its own breakdown row, marked "trực thuộc"; an ended unit is named as such."""
+    label = _group_label(unit)
+    return f"{label} (trực thuộc)" if group_level and unit.level_code != group_level else label
 
 
 @dataclass

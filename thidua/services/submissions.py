@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.forms import FieldError, applies_to, fold, is_blank, validate_form
 from thidua.models.spec.campaign import FormField, Obligation
@@ -43,6 +44,7 @@ from thidua.models.submissions import (
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.audit import audit_many
 from thidua.xlsx_safety import put_cell
+from thidua.services import lookup
 
 RATING_FIELD = "xep_loai_de_nghi"  # the proposed year-end rating on the final report
 A = Assignment.__table__  # type: ignore[attr-defined]
@@ -54,10 +56,7 @@ U = Unit.__table__  # type: ignore[attr-defined]
 # Looking things up
 # ---------------------------------------------------------------------------------------------------
 def get_campaign(session: Session, code: str) -> Campaign:
-    campaign = session.execute(select(Campaign).where(Campaign.code == code)).scalars().first()
-    if campaign is None:
-        raise UnknownReference(f"không có chiến dịch mã '{code}'")
-    return campaign
+    return lookup.get_campaign(session, code, error=UnknownReference)
 
 
 def get_obligation(session: Session, campaign: Campaign, code: str) -> ObligationDef:
@@ -73,10 +72,7 @@ def get_obligation(session: Session, campaign: Campaign, code: str) -> Obligatio
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    unit = session.execute(select(Unit).where(Unit.code == code)).scalars().first()
-    if unit is None:
-        raise UnknownReference(f"không có đơn vị mã '{code}'")
-    return unit
+    return lookup.get_unit(session, code, error=UnknownReference)
 
 
 def get_assignment(session: Session, obligation: ObligationDef, unit: Unit) -> Assignment:
@@ -154,6 +150,7 @@ class _Planned:
     data: dict[str, Any]
 
 
+@owns_transaction
 def submit_report(
     session: Session,
     *,
@@ -276,6 +273,7 @@ class ReviewResult:
         return f"{verb} báo cáo '{self.obligation_code}' của {self.unit_code} (bản số {self.version}){extra}"
 
 
+@owns_transaction
 def review_report(
     session: Session,
     *,
@@ -372,6 +370,7 @@ def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Campaign open/closed
 # ---------------------------------------------------------------------------------------------------
+@owns_transaction
 def set_campaign_status(session: Session, campaign_code: str, *, closed: bool, actor: str,
                         now: datetime | None = None) -> bool:
     """Close a campaign (no more submissions or reviews) or reopen it. Returns whether it changed."""
@@ -514,7 +513,7 @@ def _read_xlsx_form(path: Path, fields: Sequence[FormField], unit_code: str) -> 
         raise UnreadableFile(f"{path}: không có dòng nào của đơn vị '{unit_code}'")
     lookup = _field_lookup(fields)
     out: dict[str, Any] = {}
-    for number, cells in sheet_rows:
+    for _number, cells in sheet_rows:
         if not cells or is_blank(cells[0]):
             continue
         key = _fold(cells[0])
@@ -625,6 +624,7 @@ class ImportResult:
         return "\n".join(lines)
 
 
+@owns_transaction
 def import_reports(
     session: Session,
     *,

@@ -53,6 +53,7 @@ from thidua.models.hierarchy import (
     path_prefix_len,
     plan_import,
     rank_conflicts,
+    subtree_range,
     subtree_upper_bound,
     validate_units,
 )
@@ -61,6 +62,7 @@ from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
+from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
 from thidua.sources import read_text_file
 
@@ -509,7 +511,7 @@ def _execute(session: Session, plan: ImportPlan) -> None:
 # Tree queries (set-based: one statement each, no recursion in Python)
 # ---------------------------------------------------------------------------------------------------
 def get_unit(session: Session, code: str) -> Unit | None:
-    return session.scalars(select(Unit).where(Unit.code == code)).first()
+    return find_unit(session, code)
 
 
 def subtree_clause(path: str, column: Any = Unit.path) -> ColumnElement[bool]:
@@ -517,7 +519,14 @@ def subtree_clause(path: str, column: Any = Unit.path) -> ColumnElement[bool]:
 
     A range on the path, so both SQLite and PostgreSQL use ix_unit_path; see subtree_upper_bound for why
     the bound is not path || '~'."""
-    return and_(column >= path, column < subtree_upper_bound(path))
+    low, high = subtree_range(path)
+    return and_(column >= low, column < high)
+
+
+def in_subtree_of(column: Any, root_path_column: Any) -> ColumnElement[bool]:
+    """`column` (a path) lies in the subtree whose root path is another column, e.g. of a joined group unit.
+    A prefix comparison: exact in every collation, like subtree_range."""
+    return func.substr(column, 1, func.length(root_path_column)) == root_path_column
 
 
 def _path_of(session: Session, unit_id: int) -> str:

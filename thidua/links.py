@@ -1,0 +1,166 @@
+"""Sign-in links: signed, self-describing, single-use. Used by the web (sign-in page) and by the reminder
+service (the link printed in each reminder e-mail), so it lives below both.
+
+A link carries a signed claim (id, e-mail, optional unit and obligation, expiry). The signature stops tampering;
+the expiry is checked against the caller's clock; the `login_token` table makes every link single-use. Links for
+reminder e-mails are made without a database (`make_obligation_link`), so the renderer can print thousands cheaply.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from thidua.errors import InvalidInputError
+from thidua.models.accounts import LoginToken
+from thidua.models.clock import fmt_datetime, utcnow
+from thidua.models.emails import normalise_email
+from thidua.models.tables import User
+from thidua.settings import Settings
+
+LINK_SALT = "thidua.link.v1"
+LOGIN_LINK_TTL = timedelta(minutes=30)
+# A reminder e-mail stays useful through the whole ladder (last reminder 31 days after the deadline).
+OBLIGATION_LINK_TTL = timedelta(days=45)
+
+PURPOSE_LOGIN = "login"
+PURPOSE_OBLIGATION = "obligation"
+
+
+class BadLink(InvalidInputError):
+    """A sign-in link that cannot be honoured; the page offers a new one."""
+
+    status = 400
+    title = "Liên kết không dùng được"
+
+
+class LinkTampered(BadLink):
+    pass
+
+
+class LinkExpired(BadLink):
+    status = 410
+
+
+class LinkReused(BadLink):
+    status = 410
+
+
+def safe_next_path(path: str | None) -> str:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    jti: str
+    purpose: str
+    email: str
+    expires_at: datetime
+    unit_id: int | None = None
+    assignment_id: int | None = None
+    next_path: str = "/"
+
+    @property
+    def target_path(self) -> str:
+        if self.assignment_id is not None:
+            return f"/don-vi/nghia-vu/{self.assignment_id}"
+        return safe_next_path(self.next_path)
+
+
+def _link_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.signing_key(), salt=LINK_SALT)
+
+
+def sign_claims(settings: Settings, claims: LinkClaims) -> str:
+    payload: dict[str, Any] = {
+        "j": claims.jti, "p": claims.purpose, "e": claims.email, "x": int(claims.expires_at.timestamp()),
+    }
+    if claims.unit_id is not None:
+        payload["u"] = claims.unit_id
+    if claims.assignment_id is not None:
+        payload["a"] = claims.assignment_id
+    if claims.next_path != "/":
+        payload["n"] = claims.next_path
+    return _link_serializer(settings).dumps(payload)
+
+
+def read_link(settings: Settings, token: str, *, now: datetime) -> LinkClaims:
+    """The claims of a link, or LinkTampered / LinkExpired. Does not consume it."""
+    try:
+        payload = _link_serializer(settings).loads(token)
+        claims = LinkClaims(
+            jti=str(payload["j"]), purpose=str(payload["p"]), email=str(payload["e"]),
+            expires_at=datetime.fromtimestamp(int(payload["x"]), timezone.utc),
+            unit_id=payload.get("u"), assignment_id=payload.get("a"),
+            next_path=safe_next_path(payload.get("n")),
+        )
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):  # absurd expiry
+        raise LinkTampered("Liên kết đăng nhập không hợp lệ (có thể đã bị sửa hoặc chép thiếu).") from None
+    if claims.expires_at <= now:
+        raise LinkExpired(f"Liên kết đăng nhập đã hết hạn lúc {fmt_datetime(claims.expires_at)}.")
+    return claims
+
+
+def link_url(settings: Settings, path: str, token: str) -> str:
+    return f"{settings.base_url.rstrip('/')}{path}?t={quote(token)}"
+
+
+def make_obligation_link(
+    settings: Settings, user_or_email: User | str, unit_id: int, assignment_id: int, *, now: datetime | None = None
+) -> str:
+    """The link printed in a reminder e-mail: opens the obligation and signs the recipient in for that unit.
+    Needs no database; the link becomes used when first followed."""
+    email = user_or_email.email if isinstance(user_or_email, User) else user_or_email
+    claims = LinkClaims(
+        jti=secrets.token_urlsafe(16), purpose=PURPOSE_OBLIGATION, email=normalise_email(email),
+        expires_at=(now or utcnow()) + OBLIGATION_LINK_TTL, unit_id=unit_id, assignment_id=assignment_id,
+    )
+    return link_url(settings, f"/don-vi/nghia-vu/{assignment_id}", sign_claims(settings, claims))
+
+
+def consume_link(session: Session, claims: LinkClaims, *, now: datetime) -> None:
+    """Mark the link used, atomically; LinkReused when it was used before."""
+    table = LoginToken.__table__  # type: ignore[attr-defined]
+    marked = session.execute(
+        update(table).where(table.c.jti == claims.jti, table.c.used_at.is_(None)).values(used_at=now)
+    ).rowcount
+    if marked:
+        return
+    exists = session.execute(select(table.c.jti).where(table.c.jti == claims.jti)).first()
+    if exists is None and claims.purpose == PURPOSE_OBLIGATION:
+        try:
+            with session.begin_nested():
+                session.execute(insert(table).values(
+                    jti=claims.jti, purpose=claims.purpose, email=claims.email, unit_id=claims.unit_id,
+                    issued_at=now, expires_at=claims.expires_at, used_at=now,
+                ))
+            return
+        except IntegrityError:  # the same link followed twice at the same moment
+            pass
+    raise LinkReused("Liên kết này đã được dùng. Mỗi liên kết chỉ đăng nhập được một lần.")
+
+
+@dataclass(frozen=True)
+class LinkSigner:
+    """The link functions bound to one process's settings (secret key, base URL), built once by bootstrap()."""
+
+    settings: Settings
+
+    def sign(self, claims: LinkClaims) -> str:
+        return sign_claims(self.settings, claims)
+
+    def read(self, token: str, *, now: datetime) -> LinkClaims:
+        return read_link(self.settings, token, now=now)
+
+    def obligation_link(self, email: User | str, unit_id: int, assignment_id: int, *, now: datetime | None = None) -> str:
+        return make_obligation_link(self.settings, email, unit_id, assignment_id, now=now)
