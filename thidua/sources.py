@@ -9,6 +9,7 @@ import errno
 from pathlib import Path
 
 from thidua.models.spec.problems import Problem, SpecError
+from thidua.models.spec.yamlsource import decode_text
 
 MAX_TEXT_FILE_BYTES = 50 * 1024 * 1024  # a national unit list in YAML is ~20 MB; campaign files are kilobytes
 
@@ -35,20 +36,3 @@ def read_text_file(path: Path | str) -> str:
             raise
         raise SpecError([Problem(file, None, "", f"không đọc được tệp ({exc.strerror or exc})")]) from None
     return decode_text(data, file)
-
-
-def decode_text(data: bytes, file: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SpecError([Problem(file, 1, "", "tệp được lưu với bảng mã UTF-16; hãy lưu lại với bảng mã UTF-8")])
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Problem(
-            file, line, "",
-            f"tệp không phải văn bản UTF-8 (byte 0x{data[exc.start]:02X} ở cột {column}; có thể tệp được lưu bằng "
-            "bảng mã Windows-1258 hay TCVN3); hãy mở tệp và lưu lại với bảng mã UTF-8",
-        )]) from None

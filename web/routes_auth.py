@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.audit import audit
 from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.web.auth import (

@@ -15,8 +15,7 @@ from pydantic import Field, model_validator
 from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
-from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
-from thidua.sources import read_text_file
+from thidua.models.spec.yamlsource import SourceDoc, decode_text, parse_yaml
 
 AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng khen, giấy khen / cờ thi đua
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân
@@ -216,7 +215,7 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
 
 
 def _levels_from_file(path: Path) -> list[str]:
-    doc = parse_yaml(read_text_file(path), str(path))
+    doc = parse_yaml(decode_text(path.read_bytes(), str(path)), str(path))
     levels = doc.data.get("levels") if isinstance(doc.data, dict) else None
     if not isinstance(levels, list):
         raise SpecError([Problem(str(path), 1, "levels", "tệp cấp công đoàn cần danh sách 'levels'")])
@@ -245,4 +244,4 @@ def validate_catalogue_file(path: Path, levels_top_down: Sequence[str] | None = 
     path = Path(path)
     if levels_top_down is None:
         levels_top_down = _levels_from_file(default_levels_file(path))
-    return validate_catalogue_text(read_text_file(path), str(path), list(levels_top_down))
+    return validate_catalogue_text(decode_text(path.read_bytes(), str(path)), str(path), list(levels_top_down))

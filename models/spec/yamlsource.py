@@ -227,3 +227,21 @@ def parse_yaml(text: str, file: str) -> SourceDoc:
                                  "nhau quá nhiều: khi mở rộng, tệp lớn gấp hàng trăm lần (tệp độc hại?); hãy viết "
                                  "đầy đủ giá trị thay cho tham chiếu")]) from None
     return SourceDoc(file=file, data=data, lines=lines)
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """UTF-8 text of a file's bytes; SpecError locating the first byte that is not (UTF-16, Windows-1258…)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError([Problem(file, 1, "", "tệp được lưu với bảng mã UTF-16; hãy lưu lại với bảng mã UTF-8")])
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError([Problem(
+            file, line, "",
+            f"tệp không phải văn bản UTF-8 (byte 0x{data[exc.start]:02X} ở cột {column}; có thể tệp được lưu bằng "
+            "bảng mã Windows-1258 hay TCVN3); hãy mở tệp và lưu lại với bảng mã UTF-8",
+        )]) from None

@@ -62,6 +62,7 @@ from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
+from thidua.errors import InvalidInputError
 from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
 from thidua.sources import read_text_file
@@ -305,7 +306,7 @@ def _read_csv(path: Path) -> tuple[list[RawUnit], list[Problem]]:
                             f"ô dài {exc.length:,} ký tự, quá {MAX_CSV_FIELD:,} ký tự cho phép".replace(",", "."))]
 
 
-class _CsvCellTooLong(Exception):
+class _CsvCellTooLong(InvalidInputError):
     def __init__(self, line: int, column: int | None, length: int | None, reason: str = ""):
         self.line, self.column, self.length, self.reason = line, column, length, reason
 
