@@ -165,7 +165,7 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
     if not spec.awards:
         return []
     path = resolve_config_path(spec.awards.catalogue, base_dir)
-    if not path.exists():
+    if not path.is_file():  # missing or a folder: said by _file_problems
         return []
     try:
         from thidua.models.spec import awards as award_spec  # type: ignore[attr-defined]
