@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 
 from thidua.models.clock import fmt_date
 from thidua.models.hierarchy import (
-    MAX_UNIT_ID, ExistingUnit, LevelIndex, Snapshot, SEGMENT_WIDTH, _key, _text, parse_emails, parse_sector,
+    MAX_UNIT_ID, ExistingUnit, LevelIndex, SEGMENT_WIDTH, _key, _text, parse_emails, parse_sector,
     path_segment,
 )
 from thidua.models.spec.problems import Problem
@@ -229,7 +229,7 @@ class ReorgPlan:
         return [row["unit_id"] for row in self.log if row["kind"] == "ended"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     id: int
     code: str
@@ -243,17 +243,17 @@ class _Node:
 class _Tree:
     """The stored tree with the file's changes applied so far (children lists built once, kept current)."""
 
-    def __init__(self, snapshot: Snapshot):
+    def __init__(self, units: Iterable[tuple[int, str, str, str, int | None, bool]]):
         self.nodes: dict[int, _Node] = {}
         self.by_code: dict[str, _Node] = {}
         self.children: dict[int, list[int]] = {}
-        for unit in snapshot.by_id.values():
-            node = _Node(unit.id, unit.code, unit.name, unit.level_code, unit.parent_id, unit.active)
-            self.nodes[unit.id] = node
-            self.by_code[unit.code] = node
-            if unit.parent_id is not None:
-                self.children.setdefault(unit.parent_id, []).append(unit.id)
-        self.next_id = snapshot.max_id + 1
+        for unit_id, code, name, level_code, parent_id, active in units:
+            node = _Node(unit_id, code, name, level_code, parent_id, active)
+            self.nodes[unit_id] = node
+            self.by_code[code] = node
+            if parent_id is not None:
+                self.children.setdefault(parent_id, []).append(unit_id)
+        self.next_id = max(self.nodes, default=0) + 1
 
     def path(self, unit_id: int) -> str:
         chain = []
@@ -315,9 +315,9 @@ def _number(value: int) -> str:
 
 
 class _Planner:
-    def __init__(self, snapshot: Snapshot, levels: LevelIndex, periods: Mapping[str, LevelPeriod],
-                 not_before: date | None, today: date):
-        self.tree = _Tree(snapshot)
+    def __init__(self, units: Iterable[tuple[int, str, str, str, int | None, bool]], levels: LevelIndex,
+                 periods: Mapping[str, LevelPeriod], not_before: date | None, today: date):
+        self.tree = _Tree(units)
         self.levels = levels
         self.periods = periods
         self.not_before = not_before
@@ -636,16 +636,17 @@ class _Planner:
 
 def plan_reorganisation(
     rows: list[ChangeRow],
-    snapshot: Snapshot,
+    units: Iterable[tuple[int, str, str, str, int | None, bool]],
     levels: LevelIndex,
     *,
     today: date,
     not_before: date | None = None,
     level_periods: Mapping[str, LevelPeriod] | None = None,
 ) -> tuple[ReorgPlan | None, list[Problem]]:
-    """Replay the rows in order; (plan, []) or (None, every problem). `not_before`: the effective date of the
-    last applied reorganisation (history is written in date order)."""
-    planner = _Planner(snapshot, levels, level_periods or {}, not_before, today)
+    """Replay the rows in order on the stored tree (`units`: (id, code, name, level, parent id, active) rows);
+    (plan, []) or (None, every problem). `not_before`: the effective date of the last applied reorganisation
+    (history is written in date order)."""
+    planner = _Planner(units, levels, level_periods or {}, not_before, today)
     for row in rows:
         planner.apply(row)
     if planner.tree.next_id - 1 > MAX_UNIT_ID:

@@ -62,7 +62,7 @@ class ReorganisationStep(SQLModel, table=True):
 
     __tablename__ = "reorganisation_step"
     __table_args__ = (
-        Index("ix_reorg_step_reorg", "reorganisation_id", "kind"),
+        Index("ix_reorg_step_reorg", "reorganisation_id", "kind", "unit_id"),  # carried work: per unit of a reorganisation
         Index("ix_reorg_step_unit", "unit_id"),
         Index("ix_reorg_step_successor", "successor_unit_id"),
     )

@@ -45,9 +45,28 @@ def set_formats(ws: Any, first_row: int) -> None:  # noqa: ANN401
                     cell.number_format = fmt
 
 
+def fit_row_heights(ws: Any, first_row: int, *, line_pt: float = 15.0) -> None:  # noqa: ANN401
+    """Row heights for wrapped text, from the column widths: LibreOffice does not grow rows of an imported
+    workbook by itself, so long names would overlap the next row in print and PDF."""
+    from openpyxl.utils import get_column_letter
+
+    widths = {c: (ws.column_dimensions[get_column_letter(c)].width or 8.43) for c in range(1, ws.max_column + 1)}
+    for row in ws.iter_rows(min_row=first_row):
+        lines = 1
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value:
+                room = max(1.0, widths.get(cell.column, 8.43) * 1.1 - 1)
+                lines = max(lines, sum(-(-max(1, len(part)) // int(room)) for part in cell.value.split("\n")))
+        if row[0].row == first_row:  # the header row: bold, and given some air
+            ws.row_dimensions[row[0].row].height = line_pt * (lines + 1)
+        elif lines > 1:
+            ws.row_dimensions[row[0].row].height = line_pt * lines
+
+
 def print_setup(ws: Any, *, header_row: int, landscape: bool | None = None) -> None:  # noqa: ANN401
     """A4, fit all columns to the page width, repeat rows 1..`header_row`'s header on every page, page numbers.
-    `landscape` None: chosen from the column widths."""
+    `landscape` None: chosen from the column widths. Rows from the header down get heights for their
+    wrapped text."""
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.page import PageMargins
 
@@ -64,3 +83,4 @@ def print_setup(ws: Any, *, header_row: int, landscape: bool | None = None) -> N
     ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.6, bottom=0.7, header=0.3, footer=0.3)
     ws.oddFooter.center.text = "Trang &P/&N"
     ws.oddFooter.center.size = 9
+    fit_row_heights(ws, header_row)

@@ -47,6 +47,7 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
         "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": targets,
         "pipeline_columns": office_views.PIPELINE_COLUMNS,
         "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
+        "pdf_available": _pdf_available(),
     })
 
 
@@ -170,7 +171,14 @@ def delivery_failures(request: Request, chien_dich: str | None = None, me: Princ
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",  # the Word report through LibreOffice, where it is installed
 }
+
+
+def _pdf_available() -> bool:
+    from thidua.services.pdf import soffice_path
+
+    return soffice_path() is not None
 
 
 def _file_response(path: Path, folder: Path, ext: str) -> Response:
@@ -181,7 +189,7 @@ def _file_response(path: Path, folder: Path, ext: str) -> Response:
 def _export(request: Request, me: Principal, session: Session, build, ext: str) -> Response:  # noqa: ANN001
     require_office(me)
     if ext not in MEDIA_TYPES:
-        raise NotFound("Chỉ xuất được tệp .xlsx hoặc .docx.")
+        raise NotFound("Chỉ xuất được tệp .xlsx, .docx hoặc .pdf.")
     campaign = pick_campaign(session, me, None)
     if campaign is None:
         raise NotFound("Chưa có chiến dịch nào.")
@@ -192,6 +200,14 @@ def _export(request: Request, me: Principal, session: Session, build, ext: str) 
     except SubmissionError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise Refused(sentence(str(exc)), detail={"back": "/van-phong"}) from None
+    if ext == "pdf":
+        from thidua.services.pdf import to_pdf
+
+        try:
+            return _file_response(to_pdf([files.docx], folder / "pdf")[0], folder, ext)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     return _file_response(files.xlsx if ext == "xlsx" else files.docx, folder, ext)
 
 
@@ -217,7 +233,8 @@ def export_award_register(request: Request, me: Principal = Depends(principal),
     if campaign is None:
         raise NotFound("Chưa có chiến dịch nào.")
     folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
-    path = write_award_register(request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx")
+    path = write_award_register(request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx",
+                                now=now(request))
     return _file_response(path, folder, "xlsx")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -142,20 +143,38 @@ def submit(request: Request, assignment_id: int, form: FormData = Depends(form_d
 # ---------------------------------------------------------------------------------------------------
 # Calendar feed
 # ---------------------------------------------------------------------------------------------------
-@router.get("/don-vi/lich")
-def calendar_page(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def _calendar_page(request: Request, me: Principal, session: Session, *, error: str = "",
+                   status_code: int = 200) -> Response:
     feed = session.get(CalendarFeed, me.user_id)
-    url = None
+    context: dict = {"url": None, "error": error}
     if feed is not None:
         url = f"{request.app.state.settings.base_url.rstrip('/')}/lich/{feed.token}.ics"
-    return render(request, "unit/calendar.html", {"url": url})
+        webcal = "webcal://" + url.split("://", 1)[1]
+        context.update(url=url, webcal=webcal, created_at=feed.created_at,
+                       google=f"https://calendar.google.com/calendar/r?cid={quote(webcal, safe='')}")
+    return render(request, "unit/calendar.html", context, status_code=status_code)
+
+
+@router.get("/don-vi/lich")
+def calendar_page(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    """The one address of the user's calendar feed, to add on every device (the same address everywhere)."""
+    return _calendar_page(request, me, session)
 
 
 @router.post("/don-vi/lich")
-def new_calendar_link(request: Request, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
-    """Create (or replace, revoking the old address) the secret calendar address."""
+async def new_calendar_link(request: Request, me: Principal = Depends(principal),
+                            session: Session = Depends(db)) -> Response:
+    """Create the secret calendar address, or replace it (revoking the old one on every device) only when the
+    person confirms that: adding the calendar on a second device must not stop the first one."""
+    feed = session.get(CalendarFeed, me.user_id)
+    form = await request.form()
+    if feed is not None and form.get("thu_hoi") != "1":
+        return _calendar_page(request, me, session, status_code=422, error=(
+            "Địa chỉ lịch đã có: hãy dùng đúng địa chỉ này trên thiết bị mới. Chỉ tạo địa chỉ mới khi muốn thu hồi "
+            "địa chỉ cũ (đánh dấu ô xác nhận); lịch đã thêm trên các thiết bị khác sẽ ngừng cập nhật."))
     with write_turn(request):
         renew_calendar_feed(session, user_id=me.user_id, unit_id=me.unit_id, actor=me.actor, now=now(request))
+        session.commit()
     return RedirectResponse("/don-vi/lich?tb=lich-moi", status_code=303)
 
 

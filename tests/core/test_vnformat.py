@@ -84,7 +84,7 @@ def test_cli_status_table_prints_alike():
     from thidua.cli.campaign import _status_table
     from thidua.services.status import Counts, StatusRow
 
-    row = StatusRow("BDH", "Bình Định", Counts(owed=1192, submitted=1100, accepted=1129, returned=3, late=12))
+    row = StatusRow("BDH", "Bình Định", Counts(owed=1192, submitted=1100, accepted=1129, returned=3, overdue=12))
     console = Console(width=120, record=True)
     console.print(_status_table("Theo cấp", [row], "Cấp"))
     text = console.export_text()

@@ -190,3 +190,28 @@ def test_cli_checks_a_catalogue_file(run, tmp_path: Path) -> None:
                       .replace("decided_by: tong_ldld", "decided_by: trung_uong"), encoding="utf-8")
     result = run("catalogue", str(broken))
     assert result.exit_code == 1 and "Có 4 lỗi" in result.output and "không có cấp 'trung_uong'" in result.output
+
+
+@pytest.mark.slow
+def test_register_and_list_as_pdf_keep_every_column_on_the_page(world: World, tmp_path: Path) -> None:
+    """LibreOffice prints them on A4 landscape, every column on the page width (the register printed three
+    columns per page, headers overlapping, before), the header row on each page."""
+    import shutil
+    import subprocess
+
+    from tests.submissions.test_documents_pdf import ink_outside, page_sizes
+    from thidua.services.pdf import to_pdf
+
+    if shutil.which("soffice") is None or shutil.which("pdftoppm") is None:
+        pytest.skip("Thiếu LibreOffice/poppler (cài bằng: bash scripts/ensure-test-tools.sh): bỏ qua kiểm tra PDF")
+    walk_every_action(world)
+    register = nom.write_award_register(world.engine, world.campaign_id, tmp_path / "so-khen-thuong.xlsx")
+    listing = nom.write_proposal_list(world.engine, world.campaign_id, world.units["BDH.D1"], tmp_path / "danh-sach.xlsx")
+    for pdf, last_header in zip(to_pdf([register, listing], tmp_path / "pdf"), ("Số đề nghị", "Quyết định")):
+        sizes = page_sizes(pdf)
+        assert 1 <= len(sizes) <= 3 and all(w > h for w, h in sizes)  # landscape, a few pages for a few awards
+        assert ink_outside(pdf, tmp_path, right_cm=0.8, bottom_cm=0.6) == []
+        first = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                               text=True, check=True).stdout
+        words = first.split()
+        assert "STT" in words and all(w in words for w in last_header.split()) and "Trang" in words, first[:300]

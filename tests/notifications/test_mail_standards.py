@@ -31,7 +31,7 @@ STRICT = get_renderer(strict=True)
 TEMPLATES = sorted(p.name.removesuffix(".subject.j2") for p in TEMPLATES_DIR.glob("*.subject.j2"))
 KIND_OF = {"reminder_upcoming": "reminder", "reminder_overdue": "reminder", "digest_parent": "escalation",
            "digest_office": "office_digest", "failure_report": "failure_report", "login_link": "login_link",
-           "nomination_step": "nomination", "generic": "generic"}
+           "nomination_step": "nomination", "report_returned": "report_returned", "generic": "generic"}
 
 
 def test_every_template_has_a_kind() -> None:
@@ -72,7 +72,10 @@ def contexts(bd: Campaign, info, base: str) -> dict[str, dict]:  # noqa: ANN001
                             "status_label": "Bị trả lại", "acting_unit": "LĐLĐ huyện 1", "holder_unit": "",
                             "comment": "Thiếu biên bản", "review_due": "", "at": "08:30 07/10/2023", "link": long_link,
                             "count": 1, "to_trinh_number": "", "to_trinh_date": "", "decision_number": "",
-                            "decision_date": "", "decision_signer": ""},
+                            "decision_date": "", "decision_signer": "", "returned_to_sender": True},
+        "report_returned": {**info.layout, "unit_name": "CĐCS Mẫu 1-1", "obligation_title": "Báo cáo sơ kết đợt 2",
+                            "reviewer_name": "LĐLĐ huyện 1", "comment": "Thiếu số liệu sáng kiến", "version": 2,
+                            "due_date": "10/10/2023", "returned_at": "08:30 07/10/2023", "link": long_link},
         "generic": {**info.layout, "subject": "Thông báo", "body": "Dòng một.\n\nDòng hai.", "link": long_link,
                     "link_label": "Xem"},
     }

@@ -123,10 +123,16 @@ def test_round_report_docx_is_an_administrative_document(round_one, tmp_path):
         files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
     document = Document(str(files.docx))
     header = document.tables[0]
-    assert header.cell(0, 0).text == "LĐLĐ TỈNH BÌNH ĐỊNH\nBAN CSPL&QHLĐ"
-    assert header.cell(0, 1).text == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
-    assert header.cell(1, 0).text == "Số: …/BC-LĐLĐ"
-    assert header.cell(1, 1).text == "Bình Định, ngày … tháng … năm 2023"
+    # The issuer is the federation that signs, under its superior body (config/documents/van-ban.yaml).
+    assert header.cell(0, 0).text.strip() == "TỔNG LĐLĐ VIỆT NAM\nLĐLĐ TỈNH BÌNH ĐỊNH"
+    assert header.cell(0, 1).text.strip() == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
+    ruled = [p for cell in header.rows[0].cells for p in cell.paragraphs if p._p.xpath("./w:pPr/w:pBdr/w:top")]
+    assert len(ruled) == 2  # the rules under the issuer and under the motto
+    assert header.cell(1, 0).text.split() == ["Số:", "/BC-LĐLĐ"]
+    assert header.cell(1, 1).text == "Bình Định, ngày 20 tháng 6 năm 2023"  # Nghị định 30: no zero before 6
+    assert document.styles["Normal"].font.name == "Times New Roman"
+    page_header = document.sections[0].header._element.xml
+    assert "PAGE" in page_header and document.sections[0].different_first_page_header_footer
     texts = [p.text for p in document.paragraphs]
     assert "BÁO CÁO" in texts
     assert any(t.startswith("Kết quả sơ kết đợt 1 phong trào thi đua") for t in texts)
@@ -138,8 +144,12 @@ def test_round_report_docx_is_an_administrative_document(round_one, tmp_path):
     closing = document.tables[-1]
     assert closing.cell(0, 0).text.startswith("Nơi nhận:")
     assert "- Lưu: VT, Ban CSPL&QHLĐ." in closing.cell(0, 0).text
-    assert closing.cell(0, 1).text.startswith("TM. BAN THƯỜNG VỤ")
-    assert len(document.inline_shapes) == 1  # the chart of target progress by district
+    assert closing.cell(0, 1).text.split("\n")[:2] == ["TM. BAN THƯỜNG VỤ", "PHÓ CHỦ TỊCH"]  # authority, then title
+    assert len(document.inline_shapes) >= 1  # one picture per chart of target progress by district
+    for shape in document.inline_shapes:  # each inside the printable area of A4 with the decree's margins
+        assert shape.width.cm <= 16.5 and shape.height.cm <= 25.7
+    captions = [t for t in texts if t.startswith("Biểu đồ ")]
+    assert len(captions) == len(document.inline_shapes) and captions[0].startswith("Biểu đồ 1. ")
     assert any("CĐCS Đơn vị Mẫu 1-2 (giả lập)" in t for t in texts)  # the late unit is named
 
 

@@ -51,7 +51,7 @@ def test_feed_by_secret_address_and_revocation(world: World, client) -> None:
     page = client.get("/don-vi/lich").text
     assert "Tạo địa chỉ lịch" in page and "/lich/" not in page
     client.post("/don-vi/lich", data={"_csrf": csrf_of(client, world)})
-    url = re.search(r'id="dia-chi-lich">([^<]+)<', client.get("/don-vi/lich").text).group(1)
+    url = re.search(r'id="o-dia-chi-lich" value="([^"]+)"', client.get("/don-vi/lich").text).group(1)
     path = url.removeprefix(world.settings.base_url)
     client.cookies.clear()  # a calendar application has no session
     feed = client.get(path)
@@ -61,8 +61,17 @@ def test_feed_by_secret_address_and_revocation(world: World, client) -> None:
     assert feed.text.count("BEGIN:VEVENT") == 6
     assert any(line.startswith("X-WR-CALNAME:Hạn nộp – CĐCS Đơn vị Mẫu 1-1") for line in lines)
 
+    sign_in(client, world, "officer_d1_1")  # a second device: the page offers the same address, with ways to add it
+    page = client.get("/don-vi/lich").text
+    assert url in page and f'href="webcal://{url.split("://", 1)[1]}"' in page and "data-copy=" in page
+    assert "https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2F" in page and "iPhone" in page
+    refused = client.post("/don-vi/lich", data={"_csrf": csrf_of(client, world)})  # no confirmation: nothing changes
+    assert refused.status_code == 422 and "hãy dùng đúng địa chỉ này" in refused.text
+    client.cookies.clear()
+    assert client.get(path).status_code == 200  # the first device's feed still works
+
     sign_in(client, world, "officer_d1_1")
     client.get("/don-vi/lich")
-    client.post("/don-vi/lich", data={"_csrf": csrf_of(client, world)})
+    client.post("/don-vi/lich", data={"_csrf": csrf_of(client, world), "thu_hoi": "1"})  # revoked on purpose
     client.cookies.clear()
     assert client.get(path).status_code == 403

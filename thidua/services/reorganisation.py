@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Integer, String, and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import Integer, String, and_, bindparam, cast, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,9 @@ from thidua.models.hierarchy import LevelIndex
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.status import AssignmentStatus
 from thidua.models.submissions import Submission
-from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
+from thidua.models.tables import Assignment, AuditLog, Campaign, ObligationDef, Unit
 from thidua.models.unit_history import Reorganisation, ReorganisationStep, UnitVersion
-from thidua.services.units import _lock_units, load_level_index, load_snapshot
+from thidua.services.units import _gc_paused, _lock_units, load_level_index
 
 DEFAULT_ACTOR = "system:tai-cau-truc"
 U = Unit.__table__  # type: ignore[attr-defined]
@@ -230,7 +230,7 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     plan, plan_problems = None, []
     if rows:
         plan, plan_problems = plan_reorganisation(
-            rows, load_snapshot(session), levels, today=today, not_before=last_effective_on(session),
+            rows, _tree_rows(session), levels, today=today, not_before=last_effective_on(session),
             level_periods=level_periods(levels))
     all_problems += plan_problems
     if all_problems or plan is None:
@@ -246,6 +246,13 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     session.execute(update(R).where(R.c.id == reorg_id).values(summary={
         "rows": plan.rows, "counts": plan.counts, "carried": report.carried_counts,
         "units_versioned": report.units_versioned}))
+
+
+def _tree_rows(session: Session) -> list[tuple]:
+    """The stored tree as plain tuples: only what planning reads (no e-mail lists to decode)."""
+    with _gc_paused():
+        return [tuple(row) for row in session.execute(
+            select(U.c.id, U.c.code, U.c.name, U.c.level_code, U.c.parent_id, U.c.active))]
 
 
 def _record(session: Session, plan: ReorgPlan, file: str, actor: str, now: datetime) -> int:
@@ -356,7 +363,8 @@ def _carry(session: Session, plan: ReorgPlan, reorg_id: int, actor: str, now: da
 
     if ended_ids:
         _carry_assignments(session, conn, ended_ids, successor_of, day_of, codes, now, note)
-    _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note)
+    _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor,
+                     detail_limit)
     if successor_of:
         _carry_nominations(session, conn, successor_of, day_of, codes, actor, now, note)
         _carry_campaigns(conn, successor_of, day_of, codes, now, note)
@@ -417,39 +425,50 @@ def _carry_assignments(session, conn, ended_ids, successor_of, day_of, codes, no
                  row.unit_id, day_of.get(row.unit_id) or date.min)
 
 
-def _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note) -> None:  # noqa: ANN001
-    """Unreviewed work of a unit that changed parent goes to the new parent; work reviewed by an ended unit
-    goes to its successor."""
-    moved = (select(RS.c.unit_id, RS.c.old_parent_id, RS.c.new_parent_id, RS.c.effective_on)
-             .where(RS.c.reorganisation_id == reorg_id, RS.c.kind == "moved").subquery())
-    rows = conn.execute(
-        select(A.c.id, A.c.campaign_id, A.c.unit_id, A.c.reviewer_unit_id, moved.c.new_parent_id, moved.c.effective_on)
-        .select_from(A.join(moved, and_(moved.c.unit_id == A.c.unit_id, moved.c.old_parent_id == A.c.reviewer_unit_id)))
-        .where(A.c.active.is_(True), A.c.status != AssignmentStatus.ACCEPTED.value)
-    ).all()
-    # A unit moved twice in one file: its last move wins.
-    changes: dict[int, Any] = {}
-    for row in rows:
-        changes[row.id] = row
+def _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor,
+                     detail_limit) -> None:  # noqa: ANN001
+    """Unreviewed work of a unit that changed parent goes to the new parent (set-based: one audit INSERT …
+    SELECT and one UPDATE per pass; a unit moved twice in one file takes a second pass); work reviewed by an
+    ended unit goes to its successor."""
+    moved_units = select(RS.c.unit_id).where(RS.c.reorganisation_id == reorg_id, RS.c.kind == "moved")
+    new_reviewer = (
+        select(RS.c.new_parent_id)
+        .where(RS.c.reorganisation_id == reorg_id, RS.c.kind == "moved", RS.c.unit_id == A.c.unit_id,
+               RS.c.old_parent_id == A.c.reviewer_unit_id)
+        .order_by(RS.c.id.desc()).limit(1).correlate(A).scalar_subquery()
+    )
+    where = [A.c.unit_id.in_(moved_units), A.c.active.is_(True), A.c.status != AssignmentStatus.ACCEPTED.value,
+             new_reviewer.is_not(None)]
+    json_object = func.json_build_object if conn.dialect.name == "postgresql" else func.json_object
+    AL = AuditLog.__table__  # type: ignore[attr-defined]
+    text_ = f"tái cấu trúc #{reorg_id}: đơn vị duyệt mới là cấp trên mới của đơn vị"
+    for _ in range(8):
+        if len(report.carried) < detail_limit:
+            for row in conn.execute(select(A.c.id, A.c.reviewer_unit_id, new_reviewer.label("new")).where(*where)
+                                    .limit(detail_limit - len(report.carried))):
+                report.carried.append(CarriedItem("assignment.reviewer", row.id,
+                                                  f"nghĩa vụ #{row.id}: đơn vị duyệt #{row.reviewer_unit_id} → #{row.new}"))
+        conn.execute(insert(AL).from_select(
+            ["at", "actor", "action", "entity", "entity_id", "campaign_id", "unit_id", "before", "after", "note"],
+            select(literal(now, AL.c.at.type), literal(actor), literal("reorganise.assignment.reviewer"),
+                   literal("assignment"), cast(A.c.id, String), A.c.campaign_id, A.c.unit_id,
+                   json_object(literal("reviewer_unit_id"), A.c.reviewer_unit_id),
+                   json_object(literal("reviewer_unit_id"), new_reviewer), literal(text_)).where(*where)))
+        changed = conn.execute(update(A).where(*where).values(reviewer_unit_id=new_reviewer, updated_at=now)).rowcount
+        if not changed:
+            break
+        report.carried_counts["assignment.reviewer"] = report.carried_counts.get("assignment.reviewer", 0) + changed
     if ended_ids and successor_of:
         for row in conn.execute(
             select(A.c.id, A.c.campaign_id, A.c.unit_id, A.c.reviewer_unit_id)
             .where(_in(A.c.reviewer_unit_id, list(successor_of)), A.c.active.is_(True),
                    A.c.status != AssignmentStatus.ACCEPTED.value)
-        ):
-            if row.id not in changes:
-                changes[row.id] = (row.id, row.campaign_id, row.unit_id, row.reviewer_unit_id,
-                                   successor_of[row.reviewer_unit_id], day_of[row.reviewer_unit_id])
-    if not changes:
-        return
-    items = list(changes.values())
-    for chunk in _chunks(items):
-        conn.execute(update(A).where(A.c.id == bindparam("b_id")).values(reviewer_unit_id=bindparam("b_reviewer"),
-                                                                         updated_at=now),
-                     [{"b_id": item[0], "b_reviewer": item[4]} for item in chunk])
-    for item in items:
-        note("assignment.reviewer", "assignment", item[0], f"nghĩa vụ #{item[0]}: người duyệt mới là đơn vị #{item[4]}",
-             {"reviewer_unit_id": item[3]}, {"reviewer_unit_id": item[4]}, item[1], item[2], item[5])
+        ).all():
+            successor = successor_of[row.reviewer_unit_id]
+            conn.execute(update(A).where(A.c.id == row.id).values(reviewer_unit_id=successor, updated_at=now))
+            note("assignment.reviewer", "assignment", row.id, f"nghĩa vụ #{row.id}: đơn vị duyệt mới là '{codes.get(successor)}'",
+                 {"reviewer_unit_id": row.reviewer_unit_id}, {"reviewer_unit_id": successor}, row.campaign_id,
+                 row.unit_id, day_of[row.reviewer_unit_id])
 
 
 def _carry_nominations(session, conn, successor_of, day_of, codes, actor, now, note) -> None:  # noqa: ANN001

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from copy import copy
 
-import io
 import re
-import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
-from thidua.models.vnformat import fmt_moment, fmt_number, fmt_percent, fmt_share
+from thidua.models.vnformat import fmt_fraction, fmt_integer, fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
@@ -87,6 +85,9 @@ class ReportContent:
     sheets: list[Table]
     recipients: list[str]
     signature: list[str]
+    campaign_code: str = ""  # with issuer_code: which van-ban.yaml settings apply
+    issuer_code: str = ""
+    report_date: date | None = None  # the date line ("Bình Định, ngày 20 tháng 6 năm 2023")
 
 
 @dataclass
@@ -286,7 +287,7 @@ def _missing_paragraphs(session: Session, snapshots: Sequence[dict[str, Any]], r
         if not total:
             out.append(f"{label}: không có.")
             continue
-        out.append(f"{label} ({total} đơn vị):")
+        out.append(f"{label} ({fmt_integer(total)} đơn vị):")
         for d in groups:
             if d[key]:
                 listed = sorted(d[key], key=natural_key)
@@ -311,7 +312,8 @@ def _target_sheet(reports: Sequence[TargetReport]) -> Table:
 
 
 def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
-    out = []
+    out: list[str] = []
+    notes: list[str] = []
     for t in reports:
         for row in t.scope:
             p = row.progress
@@ -320,8 +322,11 @@ def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
             forecast = "" if p.forecast is None else (
                 f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {fmt_number(p.forecast)} {t.unit_of_measure}")
             out.append(f"- {t.title} (chỉ tiêu {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
-                       f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}. {p.note}")
-    return out
+                       f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}.")
+            if p.note and p.note not in notes:
+                notes.append(p.note)
+    # The same method note holds for every target: say it once.
+    return out + [f"Ghi chú: {note}" for note in notes]
 
 
 def _target_charts(reports: Sequence[TargetReport], ctx: _Context) -> list[Chart]:
@@ -369,12 +374,10 @@ def _breakdown_level(ctx: _Context, snapshots: Sequence[dict[str, Any]]) -> str 
 def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str, str], str, list[str], list[str]]:
     """Left header lines, place of the date line, 'Nơi nhận' and the signature block."""
     department = department_abbreviation(ctx.campaign.owner_department) if ctx.campaign.owner_department else ""
-    if department:
-        issuing_lines = (short_body_name(ctx.issuing.name), department)
-    elif ctx.parent_of_issuing is not None:
-        issuing_lines = (short_body_name(ctx.parent_of_issuing.name), short_body_name(ctx.issuing.name))
-    else:
-        issuing_lines = (short_body_name(ctx.issuing.name), "")
+    # The issuer is the federation that signs ("TM. BAN THƯỜNG VỤ"), under its superior body; the department
+    # that drafted the report is named where the decree puts it: "Lưu: VT, Ban …".
+    superior = short_body_name(ctx.parent_of_issuing.name) if ctx.parent_of_issuing is not None else ""
+    issuing_lines = (superior, short_body_name(ctx.issuing.name))
     recipients = []
     if ctx.parent_of_issuing is not None:
         recipients.append(f"- {ctx.parent_of_issuing.name} (để báo cáo);")
@@ -410,11 +413,11 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
     counted_rule = "báo cáo đã được duyệt" if spec.consolidate_accepted_only else "báo cáo đã gửi (không bị trả lại)"
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO", [
-            f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo "
-            f"({fmt_share(root['submitted'], root['owed'])}), trong đó {root['counted']} báo cáo được tính vào "
-            f"số liệu ({counted_rule}); {root['pending']} báo cáo đang chờ duyệt, {root['returned']} báo cáo bị trả lại "
-            f"chờ đơn vị gửi lại; {root['late']} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
-            f"{len(root['not_submitted'])} đơn vị chưa gửi."], [status_table]),
+            f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo "
+            f"({fmt_share(root['submitted'], root['owed'])}), trong đó {fmt_integer(root['counted'])} báo cáo được tính vào "
+            f"số liệu ({counted_rule}); {fmt_integer(root['pending'])} báo cáo đang chờ duyệt, {fmt_integer(root['returned'])} báo cáo bị trả lại "
+            f"chờ đơn vị gửi lại; {fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
+            f"{fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."], [status_table]),
         Section("II. KẾT QUẢ THỰC HIỆN", [
             "Kết quả " + _lower_first(round_name) + " tổng hợp từ báo cáo của các đơn vị:",
             *[f"- {f.label}: {fmt_number(root['numbers'][f.code]['sum'], 2)}." for f in _figure_fields(spec)],
@@ -432,7 +435,8 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
         sections=sections,
         sheets=[*_aggregate_tables(ctx, snapshots, spec), *_unit_tables(session, ctx, obligation, spec),
                 _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
-        recipients=recipients, signature=signature,
+        recipients=recipients, signature=signature, campaign_code=ctx.campaign.code, issuer_code=ctx.issuing.code,
+        report_date=utc_to_local(now, ctx.campaign.timezone).date(),
     )
     return content, [result]
 
@@ -485,9 +489,9 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
     year_totals = year_table.total or []
     sections = [
         Section("I. TÌNH HÌNH BÁO CÁO TỔNG KẾT", [
-            f"Tính đến {as_of}, có {root['submitted']}/{root['owed']} đơn vị đã gửi báo cáo tổng kết "
-            f"({fmt_share(root['submitted'], root['owed'])}), {root['counted']} báo cáo được tính vào số liệu; "
-            f"{root['late']} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {len(root['not_submitted'])} đơn vị chưa gửi."],
+            f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo tổng kết "
+            f"({fmt_share(root['submitted'], root['owed'])}), {fmt_integer(root['counted'])} báo cáo được tính vào số liệu; "
+            f"{fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."],
             [status_table]),
         Section("II. KẾT QUẢ CẢ NĂM", [
             "Số liệu cả năm là tổng các đợt sơ kết và đợt tổng kết:",
@@ -516,7 +520,8 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
                 *_unit_tables(session, ctx, final, final_spec), rating_sheet, rating_summary,
                 _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets),
                 *([mapping] if mapping is not None else [])],
-        recipients=recipients, signature=signature,
+        recipients=recipients, signature=signature, campaign_code=ctx.campaign.code, issuer_code=ctx.issuing.code,
+        report_date=utc_to_local(now, ctx.campaign.timezone).date(),
     )
     return content, results
 
@@ -717,136 +722,12 @@ def _column_width(header: str, values: Sequence[Any]) -> float:
     return float(max(6, min(36, max(longest_word, typical, min(len(header), 14)))))
 
 
-def _charts_png(charts: Sequence[Chart]) -> bytes:
-    """One figure, one panel per target: a horizontal bar per breakdown unit (Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    heights = [max(1.6, 0.32 * len(chart.labels) + 0.9) for chart in charts]
-    fig = Figure(figsize=(7.5, sum(heights)), dpi=130)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(charts), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, chart in zip(axes, charts):
-        positions = list(range(len(chart.labels)))
-        bars = ax.barh(positions, chart.values, color="#2f6db5")
-        ax.set_yticks(positions, labels=chart.labels, fontsize=8)
-        ax.invert_yaxis()
-        for bar, value in zip(bars, chart.values):
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt_number(value),
-                    va="center", fontsize=7)
-        if chart.target is not None:
-            ax.axvline(chart.target, color="#c0392b", linestyle="--", linewidth=1,
-                       label=f"Chỉ tiêu: {fmt_number(chart.target)} {chart.unit}")
-            ax.legend(loc="lower right", fontsize=7)
-        ax.set_xlabel(chart.unit, fontsize=8)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_title(textwrap.fill(chart.title, 95), fontsize=8.5)
-        ax.margins(x=0.15)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
 def write_docx(content: ReportContent, path: Path) -> Path:
-    """A4, Times New Roman; header block of a Vietnamese administrative document, body, tables, charts,
-    'Nơi nhận' and the signature block."""
-    from docx import Document
-    from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm, Pt
+    """The report as a Word document from the office's template (config/documents; Nghị định 30/2020 layout)."""
+    from thidua.services.documents import render_report
+    from thidua.settings import get_settings
 
-    document = Document()
-    section = document.sections[0]
-    section.page_width, section.page_height = Cm(21), Cm(29.7)
-    section.top_margin, section.bottom_margin = Cm(2), Cm(2)
-    section.left_margin, section.right_margin = Cm(3), Cm(1.5)
-    normal = document.styles["Normal"]
-    normal.font.name = "Times New Roman"
-    normal.font.size = Pt(13)
-    normal.paragraph_format.space_after = Pt(3)
-
-    def para(cell_or_doc, text: str, *, bold: bool = False, italic: bool = False, size: float | None = None,
-             align=None, first: bool = False):  # noqa: ANN001, ANN202
-        paragraph = cell_or_doc.paragraphs[0] if first else cell_or_doc.add_paragraph()
-        run = paragraph.add_run(text)
-        run.bold, run.italic = bold, italic
-        if size:
-            run.font.size = Pt(size)
-        if align is not None:
-            paragraph.alignment = align
-        return paragraph
-
-    center = WD_ALIGN_PARAGRAPH.CENTER
-    header = document.add_table(rows=2, cols=2)
-    _column_widths(header, Cm(6.5), Cm(10))
-    left, right = header.rows[0].cells
-    para(left, content.issuing_lines[0], size=12, align=center, first=True)
-    if content.issuing_lines[1]:
-        para(left, content.issuing_lines[1], bold=True, size=12, align=center)
-    para(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=12, align=center, first=True)
-    para(right, "Độc lập - Tự do - Hạnh phúc", bold=True, size=13, align=center)
-    number, date_line = header.rows[1].cells
-    para(number, "Số: …/BC-LĐLĐ", size=13, align=center, first=True)
-    para(date_line, f"{content.place}, ngày … tháng … năm {content.year}", italic=True, size=13, align=center, first=True)
-
-    para(document, content.title, bold=True, size=14, align=center).paragraph_format.space_before = Pt(12)
-    para(document, content.subtitle, bold=True, size=13, align=center)
-    para(document, content.intro).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    for part in content.sections:
-        para(document, part.heading, bold=True)
-        for text in part.paragraphs:
-            para(document, text).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        for table in part.tables:
-            para(document, table.caption or table.title, italic=True, size=12)
-            _docx_table(document, table, Pt, WD_TABLE_ALIGNMENT)
-        if part.charts:
-            document.add_picture(io.BytesIO(_charts_png(part.charts)), width=Cm(16))
-            document.paragraphs[-1].alignment = center
-
-    closing = document.add_table(rows=1, cols=2)
-    _column_widths(closing, Cm(7.5), Cm(9))
-    recipients, signer = closing.rows[0].cells
-    para(recipients, "Nơi nhận:", bold=True, italic=True, size=12, first=True)
-    for line in content.recipients:
-        para(recipients, line, size=11)
-    para(signer, content.signature[0], bold=True, size=13, align=center, first=True)
-    for line in content.signature[1:]:
-        para(signer, line, italic=line.startswith("("), size=13, align=center)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document.save(path)
-    return path
-
-
-def _column_widths(table, *widths) -> None:  # noqa: ANN001
-    """Fixed column widths (Word reads the cells, LibreOffice the grid: set both)."""
-    table.autofit = False
-    for column, width in zip(table.columns, widths):
-        column.width = width
-        for cell in column.cells:
-            cell.width = width
-
-
-def _docx_table(document, table: Table, Pt, WD_TABLE_ALIGNMENT) -> None:  # noqa: ANN001, N803
-    body = list(table.rows) + ([table.total] if table.total else [])
-    grid = document.add_table(rows=1 + len(body), cols=len(table.headers))
-    grid.style = "Table Grid"
-    grid.alignment = WD_TABLE_ALIGNMENT.CENTER
-    size = Pt(9) if len(table.headers) > 6 else Pt(11)
-    for column, text in enumerate(table.headers):
-        cell = grid.rows[0].cells[column]
-        run = cell.paragraphs[0].add_run(text)
-        run.bold, run.font.size = True, size
-    for row_index, values in enumerate(body, 1):
-        is_total = table.total is not None and row_index == len(body)
-        for column, value in enumerate(values):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                text = fmt_number(value, 1 if column in table.percent_columns else 2)
-            else:
-                text = "" if value is None else str(value)
-            run = grid.rows[row_index].cells[column].paragraphs[0].add_run(text)
-            run.font.size = size
-            run.bold = is_total
+    return render_report(content, path, config_dir=get_settings().config_dir)
 
 
 @owns_transaction
