@@ -1219,41 +1219,49 @@ def decide(engine: Engine, campaign_id: int, actor: Actor, decision: Decision, *
     if not nomination_ids and batch_id is None:
         raise InvalidNominationInput("Cần chọn đề nghị hoặc danh sách (tờ trình) để ra quyết định")
     with _change(engine, campaign_id, now) as (session, ctx):
-        problems = _decision_problems(decision, ctx.today)
-        if problems:
-            raise InvalidNominationInput("Quyết định khen thưởng: " + "; ".join(problems))
-        ids = list(nomination_ids)
-        if batch_id is not None:
-            batch = session.execute(select(B).where(B.c.id == batch_id, B.c.campaign_id == campaign_id)).mappings().first()
-            if batch is None:
-                raise NominationNotFound(f"Không có danh sách đề nghị #{batch_id}")
-            if batch["to_unit_id"] != actor.unit_id or batch["status"] != "sent":
-                raise NotPermitted(f"Danh sách #{batch_id} không phải danh sách gửi đến {ctx.units.get(actor.unit_id).name}")
-            ids += list(session.execute(select(N.c.id).where(
-                N.c.batch_id == batch_id, N.c.status == _S.UNDER_REVIEW.value, N.c.current_unit_id == actor.unit_id)
-                .order_by(N.c.id)).scalars())
-            if not ids:
-                raise InvalidNominationInput(f"Danh sách #{batch_id} không còn đề nghị nào đang chờ quyết định")
-        rows = _held_rows(session, ctx, ids, actor, expected_versions)
-        for row in rows:
-            row["_to"] = _transition_or_error(row, _A.DECIDE, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
-        granted = _granted(session, ctx.campaign.year, {r["nominee_key"] for r in rows})
-        refusals: dict[str, list[Refusal]] = {}
-        for row in rows:
-            candidate = _granted_award(row)  # shown to later items of this decision as "cùng đợt quyết định này"
-            found = exclusivity_refusals(ctx.catalogue, candidate, granted, row["nominee_name"])
-            if found:
-                refusals[row["_label"]] = found
-            granted.append(candidate)
-        _raise_refusals(refusals)
-        values = {"decision_number": decision.number.strip(), "decision_date": decision.on,
-                  "decision_signer": decision.signer.strip(), "review_due_at": None}
-        _apply_moves(session, ctx, _A.DECIDE, actor, [_Move(r, r["_to"], values, actor.unit_id) for r in rows],
-                     expected_versions=expected_versions)
-        if batch_id is not None:
-            session.execute(update(B).where(B.c.id == batch_id).values(
-                decision_number=decision.number.strip(), decision_date=decision.on, version=B.c.version + 1))
-        return [r["id"] for r in rows]
+        return decide_in(session, ctx, actor, decision, nomination_ids=nomination_ids, batch_id=batch_id,
+                         expected_versions=expected_versions)
+
+
+def decide_in(session: Session, ctx: _Ctx, actor: Actor, decision: Decision, *, nomination_ids: Sequence[int] = (),
+              batch_id: int | None = None, expected_versions: Mapping[int, int] | None = None) -> list[int]:
+    """decide() inside the caller's locked transaction (thidua.services.commendation numbers the decision)."""
+    campaign_id = ctx.campaign.id
+    problems = _decision_problems(decision, ctx.today)
+    if problems:
+        raise InvalidNominationInput("Quyết định khen thưởng: " + "; ".join(problems))
+    ids = list(nomination_ids)
+    if batch_id is not None:
+        batch = session.execute(select(B).where(B.c.id == batch_id, B.c.campaign_id == campaign_id)).mappings().first()
+        if batch is None:
+            raise NominationNotFound(f"Không có danh sách đề nghị #{batch_id}")
+        if batch["to_unit_id"] != actor.unit_id or batch["status"] != "sent":
+            raise NotPermitted(f"Danh sách #{batch_id} không phải danh sách gửi đến {ctx.units.get(actor.unit_id).name}")
+        ids += list(session.execute(select(N.c.id).where(
+            N.c.batch_id == batch_id, N.c.status == _S.UNDER_REVIEW.value, N.c.current_unit_id == actor.unit_id)
+            .order_by(N.c.id)).scalars())
+        if not ids:
+            raise InvalidNominationInput(f"Danh sách #{batch_id} không còn đề nghị nào đang chờ quyết định")
+    rows = _held_rows(session, ctx, ids, actor, expected_versions)
+    for row in rows:
+        row["_to"] = _transition_or_error(row, _A.DECIDE, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
+    granted = _granted(session, ctx.campaign.year, {r["nominee_key"] for r in rows})
+    refusals: dict[str, list[Refusal]] = {}
+    for row in rows:
+        candidate = _granted_award(row)  # shown to later items of this decision as "cùng đợt quyết định này"
+        found = exclusivity_refusals(ctx.catalogue, candidate, granted, row["nominee_name"])
+        if found:
+            refusals[row["_label"]] = found
+        granted.append(candidate)
+    _raise_refusals(refusals)
+    values = {"decision_number": decision.number.strip(), "decision_date": decision.on,
+              "decision_signer": decision.signer.strip(), "review_due_at": None}
+    _apply_moves(session, ctx, _A.DECIDE, actor, [_Move(r, r["_to"], values, actor.unit_id) for r in rows],
+                 expected_versions=expected_versions)
+    if batch_id is not None:
+        session.execute(update(B).where(B.c.id == batch_id).values(
+            decision_number=decision.number.strip(), decision_date=decision.on, version=B.c.version + 1))
+    return [r["id"] for r in rows]
 
 
 def mark_awarded(engine: Engine, campaign_id: int, nomination_ids: Sequence[int], actor: Actor, *, awarded_on: date,

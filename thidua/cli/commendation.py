@@ -1,0 +1,135 @@
+"""CLI: commendation documents and steps (`thidua commendation …`): numbered decisions and tờ trình from the
+office's DOCX templates, revocation, the number register."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from thidua.cli.common import UserError, console, friendly, parse_cli_date
+from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _service_errors, _unit_id
+from thidua.models.clock import fmt_date, fmt_datetime
+from thidua.services.commendation import decisions
+from thidua.services.commendation.docx_fill import TemplateError
+from thidua.services.commendation.numbers import register as number_register
+from thidua.settings import get_settings
+
+commendation_app = typer.Typer(help="Văn bản khen thưởng: quyết định có số, tờ trình, hủy quyết định, sổ số văn bản.",
+                               no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(commendation_app, name="commendation")
+
+
+def _out(path: Optional[Path], name: str) -> Path:
+    return path or get_settings().reports_dir / "khen-thuong" / name
+
+
+@commendation_app.command("decide")
+@friendly
+@_service_errors
+def decide_cmd(
+    code: str = typer.Argument(..., help="Mã chiến dịch."),
+    nomination_ids: list[int] = typer.Argument(None, help="Số đề nghị (bỏ trống khi dùng --batch)."),
+    unit_as: str = UNIT_AS,
+    batch: Optional[int] = typer.Option(None, "--batch", help="Quyết định cho cả danh sách gửi đến (số danh sách)."),
+    date_text: str = typer.Option(..., "--date", help="Ngày ký quyết định (dd/mm/yyyy)."),
+    signer: str = typer.Option(..., "--signer", help="Người ký."),
+    signer_title: str = typer.Option("TM. BAN THƯỜNG VỤ\nCHỦ TỊCH", "--signer-title", help="Chức vụ người ký."),
+    council: Optional[int] = typer.Option(None, "--council", help="Phiên họp Hội đồng thi đua, khen thưởng (số)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Tệp DOCX của quyết định (mặc định trong data/reports)."),
+    actor: Optional[str] = ACTOR,
+    now: Optional[str] = NOW,
+) -> None:
+    """Ra quyết định khen thưởng: lấy số trong sổ của đơn vị, ghi quyết định, xuất DOCX theo mẫu."""
+    engine = _engine()
+    issued = decisions.issue_decision(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
+                                      decisions.DecisionInput(parse_cli_date(date_text), signer, signer_title,
+                                                              council_session_id=council),
+                                      nomination_ids=nomination_ids or [], batch_id=batch, now=_now(now))
+    path = _docx(lambda p: decisions.write_decision_docx(engine, issued.id, p),
+                 _out(out, f"quyet-dinh-{issued.id}.docx"))
+    console.print(f"Quyết định số {issued.symbol} cho {len(issued.nomination_ids)} đề nghị; tiền thưởng "
+                  f"{issued.total_amount:,} đồng. Văn bản: {path}".replace(",", "."), highlight=False)
+
+
+def _docx(write, path: Path) -> Path:  # noqa: ANN001
+    try:
+        return write(path)
+    except TemplateError as exc:
+        raise UserError(str(exc)) from None
+
+
+@commendation_app.command("to-trinh")
+@friendly
+@_service_errors
+def to_trinh_cmd(
+    code: str = typer.Argument(..., help="Mã chiến dịch."),
+    unit_as: str = UNIT_AS,
+    date_text: str = typer.Option(..., "--date", help="Ngày tờ trình (dd/mm/yyyy)."),
+    occasion: str = typer.Option("year_end", "--occasion", help="round | year_end | ad_hoc"),
+    round_number: Optional[int] = typer.Option(None, "--round", help="Đợt (khi occasion=round)."),
+    signer: str = typer.Option("", "--signer", help="Người ký."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Tệp DOCX của tờ trình."),
+    actor: Optional[str] = ACTOR,
+    now: Optional[str] = NOW,
+) -> None:
+    """Lấy số tờ trình cho danh sách đang mở của đơn vị và xuất tờ trình DOCX kèm danh sách."""
+    engine = _engine()
+    batch_id, symbol = decisions.issue_to_trinh(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
+                                                on=parse_cli_date(date_text), occasion=occasion,
+                                                round_number=round_number, now=_now(now))
+    path = _docx(lambda p: decisions.write_to_trinh_docx(engine, batch_id, p, signer=signer),
+                 _out(out, f"to-trinh-{batch_id}.docx"))
+    console.print(f"Tờ trình số {symbol} (danh sách #{batch_id}). Văn bản: {path}", highlight=False)
+
+
+@commendation_app.command("revoke")
+@friendly
+@_service_errors
+def revoke_cmd(
+    decision_id: int = typer.Argument(..., help="Số (id) quyết định khen thưởng."),
+    unit_as: str = UNIT_AS,
+    reason: str = typer.Option(..., "--reason", help="Lý do hủy quyết định."),
+    date_text: Optional[str] = typer.Option(None, "--date", help="Ngày quyết định hủy (dd/mm/yyyy)."),
+    actor: Optional[str] = ACTOR,
+    now: Optional[str] = NOW,
+) -> None:
+    """Hủy quyết định khen thưởng (có số quyết định hủy, lý do ghi vào nhật ký)."""
+    engine = _engine()
+    symbol = decisions.revoke_decision(engine, decision_id, _actor(engine, unit_as, actor), reason=reason,
+                                       on=parse_cli_date(date_text) if date_text else None, now=_now(now))
+    console.print(f"Đã hủy quyết định #{decision_id} bằng quyết định số {symbol}.", highlight=False)
+
+
+@commendation_app.command("decisions")
+@friendly
+def decisions_cmd(code: str = typer.Argument(..., help="Mã chiến dịch.")) -> None:
+    """Các quyết định khen thưởng của chiến dịch."""
+    engine = _engine()
+    table = Table("#", "Số/ký hiệu", "Ngày", "Người ký", "Số đề nghị", "Tiền thưởng", "Trạng thái")
+    for row in decisions.list_decisions(engine, _campaign_id(engine, code)):
+        items = len(decisions.get_decision(engine, row["id"])["items"])
+        state = "đã hủy: " + row["revoked_reason"] if row["status"] == "revoked" else "có hiệu lực"
+        table.add_row(str(row["id"]), row["symbol"], fmt_date(row["decision_date"]), row["signer"], str(items),
+                      f"{row['total_amount']:,}".replace(",", "."), state)
+    console.print(table)
+
+
+@commendation_app.command("numbers")
+@friendly
+def numbers_cmd(
+    unit: str = typer.Argument(..., help="Mã đơn vị ban hành."),
+    year: int = typer.Argument(..., help="Năm."),
+    series: Optional[str] = typer.Option(None, "--series", help="QĐ | TTr | BB"),
+) -> None:
+    """Sổ số văn bản của một đơn vị trong năm."""
+    engine = _engine()
+    table = Table("Loại", "Số", "Số/ký hiệu", "Dùng cho", "Lúc", "Người lấy số")
+    for row in number_register(engine, _unit_id(engine, unit), year, series):
+        table.add_row(row["series"], str(row["number"]), row["symbol"], row["purpose"], fmt_datetime(row["issued_at"]),
+                      row["issued_by"])
+    console.print(table)
