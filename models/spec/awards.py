@@ -40,6 +40,14 @@ class DossierItem(Strict):
     from_batch: bool = False  # provided by the tờ trình number of the batch that carries the nomination
 
 
+class EvidenceRequirement(Strict):
+    """One file of the award's dossier checklist (hồ sơ minh chứng) that units attach to a nomination."""
+
+    item: Code  # a dossier_items code
+    required: bool = True  # the nomination cannot be forwarded (or decided) while it is missing
+    subjects: list[Subject] | None = None  # default: every subject the award is for
+
+
 class Criterion(Strict):
     """One eligibility condition over data the engine has."""
 
@@ -81,7 +89,11 @@ class Award(Strict):
     occasions: list[Occasion] = Field(min_length=1)
     criteria: list[Criterion] = Field(default_factory=list)
     dossier: list[Code] = Field(default_factory=list)
+    evidence: list[EvidenceRequirement] = Field(default_factory=list)  # files to attach (checklist)
     note: str = ""
+
+    def evidence_for(self, subject: str) -> list[EvidenceRequirement]:
+        return [e for e in self.evidence if e.subjects is None or subject in e.subjects]
 
 
 class Quota(Strict):
@@ -122,6 +134,7 @@ class AwardCatalogue(Strict):
     effective_until: VNDate | None = None
     ratings: list[str] = Field(min_length=1)  # year-end ratings, best first
     dossier_items: list[DossierItem] = Field(default_factory=list)
+    evidence_max_mb: float = Field(default=10, gt=0, le=100)  # size limit of one attached file
     awards: list[Award] = Field(min_length=1)
     quotas: list[Quota] = Field(default_factory=list)
     exclusivity: list[ExclusivityRule] = Field(default_factory=list)
@@ -190,6 +203,12 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
         for j, item in enumerate(award.dossier):
             if item not in dossier_codes:
                 problems.append((loc + ("dossier", j), f"không có hồ sơ '{item}' trong 'dossier_items'"))
+        for j, requirement in enumerate(award.evidence):
+            if requirement.item not in dossier_codes:
+                problems.append((loc + ("evidence", j, "item"), f"không có hồ sơ '{requirement.item}' trong 'dossier_items'"))
+            for k, subject in enumerate(requirement.subjects or []):
+                if subject not in award.subjects:
+                    problems.append((loc + ("evidence", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
         for j, criterion in enumerate(award.criteria):
             if criterion.at_least is not None and criterion.at_least not in catalogue.ratings:
                 problems.append((loc + ("criteria", j, "at_least"),

@@ -1,8 +1,15 @@
 """The nominations test world (Bình Định 2023, small tree) and a person's provincial Bằng khen at the province."""
 from __future__ import annotations
 
+import io
 from datetime import datetime
+from pathlib import Path
 
+import pytest
+from sqlmodel import Session
+
+from tests.conftest import CONFIG
+from thidua.models.tables import Campaign
 from tests.nominations.conftest import World, build_world, world, world_template  # noqa: F401  (fixtures)
 
 PERSON_AWARD = "bang-khen-ldld-tinh"
@@ -15,3 +22,45 @@ def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str =
     world.approve(district, [nomination_id], datetime(2023, 11, 15, 9))
     world.send(district, f"40/TTr-{district}", datetime(2023, 11, 16, 9))
     return nomination_id
+
+
+def require_evidence(world: World, folder: Path) -> Path:
+    """Point the campaign at a copy of its catalogue where the person's báo cáo thành tích file is required."""
+    text = (CONFIG / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8")
+    assert "{item: bao-cao-thanh-tich, required: false}" in text
+    path = folder / "awards" / "qd1689_bat_buoc.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.replace("{item: bao-cao-thanh-tich, required: false}", "{item: bao-cao-thanh-tich}"), encoding="utf-8")
+    with Session(world.engine) as session:
+        campaign = session.get(Campaign, world.campaign_id)
+        campaign.spec = {**campaign.spec, "awards": {**campaign.spec["awards"], "catalogue": str(path)}}
+        session.add(campaign)
+        session.commit()
+    return path
+
+
+def docx_bytes(text: str = "Báo cáo thành tích của đồng chí Nguyễn Văn An") -> bytes:
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+PDF_BYTES = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+             b"trailer<</Root 1 0 R>>\n%%EOF\n")
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Stored files (evidence, documents) go under the test's own data directory."""
+    from thidua.settings import get_settings
+
+    folder = tmp_path / "data"
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()

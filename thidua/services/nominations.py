@@ -846,6 +846,14 @@ def _check_versions(rows: Sequence[Mapping[str, Any]], expected_versions: Mappin
             )
 
 
+def _evidence_missing(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
+                      labels: Sequence[str]) -> dict[str, list[Refusal]]:
+    """Required evidence files missing (the catalogue's checklist): a file is not forwarded without them."""
+    from thidua.services.commendation.evidence import missing_refusals
+
+    return missing_refusals(session, ctx.catalogue, rows, labels)
+
+
 def _raise_problems(problems: Mapping[str, Sequence[str]]) -> None:
     if problems:
         raise InvalidNominationInput("\n".join(f"{label}: {'; '.join(items)}" for label, items in problems.items()))
@@ -1092,7 +1100,8 @@ def resubmit(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor,
         dossier = dossier_refusals(ctx.catalogue, _candidate(ctx, updated))
         _raise_refusals({updated["_label"]: dossier} if dossier else {},
                         _eligibility(session, ctx, [updated], rating or submissions_rating, [updated["_label"]]),
-                        _quotas(session, ctx, [updated], [updated["_label"]]))
+                        _quotas(session, ctx, [updated], [updated["_label"]]),
+                        _evidence_missing(session, ctx, [updated], [updated["_label"]]))
         due = ctx.review_due_at(reviewer.level_code)
         values.update(current_unit_id=reviewer.id, current_level=reviewer.level_code, review_due_at=due)
         notice = _reviewer_mail(ctx, f"nomq:{row['id']}:{row['version'] + 1}", reviewer, 1, due,
@@ -1143,7 +1152,8 @@ def approve(engine: Engine, campaign_id: int, nomination_ids: Sequence[int], act
         for row in rows:
             row["_to"] = _transition_or_error(row, _A.APPROVE, at_deciding_unit=row["deciding_unit_id"] == holder.id)
         labels = [r["_label"] for r in rows]
-        _raise_refusals(_eligibility(session, ctx, rows, rating or submissions_rating, labels), _quotas(session, ctx, rows, labels))
+        _raise_refusals(_eligibility(session, ctx, rows, rating or submissions_rating, labels), _quotas(session, ctx, rows, labels),
+                        _evidence_missing(session, ctx, rows, labels))
         moves = []
         for row in rows:
             batch_id = _open_batch(session, ctx, holder, row["occasion"], row["round_number"])
@@ -1355,7 +1365,8 @@ def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: Do
         row["_label"] = _label(row)
     unchecked = [r for r in rows if r["id"] not in checked]
     labels = [r["_label"] for r in unchecked]
-    _raise_refusals(_eligibility(session, ctx, unchecked, rating, labels), _quotas(session, ctx, unchecked, labels))
+    _raise_refusals(_eligibility(session, ctx, unchecked, rating, labels), _quotas(session, ctx, unchecked, labels),
+                    _evidence_missing(session, ctx, rows, [r["_label"] for r in rows]))
     target = ctx.units.get(batch["to_unit_id"])
     changed = session.execute(update(B).where(B.c.id == batch_id, B.c.version == batch["version"], B.c.status == "open").values(
         status="sent", to_trinh_number=to_trinh.number.strip(), to_trinh_date=to_trinh.on, sent_at=ctx.now,

@@ -43,10 +43,6 @@ B = NominationBatch.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
 NUM = IssuedNumber.__table__  # type: ignore[attr-defined]
 
-# Checks that must pass before a decision (publication window, council vote); each returns refusals by
-# nomination label. Registered by the modules that own them, so that this one does not import them all.
-Gate = Callable[[Session, Any, Sequence[Mapping[str, Any]], date], Mapping[str, list[Any]]]
-DECISION_GATES: list[Gate] = []
 # Per nomination: (base salary, multiplier, amount) on the decision date. Set by the bonuses module.
 BonusRule = Callable[[Any, Mapping[str, Any], date], tuple[int, float, int]]
 BONUS_RULE: list[BonusRule] = []
@@ -75,6 +71,19 @@ def _ids_for_batch(session: Session, batch_id: int, unit_id: int) -> list[int]:
                                                      N.c.current_unit_id == unit_id).order_by(N.c.id)).scalars())
 
 
+def decision_gates(session: Session, ctx: Any, rows: Sequence[Mapping[str, Any]],
+                   decision: DecisionInput) -> dict[str, list[Any]]:
+    """What must hold before a decision, by nomination label: required evidence attached."""
+    from thidua.services.commendation.evidence import missing_refusals
+
+    refusals: dict[str, list[Any]] = {}
+    labels = [r["_label"] for r in rows]
+    for found in (missing_refusals(session, ctx.catalogue, rows, labels),):
+        for label, reasons in found.items():
+            refusals.setdefault(label, []).extend(reasons)
+    return refusals
+
+
 def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision: DecisionInput, *,
                    nomination_ids: Sequence[int] = (), batch_id: int | None = None,
                    expected_versions: Mapping[int, int] | None = None, now: datetime | None = None) -> IssuedDecision:
@@ -92,10 +101,7 @@ def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision:
         rows = [dict(r) for r in nom._load(session, ids, campaign_id)]
         for row in rows:
             row["_label"] = nom._label(row)
-        refusals: dict[str, list[Any]] = {}
-        for gate in DECISION_GATES:
-            for label, found in gate(session, ctx, rows, decision.on).items():
-                refusals.setdefault(label, []).extend(found)
+        refusals = decision_gates(session, ctx, rows, decision)
         if refusals:
             raise RulesRefused(refusals)
         taken = take_number(session, issuing_unit_id=actor.unit_id, year=decision.on.year, series="QĐ",
