@@ -163,6 +163,8 @@ NOTICES = {
     "da-duyet-cho-chuyen": "Đã duyệt; đề nghị nằm trong danh sách chờ gửi cấp trên kèm tờ trình của đơn vị.",
     "da-tu-choi": "Đã từ chối.",
     "da-quyet-dinh": "Đã ghi quyết định khen thưởng.",
+    "da-dinh-kem": "Đã đính kèm tệp minh chứng.",
+    "da-go-tep": "Đã gỡ tệp minh chứng.",
     "duyet-hang-loat": "Đã duyệt các hồ sơ được chọn.",
     "da-de-xuat": "Đã ghi đề nghị khen thưởng; đề nghị nằm trong danh sách chờ gửi tờ trình lên cấp trên.",
     "da-rut": "Đã rút đề nghị.",

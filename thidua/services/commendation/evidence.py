@@ -55,16 +55,16 @@ class EvidenceView:
     uploaded_at: datetime
 
 
-def storage_root() -> Path:
-    return get_settings().data_dir / "evidence"
+def storage_root(data_dir: Path | None = None) -> Path:
+    return (data_dir or get_settings().data_dir) / "evidence"
 
 
 def stored_path(sha256: str, root: Path | None = None) -> Path:
     return (root or storage_root()) / sha256[:2] / sha256[2:4] / sha256
 
 
-def _store(data: bytes, digest: str) -> Path:
-    path = stored_path(digest)
+def _store(data: bytes, digest: str, data_dir: Path | None) -> Path:
+    path = stored_path(digest, storage_root(data_dir))
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def _may_attach(row: Mapping[str, Any], unit_id: int) -> bool:
 
 
 def attach(engine: Engine, nomination_id: int, actor: nom.Actor, *, item_code: str, file_name: str, data: bytes,
-           now: datetime | None = None) -> EvidenceView:
+           now: datetime | None = None, data_dir: Path | None = None) -> EvidenceView:
     """Attach one file to a checklist item of a nomination: by the proposer while the file is with it (draft,
     outgoing list, returned), or by the unit now reviewing it. EvidenceRejected when the content is refused."""
     with Session(engine) as probe:
@@ -144,7 +144,7 @@ def attach(engine: Engine, nomination_id: int, actor: nom.Actor, *, item_code: s
                                f"'{nom.status_label(row['status'])}' đang ở {ctx.units.get(row['current_unit_id']).name}")
         sniffed = sniff(data, file_name, int(ctx.catalogue.evidence_max_mb * 1024 * 1024))
         digest = hashlib.sha256(data).hexdigest()
-        _store(data, digest)
+        _store(data, digest, data_dir)
         name = safe_file_name(file_name, sniffed.kind)
         evidence_id = session.execute(insert(E).values(
             nomination_id=nomination_id, item_code=item_code, sha256=digest, file_name=name, kind=sniffed.kind,
@@ -202,14 +202,14 @@ def checklist_for(engine: Engine, nomination_id: int) -> list[dict[str, Any]]:
             for code, name, required in needed]
 
 
-def open_evidence(engine: Engine, evidence_id: int) -> tuple[int, Path, str, str]:
+def open_evidence(engine: Engine, evidence_id: int, *, data_dir: Path | None = None) -> tuple[int, Path, str, str]:
     """(nomination id, stored path, file name, media type) of a file still attached. The caller checks that
     the reader may see the nomination."""
     with Session(engine) as session:
         row = session.execute(select(E).where(E.c.id == evidence_id, E.c.removed_at.is_(None))).mappings().first()
     if row is None:
         raise NominationNotFound(f"Không có tệp minh chứng #{evidence_id}")
-    path = stored_path(row["sha256"])
+    path = stored_path(row["sha256"], storage_root(data_dir))
     if not path.exists():
         raise NominationNotFound(f"Tệp minh chứng #{evidence_id} không còn trong kho lưu trữ ({path})")
     return row["nomination_id"], path, row["file_name"], KINDS[row["kind"]][0]
