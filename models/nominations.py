@@ -266,6 +266,7 @@ class Nomination(SQLModel, table=True):
     nominee_name: str
     nominee_position: str = ""  # chức vụ (individuals)
     nominee_key: str = Field(max_length=300)
+    person_id: Optional[int] = Field(default=None, foreign_key="person.id")  # the persons register, when chosen there
     occasion: str = Field(max_length=16)
     round_number: Optional[int] = None
     theme: str = ""  # chuyên đề (thematic awards)

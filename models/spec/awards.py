@@ -48,6 +48,28 @@ class EvidenceRequirement(Strict):
     subjects: list[Subject] | None = None  # default: every subject the award is for
 
 
+class HistoryRule(Strict):
+    """A rule on a person's award history (individuals of the persons register):
+    prior_awards  — got one of `awards` in at least `at_least` of the last `within_years` years;
+    not_repeated  — did not get this same form in the last `within_years` years (default: last year)."""
+
+    kind: Literal["prior_awards", "not_repeated"]
+    awards: list[Code] | None = None
+    at_least: int = Field(default=1, ge=1)
+    within_years: int = Field(default=1, ge=1, le=20)
+    title: str = ""
+
+    @model_validator(mode="after")
+    def _parameters(self) -> "HistoryRule":
+        if self.kind == "prior_awards" and not self.awards:
+            raise ValueError("quy tắc 'prior_awards' cần 'awards' (các hình thức được tính)")
+        if self.kind == "prior_awards" and self.at_least > self.within_years:
+            raise ValueError("'at_least' không được lớn hơn 'within_years'")
+        if self.kind == "not_repeated" and self.awards:
+            raise ValueError("'awards' chỉ dùng cho quy tắc 'prior_awards'")
+        return self
+
+
 class Criterion(Strict):
     """One eligibility condition over data the engine has."""
 
@@ -90,6 +112,7 @@ class Award(Strict):
     criteria: list[Criterion] = Field(default_factory=list)
     dossier: list[Code] = Field(default_factory=list)
     evidence: list[EvidenceRequirement] = Field(default_factory=list)  # files to attach (checklist)
+    history: list[HistoryRule] = Field(default_factory=list)  # individuals: rules on the person's past awards
     note: str = ""
 
     def evidence_for(self, subject: str) -> list[EvidenceRequirement]:
@@ -209,6 +232,12 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
             for k, subject in enumerate(requirement.subjects or []):
                 if subject not in award.subjects:
                     problems.append((loc + ("evidence", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
+        for j, rule in enumerate(award.history):
+            for k, code in enumerate(rule.awards or []):
+                if code not in award_codes:
+                    problems.append((loc + ("history", j, "awards", k), f"không có hình thức khen thưởng '{code}' trong danh mục"))
+        if award.history and "individual" not in award.subjects:
+            problems.append((loc + ("history",), "quy tắc lịch sử khen thưởng chỉ dùng cho hình thức khen cá nhân"))
         for j, criterion in enumerate(award.criteria):
             if criterion.at_least is not None and criterion.at_least not in catalogue.ratings:
                 problems.append((loc + ("criteria", j, "at_least"),

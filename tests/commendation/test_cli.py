@@ -40,3 +40,17 @@ def test_cli_decides_with_a_number_writes_the_docx_and_revokes(run, world: World
     numbers = run("numbers", "BDH", "2023")
     assert "award_decision" in numbers.output and "revocation" in numbers.output
     assert "đã hủy: Khai man thành tích" in run("decisions", "bd-2023").output
+
+
+def test_cli_imports_persons_and_lists_them_with_history(run, world: World, tmp_path: Path) -> None:
+    from tests.commendation.test_persons import workbook
+
+    bad = workbook(tmp_path / "sai.xlsx", [["BDH.X", "A", "", "", "", ""]])
+    refused = run("persons-import", str(bad))
+    assert refused.exit_code == 1 and "dòng 2, cột 'Mã đơn vị': không có đơn vị mã 'BDH.X'" in refused.output
+    good = workbook(tmp_path / "dv.xlsx", [["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng", 1985, "079085000001", "Đoàn viên"]],
+                    awards=[["079085000001", "", "", "", 2022, "bang-khen-ldld-tinh", "9/QĐ"]])
+    done = run("persons-import", str(good), "--campaign", "bd-2023")
+    assert done.exit_code == 0 and "thêm 1, cập nhật 0" in done.output and "1 lượt khen thưởng" in done.output
+    listed = run("persons", "BDH.D1")
+    assert "Nguyễn Văn An" in listed.output and "bang-khen-ldld-tinh 2022" in listed.output

@@ -60,3 +60,28 @@ def test_evidence_is_uploaded_refused_by_content_and_downloaded_only_by_readers(
     assert client.get(link).content == PDF
     assert upload(client, world, nid, "bien-ban.pdf", PDF, item="bien-ban-hoi-dong").status_code == 303
     assert client.get("/don-vi/khen-thuong/minh-chung/999").status_code == 404
+
+
+def test_a_person_is_chosen_from_the_register_on_the_proposal_form(world: World, client, tmp_path) -> None:  # noqa: ANN001
+    from tests.commendation.test_persons import workbook
+    from thidua.services.commendation import persons
+
+    persons.import_persons(world.engine, workbook(tmp_path / "dv.xlsx", [
+        ["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng công đoàn", 1985, "079085000001", "Đoàn viên"],
+        ["BDH.D2.1", "Người Huyện Khác", "", 1990, "", ""]]), actor="test")
+    world.clock[0] = NOMINATION_NOW
+    eligible_for_round_two_awards(world)
+    as_(client, world, "officer_d1_1")
+    form = client.get("/don-vi/khen-thuong/moi").text
+    assert "Nguyễn Văn An (1985) – Tổ trưởng công đoàn" in form and "Người Huyện Khác" not in form
+    an = persons.persons_in_subtree(world.engine, world.units["BDH.D1.1"].id)[0]
+    other = persons.persons_in_subtree(world.engine, world.units["BDH.D2.1"].id)[0]
+    wrong = client.post("/don-vi/khen-thuong/moi", data=proposal(world, doi_tuong="individual", nguoi=str(other.id),
+                                                             _csrf=csrf_of(client, world)))
+    assert wrong.status_code == 422 and "Chọn người trong sổ đoàn viên của đơn vị mình" in text_of(wrong.text)
+    made = client.post("/don-vi/khen-thuong/moi", data=proposal(world, doi_tuong="individual", nguoi=str(an.id),
+                                                            _csrf=csrf_of(client, world)))
+    assert made.status_code == 303, text_of(made.text)[-800:]
+    with Session(world.engine) as session:
+        n = session.execute(select(Nomination)).scalars().one()
+    assert (n.person_id, n.nominee_name, n.nominee_position) == (an.id, "Nguyễn Văn An", "Tổ trưởng công đoàn")

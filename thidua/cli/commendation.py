@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _service_errors, _unit_id
 from thidua.models.clock import fmt_date, fmt_datetime
-from thidua.services.commendation import decisions
+from thidua.services.commendation import decisions, persons
 from thidua.services.commendation.docx_fill import TemplateError
 from thidua.services.commendation.numbers import register as number_register
 from thidua.settings import get_settings
@@ -132,4 +133,45 @@ def numbers_cmd(
     for row in number_register(engine, _unit_id(engine, unit), year, series):
         table.add_row(row["series"], str(row["number"]), row["symbol"], row["purpose"], fmt_datetime(row["issued_at"]),
                       row["issued_by"])
+    console.print(table)
+
+
+@commendation_app.command("persons-import")
+@friendly
+def persons_import_cmd(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệp XLSX (trang 'Đoàn viên', 'Khen thưởng')."),
+    campaign: Optional[str] = typer.Option(None, "--campaign", help="Kiểm tra mã hình thức theo danh mục của chiến dịch."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Người thực hiện ghi vào nhật ký."),
+) -> None:
+    """Nhập/cập nhật sổ đoàn viên, cán bộ công đoàn và lịch sử khen thưởng từ XLSX (lỗi báo đủ, kèm trang, dòng, cột)."""
+    engine = _engine()
+    codes = None
+    if campaign:
+        from sqlmodel import Session
+
+        from thidua.services import nominations as nom
+
+        with Session(engine) as session:
+            catalogue = nom.campaign_catalogue(session, nom.campaign_by_code(engine, campaign))
+        codes = {a.code: a.name for a in catalogue.awards}
+    try:
+        result = persons.import_persons(engine, path, actor=actor or "cli", award_codes=codes)
+    except persons.PersonImportError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
+        raise UserError(f"{len(exc.problems)} lỗi; sổ đoàn viên giữ nguyên") from None
+    console.print(f"Đã nhập {path.name}: thêm {result.created}, cập nhật {result.updated}, giữ nguyên {result.unchanged}; "
+                  f"{result.awards} lượt khen thưởng trước đây.", highlight=False)
+
+
+@commendation_app.command("persons")
+@friendly
+def persons_cmd(unit: str = typer.Argument(..., help="Mã đơn vị (gồm cả đơn vị cấp dưới).")) -> None:
+    """Sổ đoàn viên, cán bộ công đoàn của một đơn vị và các đơn vị trực thuộc."""
+    engine = _engine()
+    table = Table("#", "Họ và tên", "Đơn vị", "Chức vụ", "Năm sinh", "Loại", "Khen thưởng")
+    for p in persons.persons_in_subtree(engine, _unit_id(engine, unit)):
+        awards = ", ".join(f"{h['award_code']} {h['year']}" + (" (đã hủy)" if h["revoked"] else "")
+                           for h in persons.history(engine, p.id))
+        table.add_row(str(p.id), p.full_name, p.unit_code, p.position, str(p.birth_year or ""), p.kind_label, awards)
     console.print(table)

@@ -141,6 +141,7 @@ class ProposalInput:
     theme: str = ""  # chuyên đề, for thematic awards
     discipline: str = ""  # kỷ luật trong năm, if any
     dossier: Mapping[str, DossierEntry] = field(default_factory=dict)
+    person_id: int | None = None  # a person of the register (history rules need it)
 
 
 @dataclass
@@ -538,6 +539,10 @@ def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
         refusals = eligibility_refusals(ctx.catalogue, cand, fact)
         if refusals:
             out[label] = refusals
+    from thidua.services.commendation.persons import history_rule_refusals
+
+    for label, found in history_rule_refusals(session, ctx, rows, labels).items():
+        out.setdefault(label, []).extend(found)
     return out
 
 
@@ -908,6 +913,11 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
         nominee = ctx.units.load([p.nominee_unit_id]).get(p.nominee_unit_id)
         who = p.person_name.strip() if p.subject == "individual" else (nominee.name if nominee else f"#{p.nominee_unit_id}")
         label = f"Đề nghị {index} ({award.name if award else p.award_code} – {who})"
+        if p.person_id is not None and not found:
+            from thidua.services.commendation.persons import person_problems
+
+            found = (["chỉ khen cá nhân mới chọn người trong sổ đoàn viên"] if p.subject != "individual"
+                     else person_problems(ctx.session, p.person_id, p.nominee_unit_id, p.person_name))
         if found:
             problems[label] = found
             continue
@@ -916,7 +926,8 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
             "campaign_id": ctx.campaign.id, "catalogue_code": ctx.catalogue.code, "award_code": award.code,
             "award_name": award.name, "award_kind": award.kind, "award_scope": award.scope, "subject": p.subject,
             "nominee_unit_id": nominee.id, "nominee_name": who, "nominee_position": p.person_position.strip(),
-            "nominee_key": nominee_key(p.subject, nominee.id, p.person_name),
+            "nominee_key": f"ps:{p.person_id}" if p.person_id else nominee_key(p.subject, nominee.id, p.person_name),
+            "person_id": p.person_id,
             "occasion": p.occasion, "round_number": p.round_number, "theme": p.theme.strip(),
             "achievement": p.achievement.strip(),
             "achievement_key": achievement_key(ctx.campaign.id, p.occasion, p.round_number,

@@ -32,6 +32,7 @@ from thidua.models.nominations import (
 from thidua.models.tables import Unit
 from thidua.models.vnwords import amount_in_words, group_thousands
 from thidua.services import nominations as nom
+from thidua.services.commendation import persons
 from thidua.services.commendation.config import template_path
 from thidua.services.commendation.docx_fill import render_docx
 from thidua.services.commendation.numbers import take_number
@@ -110,6 +111,7 @@ def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision:
                                 nomination_ids=ids, batch_id=batch_id,
                                 expected_versions=expected_versions)
         rows = [dict(r) for r in nom._load(session, decided, campaign_id)]
+        persons.record_decided(session, taken.symbol, decision.on, ctx.campaign.year, rows)
         items, total = [], 0
         for position, row in enumerate(rows, start=1):
             base, multiplier, amount = BONUS_RULE[0](ctx, row, decision.on) if BONUS_RULE else (0, 0.0, 0)
@@ -163,6 +165,7 @@ def revoke_decision(engine: Engine, decision_id: int, actor: nom.Actor, *, reaso
             moves.append(nom._Move(row, to_status, {}, row["current_unit_id"]))
         note = f"Hủy quyết định {decision['symbol']} bằng quyết định {taken.symbol}: {reason.strip()}"
         nom._apply_moves(session, ctx, NominationAction.REVOKE, actor, moves, comment=note)
+        persons.record_revoked(session, ids)
         changed = session.execute(update(D).where(D.c.id == decision_id, D.c.version == decision["version"]).values(
             status="revoked", revoked_reason=reason.strip(), revoked_at=ctx.now, revoked_by=actor.name,
             revocation_symbol=taken.symbol, version=decision["version"] + 1)).rowcount
