@@ -232,3 +232,5 @@ from thidua.models import accounts as _accounts  # noqa: E402,F401  (sign-in lin
 from thidua.models import commendation as _commendation  # noqa: E402,F401
 from thidua.models import evidence as _evidence  # noqa: E402,F401
 from thidua.models import persons as _persons  # noqa: E402,F401
+from thidua.models import publication as _publication  # noqa: E402,F401
+from thidua.models import council as _council  # noqa: E402,F401

@@ -149,6 +149,24 @@ class ExclusivityRule(Strict):
     except_occasions: list[Occasion] = Field(default_factory=list)
 
 
+class PublicationRule(Strict):
+    """Công khai danh sách trước khi quyết định: số ngày, và các cấp quyết định bắt buộc công khai."""
+
+    days: int = Field(default=5, ge=1, le=60)
+    required_for: list[Code] = Field(default_factory=list)  # deciding levels that must publish before deciding
+
+
+class CouncilRule(Strict):
+    """Hội đồng thi đua, khen thưởng: số thành viên có mặt tối thiểu và ngưỡng đồng ý, theo % ."""
+
+    quorum_percent: float = Field(default=50, gt=0, le=100)  # members present / members of the council
+    quorum_strict: bool = True  # True: more than quorum_percent ("trên 1/2"); False: at least
+    threshold_percent: float = Field(default=50, gt=0, le=100)  # votes for / threshold_base
+    threshold_strict: bool = True
+    threshold_base: Literal["members", "present"] = "members"  # of all members, or of those present
+    required_for: list[Code] = Field(default_factory=list)  # deciding levels whose decisions need a passing vote
+
+
 class AwardCatalogue(Strict):
     code: Code
     title: str
@@ -158,6 +176,8 @@ class AwardCatalogue(Strict):
     ratings: list[str] = Field(min_length=1)  # year-end ratings, best first
     dossier_items: list[DossierItem] = Field(default_factory=list)
     evidence_max_mb: float = Field(default=10, gt=0, le=100)  # size limit of one attached file
+    publication: PublicationRule = Field(default_factory=PublicationRule)
+    council: CouncilRule = Field(default_factory=CouncilRule)
     awards: list[Award] = Field(min_length=1)
     quotas: list[Quota] = Field(default_factory=list)
     exclusivity: list[ExclusivityRule] = Field(default_factory=list)
@@ -248,6 +268,9 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
             for k, occasion in enumerate(criterion.occasions or []):
                 if occasion not in award.occasions:
                     problems.append((loc + ("criteria", j, "occasions", k), f"hình thức này không xét dịp '{occasion}'"))
+    for key in ("publication", "council"):
+        for j, level in enumerate(getattr(catalogue, key).required_for):
+            check_level((key, "required_for", j), level)
     for i, quota in enumerate(catalogue.quotas):
         for j, code in enumerate(quota.awards):
             if code not in award_codes:

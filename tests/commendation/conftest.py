@@ -26,11 +26,19 @@ def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str =
 
 def require_evidence(world: World, folder: Path) -> Path:
     """Point the campaign at a copy of its catalogue where the person's báo cáo thành tích file is required."""
+    return use_catalogue(world, folder, {"{item: bao-cao-thanh-tich, required: false}": "{item: bao-cao-thanh-tich}"},
+                         count=-1)
+
+
+def use_catalogue(world: World, folder: Path, changes: dict[str, str], count: int = -1) -> Path:
+    """Point the campaign at a copy of qd1689 with the given text replacements (each must occur)."""
     text = (CONFIG / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8")
-    assert "{item: bao-cao-thanh-tich, required: false}" in text
-    path = folder / "awards" / "qd1689_bat_buoc.yaml"
+    for old, new in changes.items():
+        assert old in text, old
+        text = text.replace(old, new, count)
+    path = folder / "awards" / f"qd1689_sua_{len(list(folder.glob('awards/*.yaml')))}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace("{item: bao-cao-thanh-tich, required: false}", "{item: bao-cao-thanh-tich}"), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     with Session(world.engine) as session:
         campaign = session.get(Campaign, world.campaign_id)
         campaign.spec = {**campaign.spec, "awards": {**campaign.spec["awards"], "catalogue": str(path)}}

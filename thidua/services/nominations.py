@@ -1266,6 +1266,9 @@ def decide_in(session: Session, ctx: _Ctx, actor: Actor, decision: Decision, *, 
     rows = _held_rows(session, ctx, ids, actor, expected_versions)
     for row in rows:
         row["_to"] = _transition_or_error(row, _A.DECIDE, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
+    from thidua.services.commendation.gates import decision_refusals
+
+    _raise_refusals(decision_refusals(session, ctx, rows))  # evidence, publication window, council vote
     granted = _granted(session, ctx.campaign.year, {r["nominee_key"] for r in rows})
     refusals: dict[str, list[Refusal]] = {}
     for row in rows:

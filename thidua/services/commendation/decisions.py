@@ -27,7 +27,6 @@ from thidua.models.nominations import (
     NominationBatch,
     NominationNotFound,
     NotPermitted,
-    RulesRefused,
 )
 from thidua.models.tables import Unit
 from thidua.models.vnwords import amount_in_words, group_thousands
@@ -72,19 +71,6 @@ def _ids_for_batch(session: Session, batch_id: int, unit_id: int) -> list[int]:
                                                      N.c.current_unit_id == unit_id).order_by(N.c.id)).scalars())
 
 
-def decision_gates(session: Session, ctx: Any, rows: Sequence[Mapping[str, Any]],
-                   decision: DecisionInput) -> dict[str, list[Any]]:
-    """What must hold before a decision, by nomination label: required evidence attached."""
-    from thidua.services.commendation.evidence import missing_refusals
-
-    refusals: dict[str, list[Any]] = {}
-    labels = [r["_label"] for r in rows]
-    for found in (missing_refusals(session, ctx.catalogue, rows, labels),):
-        for label, reasons in found.items():
-            refusals.setdefault(label, []).extend(reasons)
-    return refusals
-
-
 def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision: DecisionInput, *,
                    nomination_ids: Sequence[int] = (), batch_id: int | None = None,
                    expected_versions: Mapping[int, int] | None = None, now: datetime | None = None) -> IssuedDecision:
@@ -99,12 +85,6 @@ def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision:
             ids = list(dict.fromkeys([*ids, *_ids_for_batch(session, batch_id, actor.unit_id)]))
         if not ids:
             raise InvalidNominationInput(f"Danh sách #{batch_id} không còn đề nghị nào đang chờ quyết định")
-        rows = [dict(r) for r in nom._load(session, ids, campaign_id)]
-        for row in rows:
-            row["_label"] = nom._label(row)
-        refusals = decision_gates(session, ctx, rows, decision)
-        if refusals:
-            raise RulesRefused(refusals)
         taken = take_number(session, issuing_unit_id=actor.unit_id, year=decision.on.year, series="QĐ",
                             purpose="award_decision", actor=actor.name, now=ctx.now)
         decided = nom.decide_in(session, ctx, actor, nom.Decision(taken.symbol, decision.on, decision.signer),
