@@ -18,6 +18,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from thidua.errors import InvalidInputError
 from thidua.models.clock import utcnow
 
 MAX_RATIO = 100  # decompressed / compressed, for DOCX
@@ -32,7 +33,7 @@ KINDS = {  # kind -> (media type, extensions accepted in the name, label)
 }
 
 
-class EvidenceRejected(Exception):
+class EvidenceRejected(InvalidInputError):
     """The file is refused; the message says why, in Vietnamese, naming the file."""
 
 

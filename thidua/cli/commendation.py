@@ -10,10 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
-from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _service_errors, _unit_id
+from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _unit_id
 from thidua.models.clock import fmt_date, fmt_datetime
 from thidua.services.commendation import decisions, persons
-from thidua.services.commendation.docx_fill import TemplateError
 from thidua.services.commendation.numbers import register as number_register
 from thidua.settings import get_settings
 
@@ -31,7 +30,6 @@ def _out(path: Optional[Path], name: str) -> Path:
 
 @commendation_app.command("decide")
 @friendly
-@_service_errors
 def decide_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     nomination_ids: list[int] = typer.Argument(None, help="Số đề nghị (bỏ trống khi dùng --batch)."),
@@ -51,22 +49,13 @@ def decide_cmd(
                                       decisions.DecisionInput(parse_cli_date(date_text), signer, signer_title,
                                                               council_session_id=council),
                                       nomination_ids=nomination_ids or [], batch_id=batch, now=_now(now))
-    path = _docx(lambda p: decisions.write_decision_docx(engine, issued.id, p),
-                 _out(out, f"quyet-dinh-{issued.id}.docx"))
+    path = decisions.write_decision_docx(engine, issued.id, _out(out, f"quyet-dinh-{issued.id}.docx"))
     console.print(f"Quyết định số {issued.symbol} cho {len(issued.nomination_ids)} đề nghị; tiền thưởng "
                   f"{issued.total_amount:,} đồng. Văn bản: {path}".replace(",", "."), highlight=False)
 
 
-def _docx(write, path: Path) -> Path:  # noqa: ANN001
-    try:
-        return write(path)
-    except TemplateError as exc:
-        raise UserError(str(exc)) from None
-
-
 @commendation_app.command("to-trinh")
 @friendly
-@_service_errors
 def to_trinh_cmd(
     code: str = typer.Argument(..., help="Mã chiến dịch."),
     unit_as: str = UNIT_AS,
@@ -83,14 +72,12 @@ def to_trinh_cmd(
     batch_id, symbol = decisions.issue_to_trinh(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
                                                 on=parse_cli_date(date_text), occasion=occasion,
                                                 round_number=round_number, now=_now(now))
-    path = _docx(lambda p: decisions.write_to_trinh_docx(engine, batch_id, p, signer=signer),
-                 _out(out, f"to-trinh-{batch_id}.docx"))
+    path = decisions.write_to_trinh_docx(engine, batch_id, _out(out, f"to-trinh-{batch_id}.docx"), signer=signer)
     console.print(f"Tờ trình số {symbol} (danh sách #{batch_id}). Văn bản: {path}", highlight=False)
 
 
 @commendation_app.command("revoke")
 @friendly
-@_service_errors
 def revoke_cmd(
     decision_id: int = typer.Argument(..., help="Số (id) quyết định khen thưởng."),
     unit_as: str = UNIT_AS,

@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from thidua.errors import InvalidInputError
+
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
 ROW_MARK = "{{stt}}"
 
 
-class TemplateError(Exception):
+class TemplateError(InvalidInputError):
     """The template cannot be read or names a field the document does not have (message in Vietnamese)."""
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.audit import audit_many
+from thidua.errors import InvalidInputError
 from thidua.models.awards import Refusal
 from thidua.models.clock import utcnow
 from thidua.models.nominations import Nomination
@@ -48,7 +49,7 @@ AWARD_HEADERS = {"số định danh": "id_number", "mã đơn vị": "unit", "h�
                  "năm": "year", "hình thức": "award_code", "tên hình thức": "award_name", "số quyết định": "decision"}
 
 
-class PersonImportError(Exception):
+class PersonImportError(InvalidInputError):
     """Every problem of an import file, each located; nothing was written."""
 
     def __init__(self, problems: list[str]):

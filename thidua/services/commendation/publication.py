@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.audit import audit_many
+from thidua.errors import RefusedError
 from thidua.models.awards import Refusal
 from thidua.models.clock import fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
 from thidua.models.nominations import InvalidNominationInput, Nomination, NominationNotFound, NotPermitted
@@ -27,12 +28,12 @@ N = Nomination.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
 
 
-class CommentRefused(Exception):
+class CommentRefused(RefusedError):
     """The comment was not recorded; `errors` maps form fields to Vietnamese messages."""
 
     def __init__(self, message: str, errors: dict[str, str] | None = None):
         self.errors = errors or {}
-        super().__init__(message)
+        super().__init__(message, detail={"errors": self.errors} if self.errors else None)
 
 
 @dataclass
