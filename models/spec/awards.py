@@ -113,6 +113,8 @@ class Award(Strict):
     dossier: list[Code] = Field(default_factory=list)
     evidence: list[EvidenceRequirement] = Field(default_factory=list)  # files to attach (checklist)
     history: list[HistoryRule] = Field(default_factory=list)  # individuals: rules on the person's past awards
+    bonus: Bonus | None = None  # tiền thưởng (hệ số × lương cơ sở)
+    certificate: CertificateLayout | None = None  # default: the catalogue's certificate layout
     note: str = ""
 
     def evidence_for(self, subject: str) -> list[EvidenceRequirement]:
@@ -167,6 +169,47 @@ class CouncilRule(Strict):
     required_for: list[Code] = Field(default_factory=list)  # deciding levels whose decisions need a passing vote
 
 
+CertificateFieldName = Literal["ho_ten", "chuc_vu", "don_vi", "hinh_thuc", "thanh_tich", "so_quyet_dinh", "ngay",
+                               "nguoi_ky", "dia_danh_ngay"]
+
+
+class CertificateField(Strict):
+    """Where one text goes on the pre-printed stock: mm from the page's top-left corner (as a ruler reads it)."""
+
+    x_mm: float = Field(ge=0, le=420)
+    y_mm: float = Field(ge=0, le=420)
+    size: float = Field(default=16, gt=4, le=72)  # points
+    bold: bool = False
+    align: Literal["left", "center", "right"] = "center"
+    max_width_mm: float | None = Field(default=None, gt=0)  # shrink the font to fit
+
+
+class CertificateLayout(Strict):
+    """Giấy khen / Bằng khen printed on pre-printed stock: page and the position of each text."""
+
+    page: Literal["A4", "A3"] = "A4"
+    orientation: Literal["landscape", "portrait"] = "landscape"
+    place: str = ""  # địa danh before the date, e.g. "Bình Định"
+    fields: dict[CertificateFieldName, CertificateField] = Field(default_factory=lambda: {
+        "hinh_thuc": CertificateField(x_mm=148.5, y_mm=62, size=20, bold=True, max_width_mm=240),
+        "ho_ten": CertificateField(x_mm=148.5, y_mm=88, size=26, bold=True, max_width_mm=240),
+        "chuc_vu": CertificateField(x_mm=148.5, y_mm=100, size=15),
+        "don_vi": CertificateField(x_mm=148.5, y_mm=110, size=15, max_width_mm=240),
+        "thanh_tich": CertificateField(x_mm=148.5, y_mm=125, size=14, max_width_mm=240),
+        "so_quyet_dinh": CertificateField(x_mm=40, y_mm=180, size=11, align="left"),
+        "dia_danh_ngay": CertificateField(x_mm=210, y_mm=150, size=13),
+        "nguoi_ky": CertificateField(x_mm=210, y_mm=185, size=15, bold=True),
+    })
+
+
+class Bonus(Strict):
+    """Tiền thưởng: multiplier of the base salary (lương cơ sở) at the decision date, per subject."""
+
+    individual: float | None = Field(default=None, ge=0, le=50)
+    collective: float | None = Field(default=None, ge=0, le=50)
+    note: str = ""
+
+
 class AwardCatalogue(Strict):
     code: Code
     title: str
@@ -177,6 +220,7 @@ class AwardCatalogue(Strict):
     dossier_items: list[DossierItem] = Field(default_factory=list)
     evidence_max_mb: float = Field(default=10, gt=0, le=100)  # size limit of one attached file
     publication: PublicationRule = Field(default_factory=PublicationRule)
+    certificate: CertificateLayout = Field(default_factory=CertificateLayout)
     council: CouncilRule = Field(default_factory=CouncilRule)
     awards: list[Award] = Field(min_length=1)
     quotas: list[Quota] = Field(default_factory=list)

@@ -29,7 +29,7 @@ def test_cli_decides_with_a_number_writes_the_docx_and_revokes(run, world: World
     decided = run("decide", "bd-2023", str(nomination_id), "--as", "BDH", "--date", "20/12/2023",
                   "--signer", "Nguyễn Văn Bình", "--out", str(out), "--now", "20/12/2023 10:00")
     assert decided.exit_code == 0, decided.output
-    assert "Quyết định số 1/QĐ-LĐLĐ cho 1 đề nghị" in decided.output
+    assert "Quyết định số 1/QĐ-LĐLĐ cho 1 đề nghị; tiền thưởng 1.800.000 đồng" in decided.output
     assert "Nguyễn Văn An" in docx_text(out)
     listed = run("decisions", "bd-2023")
     assert "1/QĐ-LĐLĐ" in listed.output and "có hiệu lực" in listed.output
@@ -40,6 +40,8 @@ def test_cli_decides_with_a_number_writes_the_docx_and_revokes(run, world: World
     numbers = run("numbers", "BDH", "2023")
     assert "award_decision" in numbers.output and "revocation" in numbers.output
     assert "đã hủy: Khai man thành tích" in run("decisions", "bd-2023").output
+    fund = run("fund", "bd-2023", "--out", str(tmp_path / "quy.xlsx"))
+    assert fund.exit_code == 0 and "Tiền thưởng 0 lượt khen: 0 đồng" in fund.output and (tmp_path / "quy.xlsx").exists()
 
 
 def test_cli_imports_persons_and_lists_them_with_history(run, world: World, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _unit_id
 from thidua.models.clock import fmt_date, fmt_datetime
-from thidua.services.commendation import decisions, persons
+from thidua.services.commendation import bonuses, decisions, persons
 from thidua.services.commendation.numbers import register as number_register
 from thidua.settings import get_settings
 
@@ -162,3 +162,18 @@ def persons_cmd(unit: str = typer.Argument(..., help="Mã đơn vị (gồm cả
                            for h in persons.history(engine, p.id))
         table.add_row(str(p.id), p.full_name, p.unit_code, p.position, str(p.birth_year or ""), p.kind_label, awards)
     console.print(table)
+
+
+@commendation_app.command("fund")
+@friendly
+def fund_cmd(
+    code: str = typer.Argument(..., help="Mã chiến dịch."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Tệp XLSX (mặc định trong data/reports)."),
+) -> None:
+    """Báo cáo quỹ thi đua, khen thưởng: tiền thưởng từng quyết định, theo hình thức (XLSX)."""
+    engine = _engine()
+    campaign_id = _campaign_id(engine, code)
+    path = bonuses.write_reward_fund_xlsx(engine, campaign_id, _out(out, f"quy-khen-thuong-{code}.xlsx"))
+    fund = bonuses.reward_fund(engine, campaign_id)
+    console.print(f"Tiền thưởng {fund['count']} lượt khen: {fund['total']:,} đồng. Báo cáo: {path}".replace(",", "."),
+                  highlight=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
@@ -31,7 +31,7 @@ from thidua.models.nominations import (
 from thidua.models.tables import Unit
 from thidua.models.vnwords import amount_in_words, group_thousands
 from thidua.services import nominations as nom
-from thidua.services.commendation import persons
+from thidua.services.commendation import bonuses, persons
 from thidua.services.commendation.config import template_path
 from thidua.services.commendation.docx_fill import render_docx
 from thidua.services.commendation.numbers import take_number
@@ -43,9 +43,6 @@ B = NominationBatch.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
 NUM = IssuedNumber.__table__  # type: ignore[attr-defined]
 
-# Per nomination: (base salary, multiplier, amount) on the decision date. Set by the bonuses module.
-BonusRule = Callable[[Any, Mapping[str, Any], date], tuple[int, float, int]]
-BONUS_RULE: list[BonusRule] = []
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ def issue_decision(engine: Engine, campaign_id: int, actor: nom.Actor, decision:
         persons.record_decided(session, taken.symbol, decision.on, ctx.campaign.year, rows)
         items, total = [], 0
         for position, row in enumerate(rows, start=1):
-            base, multiplier, amount = BONUS_RULE[0](ctx, row, decision.on) if BONUS_RULE else (0, 0.0, 0)
+            base, multiplier, amount = bonuses.bonus_for(ctx.catalogue, row, decision.on)
             total += amount
             items.append({"nomination_id": row["id"], "position": position, "base_salary": base,
                           "multiplier": multiplier, "amount": amount})
