@@ -31,6 +31,8 @@ def test_cli_decides_with_a_number_writes_the_docx_and_revokes(run, world: World
     assert decided.exit_code == 0, decided.output
     assert "Quyết định số 1/QĐ-LĐLĐ cho 1 đề nghị; tiền thưởng 1.800.000 đồng" in decided.output
     assert "Nguyễn Văn An" in docx_text(out)
+    printed = run("certificates", "1", "--out", str(tmp_path / "bk.pdf"))
+    assert printed.exit_code == 0 and "Đã in 1 trang" in printed.output
     listed = run("decisions", "bd-2023")
     assert "1/QĐ-LĐLĐ" in listed.output and "có hiệu lực" in listed.output
     refused = run("revoke", "1", "--as", "BDH", "--reason", " ", "--now", "21/12/2023")

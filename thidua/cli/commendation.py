@@ -177,3 +177,31 @@ def fund_cmd(
     fund = bonuses.reward_fund(engine, campaign_id)
     console.print(f"Tiền thưởng {fund['count']} lượt khen: {fund['total']:,} đồng. Báo cáo: {path}".replace(",", "."),
                   highlight=False)
+
+
+@commendation_app.command("certificates")
+@friendly
+def certificates_cmd(
+    decision_id: int = typer.Argument(..., help="Số (id) quyết định khen thưởng."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Tệp PDF (mặc định trong data/reports)."),
+) -> None:
+    """In giấy khen / bằng khen của một quyết định (PDF, mỗi người/tập thể một trang, theo phôi in sẵn)."""
+    from thidua.services.commendation import certificates
+
+    engine = _engine()
+    path = certificates.write_certificates(engine, decision_id, _out(out, f"bang-khen-qd-{decision_id}.pdf"))
+    console.print(f"Đã in {len(decisions.get_decision(engine, decision_id)['items'])} trang: {path}", highlight=False)
+
+
+@commendation_app.command("minutes")
+@friendly
+def minutes_cmd(
+    session_id: int = typer.Argument(..., help="Số (id) phiên họp Hội đồng."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Tệp DOCX của biên bản."),
+) -> None:
+    """Biên bản họp Hội đồng thi đua, khen thưởng (DOCX, theo mẫu)."""
+    from thidua.services.commendation import council
+
+    engine = _engine()
+    path = council.write_minutes_docx(engine, session_id, _out(out, f"bien-ban-hoi-dong-{session_id}.docx"))
+    console.print(f"Biên bản: {path}", highlight=False)
