@@ -55,6 +55,14 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
 @router.post("/don-vi/khen-thuong/{nomination_id}/minh-chung")
 async def upload_evidence(request: Request, nomination_id: int, form: FormData = Depends(form_data),
                           me: Principal = Depends(principal)) -> Response:
+    engine, settings = request.app.state.engine, request.app.state.settings
+    from starlette.concurrency import run_in_threadpool
+
+    def check_reader() -> None:
+        with Session(engine) as session:
+            readable(session, engine, me, nomination_id)  # 404 / 403 before anything else
+
+    await run_in_threadpool(check_reader)
     upload = form.get("tep")
     item = str(form.get("muc") or "").strip()
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -62,16 +70,11 @@ async def upload_evidence(request: Request, nomination_id: int, form: FormData =
     if not item:
         raise InvalidInput("Chưa chọn mục hồ sơ.", {"muc": "chọn mục hồ sơ"})
     data = await _read_limited(upload, 100 * 1024 * 1024)
-    engine, settings = request.app.state.engine, request.app.state.settings
 
     def attach() -> None:
-        with Session(engine) as session:
-            readable(session, engine, me, nomination_id)
         with write_turn(request):
             evidence_service.attach(engine, nomination_id, actor_for(me), item_code=item, file_name=upload.filename,
                                     data=data, now=now(request), data_dir=settings.data_dir)
-
-    from starlette.concurrency import run_in_threadpool
 
     try:
         await run_in_threadpool(attach)
@@ -348,6 +351,7 @@ def issue(request: Request, form: FormData = Depends(form_data), me: Principal =
 def _decision_for(request: Request, me: Principal, decision_id: int) -> dict[str, Any]:
     from thidua.services.commendation import decisions
 
+    _deciding(me)
     try:
         decision = decisions.get_decision(request.app.state.engine, decision_id)
     except NominationError:

@@ -12,6 +12,7 @@ from rich.table import Table
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _unit_id
 from thidua.models.clock import fmt_date, fmt_datetime
+from thidua.models.vnwords import group_thousands
 from thidua.services.commendation import bonuses, decisions, persons
 from thidua.services.commendation.numbers import register as number_register
 from thidua.settings import get_settings
@@ -51,7 +52,7 @@ def decide_cmd(
                                       nomination_ids=nomination_ids or [], batch_id=batch, now=_now(now))
     path = decisions.write_decision_docx(engine, issued.id, _out(out, f"quyet-dinh-{issued.id}.docx"))
     console.print(f"Quyết định số {issued.symbol} cho {len(issued.nomination_ids)} đề nghị; tiền thưởng "
-                  f"{issued.total_amount:,} đồng. Văn bản: {path}".replace(",", "."), highlight=False)
+                  f"{group_thousands(issued.total_amount)} đồng. Văn bản: {path}", highlight=False)
 
 
 @commendation_app.command("to-trinh")
@@ -103,7 +104,7 @@ def decisions_cmd(code: str = typer.Argument(..., help="Mã chiến dịch.")) -
         items = len(decisions.get_decision(engine, row["id"])["items"])
         state = "đã hủy: " + row["revoked_reason"] if row["status"] == "revoked" else "có hiệu lực"
         table.add_row(str(row["id"]), row["symbol"], fmt_date(row["decision_date"]), row["signer"], str(items),
-                      f"{row['total_amount']:,}".replace(",", "."), state)
+                      group_thousands(row["total_amount"]), state)
     console.print(table)
 
 
@@ -175,7 +176,7 @@ def fund_cmd(
     campaign_id = _campaign_id(engine, code)
     path = bonuses.write_reward_fund_xlsx(engine, campaign_id, _out(out, f"quy-khen-thuong-{code}.xlsx"))
     fund = bonuses.reward_fund(engine, campaign_id)
-    console.print(f"Tiền thưởng {fund['count']} lượt khen: {fund['total']:,} đồng. Báo cáo: {path}".replace(",", "."),
+    console.print(f"Tiền thưởng {fund['count']} lượt khen: {group_thousands(fund['total'])} đồng. Báo cáo: {path}",
                   highlight=False)
 
 
