@@ -51,5 +51,7 @@ def amount_in_words(amount: int) -> str:
 
 
 def group_thousands(amount: int) -> str:
-    """4680000 → 4.680.000 (Vietnamese digit grouping)."""
-    return f"{amount:,}".replace(",", ".")
+    """4680000 → 4.680.000 (the one formatting module's integer)."""
+    from thidua.models.vnformat import fmt_integer
+
+    return fmt_integer(amount, missing="0")

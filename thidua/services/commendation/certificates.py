@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.commendation import AwardDecision, AwardDecisionItem
+from thidua.models.vnformat import fmt_document_date
 from thidua.models.nominations import InvalidNominationInput, Nomination, NominationNotFound
 from thidua.models.spec.awards import AwardCatalogue, CertificateLayout
 from thidua.models.tables import Unit
@@ -82,7 +83,6 @@ def _draw_page(canvas, layout: CertificateLayout, texts: Mapping[str, str]) -> N
 
 def _texts(row: Mapping[str, Any], decision: Mapping[str, Any], layout: CertificateLayout) -> dict[str, str]:
     day = decision["decision_date"]
-    place = f"{layout.place}, " if layout.place else ""
     individual = row["subject"] == "individual"
     return {
         "hinh_thuc": row["award_name"].upper(),
@@ -92,7 +92,7 @@ def _texts(row: Mapping[str, Any], decision: Mapping[str, Any], layout: Certific
         "thanh_tich": "Đã có thành tích xuất sắc" + (f": {row['achievement']}" if row["achievement"] else ""),
         "so_quyet_dinh": f"Quyết định số {decision['symbol']} ngày {day.day:02d}/{day.month:02d}/{day.year}",
         "ngay": f"{day.day:02d}/{day.month:02d}/{day.year}",
-        "dia_danh_ngay": f"{place}ngày {day.day:02d} tháng {day.month:02d} năm {day.year}",
+        "dia_danh_ngay": fmt_document_date(day, layout.place),
         "nguoi_ky": decision["signer"],
     }
 

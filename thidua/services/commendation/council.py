@@ -16,6 +16,7 @@ from sqlmodel import Session
 from thidua.audit import audit_many
 from thidua.models.awards import Refusal
 from thidua.models.clock import fmt_date, fmt_datetime, utcnow
+from thidua.models.vnformat import fmt_document_date
 from thidua.models.council import (
     MODES,
     VOTES,
@@ -339,7 +340,7 @@ def write_minutes_docx(engine: Engine, session_id: int, out: Path, *, template: 
     passed = sum(1 for i in view.agenda if i["result"] == "passed")
     values = {
         "ten_don_vi_cap_tren": parent.upper(), "ten_don_vi": view.unit_name, "so_ky_hieu": view.minutes_symbol,
-        "dia_danh": "", "ngay_chu": f"ngày {view.held_on.day:02d} tháng {view.held_on.month:02d} năm {view.held_on.year}",
+        "dia_danh": "", "ngay_chu": fmt_document_date(view.held_on),
         "thoi_gian": fmt_date(view.held_on), "dia_diem": view.place or "trụ sở đơn vị", "chu_tri": chair,
         "thu_ky": secretary, "so_thanh_vien": view.member_count, "so_co_mat": view.present_count,
         "danh_sach_co_mat": ", ".join(m["name"] for m in present) or "không có",

@@ -211,7 +211,10 @@ def decision_for_nomination(engine: Engine, nomination_id: int) -> dict[str, Any
 
 
 def date_in_words(day: date) -> str:
-    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+    """The date line of a document (Nghị định 30/2020): 'ngày 05 tháng 02 năm 2024', 'ngày 20 tháng 12 năm 2023'."""
+    from thidua.models.vnformat import fmt_document_date
+
+    return fmt_document_date(day)
 
 
 def _unit_names(session: Session, unit_id: int) -> tuple[str, str]:
