@@ -1,7 +1,7 @@
 """commendation numbers and decisions
 
-Revision ID: 0004
-Revises: 0003_mail_optout
+Revision ID: 0005
+Revises: 0004_unit_history
 Create Date: 2026-12-04 07:02:28.361967
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0004'
-down_revision = '0003_mail_optout'
+revision = '0005'
+down_revision = '0004_unit_history'
 branch_labels = None
 depends_on = None
 
