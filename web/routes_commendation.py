@@ -15,7 +15,7 @@ from thidua.models.nominations import NominationError
 from thidua.services.commendation import evidence as evidence_service
 from thidua.web.deps import csrf_protect, db, form_data, now, principal, write_turn
 from thidua.web.errors import InvalidInput, NotFound
-from thidua.web.nomination_views import access, actor_for, as_web_error, readable
+from thidua.web.nomination_views import actor_for, as_web_error, readable
 from thidua.web.permissions import Principal, require
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])

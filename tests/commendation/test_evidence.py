@@ -15,7 +15,6 @@ from tests.commendation.conftest import PDF_BYTES, PERSON_AWARD, PNG_BYTES, docx
 from tests.nominations.conftest import DEC_20, World
 from thidua.models.evidence import EvidenceRejected, sniff
 from thidua.models.nominations import InvalidNominationInput, NotPermitted, RulesRefused
-from thidua.services import nominations as nom
 from thidua.services.commendation import decisions, evidence
 
 LIMIT = 10 * 1024 * 1024

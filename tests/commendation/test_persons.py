@@ -10,11 +10,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from tests.commendation.conftest import person_at_province
-from tests.nominations.conftest import CATALOGUE, DEC_20, NOV_10, World
+from tests.nominations.conftest import CATALOGUE, DEC_20, World
 from thidua.models.nominations import InvalidNominationInput, Nomination, RulesRefused
 from thidua.models.persons import Person, PersonAward
-from thidua.services import nominations as nom
 from thidua.services.commendation import decisions, persons
 
 AWARDS = {a.code: a.name for a in CATALOGUE.awards}

@@ -3,9 +3,8 @@ numbered decision, certificate download — and the gates between them."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from thidua.audit import audit_many
 from thidua.models.awards import Refusal
-from thidua.models.clock import fmt_date, fmt_datetime, utcnow
+from thidua.models.clock import fmt_date, fmt_datetime
 from thidua.models.vnformat import fmt_document_date
 from thidua.models.council import (
     MODES,

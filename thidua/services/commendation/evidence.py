@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from thidua.audit import audit_many
 from thidua.models.awards import Refusal
-from thidua.models.evidence import KINDS, EvidenceRejected, NominationEvidence, missing_required, safe_file_name, sniff
+from thidua.models.evidence import KINDS, NominationEvidence, missing_required, safe_file_name, sniff
 from thidua.models.nominations import (
     InvalidNominationInput,
     Nomination,

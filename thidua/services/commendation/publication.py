@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, insert, select
@@ -15,8 +15,8 @@ from sqlmodel import Session
 from thidua.audit import audit_many
 from thidua.errors import RefusedError
 from thidua.models.awards import Refusal
-from thidua.models.clock import fmt_date, fmt_datetime, local_to_utc, utc_to_local, utcnow
-from thidua.models.nominations import InvalidNominationInput, Nomination, NominationNotFound, NotPermitted
+from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
+from thidua.models.nominations import InvalidNominationInput, Nomination, NominationNotFound
 from thidua.models.publication import Publication, PublicationComment, PublicationItem, comment_problems
 from thidua.models.tables import Unit
 from thidua.services import nominations as nom
