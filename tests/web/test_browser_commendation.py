@@ -56,7 +56,7 @@ def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate
     page.fill("input[name=so_to_trinh]", "12/TTr-CĐCS")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")
     page.click("form[id^=gui-danh-sach] button")
-    page.wait_for_selector("text=Đã chuyển lên cấp trên")
+    page.wait_for_selector("text=Đã gửi danh sách đề nghị lên cấp trên")
 
     # --- The district forwards it to the province ---------------------------------------------------------
     become(page, live, "reviewer_d1")
@@ -67,7 +67,7 @@ def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate
     page.fill("input[name=so_to_trinh]", "20/TTr-LĐLĐ")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")
     page.click("form[id^=gui-danh-sach] button")
-    page.wait_for_url(re.compile(r".*/don-vi/khen-thuong\?tb=da-chuyen"))
+    page.wait_for_url(re.compile(r".*/don-vi/khen-thuong\?tb=da-gui-danh-sach"))
 
     # --- The province publishes the list for 2 days and convenes its council -------------------------------
     become(page, live, "reviewer_bdh")
