@@ -56,6 +56,11 @@ CERTIFICATES_FILE = "bang-khen-2023.pdf"
 FUND_FILE = "quy-khen-thuong-2023.xlsx"
 
 
+def _uid(unit: Unit) -> int:
+    assert unit.id is not None
+    return unit.id
+
+
 def _at(day: date, hour: int = 9) -> datetime:
     return local_to_utc(datetime.combine(day, time(hour, 0)))
 
@@ -104,6 +109,8 @@ class _AwardPlay:
     def __init__(self, sim: "Simulation", campaign: Campaign):
         self.sim = sim
         self.campaign = campaign
+        assert campaign.id is not None
+        self.campaign_id: int = campaign.id
         self.rng = random.Random(f"{sim.options.seed}:awards")
         self.refusals: Counter = Counter()
 
@@ -161,30 +168,30 @@ class _AwardPlay:
         proposed = 0
         for unit in self._units("cdcs"):
             with Session(self.engine) as session:
-                rating = year_end_rating(session, self.campaign.id, unit.id)
+                rating = year_end_rating(session, self.campaign_id, _uid(unit))
             if rating not in GOOD_RATINGS or self.rng.random() > 0.08:
                 continue
-            members = persons.persons_in_subtree(self.engine, unit.id)
+            members = persons.persons_in_subtree(self.engine, _uid(unit))
             person = members[0] if members else None
             proposal = nom.ProposalInput(
-                award_code=PERSON_AWARD, subject="individual", nominee_unit_id=unit.id,
+                award_code=PERSON_AWARD, subject="individual", nominee_unit_id=_uid(unit),
                 person_name=person.full_name if person else f"{self.rng.choice(FAMILY)} {self.rng.choice(GIVEN)}",
                 person_position=person.position if person else "Tổ trưởng công đoàn", occasion=OCCASION,
                 achievement="Hoàn thành xuất sắc nhiệm vụ năm 2023; có sáng kiến được áp dụng",
                 dossier=_dossier(catalogue, PERSON_AWARD), person_id=person.id if person else None,
             )
-            actor = nom.Actor(unit.id, f"demo:{unit.code}")
+            actor = nom.Actor(_uid(unit), f"demo:{unit.code}")
             ids: list[int] = []
             if not self._try(f"{unit.code} đề nghị {PERSON_AWARD}", lambda: ids.extend(nom.propose(
-                    self.engine, self.campaign.id, actor, [proposal], now=_at(day)).nomination_ids)):
+                    self.engine, self.campaign_id, actor, [proposal], now=_at(day)).nomination_ids)):
                 continue
             self._try("đính kèm minh chứng", lambda: evidence.attach(
                 self.engine, ids[0], actor, item_code="bao-cao-thanh-tich", file_name=f"bao-cao-thanh-tich-{ids[0]}.pdf",
                 data=_pdf(f"Bao cao thanh tich - de nghi #{ids[0]}"), now=_at(day, 10), data_dir=self.sim.settings.data_dir))
             self._try(f"{unit.code} lấy số tờ trình", lambda: decisions.issue_to_trinh(
-                self.engine, self.campaign.id, actor, on=day, now=_at(day, 11)))
+                self.engine, self.campaign_id, actor, on=day, now=_at(day, 11)))
             if self._try(f"{unit.code} gửi danh sách", lambda: nom.send_batch(
-                    self.engine, self.campaign.id, actor, occasion=OCCASION, now=_at(day, 11))):
+                    self.engine, self.campaign_id, actor, occasion=OCCASION, now=_at(day, 11))):
                 proposed += 1
         self.sim.report(f"{day:%d/%m/%Y}: các CĐCS gửi {proposed} đề nghị {PERSON_AWARD} (kèm minh chứng, tờ trình có số) "
                         "lên công đoàn cấp trên")
@@ -192,31 +199,31 @@ class _AwardPlay:
     def district_review(self, day: date) -> None:
         tally: Counter = Counter()
         for district in self._units("cap_tren_truc_tiep"):
-            actor = nom.Actor(district.id, f"demo:{district.code}")
-            for view in nom.reviewer_queue(self.engine, self.campaign.id, district.id):
+            actor = nom.Actor(_uid(district), f"demo:{district.code}")
+            for view in nom.reviewer_queue(self.engine, self.campaign_id, _uid(district)):
                 roll = self.rng.random()
                 if roll < 0.08:
                     ok = self._try("trả lại", lambda: nom.return_for_revision(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day),
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day),
                         comment="Đề nghị bổ sung xác nhận sáng kiến của cơ quan chuyên môn"))
                     tally["trả lại"] += ok
                 elif roll < 0.12:
                     ok = self._try("không đề nghị", lambda: nom.reject(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day),
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day),
                         comment="Thành tích chưa đủ tiêu chuẩn Bằng khen cấp tỉnh"))
                     tally["không đề nghị"] += ok
                 else:
                     tally["đồng ý"] += self._try("đồng ý", lambda: nom.approve(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day)))
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day)))
         self.sim.report(f"{day:%d/%m/%Y}: công đoàn cấp trên xét đề nghị: "
                         + ", ".join(f"{k} {v}" for k, v in tally.items()))
 
     def resubmit_returned(self, day: date) -> None:
         count = 0
-        for view in nom.list_nominations(self.engine, self.campaign.id, statuses=["returned"]):
+        for view in nom.list_nominations(self.engine, self.campaign_id, statuses=["returned"]):
             actor = nom.Actor(view.origin_unit_id, "demo:resubmit")
             count += self._try("gửi lại", lambda: nom.resubmit(
-                self.engine, self.campaign.id, view.id, actor, now=_at(day),
+                self.engine, self.campaign_id, view.id, actor, now=_at(day),
                 comment="Đã bổ sung xác nhận sáng kiến"))
         self.sim.report(f"{day:%d/%m/%Y}: {count} hồ sơ bị trả lại đã được bổ sung và gửi lại")
 
@@ -224,59 +231,59 @@ class _AwardPlay:
         catalogue = self._catalogue()
         sent = 0
         for district in self._units("cap_tren_truc_tiep"):
-            actor = nom.Actor(district.id, f"demo:{district.code}")
-            for view in nom.reviewer_queue(self.engine, self.campaign.id, district.id):  # the resubmitted files
-                self._try("đồng ý", lambda: nom.approve(self.engine, self.campaign.id, [view.id], actor, now=_at(day, 8)))
+            actor = nom.Actor(_uid(district), f"demo:{district.code}")
+            for view in nom.reviewer_queue(self.engine, self.campaign_id, _uid(district)):  # the resubmitted files
+                self._try("đồng ý", lambda: nom.approve(self.engine, self.campaign_id, [view.id], actor, now=_at(day, 8)))
             best = self._best_cdcs(district)
             if best is not None:
-                banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=best.id,
+                banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=_uid(best),
                                            occasion=OCCASION, achievement="Dẫn đầu phong trào thi đua năm 2023 của khối",
                                            dossier=_dossier(catalogue, BANNER_AWARD))
                 self._try(f"{district.code} đề nghị {BANNER_AWARD}", lambda: nom.propose(
-                    self.engine, self.campaign.id, actor, [banner], now=_at(day, 9)))
-            if not any(b["from_unit_id"] == district.id and b["status"] == "open"
-                       for b in nom.list_batches(self.engine, self.campaign.id, unit_id=district.id)):
+                    self.engine, self.campaign_id, actor, [banner], now=_at(day, 9)))
+            if not any(b["from_unit_id"] == _uid(district) and b["status"] == "open"
+                       for b in nom.list_batches(self.engine, self.campaign_id, unit_id=_uid(district))):
                 continue  # nothing proposed or approved here this year
             self._try(f"{district.code} lấy số tờ trình", lambda: decisions.issue_to_trinh(
-                self.engine, self.campaign.id, actor, on=day, now=_at(day, 10)))
+                self.engine, self.campaign_id, actor, on=day, now=_at(day, 10)))
             sent += self._try(f"{district.code} gửi danh sách", lambda: nom.send_batch(
-                self.engine, self.campaign.id, actor, occasion=OCCASION, now=_at(day, 10)))
+                self.engine, self.campaign_id, actor, occasion=OCCASION, now=_at(day, 10)))
         self.sim.report(f"{day:%d/%m/%Y}: {sent} danh sách đề nghị (kèm tờ trình) gửi lên LĐLĐ tỉnh")
 
     def _best_cdcs(self, district: Unit) -> Unit | None:
         """The first child CĐCS rated excellent whose emulation registration was accepted."""
         with Session(self.engine) as session:
             registered = select(Assignment.unit_id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id).where(  # type: ignore[call-overload]
-                ObligationDef.campaign_id == self.campaign.id, ObligationDef.kind == "registration",
+                ObligationDef.campaign_id == self.campaign_id, ObligationDef.kind == "registration",
                 Assignment.status == "da_duyet")
-            children = session.exec(select(Unit).where(Unit.parent_id == district.id, Unit.level_code == "cdcs",  # type: ignore[call-overload]
+            children = session.exec(select(Unit).where(Unit.parent_id == _uid(district), Unit.level_code == "cdcs",  # type: ignore[call-overload]
                                                        Unit.id.in_(registered)).order_by(Unit.code)).scalars().all()  # type: ignore[attr-defined]
             for child in children:
-                if year_end_rating(session, self.campaign.id, child.id) == GOOD_RATINGS[0]:
+                if year_end_rating(session, self.campaign_id, _uid(child)) == GOOD_RATINGS[0]:
                     return child
         return None
 
     def _province(self) -> tuple[Unit, nom.Actor]:
         province = self._units("ldld_tinh")[0]
-        return province, nom.Actor(province.id, "demo:hoi-dong-thi-dua")
+        return province, nom.Actor(_uid(province), "demo:hoi-dong-thi-dua")
 
     def _waiting(self, province: Unit) -> list[int]:
-        return [v.id for v in nom.list_nominations(self.engine, self.campaign.id, holder_unit_id=province.id)
-                if v.status == "under_review" and v.deciding_unit_id == province.id]
+        return [v.id for v in nom.list_nominations(self.engine, self.campaign_id, holder_unit_id=_uid(province))
+                if v.status == "under_review" and v.deciding_unit_id == _uid(province)]
 
     def province_publish(self, day: date) -> None:
         province, actor = self._province()
         ids = self._waiting(province)
         pages: list[publication.PublicationView] = []
         if ids and self._try("công khai", lambda: pages.append(publication.publish(
-                self.engine, self.campaign.id, actor, ids, now=_at(day)))):
+                self.engine, self.campaign_id, actor, ids, now=_at(day)))):
             page = pages[0]
             self.sim.report(f"{day:%d/%m/%Y}: LĐLĐ tỉnh công khai {len(ids)} đề nghị {page.days} ngày "
                             f"(đến hết ngày {publication.last_day(page.closes_at)}) tại /cong-khai/{page.token}")
 
     def public_comments(self, day: date) -> None:
         province, _ = self._province()
-        published = publication.list_publications(self.engine, self.campaign.id, province.id)
+        published = publication.list_publications(self.engine, self.campaign_id, _uid(province))
         if not published:
             return
         page = publication.get_publication(self.engine, published[-1]["token"], now=_at(day))
@@ -294,7 +301,7 @@ class _AwardPlay:
         members = [council.Member(name, role, present=name != "Đặng Thị Liên") for name, role in COUNCIL]
         sessions: list[int] = []
         if not self._try("họp Hội đồng", lambda: sessions.append(council.convene(
-                self.engine, self.campaign.id, actor, title="Họp Hội đồng thi đua, khen thưởng xét khen thưởng năm 2023",
+                self.engine, self.campaign_id, actor, title="Họp Hội đồng thi đua, khen thưởng xét khen thưởng năm 2023",
                 held_on=day, members=members, place="Hội trường LĐLĐ tỉnh", nomination_ids=ids, now=_at(day)))):
             return
         session_id = sessions[0]
@@ -312,28 +319,28 @@ class _AwardPlay:
 
     def province_decide(self, day: date) -> None:
         province, actor = self._province()
-        closed = [s for s in council.list_sessions(self.engine, self.campaign.id, province.id) if s["status"] == "closed"]
+        closed = [s for s in council.list_sessions(self.engine, self.campaign_id, _uid(province)) if s["status"] == "closed"]
         if not closed:
             return
         session_id = closed[-1]["id"]
         passed = council.passed_nominations(self.engine, session_id)
         issued: list[decisions.IssuedDecision] = []
         if passed and self._try("quyết định", lambda: issued.append(decisions.issue_decision(
-                self.engine, self.campaign.id, actor, decisions.DecisionInput(day, SIGNER, council_session_id=session_id),
+                self.engine, self.campaign_id, actor, decisions.DecisionInput(day, SIGNER, council_session_id=session_id),
                 nomination_ids=passed, now=_at(day)))):
             decision = issued[0]
             reports = self.sim.settings.reports_dir
             decisions.write_decision_docx(self.engine, decision.id, reports / DECISION_FILE)
             certificates.write_certificates(self.engine, decision.id, reports / CERTIFICATES_FILE)
-            bonuses.write_reward_fund_xlsx(self.engine, self.campaign.id, reports / FUND_FILE)
+            bonuses.write_reward_fund_xlsx(self.engine, self.campaign_id, reports / FUND_FILE)
             self.sim.report(f"{day:%d/%m/%Y}: LĐLĐ tỉnh ra Quyết định số {decision.symbol} khen thưởng "
                             f"{len(decision.nomination_ids)} hồ sơ, tiền thưởng {group_thousands(decision.total_amount)} đồng")
 
     def hand_over(self, day: date) -> None:
         province = self._units("ldld_tinh")[0]
-        ids = [v.id for v in nom.list_nominations(self.engine, self.campaign.id, statuses=["decided"])]
+        ids = [v.id for v in nom.list_nominations(self.engine, self.campaign_id, statuses=["decided"])]
         if ids:
-            self._try("trao tặng", lambda: nom.mark_awarded(self.engine, self.campaign.id, ids, nom.Actor(province.id, "demo"),
+            self._try("trao tặng", lambda: nom.mark_awarded(self.engine, self.campaign_id, ids, nom.Actor(_uid(province), "demo"),
                                                             awarded_on=day, now=_at(day, 15)))
         self.sim.report(f"{day:%d/%m/%Y}: trao tặng {len(ids)} khen thưởng")
 

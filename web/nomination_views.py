@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -109,8 +109,8 @@ def proposal_form(session: Session, me: Principal, campaign: Campaign) -> tuple[
     dossier = [d for d in catalogue.dossier_items if not d.from_batch]
     from thidua.services.commendation.persons import persons_in_subtree
 
-    nominee_ids = {own.id, *(c.id for c in children)}
-    people = [p for p in persons_in_subtree(session.get_bind(), me.unit_id) if p.unit_id in nominee_ids]
+    nominee_ids = {me.unit_id, *(c.id for c in children)}
+    people = [p for p in persons_in_subtree(cast(Engine, session.get_bind()), me.unit_id) if p.unit_id in nominee_ids]
     return ProposalForm(awards, [own, *children], rounds, dossier, names, people), catalogue
 
 

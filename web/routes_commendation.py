@@ -73,7 +73,7 @@ async def upload_evidence(request: Request, nomination_id: int, form: FormData =
 
     def attach() -> None:
         with write_turn(request):
-            evidence_service.attach(engine, nomination_id, actor_for(me), item_code=item, file_name=upload.filename,
+            evidence_service.attach(engine, nomination_id, actor_for(me), item_code=item, file_name=upload.filename or "",
                                     data=data, now=now(request), data_dir=settings.data_dir)
 
     try:
@@ -134,7 +134,7 @@ def _campaign_for(session: Session, me: Principal):  # noqa: ANN202
 
 
 def _ids(form: FormData, key: str = "de_nghi") -> list[int]:
-    return [int(v) for v in form.getlist(key) if str(v).isdigit()]
+    return [int(str(v)) for v in form.getlist(key) if str(v).isdigit()]
 
 
 def _day(form: FormData, key: str, label: str) -> Any:

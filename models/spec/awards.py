@@ -190,7 +190,11 @@ class CertificateLayout(Strict):
     page: Literal["A4", "A3"] = "A4"
     orientation: Literal["landscape", "portrait"] = "landscape"
     place: str = ""  # địa danh before the date, e.g. "Bình Định"
-    fields: dict[CertificateFieldName, CertificateField] = Field(default_factory=lambda: {
+    fields: dict[CertificateFieldName, CertificateField] = Field(default_factory=lambda: _default_fields())
+
+
+def _default_fields() -> dict[CertificateFieldName, CertificateField]:
+    return {
         "hinh_thuc": CertificateField(x_mm=148.5, y_mm=62, size=20, bold=True, max_width_mm=240),
         "ho_ten": CertificateField(x_mm=148.5, y_mm=88, size=26, bold=True, max_width_mm=240),
         "chuc_vu": CertificateField(x_mm=148.5, y_mm=100, size=15),
@@ -199,7 +203,7 @@ class CertificateLayout(Strict):
         "so_quyet_dinh": CertificateField(x_mm=40, y_mm=180, size=11, align="left"),
         "dia_danh_ngay": CertificateField(x_mm=210, y_mm=150, size=13),
         "nguoi_ky": CertificateField(x_mm=210, y_mm=185, size=15, bold=True),
-    })
+    }
 
 
 class Bonus(Strict):

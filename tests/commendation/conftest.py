@@ -15,7 +15,7 @@ from tests.nominations.conftest import World, build_world, world, world_template
 PERSON_AWARD = "bang-khen-ldld-tinh"
 
 
-def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str = "BDH.D1.1") -> int:
+def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str = "BDH.D1.1") -> int:  # noqa: F811
     """A person's Bằng khen proposed by a CĐCS, approved by its district and sent to the province."""
     district = cdcs.rsplit(".", 1)[0]
     (nomination_id,) = world.propose(cdcs, world.proposal(PERSON_AWARD, cdcs, person=name), send=f"05/TTr-{cdcs}")
@@ -24,13 +24,13 @@ def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str =
     return nomination_id
 
 
-def require_evidence(world: World, folder: Path) -> Path:
+def require_evidence(world: World, folder: Path) -> Path:  # noqa: F811
     """Point the campaign at a copy of its catalogue where the person's báo cáo thành tích file is required."""
     return use_catalogue(world, folder, {"{item: bao-cao-thanh-tich, required: false}": "{item: bao-cao-thanh-tich}"},
                          count=-1)
 
 
-def use_catalogue(world: World, folder: Path, changes: dict[str, str], count: int = -1) -> Path:
+def use_catalogue(world: World, folder: Path, changes: dict[str, str], count: int = -1) -> Path:  # noqa: F811
     """Point the campaign at a copy of qd1689 with the given text replacements (each must occur)."""
     text = (CONFIG / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8")
     for old, new in changes.items():

@@ -8,7 +8,7 @@ import pytest
 
 from tests.commendation.conftest import person_at_province
 from tests.nominations.conftest import World
-from thidua.models.nominations import InvalidNominationInput, RulesRefused
+from thidua.models.nominations import InvalidNominationInput, NotPermitted, RulesRefused
 from thidua.services import nominations as nom
 from thidua.services.commendation import decisions, publication
 
@@ -57,7 +57,7 @@ def test_comments_need_a_contact_are_kept_and_refused_after_the_window(world: Wo
 
 def test_only_the_deciding_unit_publishes_what_waits_for_its_decision(world: World) -> None:
     (nid,) = world.propose("BDH.D1.1", world.proposal("bang-khen-ldld-tinh", "BDH.D1.1", person="Lê Văn C"))
-    with pytest.raises(Exception):  # still in the CĐCS outgoing list: the province does not hold it
+    with pytest.raises(NotPermitted):  # still in the CĐCS outgoing list: the province does not hold it
         publication.publish(world.engine, world.campaign_id, world.actor("BDH"), [nid], now=OPEN)
     nid = person_at_province(world, "Phạm Thị D")
     publication.publish(world.engine, world.campaign_id, world.actor("BDH"), [nid], now=OPEN)

@@ -62,7 +62,7 @@ def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate
     become(page, live, "reviewer_d1")
     page.goto(nomination_url)
     page.click("#form-chuyen button")
-    page.wait_for_selector("text=Đã chuyển lên cấp trên")
+    page.wait_for_selector("text=Đã duyệt; đề nghị nằm trong danh sách chờ gửi cấp trên")
     page.goto(f"{live.url}/duyet")
     page.fill("input[name=so_to_trinh]", "20/TTr-LĐLĐ")
     page.fill("input[name=ngay_to_trinh]", "05/10/2023")

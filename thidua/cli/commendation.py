@@ -2,6 +2,7 @@
 office's DOCX templates, revocation, the number register."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,13 @@ commendation_app = typer.Typer(help="Văn bản khen thưởng: quyết định 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(commendation_app, name="commendation")
+
+
+def _day(text: str) -> date:
+    day = parse_cli_date(text)
+    if day is None:
+        raise UserError("cần ngày (dd/mm/yyyy)")
+    return day
 
 
 def _out(path: Optional[Path], name: str) -> Path:
@@ -47,7 +55,7 @@ def decide_cmd(
     """Ra quyết định khen thưởng: lấy số trong sổ của đơn vị, ghi quyết định, xuất DOCX theo mẫu."""
     engine = _engine()
     issued = decisions.issue_decision(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
-                                      decisions.DecisionInput(parse_cli_date(date_text), signer, signer_title,
+                                      decisions.DecisionInput(_day(date_text), signer, signer_title,
                                                               council_session_id=council),
                                       nomination_ids=nomination_ids or [], batch_id=batch, now=_now(now))
     path = decisions.write_decision_docx(engine, issued.id, _out(out, f"quyet-dinh-{issued.id}.docx"))
@@ -71,7 +79,7 @@ def to_trinh_cmd(
     """Lấy số tờ trình cho danh sách đang mở của đơn vị và xuất tờ trình DOCX kèm danh sách."""
     engine = _engine()
     batch_id, symbol = decisions.issue_to_trinh(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
-                                                on=parse_cli_date(date_text), occasion=occasion,
+                                                on=_day(date_text), occasion=occasion,
                                                 round_number=round_number, now=_now(now))
     path = decisions.write_to_trinh_docx(engine, batch_id, _out(out, f"to-trinh-{batch_id}.docx"), signer=signer)
     console.print(f"Tờ trình số {symbol} (danh sách #{batch_id}). Văn bản: {path}", highlight=False)

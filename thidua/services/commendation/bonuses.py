@@ -66,8 +66,8 @@ def reward_fund(engine: Engine, campaign_id: int) -> dict[str, Any]:
 
 def write_reward_fund_xlsx(engine: Engine, campaign_id: int, out: Path) -> Path:
     """Báo cáo sử dụng quỹ thi đua, khen thưởng: sheet per decision list, totals per form, revoked decisions."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
 
     fund = reward_fund(engine, campaign_id)
     book = Workbook()

@@ -38,8 +38,8 @@ def _font_file(name: str) -> Path:
 
 @lru_cache(maxsize=1)
 def _register_fonts() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 
     pdfmetrics.registerFont(TTFont(FONT, str(_font_file("DejaVuSerif.ttf"))))
     pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_font_file("DejaVuSerif-Bold.ttf"))))
@@ -51,14 +51,14 @@ def layout_for(catalogue: AwardCatalogue, award_code: str) -> CertificateLayout:
 
 
 def _page_size(layout: CertificateLayout) -> tuple[float, float]:
-    from reportlab.lib.pagesizes import A3, A4, landscape, portrait
+    from reportlab.lib.pagesizes import A3, A4, landscape, portrait  # type: ignore[import-untyped]
 
     size = A4 if layout.page == "A4" else A3
     return landscape(size) if layout.orientation == "landscape" else portrait(size)
 
 
 def _draw_page(canvas, layout: CertificateLayout, texts: Mapping[str, str]) -> None:  # noqa: ANN001
-    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
     _, height = _page_size(layout)
     for name, spot in layout.fields.items():
@@ -111,12 +111,13 @@ def _rows(session: Session, decision_id: int, nomination_ids: Sequence[int] | No
 def write_certificates(engine: Engine, decision_id: int, out: Path, *, nomination_ids: Sequence[int] | None = None) -> Path:
     """The decision's certificates (or those of the listed nominations), one page each, in list order. A revoked
     decision prints nothing."""
-    from reportlab.pdfgen import canvas as pdf_canvas
+    from reportlab.pdfgen import canvas as pdf_canvas  # type: ignore[import-untyped]
 
     with Session(engine) as session:
-        decision = session.execute(select(D).where(D.c.id == decision_id)).mappings().first()
-        if decision is None:
+        found = session.execute(select(D).where(D.c.id == decision_id)).mappings().first()
+        if found is None:
             raise NominationNotFound(f"Không có quyết định khen thưởng #{decision_id}")
+        decision: dict[str, Any] = dict(found)
         if decision["status"] != "issued":
             raise InvalidNominationInput(f"Quyết định {decision['symbol']} đã bị hủy: không in giấy khen, bằng khen")
         catalogue = nom.campaign_catalogue(session, nom._campaign(session, decision["campaign_id"]))

@@ -78,11 +78,11 @@ def _rule(catalogue: Any) -> Rule:
     return Rule(c.quorum_percent, c.quorum_strict, c.threshold_percent, c.threshold_strict, c.threshold_base)
 
 
-def _session_row(session: Session, session_id: int) -> Mapping[str, Any]:
+def _session_row(session: Session, session_id: int) -> dict[str, Any]:
     row = session.execute(select(CS).where(CS.c.id == session_id)).mappings().first()
     if row is None:
         raise NominationNotFound(f"Không có phiên họp Hội đồng #{session_id}")
-    return row
+    return dict(row)
 
 
 def _campaign_of(engine: Engine, session_id: int) -> int:
@@ -301,11 +301,11 @@ def decision_refusals(session: Session, ctx: Any, rows: Sequence[Mapping[str, An
     ids = [r["id"] for r in rows]
     if not ids:
         return {}
-    items: dict[int, list[Mapping[str, Any]]] = {}
+    items: dict[int, list[dict[str, Any]]] = {}
     for item in session.execute(select(CA.c.nomination_id, CA.c.result, CS.c.status, CS.c.id, CS.c.held_on)
                                 .join(CS, CS.c.id == CA.c.session_id).where(CA.c.nomination_id.in_(ids))
                                 .order_by(CS.c.id)).mappings():
-        items.setdefault(item["nomination_id"], []).append(item)
+        items.setdefault(item["nomination_id"], []).append(dict(item))
     required = set(ctx.catalogue.council.required_for)
     out: dict[str, list[Refusal]] = {}
     for row, label in zip(rows, labels):

@@ -280,9 +280,8 @@ def write_to_trinh_docx(engine: Engine, batch_id: int, out: Path, *, signer: str
                                 .order_by(N.c.id)).mappings().all()
         unit_name, parent_name = _unit_names(session, batch["from_unit_id"])
         to_name = session.execute(select(U.c.name).where(U.c.id == batch["to_unit_id"])).scalar_one()
-    dossier = sorted({(catalogue.dossier_item(code).name if catalogue.dossier_item(code) else code)
-                      for item in items for code in (catalogue.award(item["award_code"]).dossier
-                                                     if catalogue.award(item["award_code"]) else [])})
+    codes = {code for item in items if (award := catalogue.award(item["award_code"])) is not None for code in award.dossier}
+    dossier = sorted((found.name if (found := catalogue.dossier_item(code)) is not None else code) for code in codes)
     values = {
         "ten_don_vi_cap_tren": parent_name.upper(), "ten_don_vi": unit_name, "so_ky_hieu": batch["to_trinh_number"],
         "dia_danh": "", "ngay_chu": date_in_words(batch["to_trinh_date"]), "ngay": fmt_date(batch["to_trinh_date"]),

@@ -111,7 +111,7 @@ def missing_refusals(session: Session, catalogue: AwardCatalogue, rows: Sequence
     out: dict[str, list[Refusal]] = {}
     for row, label in zip(rows, labels):
         needed = requirements(catalogue, row["award_code"], row["subject"])
-        missing = missing_required(needed, attached.get(row.get("id"), []))
+        missing = missing_required(needed, attached.get(int(row["id"]), []) if row.get("id") is not None else [])
         if missing:
             out[label] = [Refusal(f"minh-chung:{m.item}", f"Thiếu tệp minh chứng bắt buộc: {m.name}") for m in missing]
     return out

@@ -138,7 +138,7 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
     """Create or update persons (and their past awards) from an XLSX file. `award_codes` (code → name) checks
     the award history sheet against a catalogue when given. Set-based: one read of the register, executemany
     writes, one transaction."""
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
 
     file = path.name
     try:
