@@ -1,7 +1,7 @@
 """commendation numbers and decisions
 
 Revision ID: 0005
-Revises: 0004_unit_history
+Revises: 0005_reorg_step_index
 Create Date: 2026-12-04 07:02:28.361967
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '0005'
-down_revision = '0004_unit_history'
+down_revision = '0005_reorg_step_index'
 branch_labels = None
 depends_on = None
 
