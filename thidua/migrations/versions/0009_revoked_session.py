@@ -1,15 +1,15 @@
 """revoked sessions: sign-out ends a session on the server
 
-Revision ID: 0006
-Revises: 0005_reorg_step_index
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 07:20:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0006'
-down_revision = '0005_reorg_step_index'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
