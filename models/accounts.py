@@ -61,3 +61,17 @@ class ApiToken(SQLModel, table=True):
     label: str = Field(default="", max_length=120)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: Optional[datetime] = None
+
+
+class RevokedSession(SQLModel, table=True):
+    """A signed session cookie that must no longer be honoured (signed out). The cookie itself stays valid
+    by its signature until it expires, so the sign-out is recorded here; rows past `expires_at` are useless
+    and are deleted at the next sign-out."""
+
+    __tablename__ = "revoked_session"
+    __table_args__ = (Index("ix_revoked_session_expires_at", "expires_at"),)
+
+    sid: str = Field(primary_key=True, max_length=64)
+    user_id: Optional[int] = Field(default=None)
+    revoked_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

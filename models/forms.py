@@ -131,7 +131,14 @@ def _number_text(text: str) -> str:
     return text
 
 
+# Beyond this a number is not a count anyone reports, and it no longer fits the databases' integers or
+# JSON's exact integers (2^53): refused instead of stored.
+LARGEST_NUMBER = 10**15
+
+
 def _check_range(field: FormField, number: float) -> None:
+    if abs(number) > LARGEST_NUMBER:
+        raise _Invalid(f"giá trị quá lớn (tối đa {fmt_number(LARGEST_NUMBER, 0)})")
     if field.min is not None and number < field.min:
         raise _Invalid(f"giá trị {fmt_number(number, 6)} nhỏ hơn mức tối thiểu {fmt_number(field.min, 6)}")
     if field.max is not None and number > field.max:

@@ -36,6 +36,7 @@ class NominationStatus(StrEnum):
     DECIDED = "decided"
     AWARDED = "awarded"
     WITHDRAWN = "withdrawn"
+    REVOKED = "revoked"  # the decision was revoked (Luật Thi đua, khen thưởng 2022, ch. VII)
 
 
 class NominationAction(StrEnum):
@@ -50,6 +51,7 @@ class NominationAction(StrEnum):
     DECIDE = "decide"
     AWARD = "award"
     WITHDRAW = "withdraw"
+    REVOKE = "revoke"
 
 
 STATUS_LABELS = {
@@ -62,6 +64,7 @@ STATUS_LABELS = {
     NominationStatus.DECIDED: "Đã có quyết định khen thưởng",
     NominationStatus.AWARDED: "Đã trao tặng",
     NominationStatus.WITHDRAWN: "Đã rút",
+    NominationStatus.REVOKED: "Quyết định khen thưởng đã bị hủy",
 }
 
 ACTION_LABELS = {
@@ -76,6 +79,7 @@ ACTION_LABELS = {
     NominationAction.DECIDE: "quyết định khen thưởng",
     NominationAction.AWARD: "trao tặng",
     NominationAction.WITHDRAW: "rút đề nghị",
+    NominationAction.REVOKE: "hủy quyết định khen thưởng",
 }
 
 # Counted by quotas: everything still on its way or granted.
@@ -91,7 +95,8 @@ OUTGOING_STATUSES = frozenset({NominationStatus.PROPOSED, NominationStatus.APPRO
 PROPOSER_ACTIONS = frozenset({NominationAction.EDIT, NominationAction.PROPOSE, NominationAction.RESUBMIT,
                               NominationAction.WITHDRAW})
 HOLDER_ACTIONS = frozenset({NominationAction.APPROVE, NominationAction.RETURN, NominationAction.REJECT,
-                            NominationAction.DECIDE, NominationAction.AWARD, NominationAction.SEND})
+                            NominationAction.DECIDE, NominationAction.AWARD, NominationAction.SEND,
+                            NominationAction.REVOKE})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -161,6 +166,8 @@ _TRANSITIONS: dict[tuple[NominationStatus, NominationAction], NominationStatus] 
     (_S.RETURNED, _A.RESUBMIT): _S.UNDER_REVIEW,
     (_S.UNDER_REVIEW, _A.DECIDE): _S.DECIDED,
     (_S.DECIDED, _A.AWARD): _S.AWARDED,
+    (_S.DECIDED, _A.REVOKE): _S.REVOKED,
+    (_S.AWARDED, _A.REVOKE): _S.REVOKED,
     (_S.DRAFTED, _A.WITHDRAW): _S.WITHDRAWN,
     (_S.PROPOSED, _A.WITHDRAW): _S.WITHDRAWN,
     (_S.UNDER_REVIEW, _A.WITHDRAW): _S.WITHDRAWN,
@@ -259,6 +266,7 @@ class Nomination(SQLModel, table=True):
     nominee_name: str
     nominee_position: str = ""  # chức vụ (individuals)
     nominee_key: str = Field(max_length=300)
+    person_id: Optional[int] = Field(default=None, foreign_key="person.id")  # the persons register, when chosen there
     occasion: str = Field(max_length=16)
     round_number: Optional[int] = None
     theme: str = ""  # chuyên đề (thematic awards)

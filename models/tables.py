@@ -237,3 +237,8 @@ from thidua.models import outbox as _outbox  # noqa: E402,F401
 from thidua.models import nominations as _nominations  # noqa: E402,F401
 from thidua.models import unit_history as _unit_history  # noqa: E402,F401
 from thidua.models import accounts as _accounts  # noqa: E402,F401  (sign-in links, calendar feeds, API tokens)
+from thidua.models import commendation as _commendation  # noqa: E402,F401
+from thidua.models import evidence as _evidence  # noqa: E402,F401
+from thidua.models import persons as _persons  # noqa: E402,F401
+from thidua.models import publication as _publication  # noqa: E402,F401
+from thidua.models import council as _council  # noqa: E402,F401

@@ -22,7 +22,9 @@ from thidua.settings import Settings, get_settings
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        # The same pool as PostgreSQL's: the web's request limit (web/capacity.py) is derived from it.
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=10, max_overflow=20)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
@@ -32,6 +34,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_first_savepoint(conn, _name) -> None:  # noqa: ANN001
+            # pysqlite (legacy transaction control) opens no transaction before SAVEPOINT, so a savepoint taken
+            # before the first write becomes the transaction itself and its RELEASE commits: a refused action
+            # would keep the work done before the refusal. Open the real transaction first; IMMEDIATE because a
+            # savepoint is taken to write, and a read-then-write transaction cannot wait for a busy writer.
+            raw = conn.connection.dbapi_connection
+            if not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
 
         return engine
     # No server-side prepared statements: PostgreSQL would switch a repeated bulk statement to a generic

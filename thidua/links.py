@@ -78,7 +78,7 @@ class LinkClaims:
 
 
 def _link_serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key, salt=LINK_SALT)
+    return URLSafeSerializer(settings.signing_key(), salt=LINK_SALT)
 
 
 def sign_claims(settings: Settings, claims: LinkClaims) -> str:
@@ -104,7 +104,7 @@ def read_link(settings: Settings, token: str, *, now: datetime) -> LinkClaims:
             unit_id=payload.get("u"), assignment_id=payload.get("a"),
             next_path=safe_next_path(payload.get("n")),
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):  # absurd expiry
         raise LinkTampered("Liên kết đăng nhập không hợp lệ (có thể đã bị sửa hoặc chép thiếu).") from None
     if claims.expires_at <= now:
         raise LinkExpired(f"Liên kết đăng nhập đã hết hạn lúc {fmt_datetime(claims.expires_at)}.")

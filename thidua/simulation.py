@@ -92,6 +92,7 @@ class DemoSummary:
     targets: list[tuple[str, float, float, str, date]] = field(default_factory=list)  # title, reached, target, unit, at
     nominations: dict[str, int] = field(default_factory=dict)
     awards_decided: dict[str, int] = field(default_factory=dict)
+    commendation: dict[str, str] = field(default_factory=dict)  # persons, evidence, publication, council, decisions, fund
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -468,10 +469,11 @@ class Simulation:
                 judged = target_progress(session, campaign_code=campaign.code, at=at, target_code=target.code)[0]
                 figure = judged.scope[0].progress.figure.value if judged.scope else None
                 summary.targets.append((target.title, figure or 0.0, target.target, target.unit_of_measure, at))
-        from thidua.simulation_awards import award_summary
+        from thidua.simulation_awards import award_summary, commendation_summary
 
         summary.nominations, summary.awards_decided, award_files = award_summary(self, campaign)
         summary.files.update(award_files)
+        summary.commendation = commendation_summary(self, campaign)
         summary.eml_files = sum(1 for _ in self.settings.mail_dir.glob("**/*.eml")) if self.settings.mail_dir.exists() else 0
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir

@@ -1,7 +1,9 @@
-"""Year-end award proposals in the simulation: CĐCS propose their best members for the provincial Bằng khen,
-districts check them (approve, return, reject), add their own banner proposals and send one list upward under
-a tờ trình; the province's council decides by list and the awards are handed over. Everything goes through
-thidua.services.nominations; refusals by the rules are reported, as a user would see them."""
+"""Year-end award proposals in the simulation: CĐCS propose their best members — persons of the register, with
+their award history — for the provincial Bằng khen, attach the report as evidence and send it under a numbered
+tờ trình; districts check them (approve, return, reject), add their own banner proposals and send one list
+upward; the province publishes the list for comments, its council votes (minutes), the decision is numbered
+(with bonuses), certificates are printed and the awards handed over. Everything goes through the services;
+refusals by the rules are reported, as a user would see them."""
 from __future__ import annotations
 
 import random
@@ -15,9 +17,11 @@ from sqlmodel import Session
 
 from thidua.models.awards import DossierEntry
 from thidua.models.clock import local_to_utc
+from thidua.models.vnwords import group_thousands
 from thidua.models.nominations import NominationError
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
+from thidua.services.commendation import bonuses, certificates, council, decisions, evidence, persons, publication
 from thidua.services.submissions import year_end_rating
 
 if TYPE_CHECKING:
@@ -31,12 +35,30 @@ FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Huỳnh", "Võ", "Đặng", "B
 GIVEN = ("Văn An", "Thị Bình", "Minh Châu", "Quốc Dũng", "Thị Hạnh", "Văn Hùng", "Thị Lan", "Ngọc Mai", "Văn Phúc", "Thị Thu")
 
 # The year-end calendar (after the tổng kết of 15/11 has been reviewed).
+REGISTER_ON = date(2023, 11, 20)  # the persons register (đoàn viên, cán bộ) imported from XLSX
 PROPOSE_ON = date(2023, 11, 21)
 DISTRICT_REVIEW_ON = date(2023, 11, 27)
 RESUBMIT_ON = date(2023, 11, 29)
 DISTRICT_SEND_ON = date(2023, 12, 4)
+PUBLISH_ON = date(2023, 12, 7)  # công khai 5 ngày (catalogue): 07–11/12
+COMMENT_ON = date(2023, 12, 9)
+COUNCIL_ON = date(2023, 12, 15)
 DECIDE_ON = date(2023, 12, 20)
 AWARD_ON = date(2023, 12, 28)
+COUNCIL = [("Nguyễn Văn Bình", "Chủ tịch Hội đồng"), ("Trần Thị Cúc", "Phó Chủ tịch Hội đồng"), ("Lê Văn Dũng", "Ủy viên"),
+           ("Phạm Thị Em", "Ủy viên"), ("Hồ Văn Giang", "Ủy viên"), ("Đỗ Thị Hoa", "Ủy viên"), ("Bùi Văn Khánh", "Ủy viên"),
+           ("Đặng Thị Liên", "Ủy viên"), ("Võ Văn Phong", "Thư ký")]
+SIGNER = "Nguyễn Văn Bình"
+REGISTER_FILE = "so-doan-vien-2023.xlsx"
+MINUTES_FILE = "bien-ban-hoi-dong-thi-dua-2023.docx"
+DECISION_FILE = "quyet-dinh-khen-thuong-2023.docx"
+CERTIFICATES_FILE = "bang-khen-2023.pdf"
+FUND_FILE = "quy-khen-thuong-2023.xlsx"
+
+
+def _uid(unit: Unit) -> int:
+    assert unit.id is not None
+    return unit.id
 
 
 def _at(day: date, hour: int = 9) -> datetime:
@@ -57,19 +79,38 @@ def _dossier(catalogue, award_code: str) -> dict[str, DossierEntry]:  # noqa: AN
 def award_milestones(sim: "Simulation", campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:
     play = _AwardPlay(sim, campaign)
     return {
+        REGISTER_ON: [play.import_register],
         PROPOSE_ON: [play.cdcs_propose],
         DISTRICT_REVIEW_ON: [play.district_review],
         RESUBMIT_ON: [play.resubmit_returned],
         DISTRICT_SEND_ON: [play.district_send],
+        PUBLISH_ON: [play.province_publish],
+        COMMENT_ON: [play.public_comments],
+        COUNCIL_ON: [play.council_session],
         DECIDE_ON: [play.province_decide],
         AWARD_ON: [play.hand_over],
     }
+
+
+def _pdf(text: str) -> bytes:
+    """A small real PDF (the scanned report a CĐCS would attach), made with reportlab."""
+    import io
+
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    buffer = io.BytesIO()
+    page = pdf_canvas.Canvas(buffer)
+    page.drawString(72, 760, text.encode("ascii", "replace").decode())
+    page.save()
+    return buffer.getvalue()
 
 
 class _AwardPlay:
     def __init__(self, sim: "Simulation", campaign: Campaign):
         self.sim = sim
         self.campaign = campaign
+        assert campaign.id is not None
+        self.campaign_id: int = campaign.id
         self.rng = random.Random(f"{sim.options.seed}:awards")
         self.refusals: Counter = Counter()
 
@@ -95,56 +136,94 @@ class _AwardPlay:
             self.sim.report(f"[bị từ chối] {what}: {exc}")
             return False
 
+    def import_register(self, day: date) -> None:
+        """Each CĐCS's members in an XLSX, with the awards some got in 2021 and 2022, imported into the register."""
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = persons.PERSON_SHEET
+        sheet.append(["Mã đơn vị", "Họ và tên", "Chức vụ", "Năm sinh", "Số định danh", "Loại"])
+        history = book.create_sheet(persons.AWARD_SHEET)
+        history.append(["Số định danh", "Năm", "Hình thức", "Số quyết định"])
+        rng = random.Random(f"{self.sim.options.seed}:register")
+        for index, unit in enumerate(self._units("cdcs")):
+            for k in range(2):
+                id_number = f"0520{index:04d}{k:04d}"
+                sheet.append([unit.code, f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}",
+                              "Tổ trưởng công đoàn" if k == 0 else "Ủy viên Ban Chấp hành", rng.randint(1970, 1998),
+                              id_number, "Đoàn viên" if k == 0 else "Cán bộ công đoàn"])
+                if rng.random() < 0.15:  # some won the provincial Bằng khen in 2022 (or 2021)
+                    year = rng.choice((2021, 2022))
+                    history.append([id_number, year, PERSON_AWARD, f"{rng.randint(100, 300)}/QĐ-LĐLĐ"])
+        path = self.sim.settings.reports_dir / REGISTER_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        book.save(str(path))
+        codes = {a.code: a.name for a in self._catalogue().awards}
+        result = persons.import_persons(self.engine, path, actor="demo:van-phong", award_codes=codes, now=_at(day))
+        self.sim.report(f"{day:%d/%m/%Y}: nhập sổ đoàn viên: {result.created} người, {result.awards} lượt khen thưởng trước đây")
+
     def cdcs_propose(self, day: date) -> None:
         catalogue = self._catalogue()
         proposed = 0
         for unit in self._units("cdcs"):
             with Session(self.engine) as session:
-                rating = year_end_rating(session, self.campaign.id, unit.id)
+                rating = year_end_rating(session, self.campaign_id, _uid(unit))
             if rating not in GOOD_RATINGS or self.rng.random() > 0.08:
                 continue
-            person = f"{self.rng.choice(FAMILY)} {self.rng.choice(GIVEN)}"
+            members = persons.persons_in_subtree(self.engine, _uid(unit))
+            person = members[0] if members else None
             proposal = nom.ProposalInput(
-                award_code=PERSON_AWARD, subject="individual", nominee_unit_id=unit.id, person_name=person,
-                person_position="Tổ trưởng công đoàn", occasion=OCCASION,
+                award_code=PERSON_AWARD, subject="individual", nominee_unit_id=_uid(unit),
+                person_name=person.full_name if person else f"{self.rng.choice(FAMILY)} {self.rng.choice(GIVEN)}",
+                person_position=person.position if person else "Tổ trưởng công đoàn", occasion=OCCASION,
                 achievement="Hoàn thành xuất sắc nhiệm vụ năm 2023; có sáng kiến được áp dụng",
-                dossier=_dossier(catalogue, PERSON_AWARD),
+                dossier=_dossier(catalogue, PERSON_AWARD), person_id=person.id if person else None,
             )
-            number = f"{self.rng.randint(10, 99)}/TTr-CĐCS"
-            if self._try(f"{unit.code} đề nghị {PERSON_AWARD}", lambda: nom.propose(
-                    self.engine, self.campaign.id, nom.Actor(unit.id, f"demo:{unit.code}"), [proposal],
-                    send=nom.DocumentRef(number, day), now=_at(day))):
+            actor = nom.Actor(_uid(unit), f"demo:{unit.code}")
+            ids: list[int] = []
+            if not self._try(f"{unit.code} đề nghị {PERSON_AWARD}", lambda: ids.extend(nom.propose(
+                    self.engine, self.campaign_id, actor, [proposal], now=_at(day)).nomination_ids)):
+                continue
+            self._try("đính kèm minh chứng", lambda: evidence.attach(
+                self.engine, ids[0], actor, item_code="bao-cao-thanh-tich", file_name=f"bao-cao-thanh-tich-{ids[0]}.pdf",
+                data=_pdf(f"Bao cao thanh tich - de nghi #{ids[0]}"), now=_at(day, 10), data_dir=self.sim.settings.data_dir))
+            self._try(f"{unit.code} lấy số tờ trình", lambda: decisions.issue_to_trinh(
+                self.engine, self.campaign_id, actor, on=day, now=_at(day, 11)))
+            if self._try(f"{unit.code} gửi danh sách", lambda: nom.send_batch(
+                    self.engine, self.campaign_id, actor, occasion=OCCASION, now=_at(day, 11))):
                 proposed += 1
-        self.sim.report(f"{day:%d/%m/%Y}: các CĐCS gửi {proposed} đề nghị {PERSON_AWARD} lên công đoàn cấp trên")
+        self.sim.report(f"{day:%d/%m/%Y}: các CĐCS gửi {proposed} đề nghị {PERSON_AWARD} (kèm minh chứng, tờ trình có số) "
+                        "lên công đoàn cấp trên")
 
     def district_review(self, day: date) -> None:
         tally: Counter = Counter()
         for district in self._units("cap_tren_truc_tiep"):
-            actor = nom.Actor(district.id, f"demo:{district.code}")
-            for view in nom.reviewer_queue(self.engine, self.campaign.id, district.id):
+            actor = nom.Actor(_uid(district), f"demo:{district.code}")
+            for view in nom.reviewer_queue(self.engine, self.campaign_id, _uid(district)):
                 roll = self.rng.random()
                 if roll < 0.08:
                     ok = self._try("trả lại", lambda: nom.return_for_revision(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day),
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day),
                         comment="Đề nghị bổ sung xác nhận sáng kiến của cơ quan chuyên môn"))
                     tally["trả lại"] += ok
                 elif roll < 0.12:
                     ok = self._try("không đề nghị", lambda: nom.reject(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day),
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day),
                         comment="Thành tích chưa đủ tiêu chuẩn Bằng khen cấp tỉnh"))
                     tally["không đề nghị"] += ok
                 else:
                     tally["đồng ý"] += self._try("đồng ý", lambda: nom.approve(
-                        self.engine, self.campaign.id, [view.id], actor, now=_at(day)))
+                        self.engine, self.campaign_id, [view.id], actor, now=_at(day)))
         self.sim.report(f"{day:%d/%m/%Y}: công đoàn cấp trên xét đề nghị: "
                         + ", ".join(f"{k} {v}" for k, v in tally.items()))
 
     def resubmit_returned(self, day: date) -> None:
         count = 0
-        for view in nom.list_nominations(self.engine, self.campaign.id, statuses=["returned"]):
+        for view in nom.list_nominations(self.engine, self.campaign_id, statuses=["returned"]):
             actor = nom.Actor(view.origin_unit_id, "demo:resubmit")
             count += self._try("gửi lại", lambda: nom.resubmit(
-                self.engine, self.campaign.id, view.id, actor, now=_at(day),
+                self.engine, self.campaign_id, view.id, actor, now=_at(day),
                 comment="Đã bổ sung xác nhận sáng kiến"))
         self.sim.report(f"{day:%d/%m/%Y}: {count} hồ sơ bị trả lại đã được bổ sung và gửi lại")
 
@@ -152,57 +231,116 @@ class _AwardPlay:
         catalogue = self._catalogue()
         sent = 0
         for district in self._units("cap_tren_truc_tiep"):
-            actor = nom.Actor(district.id, f"demo:{district.code}")
-            for view in nom.reviewer_queue(self.engine, self.campaign.id, district.id):  # the resubmitted files
-                self._try("đồng ý", lambda: nom.approve(self.engine, self.campaign.id, [view.id], actor, now=_at(day, 8)))
+            actor = nom.Actor(_uid(district), f"demo:{district.code}")
+            for view in nom.reviewer_queue(self.engine, self.campaign_id, _uid(district)):  # the resubmitted files
+                self._try("đồng ý", lambda: nom.approve(self.engine, self.campaign_id, [view.id], actor, now=_at(day, 8)))
             best = self._best_cdcs(district)
             if best is not None:
-                banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=best.id,
+                banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=_uid(best),
                                            occasion=OCCASION, achievement="Dẫn đầu phong trào thi đua năm 2023 của khối",
                                            dossier=_dossier(catalogue, BANNER_AWARD))
                 self._try(f"{district.code} đề nghị {BANNER_AWARD}", lambda: nom.propose(
-                    self.engine, self.campaign.id, actor, [banner], now=_at(day, 9)))
-            if not any(b["from_unit_id"] == district.id and b["status"] == "open"
-                       for b in nom.list_batches(self.engine, self.campaign.id, unit_id=district.id)):
+                    self.engine, self.campaign_id, actor, [banner], now=_at(day, 9)))
+            if not any(b["from_unit_id"] == _uid(district) and b["status"] == "open"
+                       for b in nom.list_batches(self.engine, self.campaign_id, unit_id=_uid(district))):
                 continue  # nothing proposed or approved here this year
-            number = f"{self.rng.randint(100, 199)}/TTr-LĐLĐ"
+            self._try(f"{district.code} lấy số tờ trình", lambda: decisions.issue_to_trinh(
+                self.engine, self.campaign_id, actor, on=day, now=_at(day, 10)))
             sent += self._try(f"{district.code} gửi danh sách", lambda: nom.send_batch(
-                self.engine, self.campaign.id, actor, occasion=OCCASION, to_trinh=nom.DocumentRef(number, day),
-                now=_at(day, 10)))
+                self.engine, self.campaign_id, actor, occasion=OCCASION, now=_at(day, 10)))
         self.sim.report(f"{day:%d/%m/%Y}: {sent} danh sách đề nghị (kèm tờ trình) gửi lên LĐLĐ tỉnh")
 
     def _best_cdcs(self, district: Unit) -> Unit | None:
         """The first child CĐCS rated excellent whose emulation registration was accepted."""
         with Session(self.engine) as session:
             registered = select(Assignment.unit_id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id).where(  # type: ignore[call-overload]
-                ObligationDef.campaign_id == self.campaign.id, ObligationDef.kind == "registration",
+                ObligationDef.campaign_id == self.campaign_id, ObligationDef.kind == "registration",
                 Assignment.status == "da_duyet")
-            children = session.exec(select(Unit).where(Unit.parent_id == district.id, Unit.level_code == "cdcs",  # type: ignore[call-overload]
+            children = session.exec(select(Unit).where(Unit.parent_id == _uid(district), Unit.level_code == "cdcs",  # type: ignore[call-overload]
                                                        Unit.id.in_(registered)).order_by(Unit.code)).scalars().all()  # type: ignore[attr-defined]
             for child in children:
-                if year_end_rating(session, self.campaign.id, child.id) == GOOD_RATINGS[0]:
+                if year_end_rating(session, self.campaign_id, _uid(child)) == GOOD_RATINGS[0]:
                     return child
         return None
 
-    def province_decide(self, day: date) -> None:
+    def _province(self) -> tuple[Unit, nom.Actor]:
         province = self._units("ldld_tinh")[0]
-        actor = nom.Actor(province.id, "demo:hoi-dong-thi-dua")
-        decided = 0
-        for number, batch in enumerate(sorted(
-                (b for b in nom.list_batches(self.engine, self.campaign.id, unit_id=province.id) if b["to_unit_id"] == province.id),
-                key=lambda b: b["id"]), start=1):
-            decision = nom.Decision(f"{200 + number}/QĐ-LĐLĐ", day, "Chủ tịch LĐLĐ tỉnh")
-            ids: list[int] = []
-            self._try("quyết định", lambda: ids.extend(nom.decide(self.engine, self.campaign.id, actor, decision,
-                                                                  batch_id=batch["id"], now=_at(day))))
-            decided += len(ids)
-        self.sim.report(f"{day:%d/%m/%Y}: Hội đồng thi đua, khen thưởng LĐLĐ tỉnh quyết định khen thưởng {decided} hồ sơ")
+        return province, nom.Actor(_uid(province), "demo:hoi-dong-thi-dua")
+
+    def _waiting(self, province: Unit) -> list[int]:
+        return [v.id for v in nom.list_nominations(self.engine, self.campaign_id, holder_unit_id=_uid(province))
+                if v.status == "under_review" and v.deciding_unit_id == _uid(province)]
+
+    def province_publish(self, day: date) -> None:
+        province, actor = self._province()
+        ids = self._waiting(province)
+        pages: list[publication.PublicationView] = []
+        if ids and self._try("công khai", lambda: pages.append(publication.publish(
+                self.engine, self.campaign_id, actor, ids, now=_at(day)))):
+            page = pages[0]
+            self.sim.report(f"{day:%d/%m/%Y}: LĐLĐ tỉnh công khai {len(ids)} đề nghị {page.days} ngày "
+                            f"(đến hết ngày {publication.last_day(page.closes_at)}) tại /cong-khai/{page.token}")
+
+    def public_comments(self, day: date) -> None:
+        province, _ = self._province()
+        published = publication.list_publications(self.engine, self.campaign_id, _uid(province))
+        if not published:
+            return
+        page = publication.get_publication(self.engine, published[-1]["token"], now=_at(day))
+        for item in page.items[:2]:
+            self._try("góp ý", lambda: publication.add_comment(
+                self.engine, page.token, name="Đoàn viên (giả lập)", contact="gopy@example.vn",
+                content=f"Đồng ý đề nghị khen thưởng {item['nominee_name']}.", nomination_id=item["id"], now=_at(day)))
+        self.sim.report(f"{day:%d/%m/%Y}: nhận {min(2, len(page.items))} ý kiến trên trang công khai")
+
+    def council_session(self, day: date) -> None:
+        province, actor = self._province()
+        ids = self._waiting(province)
+        if not ids:
+            return
+        members = [council.Member(name, role, present=name != "Đặng Thị Liên") for name, role in COUNCIL]
+        sessions: list[int] = []
+        if not self._try("họp Hội đồng", lambda: sessions.append(council.convene(
+                self.engine, self.campaign_id, actor, title="Họp Hội đồng thi đua, khen thưởng xét khen thưởng năm 2023",
+                held_on=day, members=members, place="Hội trường LĐLĐ tỉnh", nomination_ids=ids, now=_at(day)))):
+            return
+        session_id = sessions[0]
+        present = [i for i, m in enumerate(members, start=1) if m.present]
+        for position, nomination_id in enumerate(ids):
+            against = 5 if position % 11 == 5 else self.rng.randint(0, 2)  # now and then one does not pass
+            votes = {seq: ("against" if k < against else "for") for k, seq in enumerate(present)}
+            self._try("biểu quyết", lambda: council.record_votes(self.engine, session_id, actor, nomination_id, votes,
+                                                                  now=_at(day, 10)))
+        view = council.close(self.engine, session_id, actor, now=_at(day, 11))
+        council.write_minutes_docx(self.engine, session_id, self.sim.settings.reports_dir / MINUTES_FILE)
+        passed = sum(1 for i in view.agenda if i["result"] == "passed")
+        self.sim.report(f"{day:%d/%m/%Y}: Hội đồng thi đua, khen thưởng họp ({view.present_count}/{view.member_count} "
+                        f"thành viên), {passed}/{len(view.agenda)} đề nghị đạt; biên bản số {view.minutes_symbol}")
+
+    def province_decide(self, day: date) -> None:
+        province, actor = self._province()
+        closed = [s for s in council.list_sessions(self.engine, self.campaign_id, _uid(province)) if s["status"] == "closed"]
+        if not closed:
+            return
+        session_id = closed[-1]["id"]
+        passed = council.passed_nominations(self.engine, session_id)
+        issued: list[decisions.IssuedDecision] = []
+        if passed and self._try("quyết định", lambda: issued.append(decisions.issue_decision(
+                self.engine, self.campaign_id, actor, decisions.DecisionInput(day, SIGNER, council_session_id=session_id),
+                nomination_ids=passed, now=_at(day)))):
+            decision = issued[0]
+            reports = self.sim.settings.reports_dir
+            decisions.write_decision_docx(self.engine, decision.id, reports / DECISION_FILE)
+            certificates.write_certificates(self.engine, decision.id, reports / CERTIFICATES_FILE)
+            bonuses.write_reward_fund_xlsx(self.engine, self.campaign_id, reports / FUND_FILE)
+            self.sim.report(f"{day:%d/%m/%Y}: LĐLĐ tỉnh ra Quyết định số {decision.symbol} khen thưởng "
+                            f"{len(decision.nomination_ids)} hồ sơ, tiền thưởng {group_thousands(decision.total_amount)} đồng")
 
     def hand_over(self, day: date) -> None:
         province = self._units("ldld_tinh")[0]
-        ids = [v.id for v in nom.list_nominations(self.engine, self.campaign.id, statuses=["decided"])]
+        ids = [v.id for v in nom.list_nominations(self.engine, self.campaign_id, statuses=["decided"])]
         if ids:
-            self._try("trao tặng", lambda: nom.mark_awarded(self.engine, self.campaign.id, ids, nom.Actor(province.id, "demo"),
+            self._try("trao tặng", lambda: nom.mark_awarded(self.engine, self.campaign_id, ids, nom.Actor(_uid(province), "demo"),
                                                             awarded_on=day, now=_at(day, 15)))
         self.sim.report(f"{day:%d/%m/%Y}: trao tặng {len(ids)} khen thưởng")
 
@@ -218,4 +356,46 @@ def award_summary(sim: "Simulation", campaign: Campaign) -> tuple[dict[str, int]
     if views:
         register = nom.write_award_register(sim.engine, campaign.id, sim.settings.reports_dir / "so-theo-doi-khen-thuong-2023.xlsx")
         files[register.name] = register
+    for label, name in (("Sổ đoàn viên (XLSX)", REGISTER_FILE), ("Biên bản họp Hội đồng (DOCX)", MINUTES_FILE),
+                        ("Quyết định khen thưởng kèm danh sách (DOCX)", DECISION_FILE),
+                        ("Giấy khen, bằng khen in trên phôi (PDF)", CERTIFICATES_FILE), ("Quỹ khen thưởng (XLSX)", FUND_FILE)):
+        if (sim.settings.reports_dir / name).exists():
+            files[label] = sim.settings.reports_dir / name
     return dict(by_status), dict(decided), files
+
+
+def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str]:
+    """What the year-end commendation produced, one line each, for the demo's summary (read from the database)."""
+    from sqlalchemy import func
+
+    from thidua.models.nominations import Nomination
+    from thidua.models.persons import Person, PersonAward
+
+    out: dict[str, str] = {}
+    with Session(sim.engine) as session:
+        people = session.execute(select(func.count()).select_from(Person)).scalar_one()
+        history = session.execute(select(func.count()).select_from(PersonAward).where(PersonAward.source == "import")).scalar_one()
+        named = session.execute(select(func.count()).select_from(Nomination).where(
+            Nomination.campaign_id == campaign.id, Nomination.person_id.is_not(None))).scalar_one()  # type: ignore[union-attr]
+    if people:
+        out["Sổ đoàn viên"] = f"{people} người, {history} lượt khen thưởng các năm trước; {named} người được đề nghị"
+    files = evidence.evidence_count(sim.engine, campaign.id)
+    if files:
+        out["Hồ sơ minh chứng"] = f"{files} tệp đính kèm (kiểm tra theo nội dung, lưu theo mã băm)"
+    for page in publication.list_publications(sim.engine, campaign.id):
+        view = publication.get_publication(sim.engine, page["token"])
+        out["Công khai"] = (f"{len(view.items)} đề nghị, {view.days} ngày đến hết {publication.last_day(view.closes_at)}, "
+                            f"{len(view.comments)} ý kiến — /cong-khai/{view.token}")
+    for row in council.list_sessions(sim.engine, campaign.id):
+        view = council.get_session(sim.engine, row["id"])
+        passed = sum(1 for i in view.agenda if i["result"] == "passed")
+        out["Hội đồng thi đua, khen thưởng"] = (f"ngày {view.held_on:%d/%m/%Y}, có mặt {view.present_count}/{view.member_count}, "
+                                               f"{passed}/{len(view.agenda)} đề nghị đạt, biên bản số {view.minutes_symbol}")
+    for row in decisions.list_decisions(sim.engine, campaign.id):
+        out[f"Quyết định số {row['symbol']}"] = (f"ngày {row['decision_date']:%d/%m/%Y}, "
+                                                  f"{len(decisions.get_decision(sim.engine, row['id'])['items'])} hồ sơ, "
+                                                  f"tiền thưởng {group_thousands(row['total_amount'])} đồng")
+    fund = bonuses.reward_fund(sim.engine, campaign.id)
+    if fund["decisions"]:
+        out["Quỹ khen thưởng"] = f"{fund['count']} lượt, {group_thousands(fund['total'])} đồng"
+    return out

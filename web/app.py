@@ -2,6 +2,8 @@
 actions as a JSON API under /api/v1."""
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -9,13 +11,16 @@ from pathlib import Path
 from typing import AsyncIterator, Callable
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
 from thidua.models.clock import utcnow
@@ -23,15 +28,18 @@ from thidua.db import get_engine
 from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import (
-    mail, routes_api, routes_auth, routes_nominations, routes_office, routes_review, routes_unit, routes_unsubscribe,
+    mail, routes_api, routes_auth, routes_commendation, routes_nominations, routes_office, routes_review, routes_unit,
+    routes_unsubscribe,
 )
-from thidua.web.errors import BadLink, NotSignedIn, RateLimited
+from thidua.web.capacity import RequestLimitMiddleware, request_slots
+from thidua.web.errors import BadLink, InvalidInput, NotFound, NotSignedIn, RateLimited
 from thidua.web.rendering import make_templates, render
 from thidua.web.service_errors import present
 from thidua.web.security import LinkRequestLimits, WebSecurityMiddleware
 from thidua.web.sqlite_tuning import start_background_checkpoints
 from thidua.web.figure_cache import FigureCache
 
+log = logging.getLogger("thidua.web")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 HTTP_TITLES = {
@@ -48,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
                clock: Callable[[], datetime] | None = None) -> FastAPI:
     """`clock` (aware UTC) lets demos and tests run the campaign at a chosen date; default: real time."""
     settings = settings or get_settings()
+    settings.signing_key()  # refuse to start with an example key; create the key file before the first request
     engine = engine or get_engine(settings)
 
     @asynccontextmanager
@@ -66,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        dependencies=[Depends(reject_numbers_out_of_range)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -78,6 +88,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
                        error_response=_unexpected_error_response)
+    app.add_middleware(RequestLimitMiddleware, slots=request_slots(engine))
+    # Outermost: the client's address (sign-in rate limits) comes from X-Forwarded-For only via a trusted proxy.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 
@@ -89,7 +102,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
-    pages = (routes_auth, routes_unit, routes_nominations, routes_review, routes_office, routes_unsubscribe)
+    pages = (routes_auth, routes_unit, routes_commendation, routes_nominations, routes_review, routes_office,
+             routes_unsubscribe)
     return [m.router for m in pages], routes_api.router
 
 
@@ -110,8 +124,33 @@ def _wants_json(request: Request) -> bool:
 
 def _json_error(status: int, code: str, message: str, detail: dict | None = None,
                 headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": detail or {}}},
+    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": _json_safe(detail or {})}},
                         status_code=status, headers=headers)
+
+
+def _json_safe(value: object) -> object:
+    """Echoed input may hold what JSON cannot carry (1e400 arrives as infinity): shown as text instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+LARGEST_ID = 2**63 - 1
+
+
+async def reject_numbers_out_of_range(request: Request) -> None:
+    """An id or number in the address beyond what a database integer holds names nothing: 404 for the path,
+    422 for the query (instead of an overflow deep in the database driver)."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) > LARGEST_ID:
+            raise NotFound("Không tìm thấy: mã số trong địa chỉ vượt quá giới hạn nên không thuộc hồ sơ nào.")
+    for key, value in request.query_params.multi_items():
+        if value.strip().lstrip("-").isdigit() and abs(int(value)) > LARGEST_ID:
+            raise InvalidInput(f"Giá trị số của '{key}' vượt quá giới hạn cho phép.", {key: "vượt quá giới hạn"})
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -142,6 +181,33 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return _json_error(exc.status_code, f"http_{exc.status_code}", message)
         return render(request, "error.html", {"title": title, "message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def number_out_of_range(request: Request, exc: Exception) -> Response:
+        """A number in the request the database cannot hold (SQLite: OverflowError while binding; PostgreSQL:
+        numeric value out of range). Any other data error is an unexpected error."""
+        if isinstance(exc, DataError) and "out of range" not in str(exc.orig).lower():
+            raise exc
+        return await thidua_error(request, InvalidInput(
+            "Một giá trị số trong yêu cầu vượt quá giới hạn cho phép (mã số, phiên bản hoặc số liệu quá lớn).",
+            {"so": "vượt quá giới hạn"}))
+
+    @app.exception_handler(SqlTimeout)
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        """The database stayed locked (SQLite: another program holds it) or no connection came free in time:
+        say so and when to retry; any other database failure is an unexpected error."""
+        if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
+            raise exc
+        log.warning("Cơ sở dữ liệu bận khi xử lý %s %s: %s", request.method, request.url.path, exc)
+        message = "Hệ thống đang bận (cơ sở dữ liệu đang bị khoá bởi một thao tác khác). Vui lòng thử lại sau ít phút."
+        headers = {"Retry-After": "30"}
+        if _wants_json(request):
+            return _json_error(503, "DatabaseBusy", message, headers=headers)
+        response = render(request, "error.html", {"title": "Hệ thống đang bận", "message": message}, status_code=503)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -112,7 +112,7 @@ def new_session(now: datetime, user: User | None = None) -> WebSession:
 
 
 def _session_serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key, salt=SESSION_SALT)
+    return URLSafeSerializer(settings.signing_key(), salt=SESSION_SALT)
 
 
 def encode_session(settings: Settings, data: WebSession) -> str:
@@ -133,8 +133,10 @@ def decode_session(settings: Settings, raw: str | None, *, now: datetime) -> Web
             sid=str(payload["s"]), issued_at=datetime.fromtimestamp(int(payload["t"]), timezone.utc),
             user_id=payload.get("u"), email=payload.get("e"),
         )
-    except (BadSignature, KeyError, TypeError, ValueError):
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
+    if data.signed_in and not (isinstance(data.user_id, int) and 0 < data.user_id < 2**63):
+        return None  # no account can have that id
     if data.signed_in and not (data.issued_at <= now < data.issued_at + SESSION_TTL):
         return None
     return data

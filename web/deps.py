@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, AsyncIterator, Iterator
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -15,9 +15,9 @@ from starlette.datastructures import FormData
 from thidua.models.clock import utc_to_local
 from thidua.models.tables import Unit, User
 from thidua.settings import Settings
-from thidua.web.auth import WebSession, new_session
+from thidua.web.auth import SESSION_TTL, WebSession, new_session
 from thidua.web.errors import NotSignedIn
-from thidua.web.models import ApiToken
+from thidua.web.models import ApiToken, RevokedSession
 from thidua.web.permissions import Principal, Role
 from thidua.web.security import CSRF_FIELD, CSRF_HEADER, check_csrf, csrf_token
 
@@ -82,13 +82,25 @@ def sign_out(request: Request) -> None:
     set_session(request, new_session(now(request)))
 
 
-def principal_for_user(session: Session, user_id: int, email: str | None) -> Principal | None:
+def revoke_session(session: Session, data: WebSession, moment: datetime) -> None:
+    """Record that a signed-in cookie must no longer be honoured (a copy of it dies with it), and forget
+    revocations of cookies that have expired anyway. The caller commits."""
+    table = RevokedSession.__table__  # type: ignore[attr-defined]
+    session.execute(delete(table).where(table.c.expires_at < moment))
+    session.execute(insert(table).values(sid=data.sid, user_id=data.user_id, revoked_at=moment,
+                                         expires_at=data.issued_at + SESSION_TTL))
+
+
+def principal_for_user(session: Session, user_id: int, email: str | None, sid: str | None = None) -> Principal | None:
+    """The signed-in person; None when the account or unit is inactive, or (`sid` given) the session was revoked."""
+    revoked = (select(RevokedSession.sid).where(RevokedSession.sid == sid).exists() if sid is not None
+               else literal(False))
     row = session.execute(
-        select(User, Unit).join(Unit, Unit.id == User.unit_id).where(User.id == user_id)
+        select(User, Unit, revoked).join(Unit, Unit.id == User.unit_id).where(User.id == user_id)
     ).first()
-    if row is None:
+    if row is None or row[2]:
         return None
-    user, unit = row
+    user, unit, _ = row
     if not user.active or not unit.active or (email is not None and user.email.strip().lower() != email):
         return None
     try:
@@ -124,8 +136,8 @@ def optional_principal(request: Request, session: Session = Depends(db)) -> Prin
     if principal is None:
         data: WebSession = request.state.web_session
         if data.signed_in:
-            principal = principal_for_user(session, data.user_id, data.email)  # type: ignore[arg-type]
-            if principal is None:  # account deactivated or moved since sign-in
+            principal = principal_for_user(session, data.user_id, data.email, data.sid)  # type: ignore[arg-type]
+            if principal is None:  # signed out elsewhere, account deactivated or moved since sign-in
                 sign_out(request)
     request.state.principal = principal
     return principal
@@ -163,6 +175,11 @@ NOTICES = {
     "da-duyet-cho-chuyen": "Đã duyệt; đề nghị nằm trong danh sách chờ gửi cấp trên kèm tờ trình của đơn vị.",
     "da-tu-choi": "Đã từ chối.",
     "da-quyet-dinh": "Đã ghi quyết định khen thưởng.",
+    "da-dinh-kem": "Đã đính kèm tệp minh chứng.",
+    "da-go-tep": "Đã gỡ tệp minh chứng.",
+    "da-gop-y": "Đã ghi nhận ý kiến của bạn. Cảm ơn bạn đã góp ý.",
+    "da-ghi": "Đã ghi.",
+    "da-huy-qd": "Đã hủy quyết định khen thưởng.",
     "duyet-hang-loat": "Đã duyệt các hồ sơ được chọn.",
     "da-de-xuat": "Đã ghi đề nghị khen thưởng; đề nghị nằm trong danh sách chờ gửi tờ trình lên cấp trên.",
     "da-rut": "Đã rút đề nghị.",

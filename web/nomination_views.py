@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -92,6 +92,7 @@ class ProposalForm:
     rounds: list[int]
     dossier: list[Any]
     level_names: dict[str, str]
+    persons: list[Any] = field(default_factory=list)  # the persons register of the unit and its children
     subjects: dict[str, str] = field(default_factory=lambda: dict(SUBJECT_LABELS))
     occasions: dict[str, str] = field(default_factory=lambda: dict(OCCASION_LABELS))
 
@@ -106,7 +107,11 @@ def proposal_form(session: Session, me: Principal, campaign: Campaign) -> tuple[
                                   .order_by(Round.number)).scalars())
     names = {code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))}
     dossier = [d for d in catalogue.dossier_items if not d.from_batch]
-    return ProposalForm(awards, [own, *children], rounds, dossier, names), catalogue
+    from thidua.services.commendation.persons import persons_in_subtree
+
+    nominee_ids = {me.unit_id, *(c.id for c in children)}
+    people = [p for p in persons_in_subtree(cast(Engine, session.get_bind()), me.unit_id) if p.unit_id in nominee_ids]
+    return ProposalForm(awards, [own, *children], rounds, dossier, names, people), catalogue
 
 
 def _int(raw: Mapping[str, str], key: str, label: str, errors: dict[str, str]) -> int | None:
@@ -130,6 +135,17 @@ def read_proposal(raw: Mapping[str, str], form: ProposalForm) -> tuple[ProposalI
     subject = raw.get("doi_tuong", "")
     if subject not in SUBJECT_LABELS:
         errors["doi_tuong"] = "Chọn đối tượng (tập thể hoặc cá nhân)."
+    person = None
+    if raw.get("nguoi", "").strip():  # a person of the register: name, unit and position come from it
+        person_id = _int(raw, "nguoi", "Người trong sổ đoàn viên", errors)
+        person = next((p for p in form.persons if p.id == person_id), None)
+        if person is None:
+            errors.setdefault("nguoi", "Chọn người trong sổ đoàn viên của đơn vị mình hoặc đơn vị trực thuộc.")
+        elif subject != "individual":
+            errors["nguoi"] = "Chỉ khen cá nhân mới chọn người trong sổ đoàn viên."
+        else:
+            raw = {**raw, "don_vi": str(person.unit_id), "ho_ten": person.full_name,
+                   "chuc_vu": raw.get("chuc_vu", "").strip() or person.position}
     nominee = _int(raw, "don_vi", "Đơn vị", errors)
     if nominee is None or nominee not in {u.id for u in form.nominees}:
         errors.setdefault("don_vi", "Chọn đơn vị được đề nghị (đơn vị mình hoặc đơn vị trực thuộc).")
@@ -162,7 +178,7 @@ def read_proposal(raw: Mapping[str, str], form: ProposalForm) -> tuple[ProposalI
         award_code=award.code, subject=subject, nominee_unit_id=nominee, achievement=raw["thanh_tich"].strip(),
         occasion=occasion, round_number=round_number, person_name=raw.get("ho_ten", "").strip(),
         person_position=raw.get("chuc_vu", "").strip(), theme=raw.get("chuyen_de", "").strip(),
-        discipline=raw.get("ky_luat", "").strip(), dossier=dossier,
+        discipline=raw.get("ky_luat", "").strip(), dossier=dossier, person_id=person.id if person else None,
     ), {}
 
 

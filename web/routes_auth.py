@@ -7,15 +7,18 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 
+from thidua.audit import audit
 from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.web.auth import (
     LinkClaims, record_sign_in, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
     users_for_email,
 )
-from thidua.web.deps import csrf_protect, db, now, optional_principal, principal, set_session, sign_out, write_turn
+from thidua.web.deps import (
+    csrf_protect, db, now, optional_principal, principal, revoke_session, set_session, sign_out, write_turn,
+)
 from thidua.web.errors import BadLink, Forbidden, LinkReused
-from thidua.web.models import LoginToken
+from thidua.web.models import LoginToken, RevokedSession
 from thidua.web.permissions import Principal
 from thidua.web.rendering import render
 
@@ -130,6 +133,16 @@ def choose_unit(request: Request, user_id: int = Form(...), next: str = Form("/"
 
 
 @router.post("/dang-xuat")
-def sign_out_route(request: Request) -> Response:
+def sign_out_route(request: Request, session: Session = Depends(db)) -> Response:
+    current = request.state.web_session
+    if current.signed_in:
+        moment = now(request)
+        with write_turn(request):
+            already = session.get(RevokedSession, current.sid)
+            if already is None:
+                revoke_session(session, current, moment)
+                audit(session, actor=current.email or "?", action="auth.signed_out", entity="user",
+                      entity_id=current.user_id, after=None, at=moment)
+            session.commit()
     sign_out(request)
     return RedirectResponse("/dang-nhap", status_code=303)

@@ -22,6 +22,7 @@ from thidua.web.nomination_views import (
 from thidua.web.permissions import Principal, can_act_for_unit, require
 from thidua.web.queries import assignment_view, pick_campaign, unit_ref
 from thidua.web.rendering import render
+from thidua.web.routes_commendation import commendation_panels
 from thidua.web.service_errors import present
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -201,7 +202,9 @@ def nomination_page(request: Request, me: Principal, view, rights, *, typed: dic
         "can_resubmit": status is NominationStatus.RETURNED and view.current_unit_id == me.unit_id
                         and (rights.propose_side or returned_here),
         "can_withdraw": rights.propose_side and status not in (
-            NominationStatus.DECIDED, NominationStatus.AWARDED, NominationStatus.REJECTED, NominationStatus.WITHDRAWN),
+            NominationStatus.DECIDED, NominationStatus.AWARDED, NominationStatus.REJECTED, NominationStatus.WITHDRAWN,
+            NominationStatus.REVOKED),
+        **commendation_panels(request.app.state.engine, me, view, rights),
     }, status_code=status_code)
 
 

@@ -40,7 +40,7 @@ DOCS_PATHS = ("/api/docs", "/api/redoc")
 # CSRF: one token per session, derived from the session id (rotated at sign-in with the id)
 # ---------------------------------------------------------------------------------------------------
 def csrf_token(settings: Settings, session: WebSession) -> str:
-    digest = hmac.new(settings.secret_key.encode(), f"csrf:{session.sid}".encode(), hashlib.sha256)
+    digest = hmac.new(settings.signing_key().encode(), f"csrf:{session.sid}".encode(), hashlib.sha256)
     return digest.hexdigest()[:40]
 
 

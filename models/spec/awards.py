@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
-from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
+from thidua.models.spec.yamlsource import SourceDoc, decode_text, parse_yaml
 
 AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng khen, giấy khen / cờ thi đua
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân
@@ -38,6 +38,36 @@ class DossierItem(Strict):
     name: str
     needs_vote: bool = False  # the minutes must carry the vote result (votes for / members present)
     from_batch: bool = False  # provided by the tờ trình number of the batch that carries the nomination
+
+
+class EvidenceRequirement(Strict):
+    """One file of the award's dossier checklist (hồ sơ minh chứng) that units attach to a nomination."""
+
+    item: Code  # a dossier_items code
+    required: bool = True  # the nomination cannot be forwarded (or decided) while it is missing
+    subjects: list[Subject] | None = None  # default: every subject the award is for
+
+
+class HistoryRule(Strict):
+    """A rule on a person's award history (individuals of the persons register):
+    prior_awards  — got one of `awards` in at least `at_least` of the last `within_years` years;
+    not_repeated  — did not get this same form in the last `within_years` years (default: last year)."""
+
+    kind: Literal["prior_awards", "not_repeated"]
+    awards: list[Code] | None = None
+    at_least: int = Field(default=1, ge=1)
+    within_years: int = Field(default=1, ge=1, le=20)
+    title: str = ""
+
+    @model_validator(mode="after")
+    def _parameters(self) -> "HistoryRule":
+        if self.kind == "prior_awards" and not self.awards:
+            raise ValueError("quy tắc 'prior_awards' cần 'awards' (các hình thức được tính)")
+        if self.kind == "prior_awards" and self.at_least > self.within_years:
+            raise ValueError("'at_least' không được lớn hơn 'within_years'")
+        if self.kind == "not_repeated" and self.awards:
+            raise ValueError("'awards' chỉ dùng cho quy tắc 'prior_awards'")
+        return self
 
 
 class Criterion(Strict):
@@ -81,7 +111,14 @@ class Award(Strict):
     occasions: list[Occasion] = Field(min_length=1)
     criteria: list[Criterion] = Field(default_factory=list)
     dossier: list[Code] = Field(default_factory=list)
+    evidence: list[EvidenceRequirement] = Field(default_factory=list)  # files to attach (checklist)
+    history: list[HistoryRule] = Field(default_factory=list)  # individuals: rules on the person's past awards
+    bonus: Bonus | None = None  # tiền thưởng (hệ số × lương cơ sở)
+    certificate: CertificateLayout | None = None  # default: the catalogue's certificate layout
     note: str = ""
+
+    def evidence_for(self, subject: str) -> list[EvidenceRequirement]:
+        return [e for e in self.evidence if e.subjects is None or subject in e.subjects]
 
 
 class Quota(Strict):
@@ -114,6 +151,69 @@ class ExclusivityRule(Strict):
     except_occasions: list[Occasion] = Field(default_factory=list)
 
 
+class PublicationRule(Strict):
+    """Công khai danh sách trước khi quyết định: số ngày, và các cấp quyết định bắt buộc công khai."""
+
+    days: int = Field(default=5, ge=1, le=60)
+    required_for: list[Code] = Field(default_factory=list)  # deciding levels that must publish before deciding
+
+
+class CouncilRule(Strict):
+    """Hội đồng thi đua, khen thưởng: số thành viên có mặt tối thiểu và ngưỡng đồng ý, theo % ."""
+
+    quorum_percent: float = Field(default=50, gt=0, le=100)  # members present / members of the council
+    quorum_strict: bool = True  # True: more than quorum_percent ("trên 1/2"); False: at least
+    threshold_percent: float = Field(default=50, gt=0, le=100)  # votes for / threshold_base
+    threshold_strict: bool = True
+    threshold_base: Literal["members", "present"] = "members"  # of all members, or of those present
+    required_for: list[Code] = Field(default_factory=list)  # deciding levels whose decisions need a passing vote
+
+
+CertificateFieldName = Literal["ho_ten", "chuc_vu", "don_vi", "hinh_thuc", "thanh_tich", "so_quyet_dinh", "ngay",
+                               "nguoi_ky", "dia_danh_ngay"]
+
+
+class CertificateField(Strict):
+    """Where one text goes on the pre-printed stock: mm from the page's top-left corner (as a ruler reads it)."""
+
+    x_mm: float = Field(ge=0, le=420)
+    y_mm: float = Field(ge=0, le=420)
+    size: float = Field(default=16, gt=4, le=72)  # points
+    bold: bool = False
+    align: Literal["left", "center", "right"] = "center"
+    max_width_mm: float | None = Field(default=None, gt=0)  # shrink the font to fit
+
+
+class CertificateLayout(Strict):
+    """Giấy khen / Bằng khen printed on pre-printed stock: page and the position of each text."""
+
+    page: Literal["A4", "A3"] = "A4"
+    orientation: Literal["landscape", "portrait"] = "landscape"
+    place: str = ""  # địa danh before the date, e.g. "Bình Định"
+    fields: dict[CertificateFieldName, CertificateField] = Field(default_factory=lambda: _default_fields())
+
+
+def _default_fields() -> dict[CertificateFieldName, CertificateField]:
+    return {
+        "hinh_thuc": CertificateField(x_mm=148.5, y_mm=62, size=20, bold=True, max_width_mm=240),
+        "ho_ten": CertificateField(x_mm=148.5, y_mm=88, size=26, bold=True, max_width_mm=240),
+        "chuc_vu": CertificateField(x_mm=148.5, y_mm=100, size=15),
+        "don_vi": CertificateField(x_mm=148.5, y_mm=110, size=15, max_width_mm=240),
+        "thanh_tich": CertificateField(x_mm=148.5, y_mm=125, size=14, max_width_mm=240),
+        "so_quyet_dinh": CertificateField(x_mm=40, y_mm=180, size=11, align="left"),
+        "dia_danh_ngay": CertificateField(x_mm=210, y_mm=150, size=13),
+        "nguoi_ky": CertificateField(x_mm=210, y_mm=185, size=15, bold=True),
+    }
+
+
+class Bonus(Strict):
+    """Tiền thưởng: multiplier of the base salary (lương cơ sở) at the decision date, per subject."""
+
+    individual: float | None = Field(default=None, ge=0, le=50)
+    collective: float | None = Field(default=None, ge=0, le=50)
+    note: str = ""
+
+
 class AwardCatalogue(Strict):
     code: Code
     title: str
@@ -122,6 +222,10 @@ class AwardCatalogue(Strict):
     effective_until: VNDate | None = None
     ratings: list[str] = Field(min_length=1)  # year-end ratings, best first
     dossier_items: list[DossierItem] = Field(default_factory=list)
+    evidence_max_mb: float = Field(default=10, gt=0, le=100)  # size limit of one attached file
+    publication: PublicationRule = Field(default_factory=PublicationRule)
+    certificate: CertificateLayout = Field(default_factory=CertificateLayout)
+    council: CouncilRule = Field(default_factory=CouncilRule)
     awards: list[Award] = Field(min_length=1)
     quotas: list[Quota] = Field(default_factory=list)
     exclusivity: list[ExclusivityRule] = Field(default_factory=list)
@@ -190,6 +294,18 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
         for j, item in enumerate(award.dossier):
             if item not in dossier_codes:
                 problems.append((loc + ("dossier", j), f"không có hồ sơ '{item}' trong 'dossier_items'"))
+        for j, requirement in enumerate(award.evidence):
+            if requirement.item not in dossier_codes:
+                problems.append((loc + ("evidence", j, "item"), f"không có hồ sơ '{requirement.item}' trong 'dossier_items'"))
+            for k, subject in enumerate(requirement.subjects or []):
+                if subject not in award.subjects:
+                    problems.append((loc + ("evidence", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
+        for j, rule in enumerate(award.history):
+            for k, code in enumerate(rule.awards or []):
+                if code not in award_codes:
+                    problems.append((loc + ("history", j, "awards", k), f"không có hình thức khen thưởng '{code}' trong danh mục"))
+        if award.history and "individual" not in award.subjects:
+            problems.append((loc + ("history",), "quy tắc lịch sử khen thưởng chỉ dùng cho hình thức khen cá nhân"))
         for j, criterion in enumerate(award.criteria):
             if criterion.at_least is not None and criterion.at_least not in catalogue.ratings:
                 problems.append((loc + ("criteria", j, "at_least"),
@@ -200,6 +316,9 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
             for k, occasion in enumerate(criterion.occasions or []):
                 if occasion not in award.occasions:
                     problems.append((loc + ("criteria", j, "occasions", k), f"hình thức này không xét dịp '{occasion}'"))
+    for key in ("publication", "council"):
+        for j, level in enumerate(getattr(catalogue, key).required_for):
+            check_level((key, "required_for", j), level)
     for i, quota in enumerate(catalogue.quotas):
         for j, code in enumerate(quota.awards):
             if code not in award_codes:
@@ -215,7 +334,7 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
 
 
 def _levels_from_file(path: Path) -> list[str]:
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = parse_yaml(decode_text(path.read_bytes(), str(path)), str(path))
     levels = doc.data.get("levels") if isinstance(doc.data, dict) else None
     if not isinstance(levels, list):
         raise SpecError([Problem(str(path), 1, "levels", "tệp cấp công đoàn cần danh sách 'levels'")])
@@ -244,4 +363,4 @@ def validate_catalogue_file(path: Path, levels_top_down: Sequence[str] | None = 
     path = Path(path)
     if levels_top_down is None:
         levels_top_down = _levels_from_file(default_levels_file(path))
-    return validate_catalogue_text(path.read_text(encoding="utf-8"), str(path), list(levels_top_down))
+    return validate_catalogue_text(decode_text(path.read_bytes(), str(path)), str(path), list(levels_top_down))

@@ -3,6 +3,7 @@ them); `consistency_problems` adds the rules that span fields. Rules needing the
 award forms) are checked by the loader with the same located-problem shape."""
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, Union
 
@@ -306,7 +307,7 @@ def round_of_day(day: date, rounds: list[RoundSpec]) -> int | None:
 
 def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
     """Rules spanning several fields. Returns (location, message) pairs; empty when consistent."""
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, str]] = _blank_and_infinite(spec)
     if spec.starts > spec.ends:
         problems.append((("starts",), "ngày bắt đầu sau ngày kết thúc chiến dịch"))
     if spec.programme is None and spec.starts.year != spec.year and spec.ends.year != spec.year:
@@ -368,6 +369,7 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
     field_codes = {ob.code: {f.code for f in ob.fields} for ob in spec.obligations}
     recurring = {ob.code: ob.every is not None for ob in spec.obligations}
     period_keys = {ob.code: {p.key for p, _ in obligation_periods(ob, spec)} for ob in spec.obligations if ob.every}
+    field_types = {ob.code: {f.code: f.type for f in ob.fields} for ob in spec.obligations}
     target_codes: set[str] = set()
     for i, target in enumerate(spec.targets):
         loc = ("targets", i)
@@ -388,6 +390,16 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "obligations", j), f"không có nghĩa vụ '{ob_code}'"))
             elif target.source.field not in field_codes[ob_code]:
                 problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
+            else:
+                # A sum or an average of text or dates, or "more than" on them, would stay at 0 % forever.
+                kind = field_types[ob_code][target.source.field]
+                condition = target.source.condition
+                numeric_test = target.rollup != "share" or (condition is not None and condition.op in (">=", ">", "<=", "<"))
+                if numeric_test and kind not in ("integer", "decimal"):
+                    what = f"chỉ tiêu '{target.rollup}'" if target.rollup != "share" else f"điều kiện '{condition.op}'"  # type: ignore[union-attr]
+                    problems.append((loc + ("source", "field"),
+                                     f"{what} không tính được trên trường '{target.source.field}' kiểu '{kind}' của "
+                                     f"nghĩa vụ '{ob_code}' (cần trường số: integer hoặc decimal)"))
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
         has_base = [k for k in ("denominator_field", "denominator_attribute") if getattr(target.source, k)]
@@ -454,4 +466,36 @@ def _recurrence_problems(spec: CampaignSpec, ob: Obligation, loc: Loc) -> list[t
         if due > spec.ends + timedelta(days=60):
             problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} nằm ngoài thời gian chiến dịch"))
             break
+    return problems
+
+
+def _blank_and_infinite(spec: CampaignSpec) -> list[tuple[Loc, str]]:
+    """Titles of only spaces (read as empty) and infinite or NaN numbers: accepted by the types, useless
+    (an empty title) or harmful (SQLite stores non-JSON 'Infinity'; PostgreSQL refuses it) in the database."""
+    problems: list[tuple[Loc, str]] = []
+    blank = "không được để trống (hoặc chỉ gồm dấu cách)"
+    for loc, value in ((("title",), spec.title), (("theme",), spec.theme)):
+        if not value:
+            problems.append((loc, blank))
+    for i, round_ in enumerate(spec.rounds):
+        if not round_.name:
+            problems.append((("rounds", i, "name"), blank))
+    for i, ob in enumerate(spec.obligations):
+        if not ob.title:
+            problems.append((("obligations", i, "title"), blank))
+        for j, f in enumerate(ob.fields):
+            if not f.label:
+                problems.append((("obligations", i, "fields", j, "label"), blank))
+            for key in ("min", "max"):
+                number = getattr(f, key)
+                if number is not None and not math.isfinite(number):
+                    problems.append((("obligations", i, "fields", j, key), "phải là một số hữu hạn (không dùng .inf/.nan)"))
+    for i, target in enumerate(spec.targets):
+        if not target.title:
+            problems.append((("targets", i, "title"), blank))
+        if not math.isfinite(target.value):
+            problems.append((("targets", i, "value"), "phải là một số hữu hạn (không dùng .inf/.nan)"))
+        condition = target.source.condition
+        if condition is not None and isinstance(condition.value, float) and not math.isfinite(condition.value):
+            problems.append((("targets", i, "source", "condition", "value"), "phải là một số hữu hạn (không dùng .inf/.nan)"))
     return problems

@@ -38,6 +38,23 @@ _MESSAGES = {
     "greater_than": "giá trị phải lớn hơn",
     "literal_error": "giá trị không thuộc danh sách cho phép",
     "value_error": "giá trị không hợp lệ",
+    "string_too_long": "dài quá {max_length} ký tự",
+    "string_too_short": "không được để trống (hoặc chỉ gồm dấu cách)",
+    "too_long": "danh sách dài quá {max_length} phần tử",
+    "date_from_datetime_inexact": "phải là ngày (không kèm giờ) dạng dd/mm/yyyy",
+    "datetime_parsing": "phải là ngày giờ dạng dd/mm/yyyy HH:MM",
+    "datetime_type": "phải là ngày giờ dạng dd/mm/yyyy HH:MM",
+    "finite_number": "phải là một số hữu hạn (không dùng .inf/.nan)",
+    "float_from_string": "phải là số",
+    "int_from_string": "phải là số nguyên",
+    "decimal_parsing": "phải là số",
+    "string_unicode": "phải là chuỗi ký tự",
+    "union_tag_invalid": "giá trị không thuộc danh sách cho phép",
+    "enum": "giá trị không thuộc danh sách cho phép",
+    "less_than": "giá trị phải nhỏ hơn",
+    "url_parsing": "địa chỉ không hợp lệ",
+    "is_instance_of": "kiểu giá trị không hợp lệ",
+    "recursion_loop": "cấu trúc tham chiếu vòng lặp",
 }
 
 
@@ -48,7 +65,12 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"địa chỉ e-mail không hợp lệ: '{error.get('input')}'"
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
-    base = _MESSAGES.get(kind) or str(error.get("msg", "không hợp lệ"))
+    base = _MESSAGES.get(kind, "giá trị không hợp lệ")  # never pydantic's English
+    if "{" in base:
+        try:
+            base = base.format(**ctx)
+        except (KeyError, IndexError):
+            base = base.split(" {")[0]
     if kind == "literal_error" and "expected" in ctx:
         return f"{base}: {ctx['expected']}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than") and ctx:
@@ -63,13 +85,23 @@ def _message(error: Mapping[str, Any]) -> str:
 
 def _clean_loc(loc: tuple[object, ...]) -> tuple[object, ...]:
     # Union branches show up as extra loc parts ('date', 'RelativeDue'); drop them.
-    return tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p in ("date", "function-after"))))
+    return tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p in ("date", "float", "int", "str")
+                                                               or p.startswith(("function-", "list[", "dict[")))))
+
+
+_SHAPE_ONLY = ("model_type", "dict_type", "model_attributes_type")
 
 
 def problems_from_validation(doc: SourceDoc, exc: ValidationError) -> list[Problem]:
     seen: set[tuple[str, str]] = set()
     problems = []
-    for error in exc.errors():
+    errors = exc.errors()
+    # A union (a date or {round, days_after_end}) reports every branch; a "must be a mapping" beside a more
+    # precise complaint about the same value is noise.
+    precise = {_clean_loc(tuple(e["loc"])) for e in errors if e.get("type") not in _SHAPE_ONLY}
+    for error in errors:
+        if error.get("type") in _SHAPE_ONLY and _clean_loc(tuple(error["loc"])) in precise:
+            continue
         loc = _clean_loc(tuple(error["loc"]))
         problem = doc.problem(loc, _message(error))
         key = (problem.field, problem.message)

@@ -27,7 +27,7 @@ def test_init_copies_every_config_file_and_refuses_to_overwrite(tmp_path: Path) 
     assert first.exit_code == 0, first.output
     copied = sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file())
     shipped = sorted(p.relative_to(CONFIG_DIR) for p in CONFIG_DIR.rglob("*")
-                     if p.is_file() and p.suffix in {".yaml", ".json", ".csv", ".xlsx", ".docx"})
+                     if p.is_file() and p.suffix in {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"})
     assert copied == shipped and Path("levels.yaml") in copied
     assert not any(p.suffix == ".py" for p in copied)
 

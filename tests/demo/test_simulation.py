@@ -108,3 +108,29 @@ def test_an_interrupted_run_resumes_to_the_same_result(finished, tmp_path):
     assert _figures(interrupted) == _figures(settings)
     with pytest.raises(DemoStateError, match="--fresh"):
         _run(interrupted, resume=True)  # the year is finished
+
+
+@pytest.mark.slow
+def test_year_end_commendation_persons_evidence_publication_council_decision_certificates_bonuses(tmp_path):
+    """November–December on a small tree: the register imported, persons proposed with evidence, the list
+    published, the council's vote and minutes, a numbered decision with bonuses, certificates; all in the summary."""
+    from pypdf import PdfReader
+
+    settings = _settings(tmp_path / "nam")
+    summary = _run(settings, cdcs=120, start=date(2023, 11, 1), end=date(2023, 12, 31))
+    lines = summary.commendation
+    assert lines["Sổ đoàn viên"].startswith("238 người")
+    assert "tệp đính kèm" in lines["Hồ sơ minh chứng"]
+    assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
+    assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
+    decision = next(label for label in lines if label.startswith("Quyết định số "))
+    assert decision == "Quyết định số 1/QĐ-LĐLĐ" and "ngày 20/12/2023" in lines[decision]
+    decided = sum(summary.awards_decided.values())
+    assert decided > 0 and f"{decided} hồ sơ" in lines[decision]
+    amount = f"{decided * 1_800_000:,}".replace(",", ".")  # Bằng khen cá nhân ×1,0 of 1.800.000 đ
+    assert lines["Quỹ khen thưởng"] == f"{decided} lượt, {amount} đồng"
+    pdf = summary.files["Giấy khen, bằng khen in trên phôi (PDF)"]
+    assert len(PdfReader(str(pdf)).pages) == decided
+    for label in ("Biên bản họp Hội đồng (DOCX)", "Quyết định khen thưởng kèm danh sách (DOCX)", "Quỹ khen thưởng (XLSX)",
+                  "Sổ đoàn viên (XLSX)"):
+        assert summary.files[label].exists()

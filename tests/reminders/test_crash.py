@@ -73,3 +73,35 @@ def test_killed_mid_batch_then_restarted(engine, settings, tmp_path, sinks) -> N
     assert 0 < by_status["unknown"] <= service.RECORD_EVERY + smtp_for(sink.host, sink.port).connections
     unknown_at_sink = sum(1 for r in rows if r.status == "unknown" and accepted[mid[r.key]])
     assert by_status["sent"] + unknown_at_sink + 1 == len(sink.handler.accepted)  # + the failure report
+
+
+@pytest.mark.slow
+def test_a_restart_on_the_same_machine_recovers_a_killed_senders_claims_at_once(engine, settings, tmp_path, sinks) -> None:
+    """The killed sender's lease still runs for 10 minutes; its id names this host and a process that is gone,
+    so the next sender takes its rows back immediately instead of leaving them 'đang gửi'."""
+    campaign = load_binh_dinh(engine, settings, tmp_path, districts=4, cdcs_per_district=30)
+    sink = sinks(FaultInjectingHandler(reply_delay_s=0.05))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.reminders._dispatch_child", settings.db_url, str(settings.data_dir),
+         str(sink.port), NOW.isoformat(), "600"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(sink.handler.accepted) < 5:
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the child never got going"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert Counter(r.status for r in campaign.outbox())["claimed"] > 0
+    claimed = Counter(r.status for r in campaign.outbox())["claimed"]
+    summary = campaign.dispatch(NOW, smtp_for(sink.host, sink.port))  # at once: the lease has 10 minutes left
+    # Every row the dead sender held came back now: unsent ones are sent, possibly-sent ones await a person.
+    assert summary.recovery.returned + summary.recovery.unknown == claimed
+    statuses = Counter(r.status for r in campaign.outbox() if r.kind != "failure_report")
+    assert set(statuses) <= {"sent", "unknown"} and statuses["sent"] > 0

@@ -116,7 +116,8 @@ def test_csv_not_utf8(tmp_path):
 
     _, problems = read_unit_file(path)
 
-    assert [p.message for p in problems] == ["tệp CSV phải được lưu với mã hóa UTF-8"]
+    [problem] = problems
+    assert problem.line == 2 and problem.message.startswith("tệp không phải văn bản UTF-8 (byte 0xF4 ở cột 4")
 
 
 def test_yaml_unknown_keys_and_lines(db, tmp_path):
@@ -163,10 +164,12 @@ def test_cells_outside_the_headed_columns_are_reported(tmp_path):
 
 def test_directory_and_non_utf8_yaml(tmp_path):
     _, problems = read_unit_file(tmp_path)
-    assert problems[0].message == "không phải là một tệp"
+    assert problems[0].message == "đây là một thư mục, không phải một tệp"
 
     path = tmp_path / "cp1258.yaml"
     path.write_bytes("units:\n  - code: A\n    name: Công đoàn\n".encode("cp1258"))
     with pytest.raises(SpecError) as exc:
         read_unit_file(path)
-    assert exc.value.problems[0].message == "tệp phải được lưu với mã hóa UTF-8"
+    problem = exc.value.problems[0]
+    assert problem.line == 3 and problem.message.startswith("tệp không phải văn bản UTF-8 (byte 0xF4 ở cột 12")
+    assert "lưu lại với bảng mã UTF-8" in problem.message

@@ -2,6 +2,7 @@
 browser tests a live server (uvicorn in a thread) driven by headless Chromium through Playwright."""
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.tables import Unit, User
-from tests.conftest import BINH_DINH_CAMPAIGN
+from tests.conftest import BINH_DINH_CAMPAIGN, fresh_postgres_schema
 from tests.factories import small_binh_dinh
 from thidua.db import create_schema, make_engine
 from thidua.services.campaigns import load_campaign
@@ -115,6 +116,27 @@ def world(world_template: Template, tmp_path: Path) -> Iterator[World]:
     w.engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_world(request, world_template: Template, tmp_path: Path) -> Iterator[World]:
+    """The seeded campaign of the web tests on SQLite (a copy of the template) or on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        w = build_world(world_template, tmp_path / "data")
+        yield w
+        w.engine.dispose()
+        return
+    with fresh_postgres_schema() as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            units = small_binh_dinh(session)
+            users = {}
+            for key, email, unit_code, role in PEOPLE:
+                users[key] = User(email=email, unit_id=units[unit_code].id, role=role, full_name=f"Người thử {key}")
+                session.add(users[key])
+            session.commit()
+        load_campaign(engine, BINH_DINH_CAMPAIGN)
+        settings = Settings(data_dir=tmp_path / "data", secret_key="khoa-bi-mat-cua-bo-kiem-thu")
+        yield World(settings=settings, engine=engine, units=units, users=users)
+
+
 def make_client(w: World, *, send_mail: bool = False) -> TestClient:
     """A client of a fresh app. Mail stays in the outbox unless `send_mail` (then the test runs an SMTP sink
     at w.settings.smtp_port)."""
@@ -135,7 +157,9 @@ def sign_in(client: TestClient, w: World, who: str | None) -> None:
     if who is None:
         return
     user = w.users[who]
-    data = WebSession(sid=f"phien-thu-{who}", issued_at=w.now(), user_id=user.id, email=user.email)
+    # A fresh session id each time, as a real sign-in makes: a signed-out id stays revoked.
+    data = WebSession(sid=f"phien-thu-{who}-{secrets.token_hex(4)}", issued_at=w.now(), user_id=user.id,
+                      email=user.email)
     client.cookies.set(SESSION_COOKIE, encode_session(w.settings, data))
 
 

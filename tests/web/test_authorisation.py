@@ -122,6 +122,35 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
     ("POST", "/don-vi/khen-thuong/danh-sach/{batch_id}"): (
         lambda t: {"url": f"/don-vi/khen-thuong/danh-sach/{t.open_list}", "data": {}},
         {**only({"officer_d1_1"}, 422, denied=404), **RECEIVING_UNIT}),
+    # commendation: evidence, publication (public page), council, numbered decisions, certificates, fund
+    ("POST", "/don-vi/khen-thuong/{nomination_id}/minh-chung"): (
+        lambda t: {"url": f"/don-vi/khen-thuong/{t.nomination}/minh-chung", "data": {}}, only(READ_NOMINATION, 422)),
+    ("GET", "/don-vi/khen-thuong/minh-chung/{evidence_id}"): (lambda t: {"url": "/don-vi/khen-thuong/minh-chung/999"},
+                                                              everyone(404)),
+    ("POST", "/don-vi/khen-thuong/minh-chung/{evidence_id}/go"): (
+        lambda t: {"url": "/don-vi/khen-thuong/minh-chung/999/go", "data": {}}, everyone(404)),
+    ("GET", "/don-vi/khen-thuong/{nomination_id}/giay-khen.pdf"): (
+        lambda t: {"url": f"/don-vi/khen-thuong/{t.nomination}/giay-khen.pdf"}, only(READ_NOMINATION, 404)),
+    ("GET", "/khen-thuong/quyet-dinh"): (lambda t: {"url": "/khen-thuong/quyet-dinh"}, only(REVIEWERS, 200)),
+    ("POST", "/khen-thuong/cong-khai"): (lambda t: {"url": "/khen-thuong/cong-khai", "data": {}}, only(REVIEWERS, 422)),
+    ("GET", "/cong-khai/{token}"): (lambda t: {"url": "/cong-khai/khong-co"}, everyone(404, 404)),
+    ("POST", "/cong-khai/{token}"): (lambda t: {"url": "/cong-khai/khong-co", "data": {}}, everyone(404, 404)),
+    ("POST", "/khen-thuong/hoi-dong"): (lambda t: {"url": "/khen-thuong/hoi-dong", "data": {}}, only(REVIEWERS, 422)),
+    ("GET", "/khen-thuong/hoi-dong/{session_id}"): (lambda t: {"url": "/khen-thuong/hoi-dong/999"}, only(REVIEWERS, 404)),
+    ("POST", "/khen-thuong/hoi-dong/{session_id}/{step}"): (
+        lambda t: {"url": "/khen-thuong/hoi-dong/999/ket-thuc", "data": {}}, only(REVIEWERS, 404)),
+    ("GET", "/khen-thuong/hoi-dong/{session_id}/bien-ban.docx"): (
+        lambda t: {"url": "/khen-thuong/hoi-dong/999/bien-ban.docx"}, only(REVIEWERS, 404)),
+    ("POST", "/khen-thuong/quyet-dinh"): (lambda t: {"url": "/khen-thuong/quyet-dinh", "data": {}}, only(REVIEWERS, 422)),
+    ("GET", "/khen-thuong/quyet-dinh/{decision_id}"): (lambda t: {"url": "/khen-thuong/quyet-dinh/999"}, only(REVIEWERS, 404)),
+    ("GET", "/khen-thuong/quyet-dinh/{decision_id}/van-ban.docx"): (
+        lambda t: {"url": "/khen-thuong/quyet-dinh/999/van-ban.docx"}, only(REVIEWERS, 404)),
+    ("GET", "/khen-thuong/quyet-dinh/{decision_id}/giay-khen.pdf"): (
+        lambda t: {"url": "/khen-thuong/quyet-dinh/999/giay-khen.pdf"}, only(REVIEWERS, 404)),
+    ("POST", "/khen-thuong/quyet-dinh/{decision_id}/huy"): (
+        lambda t: {"url": "/khen-thuong/quyet-dinh/999/huy", "data": {}}, only(REVIEWERS, 404)),
+    ("GET", "/khen-thuong/quy-khen-thuong.xlsx"): (lambda t: {"url": "/khen-thuong/quy-khen-thuong.xlsx"},
+                                                   only(REVIEWERS, 200)),
     ("GET", "/van-phong"): (lambda t: {"url": "/van-phong"}, only(OFFICE, 200)),
     ("GET", "/tien-do"): (lambda t: {"url": "/tien-do"}, only(REVIEWERS | {"officer_d1"}, 200)),
     ("GET", "/van-phong/nhat-ky"): (lambda t: {"url": "/van-phong/nhat-ky"}, only(OFFICE, 200)),

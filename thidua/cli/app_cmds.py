@@ -63,7 +63,8 @@ def _web_server(settings: Settings, engine, host: str, port: int):  # noqa: ANN0
 
     from thidua.web.app import create_app
 
-    config = uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=True, log_level="warning")
+    # proxy_headers off: the application itself believes X-Forwarded-For only from THIDUA_TRUSTED_PROXIES.
+    config = uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=False, log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # this command owns SIGINT/SIGTERM and stops the server itself
     return server
@@ -81,6 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Chạy hệ thống: trang web và đồng hồ gửi nhắc việc (và máy chủ thư cục bộ nếu có --sink)."""
         settings = get_settings()
+        settings.signing_key()  # refuses an example key before anything starts; creates the key file on first run
         bootstrap(settings)  # engine migrated once; the clock and the web server below share it
         running = _start_eml_sink(settings, None, None) if sink else None
         if running is not None:

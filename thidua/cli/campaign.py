@@ -20,6 +20,7 @@ from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
 from thidua.services.campaigns import LoadResult, campaign_warnings, load_campaign, read_campaign_file
 from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
+from thidua.sources import read_text_file
 from thidua.bootstrap import ready_engine
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
@@ -33,17 +34,35 @@ def register(app: typer.Typer) -> None:
     app.command("schema", help="Xuất JSON Schema của tệp chiến dịch (cho trình soạn thảo).")(schema)
 
 
+def _kind_of(path: Path, keys: set[str]) -> str:
+    """What a YAML file declares, by which schema its top-level keys fit best: a misspelled key must not turn
+    a campaign into an award catalogue."""
+    from thidua.models.spec.awards import AwardCatalogue  # noqa: PLC0415
+    from thidua.models.spec.campaign import CampaignSpec  # noqa: PLC0415
+
+    if "units" in keys:
+        return "units"
+    if "holidays" in keys:
+        return "holidays"
+    scores = {"campaign": len(keys & set(CampaignSpec.model_fields)) + 3 * bool(keys & {"obligations", "rounds"}),
+              "catalogue": len(keys & set(AwardCatalogue.model_fields)) + 3 * bool(keys & {"awards", "ratings", "regulation"})}
+    best = max(scores, key=lambda kind: scores[kind])
+    if scores[best] == 0 or scores["campaign"] == scores["catalogue"]:
+        raise SpecError([Problem(str(path), 1, "", "không nhận ra loại tệp: tệp chiến dịch có các khóa code, title, "
+                                                   "rounds, obligations…; danh mục khen thưởng có ratings, awards…; "
+                                                   "danh sách đơn vị có units; lịch ngày nghỉ có holidays")])
+    return best
+
+
 def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
-    text = path.read_text(encoding="utf-8") if path.suffix.lower() in (".yaml", ".yml") else None
+    text = read_text_file(path) if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
         return _validate_units(path)
     doc = parse_yaml(text, str(path))
-    keys = set(doc.data) if isinstance(doc.data, dict) else set()
-    if "obligations" in keys or "rounds" in keys:
-        spec, campaign_doc = read_campaign_file(path)
-        _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
-        return "chiến dịch"
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(str(path), 1, "", "tệp phải là một nhóm khóa: giá trị ở cấp ngoài cùng")])
+    keys = set(doc.data)
     if "attributes" in keys:
         from thidua.services.units import load_attribute_schema
 
@@ -54,9 +73,19 @@ def _validate_one(path: Path) -> str:
 
         read_overrides(path)
         return "điều chỉnh ngày nghỉ"
-    if "units" in keys:
+    kind = _kind_of(path, keys)
+    if kind == "campaign":
+        from thidua.services.campaigns import check_campaign_file  # noqa: PLC0415
+
+        spec, skipped = check_campaign_file(path)
+        _, campaign_doc = read_campaign_file(path)
+        _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
+        console.print(f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
+                      f"{'; '.join(skipped)})", highlight=False)
+        return "chiến dịch"
+    if kind == "units":
         return _validate_units(path)
-    if "holidays" in keys:
+    if kind == "holidays":
         from thidua.services.calendars import load_holidays
 
         load_holidays(path)

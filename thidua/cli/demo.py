@@ -133,6 +133,13 @@ def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
     for status, count in summary.nominations.items():
         awards.add_row(f"Trạng thái: {status}", str(count))
     console.print(awards)
+    if summary.commendation:
+        steps = Table(title="Khen thưởng theo luật: người, minh chứng, công khai, Hội đồng, quyết định")
+        steps.add_column("Bước")
+        steps.add_column("Kết quả")
+        for label, text in summary.commendation.items():
+            steps.add_row(label, text)
+        console.print(steps)
     console.print("[bold]Tệp kết quả:[/]")
     for label, path in summary.files.items():
         console.print(f"  • {escape(label)}: {escape(str(path))}", highlight=False)

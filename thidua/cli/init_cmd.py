@@ -10,7 +10,7 @@ from rich.markup import escape
 from thidua.cli.common import UserError, console, friendly
 from thidua.settings import CONFIG_DIR
 
-_CONFIG_SUFFIXES = {".yaml", ".json", ".csv", ".xlsx", ".docx"}
+_CONFIG_SUFFIXES = {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"}
 
 
 def config_files(root: Path = CONFIG_DIR) -> list[Path]:

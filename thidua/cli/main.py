@@ -11,6 +11,7 @@ from thidua.cli import units as units_cli
 from thidua.cli import reminders as reminders_cli
 from thidua.cli import submissions as submissions_cli
 from thidua.cli import nominations as nominations_cli
+from thidua.cli import commendation as commendation_cli
 from thidua.cli import app_cmds as app_cli
 from thidua.cli import web as web_cli
 from thidua.cli import demo as demo_cli
@@ -25,7 +26,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, app_cli, web_cli, demo_cli,
+for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, commendation_cli, app_cli, web_cli, demo_cli,
                scaleout_cli, init_cli):
     module.register(app)
 

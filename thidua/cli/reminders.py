@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
@@ -97,7 +98,7 @@ def _print_summary(summary: service.DispatchSummary, tz: str) -> None:
         console.print(f"[yellow]Khôi phục sau sự cố: {summary.recovery.returned} thư trả về hàng chờ, "
                       f"{summary.recovery.unknown} thư chưa rõ kết quả (xem: thidua reminders status).[/]")
     if summary.stopped_early:
-        console.print("[yellow]Không kết nối được máy chủ thư; phần còn lại sẽ gửi ở lượt sau.[/]")
+        console.print(f"[yellow]{escape(service.stop_reason(summary.totals, get_settings()))}[/]", highlight=False)
 
 
 @reminders_app.command("send-due")

@@ -31,9 +31,10 @@ def web(
     from thidua.web.app import create_app
 
     settings = get_settings()
+    settings.signing_key()  # refuses an example key before anything starts
     app = create_app(settings, _ready_engine())
     console.print(f"Trang web chạy tại http://{host}:{port} (địa chỉ trong thư: {settings.base_url})")
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="warning")
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning")  # the app applies THIDUA_TRUSTED_PROXIES
 
 
 @users_app.command("add", help="Thêm một người dùng cho một đơn vị.")

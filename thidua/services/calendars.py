@@ -14,6 +14,7 @@ from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import SourceDoc, parse_yaml
 from thidua.models.workcalendar import DaysOff
 from thidua.settings import get_settings
+from thidua.sources import read_text_file
 
 if TYPE_CHECKING:
     from thidua.models.spec.reminders import CalendarSpec
@@ -66,7 +67,7 @@ def resolve_config_path(relative: str, relative_to: Path | None = None) -> Path:
 
 
 def load_holidays(path: Path, extra: list[date] | None = None) -> DaysOff:
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = parse_yaml(read_text_file(path), str(path))
     spec = validate_doc(doc, HolidayFile)
     names = {day: holiday.name for holiday in spec.holidays for day in holiday.days()}
     return DaysOff(set(names) | set(extra or []), names=names, covered_years={day.year for day in names})

@@ -30,6 +30,7 @@ from thidua.services.quotas import read_quotas
 from thidua.services.selectors import selector_clause, selector_problems
 from thidua.services.units import load_attribute_schema
 from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
+from thidua.sources import read_text_file
 
 
 BULK_ROWS_FOR_ANALYZE = 5000
@@ -58,12 +59,12 @@ class _DryRun(Exception):
 
 
 def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path)
     return validate_campaign_text(text, str(path))
 
 
 def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
-    """Checks that need the database or other files: units, levels, referenced files."""
+    """Checks that need the database (units, levels) and the files the campaign refers to."""
     problems: list[Problem] = []
     level_codes = set(session.exec(select(Level.code)).scalars())  # type: ignore[call-overload]
     unit_codes_needed = {spec.issuing_unit, spec.participants_root or spec.issuing_unit}
@@ -80,22 +81,7 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
     if not level_codes:
         problems.append(doc.problem((), "chưa có danh mục cấp công đoàn (chạy 'thidua units levels')"))
     else:
-        for i, ob in enumerate(spec.obligations):
-            for j, level in enumerate(ob.levels):
-                if level not in level_codes:
-                    problems.append(doc.problem(("obligations", i, "levels", j), f"không có cấp '{level}'"))
-        for i, target in enumerate(spec.targets):
-            for key in ("scope_level", "breakdown_level"):
-                level = getattr(target, key)
-                if level and level not in level_codes:
-                    problems.append(doc.problem(("targets", i, key), f"không có cấp '{level}'"))
-            for j, level in enumerate(target.source.levels or []):
-                if level not in level_codes:
-                    problems.append(doc.problem(("targets", i, "source", "levels", j), f"không có cấp '{level}'"))
-        if spec.awards:
-            for level in spec.awards.review_days_per_level:
-                if level not in level_codes:
-                    problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
+        problems.extend(_level_problems(spec, doc, level_codes))
     schema = load_attribute_schema()
     for i, ob in enumerate(spec.obligations):
         problems.extend(selector_problems(session, ob.where, ("obligations", i, "where"), doc, schema))
@@ -113,12 +99,43 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
             problems.extend(_quota_problems(session, spec, doc, base_dir, i))
         if target.breakdown_cluster_level and level_codes and target.breakdown_cluster_level not in level_codes:
             problems.append(doc.problem(("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"))
+    problems.extend(_file_problems(spec, doc, base_dir))
+    return problems
+
+
+def _level_problems(spec: CampaignSpec, doc: SourceDoc, level_codes: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, ob in enumerate(spec.obligations):
+        for j, level in enumerate(ob.levels):
+            if level not in level_codes:
+                problems.append(doc.problem(("obligations", i, "levels", j), f"không có cấp '{level}'"))
+    for i, target in enumerate(spec.targets):
+        for key in ("scope_level", "breakdown_level"):
+            level = getattr(target, key)
+            if level and level not in level_codes:
+                problems.append(doc.problem(("targets", i, key), f"không có cấp '{level}'"))
+        for j, level in enumerate(target.source.levels or []):
+            if level not in level_codes:
+                problems.append(doc.problem(("targets", i, "source", "levels", j), f"không có cấp '{level}'"))
+    if spec.awards:
+        for level in spec.awards.review_days_per_level:
+            if level not in level_codes:
+                problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
+    return problems
+
+
+def _file_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
+    """The award catalogues and the holiday files the campaign names: present, files, valid."""
+    problems: list[Problem] = []
     if spec.awards:
         key = "catalogue" if spec.awards.catalogue else "catalogues"
         for i, relative in enumerate(spec.awards.paths()):
-            if not resolve_config_path(relative, base_dir).exists():
-                loc = ("awards", key) if key == "catalogue" else ("awards", key, i)
+            catalogue_path = resolve_config_path(relative, base_dir)
+            loc = ("awards", key) if key == "catalogue" else ("awards", key, i)
+            if not catalogue_path.exists():
                 problems.append(doc.problem(loc, f"không tìm thấy danh mục khen thưởng '{relative}'"))
+            elif not catalogue_path.is_file():
+                problems.append(doc.problem(loc, f"'{relative}' là một thư mục, không phải tệp"))
     if spec.calendar.overrides_file:
         overrides_path = resolve_config_path(spec.calendar.overrides_file, base_dir)
         if not overrides_path.exists():
@@ -132,6 +149,9 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
         holidays_path = resolve_config_path(spec.calendar.holidays_file, base_dir)
         if not holidays_path.exists():
             problems.append(doc.problem(("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"))
+        elif not holidays_path.is_file():
+            problems.append(doc.problem(("calendar", "holidays_file"),
+                                        f"'{spec.calendar.holidays_file}' là một thư mục, không phải tệp ngày nghỉ"))
         else:
             try:
                 load_holidays(holidays_path)
@@ -139,6 +159,39 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
                 problems.extend(exc.problems)
     problems.extend(_award_problems(spec, doc, base_dir))
     return problems
+
+
+# What `thidua validate` cannot check without the database (said to the user, so "valid" is not overclaimed).
+CHECKS_NEEDING_THE_DATABASE = (
+    "đơn vị phát hành, đơn vị gốc tham gia và đơn vị của văn phòng có trong danh sách đơn vị đã nhập",
+    "nghĩa vụ hiện có của chiến dịch (khi nạp lại: những gì sẽ thay đổi)",
+)
+
+
+def check_campaign_file(path: Path) -> tuple[CampaignSpec, list[str]]:
+    """Every check `load_campaign` makes that needs no database: the file itself, the files it names and the
+    levels (from the configured levels file instead of the database). Returns the spec and the checks skipped;
+    SpecError lists every problem."""
+    from thidua.models.hierarchy import LevelsFile, levels_from_file  # noqa: PLC0415
+    from thidua.models.spec.validate import validate_doc  # noqa: PLC0415
+    from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
+    from thidua.settings import get_settings  # noqa: PLC0415
+
+    spec, doc = read_campaign_file(path)
+    base_dir = path.resolve().parent.parent
+    problems = _file_problems(spec, doc, base_dir)
+    skipped = list(CHECKS_NEEDING_THE_DATABASE)
+    levels_path = get_settings().config_dir / "levels.yaml"
+    try:
+        levels_doc = parse_yaml(read_text_file(levels_path), str(levels_path))
+        level_codes = {level.code for level in levels_from_file(validate_doc(levels_doc, LevelsFile))}
+    except (OSError, SpecError):
+        skipped.append(f"các cấp công đoàn (không đọc được {levels_path})")
+    else:
+        problems.extend(_level_problems(spec, doc, level_codes))
+    if problems:
+        raise SpecError(problems)
+    return spec, skipped
 
 
 def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
@@ -151,7 +204,7 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
     periods = []
     for i, relative in enumerate(spec.awards.paths()):
         path = resolve_config_path(relative, base_dir)
-        if not path.exists():
+        if not path.is_file():  # missing or a folder: said by _file_problems
             continue
         try:
             catalogue = validate_catalogue_file(path)

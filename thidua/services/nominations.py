@@ -75,6 +75,7 @@ from thidua.services.calendars import resolve_config_path
 from thidua.services.campaigns import subtree_range
 from thidua.services.lookup import CampaignInfo, campaign_info
 from thidua.settings import get_settings
+from thidua.xlsx_safety import put_row
 
 N = Nomination.__table__  # type: ignore[attr-defined]
 B = NominationBatch.__table__  # type: ignore[attr-defined]
@@ -141,6 +142,7 @@ class ProposalInput:
     theme: str = ""  # chuyên đề, for thematic awards
     discipline: str = ""  # kỷ luật trong năm, if any
     dossier: Mapping[str, DossierEntry] = field(default_factory=dict)
+    person_id: int | None = None  # a person of the register (history rules need it)
 
 
 @dataclass
@@ -570,6 +572,10 @@ def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
         refusals = eligibility_refusals(ctx.catalogue, cand, fact)
         if refusals:
             out[label] = refusals
+    from thidua.services.commendation.persons import history_rule_refusals
+
+    for label, found in history_rule_refusals(session, ctx, rows, labels).items():
+        out.setdefault(label, []).extend(found)
     return out
 
 
@@ -878,6 +884,14 @@ def _check_versions(rows: Sequence[Mapping[str, Any]], expected_versions: Mappin
             )
 
 
+def _evidence_missing(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
+                      labels: Sequence[str]) -> dict[str, list[Refusal]]:
+    """Required evidence files missing (the catalogue's checklist): a file is not forwarded without them."""
+    from thidua.services.commendation.evidence import missing_refusals
+
+    return missing_refusals(session, ctx.catalogue, rows, labels)
+
+
 def _raise_problems(problems: Mapping[str, Sequence[str]]) -> None:
     if problems:
         raise InvalidNominationInput("\n".join(f"{label}: {'; '.join(items)}" for label, items in problems.items()))
@@ -932,6 +946,11 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
         nominee = ctx.units.load([p.nominee_unit_id]).get(p.nominee_unit_id)
         who = p.person_name.strip() if p.subject == "individual" else (nominee.name if nominee else f"#{p.nominee_unit_id}")
         label = f"Đề nghị {index} ({award.name if award else p.award_code} – {who})"
+        if p.person_id is not None and not found:
+            from thidua.services.commendation.persons import person_problems
+
+            found = (["chỉ khen cá nhân mới chọn người trong sổ đoàn viên"] if p.subject != "individual"
+                     else person_problems(ctx.session, p.person_id, p.nominee_unit_id, p.person_name))
         if found:
             problems[label] = found
             continue
@@ -940,7 +959,8 @@ def _new_rows(ctx: _Ctx, origin: _UnitRow, proposals: Sequence[ProposalInput], a
             "campaign_id": ctx.campaign.id, "catalogue_code": ctx.catalogue.code, "award_code": award.code,
             "award_name": award.name, "award_kind": award.kind, "award_scope": award.scope, "subject": p.subject,
             "nominee_unit_id": nominee.id, "nominee_name": who, "nominee_position": p.person_position.strip(),
-            "nominee_key": nominee_key(p.subject, nominee.id, p.person_name),
+            "nominee_key": f"ps:{p.person_id}" if p.person_id else nominee_key(p.subject, nominee.id, p.person_name),
+            "person_id": p.person_id,
             "occasion": p.occasion, "round_number": p.round_number, "theme": p.theme.strip(),
             "achievement": p.achievement.strip(),
             "achievement_key": achievement_key(ctx.campaign.id, p.occasion, p.round_number,
@@ -1124,7 +1144,8 @@ def resubmit(engine: Engine, campaign_id: int, nomination_id: int, actor: Actor,
         dossier = dossier_refusals(ctx.catalogue_for(updated), _candidate(ctx, updated))
         _raise_refusals({updated["_label"]: dossier} if dossier else {},
                         _eligibility(session, ctx, [updated], rating or submissions_rating, [updated["_label"]]),
-                        _quotas(session, ctx, [updated], [updated["_label"]]))
+                        _quotas(session, ctx, [updated], [updated["_label"]]),
+                        _evidence_missing(session, ctx, [updated], [updated["_label"]]))
         due = ctx.review_due_at(reviewer.level_code)
         values.update(current_unit_id=reviewer.id, current_level=reviewer.level_code, review_due_at=due)
         notice = _reviewer_mail(ctx, f"nomq:{row['id']}:{row['version'] + 1}", reviewer, 1, due,
@@ -1175,7 +1196,8 @@ def approve(engine: Engine, campaign_id: int, nomination_ids: Sequence[int], act
         for row in rows:
             row["_to"] = _transition_or_error(row, _A.APPROVE, at_deciding_unit=row["deciding_unit_id"] == holder.id)
         labels = [r["_label"] for r in rows]
-        _raise_refusals(_eligibility(session, ctx, rows, rating or submissions_rating, labels), _quotas(session, ctx, rows, labels))
+        _raise_refusals(_eligibility(session, ctx, rows, rating or submissions_rating, labels), _quotas(session, ctx, rows, labels),
+                        _evidence_missing(session, ctx, rows, labels))
         moves = []
         for row in rows:
             batch_id = _open_batch(session, ctx, holder, row["occasion"], row["round_number"])
@@ -1251,41 +1273,52 @@ def decide(engine: Engine, campaign_id: int, actor: Actor, decision: Decision, *
     if not nomination_ids and batch_id is None:
         raise InvalidNominationInput("Cần chọn đề nghị hoặc danh sách (tờ trình) để ra quyết định")
     with _change(engine, campaign_id, now) as (session, ctx):
-        problems = _decision_problems(decision, ctx.today)
-        if problems:
-            raise InvalidNominationInput("Quyết định khen thưởng: " + "; ".join(problems))
-        ids = list(nomination_ids)
-        if batch_id is not None:
-            batch = session.execute(select(B).where(B.c.id == batch_id, B.c.campaign_id == campaign_id)).mappings().first()
-            if batch is None:
-                raise NominationNotFound(f"Không có danh sách đề nghị #{batch_id}")
-            if batch["to_unit_id"] != actor.unit_id or batch["status"] != "sent":
-                raise NotPermitted(f"Danh sách #{batch_id} không phải danh sách gửi đến {ctx.units.get(actor.unit_id).name}")
-            ids += list(session.execute(select(N.c.id).where(
-                N.c.batch_id == batch_id, N.c.status == _S.UNDER_REVIEW.value, N.c.current_unit_id == actor.unit_id)
-                .order_by(N.c.id)).scalars())
-            if not ids:
-                raise InvalidNominationInput(f"Danh sách #{batch_id} không còn đề nghị nào đang chờ quyết định")
-        rows = _held_rows(session, ctx, ids, actor, expected_versions)
-        for row in rows:
-            row["_to"] = _transition_or_error(row, _A.DECIDE, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
-        granted = _granted(session, ctx.campaign.year, {r["nominee_key"] for r in rows})
-        refusals: dict[str, list[Refusal]] = {}
-        for row in rows:
-            candidate = _granted_award(row)  # shown to later items of this decision as "cùng đợt quyết định này"
-            found = exclusivity_refusals(ctx.catalogue_for(row), candidate, granted, row["nominee_name"])
-            if found:
-                refusals[row["_label"]] = found
-            granted.append(candidate)
-        _raise_refusals(refusals)
-        values = {"decision_number": decision.number.strip(), "decision_date": decision.on,
-                  "decision_signer": decision.signer.strip(), "review_due_at": None}
-        _apply_moves(session, ctx, _A.DECIDE, actor, [_Move(r, r["_to"], values, actor.unit_id) for r in rows],
-                     expected_versions=expected_versions)
-        if batch_id is not None:
-            session.execute(update(B).where(B.c.id == batch_id).values(
-                decision_number=decision.number.strip(), decision_date=decision.on, version=B.c.version + 1))
-        return [r["id"] for r in rows]
+        return decide_in(session, ctx, actor, decision, nomination_ids=nomination_ids, batch_id=batch_id,
+                         expected_versions=expected_versions)
+
+
+def decide_in(session: Session, ctx: _Ctx, actor: Actor, decision: Decision, *, nomination_ids: Sequence[int] = (),
+              batch_id: int | None = None, expected_versions: Mapping[int, int] | None = None) -> list[int]:
+    """decide() inside the caller's locked transaction (thidua.services.commendation numbers the decision)."""
+    campaign_id = ctx.campaign.id
+    problems = _decision_problems(decision, ctx.today)
+    if problems:
+        raise InvalidNominationInput("Quyết định khen thưởng: " + "; ".join(problems))
+    ids = list(nomination_ids)
+    if batch_id is not None:
+        batch = session.execute(select(B).where(B.c.id == batch_id, B.c.campaign_id == campaign_id)).mappings().first()
+        if batch is None:
+            raise NominationNotFound(f"Không có danh sách đề nghị #{batch_id}")
+        if batch["to_unit_id"] != actor.unit_id or batch["status"] != "sent":
+            raise NotPermitted(f"Danh sách #{batch_id} không phải danh sách gửi đến {ctx.units.get(actor.unit_id).name}")
+        ids += list(session.execute(select(N.c.id).where(
+            N.c.batch_id == batch_id, N.c.status == _S.UNDER_REVIEW.value, N.c.current_unit_id == actor.unit_id)
+            .order_by(N.c.id)).scalars())
+        if not ids:
+            raise InvalidNominationInput(f"Danh sách #{batch_id} không còn đề nghị nào đang chờ quyết định")
+    rows = _held_rows(session, ctx, ids, actor, expected_versions)
+    for row in rows:
+        row["_to"] = _transition_or_error(row, _A.DECIDE, at_deciding_unit=row["deciding_unit_id"] == actor.unit_id)
+    from thidua.services.commendation.gates import decision_refusals
+
+    _raise_refusals(decision_refusals(session, ctx, rows))  # evidence, publication window, council vote
+    granted = _granted(session, ctx.campaign.year, {r["nominee_key"] for r in rows})
+    refusals: dict[str, list[Refusal]] = {}
+    for row in rows:
+        candidate = _granted_award(row)  # shown to later items of this decision as "cùng đợt quyết định này"
+        found = exclusivity_refusals(ctx.catalogue_for(row), candidate, granted, row["nominee_name"])
+        if found:
+            refusals[row["_label"]] = found
+        granted.append(candidate)
+    _raise_refusals(refusals)
+    values = {"decision_number": decision.number.strip(), "decision_date": decision.on,
+              "decision_signer": decision.signer.strip(), "review_due_at": None}
+    _apply_moves(session, ctx, _A.DECIDE, actor, [_Move(r, r["_to"], values, actor.unit_id) for r in rows],
+                 expected_versions=expected_versions)
+    if batch_id is not None:
+        session.execute(update(B).where(B.c.id == batch_id).values(
+            decision_number=decision.number.strip(), decision_date=decision.on, version=B.c.version + 1))
+    return [r["id"] for r in rows]
 
 
 def mark_awarded(engine: Engine, campaign_id: int, nomination_ids: Sequence[int], actor: Actor, *, awarded_on: date,
@@ -1379,7 +1412,8 @@ def _send(session: Session, ctx: _Ctx, actor: Actor, batch_id: int, to_trinh: Do
         row["_label"] = _label(row)
     unchecked = [r for r in rows if r["id"] not in checked]
     labels = [r["_label"] for r in unchecked]
-    _raise_refusals(_eligibility(session, ctx, unchecked, rating, labels), _quotas(session, ctx, unchecked, labels))
+    _raise_refusals(_eligibility(session, ctx, unchecked, rating, labels), _quotas(session, ctx, unchecked, labels),
+                    _evidence_missing(session, ctx, rows, [r["_label"] for r in rows]))
     target = ctx.units.get(batch["to_unit_id"])
     changed = session.execute(update(B).where(B.c.id == batch_id, B.c.version == batch["version"], B.c.status == "open").values(
         status="sent", to_trinh_number=to_trinh.number.strip(), to_trinh_date=to_trinh.on, sent_at=ctx.now,
@@ -1663,12 +1697,12 @@ _REGISTER_HEADERS = ["STT", "Số quyết định", "Ngày quyết định", "C�
 def _sheet_header(ws, title: str, lines: Sequence[str], headers: Sequence[str]) -> None:  # noqa: ANN001
     from openpyxl.styles import Alignment, Font
 
-    ws.append([title])
+    put_row(ws, [title])
     ws.cell(row=1, column=1).font = Font(bold=True, size=13)
     for line in lines:
-        ws.append([line])
+        put_row(ws, [line])
     ws.append([])
-    ws.append(list(headers))
+    put_row(ws, list(headers))
     header_row = ws.max_row
     for col in range(1, len(headers) + 1):
         cell = ws.cell(row=header_row, column=col)
@@ -1721,7 +1755,7 @@ def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Pat
             batch = batches.get(r["batch_id"])
             to_trinh = f"{batch['to_trinh_number']} ngày {fmt_date(batch['to_trinh_date'])}" if batch and batch["to_trinh_number"] else ""
             decision = f"{r['decision_number']} ngày {fmt_date(r['decision_date'])}" if r["decision_number"] else ""
-            ws.append([i, r["id"], r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"],
+            put_row(ws, [i, r["id"], r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"],
                        r["nominee_position"], names.get(r["nominee_unit_id"], ""), occasion_label(r["occasion"], r["round_number"]),
                        r["theme"], r["achievement"], names.get(r["origin_unit_id"], ""), status_label(r["status"]),
                        names.get(r["current_unit_id"], ""), to_trinh, decision])
@@ -1738,7 +1772,7 @@ def write_proposal_list(engine: Engine, campaign_id: int, unit_id: int, out: Pat
             counts["dead"] += r["status"] in (_S.REJECTED.value, _S.WITHDRAWN.value)
             counts["granted"] += r["status"] in _GRANTED
         for name, counts in sorted(per_award.items()):
-            summary.append([name, counts["collective"], counts["individual"], counts["alive"], counts["returned"],
+            put_row(summary, [name, counts["collective"], counts["individual"], counts["alive"], counts["returned"],
                             counts["dead"], counts["granted"]])
         for sheet, widths in ((ws, [5, 8, 26, 9, 22, 14, 22, 13, 16, 40, 22, 16, 22, 18, 18]), (summary, [50, 10, 10, 14, 12, 24, 14])):
             for col, width in enumerate(widths, start=1):
@@ -1767,7 +1801,7 @@ def write_award_register(engine: Engine, campaign_id: int, out: Path, *, now: da
                                                        f"Danh mục: {ctx.catalogue.title}. Lập ngày {fmt_date(ctx.today)}."],
                       _REGISTER_HEADERS)
         for i, r in enumerate(rows, start=1):
-            ws.append([i, r["decision_number"], r["decision_date"],
+            put_row(ws, [i, r["decision_number"], r["decision_date"],
                        f"{ctx.level_name(r['deciding_level'])} – {names.get(r['deciding_unit_id'], '')}", r["decision_signer"],
                        r["award_name"], SUBJECT_LABELS.get(r["subject"], r["subject"]), r["nominee_name"], r["nominee_position"],
                        names.get(r["nominee_unit_id"], ""), occasion_label(r["occasion"], r["round_number"]), r["theme"],

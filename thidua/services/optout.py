@@ -40,7 +40,7 @@ class OptOutClaims:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key, salt="huy-nhan-thu")
+    return URLSafeSerializer(settings.signing_key(), salt="huy-nhan-thu")
 
 
 def unsubscribe_token(settings: Settings, recipient: str, campaign_id: int, assignment_id: int | None) -> str:

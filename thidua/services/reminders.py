@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
-from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, select, true, update
+from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -839,10 +839,43 @@ class Recovery:
     campaigns: set[int] = field(default_factory=set, compare=False)  # whose office hears about the unknown ones
 
 
+def _process_gone(pid: int) -> bool:
+    """True when no live process has this id on this machine (a zombie counts as gone: it sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _dead_owners_on_this_host(session: Session) -> list[str]:
+    """Dispatchers of this machine (their id is host:pid:random) whose process is gone: their claims need not
+    wait for the lease to run out. Owners on other machines are left to their lease."""
+    prefix = f"{socket.gethostname()}:"
+    owners = session.execute(
+        select(O.c.lease_owner).where(O.c.status == OutboxStatus.CLAIMED.value).distinct()
+    ).scalars().all()  # a handful: one per dispatcher
+    owners = [owner for owner in owners if owner and owner.startswith(prefix)]
+    dead = []
+    for owner in owners:
+        parts = owner[len(prefix):].split(":")
+        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and _process_gone(int(parts[0])):
+            dead.append(owner)
+    return dead
+
+
 def recover_expired_claims(engine: Engine) -> Recovery:
     real_now = utcnow()
-    expired = and_(O.c.status == OutboxStatus.CLAIMED.value, O.c.lease_until < real_now)
     with Session(engine) as session, session.begin():
+        dead = _dead_owners_on_this_host(session)
+        lapsed = O.c.lease_until < real_now
+        expired = and_(O.c.status == OutboxStatus.CLAIMED.value, or_(lapsed, O.c.lease_owner.in_(dead)) if dead else lapsed)
         unknown = session.execute(
             update(O).where(expired, O.c.message_id.is_not(None))
             .values(status=OutboxStatus.UNKNOWN.value, lease_owner=None, lease_until=None,
@@ -901,11 +934,17 @@ class BatchResult:
     answered: int = 0  # messages the SMTP server gave a final answer for (anything but "retry")
     deferred: int = 0  # campaign mail claimed outside working hours, back to pending until the next slot
     problem_campaigns: set[int] = field(default_factory=set)
+    # What the SMTP server last said about a message it did not take (e.g. "451 4.3.0 thử lại sau"), or the
+    # connection error when it said nothing: an operator must know which of the two stopped the pass.
+    last_reply: str | None = None
+    last_error: str | None = None
 
     def add(self, other: "BatchResult") -> None:
         for name in ("claimed", "sent", "partial", "failed", "unknown", "retried", "skipped", "answered", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problem_campaigns |= other.problem_campaigns
+        self.last_reply = other.last_reply or self.last_reply
+        self.last_error = other.last_error or self.last_error
 
 
 @dataclass
@@ -1009,6 +1048,9 @@ class _Recorder:
             status, error = delivery.status, _describe_delivery(delivery)
             if status == "retry" and attempts >= GIVE_UP_AFTER_ATTEMPTS:
                 status, error = "failed", f"đã thử {attempts} lần không gửi được; lỗi cuối: {error}"
+            if delivery.status != "sent":
+                self.result.last_reply = delivery.server_reply or self.result.last_reply
+                self.result.last_error = delivery.error or self.result.last_error
             if status == "retry":
                 retries.append({"b_id": row.id, "b_attempts": attempts, "b_error": error,
                                 "b_at": self.now + _retry_delay(attempts, self.smtp.max_attempts)})
@@ -1322,6 +1364,16 @@ async def dispatch_batch(engine: Engine, settings: Settings, *, owner: str, now:
     if not ids:
         return None
     return await send_batch(engine, ids, owner=owner, now=now, settings=settings, smtp=smtp, lease=lease)
+
+
+def stop_reason(totals: BatchResult, settings: Settings) -> str:
+    """Why a pass stopped early, in the words an operator needs: what the server answered, if it answered."""
+    server = f"{settings.smtp_host}:{settings.smtp_port}"
+    if totals.last_reply:
+        return (f"Máy chủ thư {server} trả lời \"{totals.last_reply}\" và không nhận thư nào (lỗi tạm thời phía máy "
+                f"chủ thư); phần còn lại sẽ gửi ở lượt sau.")
+    detail = f" ({totals.last_error})" if totals.last_error else ""
+    return f"Không kết nối được máy chủ thư {server}{detail}; phần còn lại sẽ gửi ở lượt sau."
 
 
 def server_unreachable(batch: BatchResult) -> bool:

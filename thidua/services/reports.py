@@ -660,18 +660,20 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
 
+    from thidua.xlsx_safety import put, put_cell
+
     workbook = Workbook()
     workbook.remove(workbook.active)
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for table in content.sheets:
         sheet = workbook.create_sheet(table.title)
-        sheet.cell(1, 1, content.subtitle).font = Font(bold=True, size=12)
-        sheet.cell(2, 1, table.caption or table.title).font = Font(italic=True)
+        put_cell(sheet, 1, 1, content.subtitle).font = Font(bold=True, size=12)
+        put_cell(sheet, 2, 1, table.caption or table.title).font = Font(italic=True)
         sheet.cell(3, 1, f"Số liệu đến {content.as_of}")
         header_row = 5
         for column, header in enumerate(table.headers, 1):
-            cell = sheet.cell(header_row, column, header)
+            cell = put_cell(sheet, header_row, column, header)
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
             cell.border = border
@@ -685,7 +687,7 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
             for column, value in enumerate(values, 1):
                 if isinstance(value, float) and value.is_integer() and column - 1 not in table.percent_columns:
                     value = int(value)  # a whole number reads as one, without a trailing decimal mark
-                cell = sheet.cell(header_row + offset, column, value)
+                cell = sheet.cell(header_row + offset, column)
                 number_format = _xlsx_format(value, column - 1 in table.percent_columns)
                 if number_format in styled:
                     cell._style = copy(styled[number_format])
@@ -694,6 +696,7 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
                     cell.number_format = number_format
                     cell.alignment = wrap  # long unit names wrap inside their column
                     styled[number_format] = cell._style
+                put(cell, value)  # after styling: a formula-like text gets a style of its own
             if table.total and offset == len(body):
                 for column in range(1, len(values) + 1):
                     sheet.cell(header_row + offset, column).font = Font(bold=True)

@@ -43,6 +43,7 @@ from thidua.models.submissions import (
 )
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.audit import audit_many
+from thidua.xlsx_safety import put_cell
 from thidua.services import lookup
 
 RATING_FIELD = "xep_loai_de_nghi"  # the proposed year-end rating on the final report
@@ -480,24 +481,38 @@ def read_form_file(path: Path, fields: Sequence[FormField], *, unit_code: str) -
     if suffix in (".yaml", ".yml"):
         return _read_yaml_form(path)
     if suffix == ".json":
+        text = _form_text(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UnreadableFile(f"{path}: lỗi cú pháp JSON ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise UnreadableFile(f"{path}: cấu trúc JSON lồng nhau quá sâu") from None
         return _as_form_mapping(path, data)
     if suffix == ".xlsx":
         return _read_xlsx_form(path, fields, unit_code)
     raise UnreadableFile(f"{path}: chỉ nhận tệp .yaml, .json hoặc .xlsx")
 
 
-def _read_yaml_form(path: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+def _form_text(path: Path) -> str:
+    from thidua.models.spec.problems import SpecError
+    from thidua.sources import read_text_file
 
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise UnreadableFile(f"{path}: lỗi cú pháp YAML: {exc}") from None
+        return read_text_file(path)
+    except SpecError as exc:
+        raise UnreadableFile("; ".join(str(p) for p in exc.problems)) from None
+
+
+def _read_yaml_form(path: Path) -> dict[str, Any]:
+    """Read with the same guards as every declarative file (alias bombs, nesting, bad bytes: located)."""
+    from thidua.models.spec.problems import SpecError
+    from thidua.models.spec.yamlsource import parse_yaml
+
+    try:
+        data = parse_yaml(_form_text(path), str(path)).data
+    except SpecError as exc:
+        raise UnreadableFile("; ".join(str(p) for p in exc.problems)) from None
     return _as_form_mapping(path, data)
 
 
@@ -543,17 +558,12 @@ def _read_xlsx_form(path: Path, fields: Sequence[FormField], unit_code: str) -> 
 
 
 def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
+    from thidua.xlsx_guard import XlsxRefused, first_sheet_rows
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a broken file
-        raise UnreadableFile(f"{path}: không đọc được tệp Excel ({exc.__class__.__name__})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [(i, list(values)) for i, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    finally:
-        workbook.close()
+        return list(first_sheet_rows(path))
+    except XlsxRefused as exc:
+        raise UnreadableFile(f"{path}:{exc.row}: {exc}" if exc.row else f"{path}: {exc}") from None
 
 
 def _find_header(rows: list[tuple[int, list[Any]]]) -> int | None:
@@ -752,7 +762,7 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     lists = workbook.create_sheet("Danh mục")
     lists.sheet_state = "hidden"
     width = len(META_COLUMNS) + len(spec.fields)
-    sheet.cell(1, 1, f"{obligation.title} — hạn nộp {fmt_date(obligation.due_on)}").font = Font(bold=True, size=13)
+    put_cell(sheet, 1, 1, f"{obligation.title} — hạn nộp {fmt_date(obligation.due_on)}").font = Font(bold=True, size=13)
     sheet.cell(2, 1, f"Đơn vị nhập: {superior.name}. Mỗi dòng là báo cáo của một đơn vị trực thuộc; "
                      "(*) là trường bắt buộc; ô màu xám không áp dụng cho khu vực của đơn vị. "
                      "Không sửa dòng mã trường (dòng 4). Dòng để trống được bỏ qua.").alignment = Alignment(wrap_text=True)
@@ -768,7 +778,7 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     for offset, f in enumerate(spec.fields):
         column = len(META_COLUMNS) + 1 + offset
         letter = get_column_letter(column)
-        sheet.cell(3, column, f.label + (" (*)" if f.required else "")).font = header_font
+        put_cell(sheet, 3, column, f.label + (" (*)" if f.required else "")).font = header_font
         sheet.cell(3, column).alignment = Alignment(wrap_text=True, vertical="top")
         sheet.cell(4, column, f.code).font = code_font
         sheet.column_dimensions[letter].width = 18 if f.type != "text" else 30
@@ -782,8 +792,8 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     sheet.row_dimensions[3].height = 48
     for row, unit in enumerate(units, start=first_row):
         sheet.cell(row, 1, row - first_row + 1)
-        sheet.cell(row, 2, unit.code)
-        sheet.cell(row, 3, unit.name)
+        put_cell(sheet, row, 2, unit.code)
+        put_cell(sheet, row, 3, unit.name)
         sheet.cell(row, 4, {"sxkd": "SXKD", "hcsn": "HCSN"}.get(unit.sector or "", ""))
         for offset, f in enumerate(spec.fields):
             if not applies_to(f, unit.sector):
@@ -820,7 +830,7 @@ def _validation_for(f: FormField, lists: Any, list_column: int):  # noqa: ANN202
         options = f.choices if f.type == "choice" else ["có", "không"]
         letter = get_column_letter(list_column)
         for row, option in enumerate(options or [], start=1):
-            lists.cell(row, list_column, option)
+            put_cell(lists, row, list_column, option)
         dv = DataValidation(type="list", formula1=f"='Danh mục'!${letter}$1:${letter}${len(options or [])}")
         dv.error = f"{f.label}: chọn một giá trị trong danh sách"
     elif f.type == "text" and f.max_length:

@@ -17,9 +17,9 @@ Functions taking a unit id raise LookupError when no unit has it.
 from __future__ import annotations
 
 import csv
+import io
 import gc
 import unicodedata
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -64,8 +64,10 @@ from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
+from thidua.errors import InvalidInputError
 from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
+from thidua.sources import read_text_file
 
 __all__ = [
     "DEFAULT_LEVELS_FILE",
@@ -231,7 +233,7 @@ def read_unit_file(path: Path | str, schema: AttributeSchema | None = None) -> t
     if not path.exists():
         raise FileNotFoundError(2, "không tìm thấy tệp", str(path))
     if not path.is_file():
-        return [], [Problem(str(path), None, "", "không phải là một tệp")]
+        return [], [Problem(str(path), None, "", "đây là một thư mục, không phải một tệp")]
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
@@ -247,10 +249,7 @@ def read_unit_file(path: Path | str, schema: AttributeSchema | None = None) -> t
 
 def _read_text(path: Path) -> str:
     """UTF-8 text of a YAML file; SpecError when it is not UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError([Problem(str(path), None, "", "tệp phải được lưu với mã hóa UTF-8")]) from None
+    return read_text_file(path)
 
 
 def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
@@ -284,34 +283,66 @@ def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     return raws, problems
 
 
+MAX_CSV_FIELD = 2_000  # a unit's name or address; a longer cell is a broken or hostile file
+
+
 def _read_csv(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[Problem]]:
     file = str(path)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            first = handle.readline()
-            # Excel in Vietnamese locales saves CSV with ';' or tabs: the header line tells which.
-            delimiter = max((",", ";", "\t"), key=first.count)
-            handle.seek(0)
-            if first.startswith("\ufeff"):
-                handle.read(1)
-            return _read_table(csv.reader(handle, delimiter=delimiter), file, schema)
-    except UnicodeDecodeError:
-        return [], [Problem(file, None, "", "tệp CSV phải được lưu với mã hóa UTF-8")]
+        text = read_text_file(path)  # located: not UTF-8, a folder, too large
+    except SpecError as exc:
+        return [], exc.problems
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        return [], [Problem(file, line, "", "tệp chứa ký tự NUL (mã 0): tệp bị hỏng hoặc không phải tệp CSV")]
+    first = text.split("\n", 1)[0]
+    # Excel in Vietnamese locales saves CSV with ';' or tabs: the header line tells which.
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    def rows() -> Iterable[list[str]]:
+        while True:
+            start = reader.line_num + 1  # the line the next row begins on
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:  # a field beyond csv's own limit (131,072 characters)
+                raise _CsvCellTooLong(start, None, None) from None
+            for index, cell in enumerate(row):
+                if len(cell) > MAX_CSV_FIELD:
+                    raise _CsvCellTooLong(start, index + 1, len(cell))
+                if "\n" in cell:  # a quote opened and never closed swallows the following lines
+                    raise _CsvCellTooLong(start, index + 1, None,
+                                          "ô có xuống dòng: thường do thiếu dấu nháy đóng (\") ở dòng này")
+            yield row
+
+    try:
+        return _read_table(rows(), file, schema)
+    except _CsvCellTooLong as exc:
+        if exc.reason:
+            return [], [Problem(file, exc.line, f"cột {exc.column}", exc.reason)]
+        if exc.length is None:
+            return [], [Problem(file, exc.line, "", f"dòng CSV không đọc được: một ô dài quá {MAX_CSV_FIELD:,} ký tự"
+                                                  .replace(",", ".") + ", thường do thiếu dấu nháy đóng (\") ở dòng này")]
+        return [], [Problem(file, exc.line, f"cột {exc.column}",
+                            f"ô dài {exc.length:,} ký tự, quá {MAX_CSV_FIELD:,} ký tự cho phép".replace(",", "."))]
+
+
+class _CsvCellTooLong(InvalidInputError):
+    def __init__(self, line: int, column: int | None, length: int | None, reason: str = ""):
+        self.line, self.column, self.length, self.reason = line, column, length, reason
 
 
 def _read_xlsx(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[Problem]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    from thidua.xlsx_guard import XlsxRefused, first_sheet_rows
 
     file = str(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError):
-        return [], [Problem(file, None, "", "không đọc được tệp Excel (.xlsx)")]
-    try:
-        return _read_table(workbook.worksheets[0].iter_rows(values_only=True), file, schema)
-    finally:
-        workbook.close()
+        return _read_table((values for _, values in first_sheet_rows(path)), file, schema)
+    except XlsxRefused as exc:  # merged cells are read; formulas without values, bombs, hidden data are not
+        return [], [Problem(file, exc.row, exc.where or "", exc.message)]
 
 
 def _read_table(rows: Iterable[Sequence[Any]], file: str,

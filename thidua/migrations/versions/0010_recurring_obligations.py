@@ -7,8 +7,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0006_recurring_obligations'
-down_revision = '0005_reorg_step_index'
+revision = '0010_recurring_obligations'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

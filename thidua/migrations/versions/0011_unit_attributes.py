@@ -6,8 +6,8 @@ Revises: 0006_recurring_obligations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_unit_attributes'
-down_revision = '0006_recurring_obligations'
+revision = '0011_unit_attributes'
+down_revision = '0010_recurring_obligations'
 branch_labels = None
 depends_on = None
 
