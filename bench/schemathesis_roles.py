@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from bench.bench_concurrency import SECRET, seed, serve  # noqa: E402
+from bench.bench_concurrency import seed, serve  # noqa: E402
 from bench.benchlib import bench_database  # noqa: E402
 from thidua.db import make_engine  # noqa: E402
 from thidua.notifications.sink import free_port  # noqa: E402

@@ -82,7 +82,7 @@ def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
         raise ValueError(f"'{spec.label}' phải là có/không: '{text}'")
     if kind == "integer":
         try:
-            number = float(text)
+            number = float(text)  # type: ignore[arg-type]  # a wrong type is the ValueError below
         except (TypeError, ValueError):
             raise ValueError(f"'{spec.label}' phải là số nguyên: '{text}'") from None
         if not number.is_integer():
@@ -90,7 +90,7 @@ def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
         return int(number)
     if kind == "decimal":
         try:
-            return float(str(text).replace(",", ".")) if isinstance(text, str) else float(text)
+            return float(str(text).replace(",", ".")) if isinstance(text, str) else float(text)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ValueError(f"'{spec.label}' phải là số: '{text}'") from None
     if kind == "date":

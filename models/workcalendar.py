@@ -8,6 +8,7 @@ the start of the next working day.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,7 +23,7 @@ class NoWorkingDayError(InvalidInputError, ValueError):
     """The calendar has no working day in a whole year (e.g. every weekday declared a holiday)."""
 
 
-class DaysOff(frozenset):
+class DaysOff(frozenset[date]):
     """Holidays (the set's members) with what the calendar source also knows: days worked although they fall
     on a day that is normally off (a Saturday worked in exchange for a bridge day), holiday names, and the
     years the source covers (None: not known)."""
@@ -31,7 +32,8 @@ class DaysOff(frozenset):
     names: dict[date, str]
     covered_years: frozenset[int] | None
 
-    def __new__(cls, days=(), *, worked=(), names=None, covered_years=None):  # noqa: ANN001,ANN204
+    def __new__(cls, days: Iterable[date] = (), *, worked: Iterable[date] = (), names: Mapping[date, str] | None = None,
+                covered_years: Iterable[int] | None = None) -> "DaysOff":
         self = super().__new__(cls, days)
         self.worked = frozenset(worked)
         self.names = dict(names or {})

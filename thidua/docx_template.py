@@ -161,7 +161,7 @@ def build_default_template(path: Path) -> Path:
             instruction.text = text
             run._r.append(instruction)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document.save(path)
+    document.save(str(path))
     return path
 
 

@@ -2,7 +2,6 @@
 (YAML key, CSV/XLSX column by code or label), typed, with located errors; an empty cell clears a value."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select

@@ -458,7 +458,7 @@ def _apply_obligations(
     }
     active: list[ObligationDef] = []
     for planned in plan:
-        ob, code, due_on = planned.spec, planned.code, planned.due
+        code, due_on = planned.code, planned.due
         values = _obligation_values(planned, spec.default_ladder)
         current = existing.pop(code, None)
         if current is None:
