@@ -394,7 +394,8 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 # A sum or an average of text or dates, or "more than" on them, would stay at 0 % forever.
                 kind = field_types[ob_code][target.source.field]
                 condition = target.source.condition
-                numeric_test = target.rollup != "share" or (condition is not None and condition.op in (">=", ">", "<=", "<"))
+                numeric_test = target.rollup not in ("share", "count") or (
+                    condition is not None and condition.op in (">=", ">", "<=", "<"))  # count/share test a condition
                 if numeric_test and kind not in ("integer", "decimal"):
                     what = f"chỉ tiêu '{target.rollup}'" if target.rollup != "share" else f"điều kiện '{condition.op}'"  # type: ignore[union-attr]
                     problems.append((loc + ("source", "field"),

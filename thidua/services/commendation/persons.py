@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.models.hierarchy import subtree_range
 from thidua.audit import audit_many
 from thidua.errors import InvalidInputError
 from thidua.models.awards import Refusal
@@ -292,8 +293,8 @@ def get_person(engine: Engine, person_id: int) -> PersonView | None:
 def persons_in_subtree(engine: Engine, unit_id: int) -> list[PersonView]:
     """Active persons of the unit and the units below it (the people a unit may propose)."""
     with Session(engine) as session:
-        path = session.execute(select(U.c.path).where(U.c.id == unit_id)).scalar_one()
-        return _views(session, and_(P.c.active.is_(True), U.c.path >= path, U.c.path < path + "~"))
+        low, high = subtree_range(session.execute(select(U.c.path).where(U.c.id == unit_id)).scalar_one())
+        return _views(session, and_(P.c.active.is_(True), U.c.path >= low, U.c.path < high))
 
 
 def history(engine: Engine, person_id: int) -> list[dict[str, Any]]:
