@@ -89,7 +89,8 @@ def test_word_reports_fit_the_page(binh_dinh_pdfs, tmp_path, name: str, low: int
     assert "Biểu đồ 1." in text and "Nơi nhận:" in text and "TM. BAN THƯỜNG VỤ" in text
 
 
-@pytest.mark.parametrize(("name", "high"), [("round_xlsx", 90), ("final_xlsx", 120)])
+# With no report sent, the "Chưa gửi - nộp muộn" sheet lists all 1,197 units (about 40 pages of the bound).
+@pytest.mark.parametrize(("name", "high"), [("round_xlsx", 110), ("final_xlsx", 190)])
 def test_workbooks_print_every_column_on_the_page_width(binh_dinh_pdfs, tmp_path, name: str, high: int) -> None:  # noqa: ANN001
     pdf = binh_dinh_pdfs[name]
     sizes = page_sizes(pdf)
