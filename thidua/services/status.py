@@ -154,12 +154,7 @@ def status_report(
             raise NotFound(f"không có cấp '{level}'")
         where.append(U.c.level_code == level)
     if obligation_code:
-        obligation_id = session.exec(
-            select(ObligationDef.id).where(ObligationDef.campaign_id == campaign.id, ObligationDef.code == obligation_code)  # type: ignore[call-overload]
-        ).scalars().first()
-        if obligation_id is None:
-            raise NotFound(f"chiến dịch '{campaign_code}' không có nghĩa vụ '{obligation_code}'")
-        where.append(A.c.obligation_id == obligation_id)
+        where.append(_obligation_filter(session, campaign, obligation_code))
     joined = A.join(U, U.c.id == A.c.unit_id)
     # One grouped scan: by the child of the scope each unit sits under (a path prefix) and by level;
     # the total, the per-level and the per-child figures are sums of these cells.
@@ -170,16 +165,7 @@ def status_report(
         .where(*where)
         .group_by(child_prefix, U.c.level_code)
     ).all()
-    total, per_level, per_prefix = Counts(), {}, {}
-    for cell in cells:
-        counts = _counts(cell)
-        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
-            bucket.add(counts)
-    levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
-    by_level = sorted(
-        (StatusRow(code, levels[code].short_name or levels[code].name, counts) for code, counts in per_level.items()),
-        key=lambda row: levels[row.key].rank,
-    )
+    total, by_level, per_prefix = _sum_cells(session, cells)
     children = {
         c.path: c for c in session.exec(select(Unit).where(Unit.parent_id == scope.id)).scalars()  # type: ignore[call-overload]
     }
@@ -190,6 +176,22 @@ def status_report(
         key=lambda row: row.key,
     )
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
+
+
+def _sum_cells(session: Session, cells) -> tuple[Counts, list[StatusRow], dict[str, Counts]]:  # noqa: ANN001
+    """The grouped (child prefix, level) cells summed into the total, one row per level (in rank order) and the
+    counts per child prefix."""
+    total, per_level, per_prefix = Counts(), {}, {}
+    for cell in cells:
+        counts = _counts(cell)
+        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
+            bucket.add(counts)
+    levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
+    by_level = sorted(
+        (StatusRow(code, levels[code].short_name or levels[code].name, counts) for code, counts in per_level.items()),
+        key=lambda row: levels[row.key].rank,
+    )
+    return total, by_level, per_prefix
 
 
 def _group_label(unit) -> str:  # noqa: ANN001
@@ -233,16 +235,7 @@ def _status_on_tree(session: Session, campaign: Campaign, day: date, *, unit_cod
         .where(*where)
         .group_by(child_prefix, view.c.level_code)
     ).all()
-    total, per_level, per_prefix = Counts(), {}, {}
-    for cell in cells:
-        counts = _counts(cell)
-        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
-            bucket.add(counts)
-    levels = {lv.code: lv for lv in session.exec(select(Level)).scalars()}  # type: ignore[call-overload]
-    by_level = sorted(
-        (StatusRow(code, levels[code].short_name or levels[code].name, counts) for code, counts in per_level.items()),
-        key=lambda row: levels[row.key].rank,
-    )
+    total, by_level, per_prefix = _sum_cells(session, cells)
     whole = units_as_of(day)
     children = {c.path: c for c in session.execute(select(whole).where(whole.c.parent_id == scope.id)).all()}
     by_group = sorted(
