@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from thidua.models.clock import parse_date
+from thidua.models.sheet_headers import header_key
 from thidua.models.spec.common import Code, Strict
 
 AttributeType = Literal["text", "integer", "decimal", "bool", "choice", "date", "tags"]
@@ -55,12 +56,8 @@ class AttributeSchema(Strict):
         out: dict[str, str] = {}
         for a in self.attributes:
             for word in (a.label, *a.columns, a.code):
-                out[fold_header(word)] = a.code
+                out[header_key(word)] = a.code
         return out
-
-
-def fold_header(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
@@ -74,7 +71,7 @@ def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        key = fold_header(str(text))
+        key = header_key(str(text))
         if key in _TRUE:
             return True
         if key in _FALSE:
@@ -104,9 +101,9 @@ def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
             raise ValueError(f"'{spec.label}' phải là ngày dd/mm/yyyy: '{text}'") from None
     if kind == "choice":
         assert spec.choices is not None
-        wanted = fold_header(str(text))
+        wanted = header_key(str(text))
         for choice in spec.choices:
-            if fold_header(choice) == wanted:
+            if header_key(choice) == wanted:
                 return choice
         raise ValueError(f"'{spec.label}' không thuộc danh sách cho phép ({', '.join(spec.choices)}): '{text}'")
     # tags: a list, or one cell with ';' or ',' between tags

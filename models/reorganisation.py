@@ -24,7 +24,6 @@ successor). The tree as it stood before the date stays readable from the unit ve
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
@@ -723,14 +722,6 @@ def final_successors(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
             current = direct[current]
         out[start] = current
     return out
-
-
-def normalise_header(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).casefold()
-    return " ".join(text.split())
-
-
-HEADER_TO_FIELD = {normalise_header(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
 
 
 def existing_unit_values(unit: ExistingUnit) -> dict[str, Any]:

@@ -7,11 +7,11 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from thidua.models.attributes import fold_header
+from thidua.models.sheet_headers import header_key
 from thidua.models.spec.problems import Problem
 
-CODE_HEADERS = {fold_header(h) for h in ("ma_don_vi", "Mã đơn vị")}
-VALUE_HEADERS = {fold_header(h) for h in ("chi_tieu", "Chỉ tiêu", "Chỉ tiêu giao")}
+CODE_HEADERS = {header_key(h) for h in ("ma_don_vi", "Mã đơn vị")}
+VALUE_HEADERS = {header_key(h) for h in ("chi_tieu", "Chỉ tiêu", "Chỉ tiêu giao")}
 
 
 def _rows(path: Path) -> Iterable[Sequence[Any]]:
@@ -38,7 +38,7 @@ def read_quotas(path: Path) -> tuple[dict[str, float], dict[str, int], list[Prob
         return {}, {}, [Problem(file, None, "", f"không đọc được tệp chỉ tiêu: {exc}")]
     if not rows:
         return {}, {}, [Problem(file, None, "", "tệp chỉ tiêu rỗng: cần dòng tiêu đề 'Mã đơn vị', 'Chỉ tiêu'")]
-    header = [fold_header(str(c)) if c is not None else "" for c in rows[0]]
+    header = [header_key(str(c)) if c is not None else "" for c in rows[0]]
     code_col = next((i for i, h in enumerate(header) if h in CODE_HEADERS), None)
     value_col = next((i for i, h in enumerate(header) if h in VALUE_HEADERS), None)
     problems = []

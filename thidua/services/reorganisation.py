@@ -8,7 +8,6 @@ and per carried item. A SpecError lists every bad row and changes nothing.
 from __future__ import annotations
 
 import csv
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -25,11 +24,12 @@ from thidua.models.hierarchy import subtree_upper_bound
 from thidua.models.nominations import Nomination, NominationStatus, NominationStep
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reorganisation import (
-    COLUMNS, HEADER_TO_FIELD, NO_LONGER_APPLIES, OPERATION_LABELS, REQUIRED_COLUMNS, Consequence, LevelPeriod,
-    OpenAssignment, RawChange, ReorgPlan, carry_assignments, normalise_header, parse_changes,
+    COLUMNS, NO_LONGER_APPLIES, OPERATION_LABELS, REQUIRED_COLUMNS, Consequence, LevelPeriod,
+    OpenAssignment, RawChange, ReorgPlan, carry_assignments, parse_changes,
     plan_reorganisation,
 )
 from thidua.models.hierarchy import LevelIndex
+from thidua.models.sheet_headers import map_header
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.status import AssignmentStatus
 from thidua.models.submissions import Submission
@@ -78,42 +78,20 @@ def read_change_file(path: Path | str) -> tuple[list[RawChange], list[Problem]]:
         except UnicodeDecodeError:
             return [], [Problem(file, None, "", "tệp CSV phải được lưu với mã hóa UTF-8")]
     if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
+        from thidua.xlsx_guard import XlsxRefused, first_sheet_rows
 
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError):
-            return [], [Problem(file, None, "", "không đọc được tệp Excel (.xlsx)")]
-        try:
-            return _read_table(list(workbook.worksheets[0].iter_rows(values_only=True)), file)
-        finally:
-            workbook.close()
+        try:  # the same guard as unit lists: merged cells are read; bombs, formulas without values, hidden data are not
+            return _read_table([values for _, values in first_sheet_rows(path)], file)
+        except XlsxRefused as exc:
+            return [], [Problem(file, exc.row, exc.where or "", exc.message)]
     return [], [Problem(file, None, "", "định dạng tệp không được hỗ trợ (dùng .csv hoặc .xlsx)")]
 
 
 def _read_table(rows: Sequence[Sequence[Any]], file: str) -> tuple[list[RawChange], list[Problem]]:
     if not rows:
         return [], [Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề và các dòng thay đổi")]
-    columns: dict[int, str] = {}
-    labels: dict[str, str] = {}
-    problems: list[Problem] = []
-    for index, cell in enumerate(rows[0]):
-        title = "" if cell is None else str(cell).strip()
-        if not title:
-            continue
-        name = HEADER_TO_FIELD.get(normalise_header(title))
-        if name is None:
-            accepted = ", ".join(f"{aliases[1]} / {aliases[0]}" for aliases in COLUMNS.values())
-            problems.append(Problem(file, 1, title, f"cột không được hỗ trợ (dùng: {accepted})"))
-        elif name in labels:
-            problems.append(Problem(file, 1, title, f"cột trùng với cột '{labels[name]}'"))
-        else:
-            columns[index] = name
-            labels[name] = title
-    for name in REQUIRED_COLUMNS:
-        if name not in labels:
-            problems.append(Problem(file, 1, COLUMNS[name][0], f"thiếu cột '{COLUMNS[name][1]}' ({COLUMNS[name][0]})"))
+    header = map_header(rows[0], file, COLUMNS, REQUIRED_COLUMNS)
+    columns, labels, problems = header.columns, header.labels, header.problems
     if problems:
         return [], problems
     raws = []

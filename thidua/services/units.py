@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import gc
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -59,6 +58,7 @@ from thidua.models.hierarchy import (
     subtree_upper_bound,
     validate_units,
 )
+from thidua.models.sheet_headers import map_header
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
@@ -189,11 +189,6 @@ def load_level_index(session: Session) -> LevelIndex:
 # ---------------------------------------------------------------------------------------------------
 # Reading unit files
 # ---------------------------------------------------------------------------------------------------
-def _header_key(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).casefold().replace(" / ", "/")
-    return " ".join(text.split())
-
-
 # Spreadsheet headers: the ascii code and the Vietnamese label of each field (case-insensitive).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "code": ("ma_don_vi", "Mã đơn vị"),
@@ -207,7 +202,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # The parent column is required: without it every unit would silently become a root.
 REQUIRED_COLUMNS = ("code", "name", "level", "parent")
-_HEADER_TO_FIELD = {_header_key(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
 
 
 def load_attribute_schema(path: Path | None = None) -> AttributeSchema:
@@ -354,26 +348,9 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str,
     header = next(iterator, None)
     if header is None:
         return [], [Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề và danh sách đơn vị")]
-    columns: dict[int, str] = {}
-    labels: dict[str, str] = {}
-    problems = []
-    for index, cell in enumerate(header):
-        title = "" if cell is None else str(cell).strip()
-        if not title:
-            continue
-        name = _HEADER_TO_FIELD.get(_header_key(title))
-        if name is None and _header_key(title) in attribute_headers:
-            name = f"attributes.{attribute_headers[_header_key(title)]}"
-        if name is None:
-            problems.append(Problem(file, 1, title, "cột không được hỗ trợ (" + _accepted_headers() + ")"))
-        elif name in labels:
-            problems.append(Problem(file, 1, title, f"cột trùng với cột '{labels[name]}'"))
-        else:
-            columns[index] = name
-            labels[name] = title
-    for name in REQUIRED_COLUMNS:
-        if name not in labels:
-            problems.append(Problem(file, 1, COLUMNS[name][0], f"thiếu cột '{COLUMNS[name][1]}' ({COLUMNS[name][0]})"))
+    header_map = map_header(header, file, COLUMNS, REQUIRED_COLUMNS,
+                            extra=lambda key: f"attributes.{attribute_headers[key]}" if key in attribute_headers else None)
+    columns, labels, problems = header_map.columns, header_map.labels, header_map.problems
     if problems:
         return [], problems
     source = RowSource(file, labels)
@@ -396,10 +373,6 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str,
                                         for i, code in attribute_columns.items()}
             raws.append(RawUnit(source, row_number, len(raws), **values))
     return raws, problems
-
-
-def _accepted_headers() -> str:
-    return "dùng: " + ", ".join(f"{aliases[1]} / {aliases[0]}" for aliases in COLUMNS.values())
 
 
 # ---------------------------------------------------------------------------------------------------
