@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
 
 from thidua.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session, SQLModel
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -54,6 +56,8 @@ def create_schema(engine: Engine) -> None:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A short transaction: commit on success, roll back on any error."""
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -64,6 +68,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def all_metadata() -> "SQLModel.metadata.__class__":
+    from sqlmodel import SQLModel
+
     import thidua.models.tables  # noqa: F401  (registers every table)
 
     return SQLModel.metadata

@@ -4,22 +4,22 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
-from sqlmodel import Session, select
 
 from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
 from thidua.models.spec.problems import Problem, SpecError
-from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.status import OBLIGATION_KIND_LABELS, STATUS_LABELS, AssignmentStatus
-from thidua.models.tables import ObligationDef, Round, Target, Unit
 from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine
-from thidua.services.campaigns import LoadResult, load_campaign, read_campaign_file
-from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from thidua.services.campaigns import LoadResult
+    from thidua.services.status import StatusReport
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
 
 
 def ready_engine():
+    from thidua.db import create_schema, get_engine
+
     engine = get_engine()
     create_schema(engine)
     return engine
@@ -40,13 +42,16 @@ def ready_engine():
 
 def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
+    from thidua.models.spec.validate import validate_campaign_text
+    from thidua.models.spec.yamlsource import parse_yaml
+
     text = path.read_text(encoding="utf-8") if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
         return _validate_units(path)
     doc = parse_yaml(text, str(path))
     keys = set(doc.data) if isinstance(doc.data, dict) else set()
     if "obligations" in keys or "rounds" in keys:
-        read_campaign_file(path)
+        validate_campaign_text(text, str(path))  # what services.campaigns.read_campaign_file does, without the ORM
         return "chiến dịch"
     if "units" in keys:
         return _validate_units(path)
@@ -105,6 +110,8 @@ def load(
     file: Path = typer.Argument(..., help="Tệp chiến dịch .yaml"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ in các thay đổi, không ghi"),
 ) -> None:
+    from thidua.services.campaigns import load_campaign
+
     result = load_campaign(ready_engine(), file, dry_run=dry_run)
     _print_load(result)
 
@@ -112,11 +119,18 @@ def load(
 @campaign_app.command("show", help="Xem các đợt, nghĩa vụ (kèm hạn) và chỉ tiêu của chiến dịch.")
 @friendly
 def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
+    from sqlmodel import Session
+
     with Session(ready_engine()) as session:
         show_campaign(session, code)
 
 
 def show_campaign(session: Session, code: str) -> None:
+    from sqlmodel import select
+
+    from thidua.models.tables import ObligationDef, Round, Target, Unit
+    from thidua.services.status import get_campaign
+
     campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
     console.print(f"[bold]{campaign.title}[/]")
@@ -184,8 +198,10 @@ def status(
     obligation: Optional[str] = typer.Option(None, "--obligation", help="Chỉ tính một nghĩa vụ"),
     now: Optional[str] = typer.Option(None, "--now", help="Thời điểm tính (dd/mm/yyyy [HH:MM])"),
 ) -> None:
-    with Session(ready_engine()) as session:
-        campaign = get_campaign(session, code)
+    from thidua.services.status import campaign_row, status_report
+
+    with ready_engine().connect() as session:  # Core only: no ORM to load for a status
+        campaign = campaign_row(session, code)
         local = parse_cli_now(now)  # with --now: the world as it stood then
         report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
                                now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None)
@@ -200,8 +216,10 @@ def plan(
     today: Optional[str] = typer.Option(None, "--today", help="Ngày bắt đầu (dd/mm/yyyy; mặc định hôm nay)"),
     limit: int = typer.Option(200, "--limit", help="Số dòng tối đa in ra"),
 ) -> None:
-    with Session(ready_engine()) as session:
-        campaign = get_campaign(session, code)
+    from thidua.services.status import campaign_row, upcoming_deadlines
+
+    with ready_engine().connect() as session:
+        campaign = campaign_row(session, code)
         start: date = parse_cli_date(today) or utc_to_local(utcnow(), campaign.timezone).date()
         items = upcoming_deadlines(session, code, days=days, today=start, unit_code=unit)
     print_plan(items, start, days, limit)

@@ -8,12 +8,10 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.models.vnformat import fmt_number, fmt_seconds, fmt_share
-from thidua.settings import configure_prefect_environment, get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +30,10 @@ def demo(
 ) -> None:
     if fresh and resume:
         raise UserError("chọn một trong --fresh hoặc --resume")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
+    from thidua.settings import configure_prefect_environment, get_settings
 
     settings = get_settings()
     port = free_port()

@@ -1,7 +1,6 @@
 """CLI: `thidua reminders …` — preview, render, send what is due, status, and decisions on unknown outcomes."""
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
 from datetime import datetime
@@ -13,9 +12,9 @@ from rich.table import Table
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
-from thidua.db import get_engine
-from thidua.services import reminders as service
-from thidua.settings import get_settings
+from thidua.lazyimport import lazy_module
+
+service = lazy_module("thidua.services.reminders")
 
 reminders_app = typer.Typer(help="Nhắc việc qua e-mail: xem trước, gửi, theo dõi.", no_args_is_help=True)
 
@@ -25,6 +24,8 @@ NOW_HELP = "Thời điểm giả lập (giờ địa phương): dd/mm/yyyy hoặ
 
 
 def _now(text: str | None) -> datetime:
+    from thidua.settings import get_settings
+
     local = parse_cli_now(text)
     return utcnow() if local is None else local_to_utc(local, get_settings().timezone)
 
@@ -39,6 +40,8 @@ def preview_cmd(
     detail: bool = typer.Option(False, "--detail", help="Liệt kê từng thư (mặc định: khi có --unit)"),
 ) -> None:
     """Mọi thư nhắc sẽ gửi trong N ngày tới (chưa gửi gì)."""
+    from thidua.db import get_engine
+
     result = service.preview(get_engine(), code, now=_now(now), days=days, unit_code=unit)
     tz = result.campaign.timezone
     console.print(f"[bold]{result.campaign.title}[/]")
@@ -78,6 +81,9 @@ def render_cmd(
     limit: int = typer.Option(1000, "--limit", min=1, help="Số tệp tối đa"),
 ) -> None:
     """Dựng các thư sẽ gửi thành tệp .eml để xem trước (không gửi, không ghi sổ)."""
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     files = service.render_preview(get_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit,
                                    limit=limit)
@@ -108,6 +114,11 @@ def send_due_cmd(
     via_prefect: bool = typer.Option(False, "--via-prefect", help="Chạy bằng luồng Prefect (chậm hơn khi khởi động)"),
 ) -> None:
     """Một lượt gửi: lập lịch những gì đến hạn rồi gửi."""
+    import asyncio
+
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     moment = _now(now)
     if via_prefect:
@@ -129,6 +140,9 @@ def status_cmd(
     limit: int = typer.Option(10, "--limit", min=1, help="Số lỗi gần nhất cần hiện"),
 ) -> None:
     """Số thư theo trạng thái, các lỗi gần nhất và thư chưa rõ kết quả."""
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     report = service.status_report(get_engine(settings), code, limit=limit)
     tz = settings.timezone
@@ -160,6 +174,8 @@ def resolve_unknown_cmd(
     actor: Optional[str] = typer.Option(None, "--actor", help="Người quyết định (mặc định: tài khoản hệ điều hành)"),
 ) -> None:
     """Quyết định cho thư 'chưa rõ kết quả' (mất kết nối sau khi đã gửi nội dung thư)."""
+    from thidua.db import get_engine
+
     if resend == mark_sent:
         raise UserError("chọn đúng một trong hai: --resend hoặc --mark-sent")
     who = actor or f"cli:{getpass.getuser()}"

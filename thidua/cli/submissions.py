@@ -12,8 +12,6 @@ from rich.table import Table
 from thidua.models.clock import fmt_date, local_to_utc
 from thidua.models.vnformat import MISSING, fmt_number, fmt_percent
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import create_schema, get_engine, session_scope
-from thidua.settings import get_settings
 
 
 forms_app = typer.Typer(help="Biểu mẫu: tạo tệp Excel để nhập, nhập báo cáo hàng loạt.", no_args_is_help=True)
@@ -33,12 +31,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _engine():
+    from thidua.db import create_schema, get_engine
+
     engine = get_engine()
     create_schema(engine)
     return engine
 
 
 def _now(text: str | None) -> datetime | None:
+    from thidua.settings import get_settings
+
     moment = parse_cli_now(text)
     return None if moment is None else local_to_utc(moment, get_settings().timezone)
 
@@ -57,6 +59,7 @@ def submit(
     expect_version: Optional[int] = typer.Option(None, "--expect-version", help="Phiên bản đã xem; khác thì từ chối"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import (
         get_campaign, get_obligation, obligation_spec, read_form_file, submit_report,
     )
@@ -86,6 +89,7 @@ def review(
     expect_version: Optional[int] = typer.Option(None, "--expect-version", help="Phiên bản đã xem; khác thì từ chối"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import review_report
 
     if accept == give_back:
@@ -107,6 +111,7 @@ def template(
     superior: str = typer.Option(..., "--for", help="Mã đơn vị cấp trên (đơn vị duyệt)"),
     out: Path = typer.Option(..., "--out", help="Tệp .xlsx sẽ tạo"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import write_form_template
 
     if out.suffix.lower() != ".xlsx":
@@ -129,6 +134,7 @@ def import_(
     actor: Optional[str] = typer.Option(None, "--actor", help="Người nhập (e-mail) để ghi nhật ký"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import import_reports
 
     if not file.exists():
@@ -147,6 +153,7 @@ def targets(
     at: Optional[str] = typer.Option(None, "--at", help="Xem tại ngày (dd/mm/yyyy); mặc định: hôm nay"),
     target: Optional[str] = typer.Option(None, "--target", help="Chỉ xem một chỉ tiêu"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.targets import target_progress
 
     with session_scope(_engine()) as session:
@@ -182,6 +189,7 @@ def report_round(
     out: Path = typer.Option(Path("."), "--out", help="Thư mục ghi tệp"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.reports import build_round_report
 
     with session_scope(_engine()) as session:
@@ -197,6 +205,7 @@ def report_final(
     out: Path = typer.Option(Path("."), "--out", help="Thư mục ghi tệp"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.reports import build_final_report
 
     with session_scope(_engine()) as session:
@@ -211,6 +220,7 @@ def report_consolidate(
     round_number: Optional[int] = typer.Option(None, "--round", min=1, help="Số đợt"),
     obligation: Optional[str] = typer.Option(None, "--obligation", help="Hoặc mã nghĩa vụ"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.consolidation import consolidate
 
     if (round_number is None) == (obligation is None):
@@ -230,6 +240,7 @@ def _print_files(files) -> None:  # noqa: ANN001
 @friendly
 def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
     with session_scope(_engine()) as session:
@@ -240,6 +251,7 @@ def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
 @friendly
 def reopen_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                     actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
     with session_scope(_engine()) as session:

@@ -3,21 +3,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from thidua.models.clock import fmt_datetime
-from thidua.models.hierarchy import ImportReport
 from thidua.models.vnformat import fmt_integer, fmt_seconds
-from thidua import unitgen
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import create_schema, get_engine
-from thidua.services import units as service
-from thidua.settings import CONFIG_DIR, get_settings
+from thidua.lazyimport import lazy_module
+from thidua.paths import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from thidua.models.hierarchy import ImportReport
+
+service = lazy_module("thidua.services.units")
+unitgen = lazy_module("thidua.unitgen")
 
 units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
 SHOWN_CODES = 10  # codes listed per category in the import report
@@ -31,6 +35,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _engine() -> Engine:
+    from thidua.db import create_schema, get_engine
+
     engine = get_engine()
     create_schema(engine)
     return engine
@@ -42,6 +48,8 @@ def levels_cmd(
     file: Path | None = typer.Argument(None, help="Tệp danh mục cấp (YAML); mặc định levels.yaml trong thư mục cấu hình."),
 ) -> None:
     """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
+    from thidua.settings import get_settings
+
     file = file or get_settings().config_dir / "levels.yaml"
     report = service.load_levels(_engine(), file)
     table = Table(title=f"Danh mục cấp từ {escape(str(file))}")
@@ -101,6 +109,8 @@ def _print_report(report: ImportReport, seconds: float) -> None:
 @friendly
 def show_cmd(code: str = typer.Argument(..., help="Mã đơn vị, ví dụ BDH.")) -> None:
     """Xem một đơn vị: thông tin, chuỗi cấp trên và số đơn vị trực thuộc theo cấp."""
+    from sqlmodel import Session
+
     engine = _engine()
     with Session(engine) as session:
         unit = service.get_unit(session, code)

@@ -9,8 +9,6 @@ import typer
 
 from thidua.models.clock import utcnow
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import create_schema, get_engine, session_scope
-from thidua.settings import get_settings
 
 users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_is_help=True)
 
@@ -21,6 +19,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _ready_engine():
+    from thidua.db import create_schema, get_engine
+
     engine = get_engine()
     create_schema(engine)
     return engine
@@ -33,6 +33,7 @@ def web(
 ) -> None:
     import uvicorn
 
+    from thidua.settings import get_settings
     from thidua.web.app import create_app
 
     settings = get_settings()
@@ -49,6 +50,7 @@ def add(
     role: str = typer.Option("unit_officer", "--role", help="unit_officer | reviewer | office"),
     name: str = typer.Option("", "--name", help="Họ và tên"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.web.errors import InvalidInput
     from thidua.web.users import add_user
 
@@ -65,6 +67,7 @@ def add(
 def import_from_units_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Chỉ các đơn vị thuộc đơn vị này"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.web.errors import NotFound
     from thidua.web.users import import_from_units
 
@@ -86,6 +89,7 @@ def token(
 ) -> None:
     from sqlalchemy import func, select
 
+    from thidua.db import session_scope
     from thidua.models.tables import Unit, User
     from thidua.web.users import create_api_token
 

@@ -25,6 +25,7 @@ from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Rou
 from thidua.models.workcalendar import adjust_deadline
 from thidua.audit import audit
 from thidua.services.calendars import load_holidays, resolve_config_path
+from thidua.services.status import subtree_range  # noqa: F401  (re-exported: other services import it from here)
 
 
 BULK_ROWS_FOR_ANALYZE = 5000
@@ -54,11 +55,6 @@ class _DryRun(Exception):
 def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
     text = path.read_text(encoding="utf-8")
     return validate_campaign_text(text, str(path))
-
-
-def subtree_range(root_path: str) -> tuple[str, str]:
-    """[low, high) bounds of a subtree on the materialised path ('~' sorts after digits and '.')."""
-    return root_path, root_path + "~"
 
 
 def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
