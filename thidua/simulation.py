@@ -53,6 +53,9 @@ class DemoOptions:
     fresh: bool = False
     resume: bool = False
     use_prefect: bool = True
+    # Each day's actions per obligation through submit_many/review_many (the campaign, obligations and their
+    # forms looked up once); False: each action through submit_report/review_report, as a user would call them.
+    batch_actions: bool = True
 
 
 @dataclass
@@ -202,6 +205,7 @@ class Simulation:
         self.state_path = settings.data_dir / "demo-state.json"
         self.engine: Engine | None = None
         self.summary = DemoSummary()
+        self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -319,8 +323,12 @@ class Simulation:
         await run_dispatch(self.engine, self.settings, now=local_to_utc(datetime.combine(day, at)))
 
     def _act(self, campaign: Campaign, actions: list[Action], day: date) -> None:
-        """Every unit action of the day, each through the submission service, in one short transaction."""
+        """Every unit action of the day through the submission service: per obligation, one batch of reports
+        and one of reviews (one short transaction each), or (batch_actions off) one call per action."""
         if not actions:
+            return
+        if self.options.batch_actions:
+            self._act_in_batches(actions, day)
             return
         from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import obligation_spec, review_report, submit_report
@@ -364,6 +372,68 @@ class Simulation:
                 except SubmissionError as exc:
                     session.rollback()
                     self.report(f"[bỏ qua] {unit.code} {obligation.code}: {exc}")
+
+    def _spec(self, obligation: ObligationDef) -> Obligation:
+        from thidua.services.submissions import obligation_spec
+
+        if obligation.id not in self._specs:
+            self._specs[obligation.id] = obligation_spec(obligation)  # type: ignore[index]
+        return self._specs[obligation.id]  # type: ignore[index]
+
+    def _act_in_batches(self, actions: list[Action], day: date) -> None:
+        from thidua.models.submissions import SubmissionError
+        from thidua.services.submissions import ReviewItem, SubmitItem, review_many, submit_many
+
+        assert self.engine is not None
+        moment = local_to_utc(datetime.combine(day, time(10, 0)))
+        with Session(self.engine, expire_on_commit=False) as session:
+            campaign = session.execute(select(Campaign).where(Campaign.code == "bd-2023")).scalars().one()  # type: ignore[call-overload]
+            rows = session.execute(
+                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Assignment.id.in_([a.assignment_id for a in actions]))  # type: ignore[attr-defined]
+            ).all()
+            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
+            reviewers = {u.id: u for u in session.execute(select(Unit).where(  # type: ignore[call-overload]
+                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).scalars()}  # type: ignore[union-attr]
+            submits: dict[int, list[Any]] = defaultdict(list)
+            reviews: dict[int, list[Any]] = defaultdict(list)
+            obligations: dict[int, ObligationDef] = {}
+            for action in actions:
+                assignment, obligation, unit = found[action.assignment_id]
+                obligations[obligation.id] = obligation
+                if action.verb == "submit":
+                    if assignment.current_version >= action.version:
+                        continue  # done before a resume
+                    rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
+                    raw = form_values(self._spec(obligation), unit.sector, unit.level_code, rng)
+                    submits[obligation.id].append(SubmitItem(assignment, unit, raw, f"demo:{unit.code}"))
+                else:
+                    if assignment.status != "da_gui" or assignment.current_version != action.version:
+                        continue
+                    reviewer = reviewers[assignment.reviewer_unit_id]
+                    reviews[obligation.id].append(ReviewItem(
+                        assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
+                        comment=None if action.verb == "accept" else RETURN_COMMENT))
+            for batches, apply in ((submits, "submit"), (reviews, "review")):
+                for obligation_id, items in batches.items():
+                    obligation = obligations[obligation_id]
+                    try:
+                        if apply == "submit":
+                            written, refused = submit_many(session, campaign, obligation, self._spec(obligation), items,
+                                                           now=moment, source="demo")
+                            self.summary.submissions += len(written)
+                        else:
+                            written, refused = review_many(session, campaign, obligation, items, now=moment)
+                            for result in written:
+                                self.summary.reviews["accept" if result.status == "da_duyet" else "return"] += 1
+                        session.commit()
+                    except SubmissionError as exc:
+                        session.rollback()
+                        refused = [(item, exc) for item in items]
+                    for item, exc in refused:
+                        self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
 
     # -- milestones ------------------------------------------------------------------------------------
     def _milestones(self, campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:

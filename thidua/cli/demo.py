@@ -32,7 +32,7 @@ def demo(
         raise UserError("chọn một trong --fresh hoặc --resume")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
+    from thidua.notifications.sink import SinkProcess, free_port
     from thidua.settings import configure_prefect_environment, get_settings
 
     settings = get_settings()
@@ -52,7 +52,9 @@ def demo(
                           cdcs=cdcs, fresh=fresh, resume=resume, use_prefect=not no_prefect)
     console.print(f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})")
     started = clock.perf_counter()
-    sink = start_sink(EmlDirectoryHandler(settings.mail_dir), host="127.0.0.1", port=port)
+    # The mail goes to a real SMTP server in its own process (as in production), not to a thread of this one.
+    settings.mail_dir.mkdir(parents=True, exist_ok=True)
+    sink = SinkProcess(settings.mail_dir, host="127.0.0.1", port=port)
     try:
         with Progress(TextColumn("[bold blue]Ngày mô phỏng"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
