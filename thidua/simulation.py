@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -206,6 +207,8 @@ class Simulation:
         self.engine: Engine | None = None
         self.summary = DemoSummary()
         self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
+        self._prefect_start: threading.Thread | None = None
+        self._prefect_error: BaseException | None = None
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -269,6 +272,10 @@ class Simulation:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
+        if self.options.use_prefect:
+            # Prefect's temporary server takes seconds to start: start it now, beside the first simulated days.
+            self._prefect_start = threading.Thread(target=self._start_prefect, name="prefect-server", daemon=True)
+            self._prefect_start.start()
         total_days = (end - date.fromisoformat(state.start)).days + 1
         day = first_day
         while day <= end:
@@ -285,6 +292,28 @@ class Simulation:
         state.finished = True
         state.save(self.state_path)
         return self._summarise(campaign, end)
+
+    def _start_prefect(self) -> None:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            if PREFECT_API_URL.value():
+                return  # a Prefect server of the operator's: nothing to start
+            from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+            # The instance the flows' client uses (one per process). It starts beside the simulation, so a
+            # slow start on a busy machine may take longer than Prefect's default wait without costing anything.
+            SubprocessASGIServer().start(timeout=max(180, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        except BaseException as exc:  # noqa: BLE001 - reported when the first flow needs the server
+            self._prefect_error = exc
+
+    def _prefect_ready(self) -> None:
+        if self._prefect_start is not None:
+            self._prefect_start.join()
+            self._prefect_start = None
+            if self._prefect_error is not None:
+                raise self._prefect_error
 
     def _campaign(self) -> Campaign:
         assert self.engine is not None
@@ -458,6 +487,7 @@ class Simulation:
     def _consolidate(self, campaign: Campaign, round_number: int | None, day: date) -> None:
         moment = local_to_utc(datetime.combine(day, time(7, 0)))
         if self.options.use_prefect:
+            self._prefect_ready()
             from thidua.flows.consolidation import consolidation_flow
 
             result = asyncio.run(consolidation_flow(campaign.code, round_number=round_number, actor="demo"))
