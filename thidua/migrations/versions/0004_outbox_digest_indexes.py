@@ -1,14 +1,14 @@
 """outbox indexes for the office digest and failure queries
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_mail_optout
 Create Date: 2026-12-04 08:00:00
 """
 from alembic import op
 
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003_mail_optout'
 branch_labels = None
 depends_on = None
 
