@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
 
 from thidua.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session, SQLModel
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -96,6 +98,8 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A short transaction on a new session: commit on success, roll back on any error."""
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session, unit_of_work(session):
         yield session
 
@@ -116,6 +120,8 @@ def owns_transaction(func: F) -> F:
 
 
 def all_metadata() -> "SQLModel.metadata.__class__":
+    from sqlmodel import SQLModel
+
     import thidua.models.tables  # noqa: F401  (registers every table)
 
     return SQLModel.metadata

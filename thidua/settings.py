@@ -5,18 +5,13 @@ import os
 import secrets
 import time
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thidua.errors import InvalidInputError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout root in a source tree; site-packages when installed
-# The default configuration: package data (config/ in a checkout, thidua/config/ in the wheel).
-CONFIG_DIR = Path(str(files("thidua.config")))
-IN_SOURCE_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "models").is_dir()
+from thidua.paths import CONFIG_DIR, IN_SOURCE_CHECKOUT, REPO_ROOT  # noqa: F401  (re-exported)
 
 
 # Keys printed in earlier defaults and in docs/operations.md: anyone can read them, so they must never sign anything.

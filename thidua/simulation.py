@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -54,6 +55,9 @@ class DemoOptions:
     fresh: bool = False
     resume: bool = False
     use_prefect: bool = True
+    # Each day's actions per obligation through submit_many/review_many (the campaign, obligations and their
+    # forms looked up once); False: each action through submit_report/review_report, as a user would call them.
+    batch_actions: bool = True
 
 
 @dataclass
@@ -207,6 +211,9 @@ class Simulation:
         self.state_path = settings.data_dir / "demo-state.json"
         self.engine: Engine | None = None
         self.summary = DemoSummary()
+        self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
+        self._prefect_start: threading.Thread | None = None
+        self._prefect_error: BaseException | None = None
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -270,6 +277,10 @@ class Simulation:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
+        if self.options.use_prefect:
+            # Prefect's temporary server takes seconds to start: start it now, beside the first simulated days.
+            self._prefect_start = threading.Thread(target=self._start_prefect, name="prefect-server", daemon=True)
+            self._prefect_start.start()
         total_days = (end - date.fromisoformat(state.start)).days + 1
         day = first_day
         while day <= end:
@@ -286,6 +297,28 @@ class Simulation:
         state.finished = True
         state.save(self.state_path)
         return self._summarise(campaign, end)
+
+    def _start_prefect(self) -> None:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            if PREFECT_API_URL.value():
+                return  # a Prefect server of the operator's: nothing to start
+            from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+            # The instance the flows' client uses (one per process). It starts beside the simulation, so a
+            # slow start on a busy machine may take longer than Prefect's default wait without costing anything.
+            SubprocessASGIServer().start(timeout=max(180, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        except BaseException as exc:  # noqa: BLE001 - reported when the first flow needs the server
+            self._prefect_error = exc
+
+    def _prefect_ready(self) -> None:
+        if self._prefect_start is not None:
+            self._prefect_start.join()
+            self._prefect_start = None
+            if self._prefect_error is not None:
+                raise self._prefect_error
 
     def _campaign(self) -> Campaign:
         assert self.engine is not None
@@ -324,8 +357,12 @@ class Simulation:
         await run_dispatch(self.engine, self.settings, now=local_to_utc(datetime.combine(day, at)))
 
     def _act(self, campaign: Campaign, actions: list[Action], day: date) -> None:
-        """Every unit action of the day, each through the submission service, in one short transaction."""
+        """Every unit action of the day through the submission service: per obligation, one batch of reports
+        and one of reviews (one short transaction each), or (batch_actions off) one call per action."""
         if not actions:
+            return
+        if self.options.batch_actions:
+            self._act_in_batches(actions, day)
             return
         from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import obligation_spec, review_report, submit_report
@@ -370,6 +407,68 @@ class Simulation:
                     session.rollback()
                     self.report(f"[bỏ qua] {unit.code} {obligation.code}: {exc}")
 
+    def _spec(self, obligation: ObligationDef) -> Obligation:
+        from thidua.services.submissions import obligation_spec
+
+        if obligation.id not in self._specs:
+            self._specs[obligation.id] = obligation_spec(obligation)  # type: ignore[index]
+        return self._specs[obligation.id]  # type: ignore[index]
+
+    def _act_in_batches(self, actions: list[Action], day: date) -> None:
+        from thidua.models.submissions import SubmissionError
+        from thidua.services.submissions import ReviewItem, SubmitItem, review_many, submit_many
+
+        assert self.engine is not None
+        moment = local_to_utc(datetime.combine(day, time(10, 0)))
+        with Session(self.engine, expire_on_commit=False) as session:
+            campaign = session.execute(select(Campaign).where(Campaign.code == "bd-2023")).scalars().one()  # type: ignore[call-overload]
+            rows = session.execute(
+                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Assignment.id.in_([a.assignment_id for a in actions]))  # type: ignore[attr-defined]
+            ).all()
+            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
+            reviewers = {u.id: u for u in session.execute(select(Unit).where(  # type: ignore[call-overload]
+                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).scalars()}  # type: ignore[union-attr]
+            submits: dict[int, list[Any]] = defaultdict(list)
+            reviews: dict[int, list[Any]] = defaultdict(list)
+            obligations: dict[int, ObligationDef] = {}
+            for action in actions:
+                assignment, obligation, unit = found[action.assignment_id]
+                obligations[obligation.id] = obligation
+                if action.verb == "submit":
+                    if assignment.current_version >= action.version:
+                        continue  # done before a resume
+                    rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
+                    raw = form_values(self._spec(obligation), unit.sector, unit.level_code, rng)
+                    submits[obligation.id].append(SubmitItem(assignment, unit, raw, f"demo:{unit.code}"))
+                else:
+                    if assignment.status != "da_gui" or assignment.current_version != action.version:
+                        continue
+                    reviewer = reviewers[assignment.reviewer_unit_id]
+                    reviews[obligation.id].append(ReviewItem(
+                        assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
+                        comment=None if action.verb == "accept" else RETURN_COMMENT))
+            for batches, apply in ((submits, "submit"), (reviews, "review")):
+                for obligation_id, items in batches.items():
+                    obligation = obligations[obligation_id]
+                    try:
+                        if apply == "submit":
+                            written, refused = submit_many(session, campaign, obligation, self._spec(obligation), items,
+                                                           now=moment, source="demo")
+                            self.summary.submissions += len(written)
+                        else:
+                            written, refused = review_many(session, campaign, obligation, items, now=moment)
+                            for result in written:
+                                self.summary.reviews["accept" if result.status == "da_duyet" else "return"] += 1
+                        session.commit()
+                    except SubmissionError as exc:
+                        session.rollback()
+                        refused = [(item, exc) for item in items]
+                    for item, exc in refused:
+                        self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
+
     # -- milestones ------------------------------------------------------------------------------------
     def _milestones(self, campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:
         spec = campaign.spec
@@ -393,6 +492,7 @@ class Simulation:
     def _consolidate(self, campaign: Campaign, round_number: int | None, day: date) -> None:
         moment = local_to_utc(datetime.combine(day, time(7, 0)))
         if self.options.use_prefect:
+            self._prefect_ready()
             from thidua.flows.consolidation import consolidation_flow
 
             result = asyncio.run(consolidation_flow(campaign.code, round_number=round_number, actor="demo"))

@@ -78,3 +78,11 @@ def parse_cli_now(text: str | None) -> datetime | None:
 def stdout_utf8() -> None:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+
+
+def ready_engine(settings=None):  # noqa: ANN001, ANN201  (typed in thidua.bootstrap; kept lazy here)
+    """The migrated engine of the environment's settings (thidua.bootstrap.ready_engine), imported when a command
+    first touches data, so `thidua --help` and `validate` start without SQLAlchemy."""
+    from thidua.bootstrap import ready_engine as _ready_engine
+
+    return _ready_engine(settings)

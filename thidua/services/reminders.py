@@ -659,7 +659,12 @@ def _failure_rows(session: Session, campaign_id: int, start: datetime, end: date
 
 def email_problems(emails: Any) -> str | None:
     """Why a unit cannot receive mail, or None."""
-    addresses = [str(e) for e in (emails or []) if str(e).strip()]
+    return _email_problems(tuple(str(e) for e in (emails or [])))
+
+
+@lru_cache(maxsize=65536)  # every office digest checks every unit's list again; the lists rarely change
+def _email_problems(emails: tuple[str, ...]) -> str | None:
+    addresses = [e for e in emails if e.strip()]
     if not addresses:
         return "chưa có địa chỉ e-mail"
     bad = [a for a in addresses if not is_plausible_email(a)]

@@ -1,0 +1,23 @@
+"""outbox indexes for the office digest and failure queries
+
+Revision ID: 0012_h17a_outbox_digest_indexes
+Revises: 0011_unit_attributes
+Create Date: 2026-12-04 08:00:00
+"""
+from alembic import op
+
+
+revision = '0012_h17a_outbox_digest_indexes'
+down_revision = '0011_unit_attributes'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_outbox_campaign_status_scheduled', 'outbox', ['campaign_id', 'status', 'scheduled_at'])
+    op.create_index('ix_outbox_campaign_scheduled', 'outbox', ['campaign_id', 'scheduled_at', 'status'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_outbox_campaign_scheduled', table_name='outbox')
+    op.drop_index('ix_outbox_campaign_status_scheduled', table_name='outbox')
