@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from thidua.errors import RefusedError
 from thidua.models.clock import local_to_utc, utc_to_local
@@ -362,7 +362,7 @@ class Simulation:
         if not actions:
             return
         if self.options.batch_actions:
-            self._act_in_batches(actions, day)
+            self._act_in_batches(campaign.id, actions, day)  # type: ignore[arg-type]
             return
         from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import obligation_spec, review_report, submit_report
@@ -370,16 +370,8 @@ class Simulation:
         assert self.engine is not None
         # One unit of work per action (commit each), without re-reading every loaded row after each commit.
         with Session(self.engine, expire_on_commit=False) as session:
-            ids = [a.assignment_id for a in actions]
-            rows = session.execute(
-                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
-                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                .join(Unit, Unit.id == Assignment.unit_id)
-                .where(Assignment.id.in_(ids))  # type: ignore[attr-defined]
-            ).all()
-            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
-            reviewers = dict(session.execute(select(Unit.id, Unit.code).where(  # type: ignore[call-overload]
-                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).all())  # type: ignore[union-attr]
+            found, reviewer_units = _action_rows(session, actions)
+            reviewers = {uid: u.code for uid, u in reviewer_units.items()}
             moment = local_to_utc(datetime.combine(day, time(10, 0)))
             for action in actions:
                 assignment, obligation, unit = found[action.assignment_id]
@@ -414,25 +406,18 @@ class Simulation:
             self._specs[obligation.id] = obligation_spec(obligation)  # type: ignore[index]
         return self._specs[obligation.id]  # type: ignore[index]
 
-    def _act_in_batches(self, actions: list[Action], day: date) -> None:
+    def _act_in_batches(self, campaign_id: int, actions: list[Action], day: date) -> None:
         from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import ReviewItem, SubmitItem, review_many, submit_many
 
         assert self.engine is not None
         moment = local_to_utc(datetime.combine(day, time(10, 0)))
         with Session(self.engine, expire_on_commit=False) as session:
-            campaign = session.execute(select(Campaign).where(Campaign.code == "bd-2023")).scalars().one()  # type: ignore[call-overload]
-            rows = session.execute(
-                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
-                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                .join(Unit, Unit.id == Assignment.unit_id)
-                .where(Assignment.id.in_([a.assignment_id for a in actions]))  # type: ignore[attr-defined]
-            ).all()
-            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
-            reviewers = {u.id: u for u in session.execute(select(Unit).where(  # type: ignore[call-overload]
-                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).scalars()}  # type: ignore[union-attr]
-            submits: dict[int, list[Any]] = defaultdict(list)
-            reviews: dict[int, list[Any]] = defaultdict(list)
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            found, reviewers = _action_rows(session, actions)
+            submits: dict[int, list[SubmitItem]] = defaultdict(list)
+            reviews: dict[int, list[ReviewItem]] = defaultdict(list)
             obligations: dict[int, ObligationDef] = {}
             for action in actions:
                 assignment, obligation, unit = found[action.assignment_id]
@@ -450,24 +435,33 @@ class Simulation:
                     reviews[obligation.id].append(ReviewItem(
                         assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
                         comment=None if action.verb == "accept" else RETURN_COMMENT))
-            for batches, apply in ((submits, "submit"), (reviews, "review")):
-                for obligation_id, items in batches.items():
-                    obligation = obligations[obligation_id]
-                    try:
-                        if apply == "submit":
-                            written, refused = submit_many(session, campaign, obligation, self._spec(obligation), items,
-                                                           now=moment, source="demo")
-                            self.summary.submissions += len(written)
-                        else:
-                            written, refused = review_many(session, campaign, obligation, items, now=moment)
-                            for result in written:
-                                self.summary.reviews["accept" if result.status == "da_duyet" else "return"] += 1
-                        session.commit()
-                    except SubmissionError as exc:
-                        session.rollback()
-                        refused = [(item, exc) for item in items]
-                    for item, exc in refused:
-                        self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
+            for obligation_id, submit_items in submits.items():
+                obligation = obligations[obligation_id]
+                refused: list[tuple[Any, SubmissionError]]
+                try:
+                    written, refused = submit_many(session, campaign, obligation, self._spec(obligation), submit_items,
+                                                   now=moment, source="demo")
+                    self.summary.submissions += len(written)
+                    session.commit()
+                except SubmissionError as error:
+                    session.rollback()
+                    refused = [(item, error) for item in submit_items]
+                self._report_refused(obligation, refused)
+            for obligation_id, review_items in reviews.items():
+                obligation = obligations[obligation_id]
+                try:
+                    reviewed, refused = review_many(session, campaign, obligation, review_items, now=moment)
+                    for result in reviewed:
+                        self.summary.reviews["accept" if result.status == "da_duyet" else "return"] += 1
+                    session.commit()
+                except SubmissionError as error:
+                    session.rollback()
+                    refused = [(item, error) for item in review_items]
+                self._report_refused(obligation, refused)
+
+    def _report_refused(self, obligation: ObligationDef, refused: list[tuple[Any, Exception]]) -> None:
+        for item, exc in refused:
+            self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
 
     # -- milestones ------------------------------------------------------------------------------------
     def _milestones(self, campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:
@@ -578,6 +572,22 @@ class Simulation:
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
         return summary
+
+
+def _action_rows(session: Session, actions: list[Action]) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]],
+                                                                    dict[int, Unit]]:
+    """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
+    rows = session.execute(
+        select(Assignment, ObligationDef, Unit)
+        .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
+    ).tuples().all()
+    found = {a.id: (a, ob, unit) for a, ob, unit in rows if a.id is not None}
+    reviewer_ids = {a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}
+    reviewers = {u.id: u for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
+                 if u.id is not None}
+    return found, reviewers
 
 
 def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None:

@@ -22,7 +22,7 @@ from thidua.models.nominations import NominationError
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
 from thidua.services.commendation import bonuses, certificates, council, decisions, evidence, persons, publication
-from thidua.services.submissions import year_end_rating
+from thidua.services.submissions import year_end_ratings
 
 if TYPE_CHECKING:
     from thidua.simulation import Simulation
@@ -166,9 +166,11 @@ class _AwardPlay:
     def cdcs_propose(self, day: date) -> None:
         catalogue = self._catalogue()
         proposed = 0
-        for unit in self._units("cdcs"):
-            with Session(self.engine) as session:
-                rating = year_end_rating(session, self.campaign_id, _uid(unit))
+        units = self._units("cdcs")
+        with Session(self.engine) as session:  # proposals change no report: every rating read at once
+            ratings = year_end_ratings(session, self.campaign_id, [_uid(unit) for unit in units])
+        for unit in units:
+            rating = ratings[_uid(unit)]
             if rating not in GOOD_RATINGS or self.rng.random() > 0.08:
                 continue
             members = persons.persons_in_subtree(self.engine, _uid(unit))
@@ -258,8 +260,9 @@ class _AwardPlay:
                 Assignment.status == "da_duyet")
             children = session.exec(select(Unit).where(Unit.parent_id == _uid(district), Unit.level_code == "cdcs",  # type: ignore[call-overload]
                                                        Unit.id.in_(registered)).order_by(Unit.code)).scalars().all()  # type: ignore[attr-defined]
+            ratings = year_end_ratings(session, self.campaign_id, [_uid(child) for child in children])
             for child in children:
-                if year_end_rating(session, self.campaign_id, _uid(child)) == GOOD_RATINGS[0]:
+                if ratings[_uid(child)] == GOOD_RATINGS[0]:
                     return child
         return None
 

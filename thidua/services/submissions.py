@@ -537,23 +537,39 @@ def counted_submission(session: Session, assignment_id: int, accepted_only: bool
 def year_end_rating(session: Session, campaign_id: int, unit_id: int) -> str | None:
     """The unit's year-end rating for award eligibility: the superior's appraised rating when it set one,
     else the rating the unit proposed in its final report. None without a counted final report."""
+    return year_end_ratings(session, campaign_id, [unit_id])[unit_id]
+
+
+def year_end_ratings(session: Session, campaign_id: int, unit_ids: Sequence[int]) -> dict[int, str | None]:
+    """year_end_rating of many units (the same rule), the final-report obligations read and their forms decoded
+    once instead of once per unit."""
+    ratings: dict[int, str | None] = dict.fromkeys(unit_ids)
+    remaining = set(ratings)
     final = session.execute(
         select(ObligationDef).where(ObligationDef.campaign_id == campaign_id, ObligationDef.kind == "final_report",
                                     ObligationDef.active.is_(True))  # type: ignore[attr-defined]
     ).scalars().all()
     for obligation in final:
+        if not remaining:
+            break
         spec = obligation_spec(obligation)
         if not any(f.code == RATING_FIELD for f in spec.fields):
             continue
-        assignment_id = session.execute(
-            select(Assignment.id).where(Assignment.obligation_id == obligation.id, Assignment.unit_id == unit_id)
-        ).scalar()
-        if assignment_id is None:
-            continue
-        submission = counted_submission(session, assignment_id, spec.consolidate_accepted_only)
-        if submission is not None:
-            return submission.appraised_rating or submission.data.get(RATING_FIELD)
-    return None
+        assignments: dict[int, int] = {}
+        for chunk_start in range(0, len(remaining), 500):
+            chunk = sorted(remaining)[chunk_start:chunk_start + 500]
+            for assignment_id, unit_id in session.execute(
+                select(Assignment.id, Assignment.unit_id)  # type: ignore[call-overload]
+                .where(Assignment.obligation_id == obligation.id, Assignment.unit_id.in_(chunk))  # type: ignore[attr-defined]
+                .order_by(Assignment.id)
+            ).all():
+                assignments.setdefault(unit_id, assignment_id)  # a unit's first assignment, as scalar() read it
+        for unit_id, assignment_id in assignments.items():
+            submission = counted_submission(session, assignment_id, spec.consolidate_accepted_only)
+            if submission is not None:
+                ratings[unit_id] = submission.appraised_rating or submission.data.get(RATING_FIELD)
+                remaining.discard(unit_id)
+    return ratings
 
 
 # ---------------------------------------------------------------------------------------------------

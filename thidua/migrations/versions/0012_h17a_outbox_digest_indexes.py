@@ -1,4 +1,5 @@
-"""outbox indexes for the office digest and failure queries
+"""outbox index for the office digest and failure queries: (campaign_id, status, scheduled_at), covering the
+digest's window counts, its pending count and the failure rows of a window
 
 Revision ID: 0012_h17a_outbox_digest_indexes
 Revises: 0011_unit_attributes
@@ -15,9 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_outbox_campaign_status_scheduled', 'outbox', ['campaign_id', 'status', 'scheduled_at'])
-    op.create_index('ix_outbox_campaign_scheduled', 'outbox', ['campaign_id', 'scheduled_at', 'status'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_outbox_campaign_scheduled', table_name='outbox')
     op.drop_index('ix_outbox_campaign_status_scheduled', table_name='outbox')
