@@ -246,10 +246,10 @@ def target_chart(target: TargetReport) -> TargetChart:
     for row in target.scope:
         p = row.progress
         if additive:
-            value = f"{fmt_fraction(p.figure.value, target.target)} {target.unit_of_measure} ({fmt_percent(p.percent_of_target, missing='—')})"
+            shown = f"{fmt_fraction(p.figure.value, target.target)} {target.unit_of_measure} ({fmt_percent(p.percent_of_target, missing='—')})"
         else:
-            value = f"{_amount(p.figure.value, target)} (chỉ tiêu {_amount(target.target, target)})"
-        scope.append(ChartBar(row.unit_name, value, min(p.percent_of_target or 0.0, 100.0), _tone(p)))
+            shown = f"{_amount(p.figure.value, target)} (chỉ tiêu {_amount(target.target, target)})"
+        scope.append(ChartBar(row.unit_name, shown, min(p.percent_of_target or 0.0, 100.0), _tone(p)))
     whole = target.scope[0].progress.figure.value if target.scope else None
     parts_sorted = sorted(target.breakdown, key=lambda r: (-(r.progress.figure.value or 0.0), r.unit_name))
     values = [r.progress.figure.value or 0.0 for r in parts_sorted]

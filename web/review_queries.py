@@ -2,7 +2,7 @@
 oldest first. One indexed query per page."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -94,9 +94,10 @@ def review_queue(session: Session, p: Principal, campaign_id: int, filters: Queu
         .order_by(Submission.submitted_at, Submission.id)
         .limit(PAGE_SIZE).offset((max(filters.page, 1) - 1) * PAGE_SIZE)
     ).all()
-    definitions = dict(session.execute(
-        select(ObligationDef.id, ObligationDef.definition).where(ObligationDef.id.in_({r[-1] for r in rows}))
+    table = ObligationDef.__table__  # type: ignore[attr-defined]
+    definitions: dict[int, dict[str, Any]] = dict(session.execute(  # type: ignore[arg-type]
+        select(table.c.id, table.c.definition).where(table.c.id.in_({r[-1] for r in rows}))
     ).all()) if rows else {}
     fields = {ob_id: [FormField.model_validate(f) for f in (definition or {}).get("fields") or []]
               for ob_id, definition in definitions.items()}
-    return [QueueRow(*r[:-2], figures=key_figures(fields[r[-1]], r[-2] or {})) for r in rows], total
+    return [replace(QueueRow(*r[:-2]), figures=key_figures(fields[r[-1]], r[-2] or {})) for r in rows], total

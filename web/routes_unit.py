@@ -108,6 +108,7 @@ def window_closes_on(request: Request, view: AssignmentView):  # noqa: ANN201
     """The day a proposal window closes for the unit's level (proposals are refused after it), or None."""
     from thidua.services.nominations import window_schedule
 
+    assert view.campaign.id is not None
     return next((w.closes_on for w in window_schedule(request.app.state.engine, view.campaign.id)
                  if w.title == view.obligation.title and w.level == view.unit.level_code), None)
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from tests.web.conftest import World, csrf_of, sign_in
 from tests.web.helpers import NOMINATION_NOW, eligible_for_round_two_awards, proposal, report_accepted
 from tests.web.test_nominations_flow import as_, text_of
-from thidua.models.tables import Assignment, ObligationDef, Unit
+from thidua.models.tables import Assignment, Unit
 from thidua.services.submissions import submit_report
 
 MONDAY = datetime(2023, 10, 9, 1, 0, tzinfo=timezone.utc)  # Monday 09/10/2023 08:00 in Bình Định
