@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlmodel import Session
 
-from tests.web.conftest import World, csrf_of, sign_in
+from tests.web.conftest import World, csrf_of, make_client, sign_in
 from tests.web.helpers import NOMINATION_NOW, eligible_for_round_two_awards, proposal, report_accepted
 from tests.web.test_nominations_flow import as_, text_of
 from thidua.models.tables import Assignment, Unit
@@ -36,7 +36,9 @@ def row_of(html: str, table_id: str, needle: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # Point 10: the reviewer queue
 # ---------------------------------------------------------------------------------------------------
-def test_the_queue_shows_each_reports_key_figures_formatted(world: World, client) -> None:
+def test_the_queue_shows_each_reports_key_figures_formatted(any_world: World) -> None:
+    """On SQLite and PostgreSQL (the figures come from the submissions' JSON in the same page query)."""
+    world, client = any_world, make_client(any_world)
     submitted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 12, "so_doan_vien_moi": 1250, "gia_tri_lam_loi": 15.5,
                                                   "guong_dien_hinh": "Chị Nguyễn Thị B, tổ trưởng tổ sản xuất"})
     submitted(world, "BDH.D1.2", "so-ket-dot-1", {"so_sang_kien": 0, "so_doan_vien_moi": 3})
