@@ -38,6 +38,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
