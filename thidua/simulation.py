@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -388,7 +388,7 @@ class Simulation:
                     else:
                         if assignment.status != "da_gui" or assignment.current_version != action.version:
                             continue
-                        reviewer_code = reviewers[assignment.reviewer_unit_id]
+                        reviewer_code = reviewers[assignment.reviewer_unit_id or 0]
                         review_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
                                       unit_code=unit.code, reviewer_code=reviewer_code, accept=action.verb == "accept",
                                       actor=f"demo:{reviewer_code}", comment=None if action.verb == "accept" else RETURN_COMMENT,
@@ -421,18 +421,19 @@ class Simulation:
             obligations: dict[int, ObligationDef] = {}
             for action in actions:
                 assignment, obligation, unit = found[action.assignment_id]
-                obligations[obligation.id] = obligation
+                obligation_id = obligation.id or 0  # loaded rows: never None
+                obligations[obligation_id] = obligation
                 if action.verb == "submit":
                     if assignment.current_version >= action.version:
                         continue  # done before a resume
                     rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
                     raw = form_values(self._spec(obligation), unit.sector, unit.level_code, rng)
-                    submits[obligation.id].append(SubmitItem(assignment, unit, raw, f"demo:{unit.code}"))
+                    submits[obligation_id].append(SubmitItem(assignment, unit, raw, f"demo:{unit.code}"))
                 else:
                     if assignment.status != "da_gui" or assignment.current_version != action.version:
                         continue
-                    reviewer = reviewers[assignment.reviewer_unit_id]
-                    reviews[obligation.id].append(ReviewItem(
+                    reviewer = reviewers[assignment.reviewer_unit_id or 0]
+                    reviews[obligation_id].append(ReviewItem(
                         assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
                         comment=None if action.verb == "accept" else RETURN_COMMENT))
             for obligation_id, submit_items in submits.items():
@@ -459,7 +460,7 @@ class Simulation:
                     refused = [(item, error) for item in review_items]
                 self._report_refused(obligation, refused)
 
-    def _report_refused(self, obligation: ObligationDef, refused: list[tuple[Any, Exception]]) -> None:
+    def _report_refused(self, obligation: ObligationDef, refused: Sequence[tuple[Any, Exception]]) -> None:
         for item, exc in refused:
             self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
 
