@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Protocol, Sequence, Union
 
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
@@ -256,7 +256,9 @@ class CampaignSpec(Strict):
     assumption_notes: list[str] = Field(default_factory=list)
     starts: VNDate
     ends: VNDate
-    round_boundary: Literal["earlier_round"] = "earlier_round"
+    # A day shared by two rounds (the seed's 31/5 and 30/9 end one round and start the next) belongs to the
+    # earlier round (earlier_round) or to the later one (later_round): dated events follow this rule.
+    round_boundary: Literal["earlier_round", "later_round"] = "earlier_round"
     rounds: list[RoundSpec] = Field(min_length=1)
     content: ContentBySector = Field(default_factory=ContentBySector)
     obligations: list[Obligation] = Field(min_length=1)
@@ -296,10 +298,24 @@ def resolve_due(obligation: Obligation, rounds: dict[int, RoundSpec]) -> date | 
     return obligation.due
 
 
-def round_of_day(day: date, rounds: list[RoundSpec]) -> int | None:
-    """The round a day belongs to. The seed gives 31/5 and 30/9 to two rounds each; the rule
-    (round_boundary: earlier_round) gives a shared boundary day to the earlier round."""
-    for round_ in sorted(rounds, key=lambda r: r.number):
+class RoundDates(Protocol):
+    number: int
+
+    @property
+    def starts(self) -> date: ...
+
+    @property
+    def ends(self) -> date: ...
+
+
+def round_of_day(day: date, rounds: Sequence[RoundDates], rule: str = "earlier_round") -> int | None:
+    """The round a dated event (a submission, a nomination, a figure) belongs to. The seed gives 31/5 and 30/9
+    to two rounds each; the campaign's rule decides: earlier_round gives a shared boundary day to the earlier
+    round, later_round to the later one."""
+    ordered = sorted(rounds, key=lambda r: r.number)
+    if rule == "later_round":
+        ordered.reverse()
+    for round_ in ordered:
         if round_.starts <= day <= round_.ends:
             return round_.number
     return None
