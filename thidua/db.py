@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
+from thidua.errors import UnavailableError
 from thidua.settings import Settings, get_settings
 
 
@@ -74,14 +75,12 @@ _LOCKED = ("database is locked", "database table is locked", "could not obtain l
 _FULL = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
 
 
-def storage_failure(exc: BaseException, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "UnavailableError | None":
+def storage_failure(exc: BaseException, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> UnavailableError | None:
     """A database error that is the machine's state, not a bug, as the Vietnamese message to show: the database
     held by another program's write lock past the busy timeout, or a full disk (SQLite "database or disk is
     full", PostgreSQL "could not extend file", an OSError ENOSPC/EDQUOT). None for anything else. The
     transaction was rolled back, so the message can promise that nothing changed."""
     import errno
-
-    from thidua.errors import UnavailableError
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" tệp {exc.filename}" if exc.filename else ""
