@@ -302,7 +302,8 @@ def resolve_due(obligation: Obligation, rounds: dict[int, RoundSpec]) -> date | 
 
 
 class RoundDates(Protocol):
-    number: int
+    @property
+    def number(self) -> int: ...
 
     @property
     def starts(self) -> date: ...

@@ -245,8 +245,10 @@ def _coverage(session: Session, campaign: Campaign, obligations) -> dict[int, da
     """The last day each source obligation's report covers: the day a báo cáo nhanh counts to ('as_of'), its
     period's end (recurring), its round's end (round reports), else its due date; never after its due date (a
     report cannot cover days after it is sent)."""
-    round_ends = dict(session.execute(select(Round.number, Round.ends_on).where(Round.campaign_id == campaign.id)).all())
-    covers = {}
+    R = Round.__table__  # type: ignore[attr-defined]
+    round_ends: dict[int, date] = {number: ends for number, ends in session.execute(
+        select(R.c.number, R.c.ends_on).where(R.c.campaign_id == campaign.id))}
+    covers: dict[int, date] = {}
     for o in obligations:
         as_of = (o.definition or {}).get("as_of")  # a báo cáo nhanh: its running figure is counted to this day
         end = (date.fromisoformat(as_of) if as_of else None) or o.period_ends or round_ends.get(o.round_number) or o.due_on
