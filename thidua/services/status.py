@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, and_, case, column, func, select, table
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, and_, case, column, func, select, table
 
 from thidua.errors import NotFoundError
-from thidua.models.clock import end_of_day_utc, utcnow
+from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
 from thidua.models.hierarchy import subtree_range
 from thidua.models.status import SUBMITTED_STATUSES
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlmodel import Session
 
+    from thidua.models.spec.campaign import RoundOfDay
     from thidua.models.tables import Campaign, Unit
 
 SEGMENT = 9  # width of one path segment: 8 digits and a dot
@@ -36,6 +37,9 @@ SUBMISSION = table("submission", column("id", Integer), column("assignment_id", 
 UNIT = table("unit", column("id", Integer), column("code"), column("name"), column("level_code"),
              column("parent_id", Integer), column("path"), column("active", Boolean))
 CAMPAIGN = table("campaign", column("id", Integer), column("code"), column("timezone"), column("root_unit_id", Integer))
+CAMPAIGN_SPEC = table("campaign", column("id", Integer), column("spec", JSON))
+ROUND = table("round", column("campaign_id", Integer), column("number", Integer), column("name"), column("starts_on", Date),
+              column("ends_on", Date))
 LEVEL = table("level", column("code"), column("name"), column("short_name"), column("rank", Integer))
 OBLIGATION = table("obligation", column("id", Integer), column("campaign_id", Integer), column("code"), column("title"))
 CORE_TABLES = (ASSIGNMENT, SUBMISSION)
@@ -99,6 +103,7 @@ class StatusReport:
     group_level: str | None = None
     tree_on: date | None = None  # grouped by the tree as it stood on this day (None: today's tree)
     unplaced: Counts | None = None  # tree_on: work now held by units that did not exist yet on that day
+    round: RoundOfDay | None = None  # the round `at` falls in, by the campaign's boundary rule
 
 
 def get_campaign(session: Session, code: str) -> Campaign:
@@ -224,7 +229,27 @@ def status_report(
          for prefix, counts in per_prefix.items() if prefix in children),
         key=lambda row: row.key,
     )
-    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
+    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
+                        round=round_at(session, campaign, now))
+
+
+def round_at(session: Session | Connection, campaign: Any, moment: datetime) -> RoundOfDay | None:
+    """The round the moment's local day belongs to, by the campaign's declared boundary rule."""
+    return round_on_day(session, campaign.id, utc_to_local(moment, campaign.timezone).date())
+
+
+def round_on_day(session: Session | Connection, campaign_id: int, day: date) -> RoundOfDay | None:
+    """The round `day` belongs to under the campaign's `round_boundary` rule (a shared boundary day goes to the
+    earlier or to the later round); None outside every round. Core only (`thidua status` loads no ORM);
+    services.lookup.round_of is this."""
+    from thidua.models.spec.campaign import RoundOfDay, round_of_day
+
+    spec = session.execute(select(CAMPAIGN_SPEC.c.spec).where(CAMPAIGN_SPEC.c.id == campaign_id)).scalar()
+    rule = str((spec or {}).get("round_boundary") or "earlier_round")
+    rounds = [RoundOfDay(r.number, r.name, r.starts_on, r.ends_on, rule)
+              for r in session.execute(select(ROUND).where(ROUND.c.campaign_id == campaign_id))]
+    number = round_of_day(day, rounds, rule)
+    return next((r for r in rounds if r.number == number), None)
 
 
 def _sum_cells(session: Session | Connection, cells) -> tuple[Counts, list[StatusRow], dict[str, Counts]]:  # noqa: ANN001
@@ -304,7 +329,7 @@ def _status_on_tree(session: Any, campaign: Any, day: date, *, unit_code: str | 
     ).one()
     unplaced = _counts(unplaced_cells)
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
-                        tree_on=day, unplaced=unplaced if unplaced.owed else None)
+                        tree_on=day, unplaced=unplaced if unplaced.owed else None, round=round_at(session, campaign, now))
 
 
 def _usual_level(children) -> str | None:  # noqa: ANN001
