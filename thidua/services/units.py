@@ -72,6 +72,7 @@ from thidua.models.hierarchy import (  # the underscored names: the rules the st
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
+from thidua.models.nominations import NominationQuotaCount
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
 from thidua.errors import InvalidInputError
@@ -564,6 +565,8 @@ def _execute(session: Session, plan: ImportPlan) -> None:
         conn.execute(_UPDATE, [{"b_id": row["id"], **{f"b_{n}": row[n] for n in _UPDATE_FIELDS}} for row in chunk])
     for chunk in _chunks(plan.deactivate_ids):
         conn.execute(_DEACTIVATE, [{"b_id": unit_id, "b_now": now} for unit_id in chunk])
+    if plan.rewrites or plan.updates:  # parents or levels may have changed: quota subtrees are counted again
+        conn.execute(NominationQuotaCount.__table__.delete())  # type: ignore[attr-defined]
     audit_rows = plan.audit_rows()
     while chunk := list(islice(audit_rows, CHUNK)):
         audit_many(session, chunk)
