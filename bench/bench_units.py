@@ -89,10 +89,10 @@ def _import_in_child(url: str, units_csv: str, whole_file: bool, conn) -> None: 
     engine = make(url)
     if whole_file:  # the path before issue 17: the whole file read, checked and planned in memory
         service._import_new_csv = lambda *a, **k: None  # type: ignore[assignment]
-    before = peak_rss_mb()
+    before = _vm_hwm_mb()
     wall, cpu = time.perf_counter(), time.process_time()
     report = service.import_units(engine, Path(units_csv))
-    conn.send((time.perf_counter() - wall, time.process_time() - cpu, peak_rss_mb(), before, len(report.created)))
+    conn.send((time.perf_counter() - wall, time.process_time() - cpu, _vm_hwm_mb(), before, len(report.created)))
     engine.dispose()
 
 
@@ -139,6 +139,14 @@ def compare_imports(units_csv: Path, work: Path, repeats: int, pg: str | None) -
         peak = statistics.median(r[2] for r in runs[mode])
         print(f"  Trung vị {label}: {wall:.2f} s ({wall / statistics.median(floors):.1f}× sàn), bộ nhớ đỉnh {peak:.0f} MB")
     print(f"  Trung vị sàn: {statistics.median(floors):.2f} s; tải {_load()}")
+
+
+def _vm_hwm_mb() -> float:
+    """This process's own peak resident memory (VmHWM: getrusage's figure can carry the parent's over a spawn)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
 
 
 def _load() -> str:
