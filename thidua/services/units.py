@@ -580,9 +580,9 @@ def _execute(session: Session, plan: ImportPlan) -> None:
 # ---------------------------------------------------------------------------------------------------
 # Streaming import of new units from a CSV file (issue 17: the national tree in bounded memory)
 # ---------------------------------------------------------------------------------------------------
-class _NotStreamable(Exception):
-    """The file needs the whole-file reader: it is broken somewhere (that reader words the problem) or it
-    changes stored units."""
+class _NotStreamable(InvalidInputError):
+    """Internal (never escapes `_import_new_csv`): the file needs the whole-file reader, which words the
+    problem of a broken file."""
 
 
 class _SlimRecord:
