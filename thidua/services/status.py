@@ -18,7 +18,7 @@ from thidua.models.status import SUBMITTED_STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-    from sqlmodel import Session
+    from sqlalchemy.orm import Session
 
     from thidua.models.spec.campaign import RoundOfDay
     from thidua.models.tables import Campaign, Unit
