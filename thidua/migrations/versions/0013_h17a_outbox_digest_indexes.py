@@ -1,15 +1,15 @@
 """outbox index for the office digest and failure queries: (campaign_id, status, scheduled_at), covering the
 digest's window counts, its pending count and the failure rows of a window
 
-Revision ID: 0012_h17a_outbox_digest_indexes
-Revises: 0011_unit_attributes
+Revision ID: 0013_h17a_outbox_digest_indexes
+Revises: 0012_h17b_quota_counts
 Create Date: 2026-12-04 08:00:00
 """
 from alembic import op
 
 
-revision = '0012_h17a_outbox_digest_indexes'
-down_revision = '0011_unit_attributes'
+revision = '0013_h17a_outbox_digest_indexes'
+down_revision = '0012_h17b_quota_counts'
 branch_labels = None
 depends_on = None
 
