@@ -21,7 +21,6 @@ from thidua.models.spec.problems import SpecError
 from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, AuditLog, Campaign, ObligationDef, Unit
 from thidua.services import clusters as svc
-from thidua.services import nominations as nom
 from thidua.services.campaigns import load_campaign
 from thidua.services.selectors import selector_clause
 from thidua.services.units import load_attribute_schema
@@ -214,7 +213,6 @@ def test_only_the_head_of_the_year_submits_and_only_the_top_unit_may_be_proposed
                        minutes="Biên bản số 02/BB-CTĐ ngày 28/11/2023", meeting_order=["BDH.D2", "BDH.D3"])
     with pytest.raises(NominationError) as caught:
         _propose_banner(world, "BDH.D2")
-    assert "BDH.D2" not in str(caught.value) or True
     assert "xếp thứ 2/3 trong Cụm thi đua A năm 2023; chỉ đơn vị xếp thứ nhất của cụm/khối được đề nghị" in str(caught.value)
     assert _propose_banner(world, "BDH.D1")
     with Session(world.engine) as session:
@@ -240,7 +238,7 @@ def test_a_unit_outside_every_cluster_is_refused_and_cdcs_are_not_held_to_the_ru
     with Session(world.engine) as session:
         session.execute(ClusterMember.__table__.delete().where(ClusterMember.unit_id == world.units["BDH.D4"]))  # type: ignore[attr-defined]
         session.commit()
-    with pytest.raises(NominationError, match="BDH.D4|không thuộc cụm/khối thi đua nào năm 2023"):
+    with pytest.raises(NominationError, match="không thuộc cụm/khối thi đua nào năm 2023"):
         _propose_banner(world, "BDH.D4")
     assert world.propose("BDH.D3.1", world.proposal("co-thi-dua-ldld-tinh", "BDH.D3.1"), now=NOV_10)
 

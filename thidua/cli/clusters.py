@@ -141,7 +141,8 @@ def submit_cmd(
     with Session(engine) as session:
         unit = get_unit(session, acting)
     meeting = [c.strip() for c in (order or "").split(",") if c.strip()]
-    service.submit_ranking(engine, campaign, code, unit.id, actor=f"cli:{acting}", minutes=minutes,
+    service.submit_ranking(engine, campaign, code, unit.id,  # type: ignore[arg-type]
+                           actor=f"cli:{acting}", minutes=minutes,
                            meeting_order=meeting, now=parse_cli_now(now))
     with Session(engine) as session:
         camp = service.campaign_named(session, campaign)

@@ -236,7 +236,7 @@ def import_clusters(engine: Engine, path: Path | str, *, actor: str = "cli", dry
 
 def _apply(session: Session, plans: Sequence[ClusterPlan], existing: Mapping[tuple[str, int], Any],
            wanted: set[tuple[str, int]], file: str, actor: str) -> None:
-    ids = dict(session.execute(select(U.c.code, U.c.id).where(U.c.code.in_(
+    ids: dict[str, int] = dict(session.execute(select(U.c.code, U.c.id).where(U.c.code.in_(
         sorted({m for p in plans for m in p.members}))).execution_options()).all())
     years = sorted({p.year for p in plans})
     gone = [row.id for key, row in existing.items() if key not in wanted]
@@ -248,7 +248,7 @@ def _apply(session: Session, plans: Sequence[ClusterPlan], existing: Mapping[tup
         values = {"name": plan.name, "kind": plan.kind, "head_unit_id": ids[plan.head], "source_file": file, "updated_at": now}
         before = existing.get((plan.code, plan.year))
         if before is None:
-            cluster_id = session.execute(insert(C).values(code=plan.code, year=plan.year, **values)).inserted_primary_key[0]
+            cluster_id = session.execute(insert(C).values(code=plan.code, year=plan.year, **values)).inserted_primary_key[0]  # type: ignore[attr-defined]
         else:
             cluster_id = before.id
             session.execute(update(C).where(C.c.id == cluster_id).values(**values))
@@ -390,7 +390,7 @@ def _criterion_values(session: Session, campaign: Campaign, criterion: ScoringCr
         ObligationDef.campaign_id == campaign.id,  # type: ignore[arg-type]
         or_(ObligationDef.code.in_(criterion.obligations), ObligationDef.code.in_(refs),  # type: ignore[attr-defined]
             ObligationDef.series.in_(refs)))).scalars().all()  # type: ignore[union-attr]
-    paths = dict(session.execute(select(U.c.id, U.c.path).where(U.c.id.in_(list(values)))).all())
+    paths: dict[int, str] = dict(session.execute(select(U.c.id, U.c.path).where(U.c.id.in_(list(values)))).all())
     for obligation in obligations:
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only)  # type: ignore[arg-type]
         assert criterion.field is not None
@@ -467,7 +467,7 @@ def submit_ranking(engine: Engine, campaign_code: str, cluster_code: str, acting
         else:
             ranking_id = session.execute(insert(R).values(
                 cluster_id=cluster.id, campaign_id=campaign.id, submitted_by_unit_id=acting_unit_id, submitted_by=actor,
-                submitted_at=at, minutes=minutes.strip(), version=1)).inserted_primary_key[0]
+                submitted_at=at, minutes=minutes.strip(), version=1)).inserted_primary_key[0]  # type: ignore[attr-defined]
         session.execute(insert(SC), [{"ranking_id": ranking_id, "unit_id": ids[r.unit_code], "score": r.score, "rank": r.rank,
                                       "details": {"parts": dict(r.parts), "tied": r.tied, "decided_by": r.decided_by}}
                                      for r in ranked])
@@ -505,12 +505,12 @@ def standings(session: Session, campaign_id: int, year: int, unit_ids: Iterable[
     out = {uid: ClusterStanding(None, year) for uid in ids}
     if not ids:
         return out
-    member_of = dict(session.execute(select(M.c.unit_id, M.c.cluster_id).where(M.c.year == year, M.c.unit_id.in_(ids))).all())
+    member_of: dict[int, int] = dict(session.execute(select(M.c.unit_id, M.c.cluster_id).where(M.c.year == year, M.c.unit_id.in_(ids))).all())
     if not member_of:
         return out
     clusters = sorted(set(member_of.values()))
-    names = dict(session.execute(select(C.c.id, C.c.name).where(C.c.id.in_(clusters))).all())
-    rankings = dict(session.execute(select(R.c.cluster_id, R.c.id).where(R.c.campaign_id == campaign_id,
+    names: dict[int, str] = dict(session.execute(select(C.c.id, C.c.name).where(C.c.id.in_(clusters))).all())
+    rankings: dict[int, int] = dict(session.execute(select(R.c.cluster_id, R.c.id).where(R.c.campaign_id == campaign_id,
                                                                          R.c.cluster_id.in_(clusters))).all())
     scores: dict[int, list[tuple[int, int]]] = {}
     if rankings:
