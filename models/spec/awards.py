@@ -294,6 +294,11 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
                                  f"cấp '{level}' cao hơn cấp quyết định '{award.decided_by}': không thể đề nghị lên cấp dưới"))
         for j, level in enumerate(award.nominee_levels or []):
             check_level(loc + ("nominee_levels", j), level)
+        for j, criterion in enumerate(award.criteria):
+            for k, level in enumerate(criterion.levels or []):  # cluster_rank: nominees of these levels
+                check_level(loc + ("criteria", j, "levels", k), level)
+            if criterion.kind == "cluster_rank" and "collective" not in award.subjects:
+                problems.append((loc + ("criteria", j, "kind"), "'cluster_rank' chỉ dùng cho hình thức khen tập thể"))
         if award.nominee_levels is not None and "collective" not in award.subjects:
             problems.append((loc + ("nominee_levels",), "'nominee_levels' chỉ dùng cho hình thức khen tập thể"))
         if len(set(award.subjects)) != len(award.subjects):

@@ -15,7 +15,8 @@ class ScoringCriterion(Strict):
     field   — the member's own reported figure `field`, summed over `obligations` (the reports that count);
               `over: subtree` sums its whole subtree's reports (a district with its CĐCS);
     rating  — `points[rating]` of the year-end rating `field` (assessment self: the unit's own; appraisal: the
-              rating its reviewer gave);
+              rating its reviewer gave; appraisal_or_self: the reviewer's, else the unit's own, as the award
+              criterion year_end_rating reads it);
     target  — 1 for each of `targets` whose breakdown row for the member is achieved (chỉ tiêu đạt)."""
 
     code: Code
@@ -24,7 +25,7 @@ class ScoringCriterion(Strict):
     obligations: list[ObligationRef] = Field(default_factory=list)
     field: Code | None = None
     over: Literal["unit", "subtree"] = "unit"
-    assessment: Literal["self", "appraisal"] = "self"
+    assessment: Literal["self", "appraisal", "appraisal_or_self"] = "self"
     points: dict[str, float] = Field(default_factory=dict)
     targets: list[Code] = Field(default_factory=list)
     weight: float = Field(default=1, ge=0, le=1000)

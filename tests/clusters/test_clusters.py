@@ -187,8 +187,8 @@ def test_scores_come_from_reports_appraisal_and_targets(world: World) -> None:
         campaign = _campaign(session)
         cluster = svc.get_cluster(session, "CUM-A", 2023)
         ranked = {r.unit_code: r for r in svc.compute_ranking(session, campaign, cluster)}
-    assert ranked["BDH.D1"].parts["sang_kien"] == 15.0 and ranked["BDH.D1"].parts["xep_loai"] == 30
-    assert ranked["BDH.D2"].parts["xep_loai"] == 40 and ranked["BDH.D2"].parts["sang_kien"] == 10.0
+    assert ranked["BDH.D1"].parts["sang_kien"] == 15.0 and ranked["BDH.D1"].parts["xep_loai"] == 60
+    assert ranked["BDH.D2"].parts["xep_loai"] == 100 and ranked["BDH.D2"].parts["sang_kien"] == 10.0
     assert ranked["BDH.D3"].score == ranked["BDH.D3"].parts.get("chi_tieu", 0.0)
     assert ranked["BDH.D2"].rank == 1 and ranked["BDH.D1"].rank == 2
 

@@ -178,8 +178,10 @@ def _read_yaml(path: Path) -> tuple[list[MemberRow], list[Problem]]:
             where = loc + (("heads", year) if year in heads or str(year) in heads else ("head",))
             if head is None:
                 problems.append(doc.problem(loc, f"cụm '{item.get('code')}' năm {year} chưa có đơn vị trưởng cụm ('head' hoặc 'heads')"))
-            elif str(head) not in [str(m) for m in members]:
+                continue
+            if str(head) not in [str(m) for m in members]:
                 problems.append(doc.problem(where, f"đơn vị trưởng cụm '{head}' không phải thành viên của cụm"))
+                continue
             for j, unit in enumerate(members):
                 fields = {"year": f"clusters[{i}].year" if "year" in item else f"clusters[{i}].years",
                           "code": f"clusters[{i}].code", "name": f"clusters[{i}].name", "kind": f"clusters[{i}].kind",
@@ -394,7 +396,9 @@ def _criterion_values(session: Session, campaign: Campaign, criterion: ScoringCr
     for obligation in obligations:
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only)  # type: ignore[arg-type]
         assert criterion.field is not None
-        column = counted.c.appraised_rating if criterion.assessment == "appraisal" else counted.c.data[criterion.field]
+        own = counted.c.data[criterion.field].as_string() if criterion.source == "rating" else counted.c.data[criterion.field]
+        column = {"appraisal": counted.c.appraised_rating,
+                  "appraisal_or_self": func.coalesce(counted.c.appraised_rating, own)}.get(criterion.assessment, own)
         if criterion.over == "subtree" and criterion.source == "field":
             where = or_(*(and_(U.c.path >= p, U.c.path < subtree_upper_bound(p)) for p in paths.values()))
         else:
