@@ -423,6 +423,17 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
             Nomination.campaign_id == campaign.id, Nomination.person_id.is_not(None))).scalar_one()  # type: ignore[union-attr]
     if people:
         out["Sổ đoàn viên"] = f"{people} người, {history} lượt khen thưởng các năm trước; {named} người được đề nghị"
+    from thidua.models.clusters import ClusterRanking
+
+    with Session(sim.engine) as session:
+        rankings = session.execute(select(func.count()).select_from(ClusterRanking).where(
+            ClusterRanking.campaign_id == campaign.id)).scalar_one()  # type: ignore[arg-type]
+        leaders = session.execute(select(func.count()).select_from(Nomination).join(Unit, Unit.id == Nomination.nominee_unit_id).where(  # type: ignore[arg-type]
+            Nomination.campaign_id == campaign.id, Nomination.award_code == BANNER_AWARD,  # type: ignore[arg-type]
+            Unit.level_code == "cap_tren_truc_tiep")).scalar_one()
+    if rankings:
+        out["Cụm, khối thi đua"] = (f"{rankings} bảng xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); {leaders} đề nghị "
+                                    "Cờ thi đua của đơn vị dẫn đầu cụm/khối")
     files = evidence.evidence_count(sim.engine, campaign.id)
     if files:
         out["Hồ sơ minh chứng"] = f"{files} tệp đính kèm (kiểm tra theo nội dung, lưu theo mã băm)"

@@ -30,12 +30,13 @@ def _page(request: Request, session: Session, me: Principal, chien_dich: str | N
         scoring = svc.scoring_of(campaign)
     except RefusedError:
         scoring = None
+    targets = svc.cluster_targets(session, campaign, clusters)
     shown = []
     for cluster in clusters:
         ranked = svc.compute_ranking(session, campaign, cluster) if scoring else []
         shown.append({"c": cluster, "members": svc.members_of(session, cluster), "ranked": ranked,
                       "submitted": svc.submitted_ranking(session, campaign.id, cluster.id),  # type: ignore[arg-type]
-                      "is_head": cluster.head_code == me.unit_code})
+                      "is_head": cluster.head_code == me.unit_code, "targets": targets.get(cluster.id, [])})
     return render(request, "clusters/index.html", {
         "campaign": campaign, "clusters": shown, "scoring": scoring, "errors": errors or {}, "typed": typed or {},
     }, status_code=status_code)

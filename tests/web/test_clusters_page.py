@@ -29,6 +29,8 @@ def test_office_member_and_head_views_and_the_head_submits(world: World, tmp_pat
     page = client.get("/cum-thi-dua")
     assert page.status_code == 200
     assert "Cụm thi đua A" in page.text and "Điểm tạm tính" in page.text and "Gửi bảng xếp hạng" not in page.text
+    assert "Chỉ tiêu theo cụm" in page.text and "Mỗi CĐCS, cấp trên trực tiếp cơ sở có một công trình" in page.text
+    assert "BDH.D1: 0 % (Chậm tiến độ)" in page.text or "BDH.D1: 0 %" in page.text
 
     sign_in(client, world, "reviewer_d2")  # a member, not the head
     page = client.get("/cum-thi-dua")

@@ -14,6 +14,7 @@ from thidua.bootstrap import ready_engine as _engine
 from thidua.cli.common import console, friendly, parse_cli_now
 from thidua.models.clock import fmt_datetime
 from thidua.models.clusters import Ranked
+from thidua.models.vnformat import fmt_percent
 from thidua.services import clusters as service
 from thidua.services.lookup import get_unit
 
@@ -109,6 +110,16 @@ def show_cmd(
         else:
             console.print(_ranking_table(f"Bảng xếp hạng đã gửi (lần {submitted.version}, {fmt_datetime(submitted.submitted_at)}, "
                                          f"{submitted.minutes})", submitted.rows, criteria))
+        rows = service.cluster_targets(session, camp, [cluster]).get(cluster.id, [])
+        if rows:
+            progress = Table(title="Chỉ tiêu theo cụm (theo từng đơn vị thành viên)")
+            progress.add_column("Chỉ tiêu")
+            progress.add_column("Thành viên đạt", justify="right")
+            progress.add_column("Từng đơn vị (% chỉ tiêu)")
+            for t in rows:
+                progress.add_row(escape(t.title), f"{t.achieved}/{t.counted}", escape("; ".join(
+                    f"{code}: {fmt_percent(pct) if pct is not None else '—'} ({verdict})" for code, _, pct, verdict in t.members)))
+            console.print(progress)
         if scoring.tie_break:
             console.print("Bằng điểm: xét lần lượt " + ", ".join(scoring.tie_break) + "; vẫn bằng thì theo biểu quyết của cụm "
                           "(--thu-tu khi gửi), không có thì đồng hạng.")

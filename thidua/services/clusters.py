@@ -528,3 +528,38 @@ def standings(session: Session, campaign_id: int, year: int, unit_ids: Iterable[
         out[uid] = ClusterStanding(names[cluster_id], year, rank, len(rows),
                                    sum(1 for _, r in rows if r == rank) if rank is not None else 1)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Targets broken down by cluster
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClusterTargetRow:
+    """One campaign target seen from one cluster: its members' own rows of the target's breakdown."""
+
+    code: str
+    title: str
+    achieved: int  # members whose breakdown row reaches the target
+    counted: int  # members that have a breakdown row (members of the target's breakdown level)
+    members: list[tuple[str, str, float | None, str]]  # (unit code, name, % of target, verdict)
+
+
+def cluster_targets(session: Session, campaign: Campaign, clusters: Sequence[ClusterInfo], *,
+                    at: date | None = None) -> dict[int, list[ClusterTargetRow]]:
+    """Progress of each campaign target per cluster (targets with a breakdown level its members belong to),
+    computed once for all the clusters asked."""
+    from thidua.services.targets import target_progress
+
+    reports = [r for r in target_progress(session, campaign_code=campaign.code, at=at) if r.breakdown]
+    out: dict[int, list[ClusterTargetRow]] = {}
+    for cluster in clusters:
+        codes = {m.code for m in members_of(session, cluster)}
+        rows = []
+        for report in reports:
+            mine = [r for r in report.breakdown if r.unit_code in codes]
+            if mine:
+                rows.append(ClusterTargetRow(report.code, report.title, sum(1 for r in mine if r.progress.achieved), len(mine),
+                                             [(r.unit_code, r.unit_name, r.progress.percent_of_target, r.progress.verdict)
+                                              for r in mine]))
+        out[cluster.id] = rows
+    return out
