@@ -430,7 +430,7 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
             ClusterRanking.campaign_id == campaign.id)).scalar_one()  # type: ignore[arg-type]
         leaders = session.execute(select(func.count()).select_from(Nomination).join(Unit, Unit.id == Nomination.nominee_unit_id).where(  # type: ignore[arg-type]
             Nomination.campaign_id == campaign.id, Nomination.award_code == BANNER_AWARD,  # type: ignore[arg-type]
-            Unit.level_code == "cap_tren_truc_tiep")).scalar_one()
+            Unit.level_code == "cap_tren_truc_tiep")).scalar_one()  # type: ignore[arg-type]
     if rankings:
         out["Cụm, khối thi đua"] = (f"{rankings} bảng xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); {leaders} đề nghị "
                                     "Cờ thi đua của đơn vị dẫn đầu cụm/khối")
