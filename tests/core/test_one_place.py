@@ -27,6 +27,17 @@ def address_pattern(node: ast.AST) -> bool:
             and isinstance(node.args[0], ast.Constant) and "@" in str(node.args[0].value))
 
 
+CAMPAIGN_IDENTITY = {"code", "title", "timezone", "owner_email"}
+
+
+def campaign_record_copy(node: ast.AST) -> bool:
+    """A class that declares the campaign's own columns again instead of using CampaignInfo / CampaignContext."""
+    if not isinstance(node, ast.ClassDef) or node.name in {"CampaignInfo", "Campaign", "CampaignBase"}:
+        return False
+    declared = {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    return CAMPAIGN_IDENTITY <= declared
+
+
 def offenders(check, allowed: set[str]) -> list[str]:  # noqa: ANN001
     found = []
     for path in sources():
@@ -48,6 +59,13 @@ def test_e_mail_syntax_is_only_models_emails() -> None:
     assert offenders(address_pattern, {"models/emails.py", "notifications/message.py"}) == []
 
 
+def test_the_campaign_record_is_only_campaign_info() -> None:
+    """One light record (services/lookup.py) and one rich one built on it (services/campaign_context.py)."""
+    assert offenders(campaign_record_copy, set()) == []
+
+
 def test_the_checks_see_a_copy() -> None:
+    copy = "class Ctx:\n    id: int\n    code: str\n    title: str\n    timezone: str\n    owner_email: str\n"
+    assert any(campaign_record_copy(n) for n in ast.walk(ast.parse(copy)))
     assert any(tilde_bound(n) for n in ast.walk(ast.parse('q = Unit.path < root + "~"')))
     assert any(address_pattern(n) for n in ast.walk(ast.parse(r'EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")')))

@@ -38,8 +38,6 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
@@ -56,7 +54,7 @@ from thidua.models.reminders import (
     failure_report_key, is_plausible_email, normalize_email, occurrences_between, office_digest_due,
     office_digest_key, office_digest_period, reminder_key, schedule,
 )
-from thidua.models.spec.reminders import CalendarSpec, Ladder
+from thidua.models.spec.reminders import Ladder
 from thidua.models.status import SUBMITTED_STATUSES, AssignmentStatus
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.models.vnformat import fmt_share
@@ -65,7 +63,12 @@ from thidua.notifications.message import build_message, message_id_for
 from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
 from thidua.notifications.transport import DeliveryAborted, DeliveryResult, OutgoingMessage, SmtpSettings, deliver
 from thidua.audit import audit_many
-from thidua.services.calendars import campaign_years, days_off_for, load_holidays, resolve_config_path
+from thidua.services.campaign_context import (
+    CampaignContext,
+    active_campaign_contexts,
+    campaign_calendar,
+)
+from thidua.services.campaign_context import campaign_context as shared_campaign_context
 from thidua.services.campaigns import subtree_range
 from thidua.services.lookup import CampaignInfo, campaign_infos  # noqa: F401  (re-exported)
 from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_url
@@ -123,77 +126,16 @@ class SmtpRefused(UnavailableError, RemindersError):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Campaign context: ladders, calendar and holidays of one campaign
+# Campaign context (services/campaign_context.py), with this service's not-found error
 # ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CampaignContext:
-    id: int
-    code: str
-    title: str
-    timezone: str
-    owner_email: str
-    owner_department: str
-    root_path: str
-    starts_on: date
-    ends_on: date
-    active: bool
-    calendar: WorkingCalendar
-    ladders: dict[str, Ladder]
-    default_ladder: Ladder | None
-
-    @property
-    def office_frequency(self) -> str:
-        return self.default_ladder.office_digest if self.default_ladder else "none"
-
-    def today(self, now: datetime) -> date:
-        return utc_to_local(now, self.timezone).date()
-
-
-@lru_cache(maxsize=32)
-def _holidays(path: str, mtime: float, extra: tuple[date, ...]) -> frozenset[date]:
-    return load_holidays(Path(path), list(extra))
-
-
-@lru_cache(maxsize=32)
-def _package_days_off(calendar_json: str, base: str | None, overrides_mtime: float, years: range) -> frozenset[date]:
-    return days_off_for(CalendarSpec.model_validate_json(calendar_json), Path(base) if base else None, years)
-
-
-def _campaign_context(session: Session, row: Any) -> CampaignContext:
-    spec = row.spec or {}
-    calendar_spec = CalendarSpec.model_validate(spec.get("calendar") or {})
-    holidays: frozenset[date] = frozenset(calendar_spec.extra_holidays)
-    base = Path(row.source_file).resolve().parent.parent if row.source_file else None
-    if calendar_spec.country is not None:  # the holidays package, corrected by the overrides file
-        overrides = resolve_config_path(calendar_spec.overrides_file, base) if calendar_spec.overrides_file else None
-        holidays = _package_days_off(calendar_spec.model_dump_json(), str(base) if base else None,
-                                     overrides.stat().st_mtime if overrides and overrides.exists() else 0.0,
-                                     campaign_years(row.starts_on, row.ends_on))
-    elif calendar_spec.holidays_file:
-        path = resolve_config_path(calendar_spec.holidays_file, base)
-        holidays = _holidays(str(path), path.stat().st_mtime, tuple(calendar_spec.extra_holidays))
-    ladders = {lad.code: lad for lad in (Ladder.model_validate(x) for x in spec.get("reminder_ladders") or [])}
-    root_path = session.execute(select(U.c.path).where(U.c.id == row.root_unit_id)).scalar_one()
-    return CampaignContext(
-        id=row.id, code=row.code, title=row.title, timezone=row.timezone, owner_email=row.owner_email,
-        owner_department=row.owner_department, root_path=root_path, starts_on=row.starts_on, ends_on=row.ends_on,
-        active=row.status == "active", calendar=WorkingCalendar(calendar_spec, holidays), ladders=ladders,
-        default_ladder=ladders.get(spec.get("default_ladder") or ""),
-    )
-
-
 def campaign_context(session: Session, code: str) -> CampaignContext:
-    row = session.execute(select(C).where(C.c.code == code)).first()
-    if row is None:
-        raise CampaignNotFound(f"không có chiến dịch mã '{code}' (nạp tệp chiến dịch trước: thidua campaign load)")
-    return _campaign_context(session, row)
+    return shared_campaign_context(session, code, error=CampaignNotFound)
 
 
 def _active_campaigns(session: Session, code: str | None) -> list[CampaignContext]:
     if code is not None:
         return [campaign_context(session, code)]
-    rows = session.execute(select(C).where(C.c.status == "active").order_by(C.c.id)).all()
-    return [_campaign_context(session, row) for row in rows]
+    return active_campaign_contexts(session)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1208,7 +1150,7 @@ WORKING_HOURS_KINDS = frozenset({"reminder", "escalation", "office_digest", "rep
 def _calendars(session: Session, campaign_ids: set[int]) -> dict[int, WorkingCalendar]:
     if not campaign_ids:
         return {}
-    return {row.id: _campaign_context(session, row).calendar
+    return {row.id: campaign_calendar(row.spec or {}, row.source_file, row.starts_on, row.ends_on)
             for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()}
 
 

@@ -26,11 +26,12 @@ from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import UnknownReference
 from thidua.models.reorganisation import OPERATION_LABELS
-from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.models.tables import Assignment, Level, ObligationDef, Round, Unit
 from thidua.models.unit_history import ReorganisationStep
+from thidua.services.campaign_context import CampaignContext, campaign_context
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots
-from thidua.services.submissions import RATING_FIELD, get_campaign, obligation_spec, round_obligation
+from thidua.services.submissions import RATING_FIELD, obligation_spec, round_obligation
 from thidua.services.targets import TargetReport, target_progress
 from thidua.services.units import in_subtree_of
 from thidua.xlsx_layout import number_format_for, print_setup
@@ -114,7 +115,9 @@ def _lower_first(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 @dataclass
 class _Context:
-    campaign: Campaign
+    """A report's campaign (the shared CampaignContext) and the units named in its header."""
+
+    campaign: CampaignContext
     issuing: Unit
     parent_of_issuing: Unit | None
     low: str
@@ -123,12 +126,11 @@ class _Context:
 
 
 def _context(session: Session, campaign_code: str) -> _Context:
-    campaign = get_campaign(session, campaign_code)
+    campaign = campaign_context(session, campaign_code, error=UnknownReference)
     issuing = session.get(Unit, campaign.issuing_unit_id)
-    root = session.get(Unit, campaign.root_unit_id)
-    assert issuing is not None and root is not None
+    assert issuing is not None
     parent = session.get(Unit, issuing.parent_id) if issuing.parent_id else None
-    low, high = subtree_range(root.path)
+    low, high = subtree_range(campaign.root_path)
     levels = {lv.code: lv for lv in session.execute(select(Level)).scalars()}
     return _Context(campaign, issuing, parent, low, high, levels)
 

@@ -89,7 +89,7 @@ def obligation_spec(obligation: ObligationDef) -> Obligation:
     return Obligation.model_validate(obligation.definition)
 
 
-def round_obligation(session: Session, campaign: Campaign, round_number: int) -> ObligationDef:
+def round_obligation(session: Session, campaign: Campaign | lookup.CampaignInfo, round_number: int) -> ObligationDef:
     """The report of a round: its round_report, or the final report that closes the last round."""
     rows = session.execute(
         select(ObligationDef).where(
