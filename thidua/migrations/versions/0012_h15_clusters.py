@@ -5,6 +5,7 @@ Revision ID: 0012_h15_clusters
 Revises: 0011_unit_attributes
 """
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision = '0012_h15_clusters'
@@ -23,7 +24,7 @@ def upgrade() -> None:
         sa.Column('year', sa.Integer(), nullable=False),
         sa.Column('head_unit_id', sa.Integer(), nullable=False),
         sa.Column('source_file', sa.String(), nullable=False),
-        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(['head_unit_id'], ['unit.id']),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('code', 'year', name='uq_cluster_code_year'),
@@ -47,7 +48,7 @@ def upgrade() -> None:
         sa.Column('campaign_id', sa.Integer(), nullable=False),
         sa.Column('submitted_by_unit_id', sa.Integer(), nullable=False),
         sa.Column('submitted_by', sa.String(length=254), nullable=False),
-        sa.Column('submitted_at', sa.DateTime(), nullable=False),
+        sa.Column('submitted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column('minutes', sa.String(length=300), nullable=False),
         sa.Column('version', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['cluster_id'], ['cluster.id']),
