@@ -54,6 +54,9 @@ def submit_ranking(code: str, request: Request, chien_dich: str | None = None, f
     campaign = pick_campaign(session, me, chien_dich)
     if campaign is None:
         raise InvalidInput("Chưa có chiến dịch.", {})
+    cluster = svc.get_cluster(session, code, campaign.year)  # 404 when there is no such cụm/khối this year
+    require(cluster.head_code == me.unit_code,
+            f"gửi bảng xếp hạng của {cluster.name} (chỉ đơn vị trưởng cụm năm {cluster.year}: {cluster.head_name})")
     typed = {"code": code, "bien_ban": str(form.get("bien_ban") or "").strip(), "thu_tu": str(form.get("thu_tu") or "").strip()}
     order = [c.strip() for c in typed["thu_tu"].split(",") if c.strip()]
     try:

@@ -36,7 +36,7 @@ def test_office_member_and_head_views_and_the_head_submits(world: World, tmp_pat
     page = client.get("/cum-thi-dua")
     assert page.status_code == 200 and "Cụm thi đua A" in page.text and "Gửi bảng xếp hạng" not in page.text
     refused = client.post("/cum-thi-dua/CUM-A/xep-hang", data={"_csrf": csrf_of(client, world), "bien_ban": "BB 1"})
-    assert refused.status_code == 403 and "Chỉ đơn vị trưởng Cụm thi đua A năm 2023" in refused.text
+    assert refused.status_code == 403 and "gửi bảng xếp hạng của Cụm thi đua A (chỉ đơn vị trưởng cụm năm 2023" in refused.text
 
     sign_in(client, world, "reviewer_d1")  # the head
     page = client.get("/cum-thi-dua")
