@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=CONFIG_DIR, description="Levels, calendars, catalogues; `thidua init DIR` copies them")
     database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir")
     timezone: str = "Asia/Ho_Chi_Minh"
+    # How long a SQLite write waits for another program's write lock before the command gives up with a message.
+    sqlite_busy_timeout_s: float = 30.0
     base_url: str = "http://127.0.0.1:8000"
     # Signs e-mail links, session cookies and CSRF tokens. Unset: a random key generated on first use into
     # data_dir/secret_key (mode 0600). Read it with signing_key(), never directly.

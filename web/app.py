@@ -24,7 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
 from thidua.models.clock import utcnow
-from thidua.db import get_engine
+from thidua.db import get_engine, storage_failure
 from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import (
@@ -199,7 +199,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         """The database stayed locked (SQLite: another program holds it) or no connection came free in time:
         say so and when to retry; any other database failure is an unexpected error."""
         if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
-            raise exc
+            failure = storage_failure(exc)  # a full disk: 503 with its message, the transaction rolled back
+            if failure is None:
+                raise exc
+            log.error("Không ghi được cơ sở dữ liệu khi xử lý %s %s: %s", request.method, request.url.path, exc)
+            return await thidua_error(request, failure)
         log.warning("Cơ sở dữ liệu bận khi xử lý %s %s: %s", request.method, request.url.path, exc)
         message = "Hệ thống đang bận (cơ sở dữ liệu đang bị khoá bởi một thao tác khác). Vui lòng thử lại sau ít phút."
         headers = {"Retry-After": "30"}

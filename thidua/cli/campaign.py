@@ -157,7 +157,8 @@ def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
         show_campaign(session, code)
 
 
-BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước"}
+BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước",
+                  "later_round": "Ngày ranh giới giữa hai đợt thuộc đợt sau"}
 
 
 def round_boundary_text(campaign) -> str:  # noqa: ANN001
@@ -171,7 +172,7 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
               for r in spec.get("rounds") or []]
     names = {r.number: r.name for r in rounds}
     shared = sorted({r.starts for r in rounds} & {r.ends for r in rounds})
-    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds), '—')}" for day in shared)
+    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds, rule), '—')}" for day in shared)
     return (f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
             + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
 
@@ -257,7 +258,10 @@ def _status_table(title: str, rows, first_column: str, *, with_codes: bool = Fal
 
 def print_status(report: StatusReport, timezone: str, limit: int = 0) -> None:
     at = utc_to_local(report.at, timezone)
-    console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y})")
+    round_ = report.round
+    in_round = (f" · thuộc {round_.name} ({fmt_date(round_.starts)} – {fmt_date(round_.ends)})" if round_ else
+                " · ngoài các đợt")
+    console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y}{in_round})")
     t = report.total
     console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
                   f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "

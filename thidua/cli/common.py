@@ -12,6 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sqlalchemy.exc import DBAPIError
+
+from thidua.db import DEFAULT_BUSY_TIMEOUT_S, storage_failure
 from thidua.errors import EXIT_ERROR, InvalidInputError, ThiduaError
 from thidua.models.clock import parse_date
 from thidua.models.spec.problems import SpecError
@@ -50,8 +53,24 @@ def friendly(func: F) -> F:
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
             raise typer.Exit(EXIT_ERROR) from None
+        except (DBAPIError, OSError) as exc:
+            # A locked database (after the busy timeout) or a full disk is the machine's state, not a bug.
+            failure = storage_failure(exc, _busy_timeout_s())
+            if failure is None:
+                raise
+            err_console.print(f"[bold red]Lỗi:[/] {escape(str(failure))}", highlight=False)
+            raise typer.Exit(failure.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _busy_timeout_s() -> float:
+    from thidua.settings import get_settings
+
+    try:
+        return get_settings().sqlite_busy_timeout_s
+    except Exception:  # noqa: BLE001 - settings unreadable: the message keeps the default
+        return DEFAULT_BUSY_TIMEOUT_S
 
 
 def parse_cli_date(text: str | None) -> date | None:

@@ -158,13 +158,14 @@ def targets(
             table.add_row(
                 row.unit_name,
                 fmt_number(p.figure.value, 2, missing=MISSING),
-                fmt_percent(p.percent_of_target, missing=MISSING),
+                (fmt_percent(p.percent_of_target, missing=MISSING) if p.judged else
+                 f"{fmt_percent(p.share_of_total, missing=MISSING)} của tổng"),
                 fmt_number(p.forecast, missing=MISSING),
                 p.verdict,
                 f"{p.figure.units_reported}/{p.figure.units_owing}",
             )
         console.print(table)
-        notes = sorted({r.progress.note for r in t.scope})
+        notes = sorted({r.progress.note for r in t.scope} | {r.progress.note for r in t.breakdown if not r.progress.judged})
         for note in notes:
             console.print(f"  [dim]{note}[/]", highlight=False)
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
 from thidua.models.hierarchy import subtree_range  # noqa: F401  (the one rule; imported from here by many)
 from thidua.models.periods import Period
-from thidua.models.spec.campaign import CampaignSpec, Obligation, obligation_periods, resolve_due
+from thidua.models.spec.campaign import CampaignSpec, Obligation, interim_round, obligation_periods, resolve_due
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_campaign_text
 from thidua.models.spec.yamlsource import SourceDoc
@@ -429,8 +429,8 @@ def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result
         session.delete(stale)
 
 
-def _obligation_values(planned: PlannedObligation, default_ladder: str | None) -> dict[str, Any]:
-    ob, period = planned.spec, planned.period
+def _obligation_values(planned: PlannedObligation, spec: CampaignSpec) -> dict[str, Any]:
+    ob, period, default_ladder = planned.spec, planned.period, spec.default_ladder
     return {
         "kind": ob.kind,
         "title": ob.title if period is None else f"{ob.title} ({period.label})",
@@ -438,7 +438,7 @@ def _obligation_values(planned: PlannedObligation, default_ladder: str | None) -
         "period_key": None if period is None else period.key,
         "period_starts": None if period is None else period.starts,
         "period_ends": None if period is None else period.ends,
-        "round_number": ob.round,
+        "round_number": ob.round if ob.kind != "interim_report" else interim_round(ob, spec),
         "opens_on": ob.opens if period is None else max(ob.opens or period.starts, period.starts),
         "due_on": planned.due,
         "levels": list(ob.levels),
@@ -459,7 +459,7 @@ def _apply_obligations(
     active: list[ObligationDef] = []
     for planned in plan:
         code, due_on = planned.code, planned.due
-        values = _obligation_values(planned, spec.default_ladder)
+        values = _obligation_values(planned, spec)
         current = existing.pop(code, None)
         if current is None:
             current = ObligationDef(campaign_id=campaign_id, code=code, **values)

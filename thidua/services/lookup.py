@@ -6,6 +6,7 @@ campaign record (`CampaignInfo`) the reminder and nomination services share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable
 
 from sqlalchemy import select
@@ -94,3 +95,27 @@ def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignIn
         return {}
     C = Campaign.__table__  # type: ignore[attr-defined]
     return {info.id: info for info in _info_rows(session, C.c.id.in_(wanted))}
+
+
+@dataclass(frozen=True)
+class RoundOfDay:
+    """The round a dated event belongs to, by the campaign's declared boundary rule."""
+
+    number: int
+    name: str
+    starts: date
+    ends: date
+    rule: str
+
+
+def round_of(session: Session, campaign: Campaign, day: date) -> RoundOfDay | None:
+    """The round `day` belongs to under the campaign's `round_boundary` rule (a shared boundary day goes to the
+    earlier or to the later round); None outside every round. The one place a date is attributed to a round."""
+    from thidua.models.spec.campaign import round_of_day
+    from thidua.models.tables import Round
+
+    rule = str((campaign.spec or {}).get("round_boundary") or "earlier_round")
+    rounds = [RoundOfDay(r.number, r.name, r.starts_on, r.ends_on, rule) for r in session.execute(
+        select(Round).where(col(Round.campaign_id) == campaign.id)).scalars()]
+    number = round_of_day(day, rounds, rule)
+    return next((r for r in rounds if r.number == number), None)

@@ -8,7 +8,7 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from thidua.errors import NotFoundError
-from thidua.models.clock import end_of_day_utc, utcnow
+from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
 from thidua.models.status import SUBMITTED_STATUSES
 from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Unit
@@ -68,6 +68,7 @@ class StatusReport:
     group_level: str | None = None
     tree_on: date | None = None  # grouped by the tree as it stood on this day (None: today's tree)
     unplaced: Counts | None = None  # tree_on: work now held by units that did not exist yet on that day
+    round: "lookup.RoundOfDay | None" = None  # the round `at` falls in, by the campaign's boundary rule
 
 
 def get_campaign(session: Session, code: str) -> Campaign:
@@ -175,7 +176,13 @@ def status_report(
          for prefix, counts in per_prefix.items() if prefix in children),
         key=lambda row: row.key,
     )
-    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level)
+    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
+                        round=round_at(session, campaign, now))
+
+
+def round_at(session: Session, campaign: Campaign, moment: datetime) -> "lookup.RoundOfDay | None":
+    """The round the moment's local day belongs to, by the campaign's declared boundary rule."""
+    return lookup.round_of(session, campaign, utc_to_local(moment, campaign.timezone).date())
 
 
 def _sum_cells(session: Session, cells) -> tuple[Counts, list[StatusRow], dict[str, Counts]]:  # noqa: ANN001
@@ -251,7 +258,7 @@ def _status_on_tree(session: Session, campaign: Campaign, day: date, *, unit_cod
     ).one()
     unplaced = _counts(unplaced_cells)
     return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
-                        tree_on=day, unplaced=unplaced if unplaced.owed else None)
+                        tree_on=day, unplaced=unplaced if unplaced.owed else None, round=round_at(session, campaign, now))
 
 
 def _usual_level(children) -> str | None:  # noqa: ANN001

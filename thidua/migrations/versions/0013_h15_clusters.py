@@ -1,15 +1,15 @@
 """cụm/khối thi đua as first-class groups: cluster (per year, with its head unit), membership, and the ranking the
 cluster head submits (backing Cờ thi đua proposals)
 
-Revision ID: 0012_h15_clusters
-Revises: 0011_unit_attributes
+Revision ID: 0013_h15_clusters
+Revises: 0012_h17b_quota_counts
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0012_h15_clusters'
-down_revision = '0011_unit_attributes'
+revision = '0013_h15_clusters'
+down_revision = '0012_h17b_quota_counts'
 branch_labels = None
 depends_on = None
 
