@@ -29,7 +29,7 @@ from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import (
     mail, routes_api, routes_auth, routes_commendation, routes_nominations, routes_office, routes_review, routes_unit,
-    routes_unsubscribe,
+    routes_unsubscribe, routes_clusters,
 )
 from thidua.web.capacity import RequestLimitMiddleware, request_slots
 from thidua.web.errors import BadLink, InvalidInput, NotFound, NotSignedIn, RateLimited
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
     pages = (routes_auth, routes_unit, routes_commendation, routes_nominations, routes_review, routes_office,
-             routes_unsubscribe)
+             routes_unsubscribe, routes_clusters)
     return [m.router for m in pages], routes_api.router
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Protocol, Sequence, Union
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
 from thidua.models.periods import Every, Period, periods
+from thidua.models.spec.clusters import ClusterScoring
 from thidua.models.spec.common import Code, ObligationRef, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
@@ -271,6 +272,7 @@ class CampaignSpec(Strict):
     default_ladder: Code | None = None
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     awards: AwardsRef | None = None
+    cluster_scoring: ClusterScoring | None = None  # chấm điểm, xếp hạng trong cụm/khối thi đua (Cờ thi đua)
 
 
 Loc = tuple[object, ...]
@@ -465,6 +467,28 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "every_period"),
                                  f"'every_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
     problems.extend(ladder_problems(spec))
+    problems.extend(_cluster_scoring_problems(spec))
+    return problems
+
+
+def _cluster_scoring_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
+    """Cụm/khối scoring: the obligations, fields and targets it names exist in this file."""
+    if spec.cluster_scoring is None:
+        return []
+    problems: list[tuple[Loc, str]] = []
+    obligations = {ob.code: ob for ob in spec.obligations}
+    targets = {t.code for t in spec.targets}
+    for i, criterion in enumerate(spec.cluster_scoring.criteria):
+        loc: Loc = ("cluster_scoring", "criteria", i)
+        for ref in criterion.obligations:
+            ob = obligations.get(ref.split("@")[0])
+            if ob is None:
+                problems.append((loc + ("obligations",), f"không có nghĩa vụ '{ref}'"))
+            elif criterion.field and criterion.field not in {f.code for f in ob.fields}:
+                problems.append((loc + ("field",), f"nghĩa vụ '{ob.code}' không có trường '{criterion.field}'"))
+        for code in criterion.targets:
+            if code not in targets:
+                problems.append((loc + ("targets",), f"không có chỉ tiêu '{code}'"))
     return problems
 
 

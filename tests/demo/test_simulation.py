@@ -152,6 +152,7 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     lines = summary.commendation
     assert lines["Sổ đoàn viên"].startswith("238 người")
     assert "tệp đính kèm" in lines["Hồ sơ minh chứng"]
+    assert lines["Cụm, khối thi đua"].startswith("3 bảng xếp hạng do đơn vị trưởng cụm gửi")  # config/clusters/binh_dinh.yaml
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))

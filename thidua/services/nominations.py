@@ -558,14 +558,33 @@ def _facts(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, in
         accepted[rnd] = _units_with_assignment(session, cid, unit_ids, kinds=["round_report", "final_report"],
                                                statuses=[AssignmentStatus.ACCEPTED.value], round_number=rnd)
     ratings = {unit_id: rating(session, cid, unit_id) for unit_id in set(needs("year_end_rating"))}
+    standings = _cluster_standings(session, ctx, candidates)
     return [
         NomineeFacts(
             registered=unit_id in registered,
             rating=ratings.get(unit_id),
             round_report_accepted=bool(cand.round_number) and unit_id in accepted.get(cand.round_number or 0, set()),
+            cluster=standings.get(unit_id),
         )
         for cand, unit_id in candidates
     ]
+
+
+def _cluster_standings(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, int]]) -> dict[int, Any]:
+    """Criterion cluster_rank (Cờ thi đua backed by the cụm/khối ranking): the standing of the nominees of the
+    criterion's levels in their cluster of the campaign's year."""
+    wanted = []
+    for cand, unit_id in candidates:
+        if unit_id is None:
+            continue
+        rules = [c for c in cand.award.criteria if c.kind == "cluster_rank" and c.applies(cand.subject, cand.occasion)]
+        if rules and any(c.levels is None or ctx.units.get(unit_id).level_code in c.levels for c in rules):
+            wanted.append(unit_id)
+    if not wanted:
+        return {}
+    from thidua.services.clusters import standings
+
+    return standings(session, ctx.campaign.id, ctx.campaign.year, wanted)
 
 
 def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], rating: RatingLookup,

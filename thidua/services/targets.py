@@ -176,9 +176,14 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                     values[unit_id] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
             return _by_group(values.get, reports, owing, group_row), f"thuộc tính {key}"
         if spec.breakdown_cluster_level:
-            clusters = {path: cluster for _, path, cluster in session.execute(
-                select(U.c.id, U.c.path, U.c.cluster).where(U.c.level_code == spec.breakdown_cluster_level,
-                                                            U.c.path >= low, U.c.path < high, U.c.cluster.is_not(None)))}
+            from thidua.services.clusters import cluster_names_by_unit
+
+            level_units = session.execute(select(U.c.id, U.c.path, U.c.cluster).where(
+                U.c.level_code == spec.breakdown_cluster_level, U.c.path >= low, U.c.path < high)).all()
+            members = cluster_names_by_unit(session, campaign.year)
+            # the campaign year's cụm/khối membership; the unit file's label for units with none
+            clusters = {path: members.get(unit_id, label) for unit_id, path, label in level_units
+                        if members.get(unit_id, label) is not None}
             path_of = {r.unit_id: path for path, r in reports} | owing
 
             def cluster_of(unit_id: int) -> list[str] | None:
