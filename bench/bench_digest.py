@@ -9,7 +9,7 @@ rows at every size), the script times (median of --repeat runs):
   window's failures) — what the office's daily mail costs to compose;
 * the failure report of a day (`failure_report_context`) and `thidua reminders status` (`status_report`);
 * the floor: the same three outbox statements run as bare SQL (no ORM, no rendering) against the same indexes;
-* the digest without the indexes of migration 0013_h17a_outbox_digest_indexes (dropped, then re-created): what it cost before.
+* the digest without the indexes of migration 0014_h17a_outbox_digest_indexes (dropped, then re-created): what it cost before.
 
     python bench/bench_digest.py                 # SQLite file in a temporary directory
     python bench/bench_digest.py --pg            # PostgreSQL on 127.0.0.1, schema bench_digest
@@ -160,7 +160,7 @@ def main() -> None:
         print(f"{'sqlite' if not args.pg else 'postgresql'}; medians of {args.repeat} runs; "
               f"load average {os.getloadavg()[0]:.1f} at start")
         print(f"{'outbox rows':>12} {'digest':>10} {'floor (bare SQL)':>17} {'failure report':>15} "
-              f"{'reminders status':>17} {'digest, no 0013 indexes':>24}")
+              f"{'reminders status':>17} {'digest, no 0014 indexes':>24}")
         for size in (int(s) for s in args.sizes.split(",")):
             grow(url, campaign_id, size)
             figures = measure(url, campaign_id, args.repeat)

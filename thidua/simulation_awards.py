@@ -22,7 +22,7 @@ from thidua.models.nominations import NominationError
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
 from thidua.services.commendation import bonuses, certificates, council, decisions, evidence, persons, publication
-from thidua.services.submissions import year_end_ratings
+from thidua.services.submissions import year_end_rating, year_end_ratings
 
 if TYPE_CHECKING:
     from thidua.simulation import Simulation

@@ -3,20 +3,28 @@ rotate the head, submit the ranking (đơn vị trưởng cụm)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
 
-from thidua.bootstrap import ready_engine as _engine
 from thidua.cli.common import console, friendly, parse_cli_now
+from thidua.cli.common import ready_engine as _engine
+from thidua.lazyimport import lazy_module
 from thidua.models.clock import fmt_datetime
-from thidua.models.clusters import Ranked
 from thidua.models.vnformat import fmt_percent
-from thidua.services import clusters as service
-from thidua.services.lookup import get_unit
+
+if TYPE_CHECKING:
+    from thidua.models.clusters import Ranked
+
+service = lazy_module("thidua.services.clusters")  # the ORM loads when a command runs, not for `thidua --help`
+
+
+def Session(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201, N802 - sqlmodel's Session, imported when first used
+    from sqlmodel import Session as _Session
+
+    return _Session(*args, **kwargs)
 
 clusters_app = typer.Typer(help="Cụm, khối thi đua: thành viên, đơn vị trưởng cụm, chấm điểm và xếp hạng (Cờ thi đua).",
                            no_args_is_help=True)
@@ -150,6 +158,8 @@ def submit_cmd(
     """Đơn vị trưởng cụm gửi bảng xếp hạng của cụm (căn cứ đề nghị Cờ thi đua)."""
     engine = _engine()
     with Session(engine) as session:
+        from thidua.services.lookup import get_unit
+
         unit = get_unit(session, acting)
     meeting = [c.strip() for c in (order or "").split(",") if c.strip()]
     service.submit_ranking(engine, campaign, code, unit.id,  # type: ignore[arg-type]
