@@ -209,6 +209,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=5_000, help="messages per alternation of (a) and (c)")
     parser.add_argument("--naive-n", type=int, default=3_000, help="rows for (b) (a few ms each)")
     parser.add_argument("--db-url", help="default: a SQLite file in a temporary directory")
+    parser.add_argument("--unpipelined", action="store_true",
+                        help="(c) sends batch after batch (dispatch_batch), as before issue 17")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
@@ -251,10 +253,13 @@ def main() -> None:
                 asyncio.run(raw_send(port, chunk, args.connections))
 
             async def our_chunk() -> service.BatchResult:
-                async def one() -> service.BatchResult | None:
-                    return await service.dispatch_batch(engine, settings, owner=owner, now=NOW, smtp=smtp)
                 batches = max(1, args.chunk // args.batch)
-                return (await service.dispatch_loop(one, lambda c: 0, max_batches=batches))[1]
+                if args.unpipelined:  # the path before issue 17: claim, prepare, send, record, one batch after another
+                    async def one() -> service.BatchResult | None:
+                        return await service.dispatch_batch(engine, settings, owner=owner, now=NOW, smtp=smtp)
+                    return (await service.dispatch_loop(one, lambda c: 0, max_batches=batches))[1]
+                return (await service.dispatch_pass(engine, settings, owner=owner, now=NOW, smtp=smtp,
+                                                    max_batches=batches))[1]
 
             with ours.timing() as clock:
                 result = asyncio.run(our_chunk())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import math
 import shutil
 import sqlite3
@@ -43,6 +44,7 @@ from thidua.models.awards import DossierEntry  # noqa: E402
 from thidua.models.clock import utcnow  # noqa: E402
 from thidua.models.tables import Campaign, Level, ObligationDef, Unit  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 from thidua.services import nominations as nom  # noqa: E402
 
 BPMN = Path(__file__).resolve().parent / "nomination_approval.bpmn"
@@ -89,6 +91,8 @@ def bench_catalogue(folder: Path) -> Path:
     quota is still counted on every proposal and forward)."""
     text = (REPO / "config" / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8")
     text = text.replace("awards: [bang-khen-tld]\n    max: 10", "awards: [bang-khen-tld]\n    max: 100000")
+    # The individuals here are not in the persons register: no award-history rule (added after this bench).
+    text = re.sub(r"    history:[^\n]*\n(?:      [^\n]*\n)*", "", text)
     path = folder / "awards" / "bench.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -209,6 +213,108 @@ def run_thidua(engine: Engine, campaign_id: int, tree: Tree, interactive_sample:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Proposal cost against the number of existing nominations (issue 17)
+# ---------------------------------------------------------------------------------------------------
+def _load_avg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def proposal_scaling(engine: Engine, campaign_id: int, tree: Tree, sizes: list[int], calls: int, repeats: int) -> None:
+    """Single proposals (one call each, not sent) by CĐCS of province 1 while the campaign already holds
+    `size` live nominations of the same award in that province (inserted with Core: copies of a real one).
+    Beside each figure: the same proposals with the quota recounted on every call (the behaviour before the
+    counters), and the floor — the bare INSERTs one proposal writes (nomination, step, audit row) in one
+    transaction, no rule checked."""
+    from sqlalchemy import delete, func, select
+
+    from thidua.models.nominations import Nomination, NominationStep
+    from thidua.models.tables import AuditLog
+
+    N_ = Nomination.__table__  # type: ignore[attr-defined]
+    S_ = NominationStep.__table__  # type: ignore[attr-defined]
+    A_ = AuditLog.__table__  # type: ignore[attr-defined]
+    province = tree.provinces[0]
+    cdcs = [c for d in tree.districts[province] for c in tree.cdcs[d]]
+    proposers = iter(cdcs)
+
+    def proposal(unit_id: int, k: int) -> nom.ProposalInput:
+        return nom.ProposalInput(AWARD, "individual", unit_id, "Hoàn thành xuất sắc nhiệm vụ năm 2023",
+                                 person_name=f"Đoàn viên {k}", person_position="Tổ trưởng", dossier=DOSSIER)
+
+    first = next(proposers)
+    nom.propose(engine, campaign_id, nom.Actor(first, "cdcs@example.vn"), [proposal(first, 0)], rating=no_rating,
+                now=PROPOSE_AT)
+    with engine.connect() as conn:
+        template = dict(conn.execute(select(N_)).mappings().first())
+    template.pop("id")
+    existing = 1
+    fresh_count = nom._live_counts
+    recount = (lambda session, ctx, groups, quotas, roots:  # noqa: E731
+               nom._count_live(session, ctx, list(groups), quotas, roots))
+    print(f"\nChi phí một lần đề nghị (1 lần gọi, không gửi) theo số đề nghị đã có trong tỉnh; {calls} lần gọi mỗi phép đo, "
+          f"trung vị của {repeats} lần đo; tải máy {_load_avg()}")
+    for size in sizes:
+        rows = []
+        for k in range(existing, size):
+            unit_id = cdcs[k % len(cdcs)]
+            rows.append({**template, "nominee_unit_id": unit_id, "origin_unit_id": unit_id, "current_unit_id": unit_id,
+                         "nominee_name": f"Đoàn viên có sẵn {k}", "nominee_key": f"bench-existing-{k}"})
+        if rows:
+            with engine.begin() as conn:
+                for start in range(0, len(rows), 5000):
+                    conn.execute(insert(N_), rows[start:start + 5000])
+        existing = max(existing, size)
+        runs: dict[str, list[float]] = {"counters": [], "recount": [], "floor": []}
+        cpu: dict[str, list[float]] = {"counters": [], "recount": []}  # this process's CPU (SQLite: all of it)
+        for _ in range(repeats):
+            for mode in ("counters", "recount"):
+                nom._live_counts = fresh_count if mode == "counters" else recount  # type: ignore[assignment]
+                count = calls if mode == "counters" else max(3, calls // 5)  # recounting 50,000 is slow
+                batch = [next(proposers) for _ in range(count)]
+                started, cpu_started = time.perf_counter(), time.process_time()
+                made = [nom.propose(engine, campaign_id, nom.Actor(u, "cdcs@example.vn"), [proposal(u, i)],
+                                    rating=no_rating, now=PROPOSE_AT).nomination_ids[0] for i, u in enumerate(batch)]
+                runs[mode].append(1000 * (time.perf_counter() - started) / count)
+                cpu[mode].append(1000 * (time.process_time() - cpu_started) / count)
+                with engine.begin() as conn:  # back to `size` live nominations (and their counter)
+                    conn.execute(delete(S_).where(S_.c.nomination_id.in_(made)))
+                    conn.execute(delete(N_).where(N_.c.id.in_(made)))
+                nom._live_counts = fresh_count  # type: ignore[assignment]
+                with Session(engine) as session:  # the rows went behind the counters' back: count again, untimed
+                    session.execute(nom.QC.delete())
+                    session.commit()
+                warm = next(proposers)
+                nom.propose(engine, campaign_id, nom.Actor(warm, "cdcs@example.vn"), [proposal(warm, -1)],
+                            rating=no_rating, now=PROPOSE_AT)
+            started = time.perf_counter()
+            floor_ids = []
+            for i in range(calls):
+                with engine.begin() as conn:
+                    nid = conn.execute(insert(N_).returning(N_.c.id), {**template, "nominee_key": f"floor-{i}"}).scalar_one()
+                    conn.execute(insert(S_), {"nomination_id": nid, "seq": 1, "action": "propose", "from_status": "draft",
+                                              "to_status": "proposed", "at_unit_id": first, "to_unit_id": first,
+                                              "actor": "x", "at": utcnow(), "comment": ""})
+                    conn.execute(insert(A_), {"at": utcnow(), "actor": "x", "action": "nomination.propose",
+                                              "entity": "nomination", "entity_id": str(nid), "before": None,
+                                              "after": {"status": "proposed"}, "note": ""})
+                floor_ids.append(nid)
+            runs["floor"].append(1000 * (time.perf_counter() - started) / calls)
+            with engine.begin() as conn:
+                conn.execute(delete(S_).where(S_.c.nomination_id.in_(floor_ids)))
+                conn.execute(delete(N_).where(N_.c.id.in_(floor_ids)))
+        with engine.connect() as conn:
+            live = conn.execute(select(func.count()).select_from(N_)).scalar_one()
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+        print(f"  {live:>7,} đề nghị có sẵn: {med['counters']:6.2f} ms/đề nghị với bộ đếm hạn mức "
+              f"(đếm lại mỗi lần: {med['recount']:6.2f} ms; sàn — chỉ các lệnh INSERT trần: {med['floor']:5.2f} ms); "
+              f"CPU tiến trình {med_cpu['counters']:.2f} ms (đếm lại {med_cpu['recount']:.2f} ms)  "
+              f"[từng lần: {', '.join(f'{x:.2f}' for x in runs['counters'])} | "
+              f"{', '.join(f'{x:.2f}' for x in runs['recount'])} | {', '.join(f'{x:.2f}' for x in runs['floor'])}]; "
+              f"tải {_load_avg()}".replace(",", "."), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
 # SpiffWorkflow
 # ---------------------------------------------------------------------------------------------------
 def run_spiff(count: int, folder: Path) -> list[Phase]:
@@ -287,6 +393,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder; a "
                         "PostgreSQL URL gets a fresh schema, dropped afterwards")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--scaling", default=None, metavar="SIZES",
+                        help="only the proposal cost at these numbers of existing nominations, e.g. 1000,50000")
+    parser.add_argument("--calls", type=int, default=100, help="--scaling: proposals per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="--scaling: measurements per size (median)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench_nominations_"))
@@ -305,6 +415,16 @@ def main() -> None:
     print(f"{count} đề nghị; {args.provinces} tỉnh × {args.districts} huyện × {args.cdcs} CĐCS; CSDL {engine.url.drivername}; "
           f"dựng dữ liệu {time.perf_counter() - t0:.1f} s", flush=True)
 
+    if args.scaling:
+        proposal_scaling(engine, campaign_id, tree, [int(x) for x in args.scaling.split(",")], args.calls, args.repeats)
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+        if schema:
+            admin = make_engine(args.database_url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+        return
     thidua = run_thidua(engine, campaign_id, tree, args.interactive_sample)
     total = sum(p.seconds for p in thidua)
     durable = sum(p.transitions for p in thidua)

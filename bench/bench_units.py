@@ -81,6 +81,87 @@ def move_file(source: Path, target: Path) -> tuple[str, str]:
     return row["ma_don_vi"], "T02"
 
 
+def _import_in_child(url: str, units_csv: str, whole_file: bool, conn) -> None:  # noqa: ANN001
+    """One import in a fresh (spawned) process: its peak memory is the import's own (plus the modules)."""
+    from thidua.db import make_engine as make
+    from thidua.services import units as service
+
+    engine = make(url)
+    if whole_file:  # the path before issue 17: the whole file read, checked and planned in memory
+        service._import_new_csv = lambda *a, **k: None  # type: ignore[assignment]
+    before = _vm_hwm_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = service.import_units(engine, Path(units_csv))
+    conn.send((time.perf_counter() - wall, time.process_time() - cpu, _vm_hwm_mb(), before, len(report.created)))
+    engine.dispose()
+
+
+def compare_imports(units_csv: Path, work: Path, repeats: int, pg: str | None) -> None:
+    """The national import, streamed and whole-file, alternating, each in its own process, `repeats` times;
+    the floor is a bare Core executemany of the same unit rows into an empty table (the median of as many)."""
+    import multiprocessing
+    import statistics
+
+    context = multiprocessing.get_context("spawn")
+    runs: dict[str, list[tuple[float, float, float, float, int]]] = {"streamed": [], "whole": []}
+    floors: list[float] = []
+    print(f"\nSo sánh nhập toàn quốc ({repeats} lần, mỗi lần nhập trong một tiến trình riêng); tải {_load()}")
+    for attempt in range(repeats):
+        for mode in ("streamed", "whole"):
+            with (postgres_engine(pg) if pg else _sqlite(work / f"cmp-{mode}-{attempt}.db")) as engine:
+                create_schema(engine)
+                load_levels(engine)
+                url = engine.url.render_as_string(hide_password=False)
+                parent, child = context.Pipe()
+                process = context.Process(target=_import_in_child, args=(url, str(units_csv), mode == "whole", child))
+                process.start()
+                result = parent.recv()
+                process.join()
+                runs[mode].append(result)
+                print(f"  lần {attempt + 1} {'đọc luồng ' if mode == 'streamed' else 'đọc cả tệp'}: {n(result[4])} đơn vị "
+                      f"{result[0]:6.2f} s (CPU {result[1]:6.2f} s), bộ nhớ đỉnh {result[2]:4.0f} MB "
+                      f"(trước khi nhập {result[3]:.0f} MB); tải {_load()}", flush=True)
+                if mode == "whole":
+                    with engine.connect() as conn:
+                        rows = [dict(r._mapping) for r in conn.execute(select(Unit.__table__).order_by(Unit.depth))]
+        with (postgres_engine(pg) if pg else _sqlite(work / f"floor-{attempt}.db")) as empty:
+            create_schema(empty)
+            load_levels(empty)
+            wall = time.perf_counter()
+            with empty.begin() as conn:
+                conn.execute(insert(Unit.__table__), rows)
+            floors.append(time.perf_counter() - wall)
+            print(f"  lần {attempt + 1} sàn (Core executemany {n(len(rows))} dòng unit, không kiểm tra, không nhật ký): "
+                  f"{floors[-1]:6.2f} s", flush=True)
+        del rows
+    for mode, label in (("streamed", "đọc luồng (mới)"), ("whole", "đọc cả tệp (cũ)")):
+        wall = statistics.median(r[0] for r in runs[mode])
+        peak = statistics.median(r[2] for r in runs[mode])
+        print(f"  Trung vị {label}: {wall:.2f} s ({wall / statistics.median(floors):.1f}× sàn), bộ nhớ đỉnh {peak:.0f} MB")
+    print(f"  Trung vị sàn: {statistics.median(floors):.2f} s; tải {_load()}")
+
+
+def _vm_hwm_mb() -> float:
+    """This process's own peak resident memory (VmHWM: getrusage's figure can carry the parent's over a spawn)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@contextmanager
+def _sqlite(path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def run(label: str, make: Callable[[], ContextManager[Engine]], units_csv: Path, work: Path) -> None:
     print(f"\n{label}")
     with make() as engine, make() as empty:
@@ -118,6 +199,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--pg", nargs="?", const=DEFAULT_PG, default=None, metavar="URL",
                         help="also run on PostgreSQL (default URL: THIDUA_TEST_POSTGRES or the test database)")
+    parser.add_argument("--compare", type=int, default=0, metavar="N",
+                        help="only: the import streamed vs whole-file, each in its own process, N times (median)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_units_") as tmp:
@@ -128,6 +211,9 @@ def main() -> None:
                       lambda: write_units_csv(national_tree(args.seed, args.provinces, args.cdcs), units_csv))
         print(f"  → {n(count)} đơn vị, {units_csv.stat().st_size / 1e6:.1f} MB")
 
+        if args.compare:
+            compare_imports(units_csv, work, args.compare, args.pg)
+            return
         counter = iter(range(1000))
 
         @contextmanager

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Mapping, Sequence
 
 from thidua.models.clock import fmt_date
+from thidua.models.clusters import ClusterStanding
 from thidua.models.vnformat import fmt_percent
 from thidua.models.spec.awards import (
     OCCASION_LABELS,
@@ -66,6 +67,7 @@ class NomineeFacts:
     registered: bool
     rating: str | None
     round_report_accepted: bool
+    cluster: ClusterStanding | None = None  # criterion cluster_rank: the nominee's place in its cụm/khối ranking
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -100,6 +102,8 @@ def eligibility_refusals(catalogue: AwardCatalogue, candidate: Candidate, facts:
         elif criterion.kind == "no_discipline" and candidate.discipline.strip():
             out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: {who} bị kỷ luật trong năm "
                                      f"({candidate.discipline.strip()})"))
+        elif criterion.kind == "cluster_rank" and facts.cluster is not None:
+            out.extend(_cluster_refusal(rule, award.name, who, criterion.top or 1, facts.cluster))
         elif criterion.kind == "council_vote":
             assert criterion.min_percent is not None
             share = _council_share(catalogue, candidate)
@@ -110,6 +114,26 @@ def eligibility_refusals(catalogue: AwardCatalogue, candidate: Candidate, facts:
                 out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: cần từ {fmt_percent(criterion.min_percent)} phiếu "
                                          f"đồng ý của Hội đồng thi đua, khen thưởng; đạt {fmt_percent(share)}"))
     return out
+
+
+def _cluster_refusal(rule: str, award: str, who: str, top: int, standing: ClusterStanding) -> list[Refusal]:
+    """Cờ thi đua backed by the cụm/khối ranking: only the first `top` units of the submitted ranking."""
+    first = "đơn vị xếp thứ nhất" if top == 1 else f"{top} đơn vị dẫn đầu"
+    if standing.cluster_name is None:
+        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} không thuộc cụm/khối thi đua nào năm {standing.year}; "
+                              f"đề nghị {award} phải căn cứ kết quả xếp hạng của cụm/khối")]
+    if standing.rank is None:
+        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {standing.cluster_name} năm {standing.year} chưa có bảng "
+                              "xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); đề nghị phải căn cứ kết quả "
+                              "xếp hạng của cụm/khối")]
+    if standing.rank > top:
+        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} xếp thứ {standing.rank}/{standing.size} trong "
+                              f"{standing.cluster_name} năm {standing.year}; chỉ {first} của cụm/khối được đề nghị")]
+    if standing.rank + standing.tie_size - 1 > top:
+        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} đồng hạng {standing.rank} trong {standing.cluster_name} "
+                              f"năm {standing.year}; cụm cần biểu quyết thứ tự giữa các đơn vị bằng điểm (biên bản họp "
+                              "cụm) và gửi lại bảng xếp hạng")]
+    return []
 
 
 def _council_share(catalogue: AwardCatalogue, candidate: Candidate) -> float | None:

@@ -316,3 +316,18 @@ class NominationStep(SQLModel, table=True):
     comment: str = ""
     review_due_at: Optional[datetime] = None  # deadline of the reviewer who receives it
     batch_id: Optional[int] = Field(default=None, foreign_key="nomination_batch.id")
+
+
+class NominationQuotaCount(SQLModel, table=True):
+    """Live nominations per quota group, kept in step with every transition (issue 17): a proposal's quota
+    check reads one row instead of counting the province's nominations. `quota_key` names the quota's
+    definition (code, awards, subjects, scope, period), so a changed catalogue starts fresh counts; a row is
+    computed once from the nominations when first needed, and dropped when the unit tree changes."""
+
+    __tablename__ = "nomination_quota_count"
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    quota_key: str = Field(max_length=120, primary_key=True)
+    scope_id: int = Field(default=0, primary_key=True)  # proposer or subtree root unit id; 0: the campaign
+    round_number: int = Field(default=0, primary_key=True)  # 0: per year
+    live: int = 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
 def short_body_name(name: str) -> str:
@@ -31,6 +32,7 @@ def body_name(name: str) -> str:
     return re.sub(r"(?i)^liên đoàn lao động", "LĐLĐ", name.strip())
 
 
+@lru_cache(maxsize=1024)  # pure, and asked for every mail a campaign sends
 def office_display_name(department: str, federation: str) -> str:
     """The sender's name in mail: 'Ban CSPL&QHLĐ – LĐLĐ tỉnh Bình Định' (which office, which federation)."""
     short_department = department_abbreviation(department).replace("BAN ", "Ban ", 1) if department else ""

@@ -33,6 +33,9 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_status_scheduled", "status", "scheduled_at"),
         Index("ix_outbox_assignment", "assignment_id"),
         Index("ix_outbox_campaign_kind", "campaign_id", "kind"),
+        # The office digest and failure queries read one campaign's rows by status and by time window:
+        # without it they scan every row the campaign ever queued.
+        Index("ix_outbox_campaign_status_scheduled", "campaign_id", "status", "scheduled_at"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)

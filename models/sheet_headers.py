@@ -36,9 +36,9 @@ class HeaderMap:
 
 
 def map_header(cells: Sequence[Any], file: str, columns: Mapping[str, Sequence[str]], required: Sequence[str],
-               extra: Callable[[str], str | None] | None = None) -> HeaderMap:
-    """Read row 1. `columns`: field -> (ascii code, Vietnamese label, other aliases…); `extra` names fields the
-    table does not declare (e.g. unit attributes) from a title's key."""
+               extra: Callable[[str], str | None] | None = None, line: int = 1) -> HeaderMap:
+    """Read the header row (`line`: its row number, 1 unless the sheet starts lower). `columns`: field -> (ascii
+    code, Vietnamese label, other aliases…); `extra` names fields the table does not declare (e.g. unit attributes) from a title's key."""
     index = alias_index(columns)
     found = HeaderMap()
     for position, cell in enumerate(cells):
@@ -48,14 +48,14 @@ def map_header(cells: Sequence[Any], file: str, columns: Mapping[str, Sequence[s
         key = header_key(title)
         name = index.get(key) or (extra(key) if extra else None)
         if name is None:
-            found.problems.append(Problem(file, 1, title, f"cột không được hỗ trợ ({accepted_titles(columns)})"))
+            found.problems.append(Problem(file, line, title, f"cột không được hỗ trợ ({accepted_titles(columns)})"))
         elif name in found.labels:
-            found.problems.append(Problem(file, 1, title, f"cột trùng với cột '{found.labels[name]}'"))
+            found.problems.append(Problem(file, line, title, f"cột trùng với cột '{found.labels[name]}'"))
         else:
             found.columns[position] = name
             found.labels[name] = title
     for name in required:
         if name not in found.labels:
             code, label = columns[name][0], columns[name][1]
-            found.problems.append(Problem(file, 1, code, f"thiếu cột '{label}' ({code})"))
+            found.problems.append(Problem(file, line, code, f"thiếu cột '{label}' ({code})"))
     return found

@@ -242,3 +242,4 @@ from thidua.models import evidence as _evidence  # noqa: E402,F401
 from thidua.models import persons as _persons  # noqa: E402,F401
 from thidua.models import publication as _publication  # noqa: E402,F401
 from thidua.models import council as _council  # noqa: E402,F401
+from thidua.models import clusters as _clusters  # noqa: E402,F401

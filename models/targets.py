@@ -1,10 +1,13 @@
 """Target progress (pure): roll reported values up into a figure, compare it with the target, and
 forecast the figure at the deadline.
 
-The forecast is linear from the campaign's start: figure × (days from start to deadline) / (days from
-start to the date asked about). Round reports arrive in bursts after each round, so it is a rough guide;
-every result carries that sentence so that nobody reads it as more. Averages are not forecast (an average
-does not accumulate), shares are capped at 100 %.
+Reports arrive in steps, one batch per period at each deadline, so the forecast is made from the reported
+periods: the pace of the data in hand (it covers the campaign's start to the end of the latest period whose report
+is due, `data_through`), carried on to the deadline (or to the end of the last period reported before it). It
+does not change between two report deadlines. Before any source report is due there is no verdict (a figure
+built from a few early reports is not a trend). A row with no target of its own (a district's part of a
+province's total, when no share was assigned to it) is a contribution: shown, never judged. Averages are not
+forecast (an average does not accumulate), shares are capped at 100 %. Every result carries a note saying so.
 """
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ from thidua.models.forms import fold
 from thidua.models.spec.campaign import TargetCondition
 
 FORECAST_NOTE = "Dự báo tuyến tính theo nhịp độ bình quân từ ngày bắt đầu chiến dịch ({start}) đến ngày xem ({at})."
+PERIODS_FORECAST_NOTE = ("Dự báo tuyến tính theo các kỳ đã báo cáo: số liệu từ {start} đến {through}, giữ nhịp độ đó "
+                         "đến {until}.")
+NOT_DUE_NOTE = "Chưa đến hạn báo cáo số liệu của chỉ tiêu (hạn đầu tiên {first_due}): chưa đánh giá, chưa dự báo."
+CONTRIBUTION_NOTE = "Phần đóng góp vào chỉ tiêu chung (đơn vị không được giao chỉ tiêu riêng): không đánh giá riêng."
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,18 @@ class Progress:
     forecast: float | None
     on_track: bool | None  # None when there is nothing to forecast
     note: str
+    judged: bool = True  # False: a contribution to a larger total, with no target of its own
+    data_due: bool = True  # False: none of the target's source reports is due yet
+    share_of_total: float | None = None  # contributions: % of the whole figure this row makes
 
     @property
     def verdict(self) -> str:
+        if not self.judged:
+            return "Đóng góp"
         if self.achieved:
             return "Đã đạt"
+        if not self.data_due:
+            return "Chưa đến hạn báo cáo"
         if self.on_track is None:
             return "Chưa đạt"
         return "Đúng tiến độ" if self.on_track else "Chậm tiến độ"
@@ -136,19 +150,52 @@ COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b
            "<": lambda a, b: a < b, "==": lambda a, b: a == b}
 
 
+_UNSET: Any = object()
+
+
+def periods_forecast(value: float, *, start: date, through: date, until: date, cap: float | None = None) -> float:
+    """The value at `until` if the pace of the data covering start..through goes on (both ends counted); the
+    value itself when no later period is to come."""
+    if until <= through:
+        return value
+    forecast = value * ((until - start).days + 1) / ((through - start).days + 1)
+    return min(forecast, cap) if cap is not None else forecast
+
+
 def progress(rollup: str, figure: Figure, target: float, *, start: date, at: date, deadline: date,
-             op: str = ">=") -> Progress:
-    """`op` says how the figure must compare with the target ("trên 95%" is '>', "không quá 2" is '<=')."""
+             op: str = ">=", judged: bool = True, data_through: date | None = _UNSET,
+             first_due: date | None = None, last_through: date | None = None,
+             whole: float | None = None) -> Progress:
+    """`op` says how the figure must compare with the target ("trên 95%" is '>', "không quá 2" is '<=').
+
+    judged=False: a contribution (no verdict, no forecast; `whole` gives its share of the total).
+    data_through: the end of the latest period whose report is due by `at` (None: no source report is due yet,
+    so no verdict before `first_due`); left out, the forecast is the plain pace from `start` to `at`.
+    last_through: the end of the last period the source reports cover (the forecast stops there)."""
     current = figure.value
+    if not judged:
+        share = None if current is None or not whole else 100.0 * current / whole
+        return Progress(figure, target, None, False, None, None, CONTRIBUTION_NOTE, judged=False, share_of_total=share)
     percent = None if current is None or not target else 100.0 * current / target
     achieved = current is not None and COMPARE[op](current, target)
+    if data_through is None and not achieved:
+        note = NOT_DUE_NOTE.format(first_due=first_due.strftime("%d/%m/%Y") if first_due else "—")
+        return Progress(figure, target, percent, False, None, None, note, data_due=False)
     forecast: float | None = None
+    growing = rollup in ("sum", "share", "count") and op in (">=", ">") and current is not None and not achieved
     # Only a growing figure aimed at from below can be forecast; a cap ('<', '<=') or equality cannot.
-    if rollup in ("sum", "share", "count") and op in (">=", ">") and current is not None and not achieved:
+    if growing and data_through is not _UNSET and data_through is not None and current is not None and at < deadline:
+        until = min(deadline, last_through or deadline)
+        forecast = periods_forecast(current, start=start, through=max(data_through, start), until=until,
+                                    cap=100.0 if rollup == "share" else None)
+        note = PERIODS_FORECAST_NOTE.format(start=start.strftime("%d/%m/%Y"), through=data_through.strftime("%d/%m/%Y"),
+                                            until=until.strftime("%d/%m/%Y"))
+    elif growing and data_through is _UNSET and current is not None:
         forecast = linear_forecast(current, start=start, at=at, deadline=deadline,
                                    cap=100.0 if rollup == "share" else None)
     if forecast is not None:
-        note = FORECAST_NOTE.format(start=start.strftime("%d/%m/%Y"), at=at.strftime("%d/%m/%Y"))
+        if data_through is _UNSET:
+            note = FORECAST_NOTE.format(start=start.strftime("%d/%m/%Y"), at=at.strftime("%d/%m/%Y"))
     elif achieved:
         note = "Đã đạt chỉ tiêu."
     elif at == deadline:

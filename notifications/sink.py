@@ -385,6 +385,46 @@ def server_tls_context(cert_path: str | os.PathLike[str], key_path: str | os.Pat
     return context
 
 
+class SinkProcess:
+    """`python -m thidua.notifications.sink` as a child process: an SMTP server that does not share the
+    client's interpreter (on a small machine an in-process sink takes the client's GIL and CPU)."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int | None = None,
+                 startup_timeout: float = 60.0) -> None:
+        import subprocess
+        import sys
+
+        self.host, self.port = host, port or free_port(host)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "thidua.notifications.sink", "--dir", str(directory), "--host", host,
+             "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        ready = threading.Event()
+        output: list[bytes] = []
+
+        def read_first_line() -> None:
+            output.append(self.process.stdout.readline())  # type: ignore[union-attr]
+            ready.set()
+
+        threading.Thread(target=read_first_line, daemon=True).start()
+        if not ready.wait(startup_timeout) or not output[0].startswith(b"SMTP sink on"):
+            self.stop()
+            raise OSError(f"the SMTP sink did not start on {host}:{self.port}: {b''.join(output).decode(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except Exception:  # noqa: BLE001 - a sink that ignores SIGTERM is killed
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m thidua.notifications.sink",
@@ -395,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     sink = start_sink(EmlDirectoryHandler(args.dir), host=args.host, port=args.port)
-    print(f"SMTP sink on {sink.host}:{sink.port}, writing .eml files to {args.dir} (Ctrl-C to stop)")
+    print(f"SMTP sink on {sink.host}:{sink.port}, writing .eml files to {args.dir} (Ctrl-C to stop)", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())  # docker stop, systemd
     try:

@@ -73,6 +73,7 @@ __all__ = [
     "RetryableError",
     "SmtpSettings",
     "TransportError",
+    "DeliveryStream",
     "classify",
     "deliver",
 ]
@@ -275,49 +276,142 @@ async def deliver(
     """
     if not messages:
         return []
-    local_hostname = settings.local_hostname
-    if not local_hostname:
-        local_hostname = await asyncio.to_thread(socket.getfqdn)
-    run = _Run(messages, on_result)
-    workers = [
-        _Worker(run, settings, local_hostname).run()
-        for _ in range(min(settings.connections, len(messages)))
-    ]
-    await asyncio.gather(*workers)
-    if run.failure is None:
-        for index in range(run.next_index, len(messages)):
-            not_attempted = DeliveryResult(
-                key=messages[index].key,
-                status="retry",
-                error=f"not attempted: every connection gave up ({run.last_error})",
-            )
-            if not await run.complete(index, not_attempted):
-                break
-    completed = [r for r in run.results if r is not None]
-    if run.failure is not None:
-        if isinstance(run.failure, DeliveryAborted):
-            run.failure.results = completed
-        raise run.failure
-    return completed
+    stream = DeliveryStream(settings, on_result=on_result, connections=min(settings.connections, len(messages)))
+    stream.add(messages)
+    await stream.start()
+    return await stream.close()
+
+
+class DeliveryStream:
+    """:func:`deliver` for a queue that keeps growing while it is sent.
+
+    The connections are opened once and live until :meth:`close`; a caller
+    preparing the next messages while the current ones are on the wire calls
+    :meth:`add` as they become ready. ``may_take(index)`` (index in the order
+    of ``add``) gates the transport: a message is only taken once it returns
+    True; call :meth:`wake` when the answer may have changed. Results,
+    retries, ``on_result`` and :class:`DeliveryAborted` behave as in
+    :func:`deliver`. Once every connection has given up (:attr:`exhausted`),
+    nothing more is sent: :meth:`close` reports the rest as "retry" with
+    ``attempts == 0``.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        on_result: ResultCallback | None = None,
+        may_take: Callable[[int], bool] | None = None,
+        connections: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run = _Run([], on_result, closed=False, may_take=may_take)
+        self.connections = connections or settings.connections
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        local_hostname = self.settings.local_hostname
+        if not local_hostname:
+            local_hostname = await asyncio.to_thread(socket.getfqdn)
+        self.tasks = [
+            asyncio.ensure_future(_Worker(self.run, self.settings, local_hostname).run())
+            for _ in range(self.connections)
+        ]
+
+    def add(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.run.add(messages)
+
+    def wake(self) -> None:
+        self.run.changed.set()
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop every connection after its current message; :meth:`close` raises ``exc``."""
+        self.run.fail(exc)
+
+    @property
+    def added(self) -> int:
+        return len(self.run.messages)
+
+    @property
+    def taken(self) -> int:
+        return self.run.next_index
+
+    @property
+    def exhausted(self) -> bool:
+        """Every connection gave up (or the run failed): nothing more will be sent."""
+        return self.run.failure is not None or (bool(self.tasks) and all(t.done() for t in self.tasks))
+
+    async def close(self) -> list[DeliveryResult]:
+        """No more messages: wait for the connections to finish, then return every result in order."""
+        run = self.run
+        run.close()
+        await asyncio.gather(*self.tasks)
+        if run.failure is None:
+            for index in range(run.next_index, len(run.messages)):
+                not_attempted = DeliveryResult(
+                    key=run.messages[index].key,
+                    status="retry",
+                    error=f"not attempted: every connection gave up ({run.last_error})",
+                )
+                if not await run.complete(index, not_attempted):
+                    break
+            run.next_index = len(run.messages)
+        completed = [r for r in run.results if r is not None]
+        if run.failure is not None:
+            if isinstance(run.failure, DeliveryAborted):
+                run.failure.results = completed
+            raise run.failure
+        return completed
 
 
 class _Run:
-    """State shared by the connections of one deliver() call."""
+    """State shared by the connections of one deliver() call or stream."""
 
-    def __init__(self, messages: Sequence[OutgoingMessage], on_result: ResultCallback | None) -> None:
-        self.messages = messages
-        self.results: list[DeliveryResult | None] = [None] * len(messages)
+    def __init__(
+        self,
+        messages: Sequence[OutgoingMessage],
+        on_result: ResultCallback | None,
+        *,
+        closed: bool = True,
+        may_take: Callable[[int], bool] | None = None,
+    ) -> None:
+        self.messages = list(messages)
+        self.results: list[DeliveryResult | None] = [None] * len(self.messages)
         self.next_index = 0
         self.on_result = on_result
         self.failure: BaseException | None = None
         self.last_error = ""
+        self.closed = closed
+        self.may_take = may_take
+        self.changed = asyncio.Event()
 
-    def take(self) -> tuple[int, OutgoingMessage] | None:
-        if self.failure is not None or self.next_index >= len(self.messages):
-            return None
-        index = self.next_index
-        self.next_index += 1
-        return index, self.messages[index]
+    def add(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.messages.extend(messages)
+        self.results.extend([None] * len(messages))
+        self.changed.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.changed.set()
+
+    def fail(self, exc: BaseException) -> None:
+        self.failure = self.failure or exc
+        self.changed.set()
+
+    async def take(self) -> tuple[int, OutgoingMessage] | None:
+        """The next message to send; waits while the queue is open and empty (or gated)."""
+        while True:
+            if self.failure is not None:
+                return None
+            index = self.next_index
+            if index < len(self.messages):
+                if self.may_take is None or self.may_take(index):
+                    self.next_index += 1
+                    return index, self.messages[index]
+            elif self.closed:
+                return None
+            self.changed.clear()
+            await self.changed.wait()
 
     async def complete(self, index: int, result: DeliveryResult) -> bool:
         """Record a result; False if on_result failed (the run then stops)."""
@@ -329,7 +423,7 @@ class _Run:
             if inspect.isawaitable(pending):
                 await pending
         except Exception as exc:
-            self.failure = self.failure or exc
+            self.fail(exc)
             return False
         return True
 
@@ -369,13 +463,13 @@ class _Worker:
             await self._work()
         except Exception as exc:  # a bug, not an SMTP outcome: stop the whole run
             log.exception("SMTP connection crashed")
-            self.shared.failure = self.shared.failure or exc
+            self.shared.fail(exc)
         finally:
             await self._close()
 
     async def _work(self) -> None:
         retries_in_a_row = 0
-        while (item := self.shared.take()) is not None:
+        while (item := await self.shared.take()) is not None:
             index, message = item
             try:
                 result = await self._deliver_one(message)
@@ -384,7 +478,7 @@ class _Worker:
                     cause = refused.__cause__
                     text = f"cannot set up an SMTP session with {self.settings.host}: {_describe(cause)}"
                     log.error(text)
-                    self.shared.failure = DeliveryAborted(text, getattr(cause, "code", None), [])
+                    self.shared.fail(DeliveryAborted(text, getattr(cause, "code", None), []))
                 return
             if result is None:  # another connection failed the run
                 return
@@ -398,6 +492,7 @@ class _Worker:
                 # everything: leave the queue to connections that still work.
                 log.warning("SMTP connection gives up after: %s", result.error)
                 self.shared.last_error = result.error or ""
+                self.shared.changed.set()  # a stream's owner watches for every connection giving up
                 return
 
     async def _deliver_one(self, message: OutgoingMessage) -> DeliveryResult | None:

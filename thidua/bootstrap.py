@@ -5,24 +5,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from thidua.db import create_schema, get_engine
-from thidua.links import LinkSigner
-from thidua.notifications.render import Renderer, get_renderer
-from thidua.notifications.transport import SmtpSettings
 from thidua.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the mail and link parts load when first used: `thidua status` needs only the engine
+    from sqlalchemy.engine import Engine
+
+    from thidua.links import LinkSigner
+    from thidua.notifications.render import Renderer
+    from thidua.notifications.transport import SmtpSettings
+
+
+def _renderer() -> Renderer:
+    from thidua.notifications.render import get_renderer
+
+    return get_renderer()
 
 
 @dataclass
 class Runtime:
     settings: Settings
     engine: Engine
-    renderer: Renderer = field(default_factory=get_renderer)
+    renderer: Renderer = field(default_factory=_renderer)
 
     @cached_property
     def links(self) -> LinkSigner:
+        from thidua.links import LinkSigner
+
         return LinkSigner(self.settings)
 
     @cached_property
@@ -45,5 +56,8 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Runt
 
 
 def ready_engine(settings: Settings | None = None) -> Engine:
-    """The migrated engine of the environment's settings: what a CLI command needs before touching data."""
-    return bootstrap(settings).engine
+    """The migrated engine of the environment's settings: what a CLI command needs before touching data (no
+    renderer or signer built)."""
+    engine = get_engine(settings or get_settings())
+    create_schema(engine)
+    return engine

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -77,8 +78,14 @@ class LinkClaims:
         return safe_next_path(self.next_path)
 
 
+@lru_cache(maxsize=8)
+def _serializer_for(key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(key, salt=LINK_SALT)
+
+
 def _link_serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.signing_key(), salt=LINK_SALT)
+    """One signer per key, reused: a reminder pass signs one link per mail (its key derivation is not free)."""
+    return _serializer_for(settings.signing_key())
 
 
 def sign_claims(settings: Settings, claims: LinkClaims) -> str:

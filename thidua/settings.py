@@ -5,18 +5,13 @@ import os
 import secrets
 import time
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from thidua.errors import InvalidInputError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout root in a source tree; site-packages when installed
-# The default configuration: package data (config/ in a checkout, thidua/config/ in the wheel).
-CONFIG_DIR = Path(str(files("thidua.config")))
-IN_SOURCE_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "models").is_dir()
+from thidua.paths import CONFIG_DIR, IN_SOURCE_CHECKOUT, REPO_ROOT  # noqa: F401  (re-exported)
 
 
 # Keys printed in earlier defaults and in docs/operations.md: anyone can read them, so they must never sign anything.
@@ -43,6 +38,8 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=CONFIG_DIR, description="Levels, calendars, catalogues; `thidua init DIR` copies them")
     database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir")
     timezone: str = "Asia/Ho_Chi_Minh"
+    # How long a SQLite write waits for another program's write lock before the command gives up with a message.
+    sqlite_busy_timeout_s: float = 30.0
     base_url: str = "http://127.0.0.1:8000"
     # Signs e-mail links, session cookies and CSRF tokens. Unset: a random key generated on first use into
     # data_dir/secret_key (mode 0600). Read it with signing_key(), never directly.

@@ -13,15 +13,16 @@ import json
 import os
 import random
 import shutil
+import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from thidua.errors import RefusedError
 from thidua.models.clock import local_to_utc, utc_to_local
@@ -54,6 +55,9 @@ class DemoOptions:
     fresh: bool = False
     resume: bool = False
     use_prefect: bool = True
+    # Each day's actions per obligation through submit_many/review_many (the campaign, obligations and their
+    # forms looked up once); False: each action through submit_report/review_report, as a user would call them.
+    batch_actions: bool = True
 
 
 @dataclass
@@ -207,6 +211,9 @@ class Simulation:
         self.state_path = settings.data_dir / "demo-state.json"
         self.engine: Engine | None = None
         self.summary = DemoSummary()
+        self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
+        self._prefect_start: threading.Thread | None = None
+        self._prefect_error: BaseException | None = None
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -270,6 +277,10 @@ class Simulation:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
+        if self.options.use_prefect:
+            # Prefect's temporary server takes seconds to start: start it now, beside the first simulated days.
+            self._prefect_start = threading.Thread(target=self._start_prefect, name="prefect-server", daemon=True)
+            self._prefect_start.start()
         total_days = (end - date.fromisoformat(state.start)).days + 1
         day = first_day
         while day <= end:
@@ -286,6 +297,28 @@ class Simulation:
         state.finished = True
         state.save(self.state_path)
         return self._summarise(campaign, end)
+
+    def _start_prefect(self) -> None:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            if PREFECT_API_URL.value():
+                return  # a Prefect server of the operator's: nothing to start
+            from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+            # The instance the flows' client uses (one per process). It starts beside the simulation, so a
+            # slow start on a busy machine may take longer than Prefect's default wait without costing anything.
+            SubprocessASGIServer().start(timeout=max(180, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        except BaseException as exc:  # noqa: BLE001 - reported when the first flow needs the server
+            self._prefect_error = exc
+
+    def _prefect_ready(self) -> None:
+        if self._prefect_start is not None:
+            self._prefect_start.join()
+            self._prefect_start = None
+            if self._prefect_error is not None:
+                raise self._prefect_error
 
     def _campaign(self) -> Campaign:
         assert self.engine is not None
@@ -324,8 +357,12 @@ class Simulation:
         await run_dispatch(self.engine, self.settings, now=local_to_utc(datetime.combine(day, at)))
 
     def _act(self, campaign: Campaign, actions: list[Action], day: date) -> None:
-        """Every unit action of the day, each through the submission service, in one short transaction."""
+        """Every unit action of the day through the submission service: per obligation, one batch of reports
+        and one of reviews (one short transaction each), or (batch_actions off) one call per action."""
         if not actions:
+            return
+        if self.options.batch_actions:
+            self._act_in_batches(campaign.id, actions, day)  # type: ignore[arg-type]
             return
         from thidua.models.submissions import SubmissionError
         from thidua.services.submissions import obligation_spec, review_report, submit_report
@@ -333,16 +370,8 @@ class Simulation:
         assert self.engine is not None
         # One unit of work per action (commit each), without re-reading every loaded row after each commit.
         with Session(self.engine, expire_on_commit=False) as session:
-            ids = [a.assignment_id for a in actions]
-            rows = session.execute(
-                select(Assignment, ObligationDef, Unit)  # type: ignore[call-overload]
-                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                .join(Unit, Unit.id == Assignment.unit_id)
-                .where(Assignment.id.in_(ids))  # type: ignore[attr-defined]
-            ).all()
-            found = {a.id: (a, ob, unit) for a, ob, unit in rows}
-            reviewers = dict(session.execute(select(Unit.id, Unit.code).where(  # type: ignore[call-overload]
-                Unit.id.in_({a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}))).all())  # type: ignore[union-attr]
+            found, reviewer_units = _action_rows(session, actions)
+            reviewers = {uid: u.code for uid, u in reviewer_units.items()}
             moment = local_to_utc(datetime.combine(day, time(10, 0)))
             for action in actions:
                 assignment, obligation, unit = found[action.assignment_id]
@@ -359,7 +388,7 @@ class Simulation:
                     else:
                         if assignment.status != "da_gui" or assignment.current_version != action.version:
                             continue
-                        reviewer_code = reviewers[assignment.reviewer_unit_id]
+                        reviewer_code = reviewers[assignment.reviewer_unit_id or 0]
                         review_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
                                       unit_code=unit.code, reviewer_code=reviewer_code, accept=action.verb == "accept",
                                       actor=f"demo:{reviewer_code}", comment=None if action.verb == "accept" else RETURN_COMMENT,
@@ -369,6 +398,71 @@ class Simulation:
                 except SubmissionError as exc:
                     session.rollback()
                     self.report(f"[bỏ qua] {unit.code} {obligation.code}: {exc}")
+
+    def _spec(self, obligation: ObligationDef) -> Obligation:
+        from thidua.services.submissions import obligation_spec
+
+        if obligation.id not in self._specs:
+            self._specs[obligation.id] = obligation_spec(obligation)  # type: ignore[index]
+        return self._specs[obligation.id]  # type: ignore[index]
+
+    def _act_in_batches(self, campaign_id: int, actions: list[Action], day: date) -> None:
+        from thidua.models.submissions import SubmissionError
+        from thidua.services.submissions import ReviewItem, SubmitItem, review_many, submit_many
+
+        assert self.engine is not None
+        moment = local_to_utc(datetime.combine(day, time(10, 0)))
+        with Session(self.engine, expire_on_commit=False) as session:
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            found, reviewers = _action_rows(session, actions)
+            submits: dict[int, list[SubmitItem]] = defaultdict(list)
+            reviews: dict[int, list[ReviewItem]] = defaultdict(list)
+            obligations: dict[int, ObligationDef] = {}
+            for action in actions:
+                assignment, obligation, unit = found[action.assignment_id]
+                obligation_id = obligation.id or 0  # loaded rows: never None
+                obligations[obligation_id] = obligation
+                if action.verb == "submit":
+                    if assignment.current_version >= action.version:
+                        continue  # done before a resume
+                    rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
+                    raw = form_values(self._spec(obligation), unit.sector, unit.level_code, rng)
+                    submits[obligation_id].append(SubmitItem(assignment, unit, raw, f"demo:{unit.code}"))
+                else:
+                    if assignment.status != "da_gui" or assignment.current_version != action.version:
+                        continue
+                    reviewer = reviewers[assignment.reviewer_unit_id or 0]
+                    reviews[obligation_id].append(ReviewItem(
+                        assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
+                        comment=None if action.verb == "accept" else RETURN_COMMENT))
+            for obligation_id, submit_items in submits.items():
+                obligation = obligations[obligation_id]
+                refused: list[tuple[Any, SubmissionError]]
+                try:
+                    written, refused = submit_many(session, campaign, obligation, self._spec(obligation), submit_items,
+                                                   now=moment, source="demo")
+                    self.summary.submissions += len(written)
+                    session.commit()
+                except SubmissionError as error:
+                    session.rollback()
+                    refused = [(item, error) for item in submit_items]
+                self._report_refused(obligation, refused)
+            for obligation_id, review_items in reviews.items():
+                obligation = obligations[obligation_id]
+                try:
+                    reviewed, refused = review_many(session, campaign, obligation, review_items, now=moment)
+                    for result in reviewed:
+                        self.summary.reviews["accept" if result.status == "da_duyet" else "return"] += 1
+                    session.commit()
+                except SubmissionError as error:
+                    session.rollback()
+                    refused = [(item, error) for item in review_items]
+                self._report_refused(obligation, refused)
+
+    def _report_refused(self, obligation: ObligationDef, refused: Sequence[tuple[Any, Exception]]) -> None:
+        for item, exc in refused:
+            self.report(f"[bỏ qua] {item.unit.code} {obligation.code}: {exc}")
 
     # -- milestones ------------------------------------------------------------------------------------
     def _milestones(self, campaign: Campaign) -> dict[date, list[Callable[[date], None]]]:
@@ -393,6 +487,7 @@ class Simulation:
     def _consolidate(self, campaign: Campaign, round_number: int | None, day: date) -> None:
         moment = local_to_utc(datetime.combine(day, time(7, 0)))
         if self.options.use_prefect:
+            self._prefect_ready()
             from thidua.flows.consolidation import consolidation_flow
 
             result = asyncio.run(consolidation_flow(campaign.code, round_number=round_number, actor="demo"))
@@ -478,6 +573,22 @@ class Simulation:
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
         return summary
+
+
+def _action_rows(session: Session, actions: list[Action]) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]],
+                                                                    dict[int, Unit]]:
+    """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
+    rows = session.execute(
+        select(Assignment, ObligationDef, Unit)
+        .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
+    ).tuples().all()
+    found = {a.id: (a, ob, unit) for a, ob, unit in rows if a.id is not None}
+    reviewer_ids = {a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}
+    reviewers = {u.id: u for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
+                 if u.id is not None}
+    return found, reviewers
 
 
 def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None:

@@ -22,7 +22,7 @@ from thidua.models.nominations import NominationError
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services import nominations as nom
 from thidua.services.commendation import bonuses, certificates, council, decisions, evidence, persons, publication
-from thidua.services.submissions import year_end_rating
+from thidua.services.submissions import year_end_rating, year_end_ratings
 
 if TYPE_CHECKING:
     from thidua.simulation import Simulation
@@ -39,6 +39,7 @@ REGISTER_ON = date(2023, 11, 20)  # the persons register (đoàn viên, cán b�
 PROPOSE_ON = date(2023, 11, 21)
 DISTRICT_REVIEW_ON = date(2023, 11, 27)
 RESUBMIT_ON = date(2023, 11, 29)
+CLUSTERS_ON = date(2023, 12, 1)  # the cụm/khối meet; each head submits its ranking (biên bản họp cụm)
 DISTRICT_SEND_ON = date(2023, 12, 4)
 PUBLISH_ON = date(2023, 12, 7)  # công khai 5 ngày (catalogue): 07–11/12
 COMMENT_ON = date(2023, 12, 9)
@@ -83,6 +84,7 @@ def award_milestones(sim: "Simulation", campaign: Campaign) -> dict[date, list[C
         PROPOSE_ON: [play.cdcs_propose],
         DISTRICT_REVIEW_ON: [play.district_review],
         RESUBMIT_ON: [play.resubmit_returned],
+        CLUSTERS_ON: [play.cluster_rankings],
         DISTRICT_SEND_ON: [play.district_send],
         PUBLISH_ON: [play.province_publish],
         COMMENT_ON: [play.public_comments],
@@ -166,9 +168,11 @@ class _AwardPlay:
     def cdcs_propose(self, day: date) -> None:
         catalogue = self._catalogue()
         proposed = 0
-        for unit in self._units("cdcs"):
-            with Session(self.engine) as session:
-                rating = year_end_rating(session, self.campaign_id, _uid(unit))
+        units = self._units("cdcs")
+        with Session(self.engine) as session:  # proposals change no report: every rating read at once
+            ratings = year_end_ratings(session, self.campaign_id, [_uid(unit) for unit in units])
+        for unit in units:
+            rating = ratings[_uid(unit)]
             if rating not in GOOD_RATINGS or self.rng.random() > 0.08:
                 continue
             members = persons.persons_in_subtree(self.engine, _uid(unit))
@@ -227,15 +231,57 @@ class _AwardPlay:
                 comment="Đã bổ sung xác nhận sáng kiến"))
         self.sim.report(f"{day:%d/%m/%Y}: {count} hồ sơ bị trả lại đã được bổ sung và gửi lại")
 
+    def cluster_rankings(self, day: date) -> None:
+        """The province's cụm/khối of 2023 (config/clusters/binh_dinh.yaml) meet: each head submits the ranking
+        scored from the year's reports (campaign file, cluster_scoring); a tie at the top is settled by the
+        meeting's vote (here: in code order). The first of each cụm/khối may then be proposed for the Cờ thi đua."""
+        from thidua.services import clusters
+        from thidua.settings import get_settings
+
+        path = get_settings().config_dir / "clusters" / "binh_dinh.yaml"
+        if not path.exists() or not self.campaign.spec.get("cluster_scoring"):
+            return
+        clusters.import_clusters(self.engine, path, actor="demo:van-phong")
+        self.cluster_leaders: dict[int, str] = {}
+        lines = []
+        with Session(self.engine) as session:
+            infos = clusters.list_clusters(session, year=self.campaign.year)
+            ranked = {c.code: clusters.compute_ranking(session, self.campaign, c) for c in infos}
+            head_ids = {c.code: clusters.members_of(session, c) for c in infos}
+        for info in infos:
+            rows = ranked[info.code]
+            tied_top = [r.unit_code for r in rows if r.rank == 1 and r.tied]
+            head = next(m for m in head_ids[info.code] if m.is_head)
+            clusters.submit_ranking(self.engine, self.campaign.code, info.code, head.unit_id, actor=f"demo:{head.code}",
+                                    minutes=f"Biên bản họp {info.name} ngày {day:%d/%m/%Y}", meeting_order=sorted(tied_top),
+                                    now=_at(day))
+            with Session(self.engine) as session:
+                submitted = clusters.submitted_ranking(session, self.campaign_id, info.id)
+            assert submitted is not None
+            first = submitted.rows[0]
+            leader = next(m for m in head_ids[info.code] if m.code == first.unit_code)
+            self.cluster_leaders[leader.unit_id] = info.name
+            lines.append(f"{info.name}: {first.unit_name} ({group_thousands(round(first.score))} điểm)")
+        self.sim.report(f"{day:%d/%m/%Y}: {len(infos)} cụm/khối thi đua gửi bảng xếp hạng; dẫn đầu: " + "; ".join(lines))
+
     def district_send(self, day: date) -> None:
         catalogue = self._catalogue()
         sent = 0
+        leaders = getattr(self, "cluster_leaders", {})
         for district in self._units("cap_tren_truc_tiep"):
             actor = nom.Actor(_uid(district), f"demo:{district.code}")
             for view in nom.reviewer_queue(self.engine, self.campaign_id, _uid(district)):  # the resubmitted files
                 self._try("đồng ý", lambda: nom.approve(self.engine, self.campaign_id, [view.id], actor, now=_at(day, 8)))
             best = self._best_cdcs(district)
-            if best is not None:
+            with Session(self.engine) as session:
+                leads = _uid(district) in leaders and year_end_rating(session, self.campaign_id, _uid(district)) == GOOD_RATINGS[0]
+            if leads:  # first of its cụm/khối: the district's own Cờ thi đua, backed by the cluster's ranking
+                banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=_uid(district),
+                                           occasion=OCCASION, achievement=f"Dẫn đầu {leaders[_uid(district)]} năm 2023",
+                                           dossier=_dossier(catalogue, BANNER_AWARD))
+                self._try(f"{district.code} đề nghị {BANNER_AWARD} (dẫn đầu cụm)", lambda: nom.propose(
+                    self.engine, self.campaign_id, actor, [banner], now=_at(day, 9)))
+            elif best is not None:
                 banner = nom.ProposalInput(award_code=BANNER_AWARD, subject="collective", nominee_unit_id=_uid(best),
                                            occasion=OCCASION, achievement="Dẫn đầu phong trào thi đua năm 2023 của khối",
                                            dossier=_dossier(catalogue, BANNER_AWARD))
@@ -258,8 +304,9 @@ class _AwardPlay:
                 Assignment.status == "da_duyet")
             children = session.exec(select(Unit).where(Unit.parent_id == _uid(district), Unit.level_code == "cdcs",  # type: ignore[call-overload]
                                                        Unit.id.in_(registered)).order_by(Unit.code)).scalars().all()  # type: ignore[attr-defined]
+            ratings = year_end_ratings(session, self.campaign_id, [_uid(child) for child in children])
             for child in children:
-                if year_end_rating(session, self.campaign_id, _uid(child)) == GOOD_RATINGS[0]:
+                if ratings[_uid(child)] == GOOD_RATINGS[0]:
                     return child
         return None
 
@@ -379,6 +426,17 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
             Nomination.campaign_id == campaign.id, Nomination.person_id.is_not(None))).scalar_one()  # type: ignore[union-attr]
     if people:
         out["Sổ đoàn viên"] = f"{people} người, {history} lượt khen thưởng các năm trước; {named} người được đề nghị"
+    from thidua.models.clusters import ClusterRanking
+
+    with Session(sim.engine) as session:
+        rankings = session.execute(select(func.count()).select_from(ClusterRanking).where(
+            ClusterRanking.campaign_id == campaign.id)).scalar_one()  # type: ignore[arg-type]
+        leaders = session.execute(select(func.count()).select_from(Nomination).join(Unit, Unit.id == Nomination.nominee_unit_id).where(  # type: ignore[arg-type]
+            Nomination.campaign_id == campaign.id, Nomination.award_code == BANNER_AWARD,  # type: ignore[arg-type]
+            Unit.level_code == "cap_tren_truc_tiep")).scalar_one()  # type: ignore[arg-type]
+    if rankings:
+        out["Cụm, khối thi đua"] = (f"{rankings} bảng xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); {leaders} đề nghị "
+                                    "Cờ thi đua của đơn vị dẫn đầu cụm/khối")
     files = evidence.evidence_count(sim.engine, campaign.id)
     if files:
         out["Hồ sơ minh chứng"] = f"{files} tệp đính kèm (kiểm tra theo nội dung, lưu theo mã băm)"

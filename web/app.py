@@ -24,12 +24,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import thidua.web.models  # noqa: F401  (registers the web tables before the schema is created)
 from thidua.models.clock import utcnow
-from thidua.db import get_engine
+from thidua.db import get_engine, storage_failure
 from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import (
     mail, routes_api, routes_auth, routes_commendation, routes_nominations, routes_office, routes_review, routes_unit,
-    routes_unsubscribe,
+    routes_unsubscribe, routes_clusters,
 )
 from thidua.web.capacity import RequestLimitMiddleware, request_slots
 from thidua.web.errors import BadLink, InvalidInput, NotFound, NotSignedIn, RateLimited
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
     pages = (routes_auth, routes_unit, routes_commendation, routes_nominations, routes_review, routes_office,
-             routes_unsubscribe)
+             routes_unsubscribe, routes_clusters)
     return [m.router for m in pages], routes_api.router
 
 
@@ -199,7 +199,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         """The database stayed locked (SQLite: another program holds it) or no connection came free in time:
         say so and when to retry; any other database failure is an unexpected error."""
         if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
-            raise exc
+            failure = storage_failure(exc)  # a full disk: 503 with its message, the transaction rolled back
+            if failure is None:
+                raise exc
+            log.error("Không ghi được cơ sở dữ liệu khi xử lý %s %s: %s", request.method, request.url.path, exc)
+            return await thidua_error(request, failure)
         log.warning("Cơ sở dữ liệu bận khi xử lý %s %s: %s", request.method, request.url.path, exc)
         message = "Hệ thống đang bận (cơ sở dữ liệu đang bị khoá bởi một thao tác khác). Vui lòng thử lại sau ít phút."
         headers = {"Retry-After": "30"}

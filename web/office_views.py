@@ -196,3 +196,76 @@ def audit_page(session: Session, conditions: list[Any], *, page: int, size: int)
         .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(size).offset((page - 1) * size)
     ).all()
     return total, list(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Target charts: the scope against its target, then the units of the breakdown compared with each other
+# ---------------------------------------------------------------------------------------------------
+ADDITIVE_ROLLUPS = ("sum", "count")  # the breakdown's figures add up to the scope's
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    name: str  # the whole unit name (wrapped by the page between words, never cut)
+    value: str  # as people read it
+    width: float  # 0–100: the bar's length in the chart's scale
+    tone: str  # 'dat' | 'dung-tien-do' | 'cham'
+
+
+@dataclass(frozen=True)
+class TargetChart:
+    scope: list[ChartBar]
+    parts: list[ChartBar]  # sorted, the largest first
+    parts_note: str
+    marker: float | None  # where the target sits in the parts' scale (rates), else None
+
+
+def _tone(progress: Any) -> str:
+    if progress.achieved:
+        return "dat"
+    return "dung-tien-do" if progress.on_track in (True, None) else "cham"
+
+
+def _amount(value: float | None, target: Any) -> str:
+    from thidua.models.vnformat import fmt_number, fmt_percent
+
+    if target.unit_of_measure.strip() == "%":
+        return fmt_percent(value, missing="—")
+    text = fmt_number(value, 0 if target.rollup in ADDITIVE_ROLLUPS else 1, missing="—")
+    return f"{text} {target.unit_of_measure}".strip()
+
+
+def target_chart(target: TargetReport) -> TargetChart:
+    """The scope's bar against the target (capped at 100 %), then the breakdown sorted by its figure: for a sum
+    or a count each unit's contribution scaled to the largest (a district is not judged against the whole
+    province's target), for a rate each unit's rate on a scale that shows the target as a marker."""
+    from thidua.models.vnformat import fmt_fraction, fmt_number, fmt_percent, fmt_share
+
+    additive = target.rollup in ADDITIVE_ROLLUPS
+    scope = []
+    for row in target.scope:
+        p = row.progress
+        if additive:
+            shown = f"{fmt_fraction(p.figure.value, target.target)} {target.unit_of_measure} ({fmt_percent(p.percent_of_target, missing='—')})"
+        else:
+            shown = f"{_amount(p.figure.value, target)} (chỉ tiêu {_amount(target.target, target)})"
+        scope.append(ChartBar(row.unit_name, shown, min(p.percent_of_target or 0.0, 100.0), _tone(p)))
+    whole = target.scope[0].progress.figure.value if target.scope else None
+    parts_sorted = sorted(target.breakdown, key=lambda r: (-(r.progress.figure.value or 0.0), r.unit_name))
+    values = [r.progress.figure.value or 0.0 for r in parts_sorted]
+    scale = max(values + ([] if additive else [target.target]), default=0.0) or 1.0
+    parts = []
+    for row, value in zip(parts_sorted, values):
+        text = _amount(row.progress.figure.value, target)
+        if additive and whole:
+            text += f" ({fmt_share(value, whole)} tổng số)"
+        parts.append(ChartBar(row.unit_name, text, 100.0 * value / scale, _tone(row.progress)))
+    if additive:
+        note = "Đóng góp của từng đơn vị, xếp từ nhiều đến ít; thanh dài nhất là đơn vị đóng góp nhiều nhất."
+        marker = None
+    else:
+        note = (f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {_amount(target.target, target)}."
+                if target.unit_of_measure.strip() == "%" else
+                f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {fmt_number(target.target)}.")
+        marker = 100.0 * target.target / scale
+    return TargetChart(scope, parts, note, marker)

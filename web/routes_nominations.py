@@ -145,12 +145,18 @@ def send_list(request: Request, batch_id: int, form: FormData = Depends(form_dat
     if not number:
         errors["so_to_trinh"] = "Cần số tờ trình."
     day = read_day(str(form.get("ngay_to_trinh") or ""), "ngay_to_trinh", "ngày tờ trình", errors)
-    if errors:  # back to the list page, the form kept, the errors beside the fields
+    if errors:  # back to the page the form was on (the list page or the reviewer queue), kept, errors beside the fields
+        kept = {"typed": {"so_to_trinh": number, "ngay_to_trinh": str(form.get("ngay_to_trinh") or "")},
+                "errors": errors, "error_list": batch_id}
+        if form.get("_tu") == "/duyet" and (me.is_reviewer or me.is_office):
+            from thidua.web.review_queries import QueueFilters
+            from thidua.web.routes_review import queue_page
+
+            return queue_page(request, me, session, QueueFilters(), campaign.code, extra=kept, status_code=422)
         return render(request, "nominations/list.html", {
             "campaign": campaign, "rows": service.list_nominations(engine, campaign.id, origin_unit_id=me.unit_id),
             "outgoing": outgoing_lists(engine, campaign.id, me.unit_id),
-            "typed": {"so_to_trinh": number, "ngay_to_trinh": str(form.get("ngay_to_trinh") or "")},
-            "errors": errors, "error_list": batch_id,
+            "open_windows": open_windows(session, engine, campaign, me, today(request)), **kept,
         }, status_code=422)
     try:
         with write_turn(request):

@@ -47,7 +47,7 @@ def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | N
         "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": targets,
         "pipeline_columns": office_views.PIPELINE_COLUMNS,
         "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
-        "pdf_available": _pdf_available(),
+        "pdf_available": _pdf_available(), "target_chart": office_views.target_chart,
     })
 
 

@@ -32,8 +32,14 @@ def queue(request: Request, chien_dich: str | None = None, nghia_vu: str | None 
           muon: bool = False, trang: int = 1, me: Principal = Depends(principal),
           session: Session = Depends(db)) -> Response:
     require_reviewer(me)
-    campaign = pick_campaign(session, me, chien_dich)
     filters = QueueFilters(obligation=nghia_vu or None, unit=don_vi or None, late_only=muon, page=max(trang, 1))
+    return queue_page(request, me, session, filters, chien_dich)
+
+
+def queue_page(request: Request, me: Principal, session: Session, filters: QueueFilters, chien_dich: str | None = None,
+               *, extra: dict | None = None, status_code: int = 200) -> Response:
+    """The queue; `extra` carries a list-sending form's input and errors back to it."""
+    campaign = pick_campaign(session, me, chien_dich)
     rows, total = review_queue(session, me, campaign.id, filters) if campaign else ([], 0)
     obligations = []
     if campaign is not None:
@@ -50,7 +56,8 @@ def queue(request: Request, chien_dich: str | None = None, nghia_vu: str | None 
                        if campaign else [],
         "nominations_shown": NOMINATIONS_SHOWN,
         "outgoing": outgoing_lists(engine, campaign.id, me.unit_id) if campaign else [],
-    })
+        "typed": {}, "errors": {}, "back_to": "/duyet", **(extra or {}),
+    }, status_code=status_code)
 
 
 def _reviewable(session: Session, me: Principal, assignment_id: int) -> AssignmentView:

@@ -87,6 +87,8 @@ def obligation_page(request: Request, session: Session, me: Principal, view: Ass
     assignment = view.assignment
     may_submit = can_act_for_unit(me, unit_ref(view.unit)) and view.campaign.status == "active"
     opens_on = view.obligation.opens_on
+    is_nomination = view.obligation.kind == "nomination_window"
+    closes_on = window_closes_on(request, view) if is_nomination else None
     return render(request, "unit/obligation.html", {
         "view": view, "a": assignment, "fields": fields, "typed": typed, "errors": errors or {},
         "history": history, "field_labels": {f.code: f.label for f in fields},
@@ -96,8 +98,19 @@ def obligation_page(request: Request, session: Session, me: Principal, view: Ass
         "not_open_yet": opens_on is not None and opens_on > today(request),
         "may_review": can_review(me, assignment.reviewer_unit_id, unit_ref(view.unit))
                       and assignment.status == AssignmentStatus.SUBMITTED.value,
-        "is_nomination": view.obligation.kind == "nomination_window",
+        "is_nomination": is_nomination,
+        "window_closes_on": closes_on,
+        "window_closed": closes_on is not None and today(request) > closes_on,
     }, status_code=status_code)
+
+
+def window_closes_on(request: Request, view: AssignmentView):  # noqa: ANN201
+    """The day a proposal window closes for the unit's level (proposals are refused after it), or None."""
+    from thidua.services.nominations import window_schedule
+
+    assert view.campaign.id is not None
+    return next((w.closes_on for w in window_schedule(request.app.state.engine, view.campaign.id)
+                 if w.title == view.obligation.title and w.level == view.unit.level_code), None)
 
 
 @router.get("/don-vi/nghia-vu/{assignment_id}")

@@ -21,7 +21,8 @@ AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng kh
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân
 Occasion = Literal["round", "year_end", "ad_hoc"]  # sơ kết đợt / tổng kết năm / đột xuất
 AwardScope = Literal["comprehensive", "thematic", "none"]  # toàn diện / chuyên đề / không xét
-CriterionKind = Literal["registered", "year_end_rating", "round_report_accepted", "no_discipline", "council_vote"]
+CriterionKind = Literal["registered", "year_end_rating", "round_report_accepted", "no_discipline", "council_vote",
+                        "cluster_rank"]
 
 KIND_LABELS = {"title": "Danh hiệu", "certificate": "Bằng khen / Giấy khen", "banner": "Cờ thi đua"}
 SUBJECT_LABELS = {"collective": "Tập thể", "individual": "Cá nhân"}
@@ -78,6 +79,8 @@ class Criterion(Strict):
     occasions: list[Occasion] | None = None  # default: every occasion
     at_least: str | None = None  # year_end_rating: the lowest rating that qualifies
     min_percent: float | None = Field(default=None, gt=0, le=100)  # council_vote: share of votes for
+    top: int | None = Field(default=None, ge=1, le=50)  # cluster_rank: only the first `top` of the cụm/khối ranking
+    levels: list[Code] | None = None  # cluster_rank: nominees of these levels only (default: every level)
 
     @model_validator(mode="after")
     def _parameters(self) -> "Criterion":
@@ -89,6 +92,10 @@ class Criterion(Strict):
             raise ValueError("tiêu chuẩn 'council_vote' cần 'min_percent' (tỉ lệ phiếu đồng ý tối thiểu)")
         if self.kind != "council_vote" and self.min_percent is not None:
             raise ValueError("'min_percent' chỉ dùng cho tiêu chuẩn 'council_vote'")
+        if self.kind == "cluster_rank" and self.top is None:
+            raise ValueError("tiêu chuẩn 'cluster_rank' cần 'top' (số đơn vị dẫn đầu cụm/khối được đề nghị)")
+        if self.kind != "cluster_rank" and (self.top is not None or self.levels is not None):
+            raise ValueError("'top' và 'levels' chỉ dùng cho tiêu chuẩn 'cluster_rank'")
         return self
 
     def applies(self, subject: str, occasion: str) -> bool:
@@ -287,6 +294,11 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
                                  f"cấp '{level}' cao hơn cấp quyết định '{award.decided_by}': không thể đề nghị lên cấp dưới"))
         for j, level in enumerate(award.nominee_levels or []):
             check_level(loc + ("nominee_levels", j), level)
+        for j, criterion in enumerate(award.criteria):
+            for k, level in enumerate(criterion.levels or []):  # cluster_rank: nominees of these levels
+                check_level(loc + ("criteria", j, "levels", k), level)
+            if criterion.kind == "cluster_rank" and "collective" not in award.subjects:
+                problems.append((loc + ("criteria", j, "kind"), "'cluster_rank' chỉ dùng cho hình thức khen tập thể"))
         if award.nominee_levels is not None and "collective" not in award.subjects:
             problems.append((loc + ("nominee_levels",), "'nominee_levels' chỉ dùng cho hình thức khen tập thể"))
         if len(set(award.subjects)) != len(award.subjects):

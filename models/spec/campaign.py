@@ -4,17 +4,19 @@ award forms) are checked by the loader with the same located-problem shape."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Protocol, Sequence, Union
 
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
 from thidua.models.periods import Every, Period, periods
+from thidua.models.spec.clusters import ClusterScoring
 from thidua.models.spec.common import Code, ObligationRef, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
 
 ObligationKind = Literal[
-    "registration", "round_report", "final_report", "nomination_window", "annual_report", "custom"
+    "registration", "round_report", "final_report", "nomination_window", "annual_report", "interim_report", "custom"
 ]
 FieldType = Literal["integer", "decimal", "text", "choice", "date", "bool", "file"]
 
@@ -127,6 +129,9 @@ class Obligation(Strict):
     periods_from: VNDate | None = None  # recurring window (default: the campaign's dates)
     periods_until: VNDate | None = None
     due: Due
+    # interim_report (báo cáo nhanh): the day its running figure is counted to ("8,000 by 31/8" inside a round
+    # that ends 30/9): its values are attributed to that day, and to the round of that day by round_boundary.
+    as_of: VNDate | None = None
     assumption: str | None = None  # why a date was chosen where the plan names none
     fields: list[FormField] = Field(default_factory=list)
     reviewer: Literal["parent", "owner"] = "parent"
@@ -256,7 +261,9 @@ class CampaignSpec(Strict):
     assumption_notes: list[str] = Field(default_factory=list)
     starts: VNDate
     ends: VNDate
-    round_boundary: Literal["earlier_round"] = "earlier_round"
+    # A day shared by two rounds (the seed's 31/5 and 30/9 end one round and start the next) belongs to the
+    # earlier round (earlier_round) or to the later one (later_round): dated events follow this rule.
+    round_boundary: Literal["earlier_round", "later_round"] = "earlier_round"
     rounds: list[RoundSpec] = Field(min_length=1)
     content: ContentBySector = Field(default_factory=ContentBySector)
     obligations: list[Obligation] = Field(min_length=1)
@@ -265,6 +272,7 @@ class CampaignSpec(Strict):
     default_ladder: Code | None = None
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     awards: AwardsRef | None = None
+    cluster_scoring: ClusterScoring | None = None  # chấm điểm, xếp hạng trong cụm/khối thi đua (Cờ thi đua)
 
 
 Loc = tuple[object, ...]
@@ -296,10 +304,36 @@ def resolve_due(obligation: Obligation, rounds: dict[int, RoundSpec]) -> date | 
     return obligation.due
 
 
-def round_of_day(day: date, rounds: list[RoundSpec]) -> int | None:
-    """The round a day belongs to. The seed gives 31/5 and 30/9 to two rounds each; the rule
-    (round_boundary: earlier_round) gives a shared boundary day to the earlier round."""
-    for round_ in sorted(rounds, key=lambda r: r.number):
+class RoundDates(Protocol):
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def starts(self) -> date: ...
+
+    @property
+    def ends(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class RoundOfDay:
+    """The round a dated event belongs to, by the campaign's declared boundary rule."""
+
+    number: int
+    name: str
+    starts: date
+    ends: date
+    rule: str
+
+
+def round_of_day(day: date, rounds: Sequence[RoundDates], rule: str = "earlier_round") -> int | None:
+    """The round a dated event (a submission, a nomination, a figure) belongs to. The seed gives 31/5 and 30/9
+    to two rounds each; the campaign's rule decides: earlier_round gives a shared boundary day to the earlier
+    round, later_round to the later one."""
+    ordered = sorted(rounds, key=lambda r: r.number)
+    if rule == "later_round":
+        ordered.reverse()
+    for round_ in ordered:
         if round_.starts <= day <= round_.ends:
             return round_.number
     return None
@@ -356,6 +390,7 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             problems.append((loc + ("due", "round"), f"không có đợt {ob.due.round}"))
         problems.extend(_recurrence_problems(spec, ob, loc))
         due = resolve_due(ob, rounds)
+        problems.extend(_interim_problems(spec, ob, loc, due))
         if due is not None:
             if ob.round is not None and ob.round in rounds and due < rounds[ob.round].starts:
                 problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} trước khi đợt {ob.round} bắt đầu"))
@@ -432,7 +467,61 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
                 problems.append((loc + ("source", "every_period"),
                                  f"'every_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
     problems.extend(ladder_problems(spec))
+    problems.extend(_cluster_scoring_problems(spec))
     return problems
+
+
+def _cluster_scoring_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
+    """Cụm/khối scoring: the obligations, fields and targets it names exist in this file."""
+    if spec.cluster_scoring is None:
+        return []
+    problems: list[tuple[Loc, str]] = []
+    obligations = {ob.code: ob for ob in spec.obligations}
+    targets = {t.code for t in spec.targets}
+    for i, criterion in enumerate(spec.cluster_scoring.criteria):
+        loc: Loc = ("cluster_scoring", "criteria", i)
+        for ref in criterion.obligations:
+            ob = obligations.get(ref.split("@")[0])
+            if ob is None:
+                problems.append((loc + ("obligations",), f"không có nghĩa vụ '{ref}'"))
+            elif criterion.field and criterion.field not in {f.code for f in ob.fields}:
+                problems.append((loc + ("field",), f"nghĩa vụ '{ob.code}' không có trường '{criterion.field}'"))
+        for code in criterion.targets:
+            if code not in targets:
+                problems.append((loc + ("targets",), f"không có chỉ tiêu '{code}'"))
+    return problems
+
+
+def _interim_problems(spec: CampaignSpec, ob: Obligation, loc: Loc, due: date | None) -> list[tuple[Loc, str]]:
+    """A báo cáo nhanh (interim_report) names the day its figure is counted to, inside the campaign, not after
+    its own due date; no other kind has such a day."""
+    if ob.kind != "interim_report":
+        if ob.as_of is not None:
+            return [(loc + ("as_of",), "'as_of' (ngày chốt số liệu) chỉ dùng cho báo cáo nhanh (kind: interim_report)")]
+        return []
+    if ob.as_of is None:
+        return [(loc + ("kind",), "báo cáo nhanh (interim_report) cần 'as_of': ngày chốt số liệu lũy kế, "
+                                  "ví dụ as_of: 31/08/2023")]
+    problems: list[tuple[Loc, str]] = []
+    if ob.every is not None:
+        problems.append((loc + ("every",), "báo cáo nhanh chốt số liệu một ngày ('as_of'): không định kỳ ('every')"))
+    if not spec.starts <= ob.as_of <= spec.ends:
+        problems.append((loc + ("as_of",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} nằm ngoài thời gian chiến dịch "
+                                           f"({spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y})"))
+    if due is not None and ob.as_of > due:
+        problems.append((loc + ("as_of",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} sau hạn nộp {due:%d/%m/%Y}"))
+    if ob.round is not None and ob.round in {r.number for r in spec.rounds} and \
+            round_of_day(ob.as_of, spec.rounds, spec.round_boundary) != ob.round:
+        problems.append((loc + ("round",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} không thuộc đợt {ob.round} "
+                                           f"(theo quy tắc ranh giới '{spec.round_boundary}')"))
+    return problems
+
+
+def interim_round(ob: Obligation, spec: CampaignSpec) -> int | None:
+    """The round a báo cáo nhanh's figure belongs to: its declared round, else the round of its as_of day."""
+    if ob.round is not None or ob.as_of is None:
+        return ob.round
+    return round_of_day(ob.as_of, spec.rounds, spec.round_boundary)
 
 
 def _recurrence_problems(spec: CampaignSpec, ob: Obligation, loc: Loc) -> list[tuple[Loc, str]]:

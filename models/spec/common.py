@@ -11,6 +11,8 @@ from thidua.models.clock import parse_date
 
 def _to_date(value: Any) -> Any:
     if isinstance(value, datetime):
+        if value.time() != datetime.min.time():  # a time would be dropped without a word
+            raise ValueError(f"cần một ngày, không kèm giờ: '{value:%d/%m/%Y %H:%M}' (viết {value:%d/%m/%Y})")
         return value.date()
     if isinstance(value, str):
         return parse_date(value)

@@ -98,9 +98,14 @@ _VALUE_REASONS = {
     "day is out of range for month": "ngày không tồn tại trong tháng",
     "month must be in 1..12": "tháng phải từ 1 đến 12",
     "year": "năm không hợp lệ",
+    "hour must be in 0..23": "giờ phải từ 0 đến 23",
+    "minute must be in 0..59": "phút phải từ 0 đến 59",
+    "second must be in 0..59": "giây phải từ 0 đến 59",
     "invalid literal for int()": "không phải số nguyên hợp lệ",
     "could not convert string to float": "không phải số hợp lệ",
+    "string index out of range": "không phải số hợp lệ (tiền tố 0b/0o/0x mà không có chữ số)",
 }
+_UNREADABLE_VALUE = "không đọc được giá trị này (số, ngày hoặc giờ viết sai dạng)"
 
 
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
@@ -128,11 +133,11 @@ def _written_nodes(node: Any, seen: set[int]) -> int:
     return 1
 
 
-def _translate(reason: str, table: dict[str, str]) -> str:
+def _translate(reason: str, table: dict[str, str], otherwise: str | None = None) -> str:
     for english, vietnamese in table.items():
         if english in reason:
             return vietnamese
-    return reason
+    return reason if otherwise is None else otherwise
 
 
 def _position(text: str, index: int) -> tuple[int, int]:
@@ -176,22 +181,26 @@ def _constructor_problem(text: str, file: str, exc: Exception) -> Problem:
     try:
         yaml = YAML(typ="rt")
         root = yaml.compose(text)
-        stack = [root]
+        stack: list[tuple[Any, Loc]] = [(root, ())]
         while stack:
-            node = stack.pop()
+            node, loc = stack.pop()
             if isinstance(node, ScalarNode):
                 try:
                     yaml.constructor.construct_object(node, deep=True)
                 except Exception as inner:  # noqa: BLE001  (any failure of this value is the one reported)
-                    reason = _translate(str(inner), _VALUE_REASONS)
-                    return Problem(file, node.start_mark.line + 1, "", f"giá trị '{node.value}' không hợp lệ: {reason}")
+                    reason = _translate(str(inner), _VALUE_REASONS, _UNREADABLE_VALUE)
+                    return Problem(file, node.start_mark.line + 1, _field(loc),
+                                   f"giá trị '{node.value}' không hợp lệ: {reason}")
             elif isinstance(node, MappingNode):
-                stack.extend(v for pair in reversed(node.value) for v in reversed(pair))
+                for key, value in reversed(node.value):
+                    name = key.value if isinstance(key, ScalarNode) else "?"
+                    stack.append((value, loc + (name,)))
+                    stack.append((key, loc))
             elif isinstance(node, SequenceNode):
-                stack.extend(reversed(node.value))
+                stack.extend((item, loc + (index,)) for index, item in reversed(list(enumerate(node.value))))
     except Exception:  # noqa: BLE001  (fall back to the message without a line)
         pass
-    return Problem(file, None, "", f"lỗi cú pháp YAML: {_translate(str(exc), _VALUE_REASONS)}")
+    return Problem(file, None, "", f"lỗi cú pháp YAML: {_translate(str(exc), _VALUE_REASONS, _UNREADABLE_VALUE)}")
 
 
 def parse_yaml(text: str, file: str) -> SourceDoc:

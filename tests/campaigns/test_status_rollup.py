@@ -133,3 +133,19 @@ def test_cli_status_and_plan(scrambled_sqlite, settings, monkeypatch):
     result = runner.invoke(app, ["plan", "bd-2023", "--today", "31/02/2023"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     get_settings.cache_clear()
+
+
+def test_status_table_clauses_name_real_columns_of_the_models():
+    """The roll-ups read through name-only table clauses (no ORM at start-up); they must match the models."""
+    from sqlalchemy.types import NullType
+
+    from thidua.db import all_metadata
+    from thidua.services import status
+
+    tables = all_metadata().tables
+    for clause in (status.ASSIGNMENT, status.SUBMISSION, status.UNIT, status.CAMPAIGN, status.LEVEL, status.OBLIGATION):
+        model = tables[clause.name]
+        for col in clause.columns:
+            assert col.name in model.c, f"{clause.name}.{col.name} is not a column of the model"
+            if not isinstance(col.type, NullType):  # typed where results or binds need the type
+                assert col.type._type_affinity is model.c[col.name].type._type_affinity, f"{clause.name}.{col.name}"

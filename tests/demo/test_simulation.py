@@ -97,6 +97,37 @@ def test_same_seed_same_year(finished, tmp_path):
     assert _figures(again) == _figures(settings)
 
 
+def _details(settings: Settings) -> dict[str, object]:
+    """Every submission, assignment and audited action, without row ids (the order of writes may differ)."""
+    from thidua.models.tables import AuditLog
+
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        submissions = sorted(
+            (s.assignment_id, s.version, repr(sorted(s.data.items())), s.submitted_by, s.submitted_at, s.late,
+             s.review_status, s.review_comment, s.reviewed_by, s.reviewed_at, s.appraised_rating, s.source)
+            for s in session.execute(select(Submission)).scalars())
+        assignments = sorted(
+            (a.id, a.status, a.late, a.version, a.current_version, a.submitted_at, a.reviewed_at)
+            for a in session.execute(select(Assignment)).scalars())
+        # outbox.* audit rows are written per recorder flush, which also happens on a wall-clock delay: their
+        # number depends on the machine's speed, not on what was written.
+        audited = dict(session.execute(select(AuditLog.action, func.count()).where(AuditLog.action.not_like("outbox.%"))
+                                       .group_by(AuditLog.action)).all())
+    engine.dispose()
+    return {**_figures(settings), "submissions": submissions, "assignments": assignments, "audited": audited}
+
+
+def test_batched_actions_give_the_same_year_as_one_call_per_action(finished, tmp_path):
+    """The simulation's fast path (a day's reports and reviews per obligation through submit_many/review_many)
+    writes exactly what one submit_report/review_report call per action writes."""
+    settings, summary = finished
+    plain = _settings(tmp_path / "plain")
+    plain_summary = _run(plain, batch_actions=False)
+    assert (plain_summary.submissions, plain_summary.reviews) == (summary.submissions, summary.reviews)
+    assert _details(plain) == _details(settings)
+
+
 def test_an_interrupted_run_resumes_to_the_same_result(finished, tmp_path):
     settings, _ = finished
     interrupted = _settings(tmp_path / "resumed")
@@ -121,6 +152,7 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     lines = summary.commendation
     assert lines["Sổ đoàn viên"].startswith("238 người")
     assert "tệp đính kèm" in lines["Hồ sơ minh chứng"]
+    assert lines["Cụm, khối thi đua"].startswith("3 bảng xếp hạng do đơn vị trưởng cụm gửi")  # config/clusters/binh_dinh.yaml
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))

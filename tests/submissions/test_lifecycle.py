@@ -27,6 +27,7 @@ from thidua.services.submissions import (
     set_campaign_status,
     submit_report,
     year_end_rating,
+    year_end_ratings,
 )
 
 ROUND1 = "so-ket-dot-1"
@@ -134,6 +135,11 @@ def test_appraised_rating_overrides_the_proposed_one(loaded):
     with session_scope(loaded.engine) as session:
         assert year_end_rating(session, campaign_id, unit1) == "Hoàn thành tốt nhiệm vụ"
         assert year_end_rating(session, campaign_id, unit2) == "Hoàn thành xuất sắc nhiệm vụ"
+        # Many units at once: the same rule (a unit without a final report has none).
+        unit3 = loaded.units["BDH.D1.3"].id if "BDH.D1.3" in loaded.units else None
+        asked = [unit1, unit2] + ([unit3] if unit3 is not None else [])
+        expected = {unit1: "Hoàn thành tốt nhiệm vụ", unit2: "Hoàn thành xuất sắc nhiệm vụ"}
+        assert year_end_ratings(session, campaign_id, asked) == {**dict.fromkeys(asked), **expected}
 
 
 # ---------------------------------------------------------------------------------------------------

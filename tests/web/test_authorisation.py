@@ -153,6 +153,10 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str | None, int]]] = {
                                                    only(REVIEWERS, 200)),
     ("GET", "/van-phong"): (lambda t: {"url": "/van-phong"}, only(OFFICE, 200)),
     ("GET", "/tien-do"): (lambda t: {"url": "/tien-do"}, only(REVIEWERS | {"officer_d1"}, 200)),
+    # no cụm/khối in this world: the office sees the empty page, members of none are refused; no cluster to submit for
+    ("GET", "/cum-thi-dua"): (lambda t: {"url": "/cum-thi-dua"}, only(OFFICE, 200)),
+    ("POST", "/cum-thi-dua/{code}/xep-hang"): (lambda t: {"url": "/cum-thi-dua/KHONG-CO/xep-hang", "data": {}},
+                                               only(set(), 404, denied=404)),
     ("GET", "/van-phong/nhat-ky"): (lambda t: {"url": "/van-phong/nhat-ky"}, only(OFFICE, 200)),
     ("GET", "/van-phong/nguoi-dung"): (lambda t: {"url": "/van-phong/nguoi-dung"}, only(OFFICE, 200)),
     ("POST", "/van-phong/nguoi-dung"): (lambda t: {"url": "/van-phong/nguoi-dung", "data": {}}, only(OFFICE, 422)),

@@ -165,7 +165,7 @@ def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screens
     pipeline = [dict(zip(headers, row)) for row in cells(page, "#khen-thuong-theo-cap")]
     assert pipeline == [{**{h: "0" for h in headers}, "Đang ở cấp": "LĐLĐ tỉnh",
                          "Đã có quyết định khen thưởng": "1", "Tổng": "1"}]
-    assert page.locator("svg.chart").count() == 3  # one chart per target
+    assert page.locator("figure.hchart").count() == 3  # one chart per target
     screenshot(page, "toan-canh-van-phong")
     page.set_viewport_size({"width": 1280, "height": 900})
     screenshot(page, "toan-canh-van-phong-may-tinh")

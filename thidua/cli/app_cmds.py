@@ -1,22 +1,23 @@
 """CLI: long-running commands — `thidua serve` (the clock and the dispatch) and `thidua sink` (local SMTP)."""
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from thidua.notifications.sink import EmlDirectoryHandler, RunningSink, start_sink
 from thidua.cli.common import UserError, console, friendly
-from thidua.bootstrap import bootstrap
-from thidua.db import get_engine
-from thidua.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from thidua.notifications.sink import RunningSink
+    from thidua.settings import Settings
 
 
 def _start_eml_sink(settings: Settings, directory: Path | None, port: int | None) -> RunningSink:
+    from thidua.notifications.sink import EmlDirectoryHandler, start_sink
+
     directory = directory or settings.mail_dir
     try:
         return start_sink(EmlDirectoryHandler(directory), host=settings.smtp_host, port=port or settings.smtp_port)
@@ -26,6 +27,9 @@ def _start_eml_sink(settings: Settings, directory: Path | None, port: int | None
 
 async def _run_until_signalled(settings: Settings, *, web_host: str | None, web_port: int) -> None:
     """The clock (unless Prefect holds the schedules) and, unless turned off, the web pages, in one event loop."""
+    import asyncio
+
+    from thidua.db import get_engine
     from thidua.scheduler import DispatchClock
 
     stop = asyncio.Event()
@@ -81,6 +85,11 @@ def register(app: typer.Typer) -> None:
         no_web: bool = typer.Option(False, "--no-web", help="Không chạy trang web (chỉ đồng hồ nhắc việc)"),
     ) -> None:
         """Chạy hệ thống: trang web và đồng hồ gửi nhắc việc (và máy chủ thư cục bộ nếu có --sink)."""
+        import asyncio
+
+        from thidua.bootstrap import bootstrap
+        from thidua.settings import get_settings
+
         settings = get_settings()
         settings.signing_key()  # refuses an example key before anything starts; creates the key file on first run
         bootstrap(settings)  # engine migrated once; the clock and the web server below share it
@@ -101,6 +110,8 @@ def register(app: typer.Typer) -> None:
         port: Optional[int] = typer.Option(None, "--port", help="Cổng SMTP (mặc định: THIDUA_SMTP_PORT)"),
     ) -> None:
         """Máy chủ SMTP cục bộ: nhận thư và lưu thành tệp .eml (không gửi ra ngoài)."""
+        from thidua.settings import get_settings
+
         settings = get_settings()
         running = _start_eml_sink(settings, directory, port)
         console.print(f"Máy chủ thư cục bộ {running.host}:{running.port}, lưu .eml vào {directory or settings.mail_dir} "

@@ -4,24 +4,23 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlmodel import Session, select
 
 from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
 from thidua.models.spec.problems import Problem, SpecError
-from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
-from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
 from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
-from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now
-from thidua.services.campaigns import LoadResult, campaign_warnings, load_campaign, read_campaign_file
-from thidua.services.status import StatusReport, get_campaign, status_report, upcoming_deadlines
-from thidua.sources import read_text_file
-from thidua.bootstrap import ready_engine
+from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now, ready_engine
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from thidua.services.campaigns import LoadResult
+    from thidua.services.status import StatusReport
 
 campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_is_help=True)
 
@@ -56,6 +55,9 @@ def _kind_of(path: Path, keys: set[str]) -> str:
 
 def _validate_one(path: Path) -> str:
     """Validate a file by what it declares at the top level; returns what it was."""
+    from thidua.models.spec.yamlsource import parse_yaml
+    from thidua.sources import read_text_file
+
     text = read_text_file(path) if path.suffix.lower() in (".yaml", ".yml") else None
     if text is None:
         return _validate_units(path)
@@ -75,7 +77,7 @@ def _validate_one(path: Path) -> str:
         return "điều chỉnh ngày nghỉ"
     kind = _kind_of(path, keys)
     if kind == "campaign":
-        from thidua.services.campaigns import check_campaign_file  # noqa: PLC0415
+        from thidua.services.campaign_file import campaign_warnings, check_campaign_file, read_campaign_file
 
         spec, skipped = check_campaign_file(path)
         _, campaign_doc = read_campaign_file(path)
@@ -146,6 +148,8 @@ def load(
     file: Path = typer.Argument(..., help="Tệp chiến dịch .yaml"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ in các thay đổi, không ghi"),
 ) -> None:
+    from thidua.services.campaigns import load_campaign
+
     result = load_campaign(ready_engine(), file, dry_run=dry_run)
     _print_load(result)
 
@@ -153,11 +157,14 @@ def load(
 @campaign_app.command("show", help="Xem các đợt, nghĩa vụ (kèm hạn) và chỉ tiêu của chiến dịch.")
 @friendly
 def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
+    from sqlmodel import Session
+
     with Session(ready_engine()) as session:
         show_campaign(session, code)
 
 
-BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước"}
+BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước",
+                  "later_round": "Ngày ranh giới giữa hai đợt thuộc đợt sau"}
 
 
 def round_boundary_text(campaign) -> str:  # noqa: ANN001
@@ -171,7 +178,7 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
               for r in spec.get("rounds") or []]
     names = {r.number: r.name for r in rounds}
     shared = sorted({r.starts for r in rounds} & {r.ends for r in rounds})
-    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds), '—')}" for day in shared)
+    days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds, rule), '—')}" for day in shared)
     return (f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
             + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
 
@@ -179,6 +186,10 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
 def _show_programme(session: Session, campaign, programme: dict) -> None:  # noqa: ANN001
     """A programme of several years is one thing: its years side by side (what falls due and what is judged)."""
     first, last = programme["from_year"], programme["to_year"]
+    from sqlmodel import select
+
+    from thidua.models.tables import ObligationDef, Target
+
     console.print(f"[bold]Chương trình nhiều năm {first}–{last}[/] ({last - first + 1} năm, một tệp, một chiến dịch)")
     obligations = session.exec(select(ObligationDef.due_on, ObligationDef.series).where(
         ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)).all()  # noqa: E712
@@ -195,6 +206,11 @@ def _show_programme(session: Session, campaign, programme: dict) -> None:  # noq
 
 
 def show_campaign(session: Session, code: str) -> None:
+    from sqlmodel import select
+
+    from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
+    from thidua.services.status import get_campaign
+
     campaign = get_campaign(session, code)
     issuing = session.get(Unit, campaign.issuing_unit_id)
     console.print(f"[bold]{campaign.title}[/]")
@@ -257,7 +273,10 @@ def _status_table(title: str, rows, first_column: str, *, with_codes: bool = Fal
 
 def print_status(report: StatusReport, timezone: str, limit: int = 0) -> None:
     at = utc_to_local(report.at, timezone)
-    console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y})")
+    round_ = report.round
+    in_round = (f" · thuộc {round_.name} ({fmt_date(round_.starts)} – {fmt_date(round_.ends)})" if round_ else
+                " · ngoài các đợt")
+    console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y}{in_round})")
     t = report.total
     console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
                   f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "
@@ -292,8 +311,10 @@ def status(
     tree_on: Optional[str] = typer.Option(None, "--tree-on", help="Nhóm theo cơ cấu tổ chức của ngày này (dd/mm/yyyy)"),
     limit: int = typer.Option(30, "--limit", min=0, help="Số đơn vị trực thuộc tối đa in ra (0: tất cả)"),
 ) -> None:
-    with Session(ready_engine()) as session:
-        campaign = get_campaign(session, code)
+    from thidua.services.status import campaign_row, status_report
+
+    with ready_engine().connect() as session:  # Core only: no ORM to load for a status
+        campaign = campaign_row(session, code)
         local = parse_cli_now(now)  # with --now: the world as it stood then
         report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
                                now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None,
@@ -309,8 +330,10 @@ def plan(
     today: Optional[str] = typer.Option(None, "--today", help="Ngày bắt đầu (dd/mm/yyyy; mặc định hôm nay)"),
     limit: int = typer.Option(200, "--limit", help="Số dòng tối đa in ra"),
 ) -> None:
-    with Session(ready_engine()) as session:
-        campaign = get_campaign(session, code)
+    from thidua.services.status import campaign_row, upcoming_deadlines
+
+    with ready_engine().connect() as session:
+        campaign = campaign_row(session, code)
         start: date = parse_cli_date(today) or utc_to_local(utcnow(), campaign.timezone).date()
         items = upcoming_deadlines(session, code, days=days, today=start, unit_code=unit)
     print_plan(items, start, days, limit)

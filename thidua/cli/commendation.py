@@ -14,9 +14,11 @@ from thidua.cli.common import UserError, console, friendly, parse_cli_date
 from thidua.cli.nominations import ACTOR, NOW, UNIT_AS, _actor, _campaign_id, _engine, _now, _unit_id
 from thidua.models.clock import fmt_date, fmt_datetime
 from thidua.models.vnwords import group_thousands
-from thidua.services.commendation import bonuses, decisions, persons
-from thidua.services.commendation.numbers import register as number_register
-from thidua.settings import get_settings
+from thidua.lazyimport import lazy_module
+
+bonuses = lazy_module("thidua.services.commendation.bonuses")
+decisions = lazy_module("thidua.services.commendation.decisions")
+persons = lazy_module("thidua.services.commendation.persons")
 
 commendation_app = typer.Typer(help="Văn bản khen thưởng: quyết định có số, tờ trình, hủy quyết định, sổ số văn bản.",
                                no_args_is_help=True)
@@ -24,6 +26,12 @@ commendation_app = typer.Typer(help="Văn bản khen thưởng: quyết định 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(commendation_app, name="commendation")
+
+
+def _number_register(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    from thidua.services.commendation.numbers import register
+
+    return register(*args, **kwargs)
 
 
 def _day(text: str) -> date:
@@ -34,6 +42,8 @@ def _day(text: str) -> date:
 
 
 def _out(path: Optional[Path], name: str) -> Path:
+    from thidua.settings import get_settings
+
     return path or get_settings().reports_dir / "khen-thuong" / name
 
 
@@ -126,7 +136,7 @@ def numbers_cmd(
     """Sổ số văn bản của một đơn vị trong năm."""
     engine = _engine()
     table = Table("Loại", "Số", "Số/ký hiệu", "Dùng cho", "Lúc", "Người lấy số")
-    for row in number_register(engine, _unit_id(engine, unit), year, series):
+    for row in _number_register(engine, _unit_id(engine, unit), year, series):
         table.add_row(row["series"], str(row["number"]), row["symbol"], row["purpose"], fmt_datetime(row["issued_at"]),
                       row["issued_by"])
     console.print(table)

@@ -50,8 +50,35 @@ def friendly(func: F) -> F:
         except FileNotFoundError as exc:
             err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
             raise typer.Exit(EXIT_ERROR) from None
+        except Exception as exc:
+            # A locked database (after the busy timeout) or a full disk is the machine's state, not a bug.
+            # SQLAlchemy and thidua.db are looked at only here: `thidua --help` and `validate` never load them.
+            if not (isinstance(exc, OSError) or _is_dbapi_error(exc)):
+                raise
+            from thidua.db import storage_failure
+
+            failure = storage_failure(exc, _busy_timeout_s())
+            if failure is None:
+                raise
+            err_console.print(f"[bold red]Lỗi:[/] {escape(str(failure))}", highlight=False)
+            raise typer.Exit(failure.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_dbapi_error(exc: BaseException) -> bool:
+    loaded = sys.modules.get("sqlalchemy.exc")  # not loaded: no database error can have been raised
+    return loaded is not None and isinstance(exc, loaded.DBAPIError)
+
+
+def _busy_timeout_s() -> float:
+    from thidua.db import DEFAULT_BUSY_TIMEOUT_S
+    from thidua.settings import get_settings
+
+    try:
+        return get_settings().sqlite_busy_timeout_s
+    except Exception:  # noqa: BLE001 - settings unreadable: the message keeps the default
+        return DEFAULT_BUSY_TIMEOUT_S
 
 
 def parse_cli_date(text: str | None) -> date | None:
@@ -78,3 +105,11 @@ def parse_cli_now(text: str | None) -> datetime | None:
 def stdout_utf8() -> None:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
+
+
+def ready_engine(settings=None):  # noqa: ANN001, ANN201  (typed in thidua.bootstrap; kept lazy here)
+    """The migrated engine of the environment's settings (thidua.bootstrap.ready_engine), imported when a command
+    first touches data, so `thidua --help` and `validate` start without SQLAlchemy."""
+    from thidua.bootstrap import ready_engine as _ready_engine
+
+    return _ready_engine(settings)

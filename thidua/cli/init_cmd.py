@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from thidua.cli.common import UserError, console, friendly
-from thidua.settings import CONFIG_DIR
+from thidua.paths import CONFIG_DIR
 
 _CONFIG_SUFFIXES = {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"}
 

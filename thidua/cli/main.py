@@ -17,6 +17,7 @@ from thidua.cli import web as web_cli
 from thidua.cli import demo as demo_cli
 from thidua.cli import scaleout as scaleout_cli
 from thidua.cli import init_cmd as init_cli
+from thidua.cli import clusters as clusters_cli
 
 app = typer.Typer(
     name="thidua",
@@ -27,7 +28,7 @@ app = typer.Typer(
 )
 
 for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, commendation_cli, app_cli, web_cli, demo_cli,
-               scaleout_cli, init_cli):
+               scaleout_cli, init_cli, clusters_cli):
     module.register(app)
 
 def main() -> None:

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from thidua.models.awards import DossierEntry
 from thidua.models.clock import fmt_date, fmt_datetime, local_to_utc
-from thidua.models.nominations import ACTION_LABELS, NominationAction, status_label
-from thidua.models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
-from thidua.models.tables import Unit
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
-from thidua.services import nominations as service
-from thidua.bootstrap import ready_engine as _engine
+from thidua.cli.common import ready_engine as _engine
+from thidua.lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from thidua.models.awards import DossierEntry
+
+service = lazy_module("thidua.services.nominations")
 
 nominations_app = typer.Typer(help="Đề nghị khen thưởng: đề nghị, xét duyệt từng cấp, quyết định, sổ khen thưởng.",
                               no_args_is_help=True)
@@ -38,6 +38,11 @@ def _campaign_id(engine: Engine, code: str) -> int:
 
 
 def _unit_id(engine: Engine, code: str) -> int:
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from thidua.models.tables import Unit
+
     with Session(engine) as session:
         found = session.execute(select(Unit.id).where(Unit.code == code)).scalar()  # type: ignore[call-overload]
     if found is None:
@@ -56,6 +61,8 @@ def _now(text: str | None) -> datetime | None:
 
 def _dossier(items: list[str], votes: list[str]) -> dict[str, DossierEntry]:
     """--dossier CODE=REF (repeatable) and --votes CODE=FOR/TOTAL for minutes with a vote."""
+    from thidua.models.awards import DossierEntry
+
     entries: dict[str, DossierEntry] = {}
     for item in items:
         code, sep, ref = item.partition("=")
@@ -75,6 +82,8 @@ def _dossier(items: list[str], votes: list[str]) -> dict[str, DossierEntry]:
 
 
 def _print_views(views: list[service.NominationView], title: str) -> None:
+    from thidua.models.spec.awards import SUBJECT_LABELS
+
     table = Table(title=title)
     for column in ("Số", "Hình thức", "Đối tượng", "Đơn vị đề nghị", "Trạng thái", "Đang ở", "Hạn xét", "Phiên bản"):
         table.add_column(column)
@@ -113,6 +122,9 @@ def list_cmd(
 def show_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."),
              nomination_id: int = typer.Argument(..., help="Số đề nghị.")) -> None:
     """Chi tiết một đề nghị và toàn bộ các bước xử lý."""
+    from thidua.models.nominations import ACTION_LABELS, NominationAction, status_label
+    from thidua.models.spec.awards import SUBJECT_LABELS
+
     engine = _engine()
     _campaign_id(engine, code)
     v = service.get_nomination(engine, nomination_id)
@@ -168,6 +180,8 @@ def propose_cmd(
     now: Optional[str] = NOW,
 ) -> None:
     """Đề nghị khen thưởng một tập thể (--unit) hoặc một cá nhân (--person)."""
+    from thidua.models.spec.awards import OCCASION_LABELS
+
     engine = _engine()
     campaign_id = _campaign_id(engine, code)
     who = _actor(engine, unit_as, actor)
@@ -450,6 +464,8 @@ def close_windows_cmd(code: str = typer.Argument(..., help="Mã chiến dịch."
 @friendly
 def catalogue_cmd(file: Path = typer.Argument(..., help="Tệp danh mục khen thưởng (YAML).")) -> None:
     """Kiểm tra một danh mục khen thưởng và liệt kê các hình thức."""
+    from thidua.models.spec.awards import KIND_LABELS, OCCASION_LABELS, SUBJECT_LABELS, validate_catalogue_file
+
     catalogue = validate_catalogue_file(file)
     table = Table(title=f"{catalogue.title} – {catalogue.regulation}")
     for column in ("Mã", "Hình thức", "Loại", "Cấp quyết định", "Cấp đề nghị", "Đối tượng", "Dịp", "Hồ sơ"):

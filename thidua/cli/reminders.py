@@ -1,12 +1,11 @@
 """CLI: `thidua reminders …` — preview, render, send what is due, status, and decisions on unknown outcomes."""
 from __future__ import annotations
 
-import asyncio
 import getpass
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
@@ -14,9 +13,12 @@ from rich.table import Table
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
-from thidua.db import get_engine
-from thidua.services import reminders as service
-from thidua.settings import get_settings
+from thidua.lazyimport import lazy_module
+
+if TYPE_CHECKING:
+    from thidua.services.reminders import DispatchSummary
+
+service = lazy_module("thidua.services.reminders")
 
 reminders_app = typer.Typer(help="Nhắc việc qua e-mail: xem trước, gửi, theo dõi.", no_args_is_help=True)
 
@@ -26,6 +28,8 @@ NOW_HELP = "Thời điểm giả lập (giờ địa phương): dd/mm/yyyy hoặ
 
 
 def _now(text: str | None) -> datetime:
+    from thidua.settings import get_settings
+
     local = parse_cli_now(text)
     return utcnow() if local is None else local_to_utc(local, get_settings().timezone)
 
@@ -40,6 +44,8 @@ def preview_cmd(
     detail: bool = typer.Option(False, "--detail", help="Liệt kê từng thư (mặc định: khi có --unit)"),
 ) -> None:
     """Mọi thư nhắc sẽ gửi trong N ngày tới (chưa gửi gì)."""
+    from thidua.db import get_engine
+
     result = service.preview(get_engine(), code, now=_now(now), days=days, unit_code=unit)
     tz = result.campaign.timezone
     console.print(f"[bold]{result.campaign.title}[/]")
@@ -79,6 +85,9 @@ def render_cmd(
     limit: int = typer.Option(1000, "--limit", min=1, help="Số tệp tối đa"),
 ) -> None:
     """Dựng các thư sẽ gửi thành tệp .eml để xem trước (không gửi, không ghi sổ)."""
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     files = service.render_preview(get_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit,
                                    limit=limit)
@@ -88,7 +97,7 @@ def render_cmd(
     console.print(f"Đã ghi {len(files)} tệp .eml vào {out}")
 
 
-def _print_summary(summary: service.DispatchSummary, tz: str) -> None:
+def _print_summary(summary: DispatchSummary, tz: str) -> None:
     totals = summary.totals
     console.print(f"Lượt gửi lúc {fmt_datetime(summary.now, tz)}: lập lịch {summary.plan.reminders} thư nhắc, "
                   f"{summary.plan.escalations} thư báo cấp trên, {summary.plan.office_digests} thư tổng hợp.")
@@ -98,6 +107,8 @@ def _print_summary(summary: service.DispatchSummary, tz: str) -> None:
         console.print(f"[yellow]Khôi phục sau sự cố: {summary.recovery.returned} thư trả về hàng chờ, "
                       f"{summary.recovery.unknown} thư chưa rõ kết quả (xem: thidua reminders status).[/]")
     if summary.stopped_early:
+        from thidua.settings import get_settings
+
         console.print(f"[yellow]{escape(service.stop_reason(summary.totals, get_settings()))}[/]", highlight=False)
 
 
@@ -109,6 +120,11 @@ def send_due_cmd(
     via_prefect: bool = typer.Option(False, "--via-prefect", help="Chạy bằng luồng Prefect (chậm hơn khi khởi động)"),
 ) -> None:
     """Một lượt gửi: lập lịch những gì đến hạn rồi gửi."""
+    import asyncio
+
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     moment = _now(now)
     if via_prefect:
@@ -130,6 +146,9 @@ def status_cmd(
     limit: int = typer.Option(10, "--limit", min=1, help="Số lỗi gần nhất cần hiện"),
 ) -> None:
     """Số thư theo trạng thái, các lỗi gần nhất và thư chưa rõ kết quả."""
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     report = service.status_report(get_engine(settings), code, limit=limit)
     tz = settings.timezone
@@ -161,6 +180,8 @@ def resolve_unknown_cmd(
     actor: Optional[str] = typer.Option(None, "--actor", help="Người quyết định (mặc định: tài khoản hệ điều hành)"),
 ) -> None:
     """Quyết định cho thư 'chưa rõ kết quả' (mất kết nối sau khi đã gửi nội dung thư)."""
+    from thidua.db import get_engine
+
     if resend == mark_sent:
         raise UserError("chọn đúng một trong hai: --resend hoặc --mark-sent")
     who = actor or f"cli:{getpass.getuser()}"

@@ -9,26 +9,23 @@ prefect-server    `prefect server start`, made to schedule runs with SQLAlchemy 
 """
 from __future__ import annotations
 
-import asyncio
 import socket
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import inspect, select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
-from thidua.models.tables import Campaign, Lease
 from thidua.models.vnformat import fmt_number, fmt_seconds
 from thidua.cli.common import UserError, console, friendly, parse_cli_now
-from thidua.db import create_schema, get_engine
-from thidua.scheduler import DISPATCHER_LEASE
-from thidua.settings import Settings, configure_prefect_environment, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from thidua.models.tables import Lease
+    from thidua.settings import Settings
 
 scaleout_app = typer.Typer(help="Chế độ mở rộng: PostgreSQL, máy chủ Prefect, nhiều tiến trình gửi.",
                            no_args_is_help=True)
@@ -42,10 +39,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _where(settings: Settings) -> str:
+    from thidua.db import get_engine
+
     return get_engine(settings).url.render_as_string(hide_password=True)
 
 
 def _schema_ready(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return inspect(engine).has_table("outbox")
     except SQLAlchemyError as exc:
@@ -55,12 +57,19 @@ def _schema_ready(engine: Engine) -> bool:
 
 def _embedded_clock(engine: Engine) -> Lease | None:
     """The lease of a `thidua serve` process whose APScheduler clock is ticking, if one is alive."""
+    from sqlmodel import Session
+
+    from thidua.models.tables import Lease
+    from thidua.scheduler import DISPATCHER_LEASE
+
     with Session(engine) as session:
         lease = session.get(Lease, DISPATCHER_LEASE)
     return lease if lease is not None and lease.expires_at > utcnow() else None
 
 
 def _prefect_api_url(settings: Settings) -> str | None:
+    from thidua.settings import configure_prefect_environment
+
     configure_prefect_environment(settings)
     from prefect.settings import Settings as PrefectSettings
 
@@ -68,6 +77,11 @@ def _prefect_api_url(settings: Settings) -> str | None:
 
 
 def _active_campaigns(engine: Engine) -> list[str]:
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from thidua.models.tables import Campaign
+
     with Session(engine) as session:
         return list(session.execute(select(Campaign.code).where(Campaign.status == "active")  # type: ignore[call-overload]
                                     .order_by(Campaign.code)).scalars())
@@ -78,6 +92,11 @@ def _active_campaigns(engine: Engine) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 def _checks(settings: Settings) -> list[tuple[str, bool | None, str]]:
     """(what, ok: True / False / None for a warning, detail)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from thidua.db import get_engine
+
     out: list[tuple[str, bool | None, str]] = []
     engine = get_engine(settings)
     where = _where(settings)
@@ -130,6 +149,8 @@ def _checks(settings: Settings) -> list[tuple[str, bool | None, str]]:
 @friendly
 def check_cmd() -> None:
     """Kiểm tra cấu hình chế độ mở rộng: cơ sở dữ liệu, đồng hồ, máy chủ Prefect, máy chủ thư."""
+    from thidua.settings import get_settings
+
     marks = {True: "[green]đạt[/]", False: "[bold red]lỗi[/]", None: "[yellow]lưu ý[/]"}
     table = Table("Hạng mục", "Kết quả", "Chi tiết")
     results = _checks(get_settings())
@@ -147,6 +168,11 @@ def check_cmd() -> None:
 @friendly
 def migrate_cmd() -> None:
     """Đưa cơ sở dữ liệu lên lược đồ hiện hành (chạy một lần mỗi phiên bản, trước mọi tiến trình khác)."""
+    from sqlalchemy import inspect, text
+
+    from thidua.db import create_schema, get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     engine = get_engine(settings)
     _schema_ready(engine)  # a clear message when the database is unreachable
@@ -206,6 +232,9 @@ def deployments_cmd(
     campaigns: Optional[list[str]] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
 ) -> None:
     """Các deployment Prefect mà `serve` sẽ đăng ký (không kết nối máy chủ nào)."""
+    from thidua.db import get_engine
+    from thidua.settings import get_settings
+
     settings = get_settings()
     engine = get_engine(settings)
     listed = None if campaigns else (engine if _schema_ready(engine) else None)
@@ -221,7 +250,9 @@ def serve_cmd(
     campaigns: Optional[list[str]] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
 ) -> None:
     """Đăng ký các deployment với máy chủ Prefect và chạy chúng (chạy mãi, Ctrl-C để dừng)."""
+    from thidua.db import get_engine
     from thidua.services.dispatch_workers import check_pool_size
+    from thidua.settings import get_settings
 
     settings = get_settings()
     if settings.scheduler_enabled:
@@ -241,6 +272,8 @@ def serve_cmd(
                         "Prefect chạy riêng (thidua scaleout prefect-server, xem docs/operations.md)")
     options = _options(settings, workers, campaigns, engine)
     deployments = _build(options)
+
+    import asyncio
 
     import httpx
 
@@ -280,7 +313,9 @@ def dispatch_workers_cmd(
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Số thư mỗi lô (mặc định THIDUA_DISPATCH_BATCH_SIZE)"),
 ) -> None:
     """Một lượt gửi ngay: lập lịch một lần rồi N tiến trình cùng nhận lô và gửi (không cần Prefect)."""
+    from thidua.db import get_engine
     from thidua.services.dispatch_workers import run_dispatch_workers
+    from thidua.settings import get_settings
 
     settings = get_settings()
     engine = get_engine(settings)

@@ -12,9 +12,7 @@ from rich.table import Table
 from thidua.models.clock import fmt_date, local_to_utc
 from thidua.models.vnformat import MISSING, fmt_number, fmt_percent
 from thidua.cli.common import UserError, console, friendly, parse_cli_date, parse_cli_now
-from thidua.db import session_scope
-from thidua.settings import get_settings
-from thidua.bootstrap import ready_engine as _engine
+from thidua.cli.common import ready_engine as _engine
 
 
 forms_app = typer.Typer(help="Biểu mẫu: tạo tệp Excel để nhập, nhập báo cáo hàng loạt.", no_args_is_help=True)
@@ -34,6 +32,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _now(text: str | None) -> datetime | None:
+    from thidua.settings import get_settings
+
     moment = parse_cli_now(text)
     return None if moment is None else local_to_utc(moment, get_settings().timezone)
 
@@ -52,6 +52,7 @@ def submit(
     expect_version: Optional[int] = typer.Option(None, "--expect-version", help="Phiên bản đã xem; khác thì từ chối"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import (
         get_campaign, get_obligation, obligation_spec, read_form_file, submit_report,
     )
@@ -81,6 +82,7 @@ def review(
     expect_version: Optional[int] = typer.Option(None, "--expect-version", help="Phiên bản đã xem; khác thì từ chối"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import review_report
 
     if accept == give_back:
@@ -102,6 +104,7 @@ def template(
     superior: str = typer.Option(..., "--for", help="Mã đơn vị cấp trên (đơn vị duyệt)"),
     out: Path = typer.Option(..., "--out", help="Tệp .xlsx sẽ tạo"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import write_form_template
 
     if out.suffix.lower() != ".xlsx":
@@ -124,6 +127,7 @@ def import_(
     actor: Optional[str] = typer.Option(None, "--actor", help="Người nhập (e-mail) để ghi nhật ký"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import import_reports
 
     if not file.exists():
@@ -142,6 +146,7 @@ def targets(
     at: Optional[str] = typer.Option(None, "--at", help="Xem tại ngày (dd/mm/yyyy); mặc định: hôm nay"),
     target: Optional[str] = typer.Option(None, "--target", help="Chỉ xem một chỉ tiêu"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.targets import target_progress
 
     with session_scope(_engine()) as session:
@@ -158,13 +163,14 @@ def targets(
             table.add_row(
                 row.unit_name,
                 fmt_number(p.figure.value, 2, missing=MISSING),
-                fmt_percent(p.percent_of_target, missing=MISSING),
+                (fmt_percent(p.percent_of_target, missing=MISSING) if p.judged else
+                 f"{fmt_percent(p.share_of_total, missing=MISSING)} của tổng"),
                 fmt_number(p.forecast, missing=MISSING),
                 p.verdict,
                 f"{p.figure.units_reported}/{p.figure.units_owing}",
             )
         console.print(table)
-        notes = sorted({r.progress.note for r in t.scope})
+        notes = sorted({r.progress.note for r in t.scope} | {r.progress.note for r in t.breakdown if not r.progress.judged})
         for note in notes:
             console.print(f"  [dim]{note}[/]", highlight=False)
 
@@ -177,6 +183,7 @@ def report_round(
     out: Path = typer.Option(Path("."), "--out", help="Thư mục ghi tệp"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.reports import build_round_report
 
     with session_scope(_engine()) as session:
@@ -192,6 +199,7 @@ def report_final(
     out: Path = typer.Option(Path("."), "--out", help="Thư mục ghi tệp"),
     now: Optional[str] = typer.Option(None, "--now", help=NOW_HELP),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.reports import build_final_report
 
     with session_scope(_engine()) as session:
@@ -206,6 +214,7 @@ def report_consolidate(
     round_number: Optional[int] = typer.Option(None, "--round", min=1, help="Số đợt"),
     obligation: Optional[str] = typer.Option(None, "--obligation", help="Hoặc mã nghĩa vụ"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.consolidation import consolidate
 
     if (round_number is None) == (obligation is None):
@@ -225,6 +234,7 @@ def _print_files(files) -> None:  # noqa: ANN001
 @friendly
 def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
     with session_scope(_engine()) as session:
@@ -235,6 +245,7 @@ def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
 @friendly
 def reopen_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
                     actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+    from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
     with session_scope(_engine()) as session:

@@ -4,24 +4,28 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel import Session
 
 from thidua.models.clock import fmt_date, fmt_datetime
-from thidua.models.hierarchy import ImportReport
-from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.vnformat import fmt_integer, fmt_seconds
-from thidua import unitgen
 from thidua.cli.common import UserError, console, friendly, parse_cli_date
-from thidua.services import unit_history as history
-from thidua.services import units as service
-from thidua.services.reorganisation import ReorgReport, reorganise
-from thidua.settings import CONFIG_DIR, get_settings
-from thidua.bootstrap import ready_engine as _engine
+from thidua.cli.common import ready_engine as _engine
+from thidua.lazyimport import lazy_module
+from thidua.paths import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from thidua.models.hierarchy import ImportReport
+    from thidua.services.reorganisation import ReorgReport
+
+service = lazy_module("thidua.services.units")
+history = lazy_module("thidua.services.unit_history")
+unitgen = lazy_module("thidua.unitgen")
 
 units_app = typer.Typer(help="Đơn vị công đoàn: danh mục cấp, nhập danh sách đơn vị, tra cứu.", no_args_is_help=True)
 SHOWN_CODES = 10  # codes listed per category in the import report
@@ -40,6 +44,8 @@ def levels_cmd(
     file: Path | None = typer.Argument(None, help="Tệp danh mục cấp (YAML); mặc định levels.yaml trong thư mục cấu hình."),
 ) -> None:
     """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
+    from thidua.settings import get_settings
+
     file = file or get_settings().config_dir / "levels.yaml"
     report = service.load_levels(_engine(), file)
     table = Table(title=f"Danh mục cấp từ {escape(str(file))}")
@@ -102,6 +108,8 @@ def show_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Xem đơn vị như vào ngày này (dd/mm/yyyy)."),
 ) -> None:
     """Xem một đơn vị: thông tin, chuỗi cấp trên, số đơn vị trực thuộc theo cấp và lịch sử thay đổi."""
+    from sqlmodel import Session
+
     engine = _engine()
     day = parse_cli_date(as_of)
     with Session(engine) as session:
@@ -191,12 +199,16 @@ def reorganise_cmd(
     limit: int = typer.Option(200, "--limit", help="Số dòng hệ quả tối đa in ra mỗi phần."),
 ) -> None:
     """Tái cấu trúc cây đơn vị theo ngày hiệu lực: tạo mới, đổi tên, chuyển, sáp nhập, chia tách, giải thể."""
+    from thidua.services.reorganisation import reorganise
+
     started = time.perf_counter()
     report = reorganise(_engine(), file, dry_run=dry_run, today=parse_cli_date(today))
     print_reorganisation(report, time.perf_counter() - started, limit)
 
 
 def print_reorganisation(report: ReorgReport, seconds: float, limit: int = 200) -> None:
+    from thidua.models.reorganisation import OPERATION_LABELS
+
     title = f"Tái cấu trúc từ {escape(report.file)}"
     if report.dry_run:
         title += " — CHẠY THỬ, không ghi vào cơ sở dữ liệu"

@@ -9,9 +9,7 @@ import typer
 
 from thidua.models.clock import utcnow
 from thidua.cli.common import UserError, console, friendly
-from thidua.db import session_scope
-from thidua.settings import get_settings
-from thidua.bootstrap import ready_engine as _ready_engine
+from thidua.cli.common import ready_engine as _ready_engine
 
 users_app = typer.Typer(help="Tài khoản người dùng trang web.", no_args_is_help=True)
 
@@ -28,6 +26,7 @@ def web(
 ) -> None:
     import uvicorn
 
+    from thidua.settings import get_settings
     from thidua.web.app import create_app
 
     settings = get_settings()
@@ -45,6 +44,7 @@ def add(
     role: str = typer.Option("unit_officer", "--role", help="unit_officer | reviewer | office"),
     name: str = typer.Option("", "--name", help="Họ và tên"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.accounts import add_user
 
     with session_scope(_ready_engine()) as session:
@@ -57,6 +57,7 @@ def add(
 def import_from_units_cmd(
     root: Optional[str] = typer.Option(None, "--root", help="Chỉ các đơn vị thuộc đơn vị này"),
 ) -> None:
+    from thidua.db import session_scope
     from thidua.services.accounts import import_from_units
 
     with session_scope(_ready_engine()) as session:
@@ -74,6 +75,7 @@ def token(
 ) -> None:
     from sqlalchemy import func, select
 
+    from thidua.db import session_scope
     from thidua.models.tables import Unit, User
     from thidua.services.accounts import create_api_token
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ from sqlmodel import Session
 from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
 from thidua.models.hierarchy import subtree_range  # noqa: F401  (the one rule; imported from here by many)
 from thidua.models.periods import Period
-from thidua.models.spec.campaign import CampaignSpec, Obligation, obligation_periods, resolve_due
+from thidua.models.spec.campaign import CampaignSpec, Obligation, interim_round, obligation_periods, resolve_due
 from thidua.models.spec.problems import Problem, SpecError
-from thidua.models.spec.validate import validate_campaign_text
 from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
 from thidua.models.workcalendar import adjust_deadline
@@ -29,8 +28,17 @@ from thidua.audit import audit
 from thidua.services.quotas import read_quotas
 from thidua.services.selectors import selector_clause, selector_problems
 from thidua.services.units import load_attribute_schema
-from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
-from thidua.sources import read_text_file
+from thidua.services.calendars import resolve_config_path
+from thidua.services.campaign_file import (  # noqa: F401  (re-exported: the loader's callers import them from here)
+    CHECKS_NEEDING_THE_DATABASE,
+    _award_problems,
+    _file_problems,
+    _level_problems,
+    campaign_warnings,
+    check_campaign_file,
+    holidays_for,
+    read_campaign_file,
+)
 
 
 BULK_ROWS_FOR_ANALYZE = 5000
@@ -56,11 +64,6 @@ class LoadResult:
 
 class _DryRun(Exception):
     """Raised inside the transaction to roll a dry run back after computing its changes."""
-
-
-def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
-    text = read_text_file(path)
-    return validate_campaign_text(text, str(path))
 
 
 def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
@@ -103,133 +106,6 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
     return problems
 
 
-def _level_problems(spec: CampaignSpec, doc: SourceDoc, level_codes: set[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    for i, ob in enumerate(spec.obligations):
-        for j, level in enumerate(ob.levels):
-            if level not in level_codes:
-                problems.append(doc.problem(("obligations", i, "levels", j), f"không có cấp '{level}'"))
-    for i, target in enumerate(spec.targets):
-        for key in ("scope_level", "breakdown_level"):
-            level = getattr(target, key)
-            if level and level not in level_codes:
-                problems.append(doc.problem(("targets", i, key), f"không có cấp '{level}'"))
-        for j, level in enumerate(target.source.levels or []):
-            if level not in level_codes:
-                problems.append(doc.problem(("targets", i, "source", "levels", j), f"không có cấp '{level}'"))
-    if spec.awards:
-        for level in spec.awards.review_days_per_level:
-            if level not in level_codes:
-                problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
-    return problems
-
-
-def _file_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
-    """The award catalogues and the holiday files the campaign names: present, files, valid."""
-    problems: list[Problem] = []
-    if spec.awards:
-        key = "catalogue" if spec.awards.catalogue else "catalogues"
-        for i, relative in enumerate(spec.awards.paths()):
-            catalogue_path = resolve_config_path(relative, base_dir)
-            loc = ("awards", key) if key == "catalogue" else ("awards", key, i)
-            if not catalogue_path.exists():
-                problems.append(doc.problem(loc, f"không tìm thấy danh mục khen thưởng '{relative}'"))
-            elif not catalogue_path.is_file():
-                problems.append(doc.problem(loc, f"'{relative}' là một thư mục, không phải tệp"))
-    if spec.calendar.overrides_file:
-        overrides_path = resolve_config_path(spec.calendar.overrides_file, base_dir)
-        if not overrides_path.exists():
-            problems.append(doc.problem(("calendar", "overrides_file"), f"không tìm thấy tệp điều chỉnh ngày nghỉ '{spec.calendar.overrides_file}'"))
-        else:
-            try:
-                read_overrides(overrides_path)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    if spec.calendar.holidays_file and spec.calendar.country is None:
-        holidays_path = resolve_config_path(spec.calendar.holidays_file, base_dir)
-        if not holidays_path.exists():
-            problems.append(doc.problem(("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"))
-        elif not holidays_path.is_file():
-            problems.append(doc.problem(("calendar", "holidays_file"),
-                                        f"'{spec.calendar.holidays_file}' là một thư mục, không phải tệp ngày nghỉ"))
-        else:
-            try:
-                load_holidays(holidays_path)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    problems.extend(_award_problems(spec, doc, base_dir))
-    return problems
-
-
-# What `thidua validate` cannot check without the database (said to the user, so "valid" is not overclaimed).
-CHECKS_NEEDING_THE_DATABASE = (
-    "đơn vị phát hành, đơn vị gốc tham gia và đơn vị của văn phòng có trong danh sách đơn vị đã nhập",
-    "nghĩa vụ hiện có của chiến dịch (khi nạp lại: những gì sẽ thay đổi)",
-)
-
-
-def check_campaign_file(path: Path) -> tuple[CampaignSpec, list[str]]:
-    """Every check `load_campaign` makes that needs no database: the file itself, the files it names and the
-    levels (from the configured levels file instead of the database). Returns the spec and the checks skipped;
-    SpecError lists every problem."""
-    from thidua.models.hierarchy import LevelsFile, levels_from_file  # noqa: PLC0415
-    from thidua.models.spec.validate import validate_doc  # noqa: PLC0415
-    from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
-    from thidua.settings import get_settings  # noqa: PLC0415
-
-    spec, doc = read_campaign_file(path)
-    base_dir = path.resolve().parent.parent
-    problems = _file_problems(spec, doc, base_dir)
-    skipped = list(CHECKS_NEEDING_THE_DATABASE)
-    levels_path = get_settings().config_dir / "levels.yaml"
-    try:
-        levels_doc = parse_yaml(read_text_file(levels_path), str(levels_path))
-        level_codes = {level.code for level in levels_from_file(validate_doc(levels_doc, LevelsFile))}
-    except (OSError, SpecError):
-        skipped.append(f"các cấp công đoàn (không đọc được {levels_path})")
-    else:
-        problems.extend(_level_problems(spec, doc, level_codes))
-    if problems:
-        raise SpecError(problems)
-    return spec, skipped
-
-
-def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
-    """The award catalogue is validated by its own module when present (issue: nominations)."""
-    if not spec.awards:
-        return []
-    from thidua.models.spec.awards import validate_catalogue_file  # noqa: PLC0415
-
-    problems: list[Problem] = []
-    periods = []
-    for i, relative in enumerate(spec.awards.paths()):
-        path = resolve_config_path(relative, base_dir)
-        if not path.is_file():  # missing or a folder: said by _file_problems
-            continue
-        try:
-            catalogue = validate_catalogue_file(path)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        periods.append((catalogue.effective_from or date.min, catalogue.effective_until or date.max, i, catalogue.code))
-    if spec.awards.catalogues and not problems:
-        periods.sort()
-        for (_, end, _, code), (start, _, i, next_code) in zip(periods, periods[1:]):
-            if start <= end:
-                problems.append(doc.problem(("awards", "catalogues", i),
-                                            f"danh mục '{next_code}' có hiệu lực chồng lên danh mục '{code}'"))
-        covered = [(a, b) for a, b, _, _ in periods]
-        for day in (spec.starts, spec.ends):
-            if not any(a <= day <= b for a, b in covered):
-                problems.append(doc.problem(("awards", "catalogues"),
-                                            f"không có danh mục khen thưởng nào có hiệu lực ngày {day:%d/%m/%Y}"))
-        for (_, end, _, code), (start, _, i, _) in zip(periods, periods[1:]):
-            if end != date.max and start > end + timedelta(days=1):
-                problems.append(doc.problem(("awards", "catalogues", i),
-                                            f"khoảng trống sau ngày {end:%d/%m/%Y} (hết hiệu lực của '{code}')"))
-    return problems
-
-
 def target_quotas(spec_target, base_dir: Path) -> dict[str, float] | None:  # noqa: ANN001
     if not spec_target.quotas:
         return None
@@ -260,15 +136,6 @@ def _quota_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_d
     for code in sorted(expected - quotas.keys()):
         problems.append(Problem(str(path), None, "Mã đơn vị", f"thiếu chỉ tiêu của đơn vị '{code}'"))
     return problems
-
-
-def holidays_for(spec: CampaignSpec, base_dir: Path) -> frozenset[date]:
-    return days_off_for(spec.calendar, base_dir, campaign_years(spec.starts, spec.ends))
-
-
-def campaign_warnings(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
-    """What a valid file may still get wrong: years of the campaign its holiday source does not cover."""
-    return coverage_warnings(spec.calendar, holidays_for(spec, base_dir), range(spec.starts.year, spec.ends.year + 1), doc)
 
 
 @dataclass(frozen=True)
@@ -429,8 +296,8 @@ def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result
         session.delete(stale)
 
 
-def _obligation_values(planned: PlannedObligation, default_ladder: str | None) -> dict[str, Any]:
-    ob, period = planned.spec, planned.period
+def _obligation_values(planned: PlannedObligation, spec: CampaignSpec) -> dict[str, Any]:
+    ob, period, default_ladder = planned.spec, planned.period, spec.default_ladder
     return {
         "kind": ob.kind,
         "title": ob.title if period is None else f"{ob.title} ({period.label})",
@@ -438,7 +305,7 @@ def _obligation_values(planned: PlannedObligation, default_ladder: str | None) -
         "period_key": None if period is None else period.key,
         "period_starts": None if period is None else period.starts,
         "period_ends": None if period is None else period.ends,
-        "round_number": ob.round,
+        "round_number": ob.round if ob.kind != "interim_report" else interim_round(ob, spec),
         "opens_on": ob.opens if period is None else max(ob.opens or period.starts, period.starts),
         "due_on": planned.due,
         "levels": list(ob.levels),
@@ -459,7 +326,7 @@ def _apply_obligations(
     active: list[ObligationDef] = []
     for planned in plan:
         code, due_on = planned.code, planned.due
-        values = _obligation_values(planned, spec.default_ladder)
+        values = _obligation_values(planned, spec)
         current = existing.pop(code, None)
         if current is None:
             current = ObligationDef(campaign_id=campaign_id, code=code, **values)

@@ -12,6 +12,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +33,10 @@ TEXT_HEIGHT_CM = 25.7
 CHART_WIDTH_CM = 16.0
 CHART_MAX_HEIGHT_CM = 21.0  # leaves room for the caption and a heading on the same page
 SERIF = ["Times New Roman", "Liberation Serif", "Tinos", "DejaVu Serif"]
+# Every letter Vietnamese adds to Latin: a chart font must draw all of them (some Liberation Serif builds lack
+# the stacked vowels such as 'ệ', 'ử', which came out as empty boxes).
+VIETNAMESE_LETTERS = ("ĐđĂăÂâÊêÔôƠơƯưẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợ"
+                      "ỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹ")
 
 
 class DocumentSettingsError(InvalidInputError):
@@ -176,6 +181,30 @@ def add_table(container: Any, headers: Sequence[str], rows: Sequence[Sequence[An
     return table
 
 
+@lru_cache(maxsize=1)
+def chart_fonts() -> tuple[str, ...]:
+    """The families of SERIF installed here that draw every Vietnamese letter, preferred first; the DejaVu Serif
+    shipped in config/fonts is registered so that one always does."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from thidua.settings import CONFIG_DIR
+
+    bundled = CONFIG_DIR / "fonts" / "DejaVuSerif.ttf"
+    if bundled.exists():
+        font_manager.fontManager.addfont(str(bundled))
+    usable = []
+    for family in SERIF:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        charmap = FT2Font(path).get_charmap()
+        if all(ord(letter) in charmap for letter in VIETNAMESE_LETTERS):
+            usable.append(family)
+    return tuple(usable) or ("DejaVu Serif",)
+
+
 def chart_png(labels: Sequence[str], values: Sequence[float], *, unit: str,
               target: float | None = None, width_cm: float = CHART_WIDTH_CM) -> tuple[bytes, float]:
     """One horizontal bar chart (serif font, no title: the caption under it carries the whole title).
@@ -184,10 +213,12 @@ def chart_png(labels: Sequence[str], values: Sequence[float], *, unit: str,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    wrapped = [textwrap.fill(label, 28) for label in labels]
+    wrapped = [textwrap.fill(label, 28, break_long_words=False, break_on_hyphens=False) for label in labels]  # whole words
     lines = sum(max(1, w.count("\n") + 1) for w in wrapped)
     height_cm = min(CHART_MAX_HEIGHT_CM, max(5.0, 0.42 * lines + 0.35 * len(labels) + 2.2))
-    with rc_context({"font.family": "serif", "font.serif": SERIF, "font.size": 10}):
+    from matplotlib.ticker import FuncFormatter
+
+    with rc_context({"font.family": "serif", "font.serif": list(chart_fonts()), "font.size": 10}):
         fig = Figure(figsize=(width_cm / 2.54, height_cm / 2.54), dpi=200)
         FigureCanvasAgg(fig)
         ax = fig.subplots()
@@ -203,6 +234,7 @@ def chart_png(labels: Sequence[str], values: Sequence[float], *, unit: str,
                        label=f"Chỉ tiêu: {fmt_number(target)} {unit}".strip())
             ax.legend(loc="lower right", fontsize=9)
         ax.set_xlabel(unit)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_number(x)))  # 2.000, 12,5: Vietnamese marks
         ax.margins(x=0.15)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)

@@ -6,6 +6,7 @@ campaign record (`CampaignInfo`) the reminder and nomination services share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlmodel import col
 
 from thidua.errors import NotFoundError
 from thidua.models.officenames import body_name, office_display_name
+from thidua.models.spec.campaign import RoundOfDay  # noqa: F401  (re-exported: callers name it from here)
 from thidua.models.tables import Campaign, Unit
 
 
@@ -94,3 +96,13 @@ def campaign_infos(session: Session, ids: Iterable[int]) -> dict[int, CampaignIn
         return {}
     C = Campaign.__table__  # type: ignore[attr-defined]
     return {info.id: info for info in _info_rows(session, C.c.id.in_(wanted))}
+
+
+def round_of(session: Session, campaign: Campaign, day: date) -> RoundOfDay | None:
+    """The round `day` belongs to under the campaign's `round_boundary` rule (a shared boundary day goes to the
+    earlier or to the later round); None outside every round. The one place a date is attributed to a round
+    (services.status.round_on_day, in SQLAlchemy Core so that `thidua status` loads no ORM)."""
+    from thidua.services.status import round_on_day
+
+    assert campaign.id is not None
+    return round_on_day(session, campaign.id, day)

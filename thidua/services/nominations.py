@@ -12,7 +12,8 @@ Batch operations take lists: one nomination is a list of one. Callers that showe
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, RowMapping
 from sqlmodel import Session
 
@@ -50,6 +53,7 @@ from thidua.models.nominations import (
     Nomination,
     NominationAction,
     NominationBatch,
+    NominationQuotaCount,
     NominationConflict,
     NominationError,
     NominationNotFound,
@@ -80,6 +84,7 @@ from thidua.xlsx_safety import put_row
 N = Nomination.__table__  # type: ignore[attr-defined]
 B = NominationBatch.__table__  # type: ignore[attr-defined]
 S = NominationStep.__table__  # type: ignore[attr-defined]
+QC = NominationQuotaCount.__table__  # type: ignore[attr-defined]
 U = Unit.__table__  # type: ignore[attr-defined]
 _CHUNK = 5000  # ids per IN list (SQLite allows 32766 bound parameters)
 _S = NominationStatus
@@ -553,14 +558,33 @@ def _facts(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, in
         accepted[rnd] = _units_with_assignment(session, cid, unit_ids, kinds=["round_report", "final_report"],
                                                statuses=[AssignmentStatus.ACCEPTED.value], round_number=rnd)
     ratings = {unit_id: rating(session, cid, unit_id) for unit_id in set(needs("year_end_rating"))}
+    standings = _cluster_standings(session, ctx, candidates)
     return [
         NomineeFacts(
             registered=unit_id in registered,
             rating=ratings.get(unit_id),
             round_report_accepted=bool(cand.round_number) and unit_id in accepted.get(cand.round_number or 0, set()),
+            cluster=standings.get(unit_id),
         )
         for cand, unit_id in candidates
     ]
+
+
+def _cluster_standings(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, int]]) -> dict[int, Any]:
+    """Criterion cluster_rank (Cờ thi đua backed by the cụm/khối ranking): the standing of the nominees of the
+    criterion's levels in their cluster of the campaign's year."""
+    wanted = []
+    for cand, unit_id in candidates:
+        if unit_id is None:
+            continue
+        rules = [c for c in cand.award.criteria if c.kind == "cluster_rank" and c.applies(cand.subject, cand.occasion)]
+        if rules and any(c.levels is None or ctx.units.get(unit_id).level_code in c.levels for c in rules):
+            wanted.append(unit_id)
+    if not wanted:
+        return {}
+    from thidua.services.clusters import standings
+
+    return standings(session, ctx.campaign.id, ctx.campaign.year, wanted)
 
 
 def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], rating: RatingLookup,
@@ -579,6 +603,25 @@ def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
     return out
 
 
+def _groups_of(ctx: _Ctx, row: Mapping[str, Any], nominees: Mapping[int, _UnitRow],
+               roots: dict[int, _UnitRow] | None = None) -> list[Any]:
+    """The quota groups a nomination counts in (QuotaGroup), under the campaign's current catalogue."""
+    groups = []
+    for quota in ctx.catalogue.quotas_for(row["award_code"], row["subject"]):
+        root = None
+        if quota.per == "subtree":
+            assert quota.level is not None
+            nominee = nominees.get(row["nominee_unit_id"])
+            root = ctx.units.ancestor_at_level(nominee, quota.level) if nominee is not None else None
+            if root is not None and roots is not None:
+                roots[root.id] = root
+        group = quota_group(quota, origin_unit_id=row["origin_unit_id"], subtree_root_id=root.id if root else None,
+                            occasion=row["occasion"], round_number=row["round_number"])
+        if group is not None:
+            groups.append(group)
+    return groups
+
+
 def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> dict[str, list[Refusal]]:
     """Quota check for nominations being proposed or forwarded now. Counts every live nomination of the
     campaign in each group; those being moved count as 'adding', the rest as 'existing'."""
@@ -586,17 +629,8 @@ def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labe
     roots: dict[int, _UnitRow] = {}
     nominees = ctx.units.load(r["nominee_unit_id"] for r in rows)
     for index, row in enumerate(rows):
-        for quota in ctx.catalogue.quotas_for(row["award_code"], row["subject"]):
-            root = None
-            if quota.per == "subtree":
-                assert quota.level is not None
-                root = ctx.units.ancestor_at_level(nominees[row["nominee_unit_id"]], quota.level)
-                if root is not None:
-                    roots[root.id] = root
-            group = quota_group(quota, origin_unit_id=row["origin_unit_id"], subtree_root_id=root.id if root else None,
-                                occasion=row["occasion"], round_number=row["round_number"])
-            if group is not None:
-                groups[group].append(index)
+        for group in _groups_of(ctx, row, nominees, roots):
+            groups[group].append(index)
     if not groups:
         return {}
     quotas = {q.code: q for q in ctx.catalogue.quotas}
@@ -616,9 +650,42 @@ def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labe
     return dict(out)
 
 
+def _quota_key(quota: Any) -> str:
+    """Names a quota's definition (not its maximum): counts stay valid while it is unchanged."""
+    definition = "|".join([quota.code, ",".join(sorted(quota.awards)), ",".join(sorted(quota.subjects or [])),
+                           quota.per, quota.level or "", quota.period])
+    return f"{quota.code[:80]}#{hashlib.sha1(definition.encode()).hexdigest()[:16]}"
+
+
+def _counter_key(ctx: _Ctx, group: Any) -> tuple[str, int, int]:
+    quota = next(q for q in ctx.catalogue.quotas if q.code == group.quota_code)
+    return _quota_key(quota), group.scope_id or 0, group.round_number or 0
+
+
 def _live_counts(session: Session, ctx: _Ctx, groups: Mapping[Any, list[int]], quotas: Mapping[str, Any],
                  roots: Mapping[int, _UnitRow]) -> dict[Any, int]:
-    """Live nominations per quota group: one grouped query per quota and round (one per root for subtrees)."""
+    """Live nominations per quota group, from the counters (`nomination_quota_count`); a group without one is
+    counted from the nominations (below) and its counter written, in the caller's transaction."""
+    keys = {group: _counter_key(ctx, group) for group in groups}
+    stored = {(r.quota_key, r.scope_id, r.round_number): r.live for r in session.execute(
+        select(QC.c.quota_key, QC.c.scope_id, QC.c.round_number, QC.c.live)
+        .where(QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key.in_({k[0] for k in keys.values()}))).all()}
+    counts = {group: stored[key] for group, key in keys.items() if key in stored}
+    missing = [group for group in groups if group not in counts]
+    if missing:
+        fresh = _count_live(session, ctx, missing, quotas, roots)
+        values = [{"campaign_id": ctx.campaign.id, "quota_key": keys[g][0], "scope_id": keys[g][1],
+                   "round_number": keys[g][2], "live": fresh[g]} for g in missing]
+        insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+        session.execute(insert_(QC).on_conflict_do_nothing(), values)
+        counts.update(fresh)
+    return counts
+
+
+def _count_live(session: Session, ctx: _Ctx, groups: Sequence[Any], quotas: Mapping[str, Any],
+                roots: Mapping[int, _UnitRow]) -> dict[Any, int]:
+    """Live nominations per quota group counted from the nominations: one grouped query per quota and round
+    (one per root for subtrees)."""
     wanted: dict[tuple[str, int | None], list[Any]] = defaultdict(list)
     for group in groups:
         wanted[(group.quota_code, group.round_number)].append(group)
@@ -648,6 +715,37 @@ def _live_counts(session: Session, ctx: _Ctx, groups: Mapping[Any, list[int]], q
                     select(func.count()).select_from(N.join(U, U.c.id == N.c.nominee_unit_id))
                     .where(*conditions, U.c.path >= low, U.c.path < high)).scalar_one()
     return counts
+
+
+def _adjust_quota_counts(session: Session, ctx: _Ctx, moves: Sequence["_Move"]) -> None:
+    """Keep the counters in step with a transition, in its transaction: -1 in every group a nomination left
+    (it stops being live, or changes award, subject or nominee), +1 in every group it joins. Counters of
+    quota definitions the catalogue no longer has are dropped (they could not be kept in step)."""
+    keys = sorted({_quota_key(q) for q in ctx.catalogue.quotas})
+    session.execute(QC.delete().where(QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key.not_in(keys)))
+    before = [m.row for m in moves]
+    after = [{**m.row, **m.values, "status": m.to_status} for m in moves]
+    nominees = ctx.units.load({r["nominee_unit_id"] for r in (*before, *after)})
+    delta: Counter[tuple[str, int, int]] = Counter()
+    for old, new in zip(before, after):
+        if old["status"] in _ALIVE:
+            for group in _groups_of(ctx, old, nominees):
+                delta[_counter_key(ctx, group)] -= 1
+        if new["status"] in _ALIVE:
+            for group in _groups_of(ctx, new, nominees):
+                delta[_counter_key(ctx, group)] += 1
+    changes = [{"b_key": k[0], "b_scope": k[1], "b_round": k[2], "b_delta": d} for k, d in delta.items() if d]
+    if changes:
+        session.execute(
+            update(QC).where(QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key == bindparam("b_key"),
+                             QC.c.scope_id == bindparam("b_scope"), QC.c.round_number == bindparam("b_round"))
+            .values(live=QC.c.live + bindparam("b_delta")), changes)
+
+
+def forget_quota_counts(session: Session) -> None:
+    """The unit tree changed (a move, a level, a reorganisation): subtree groups may have changed, so every
+    counter is counted again when next needed."""
+    session.execute(QC.delete())
 
 
 def _granted(session: Session, year: int, keys: set[str]) -> list[GrantedAward]:
@@ -797,6 +895,7 @@ def _apply_moves(session: Session, ctx: _Ctx, action: NominationAction, actor: A
     changed = session.execute(statement, params).rowcount
     if changed != len(moves):
         raise NominationConflict("Đề nghị vừa được người khác thay đổi; hãy tải lại và thực hiện lại")
+    _adjust_quota_counts(session, ctx, moves)
     session.execute(insert(S), [
         {"nomination_id": m.row["id"], "seq": p["v_version"], "action": action.value, "from_status": m.row["status"],
          "to_status": m.to_status, "at_unit_id": actor.unit_id, "to_unit_id": m.to_unit_id, "actor": actor.name,

@@ -29,6 +29,7 @@ trouble is not an exception: the rows go back to `pending` with a backoff and th
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -36,8 +37,10 @@ import time as _time
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Awaitable, Callable, ClassVar, Iterable, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, not_, or_, select, true, update
@@ -61,7 +64,9 @@ from thidua.models.vnformat import fmt_share
 from thidua.models.workcalendar import WorkingCalendar, parse_hhmm
 from thidua.notifications.message import build_message, message_id_for
 from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
-from thidua.notifications.transport import DeliveryAborted, DeliveryResult, OutgoingMessage, SmtpSettings, deliver
+from thidua.notifications.transport import (
+    DeliveryAborted, DeliveryResult, DeliveryStream, OutgoingMessage, SmtpSettings, deliver,
+)
 from thidua.audit import audit_many
 from thidua.services.campaign_context import (
     CampaignContext,
@@ -601,13 +606,21 @@ def _failure_rows(session: Session, campaign_id: int, start: datetime, end: date
 
 def email_problems(emails: Any) -> str | None:
     """Why a unit cannot receive mail, or None."""
-    addresses = [str(e) for e in (emails or []) if str(e).strip()]
+    return _email_problems(tuple(str(e) for e in (emails or [])))
+
+
+@lru_cache(maxsize=65536)  # every office digest checks every unit's list again; the lists rarely change
+def _email_problems(emails: tuple[str, ...]) -> str | None:
+    addresses = [e for e in emails if e.strip()]
     if not addresses:
         return "chưa có địa chỉ e-mail"
     bad = [a for a in addresses if not is_plausible_email(a)]
     if bad:
         return "địa chỉ không hợp lệ: " + ", ".join(bad)
     return None
+
+
+_DIGEST_STATUSES = ("sent", "failed", "partial", "unknown")
 
 
 def office_digest_context(session: Session, campaign: CampaignInfo, *, now: datetime, frequency: str) -> dict[str, Any]:
@@ -639,13 +652,15 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
               "not_yet_due": len(obligations) - len(due)}
 
     since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
+    # The statuses the digest shows, named: then (campaign, status, window) is an index range per status; without
+    # them SQLite's planner may skip-scan the status index and read every row of the window from the table.
     by_status = dict(session.execute(
-        select(O.c.status, func.count()).where(O.c.campaign_id == campaign.id, O.c.scheduled_at >= since,
-                                               O.c.scheduled_at < now).group_by(O.c.status)
+        select(O.c.status, func.count()).where(O.c.campaign_id == campaign.id, O.c.status.in_(_DIGEST_STATUSES),
+                                               O.c.scheduled_at >= since, O.c.scheduled_at < now).group_by(O.c.status)
     ).all())
     pending = session.execute(select(func.count()).select_from(O).where(
         O.c.campaign_id == campaign.id, O.c.status == OutboxStatus.PENDING.value)).scalar_one()
-    delivery = {key: by_status.get(key, 0) for key in ("sent", "failed", "partial", "unknown")}
+    delivery = {key: by_status.get(key, 0) for key in _DIGEST_STATUSES}
     delivery["pending"] = pending
     delivery["problems"] = delivery["failed"] + delivery["partial"] + delivery["unknown"]
     delivery["since"] = fmt_datetime(since, campaign.timezone)
@@ -682,9 +697,14 @@ def display_address(name: str, address: str) -> str:
 
 def list_id(campaign: CampaignInfo, mail_domain: str) -> str:
     """RFC 2919 List-Id of a campaign's mail, so that mail programs can filter and group it: ASCII phrase."""
-    plain = unicodedata.normalize("NFKD", campaign.title.replace("Đ", "D").replace("đ", "d"))
+    return _list_id(campaign.title, campaign.code, mail_domain)
+
+
+@lru_cache(maxsize=256)  # the same for every mail of a campaign
+def _list_id(title: str, code: str, mail_domain: str) -> str:
+    plain = unicodedata.normalize("NFKD", title.replace("Đ", "D").replace("đ", "d"))
     phrase = "".join(ch for ch in plain if ch.isascii() and (ch.isalnum() or ch in " -")).strip()
-    label = re.sub(r"[^a-z0-9-]+", "-", campaign.code.lower()).strip("-") or "thidua"
+    label = re.sub(r"[^a-z0-9-]+", "-", code.lower()).strip("-") or "thidua"
     return f'"{phrase[:80]}" <{label}.{mail_domain}>' if phrase else f"<{label}.{mail_domain}>"
 
 
@@ -979,53 +999,194 @@ class _Recorder:
         self.marked = upto
 
     def _record(self, session: Session, deliveries: list[DeliveryResult]) -> None:
-        finals: list[dict[str, Any]] = []
-        retries: list[dict[str, Any]] = []
-        audits: dict[str, list[int]] = defaultdict(list)
-        problem_audits: list[dict[str, Any]] = []
-        for delivery in deliveries:
-            row = self.by_key[delivery.key]
-            self.recorded.add(delivery.key)
-            attempts = row.attempts + delivery.attempts
-            status, error = delivery.status, _describe_delivery(delivery)
-            if status == "retry" and attempts >= GIVE_UP_AFTER_ATTEMPTS:
-                status, error = "failed", f"đã thử {attempts} lần không gửi được; lỗi cuối: {error}"
-            if delivery.status != "sent":
-                self.result.last_reply = delivery.server_reply or self.result.last_reply
-                self.result.last_error = delivery.error or self.result.last_error
-            if status == "retry":
-                retries.append({"b_id": row.id, "b_attempts": attempts, "b_error": error,
-                                "b_at": self.now + _retry_delay(attempts, self.smtp.max_attempts)})
-                self.result.retried += 1
-                audits["retry"].append(row.id)
+        _record_deliveries(session, deliveries, by_key=self.by_key, recorded=self.recorded, owner=self.owner,
+                           now=self.now, smtp=self.smtp, result=self.result)
+
+
+def _record_deliveries(session: Session, deliveries: list[DeliveryResult], *, by_key: dict[str, _Ready],
+                       recorded: set[str], owner: str, now: datetime, smtp: SmtpSettings, result: BatchResult) -> None:
+    """Final statuses (and retries back to pending) of delivered messages, with their audit rows."""
+    finals: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
+    audits: dict[str, list[int]] = defaultdict(list)
+    problem_audits: list[dict[str, Any]] = []
+    for delivery in deliveries:
+        row = by_key[delivery.key]
+        recorded.add(delivery.key)
+        attempts = row.attempts + delivery.attempts
+        status, error = delivery.status, _describe_delivery(delivery)
+        if status == "retry" and attempts >= GIVE_UP_AFTER_ATTEMPTS:
+            status, error = "failed", f"đã thử {attempts} lần không gửi được; lỗi cuối: {error}"
+        if delivery.status != "sent":
+            result.last_reply = delivery.server_reply or result.last_reply
+            result.last_error = delivery.error or result.last_error
+        if status == "retry":
+            retries.append({"b_id": row.id, "b_attempts": attempts, "b_error": error,
+                            "b_at": now + _retry_delay(attempts, smtp.max_attempts)})
+            result.retried += 1
+            audits["retry"].append(row.id)
+            continue
+        result.answered += 1
+        finals.append({"b_id": row.id, "b_status": status, "b_attempts": attempts, "b_error": error,
+                       "b_sent": now if status in ("sent", "partial") else None})
+        setattr(result, status, getattr(result, status) + 1)
+        audits[status].append(row.id)
+        if status in _PROBLEM_STATUSES:
+            problem_audits.append(_audit_row(f"outbox.{status}", "outbox", row.id, row.campaign_id,
+                                             {"key": row.key, "status": status, "error": error}))
+            if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
+                result.problem_campaigns.add(row.campaign_id)
+    if finals:
+        session.execute(
+            update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), last_error=bindparam("b_error"),
+                    sent_at=bindparam("b_sent", type_=O.c.sent_at.type), lease_owner=None, lease_until=None),
+            finals,
+        )
+    if retries:
+        session.execute(
+            update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .values(status=OutboxStatus.PENDING.value, attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_error"), scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+                    message_id=None, lease_owner=None, lease_until=None),
+            retries,
+        )
+    audit_many(session, [_audit_row(f"outbox.{status}", "outbox", None, None, {"count": len(ids), "ids": ids})
+                         for status, ids in audits.items() if status not in _PROBLEM_STATUSES] + problem_audits)
+
+
+class _StreamRecorder:
+    """The results of a pipelined pass (`dispatch_pass`), written off the event loop.
+
+    Writes run in a thread, one at a time, each one transaction: the results buffered so far, the
+    `message_id` marks ahead of the transport, and (every third of a lease) the lease of every claimed row
+    not yet recorded. The crash guarantee of `_Recorder` holds across batches: the transport takes message i
+    (in the order batches were added) only when i < `marked`, and `marked` moves only after the marks are
+    committed; a write marks up to `completed + window`, so at most `window` (= RECORD_EVERY + connections)
+    rows are ever marked without their result written."""
+
+    def __init__(self, engine: Engine, *, owner: str, now: datetime, lease: timedelta, smtp: SmtpSettings,
+                 result: BatchResult, record_every: int = RECORD_EVERY) -> None:
+        self.engine, self.owner, self.now, self.lease, self.smtp, self.result = engine, owner, now, lease, smtp, result
+        self.window = record_every + smtp.connections
+        self.write_every = max(1, record_every // 2)  # write before the transport reaches the marks
+        self.ready: list[_Ready] = []
+        self.by_key: dict[str, _Ready] = {}
+        self.recorded: set[str] = set()
+        self.open_ids: set[int] = set()  # claimed by this pass, no final status yet (their leases are renewed)
+        self.marked = 0
+        self.completed = 0
+        self.buffer: list[DeliveryResult] = []
+        self.last_renewal = self.last_write = _time.monotonic()
+        self.writer: asyncio.Task[None] | None = None
+        self.again = False
+        self.failure: BaseException | None = None
+        self.stream: DeliveryStream | None = None
+        # Per batch: [results to come, answered, to retry]. A batch that got nothing through stops the pass
+        # (as `server_unreachable` does for `dispatch_loop`).
+        self.batches: list[list[int]] = []
+        self.batch_of: dict[str, int] = {}
+        self.unreachable = False
+
+    def add(self, ready: Sequence[_Ready]) -> None:
+        self.ready.extend(ready)
+        self.by_key.update((r.key, r) for r in ready)
+        self.batch_of.update((r.key, len(self.batches)) for r in ready)
+        self.batches.append([len(ready), 0, 0])
+        self.request_write()
+
+    def may_take(self, index: int) -> bool:
+        if index < self.marked:
+            return True
+        self.request_write()
+        return False
+
+    def on_result(self, delivery: DeliveryResult) -> None:
+        self.buffer.append(delivery)
+        self.completed += 1
+        stats = self.batches[self.batch_of[delivery.key]]
+        stats[0] -= 1
+        stats[2 if delivery.status == "retry" else 1] += 1
+        if stats[0] == 0 and stats[1] == 0 and stats[2] > 0:
+            self.unreachable = True
+        if len(self.buffer) >= self.write_every or _time.monotonic() - self.last_write > RECORD_MAX_DELAY_S:
+            self.request_write()
+
+    def request_write(self) -> None:
+        if self.failure is not None:
+            return
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._writes())
+        else:
+            self.again = True
+
+    async def _writes(self) -> None:
+        while True:
+            self.again = False
+            buffer, self.buffer = self.buffer, []
+            upto = min(len(self.ready), self.completed + self.window)
+            marks = self.ready[self.marked:upto] if upto > self.marked else []
+            renew = _time.monotonic() - self.last_renewal > self.lease.total_seconds() / 3
+            if buffer or marks or renew:
+                try:
+                    await asyncio.to_thread(self._write, buffer, marks, sorted(self.open_ids) if renew else [])
+                except Exception as exc:  # the database failed: stop sending; the leases bring the rows back
+                    self.failure = exc
+                    if self.stream is not None:
+                        self.stream.fail(exc)
+                    return
+                self.marked = max(self.marked, upto)
+                self.last_write = _time.monotonic()
+                self.open_ids.difference_update(self.by_key[d.key].id for d in buffer)
+                if renew:
+                    self.last_renewal = _time.monotonic()
+                if self.stream is not None:
+                    self.stream.wake()
+            if not self.again:
+                return
+
+    def _write(self, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
+        with Session(self.engine) as session, session.begin():
+            if buffer:
+                _record_deliveries(session, buffer, by_key=self.by_key, recorded=self.recorded, owner=self.owner,
+                                   now=self.now, smtp=self.smtp, result=self.result)
+            if marks:
+                session.execute(update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
+                                [{"b_id": r.id, "b_mid": r.message_id} for r in marks])
+            if renew:
+                session.execute(update(O).where(O.c.id.in_(renew), O.c.lease_owner == self.owner,
+                                                O.c.status == OutboxStatus.CLAIMED.value)
+                                .values(lease_until=utcnow() + self.lease))
+
+    async def settle(self, stream: DeliveryStream) -> None:
+        """Every message added so far has its result written (or no connection is left to send it)."""
+        while self.failure is None:
+            if self.writer is not None and not self.writer.done():
+                await asyncio.shield(self.writer)
                 continue
-            self.result.answered += 1
-            finals.append({"b_id": row.id, "b_status": status, "b_attempts": attempts, "b_error": error,
-                           "b_sent": self.now if status in ("sent", "partial") else None})
-            setattr(self.result, status, getattr(self.result, status) + 1)
-            audits[status].append(row.id)
-            if status in _PROBLEM_STATUSES:
-                problem_audits.append(_audit_row(f"outbox.{status}", "outbox", row.id, row.campaign_id,
-                                                 {"key": row.key, "status": status, "error": error}))
-                if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
-                    self.result.problem_campaigns.add(row.campaign_id)
-        if finals:
-            session.execute(
-                update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == self.owner)
-                .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), last_error=bindparam("b_error"),
-                        sent_at=bindparam("b_sent", type_=O.c.sent_at.type), lease_owner=None, lease_until=None),
-                finals,
-            )
-        if retries:
-            session.execute(
-                update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == self.owner)
-                .values(status=OutboxStatus.PENDING.value, attempts=bindparam("b_attempts"),
-                        last_error=bindparam("b_error"), scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-                        message_id=None, lease_owner=None, lease_until=None),
-                retries,
-            )
-        audit_many(session, [_audit_row(f"outbox.{status}", "outbox", None, None, {"count": len(ids), "ids": ids})
-                             for status, ids in audits.items() if status not in _PROBLEM_STATUSES] + problem_audits)
+            if self.buffer:
+                self.request_write()
+                continue
+            if self.completed >= len(self.ready) or stream.exhausted:
+                break
+            await asyncio.sleep(0.005)
+        if self.failure is not None:
+            raise self.failure
+
+    def release_unsent(self, reason: str) -> int:
+        """After an aborted run: claimed rows without a result were never sent (the transport says so)."""
+        ids = sorted(self.open_ids)
+        if ids:
+            with Session(self.engine) as session, session.begin():
+                session.execute(
+                    update(O).where(O.c.id.in_(ids), O.c.lease_owner == self.owner,
+                                    O.c.status == OutboxStatus.CLAIMED.value)
+                    .values(status=OutboxStatus.PENDING.value, message_id=None, lease_owner=None, lease_until=None,
+                            scheduled_at=self.now + RETRY_BASE, last_error=reason))
+                audit_many(session, [_audit_row("outbox.released", "outbox", None, None,
+                                                {"count": len(ids), "ids": ids}, note=reason)])
+            self.open_ids.clear()
+        return len(ids)
 
 
 def _describe_delivery(delivery: DeliveryResult) -> str | None:
@@ -1169,48 +1330,68 @@ def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
     return None
 
 
+@dataclass
+class _Sorted:
+    """A claimed batch after preparing: mail ready to go, and the rows that go nowhere (with why)."""
+
+    ready: list[_Ready] = field(default_factory=list)
+    skipped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    failed: list[tuple[Any, str]] = field(default_factory=list)
+    deferred: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+def _load_claimed(engine: Engine, ids: Sequence[int], *, now: datetime, settings: Settings) -> list[_Loaded]:
+    with Session(engine) as session:
+        return _prepare(session, ids, now=now, base_url=settings.base_url,
+                        link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
+                            settings, email, unit_id, assignment_id, now),
+                        fallback_reply_to=settings.smtp_reply_to)
+
+
+def _sort_one(item: _Loaded, out: _Sorted, *, now: datetime, settings: Settings, smtp: SmtpSettings,
+              renderer: Renderer) -> None:
+    row = item.row
+    if item.defer_until is not None:
+        out.deferred.append((row.id, item.defer_until))
+        return
+    if item.skip is not None:
+        out.skipped[item.skip].append(row.id)
+        return
+    if item.fail is not None:
+        out.failed.append((row, item.fail))
+        return
+    assert item.template_context is not None
+    try:
+        unsubscribe = (unsubscribe_url(settings, row.recipient, row.campaign_id,
+                                       row.assignment_id if row.kind == "reminder" else None)
+                       if row.kind in NON_MANDATORY_KINDS and row.campaign_id is not None else None)
+        message, message_id = compose(
+            key=row.key, recipient=row.recipient, display_name=item.display_name, template=row.template,
+            context=item.template_context, reply_to=item.reply_to, smtp=smtp, mail_domain=settings.mail_domain,
+            now=now, kind=row.kind, renderer=renderer, campaign=item.campaign, unsubscribe=unsubscribe,
+            reply_name=item.reply_name)
+    except (ValueError, TemplateRenderError) as exc:
+        out.failed.append((row, f"không tạo được thư: {exc}"))
+        return
+    out.ready.append(_Ready(row.id, row.key, row.kind, row.campaign_id, row.attempts, message, message_id))
+
+
+def _write_unsendable(engine: Engine, owner: str, now: datetime, sorted_: _Sorted, result: BatchResult) -> None:
+    _record_unsendable(engine, owner, now, sorted_.skipped, sorted_.failed, result)
+    _defer(engine, owner, sorted_.deferred, result)
+
+
 async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: datetime, settings: Settings,
                      smtp: SmtpSettings, lease: timedelta = DEFAULT_LEASE, renderer: Renderer | None = None,
                      record_every: int = RECORD_EVERY) -> BatchResult:
     """Send the claimed rows `ids`; every row ends sent/partial/failed/unknown/skipped or back in pending."""
     renderer = renderer or get_renderer()
     result = BatchResult(claimed=len(ids))
-    with Session(engine) as session:
-        loaded = _prepare(session, ids, now=now, base_url=settings.base_url,
-                          link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
-                              settings, email, unit_id, assignment_id, now),
-                          fallback_reply_to=settings.smtp_reply_to)
-    ready: list[_Ready] = []
-    skipped: dict[str, list[int]] = defaultdict(list)
-    failed: list[tuple[Any, str]] = []
-    deferred: list[tuple[int, datetime]] = []
-    for item in loaded:
-        row = item.row
-        if item.defer_until is not None:
-            deferred.append((row.id, item.defer_until))
-            continue
-        if item.skip is not None:
-            skipped[item.skip].append(row.id)
-            continue
-        if item.fail is not None:
-            failed.append((row, item.fail))
-            continue
-        assert item.template_context is not None
-        try:
-            unsubscribe = (unsubscribe_url(settings, row.recipient, row.campaign_id,
-                                           row.assignment_id if row.kind == "reminder" else None)
-                           if row.kind in NON_MANDATORY_KINDS and row.campaign_id is not None else None)
-            message, message_id = compose(
-                key=row.key, recipient=row.recipient, display_name=item.display_name, template=row.template,
-                context=item.template_context, reply_to=item.reply_to, smtp=smtp, mail_domain=settings.mail_domain,
-                now=now, kind=row.kind, renderer=renderer, campaign=item.campaign, unsubscribe=unsubscribe,
-                reply_name=item.reply_name)
-        except (ValueError, TemplateRenderError) as exc:
-            failed.append((row, f"không tạo được thư: {exc}"))
-            continue
-        ready.append(_Ready(row.id, row.key, row.kind, row.campaign_id, row.attempts, message, message_id))
-    _record_unsendable(engine, owner, now, skipped, failed, result)
-    _defer(engine, owner, deferred, result)
+    sorted_ = _Sorted()
+    for item in _load_claimed(engine, ids, now=now, settings=settings):
+        _sort_one(item, sorted_, now=now, settings=settings, smtp=smtp, renderer=renderer)
+    _write_unsendable(engine, owner, now, sorted_, result)
+    ready = sorted_.ready
     if not ready:
         return result
     recorder = _Recorder(engine, owner=owner, now=now, lease=lease, ready=ready, smtp=smtp, result=result,
@@ -1221,10 +1402,14 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
     except DeliveryAborted as exc:
         recorder.flush()
         recorder.release_unsent(f"máy chủ SMTP từ chối phiên gửi: {exc.message}")
-        raise SmtpRefused(f"máy chủ thư {smtp.host}:{smtp.port or ''} từ chối phiên gửi ({exc.message}); "
-                          "kiểm tra tên đăng nhập, mật khẩu, TLS trong cấu hình THIDUA_SMTP_*") from exc
+        raise _refused(smtp, exc) from exc
     recorder.flush()
     return result
+
+
+def _refused(smtp: SmtpSettings, exc: DeliveryAborted) -> SmtpRefused:
+    return SmtpRefused(f"máy chủ thư {smtp.host}:{smtp.port or ''} từ chối phiên gửi ({exc.message}); "
+                       "kiểm tra tên đăng nhập, mật khẩu, TLS trong cấu hình THIDUA_SMTP_*")
 
 
 def _defer(engine: Engine, owner: str, deferred: list[tuple[int, datetime]], result: BatchResult) -> None:
@@ -1308,6 +1493,81 @@ async def dispatch_batch(engine: Engine, settings: Settings, *, owner: str, now:
     return await send_batch(engine, ids, owner=owner, now=now, settings=settings, smtp=smtp, lease=lease)
 
 
+async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: datetime, smtp: SmtpSettings,
+                        campaign_id: int | None = None, batch_size: int | None = None,
+                        lease: timedelta = DEFAULT_LEASE, max_batches: int | None = None,
+                        renderer: Renderer | None = None, record_every: int = RECORD_EVERY,
+                        plan_reports: Callable[[set[int]], int] | None = None) -> tuple[int, BatchResult, bool]:
+    """Send batches until nothing is due (then once more for the failure reports of this pass), pipelined:
+    while the connections send batch N, batch N+1 is claimed, checked and composed, and every database write
+    runs in a thread, so the connections do not wait for the database. At most one batch waits ahead of the
+    transport. Same ledger as `dispatch_batch` (claims under a lease, marks ahead of the transport, results in
+    small transactions). Stops early when every connection gave up (the server is unreachable).
+    Returns (batches, totals, stopped_early)."""
+    renderer = renderer or get_renderer()
+    size = batch_size or settings.dispatch_batch_size
+    totals = BatchResult()
+    recorder = _StreamRecorder(engine, owner=owner, now=now, lease=lease, smtp=smtp, result=totals,
+                               record_every=record_every)
+    stream = DeliveryStream(smtp, on_result=recorder.on_result, may_take=recorder.may_take)
+    recorder.stream = stream
+    await stream.start()
+
+    async def produce() -> int:
+        batches, reports_planned = 0, False
+        while max_batches is None or batches < max_batches:
+            while stream.added - stream.taken >= size and not stream.exhausted:
+                await asyncio.sleep(0.002)  # one batch ahead is enough
+            if stream.exhausted or recorder.unreachable:
+                break
+            ids = await asyncio.to_thread(claim_batch, engine, owner=owner, now=now, limit=size, lease=lease,
+                                          campaign_id=campaign_id)
+            if not ids:
+                if reports_planned or plan_reports is None:
+                    break
+                await recorder.settle(stream)  # every outcome of this pass is known before it is reported
+                if stream.exhausted or recorder.unreachable or not totals.problem_campaigns:
+                    break
+                reports_planned = True
+                if not await asyncio.to_thread(plan_reports, set(totals.problem_campaigns)):
+                    break
+                continue
+            batches += 1
+            totals.claimed += len(ids)
+            recorder.open_ids.update(ids)
+            loaded = await asyncio.to_thread(_load_claimed, engine, ids, now=now, settings=settings)
+            sorted_ = _Sorted()
+            for start in range(0, len(loaded), 25):  # composed on the loop in slices: the connections keep going
+                for item in loaded[start:start + 25]:
+                    _sort_one(item, sorted_, now=now, settings=settings, smtp=smtp, renderer=renderer)
+                await asyncio.sleep(0)
+            gone = {row_id for row_ids in sorted_.skipped.values() for row_id in row_ids}
+            gone |= {row.id for row, _ in sorted_.failed} | {row_id for row_id, _ in sorted_.deferred}
+            if gone:
+                await asyncio.to_thread(_write_unsendable, engine, owner, now, sorted_, totals)
+                recorder.open_ids.difference_update(gone)
+            if sorted_.ready:
+                recorder.add(sorted_.ready)
+                stream.add([r.message for r in sorted_.ready])
+        return batches
+
+    try:
+        batches = await produce()
+        gave_up = stream.exhausted
+        await stream.close()
+    except DeliveryAborted as exc:
+        await recorder.settle(stream)
+        totals.retried += await asyncio.to_thread(recorder.release_unsent, f"máy chủ SMTP từ chối phiên gửi: {exc.message}")
+        raise _refused(smtp, exc) from exc
+    except BaseException as exc:
+        stream.fail(exc)
+        with suppress(BaseException):
+            await stream.close()
+        raise
+    await recorder.settle(stream)
+    return batches, totals, (gave_up or recorder.unreachable) and totals.retried > 0
+
+
 def stop_reason(totals: BatchResult, settings: Settings) -> str:
     """Why a pass stopped early, in the words an operator needs: what the server answered, if it answered."""
     server = f"{settings.smtp_host}:{settings.smtp_port}"
@@ -1359,12 +1619,9 @@ async def run_dispatch(engine: Engine, settings: Settings, *, now: datetime | No
     plan_failure_reports(engine, recovery.campaigns, moment)
     summary = DispatchSummary(now=moment, recovery=recovery, plan=plan_due(engine, now=moment, campaign_code=campaign_code))
 
-    async def send_one() -> BatchResult | None:
-        return await dispatch_batch(engine, settings, owner=owner_, now=moment, smtp=smtp_, campaign_id=campaign_id,
-                                    batch_size=batch_size, lease=lease)
-
-    summary.batches, summary.totals, summary.stopped_early = await dispatch_loop(
-        send_one, lambda campaigns: plan_failure_reports(engine, campaigns, moment), max_batches=max_batches)
+    summary.batches, summary.totals, summary.stopped_early = await dispatch_pass(
+        engine, settings, owner=owner_, now=moment, smtp=smtp_, campaign_id=campaign_id, batch_size=batch_size,
+        lease=lease, max_batches=max_batches, plan_reports=lambda campaigns: plan_failure_reports(engine, campaigns, moment))
     return summary
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from thidua.audit import audit_many
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
 from thidua.models.hierarchy import subtree_upper_bound
-from thidua.models.nominations import Nomination, NominationStatus, NominationStep
+from thidua.models.nominations import Nomination, NominationQuotaCount, NominationStatus, NominationStep
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reorganisation import (
     COLUMNS, NO_LONGER_APPLIES, OPERATION_LABELS, REQUIRED_COLUMNS, Consequence, LevelPeriod,
@@ -218,6 +218,8 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     reorg_id = _record(session, plan, file, actor, now)
     report.reorganisation_id = reorg_id
     report.units_versioned = _execute_steps(session.connection(), plan, reorg_id, now)
+    # Subtrees changed: the nomination quota counters are counted again when next needed.
+    session.execute(NominationQuotaCount.__table__.delete())  # type: ignore[attr-defined]
     _record_log(session, plan, reorg_id)
     _carry(session, plan, reorg_id, actor, now, report, detail_limit)
     _audit_tree(session, plan, reorg_id, actor, now, file)

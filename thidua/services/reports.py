@@ -336,10 +336,11 @@ def _target_charts(reports: Sequence[TargetReport], ctx: _Context) -> list[Chart
     for t in reports:
         if not t.breakdown:
             continue
+        ranked = sorted(t.breakdown, key=lambda r: (-(r.progress.figure.value or 0.0), r.unit_name))  # largest first
         charts.append(Chart(
             title=f"{t.title} — theo {_level_label(ctx, t.breakdown_level or '')} (đến {fmt_date(t.at)})",
-            labels=[r.unit_name for r in t.breakdown],
-            values=[r.progress.figure.value or 0.0 for r in t.breakdown],
+            labels=[r.unit_name for r in ranked],
+            values=[r.progress.figure.value or 0.0 for r in ranked],
             target=t.target if t.rollup != "sum" else None,
             unit=t.unit_of_measure,
         ))

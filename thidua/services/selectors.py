@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, select, true
+from sqlalchemy import and_, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -83,5 +83,7 @@ def selector_clause(session: Session, selector: UnitSelector | dict | None, sche
         parent = select(U.c.id).where(U.c.code == selector.children_of).scalar_subquery()
         conditions.append(U.c.parent_id == parent)
     if selector.clusters:
-        conditions.append(U.c.cluster.in_(selector.clusters))
+        from thidua.services.clusters import membership_clause  # a label of the unit file, or a first-class cluster
+
+        conditions.append(or_(U.c.cluster.in_(selector.clusters), membership_clause(selector.clusters)))
     return and_(true(), *conditions)

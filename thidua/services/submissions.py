@@ -34,6 +34,7 @@ from thidua.models.submissions import (
     RowProblem,
     StaleVersion,
     Submission,
+    SubmissionError,
     UnknownReference,
     UnreadableFile,
     counted_review_statuses,
@@ -148,6 +149,16 @@ class _Planned:
     assignment: Assignment
     unit: Unit
     data: dict[str, Any]
+    actor: str | None = None  # None: the batch's actor
+
+
+@dataclass
+class SubmitItem:
+    """One unit's report for submit_many: its (freshly read) assignment, the unit, the raw form, who sends it."""
+    assignment: Assignment
+    unit: Unit
+    raw: Mapping[str, Any]
+    actor: str
 
 
 @owns_transaction
@@ -176,20 +187,41 @@ def submit_report(
     _check_open(campaign)
     _check_window(campaign, obligation, now)
     _check_version(assignment, expected_version)
-    spec = obligation_spec(obligation)
-    clean, errors = validate_form(spec.fields, raw, sector=unit.sector, level=unit.level_code, attributes=unit.attributes)
-    if errors:
-        raise FormInvalid(f"Báo cáo '{obligation.code}' của đơn vị {unit.code} không hợp lệ, chưa ghi gì:", errors)
-    [result] = _apply_submissions(
-        session, campaign, obligation, spec, [_Planned(assignment, unit, clean)],
-        actor=actor, now=now, source=source, accept=False,
-    )
-    return result
+    written, refused = submit_many(session, campaign, obligation, obligation_spec(obligation),
+                                   [SubmitItem(assignment, unit, raw, actor)], now=now, source=source)
+    for _, error in refused:
+        raise error
+    return written[0]
+
+
+def submit_many(
+    session: Session, campaign: Campaign, obligation: ObligationDef, spec: Obligation, items: Sequence[SubmitItem],
+    *, now: datetime, source: str,
+) -> tuple[list[SubmitResult], list[tuple[SubmitItem, SubmissionError]]]:
+    """Several units' reports for one obligation, each checked as submit_report checks it, the accepted ones
+    written set-based in the caller's transaction. Returns (written, refused with why). The campaign and
+    obligation are the caller's (looked up once for many reports, e.g. by the simulation); a closed campaign
+    or an obligation not open yet refuses the whole batch."""
+    _check_open(campaign)
+    _check_window(campaign, obligation, now)
+    planned: list[_Planned] = []
+    refused: list[tuple[SubmitItem, SubmissionError]] = []
+    for item in items:
+        clean, errors = validate_form(spec.fields, item.raw, sector=item.unit.sector, level=item.unit.level_code,
+                                      attributes=item.unit.attributes)
+        if errors:
+            refused.append((item, FormInvalid(
+                f"Báo cáo '{obligation.code}' của đơn vị {item.unit.code} không hợp lệ, chưa ghi gì:", errors)))
+            continue
+        planned.append(_Planned(item.assignment, item.unit, clean, item.actor))
+    written = _apply_submissions(session, campaign, obligation, spec, planned, actor=None, now=now, source=source,
+                                 accept=False)
+    return written, refused
 
 
 def _apply_submissions(
     session: Session, campaign: Campaign, obligation: ObligationDef, spec: Obligation, planned: Sequence[_Planned],
-    *, actor: str, now: datetime, source: str, accept: bool,
+    *, actor: str | None, now: datetime, source: str, accept: bool,
 ) -> list[SubmitResult]:
     """Write new versions for already-validated forms, set-based: supersede waiting versions, insert the
     new ones, move the assignments on (version-checked), audit. `accept`: the reviewer entered the data."""
@@ -199,6 +231,7 @@ def _apply_submissions(
     submissions, updates, audits, results = [], [], [], []
     for item in planned:
         a = item.assignment
+        by = item.actor or actor
         status = AssignmentStatus.ACCEPTED if accept else next_status(a.status, Action.SUBMIT, review_required=spec.review_required)
         version = a.current_version + 1
         late_now = is_late(now, a.due_at)
@@ -208,9 +241,9 @@ def _apply_submissions(
         assignment_late = a.late if a.submitted_at is not None else late_now
         submissions.append({
             "assignment_id": a.id, "obligation_id": obligation.id, "unit_id": item.unit.id, "version": version,
-            "data": item.data, "submitted_by": actor, "submitted_at": now, "source": source, "late": late_now,
+            "data": item.data, "submitted_by": by, "submitted_at": now, "source": source, "late": late_now,
             "review_status": review.value, "review_comment": None,
-            "reviewed_by": actor if review is ReviewStatus.ACCEPTED else None,
+            "reviewed_by": by if review is ReviewStatus.ACCEPTED else None,
             "reviewed_at": now if review is ReviewStatus.ACCEPTED else None, "appraised_rating": None,
         })
         updates.append({
@@ -219,7 +252,7 @@ def _apply_submissions(
             "b_late": assignment_late, "b_current_version": version, "b_new_version": a.version + 1,
         })
         audits.append({
-            "actor": actor, "action": "submission.accepted_on_entry" if accept else "submission.submitted",
+            "actor": by, "action": "submission.accepted_on_entry" if accept else "submission.submitted",
             "entity": "assignment", "entity_id": a.id, "campaign_id": campaign.id, "unit_id": item.unit.id, "at": now,
             "before": {"status": a.status, "current_version": a.current_version},
             "after": {"status": status.value, "current_version": version, "late": late_now, "source": source},
@@ -329,42 +362,99 @@ def review_report(
     unit = get_unit(session, unit_code)
     reviewer = get_unit(session, reviewer_code)
     assignment = get_assignment(session, obligation, unit)
+    item = ReviewItem(assignment, unit, reviewer, accept, actor, comment, appraised_rating)
+    _check_reviewer(session, obligation, item)
+    _check_open(campaign)
+    _check_version(assignment, expected_version)
+    written, refused = review_many(session, campaign, obligation, [item], now=now)
+    for _, error in refused:
+        raise error
+    return written[0]
+
+
+@dataclass
+class ReviewItem:
+    """One review for review_many: the (freshly read) assignment, its unit, the reviewing unit, the decision."""
+    assignment: Assignment
+    unit: Unit
+    reviewer: Unit
+    accept: bool
+    actor: str
+    comment: str | None = None
+    appraised_rating: str | None = None
+
+
+def _check_reviewer(session: Session, obligation: ObligationDef, item: ReviewItem) -> None:
+    assignment, reviewer, unit = item.assignment, item.reviewer, item.unit
     if assignment.reviewer_unit_id != reviewer.id:
         expected = session.get(Unit, assignment.reviewer_unit_id) if assignment.reviewer_unit_id else None
         who = f"đơn vị duyệt là '{expected.code}'" if expected else "nghĩa vụ này không có đơn vị duyệt"
         raise NotPermitted(f"đơn vị '{reviewer.code}' không được duyệt báo cáo '{obligation.code}' của '{unit.code}' ({who})")
+
+
+def review_many(
+    session: Session, campaign: Campaign, obligation: ObligationDef, items: Sequence[ReviewItem], *, now: datetime,
+) -> tuple[list[ReviewResult], list[tuple[ReviewItem, SubmissionError]]]:
+    """Several reviews of one obligation's reports, each checked as review_report checks it, the allowed ones
+    written set-based in the caller's transaction. Returns (written, refused with why); a closed campaign
+    refuses the whole batch."""
     _check_open(campaign)
-    _check_version(assignment, expected_version)
-    action = Action.ACCEPT if accept else Action.RETURN
-    status = next_status(assignment.status, action, review_required=True)
-    comment = (comment or "").strip() or None
-    if not accept and comment is None:
-        raise InvalidTransition("trả lại báo cáo phải kèm nhận xét (--comment) để đơn vị biết cần sửa gì")
-    rating = _appraised_rating(obligation_spec(obligation), appraised_rating, accept) if appraised_rating else None
-    review = ReviewStatus.ACCEPTED if accept else ReviewStatus.RETURNED
-    _update_assignments(session, [{
-        "b_id": assignment.id, "b_version": assignment.version, "b_status": status.value,
-        "b_submitted_at": assignment.submitted_at, "b_reviewed_at": now, "b_late": assignment.late,
-        "b_current_version": assignment.current_version, "b_new_version": assignment.version + 1,
-    }], now)
-    session.execute(
-        update(S).where(S.c.assignment_id == assignment.id, S.c.version == assignment.current_version,
-                        S.c.review_status == ReviewStatus.PENDING.value)
-        .values(review_status=review.value, review_comment=comment, reviewed_by=actor, reviewed_at=now,
-                appraised_rating=rating)
-    )
-    audit_many(session, [{
-        "actor": actor, "action": "submission.accepted" if accept else "submission.returned", "entity": "assignment",
-        "entity_id": assignment.id, "campaign_id": campaign.id, "unit_id": unit.id, "at": now,
-        "before": {"status": assignment.status}, "after": {"status": status.value, "version": assignment.current_version,
-                                                            "appraised_rating": rating},
-        "note": comment or "",
-    }])
-    version = assignment.current_version
-    mail_keys = [] if accept else _tell_unit_returned(session, campaign, obligation, unit, reviewer, assignment,
-                                                      version, comment or "", actor=actor, now=now)
-    session.expire(assignment)
-    return ReviewResult(assignment.id, unit.code, obligation.code, version, status, comment, rating, mail_keys)  # type: ignore[arg-type]
+    spec: Obligation | None = None
+    updates, reviews, audits, results = [], [], [], []
+    refused: list[tuple[ReviewItem, SubmissionError]] = []
+    reviewed: list[tuple[ReviewItem, ReviewResult]] = []
+    for item in items:
+        assignment = item.assignment
+        try:
+            _check_reviewer(session, obligation, item)
+            status = next_status(assignment.status, Action.ACCEPT if item.accept else Action.RETURN, review_required=True)
+            comment = (item.comment or "").strip() or None
+            if not item.accept and comment is None:
+                raise InvalidTransition("trả lại báo cáo phải kèm nhận xét (--comment) để đơn vị biết cần sửa gì")
+            rating = None
+            if item.appraised_rating:
+                spec = spec or obligation_spec(obligation)
+                rating = _appraised_rating(spec, item.appraised_rating, item.accept)
+        except SubmissionError as exc:
+            refused.append((item, exc))
+            continue
+        review = ReviewStatus.ACCEPTED if item.accept else ReviewStatus.RETURNED
+        updates.append({
+            "b_id": assignment.id, "b_version": assignment.version, "b_status": status.value,
+            "b_submitted_at": assignment.submitted_at, "b_reviewed_at": now, "b_late": assignment.late,
+            "b_current_version": assignment.current_version, "b_new_version": assignment.version + 1,
+        })
+        reviews.append({"b_assignment_id": assignment.id, "b_version": assignment.current_version,
+                        "b_review_status": review.value, "b_comment": comment, "b_reviewed_by": item.actor,
+                        "b_rating": rating})
+        audits.append({
+            "actor": item.actor, "action": "submission.accepted" if item.accept else "submission.returned",
+            "entity": "assignment", "entity_id": assignment.id, "campaign_id": campaign.id, "unit_id": item.unit.id,
+            "at": now, "before": {"status": assignment.status},
+            "after": {"status": status.value, "version": assignment.current_version, "appraised_rating": rating},
+            "note": comment or "",
+        })
+        results.append(ReviewResult(assignment.id, item.unit.code, obligation.code, assignment.current_version, status,  # type: ignore[arg-type]
+                                    comment, rating))
+        reviewed.append((item, results[-1]))
+    if updates:
+        _update_assignments(session, updates, now)
+        session.execute(
+            update(S).where(S.c.assignment_id == bindparam("b_assignment_id"), S.c.version == bindparam("b_version"),
+                            S.c.review_status == ReviewStatus.PENDING.value)
+            .values(review_status=bindparam("b_review_status"), review_comment=bindparam("b_comment"),
+                    reviewed_by=bindparam("b_reviewed_by"), reviewed_at=now, appraised_rating=bindparam("b_rating")),
+            reviews,
+        )
+        audit_many(session, audits)
+        for item, result in reviewed:
+            if not item.accept:
+                result.mail_keys = _tell_unit_returned(session, campaign, obligation, item.unit, item.reviewer,
+                                                       item.assignment, result.version, result.comment or "",
+                                                       actor=item.actor, now=now)
+        for item in items:  # keep loaded objects truthful for the caller
+            session.expire(item.assignment)
+    return results, refused
 
 
 def _tell_unit_returned(session: Session, campaign: Campaign, obligation: ObligationDef, unit: Unit, reviewer: Unit,
@@ -447,23 +537,39 @@ def counted_submission(session: Session, assignment_id: int, accepted_only: bool
 def year_end_rating(session: Session, campaign_id: int, unit_id: int) -> str | None:
     """The unit's year-end rating for award eligibility: the superior's appraised rating when it set one,
     else the rating the unit proposed in its final report. None without a counted final report."""
+    return year_end_ratings(session, campaign_id, [unit_id])[unit_id]
+
+
+def year_end_ratings(session: Session, campaign_id: int, unit_ids: Sequence[int]) -> dict[int, str | None]:
+    """year_end_rating of many units (the same rule), the final-report obligations read and their forms decoded
+    once instead of once per unit."""
+    ratings: dict[int, str | None] = dict.fromkeys(unit_ids)
+    remaining = set(ratings)
     final = session.execute(
         select(ObligationDef).where(ObligationDef.campaign_id == campaign_id, ObligationDef.kind == "final_report",
                                     ObligationDef.active.is_(True))  # type: ignore[attr-defined]
     ).scalars().all()
     for obligation in final:
+        if not remaining:
+            break
         spec = obligation_spec(obligation)
         if not any(f.code == RATING_FIELD for f in spec.fields):
             continue
-        assignment_id = session.execute(
-            select(Assignment.id).where(Assignment.obligation_id == obligation.id, Assignment.unit_id == unit_id)
-        ).scalar()
-        if assignment_id is None:
-            continue
-        submission = counted_submission(session, assignment_id, spec.consolidate_accepted_only)
-        if submission is not None:
-            return submission.appraised_rating or submission.data.get(RATING_FIELD)
-    return None
+        assignments: dict[int, int] = {}
+        for chunk_start in range(0, len(remaining), 500):
+            chunk = sorted(remaining)[chunk_start:chunk_start + 500]
+            for assignment_id, unit_id in session.execute(
+                select(Assignment.id, Assignment.unit_id)  # type: ignore[call-overload]
+                .where(Assignment.obligation_id == obligation.id, Assignment.unit_id.in_(chunk))  # type: ignore[attr-defined]
+                .order_by(Assignment.id)
+            ).all():
+                assignments.setdefault(unit_id, assignment_id)  # a unit's first assignment, as scalar() read it
+        for unit_id, assignment_id in assignments.items():
+            submission = counted_submission(session, assignment_id, spec.consolidate_accepted_only)
+            if submission is not None:
+                ratings[unit_id] = submission.appraised_rating or submission.data.get(RATING_FIELD)
+                remaining.discard(unit_id)
+    return ratings
 
 
 # ---------------------------------------------------------------------------------------------------

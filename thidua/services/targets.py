@@ -17,7 +17,7 @@ from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
 from thidua.models.periods import label_of_key
 from thidua.models.spec.campaign import TargetSpec
 from thidua.models.submissions import UnknownReference
-from thidua.models.tables import Assignment, Campaign, ObligationDef, Target, Unit
+from thidua.models.tables import Assignment, Campaign, ObligationDef, Round, Target, Unit
 from thidua.models.targets import Progress, Report, progress, rollup_figure
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import SEGMENT, counted_submissions
@@ -134,12 +134,34 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                                            selector_clause(session, spec.denominator.where, schema))
         ).all())
 
+    # When data is in hand: the reports due by `at` cover the campaign's start to the end of their periods.
+    covers = _coverage(session, campaign, obligations)
+    due = [o for o in obligations if o.due_on <= at]
+    data_through = max((covers[o.id] for o in due), default=None)  # type: ignore[index]
+    first_due = min((o.due_on for o in obligations), default=None)
+    last_through = max(covers.values(), default=None)
+    whole: dict[str, float | None] = {}  # the scope's figure, for contributions' share of it
+
     def figure_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int],
-                   value: float | None = None) -> TargetRow:
+                   value: float | None = None, judged: bool = True, within: str | None = None,
+                   period: ObligationDef | None = None) -> TargetRow:
+        """period: a row judged on one period alone (each_period) has that period's data and due date."""
+        through, first, last = data_through, first_due, last_through
+        if period is not None:
+            covered = covers[period.id]  # type: ignore[index]
+            through, first, last = (covered if period.due_on <= at else None), period.due_on, covered
         return TargetRow(code, name, progress(
             spec.rollup, rollup_figure(spec.rollup, spec.source.condition, unit_reports, unit_owing,
                                        periods_due if spec.source.every_period else None),
-            spec.value if value is None else value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op))
+            spec.value if value is None else value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op,
+            judged=judged, data_through=through, first_due=first, last_through=last,
+            whole=whole.get(within or "")))
+
+    single_scope = scopes[0][1] if len(scopes) == 1 else None
+
+    def group_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int]) -> TargetRow:
+        """A group (attribute value, cụm/khối) is a part of the scope: a total is its contribution."""
+        return figure_row(code, name, unit_reports, unit_owing, None, spec.rollup not in TOTALS, single_scope)
 
     def groups() -> tuple[list[TargetRow], str | None]:
         """Per value of a unit attribute, or per cụm/khối thi đua of the units of a level."""
@@ -152,22 +174,29 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                 if unit_id in ids and (attributes or {}).get(key) is not None:
                     value = attributes[key]
                     values[unit_id] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-            return _by_group(values.get, reports, owing, figure_row), f"thuộc tính {key}"
+            return _by_group(values.get, reports, owing, group_row), f"thuộc tính {key}"
         if spec.breakdown_cluster_level:
-            clusters = {path: cluster for _, path, cluster in session.execute(
-                select(U.c.id, U.c.path, U.c.cluster).where(U.c.level_code == spec.breakdown_cluster_level,
-                                                            U.c.path >= low, U.c.path < high, U.c.cluster.is_not(None)))}
+            from thidua.services.clusters import cluster_names_by_unit
+
+            level_units = session.execute(select(U.c.id, U.c.path, U.c.cluster).where(
+                U.c.level_code == spec.breakdown_cluster_level, U.c.path >= low, U.c.path < high)).all()
+            members = cluster_names_by_unit(session, campaign.year)
+            # the campaign year's cụm/khối membership; the unit file's label for units with none
+            clusters = {path: members.get(unit_id, label) for unit_id, path, label in level_units
+                        if members.get(unit_id, label) is not None}
             path_of = {r.unit_id: path for path, r in reports} | owing
 
             def cluster_of(unit_id: int) -> list[str] | None:
                 path = path_of[unit_id]
                 found = [clusters[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in clusters]
                 return found[-1:] or None
-            return _by_group(cluster_of, reports, owing, figure_row), f"cụm/khối thi đua ({spec.breakdown_cluster_level})"
+            return _by_group(cluster_of, reports, owing, group_row), f"cụm/khối thi đua ({spec.breakdown_cluster_level})"
         return [], None
 
-    def grouped(units: list[tuple[int, str, str, str]]) -> list[TargetRow]:
-        """One figure per unit over its subtree: each path is matched to the unit whose path is its prefix."""
+    def grouped(units: list[tuple[int, str, str, str]], *, part: bool = False) -> list[TargetRow]:
+        """One figure per unit over its subtree: each path is matched to the unit whose path is its prefix.
+        part: the units are parts of the scope (districts of the province): a total with no share assigned to a
+        unit is its contribution, not a verdict against the whole's value."""
         by_path = {u[3]: u[0] for u in units}
         bucket_reports: dict[int, list[Report]] = {u[0]: [] for u in units}
         bucket_owing: dict[int, list[int]] = {u[0]: [] for u in units}
@@ -177,28 +206,59 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         for owing_id, path in owing.items():
             for unit_id in _ancestors_in(path, by_path):
                 bucket_owing[unit_id].append(owing_id)
-        # a breakdown unit with an assigned quota (chỉ tiêu giao) is judged against its own value
-        return [figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]], (quotas or {}).get(u[1])) for u in units]
+        # a breakdown unit with an assigned quota (chỉ tiêu giao) is judged against its own value; without one,
+        # a total (sum, count) is the unit's contribution; a rate (share, ratio, average) applies to each part
+        rows = []
+        for u in units:
+            quota = (quotas or {}).get(u[1])
+            judged = not part or quota is not None or spec.rollup not in TOTALS
+            within = next((s_[1] for s_ in scopes if u[3].startswith(s_[3])), None) if part else None
+            rows.append(figure_row(u[1], u[2], bucket_reports[u[0]], bucket_owing[u[0]], quota, judged, within))
+        return rows
 
-    group_rows, groups_by = groups()
     if spec.source.each_period:  # judged in each period: a row per period; scope and breakdown show the latest due
         periods = sorted((o for o in obligations if o.period_key), key=lambda o: o.due_on)
         def period_owing(o: ObligationDef) -> dict[int, str]:  # an explicit denominator is the same every period
             return owing if spec.denominator is not None else owing_by_obligation.get(o.id, {})  # type: ignore[arg-type]
 
         group_rows = [figure_row(o.period_key, label_of_key(o.period_key),  # type: ignore[arg-type]
-                                 [r for _, r in reports if r.obligation_id == o.id], list(period_owing(o)))
+                                 [r for _, r in reports if r.obligation_id == o.id], list(period_owing(o)),
+                                 period=o)
                       for o in periods]
-        groups_by = "kỳ"
+        groups_by: str | None = "kỳ"
         current = ([o for o in periods if o.due_on <= at] or periods[:1])[-1:]
         if current:
             reports = [(path, r) for path, r in reports if r.obligation_id == current[0].id]
             owing = period_owing(current[0])
+        scope_rows = grouped(scopes)
+        whole.update({row.unit_code: row.progress.figure.value for row in scope_rows})
+    else:
+        scope_rows = grouped(scopes)
+        whole.update({row.unit_code: row.progress.figure.value for row in scope_rows})
+        group_rows, groups_by = groups()
     return TargetReport(
         code=spec.code, title=spec.title, rollup=spec.rollup, target=spec.value, unit_of_measure=spec.unit,
-        deadline=spec.deadline, at=at, scope=grouped(scopes), breakdown=grouped(breakdown),
+        deadline=spec.deadline, at=at, scope=scope_rows, breakdown=grouped(breakdown, part=True),
         breakdown_level=spec.breakdown_level, groups=group_rows, groups_by=groups_by,
     )
+
+
+TOTALS = ("sum", "count")  # figures that add up over units (a part of them is a contribution)
+
+
+def _coverage(session: Session, campaign: Campaign, obligations) -> dict[int, date]:  # noqa: ANN001
+    """The last day each source obligation's report covers: the day a báo cáo nhanh counts to ('as_of'), its
+    period's end (recurring), its round's end (round reports), else its due date; never after its due date (a
+    report cannot cover days after it is sent)."""
+    R = Round.__table__  # type: ignore[attr-defined]
+    round_ends: dict[int, date] = {number: ends for number, ends in session.execute(
+        select(R.c.number, R.c.ends_on).where(R.c.campaign_id == campaign.id))}
+    covers: dict[int, date] = {}
+    for o in obligations:
+        as_of = (o.definition or {}).get("as_of")  # a báo cáo nhanh: its running figure is counted to this day
+        end = (date.fromisoformat(as_of) if as_of else None) or o.period_ends or round_ends.get(o.round_number) or o.due_on
+        covers[o.id] = min(end, o.due_on)
+    return covers
 
 
 def _by_group(groups_of, reports: list[tuple[str, Report]], owing: dict[int, str], figure_row) -> list[TargetRow]:  # noqa: ANN001

@@ -17,6 +17,9 @@ Functions taking a unit id raise LookupError when no unit has it.
 from __future__ import annotations
 
 import csv
+import pickle
+import zlib
+from collections import defaultdict
 import io
 import gc
 from contextlib import contextmanager
@@ -34,10 +37,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from thidua.models.attributes import AttributeSchema
+from thidua.models.attributes import AttributeSchema, merged_attributes
 from thidua.models.clock import utcnow
-from thidua.models.hierarchy import (
+from thidua.models.vnformat import fmt_integer
+from thidua.models.hierarchy import (  # the underscored names: the rules the streamed import shares
     FIELDS,
+    MAX_UNIT_ID,
+    UnitRecord,
+    _FinalPaths,
+    _normalize_one,
+    child_path,
+    _record_values,
+    check_hierarchy,
+    path_depth,
     ExistingUnit,
     ImportPlan,
     ImportReport,
@@ -62,12 +74,13 @@ from thidua.models.sheet_headers import map_header
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
+from thidua.models.nominations import NominationQuotaCount
 from thidua.models.tables import Level, Unit
 from thidua.audit import audit_many
 from thidua.errors import InvalidInputError
 from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
-from thidua.sources import read_text_file
+from thidua.sources import MAX_TEXT_FILE_BYTES, read_text_file
 
 __all__ = [
     "DEFAULT_LEVELS_FILE",
@@ -343,19 +356,29 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str,
                 schema: AttributeSchema | None = None) -> tuple[list[RawUnit], list[Problem]]:
     """Header row (row 1) then one unit per row; wholly empty rows are skipped. Columns named after a declared
     attribute (its code, label or extra column names) fill that attribute; an empty cell clears it."""
+    problems: list[Problem] = []
+    return list(_iter_table(rows, file, schema, problems)), problems
+
+
+def _iter_table(rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchema | None,
+                problems: list[Problem]) -> Iterator[RawUnit]:
+    """`_read_table`, one row at a time: yields the units, appends the problems to `problems` (a header problem
+    yields nothing)."""
     attribute_headers = schema.headers() if schema else {}
     iterator = iter(rows)
     header = next(iterator, None)
     if header is None:
-        return [], [Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề và danh sách đơn vị")]
+        problems.append(Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề và danh sách đơn vị"))
+        return
     header_map = map_header(header, file, COLUMNS, REQUIRED_COLUMNS,
                             extra=lambda key: f"attributes.{attribute_headers[key]}" if key in attribute_headers else None)
-    columns, labels, problems = header_map.columns, header_map.labels, header_map.problems
-    if problems:
-        return [], problems
+    columns, labels = header_map.columns, header_map.labels
+    if header_map.problems:
+        problems.extend(header_map.problems)
+        return
     source = RowSource(file, labels)
     attribute_columns = {index: name[len("attributes."):] for index, name in columns.items() if name.startswith("attributes.")}
-    raws = []
+    count = 0
     for row_number, row in enumerate(iterator, start=2):
         values: dict[str, Any] = {}
         for index, cell in enumerate(row):
@@ -371,8 +394,8 @@ def _read_table(rows: Iterable[Sequence[Any]], file: str,
             if attribute_columns:  # an attribute column present in the file: its empty cells clear the value
                 values["attributes"] = {code: (row[i] if i < len(row) and row[i] != "" else None)
                                         for i, code in attribute_columns.items()}
-            raws.append(RawUnit(source, row_number, len(raws), **values))
-    return raws, problems
+            yield RawUnit(source, row_number, count, **values)
+            count += 1
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -393,7 +416,15 @@ def import_units(
     now: datetime | None = None,
 ) -> ImportReport:
     """Import a unit file: upsert by code in one transaction, audited. SpecError lists every problem of
-    the file and leaves the database as it was. Units absent from the file are never deleted."""
+    the file and leaves the database as it was. Units absent from the file are never deleted.
+
+    A CSV file of new units (the national tree, the usual first import) is streamed (`_import_new_csv`);
+    any other file, or a CSV file that updates stored units, is read whole."""
+    if Path(path).suffix.lower() == ".csv" and not deactivate_missing:
+        with _gc_paused():
+            report = _import_new_csv(engine, Path(path), dry_run=dry_run, actor=actor, now=now)
+        if report is not None:
+            return report
     with _gc_paused():
         raws, problems = read_unit_file(path)
         return import_raw_units(
@@ -482,6 +513,7 @@ _DEACTIVATE = (
 
 
 CHUNK = 10_000
+STREAM_CHUNK = 2_000  # rows per executemany of the streamed import (with their audit rows)
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -509,11 +541,189 @@ def _execute(session: Session, plan: ImportPlan) -> None:
         conn.execute(_UPDATE, [{"b_id": row["id"], **{f"b_{n}": row[n] for n in _UPDATE_FIELDS}} for row in chunk])
     for chunk in _chunks(plan.deactivate_ids):
         conn.execute(_DEACTIVATE, [{"b_id": unit_id, "b_now": now} for unit_id in chunk])
+    if plan.rewrites or plan.updates:  # parents or levels may have changed: quota subtrees are counted again
+        conn.execute(NominationQuotaCount.__table__.delete())  # type: ignore[attr-defined]
     audit_rows = plan.audit_rows()
     while chunk := list(islice(audit_rows, CHUNK)):
         audit_many(session, chunk)
     if plan.inserts and conn.dialect.name == "postgresql":
         # Ids were assigned here, so the serial sequence must catch up for inserts made elsewhere.
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('unit', 'id'), (SELECT max(id) FROM unit))"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Streaming import of new units from a CSV file (issue 17: the national tree in bounded memory)
+# ---------------------------------------------------------------------------------------------------
+class _NotStreamable(InvalidInputError):
+    """Internal (never escapes `_import_new_csv`): the file needs the whole-file reader, which words the
+    problem of a broken file."""
+
+
+class _SlimRecord:
+    """What the checks across rows need of one row (code, parent, level, where): a few dozen bytes, where a
+    full row with its name, addresses and raw cells costs about a kilobyte. Stands in for UnitRecord and for
+    its RawUnit (`raw`) in `check_hierarchy` and `_FinalPaths`."""
+
+    __slots__ = ("code", "parent_code", "level_code", "line", "index", "source")
+
+    def __init__(self, code: str, parent_code: str | None, level_code: str | None, line: int, index: int,
+                 source: RowSource) -> None:
+        self.code, self.parent_code, self.level_code = code, parent_code, level_code
+        self.line, self.index, self.source = line, index, source
+
+    @property
+    def raw(self) -> "_SlimRecord":
+        return self
+
+    def problem(self, name: str, message: str) -> Problem:
+        return Problem(self.source.file, self.line, self.source.labels.get(name, name), message)
+
+
+def _stream_csv_rows(path: Path) -> Iterator[list[str]]:
+    """Rows of a CSV file read line by line; _NotStreamable at anything the whole-file reader reports."""
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise _NotStreamable()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+            delimiter = max((",", ";", "\t"), key=first.rstrip("\r\n").count)
+            handle.seek(0)
+            if handle.read(1) != "\ufeff":
+                handle.seek(0)
+            for row in csv.reader(handle, delimiter=delimiter):
+                joined = "".join(row)
+                if "\n" in joined or "\x00" in joined or (row and max(map(len, row)) > MAX_CSV_FIELD):
+                    raise _NotStreamable()
+                yield row
+    except (UnicodeDecodeError, csv.Error, OSError):
+        raise _NotStreamable() from None
+
+
+def _new_csv_units(path: Path, schema: AttributeSchema, levels: LevelIndex, problems: list[Problem]
+                   ) -> Iterator[tuple[RawUnit, UnitRecord | None]]:
+    for raw in _iter_table(_stream_csv_rows(path), str(path), schema, problems):
+        yield raw, _normalize_one(raw, levels, problems, schema)
+
+
+def _import_new_csv(engine: Engine, path: Path, *, dry_run: bool, actor: str, now: datetime | None) -> ImportReport | None:
+    """Import a CSV file whose units are all new, streamed, in one transaction: every row is checked as it is
+    read, keeping for the checks across rows only code, parent, level and row of each unit, and its checked
+    values packed (pickled and compressed, 2,000 rows a block: ~1/10 of them as objects); then the tree is
+    checked and the blocks inserted, parents before children, in chunks (Core executemany) with their audit
+    rows. None when the file needs `import_raw_units` (it is broken in a way that reader reports, or it changes
+    stored units)."""
+    file, now = str(path), now or utcnow()
+    if not path.is_file():
+        return None
+    schema = load_attribute_schema()
+    try:
+        with Session(engine) as session, session.begin():
+            if not dry_run:
+                _lock_units(session)
+            levels = load_level_index(session)
+            if not levels.by_code:
+                return None
+            snapshot = load_snapshot(session)
+            problems: list[Problem] = []
+            slim: list[_SlimRecord] = []
+            codes: dict[str, str] = {}  # one string object per code, shared by the children naming it
+            blocks: list[bytes] = []
+            block: list[tuple[Any, ...]] = []
+            for raw, record in _new_csv_units(path, schema, levels, problems):
+                if record is None:
+                    continue
+                if record.code in snapshot.by_code:
+                    return None  # updates and moves: the whole-file path
+                code = codes.setdefault(record.code, record.code)
+                parent = None if record.parent_code is None else codes.setdefault(record.parent_code, record.parent_code)
+                slim.append(_SlimRecord(code, parent, record.level_code, raw.line or 0, raw.index, raw.source))
+                block.append((record.code, record.name, record.level_code, record.parent_code, record.sector,
+                              record.emails, record.active, record.cluster, record.attributes))
+                if len(block) >= STREAM_CHUNK:
+                    blocks.append(zlib.compress(pickle.dumps(block, protocol=pickle.HIGHEST_PROTOCOL), 1))
+                    block = []
+            if block:
+                blocks.append(zlib.compress(pickle.dumps(block, protocol=pickle.HIGHEST_PROTOCOL), 1))
+            del block
+            problems += check_hierarchy(slim, snapshot, levels)  # type: ignore[arg-type]
+            if problems:
+                raise SpecError(sorted(problems, key=lambda p: p.line or 0))
+            del codes
+            first_id = snapshot.max_id + 1
+            if first_id + len(slim) - 1 > MAX_UNIT_ID:
+                raise SpecError([Problem(file, None, "", f"vượt quá số đơn vị tối đa ({fmt_integer(MAX_UNIT_ID)})")])
+            # New ids in file order; paths are kept for the units that have children only (a few per thousand).
+            parents = {item.parent_code for item in slim if item.parent_code is not None}
+            ids = {item.code: first_id + k for k, item in enumerate(slim) if item.code in parents}
+            ids.update((code, snapshot.by_code[code].id) for code in parents if code in snapshot.by_code)
+            incoming = {item.code: item for item in slim if item.code in parents}
+            paths = _FinalPaths(incoming, ids, snapshot)  # type: ignore[arg-type]
+            paths._memo.update((code, snapshot.by_code[code].path) for code in parents if code in snapshot.by_code)
+            parent_paths = {code: paths(code) for code in parents}
+            report = ImportReport(file=file, created=[item.code for item in slim], dry_run=dry_run)
+            del slim, incoming, paths
+            if dry_run:
+                return report
+            _insert_streamed(session, blocks, first_id, ids, parent_paths, set(snapshot.by_code),
+                             now=now, actor=actor, note=f"nhập từ tệp {file}")
+    except _NotStreamable:
+        return None
+    return report
+
+
+def _insert_streamed(session: Session, blocks: list[bytes], first_id: int, parent_ids: dict[str, int],
+                     parent_paths: dict[str, str], stored: set[str], *, now: datetime, actor: str, note: str) -> None:
+    """The checked rows, block by block (the k-th unit gets id first_id + k), inserted in chunks once its parent
+    is in (a child listed before its parent waits for it), each chunk with its audit rows."""
+    conn = session.connection()
+    placed: set[str] = {code for code in parent_paths if code in stored}  # parents already in the database
+    waiting: dict[str, list[tuple[dict[str, Any], UnitRecord]]] = defaultdict(list)
+    chunk: list[tuple[dict[str, Any], UnitRecord]] = []
+
+    def flush() -> None:
+        if chunk:
+            conn.execute(insert(UNIT), [row for row, _ in chunk])
+            audit_many(session, [{"at": now, "actor": actor, "action": "unit.create", "entity": "unit",
+                                  "entity_id": row["id"], "unit_id": row["id"], "before": None,
+                                  "after": _record_values(record), "note": note} for row, record in chunk])
+            chunk.clear()
+
+    def place(row: dict[str, Any], record: UnitRecord) -> None:
+        ready = [(row, record)]
+        while ready:
+            row, record = ready.pop()
+            chunk.append((row, record))
+            if record.code in parent_paths:
+                placed.add(record.code)
+                ready.extend(waiting.pop(record.code, ()))
+        if len(chunk) >= STREAM_CHUNK:
+            flush()
+
+    inserted = 0
+    def records() -> Iterator[UnitRecord]:
+        for index, packed in enumerate(blocks):
+            blocks[index] = b""  # each block freed once unpacked
+            for code, name, level, parent, sector, emails, active, cluster, attributes in pickle.loads(zlib.decompress(packed)):
+                yield UnitRecord(code, name, level, parent, sector, emails, active, cluster, None, attributes)  # type: ignore[arg-type]
+
+    for record in records():
+        unit_id = first_id + inserted
+        assert parent_ids.get(record.code, unit_id) == unit_id
+        parent = record.parent_code
+        unit_path = child_path("" if parent is None else parent_paths[parent], unit_id)
+        row = {"id": unit_id, "code": record.code, "name": record.name, "level_code": record.level_code,
+               "parent_id": None if parent is None else parent_ids[parent], "sector": record.sector,
+               "emails": list(record.emails), "active": record.active, "cluster": record.cluster,
+               "attributes": merged_attributes(None, record.attributes), "path": unit_path,
+               "depth": path_depth(unit_path), "updated_at": now}
+        inserted += 1
+        if record.parent_code is None or record.parent_code in placed:
+            place(row, record)
+        else:
+            waiting[record.parent_code].append((row, record))
+    flush()
+    assert not waiting  # check_hierarchy: every parent exists, no cycle
+    if inserted and conn.dialect.name == "postgresql":
         conn.execute(text("SELECT setval(pg_get_serial_sequence('unit', 'id'), (SELECT max(id) FROM unit))"))
 
 
