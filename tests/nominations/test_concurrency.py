@@ -104,7 +104,7 @@ def test_version_column_alone_settles_a_race(shared_world: World, monkeypatch: p
     """Even without the campaign lock, UPDATE … WHERE id = ? AND version = ? lets exactly one through."""
     world = shared_world
     (nid,) = world.propose("BDH.D1.2", world.proposal("cdcs-vung-manh", "BDH.D1.2"), send="1/TTr")
-    monkeypatch.setattr(nom, "_lock", lambda session, campaign_id: None)
+    monkeypatch.setattr(nom.context, "_lock", lambda session, campaign_id: None)  # the lock lives with the context
     seen = world.view(nid).version
     before = step_and_audit_counts(world, nid)
     outcomes = race(*[

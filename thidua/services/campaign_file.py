@@ -11,7 +11,14 @@ from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_campaign_text
 from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.workcalendar import DaysOff
-from thidua.services.calendars import campaign_years, coverage_warnings, days_off_for, load_holidays, read_overrides, resolve_config_path
+from thidua.services.calendars import (
+    campaign_years,
+    coverage_warnings,
+    days_off_for,
+    load_holidays,
+    read_overrides,
+    resolve_config_path,
+)
 from thidua.sources import read_text_file
 
 

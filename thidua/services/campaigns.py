@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, func, insert, literal, not_, select, text, 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.audit import audit
 from thidua.models.clock import end_of_day_utc, fmt_date, utcnow
 from thidua.models.hierarchy import subtree_range  # noqa: F401  (the one rule; imported from here by many)
 from thidua.models.periods import Period
@@ -24,10 +25,6 @@ from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import SourceDoc
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Target, Unit
 from thidua.models.workcalendar import adjust_deadline
-from thidua.audit import audit
-from thidua.services.quotas import read_quotas
-from thidua.services.selectors import selector_clause, selector_problems
-from thidua.services.units import load_attribute_schema
 from thidua.services.calendars import resolve_config_path
 from thidua.services.campaign_file import (  # noqa: F401  (re-exported: the loader's callers import them from here)
     CHECKS_NEEDING_THE_DATABASE,
@@ -39,7 +36,9 @@ from thidua.services.campaign_file import (  # noqa: F401  (re-exported: the loa
     holidays_for,
     read_campaign_file,
 )
-
+from thidua.services.quotas import read_quotas
+from thidua.services.selectors import selector_clause, selector_problems
+from thidua.services.units import load_attribute_schema
 
 BULK_ROWS_FOR_ANALYZE = 5000
 

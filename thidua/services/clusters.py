@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from thidua.audit import audit
 from thidua.db import session_scope
 from thidua.errors import InvalidInputError, NotFoundError, NotPermittedError, RefusedError
-from thidua.models.sheet_headers import map_header
 from thidua.models.clock import utcnow
 from thidua.models.clusters import (
     KINDS,
@@ -41,6 +40,7 @@ from thidua.models.clusters import (
     rank_members,
 )
 from thidua.models.hierarchy import subtree_upper_bound
+from thidua.models.sheet_headers import map_header
 from thidua.models.spec.clusters import ClusterScoring, ScoringCriterion
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.yamlsource import parse_yaml

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, exists, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from thidua.audit import audit
 from thidua.db import owns_transaction
 from thidua.models.clock import end_of_day_utc, utcnow
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import AssignmentStatus
 from thidua.models.submissions import ConsolidationSnapshot, Submission, counted_review_statuses
 from thidua.models.tables import Assignment, AuditLog, Campaign, Level, ObligationDef, Unit
-from thidua.audit import audit
 from thidua.services.campaigns import subtree_range
 from thidua.services.submissions import get_campaign, get_obligation, obligation_spec, round_obligation
 

@@ -23,14 +23,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from thidua.db import make_engine
+from thidua.errors import UnavailableError
 from thidua.models.clock import utcnow
 from thidua.notifications.render import get_renderer
 from thidua.notifications.transport import SmtpSettings
-from thidua.db import make_engine
-from thidua.errors import UnavailableError
 from thidua.services.reminders import (
-    DEFAULT_LEASE, BatchResult, PlanResult, Recovery, RemindersError, campaign_id_for, dispatch_batch, dispatch_loop,
-    new_dispatcher_id, plan_due, plan_failure_reports, recover_expired_claims, smtp_settings,
+    DEFAULT_LEASE,
+    BatchResult,
+    PlanResult,
+    Recovery,
+    RemindersError,
+    campaign_id_for,
+    dispatch_batch,
+    dispatch_loop,
+    new_dispatcher_id,
+    plan_due,
+    plan_failure_reports,
+    recover_expired_claims,
+    smtp_settings,
 )
 from thidua.settings import Settings
 

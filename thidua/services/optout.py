@@ -15,8 +15,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from thidua.db import owns_transaction
 from thidua.audit import audit
+from thidua.db import owns_transaction
 from thidua.errors import InvalidInputError
 from thidua.models.outbox import MailOptOut
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit

@@ -20,15 +20,23 @@ from sqlalchemy.orm import Session
 
 from thidua.audit import audit_many
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
-from thidua.models.hierarchy import subtree_upper_bound
+from thidua.models.hierarchy import LevelIndex, subtree_upper_bound
 from thidua.models.nominations import Nomination, NominationQuotaCount, NominationStatus, NominationStep
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.reorganisation import (
-    COLUMNS, NO_LONGER_APPLIES, OPERATION_LABELS, REQUIRED_COLUMNS, Consequence, LevelPeriod,
-    OpenAssignment, RawChange, ReorgPlan, carry_assignments, parse_changes,
+    COLUMNS,
+    NO_LONGER_APPLIES,
+    OPERATION_LABELS,
+    REQUIRED_COLUMNS,
+    Consequence,
+    LevelPeriod,
+    OpenAssignment,
+    RawChange,
+    ReorgPlan,
+    carry_assignments,
+    parse_changes,
     plan_reorganisation,
 )
-from thidua.models.hierarchy import LevelIndex
 from thidua.models.sheet_headers import map_header
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.status import AssignmentStatus

@@ -7,9 +7,8 @@ once (ReportContent) and rendered twice (XLSX, DOCX).
 """
 from __future__ import annotations
 
-from copy import copy
-
 import re
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from thidua.db import owns_transaction
 from thidua.models.clock import fmt_date, utc_to_local, utcnow
-from thidua.models.vnformat import fmt_fraction, fmt_integer, fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.models.officenames import body_name, department_abbreviation, place_name, short_body_name  # noqa: F401
+from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.spec.campaign import FormField, Obligation
 from thidua.models.status import STATUS_LABELS, AssignmentStatus
 from thidua.models.submissions import UnknownReference
-from thidua.models.reorganisation import OPERATION_LABELS
 from thidua.models.tables import Assignment, Level, ObligationDef, Round, Unit
 from thidua.models.unit_history import ReorganisationStep
+from thidua.models.vnformat import fmt_fraction, fmt_integer, fmt_moment, fmt_number, fmt_percent, fmt_share
 from thidua.services.campaign_context import CampaignContext, campaign_context
 from thidua.services.campaigns import subtree_range
 from thidua.services.consolidation import ConsolidationResult, consolidate, counted_submissions, latest_snapshots

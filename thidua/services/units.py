@@ -17,39 +17,46 @@ Functions taking a unit id raise LookupError when no unit has it.
 from __future__ import annotations
 
 import csv
+import gc
+import io
 import pickle
 import zlib
 from collections import defaultdict
-import io
-import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 from sqlalchemy import (
-    Integer, String, and_, bindparam, case, cast, delete, func, insert, literal, literal_column, select, text, update,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from thidua.audit import audit_many
+from thidua.errors import InvalidInputError
 from thidua.models.attributes import AttributeSchema, merged_attributes
 from thidua.models.clock import utcnow
-from thidua.models.vnformat import fmt_integer
 from thidua.models.hierarchy import (  # the underscored names: the rules the streamed import shares
     FIELDS,
     MAX_UNIT_ID,
-    UnitRecord,
-    _FinalPaths,
-    _normalize_one,
-    child_path,
-    _record_values,
-    check_hierarchy,
-    path_depth,
     ExistingUnit,
     ImportPlan,
     ImportReport,
@@ -57,11 +64,18 @@ from thidua.models.hierarchy import (  # the underscored names: the rules the st
     LevelInfo,
     LevelsFile,
     RawUnit,
-    level_period_problems,
     RowSource,
     Snapshot,
+    UnitRecord,
+    _FinalPaths,
+    _normalize_one,
+    _record_values,
+    check_hierarchy,
+    child_path,
     duplicate_level_codes,
+    level_period_problems,
     levels_from_file,
+    path_depth,
     path_ids,
     path_prefix_len,
     plan_import,
@@ -70,14 +84,13 @@ from thidua.models.hierarchy import (  # the underscored names: the rules the st
     subtree_upper_bound,
     validate_units,
 )
+from thidua.models.nominations import NominationQuotaCount
 from thidua.models.sheet_headers import map_header
 from thidua.models.spec.problems import Problem, SpecError
 from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
-from thidua.models.nominations import NominationQuotaCount
 from thidua.models.tables import Level, Unit
-from thidua.audit import audit_many
-from thidua.errors import InvalidInputError
+from thidua.models.vnformat import fmt_integer
 from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
 from thidua.sources import MAX_TEXT_FILE_BYTES, read_text_file

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from thidua.models.commendation import AwardDecision, AwardDecisionItem
-from thidua.models.vnformat import fmt_document_date
 from thidua.models.nominations import InvalidNominationInput, Nomination, NominationNotFound
 from thidua.models.spec.awards import AwardCatalogue, CertificateLayout
 from thidua.models.tables import Unit
+from thidua.models.vnformat import fmt_document_date
 from thidua.services import nominations as nom
 from thidua.services.commendation.config import config_path
 from thidua.settings import CONFIG_DIR

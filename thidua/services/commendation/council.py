@@ -16,7 +16,6 @@ from sqlmodel import Session
 from thidua.audit import audit_many
 from thidua.models.awards import Refusal
 from thidua.models.clock import fmt_date, fmt_datetime
-from thidua.models.vnformat import fmt_document_date
 from thidua.models.council import (
     MODES,
     VOTES,
@@ -31,8 +30,15 @@ from thidua.models.council import (
     rule_text,
     tally_problems,
 )
-from thidua.models.nominations import InvalidNominationInput, InvalidTransition, Nomination, NominationNotFound, NotPermitted
+from thidua.models.nominations import (
+    InvalidNominationInput,
+    InvalidTransition,
+    Nomination,
+    NominationNotFound,
+    NotPermitted,
+)
 from thidua.models.tables import Unit
+from thidua.models.vnformat import fmt_document_date
 from thidua.services import nominations as nom
 from thidua.services.commendation.config import template_path
 from thidua.services.commendation.docx_fill import render_docx

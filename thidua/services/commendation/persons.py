@@ -18,11 +18,11 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from thidua.models.hierarchy import subtree_range
 from thidua.audit import audit_many
 from thidua.errors import InvalidInputError
 from thidua.models.awards import Refusal
 from thidua.models.clock import utcnow
+from thidua.models.hierarchy import subtree_range
 from thidua.models.nominations import Nomination
 from thidua.models.persons import (
     KIND_BY_LABEL,

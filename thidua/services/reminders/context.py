@@ -1,0 +1,122 @@
+"""reminders: Campaign context (services/campaign_context.py), with this service's not-found error; Owing assignments, grouped by (obligation, due date): the unit of planning."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from thidua.models.clock import end_of_day_utc
+from thidua.models.reminders import (
+    Occurrence,
+    schedule,
+)
+from thidua.models.spec.reminders import Ladder
+from thidua.models.status import SUBMITTED_STATUSES
+from thidua.services.campaign_context import (
+    CampaignContext,
+    active_campaign_contexts,
+)
+from thidua.services.campaign_context import campaign_context as shared_campaign_context
+from thidua.services.lookup import CampaignInfo, campaign_infos  # noqa: F401  (re-exported)
+
+from .errors import OB, A, CampaignNotFound, O, U
+
+
+# ---------------------------------------------------------------------------------------------------
+# Campaign context (services/campaign_context.py), with this service's not-found error
+# ---------------------------------------------------------------------------------------------------
+def campaign_context(session: Session, code: str) -> CampaignContext:
+    return shared_campaign_context(session, code, error=CampaignNotFound)
+
+
+def _active_campaigns(session: Session, code: str | None) -> list[CampaignContext]:
+    if code is not None:
+        return [campaign_context(session, code)]
+    return active_campaign_contexts(session)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Owing assignments, grouped by (obligation, due date): the unit of planning
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ObligationGroup:
+    obligation_id: int
+    code: str
+    title: str
+    due_on: date
+    opens_on: date | None
+    ladder: Ladder
+
+    def occurrences(self, ctx: CampaignContext) -> list[Occurrence]:
+        not_before = max(self.opens_on or ctx.starts_on, ctx.starts_on)
+        return schedule(self.ladder, self.due_on, ctx.calendar, ctx.timezone, not_before=not_before)
+
+    def due_at(self, ctx: CampaignContext) -> datetime:
+        return end_of_day_utc(self.due_on, ctx.timezone)
+
+
+def _owing(group: ObligationGroup, as_of: datetime | None = None):
+    """Assignments of a group that still owe a submission (checked again at send time); `as_of`: as things
+    stood then (a preview of a past moment)."""
+    from thidua.services.status import state_as_of
+
+    status, _ = state_as_of(as_of)
+    return and_(
+        A.c.obligation_id == group.obligation_id, A.c.due_on == group.due_on, A.c.active.is_(True),
+        status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True),
+    )
+
+
+def obligation_groups(session: Session, ctx: CampaignContext, as_of: datetime | None = None) -> list[ObligationGroup]:
+    from thidua.services.status import state_as_of
+
+    if not ctx.active:
+        return []
+    status, _ = state_as_of(as_of)
+    rows = session.execute(
+        select(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
+        .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
+        .where(A.c.campaign_id == ctx.id, OB.c.active.is_(True), A.c.active.is_(True),
+               status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True))
+        .group_by(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
+        .order_by(A.c.due_on, OB.c.id)
+    ).all()
+    groups = []
+    for row in rows:
+        ladder = ctx.ladders.get(row.ladder or "")
+        if ladder is not None:
+            groups.append(ObligationGroup(row.id, row.code, row.title, row.due_on, row.opens_on, ladder))
+    return groups
+
+
+def _email_elements(session: Session, emails_column: Any, name: str):
+    """The addresses of a unit's JSON e-mail list as rows (column `value`), per dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.json_array_elements_text(emails_column).table_valued("value").lateral(name)
+    return func.json_each(emails_column).table_valued("value").alias(name)
+
+
+def _insert_ignoring_duplicates(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(O).on_conflict_do_nothing(index_elements=["key"])
+    return sqlite_insert(O).on_conflict_do_nothing(index_elements=["key"])
+
+
+def _count_inserted(session: Session, statement: Any) -> int:
+    # RETURNING, because psycopg reports no rowcount for INSERT … SELECT … ON CONFLICT through SQLAlchemy.
+    return len(session.execute(statement.returning(O.c.id)).all())
+
+
+_PLANNED_COLUMNS = ["key", "kind", "campaign_id", "assignment_id", "unit_id", "rung", "recipient", "template",
+                    "context", "scheduled_at", "status", "attempts", "created_at"]
+
+
+def _const(value: Any, column: str):
+    return literal(value, O.c[column].type)
+
+
