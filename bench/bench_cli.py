@@ -14,6 +14,7 @@ in the same rounds:
 
 The machine's load average is printed: on the shared 2-core box wall times move with it, CPU times much less.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as data_dir:
         env = {**os.environ, "THIDUA_DATA_DIR": data_dir}
         env.pop("THIDUA_DATABASE_URL", None)
-        for setup in (["units", "levels"], ["units", "import", str(UNITS_FILE)], ["campaign", "load", str(CAMPAIGN_FILE)]):
+        for setup in (
+            ["units", "levels"],
+            ["units", "import", str(UNITS_FILE)],
+            ["campaign", "load", str(CAMPAIGN_FILE)],
+        ):
             run([py, "-m", "thidua", *setup], env)
         commands = {
             "--help": [py, "-m", "thidua", "--help"],
@@ -71,14 +76,22 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
             for name, argv in commands.items():
                 figures[name].append(run(argv, env))
-    print(f"{args.runs} runs each, interleaved; load average (1 min) during the runs: "
-          f"{min(loads):.1f}–{max(loads):.1f}, {os.cpu_count()} cores")
+    print(
+        f"{args.runs} runs each, interleaved; load average (1 min) during the runs: "
+        f"{min(loads):.1f}–{max(loads):.1f}, {os.cpu_count()} cores"
+    )
     print(f"{'command':34} {'wall median':>12} {'wall best':>10} {'CPU median':>11}  target")
     for name, samples in figures.items():
         walls, cpus = [w for w, _ in samples], [c for _, c in samples]
         target = TARGETS.get(name)
-        verdict = "" if target is None else f"≤ {target:.2f} s " + ("met" if statistics.median(walls) <= target else "NOT met")
-        print(f"{name:34} {statistics.median(walls):10.3f} s {min(walls):8.3f} s {statistics.median(cpus):9.3f} s  {verdict}")
+        verdict = (
+            ""
+            if target is None
+            else f"≤ {target:.2f} s " + ("met" if statistics.median(walls) <= target else "NOT met")
+        )
+        print(
+            f"{name:34} {statistics.median(walls):10.3f} s {min(walls):8.3f} s {statistics.median(cpus):9.3f} s  {verdict}"
+        )
 
 
 if __name__ == "__main__":

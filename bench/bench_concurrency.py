@@ -8,6 +8,7 @@ for the rest. Each repeat approves another report (BDH.D1.1, .2, .3).
     /work/main/.venv/bin/python bench/bench_concurrency.py [--postgres] [--servers 2] [--readers 100]
                                                           [--writers 50] [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,15 @@ def seed(url: str) -> dict[str, User]:
     load_campaign(engine, BINH_DINH_CAMPAIGN)
     with Session(engine) as session:
         for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3"):
-            submit_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code=code,
-                          raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="bench", now=CAMPAIGN_NOW)
+            submit_report(
+                session,
+                campaign_code="bd-2023",
+                obligation_code="so-ket-dot-1",
+                unit_code=code,
+                raw={"so_sang_kien": 3, "so_doan_vien_moi": 4},
+                actor="bench",
+                now=CAMPAIGN_NOW,
+            )
         session.commit()
     engine.dispose()
     return users
@@ -78,10 +86,15 @@ def assignment_ids(url: str) -> list[int]:
 
     engine = make_engine(url)
     with Session(engine) as session:
-        ids = [session.execute(select(Assignment.id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                               .join(Unit, Unit.id == Assignment.unit_id)
-                               .where(Unit.code == code, ObligationDef.code == "so-ket-dot-1")).scalar_one()
-               for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3")]
+        ids = [
+            session.execute(
+                select(Assignment.id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .where(Unit.code == code, ObligationDef.code == "so-ket-dot-1")
+            ).scalar_one()
+            for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3")
+        ]
     engine.dispose()
     return ids
 
@@ -118,13 +131,35 @@ def main() -> None:
         cookie, csrf = reviewer_cookie(settings, reviewer.id, reviewer.email, CAMPAIGN_NOW, sid="phien-bench")
         runs = []
         for repeat in range(args.repeats):
-            result = hammer([f"http://127.0.0.1:{p}" for p in ports], cookie, csrf, ids[repeat % len(ids)],
-                            readers=args.readers, writers=args.writers)
-            runs.append({"readers": dict(result.readers), "writers": dict(result.writers),
-                         "server_errors": result.server_errors, "seconds": round(result.seconds, 2)})
-        print(json.dumps({"database": "postgresql" if args.postgres else "sqlite", "servers": args.servers,
-                          "readers": args.readers, "writers": args.writers, "runs": runs,
-                          "median_seconds": statistics.median(r["seconds"] for r in runs)}, ensure_ascii=False))
+            result = hammer(
+                [f"http://127.0.0.1:{p}" for p in ports],
+                cookie,
+                csrf,
+                ids[repeat % len(ids)],
+                readers=args.readers,
+                writers=args.writers,
+            )
+            runs.append(
+                {
+                    "readers": dict(result.readers),
+                    "writers": dict(result.writers),
+                    "server_errors": result.server_errors,
+                    "seconds": round(result.seconds, 2),
+                }
+            )
+        print(
+            json.dumps(
+                {
+                    "database": "postgresql" if args.postgres else "sqlite",
+                    "servers": args.servers,
+                    "readers": args.readers,
+                    "writers": args.writers,
+                    "runs": runs,
+                    "median_seconds": statistics.median(r["seconds"] for r in runs),
+                },
+                ensure_ascii=False,
+            )
+        )
     finally:
         for process in servers:
             process.terminate()

@@ -10,6 +10,7 @@ an unchanged re-run (nothing written), and a re-run after one correction (only i
 
 Target: the first consolidation < 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,27 +33,47 @@ from thidua.services.consolidation import consolidate
 PROVINCES, DISTRICTS_PER_PROVINCE = 63, 11
 BATCH = 20_000
 OBLIGATION = {
-    "code": "so-ket-dot-1", "kind": "round_report", "round": 1, "title": "Báo cáo sơ kết đợt 1", "levels": ["cdcs"],
+    "code": "so-ket-dot-1",
+    "kind": "round_report",
+    "round": 1,
+    "title": "Báo cáo sơ kết đợt 1",
+    "levels": ["cdcs"],
     "due": "10/06/2025",
     "fields": [
         {"code": "so_sang_kien", "label": "Số sáng kiến trong đợt", "type": "integer", "required": True, "min": 0},
-        {"code": "so_doan_vien_moi", "label": "Số đoàn viên mới kết nạp", "type": "integer", "required": True, "min": 0},
+        {
+            "code": "so_doan_vien_moi",
+            "label": "Số đoàn viên mới kết nạp",
+            "type": "integer",
+            "required": True,
+            "min": 0,
+        },
         {"code": "so_cdcs_thanh_lap", "label": "Số CĐCS mới thành lập", "type": "integer", "min": 0},
         {"code": "so_tap_the_bieu_duong", "label": "Số tập thể được biểu dương", "type": "integer", "min": 0},
         {"code": "so_ca_nhan_bieu_duong", "label": "Số cá nhân được biểu dương", "type": "integer", "min": 0},
-        {"code": "gia_tri_lam_loi", "label": "Giá trị làm lợi (triệu đồng)", "type": "decimal", "min": 0, "sectors": ["sxkd"]},
-        {"code": "so_mo_hinh_cai_cach", "label": "Số mô hình cải cách", "type": "integer", "min": 0, "sectors": ["hcsn"]},
+        {
+            "code": "gia_tri_lam_loi",
+            "label": "Giá trị làm lợi (triệu đồng)",
+            "type": "decimal",
+            "min": 0,
+            "sectors": ["sxkd"],
+        },
+        {
+            "code": "so_mo_hinh_cai_cach",
+            "label": "Số mô hình cải cách",
+            "type": "integer",
+            "min": 0,
+            "sectors": ["hcsn"],
+        },
         {"code": "hoan_thanh", "label": "Hoàn thành công trình", "type": "bool"},
         {"code": "guong_dien_hinh", "label": "Gương điển hình", "type": "text", "max_length": 2000},
     ],
 }
 
 
-
-
 def _chunks(rows: list[dict], size: int = BATCH):
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
 def build(url: str, cdcs_total: int) -> dict[str, float]:
@@ -69,9 +90,20 @@ def build(url: str, cdcs_total: int) -> dict[str, float]:
     def add(code: str, name: str, level: str, parent: dict | None, sector: str | None = None) -> dict:
         unit_id = len(units) + 1
         path = (parent["path"] if parent else "") + f"{unit_id:08d}."
-        row = {"id": unit_id, "code": code, "name": name, "level_code": level, "parent_id": parent["id"] if parent else None,
-               "path": path, "depth": path.count(".") - 1, "sector": sector, "emails": [], "active": True,
-               "cluster": None, "updated_at": now}
+        row = {
+            "id": unit_id,
+            "code": code,
+            "name": name,
+            "level_code": level,
+            "parent_id": parent["id"] if parent else None,
+            "path": path,
+            "depth": path.count(".") - 1,
+            "sector": sector,
+            "emails": [],
+            "active": True,
+            "cluster": None,
+            "updated_at": now,
+        }
         units.append(row)
         return row
 
@@ -81,63 +113,130 @@ def build(url: str, cdcs_total: int) -> dict[str, float]:
         province = add(f"T{p:02d}", f"LĐLĐ tỉnh {p:02d}", "ldld_tinh", root)
         for d in range(1, DISTRICTS_PER_PROVINCE + 1):
             districts.append(add(f"T{p:02d}.H{d:02d}", f"LĐLĐ huyện {p:02d}-{d:02d}", "cap_tren_truc_tiep", province))
-    cdcs = [add(f"{districts[i % len(districts)]['code']}.C{i:06d}", f"CĐCS {i:06d}", "cdcs",
-                districts[i % len(districts)], "sxkd" if i % 3 else "hcsn") for i in range(cdcs_total)]
+    cdcs = [
+        add(
+            f"{districts[i % len(districts)]['code']}.C{i:06d}",
+            f"CĐCS {i:06d}",
+            "cdcs",
+            districts[i % len(districts)],
+            "sxkd" if i % 3 else "hcsn",
+        )
+        for i in range(cdcs_total)
+    ]
     with session_scope(engine) as session:
         for rank, code in enumerate(("tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs")):
             session.add(Level(code=code, name=code, rank=rank))
         session.flush()
         for chunk in _chunks(units):
             session.execute(insert(Unit), chunk)
-        campaign_id = session.execute(insert(Campaign).values(
-            code="bench-2025", title="Đo hiệu năng", year=2025, issuing_unit_id=root["id"], root_unit_id=root["id"],
-            starts_on=date(2025, 1, 1), ends_on=date(2025, 12, 31), spec={}, created_at=now, updated_at=now,
-        )).inserted_primary_key[0]
-        session.execute(insert(Round).values(campaign_id=campaign_id, number=1, name="Đợt 1",
-                                             starts_on=date(2025, 1, 1), ends_on=date(2025, 5, 31)))
+        campaign_id = session.execute(
+            insert(Campaign).values(
+                code="bench-2025",
+                title="Đo hiệu năng",
+                year=2025,
+                issuing_unit_id=root["id"],
+                root_unit_id=root["id"],
+                starts_on=date(2025, 1, 1),
+                ends_on=date(2025, 12, 31),
+                spec={},
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        session.execute(
+            insert(Round).values(
+                campaign_id=campaign_id, number=1, name="Đợt 1", starts_on=date(2025, 1, 1), ends_on=date(2025, 5, 31)
+            )
+        )
         spec = Obligation.model_validate(OBLIGATION)
-        obligation_id = session.execute(insert(ObligationDef).values(
-            campaign_id=campaign_id, code=spec.code, kind=spec.kind, title=spec.title, round_number=1,
-            due_on=date(2025, 6, 10), levels=["cdcs"], sectors=[], reviewer="parent",
-            definition=spec.model_dump(mode="json"), active=True,
-        )).inserted_primary_key[0]
+        obligation_id = session.execute(
+            insert(ObligationDef).values(
+                campaign_id=campaign_id,
+                code=spec.code,
+                kind=spec.kind,
+                title=spec.title,
+                round_number=1,
+                due_on=date(2025, 6, 10),
+                levels=["cdcs"],
+                sectors=[],
+                reviewer="parent",
+                definition=spec.model_dump(mode="json"),
+                active=True,
+            )
+        ).inserted_primary_key[0]
         assignments, submissions = [], []
         for number, unit in enumerate(cdcs, start=1):
             roll = rng.random()
-            status = ("da_duyet" if roll < 0.85 else "da_gui" if roll < 0.90 else "tra_lai" if roll < 0.93 else "chua_gui")
+            status = (
+                "da_duyet" if roll < 0.85 else "da_gui" if roll < 0.90 else "tra_lai" if roll < 0.93 else "chua_gui"
+            )
             sent = status != "chua_gui"
             late = sent and rng.random() < 0.10
             sent_at = datetime(2025, 6, 15 if late else 5, tzinfo=timezone.utc)
-            assignments.append({
-                "id": number, "campaign_id": campaign_id, "obligation_id": obligation_id, "unit_id": unit["id"],
-                "reviewer_unit_id": unit["parent_id"], "due_on": date(2025, 6, 10), "due_at": due_at, "status": status,
-                "submitted_at": sent_at if sent else None, "reviewed_at": sent_at if status in ("da_duyet", "tra_lai") else None,
-                "late": late, "current_version": 1 if sent else 0, "active": True, "version": 2 if sent else 1,
-                "updated_at": now,
-            })
+            assignments.append(
+                {
+                    "id": number,
+                    "campaign_id": campaign_id,
+                    "obligation_id": obligation_id,
+                    "unit_id": unit["id"],
+                    "reviewer_unit_id": unit["parent_id"],
+                    "due_on": date(2025, 6, 10),
+                    "due_at": due_at,
+                    "status": status,
+                    "submitted_at": sent_at if sent else None,
+                    "reviewed_at": sent_at if status in ("da_duyet", "tra_lai") else None,
+                    "late": late,
+                    "current_version": 1 if sent else 0,
+                    "active": True,
+                    "version": 2 if sent else 1,
+                    "updated_at": now,
+                }
+            )
             if sent:
-                data = {"so_sang_kien": rng.randint(0, 20), "so_doan_vien_moi": rng.randint(0, 50),
-                        "so_tap_the_bieu_duong": rng.randint(0, 3), "so_ca_nhan_bieu_duong": rng.randint(0, 10),
-                        "hoan_thanh": rng.random() < 0.7, "guong_dien_hinh": "Đồng chí Nguyễn Văn A"}
+                data = {
+                    "so_sang_kien": rng.randint(0, 20),
+                    "so_doan_vien_moi": rng.randint(0, 50),
+                    "so_tap_the_bieu_duong": rng.randint(0, 3),
+                    "so_ca_nhan_bieu_duong": rng.randint(0, 10),
+                    "hoan_thanh": rng.random() < 0.7,
+                    "guong_dien_hinh": "Đồng chí Nguyễn Văn A",
+                }
                 if unit["sector"] == "sxkd":
                     data["gia_tri_lam_loi"] = round(rng.uniform(0, 500), 2)
                 else:
                     data["so_mo_hinh_cai_cach"] = rng.randint(0, 2)
                 review = {"da_duyet": "da_duyet", "da_gui": "cho_duyet", "tra_lai": "tra_lai"}[status]
-                submissions.append({
-                    "assignment_id": number, "obligation_id": obligation_id, "unit_id": unit["id"], "version": 1,
-                    "data": data, "submitted_by": unit["code"], "submitted_at": sent_at, "source": "import",
-                    "late": late, "review_status": review, "review_comment": None,
-                    "reviewed_by": None, "reviewed_at": assignments[-1]["reviewed_at"], "appraised_rating": None,
-                })
+                submissions.append(
+                    {
+                        "assignment_id": number,
+                        "obligation_id": obligation_id,
+                        "unit_id": unit["id"],
+                        "version": 1,
+                        "data": data,
+                        "submitted_by": unit["code"],
+                        "submitted_at": sent_at,
+                        "source": "import",
+                        "late": late,
+                        "review_status": review,
+                        "review_comment": None,
+                        "reviewed_by": None,
+                        "reviewed_at": assignments[-1]["reviewed_at"],
+                        "appraised_rating": None,
+                    }
+                )
         for chunk in _chunks(assignments):
             session.execute(insert(Assignment), chunk)
         for chunk in _chunks(submissions):
             session.execute(insert(Submission), chunk)
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
-    counts.update(units=len(units), cdcs=len(cdcs), assignments=len(assignments), submissions=len(submissions),
-                  seconds=time.perf_counter() - t0)
+    counts.update(
+        units=len(units),
+        cdcs=len(cdcs),
+        assignments=len(assignments),
+        submissions=len(submissions),
+        seconds=time.perf_counter() - t0,
+    )
     engine.dispose()
     return counts
 
@@ -155,17 +254,29 @@ def correct_one_report(url: str) -> str:
     engine = make_engine(url)
     with session_scope(engine) as session:
         S = Submission.__table__  # type: ignore[attr-defined]
-        row = session.execute(select(S.c.id, S.c.assignment_id, S.c.unit_id, S.c.obligation_id, S.c.data)
-                              .where(S.c.review_status == "da_duyet").limit(1)).one()
+        row = session.execute(
+            select(S.c.id, S.c.assignment_id, S.c.unit_id, S.c.obligation_id, S.c.data)
+            .where(S.c.review_status == "da_duyet")
+            .limit(1)
+        ).one()
         session.execute(update(Assignment).where(Assignment.id == row.assignment_id).values(current_version=2))
-        session.execute(insert(S).values(
-            assignment_id=row.assignment_id, obligation_id=row.obligation_id, unit_id=row.unit_id, version=2,
-            data=dict(row.data, so_sang_kien=row.data["so_sang_kien"] + 100), submitted_by="bench",
-            submitted_at=datetime.now(timezone.utc), source="cli", late=False, review_status="da_duyet",
-            reviewed_by="bench", reviewed_at=datetime.now(timezone.utc),
-        ))
+        session.execute(
+            insert(S).values(
+                assignment_id=row.assignment_id,
+                obligation_id=row.obligation_id,
+                unit_id=row.unit_id,
+                version=2,
+                data=dict(row.data, so_sang_kien=row.data["so_sang_kien"] + 100),
+                submitted_by="bench",
+                submitted_at=datetime.now(timezone.utc),
+                source="cli",
+                late=False,
+                review_status="da_duyet",
+                reviewed_by="bench",
+                reviewed_at=datetime.now(timezone.utc),
+            )
+        )
         return session.execute(select(Unit.code).where(Unit.id == row.unit_id)).scalar_one()
-
 
 
 def main() -> None:
@@ -176,20 +287,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = bench_database(args.pg, Path(tmp), "bench_consolidation")
         counts = in_child(build, url, args.cdcs)
-        print(f"Dữ liệu giả lập ({'PostgreSQL' if args.pg else 'SQLite'}): {counts['units']:,.0f} đơn vị "
-              f"({counts['cdcs']:,.0f} CĐCS), {counts['assignments']:,.0f} nghĩa vụ, {counts['submissions']:,.0f} báo cáo "
-              f"— chèn bằng Core trong {counts['seconds']:.1f} s")
+        print(
+            f"Dữ liệu giả lập ({'PostgreSQL' if args.pg else 'SQLite'}): {counts['units']:,.0f} đơn vị "
+            f"({counts['cdcs']:,.0f} CĐCS), {counts['assignments']:,.0f} nghĩa vụ, {counts['submissions']:,.0f} báo cáo "
+            f"— chèn bằng Core trong {counts['seconds']:.1f} s"
+        )
         seconds, aggregating, written, peak = in_child(run_consolidation, url)
-        print(f"Tổng hợp lần đầu: {aggregating:,} đơn vị tổng hợp, {written:,} bản số liệu mới trong {seconds:.2f} s, "
-              f"bộ nhớ đỉnh {peak:.0f} MB (mục tiêu < 10 s)")
+        print(
+            f"Tổng hợp lần đầu: {aggregating:,} đơn vị tổng hợp, {written:,} bản số liệu mới trong {seconds:.2f} s, "
+            f"bộ nhớ đỉnh {peak:.0f} MB (mục tiêu < 10 s)"
+        )
         seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp lại, không đổi: {written} bản mới trong {seconds:.2f} s, bộ nhớ đỉnh {peak:.0f} MB")
         unit = in_child(correct_one_report, url)
         seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp sau khi {unit} sửa báo cáo: {written} bản mới (huyện, tỉnh, toàn quốc) trong {seconds:.2f} s")
         with session_scope(make_engine(url)) as session:
-            versions = session.execute(select(ConsolidationSnapshot.version).where(
-                ConsolidationSnapshot.unit_id == 1).order_by(ConsolidationSnapshot.version)).scalars().all()
+            versions = (
+                session.execute(
+                    select(ConsolidationSnapshot.version)
+                    .where(ConsolidationSnapshot.unit_id == 1)
+                    .order_by(ConsolidationSnapshot.version)
+                )
+                .scalars()
+                .all()
+            )
         print(f"Các bản số liệu toàn quốc: {versions}")
 
 

@@ -17,6 +17,7 @@ rows at every size), the script times (median of --repeat runs):
 
 Target: time per digest flat (not growing with the outbox) from 10k to 1M rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,11 +73,23 @@ def grow(url: str, campaign_id: int, upto: int) -> None:
     for n in range(have, upto):
         status = rng.choice(STATUSES)
         at = YEAR_START + timedelta(seconds=rng.randrange(365 * 86400))
-        rows.append({"key": f"bench:{n}", "kind": "reminder", "campaign_id": campaign_id, "unit_id": rng.choice(unit_ids),
-                     "recipient": f"cd{n % 5000}@example.vn", "template": "reminder_upcoming", "context": {},
-                     "scheduled_at": at, "status": status, "attempts": 1, "created_at": at,
-                     "sent_at": at if status in ("sent", "partial") else None,
-                     "last_error": None if status in ("sent", "skipped") else "550 hộp thư không tồn tại"})
+        rows.append(
+            {
+                "key": f"bench:{n}",
+                "kind": "reminder",
+                "campaign_id": campaign_id,
+                "unit_id": rng.choice(unit_ids),
+                "recipient": f"cd{n % 5000}@example.vn",
+                "template": "reminder_upcoming",
+                "context": {},
+                "scheduled_at": at,
+                "status": status,
+                "attempts": 1,
+                "created_at": at,
+                "sent_at": at if status in ("sent", "partial") else None,
+                "last_error": None if status in ("sent", "skipped") else "550 hộp thư không tồn tại",
+            }
+        )
         if len(rows) == 20_000:
             with engine.begin() as conn:
                 conn.execute(insert(table), rows)
@@ -102,15 +115,28 @@ def median_ms(fn, repeat: int) -> float:  # noqa: ANN001
 def measure(url: str, campaign_id: int, repeat: int) -> dict[str, float]:
     engine = make_engine(url)
     # The bare statements bind what the ORM binds: SQLite stores naive UTC text, PostgreSQL timestamptz.
-    stored = ((lambda d: d.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")) if engine.dialect.name == "sqlite"
-              else (lambda d: d))
+    stored = (
+        (lambda d: d.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"))
+        if engine.dialect.name == "sqlite"
+        else (lambda d: d)
+    )
     since, until = stored(NOW - timedelta(days=1)), stored(NOW)
     floor_sql = [
-        (text("SELECT status, count(*) FROM outbox WHERE campaign_id = :c AND status IN ('sent', 'failed', 'partial', "
-              "'unknown') AND scheduled_at >= :s AND scheduled_at < :n GROUP BY status"), {"c": campaign_id, "s": since, "n": until}),
+        (
+            text(
+                "SELECT status, count(*) FROM outbox WHERE campaign_id = :c AND status IN ('sent', 'failed', 'partial', "
+                "'unknown') AND scheduled_at >= :s AND scheduled_at < :n GROUP BY status"
+            ),
+            {"c": campaign_id, "s": since, "n": until},
+        ),
         (text("SELECT count(*) FROM outbox WHERE campaign_id = :c AND status = 'pending'"), {"c": campaign_id}),
-        (text("SELECT id, recipient FROM outbox WHERE campaign_id = :c AND status IN ('failed', 'partial', 'unknown') "
-              "AND scheduled_at >= :s AND scheduled_at < :n ORDER BY id DESC LIMIT 20"), {"c": campaign_id, "s": since, "n": until}),
+        (
+            text(
+                "SELECT id, recipient FROM outbox WHERE campaign_id = :c AND status IN ('failed', 'partial', 'unknown') "
+                "AND scheduled_at >= :s AND scheduled_at < :n ORDER BY id DESC LIMIT 20"
+            ),
+            {"c": campaign_id, "s": since, "n": until},
+        ),
     ]
     with Session(engine) as session:
         campaign = campaign_infos(session, [campaign_id])[campaign_id]
@@ -125,8 +151,11 @@ def measure(url: str, campaign_id: int, repeat: int) -> dict[str, float]:
             for statement, params in floor_sql:
                 session.execute(statement, params).all()
 
-        figures = {"digest": median_ms(digest, repeat), "failure report": median_ms(failure_report, repeat),
-                   "floor": median_ms(floor, repeat)}
+        figures = {
+            "digest": median_ms(digest, repeat),
+            "failure report": median_ms(failure_report, repeat),
+            "floor": median_ms(floor, repeat),
+        }
     figures["reminders status"] = median_ms(lambda: status_report(engine, "bd-2023"), repeat)
     engine.dispose()
     return figures
@@ -157,17 +186,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_digest_") as workdir:
         url = bench_database(args.pg, Path(workdir), "bench_digest")
         campaign_id = setup(url)
-        print(f"{'sqlite' if not args.pg else 'postgresql'}; medians of {args.repeat} runs; "
-              f"load average {os.getloadavg()[0]:.1f} at start")
-        print(f"{'outbox rows':>12} {'digest':>10} {'floor (bare SQL)':>17} {'failure report':>15} "
-              f"{'reminders status':>17} {'digest, no 0014 indexes':>24}")
+        print(
+            f"{'sqlite' if not args.pg else 'postgresql'}; medians of {args.repeat} runs; "
+            f"load average {os.getloadavg()[0]:.1f} at start"
+        )
+        print(
+            f"{'outbox rows':>12} {'digest':>10} {'floor (bare SQL)':>17} {'failure report':>15} "
+            f"{'reminders status':>17} {'digest, no 0014 indexes':>24}"
+        )
         for size in (int(s) for s in args.sizes.split(",")):
             grow(url, campaign_id, size)
             figures = measure(url, campaign_id, args.repeat)
             before = without_new_indexes(url, campaign_id, max(3, args.repeat // 3))
-            print(f"{size:>12,} {figures['digest']:>8.1f} ms {figures['floor']:>14.1f} ms "
-                  f"{figures['failure report']:>12.1f} ms {figures['reminders status']:>14.1f} ms {before:>21.1f} ms",
-                  flush=True)
+            print(
+                f"{size:>12,} {figures['digest']:>8.1f} ms {figures['floor']:>14.1f} ms "
+                f"{figures['failure report']:>12.1f} ms {figures['reminders status']:>14.1f} ms {before:>21.1f} ms",
+                flush=True,
+            )
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -19,6 +19,7 @@ reminder is missing or duplicated.
 (a) and (c) alternate chunk by chunk against the same sink so that both see the same load from whatever
 else runs on the machine. Targets: c >= 50% of a, c >= 4x b.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,12 @@ from thidua.settings import Settings  # noqa: E402
 
 NOW = local_to_utc(datetime(2023, 10, 3, 9, 0))
 SENDER = "thidua@congdoan.vn"
-LEVELS = [("tong_ldld", "Tổng Liên đoàn Lao động Việt Nam"), ("ldld_tinh", "Liên đoàn Lao động tỉnh, thành phố"),
-          ("cap_tren_truc_tiep", "Công đoàn cấp trên trực tiếp cơ sở"), ("cdcs", "Công đoàn cơ sở")]
+LEVELS = [
+    ("tong_ldld", "Tổng Liên đoàn Lao động Việt Nam"),
+    ("ldld_tinh", "Liên đoàn Lao động tỉnh, thành phố"),
+    ("cap_tren_truc_tiep", "Công đoàn cấp trên trực tiếp cơ sở"),
+    ("cdcs", "Công đoàn cơ sở"),
+]
 CAMPAIGN = """
 code: toan-quoc-2023
 title: Phong trào thi đua trong CNVCLĐ và các cấp công đoàn năm 2023 (dữ liệu giả lập toàn quốc)
@@ -93,37 +98,80 @@ default_ladder: mac-dinh
 def build_national_tree(engine, cdcs: int, provinces: int = 63, districts_per_province: int = 11) -> None:
     """Units inserted with Core executemany; ids and materialised paths computed here."""
     with Session(engine) as session, session.begin():
-        session.execute(insert(Level), [{"code": c, "name": n, "short_name": n, "rank": r} for r, (c, n) in enumerate(LEVELS)])
-        rows = [{"id": 1, "code": "TLD", "name": LEVELS[0][1], "level_code": "tong_ldld", "parent_id": None,
-                 "path": "00000001.", "depth": 0, "emails": ["tld@congdoan.vn"], "active": True}]
+        session.execute(
+            insert(Level), [{"code": c, "name": n, "short_name": n, "rank": r} for r, (c, n) in enumerate(LEVELS)]
+        )
+        rows = [
+            {
+                "id": 1,
+                "code": "TLD",
+                "name": LEVELS[0][1],
+                "level_code": "tong_ldld",
+                "parent_id": None,
+                "path": "00000001.",
+                "depth": 0,
+                "emails": ["tld@congdoan.vn"],
+                "active": True,
+            }
+        ]
         next_id = 2
         districts: list[tuple[int, str]] = []
         for p in range(1, provinces + 1):
             pid, ppath = next_id, f"00000001.{next_id:08d}."
-            rows.append({"id": pid, "code": f"T{p:02d}", "name": f"Liên đoàn Lao động tỉnh số {p}",
-                         "level_code": "ldld_tinh", "parent_id": 1, "path": ppath, "depth": 1,
-                         "emails": [f"t{p:02d}@congdoan.vn"], "active": True})
+            rows.append(
+                {
+                    "id": pid,
+                    "code": f"T{p:02d}",
+                    "name": f"Liên đoàn Lao động tỉnh số {p}",
+                    "level_code": "ldld_tinh",
+                    "parent_id": 1,
+                    "path": ppath,
+                    "depth": 1,
+                    "emails": [f"t{p:02d}@congdoan.vn"],
+                    "active": True,
+                }
+            )
             next_id += 1
             for d in range(1, districts_per_province + 1):
                 path = f"{ppath}{next_id:08d}."
-                rows.append({"id": next_id, "code": f"T{p:02d}.H{d:02d}", "name": f"LĐLĐ huyện {d} tỉnh số {p}",
-                             "level_code": "cap_tren_truc_tiep", "parent_id": pid, "path": path, "depth": 2,
-                             "emails": [f"t{p:02d}-h{d:02d}@congdoan.vn"], "active": True})
+                rows.append(
+                    {
+                        "id": next_id,
+                        "code": f"T{p:02d}.H{d:02d}",
+                        "name": f"LĐLĐ huyện {d} tỉnh số {p}",
+                        "level_code": "cap_tren_truc_tiep",
+                        "parent_id": pid,
+                        "path": path,
+                        "depth": 2,
+                        "emails": [f"t{p:02d}-h{d:02d}@congdoan.vn"],
+                        "active": True,
+                    }
+                )
                 districts.append((next_id, path))
                 next_id += 1
         for i in range(cdcs):
             parent_id, parent_path = districts[i % len(districts)]
-            rows.append({"id": next_id, "code": f"CS{i:06d}", "name": f"Công đoàn cơ sở Trường THCS Nguyễn Trãi số {i}",
-                         "level_code": "cdcs", "parent_id": parent_id, "path": f"{parent_path}{next_id:08d}.",
-                         "depth": 3, "emails": [f"cdcs{i}@donvi.congdoan.vn"], "active": True,
-                         "sector": "hcsn" if i % 2 else "sxkd"})
+            rows.append(
+                {
+                    "id": next_id,
+                    "code": f"CS{i:06d}",
+                    "name": f"Công đoàn cơ sở Trường THCS Nguyễn Trãi số {i}",
+                    "level_code": "cdcs",
+                    "parent_id": parent_id,
+                    "path": f"{parent_path}{next_id:08d}.",
+                    "depth": 3,
+                    "emails": [f"cdcs{i}@donvi.congdoan.vn"],
+                    "active": True,
+                    "sector": "hcsn" if i % 2 else "sxkd",
+                }
+            )
             next_id += 1
         now = utcnow()
         for row in rows:
             row.setdefault("sector", None)
             row["updated_at"] = now
         for start in range(0, len(rows), 20_000):
-            session.execute(insert(Unit), rows[start:start + 20_000])
+            session.execute(insert(Unit), rows[start : start + 20_000])
 
 
 # --- the sink, in its own process ----------------------------------------------------------------------
@@ -178,12 +226,23 @@ async def naive_send(engine, settings: Settings, port: int, ids: list[int]) -> N
         for row_id in ids:
             row = session.execute(
                 select(O.c.key, O.c.recipient, O.c.assignment_id, Unit.name, service.A.c.due_on, service.OB.c.title)
-                .select_from(O.join(Unit, Unit.id == O.c.unit_id).join(service.A, service.A.c.id == O.c.assignment_id)
-                             .join(service.OB, service.OB.c.id == service.A.c.obligation_id))
-                .where(O.c.id == row_id)).one()
-            context = service.reminder_context(campaign, unit_name=row.name, obligation_title=row.title,
-                                               due_on=row.due_on, today=NOW.date(), assignment_id=row.assignment_id,
-                                               base_url=settings.base_url, returned=False)
+                .select_from(
+                    O.join(Unit, Unit.id == O.c.unit_id)
+                    .join(service.A, service.A.c.id == O.c.assignment_id)
+                    .join(service.OB, service.OB.c.id == service.A.c.obligation_id)
+                )
+                .where(O.c.id == row_id)
+            ).one()
+            context = service.reminder_context(
+                campaign,
+                unit_name=row.name,
+                obligation_title=row.title,
+                due_on=row.due_on,
+                today=NOW.date(),
+                assignment_id=row.assignment_id,
+                base_url=settings.base_url,
+                returned=False,
+            )
             mail = renderer.render("reminder_upcoming", context)
             message = EmailMessage()
             message["From"] = f"{settings.smtp_sender_name} <{SENDER}>"
@@ -205,12 +264,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=130_000, help="due reminders (one per CĐCS)")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections for (a) and (c)")
-    parser.add_argument("--batch", type=int, default=500, help="ledger batch size of (c) (Settings.dispatch_batch_size)")
+    parser.add_argument(
+        "--batch", type=int, default=500, help="ledger batch size of (c) (Settings.dispatch_batch_size)"
+    )
     parser.add_argument("--chunk", type=int, default=5_000, help="messages per alternation of (a) and (c)")
     parser.add_argument("--naive-n", type=int, default=3_000, help="rows for (b) (a few ms each)")
     parser.add_argument("--db-url", help="default: a SQLite file in a temporary directory")
-    parser.add_argument("--unpipelined", action="store_true",
-                        help="(c) sends batch after batch (dispatch_batch), as before issue 17")
+    parser.add_argument(
+        "--unpipelined", action="store_true", help="(c) sends batch after batch (dispatch_batch), as before issue 17"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
@@ -229,23 +291,34 @@ def main() -> None:
     # Prebuilt bytes for (a): real reminders of this campaign, built before anything is queued or timed.
     builder = SmtpSettings(host="127.0.0.1", sender=SENDER, sender_name=settings.smtp_sender_name)
     sample = service.render_preview(engine, settings, "toan-quoc-2023", now=NOW, days=1, limit=1000, smtp=builder)
-    prebuilt = [(SENDER, [f"raw{i}@donvi.congdoan.vn"], raw_bytes.replace(b"Message-ID: <thidua.", b"Message-ID: <raw.", 1))
-                for i, (_, raw_bytes) in enumerate(sample)]
+    prebuilt = [
+        (SENDER, [f"raw{i}@donvi.congdoan.vn"], raw_bytes.replace(b"Message-ID: <thidua.", b"Message-ID: <raw.", 1))
+        for i, (_, raw_bytes) in enumerate(sample)
+    ]
     with Clock("plan").timing() as plan_clock:
         plan = service.plan_due(engine, now=NOW)
     with Clock("replan").timing() as replan_clock:
         again = service.plan_due(engine, now=NOW)
-    print(f"setup: units {units_clock.wall_s:.1f} s, campaign load {load_clock.wall_s:.1f} s; "
-          f"planning {plan.reminders} reminders + {plan.office_digests} office digest: {plan_clock.wall_s:.2f} s "
-          f"(a later tick that finds nothing new: {replan_clock.wall_s:.2f} s, {again.reminders} new)")
+    print(
+        f"setup: units {units_clock.wall_s:.1f} s, campaign load {load_clock.wall_s:.1f} s; "
+        f"planning {plan.reminders} reminders + {plan.office_digests} office digest: {plan_clock.wall_s:.2f} s "
+        f"(a later tick that finds nothing new: {replan_clock.wall_s:.2f} s, {again.reminders} new)"
+    )
     total = plan.reminders + plan.office_digests
 
     owner = service.new_dispatcher_id()
     raw = Clock(f"(a) raw aiosmtplib, prebuilt bytes, {args.connections} conn")
     ours = Clock(f"(c) ours: claim+check+render+build+deliver+record, {args.connections} conn")
     with sink_process() as (port, conn):
-        smtp = SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, sender_name=settings.smtp_sender_name,
-                            connections=args.connections, batch_size=1000, local_hostname="bench.local")
+        smtp = SmtpSettings(
+            host="127.0.0.1",
+            port=port,
+            sender=SENDER,
+            sender_name=settings.smtp_sender_name,
+            connections=args.connections,
+            batch_size=1000,
+            local_hostname="bench.local",
+        )
         sent_by_ours = 0
         while sent_by_ours < total:
             chunk = [prebuilt[i % len(prebuilt)] for i in range(args.chunk)]
@@ -255,11 +328,14 @@ def main() -> None:
             async def our_chunk() -> service.BatchResult:
                 batches = max(1, args.chunk // args.batch)
                 if args.unpipelined:  # the path before issue 17: claim, prepare, send, record, one batch after another
+
                     async def one() -> service.BatchResult | None:
                         return await service.dispatch_batch(engine, settings, owner=owner, now=NOW, smtp=smtp)
+
                     return (await service.dispatch_loop(one, lambda c: 0, max_batches=batches))[1]
-                return (await service.dispatch_pass(engine, settings, owner=owner, now=NOW, smtp=smtp,
-                                                    max_batches=batches))[1]
+                return (
+                    await service.dispatch_pass(engine, settings, owner=owner, now=NOW, smtp=smtp, max_batches=batches)
+                )[1]
 
             with ours.timing() as clock:
                 result = asyncio.run(our_chunk())
@@ -269,17 +345,33 @@ def main() -> None:
                 raise SystemExit(f"dispatch stopped: {result}")
         counts = sink_counts(conn)
         expected = raw.count + ours.count
-        print(f"    sink: {counts['messages']} received (expected {expected}); (c) delivered "
-              f"{counts['distinct'] - len(prebuilt)} distinct Message-IDs, each once")
+        print(
+            f"    sink: {counts['messages']} received (expected {expected}); (c) delivered "
+            f"{counts['distinct'] - len(prebuilt)} distinct Message-IDs, each once"
+        )
         with Session(engine) as session:
-            ledger = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-        if counts["messages"] != expected or counts["distinct"] != len(prebuilt) + ours.count or ledger != {"sent": total}:
+            ledger = dict(
+                session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+            )
+        if (
+            counts["messages"] != expected
+            or counts["distinct"] != len(prebuilt) + ours.count
+            or ledger != {"sent": total}
+        ):
             raise SystemExit(f"the sink or the ledger disagrees: {counts}, ledger {ledger}")
 
         naive = Clock("(b) naive: render+EmailMessage+send+commit per row, 1 conn")
         with Session(engine) as session:
-            naive_ids = session.execute(select(OutboxMessage.id).where(OutboxMessage.kind == "reminder")
-                                        .order_by(OutboxMessage.id).limit(args.naive_n)).scalars().all()
+            naive_ids = (
+                session.execute(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.kind == "reminder")
+                    .order_by(OutboxMessage.id)
+                    .limit(args.naive_n)
+                )
+                .scalars()
+                .all()
+            )
         sink_counts(conn, reset=True)
         with naive.timing(len(naive_ids)):
             asyncio.run(naive_send(engine, settings, port, naive_ids))
@@ -292,9 +384,18 @@ def main() -> None:
     print(f"\nc/a = {ours.rate / raw.rate:.0%}  (target >= 50%)")
     print(f"c/b = {ours.rate / naive.rate:.1f}x  (target >= 4x)")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    print(json.dumps({"n": args.n, "raw_msg_s": round(raw.rate), "ours_msg_s": round(ours.rate),
-                      "naive_msg_s": round(naive.rate), "plan_s": round(plan_clock.wall_s, 2),
-                      "replan_s": round(replan_clock.wall_s, 2)}))
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "raw_msg_s": round(raw.rate),
+                "ours_msg_s": round(ours.rate),
+                "naive_msg_s": round(naive.rate),
+                "plan_s": round(plan_clock.wall_s, 2),
+                "replan_s": round(replan_clock.wall_s, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

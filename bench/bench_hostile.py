@@ -8,6 +8,7 @@ seeded SQLite database (the small Bình Định tree and the 2023 campaign). The
 memory (`os.wait4` gives the rusage of that one child, imports included). The floor beside them is the same CLI
 refusing an ordinary bad file (a campaign with one impossible date). Targets: refused in < 2 s and < 200 MB, exit code 1, a Vietnamese message naming the file, nothing changed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def campaign_bomb(path: Path) -> None:
 
 
 def unit_bomb(path: Path) -> None:
-    path.write_text("units:\n  - &u {code: A, name: A, level: cdcs, parent: BDH}\n" + alias_bomb_lines("*u", 25),
-                    encoding="utf-8")
+    path.write_text(
+        "units:\n  - &u {code: A, name: A, level: cdcs, parent: BDH}\n" + alias_bomb_lines("*u", 25), encoding="utf-8"
+    )
 
 
 def far_cell(first_row: list[object]) -> Callable[[Path], None]:
@@ -60,14 +62,18 @@ def far_cell(first_row: list[object]) -> Callable[[Path], None]:
         ws.append(first_row)
         ws["XFD1048576"] = "x"
         wb.save(path)
+
     return make
 
 
 def zip_bomb(path: Path) -> None:
     """A workbook whose sheet expands to 350 MB of one repeated byte (about 350 KB on disk, as in the issue)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                    'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
+        zf.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>',
+        )
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
             chunk = b"0" * (1 << 20)
             for _ in range(350):
@@ -82,13 +88,25 @@ def floor_file(path: Path) -> None:
 CASES: list[tuple[str, str, Callable[[Path], None], Callable[[Path], list[str]]]] = [
     ("sàn: tệp chiến dịch sai một ngày (validate)", "san.yaml", floor_file, lambda p: ["validate", str(p)]),
     ("bom alias YAML, tệp chiến dịch (validate)", "bom.yaml", campaign_bomb, lambda p: ["validate", str(p)]),
-    ("bom alias YAML, tệp chiến dịch (campaign load)", "bom.yaml", campaign_bomb,
-     lambda p: ["campaign", "load", str(p)]),
+    (
+        "bom alias YAML, tệp chiến dịch (campaign load)",
+        "bom.yaml",
+        campaign_bomb,
+        lambda p: ["campaign", "load", str(p)],
+    ),
     ("bom alias YAML, tệp đơn vị (units import)", "dv.yaml", unit_bomb, lambda p: ["units", "import", str(p)]),
-    ("XLSX ô XFD1048576, tệp đơn vị (units import)", "dv.xlsx",
-     far_cell(["Mã đơn vị", "Tên đơn vị", "Cấp", "Mã đơn vị cấp trên"]), lambda p: ["units", "import", str(p)]),
-    ("XLSX ô XFD1048576, báo cáo (submit --file)", "bc.xlsx", far_cell(["so_sang_kien", 1]),
-     lambda p: [*SUBMIT, "--file", str(p)]),
+    (
+        "XLSX ô XFD1048576, tệp đơn vị (units import)",
+        "dv.xlsx",
+        far_cell(["Mã đơn vị", "Tên đơn vị", "Cấp", "Mã đơn vị cấp trên"]),
+        lambda p: ["units", "import", str(p)],
+    ),
+    (
+        "XLSX ô XFD1048576, báo cáo (submit --file)",
+        "bc.xlsx",
+        far_cell(["so_sang_kien", 1]),
+        lambda p: [*SUBMIT, "--file", str(p)],
+    ),
     ("XLSX zip bomb, tệp đơn vị (units import)", "dv.xlsx", zip_bomb, lambda p: ["units", "import", str(p)]),
     ("XLSX zip bomb, báo cáo (submit --file)", "bc.xlsx", zip_bomb, lambda p: [*SUBMIT, "--file", str(p)]),
 ]
@@ -124,8 +142,13 @@ def child_main(args: list[str]) -> None:
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, float, int, str]:
     """Seconds of the command itself, seconds of the whole process, its peak RSS in MB, exit code, output."""
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", *args], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert child.stdout is not None
     output = child.stdout.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(child.pid, 0)
@@ -146,13 +169,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data_dir = seeded_data_dir(folder)
-        env = {**os.environ, "THIDUA_DATA_DIR": str(data_dir), "THIDUA_SECRET_KEY": "khoa-bi-mat-do-hieu-nang",
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "THIDUA_DATA_DIR": str(data_dir),
+            "THIDUA_SECRET_KEY": "khoa-bi-mat-do-hieu-nang",
+            "PYTHONPATH": str(ROOT),
+        }
         env.pop("THIDUA_DATABASE_URL", None)
         database = data_dir / "thidua.db"
         failures = 0
-        print(f"{'trường hợp':52} {'cỡ tệp':>9} {'giây xử lý (3 lần; trung vị)':>30} {'cả tiến trình':>13} "
-              f"{'MB đỉnh':>8} mã  thông báo")
+        print(
+            f"{'trường hợp':52} {'cỡ tệp':>9} {'giây xử lý (3 lần; trung vị)':>30} {'cả tiến trình':>13} "
+            f"{'MB đỉnh':>8} mã  thông báo"
+        )
         for label, name, make, args in CASES:
             path = folder / "tep" / label.split(" (")[0].replace(" ", "-").replace(",", "") / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,13 +194,21 @@ def main() -> None:
             peak = max(r[2] for r in runs)
             code = runs[0][3]
             message = " ".join(runs[0][4].split())[:150]
-            ok = all(r[3] == 1 for r in runs) and "Traceback" not in runs[0][4] and str(path) in runs[0][4] \
-                and unchanged and statistics.median(seconds) < 2 and peak < 200
+            ok = (
+                all(r[3] == 1 for r in runs)
+                and "Traceback" not in runs[0][4]
+                and str(path) in runs[0][4]
+                and unchanged
+                and statistics.median(seconds) < 2
+                and peak < 200
+            )
             failures += 0 if ok else 1
-            print(f"{label:52} {path.stat().st_size / 1024:7.1f} KB "
-                  f"{', '.join(f'{s:.2f}' for s in seconds):>20}; {statistics.median(seconds):5.2f} {total:11.2f} s "
-                  f"{peak:8.0f} {code:>2}  {'' if ok else 'KHÔNG ĐẠT '}{'' if unchanged else 'CSDL ĐÃ ĐỔI '}"
-                  f"{message.replace(str(path.parent) + '/', '')}")
+            print(
+                f"{label:52} {path.stat().st_size / 1024:7.1f} KB "
+                f"{', '.join(f'{s:.2f}' for s in seconds):>20}; {statistics.median(seconds):5.2f} {total:11.2f} s "
+                f"{peak:8.0f} {code:>2}  {'' if ok else 'KHÔNG ĐẠT '}{'' if unchanged else 'CSDL ĐÃ ĐỔI '}"
+                f"{message.replace(str(path.parent) + '/', '')}"
+            )
         print(f"tải 1 phút lúc kết thúc: {os.getloadavg()[0]:.1f}")
         sys.exit(1 if failures else 0)
 

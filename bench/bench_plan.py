@@ -9,6 +9,7 @@ province level.
 
 Targets: load ≤ 2× the floor; province roll-up ≤ 100 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,20 @@ from thidua.settings import CONFIG_DIR
 from thidua.unitgen import national_tree, write_units_csv
 
 
-
 def campaign_yaml(obligations: int) -> str:
     holidays = CONFIG_DIR / "calendars" / "vn_holidays.yaml"
     lines = [
-        "code: toan-quoc-bench", "title: Chiến dịch toàn quốc (đo hiệu năng)", "theme: Đo hiệu năng", "year: 2025",
-        "issuing_unit: TLD", "owner: {department: Ban Thi đua, email: thidua@example.vn}",
-        "plan_issued_on: 01/01/2025", "starts: 01/01/2025", "ends: 31/12/2025",
-        "rounds:", "  - {number: 1, name: Đợt 1, starts: 01/01/2025, ends: 30/06/2025}",
+        "code: toan-quoc-bench",
+        "title: Chiến dịch toàn quốc (đo hiệu năng)",
+        "theme: Đo hiệu năng",
+        "year: 2025",
+        "issuing_unit: TLD",
+        "owner: {department: Ban Thi đua, email: thidua@example.vn}",
+        "plan_issued_on: 01/01/2025",
+        "starts: 01/01/2025",
+        "ends: 31/12/2025",
+        "rounds:",
+        "  - {number: 1, name: Đợt 1, starts: 01/01/2025, ends: 30/06/2025}",
         "  - {number: 2, name: Đợt 2, starts: 30/06/2025, ends: 31/12/2025}",
         "calendar: {holidays_file: " + str(holidays) + "}",
         "obligations:",
@@ -48,13 +55,14 @@ def campaign_yaml(obligations: int) -> str:
     for i in range(obligations):
         due = start + timedelta(days=30 * i)
         lines += [
-            f"  - code: nghia-vu-{i + 1:02d}", "    kind: custom", f"    title: Nghĩa vụ {i + 1}",
-            "    levels: [cdcs]", f"    due: {due:%d/%m/%Y}",
+            f"  - code: nghia-vu-{i + 1:02d}",
+            "    kind: custom",
+            f"    title: Nghĩa vụ {i + 1}",
+            "    levels: [cdcs]",
+            f"    due: {due:%d/%m/%Y}",
             "    fields: [{code: so_lieu, label: Số liệu, type: integer, min: 0}]",
         ]
     return "\n".join(lines) + "\n"
-
-
 
 
 def step_import(url: str, csv_path: Path):
@@ -77,7 +85,9 @@ def step_raw(url: str, campaign_path: Path):
     engine = make_engine(url)
     with Session(engine) as session:
         obligations = session.exec(select(ObligationDef.id, ObligationDef.due_on, ObligationDef.campaign_id)).all()
-        cdcs = session.exec(select(Unit.id, Unit.parent_id).where(Unit.level_code == "cdcs", Unit.active.is_(True))).all()
+        cdcs = session.exec(
+            select(Unit.id, Unit.parent_id).where(Unit.level_code == "cdcs", Unit.active.is_(True))
+        ).all()
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE raw_assignment AS SELECT * FROM assignment WHERE 1=0"))
     table = Assignment.__table__.to_metadata(__import__("sqlalchemy").MetaData(), name="raw_assignment")  # type: ignore[attr-defined]
@@ -89,10 +99,25 @@ def step_raw(url: str, campaign_path: Path):
             due_at = end_of_day_utc(due_on)
             rows = []
             for unit_id, parent_id in cdcs:
-                rows.append({"id": next_id, "campaign_id": campaign_id, "obligation_id": ob_id, "unit_id": unit_id,
-                             "reviewer_unit_id": parent_id, "due_on": due_on, "due_at": due_at, "status": "chua_gui",
-                             "late": False, "current_version": 0, "active": True, "version": 1, "updated_at": now,
-                             "submitted_at": None, "reviewed_at": None})
+                rows.append(
+                    {
+                        "id": next_id,
+                        "campaign_id": campaign_id,
+                        "obligation_id": ob_id,
+                        "unit_id": unit_id,
+                        "reviewer_unit_id": parent_id,
+                        "due_on": due_on,
+                        "due_at": due_at,
+                        "status": "chua_gui",
+                        "late": False,
+                        "current_version": 0,
+                        "active": True,
+                        "version": 1,
+                        "updated_at": now,
+                        "submitted_at": None,
+                        "reviewed_at": None,
+                    }
+                )
                 next_id += 1
             conn.execute(insert(table), rows)
     elapsed = time.perf_counter() - t0
@@ -140,7 +165,6 @@ def step_rollup(url: str, province: str, repeats: int = 30):
     return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))], report.total.owed, len(report.by_group)
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cdcs", type=int, default=130_000)
@@ -165,11 +189,15 @@ def main() -> None:
         print(f"Nạp chiến dịch: {assignments:,} nghĩa vụ trong {load_s:.2f} s, bộ nhớ đỉnh {load_peak:.0f} MB")
         print(f"Sàn (INSERT … SELECT trần vào bảng trống cùng chỉ mục): {floor_rows:,} dòng trong {floor_s:.2f} s")
         print(f"Tỉ lệ nạp / sàn: {load_s / floor_s:.2f} (mục tiêu ≤ 2)")
-        print(f"Tham khảo — Core executemany cùng số dòng: {raw_rows:,} dòng trong {raw_s:.2f} s, bộ nhớ đỉnh {raw_peak:.0f} MB "
-              f"(tỉ lệ nạp / executemany {load_s / raw_s:.2f})")
+        print(
+            f"Tham khảo — Core executemany cùng số dòng: {raw_rows:,} dòng trong {raw_s:.2f} s, bộ nhớ đỉnh {raw_peak:.0f} MB "
+            f"(tỉ lệ nạp / executemany {load_s / raw_s:.2f})"
+        )
         median, p95, owed, groups = in_child(step_rollup, url, "T01")
-        print(f"Tổng hợp tình hình cấp tỉnh (T01: {owed:,} nghĩa vụ, {groups} đơn vị trực thuộc): "
-              f"trung vị {median:.1f} ms, p95 {p95:.1f} ms (mục tiêu ≤ 100 ms)")
+        print(
+            f"Tổng hợp tình hình cấp tỉnh (T01: {owed:,} nghĩa vụ, {groups} đơn vị trực thuộc): "
+            f"trung vị {median:.1f} ms, p95 {p95:.1f} ms (mục tiêu ≤ 100 ms)"
+        )
         median, p95, owed, groups = in_child(step_rollup, url, "TLD")
         print(f"Tổng hợp toàn quốc (TLD: {owed:,} nghĩa vụ, {groups} tỉnh): trung vị {median:.1f} ms, p95 {p95:.1f} ms")
 

@@ -6,6 +6,7 @@ same indexed `assignment` table, measured in the same run, alternately, several 
 
 Target: planning ≤ 2× the bare INSERT … SELECT.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,13 +56,40 @@ def bare_insert_select(engine, campaign_id: int, periods: list[tuple[int, object
     rows = 0
     with engine.begin() as conn:
         for obligation_id, due_on in periods:
-            rows += conn.execute(insert(A).from_select(
-                ["campaign_id", "obligation_id", "unit_id", "reviewer_unit_id", "due_on", "due_at", "status", "late",
-                 "current_version", "active", "version", "updated_at"],
-                select(literal(campaign_id), literal(obligation_id), U.c.id, U.c.parent_id, literal(due_on),
-                       literal(end_of_day_utc(due_on)), literal("chua_gui"), literal(False), literal(0), literal(True),
-                       literal(1), literal(now)).where(U.c.level_code == "cdcs", U.c.active.is_(True)),
-            ).execution_options(preserve_rowcount=True)).rowcount
+            rows += conn.execute(
+                insert(A)
+                .from_select(
+                    [
+                        "campaign_id",
+                        "obligation_id",
+                        "unit_id",
+                        "reviewer_unit_id",
+                        "due_on",
+                        "due_at",
+                        "status",
+                        "late",
+                        "current_version",
+                        "active",
+                        "version",
+                        "updated_at",
+                    ],
+                    select(
+                        literal(campaign_id),
+                        literal(obligation_id),
+                        U.c.id,
+                        U.c.parent_id,
+                        literal(due_on),
+                        literal(end_of_day_utc(due_on)),
+                        literal("chua_gui"),
+                        literal(False),
+                        literal(0),
+                        literal(True),
+                        literal(1),
+                        literal(now),
+                    ).where(U.c.level_code == "cdcs", U.c.active.is_(True)),
+                )
+                .execution_options(preserve_rowcount=True)
+            ).rowcount
     return rows
 
 
@@ -107,18 +135,24 @@ def main() -> None:
             plan_s.append(time.perf_counter() - t0)
             with engine.connect() as conn:
                 campaign_id = conn.execute(text("SELECT id FROM campaign")).scalar_one()
-                periods = conn.execute(select(ObligationDef.id, ObligationDef.due_on).order_by(ObligationDef.due_on)).all()
+                periods = conn.execute(
+                    select(ObligationDef.id, ObligationDef.due_on).order_by(ObligationDef.due_on)
+                ).all()
             clear(engine, campaign_only=False)
             t0 = time.perf_counter()
             rows = bare_insert_select(engine, campaign_id, [(p.id, p.due_on) for p in periods])
             bare_s.append(time.perf_counter() - t0)
             assert rows == result.assignments_created, (rows, result.assignments_created)
             clear(engine, campaign_only=True)
-            print(f"  lần {repeat + 1}: lập kế hoạch {result.assignments_created:,} nghĩa vụ ({len(periods)} kỳ) "
-                  f"{plan_s[-1]:.2f} s; INSERT … SELECT trần {bare_s[-1]:.2f} s")
+            print(
+                f"  lần {repeat + 1}: lập kế hoạch {result.assignments_created:,} nghĩa vụ ({len(periods)} kỳ) "
+                f"{plan_s[-1]:.2f} s; INSERT … SELECT trần {bare_s[-1]:.2f} s"
+            )
         plan, bare = statistics.median(plan_s), statistics.median(bare_s)
-        print(f"Trung vị {args.repeats} lần: lập kế hoạch {plan:.2f} s, INSERT … SELECT trần {bare:.2f} s, "
-              f"tỉ lệ {plan / bare:.2f} (mục tiêu ≤ 2); tải trung bình {os.getloadavg()[0]:.2f} khi kết thúc")
+        print(
+            f"Trung vị {args.repeats} lần: lập kế hoạch {plan:.2f} s, INSERT … SELECT trần {bare:.2f} s, "
+            f"tỉ lệ {plan / bare:.2f} (mục tiêu ≤ 2); tải trung bình {os.getloadavg()[0]:.2f} khi kết thúc"
+        )
 
 
 if __name__ == "__main__":

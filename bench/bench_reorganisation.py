@@ -10,6 +10,7 @@ of the moved CĐCS. The floor does only the UPDATEs (parents, paths, states, rev
 Both are measured inside a transaction that is rolled back (`--dry-run` does the whole work and rolls back),
 repeated, then the real reorganisation runs once and commits. Target: < 30 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,17 +43,33 @@ def districts_of(url: str) -> list[str]:
     engine = make_engine(url)
     parent = U.alias("parent")
     with engine.connect() as conn:
-        return list(conn.execute(
-            select(U.c.code).join(parent, parent.c.id == U.c.parent_id)
-            .where(parent.c.code.in_(MERGED), U.c.name.like("LĐLĐ huyện%")).order_by(U.c.code)).scalars())
+        return list(
+            conn.execute(
+                select(U.c.code)
+                .join(parent, parent.c.id == U.c.parent_id)
+                .where(parent.c.code.in_(MERGED), U.c.name.like("LĐLĐ huyện%"))
+                .order_by(U.c.code)
+            ).scalars()
+        )
 
 
 def write_change_file(path: Path, districts: list[str]) -> int:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["ngay_hieu_luc", "thao_tac", "ma_don_vi", "ma_ke_thua", "ten_don_vi", "ma_cap_tren", "ghi_chu"])
-        writer.writerow(["01/07/2025", "sap_nhap", "; ".join(MERGED), NEW_CODE, "LĐLĐ tỉnh Mẫu số 01-02 (giả lập)",
-                         "TLD", "Nghị quyết sáp nhập tỉnh (giả lập)"])
+        writer.writerow(
+            ["ngay_hieu_luc", "thao_tac", "ma_don_vi", "ma_ke_thua", "ten_don_vi", "ma_cap_tren", "ghi_chu"]
+        )
+        writer.writerow(
+            [
+                "01/07/2025",
+                "sap_nhap",
+                "; ".join(MERGED),
+                NEW_CODE,
+                "LĐLĐ tỉnh Mẫu số 01-02 (giả lập)",
+                "TLD",
+                "Nghị quyết sáp nhập tỉnh (giả lập)",
+            ]
+        )
         for code in districts:
             writer.writerow(["01/07/2025", "giai_the", code, NEW_CODE, "", "", "Kết thúc hoạt động LĐLĐ cấp huyện"])
     return 1 + len(districts)
@@ -69,24 +86,43 @@ def step_floor(url: str, districts: list[str]) -> tuple[float, int, int]:
         trans = conn.begin()
         t0 = time.perf_counter()
         new_path = paths[ids["TLD"]] + path_segment(new_id)
-        conn.execute(insert(U).values(id=new_id, code=NEW_CODE, name="x", level_code="ldld_tinh", parent_id=ids["TLD"],
-                                      emails=[], active=True, path=new_path, depth=1))
+        conn.execute(
+            insert(U).values(
+                id=new_id,
+                code=NEW_CODE,
+                name="x",
+                level_code="ldld_tinh",
+                parent_id=ids["TLD"],
+                emails=[],
+                active=True,
+                path=new_path,
+                depth=1,
+            )
+        )
         units = 0
         for old in [*(ids[c] for c in MERGED), *(ids[c] for c in districts)]:
             old_path = paths[old]
             units += conn.execute(update(U).where(U.c.parent_id == old).values(parent_id=new_id)).rowcount
             where = and_(U.c.path > old_path, U.c.path < subtree_upper_bound(old_path))
             prefix = new_path  # children of a merged province and of a dissolved district go to the new province
-            conn.execute(update(U).where(where).values(
-                path=literal(prefix, String) + func.substr(U.c.path, literal(len(old_path) + 1, Integer)),
-                depth=U.c.depth + (len(prefix) - len(old_path)) // 9))
+            conn.execute(
+                update(U)
+                .where(where)
+                .values(
+                    path=literal(prefix, String) + func.substr(U.c.path, literal(len(old_path) + 1, Integer)),
+                    depth=U.c.depth + (len(prefix) - len(old_path)) // 9,
+                )
+            )
             if old in (ids[c] for c in MERGED):  # district paths changed: read them again
                 for code in districts:
                     paths[ids[code]] = conn.execute(select(U.c.path).where(U.c.id == ids[code])).scalar_one()
         ended = [ids[c] for c in (*MERGED, *districts)]
         conn.execute(update(U).where(U.c.id.in_(ended)).values(active=False))
-        rows = conn.execute(update(A).where(A.c.reviewer_unit_id.in_([ids[c] for c in districts]),
-                                            A.c.status != "da_duyet").values(reviewer_unit_id=new_id)).rowcount
+        rows = conn.execute(
+            update(A)
+            .where(A.c.reviewer_unit_id.in_([ids[c] for c in districts]), A.c.status != "da_duyet")
+            .values(reviewer_unit_id=new_id)
+        ).rowcount
         elapsed = time.perf_counter() - t0
         trans.rollback()
     return elapsed, units, rows
@@ -121,21 +157,29 @@ def main() -> None:
         districts = districts_of(url)
         change_file = workdir / "sap_nhap.csv"
         rows = write_change_file(change_file, districts)
-        print(f"Tệp thay đổi: {rows} dòng (sáp nhập {' + '.join(MERGED)} → {NEW_CODE}, giải thể {len(districts)} LĐLĐ huyện)")
+        print(
+            f"Tệp thay đổi: {rows} dòng (sáp nhập {' + '.join(MERGED)} → {NEW_CODE}, giải thể {len(districts)} LĐLĐ huyện)"
+        )
         floors, dry = [], []
         for _ in range(args.repeats):
             floor_s, floor_units, floor_rows = in_child(step_floor, url, districts)
             floors.append(floor_s)
             dry_s, versioned, carried, peak = in_child(step_reorganise, url, change_file, True)
             dry.append(dry_s)
-        print(f"Sàn (UPDATE trần cùng các dòng, hoàn tác): {floor_units:,} đơn vị đổi cấp trên, {floor_rows:,} nghĩa vụ "
-              f"đổi người duyệt; trung vị {statistics.median(floors):.2f} s ({', '.join(f'{s:.2f}' for s in floors)})")
-        print(f"Tái cấu trúc --dry-run (làm đủ rồi hoàn tác): trung vị {statistics.median(dry):.2f} s "
-              f"({', '.join(f'{s:.2f}' for s in dry)}), {versioned:,} phiên bản đơn vị, chuyển theo {carried}, "
-              f"bộ nhớ đỉnh {peak:.0f} MB")
+        print(
+            f"Sàn (UPDATE trần cùng các dòng, hoàn tác): {floor_units:,} đơn vị đổi cấp trên, {floor_rows:,} nghĩa vụ "
+            f"đổi người duyệt; trung vị {statistics.median(floors):.2f} s ({', '.join(f'{s:.2f}' for s in floors)})"
+        )
+        print(
+            f"Tái cấu trúc --dry-run (làm đủ rồi hoàn tác): trung vị {statistics.median(dry):.2f} s "
+            f"({', '.join(f'{s:.2f}' for s in dry)}), {versioned:,} phiên bản đơn vị, chuyển theo {carried}, "
+            f"bộ nhớ đỉnh {peak:.0f} MB"
+        )
         real_s, versioned, carried, peak = in_child(step_reorganise, url, change_file, False)
-        print(f"Tái cấu trúc thật (ghi): {real_s:.2f} s (mục tiêu < 30 s); tỉ lệ / sàn: "
-              f"{real_s / statistics.median(floors):.1f}")
+        print(
+            f"Tái cấu trúc thật (ghi): {real_s:.2f} s (mục tiêu < 30 s); tỉ lệ / sàn: "
+            f"{real_s / statistics.median(floors):.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ For each database:
 
 Worker and sink CPU are reported per message: on a machine with few cores they show where the time goes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,12 +99,25 @@ def plan_campaign(url: str, workdir: Path, cdcs: int, obligations: int) -> dict[
     with engine.connect() as conn:
         stored = conn.execute(text("select count(*) from assignment")).scalar_one()
     engine.dispose()
-    return {"units": units, "import_s": import_s, "import_peak_mb": import_peak, "assignments": stored,
-            "load_s": load_s, "load_peak_mb": load_peak}
+    return {
+        "units": units,
+        "import_s": import_s,
+        "import_peak_mb": import_peak,
+        "assignments": stored,
+        "load_s": load_s,
+        "load_peak_mb": load_peak,
+    }
 
 
-def wave(url: str, workdir: Path, workers: int, port: int, conn: multiprocessing.connection.Connection,
-         batch: int, connections: int) -> dict[str, float]:
+def wave(
+    url: str,
+    workdir: Path,
+    workers: int,
+    port: int,
+    conn: multiprocessing.connection.Connection,
+    batch: int,
+    connections: int,
+) -> dict[str, float]:
     engine = make_engine(url)
     with engine.begin() as db:
         db.execute(delete(O))
@@ -114,8 +128,15 @@ def wave(url: str, workdir: Path, workers: int, port: int, conn: multiprocessing
     ask(conn, "reset")
     sink_cpu_before = ask(conn, "count")["cpu_s"]
     settings = Settings(data_dir=workdir, database_url=url, dispatch_batch_size=batch, smtp_connections=connections)
-    smtp = SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, sender_name=settings.smtp_sender_name,
-                        connections=connections, batch_size=1000, local_hostname="bench.local")
+    smtp = SmtpSettings(
+        host="127.0.0.1",
+        port=port,
+        sender=SENDER,
+        sender_name=settings.smtp_sender_name,
+        connections=connections,
+        batch_size=1000,
+        local_hostname="bench.local",
+    )
     load_before = os.getloadavg()[0]
     summary: PoolSummary = run_dispatch_workers(settings, workers, now=WAVE_AT, smtp=smtp)
     counts = ask(conn, "count")
@@ -123,17 +144,31 @@ def wave(url: str, workdir: Path, workers: int, port: int, conn: multiprocessing
         ledger = dict(db.execute(select(O.c.status, func.count()).group_by(O.c.status)).all())
     engine.dispose()
     rows = plan.reminders
-    if summary.failed_workers or counts["messages"] != rows or counts["distinct"] != rows or counts["duplicated"] \
-            or ledger != {"sent": rows}:
-        raise SystemExit(f"{workers} workers: the sink or the ledger disagrees: planned {rows}, sink {counts}, "
-                         f"ledger {ledger}, failed workers {summary.failed_workers}")
+    if (
+        summary.failed_workers
+        or counts["messages"] != rows
+        or counts["distinct"] != rows
+        or counts["duplicated"]
+        or ledger != {"sent": rows}
+    ):
+        raise SystemExit(
+            f"{workers} workers: the sink or the ledger disagrees: planned {rows}, sink {counts}, "
+            f"ledger {ledger}, failed workers {summary.failed_workers}"
+        )
     worker_cpu = sum(r.cpu_seconds for r in summary.reports)
     sink_cpu = counts["cpu_s"] - sink_cpu_before
-    return {"workers": workers, "messages": rows, "plan_s": plan_s, "wave_s": summary.seconds,
-            "msg_s": rows / summary.seconds, "worker_cpu_us": worker_cpu / rows * 1e6,
-            "sink_cpu_us": sink_cpu / rows * 1e6, "cores_busy": (worker_cpu + sink_cpu) / summary.seconds,
-            "load_1m": load_before,
-            "claimed_by_worker": [r.totals.claimed for r in summary.reports]}
+    return {
+        "workers": workers,
+        "messages": rows,
+        "plan_s": plan_s,
+        "wave_s": summary.seconds,
+        "msg_s": rows / summary.seconds,
+        "worker_cpu_us": worker_cpu / rows * 1e6,
+        "sink_cpu_us": sink_cpu / rows * 1e6,
+        "cores_busy": (worker_cpu + sink_cpu) / summary.seconds,
+        "load_1m": load_before,
+        "claimed_by_worker": [r.totals.claimed for r in summary.reports],
+    }
 
 
 def vacuum(engine) -> None:  # noqa: ANN001
@@ -161,23 +196,32 @@ def run_backend(backend: str, args: argparse.Namespace, port: int, conn) -> dict
         workdir = Path(tmp)
         url = prepare(backend, workdir, SCHEMA)
         planned = plan_campaign(url, workdir, args.cdcs, args.obligations)
-        print(f"[{name}] kế hoạch: {planned['units']:,} đơn vị nhập trong {planned['import_s']:.1f} s; "
-              f"{planned['assignments']:,} nghĩa vụ lập trong {planned['load_s']:.1f} s", flush=True)
+        print(
+            f"[{name}] kế hoạch: {planned['units']:,} đơn vị nhập trong {planned['import_s']:.1f} s; "
+            f"{planned['assignments']:,} nghĩa vụ lập trong {planned['load_s']:.1f} s",
+            flush=True,
+        )
         counts = [w for w in args.workers if backend == "pg" or w == 1]
         waves = []
         for workers in counts:
             result = wave(url, workdir, workers, port, conn, args.batch, args.connections)
             waves.append(result)
-            print(f"[{name}] {workers} tiến trình: {result['messages']:,} thư trong {result['wave_s']:.1f} s = "
-                  f"{result['msg_s']:.0f} thư/s (lập lịch {result['plan_s']:.1f} s; CPU tiến trình gửi "
-                  f"{result['worker_cpu_us']:.0f} µs/thư, hộp thư {result['sink_cpu_us']:.0f} µs/thư, "
-                  f"bận {result['cores_busy']:.2f} lõi; "
-                  f"tải 1 phút {result['load_1m']:.1f}; mỗi tiến trình nhận {result['claimed_by_worker']})", flush=True)
+            print(
+                f"[{name}] {workers} tiến trình: {result['messages']:,} thư trong {result['wave_s']:.1f} s = "
+                f"{result['msg_s']:.0f} thư/s (lập lịch {result['plan_s']:.1f} s; CPU tiến trình gửi "
+                f"{result['worker_cpu_us']:.0f} µs/thư, hộp thư {result['sink_cpu_us']:.0f} µs/thư, "
+                f"bận {result['cores_busy']:.2f} lõi; "
+                f"tải 1 phút {result['load_1m']:.1f}; mỗi tiến trình nhận {result['claimed_by_worker']})",
+                flush=True,
+            )
         if backend == "pg":
             drop(SCHEMA)
     consolidated = consolidation(backend, args.cdcs)
-    print(f"[{name}] tổng hợp một đợt: {consolidated['aggregating_units']:,} đơn vị tổng hợp, "
-          f"{consolidated['snapshots']:,} bản số liệu trong {consolidated['consolidation_s']:.2f} s", flush=True)
+    print(
+        f"[{name}] tổng hợp một đợt: {consolidated['aggregating_units']:,} đơn vị tổng hợp, "
+        f"{consolidated['snapshots']:,} bản số liệu trong {consolidated['consolidation_s']:.2f} s",
+        flush=True,
+    )
     return {"backend": backend, **planned, "waves": waves, **consolidated}
 
 
@@ -191,8 +235,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
-    print(f"{os.cpu_count()} lõi CPU; {args.cdcs:,} CĐCS, {args.obligations} nghĩa vụ; lô {args.batch} thư, "
-          f"{args.connections} kết nối SMTP mỗi tiến trình", flush=True)
+    print(
+        f"{os.cpu_count()} lõi CPU; {args.cdcs:,} CĐCS, {args.obligations} nghĩa vụ; lô {args.batch} thư, "
+        f"{args.connections} kết nối SMTP mỗi tiến trình",
+        flush=True,
+    )
     results = []
     with sink_process() as (port, conn):
         for backend in args.backends.split(","):

@@ -226,9 +226,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=130_000, help="messages for (a) and for (c)")
     parser.add_argument("--connections", type=int, default=8, help="parallel SMTP connections for (a) and (c)")
     parser.add_argument("--chunk", type=int, default=5_000, help="messages per deliver() call in (c)")
-    parser.add_argument(
-        "--naive-n", type=int, help="messages for (b), default --n (~50 msg/s: 130000 take ~45 min)"
-    )
+    parser.add_argument("--naive-n", type=int, help="messages for (b), default --n (~50 msg/s: 130000 take ~45 min)")
     args = parser.parse_args()
     n, c, chunk = args.n, args.connections, args.chunk
     naive_n = args.naive_n or n
@@ -239,7 +237,11 @@ def main() -> None:
     raw, ours = Clock(f"(a) raw aiosmtplib, prebuilt bytes, {c} conn"), Clock(f"(c) build_message + deliver, {c} conn")
     with sink_process() as (port, counts):
         settings = SmtpSettings(
-            host="127.0.0.1", port=port, sender=SENDER, connections=c, batch_size=1000,
+            host="127.0.0.1",
+            port=port,
+            sender=SENDER,
+            connections=c,
+            batch_size=1000,
             local_hostname="bench.local",
         )
         for start in range(0, n, chunk):

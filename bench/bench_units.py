@@ -7,6 +7,7 @@
 Prints wall and CPU time of each step, the process's peak memory, and for comparison the time of a raw
 SQLAlchemy Core executemany of the very same unit rows into an empty table (the floor for the insert).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,7 +109,7 @@ def compare_imports(units_csv: Path, work: Path, repeats: int, pg: str | None) -
     print(f"\nSo sánh nhập toàn quốc ({repeats} lần, mỗi lần nhập trong một tiến trình riêng); tải {_load()}")
     for attempt in range(repeats):
         for mode in ("streamed", "whole"):
-            with (postgres_engine(pg) if pg else _sqlite(work / f"cmp-{mode}-{attempt}.db")) as engine:
+            with postgres_engine(pg) if pg else _sqlite(work / f"cmp-{mode}-{attempt}.db") as engine:
                 create_schema(engine)
                 load_levels(engine)
                 url = engine.url.render_as_string(hide_password=False)
@@ -118,26 +119,34 @@ def compare_imports(units_csv: Path, work: Path, repeats: int, pg: str | None) -
                 result = parent.recv()
                 process.join()
                 runs[mode].append(result)
-                print(f"  lần {attempt + 1} {'đọc luồng ' if mode == 'streamed' else 'đọc cả tệp'}: {n(result[4])} đơn vị "
-                      f"{result[0]:6.2f} s (CPU {result[1]:6.2f} s), bộ nhớ đỉnh {result[2]:4.0f} MB "
-                      f"(trước khi nhập {result[3]:.0f} MB); tải {_load()}", flush=True)
+                print(
+                    f"  lần {attempt + 1} {'đọc luồng ' if mode == 'streamed' else 'đọc cả tệp'}: {n(result[4])} đơn vị "
+                    f"{result[0]:6.2f} s (CPU {result[1]:6.2f} s), bộ nhớ đỉnh {result[2]:4.0f} MB "
+                    f"(trước khi nhập {result[3]:.0f} MB); tải {_load()}",
+                    flush=True,
+                )
                 if mode == "whole":
                     with engine.connect() as conn:
                         rows = [dict(r._mapping) for r in conn.execute(select(Unit.__table__).order_by(Unit.depth))]
-        with (postgres_engine(pg) if pg else _sqlite(work / f"floor-{attempt}.db")) as empty:
+        with postgres_engine(pg) if pg else _sqlite(work / f"floor-{attempt}.db") as empty:
             create_schema(empty)
             load_levels(empty)
             wall = time.perf_counter()
             with empty.begin() as conn:
                 conn.execute(insert(Unit.__table__), rows)
             floors.append(time.perf_counter() - wall)
-            print(f"  lần {attempt + 1} sàn (Core executemany {n(len(rows))} dòng unit, không kiểm tra, không nhật ký): "
-                  f"{floors[-1]:6.2f} s", flush=True)
+            print(
+                f"  lần {attempt + 1} sàn (Core executemany {n(len(rows))} dòng unit, không kiểm tra, không nhật ký): "
+                f"{floors[-1]:6.2f} s",
+                flush=True,
+            )
         del rows
     for mode, label in (("streamed", "đọc luồng (mới)"), ("whole", "đọc cả tệp (cũ)")):
         wall = statistics.median(r[0] for r in runs[mode])
         peak = statistics.median(r[2] for r in runs[mode])
-        print(f"  Trung vị {label}: {wall:.2f} s ({wall / statistics.median(floors):.1f}× sàn), bộ nhớ đỉnh {peak:.0f} MB")
+        print(
+            f"  Trung vị {label}: {wall:.2f} s ({wall / statistics.median(floors):.1f}× sàn), bộ nhớ đỉnh {peak:.0f} MB"
+        )
     print(f"  Trung vị sàn: {statistics.median(floors):.2f} s; tải {_load()}")
 
 
@@ -169,8 +178,10 @@ def run(label: str, make: Callable[[], ContextManager[Engine]], units_csv: Path,
         load_levels(engine)
         rss_before = peak_rss_mb()
         report = timed("import (đọc CSV, kiểm tra, ghi, nhật ký)", lambda: import_units(engine, units_csv))
-        print(f"  → thêm mới {n(len(report.created))} đơn vị; bộ nhớ đỉnh {peak_rss_mb():.0f} MB "
-              f"(trước khi nhập {rss_before:.0f} MB)")
+        print(
+            f"  → thêm mới {n(len(report.created))} đơn vị; bộ nhớ đỉnh {peak_rss_mb():.0f} MB "
+            f"(trước khi nhập {rss_before:.0f} MB)"
+        )
         again = timed("nhập lại cùng tệp (không đổi)", lambda: import_units(engine, units_csv))
         assert again.changed == 0, again.counts
         code, target = move_file(units_csv, work / "move.csv")
@@ -197,18 +208,30 @@ def main() -> None:
     parser.add_argument("--cdcs", type=int, default=130_000)
     parser.add_argument("--provinces", type=int, default=63)
     parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--pg", nargs="?", const=DEFAULT_PG, default=None, metavar="URL",
-                        help="also run on PostgreSQL (default URL: THIDUA_TEST_POSTGRES or the test database)")
-    parser.add_argument("--compare", type=int, default=0, metavar="N",
-                        help="only: the import streamed vs whole-file, each in its own process, N times (median)")
+    parser.add_argument(
+        "--pg",
+        nargs="?",
+        const=DEFAULT_PG,
+        default=None,
+        metavar="URL",
+        help="also run on PostgreSQL (default URL: THIDUA_TEST_POSTGRES or the test database)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only: the import streamed vs whole-file, each in its own process, N times (median)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_units_") as tmp:
         work = Path(tmp)
         units_csv = work / "national.csv"
         print(f"Cây đơn vị toàn quốc giả lập: {args.provinces} tỉnh, {n(args.cdcs)} CĐCS (seed {args.seed})")
-        count = timed("sinh và ghi CSV",
-                      lambda: write_units_csv(national_tree(args.seed, args.provinces, args.cdcs), units_csv))
+        count = timed(
+            "sinh và ghi CSV", lambda: write_units_csv(national_tree(args.seed, args.provinces, args.cdcs), units_csv)
+        )
         print(f"  → {n(count)} đơn vị, {units_csv.stat().st_size / 1e6:.1f} MB")
 
         if args.compare:

@@ -16,6 +16,7 @@ Measured against a real server (uvicorn in its own process, SQLite by default) f
     /work/venv/bin/python bench/bench_web.py [--cdcs 130000] [--nominations 10000] [--rate 50] [--seconds 120]
                                             [--database-url URL] [--json results.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,10 +58,12 @@ REPORT = {"so_sang_kien": "3", "so_doan_vien_moi": "12", "so_cdcs_thanh_lap": "0
 
 
 def campaign_yaml() -> str:
-    fields = ("[{code: so_sang_kien, label: Số sáng kiến, type: integer, required: true, min: 0}, "
-              "{code: so_doan_vien_moi, label: Số đoàn viên mới, type: integer, required: true, min: 0}, "
-              "{code: so_cdcs_thanh_lap, label: Số CĐCS mới thành lập, type: integer, min: 0}, "
-              "{code: guong_dien_hinh, label: Gương điển hình, type: text, max_length: 2000}]")
+    fields = (
+        "[{code: so_sang_kien, label: Số sáng kiến, type: integer, required: true, min: 0}, "
+        "{code: so_doan_vien_moi, label: Số đoàn viên mới, type: integer, required: true, min: 0}, "
+        "{code: so_cdcs_thanh_lap, label: Số CĐCS mới thành lập, type: integer, min: 0}, "
+        "{code: guong_dien_hinh, label: Gương điển hình, type: text, max_length: 2000}]"
+    )
     return f"""code: {CAMPAIGN}
 title: Phong trào thi đua toàn quốc 2025 (đo hiệu năng trang web)
 theme: Đo hiệu năng
@@ -73,7 +76,7 @@ ends: 31/12/2025
 rounds:
   - {{number: 1, name: Đợt 1, starts: 01/01/2025, ends: 30/06/2025}}
   - {{number: 2, name: Đợt 2, starts: 30/06/2025, ends: 31/12/2025}}
-calendar: {{holidays_file: {CONFIG_DIR / 'calendars' / 'vn_holidays.yaml'}}}
+calendar: {{holidays_file: {CONFIG_DIR / "calendars" / "vn_holidays.yaml"}}}
 obligations:
   - {{code: dang-ky, kind: registration, title: Đăng ký thi đua, levels: [cap_tren_truc_tiep, cdcs], due: 15/03/2025,
      fields: [{{code: cong_trinh_moi, label: Công trình mới, type: text, required: true}}]}}
@@ -125,28 +128,74 @@ def build(engine: Engine, workdir: Path, cdcs: int, nominations: int) -> dict[st
 def _seed_reports(session: Session, campaign_id: int) -> dict[str, Any]:
     """60 % of the CĐCS sent their round-1 report (every other one of those accepted): INSERT … SELECT."""
     A, S, U = Assignment.__table__, Submission.__table__, Unit.__table__  # type: ignore[attr-defined]
-    ob = session.execute(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id,
-                                                     ObligationDef.code == "so-ket-dot-1")).scalars().one()
+    ob = (
+        session.execute(
+            select(ObligationDef).where(ObligationDef.campaign_id == campaign_id, ObligationDef.code == "so-ket-dot-1")
+        )
+        .scalars()
+        .one()
+    )
     sent_at = datetime(2025, 7, 2, 2, 0, tzinfo=timezone.utc)
-    chosen = and_(A.c.obligation_id == ob.id, A.c.unit_id % 5 < 3,
-                  A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs")))
+    chosen = and_(
+        A.c.obligation_id == ob.id, A.c.unit_id % 5 < 3, A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs"))
+    )
     accepted = A.c.unit_id % 2 == 0
     data = {"so_sang_kien": 2, "so_doan_vien_moi": 5}
-    session.execute(insert(S).from_select(
-        ["assignment_id", "obligation_id", "unit_id", "version", "data", "submitted_by", "submitted_at", "source",
-         "late", "review_status", "reviewed_by", "reviewed_at"],
-        select(A.c.id, A.c.obligation_id, A.c.unit_id, literal(1), literal(data, S.c.data.type), literal("bench"),
-               literal(sent_at), literal("bench"), literal(False), literal("cho_duyet"), literal(None),
-               literal(None)).where(chosen)))
-    session.execute(update(S).where(S.c.obligation_id == ob.id, S.c.unit_id % 2 == 0)
-                    .values(review_status="da_duyet", reviewed_by="bench", reviewed_at=sent_at))
+    session.execute(
+        insert(S).from_select(
+            [
+                "assignment_id",
+                "obligation_id",
+                "unit_id",
+                "version",
+                "data",
+                "submitted_by",
+                "submitted_at",
+                "source",
+                "late",
+                "review_status",
+                "reviewed_by",
+                "reviewed_at",
+            ],
+            select(
+                A.c.id,
+                A.c.obligation_id,
+                A.c.unit_id,
+                literal(1),
+                literal(data, S.c.data.type),
+                literal("bench"),
+                literal(sent_at),
+                literal("bench"),
+                literal(False),
+                literal("cho_duyet"),
+                literal(None),
+                literal(None),
+            ).where(chosen),
+        )
+    )
+    session.execute(
+        update(S)
+        .where(S.c.obligation_id == ob.id, S.c.unit_id % 2 == 0)
+        .values(review_status="da_duyet", reviewed_by="bench", reviewed_at=sent_at)
+    )
     session.execute(update(A).where(chosen).values(status="da_gui", current_version=1, submitted_at=sent_at, version=2))
     session.execute(update(A).where(chosen, accepted).values(status="da_duyet", reviewed_at=sent_at))
-    waiting = session.execute(select(A.c.reviewer_unit_id, func.count()).where(A.c.obligation_id == ob.id,
-                              A.c.status == "da_gui").group_by(A.c.reviewer_unit_id)
-                              .order_by(func.count().desc()).limit(1)).one()
-    free = list(session.execute(select(A.c.id, A.c.unit_id).where(A.c.obligation_id == ob.id, A.c.status == "chua_gui",
-                                A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs")))).all())
+    waiting = session.execute(
+        select(A.c.reviewer_unit_id, func.count())
+        .where(A.c.obligation_id == ob.id, A.c.status == "da_gui")
+        .group_by(A.c.reviewer_unit_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).one()
+    free = list(
+        session.execute(
+            select(A.c.id, A.c.unit_id).where(
+                A.c.obligation_id == ob.id,
+                A.c.status == "chua_gui",
+                A.c.unit_id.in_(select(U.c.id).where(U.c.level_code == "cdcs")),
+            )
+        ).all()
+    )
     sent = session.execute(select(func.count()).select_from(S)).scalar_one()
     print(f"  báo cáo đợt 1 đã gửi: {sent:,}; hàng chờ lớn nhất: {waiting[1]} báo cáo")
     return {"busiest_reviewer_unit": waiting[0], "free_assignments": free}
@@ -155,8 +204,9 @@ def _seed_reports(session: Session, campaign_id: int) -> dict[str, Any]:
 def _seed_nominations(session: Session, campaign_id: int, count: int) -> dict[str, Any]:
     """`count` nominations from CĐCS: 80 % under review at their union, 10 % at the province, 10 % decided."""
     U = Unit.__table__  # type: ignore[attr-defined]
-    rows = session.execute(select(U.c.id, U.c.parent_id, U.c.path).where(U.c.level_code == "cdcs")
-                           .order_by(U.c.id).limit(count)).all()
+    rows = session.execute(
+        select(U.c.id, U.c.parent_id, U.c.path).where(U.c.level_code == "cdcs").order_by(U.c.id).limit(count)
+    ).all()
     province_of = {r.id: int(r.path.split(".")[1]) for r in rows}
     now = SERVER_NOW
     payload = []
@@ -167,19 +217,42 @@ def _seed_nominations(session: Session, campaign_id: int, count: int) -> dict[st
             status, holder, level = "under_review", province_of[unit_id], "ldld_tinh"
         elif kind == 9:
             status, holder, level = "decided", province_of[unit_id], "ldld_tinh"
-        payload.append({
-            "campaign_id": campaign_id, "catalogue_code": "qd1689-2019", "award_code": "bang-khen-ldld-tinh-chuyen-de",
-            "award_name": "Bằng khen của Liên đoàn Lao động tỉnh (chuyên đề, sơ kết đợt)", "award_kind": "certificate",
-            "award_scope": "thematic", "subject": "collective", "nominee_unit_id": unit_id,
-            "nominee_name": f"CĐCS số {unit_id}", "nominee_position": "", "nominee_key": nominee_key("collective", unit_id),
-            "occasion": "round", "round_number": 1, "theme": "Sáng kiến", "achievement": "Có nhiều sáng kiến",
-            "achievement_key": achievement_key(campaign_id, "round", 1, "Sáng kiến"), "discipline": "", "dossier": {},
-            "origin_unit_id": unit_id, "origin_level": "cdcs", "deciding_level": "ldld_tinh",
-            "deciding_unit_id": province_of[unit_id], "status": status, "current_unit_id": holder,
-            "current_level": level, "decision_number": "12/QĐ" if status == "decided" else "",
-            "decision_date": date(2025, 7, 4) if status == "decided" else None, "decision_signer": "",
-            "created_by": "bench", "created_at": now, "updated_at": now, "version": 3,
-        })
+        payload.append(
+            {
+                "campaign_id": campaign_id,
+                "catalogue_code": "qd1689-2019",
+                "award_code": "bang-khen-ldld-tinh-chuyen-de",
+                "award_name": "Bằng khen của Liên đoàn Lao động tỉnh (chuyên đề, sơ kết đợt)",
+                "award_kind": "certificate",
+                "award_scope": "thematic",
+                "subject": "collective",
+                "nominee_unit_id": unit_id,
+                "nominee_name": f"CĐCS số {unit_id}",
+                "nominee_position": "",
+                "nominee_key": nominee_key("collective", unit_id),
+                "occasion": "round",
+                "round_number": 1,
+                "theme": "Sáng kiến",
+                "achievement": "Có nhiều sáng kiến",
+                "achievement_key": achievement_key(campaign_id, "round", 1, "Sáng kiến"),
+                "discipline": "",
+                "dossier": {},
+                "origin_unit_id": unit_id,
+                "origin_level": "cdcs",
+                "deciding_level": "ldld_tinh",
+                "deciding_unit_id": province_of[unit_id],
+                "status": status,
+                "current_unit_id": holder,
+                "current_level": level,
+                "decision_number": "12/QĐ" if status == "decided" else "",
+                "decision_date": date(2025, 7, 4) if status == "decided" else None,
+                "decision_signer": "",
+                "created_by": "bench",
+                "created_at": now,
+                "updated_at": now,
+                "version": 3,
+            }
+        )
     session.execute(insert(Nomination.__table__), payload)  # type: ignore[attr-defined]
     return {"nominations": len(payload)}
 
@@ -192,19 +265,43 @@ def _seed_people(session: Session, campaign_id: int) -> dict[str, Any]:
 
 def create_users(engine: Engine, facts: dict[str, Any], submitters: list[tuple[int, int]]) -> dict[str, Any]:
     """Accounts for the measured people: returns their ids (user id, unit id, e-mail)."""
-    people = [("reviewer", facts["busiest_reviewer_unit"], "reviewer"), ("office_province", facts["province"], "office"),
-              ("office_national", facts["tld"], "office")]
-    rows = [{"email": f"{key}@example.vn", "full_name": key, "unit_id": unit, "role": role, "active": True,
-             "created_at": SERVER_NOW} for key, unit, role in people]
-    rows += [{"email": f"cdcs{unit}@example.vn", "full_name": "", "unit_id": unit, "role": "unit_officer",
-              "active": True, "created_at": SERVER_NOW} for _, unit in submitters]
+    people = [
+        ("reviewer", facts["busiest_reviewer_unit"], "reviewer"),
+        ("office_province", facts["province"], "office"),
+        ("office_national", facts["tld"], "office"),
+    ]
+    rows = [
+        {
+            "email": f"{key}@example.vn",
+            "full_name": key,
+            "unit_id": unit,
+            "role": role,
+            "active": True,
+            "created_at": SERVER_NOW,
+        }
+        for key, unit, role in people
+    ]
+    rows += [
+        {
+            "email": f"cdcs{unit}@example.vn",
+            "full_name": "",
+            "unit_id": unit,
+            "role": "unit_officer",
+            "active": True,
+            "created_at": SERVER_NOW,
+        }
+        for _, unit in submitters
+    ]
     with Session(engine) as session, session.begin():
         session.execute(insert(User.__table__), rows)  # type: ignore[attr-defined]
-        found = {email: (uid, unit) for uid, email, unit in session.execute(
-            select(User.id, User.email, User.unit_id))}
-    return {"people": {key: found[f"{key}@example.vn"] + (f"{key}@example.vn",) for key, _, _ in people},
-            "submitters": [(assignment, found[f"cdcs{unit}@example.vn"][0], f"cdcs{unit}@example.vn")
-                           for assignment, unit in submitters]}
+        found = {email: (uid, unit) for uid, email, unit in session.execute(select(User.id, User.email, User.unit_id))}
+    return {
+        "people": {key: found[f"{key}@example.vn"] + (f"{key}@example.vn",) for key, _, _ in people},
+        "submitters": [
+            (assignment, found[f"cdcs{unit}@example.vn"][0], f"cdcs{unit}@example.vn")
+            for assignment, unit in submitters
+        ],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -215,8 +312,9 @@ def serve(url: str, port: int, data_dir: str) -> None:
 
     from thidua.web.app import create_app
 
-    settings = Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET,
-                        base_url=f"http://127.0.0.1:{port}")
+    settings = Settings(
+        data_dir=Path(data_dir), database_url=url, secret_key=SECRET, base_url=f"http://127.0.0.1:{port}"
+    )
     app = create_app(settings, make_engine(url), clock=lambda: SERVER_NOW)
     app.state.send_mail_now = None
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -247,19 +345,27 @@ def time_page(base: str, path: str, headers: dict[str, str], repeats: int, warmu
             if answer.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {answer.status_code}: {answer.text[:300]}")
     first, measured = timings[0], timings[warmup:]
-    return {"first_ms": round(first, 1), "p50_ms": round(statistics.median(measured), 1),
-            "p95_ms": round(percentile(measured, 0.95), 1), "max_ms": round(max(measured), 1), "requests": repeats,
-            "bytes": len(answer.content)}
+    return {
+        "first_ms": round(first, 1),
+        "p50_ms": round(statistics.median(measured), 1),
+        "p95_ms": round(percentile(measured, 0.95), 1),
+        "max_ms": round(max(measured), 1),
+        "requests": repeats,
+        "bytes": len(answer.content),
+    }
 
 
-async def submission_load(base: str, settings: Settings, submitters: list[tuple[int, int, str]], rate: float,
-                          seconds: float) -> dict[str, Any]:
+async def submission_load(
+    base: str, settings: Settings, submitters: list[tuple[int, int, str]], rate: float, seconds: float
+) -> dict[str, Any]:
     import httpx
 
     total = int(rate * seconds)
     # Cookies and CSRF tokens are made before the clock starts, so the generator's own work is not timed.
-    plan = [(assignment_id, *session_headers(settings, user_id, email)) for assignment_id, user_id, email
-            in submitters[:total]]
+    plan = [
+        (assignment_id, *session_headers(settings, user_id, email))
+        for assignment_id, user_id, email in submitters[:total]
+    ]
     latencies: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -270,8 +376,9 @@ async def submission_load(base: str, settings: Settings, submitters: list[tuple[
             planned = start + i / rate
             await asyncio.sleep(max(0.0, planned - time.perf_counter()))
             try:
-                answer = await client.post(f"/don-vi/nghia-vu/{assignment_id}", data={**REPORT, "_csrf": csrf},
-                                           headers=headers)
+                answer = await client.post(
+                    f"/don-vi/nghia-vu/{assignment_id}", data={**REPORT, "_csrf": csrf}, headers=headers
+                )
                 if answer.status_code != 303:
                     errors.append(f"HTTP {answer.status_code}")
             except httpx.HTTPError as exc:
@@ -281,10 +388,18 @@ async def submission_load(base: str, settings: Settings, submitters: list[tuple[
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i, *item) for i, item in enumerate(plan)))
         wall = time.perf_counter() - t0
-    return {"requests": len(plan), "rate_per_s": rate, "wall_s": round(wall, 1),
-            "achieved_per_s": round(len(plan) / wall, 1), "errors": len(errors), "error_kinds": sorted(set(errors)),
-            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(percentile(latencies, 0.95), 1),
-            "p99_ms": round(percentile(latencies, 0.99), 1), "max_ms": round(max(latencies), 1)}
+    return {
+        "requests": len(plan),
+        "rate_per_s": rate,
+        "wall_s": round(wall, 1),
+        "achieved_per_s": round(len(plan) / wall, 1),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+    }
 
 
 def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -338,15 +453,23 @@ def main() -> None:
         server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port), str(workdir)])
         try:
             wait_until_up(base, server)
-            results: dict[str, Any] = {"cdcs": args.cdcs, "nominations": facts["nominations"], "database": url.split(":")[0]}
-            for key, who, path, repeats in (("reviewer_queue", "reviewer", "/duyet", 200),
-                                            ("office_dashboard_province", "office_province", "/van-phong", 50),
-                                            ("office_dashboard_national", "office_national", "/van-phong", 30)):
+            results: dict[str, Any] = {
+                "cdcs": args.cdcs,
+                "nominations": facts["nominations"],
+                "database": url.split(":")[0],
+            }
+            for key, who, path, repeats in (
+                ("reviewer_queue", "reviewer", "/duyet", 200),
+                ("office_dashboard_province", "office_province", "/van-phong", 50),
+                ("office_dashboard_national", "office_national", "/van-phong", 30),
+            ):
                 user_id, _unit, email = ids["people"][who]
                 headers, _ = session_headers(settings, user_id, email)
                 results[key] = time_page(base, path, headers, repeats)
                 print(f"{key}: {results[key]}")
-            results["submissions"] = asyncio.run(submission_load(base, settings, ids["submitters"], args.rate, args.seconds))
+            results["submissions"] = asyncio.run(
+                submission_load(base, settings, ids["submitters"], args.rate, args.seconds)
+            )
             results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]  # other work on the machine
             print(f"submissions: {results['submissions']}")
         finally:

@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: run a measured step in its own process, and read its peak memory."""
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -39,8 +40,14 @@ def _serve_counting_sink(port: int, conn: multiprocessing.connection.Connection)
         if command == "reset":
             handler.messages, handler.message_ids = 0, type(handler.message_ids)()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        conn.send({"messages": handler.messages, "distinct": len(handler.message_ids or {}),
-                   "duplicated": len(handler.duplicates()), "cpu_s": usage.ru_utime + usage.ru_stime})
+        conn.send(
+            {
+                "messages": handler.messages,
+                "distinct": len(handler.message_ids or {}),
+                "duplicated": len(handler.duplicates()),
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+            }
+        )
     sink.stop()
 
 

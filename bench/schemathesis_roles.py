@@ -7,6 +7,7 @@ SCHEMATHESIS at its command.
 
     SCHEMATHESIS=/tmp/st/bin/schemathesis /work/main/.venv/bin/python bench/schemathesis_roles.py [--examples 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def main() -> None:
     with Session(engine) as session:
         for role, who in ROLES.items():
             if who:
-                tokens[role] = create_api_token(session, users[who], label=f"schemathesis {role}", actor="bench",
-                                                now=datetime.now(timezone.utc))
+                tokens[role] = create_api_token(
+                    session, users[who], label=f"schemathesis {role}", actor="bench", now=datetime.now(timezone.utc)
+                )
         session.commit()
     engine.dispose()
     port = free_port()
@@ -71,22 +73,41 @@ def main() -> None:
             headers = ["-H", f"Authorization: Bearer {tokens[role]}"] if role in tokens else []
             started = time.perf_counter()
             run = subprocess.run(
-                [command, "run", f"http://127.0.0.1:{port}/api/v1/openapi.json", "--checks", "not_a_server_error",
-                 "--max-examples", str(args.examples), "--no-color", *headers],
-                capture_output=True, text=True, timeout=1800)
+                [
+                    command,
+                    "run",
+                    f"http://127.0.0.1:{port}/api/v1/openapi.json",
+                    "--checks",
+                    "not_a_server_error",
+                    "--max-examples",
+                    str(args.examples),
+                    "--no-color",
+                    *headers,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
             output = run.stdout + run.stderr
             errors = re.findall(r"Server error", output)
             cases = re.search(r"(\d+) generated", output)
-            results[role] = {"exit": run.returncode, "server_errors": len(errors),
-                             "test_cases": int(cases.group(1)) if cases else None,
-                             "seconds": round(time.perf_counter() - started, 1)}
+            results[role] = {
+                "exit": run.returncode,
+                "server_errors": len(errors),
+                "test_cases": int(cases.group(1)) if cases else None,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             if errors:
                 print(output[-4000:], file=sys.stderr)
     finally:
         server.terminate()
         server.join(10)
-    print(json.dumps({"database": "postgresql" if args.postgres else "sqlite", "examples": args.examples,
-                      "roles": results}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {"database": "postgresql" if args.postgres else "sqlite", "examples": args.examples, "roles": results},
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ With N > 1 dispatch workers the scheduled run plans once and starts N runs of th
 separate process on whichever serve process picks it up, and `FOR UPDATE SKIP LOCKED` claims keep their
 batches apart (thidua.services.reminders.claim_batch).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,9 @@ class SendRunsFailed(UnavailableError, RuntimeError):
 # The flows only this mode needs (thin: the work is thidua.services.reminders)
 # ---------------------------------------------------------------------------------------------------
 @flow(name="gui-thu-da-lap-lich")
-async def send_planned_reminders_flow(now: str | None = None, campaign_code: str | None = None,
-                                      max_batches: int | None = None) -> dict[str, Any]:
+async def send_planned_reminders_flow(
+    now: str | None = None, campaign_code: str | None = None, max_batches: int | None = None
+) -> dict[str, Any]:
     """Claim and send batches of what is already planned until nothing is due; one of N in parallel."""
     now = now or utcnow().isoformat()
     owner = service.new_dispatcher_id()
@@ -74,28 +76,46 @@ async def send_planned_reminders_flow(now: str | None = None, campaign_code: str
         lambda campaigns: failure_report_task(now, sorted(campaigns)),
         max_batches=max_batches,
     )
-    return {"owner": owner, "batches": batches, "claimed": totals.claimed, "sent": totals.sent,
-            "partial": totals.partial, "failed": totals.failed, "unknown": totals.unknown,
-            "retried": totals.retried, "skipped": totals.skipped, "stopped_early": stopped_early}
+    return {
+        "owner": owner,
+        "batches": batches,
+        "claimed": totals.claimed,
+        "sent": totals.sent,
+        "partial": totals.partial,
+        "failed": totals.failed,
+        "unknown": totals.unknown,
+        "retried": totals.retried,
+        "skipped": totals.skipped,
+        "stopped_early": stopped_early,
+    }
 
 
 @flow(name="gui-nhac-viec-song-song")
-async def dispatch_parallel_flow(workers: int = 2, now: str | None = None,
-                                 campaign_code: str | None = None) -> dict[str, Any]:
+async def dispatch_parallel_flow(
+    workers: int = 2, now: str | None = None, campaign_code: str | None = None
+) -> dict[str, Any]:
     """Plan once (recovering expired claims first), then `workers` send runs at the same time."""
     now = now or utcnow().isoformat()
     plan = plan_task(now, campaign_code)
-    runs = await asyncio.gather(*(
-        arun_deployment(f"{send_planned_reminders_flow.name}/{PARALLEL}",
-                        parameters={"now": now, "campaign_code": campaign_code},
-                        timeout=SEND_RUN_TIMEOUT_S, poll_interval=2)
-        for _ in range(workers)))
+    runs = await asyncio.gather(
+        *(
+            arun_deployment(
+                f"{send_planned_reminders_flow.name}/{PARALLEL}",
+                parameters={"now": now, "campaign_code": campaign_code},
+                timeout=SEND_RUN_TIMEOUT_S,
+                poll_interval=2,
+            )
+            for _ in range(workers)
+        )
+    )
     states = [(str(run.id), run.state.name if run.state else "?") for run in runs]
     unfinished = [(run_id, state) for run_id, state in states if state != "Completed"]
     if unfinished:
         listing = ", ".join(f"{run_id} ({state})" for run_id, state in unfinished)
-        raise SendRunsFailed(f"{len(unfinished)}/{workers} lượt gửi song song chưa hoàn thành: {listing}; "
-                             "thư chúng đang giữ sẽ được xử lý khi hết hạn giữ chỗ (xem: thidua reminders status)")
+        raise SendRunsFailed(
+            f"{len(unfinished)}/{workers} lượt gửi song song chưa hoàn thành: {listing}; "
+            "thư chúng đang giữ sẽ được xử lý khi hết hạn giữ chỗ (xem: thidua reminders status)"
+        )
     return {"plan": plan, "workers": workers, "runs": [run_id for run_id, _ in states]}
 
 
@@ -126,8 +146,9 @@ def _cron(expression: str, what: str, timezone: str, **kwargs: Any):
     try:
         return Cron(expression, timezone=timezone, **kwargs)
     except ValueError:
-        raise DeploymentConfigError(f"lịch cron không hợp lệ cho {what}: '{expression}' "
-                                    "(5 trường: phút giờ ngày tháng thứ, ví dụ '0 7 * * *')") from None
+        raise DeploymentConfigError(
+            f"lịch cron không hợp lệ cho {what}: '{expression}' (5 trường: phút giờ ngày tháng thứ, ví dụ '0 7 * * *')"
+        ) from None
 
 
 def _check(options: DeploymentOptions) -> None:
@@ -145,28 +166,65 @@ def build_deployments(options: DeploymentOptions) -> list[RunnerDeployment]:
     every = Interval(options.dispatch_every_s, timezone=tz)
     deployments: list[RunnerDeployment] = []
     if options.dispatch_workers == 1:
-        deployments.append(dispatch_reminders_flow.to_deployment(
-            SCHEDULED, schedules=[every], concurrency_limit=_one_at_a_time(), **common,
-            description="Một lượt gửi nhắc việc: lập lịch những gì đến hạn rồi gửi."))
+        deployments.append(
+            dispatch_reminders_flow.to_deployment(
+                SCHEDULED,
+                schedules=[every],
+                concurrency_limit=_one_at_a_time(),
+                **common,
+                description="Một lượt gửi nhắc việc: lập lịch những gì đến hạn rồi gửi.",
+            )
+        )
     else:
-        deployments.append(dispatch_parallel_flow.to_deployment(
-            SCHEDULED, schedules=[every], concurrency_limit=_one_at_a_time(),
-            parameters={"workers": options.dispatch_workers}, **common,
-            description=f"Lập lịch một lần rồi gửi bằng {options.dispatch_workers} lượt chạy song song."))
-        deployments.append(send_planned_reminders_flow.to_deployment(
-            PARALLEL, **common, description="Nhận từng lô thư đã lập lịch và gửi (do lượt theo lịch khởi động)."))
-    deployments.append(consolidate_due_flow.to_deployment(
-        SCHEDULED, schedules=[_cron(options.consolidate_cron, "tổng hợp báo cáo đến hạn", tz)],
-        concurrency_limit=_one_at_a_time(), **common,
-        description="Tổng hợp mọi báo cáo vừa hết hạn nộp (mỗi báo cáo một lần)."))
-    deployments.append(consolidation_flow.to_deployment(
-        ON_DEMAND, **common, description="Tổng hợp một đợt báo cáo khi được yêu cầu (tham số campaign_code, round_number)."))
-    deployments.append(close_nomination_windows.to_deployment(
-        DAILY, concurrency_limit=_one_at_a_time(), **common,
-        schedules=[_cron(options.nominations_cron, "chuyển danh sách đề nghị khen thưởng", tz,
-                         parameters={"campaign_code": code}, slug=f"khen-thuong-{code}")
-                   for code in options.campaigns],
-        description="Chuyển danh sách đề nghị khen thưởng của các cấp đã hết hạn đề xuất; nhắc người duyệt quá hạn."))
+        deployments.append(
+            dispatch_parallel_flow.to_deployment(
+                SCHEDULED,
+                schedules=[every],
+                concurrency_limit=_one_at_a_time(),
+                parameters={"workers": options.dispatch_workers},
+                **common,
+                description=f"Lập lịch một lần rồi gửi bằng {options.dispatch_workers} lượt chạy song song.",
+            )
+        )
+        deployments.append(
+            send_planned_reminders_flow.to_deployment(
+                PARALLEL, **common, description="Nhận từng lô thư đã lập lịch và gửi (do lượt theo lịch khởi động)."
+            )
+        )
+    deployments.append(
+        consolidate_due_flow.to_deployment(
+            SCHEDULED,
+            schedules=[_cron(options.consolidate_cron, "tổng hợp báo cáo đến hạn", tz)],
+            concurrency_limit=_one_at_a_time(),
+            **common,
+            description="Tổng hợp mọi báo cáo vừa hết hạn nộp (mỗi báo cáo một lần).",
+        )
+    )
+    deployments.append(
+        consolidation_flow.to_deployment(
+            ON_DEMAND,
+            **common,
+            description="Tổng hợp một đợt báo cáo khi được yêu cầu (tham số campaign_code, round_number).",
+        )
+    )
+    deployments.append(
+        close_nomination_windows.to_deployment(
+            DAILY,
+            concurrency_limit=_one_at_a_time(),
+            **common,
+            schedules=[
+                _cron(
+                    options.nominations_cron,
+                    "chuyển danh sách đề nghị khen thưởng",
+                    tz,
+                    parameters={"campaign_code": code},
+                    slug=f"khen-thuong-{code}",
+                )
+                for code in options.campaigns
+            ],
+            description="Chuyển danh sách đề nghị khen thưởng của các cấp đã hết hạn đề xuất; nhắc người duyệt quá hạn.",
+        )
+    )
     return deployments
 
 

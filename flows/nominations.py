@@ -6,6 +6,7 @@ lowest level first; lists without a tờ trình are reported, not guessed. It th
 reviewer that is past its review deadline. One task per pass, never per nomination. Only database
 hiccups and conflicts are retried (thidua.errors.is_retryable, the one rule); a refused list is permanent.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,20 +40,28 @@ def _close(campaign_code: str, now: datetime | None, database_url: str | None) -
         if database_url:
             engine.dispose()
     return {
-        "sent": [{"batch_id": b.batch_id, "to_unit_id": b.to_unit_id, "count": len(b.nomination_ids)} for b in result.sent],
+        "sent": [
+            {"batch_id": b.batch_id, "to_unit_id": b.to_unit_id, "count": len(b.nomination_ids)} for b in result.sent
+        ],
         "missing": result.missing_to_trinh,
         "reviewer_reminders": queued,
     }
 
 
-@task(name="gui-danh-sach-de-nghi-het-han", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=10,
-      retry_condition_fn=retry_only_retryable)
+@task(
+    name="gui-danh-sach-de-nghi-het-han",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=10,
+    retry_condition_fn=retry_only_retryable,
+)
 async def close_windows_task(campaign_code: str, now: datetime | None, database_url: str | None) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(_close, campaign_code, now, database_url)
 
 
 @flow(name="dong-cua-so-de-nghi-khen-thuong", log_prints=False)
-async def close_nomination_windows(campaign_code: str, now: datetime | None = None,
-                                   database_url: str | None = None) -> dict[str, Any]:
+async def close_nomination_windows(
+    campaign_code: str, now: datetime | None = None, database_url: str | None = None
+) -> dict[str, Any]:
     """Send the lists of every level whose window closed; remind reviewers past their deadline."""
     return await close_windows_task(campaign_code, now, database_url)

@@ -4,6 +4,7 @@ One task plans (set-based), then one task per batch claims and sends up to `disp
 never a task per mail. In the embedded deployment `thidua serve` calls the same service functions from its
 APScheduler clock without Prefect; this flow is for scale-out deployments where Prefect holds the schedule.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,17 +35,27 @@ def plan_task(now: str | None, campaign_code: str | None) -> dict[str, int]:
     recovery = service.recover_expired_claims(engine)
     service.plan_failure_reports(engine, recovery.campaigns, _moment(now))
     plan = service.plan_due(engine, now=_moment(now), campaign_code=campaign_code)
-    return {"reminders": plan.reminders, "escalations": plan.escalations, "office_digests": plan.office_digests,
-            "recovered_pending": recovery.returned, "recovered_unknown": recovery.unknown}
+    return {
+        "reminders": plan.reminders,
+        "escalations": plan.escalations,
+        "office_digests": plan.office_digests,
+        "recovered_pending": recovery.returned,
+        "recovered_unknown": recovery.unknown,
+    }
 
 
 @task(name="gui-mot-lo-thu", cache_policy=NO_CACHE)
 async def batch_task(now: str | None, campaign_code: str | None, owner: str) -> service.BatchResult | None:
     settings = get_settings()
     engine = get_engine(settings)
-    return await service.dispatch_batch(engine, settings, owner=owner, now=_moment(now),
-                                        smtp=service.smtp_settings(settings),
-                                        campaign_id=service.campaign_id_for(engine, campaign_code))
+    return await service.dispatch_batch(
+        engine,
+        settings,
+        owner=owner,
+        now=_moment(now),
+        smtp=service.smtp_settings(settings),
+        campaign_id=service.campaign_id_for(engine, campaign_code),
+    )
 
 
 @task(name="bao-loi-gui-thu", cache_policy=NO_CACHE)
@@ -53,8 +64,9 @@ def failure_report_task(now: str | None, campaign_ids: list[int]) -> int:
 
 
 @flow(name="gui-nhac-viec")
-async def dispatch_reminders_flow(now: str | None = None, campaign_code: str | None = None,
-                                  max_batches: int | None = None) -> dict[str, Any]:
+async def dispatch_reminders_flow(
+    now: str | None = None, campaign_code: str | None = None, max_batches: int | None = None
+) -> dict[str, Any]:
     """One dispatch pass. `now`: ISO-8601 aware time (for replays); default the current time."""
     now = now or utcnow().isoformat()
     owner = service.new_dispatcher_id()
@@ -64,6 +76,14 @@ async def dispatch_reminders_flow(now: str | None = None, campaign_code: str | N
         lambda campaigns: failure_report_task(now, sorted(campaigns)),
         max_batches=max_batches,
     )
-    return {"plan": plan, "batches": batches, "sent": totals.sent, "partial": totals.partial, "failed": totals.failed,
-            "unknown": totals.unknown, "retried": totals.retried, "skipped": totals.skipped,
-            "stopped_early": stopped_early}
+    return {
+        "plan": plan,
+        "batches": batches,
+        "sent": totals.sent,
+        "partial": totals.partial,
+        "failed": totals.failed,
+        "unknown": totals.unknown,
+        "retried": totals.retried,
+        "skipped": totals.skipped,
+        "stopped_early": stopped_early,
+    }

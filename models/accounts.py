@@ -1,6 +1,7 @@
 """Accounts beside the `app_user` table (models/tables.py User): used sign-in links, calendar feed secrets, API
 tokens, and the roles a user may hold. Registered with the rest of the schema by one import at the end of
 models/tables.py, so create_schema sees them."""
+
 from __future__ import annotations
 
 from datetime import datetime

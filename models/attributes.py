@@ -1,6 +1,7 @@
 """Unit attributes (pure): typed facts about a unit declared in config/unit_attributes.yaml (ownership,
 eligibility flags, tags…), imported from the same spreadsheets as the units, and used by campaign files to
 select units (`where:`) and to break figures down."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -64,7 +65,11 @@ def parse_attribute(spec: AttributeSpec, value: Any) -> Any:
     """The typed value of one cell (None: empty, which clears the attribute); ValueError in Vietnamese."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = unicodedata.normalize("NFC", str(value)).strip() if not isinstance(value, (list, bool, int, float, date)) else value
+    text = (
+        unicodedata.normalize("NFC", str(value)).strip()
+        if not isinstance(value, (list, bool, int, float, date))
+        else value
+    )
     kind = spec.type
     if kind == "text":
         return str(text)

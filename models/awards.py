@@ -1,6 +1,7 @@
 """Award rules as pure functions over plain data: eligibility, dossier, quotas, exclusivity, the chain of
 reviewing levels and their deadlines. No I/O: the service layer gathers the figures, these functions decide
 and word the refusal (which rule, which figure)."""
+
 from __future__ import annotations
 
 import re
@@ -88,31 +89,60 @@ def eligibility_refusals(catalogue: AwardCatalogue, candidate: Candidate, facts:
             continue
         rule = f"tieu-chuan:{criterion.kind}"
         if criterion.kind == "registered" and not facts.registered:
-            out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: {who} chưa đăng ký thi đua năm "
-                                     "(bản đăng ký chưa gửi hoặc chưa được duyệt)"))
+            out.append(
+                Refusal(
+                    rule,
+                    f"Không đủ tiêu chuẩn {award.name}: {who} chưa đăng ký thi đua năm "
+                    "(bản đăng ký chưa gửi hoặc chưa được duyệt)",
+                )
+            )
         elif criterion.kind == "year_end_rating":
             assert criterion.at_least is not None  # schema guarantees it
             if not rating_meets(catalogue.ratings, facts.rating, criterion.at_least):
                 got = f"'{facts.rating}'" if facts.rating else "chưa có xếp loại"
-                out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: cần xếp loại cuối năm từ "
-                                         f"'{criterion.at_least}' trở lên; {who}: {got}"))
+                out.append(
+                    Refusal(
+                        rule,
+                        f"Không đủ tiêu chuẩn {award.name}: cần xếp loại cuối năm từ "
+                        f"'{criterion.at_least}' trở lên; {who}: {got}",
+                    )
+                )
         elif criterion.kind == "round_report_accepted" and not facts.round_report_accepted:
-            out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: báo cáo sơ kết đợt "
-                                     f"{candidate.round_number or '?'} của {who} chưa được duyệt"))
+            out.append(
+                Refusal(
+                    rule,
+                    f"Không đủ tiêu chuẩn {award.name}: báo cáo sơ kết đợt "
+                    f"{candidate.round_number or '?'} của {who} chưa được duyệt",
+                )
+            )
         elif criterion.kind == "no_discipline" and candidate.discipline.strip():
-            out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: {who} bị kỷ luật trong năm "
-                                     f"({candidate.discipline.strip()})"))
+            out.append(
+                Refusal(
+                    rule,
+                    f"Không đủ tiêu chuẩn {award.name}: {who} bị kỷ luật trong năm ({candidate.discipline.strip()})",
+                )
+            )
         elif criterion.kind == "cluster_rank" and facts.cluster is not None:
             out.extend(_cluster_refusal(rule, award.name, who, criterion.top or 1, facts.cluster))
         elif criterion.kind == "council_vote":
             assert criterion.min_percent is not None
             share = _council_share(catalogue, candidate)
             if share is None:
-                out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: thiếu kết quả biểu quyết của Hội đồng "
-                                         f"thi đua, khen thưởng (cần từ {fmt_percent(criterion.min_percent)} phiếu đồng ý)"))
+                out.append(
+                    Refusal(
+                        rule,
+                        f"Không đủ tiêu chuẩn {award.name}: thiếu kết quả biểu quyết của Hội đồng "
+                        f"thi đua, khen thưởng (cần từ {fmt_percent(criterion.min_percent)} phiếu đồng ý)",
+                    )
+                )
             elif share < criterion.min_percent:
-                out.append(Refusal(rule, f"Không đủ tiêu chuẩn {award.name}: cần từ {fmt_percent(criterion.min_percent)} phiếu "
-                                         f"đồng ý của Hội đồng thi đua, khen thưởng; đạt {fmt_percent(share)}"))
+                out.append(
+                    Refusal(
+                        rule,
+                        f"Không đủ tiêu chuẩn {award.name}: cần từ {fmt_percent(criterion.min_percent)} phiếu "
+                        f"đồng ý của Hội đồng thi đua, khen thưởng; đạt {fmt_percent(share)}",
+                    )
+                )
     return out
 
 
@@ -120,19 +150,39 @@ def _cluster_refusal(rule: str, award: str, who: str, top: int, standing: Cluste
     """Cờ thi đua backed by the cụm/khối ranking: only the first `top` units of the submitted ranking."""
     first = "đơn vị xếp thứ nhất" if top == 1 else f"{top} đơn vị dẫn đầu"
     if standing.cluster_name is None:
-        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} không thuộc cụm/khối thi đua nào năm {standing.year}; "
-                              f"đề nghị {award} phải căn cứ kết quả xếp hạng của cụm/khối")]
+        return [
+            Refusal(
+                rule,
+                f"Không đủ tiêu chuẩn {award}: {who} không thuộc cụm/khối thi đua nào năm {standing.year}; "
+                f"đề nghị {award} phải căn cứ kết quả xếp hạng của cụm/khối",
+            )
+        ]
     if standing.rank is None:
-        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {standing.cluster_name} năm {standing.year} chưa có bảng "
-                              "xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); đề nghị phải căn cứ kết quả "
-                              "xếp hạng của cụm/khối")]
+        return [
+            Refusal(
+                rule,
+                f"Không đủ tiêu chuẩn {award}: {standing.cluster_name} năm {standing.year} chưa có bảng "
+                "xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); đề nghị phải căn cứ kết quả "
+                "xếp hạng của cụm/khối",
+            )
+        ]
     if standing.rank > top:
-        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} xếp thứ {standing.rank}/{standing.size} trong "
-                              f"{standing.cluster_name} năm {standing.year}; chỉ {first} của cụm/khối được đề nghị")]
+        return [
+            Refusal(
+                rule,
+                f"Không đủ tiêu chuẩn {award}: {who} xếp thứ {standing.rank}/{standing.size} trong "
+                f"{standing.cluster_name} năm {standing.year}; chỉ {first} của cụm/khối được đề nghị",
+            )
+        ]
     if standing.rank + standing.tie_size - 1 > top:
-        return [Refusal(rule, f"Không đủ tiêu chuẩn {award}: {who} đồng hạng {standing.rank} trong {standing.cluster_name} "
-                              f"năm {standing.year}; cụm cần biểu quyết thứ tự giữa các đơn vị bằng điểm (biên bản họp "
-                              "cụm) và gửi lại bảng xếp hạng")]
+        return [
+            Refusal(
+                rule,
+                f"Không đủ tiêu chuẩn {award}: {who} đồng hạng {standing.rank} trong {standing.cluster_name} "
+                f"năm {standing.year}; cụm cần biểu quyết thứ tự giữa các đơn vị bằng điểm (biên bản họp "
+                "cụm) và gửi lại bảng xếp hạng",
+            )
+        ]
     return []
 
 
@@ -161,14 +211,27 @@ def dossier_refusals(catalogue: AwardCatalogue, candidate: Candidate) -> list[Re
             continue
         if item.needs_vote:
             if entry.votes_for is None or entry.votes_total is None:
-                out.append(Refusal(f"ho-so:{code}", f"Hồ sơ '{item.name}' thiếu kết quả biểu quyết (số phiếu đồng ý / tổng số)"))
+                out.append(
+                    Refusal(
+                        f"ho-so:{code}", f"Hồ sơ '{item.name}' thiếu kết quả biểu quyết (số phiếu đồng ý / tổng số)"
+                    )
+                )
             elif entry.votes_total <= 0 or not 0 <= entry.votes_for <= entry.votes_total:
-                out.append(Refusal(f"ho-so:{code}", f"Hồ sơ '{item.name}': kết quả biểu quyết không hợp lệ "
-                                                    f"({entry.votes_for}/{entry.votes_total})"))
+                out.append(
+                    Refusal(
+                        f"ho-so:{code}",
+                        f"Hồ sơ '{item.name}': kết quả biểu quyết không hợp lệ ({entry.votes_for}/{entry.votes_total})",
+                    )
+                )
     unknown = sorted(set(candidate.dossier) - set(candidate.award.dossier))
     for code in unknown:
-        out.append(Refusal(f"ho-so:{code}", f"Hồ sơ '{code}' không thuộc hồ sơ của {candidate.award.name} "
-                                            f"(gồm: {', '.join(candidate.award.dossier) or 'không có'})"))
+        out.append(
+            Refusal(
+                f"ho-so:{code}",
+                f"Hồ sơ '{code}' không thuộc hồ sơ của {candidate.award.name} "
+                f"(gồm: {', '.join(candidate.award.dossier) or 'không có'})",
+            )
+        )
     return out
 
 
@@ -184,8 +247,9 @@ class QuotaGroup:
     round_number: int | None  # set for per-round quotas
 
 
-def quota_group(quota: Quota, *, origin_unit_id: int, subtree_root_id: int | None, occasion: str,
-                round_number: int | None) -> QuotaGroup | None:
+def quota_group(
+    quota: Quota, *, origin_unit_id: int, subtree_root_id: int | None, occasion: str, round_number: int | None
+) -> QuotaGroup | None:
     """The group a nomination counts in, or None when the quota does not apply to it (a per-round quota and a
     year-end nomination; a subtree quota and a nominee outside any unit of that level)."""
     if quota.period == "round":
@@ -201,8 +265,15 @@ def quota_group(quota: Quota, *, origin_unit_id: int, subtree_root_id: int | Non
     return QuotaGroup(quota.code, None, rnd)
 
 
-def quota_refusal(quota: Quota, *, existing: int, adding: int, level_name: str = "", scope_name: str = "",
-                  round_number: int | None = None) -> Refusal | None:
+def quota_refusal(
+    quota: Quota,
+    *,
+    existing: int,
+    adding: int,
+    level_name: str = "",
+    scope_name: str = "",
+    round_number: int | None = None,
+) -> Refusal | None:
     """`existing`: live proposals already counted in the group (not those being moved now); `adding`: those
     being moved now. Refused when together they exceed the maximum."""
     if existing + adding <= quota.max:
@@ -216,8 +287,9 @@ def quota_refusal(quota: Quota, *, existing: int, adding: int, level_name: str =
     period = f"mỗi đợt (đợt {round_number})" if quota.period == "round" else "mỗi năm"
     where = f" ({scope_name})" if scope_name else ""
     figures = f"đã có {existing}" + (f", đề nghị thêm {adding}" if adding > 1 else "")
-    return Refusal(f"han-muc:{quota.code}",
-                   f"Vượt hạn mức: tối đa {quota.max} {quota.title} {per} {period}{where}; {figures}")
+    return Refusal(
+        f"han-muc:{quota.code}", f"Vượt hạn mức: tối đa {quota.max} {quota.title} {per} {period}{where}; {figures}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -248,17 +320,22 @@ def _decision_text(other: GrantedAward) -> str:
 
 
 def _rule_covers(rule: ExclusivityRule, award: GrantedAward) -> bool:
-    return ((rule.award_kinds is None or award.award_kind in rule.award_kinds)
-            and (rule.subjects is None or award.subject in rule.subjects)
-            and award.occasion not in rule.except_occasions)
+    return (
+        (rule.award_kinds is None or award.award_kind in rule.award_kinds)
+        and (rule.subjects is None or award.subject in rule.subjects)
+        and award.occasion not in rule.except_occasions
+    )
 
 
-def exclusivity_refusals(catalogue: AwardCatalogue, candidate: GrantedAward, granted: Sequence[GrantedAward],
-                         nominee_label: str) -> list[Refusal]:
+def exclusivity_refusals(
+    catalogue: AwardCatalogue, candidate: GrantedAward, granted: Sequence[GrantedAward], nominee_label: str
+) -> list[Refusal]:
     """Refusals for granting `candidate` given the awards already granted to anyone (filtered here to the
     same nominee) in the same year."""
     out: list[Refusal] = []
-    same_nominee = [g for g in granted if g.nominee_key == candidate.nominee_key and g.nomination_id != candidate.nomination_id]
+    same_nominee = [
+        g for g in granted if g.nominee_key == candidate.nominee_key and g.nomination_id != candidate.nomination_id
+    ]
     for rule in catalogue.exclusivity:
         if not _rule_covers(rule, candidate):
             continue
@@ -266,16 +343,27 @@ def exclusivity_refusals(catalogue: AwardCatalogue, candidate: GrantedAward, gra
             if not _rule_covers(rule, other):
                 continue
             if rule.kind == "one_award_per_achievement" and other.achievement_key == candidate.achievement_key:
-                out.append(Refusal(f"loai-tru:{rule.code}",
-                                   f"{rule.title}: {nominee_label} đã được {other.award_name} cho cùng thành tích "
-                                   f"({_decision_text(other)})"))
+                out.append(
+                    Refusal(
+                        f"loai-tru:{rule.code}",
+                        f"{rule.title}: {nominee_label} đã được {other.award_name} cho cùng thành tích "
+                        f"({_decision_text(other)})",
+                    )
+                )
                 break
-            if (rule.kind == "comprehensive_or_thematic" and other.deciding_level == candidate.deciding_level
-                    and {other.scope, candidate.scope} == {"comprehensive", "thematic"}):
-                out.append(Refusal(f"loai-tru:{rule.code}",
-                                   f"{rule.title}: {nominee_label} đã được {other.award_name} "
-                                   f"(khen {SCOPE_LABELS[other.scope]}) ở cùng cấp quyết định trong năm "
-                                   f"({_decision_text(other)}); không thể nhận thêm khen {SCOPE_LABELS[candidate.scope]}"))
+            if (
+                rule.kind == "comprehensive_or_thematic"
+                and other.deciding_level == candidate.deciding_level
+                and {other.scope, candidate.scope} == {"comprehensive", "thematic"}
+            ):
+                out.append(
+                    Refusal(
+                        f"loai-tru:{rule.code}",
+                        f"{rule.title}: {nominee_label} đã được {other.award_name} "
+                        f"(khen {SCOPE_LABELS[other.scope]}) ở cùng cấp quyết định trong năm "
+                        f"({_decision_text(other)}); không thể nhận thêm khen {SCOPE_LABELS[candidate.scope]}",
+                    )
+                )
                 break
     return out
 

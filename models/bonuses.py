@@ -1,5 +1,6 @@
 """Tiền thưởng: the award form's multiplier of the base salary (lương cơ sở) in force on the decision date,
 rounded to the thousand đồng (GIẢ ĐỊNH: the decree's rounding rule to be checked)."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal

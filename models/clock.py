@@ -1,10 +1,14 @@
 """Time helpers. Every rule takes `now` as an argument; only adapters call utcnow()."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
-from thidua.models.vnformat import fmt_date as fmt_date, fmt_datetime as fmt_datetime  # re-exported: one formatting module
+from thidua.models.vnformat import (
+    fmt_date as fmt_date,
+    fmt_datetime as fmt_datetime,
+)  # re-exported: one formatting module
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 

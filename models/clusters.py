@@ -8,6 +8,7 @@ with a stated tie rule. Tables: `cluster`, `cluster_member`, `cluster_ranking`, 
 `unit.cluster` (the free-text label of the unit files) stays: it is what the unit file says, with no year. The
 first-class membership of a year is what rankings, the Cờ thi đua rule and the cluster breakdowns read; the
 campaign selector `clusters: [...]` matches either (a cluster's code or name, or the unit's label)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,8 +22,16 @@ from thidua.models.clock import utcnow
 from thidua.models.spec.problems import Problem
 
 KINDS = {"cum": "Cụm thi đua", "khoi": "Khối thi đua"}
-KIND_WORDS = {"cum": "cum", "cụm": "cum", "cum thi dua": "cum", "cụm thi đua": "cum",
-              "khoi": "khoi", "khối": "khoi", "khoi thi dua": "khoi", "khối thi đua": "khoi"}
+KIND_WORDS = {
+    "cum": "cum",
+    "cụm": "cum",
+    "cum thi dua": "cum",
+    "cụm thi đua": "cum",
+    "khoi": "khoi",
+    "khối": "khoi",
+    "khoi thi dua": "khoi",
+    "khối thi đua": "khoi",
+}
 YEAR_MIN, YEAR_MAX = 2000, 2100
 NAME_MAX = 200
 CODE_MAX = 64
@@ -47,8 +56,10 @@ class ClusterMember(SQLModel, table=True):
     """A unit belongs to at most one cụm/khối in a year (GIẢ ĐỊNH, see `one_cluster_per_year` below)."""
 
     __tablename__ = "cluster_member"
-    __table_args__ = (UniqueConstraint("year", "unit_id", name="uq_cluster_member_year_unit"),
-                      Index("ix_cluster_member_cluster", "cluster_id"))
+    __table_args__ = (
+        UniqueConstraint("year", "unit_id", name="uq_cluster_member_year_unit"),
+        Index("ix_cluster_member_cluster", "cluster_id"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     cluster_id: int = Field(foreign_key="cluster.id")
@@ -128,6 +139,7 @@ def plan_clusters(rows: Sequence[MemberRow], unit_codes: set[str]) -> tuple[list
     seen_unit: dict[tuple[int, str], tuple[str, int | None]] = {}
     heads: dict[tuple[str, int], list[tuple[str, MemberRow]]] = {}
     for row in rows:
+
         def bad(name: str, message: str, row: MemberRow = row) -> None:
             problems.append(Problem(row.file, row.line, row.fields.get(name, name), message))
 
@@ -173,7 +185,10 @@ def plan_clusters(rows: Sequence[MemberRow], unit_codes: set[str]) -> tuple[list
             plan = plans[key] = ClusterPlan(code, year, name, kind or "cum", "", line=row.line)
         else:
             if name and name != plan.name:
-                bad("name", f"tên '{name}' khác tên '{plan.name}' đã khai cho cụm '{code}' năm {year} (dòng {plan.line})")
+                bad(
+                    "name",
+                    f"tên '{name}' khác tên '{plan.name}' đã khai cho cụm '{code}' năm {year} (dòng {plan.line})",
+                )
             if kind and kind != plan.kind:
                 bad("kind", f"loại khác loại đã khai cho cụm '{code}' năm {year} (dòng {plan.line})")
         earlier = seen_unit.get((year, unit))
@@ -183,8 +198,11 @@ def plan_clusters(rows: Sequence[MemberRow], unit_codes: set[str]) -> tuple[list
             if other == code:
                 bad("unit", f"đơn vị '{unit}' đã có trong cụm '{code}' năm {year} ({where})")
             else:
-                bad("unit", f"đơn vị '{unit}' đã thuộc cụm/khối '{other}' năm {year} ({where}); mỗi đơn vị chỉ thuộc "
-                            "một cụm hoặc một khối trong một năm")
+                bad(
+                    "unit",
+                    f"đơn vị '{unit}' đã thuộc cụm/khối '{other}' năm {year} ({where}); mỗi đơn vị chỉ thuộc "
+                    "một cụm hoặc một khối trong một năm",
+                )
             continue
         seen_unit[(year, unit)] = (code, row.line)
         plan.members.append(unit)
@@ -193,13 +211,25 @@ def plan_clusters(rows: Sequence[MemberRow], unit_codes: set[str]) -> tuple[list
     for key, plan in plans.items():
         found = heads.get(key, [])
         if not found:
-            problems.append(Problem(rows[0].file if rows else "", plan.line, "head",
-                                    f"cụm '{plan.code}' năm {plan.year} chưa có đơn vị trưởng cụm (đánh dấu một thành viên)"))
+            problems.append(
+                Problem(
+                    rows[0].file if rows else "",
+                    plan.line,
+                    "head",
+                    f"cụm '{plan.code}' năm {plan.year} chưa có đơn vị trưởng cụm (đánh dấu một thành viên)",
+                )
+            )
         elif len(found) > 1:
             second = found[1][1]
-            problems.append(Problem(second.file, second.line, second.fields.get("head", "head"),
-                                    f"cụm '{plan.code}' năm {plan.year} đã có đơn vị trưởng cụm '{found[0][0]}'; "
-                                    "mỗi năm chỉ một đơn vị trưởng cụm"))
+            problems.append(
+                Problem(
+                    second.file,
+                    second.line,
+                    second.fields.get("head", "head"),
+                    f"cụm '{plan.code}' năm {plan.year} đã có đơn vị trưởng cụm '{found[0][0]}'; "
+                    "mỗi năm chỉ một đơn vị trưởng cụm",
+                )
+            )
         else:
             plan.head = found[0][0]
     return sorted(plans.values(), key=lambda p: (p.year, p.code)), problems
@@ -227,8 +257,9 @@ class Ranked:
     decided_by: str  # "điểm" | "tiêu chí phụ: <code>" | "biên bản họp cụm" | ""
 
 
-def rank_members(scored: Sequence[Scored], tie_break: Sequence[str] = (),
-                 meeting_order: Sequence[str] = ()) -> list[Ranked]:
+def rank_members(
+    scored: Sequence[Scored], tie_break: Sequence[str] = (), meeting_order: Sequence[str] = ()
+) -> list[Ranked]:
     """Higher score first. Equal scores: the tie-break criteria in order (higher points first); still equal: the
     order the cluster's meeting voted (biên bản họp cụm, `meeting_order`, unit codes); still equal: the same
     rank (đồng hạng, competition ranking 1, 1, 3) — then neither is "the first" until the meeting decides.
@@ -259,15 +290,24 @@ def rank_members(scored: Sequence[Scored], tie_break: Sequence[str] = (),
         elif same_key:
             how = "biên bản họp cụm"
         elif any(round(o.score, 6) == round(s.score, 6) for o in ordered if o is not s):
-            how = "tiêu chí phụ: " + next(c for c in tie_break if any(
-                round(o.score, 6) == round(s.score, 6) and round(o.parts.get(c, 0.0), 6) != round(s.parts.get(c, 0.0), 6)
-                for o in ordered if o is not s))
+            how = "tiêu chí phụ: " + next(
+                c
+                for c in tie_break
+                if any(
+                    round(o.score, 6) == round(s.score, 6)
+                    and round(o.parts.get(c, 0.0), 6) != round(s.parts.get(c, 0.0), 6)
+                    for o in ordered
+                    if o is not s
+                )
+            )
         else:
             how = "điểm"
         out.append(Ranked(s.unit_code, s.unit_name, s.score, s.parts, rank, tied, how))
     if misplaced:
-        raise ValueError(f"thứ tự của biên bản họp cụm chỉ dùng cho các đơn vị bằng điểm: {', '.join(misplaced)} không bằng "
-                         "điểm với đơn vị nào")
+        raise ValueError(
+            f"thứ tự của biên bản họp cụm chỉ dùng cho các đơn vị bằng điểm: {', '.join(misplaced)} không bằng "
+            "điểm với đơn vị nào"
+        )
     return out
 
 

@@ -7,6 +7,7 @@ UPDATE … SET last_number = last_number + 1 … RETURNING inside the caller's t
 issue gives its number back (no gap) and two issuers never read the same value (no duplicate: the row lock
 serialises them, and the unique key on issued_number is the last guard).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,6 +1,7 @@
 """Hội đồng thi đua, khen thưởng: a session of the deciding level's council, its members and attendance, the
 nominations on its agenda, the votes (per member, or a secret-ballot tally) and the result against the
 catalogue's quorum and threshold. Pure rules and tables; the service is thidua.services.commendation.council."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

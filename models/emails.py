@@ -4,6 +4,7 @@
   when it is not an address. Unit files, account forms, the sign-in page and the reminder queue all use it.
 - `normalise_email` is the comparison form (trimmed, lower case): ledger keys, sign-in look-ups.
 """
+
 from __future__ import annotations
 
 import re

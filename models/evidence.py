@@ -6,6 +6,7 @@ holding [Content_Types].xml and word/document.xml whose members really decompres
 sizes in the ZIP headers can lie) to less than the limit and at most MAX_RATIO times the file's size
 (zip bombs). A name whose extension says another type is refused, so that what is downloaded opens as named.
 """
+
 from __future__ import annotations
 
 import io
@@ -83,8 +84,10 @@ def _docx_problem(data: bytes, name: str, limit: int) -> str | None:
                     while chunk := stream.read(1 << 16):
                         expanded += len(chunk)
                         if expanded > budget:
-                            return (f"Tệp '{name}' giải nén ra gấp hơn {MAX_RATIO} lần tệp gốc (hoặc trên "
-                                    f"{DOCX_EXPANDED_LIMIT // 1048576} MB): nghi là tệp nén độc hại (zip bomb), không nhận")
+                            return (
+                                f"Tệp '{name}' giải nén ra gấp hơn {MAX_RATIO} lần tệp gốc (hoặc trên "
+                                f"{DOCX_EXPANDED_LIMIT // 1048576} MB): nghi là tệp nén độc hại (zip bomb), không nhận"
+                            )
             except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
                 return f"Tệp '{name}' không phải Word (DOCX) hợp lệ: {exc.__class__.__name__}"
     return None
@@ -96,8 +99,10 @@ def sniff(data: bytes, name: str, max_bytes: int) -> Sniffed:
     if not data:
         raise EvidenceRejected(f"Tệp '{shown}' rỗng")
     if len(data) > max_bytes:
-        raise EvidenceRejected(f"Tệp '{shown}' nặng {len(data) / 1048576:.1f} MB, vượt giới hạn "
-                               f"{max_bytes / 1048576:g} MB cho một tệp minh chứng")
+        raise EvidenceRejected(
+            f"Tệp '{shown}' nặng {len(data) / 1048576:.1f} MB, vượt giới hạn "
+            f"{max_bytes / 1048576:g} MB cho một tệp minh chứng"
+        )
     if data.startswith(b"%PDF-"):
         kind = "pdf"
     elif data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -111,13 +116,17 @@ def sniff(data: bytes, name: str, max_bytes: int) -> Sniffed:
         kind = "docx"
     else:
         accepted = ", ".join(label for _, _, label in KINDS.values())
-        raise EvidenceRejected(f"Tệp '{shown}' không phải loại được nhận theo nội dung ({accepted}); "
-                               "đổi đuôi tên tệp không làm thay đổi loại tệp")
+        raise EvidenceRejected(
+            f"Tệp '{shown}' không phải loại được nhận theo nội dung ({accepted}); "
+            "đổi đuôi tên tệp không làm thay đổi loại tệp"
+        )
     media_type, extensions, label = KINDS[kind]
     suffix = PurePosixPath(shown).suffix.lower()
     if suffix and suffix not in extensions:
-        raise EvidenceRejected(f"Tệp '{shown}' mang đuôi '{suffix}' nhưng nội dung là {label}: hãy đặt đúng đuôi "
-                               f"({', '.join(sorted(extensions))})")
+        raise EvidenceRejected(
+            f"Tệp '{shown}' mang đuôi '{suffix}' nhưng nội dung là {label}: hãy đặt đúng đuôi "
+            f"({', '.join(sorted(extensions))})"
+        )
     return Sniffed(kind, media_type)
 
 
@@ -144,5 +153,7 @@ def missing_required(requirements: Iterable[tuple[str, str, bool]], attached: Se
 
 def checklist(requirements: Iterable[tuple[str, str, bool]], attached: Mapping[str, int]) -> list[dict[str, object]]:
     """Rows for the page: each item, whether required, how many files are attached."""
-    return [{"item": code, "name": name, "required": required, "files": attached.get(code, 0)}
-            for code, name, required in requirements]
+    return [
+        {"item": code, "name": name, "required": required, "files": attached.get(code, 0)}
+        for code, name, required in requirements
+    ]

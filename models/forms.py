@@ -5,6 +5,7 @@ Values arrive as typed Python values (JSON, YAML) or as text (spreadsheets, web 
 bool, dates as ISO "yyyy-mm-dd" — and every problem at once, each naming the field and the reason.
 Fields whose `sectors` exclude the unit's sector are not asked: a value given for one is ignored.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,9 @@ class _Invalid(ValueError):
     """One value could not be read; the text is the user-facing reason."""
 
 
-def applies_to(field: FormField, sector: str | None, *, level: str | None = None,
-               attributes: Mapping[str, Any] | None = None) -> bool:
+def applies_to(
+    field: FormField, sector: str | None, *, level: str | None = None, attributes: Mapping[str, Any] | None = None
+) -> bool:
     """A field is asked of a unit unless it names sectors the unit is not in. Units without a sector
     (most directly-superior unions) cover both sectors, so they are asked every field. A field limited to
     some levels, or to units with some attribute values (`where.attributes`), is asked only of those
@@ -66,8 +68,13 @@ def attributes_match(wanted: Mapping[str, Any], attributes: Mapping[str, Any]) -
     return True
 
 
-def applicable_fields(fields: Sequence[FormField], sector: str | None, *, level: str | None = None,
-                      attributes: Mapping[str, Any] | None = None) -> list[FormField]:
+def applicable_fields(
+    fields: Sequence[FormField],
+    sector: str | None,
+    *,
+    level: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> list[FormField]:
     return [f for f in fields if applies_to(f, sector, level=level, attributes=attributes)]
 
 
@@ -76,8 +83,13 @@ def is_blank(value: Any) -> bool:
 
 
 def validate_form(
-    fields: Sequence[FormField], raw: Mapping[str, Any], *, sector: str | None, allow_unknown: bool = False,
-    level: str | None = None, attributes: Mapping[str, Any] | None = None,
+    fields: Sequence[FormField],
+    raw: Mapping[str, Any],
+    *,
+    sector: str | None,
+    allow_unknown: bool = False,
+    level: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check and convert one filled-in form. Returns (clean values, errors); clean values hold only the
     fields that were asked and given. Unknown keys are errors unless `allow_unknown`."""

@@ -9,6 +9,7 @@ Materialised paths: each unit's `path` is the chain of ids from the root, each a
 f"{id:08d}." (`path_segment`). A subtree is the range [path, subtree_upper_bound(path)), and grouping by the
 ancestor at depth d is grouping by the first `path_prefix_len(d)` characters.
 """
+
 from __future__ import annotations
 
 import re
@@ -106,15 +107,19 @@ class LevelInfo:
 
 
 def levels_from_file(spec: LevelsFile) -> list[LevelInfo]:
-    return [LevelInfo(level.code, level.name, level.short_name, rank, level.valid_from, level.valid_to)
-            for rank, level in enumerate(spec.levels)]
+    return [
+        LevelInfo(level.code, level.name, level.short_name, rank, level.valid_from, level.valid_to)
+        for rank, level in enumerate(spec.levels)
+    ]
 
 
 def level_period_problems(spec: LevelsFile) -> list[tuple[int, str]]:
     """(index, message) of levels whose period ends before it starts."""
-    return [(index, f"cấp '{level.code}': ngày kết thúc phải sau ngày bắt đầu")
-            for index, level in enumerate(spec.levels)
-            if level.valid_from and level.valid_to and level.valid_to <= level.valid_from]
+    return [
+        (index, f"cấp '{level.code}': ngày kết thúc phải sau ngày bắt đầu")
+        for index, level in enumerate(spec.levels)
+        if level.valid_from and level.valid_to and level.valid_to <= level.valid_from
+    ]
 
 
 def duplicate_level_codes(spec: LevelsFile) -> list[tuple[int, str]]:
@@ -128,9 +133,7 @@ def duplicate_level_codes(spec: LevelsFile) -> list[tuple[int, str]]:
     return dupes
 
 
-def rank_conflicts(
-    edges: Iterable[tuple[str, str, int]], ranks: Mapping[str, int]
-) -> list[tuple[str, str, int]]:
+def rank_conflicts(edges: Iterable[tuple[str, str, int]], ranks: Mapping[str, int]) -> list[tuple[str, str, int]]:
     """(parent level, child level, unit count) edges of the stored tree that the new ranks would break."""
     return [
         (parent, child, count)
@@ -344,7 +347,9 @@ class LevelIndex:
         return ", ".join(f"{level.code} ({level.label})" for level in ordered)
 
 
-def _normalize_attributes(raw: RawUnit, schema: AttributeSchema | None, problems: list[Problem]) -> dict[str, Any] | None:
+def _normalize_attributes(
+    raw: RawUnit, schema: AttributeSchema | None, problems: list[Problem]
+) -> dict[str, Any] | None:
     if raw.attributes is None:
         return None
     if not isinstance(raw.attributes, dict):
@@ -365,8 +370,9 @@ def _normalize_attributes(raw: RawUnit, schema: AttributeSchema | None, problems
     return out
 
 
-def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem],
-                   schema: AttributeSchema | None = None) -> UnitRecord | None:
+def _normalize_one(
+    raw: RawUnit, levels: LevelIndex, problems: list[Problem], schema: AttributeSchema | None = None
+) -> UnitRecord | None:
     def text(name: str) -> str | None:
         value = getattr(raw, name)
         if value.__class__ in (list, dict):
@@ -394,9 +400,7 @@ def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem],
     else:
         level_code = levels.resolve(level_text)
         if level_code is None:
-            problems.append(
-                raw.problem("level", f"cấp không tồn tại: '{level_text}' (các cấp: {levels.describe()})")
-            )
+            problems.append(raw.problem("level", f"cấp không tồn tại: '{level_text}' (các cấp: {levels.describe()})"))
 
     sector = None
     try:
@@ -428,8 +432,9 @@ def _normalize_one(raw: RawUnit, levels: LevelIndex, problems: list[Problem],
     return UnitRecord(code, name, level_code, text("parent"), sector, emails, active, cluster, raw, attributes)
 
 
-def normalize_units(raws: Iterable[RawUnit], levels: LevelIndex,
-                    schema: AttributeSchema | None = None) -> tuple[list[UnitRecord], list[Problem]]:
+def normalize_units(
+    raws: Iterable[RawUnit], levels: LevelIndex, schema: AttributeSchema | None = None
+) -> tuple[list[UnitRecord], list[Problem]]:
     """Check each row on its own. Rows without a usable code yield no record (their problem is listed)."""
     problems: list[Problem] = []
     records = [record for raw in raws if (record := _normalize_one(raw, levels, problems, schema)) is not None]
@@ -529,9 +534,7 @@ def _cycle_problems(
     return problems
 
 
-def _stored_children_problems(
-    incoming: dict[str, UnitRecord], snapshot: Snapshot, levels: LevelIndex
-) -> list[Problem]:
+def _stored_children_problems(incoming: dict[str, UnitRecord], snapshot: Snapshot, levels: LevelIndex) -> list[Problem]:
     """A unit whose level changes must stay above the stored children that the file leaves in place."""
     changed: dict[int, tuple[UnitRecord, str]] = {}  # stored id -> (record, new level)
     for code, record in incoming.items():
@@ -556,8 +559,9 @@ def _stored_children_problems(
     return problems
 
 
-def validate_units(raws: Iterable[RawUnit], snapshot: Snapshot, levels: LevelIndex,
-                   schema: AttributeSchema | None = None) -> list[UnitRecord]:
+def validate_units(
+    raws: Iterable[RawUnit], snapshot: Snapshot, levels: LevelIndex, schema: AttributeSchema | None = None
+) -> list[UnitRecord]:
     """Every problem of the file at once (SpecError), or the normalised records."""
     records, problems = normalize_units(raws, levels, schema)
     problems += check_hierarchy(records, snapshot, levels)
@@ -683,7 +687,10 @@ def _record_values(record: UnitRecord, stored: ExistingUnit | None = None) -> di
 
 def _differs(stored: ExistingUnit, record: UnitRecord, snapshot: Snapshot) -> bool:
     return (
-        (record.attributes is not None and merged_attributes(stored.attributes, record.attributes) != (stored.attributes or {}))
+        (
+            record.attributes is not None
+            and merged_attributes(stored.attributes, record.attributes) != (stored.attributes or {})
+        )
         or stored.name != record.name
         or stored.level_code != record.level_code
         or stored.sector != record.sector
@@ -812,8 +819,12 @@ def plan_import(
             deactivate_ids.append(unit.id)
             report.deactivated.append(unit.code)
             changes.append(
-                UnitChange("unit.deactivate", unit.id, {"code": unit.code, "active": True},
-                           {"code": unit.code, "active": False})
+                UnitChange(
+                    "unit.deactivate",
+                    unit.id,
+                    {"code": unit.code, "active": True},
+                    {"code": unit.code, "active": False},
+                )
             )
 
     inserts.sort(key=lambda row: row["depth"])  # parents first (foreign key)
@@ -833,4 +844,3 @@ def _stored_below_file_units(incoming: Mapping[str, UnitRecord], snapshot: Snaps
             below.add(unit.id)
             if unit.active:
                 yield unit
-

@@ -11,6 +11,7 @@ A unit at the deciding level reviews its own proposals: proposing puts them stra
 Every transition bumps `version` (optimistic concurrency: UPDATE … WHERE id = ? AND version = ?), writes a
 NominationStep and an audit row in the same transaction.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -21,7 +22,13 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from thidua.errors import (
-    Category, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+    Category,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    NotPermittedError,
+    RefusedError,
+    ThiduaError,
 )
 from thidua.models.clock import utcnow
 
@@ -83,20 +90,35 @@ ACTION_LABELS = {
 }
 
 # Counted by quotas: everything still on its way or granted.
-ALIVE_STATUSES = frozenset({
-    NominationStatus.PROPOSED, NominationStatus.UNDER_REVIEW, NominationStatus.APPROVED,
-    NominationStatus.RETURNED, NominationStatus.DECIDED, NominationStatus.AWARDED,
-})
+ALIVE_STATUSES = frozenset(
+    {
+        NominationStatus.PROPOSED,
+        NominationStatus.UNDER_REVIEW,
+        NominationStatus.APPROVED,
+        NominationStatus.RETURNED,
+        NominationStatus.DECIDED,
+        NominationStatus.AWARDED,
+    }
+)
 GRANTED_STATUSES = frozenset({NominationStatus.DECIDED, NominationStatus.AWARDED})
 # In an outgoing list waiting for its batch to be sent.
 OUTGOING_STATUSES = frozenset({NominationStatus.PROPOSED, NominationStatus.APPROVED})
 
 # Who may act: the proposing unit, or the unit currently holding the nomination (reviewer / decider).
-PROPOSER_ACTIONS = frozenset({NominationAction.EDIT, NominationAction.PROPOSE, NominationAction.RESUBMIT,
-                              NominationAction.WITHDRAW})
-HOLDER_ACTIONS = frozenset({NominationAction.APPROVE, NominationAction.RETURN, NominationAction.REJECT,
-                            NominationAction.DECIDE, NominationAction.AWARD, NominationAction.SEND,
-                            NominationAction.REVOKE})
+PROPOSER_ACTIONS = frozenset(
+    {NominationAction.EDIT, NominationAction.PROPOSE, NominationAction.RESUBMIT, NominationAction.WITHDRAW}
+)
+HOLDER_ACTIONS = frozenset(
+    {
+        NominationAction.APPROVE,
+        NominationAction.RETURN,
+        NominationAction.REJECT,
+        NominationAction.DECIDE,
+        NominationAction.AWARD,
+        NominationAction.SEND,
+        NominationAction.REVOKE,
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,14 +203,14 @@ def next_status(status: str, action: str, *, at_deciding_unit: bool = False) -> 
     (or, for PROPOSE, the proposer) is the one whose council decides this award."""
     current, act = NominationStatus(status), NominationAction(action)
     if act is _A.APPROVE and at_deciding_unit:
-        raise InvalidTransition("Đơn vị đang xét là cấp quyết định: hãy ra quyết định khen thưởng thay vì chuyển cấp trên")
+        raise InvalidTransition(
+            "Đơn vị đang xét là cấp quyết định: hãy ra quyết định khen thưởng thay vì chuyển cấp trên"
+        )
     if act is _A.DECIDE and not at_deciding_unit:
         raise InvalidTransition("Chỉ cấp quyết định mới ra quyết định khen thưởng; cấp này duyệt và chuyển cấp trên")
     target = _TRANSITIONS.get((current, act))
     if target is None:
-        raise InvalidTransition(
-            f"Không thể {ACTION_LABELS[act]}: đề nghị đang ở trạng thái '{STATUS_LABELS[current]}'"
-        )
+        raise InvalidTransition(f"Không thể {ACTION_LABELS[act]}: đề nghị đang ở trạng thái '{STATUS_LABELS[current]}'")
     if act is _A.PROPOSE and at_deciding_unit:
         return _S.UNDER_REVIEW  # its own council reviews it
     return target
@@ -218,8 +240,16 @@ class NominationBatch(SQLModel, table=True):
 
     __tablename__ = "nomination_batch"
     __table_args__ = (
-        Index("ix_nombatch_open", "campaign_id", "from_unit_id", "occasion", "round_number", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "ix_nombatch_open",
+            "campaign_id",
+            "from_unit_id",
+            "occasion",
+            "round_number",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_nombatch_to_unit", "to_unit_id", "status"),
     )
 

@@ -1,4 +1,5 @@
 """How offices and federations are named in documents and mail headers (pure)."""
+
 from __future__ import annotations
 
 import re

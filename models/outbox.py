@@ -4,6 +4,7 @@ Reminders are claimed into it set-based at dispatch time (key per assignment, ru
 other mail (nomination steps, sign-in links, digests) is enqueued explicitly. The unique key is what makes
 "never the same reminder twice" hold across restarts, moved deadlines and concurrent dispatchers.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Calendar periods of recurring obligations (pure): months, quarters, halves and years inside a window."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

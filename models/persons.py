@@ -5,6 +5,7 @@ Identity across years: a person with an ID number (số định danh / CCCD) is 
 one, the same normalised name and birth year in the same unit. A nomination of a registered person carries its
 person_id, so that history rules see every award the person got, under any unit and campaign.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,15 +21,27 @@ from thidua.models.awards import Refusal
 from thidua.models.clock import utcnow
 
 PERSON_KINDS = {"doan_vien": "Đoàn viên", "can_bo": "Cán bộ công đoàn"}
-KIND_BY_LABEL = {"đoàn viên": "doan_vien", "doan vien": "doan_vien", "cán bộ công đoàn": "can_bo", "cán bộ": "can_bo",
-                 "can bo": "can_bo", "doan_vien": "doan_vien", "can_bo": "can_bo"}
+KIND_BY_LABEL = {
+    "đoàn viên": "doan_vien",
+    "doan vien": "doan_vien",
+    "cán bộ công đoàn": "can_bo",
+    "cán bộ": "can_bo",
+    "can bo": "can_bo",
+    "doan_vien": "doan_vien",
+    "can_bo": "can_bo",
+}
 
 
 class Person(SQLModel, table=True):
     __table_args__ = (
         Index("ix_person_unit_name", "unit_id", "name_key"),
-        Index("ix_person_id_number", "id_number", unique=True, sqlite_where=text("id_number <> ''"),
-              postgresql_where=text("id_number <> ''")),
+        Index(
+            "ix_person_id_number",
+            "id_number",
+            unique=True,
+            sqlite_where=text("id_number <> ''"),
+            postgresql_where=text("id_number <> ''"),
+        ),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -95,8 +108,15 @@ def _years(year: int, within: int) -> range:
     return range(year - within, year)
 
 
-def history_refusals(award_code: str, award_name: str, rules: Sequence[HistoryRuleSpec], history: Iterable[HistoryEntry],
-                     year: int, who: str, names: dict[str, str] | None = None) -> list[Refusal]:
+def history_refusals(
+    award_code: str,
+    award_name: str,
+    rules: Sequence[HistoryRuleSpec],
+    history: Iterable[HistoryEntry],
+    year: int,
+    who: str,
+    names: dict[str, str] | None = None,
+) -> list[Refusal]:
     """Refusals of the award's history rules for a person whose (not revoked) awards are `history`, proposed for
     the campaign year `year`. Years counted are the M years before `year`."""
     entries = list(history)
@@ -110,13 +130,23 @@ def history_refusals(award_code: str, award_name: str, rules: Sequence[HistoryRu
             if len(years) < rule.at_least:
                 forms = " hoặc ".join(names.get(code, code) for code in rule.awards)
                 got = f"có ở các năm {', '.join(map(str, years))}" if years else "chưa có năm nào"
-                out.append(Refusal(f"lich-su:{rule.kind}", f"Không đủ tiêu chuẩn {award_name}: {who} cần được {forms} ít "
-                                                           f"nhất {rule.at_least} năm trong {rule.within_years} năm "
-                                                           f"{span}; {got}"))
+                out.append(
+                    Refusal(
+                        f"lich-su:{rule.kind}",
+                        f"Không đủ tiêu chuẩn {award_name}: {who} cần được {forms} ít "
+                        f"nhất {rule.at_least} năm trong {rule.within_years} năm "
+                        f"{span}; {got}",
+                    )
+                )
         elif rule.kind == "not_repeated":
             same = sorted({e.year for e in entries if e.award_code == award_code and e.year in window})
             if same:
-                out.append(Refusal(f"lich-su:{rule.kind}", f"{who} đã được {award_name} năm {', '.join(map(str, same))}; "
-                                                           f"không đề nghị lại cùng hình thức trong {rule.within_years} "
-                                                           f"năm liền trước ({span})"))
+                out.append(
+                    Refusal(
+                        f"lich-su:{rule.kind}",
+                        f"{who} đã được {award_name} năm {', '.join(map(str, same))}; "
+                        f"không đề nghị lại cùng hình thức trong {rule.within_years} "
+                        f"năm liền trước ({span})",
+                    )
+                )
     return out

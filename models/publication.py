@@ -1,6 +1,7 @@
 """Publication before a decision (công khai, lấy ý kiến): the list of nominations shown on a public page for the
 catalogue's number of days, the comments received (with the commenter's contact), kept after the window closes.
 A nomination on a publication cannot be decided until its window has closed."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,10 @@ from thidua.models.clock import utcnow
 
 
 class Publication(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("token", name="uq_publication_token"),
-                      Index("ix_publication_campaign_unit", "campaign_id", "unit_id"))
+    __table_args__ = (
+        UniqueConstraint("token", name="uq_publication_token"),
+        Index("ix_publication_campaign_unit", "campaign_id", "unit_id"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id")

@@ -26,6 +26,7 @@ computed on the day the mail is sent, so it is always true when read.
 Escalation: an overdue occurrence of a rung with `escalate: true` also puts the unit's parent on that
 day's digest: one e-mail per parent per day, listing every overdue child at the time of sending.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

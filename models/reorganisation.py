@@ -21,6 +21,7 @@ An ended unit is kept (inactive) and placed under its successor, so that every p
 successor includes the ended unit's past figures (declared rule: figures before a merger belong to the
 successor). The tree as it stood before the date stays readable from the unit versions.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,14 +31,25 @@ from typing import Any, Iterable, Mapping
 
 from thidua.models.clock import fmt_date
 from thidua.models.hierarchy import (
-    MAX_UNIT_ID, ExistingUnit, LevelIndex, SEGMENT_WIDTH, _key, _text, parse_emails, parse_sector,
+    MAX_UNIT_ID,
+    ExistingUnit,
+    LevelIndex,
+    SEGMENT_WIDTH,
+    _key,
+    _text,
+    parse_emails,
+    parse_sector,
     path_segment,
 )
 from thidua.models.spec.problems import Problem
 
 OPERATIONS = ("create", "rename", "move", "merge", "split", "dissolve")
 OPERATION_LABELS = {
-    "create": "tạo mới", "rename": "đổi tên", "move": "chuyển", "merge": "sáp nhập", "split": "chia tách",
+    "create": "tạo mới",
+    "rename": "đổi tên",
+    "move": "chuyển",
+    "merge": "sáp nhập",
+    "split": "chia tách",
     "dissolve": "giải thể",
 }
 _OPERATION_WORDS = {
@@ -141,17 +153,25 @@ def parse_changes(raws: Iterable[RawChange], levels: LevelIndex) -> tuple[list[C
             problems.append(raw.problem("effective_on", "thiếu ngày hiệu lực"))
             effective_on = None
         except ValueError:
-            problems.append(raw.problem(
-                "effective_on", f"ngày không hợp lệ: '{_text(values.get('effective_on'))}' (viết dd/mm/yyyy)"))
+            problems.append(
+                raw.problem(
+                    "effective_on", f"ngày không hợp lệ: '{_text(values.get('effective_on'))}' (viết dd/mm/yyyy)"
+                )
+            )
             effective_on = None
         op_text = _text(values.get("operation"))
         operation = _OPERATION_BY_WORD.get(_key(op_text)) if op_text else None
         if op_text is None:
             problems.append(raw.problem("operation", "thiếu thao tác"))
         elif operation is None:
-            problems.append(raw.problem(
-                "operation", f"thao tác không hợp lệ: '{op_text}' (dùng: "
-                + ", ".join(f"{words[0]} ({words[1]})" for words in _OPERATION_WORDS.values()) + ")"))
+            problems.append(
+                raw.problem(
+                    "operation",
+                    f"thao tác không hợp lệ: '{op_text}' (dùng: "
+                    + ", ".join(f"{words[0]} ({words[1]})" for words in _OPERATION_WORDS.values())
+                    + ")",
+                )
+            )
         units = _codes(values.get("units"))
         successors = _codes(values.get("successors"))
         for name, codes in (("units", units), ("successors", successors)):
@@ -165,7 +185,9 @@ def parse_changes(raws: Iterable[RawChange], levels: LevelIndex) -> tuple[list[C
         if level_text is not None:
             level_code = levels.resolve(level_text)
             if level_code is None:
-                problems.append(raw.problem("level", f"cấp không tồn tại: '{level_text}' (các cấp: {levels.describe()})"))
+                problems.append(
+                    raw.problem("level", f"cấp không tồn tại: '{level_text}' (các cấp: {levels.describe()})")
+                )
         emails, email_errors = parse_emails(values.get("emails"))
         problems.extend(raw.problem("emails", message) for message in email_errors)
         sector = None
@@ -174,10 +196,21 @@ def parse_changes(raws: Iterable[RawChange], levels: LevelIndex) -> tuple[list[C
         except ValueError as exc:
             problems.append(raw.problem("sector", str(exc)))
         if len(problems) == before and operation is not None and effective_on is not None:
-            rows.append(ChangeRow(
-                raw, operation, effective_on, units, successors, _text(values.get("name")), level_code,
-                _text(values.get("parent")), emails, sector, _text(values.get("note")) or "",
-            ))
+            rows.append(
+                ChangeRow(
+                    raw,
+                    operation,
+                    effective_on,
+                    units,
+                    successors,
+                    _text(values.get("name")),
+                    level_code,
+                    _text(values.get("parent")),
+                    emails,
+                    sector,
+                    _text(values.get("note")) or "",
+                )
+            )
     return rows, problems
 
 
@@ -314,8 +347,14 @@ def _number(value: int) -> str:
 
 
 class _Planner:
-    def __init__(self, units: Iterable[tuple[int, str, str, str, int | None, bool]], levels: LevelIndex,
-                 periods: Mapping[str, LevelPeriod], not_before: date | None, today: date):
+    def __init__(
+        self,
+        units: Iterable[tuple[int, str, str, str, int | None, bool]],
+        levels: LevelIndex,
+        periods: Mapping[str, LevelPeriod],
+        not_before: date | None,
+        today: date,
+    ):
         self.tree = _Tree(units)
         self.levels = levels
         self.periods = periods
@@ -345,31 +384,51 @@ class _Planner:
 
     def _level_fits(self, row: ChangeRow, column: str, child_level: str, parent: _Node, what: str) -> bool:
         if self.levels.rank(child_level) <= self.levels.rank(parent.level_code):
-            self._fail(row, column, f"{what} (cấp '{self.levels.label(child_level)}') phải thấp hơn cấp của "
-                                    f"'{parent.code}' ({self.levels.label(parent.level_code)})")
+            self._fail(
+                row,
+                column,
+                f"{what} (cấp '{self.levels.label(child_level)}') phải thấp hơn cấp của "
+                f"'{parent.code}' ({self.levels.label(parent.level_code)})",
+            )
             return False
         return True
 
     def _level_in_force(self, row: ChangeRow, column: str, level_code: str) -> bool:
         period = self.periods.get(level_code)
         if period is not None and not period.covers(row.effective_on):
-            self._fail(row, column, f"cấp '{self.levels.label(level_code)}' không còn (hoặc chưa) áp dụng vào ngày "
-                                    f"{fmt_date(row.effective_on)}")
+            self._fail(
+                row,
+                column,
+                f"cấp '{self.levels.label(level_code)}' không còn (hoặc chưa) áp dụng vào ngày "
+                f"{fmt_date(row.effective_on)}",
+            )
             return False
         return True
 
     def _check_date(self, row: ChangeRow) -> bool:
         day = row.effective_on
         if day > self.today:
-            self._fail(row, "effective_on", f"ngày hiệu lực {fmt_date(day)} chưa đến (hôm nay {fmt_date(self.today)}); "
-                                            "chỉ áp dụng tệp khi đã đến ngày hiệu lực")
+            self._fail(
+                row,
+                "effective_on",
+                f"ngày hiệu lực {fmt_date(day)} chưa đến (hôm nay {fmt_date(self.today)}); "
+                "chỉ áp dụng tệp khi đã đến ngày hiệu lực",
+            )
             return False
         if self.not_before is not None and day < self.not_before:
-            self._fail(row, "effective_on", f"ngày hiệu lực {fmt_date(day)} trước lần tái cấu trúc đã áp dụng gần nhất "
-                                            f"({fmt_date(self.not_before)})")
+            self._fail(
+                row,
+                "effective_on",
+                f"ngày hiệu lực {fmt_date(day)} trước lần tái cấu trúc đã áp dụng gần nhất "
+                f"({fmt_date(self.not_before)})",
+            )
             return False
         if self.last_day is not None and day < self.last_day:
-            self._fail(row, "effective_on", f"các dòng phải theo thứ tự ngày hiệu lực (dòng trên có ngày {fmt_date(self.last_day)})")
+            self._fail(
+                row,
+                "effective_on",
+                f"các dòng phải theo thứ tự ngày hiệu lực (dòng trên có ngày {fmt_date(self.last_day)})",
+            )
             return False
         return True
 
@@ -377,23 +436,49 @@ class _Planner:
         self.consequences.append(Consequence(row.line, row.operation, text))
 
     def _log(self, row: ChangeRow, kind: str, node: _Node, **values: Any) -> None:
-        self.log.append({
-            "line": row.line, "operation": row.operation, "kind": kind, "effective_on": row.effective_on,
-            "unit_id": node.id, "old_parent_id": values.get("old_parent_id"), "new_parent_id": values.get("new_parent_id"),
-            "successor_unit_id": values.get("successor_unit_id"), "is_primary": values.get("is_primary", True),
-            "old_name": values.get("old_name", ""), "new_name": values.get("new_name", ""),
-        })
+        self.log.append(
+            {
+                "line": row.line,
+                "operation": row.operation,
+                "kind": kind,
+                "effective_on": row.effective_on,
+                "unit_id": node.id,
+                "old_parent_id": values.get("old_parent_id"),
+                "new_parent_id": values.get("new_parent_id"),
+                "successor_unit_id": values.get("successor_unit_id"),
+                "is_primary": values.get("is_primary", True),
+                "old_name": values.get("old_name", ""),
+                "new_name": values.get("new_name", ""),
+            }
+        )
 
     # -- primitive changes ----------------------------------------------------------------------------
     def _make_unit(self, row: ChangeRow, code: str, name: str, level_code: str, parent: _Node) -> _Node:
         node = self.tree.add(code, name, level_code, parent.id, row.effective_on)
         path = self.tree.path(node.id)
         self.inserted.append(node.id)
-        self.steps.append(TreeStep("insert", row.effective_on, node.id, row.line, {
-            "id": node.id, "code": code, "name": name, "level_code": level_code, "parent_id": parent.id,
-            "sector": row.sector, "emails": list(row.emails), "active": True, "cluster": None, "path": path,
-            "depth": len(path) // SEGMENT_WIDTH - 1, "valid_from": row.effective_on,
-        }))
+        self.steps.append(
+            TreeStep(
+                "insert",
+                row.effective_on,
+                node.id,
+                row.line,
+                {
+                    "id": node.id,
+                    "code": code,
+                    "name": name,
+                    "level_code": level_code,
+                    "parent_id": parent.id,
+                    "sector": row.sector,
+                    "emails": list(row.emails),
+                    "active": True,
+                    "cluster": None,
+                    "path": path,
+                    "depth": len(path) // SEGMENT_WIDTH - 1,
+                    "valid_from": row.effective_on,
+                },
+            )
+        )
         self._log(row, "created", node, new_parent_id=parent.id, new_name=name)
         self._say(row, f"tạo '{code}' — {name} ({self.levels.label(level_code)}), trực thuộc '{parent.code}'")
         return node
@@ -402,8 +487,17 @@ class _Planner:
         old_path, old_parent = self.tree.path(node.id), node.parent_id
         size = self.tree.subtree_size(node.id)
         self.tree.set_parent(node.id, parent.id)
-        self.steps.append(TreeStep("move", row.effective_on, node.id, row.line, old_path=old_path,
-                                   new_path=self.tree.path(node.id), new_parent_id=parent.id))
+        self.steps.append(
+            TreeStep(
+                "move",
+                row.effective_on,
+                node.id,
+                row.line,
+                old_path=old_path,
+                new_path=self.tree.path(node.id),
+                new_parent_id=parent.id,
+            )
+        )
         self._log(row, "moved", node, old_parent_id=old_parent, new_parent_id=parent.id)
         old_code = self.tree.nodes[old_parent].code if old_parent is not None else "—"
         extra = f" cùng {_number(size - 1)} đơn vị trực thuộc" if size > 1 else ""
@@ -420,19 +514,40 @@ class _Planner:
             self.tree.set_parent(child_id, parent.id)
             if child.active:
                 self._log(row, "moved", child, old_parent_id=node.id, new_parent_id=parent.id)
-        self.steps.append(TreeStep("move_children", row.effective_on, node.id, row.line, old_path=old_prefix,
-                                   new_path=self.tree.path(parent.id), new_parent_id=parent.id))
+        self.steps.append(
+            TreeStep(
+                "move_children",
+                row.effective_on,
+                node.id,
+                row.line,
+                old_path=old_prefix,
+                new_path=self.tree.path(parent.id),
+                new_parent_id=parent.id,
+            )
+        )
         active = sum(1 for c in child_ids if self.tree.nodes[c].active)
-        self._say(row, f"{_number(active)} đơn vị trực thuộc '{node.code}' chuyển sang '{parent.code}' "
-                       f"({_number(size)} đơn vị đổi vị trí trong cây)")
+        self._say(
+            row,
+            f"{_number(active)} đơn vị trực thuộc '{node.code}' chuyển sang '{parent.code}' "
+            f"({_number(size)} đơn vị đổi vị trí trong cây)",
+        )
 
     def _end(self, row: ChangeRow, node: _Node, successors: list[_Node]) -> None:
         """The unit stops; it is kept (inactive) under its first successor, which takes its figures."""
         if successors and node.parent_id != successors[0].id:
             old_path = self.tree.path(node.id)
             self.tree.set_parent(node.id, successors[0].id)
-            self.steps.append(TreeStep("move", row.effective_on, node.id, row.line, old_path=old_path,
-                                       new_path=self.tree.path(node.id), new_parent_id=successors[0].id))
+            self.steps.append(
+                TreeStep(
+                    "move",
+                    row.effective_on,
+                    node.id,
+                    row.line,
+                    old_path=old_path,
+                    new_path=self.tree.path(node.id),
+                    new_parent_id=successors[0].id,
+                )
+            )
         node.active = False
         self.steps.append(TreeStep("set", row.effective_on, node.id, row.line, {"active": False}))
         for index, successor in enumerate(successors):
@@ -440,8 +555,11 @@ class _Planner:
         if not successors:
             self._log(row, "ended", node)
         names = " và ".join(f"'{s.code}'" for s in successors)
-        self._say(row, f"'{node.code}' ngừng hoạt động từ {fmt_date(row.effective_on)}"
-                       + (f"; đơn vị kế thừa: {names} (nhận công việc đang dở và số liệu trước đó)" if successors else ""))
+        self._say(
+            row,
+            f"'{node.code}' ngừng hoạt động từ {fmt_date(row.effective_on)}"
+            + (f"; đơn vị kế thừa: {names} (nhận công việc đang dở và số liệu trước đó)" if successors else ""),
+        )
 
     # -- operations ------------------------------------------------------------------------------------
     def apply(self, row: ChangeRow) -> None:
@@ -530,13 +648,20 @@ class _Planner:
         existing = self.tree.by_code.get(code)
         if existing is not None:
             if row.name is not None or row.parent_code is not None:
-                self._fail(row, "name", f"đơn vị kế thừa '{code}' đã có: bỏ trống tên và cấp trên "
-                                        "(chỉ ghi khi đơn vị kế thừa được tạo mới ở dòng này)")
+                self._fail(
+                    row,
+                    "name",
+                    f"đơn vị kế thừa '{code}' đã có: bỏ trống tên và cấp trên "
+                    "(chỉ ghi khi đơn vị kế thừa được tạo mới ở dòng này)",
+                )
                 return None
             return self._active_unit(row, "successors", code)
         if row.name is None or row.parent_code is None:
-            self._fail(row, "successors", f"không có đơn vị '{code}': để tạo mới đơn vị kế thừa, ghi tên đơn vị và "
-                                          "mã đơn vị cấp trên")
+            self._fail(
+                row,
+                "successors",
+                f"không có đơn vị '{code}': để tạo mới đơn vị kế thừa, ghi tên đơn vị và mã đơn vị cấp trên",
+            )
             return None
         parent = self._active_unit(row, "parent", row.parent_code)
         level = row.level_code or predecessors[0].level_code
@@ -571,11 +696,18 @@ class _Planner:
             return
         for node in predecessors:
             if self.tree.is_within(successor.id, node.id):
-                self._fail(row, "successors", f"đơn vị kế thừa '{successor.code}' nằm trong đơn vị bị sáp nhập '{node.code}'")
+                self._fail(
+                    row, "successors", f"đơn vị kế thừa '{successor.code}' nằm trong đơn vị bị sáp nhập '{node.code}'"
+                )
                 return
             for child in self.tree.active_children(node.id):
-                if not self._level_fits(row, "successors", child.level_code, successor,
-                                        f"đơn vị trực thuộc '{child.code}' của '{node.code}'"):
+                if not self._level_fits(
+                    row,
+                    "successors",
+                    child.level_code,
+                    successor,
+                    f"đơn vị trực thuộc '{child.code}' của '{node.code}'",
+                ):
                     return
         for node in predecessors:
             self._move_children(row, node, successor)
@@ -599,8 +731,9 @@ class _Planner:
                 return
             successors.append(successor)
         for child in self.tree.active_children(node.id):
-            if not self._level_fits(row, "successors", child.level_code, successors[0],
-                                    f"đơn vị trực thuộc còn lại '{child.code}'"):
+            if not self._level_fits(
+                row, "successors", child.level_code, successors[0], f"đơn vị trực thuộc còn lại '{child.code}'"
+            ):
                 return
         self._move_children(row, node, successors[0])
         self._end(row, node, successors)
@@ -616,7 +749,11 @@ class _Planner:
             return
         if not row.successors:
             if children:
-                self._fail(row, "successors", f"'{code}' còn {_number(len(children))} đơn vị trực thuộc: ghi đơn vị kế thừa nhận chúng")
+                self._fail(
+                    row,
+                    "successors",
+                    f"'{code}' còn {_number(len(children))} đơn vị trực thuộc: ghi đơn vị kế thừa nhận chúng",
+                )
                 return
             self._end(row, node, [])
             return
@@ -627,7 +764,9 @@ class _Planner:
             self._fail(row, "successors", f"đơn vị kế thừa '{successor.code}' không được nằm trong '{code}'")
             return
         for child in children:
-            if not self._level_fits(row, "successors", child.level_code, successor, f"đơn vị trực thuộc '{child.code}'"):
+            if not self._level_fits(
+                row, "successors", child.level_code, successor, f"đơn vị trực thuộc '{child.code}'"
+            ):
                 return
         self._move_children(row, node, successor)
         self._end(row, node, [successor])
@@ -653,8 +792,16 @@ def plan_reorganisation(
     if planner.problems:
         return None, planner.problems
     effective_on = max((row.effective_on for row in rows), default=today)
-    return ReorgPlan(planner.steps, planner.log, planner.consequences, effective_on, len(rows), planner.counts,
-                     planner.inserted, ended_level_warnings(planner.tree, levels, planner.periods, effective_on)), []
+    return ReorgPlan(
+        planner.steps,
+        planner.log,
+        planner.consequences,
+        effective_on,
+        len(rows),
+        planner.counts,
+        planner.inserted,
+        ended_level_warnings(planner.tree, levels, planner.periods, effective_on),
+    ), []
 
 
 def ended_level_warnings(tree: _Tree, levels: LevelIndex, periods: Mapping[str, LevelPeriod], day: date) -> list[str]:
@@ -666,8 +813,11 @@ def ended_level_warnings(tree: _Tree, levels: LevelIndex, periods: Mapping[str, 
     for node in tree.nodes.values():
         if node.active and node.level_code in ended:
             counts[node.level_code] = counts.get(node.level_code, 0) + 1
-    return [f"cấp '{levels.label(code)}' hết hiệu lực từ {fmt_date(periods[code].valid_to)} nhưng còn "
-            f"{_number(count)} đơn vị đang hoạt động ở cấp này" for code, count in sorted(counts.items())]
+    return [
+        f"cấp '{levels.label(code)}' hết hiệu lực từ {fmt_date(periods[code].valid_to)} nhưng còn "
+        f"{_number(count)} đơn vị đang hoạt động ở cấp này"
+        for code, count in sorted(counts.items())
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -703,7 +853,11 @@ def carry_assignments(
     for row in sorted(open_rows, key=lambda r: r.id):
         successor = successor_of.get(row.unit_id)
         levels = obligation_levels.get(row.obligation_id, [])
-        if successor is None or (levels and successor_level[successor] not in levels) or (row.obligation_id, successor) in owed:
+        if (
+            successor is None
+            or (levels and successor_level[successor] not in levels)
+            or (row.obligation_id, successor) in owed
+        ):
             closes.append(row)
             continue
         owed.add((row.obligation_id, successor))

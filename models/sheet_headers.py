@@ -3,6 +3,7 @@ to fields, so every import refuses an unknown, duplicated or missing column with
 
 A column's title matches any of its aliases (the ascii code or the Vietnamese label), ignoring case, Unicode
 normalisation form and repeated spaces."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -35,8 +36,14 @@ class HeaderMap:
     problems: list[Problem] = field(default_factory=list)
 
 
-def map_header(cells: Sequence[Any], file: str, columns: Mapping[str, Sequence[str]], required: Sequence[str],
-               extra: Callable[[str], str | None] | None = None, line: int = 1) -> HeaderMap:
+def map_header(
+    cells: Sequence[Any],
+    file: str,
+    columns: Mapping[str, Sequence[str]],
+    required: Sequence[str],
+    extra: Callable[[str], str | None] | None = None,
+    line: int = 1,
+) -> HeaderMap:
     """Read the header row (`line`: its row number, 1 unless the sheet starts lower). `columns`: field -> (ascii
     code, Vietnamese label, other aliases…); `extra` names fields the table does not declare (e.g. unit attributes) from a title's key."""
     index = alias_index(columns)

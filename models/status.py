@@ -1,4 +1,5 @@
 """Vocabulary of assignment statuses, with the words people use."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -24,6 +24,7 @@ also derives from its branch of thidua.errors (in brackets), which decides exit 
       UnreadableFile                [invalid input] a data file that cannot be read (syntax, layout)
       StaleVersion                  [conflict] someone acted first; reload and retry (the only retryable one)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,13 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from thidua.errors import (
-    Category, ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+    Category,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    NotPermittedError,
+    RefusedError,
+    ThiduaError,
 )
 from thidua.models.clock import utcnow
 from thidua.models.forms import FieldError

@@ -5,6 +5,7 @@ imported at the bottom so that `import thidua.models.tables` registers every tab
 Conventions: datetimes are aware UTC (SQLModel stores them as UTC); calendar dates (due_on, rounds) are local dates of the
 campaign's time zone. Families follow Base / Create / Public / table where an API exposes them.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -40,7 +41,9 @@ class UnitBase(SQLModel):
     active: bool = True
     cluster: Optional[str] = Field(default=None, max_length=120)  # cụm/khối thi đua
     # Typed facts declared in config/unit_attributes.yaml (ownership, eligibility flags, tags…), selectable by campaigns.
-    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Unit(UnitBase, table=True):
@@ -59,7 +62,9 @@ class Unit(UnitBase, table=True):
     # Byte-wise collation on PostgreSQL so that a subtree is the index range [path, path || '~').
     path: str = Field(
         default="",
-        sa_column=Column(String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False),
+        sa_column=Column(
+            String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False
+        ),
     )
     depth: int = 0
     valid_from: Optional[date] = None  # since when this row holds (reorganisations); None: always
@@ -144,8 +149,12 @@ class Assignment(SQLModel, table=True):
         Index("ix_assignment_status_due", "status", "due_at"),
         # Roll-ups start from a subtree of units and probe each unit's assignments; PostgreSQL answers them
         # from this index alone (the INCLUDE columns), which beats scanning a national campaign's rows.
-        Index("ix_assignment_unit_campaign", "unit_id", "campaign_id",
-              postgresql_include=["status", "late", "due_at", "active"]),
+        Index(
+            "ix_assignment_unit_campaign",
+            "unit_id",
+            "campaign_id",
+            postgresql_include=["status", "late", "due_at", "active"],
+        ),
         Index("ix_assignment_campaign_status", "campaign_id", "status"),
     )
 

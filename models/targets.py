@@ -9,6 +9,7 @@ built from a few early reports is not a trend). A row with no target of its own 
 province's total, when no share was assigned to it) is a contribution: shown, never judged. Averages are not
 forecast (an average does not accumulate), shares are capped at 100 %. Every result carries a note saying so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from thidua.models.forms import fold
 from thidua.models.spec.campaign import TargetCondition
 
 FORECAST_NOTE = "Dự báo tuyến tính theo nhịp độ bình quân từ ngày bắt đầu chiến dịch ({start}) đến ngày xem ({at})."
-PERIODS_FORECAST_NOTE = ("Dự báo tuyến tính theo các kỳ đã báo cáo: số liệu từ {start} đến {through}, giữ nhịp độ đó "
-                         "đến {until}.")
+PERIODS_FORECAST_NOTE = (
+    "Dự báo tuyến tính theo các kỳ đã báo cáo: số liệu từ {start} đến {through}, giữ nhịp độ đó đến {until}."
+)
 NOT_DUE_NOTE = "Chưa đến hạn báo cáo số liệu của chỉ tiêu (hạn đầu tiên {first_due}): chưa đánh giá, chưa dự báo."
 CONTRIBUTION_NOTE = "Phần đóng góp vào chỉ tiêu chung (đơn vị không được giao chỉ tiêu riêng): không đánh giá riêng."
 
@@ -97,8 +99,13 @@ def condition_holds(condition: TargetCondition, value: Any) -> bool:
     return {">=": left >= right, ">": left > right, "==": left == right, "<=": left <= right, "<": left < right}[op]
 
 
-def rollup_figure(rollup: str, condition: TargetCondition | None, reports: Sequence[Report],
-                  owing_units: Iterable[int], periods_due: dict[int, set[int]] | None = None) -> Figure:
+def rollup_figure(
+    rollup: str,
+    condition: TargetCondition | None,
+    reports: Sequence[Report],
+    owing_units: Iterable[int],
+    periods_due: dict[int, set[int]] | None = None,
+) -> Figure:
     """sum: total of the values; average: mean of the values given; share: % of owing units with at least
     one report meeting the condition. With `periods_due` (unit -> the period obligations it owed by then) a
     share counts a unit only when it met the condition in every one of those periods."""
@@ -111,8 +118,13 @@ def rollup_figure(rollup: str, condition: TargetCondition | None, reports: Seque
                 met.setdefault(r.unit_id, set()).add(r.obligation_id)
         meeting = {u for u in owing if periods_due.get(u) and periods_due[u] <= met.get(u, set())}
         given = sum(1 for r in reports if r.value is not None)
-        return Figure(100.0 * len(meeting) / len(owing) if owing else None, given,
-                      len({r.unit_id for r in reports}), len(owing), len(meeting))
+        return Figure(
+            100.0 * len(meeting) / len(owing) if owing else None,
+            given,
+            len({r.unit_id for r in reports}),
+            len(owing),
+            len(meeting),
+        )
     reported = {r.unit_id for r in reports}
     numbers = [n for n in (_number(r.value) for r in reports) if n is not None]
     if rollup == "sum":
@@ -121,7 +133,9 @@ def rollup_figure(rollup: str, condition: TargetCondition | None, reports: Seque
         counted = [r for r in reports if (condition_holds(condition, r.value) if condition else r.value is not None)]
         return Figure(float(len(counted)), len(counted), len(reported), len(owing), len({r.unit_id for r in counted}))
     if rollup == "ratio":  # Σ values / Σ bases over the reports holding both, in %
-        pairs = [(n, b) for n, b in ((_number(r.value), _number(r.base)) for r in reports) if n is not None and b is not None]
+        pairs = [
+            (n, b) for n, b in ((_number(r.value), _number(r.base)) for r in reports) if n is not None and b is not None
+        ]
         total_base = sum(b for _, b in pairs)
         value = 100.0 * sum(n for n, _ in pairs) / total_base if total_base else None
         return Figure(value, len(pairs), len(reported), len(owing))
@@ -146,8 +160,13 @@ def linear_forecast(value: float, *, start: date, at: date, deadline: date, cap:
     return min(forecast, cap) if cap is not None else forecast
 
 
-COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-           "<": lambda a, b: a < b, "==": lambda a, b: a == b}
+COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
 
 
 _UNSET: Any = object()
@@ -162,10 +181,21 @@ def periods_forecast(value: float, *, start: date, through: date, until: date, c
     return min(forecast, cap) if cap is not None else forecast
 
 
-def progress(rollup: str, figure: Figure, target: float, *, start: date, at: date, deadline: date,
-             op: str = ">=", judged: bool = True, data_through: date | None = _UNSET,
-             first_due: date | None = None, last_through: date | None = None,
-             whole: float | None = None) -> Progress:
+def progress(
+    rollup: str,
+    figure: Figure,
+    target: float,
+    *,
+    start: date,
+    at: date,
+    deadline: date,
+    op: str = ">=",
+    judged: bool = True,
+    data_through: date | None = _UNSET,
+    first_due: date | None = None,
+    last_through: date | None = None,
+    whole: float | None = None,
+) -> Progress:
     """`op` says how the figure must compare with the target ("trên 95%" is '>', "không quá 2" is '<=').
 
     judged=False: a contribution (no verdict, no forecast; `whole` gives its share of the total).
@@ -186,13 +216,22 @@ def progress(rollup: str, figure: Figure, target: float, *, start: date, at: dat
     # Only a growing figure aimed at from below can be forecast; a cap ('<', '<=') or equality cannot.
     if growing and data_through is not _UNSET and data_through is not None and current is not None and at < deadline:
         until = min(deadline, last_through or deadline)
-        forecast = periods_forecast(current, start=start, through=max(data_through, start), until=until,
-                                    cap=100.0 if rollup == "share" else None)
-        note = PERIODS_FORECAST_NOTE.format(start=start.strftime("%d/%m/%Y"), through=data_through.strftime("%d/%m/%Y"),
-                                            until=until.strftime("%d/%m/%Y"))
+        forecast = periods_forecast(
+            current,
+            start=start,
+            through=max(data_through, start),
+            until=until,
+            cap=100.0 if rollup == "share" else None,
+        )
+        note = PERIODS_FORECAST_NOTE.format(
+            start=start.strftime("%d/%m/%Y"),
+            through=data_through.strftime("%d/%m/%Y"),
+            until=until.strftime("%d/%m/%Y"),
+        )
     elif growing and data_through is _UNSET and current is not None:
-        forecast = linear_forecast(current, start=start, at=at, deadline=deadline,
-                                   cap=100.0 if rollup == "share" else None)
+        forecast = linear_forecast(
+            current, start=start, at=at, deadline=deadline, cap=100.0 if rollup == "share" else None
+        )
     if forecast is not None:
         if data_through is _UNSET:
             note = FORECAST_NOTE.format(start=start.strftime("%d/%m/%Y"), at=at.strftime("%d/%m/%Y"))

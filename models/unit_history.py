@@ -5,6 +5,7 @@ when its row holds (None: since always). Each reorganisation closes the row it c
 `unit_version` [valid_from, valid_to) before changing it, so "the tree as of D" is the current rows valid on
 D plus the closed versions covering D (thidua.services.unit_history.units_as_of).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -34,7 +35,9 @@ class UnitVersion(SQLModel, table=True):
     parent_id: Optional[int] = None
     path: str = Field(
         default="",
-        sa_column=Column(String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False),
+        sa_column=Column(
+            String(400).with_variant(postgresql.VARCHAR(400, collation="C"), "postgresql"), nullable=False
+        ),
     )
     depth: int = 0
     active: bool = True
@@ -62,7 +65,9 @@ class ReorganisationStep(SQLModel, table=True):
 
     __tablename__ = "reorganisation_step"
     __table_args__ = (
-        Index("ix_reorg_step_reorg", "reorganisation_id", "kind", "unit_id"),  # carried work: per unit of a reorganisation
+        Index(
+            "ix_reorg_step_reorg", "reorganisation_id", "kind", "unit_id"
+        ),  # carried work: per unit of a reorganisation
         Index("ix_reorg_step_unit", "unit_id"),
         Index("ix_reorg_step_successor", "successor_unit_id"),
     )

@@ -8,6 +8,7 @@ Conventions (TCVN / Nghị định 30/2020/NĐ-CP usage): '.' groups thousands, 
 space before '%'; rounding is half-up on the decimal value people see (92,25 -> 92,3), trailing
 zero decimals are dropped (8.000, not 8.000,0); dates are dd/mm/yyyy in Asia/Ho_Chi_Minh.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

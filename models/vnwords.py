@@ -1,4 +1,5 @@
 """Amounts in Vietnamese words, as written on decisions: 4.680.000 → "Bốn triệu sáu trăm tám mươi nghìn đồng"."""
+
 from __future__ import annotations
 
 _DIGITS = ["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín"]

@@ -6,6 +6,7 @@ Sending rule (documented for operators): mail goes out only inside working hours
 earlier than the start on a working day → the start of that day; after the end, or on a day off →
 the start of the next working day.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -32,8 +33,14 @@ class DaysOff(frozenset[date]):
     names: dict[date, str]
     covered_years: frozenset[int] | None
 
-    def __new__(cls, days: Iterable[date] = (), *, worked: Iterable[date] = (), names: Mapping[date, str] | None = None,
-                covered_years: Iterable[int] | None = None) -> "DaysOff":
+    def __new__(
+        cls,
+        days: Iterable[date] = (),
+        *,
+        worked: Iterable[date] = (),
+        names: Mapping[date, str] | None = None,
+        covered_years: Iterable[int] | None = None,
+    ) -> "DaysOff":
         self = super().__new__(cls, days)
         self.worked = frozenset(worked)
         self.names = dict(names or {})

@@ -45,8 +45,17 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _RESERVED = frozenset(
     h.lower()
     for h in (
-        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID",
-        "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "Reply-To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
     )
 )
 
@@ -135,12 +144,8 @@ def build_message(
     )
 
 
-_TEXT_PART_HEADERS = (
-    'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64'
-)
-_HTML_PART_HEADERS = (
-    'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: base64'
-)
+_TEXT_PART_HEADERS = 'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64'
+_HTML_PART_HEADERS = 'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: base64'
 
 
 def _base64_body(data: bytes) -> bytes:
@@ -148,9 +153,7 @@ def _base64_body(data: bytes) -> bytes:
     encoded = binascii.b2a_base64(data, newline=False)
     if len(encoded) <= _BODY_LINE:
         return encoded
-    return b"\r\n".join(
-        [encoded[i : i + _BODY_LINE] for i in range(0, len(encoded), _BODY_LINE)]
-    )
+    return b"\r\n".join([encoded[i : i + _BODY_LINE] for i in range(0, len(encoded), _BODY_LINE)])
 
 
 def _check_single_line(name: str, value: str) -> None:

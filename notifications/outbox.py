@@ -1,4 +1,5 @@
 """Putting mail into the outbox. Dispatch (claim, send, record) lives with the reminders flow."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -64,10 +65,19 @@ def enqueue_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     now = utcnow()
     payload = [
         {
-            "key": r["key"], "kind": r["kind"], "recipient": r["recipient"], "template": r["template"],
-            "context": dict(r.get("context", {})), "scheduled_at": r.get("scheduled_at") or now,
-            "status": OutboxStatus.PENDING.value, "campaign_id": r.get("campaign_id"), "unit_id": r.get("unit_id"),
-            "assignment_id": r.get("assignment_id"), "rung": r.get("rung"), "attempts": 0, "created_at": now,
+            "key": r["key"],
+            "kind": r["kind"],
+            "recipient": r["recipient"],
+            "template": r["template"],
+            "context": dict(r.get("context", {})),
+            "scheduled_at": r.get("scheduled_at") or now,
+            "status": OutboxStatus.PENDING.value,
+            "campaign_id": r.get("campaign_id"),
+            "unit_id": r.get("unit_id"),
+            "assignment_id": r.get("assignment_id"),
+            "rung": r.get("rung"),
+            "attempts": 0,
+            "created_at": now,
         }
         for r in rows
     ]

@@ -12,6 +12,7 @@ context: `subject`, `body` (plain text; blank lines separate paragraphs) and opt
 A value missing from the context renders empty, so that one sloppy context never stops a batch; tests
 render with `strict=True`, which raises instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,13 @@ from thidua.models.vnformat import JINJA_FILTERS
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 GENERIC = "generic"
 # Keys the HTML layout reads; mail kinds that have no campaign leave them empty.
-_LAYOUT_DEFAULTS = {"campaign_title": "", "office_department": "", "office_email": "", "office_name": "",
-                    "unsubscribe_url": ""}
+_LAYOUT_DEFAULTS = {
+    "campaign_title": "",
+    "office_department": "",
+    "office_email": "",
+    "office_name": "",
+    "unsubscribe_url": "",
+}
 _GENERIC_DEFAULTS = {"subject": "", "body": "", "greeting": "", "link": "", "link_label": ""}
 
 
@@ -70,7 +76,8 @@ class Renderer:
             parts = (f"{name}.subject.j2", f"{name}.txt.j2", f"{name}.html.j2")
             self._compiled[name] = (
                 tuple(self.environment.get_template(p) for p in parts)  # type: ignore[assignment]
-                if all(p in names for p in parts) else None
+                if all(p in names for p in parts)
+                else None
             )
         return self._compiled[name]
 

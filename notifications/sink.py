@@ -88,10 +88,9 @@ class EmlDirectoryHandler:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         digest = hashlib.sha1(message_id.encode()).hexdigest()[:12]
         path = self.directory / f"{stamp}-{next(self._seq):06d}-{digest}.eml"
-        trace = (
-            f"Return-Path: <{envelope.mail_from}>\r\n"
-            f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
-        ).encode("utf-8")
+        trace = (f"Return-Path: <{envelope.mail_from}>\r\nX-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n").encode(
+            "utf-8"
+        )
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(trace + content)
         os.replace(tmp, path)
@@ -316,23 +315,17 @@ def start_sink(
 
 
 def _check_password(users: Mapping[str, str]) -> Callable[..., AuthResult]:
-    def authenticate(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-    ) -> AuthResult:
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             expected = users.get(auth_data.login.decode("utf-8", "replace"))
-            if expected is not None and hmac.compare_digest(
-                expected.encode("utf-8"), auth_data.password
-            ):
+            if expected is not None and hmac.compare_digest(expected.encode("utf-8"), auth_data.password):
                 return AuthResult(success=True)
         return AuthResult(success=False, handled=False)
 
     return authenticate
 
 
-def make_self_signed_cert(
-    directory: str | os.PathLike[str], hostname: str = "localhost"
-) -> tuple[Path, Path]:
+def make_self_signed_cert(directory: str | os.PathLike[str], hostname: str = "localhost") -> tuple[Path, Path]:
     """Write ``cert.pem`` and ``key.pem`` for a self-signed certificate valid
     for ``hostname``, localhost and 127.0.0.1; return their paths. Clients can
     trust it by using ``cert.pem`` as their CA file."""
@@ -355,8 +348,7 @@ def make_self_signed_cert(
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName(n) for n in sorted(alt_names)]
-                + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName(n) for n in sorted(alt_names)] + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             ),
             critical=False,
         )
@@ -389,16 +381,33 @@ class SinkProcess:
     """`python -m thidua.notifications.sink` as a child process: an SMTP server that does not share the
     client's interpreter (on a small machine an in-process sink takes the client's GIL and CPU)."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int | None = None,
-                 startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_timeout: float = 60.0,
+    ) -> None:
         import subprocess
         import sys
 
         self.host, self.port = host, port or free_port(host)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "thidua.notifications.sink", "--dir", str(directory), "--host", host,
-             "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "thidua.notifications.sink",
+                "--dir",
+                str(directory),
+                "--host",
+                host,
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         assert self.process.stdout is not None
         ready = threading.Event()
@@ -411,7 +420,9 @@ class SinkProcess:
         threading.Thread(target=read_first_line, daemon=True).start()
         if not ready.wait(startup_timeout) or not output[0].startswith(b"SMTP sink on"):
             self.stop()
-            raise OSError(f"the SMTP sink did not start on {host}:{self.port}: {b''.join(output).decode(errors='replace')}")
+            raise OSError(
+                f"the SMTP sink did not start on {host}:{self.port}: {b''.join(output).decode(errors='replace')}"
+            )
 
     def stop(self) -> None:
         if self.process.poll() is None:

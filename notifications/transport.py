@@ -485,9 +485,7 @@ class _Worker:
             if not await self.shared.complete(index, result):
                 return
             retries_in_a_row = retries_in_a_row + 1 if result.status == "retry" else 0
-            if retries_in_a_row and (
-                not self.smtp.is_connected or retries_in_a_row >= _GIVE_UP_AFTER_RETRIES
-            ):
+            if retries_in_a_row and (not self.smtp.is_connected or retries_in_a_row >= _GIVE_UP_AFTER_RETRIES):
                 # The server is unreachable, keeps dropping us or defers
                 # everything: leave the queue to connections that still work.
                 log.warning("SMTP connection gives up after: %s", result.error)
@@ -507,9 +505,7 @@ class _Worker:
                 reply, refused = await self._transaction(message, payload)
             except OutcomeUnknownError as exc:
                 log.warning("outcome unknown for %s: %s", message.key, exc)
-                return DeliveryResult(
-                    key=message.key, status="unknown", error=str(exc), attempts=attempts
-                )
+                return DeliveryResult(key=message.key, status="unknown", error=str(exc), attempts=attempts)
             except (SMTPException, OSError, TimeoutError, ValueError) as exc:
                 permanent = classify(exc) is PermanentError
                 if permanent or attempts >= self.settings.max_attempts:
@@ -642,9 +638,7 @@ def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
     if isinstance(exc, SMTPRecipientsRefused):
-        return "all recipients refused: " + "; ".join(
-            f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients
-        )
+        return "all recipients refused: " + "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
     text = _reply_text(exc) or str(exc) or type(exc).__name__
     cause = exc.__cause__
     return f"{text} ({_describe(cause)})" if cause is not None and str(cause) not in text else text

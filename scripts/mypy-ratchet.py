@@ -7,6 +7,7 @@ once with the settings of pyproject.toml. Two rules:
 - everything else: per file at most the count recorded in scripts/mypy-baseline.txt ("count path" lines). Fixing
   errors lowers a count; `--update` (make lint-baseline) writes the new counts so they can only go down.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,21 @@ def main() -> int:
     src = link_tree()
     env = os.environ | {"MYPYPATH": str(src)}
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir",
-         str(BUILD / "cache"), "-p", "thidua"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(BUILD / "cache"),
+            "-p",
+            "thidua",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     strict: list[str] = []
     rest: dict[str, list[str]] = {}
@@ -59,7 +72,9 @@ def main() -> int:
     if done.returncode not in (0, 1) or (done.returncode == 1 and not strict and not rest):
         print(done.stdout, done.stderr, sep="\n")
         return 2
-    baseline = {path: int(count) for count, path in (line.split() for line in BASELINE.read_text().splitlines() if line)}
+    baseline = {
+        path: int(count) for count, path in (line.split() for line in BASELINE.read_text().splitlines() if line)
+    }
     for line in strict:
         print(line)
     total, allowed = sum(map(len, rest.values())), sum(baseline.values())
@@ -77,6 +92,7 @@ def main() -> int:
     if total < allowed:
         print(f"mypy: {allowed - total} fewer than the baseline: run `make lint-baseline` to lock that in")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
 """Shared fixtures: a fresh database per test (SQLite file by default; PostgreSQL where asked)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Small, explicit builders for test data (the real importers are tested on their own)."""
+
 from __future__ import annotations
 
 from sqlmodel import Session, select
@@ -20,10 +21,25 @@ def seed_levels(session: Session) -> None:
     session.flush()
 
 
-def add_unit(session: Session, code: str, name: str, level: str, parent: Unit | None = None,
-             sector: str | None = None, emails: list[str] | None = None, active: bool = True) -> Unit:
-    unit = Unit(code=code, name=name, level_code=level, parent_id=parent.id if parent else None, sector=sector,
-                emails=emails if emails is not None else [f"{code.lower().replace('.', '-')}@example.vn"], active=active)
+def add_unit(
+    session: Session,
+    code: str,
+    name: str,
+    level: str,
+    parent: Unit | None = None,
+    sector: str | None = None,
+    emails: list[str] | None = None,
+    active: bool = True,
+) -> Unit:
+    unit = Unit(
+        code=code,
+        name=name,
+        level_code=level,
+        parent_id=parent.id if parent else None,
+        sector=sector,
+        emails=emails if emails is not None else [f"{code.lower().replace('.', '-')}@example.vn"],
+        active=active,
+    )
     session.add(unit)
     session.flush()
     unit.path = (parent.path if parent else "") + f"{unit.id:08d}."

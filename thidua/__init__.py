@@ -9,6 +9,7 @@ In a source checkout the first five live in the repository's top-level folders (
 setuptools ``package-dir``. Adding the checkout root to this package's search path gives the same import names in
 both cases, also in a git worktree, without relying on an editable-install finder.
 """
+
 from pathlib import Path as _Path
 
 _CHECKOUT_ROOT = _Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
 """`python -m thidua` runs the command line."""
+
 from thidua.cli.main import main
 
 main()

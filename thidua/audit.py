@@ -1,4 +1,5 @@
 """Append-only audit log. Every state change writes here in the same transaction as the change."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,6 +1,7 @@
 """Building a process's parts once: settings, the database engine (migrated to the current schema), the mail
 template renderer, the link signer and the SMTP settings. The CLI, the web server (`thidua web`, `thidua serve`)
 and the flows start here instead of each wiring its own engine."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ rolls back when it raises). Callers that combine several writes in one transacti
 or `unit_of_work`; the use cases inside then leave the commit to that outer scope. Queries take a Session and
 never commit.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,13 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_s: float = DEFAULT
     `storage_failure` turns the error into a Vietnamese message)."""
     if url.startswith("sqlite"):
         # The same pool as PostgreSQL's: the web's request limit (web/capacity.py) is derived from it.
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
-                               pool_size=10, max_overflow=20)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            pool_size=10,
+            max_overflow=20,
+        )
         busy_ms = int(busy_timeout_s * 1000)
 
         @event.listens_for(engine, "connect")
@@ -86,18 +92,24 @@ def storage_failure(exc: BaseException, busy_timeout_s: float = DEFAULT_BUSY_TIM
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = f" tệp {exc.filename}" if exc.filename else ""
-        return UnavailableError(f"Không ghi được{where}: ổ đĩa đã đầy (hết dung lượng). Hãy giải phóng dung lượng "
-                                "rồi chạy lại lệnh; dữ liệu trong cơ sở dữ liệu không bị thay đổi.")
+        return UnavailableError(
+            f"Không ghi được{where}: ổ đĩa đã đầy (hết dung lượng). Hãy giải phóng dung lượng "
+            "rồi chạy lại lệnh; dữ liệu trong cơ sở dữ liệu không bị thay đổi."
+        )
     text = str(getattr(exc, "orig", None) or exc).lower()
     if any(marker in text for marker in _FULL):
-        return UnavailableError("Không ghi được vào cơ sở dữ liệu: ổ đĩa đã đầy (hoặc cơ sở dữ liệu đã chạm giới hạn "
-                                "kích thước). Thao tác đã được huỷ, không có gì thay đổi; hãy giải phóng dung lượng "
-                                "rồi chạy lại lệnh.")
+        return UnavailableError(
+            "Không ghi được vào cơ sở dữ liệu: ổ đĩa đã đầy (hoặc cơ sở dữ liệu đã chạm giới hạn "
+            "kích thước). Thao tác đã được huỷ, không có gì thay đổi; hãy giải phóng dung lượng "
+            "rồi chạy lại lệnh."
+        )
     if any(marker in text for marker in _LOCKED):
         seconds = f"{busy_timeout_s:g}".replace(".", ",")
-        return UnavailableError(f"Cơ sở dữ liệu đang bị một chương trình khác khoá để ghi (đã chờ {seconds} giây). "
-                                "Thao tác đã được huỷ, không có gì thay đổi; hãy chạy lại lệnh khi thao tác kia xong "
-                                "(ví dụ một lệnh thidua khác hoặc máy chủ web đang ghi).")
+        return UnavailableError(
+            f"Cơ sở dữ liệu đang bị một chương trình khác khoá để ghi (đã chờ {seconds} giây). "
+            "Thao tác đã được huỷ, không có gì thay đổi; hãy chạy lại lệnh khi thao tác kia xong "
+            "(ví dụ một lệnh thidua khác hoặc máy chủ web đang ghi)."
+        )
     return None
 
 

@@ -12,6 +12,7 @@ summary (bold, centred) with a short rule; body 14 pt justified with a first-lin
 italic 12 pt, items 11 pt) and the signature block (authority, title, name; bold upper case); page numbers
 centred at the top from page 2.
 """
+
 from __future__ import annotations
 
 import sys
@@ -44,8 +45,18 @@ def build_default_template(path: Path) -> Path:
     for name in ("Table Grid",):
         styles[name].font.name = "Times New Roman"
 
-    def para(container, text: str = "", *, bold: bool = False, italic: bool = False, size: float | None = None,
-             align=WD_ALIGN_PARAGRAPH.CENTER, first: bool = False, before: float = 0, after: float = 0):  # noqa: ANN001, ANN202
+    def para(
+        container,
+        text: str = "",
+        *,
+        bold: bool = False,
+        italic: bool = False,
+        size: float | None = None,
+        align=WD_ALIGN_PARAGRAPH.CENTER,
+        first: bool = False,
+        before: float = 0,
+        after: float = 0,
+    ):  # noqa: ANN001, ANN202
         paragraph = container.paragraphs[0] if first else container.add_paragraph()
         if text:
             run = paragraph.add_run(text)
@@ -127,8 +138,9 @@ def build_default_template(path: Path) -> Path:
     # Recipients (left 7 cm) and signature (right 9.5 cm), kept together.
     closing = fixed_table(1, (7.0, 9.5))
     recipients, signer = closing.rows[0].cells
-    title = para(recipients, "Nơi nhận:", bold=True, italic=True, size=12, align=WD_ALIGN_PARAGRAPH.LEFT, first=True,
-                 before=12)
+    title = para(
+        recipients, "Nơi nhận:", bold=True, italic=True, size=12, align=WD_ALIGN_PARAGRAPH.LEFT, first=True, before=12
+    )
     title.paragraph_format.keep_with_next = True
     para(recipients, "{%p for line in recipients %}", size=11, align=WD_ALIGN_PARAGRAPH.LEFT)
     para(recipients, "{{ line }}", size=11, align=WD_ALIGN_PARAGRAPH.LEFT)

@@ -21,6 +21,7 @@ Adapters translate by category only, in one place each:
 
 This module is the floor of the layer rules: it imports nothing from thidua, so every layer may import it.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal

@@ -1,4 +1,5 @@
 """Modules loaded on first use, so that `thidua --help` and light commands start without the ORM or Prefect."""
+
 from __future__ import annotations
 
 import importlib.util

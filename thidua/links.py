@@ -5,6 +5,7 @@ A link carries a signed claim (id, e-mail, optional unit and obligation, expiry)
 the expiry is checked against the caller's clock; the `login_token` table makes every link single-use. Links for
 reminder e-mails are made without a database (`make_obligation_link`), so the renderer can print thousands cheaply.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -90,7 +91,10 @@ def _link_serializer(settings: Settings) -> URLSafeSerializer:
 
 def sign_claims(settings: Settings, claims: LinkClaims) -> str:
     payload: dict[str, Any] = {
-        "j": claims.jti, "p": claims.purpose, "e": claims.email, "x": int(claims.expires_at.timestamp()),
+        "j": claims.jti,
+        "p": claims.purpose,
+        "e": claims.email,
+        "x": int(claims.expires_at.timestamp()),
     }
     if claims.unit_id is not None:
         payload["u"] = claims.unit_id
@@ -106,9 +110,12 @@ def read_link(settings: Settings, token: str, *, now: datetime) -> LinkClaims:
     try:
         payload = _link_serializer(settings).loads(token)
         claims = LinkClaims(
-            jti=str(payload["j"]), purpose=str(payload["p"]), email=str(payload["e"]),
+            jti=str(payload["j"]),
+            purpose=str(payload["p"]),
+            email=str(payload["e"]),
             expires_at=datetime.fromtimestamp(int(payload["x"]), timezone.utc),
-            unit_id=payload.get("u"), assignment_id=payload.get("a"),
+            unit_id=payload.get("u"),
+            assignment_id=payload.get("a"),
             next_path=safe_next_path(payload.get("n")),
         )
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):  # absurd expiry
@@ -129,8 +136,12 @@ def make_obligation_link(
     Needs no database; the link becomes used when first followed."""
     email = user_or_email.email if isinstance(user_or_email, User) else user_or_email
     claims = LinkClaims(
-        jti=secrets.token_urlsafe(16), purpose=PURPOSE_OBLIGATION, email=normalise_email(email),
-        expires_at=(now or utcnow()) + OBLIGATION_LINK_TTL, unit_id=unit_id, assignment_id=assignment_id,
+        jti=secrets.token_urlsafe(16),
+        purpose=PURPOSE_OBLIGATION,
+        email=normalise_email(email),
+        expires_at=(now or utcnow()) + OBLIGATION_LINK_TTL,
+        unit_id=unit_id,
+        assignment_id=assignment_id,
     )
     return link_url(settings, f"/don-vi/nghia-vu/{assignment_id}", sign_claims(settings, claims))
 
@@ -147,10 +158,17 @@ def consume_link(session: Session, claims: LinkClaims, *, now: datetime) -> None
     if exists is None and claims.purpose == PURPOSE_OBLIGATION:
         try:
             with session.begin_nested():
-                session.execute(insert(table).values(
-                    jti=claims.jti, purpose=claims.purpose, email=claims.email, unit_id=claims.unit_id,
-                    issued_at=now, expires_at=claims.expires_at, used_at=now,
-                ))
+                session.execute(
+                    insert(table).values(
+                        jti=claims.jti,
+                        purpose=claims.purpose,
+                        email=claims.email,
+                        unit_id=claims.unit_id,
+                        issued_at=now,
+                        expires_at=claims.expires_at,
+                        used_at=now,
+                    )
+                )
             return
         except IntegrityError:  # the same link followed twice at the same moment
             pass
@@ -169,5 +187,7 @@ class LinkSigner:
     def read(self, token: str, *, now: datetime) -> LinkClaims:
         return read_link(self.settings, token, now=now)
 
-    def obligation_link(self, email: User | str, unit_id: int, assignment_id: int, *, now: datetime | None = None) -> str:
+    def obligation_link(
+        self, email: User | str, unit_id: int, assignment_id: int, *, now: datetime | None = None
+    ) -> str:
         return make_obligation_link(self.settings, email, unit_id, assignment_id, now=now)

@@ -1,4 +1,5 @@
 """Schema management. Alembic migrations are the source of truth once they exist; until then create_all."""
+
 from __future__ import annotations
 
 import ast

@@ -1,5 +1,6 @@
 """Where the checkout and the default configuration are; kept apart from settings so the CLI can use them
 without importing pydantic."""
+
 from __future__ import annotations
 
 from importlib.resources import files

@@ -6,6 +6,7 @@ in the database (assignments, ladders, outbox), not in jobs. Several `thidua ser
 one database; a named lease row (models.tables.Lease "dispatcher") lets only one of them dispatch at a
 time. Correctness does not depend on the lease (claims are atomic), it only avoids duplicate work.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,10 @@ def acquire_lease(engine: Engine, name: str, holder: str, ttl: timedelta, *, now
     until = now + ttl
     with Session(engine) as session, session.begin():
         taken = session.execute(
-            update(L).where(L.c.name == name, or_(L.c.holder == holder, L.c.expires_at < now))
-            .values(holder=holder, expires_at=until).returning(L.c.name)
+            update(L)
+            .where(L.c.name == name, or_(L.c.holder == holder, L.c.expires_at < now))
+            .values(holder=holder, expires_at=until)
+            .returning(L.c.name)
         ).first()
         if taken is not None:
             return True
@@ -56,8 +59,9 @@ def release_lease(engine: Engine, name: str, holder: str) -> None:
 class DispatchClock:
     """Ticks, takes the dispatcher lease, runs a pass. `tick()` can be awaited directly (tests, --once)."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, holder: str | None = None,
-                 smtp: service.SmtpSettings | None = None) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, *, holder: str | None = None, smtp: service.SmtpSettings | None = None
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.holder = holder or service.new_dispatcher_id()
@@ -80,8 +84,15 @@ class DispatchClock:
             renew.cancel()
         totals = summary.totals
         if totals.claimed or summary.plan.reminders:
-            log.info("dispatch: planned %d, sent %d, failed %d, unknown %d, retry %d, skipped %d",
-                     summary.plan.reminders, totals.sent, totals.failed, totals.unknown, totals.retried, totals.skipped)
+            log.info(
+                "dispatch: planned %d, sent %d, failed %d, unknown %d, retry %d, skipped %d",
+                summary.plan.reminders,
+                totals.sent,
+                totals.failed,
+                totals.unknown,
+                totals.retried,
+                totals.skipped,
+            )
         return summary
 
     async def housekeeping(self, now: datetime | None = None) -> dict[str, int] | None:
@@ -101,10 +112,24 @@ class DispatchClock:
     def start(self) -> AsyncIOScheduler:
         """Schedule ticks on the running event loop (the first one immediately)."""
         scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
-        scheduler.add_job(self.tick, "interval", seconds=self.settings.tick_seconds, id="dispatch",
-                          max_instances=1, coalesce=True, next_run_time=datetime.now(scheduler.timezone))
-        scheduler.add_job(self.housekeeping, "interval", seconds=self.settings.housekeeping_seconds, id="housekeeping",
-                          max_instances=1, coalesce=True, next_run_time=datetime.now(scheduler.timezone))
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.settings.tick_seconds,
+            id="dispatch",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(scheduler.timezone),
+        )
+        scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=self.settings.housekeeping_seconds,
+            id="housekeeping",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(scheduler.timezone),
+        )
         scheduler.start()
         self.scheduler = scheduler
         return scheduler

@@ -1,4 +1,5 @@
 """The one Settings object: every knob, read from the environment (prefix THIDUA_) or a .env file."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="THIDUA_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Database, mail, reports, Prefect home")
-    config_dir: Path = Field(default=CONFIG_DIR, description="Levels, calendars, catalogues; `thidua init DIR` copies them")
+    config_dir: Path = Field(
+        default=CONFIG_DIR, description="Levels, calendars, catalogues; `thidua init DIR` copies them"
+    )
     database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir")
     timezone: str = "Asia/Ho_Chi_Minh"
     # How long a SQLite write waits for another program's write lock before the command gives up with a message.
@@ -105,7 +108,7 @@ def _check_secret_key(key: str, where: str) -> str:
         raise SecretKeyRefused(
             f"Khoá bí mật ({where}) là khoá ví dụ in trong tài liệu; ai cũng biết nên không được dùng. "
             "Bỏ THIDUA_SECRET_KEY để hệ thống tự tạo khoá ngẫu nhiên trong thư mục dữ liệu, hoặc đặt một chuỗi "
-            "ngẫu nhiên: python -c \"import secrets; print(secrets.token_urlsafe(48))\"."
+            'ngẫu nhiên: python -c "import secrets; print(secrets.token_urlsafe(48))".'
         )
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise SecretKeyRefused(

@@ -6,6 +6,7 @@ everything they do goes through the engine's ordinary entry points.
 Deterministic for a seed. Progress is saved after every simulated day; a resumed run restarts the day it
 stopped in, and every action checks the current state first, so a resumed year is never half-mixed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,12 @@ REPORT_KINDS = ("registration", "round_report", "final_report")
 CAMPAIGN_FILE = CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml"
 UNITS_FILE = CONFIG_DIR / "units" / "binh_dinh.yaml"
 CDCS_FILE = CONFIG_DIR / "units" / "binh_dinh_cdcs.csv"
-RATINGS = ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành nhiệm vụ", "Không hoàn thành nhiệm vụ")
+RATINGS = (
+    "Hoàn thành xuất sắc nhiệm vụ",
+    "Hoàn thành tốt nhiệm vụ",
+    "Hoàn thành nhiệm vụ",
+    "Không hoàn thành nhiệm vụ",
+)
 RETURN_COMMENT = "Đề nghị bổ sung, làm rõ số liệu đoàn viên mới và sáng kiến trong đợt."
 
 
@@ -92,11 +98,15 @@ class DemoSummary:
     eml_files: int = 0
     submissions: int = 0
     reviews: Counter = field(default_factory=Counter)
-    compliance: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)  # obligation → group → (owed, on time, late)
+    compliance: dict[str, dict[str, tuple[int, int, int]]] = field(
+        default_factory=dict
+    )  # obligation → group → (owed, on time, late)
     targets: list[tuple[str, float, float, str, date]] = field(default_factory=list)  # title, reached, target, unit, at
     nominations: dict[str, int] = field(default_factory=dict)
     awards_decided: dict[str, int] = field(default_factory=dict)
-    commendation: dict[str, str] = field(default_factory=dict)  # persons, evidence, publication, council, decisions, fund
+    commendation: dict[str, str] = field(
+        default_factory=dict
+    )  # persons, evidence, publication, council, decisions, fund
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -190,12 +200,14 @@ def form_values(spec: Obligation, sector: str | None, level: str, rng: random.Ra
         elif f.type == "date":
             values[f.code] = spec.due.strftime("%d/%m/%Y") if isinstance(spec.due, date) else "01/01/2023"
         elif f.type == "text":
-            values[f.code] = rng.choice((
-                "Mô hình “Tổ công đoàn số” hỗ trợ đoàn viên",
-                "Cải tiến quy trình một cửa, rút ngắn thời gian xử lý hồ sơ",
-                "Sáng kiến tiết kiệm điện năng trong sản xuất",
-                "Công trình “Mái ấm công đoàn” cho đoàn viên khó khăn",
-            ))[: f.max_length or 500]
+            values[f.code] = rng.choice(
+                (
+                    "Mô hình “Tổ công đoàn số” hỗ trợ đoàn viên",
+                    "Cải tiến quy trình một cửa, rút ngắn thời gian xử lý hồ sơ",
+                    "Sáng kiến tiết kiệm điện năng trong sản xuất",
+                    "Công trình “Mái ấm công đoàn” cho đoàn viên khó khăn",
+                )
+            )[: f.max_length or 500]
     return values
 
 
@@ -203,7 +215,9 @@ def form_values(spec: Obligation, sector: str | None, level: str, rng: random.Ra
 # The run
 # --------------------------------------------------------------------------------------------------
 class Simulation:
-    def __init__(self, settings: Settings, options: DemoOptions, report: Reporter, progress: Callable[[int, int], None]):
+    def __init__(
+        self, settings: Settings, options: DemoOptions, report: Reporter, progress: Callable[[int, int], None]
+    ):
         self.settings = settings
         self.options = options
         self.report = report
@@ -223,7 +237,9 @@ class Simulation:
             if state is None:
                 raise DemoStateError("chưa có lần chạy nào để chạy tiếp (bỏ --resume để chạy mới)")
             if state.finished:
-                raise DemoStateError("lần chạy trước đã chạy xong; dùng --fresh (hoặc không kèm tuỳ chọn) để chạy lại từ đầu")
+                raise DemoStateError(
+                    "lần chạy trước đã chạy xong; dùng --fresh (hoặc không kèm tuỳ chọn) để chạy lại từ đầu"
+                )
             if (state.seed, state.cdcs) != (self.options.seed, self.options.cdcs):
                 raise DemoStateError("lần chạy trước dùng seed/số CĐCS khác; dùng --fresh để chạy lại từ đầu")
             return state
@@ -252,8 +268,10 @@ class Simulation:
             cdcs_file = self.settings.data_dir / f"cdcs_{self.options.cdcs}.csv"
             write_units_csv(binh_dinh_cdcs(seed=self.options.seed, total=self.options.cdcs), cdcs_file)
         cdcs_report = import_units(self.engine, cdcs_file)
-        self.report(f"Nhập {len(report.created) + len(cdcs_report.created)} đơn vị "
-                    f"({len(cdcs_report.created)} CĐCS từ {cdcs_file.name})")
+        self.report(
+            f"Nhập {len(report.created) + len(cdcs_report.created)} đơn vị "
+            f"({len(cdcs_report.created)} CĐCS từ {cdcs_file.name})"
+        )
         result = load_campaign(self.engine, CAMPAIGN_FILE, actor="demo")
         owed = result.assignments_created
         self.report(f"Nạp chiến dịch {result.code}: {owed} nghĩa vụ của các đơn vị")
@@ -269,9 +287,19 @@ class Simulation:
         if resumed is None:
             self.set_up_campaign()
         campaign = self._campaign()
-        start = self.options.start or campaign.spec["plan_issued_on"] and date.fromisoformat(campaign.spec["plan_issued_on"])
-        state = resumed or DemoState(self.options.seed, start.isoformat(), self.options.end.isoformat(), self.options.cdcs)
-        first_day = date.fromisoformat(state.last_day) + timedelta(days=1) if state.last_day else date.fromisoformat(state.start)
+        start = (
+            self.options.start
+            or campaign.spec["plan_issued_on"]
+            and date.fromisoformat(campaign.spec["plan_issued_on"])
+        )
+        state = resumed or DemoState(
+            self.options.seed, start.isoformat(), self.options.end.isoformat(), self.options.cdcs
+        )
+        first_day = (
+            date.fromisoformat(state.last_day) + timedelta(days=1)
+            if state.last_day
+            else date.fromisoformat(state.start)
+        )
         end = date.fromisoformat(state.end)
         if resumed is not None:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
@@ -331,9 +359,19 @@ class Simulation:
             rounds = {r["number"]: date.fromisoformat(r["ends"]) for r in campaign.spec["rounds"]}
             reviewer = Unit.__table__.alias("reviewer")  # type: ignore[attr-defined]
             rows = session.execute(
-                select(Assignment.id, ObligationDef.code, ObligationDef.kind, ObligationDef.round_number,  # type: ignore[call-overload]
-                       ObligationDef.opens_on, Assignment.due_on, Unit.code, Unit.level_code, Unit.sector,
-                       reviewer.c.code, ObligationDef.definition)
+                select(
+                    Assignment.id,
+                    ObligationDef.code,
+                    ObligationDef.kind,
+                    ObligationDef.round_number,  # type: ignore[call-overload]
+                    ObligationDef.opens_on,
+                    Assignment.due_on,
+                    Unit.code,
+                    Unit.level_code,
+                    Unit.sector,
+                    reviewer.c.code,
+                    ObligationDef.definition,
+                )
                 .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
                 .join(Unit, Unit.id == Assignment.unit_id)
                 .outerjoin(reviewer, reviewer.c.id == Assignment.reviewer_unit_id)
@@ -341,13 +379,28 @@ class Simulation:
                 .order_by(Assignment.id)
             ).all()
         infos = []
-        for (aid, code, kind, round_number, opens_on, due, unit_code, level, sector, reviewer_code, definition) in rows:
+        for aid, code, kind, round_number, opens_on, due, unit_code, level, sector, reviewer_code, definition in rows:
             if kind not in REPORT_KINDS and kind != "nomination_window":
                 continue
             round_end = rounds.get(round_number) if round_number else None
-            opens = opens_on or (round_end + timedelta(days=1) if round_end and round_end < due else due - timedelta(days=20))
-            infos.append(AssignmentInfo(aid, code, kind, round_end, opens, due, unit_code, level, sector, reviewer_code,
-                                        bool(definition.get("review_required", True))))
+            opens = opens_on or (
+                round_end + timedelta(days=1) if round_end and round_end < due else due - timedelta(days=20)
+            )
+            infos.append(
+                AssignmentInfo(
+                    aid,
+                    code,
+                    kind,
+                    round_end,
+                    opens,
+                    due,
+                    unit_code,
+                    level,
+                    sector,
+                    reviewer_code,
+                    bool(definition.get("review_required", True)),
+                )
+            )
         return infos
 
     async def _dispatch(self, day: date, at: time) -> None:
@@ -381,18 +434,33 @@ class Simulation:
                             continue  # done before a resume
                         rng = random.Random(f"{self.options.seed}:{assignment.id}:v{action.version}")
                         raw = form_values(obligation_spec(obligation), unit.sector, unit.level_code, rng)
-                        submit_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
-                                      unit_code=unit.code, raw=raw, actor=f"demo:{unit.code}", acting_unit_code=unit.code,
-                                      now=moment, source="demo")
+                        submit_report(
+                            session,
+                            campaign_code=campaign.code,
+                            obligation_code=obligation.code,
+                            unit_code=unit.code,
+                            raw=raw,
+                            actor=f"demo:{unit.code}",
+                            acting_unit_code=unit.code,
+                            now=moment,
+                            source="demo",
+                        )
                         self.summary.submissions += 1
                     else:
                         if assignment.status != "da_gui" or assignment.current_version != action.version:
                             continue
                         reviewer_code = reviewers[assignment.reviewer_unit_id or 0]
-                        review_report(session, campaign_code=campaign.code, obligation_code=obligation.code,
-                                      unit_code=unit.code, reviewer_code=reviewer_code, accept=action.verb == "accept",
-                                      actor=f"demo:{reviewer_code}", comment=None if action.verb == "accept" else RETURN_COMMENT,
-                                      now=moment)
+                        review_report(
+                            session,
+                            campaign_code=campaign.code,
+                            obligation_code=obligation.code,
+                            unit_code=unit.code,
+                            reviewer_code=reviewer_code,
+                            accept=action.verb == "accept",
+                            actor=f"demo:{reviewer_code}",
+                            comment=None if action.verb == "accept" else RETURN_COMMENT,
+                            now=moment,
+                        )
                         self.summary.reviews[action.verb] += 1
                     session.commit()
                 except SubmissionError as exc:
@@ -433,15 +501,23 @@ class Simulation:
                     if assignment.status != "da_gui" or assignment.current_version != action.version:
                         continue
                     reviewer = reviewers[assignment.reviewer_unit_id or 0]
-                    reviews[obligation_id].append(ReviewItem(
-                        assignment, unit, reviewer, action.verb == "accept", f"demo:{reviewer.code}",
-                        comment=None if action.verb == "accept" else RETURN_COMMENT))
+                    reviews[obligation_id].append(
+                        ReviewItem(
+                            assignment,
+                            unit,
+                            reviewer,
+                            action.verb == "accept",
+                            f"demo:{reviewer.code}",
+                            comment=None if action.verb == "accept" else RETURN_COMMENT,
+                        )
+                    )
             for obligation_id, submit_items in submits.items():
                 obligation = obligations[obligation_id]
                 refused: list[tuple[Any, SubmissionError]]
                 try:
-                    written, refused = submit_many(session, campaign, obligation, self._spec(obligation), submit_items,
-                                                   now=moment, source="demo")
+                    written, refused = submit_many(
+                        session, campaign, obligation, self._spec(obligation), submit_items, now=moment, source="demo"
+                    )
                     self.summary.submissions += len(written)
                     session.commit()
                 except SubmissionError as error:
@@ -469,12 +545,18 @@ class Simulation:
         spec = campaign.spec
         out: dict[date, list[Callable[[date], None]]] = defaultdict(list)
         with Session(self.engine) as session:
-            obligations = session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id)).scalars().all()  # type: ignore[call-overload]
+            obligations = (
+                session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id)).scalars().all()  # type: ignore[call-overload]
+            )
         for ob in obligations:
             if ob.kind in ("round_report", "final_report"):
                 # Consolidate the day after the deadline; the signed report a week later, once reviews are in.
-                out[ob.due_on + timedelta(days=1)].append(lambda d, n=ob.round_number: self._consolidate(campaign, n, d))
-                out[ob.due_on + timedelta(days=7)].append(lambda d, n=ob.round_number, k=ob.kind: self._write_reports(campaign, n, k, d))
+                out[ob.due_on + timedelta(days=1)].append(
+                    lambda d, n=ob.round_number: self._consolidate(campaign, n, d)
+                )
+                out[ob.due_on + timedelta(days=7)].append(
+                    lambda d, n=ob.round_number, k=ob.kind: self._write_reports(campaign, n, k, d)
+                )
         target_days = {date.fromisoformat(t["deadline"]) for t in spec.get("targets", [])}
         for day in target_days:
             out[day].append(lambda d: self._report_targets(campaign, d))
@@ -510,13 +592,16 @@ class Simulation:
             if kind == "final_report":
                 files = build_final_report(session, campaign_code=campaign.code, out_dir=out_dir, now=moment)
             else:
-                files = build_round_report(session, campaign_code=campaign.code, round_number=round_number or 1,
-                                           out_dir=out_dir, now=moment)
+                files = build_round_report(
+                    session, campaign_code=campaign.code, round_number=round_number or 1, out_dir=out_dir, now=moment
+                )
             session.commit()
         for path in (files.xlsx, files.docx):
             self.summary.files[path.name] = path
-        self.report(f"{day:%d/%m/%Y}: báo cáo {'tổng kết năm' if kind == 'final_report' else f'sơ kết đợt {round_number}'}: "
-                    f"{files.xlsx.name}, {files.docx.name}")
+        self.report(
+            f"{day:%d/%m/%Y}: báo cáo {'tổng kết năm' if kind == 'final_report' else f'sơ kết đợt {round_number}'}: "
+            f"{files.xlsx.name}, {files.docx.name}"
+        )
 
     def _report_targets(self, campaign: Campaign, day: date) -> None:
         from thidua.services.targets import target_progress
@@ -526,8 +611,10 @@ class Simulation:
         for target in reports:
             if target.deadline == day and target.scope:
                 figure = target.scope[0].progress.figure.value
-                self.report(f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {fmt_number(figure, missing=MISSING)} / "
-                            f"{fmt_number(target.target)} {target.unit_of_measure}")
+                self.report(
+                    f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {fmt_number(figure, missing=MISSING)} / "
+                    f"{fmt_number(target.target)} {target.unit_of_measure}"
+                )
 
     # -- the end ---------------------------------------------------------------------------------------
     def _summarise(self, campaign: Campaign, end: date) -> DemoSummary:
@@ -550,12 +637,31 @@ class Simulation:
             summary.mail_failed = session.execute(select(func.count()).where(O.status == "failed")).scalar_one()
             summary.mail_unknown = session.execute(select(func.count()).where(O.status == "unknown")).scalar_one()
             _summarise_timing(session, summary, end)
-            for ob in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,  # type: ignore[call-overload]
-                                                              ObligationDef.kind.in_(REPORT_KINDS),  # type: ignore[attr-defined]
-                                                              ObligationDef.due_on <= end).order_by(ObligationDef.due_on)).scalars().all():
-                report = status_report(session, campaign.code, obligation_code=ob.code, now=local_to_utc(datetime.combine(end, time(23, 0))))
+            for ob in (
+                session.exec(
+                    select(ObligationDef)
+                    .where(
+                        ObligationDef.campaign_id == campaign.id,  # type: ignore[call-overload]
+                        ObligationDef.kind.in_(REPORT_KINDS),  # type: ignore[attr-defined]
+                        ObligationDef.due_on <= end,
+                    )
+                    .order_by(ObligationDef.due_on)
+                )
+                .scalars()
+                .all()
+            ):
+                report = status_report(
+                    session,
+                    campaign.code,
+                    obligation_code=ob.code,
+                    now=local_to_utc(datetime.combine(end, time(23, 0))),
+                )
                 summary.compliance[ob.title] = {
-                    row.label: (row.counts.owed, row.counts.submitted - _late_submitted(session, ob.id, row.key), row.counts.late)
+                    row.label: (
+                        row.counts.owed,
+                        row.counts.submitted - _late_submitted(session, ob.id, row.key),
+                        row.counts.late,
+                    )
                     for row in report.by_group
                 }
             for target in target_progress(session, campaign_code=campaign.code, at=end):
@@ -569,25 +675,35 @@ class Simulation:
         summary.nominations, summary.awards_decided, award_files = award_summary(self, campaign)
         summary.files.update(award_files)
         summary.commendation = commendation_summary(self, campaign)
-        summary.eml_files = sum(1 for _ in self.settings.mail_dir.glob("**/*.eml")) if self.settings.mail_dir.exists() else 0
+        summary.eml_files = (
+            sum(1 for _ in self.settings.mail_dir.glob("**/*.eml")) if self.settings.mail_dir.exists() else 0
+        )
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
         return summary
 
 
-def _action_rows(session: Session, actions: list[Action]) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]],
-                                                                    dict[int, Unit]]:
+def _action_rows(
+    session: Session, actions: list[Action]
+) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]], dict[int, Unit]]:
     """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
-    rows = session.execute(
-        select(Assignment, ObligationDef, Unit)
-        .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
-        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-        .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
-    ).tuples().all()
+    rows = (
+        session.execute(
+            select(Assignment, ObligationDef, Unit)
+            .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
+            .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+            .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
+        )
+        .tuples()
+        .all()
+    )
     found = {a.id: (a, ob, unit) for a, ob, unit in rows if a.id is not None}
     reviewer_ids = {a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}
-    reviewers = {u.id: u for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
-                 if u.id is not None}
+    reviewers = {
+        u.id: u
+        for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
+        if u.id is not None
+    }
     return found, reviewers
 
 
@@ -601,10 +717,21 @@ def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None
     summary.mail_pending = sum(1 for at in pending if _aware(at) < end_at)
     summary.mail_after_end = len(pending) - summary.mail_pending
     ctx = campaign_context(session, "bd-2023")
-    sent = session.execute(select(O.sent_at).where(O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
-                                                   O.kind.in_(sorted(WORKING_HOURS_KINDS)))).scalars().all()  # type: ignore[attr-defined]
+    sent = (
+        session.execute(
+            select(O.sent_at).where(  # type: ignore[call-overload]
+                O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
+                O.kind.in_(sorted(WORKING_HOURS_KINDS)),  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
     summary.mail_outside_working_hours = sum(
-        1 for at in sent if not ctx.calendar.is_working_moment(utc_to_local(_aware(at), ctx.timezone).replace(tzinfo=None)))
+        1
+        for at in sent
+        if not ctx.calendar.is_working_moment(utc_to_local(_aware(at), ctx.timezone).replace(tzinfo=None))
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -615,9 +742,16 @@ def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int
     """Submitted-but-late assignments under a group unit, to split 'on time' from 'late'."""
     group = session.execute(select(Unit.path).where(Unit.code == unit_code)).scalar_one()  # type: ignore[call-overload]
     return session.execute(
-        select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id).where(  # type: ignore[arg-type]
-            Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Assignment.late.is_(True),  # type: ignore[attr-defined]
-            Assignment.status.in_(("da_gui", "da_duyet")), subtree_clause(group))  # type: ignore[attr-defined]
+        select(func.count())
+        .select_from(Assignment)
+        .join(Unit, Unit.id == Assignment.unit_id)  # type: ignore[arg-type]
+        .where(
+            Assignment.obligation_id == obligation_id,  # type: ignore[arg-type]
+            Assignment.active.is_(True),  # type: ignore[attr-defined]
+            Assignment.late.is_(True),  # type: ignore[attr-defined]
+            Assignment.status.in_(("da_gui", "da_duyet")),  # type: ignore[attr-defined]
+            subtree_clause(group),
+        )
     ).scalar_one()
 
 

@@ -11,6 +11,7 @@ parents, and nothing already sent is sent again. The year ends with the year-end
 Simulated people only decide what to do and when (deterministic for a seed); everything goes through the
 engine's services and the real SMTP dispatch (a local sink writing .eml files).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,20 +73,43 @@ def unit_rows(cdcs_per_union: int) -> list[dict[str, str]]:
     rows = []
     for code, name, parent, level in PROVINCES:
         host = code.lower().replace(".", "-")
-        rows.append({"ma_don_vi": code, "ten_don_vi": name, "cap": level, "ma_cap_tren": parent,
-                     "email": f"vanphong@{host}.example.vn"})
+        rows.append(
+            {
+                "ma_don_vi": code,
+                "ten_don_vi": name,
+                "cap": level,
+                "ma_cap_tren": parent,
+                "email": f"vanphong@{host}.example.vn",
+            }
+        )
         if level == "cap_tren_truc_tiep":
             for k in range(1, cdcs_per_union + 1):
                 sector = "hcsn" if code.endswith("GD") or k % 3 == 0 else "sxkd"
-                rows.append({"ma_don_vi": f"{code}.CS{k:02d}", "ten_don_vi": f"CĐCS Đơn vị Mẫu {code}-{k:02d} (giả lập)",
-                             "cap": "cdcs", "ma_cap_tren": code, "khu_vuc": sector,
-                             "email": f"congdoan@{host}-cs{k:02d}.example.vn"})
+                rows.append(
+                    {
+                        "ma_don_vi": f"{code}.CS{k:02d}",
+                        "ten_don_vi": f"CĐCS Đơn vị Mẫu {code}-{k:02d} (giả lập)",
+                        "cap": "cdcs",
+                        "ma_cap_tren": code,
+                        "khu_vuc": sector,
+                        "email": f"congdoan@{host}-cs{k:02d}.example.vn",
+                    }
+                )
     return rows
 
 
 class Simulation2025:
-    def __init__(self, settings: Settings, *, seed: int = 2025, cdcs_per_union: int = 6, start: date = START, end: date = END,
-                 report: Callable[[str], None] = print, progress: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        seed: int = 2025,
+        cdcs_per_union: int = 6,
+        start: date = START,
+        end: date = END,
+        report: Callable[[str], None] = print,
+        progress: Callable[[int, int], None] | None = None,
+    ):
         self.settings = settings
         self.rng = random.Random(seed)
         self.cdcs_per_union = cdcs_per_union
@@ -136,15 +160,19 @@ class Simulation2025:
         import_units(self.engine, units_file)
         result = load_campaign(self.engine, CAMPAIGN_FILE, actor="demo")
         self.summary.assignments = result.assignments_created
-        self.report(f"Nhập {self.summary.units} đơn vị của hai tỉnh Bình Định và Gia Lai; "
-                    f"nạp chiến dịch {CAMPAIGN}: {result.assignments_created} nghĩa vụ")
+        self.report(
+            f"Nhập {self.summary.units} đơn vị của hai tỉnh Bình Định và Gia Lai; "
+            f"nạp chiến dịch {CAMPAIGN}: {result.assignments_created} nghĩa vụ"
+        )
 
     def _plan_actions(self) -> dict[date, list[tuple[str, int]]]:
         """Each assignment is submitted around its deadline (some late, some never) and reviewed 1–4 days later."""
         with Session(self.engine) as session:
             rows = session.execute(
                 select(Assignment.id, Assignment.due_on, ObligationDef.opens_on, ObligationDef.kind)
-                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id).order_by(Assignment.id)).all()
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .order_by(Assignment.id)
+            ).all()
         plan: dict[date, list[tuple[str, int]]] = {}
         for assignment_id, due, opens, _kind in rows:
             if self.rng.random() < 0.08:
@@ -170,24 +198,49 @@ class Simulation2025:
         with Session(self.engine) as session:
             reviewer = Unit.__table__.alias("reviewer")  # type: ignore[attr-defined]
             row = session.execute(
-                select(Assignment.status, Assignment.active, Unit.code, Unit.sector, ObligationDef.code.label("obligation"),
-                       ObligationDef.definition, ObligationDef.kind, reviewer.c.code.label("reviewer"))
-                .join(Unit, Unit.id == Assignment.unit_id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                .outerjoin(reviewer, reviewer.c.id == Assignment.reviewer_unit_id).where(Assignment.id == assignment_id)
+                select(
+                    Assignment.status,
+                    Assignment.active,
+                    Unit.code,
+                    Unit.sector,
+                    ObligationDef.code.label("obligation"),
+                    ObligationDef.definition,
+                    ObligationDef.kind,
+                    reviewer.c.code.label("reviewer"),
+                )
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .outerjoin(reviewer, reviewer.c.id == Assignment.reviewer_unit_id)
+                .where(Assignment.id == assignment_id)
             ).one()
             if not row.active:
                 return  # closed by the reorganisation ("không còn áp dụng")
             try:
                 if verb == "submit" and row.status in ("chua_gui", "tra_lai"):
                     raw = self._form(row.obligation, row.kind)
-                    submit_report(session, campaign_code=CAMPAIGN, obligation_code=row.obligation, unit_code=row.code,
-                                  raw=raw, actor=f"can-bo@{row.code.lower()}.example.vn", now=moment)
+                    submit_report(
+                        session,
+                        campaign_code=CAMPAIGN,
+                        obligation_code=row.obligation,
+                        unit_code=row.code,
+                        raw=raw,
+                        actor=f"can-bo@{row.code.lower()}.example.vn",
+                        now=moment,
+                    )
                     self.summary.submissions += 1
                 elif verb == "review" and row.status == "da_gui" and row.reviewer:
                     accept = self.rng.random() > 0.1
-                    review_report(session, campaign_code=CAMPAIGN, obligation_code=row.obligation, unit_code=row.code,
-                                  reviewer_code=row.reviewer, accept=accept, actor=f"duyet@{row.reviewer.lower()}.example.vn",
-                                  comment=None if accept else "Đề nghị bổ sung số liệu.", now=moment)
+                    review_report(
+                        session,
+                        campaign_code=CAMPAIGN,
+                        obligation_code=row.obligation,
+                        unit_code=row.code,
+                        reviewer_code=row.reviewer,
+                        accept=accept,
+                        actor=f"duyet@{row.reviewer.lower()}.example.vn",
+                        comment=None if accept else "Đề nghị bổ sung số liệu.",
+                        now=moment,
+                    )
                     self.summary.reviews["accept" if accept else "return"] += 1
                 session.commit()
             except SubmissionError:
@@ -195,7 +248,10 @@ class Simulation2025:
 
     def _form(self, obligation: str, kind: str) -> dict:
         if kind == "registration":
-            return {"cong_trinh_moi": "Mô hình tiết kiệm điện (giả lập)", "so_sang_kien_dang_ky": self.rng.randint(1, 5)}
+            return {
+                "cong_trinh_moi": "Mô hình tiết kiệm điện (giả lập)",
+                "so_sang_kien_dang_ky": self.rng.randint(1, 5),
+            }
         data = {"so_sang_kien": self.rng.randint(0, 6), "so_doan_vien_moi": self.rng.randint(0, 10)}
         if kind == "final_report":
             data["xep_loai_de_nghi"] = self.rng.choice(RATINGS)
@@ -205,12 +261,15 @@ class Simulation2025:
         from thidua.services.reorganisation import reorganise
 
         self.summary.mail_sent_before = self._sent()
-        result = reorganise(self.engine, CHANGE_FILE, today=day, actor="demo",
-                            now=local_to_utc(datetime.combine(day, time(0, 30))))
+        result = reorganise(
+            self.engine, CHANGE_FILE, today=day, actor="demo", now=local_to_utc(datetime.combine(day, time(0, 30)))
+        )
         self.summary.carried = dict(result.carried_counts)
         self.summary.consequences = [c.text for c in result.consequences]
-        self.report(f"01/07/2025: áp dụng {CHANGE_FILE.name} — {result.rows} thay đổi; "
-                    + ", ".join(f"{k}: {v}" for k, v in sorted(result.carried_counts.items())))
+        self.report(
+            f"01/07/2025: áp dụng {CHANGE_FILE.name} — {result.rows} thay đổi; "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(result.carried_counts.items()))
+        )
 
     def _sent(self) -> int:
         with Session(self.engine) as session:
@@ -221,15 +280,22 @@ class Simulation2025:
 
         with Session(self.engine) as session:
             O = OutboxMessage.__table__  # type: ignore[attr-defined]
-            self.summary.mail_by_kind = dict(session.execute(
-                select(O.c.kind, func.count()).where(O.c.status == "sent").group_by(O.c.kind)).all())
+            self.summary.mail_by_kind = dict(
+                session.execute(select(O.c.kind, func.count()).where(O.c.status == "sent").group_by(O.c.kind)).all()
+            )
             self.summary.mail_sent_after = self._sent() - self.summary.mail_sent_before
-            self.summary.duplicate_keys = session.scalar(select(func.count()).select_from(
-                select(O.c.key).group_by(O.c.key).having(func.count() > 1).subquery()))
-            self.summary.audit_carried = session.scalar(select(func.count()).select_from(AuditLog)
-                                                        .where(AuditLog.action.like("reorganise.%")))
-            files = build_final_report(session, campaign_code=CAMPAIGN, out_dir=self.settings.reports_dir,
-                                       now=local_to_utc(datetime.combine(self.end, time(17, 0))))
+            self.summary.duplicate_keys = session.scalar(
+                select(func.count()).select_from(select(O.c.key).group_by(O.c.key).having(func.count() > 1).subquery())
+            )
+            self.summary.audit_carried = session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action.like("reorganise.%"))
+            )
+            files = build_final_report(
+                session,
+                campaign_code=CAMPAIGN,
+                out_dir=self.settings.reports_dir,
+                now=local_to_utc(datetime.combine(self.end, time(17, 0))),
+            )
             session.commit()
         self.summary.files = {"Báo cáo tổng kết năm (Excel)": files.xlsx, "Báo cáo tổng kết năm (Word)": files.docx}
         self.summary.eml_files = len(list(self.settings.mail_dir.glob("*.eml")))

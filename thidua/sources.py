@@ -3,6 +3,7 @@ every way a file can be unreadable becomes a located Vietnamese problem, never a
 
 A folder given for a file, a file too large to be a declaration, text not saved as UTF-8 (Windows-1258,
 UTF-16, stray bytes): SpecError naming the file and, for bad bytes, the line and column."""
+
 from __future__ import annotations
 
 import errno
@@ -24,8 +25,16 @@ def read_text_file(path: Path | str) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_TEXT_FILE_BYTES:
-            raise SpecError([Problem(file, None, "", f"tệp quá lớn ({size // (1024 * 1024)} MB; tối đa "
-                                                     f"{MAX_TEXT_FILE_BYTES // (1024 * 1024)} MB)")])
+            raise SpecError(
+                [
+                    Problem(
+                        file,
+                        None,
+                        "",
+                        f"tệp quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_TEXT_FILE_BYTES // (1024 * 1024)} MB)",
+                    )
+                ]
+            )
         data = path.read_bytes()
     except PermissionError:
         raise SpecError([Problem(file, None, "", "không có quyền đọc tệp")]) from None

@@ -4,6 +4,7 @@ Names end in "(giả lập)" and e-mails use *.example.vn domains so that nobody
 a real union. Rows are plain dicts keyed by the ascii CSV headers (CSV_COLUMNS), ready for
 `write_units_csv` and for `thidua units import`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,14 @@ BINH_DINH_SUPERIORS = (
     _Superior("BDH.CT", "Công Thương", 65, 0.9, ("Trung tâm Khuyến công",)),
     _Superior("BDH.GTVT", "Giao thông vận tải", 30, 0.75, ("Trung tâm Đăng kiểm", "Ban Quản lý dự án")),
     _Superior("BDH.XD", "Xây dựng", 30, 0.75, ("Viện Quy hoạch", "Ban Quản lý dự án")),
-    _Superior("BDH.NN", "Nông nghiệp và PTNT", 28, 0.4, ("Chi cục", "Trung tâm Khuyến nông"),
-              ("Công ty TNHH Lâm nghiệp", "Hợp tác xã nông nghiệp")),
+    _Superior(
+        "BDH.NN",
+        "Nông nghiệp và PTNT",
+        28,
+        0.4,
+        ("Chi cục", "Trung tâm Khuyến nông"),
+        ("Công ty TNHH Lâm nghiệp", "Hợp tác xã nông nghiệp"),
+    ),
     _Superior("BDH.VC", "Viên chức", 55, 0.05, ("Sở", "Văn phòng", "Trung tâm", "Ban Quản lý")),
     _Superior("BDH.KKT", "Khu kinh tế", 110, 0.92, ("Ban Quản lý Khu kinh tế",)),
 )
@@ -115,21 +122,43 @@ def national_tree(seed: int = 2025, provinces: int = 63, cdcs_total: int = 130_0
     number = 0
     for p, superior_count in enumerate(superiors_per_province, start=1):
         province = f"T{p:02d}"
-        yield _upper_row(province, f"LĐLĐ tỉnh Mẫu số {p:02d} (giả lập)", "ldld_tinh", "TLD", "", f"ldld-t{p:02d}",
-                         f"Cụm thi đua số {(p - 1) // 8 + 1:d}")
+        yield _upper_row(
+            province,
+            f"LĐLĐ tỉnh Mẫu số {p:02d} (giả lập)",
+            "ldld_tinh",
+            "TLD",
+            "",
+            f"ldld-t{p:02d}",
+            f"Cụm thi đua số {(p - 1) // 8 + 1:d}",
+        )
         for s in range(1, superior_count + 1):
             superior = f"{province}.S{s:02d}"
             district = s % 3 != 0  # two thirds district federations, one third sector unions
             sector = "" if district else rng.choice(("sxkd", "hcsn"))
             name = "LĐLĐ huyện" if district else "Công đoàn ngành"
-            yield _upper_row(superior, f"{name} Mẫu số {p:02d}.{s:02d} (giả lập)", "cap_tren_truc_tiep", province,
-                             sector, f"cd-t{p:02d}s{s:02d}", "Cụm các LĐLĐ huyện" if district else "Khối các công đoàn ngành")
+            yield _upper_row(
+                superior,
+                f"{name} Mẫu số {p:02d}.{s:02d} (giả lập)",
+                "cap_tren_truc_tiep",
+                province,
+                sector,
+                f"cd-t{p:02d}s{s:02d}",
+                "Cụm các LĐLĐ huyện" if district else "Khối các công đoàn ngành",
+            )
             for _ in range(next(cdcs_counts)):
                 number += 1
                 unit_sector = sector or ("sxkd" if rng.random() < 0.5 else "hcsn")
                 kinds = _SXKD_KINDS if unit_sector == "sxkd" else _DISTRICT_HCSN
-                yield _cdcs_row(rng, number, f"{superior}.{number:06d}", superior, unit_sector, rng.choice(kinds),
-                                f"Khối {unit_sector.upper()} {superior}", 6)
+                yield _cdcs_row(
+                    rng,
+                    number,
+                    f"{superior}.{number:06d}",
+                    superior,
+                    unit_sector,
+                    rng.choice(kinds),
+                    f"Khối {unit_sector.upper()} {superior}",
+                    6,
+                )
 
 
 def _upper_row(code: str, name: str, level: str, parent: str, sector: str, host: str, cluster: str) -> Row:

@@ -9,6 +9,7 @@ are read as the value of their top-left cell, which is what a person sees.
 
 Every refusal is an XlsxRefused carrying the cell or row address.
 """
+
 from __future__ import annotations
 
 import re
@@ -72,11 +73,15 @@ class SheetFacts:
 def _check_archive(path: Path) -> zipfile.ZipFile:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise XlsxRefused(f"tệp Excel quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB)")
+        raise XlsxRefused(
+            f"tệp Excel quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB)"
+        )
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise XlsxRefused("không đọc được tệp Excel (.xlsx): tệp hỏng hoặc định dạng khác; hãy lưu lại dưới dạng .xlsx") from None
+        raise XlsxRefused(
+            "không đọc được tệp Excel (.xlsx): tệp hỏng hoặc định dạng khác; hãy lưu lại dưới dạng .xlsx"
+        ) from None
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         archive.close()
@@ -84,20 +89,26 @@ def _check_archive(path: Path) -> zipfile.ZipFile:
     total = sum(m.file_size for m in members)
     if total > MAX_UNCOMPRESSED_BYTES:
         archive.close()
-        raise XlsxRefused(f"tệp Excel khi giải nén quá lớn ({total // (1024 * 1024)} MB; tối đa "
-                          f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB): có thể là tệp độc hại (zip bomb)")
+        raise XlsxRefused(
+            f"tệp Excel khi giải nén quá lớn ({total // (1024 * 1024)} MB; tối đa "
+            f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB): có thể là tệp độc hại (zip bomb)"
+        )
     for m in members:
         if m.file_size > 10 * 1024 * 1024 and m.file_size > MAX_RATIO * max(m.compress_size, 1):
             archive.close()
-            raise XlsxRefused(f"thành phần '{m.filename}' của tệp Excel nén bất thường (tỉ lệ "
-                              f"{m.file_size // max(m.compress_size, 1)}:1): có thể là tệp độc hại (zip bomb)")
+            raise XlsxRefused(
+                f"thành phần '{m.filename}' của tệp Excel nén bất thường (tỉ lệ "
+                f"{m.file_size // max(m.compress_size, 1)}:1): có thể là tệp độc hại (zip bomb)"
+            )
     for m in members:  # a DTD can only stand before the root element: the head of each XML part tells
         if m.filename.endswith((".xml", ".rels", ".vml")):
             with archive.open(m) as handle:
                 if _DTD.search(handle.read(4096)):
                     archive.close()
-                    raise XlsxRefused(f"tệp Excel chứa khai báo DTD/thực thể XML trong '{m.filename}' (không bao giờ "
-                                      "có trong tệp Excel thật; có thể là tệp độc hại)")
+                    raise XlsxRefused(
+                        f"tệp Excel chứa khai báo DTD/thực thể XML trong '{m.filename}' (không bao giờ "
+                        "có trong tệp Excel thật; có thể là tệp độc hại)"
+                    )
     return archive
 
 
@@ -126,8 +137,10 @@ def _scan_sheet(archive: zipfile.ZipFile, member: str) -> SheetFacts:
                 facts.merged.append((first_row, first_col, last_row, last_col))
         if tail:
             facts.has_formulas = facts.has_formulas or bool(_FORMULA.search(tail))
-            facts.merged.extend((int(r1), column_number(c1.decode()), int(r2 or r1), column_number((c2 or c1).decode()))
-                                for c1, r1, c2, r2 in _MERGE.findall(tail))
+            facts.merged.extend(
+                (int(r1), column_number(c1.decode()), int(r2 or r1), column_number((c2 or c1).decode()))
+                for c1, r1, c2, r2 in _MERGE.findall(tail)
+            )
     return facts
 
 
@@ -155,13 +168,18 @@ def first_sheet_rows(path: Path | str) -> Iterator[tuple[int, list[Any]]]:
         if sheet is None:
             raise XlsxRefused("tệp Excel không có trang tính nào")
         if sheet.sheet_state != "visible":
-            raise XlsxRefused(f"trang tính đầu tiên '{sheet.title}' đang bị ẩn: hãy hiện trang tính đó hoặc đưa "
-                              "trang tính cần nhập lên đầu")
+            raise XlsxRefused(
+                f"trang tính đầu tiên '{sheet.title}' đang bị ẩn: hãy hiện trang tính đó hoặc đưa "
+                "trang tính cần nhập lên đầu"
+            )
         with zipfile.ZipFile(path) as again:
             facts = _scan_sheet(again, sheet._worksheet_path)
         if facts.last_row > MAX_ROWS:  # refused before reading: a single far cell would mean a million rows
-            raise XlsxRefused(f"trang tính có dữ liệu ở dòng {facts.last_row:,}, quá giới hạn {MAX_ROWS:,} dòng"
-                              .replace(",", "."), f"dòng {facts.last_row}", facts.last_row)
+            raise XlsxRefused(
+                f"trang tính có dữ liệu ở dòng {facts.last_row:,}, quá giới hạn {MAX_ROWS:,} dòng".replace(",", "."),
+                f"dòng {facts.last_row}",
+                facts.last_row,
+            )
         formulas = None
         if facts.has_formulas:
             formula_book = _load(path, data_only=False)
@@ -173,8 +191,10 @@ def first_sheet_rows(path: Path | str) -> Iterator[tuple[int, list[Any]]]:
         covered_by_row: dict[int, list[tuple[int, tuple[int, int]]]] = {}
         for first_row, first_col, last_row, last_col in facts.merged:
             if (last_row - first_row + 1) * (last_col - first_col + 1) > MAX_ROWS:
-                raise XlsxRefused("vùng ô gộp quá lớn",
-                                  f"ô {column_letters(first_col)}{first_row}:{column_letters(last_col)}{last_row}")
+                raise XlsxRefused(
+                    "vùng ô gộp quá lớn",
+                    f"ô {column_letters(first_col)}{first_row}:{column_letters(last_col)}{last_row}",
+                )
             for r in range(first_row, last_row + 1):
                 for c in range(first_col, last_col + 1):
                     if (r, c) != (first_row, first_col):
@@ -184,14 +204,18 @@ def first_sheet_rows(path: Path | str) -> Iterator[tuple[int, list[Any]]]:
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             formula_row = next(formulas, ()) if formulas is not None else ()
             if number > MAX_ROWS:
-                raise XlsxRefused(f"trang tính có quá nhiều dòng (tối đa {MAX_ROWS:,})".replace(",", "."), f"dòng {number}",
-                                  number)
+                raise XlsxRefused(
+                    f"trang tính có quá nhiều dòng (tối đa {MAX_ROWS:,})".replace(",", "."), f"dòng {number}", number
+                )
             values = list(row)
             if len(values) > MAX_COLUMNS:
                 extra = next((i for i in range(MAX_COLUMNS, len(values)) if values[i] not in (None, "")), None)
                 if extra is not None:
-                    raise XlsxRefused(f"dữ liệu nằm ngoài vùng cho phép (tối đa {MAX_COLUMNS} cột)",
-                                      f"ô {column_letters(extra + 1)}{number}", number)
+                    raise XlsxRefused(
+                        f"dữ liệu nằm ngoài vùng cho phép (tối đa {MAX_COLUMNS} cột)",
+                        f"ô {column_letters(extra + 1)}{number}",
+                        number,
+                    )
                 values = values[:MAX_COLUMNS]
             for cell in formula_row:
                 if getattr(cell, "data_type", None) == "f":
@@ -200,10 +224,15 @@ def first_sheet_rows(path: Path | str) -> Iterator[tuple[int, list[Any]]]:
                         raise XlsxRefused(
                             f"ô chứa công thức ({str(cell.value)[:60]}) nhưng chưa có giá trị đã tính: hãy mở tệp bằng "
                             "Excel/LibreOffice rồi lưu lại, hoặc thay công thức bằng giá trị",
-                            f"ô {column_letters(column)}{number}", number)
+                            f"ô {column_letters(column)}{number}",
+                            number,
+                        )
             if number in facts.hidden_rows and any(v not in (None, "") for v in values):
-                raise XlsxRefused("dòng đang bị ẩn nhưng có dữ liệu: hãy hiện dòng đó (để kiểm tra) hoặc xoá nó",
-                                  f"dòng {number}", number)
+                raise XlsxRefused(
+                    "dòng đang bị ẩn nhưng có dữ liệu: hãy hiện dòng đó (để kiểm tra) hoặc xoá nó",
+                    f"dòng {number}",
+                    number,
+                )
             if anchors:
                 for column, value in enumerate(values, start=1):
                     if (number, column) in anchors:

@@ -4,6 +4,7 @@ An office prints these sheets or turns them into PDF: A4, landscape when the col
 page, every column on one page width (as many pages tall as needed), the header row repeated on each page,
 "Trang x/y" in the footer. Dates are real date cells (dd/mm/yyyy), whole numbers use an integer format.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -73,8 +74,11 @@ def print_setup(ws: Any, *, header_row: int, landscape: bool | None = None) -> N
     last_column = max(ws.max_column, 1)
     total = sum((ws.column_dimensions[get_column_letter(c)].width or 8.43) for c in range(1, last_column + 1))
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ("landscape" if total > PORTRAIT_CHARACTERS else "portrait") if landscape is None \
+    ws.page_setup.orientation = (
+        ("landscape" if total > PORTRAIT_CHARACTERS else "portrait")
+        if landscape is None
         else ("landscape" if landscape else "portrait")
+    )
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0  # as many pages tall as the rows need

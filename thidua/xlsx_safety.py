@@ -6,6 +6,7 @@ formula and the office's spreadsheet would run it. Every XLSX writer puts values
 the cell "quote prefix", so that editing it in a spreadsheet program keeps it text). What the unit typed is
 kept exactly; numbers, dates and empty cells are written as they are.
 """
+
 from __future__ import annotations
 
 from copy import copy

@@ -1,5 +1,6 @@
 """The web application: server-rendered pages for units, reviewers and the campaign office, and the same
 actions as a JSON API under /api/v1."""
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,16 @@ from thidua.db import get_engine, storage_failure
 from thidua.errors import ThiduaError
 from thidua.settings import Settings, get_settings
 from thidua.web import (
-    mail, routes_api, routes_auth, routes_commendation, routes_nominations, routes_office, routes_review, routes_unit,
-    routes_unsubscribe, routes_clusters,
+    mail,
+    routes_api,
+    routes_auth,
+    routes_commendation,
+    routes_nominations,
+    routes_office,
+    routes_review,
+    routes_unit,
+    routes_unsubscribe,
+    routes_clusters,
 )
 from thidua.web.capacity import RequestLimitMiddleware, request_slots
 from thidua.web.errors import BadLink, InvalidInput, NotFound, NotSignedIn, RateLimited
@@ -52,8 +61,9 @@ HTTP_TITLES = {
 }
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     """`clock` (aware UTC) lets demos and tests run the campaign at a chosen date; default: real time."""
     settings = settings or get_settings()
     settings.signing_key()  # refuse to start with an example key; create the key file before the first request
@@ -70,7 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         lifespan=lifespan,
         title="Thi đua công đoàn – API",
         description="Các thao tác của trang web dưới dạng JSON. Xác thực bằng cookie phiên (kèm tiêu đề "
-                    "X-CSRF-Token khi gửi dữ liệu) hoặc tiêu đề `Authorization: Bearer <mã truy cập>`.",
+        "X-CSRF-Token khi gửi dữ liệu) hoặc tiêu đề `Authorization: Bearer <mã truy cập>`.",
         version="1",
         docs_url="/api/docs",
         redoc_url=None,
@@ -86,8 +96,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.figures = FigureCache(engine, clock=lambda: app.state.clock())
     app.state.write_gate = threading.Lock() if engine.dialect.name == "sqlite" else None
 
-    app.add_middleware(WebSecurityMiddleware, settings=settings, clock=lambda: app.state.clock(),
-                       error_response=_unexpected_error_response)
+    app.add_middleware(
+        WebSecurityMiddleware,
+        settings=settings,
+        clock=lambda: app.state.clock(),
+        error_response=_unexpected_error_response,
+    )
     app.add_middleware(RequestLimitMiddleware, slots=request_slots(engine))
     # Outermost: the client's address (sign-in rate limits) comes from X-Forwarded-For only via a trusted proxy.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -102,8 +116,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 
 def _routers() -> tuple[list[APIRouter], APIRouter]:
-    pages = (routes_auth, routes_unit, routes_commendation, routes_nominations, routes_review, routes_office,
-             routes_unsubscribe, routes_clusters)
+    pages = (
+        routes_auth,
+        routes_unit,
+        routes_commendation,
+        routes_nominations,
+        routes_review,
+        routes_office,
+        routes_unsubscribe,
+        routes_clusters,
+    )
     return [m.router for m in pages], routes_api.router
 
 
@@ -122,10 +144,14 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _json_error(status: int, code: str, message: str, detail: dict | None = None,
-                headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"loi": {"ma": code, "thong_diep": message, "chi_tiet": _json_safe(detail or {})}},
-                        status_code=status, headers=headers)
+def _json_error(
+    status: int, code: str, message: str, detail: dict | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"loi": {"ma": code, "thong_diep": message, "chi_tiet": _json_safe(detail or {})}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _json_safe(value: object) -> object:
@@ -165,8 +191,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/dang-nhap?next={quote(target)}", status_code=303)
         template = "auth/link_error.html" if isinstance(exc, BadLink) else "error.html"
-        response = render(request, template, {"title": shown.title, "message": shown.message, "detail": shown.detail},
-                          status_code=shown.status)
+        response = render(
+            request,
+            template,
+            {"title": shown.title, "message": shown.message, "detail": shown.detail},
+            status_code=shown.status,
+        )
         if headers:
             response.headers.update(headers)
         return response
@@ -189,9 +219,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         numeric value out of range). Any other data error is an unexpected error."""
         if isinstance(exc, DataError) and "out of range" not in str(exc.orig).lower():
             raise exc
-        return await thidua_error(request, InvalidInput(
-            "Một giá trị số trong yêu cầu vượt quá giới hạn cho phép (mã số, phiên bản hoặc số liệu quá lớn).",
-            {"so": "vượt quá giới hạn"}))
+        return await thidua_error(
+            request,
+            InvalidInput(
+                "Một giá trị số trong yêu cầu vượt quá giới hạn cho phép (mã số, phiên bản hoặc số liệu quá lớn).",
+                {"so": "vượt quá giới hạn"},
+            ),
+        )
 
     @app.exception_handler(SqlTimeout)
     @app.exception_handler(OperationalError)
@@ -215,9 +249,15 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        fields = sorted({".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
-                         for err in exc.errors()})
-        message = "Dữ liệu gửi lên không hợp lệ" + (f" (trường: {', '.join(f for f in fields if f)})." if fields else ".")
+        fields = sorted(
+            {
+                ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
+                for err in exc.errors()
+            }
+        )
+        message = "Dữ liệu gửi lên không hợp lệ" + (
+            f" (trường: {', '.join(f for f in fields if f)})." if fields else "."
+        )
         if _wants_json(request):
             return _json_error(422, "InvalidInput", message, {"fields": fields})
         return render(request, "error.html", {"title": "Dữ liệu chưa hợp lệ", "message": message}, status_code=422)

@@ -6,6 +6,7 @@ names are re-exported here for the web routes.
 The session cookie is signed too and holds a random session id (the CSRF secret is derived from it), the
 signed-in user's id and e-mail, and when it was issued.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -20,8 +21,18 @@ from sqlalchemy.orm import Session
 from thidua.audit import audit
 from thidua.db import owns_transaction
 from thidua.links import (  # noqa: F401  (re-exported for the web routes and tests)
-    LINK_SALT, LOGIN_LINK_TTL, OBLIGATION_LINK_TTL, PURPOSE_LOGIN, PURPOSE_OBLIGATION, LinkClaims, consume_link,
-    link_url, make_obligation_link, read_link, safe_next_path, sign_claims,
+    LINK_SALT,
+    LOGIN_LINK_TTL,
+    OBLIGATION_LINK_TTL,
+    PURPOSE_LOGIN,
+    PURPOSE_OBLIGATION,
+    LinkClaims,
+    consume_link,
+    link_url,
+    make_obligation_link,
+    read_link,
+    safe_next_path,
+    sign_claims,
 )
 from thidua.models.accounts import LoginToken
 from thidua.models.clock import fmt_datetime
@@ -39,14 +50,23 @@ SESSION_TTL = timedelta(hours=12)
 def record_sign_in(session: Session, claims: LinkClaims, user: User, *, now: datetime) -> None:
     """Use the link (LinkReused when it was used before) and log the sign-in, as one transaction."""
     consume_link(session, claims, now=now)
-    audit(session, actor=user.email, action="auth.signed_in", entity="user", entity_id=user.id,
-          unit_id=user.unit_id, after={"link": claims.purpose}, at=now)
+    audit(
+        session,
+        actor=user.email,
+        action="auth.signed_in",
+        entity="user",
+        entity_id=user.id,
+        unit_id=user.unit_id,
+        after={"link": claims.purpose},
+        at=now,
+    )
 
 
 def users_for_email(session: Session, email: str, unit_id: int | None = None) -> list[User]:
     """Active accounts of an e-mail (one per unit), optionally only the one for a unit."""
     query = (
-        select(User).join(Unit, Unit.id == User.unit_id)
+        select(User)
+        .join(Unit, Unit.id == User.unit_id)
         .where(func.lower(User.email) == normalise_email(email), User.active.is_(True), Unit.active.is_(True))
         .order_by(Unit.path)
     )
@@ -67,23 +87,46 @@ def issue_login_link(
     if not users:
         return None
     claims = LinkClaims(
-        jti=secrets.token_urlsafe(16), purpose=PURPOSE_LOGIN, email=email, expires_at=now + LOGIN_LINK_TTL,
-        unit_id=users[0].unit_id if len(users) == 1 else None, next_path=safe_next_path(next_path),
+        jti=secrets.token_urlsafe(16),
+        purpose=PURPOSE_LOGIN,
+        email=email,
+        expires_at=now + LOGIN_LINK_TTL,
+        unit_id=users[0].unit_id if len(users) == 1 else None,
+        next_path=safe_next_path(next_path),
     )
-    session.add(LoginToken(jti=claims.jti, purpose=claims.purpose, email=email, unit_id=claims.unit_id,
-                           issued_at=now, expires_at=claims.expires_at))
+    session.add(
+        LoginToken(
+            jti=claims.jti,
+            purpose=claims.purpose,
+            email=email,
+            unit_id=claims.unit_id,
+            issued_at=now,
+            expires_at=claims.expires_at,
+        )
+    )
     url = link_url(settings, "/dang-nhap/lien-ket", sign_claims(settings, claims))
-    unit_names = [name for name in session.execute(
-        select(Unit.name).where(Unit.id.in_([u.unit_id for u in users])).order_by(Unit.path)
-    ).scalars()]
+    unit_names = [
+        name
+        for name in session.execute(
+            select(Unit.name).where(Unit.id.in_([u.unit_id for u in users])).order_by(Unit.path)
+        ).scalars()
+    ]
     enqueue(
-        session, key=f"login:{claims.jti}", kind="login_link", recipient=email, template="login_link",
+        session,
+        key=f"login:{claims.jti}",
+        kind="login_link",
+        recipient=email,
+        template="login_link",
         context={
-            "link": url, "email": email, "units": unit_names, "full_name": users[0].full_name,
+            "link": url,
+            "email": email,
+            "units": unit_names,
+            "full_name": users[0].full_name,
             "expires_at": fmt_datetime(claims.expires_at, settings.timezone),
             "minutes": int(LOGIN_LINK_TTL.total_seconds() // 60),
         },
-        scheduled_at=now, unit_id=users[0].unit_id,
+        scheduled_at=now,
+        unit_id=users[0].unit_id,
     )
     return claims, url
 
@@ -106,8 +149,10 @@ class WebSession:
 def new_session(now: datetime, user: User | None = None) -> WebSession:
     """A fresh session id (also on sign-in, so that an id known before sign-in is worthless after)."""
     return WebSession(
-        sid=secrets.token_urlsafe(18), issued_at=now,
-        user_id=user.id if user else None, email=normalise_email(user.email) if user else None,
+        sid=secrets.token_urlsafe(18),
+        issued_at=now,
+        user_id=user.id if user else None,
+        email=normalise_email(user.email) if user else None,
     )
 
 
@@ -130,8 +175,10 @@ def decode_session(settings: Settings, raw: str | None, *, now: datetime) -> Web
     try:
         payload = _session_serializer(settings).loads(raw)
         data = WebSession(
-            sid=str(payload["s"]), issued_at=datetime.fromtimestamp(int(payload["t"]), timezone.utc),
-            user_id=payload.get("u"), email=payload.get("e"),
+            sid=str(payload["s"]),
+            issued_at=datetime.fromtimestamp(int(payload["t"]), timezone.utc),
+            user_id=payload.get("u"),
+            email=payload.get("e"),
         )
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None

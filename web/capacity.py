@@ -6,6 +6,7 @@ for a second that only another waiting request could give back: all of them wait
 answer 500 (issue 10: 20 concurrent readers on SQLite, 8 × 500). Requests beyond the limit wait here, on the
 event loop, holding nothing; they are answered in turn.
 """
+
 from __future__ import annotations
 
 import asyncio

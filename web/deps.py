@@ -1,4 +1,5 @@
 """FastAPI dependencies shared by the routes: database session, clock, signed-in person, CSRF check."""
+
 from __future__ import annotations
 
 import hashlib
@@ -87,14 +88,18 @@ def revoke_session(session: Session, data: WebSession, moment: datetime) -> None
     revocations of cookies that have expired anyway. The caller commits."""
     table = RevokedSession.__table__  # type: ignore[attr-defined]
     session.execute(delete(table).where(table.c.expires_at < moment))
-    session.execute(insert(table).values(sid=data.sid, user_id=data.user_id, revoked_at=moment,
-                                         expires_at=data.issued_at + SESSION_TTL))
+    session.execute(
+        insert(table).values(
+            sid=data.sid, user_id=data.user_id, revoked_at=moment, expires_at=data.issued_at + SESSION_TTL
+        )
+    )
 
 
 def principal_for_user(session: Session, user_id: int, email: str | None, sid: str | None = None) -> Principal | None:
     """The signed-in person; None when the account or unit is inactive, or (`sid` given) the session was revoked."""
-    revoked = (select(RevokedSession.sid).where(RevokedSession.sid == sid).exists() if sid is not None
-               else literal(False))
+    revoked = (
+        select(RevokedSession.sid).where(RevokedSession.sid == sid).exists() if sid is not None else literal(False)
+    )
     row = session.execute(
         select(User, Unit, revoked).join(Unit, Unit.id == User.unit_id).where(User.id == user_id)
     ).first()
@@ -108,8 +113,15 @@ def principal_for_user(session: Session, user_id: int, email: str | None, sid: s
     except ValueError:
         return None
     return Principal(
-        user_id=user.id, email=user.email.strip().lower(), full_name=user.full_name, role=role, unit_id=unit.id,
-        unit_code=unit.code, unit_name=unit.name, unit_path=unit.path, unit_level=unit.level_code,
+        user_id=user.id,
+        email=user.email.strip().lower(),
+        full_name=user.full_name,
+        role=role,
+        unit_id=unit.id,
+        unit_code=unit.code,
+        unit_name=unit.name,
+        unit_path=unit.path,
+        unit_level=unit.level_code,
         unit_sector=unit.sector,
     )
 
@@ -119,9 +131,11 @@ def _bearer_principal(request: Request, session: Session) -> Principal | None:
     if not header.lower().startswith("bearer "):
         return None
     digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-    token = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).scalars().first()
+    token = (
+        session.execute(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
+        .scalars()
+        .first()
+    )
     if token is None:
         raise NotSignedIn("Mã truy cập (bearer token) không hợp lệ hoặc đã bị thu hồi.")
     request.state.auth_by_bearer = True

@@ -2,17 +2,38 @@
 maps every ThiduaError (these and the service layer's) by category to a status, a Vietnamese page or JSON under
 /api. A few web errors pin a status of their own (401 sign-in, 429 rate limit, 400/410 sign-in links). Nothing
 else is ever shown: unexpected errors become a generic 500 page, never a stack trace or SQL."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from thidua.errors import (
-    HTTP_TITLE, ConflictError, InvalidFields, NotFoundError, NotPermittedError, RefusedError, ThiduaError,
+    HTTP_TITLE,
+    ConflictError,
+    InvalidFields,
+    NotFoundError,
+    NotPermittedError,
+    RefusedError,
+    ThiduaError,
 )
 from thidua.links import BadLink, LinkExpired, LinkReused, LinkTampered
 
-__all__ = ["WebError", "NotSignedIn", "Forbidden", "CsrfRejected", "NotFound", "Conflict", "InvalidInput",
-           "RateLimited", "Refused", "BadLink", "LinkTampered", "LinkExpired", "LinkReused", "title_of"]
+__all__ = [
+    "WebError",
+    "NotSignedIn",
+    "Forbidden",
+    "CsrfRejected",
+    "NotFound",
+    "Conflict",
+    "InvalidInput",
+    "RateLimited",
+    "Refused",
+    "BadLink",
+    "LinkTampered",
+    "LinkExpired",
+    "LinkReused",
+    "title_of",
+]
 
 
 class WebError(ThiduaError):

@@ -6,6 +6,7 @@ seconds for the whole country. Each result is kept with the time it took. When i
 spot; an expensive one is served as it was while one background thread recomputes it, so the page always
 answers at once and says when its figures were computed. Only the very first request for a figure waits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,14 @@ class Figures(Generic[T]):
 
 
 class FigureCache:
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, fresh_for: timedelta = timedelta(minutes=5),
-                 cheap_below_seconds: float = 0.1):
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        *,
+        fresh_for: timedelta = timedelta(minutes=5),
+        cheap_below_seconds: float = 0.1,
+    ):
         self.engine = engine
         self.clock = clock
         self.fresh_for = fresh_for
@@ -50,10 +57,17 @@ class FigureCache:
     def get(self, key: Hashable, compute: Callable[[Session], T]) -> Figures[T]:
         with self._lock:
             entry = self._entries.get(key)
-            current = entry is not None and entry.generation == self._generation and (
-                self.clock() - entry.computed_at <= self.fresh_for)
-            in_background = (entry is not None and not current and entry.seconds >= self.cheap_below_seconds
-                             and key not in self._refreshing)
+            current = (
+                entry is not None
+                and entry.generation == self._generation
+                and (self.clock() - entry.computed_at <= self.fresh_for)
+            )
+            in_background = (
+                entry is not None
+                and not current
+                and entry.seconds >= self.cheap_below_seconds
+                and key not in self._refreshing
+            )
             if in_background:
                 self._refreshing.add(key)
         if entry is None or (not current and entry.seconds < self.cheap_below_seconds):

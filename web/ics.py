@@ -1,5 +1,6 @@
 """A unit's deadlines as an iCalendar feed (RFC 5545): one all-day event per obligation, with a reminder
 the day before. Pure: the caller supplies the events and the moment of generation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,12 @@ class Deadline:
 def escape_text(value: str) -> str:
     """TEXT value escaping (RFC 5545 §3.3.11)."""
     return (
-        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-        .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
     )
 
 

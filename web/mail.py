@@ -4,6 +4,7 @@ The message is claimed by its key exactly as the dispatcher claims a batch (pend
 audited) and handed to the reminders service's `send_batch`, so it is recorded like every other mail. If
 anything goes wrong the row stays pending or claimed and the scheduler delivers or recovers it later.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,15 +31,30 @@ def claim_by_key(engine: Engine, key: str, owner: str, now: datetime | None = No
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     now = now or utcnow()
     with Session(engine) as session, session.begin():
-        ids = session.execute(
-            update(table).where(table.c.key == key, table.c.status == OutboxStatus.PENDING.value,
-                                table.c.scheduled_at <= now)
-            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=now + LEASE, message_id=None)
-            .returning(table.c.id)
-        ).scalars().all()
+        ids = (
+            session.execute(
+                update(table)
+                .where(table.c.key == key, table.c.status == OutboxStatus.PENDING.value, table.c.scheduled_at <= now)
+                .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=now + LEASE, message_id=None)
+                .returning(table.c.id)
+            )
+            .scalars()
+            .all()
+        )
         if ids:
-            audit_many(session, [{"actor": owner, "action": "outbox.claimed", "entity": "outbox", "entity_id": ids[0],
-                                  "after": {"count": 1, "owner": owner, "key": key}, "at": now}])
+            audit_many(
+                session,
+                [
+                    {
+                        "actor": owner,
+                        "action": "outbox.claimed",
+                        "entity": "outbox",
+                        "entity_id": ids[0],
+                        "after": {"count": 1, "owner": owner, "key": key},
+                        "at": now,
+                    }
+                ],
+            )
     return list(ids)
 
 
@@ -54,8 +70,17 @@ def default_sender(settings: Settings, engine: Engine, clock: Callable[[], datet
             moment = clock()
             ids = claim_by_key(engine, key, owner, moment)
             if ids:
-                asyncio.run(send_batch(engine, ids, owner=owner, now=moment, settings=settings,
-                                       smtp=smtp_settings(settings), lease=LEASE))
+                asyncio.run(
+                    send_batch(
+                        engine,
+                        ids,
+                        owner=owner,
+                        now=moment,
+                        settings=settings,
+                        smtp=smtp_settings(settings),
+                        lease=LEASE,
+                    )
+                )
         except RemindersError as exc:  # SMTP refused the session or is misconfigured: the scheduler retries
             log.warning("Chưa gửi ngay được thư %s: %s", key, exc)
 

@@ -1,5 +1,6 @@
 """Nominations on the pages: who may see and act on one, the proposal form read from the catalogue, and
 the nominations service's refusals turned into web errors."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from sqlmodel import Session
 from thidua.models.awards import DossierEntry
 from thidua.models.clock import fmt_datetime, parse_date
 from thidua.models.nominations import (
-    NominationError, NominationNotFound,
+    NominationError,
+    NominationNotFound,
 )
 from thidua.models.spec.awards import OCCASION_LABELS, SUBJECT_LABELS, Award, AwardCatalogue
 from thidua.models.tables import Campaign, Level, Round, Unit
@@ -39,8 +41,13 @@ def access(session: Session, me: Principal, view: NominationView) -> Access:
     """The proposer acts on its own files; the unit holding a file decides on it (its reviewers, or anyone of
     the unit when the file is its own); the office reads and decides within its subtree. Units on the file's
     review path (between the proposer and the deciding unit) may read it."""
-    paths = dict(session.execute(select(Unit.id, Unit.path).where(
-        Unit.id.in_([view.origin_unit_id, view.current_unit_id, view.deciding_unit_id]))).all())
+    paths = dict(
+        session.execute(
+            select(Unit.id, Unit.path).where(
+                Unit.id.in_([view.origin_unit_id, view.current_unit_id, view.deciding_unit_id])
+            )
+        ).all()
+    )
     origin_path, deciding_path = paths.get(view.origin_unit_id, ""), paths.get(view.deciding_unit_id, "")
     in_office_scope = me.is_office and origin_path.startswith(me.unit_path)
     own = view.origin_unit_id == me.unit_id
@@ -101,11 +108,17 @@ def proposal_form(session: Session, me: Principal, campaign: Campaign) -> tuple[
     catalogue = campaign_catalogue(session, campaign)
     awards = [a for a in catalogue.awards if me.unit_level in a.proposed_by]
     own = session.get(Unit, me.unit_id)
-    children = list(session.execute(select(Unit).where(Unit.parent_id == me.unit_id, Unit.active.is_(True))
-                                    .order_by(Unit.code)).scalars())
-    rounds = list(session.execute(select(Round.number).where(Round.campaign_id == campaign.id)
-                                  .order_by(Round.number)).scalars())
-    names = {code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))}
+    children = list(
+        session.execute(
+            select(Unit).where(Unit.parent_id == me.unit_id, Unit.active.is_(True)).order_by(Unit.code)
+        ).scalars()
+    )
+    rounds = list(
+        session.execute(select(Round.number).where(Round.campaign_id == campaign.id).order_by(Round.number)).scalars()
+    )
+    names = {
+        code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))
+    }
     dossier = [d for d in catalogue.dossier_items if not d.from_batch]
     from thidua.services.commendation.persons import persons_in_subtree
 
@@ -144,8 +157,12 @@ def read_proposal(raw: Mapping[str, str], form: ProposalForm) -> tuple[ProposalI
         elif subject != "individual":
             errors["nguoi"] = "Chỉ khen cá nhân mới chọn người trong sổ đoàn viên."
         else:
-            raw = {**raw, "don_vi": str(person.unit_id), "ho_ten": person.full_name,
-                   "chuc_vu": raw.get("chuc_vu", "").strip() or person.position}
+            raw = {
+                **raw,
+                "don_vi": str(person.unit_id),
+                "ho_ten": person.full_name,
+                "chuc_vu": raw.get("chuc_vu", "").strip() or person.position,
+            }
     nominee = _int(raw, "don_vi", "Đơn vị", errors)
     if nominee is None or nominee not in {u.id for u in form.nominees}:
         errors.setdefault("don_vi", "Chọn đơn vị được đề nghị (đơn vị mình hoặc đơn vị trực thuộc).")
@@ -175,10 +192,18 @@ def read_proposal(raw: Mapping[str, str], form: ProposalForm) -> tuple[ProposalI
         return None, errors
     assert award is not None and nominee is not None
     return ProposalInput(
-        award_code=award.code, subject=subject, nominee_unit_id=nominee, achievement=raw["thanh_tich"].strip(),
-        occasion=occasion, round_number=round_number, person_name=raw.get("ho_ten", "").strip(),
-        person_position=raw.get("chuc_vu", "").strip(), theme=raw.get("chuyen_de", "").strip(),
-        discipline=raw.get("ky_luat", "").strip(), dossier=dossier, person_id=person.id if person else None,
+        award_code=award.code,
+        subject=subject,
+        nominee_unit_id=nominee,
+        achievement=raw["thanh_tich"].strip(),
+        occasion=occasion,
+        round_number=round_number,
+        person_name=raw.get("ho_ten", "").strip(),
+        person_position=raw.get("chuc_vu", "").strip(),
+        theme=raw.get("chuyen_de", "").strip(),
+        discipline=raw.get("ky_luat", "").strip(),
+        dossier=dossier,
+        person_id=person.id if person else None,
     ), {}
 
 

@@ -1,4 +1,5 @@
 """What the office dashboard shows, gathered in one place (each part is one or two grouped queries)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +21,12 @@ from thidua.services.campaigns import subtree_range
 from thidua.web.errors import InvalidInput
 from thidua.web.permissions import Principal
 from thidua.web.queries import (
-    Compliance, LateRow, compliance_by_branch, compliance_by_level, compliance_by_obligation, overdue_list,
+    Compliance,
+    LateRow,
+    compliance_by_branch,
+    compliance_by_level,
+    compliance_by_obligation,
+    overdue_list,
 )
 
 REMINDER_KINDS = ("reminder", "escalation", "office_digest")
@@ -70,8 +76,9 @@ def default_obligation(rows: list[tuple[ObligationDef, Compliance]], today: date
     return min(reports, key=lambda ob: (abs((ob.due_on - today).days), ob.due_on < today))
 
 
-def dashboard(session: Session, me: Principal, campaign: Campaign, now: datetime, *,
-              obligation_code: str | None = None) -> Dashboard:
+def dashboard(
+    session: Session, me: Principal, campaign: Campaign, now: datetime, *, obligation_code: str | None = None
+) -> Dashboard:
     scope = scope_unit(session, me, campaign)
     rows = compliance_by_obligation(session, campaign.id, scope.path, now)
     data = Dashboard(scope=scope, obligations=rows)
@@ -103,7 +110,9 @@ PIPELINE_COLUMNS = [s.value for s in NominationStatus if s is not NominationStat
 
 def nomination_pipeline(session: Session, campaign_id: int) -> list[PipelineRow]:
     """The nominations service's pipeline (files by current level and status) as one row per level."""
-    names = {code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))}
+    names = {
+        code: short or name for code, short, name in session.execute(select(Level.code, Level.short_name, Level.name))
+    }
     grouped: dict[str, dict[str, int]] = {}
     for item in nomination_service.pipeline(session.get_bind(), campaign_id):  # top level first
         if item["status"] != NominationStatus.DRAFTED.value:
@@ -111,13 +120,18 @@ def nomination_pipeline(session: Session, campaign_id: int) -> list[PipelineRow]
     return [PipelineRow(names.get(level, level), counts) for level, counts in grouped.items()]
 
 
-def office_figures(cache: FigureCache, me: Principal, campaign: Campaign, obligation_code: str | None
-                   ) -> tuple[Figures[Dashboard], Figures[list[TargetReport]]]:
+def office_figures(
+    cache: FigureCache, me: Principal, campaign: Campaign, obligation_code: str | None
+) -> tuple[Figures[Dashboard], Figures[list[TargetReport]]]:
     """The dashboard's figures and the campaign's target progress, through the figure cache."""
-    board = cache.get(("tong-quan", campaign.id, me.unit_id, obligation_code),
-                      lambda session: dashboard(session, me, campaign, cache.clock(), obligation_code=obligation_code))
-    targets = cache.get(("chi-tieu", campaign.id),
-                        lambda session: target_progress(session, campaign_code=campaign.code, now=cache.clock()))
+    board = cache.get(
+        ("tong-quan", campaign.id, me.unit_id, obligation_code),
+        lambda session: dashboard(session, me, campaign, cache.clock(), obligation_code=obligation_code),
+    )
+    targets = cache.get(
+        ("chi-tieu", campaign.id),
+        lambda session: target_progress(session, campaign_code=campaign.code, now=cache.clock()),
+    )
     return board, targets
 
 
@@ -151,13 +165,26 @@ class FailedMail:
 def failed_mail(session: Session, me: Principal, campaign_id: int | None, *, limit: int) -> list[FailedMail]:
     """Reminders that did not (surely) arrive, newest first: someone should phone these units."""
     query = (
-        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status, OutboxMessage.recipient, Unit.code,
-               Unit.name, OutboxMessage.assignment_id, OutboxMessage.attempts, OutboxMessage.last_error,
-               OutboxMessage.scheduled_at)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.kind,
+            OutboxMessage.status,
+            OutboxMessage.recipient,
+            Unit.code,
+            Unit.name,
+            OutboxMessage.assignment_id,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+            OutboxMessage.scheduled_at,
+        )
         .outerjoin(Unit, Unit.id == OutboxMessage.unit_id)
-        .where(OutboxMessage.status.in_(PROBLEM_STATUSES), OutboxMessage.kind.in_(REMINDER_KINDS),
-               or_(Unit.id.is_(None), subtree_clause(me.unit_path)))
-        .order_by(OutboxMessage.scheduled_at.desc(), OutboxMessage.id.desc()).limit(limit)
+        .where(
+            OutboxMessage.status.in_(PROBLEM_STATUSES),
+            OutboxMessage.kind.in_(REMINDER_KINDS),  # type: ignore[attr-defined]
+            or_(Unit.id.is_(None), subtree_clause(me.unit_path)),
+        )
+        .order_by(OutboxMessage.scheduled_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
     )
     if campaign_id is not None:
         query = query.where(OutboxMessage.campaign_id == campaign_id)
@@ -167,18 +194,28 @@ def failed_mail(session: Session, me: Principal, campaign_id: int | None, *, lim
 # ---------------------------------------------------------------------------------------------------
 # Audit log
 # ---------------------------------------------------------------------------------------------------
-def audit_conditions(session: Session, me: Principal, unit_code: str | None, since: date | None, until: date | None,
-                     action_prefix: str | None, *, tz: str) -> list[Any]:
+def audit_conditions(
+    session: Session,
+    me: Principal,
+    unit_code: str | None,
+    since: date | None,
+    until: date | None,
+    action_prefix: str | None,
+    *,
+    tz: str,
+) -> list[Any]:
     """Filters on the audit log, within the office's subtree (entries about no unit are campaign-wide).
     InvalidInput names the unit field when the code is unknown or outside the subtree."""
     low, high = subtree_range(me.unit_path)
-    conditions: list[Any] = [or_(AuditLog.unit_id.is_(None),
-                                 AuditLog.unit_id.in_(select(Unit.id).where(Unit.path >= low, Unit.path < high)))]
+    conditions: list[Any] = [
+        or_(AuditLog.unit_id.is_(None), AuditLog.unit_id.in_(select(Unit.id).where(Unit.path >= low, Unit.path < high)))
+    ]
     if unit_code and unit_code.strip():
         unit = session.execute(select(Unit).where(Unit.code == unit_code.strip())).scalars().first()
         if unit is None or not unit.path.startswith(me.unit_path):
-            raise InvalidInput("Không tìm được đơn vị.",
-                               {"don_vi": f"Không có đơn vị mã '{unit_code.strip()}' trong phạm vi của bạn."})
+            raise InvalidInput(
+                "Không tìm được đơn vị.", {"don_vi": f"Không có đơn vị mã '{unit_code.strip()}' trong phạm vi của bạn."}
+            )
         conditions.append(AuditLog.unit_id == unit.id)
     if since:
         conditions.append(AuditLog.at >= local_to_utc(datetime.combine(since, time.min), tz))
@@ -192,8 +229,12 @@ def audit_conditions(session: Session, me: Principal, unit_code: str | None, sin
 def audit_page(session: Session, conditions: list[Any], *, page: int, size: int) -> tuple[int, list[Any]]:
     total = session.execute(select(func.count()).select_from(AuditLog).where(*conditions)).scalar_one()
     rows = session.execute(
-        select(AuditLog, Unit.code, Unit.name).outerjoin(Unit, Unit.id == AuditLog.unit_id).where(*conditions)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(size).offset((page - 1) * size)
+        select(AuditLog, Unit.code, Unit.name)
+        .outerjoin(Unit, Unit.id == AuditLog.unit_id)
+        .where(*conditions)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .limit(size)
+        .offset((page - 1) * size)
     ).all()
     return total, list(rows)
 
@@ -264,8 +305,10 @@ def target_chart(target: TargetReport) -> TargetChart:
         note = "Đóng góp của từng đơn vị, xếp từ nhiều đến ít; thanh dài nhất là đơn vị đóng góp nhiều nhất."
         marker = None
     else:
-        note = (f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {_amount(target.target, target)}."
-                if target.unit_of_measure.strip() == "%" else
-                f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {fmt_number(target.target)}.")
+        note = (
+            f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {_amount(target.target, target)}."
+            if target.unit_of_measure.strip() == "%"
+            else f"Xếp từ cao đến thấp; vạch đỏ là chỉ tiêu {fmt_number(target.target)}."
+        )
         marker = 100.0 * target.target / scale
     return TargetChart(scope, parts, note, marker)

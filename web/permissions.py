@@ -4,6 +4,7 @@
 * A reviewer also reads and decides for the direct children of its unit, and nothing further down.
 * The campaign office reads everything in its unit's subtree and may decide there too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

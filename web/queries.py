@@ -1,5 +1,6 @@
 """Read models of the pages: what a unit owes, what waits for a reviewer, the province at a glance.
 Each page is a handful of indexed queries; nothing here changes state."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ def unit_ref(unit: Unit) -> UnitRef:
 def campaigns_for(session: Session, p: Principal) -> list[Campaign]:
     """Campaigns the person's unit takes part in, or (for the office) runs: newest first."""
     rows = session.execute(
-        select(Campaign, Unit.path).join(Unit, Unit.id == Campaign.root_unit_id)
+        select(Campaign, Unit.path)
+        .join(Unit, Unit.id == Campaign.root_unit_id)
         .order_by(Campaign.status, Campaign.year.desc(), Campaign.id.desc())
     ).all()
     return [c for c, root_path in rows if p.unit_path.startswith(root_path) or root_path.startswith(p.unit_path)]
@@ -60,9 +62,18 @@ class OwedRow:
 def unit_obligations(session: Session, unit_id: int, campaign_id: int) -> list[OwedRow]:
     rows = session.execute(
         select(
-            Assignment.id, ObligationDef.code, ObligationDef.title, ObligationDef.kind, ObligationDef.round_number,
-            ObligationDef.opens_on, Assignment.due_on, Assignment.status, Assignment.submitted_at,
-            Assignment.reviewed_at, Assignment.late, Assignment.unit_id,
+            Assignment.id,
+            ObligationDef.code,
+            ObligationDef.title,
+            ObligationDef.kind,
+            ObligationDef.round_number,
+            ObligationDef.opens_on,
+            Assignment.due_on,
+            Assignment.status,
+            Assignment.submitted_at,
+            Assignment.reviewed_at,
+            Assignment.late,
+            Assignment.unit_id,
         )
         .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
         .where(Assignment.unit_id == unit_id, Assignment.campaign_id == campaign_id, Assignment.active.is_(True))
@@ -136,23 +147,45 @@ def _count_columns(now: datetime):
     return (owed.element.label("total"), submitted, accepted, returned, overdue, late_submitted.element.label("late"))
 
 
-def compliance_by_obligation(session: Session, campaign_id: int, scope_path: str, now: datetime) -> list[tuple[ObligationDef, Compliance]]:
+def compliance_by_obligation(
+    session: Session, campaign_id: int, scope_path: str, now: datetime
+) -> list[tuple[ObligationDef, Compliance]]:
     low, high = subtree_range(scope_path)
     rows = session.execute(
         select(Assignment.obligation_id, *_count_columns(now))
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-        .where(Assignment.campaign_id == campaign_id, Assignment.active.is_(True), Unit.path >= low, Unit.path < high,
-               ObligationDef.kind != "nomination_window")  # nominations have their own pipeline
+        .where(
+            Assignment.campaign_id == campaign_id,
+            Assignment.active.is_(True),
+            Unit.path >= low,
+            Unit.path < high,
+            ObligationDef.kind != "nomination_window",
+        )  # nominations have their own pipeline
         .group_by(Assignment.obligation_id)
     ).all()
-    obligations = {o.id: o for o in session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()}
+    obligations = {
+        o.id: o
+        for o in session.execute(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()
+    }
     out = []
     for row in rows:
         ob = obligations[row.obligation_id]
-        out.append((ob, Compliance(ob.code, ob.title, row.total, row.submitted or 0, row.accepted or 0,
-                                   row.returned or 0, row.overdue or 0, row.late or 0)))
+        out.append(
+            (
+                ob,
+                Compliance(
+                    ob.code,
+                    ob.title,
+                    row.total,
+                    row.submitted or 0,
+                    row.accepted or 0,
+                    row.returned or 0,
+                    row.overdue or 0,
+                    row.late or 0,
+                ),
+            )
+        )
     out.sort(key=lambda pair: (pair[0].due_on, pair[0].code))
     return out
 
@@ -162,12 +195,25 @@ def compliance_by_level(session: Session, obligation_id: int, scope_path: str, n
     rows = session.execute(
         select(Unit.level_code, *_count_columns(now))
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Unit.path >= low, Unit.path < high)
+        .where(
+            Assignment.obligation_id == obligation_id, Assignment.active.is_(True), Unit.path >= low, Unit.path < high
+        )
         .group_by(Unit.level_code)
     ).all()
     levels = {lv.code: lv for lv in session.execute(select(Level)).scalars()}
-    out = [Compliance(r.level_code, levels[r.level_code].name if r.level_code in levels else r.level_code, r.total,
-                      r.submitted or 0, r.accepted or 0, r.returned or 0, r.overdue or 0, r.late or 0) for r in rows]
+    out = [
+        Compliance(
+            r.level_code,
+            levels[r.level_code].name if r.level_code in levels else r.level_code,
+            r.total,
+            r.submitted or 0,
+            r.accepted or 0,
+            r.returned or 0,
+            r.overdue or 0,
+            r.late or 0,
+        )
+        for r in rows
+    ]
     out.sort(key=lambda c: levels[c.key].rank if c.key in levels else 99)
     return out
 
@@ -180,8 +226,12 @@ def compliance_by_branch(session: Session, obligation_id: int, scope: Unit, now:
     rows = session.execute(
         select(branch.label("branch"), *_count_columns(now))
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.obligation_id == obligation_id, Assignment.active.is_(True),
-               Unit.path > scope.path, Unit.path < high)
+        .where(
+            Assignment.obligation_id == obligation_id,
+            Assignment.active.is_(True),
+            Unit.path > scope.path,
+            Unit.path < high,
+        )
         .group_by(branch)
     ).all()
     children = {u.path: u for u in session.execute(select(Unit).where(Unit.parent_id == scope.id)).scalars()}
@@ -190,8 +240,18 @@ def compliance_by_branch(session: Session, obligation_id: int, scope: Unit, now:
     for r in rows:
         child = children.get(r.branch)
         if child is not None:
-            out.append(Compliance(child.code, breakdown_label(child, usual), r.total, r.submitted or 0, r.accepted or 0,
-                                  r.returned or 0, r.overdue or 0, r.late or 0))
+            out.append(
+                Compliance(
+                    child.code,
+                    breakdown_label(child, usual),
+                    r.total,
+                    r.submitted or 0,
+                    r.accepted or 0,
+                    r.returned or 0,
+                    r.overdue or 0,
+                    r.late or 0,
+                )
+            )
     out.sort(key=lambda c: c.key)
     return out
 
@@ -205,19 +265,27 @@ class LateRow:
     status: str
 
 
-def overdue_list(session: Session, obligation_id: int, scope_path: str, now: datetime, limit: int = 50) -> tuple[list[LateRow], int]:
+def overdue_list(
+    session: Session, obligation_id: int, scope_path: str, now: datetime, limit: int = 50
+) -> tuple[list[LateRow], int]:
     """Units past the deadline without a submission (first `limit`, by code) and how many there are."""
     low, high = subtree_range(scope_path)
     condition = and_(
-        Assignment.obligation_id == obligation_id, Assignment.active.is_(True),
-        Assignment.status.in_(("chua_gui", "tra_lai")), Assignment.due_at < now,
-        Unit.path >= low, Unit.path < high,
+        Assignment.obligation_id == obligation_id,
+        Assignment.active.is_(True),
+        Assignment.status.in_(("chua_gui", "tra_lai")),
+        Assignment.due_at < now,
+        Unit.path >= low,
+        Unit.path < high,
     )
     total = session.execute(
         select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id).where(condition)
     ).scalar_one()
     rows = session.execute(
         select(Assignment.id, Unit.code, Unit.name, Assignment.due_on, Assignment.status)
-        .join(Unit, Unit.id == Assignment.unit_id).where(condition).order_by(Unit.code).limit(limit)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(condition)
+        .order_by(Unit.code)
+        .limit(limit)
     ).all()
     return [LateRow(*r) for r in rows], total

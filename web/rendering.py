@@ -1,4 +1,5 @@
 """Jinja2 environment of the pages: Vietnamese formatting filters and one `render` helper."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,5 +1,6 @@
 """The reviewer's queue: reports waiting for the decision of the person's unit (the office: its subtree),
 oldest first. One indexed query per page."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -75,7 +76,8 @@ def review_queue(session: Session, p: Principal, campaign_id: int, filters: Queu
     if filters.late_only:
         conditions.append(Submission.late.is_(True))
     base = (
-        select(Submission.id).select_from(Submission)
+        select(Submission.id)
+        .select_from(Submission)
         .join(Assignment, Assignment.id == Submission.assignment_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
@@ -83,21 +85,42 @@ def review_queue(session: Session, p: Principal, campaign_id: int, filters: Queu
     )
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(
-        select(Assignment.id, Assignment.version, Submission.version, Submission.submitted_at, Submission.late,
-               Unit.code, Unit.name, ObligationDef.code, ObligationDef.title, ObligationDef.kind, Assignment.due_on,
-               Submission.data, ObligationDef.id)
+        select(
+            Assignment.id,
+            Assignment.version,
+            Submission.version,
+            Submission.submitted_at,
+            Submission.late,
+            Unit.code,
+            Unit.name,
+            ObligationDef.code,
+            ObligationDef.title,
+            ObligationDef.kind,
+            Assignment.due_on,
+            Submission.data,
+            ObligationDef.id,
+        )
         .select_from(Submission)
         .join(Assignment, Assignment.id == Submission.assignment_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
         .where(*conditions)
         .order_by(Submission.submitted_at, Submission.id)
-        .limit(PAGE_SIZE).offset((max(filters.page, 1) - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .offset((max(filters.page, 1) - 1) * PAGE_SIZE)
     ).all()
     table = ObligationDef.__table__  # type: ignore[attr-defined]
-    definitions: dict[int, dict[str, Any]] = dict(session.execute(  # type: ignore[arg-type]
-        select(table.c.id, table.c.definition).where(table.c.id.in_({r[-1] for r in rows}))
-    ).all()) if rows else {}
-    fields = {ob_id: [FormField.model_validate(f) for f in (definition or {}).get("fields") or []]
-              for ob_id, definition in definitions.items()}
+    definitions: dict[int, dict[str, Any]] = (
+        dict(
+            session.execute(  # type: ignore[arg-type]
+                select(table.c.id, table.c.definition).where(table.c.id.in_({r[-1] for r in rows}))
+            ).all()
+        )
+        if rows
+        else {}
+    )
+    fields = {
+        ob_id: [FormField.model_validate(f) for f in (definition or {}).get("fields") or []]
+        for ob_id, definition in definitions.items()
+    }
     return [replace(QueueRow(*r[:-2]), figures=key_figures(fields[r[-1]], r[-2] or {})) for r in rows], total

@@ -1,4 +1,5 @@
 """Sign-in pages: ask for a link, follow it, choose a unit, sign out."""
+
 from __future__ import annotations
 
 
@@ -11,11 +12,25 @@ from thidua.audit import audit
 from thidua.models.emails import is_valid_email
 from thidua.models.tables import Unit
 from thidua.web.auth import (
-    LinkClaims, record_sign_in, issue_login_link, new_session, normalise_email, read_link, safe_next_path,
+    LinkClaims,
+    record_sign_in,
+    issue_login_link,
+    new_session,
+    normalise_email,
+    read_link,
+    safe_next_path,
     users_for_email,
 )
 from thidua.web.deps import (
-    csrf_protect, db, now, optional_principal, principal, revoke_session, set_session, sign_out, write_turn,
+    csrf_protect,
+    db,
+    now,
+    optional_principal,
+    principal,
+    revoke_session,
+    set_session,
+    sign_out,
+    write_turn,
 )
 from thidua.web.errors import BadLink, Forbidden, LinkReused
 from thidua.web.models import LoginToken, RevokedSession
@@ -23,7 +38,6 @@ from thidua.web.permissions import Principal
 from thidua.web.rendering import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
-
 
 
 def home_path(p: Principal) -> str:
@@ -40,7 +54,9 @@ def home(current: Principal | None = Depends(optional_principal)) -> Response:
 
 
 @router.get("/dang-nhap")
-def sign_in_form(request: Request, next: str = "/", current: Principal | None = Depends(optional_principal)) -> Response:
+def sign_in_form(
+    request: Request, next: str = "/", current: Principal | None = Depends(optional_principal)
+) -> Response:
     if current is not None:
         return RedirectResponse(safe_next_path(next) if next != "/" else home_path(current), status_code=303)
     return render(request, "auth/sign_in.html", {"next": safe_next_path(next), "email": "", "errors": {}})
@@ -48,14 +64,21 @@ def sign_in_form(request: Request, next: str = "/", current: Principal | None = 
 
 @router.post("/dang-nhap")
 def request_link(
-    request: Request, background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),
+    request: Request,
+    background: BackgroundTasks,
+    email: str = Form(""),
+    next: str = Form("/"),
     session: Session = Depends(db),
 ) -> Response:
     typed = email.strip()
     if not is_valid_email(typed):
         errors = {"email": "Địa chỉ e-mail chưa đúng dạng (ví dụ: tenban@ldld.binhdinh.vn)."}
-        return render(request, "auth/sign_in.html", {"next": safe_next_path(next), "email": typed, "errors": errors},
-                      status_code=422)
+        return render(
+            request,
+            "auth/sign_in.html",
+            {"next": safe_next_path(next), "email": typed, "errors": errors},
+            status_code=422,
+        )
     client = request.client.host if request.client else "?"
     request.app.state.link_limits.check(normalise_email(typed), client)
     with write_turn(request):
@@ -78,9 +101,7 @@ def show_link(request: Request, token: str, session: Session) -> Response:
     """A link opened from an e-mail: checked, then confirmed with a button, because mail scanners
     open links too and must not use them up."""
     claims = read_link(request.app.state.settings, token, now=now(request))
-    used = session.execute(
-        select(LoginToken.used_at).where(LoginToken.jti == claims.jti)
-    ).scalar_one_or_none()
+    used = session.execute(select(LoginToken.used_at).where(LoginToken.jti == claims.jti)).scalar_one_or_none()
     if used is not None:
         raise LinkReused("Liên kết này đã được dùng. Mỗi liên kết chỉ đăng nhập được một lần.")
     return _confirm_page(request, token, claims, session)
@@ -114,8 +135,9 @@ def use_link(request: Request, t: str = Form(""), session: Session = Depends(db)
 
 
 @router.get("/chon-don-vi")
-def choose_unit_form(request: Request, next: str = "/", me: Principal = Depends(principal),
-                     session: Session = Depends(db)) -> Response:
+def choose_unit_form(
+    request: Request, next: str = "/", me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
     users = users_for_email(session, me.email)
     units = {u.id: u for u in session.execute(select(Unit).where(Unit.id.in_([x.unit_id for x in users]))).scalars()}
     choices = [(u, units[u.unit_id]) for u in users]
@@ -123,8 +145,13 @@ def choose_unit_form(request: Request, next: str = "/", me: Principal = Depends(
 
 
 @router.post("/chon-don-vi")
-def choose_unit(request: Request, user_id: int = Form(...), next: str = Form("/"), me: Principal = Depends(principal),
-                session: Session = Depends(db)) -> Response:
+def choose_unit(
+    request: Request,
+    user_id: int = Form(...),
+    next: str = Form("/"),
+    me: Principal = Depends(principal),
+    session: Session = Depends(db),
+) -> Response:
     chosen = [u for u in users_for_email(session, me.email) if u.id == user_id]
     if not chosen:
         raise Forbidden("Tài khoản được chọn không thuộc địa chỉ e-mail của bạn.")
@@ -141,8 +168,15 @@ def sign_out_route(request: Request, session: Session = Depends(db)) -> Response
             already = session.get(RevokedSession, current.sid)
             if already is None:
                 revoke_session(session, current, moment)
-                audit(session, actor=current.email or "?", action="auth.signed_out", entity="user",
-                      entity_id=current.user_id, after=None, at=moment)
+                audit(
+                    session,
+                    actor=current.email or "?",
+                    action="auth.signed_out",
+                    entity="user",
+                    entity_id=current.user_id,
+                    after=None,
+                    at=moment,
+                )
             session.commit()
     sign_out(request)
     return RedirectResponse("/dang-nhap", status_code=303)

@@ -1,4 +1,5 @@
 """The campaign office: the province at a glance, the audit log, accounts."""
+
 from __future__ import annotations
 
 import shutil
@@ -36,37 +37,69 @@ AUDIT_PAGE = 100
 
 
 @router.get("/van-phong")
-def dashboard(request: Request, chien_dich: str | None = None, nghia_vu: str | None = None,
-              me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def dashboard(
+    request: Request,
+    chien_dich: str | None = None,
+    nghia_vu: str | None = None,
+    me: Principal = Depends(principal),
+    session: Session = Depends(db),
+) -> Response:
     require_office(me)
     campaign = pick_campaign(session, me, chien_dich)
     if campaign is None:
         return render(request, "office/dashboard.html", {"campaign": None})
     board, targets = office_views.office_figures(request.app.state.figures, me, campaign, nghia_vu)
-    return render(request, "office/dashboard.html", {
-        "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": targets,
-        "pipeline_columns": office_views.PIPELINE_COLUMNS,
-        "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
-        "pdf_available": _pdf_available(), "target_chart": office_views.target_chart,
-    })
+    return render(
+        request,
+        "office/dashboard.html",
+        {
+            "campaign": campaign,
+            "d": board.value,
+            "computed_at": board.computed_at,
+            "targets": targets,
+            "pipeline_columns": office_views.PIPELINE_COLUMNS,
+            "nomination_labels": {s.value: label for s, label in NOMINATION_STATUS_LABELS.items()},
+            "pdf_available": _pdf_available(),
+            "target_chart": office_views.target_chart,
+        },
+    )
 
 
 @router.get("/tien-do")
-def subtree_progress(request: Request, chien_dich: str | None = None, nghia_vu: str | None = None,
-                     me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def subtree_progress(
+    request: Request,
+    chien_dich: str | None = None,
+    nghia_vu: str | None = None,
+    me: Principal = Depends(principal),
+    session: Session = Depends(db),
+) -> Response:
     """A federation's own units: who has not sent, who is overdue — the office's figures, for its subtree."""
-    has_units = session.execute(select(Unit.id).where(Unit.parent_id == me.unit_id, Unit.active.is_(True)).limit(1)).first()
-    require(has_units is not None and (me.is_reviewer or me.is_office or me.role == Role.UNIT_OFFICER),
-            "xem tiến độ của đơn vị trực thuộc (trang dành cho đơn vị có đơn vị trực thuộc)")
+    has_units = session.execute(
+        select(Unit.id).where(Unit.parent_id == me.unit_id, Unit.active.is_(True)).limit(1)
+    ).first()
+    require(
+        has_units is not None and (me.is_reviewer or me.is_office or me.role == Role.UNIT_OFFICER),
+        "xem tiến độ của đơn vị trực thuộc (trang dành cho đơn vị có đơn vị trực thuộc)",
+    )
     campaign = pick_campaign(session, me, chien_dich)
     if campaign is None:
         return render(request, "office/dashboard.html", {"campaign": None, "district": True})
     cache = request.app.state.figures
-    board = cache.get(("tien-do", campaign.id, me.unit_id, nghia_vu),
-                      lambda s: office_views.dashboard(s, me, campaign, cache.clock(), obligation_code=nghia_vu))
-    return render(request, "office/dashboard.html", {
-        "campaign": campaign, "d": board.value, "computed_at": board.computed_at, "targets": None, "district": True,
-    })
+    board = cache.get(
+        ("tien-do", campaign.id, me.unit_id, nghia_vu),
+        lambda s: office_views.dashboard(s, me, campaign, cache.clock(), obligation_code=nghia_vu),
+    )
+    return render(
+        request,
+        "office/dashboard.html",
+        {
+            "campaign": campaign,
+            "d": board.value,
+            "computed_at": board.computed_at,
+            "targets": None,
+            "district": True,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -83,54 +116,96 @@ def _day(text: str, field: str, errors: dict[str, str]) -> date | None:
 
 
 @router.get("/van-phong/nhat-ky")
-def audit_log(request: Request, don_vi: str = "", tu_ngay: str = "", den_ngay: str = "", thao_tac: str = "",
-              trang: int = 1, me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def audit_log(
+    request: Request,
+    don_vi: str = "",
+    tu_ngay: str = "",
+    den_ngay: str = "",
+    thao_tac: str = "",
+    trang: int = 1,
+    me: Principal = Depends(principal),
+    session: Session = Depends(db),
+) -> Response:
     require_office(me)
     errors: dict[str, str] = {}
     since, until = _day(tu_ngay, "tu_ngay", errors), _day(den_ngay, "den_ngay", errors)
     rows, total, page = [], 0, max(trang, 1)
     try:
-        conditions = office_views.audit_conditions(session, me, don_vi, since, until, thao_tac,
-                                                   tz=request.app.state.settings.timezone)
+        conditions = office_views.audit_conditions(
+            session, me, don_vi, since, until, thao_tac, tz=request.app.state.settings.timezone
+        )
     except InvalidInput as exc:
         errors.update(exc.errors)
     if not errors:
         total, rows = office_views.audit_page(session, conditions, page=page, size=AUDIT_PAGE)
-    return render(request, "office/audit.html", {
-        "rows": rows, "total": total, "errors": errors, "page": page, "pages": (total + AUDIT_PAGE - 1) // AUDIT_PAGE,
-        "q": {"don_vi": don_vi, "tu_ngay": tu_ngay, "den_ngay": den_ngay, "thao_tac": thao_tac},
-    }, status_code=422 if errors else 200)
+    return render(
+        request,
+        "office/audit.html",
+        {
+            "rows": rows,
+            "total": total,
+            "errors": errors,
+            "page": page,
+            "pages": (total + AUDIT_PAGE - 1) // AUDIT_PAGE,
+            "q": {"don_vi": don_vi, "tu_ngay": tu_ngay, "den_ngay": den_ngay, "thao_tac": thao_tac},
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Accounts
 # ---------------------------------------------------------------------------------------------------
-def _users_page(request: Request, session: Session, me: Principal, *, typed: dict[str, str] | None = None,
-                errors: dict[str, str] | None = None, q: str = "", status_code: int = 200) -> Response:
-    query = (
-        select(User, Unit.code, Unit.name).join(Unit, Unit.id == User.unit_id)
-        .where(subtree_clause(me.unit_path))
-    )
+def _users_page(
+    request: Request,
+    session: Session,
+    me: Principal,
+    *,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    q: str = "",
+    status_code: int = 200,
+) -> Response:
+    query = select(User, Unit.code, Unit.name).join(Unit, Unit.id == User.unit_id).where(subtree_clause(me.unit_path))
     if q.strip():
         needle = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(User.email).like(needle), func.lower(Unit.code).like(needle),
-                                func.lower(Unit.name).like(needle)))
+        query = query.where(
+            or_(
+                func.lower(User.email).like(needle),
+                func.lower(Unit.code).like(needle),
+                func.lower(Unit.name).like(needle),
+            )
+        )
     rows = session.execute(query.order_by(Unit.path, User.email).limit(200)).all()
-    return render(request, "office/users.html", {
-        "rows": rows, "typed": typed or {"role": Role.UNIT_OFFICER.value}, "errors": errors or {}, "q": q,
-        "roles": list(Role),
-    }, status_code=status_code)
+    return render(
+        request,
+        "office/users.html",
+        {
+            "rows": rows,
+            "typed": typed or {"role": Role.UNIT_OFFICER.value},
+            "errors": errors or {},
+            "q": q,
+            "roles": list(Role),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/van-phong/nguoi-dung")
-def users(request: Request, q: str = "", me: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+def users(
+    request: Request, q: str = "", me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
     require_office(me)
     return _users_page(request, session, me, q=q)
 
 
 @router.post("/van-phong/nguoi-dung")
-def create_user(request: Request, form: FormData = Depends(form_data), me: Principal = Depends(principal),
-                session: Session = Depends(db)) -> Response:
+def create_user(
+    request: Request,
+    form: FormData = Depends(form_data),
+    me: Principal = Depends(principal),
+    session: Session = Depends(db),
+) -> Response:
     require_office(me)
     typed = {k: str(form.get(k) or "").strip() for k in ("email", "unit", "role", "full_name")}
     unit = session.execute(select(Unit.path).where(Unit.code == typed["unit"])).scalar_one_or_none()
@@ -138,8 +213,15 @@ def create_user(request: Request, form: FormData = Depends(form_data), me: Princ
         if unit is not None and not unit.startswith(me.unit_path):
             raise InvalidInput("Chưa thêm được người dùng.", {"unit": "đơn vị này nằm ngoài phạm vi của văn phòng"})
         with write_turn(request):
-            add_user(session, email=typed["email"], unit_code=typed["unit"], role=typed["role"],
-                     full_name=typed["full_name"], actor=me.actor, now=now(request))
+            add_user(
+                session,
+                email=typed["email"],
+                unit_code=typed["unit"],
+                role=typed["role"],
+                full_name=typed["full_name"],
+                actor=me.actor,
+                now=now(request),
+            )
     except InvalidFields as exc:
         return _users_page(request, session, me, typed=typed, errors=exc.errors, status_code=422)
     return RedirectResponse("/van-phong/nguoi-dung?tb=da-them", status_code=303)
@@ -157,8 +239,9 @@ def import_users(request: Request, me: Principal = Depends(principal), session: 
 # Reminder delivery problems
 # ---------------------------------------------------------------------------------------------------
 @router.get("/van-phong/thu-loi")
-def delivery_failures(request: Request, chien_dich: str | None = None, me: Principal = Depends(principal),
-                      session: Session = Depends(db)) -> Response:
+def delivery_failures(
+    request: Request, chien_dich: str | None = None, me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
     require_office(me)
     campaign = pick_campaign(session, me, chien_dich)
     rows = office_views.failed_mail(session, me, campaign.id if campaign else None, limit=500) if campaign else []
@@ -182,8 +265,12 @@ def _pdf_available() -> bool:
 
 
 def _file_response(path: Path, folder: Path, ext: str) -> Response:
-    return FileResponse(path, media_type=MEDIA_TYPES[ext], filename=path.name,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[ext],
+        filename=path.name,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
 
 
 def _export(request: Request, me: Principal, session: Session, build, ext: str) -> Response:  # noqa: ANN001
@@ -212,29 +299,45 @@ def _export(request: Request, me: Principal, session: Session, build, ext: str) 
 
 
 @router.get("/van-phong/xuat/so-ket-dot-{round_number:int}.{ext}")
-def export_round(request: Request, round_number: int, ext: str, me: Principal = Depends(principal),
-                 session: Session = Depends(db)) -> Response:
-    return _export(request, me, session, lambda s, c, out: build_round_report(
-        s, campaign_code=c.code, round_number=round_number, out_dir=out, now=now(request), actor=me.actor), ext)
+def export_round(
+    request: Request, round_number: int, ext: str, me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
+    return _export(
+        request,
+        me,
+        session,
+        lambda s, c, out: build_round_report(
+            s, campaign_code=c.code, round_number=round_number, out_dir=out, now=now(request), actor=me.actor
+        ),
+        ext,
+    )
 
 
 @router.get("/van-phong/xuat/tong-ket.{ext}")
-def export_final(request: Request, ext: str, me: Principal = Depends(principal),
-                 session: Session = Depends(db)) -> Response:
-    return _export(request, me, session, lambda s, c, out: build_final_report(
-        s, campaign_code=c.code, out_dir=out, now=now(request), actor=me.actor), ext)
+def export_final(
+    request: Request, ext: str, me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
+    return _export(
+        request,
+        me,
+        session,
+        lambda s, c, out: build_final_report(s, campaign_code=c.code, out_dir=out, now=now(request), actor=me.actor),
+        ext,
+    )
 
 
 @router.get("/van-phong/xuat/so-khen-thuong.xlsx")
-def export_award_register(request: Request, me: Principal = Depends(principal),
-                          session: Session = Depends(db)) -> Response:
+def export_award_register(
+    request: Request, me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
     require_office(me)
     campaign = pick_campaign(session, me, None)
     if campaign is None:
         raise NotFound("Chưa có chiến dịch nào.")
     folder = Path(tempfile.mkdtemp(prefix="thidua-xuat-"))
-    path = write_award_register(request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx",
-                                now=now(request))
+    path = write_award_register(
+        request.app.state.engine, campaign.id, folder / f"so-khen-thuong-{campaign.code}.xlsx", now=now(request)
+    )
     return _file_response(path, folder, "xlsx")
 
 
@@ -242,8 +345,9 @@ def export_award_register(request: Request, me: Principal = Depends(principal),
 # A unit as of a date (the tree's history)
 # ---------------------------------------------------------------------------------------------------
 @router.get("/van-phong/don-vi/{code}")
-def unit_as_of_page(request: Request, code: str, ngay: str = "", me: Principal = Depends(principal),
-                    session: Session = Depends(db)) -> Response:
+def unit_as_of_page(
+    request: Request, code: str, ngay: str = "", me: Principal = Depends(principal), session: Session = Depends(db)
+) -> Response:
     """The unit as it stood on a day (default today): name, level, parent chain, children, and its versions."""
     from thidua.models.clock import utc_to_local, utcnow
     from thidua.services import unit_history
@@ -257,9 +361,15 @@ def unit_as_of_page(request: Request, code: str, ngay: str = "", me: Principal =
     if unit is None:
         raise NotFound(f"Đơn vị '{code}' không có hoặc chưa tồn tại vào ngày {day:%d/%m/%Y}.")
     levels = {row.code: row.short_name or row.name for row in session.execute(select(Level)).scalars()}
-    return render(request, "office/unit_as_of.html", {
-        "unit": unit, "day": day, "levels": levels,
-        "chain": unit_history.ancestors_as_of(session, unit, day),
-        "children": unit_history.children_as_of(session, unit.id, day),
-        "versions": unit_history.unit_versions(session, unit.id),
-    })
+    return render(
+        request,
+        "office/unit_as_of.html",
+        {
+            "unit": unit,
+            "day": day,
+            "levels": levels,
+            "chain": unit_history.ancestors_as_of(session, unit, day),
+            "children": unit_history.children_as_of(session, unit.id, day),
+            "versions": unit_history.unit_versions(session, unit.id),
+        },
+    )

@@ -4,6 +4,7 @@ The POST is what mail providers send for one-click ("List-Unsubscribe=One-Click"
 the signed token in the address is the only credential, and it can only stop mail to the address it names.
 A GET never changes anything (link scanners open links); it shows what will stop and a button.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -29,8 +30,11 @@ def _claims(request: Request, token: str):  # noqa: ANN202
 def unsubscribe_page(request: Request, token: str, session: Session = Depends(db)) -> Response:
     claims = _claims(request, token)
     campaign_title, what = describe(session, claims)
-    return render(request, "auth/unsubscribe.html", {"token": token, "claims": claims, "what": what,
-                                                      "campaign_title": campaign_title, "done": False})
+    return render(
+        request,
+        "auth/unsubscribe.html",
+        {"token": token, "claims": claims, "what": what, "campaign_title": campaign_title, "done": False},
+    )
 
 
 @router.post(UNSUBSCRIBE_PATH + "/{token}")
@@ -42,5 +46,8 @@ async def unsubscribe(request: Request, token: str, session: Session = Depends(d
     with write_turn(request):
         opt_out(session, claims, source=source, now=now(request))
     campaign_title, what = describe(session, claims)
-    return render(request, "auth/unsubscribe.html", {"token": token, "claims": claims, "what": what,
-                                                      "campaign_title": campaign_title, "done": True})
+    return render(
+        request,
+        "auth/unsubscribe.html",
+        {"token": token, "claims": claims, "what": what, "campaign_title": campaign_title, "done": True},
+    )

@@ -1,4 +1,5 @@
 """Request-level protections: session cookie handling, CSRF tokens, rate limits, security headers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -119,8 +120,14 @@ class WebSecurityMiddleware:
 
     Handlers read `request.state.web_session` and replace it with `set_session(request, ...)`."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, clock: Callable[[], Any],
-                 error_response: Callable[[Request], Response]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        clock: Callable[[], Any],
+        error_response: Callable[[Request], Response],
+    ):
         self.app = app
         self.settings = settings
         self.clock = clock

@@ -1,5 +1,6 @@
 """The one mapping from the error taxonomy (thidua.errors) to what the web shows, plus page context (a link back,
 the current state of a conflicting assignment)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,11 +52,20 @@ def assignment_state(session: Session, assignment_id: int) -> dict[str, str]:
     state = {"Tình trạng": STATUS_LABELS[AssignmentStatus(a.status)], "Số bản đã gửi": str(a.current_version)}
     if a.submitted_at:
         state["Gửi lần đầu"] = fmt_datetime(a.submitted_at)
-    latest = session.execute(
-        select(Submission).where(Submission.assignment_id == assignment_id).order_by(Submission.version.desc()).limit(1)
-    ).scalars().first()
+    latest = (
+        session.execute(
+            select(Submission)
+            .where(Submission.assignment_id == assignment_id)
+            .order_by(Submission.version.desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
     if latest is not None:
-        state["Bản mới nhất"] = f"bản {latest.version}, gửi {fmt_datetime(latest.submitted_at)} bởi {latest.submitted_by}"
+        state["Bản mới nhất"] = (
+            f"bản {latest.version}, gửi {fmt_datetime(latest.submitted_at)} bởi {latest.submitted_by}"
+        )
         if latest.reviewed_by:
             state["Người xử lý gần nhất"] = f"{latest.reviewed_by}, {fmt_datetime(latest.reviewed_at)}"
         if latest.review_comment:
@@ -63,8 +73,9 @@ def assignment_state(session: Session, assignment_id: int) -> dict[str, str]:
     return state
 
 
-def as_web_error(exc: ThiduaError, session: Session, assignment_id: int | None = None,
-                 back: str | None = None) -> ThiduaError:
+def as_web_error(
+    exc: ThiduaError, session: Session, assignment_id: int | None = None, back: str | None = None
+) -> ThiduaError:
     """Add the page context (a link back; for a conflict the assignment's current state) to a service error and
     return it to be raised; the app's one handler turns it into a status and page by its category."""
     exc.detail.setdefault("back", back or (f"/don-vi/nghia-vu/{assignment_id}" if assignment_id else "/"))
@@ -91,7 +102,8 @@ def present(exc: ThiduaError) -> Presented:
     elif isinstance(exc, RulesRefused):
         detail["refusals"] = {label: [str(r) for r in reasons] for label, reasons in exc.refusals.items()}
         message = "Quy định khen thưởng chưa cho phép: " + "; ".join(
-            f"{label}: {'; '.join(str(r) for r in reasons)}" for label, reasons in exc.refusals.items())
+            f"{label}: {'; '.join(str(r) for r in reasons)}" for label, reasons in exc.refusals.items()
+        )
     elif isinstance(exc, SpecError):
         detail["problems"] = [str(p) for p in exc.problems]
         message = f"Có {len(exc.problems)} lỗi trong tệp khai báo."
@@ -105,6 +117,9 @@ def present(exc: ThiduaError) -> Presented:
         lines = str(exc).splitlines()
         message = sentence(lines[0]) if lines else HTTP_TITLE[exc.category] + "."
     if exc.category == "conflict" and not isinstance(exc, WebError):
-        message += (" Tình trạng hiện tại ở dưới; hãy mở lại trang rồi thao tác lại nếu cần." if detail.get("current")
-                    else " Hãy mở lại trang để xem tình trạng hiện tại.")
+        message += (
+            " Tình trạng hiện tại ở dưới; hãy mở lại trang rồi thao tác lại nếu cần."
+            if detail.get("current")
+            else " Hãy mở lại trang để xem tình trạng hiện tại."
+        )
     return Presented(exc.http_status, type(exc).__name__, title_of(exc), message, detail)

@@ -7,6 +7,7 @@ commit; one background thread does it (PASSIVE: it neither waits for nor blocks 
 a second. Started and stopped with the application (its lifespan), so a process that does not serve the
 web keeps SQLite's default behaviour.
 """
+
 from __future__ import annotations
 
 import logging

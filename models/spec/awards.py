@@ -5,6 +5,7 @@ behaviour that reads it lives in models/awards.py.
 `validate_catalogue_file(path)` is what the campaign loader calls: every problem comes back at once with the
 file, line and field (SpecError), including award and level codes that do not exist.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,9 @@ AwardKind = Literal["title", "certificate", "banner"]  # danh hiệu / bằng kh
 Subject = Literal["collective", "individual"]  # tập thể / cá nhân
 Occasion = Literal["round", "year_end", "ad_hoc"]  # sơ kết đợt / tổng kết năm / đột xuất
 AwardScope = Literal["comprehensive", "thematic", "none"]  # toàn diện / chuyên đề / không xét
-CriterionKind = Literal["registered", "year_end_rating", "round_report_accepted", "no_discipline", "council_vote",
-                        "cluster_rank"]
+CriterionKind = Literal[
+    "registered", "year_end_rating", "round_report_accepted", "no_discipline", "council_vote", "cluster_rank"
+]
 
 KIND_LABELS = {"title": "Danh hiệu", "certificate": "Bằng khen / Giấy khen", "banner": "Cờ thi đua"}
 SUBJECT_LABELS = {"collective": "Tập thể", "individual": "Cá nhân"}
@@ -176,8 +178,9 @@ class CouncilRule(Strict):
     required_for: list[Code] = Field(default_factory=list)  # deciding levels whose decisions need a passing vote
 
 
-CertificateFieldName = Literal["ho_ten", "chuc_vu", "don_vi", "hinh_thuc", "thanh_tich", "so_quyet_dinh", "ngay",
-                               "nguoi_ky", "dia_danh_ngay"]
+CertificateFieldName = Literal[
+    "ho_ten", "chuc_vu", "don_vi", "hinh_thuc", "thanh_tich", "so_quyet_dinh", "ngay", "nguoi_ky", "dia_danh_ngay"
+]
 
 
 class CertificateField(Strict):
@@ -290,8 +293,12 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
         decides_ok = check_level(loc + ("decided_by",), award.decided_by)
         for j, level in enumerate(award.proposed_by):
             if check_level(loc + ("proposed_by", j), level) and decides_ok and rank[level] < rank[award.decided_by]:
-                problems.append((loc + ("proposed_by", j),
-                                 f"cấp '{level}' cao hơn cấp quyết định '{award.decided_by}': không thể đề nghị lên cấp dưới"))
+                problems.append(
+                    (
+                        loc + ("proposed_by", j),
+                        f"cấp '{level}' cao hơn cấp quyết định '{award.decided_by}': không thể đề nghị lên cấp dưới",
+                    )
+                )
         for j, level in enumerate(award.nominee_levels or []):
             check_level(loc + ("nominee_levels", j), level)
         for j, criterion in enumerate(award.criteria):
@@ -308,26 +315,37 @@ def catalogue_problems(catalogue: AwardCatalogue, levels_top_down: Sequence[str]
                 problems.append((loc + ("dossier", j), f"không có hồ sơ '{item}' trong 'dossier_items'"))
         for j, requirement in enumerate(award.evidence):
             if requirement.item not in dossier_codes:
-                problems.append((loc + ("evidence", j, "item"), f"không có hồ sơ '{requirement.item}' trong 'dossier_items'"))
+                problems.append(
+                    (loc + ("evidence", j, "item"), f"không có hồ sơ '{requirement.item}' trong 'dossier_items'")
+                )
             for k, subject in enumerate(requirement.subjects or []):
                 if subject not in award.subjects:
-                    problems.append((loc + ("evidence", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
+                    problems.append(
+                        (loc + ("evidence", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'")
+                    )
         for j, rule in enumerate(award.history):
             for k, code in enumerate(rule.awards or []):
                 if code not in award_codes:
-                    problems.append((loc + ("history", j, "awards", k), f"không có hình thức khen thưởng '{code}' trong danh mục"))
+                    problems.append(
+                        (loc + ("history", j, "awards", k), f"không có hình thức khen thưởng '{code}' trong danh mục")
+                    )
         if award.history and "individual" not in award.subjects:
             problems.append((loc + ("history",), "quy tắc lịch sử khen thưởng chỉ dùng cho hình thức khen cá nhân"))
         for j, criterion in enumerate(award.criteria):
             if criterion.at_least is not None and criterion.at_least not in catalogue.ratings:
-                problems.append((loc + ("criteria", j, "at_least"),
-                                 f"mức xếp loại '{criterion.at_least}' không có trong 'ratings'"))
+                problems.append(
+                    (loc + ("criteria", j, "at_least"), f"mức xếp loại '{criterion.at_least}' không có trong 'ratings'")
+                )
             for k, subject in enumerate(criterion.subjects or []):
                 if subject not in award.subjects:
-                    problems.append((loc + ("criteria", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'"))
+                    problems.append(
+                        (loc + ("criteria", j, "subjects", k), f"hình thức này không khen đối tượng '{subject}'")
+                    )
             for k, occasion in enumerate(criterion.occasions or []):
                 if occasion not in award.occasions:
-                    problems.append((loc + ("criteria", j, "occasions", k), f"hình thức này không xét dịp '{occasion}'"))
+                    problems.append(
+                        (loc + ("criteria", j, "occasions", k), f"hình thức này không xét dịp '{occasion}'")
+                    )
     for key in ("publication", "council"):
         for j, level in enumerate(getattr(catalogue, key).required_for):
             check_level((key, "required_for", j), level)

@@ -1,6 +1,7 @@
 """The campaign file schema. Pydantic models are the single source of truth (JSON Schema is emitted from
 them); `consistency_problems` adds the rules that span fields. Rules needing the database (units, levels,
 award forms) are checked by the loader with the same located-problem shape."""
+
 from __future__ import annotations
 
 import math
@@ -110,7 +111,11 @@ def _due_form(value: Any) -> str:
 
 
 Due = Annotated[
-    Union[Annotated[VNDate, Tag("Date")], Annotated[RelativeDue, Tag("RelativeDue")], Annotated[PeriodDue, Tag("PeriodDue")]],
+    Union[
+        Annotated[VNDate, Tag("Date")],
+        Annotated[RelativeDue, Tag("RelativeDue")],
+        Annotated[PeriodDue, Tag("PeriodDue")],
+    ],
     Discriminator(_due_form),
 ]
 
@@ -138,7 +143,9 @@ class Obligation(Strict):
     review_required: bool = True
     consolidate_accepted_only: bool = True
     ladder: Code | None = None  # default: the campaign's default_ladder
-    recipients: list[ExtraRecipient] = Field(default_factory=list)  # named bodies outside the tree: a copy of each report
+    recipients: list[ExtraRecipient] = Field(
+        default_factory=list
+    )  # named bodies outside the tree: a copy of each report
     cc: list[EmailStr] = Field(default_factory=list)  # plain addresses that get the same copy
 
     @model_validator(mode="after")
@@ -240,7 +247,9 @@ class AwardsRef(Strict):
     @model_validator(mode="after")
     def _one_form(self) -> "AwardsRef":
         if (self.catalogue is None) == (not self.catalogues):
-            raise ValueError("khai báo đúng một trong hai: 'catalogue' (một danh mục) hoặc 'catalogues' (nhiều danh mục theo thời gian)")
+            raise ValueError(
+                "khai báo đúng một trong hai: 'catalogue' (một danh mục) hoặc 'catalogues' (nhiều danh mục theo thời gian)"
+            )
         return self
 
     def paths(self) -> list[str]:
@@ -351,10 +360,17 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
         if p.to_year <= p.from_year:
             problems.append((("programme", "to_year"), "chương trình nhiều năm: năm cuối phải sau năm đầu"))
         if spec.year != p.from_year:
-            problems.append((("year",), f"chương trình {p.from_year}–{p.to_year}: 'year' phải là năm đầu ({p.from_year})"))
+            problems.append(
+                (("year",), f"chương trình {p.from_year}–{p.to_year}: 'year' phải là năm đầu ({p.from_year})")
+            )
         if spec.starts.year != p.from_year or spec.ends.year != p.to_year:
-            problems.append((("programme",), f"thời gian chiến dịch {spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y} "
-                             f"không khớp chương trình {p.from_year}–{p.to_year}"))
+            problems.append(
+                (
+                    ("programme",),
+                    f"thời gian chiến dịch {spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y} "
+                    f"không khớp chương trình {p.from_year}–{p.to_year}",
+                )
+            )
     elif spec.ends.year > spec.starts.year + 1 or (spec.ends - spec.starts).days > 400:
         problems.append((("ends",), "chiến dịch dài hơn một năm: khai báo 'programme' (from_year, to_year)"))
 
@@ -372,7 +388,9 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             if round_.starts < previous.ends:
                 problems.append((("rounds", i, "starts"), f"đợt {round_.number} chồng lấn đợt {previous.number}"))
             elif round_.starts > previous.ends + timedelta(days=1):
-                problems.append((("rounds", i, "starts"), f"có khoảng trống giữa đợt {previous.number} và đợt {round_.number}"))
+                problems.append(
+                    (("rounds", i, "starts"), f"có khoảng trống giữa đợt {previous.number} và đợt {round_.number}")
+                )
 
     rounds = {r.number: r for r in spec.rounds}
     ladders = {l.code for l in spec.reminder_ladders}
@@ -417,55 +435,87 @@ def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             series, _, key = ob_code.partition("@")
             if key and series in field_codes:  # one period of a recurring obligation: 'bao-cao-nam@2025'
                 if key not in period_keys.get(series, set()):
-                    problems.append((loc + ("source", "obligations", j), f"nghĩa vụ định kỳ '{series}' không có kỳ '{key}'"))
+                    problems.append(
+                        (loc + ("source", "obligations", j), f"nghĩa vụ định kỳ '{series}' không có kỳ '{key}'")
+                    )
                 elif target.source.field not in field_codes[series]:
-                    problems.append((loc + ("source", "field"), f"nghĩa vụ '{series}' không có trường '{target.source.field}'"))
+                    problems.append(
+                        (loc + ("source", "field"), f"nghĩa vụ '{series}' không có trường '{target.source.field}'")
+                    )
                 continue
             if ob_code not in field_codes:
                 problems.append((loc + ("source", "obligations", j), f"không có nghĩa vụ '{ob_code}'"))
             elif target.source.field not in field_codes[ob_code]:
-                problems.append((loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'"))
+                problems.append(
+                    (loc + ("source", "field"), f"nghĩa vụ '{ob_code}' không có trường '{target.source.field}'")
+                )
             else:
                 # A sum or an average of text or dates, or "more than" on them, would stay at 0 % forever.
                 kind = field_types[ob_code][target.source.field]
                 condition = target.source.condition
                 numeric_test = target.rollup not in ("share", "count") or (
-                    condition is not None and condition.op in (">=", ">", "<=", "<"))  # count/share test a condition
+                    condition is not None and condition.op in (">=", ">", "<=", "<")
+                )  # count/share test a condition
                 if numeric_test and kind not in ("integer", "decimal"):
                     what = f"chỉ tiêu '{target.rollup}'" if target.rollup != "share" else f"điều kiện '{condition.op}'"  # type: ignore[union-attr]
-                    problems.append((loc + ("source", "field"),
-                                     f"{what} không tính được trên trường '{target.source.field}' kiểu '{kind}' của "
-                                     f"nghĩa vụ '{ob_code}' (cần trường số: integer hoặc decimal)"))
+                    problems.append(
+                        (
+                            loc + ("source", "field"),
+                            f"{what} không tính được trên trường '{target.source.field}' kiểu '{kind}' của "
+                            f"nghĩa vụ '{ob_code}' (cần trường số: integer hoặc decimal)",
+                        )
+                    )
         if target.rollup == "share" and target.source.condition is None:
             problems.append((loc + ("source", "condition"), "chỉ tiêu tỉ lệ ('share') cần điều kiện ('condition')"))
         has_base = [k for k in ("denominator_field", "denominator_attribute") if getattr(target.source, k)]
         if target.rollup == "ratio" and len(has_base) != 1:
-            problems.append((loc + ("source",), "chỉ tiêu tỉ số ('ratio') cần đúng một trong 'denominator_field', 'denominator_attribute'"))
+            problems.append(
+                (
+                    loc + ("source",),
+                    "chỉ tiêu tỉ số ('ratio') cần đúng một trong 'denominator_field', 'denominator_attribute'",
+                )
+            )
         if target.rollup != "ratio" and has_base:
             problems.append((loc + ("source", has_base[0]), f"'{has_base[0]}' chỉ dùng cho chỉ tiêu tỉ số ('ratio')"))
         if target.source.denominator_field:
             for ob_code in target.source.obligations:
                 if ob_code in field_codes and target.source.denominator_field not in field_codes[ob_code]:
-                    problems.append((loc + ("source", "denominator_field"),
-                                     f"nghĩa vụ '{ob_code}' không có trường '{target.source.denominator_field}'"))
+                    problems.append(
+                        (
+                            loc + ("source", "denominator_field"),
+                            f"nghĩa vụ '{ob_code}' không có trường '{target.source.denominator_field}'",
+                        )
+                    )
         if target.value == 0 and target.op in (">=", ">") and target.rollup != "count":
             problems.append((loc + ("value",), "giá trị chỉ tiêu phải lớn hơn 0"))
         if target.quotas is not None and target.breakdown_level is None:
-            problems.append((loc + ("quotas",), "chỉ tiêu giao cho từng đơn vị ('quotas') cần 'breakdown_level' (cấp được giao)"))
+            problems.append(
+                (loc + ("quotas",), "chỉ tiêu giao cho từng đơn vị ('quotas') cần 'breakdown_level' (cấp được giao)")
+            )
         if target.denominator is not None and target.rollup != "share":
             problems.append((loc + ("denominator",), "'denominator' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
         if target.source.each_period:
             one_off = [c for c in target.source.obligations if not recurring.get(c, False)]
             if one_off:
-                problems.append((loc + ("source", "each_period"),
-                                 f"'each_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
+                problems.append(
+                    (
+                        loc + ("source", "each_period"),
+                        f"'each_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ",
+                    )
+                )
         if target.source.every_period:
             if target.rollup != "share":
-                problems.append((loc + ("source", "every_period"), "'every_period' chỉ dùng cho chỉ tiêu tỉ lệ ('share')"))
+                problems.append(
+                    (loc + ("source", "every_period"), "'every_period' chỉ dùng cho chỉ tiêu tỉ lệ ('share')")
+                )
             one_off = [c for c in target.source.obligations if c in recurring and not recurring[c]]
             if one_off:
-                problems.append((loc + ("source", "every_period"),
-                                 f"'every_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ"))
+                problems.append(
+                    (
+                        loc + ("source", "every_period"),
+                        f"'every_period' cần nghĩa vụ định kỳ ('every'); '{one_off[0]}' không định kỳ",
+                    )
+                )
     problems.extend(ladder_problems(spec))
     problems.extend(_cluster_scoring_problems(spec))
     return problems
@@ -500,20 +550,37 @@ def _interim_problems(spec: CampaignSpec, ob: Obligation, loc: Loc, due: date | 
             return [(loc + ("as_of",), "'as_of' (ngày chốt số liệu) chỉ dùng cho báo cáo nhanh (kind: interim_report)")]
         return []
     if ob.as_of is None:
-        return [(loc + ("kind",), "báo cáo nhanh (interim_report) cần 'as_of': ngày chốt số liệu lũy kế, "
-                                  "ví dụ as_of: 31/08/2023")]
+        return [
+            (
+                loc + ("kind",),
+                "báo cáo nhanh (interim_report) cần 'as_of': ngày chốt số liệu lũy kế, ví dụ as_of: 31/08/2023",
+            )
+        ]
     problems: list[tuple[Loc, str]] = []
     if ob.every is not None:
         problems.append((loc + ("every",), "báo cáo nhanh chốt số liệu một ngày ('as_of'): không định kỳ ('every')"))
     if not spec.starts <= ob.as_of <= spec.ends:
-        problems.append((loc + ("as_of",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} nằm ngoài thời gian chiến dịch "
-                                           f"({spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y})"))
+        problems.append(
+            (
+                loc + ("as_of",),
+                f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} nằm ngoài thời gian chiến dịch "
+                f"({spec.starts:%d/%m/%Y} – {spec.ends:%d/%m/%Y})",
+            )
+        )
     if due is not None and ob.as_of > due:
         problems.append((loc + ("as_of",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} sau hạn nộp {due:%d/%m/%Y}"))
-    if ob.round is not None and ob.round in {r.number for r in spec.rounds} and \
-            round_of_day(ob.as_of, spec.rounds, spec.round_boundary) != ob.round:
-        problems.append((loc + ("round",), f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} không thuộc đợt {ob.round} "
-                                           f"(theo quy tắc ranh giới '{spec.round_boundary}')"))
+    if (
+        ob.round is not None
+        and ob.round in {r.number for r in spec.rounds}
+        and round_of_day(ob.as_of, spec.rounds, spec.round_boundary) != ob.round
+    ):
+        problems.append(
+            (
+                loc + ("round",),
+                f"ngày chốt số liệu {ob.as_of:%d/%m/%Y} không thuộc đợt {ob.round} "
+                f"(theo quy tắc ranh giới '{spec.round_boundary}')",
+            )
+        )
     return problems
 
 
@@ -554,7 +621,9 @@ def _recurrence_problems(spec: CampaignSpec, ob: Obligation, loc: Loc) -> list[t
             problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} trước khi kỳ bắt đầu"))
             break
         if due > spec.ends + timedelta(days=60):
-            problems.append((loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} nằm ngoài thời gian chiến dịch"))
+            problems.append(
+                (loc + ("due",), f"hạn {due:%d/%m/%Y} của kỳ {period.label} nằm ngoài thời gian chiến dịch")
+            )
             break
     return problems
 
@@ -579,7 +648,9 @@ def _blank_and_infinite(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             for key in ("min", "max"):
                 number = getattr(f, key)
                 if number is not None and not math.isfinite(number):
-                    problems.append((("obligations", i, "fields", j, key), "phải là một số hữu hạn (không dùng .inf/.nan)"))
+                    problems.append(
+                        (("obligations", i, "fields", j, key), "phải là một số hữu hạn (không dùng .inf/.nan)")
+                    )
     for i, target in enumerate(spec.targets):
         if not target.title:
             problems.append((("targets", i, "title"), blank))
@@ -587,5 +658,7 @@ def _blank_and_infinite(spec: CampaignSpec) -> list[tuple[Loc, str]]:
             problems.append((("targets", i, "value"), "phải là một số hữu hạn (không dùng .inf/.nan)"))
         condition = target.source.condition
         if condition is not None and isinstance(condition.value, float) and not math.isfinite(condition.value):
-            problems.append((("targets", i, "source", "condition", "value"), "phải là một số hữu hạn (không dùng .inf/.nan)"))
+            problems.append(
+                (("targets", i, "source", "condition", "value"), "phải là một số hữu hạn (không dùng .inf/.nan)")
+            )
     return problems

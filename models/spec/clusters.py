@@ -1,6 +1,7 @@
 """Cluster scoring of a campaign (chấm điểm, xếp hạng trong cụm/khối thi đua): the criteria each member of a
 cụm/khối is scored on, declared in the campaign file under `cluster_scoring`. The ranking the cluster head
 submits backs the Cờ thi đua proposals (award criterion `cluster_rank` in the catalogue)."""
+
 from __future__ import annotations
 
 from typing import Literal

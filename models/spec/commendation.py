@@ -1,4 +1,5 @@
 """Schema of config/commendation.yaml: document symbols, DOCX templates, the dated base-salary table."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -39,7 +40,9 @@ class CommendationConfig(Strict):
         try:
             self.symbol.format(so=1, loai="QĐ", don_vi="X", nam=2024)
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"mẫu ký hiệu '{self.symbol}' sai: chỉ dùng {{so}}, {{loai}}, {{don_vi}}, {{nam}} ({exc})") from None
+            raise ValueError(
+                f"mẫu ký hiệu '{self.symbol}' sai: chỉ dùng {{so}}, {{loai}}, {{don_vi}}, {{nam}} ({exc})"
+            ) from None
         return self
 
     def base_salary_on(self, day: date) -> BaseSalary | None:

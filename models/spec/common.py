@@ -1,4 +1,5 @@
 """Shared building blocks for the declarative files."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

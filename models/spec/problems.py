@@ -1,4 +1,5 @@
 """Located validation problems: every error names file, line and field, and all are reported at once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

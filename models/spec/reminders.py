@@ -4,6 +4,7 @@ Rules inside one rung, ladder or calendar are pydantic validators; rules that ne
 (calendar hours against a ladder's send time, time zone) are in `ladder_problems`, called by
 `models.spec.campaign.consistency_problems` so that they are reported with file, line and field.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
@@ -99,21 +100,36 @@ def ladder_problems(spec: "CampaignSpec") -> list[tuple[Loc, str]]:
             problems.append((loc + ("code",), f"mã thang nhắc bị trùng: '{ladder.code}'"))
         seen.add(ladder.code)
         if not calendar.working_hours_start <= ladder.send_time < calendar.working_hours_end:
-            problems.append((loc + ("send_time",), f"giờ gửi {ladder.send_time} nằm ngoài giờ làm việc "
-                             f"{calendar.working_hours_start}–{calendar.working_hours_end} (mục 'calendar')"))
+            problems.append(
+                (
+                    loc + ("send_time",),
+                    f"giờ gửi {ladder.send_time} nằm ngoài giờ làm việc "
+                    f"{calendar.working_hours_start}–{calendar.working_hours_end} (mục 'calendar')",
+                )
+            )
         first_rung_on: dict[int, str] = {}
         for j, rung in enumerate(ladder.rungs):
             rung_loc = loc + ("rungs", j)
             if rung.escalate and rung.offset_days <= 0:
-                problems.append((rung_loc + ("escalate",), f"bậc '{rung.code}': chỉ bậc sau hạn (offset_days > 0) "
-                                 f"mới báo lên đơn vị cấp trên (đang là {rung.offset_days})"))
+                problems.append(
+                    (
+                        rung_loc + ("escalate",),
+                        f"bậc '{rung.code}': chỉ bậc sau hạn (offset_days > 0) "
+                        f"mới báo lên đơn vị cấp trên (đang là {rung.offset_days})",
+                    )
+                )
             offsets = [rung.offset_days]
             if rung.repeat_every_days is not None and rung.until_offset_days is not None:
                 offsets = list(range(rung.offset_days, rung.until_offset_days + 1, rung.repeat_every_days))
             for offset in offsets:
                 other = first_rung_on.setdefault(offset, rung.code)
                 if other != rung.code:
-                    problems.append((rung_loc, f"bậc '{rung.code}' và bậc '{other}' cùng rơi vào ngày {offset:+d} "
-                                     "so với hạn (mỗi ngày chỉ một lần nhắc)"))
+                    problems.append(
+                        (
+                            rung_loc,
+                            f"bậc '{rung.code}' và bậc '{other}' cùng rơi vào ngày {offset:+d} "
+                            "so với hạn (mỗi ngày chỉ một lần nhắc)",
+                        )
+                    )
                     break
     return problems

@@ -1,4 +1,5 @@
 """Text of a declarative file -> validated spec, or SpecError listing every located problem."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, TypeVar
@@ -85,8 +86,16 @@ def _message(error: Mapping[str, Any]) -> str:
 
 def _clean_loc(loc: tuple[object, ...]) -> tuple[object, ...]:
     # Union branches show up as extra loc parts ('date', 'RelativeDue'); drop them.
-    return tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p in ("date", "float", "int", "str")
-                                                               or p.startswith(("function-", "list[", "dict[")))))
+    return tuple(
+        p
+        for p in loc
+        if not (
+            isinstance(p, str)
+            and (
+                p[:1].isupper() or p in ("date", "float", "int", "str") or p.startswith(("function-", "list[", "dict["))
+            )
+        )
+    )
 
 
 _SHAPE_ONLY = ("model_type", "dict_type", "model_attributes_type")

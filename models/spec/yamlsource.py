@@ -1,4 +1,5 @@
 """YAML text -> plain Python data plus the line of every key and list item (ruamel keeps positions)."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,17 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], budget: "_Budget") -> Any
     tag = getattr(getattr(node, "tag", None), "value", None)
     if tag and str(tag) not in _PLAIN_TAGS:
         line = lines.get(loc) or lines.get(loc[:-1]) or 1
-        raise SpecError([Problem("", line, _field(loc), f"thẻ YAML '{tag or getattr(node, 'tag', '')}' không được dùng "
-                                                          "trong tệp khai báo (chỉ dùng giá trị thường)")])
+        raise SpecError(
+            [
+                Problem(
+                    "",
+                    line,
+                    _field(loc),
+                    f"thẻ YAML '{tag or getattr(node, 'tag', '')}' không được dùng "
+                    "trong tệp khai báo (chỉ dùng giá trị thường)",
+                )
+            ]
+        )
     if isinstance(node, CommentedMap):
         out = {}
         for key, value in node.items():
@@ -108,7 +118,9 @@ _VALUE_REASONS = {
 _UNREADABLE_VALUE = "không đọc được giá trị này (số, ngày hoặc giờ viết sai dạng)"
 
 
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
 
 
 def _field(loc: Loc) -> str:
@@ -154,8 +166,13 @@ def _control_character_problem(text: str, file: str) -> Problem | None:
     if found is None:
         return None
     line, column = _position(text, found.start())
-    return Problem(file, line, "", f"ký tự điều khiển không được phép (mã U+{ord(found.group()):04X}) ở cột {column}: "
-                                   "tệp bị hỏng hoặc không phải tệp văn bản")
+    return Problem(
+        file,
+        line,
+        "",
+        f"ký tự điều khiển không được phép (mã U+{ord(found.group()):04X}) ở cột {column}: "
+        "tệp bị hỏng hoặc không phải tệp văn bản",
+    )
 
 
 def _too_deep_line(text: str) -> int | None:
@@ -189,8 +206,9 @@ def _constructor_problem(text: str, file: str, exc: Exception) -> Problem:
                     yaml.constructor.construct_object(node, deep=True)
                 except Exception as inner:  # noqa: BLE001  (any failure of this value is the one reported)
                     reason = _translate(str(inner), _VALUE_REASONS, _UNREADABLE_VALUE)
-                    return Problem(file, node.start_mark.line + 1, _field(loc),
-                                   f"giá trị '{node.value}' không hợp lệ: {reason}")
+                    return Problem(
+                        file, node.start_mark.line + 1, _field(loc), f"giá trị '{node.value}' không hợp lệ: {reason}"
+                    )
             elif isinstance(node, MappingNode):
                 for key, value in reversed(node.value):
                     name = key.value if isinstance(key, ScalarNode) else "?"
@@ -232,9 +250,18 @@ def parse_yaml(text: str, file: str) -> SourceDoc:
     except SpecError as exc:
         if exc.problems[0].message:  # a refused tag
             raise SpecError([Problem(file, p.line, p.field, p.message) for p in exc.problems]) from None
-        raise SpecError([Problem(file, exc.problems[0].line, "", "tệp dùng tham chiếu YAML (anchor '&' / alias '*') lồng "
-                                 "nhau quá nhiều: khi mở rộng, tệp lớn gấp hàng trăm lần (tệp độc hại?); hãy viết "
-                                 "đầy đủ giá trị thay cho tham chiếu")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    exc.problems[0].line,
+                    "",
+                    "tệp dùng tham chiếu YAML (anchor '&' / alias '*') lồng "
+                    "nhau quá nhiều: khi mở rộng, tệp lớn gấp hàng trăm lần (tệp độc hại?); hãy viết "
+                    "đầy đủ giá trị thay cho tham chiếu",
+                )
+            ]
+        ) from None
     return SourceDoc(file=file, data=data, lines=lines)
 
 
@@ -249,8 +276,14 @@ def decode_text(data: bytes, file: str) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Problem(
-            file, line, "",
-            f"tệp không phải văn bản UTF-8 (byte 0x{data[exc.start]:02X} ở cột {column}; có thể tệp được lưu bằng "
-            "bảng mã Windows-1258 hay TCVN3); hãy mở tệp và lưu lại với bảng mã UTF-8",
-        )]) from None
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    line,
+                    "",
+                    f"tệp không phải văn bản UTF-8 (byte 0x{data[exc.start]:02X} ở cột {column}; có thể tệp được lưu bằng "
+                    "bảng mã Windows-1258 hay TCVN3); hãy mở tệp và lưu lại với bảng mã UTF-8",
+                )
+            ]
+        ) from None

@@ -1,5 +1,6 @@
 """Award catalogues with effective dates: a 2024 campaign spans QĐ 1689/2019 (to 28/05/2024) and QĐ 999/2024
 (from 29/05/2024); a nomination uses the catalogue in force on its date, and keeps it afterwards."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,11 +30,24 @@ def world(engine):
 
 
 def _propose(engine, campaign_id: int, units: dict[str, int], now: datetime) -> int:
-    proposal = nom.ProposalInput(award_code="giay-khen-cdcs", subject="individual", nominee_unit_id=units["BDH.D1.1"],
-                                 achievement="Có sáng kiến", occasion="ad_hoc", round_number=None,
-                                 person_name="Nguyễn Văn A", dossier={"bao-cao-thanh-tich": DossierEntry("BC số 01")})
-    result = nom.propose(engine, campaign_id, nom.Actor(units["BDH.D1.1"], "cdcs@example.vn"), [proposal],
-                         rating=lambda *_: "Hoàn thành tốt nhiệm vụ", now=now)
+    proposal = nom.ProposalInput(
+        award_code="giay-khen-cdcs",
+        subject="individual",
+        nominee_unit_id=units["BDH.D1.1"],
+        achievement="Có sáng kiến",
+        occasion="ad_hoc",
+        round_number=None,
+        person_name="Nguyễn Văn A",
+        dossier={"bao-cao-thanh-tich": DossierEntry("BC số 01")},
+    )
+    result = nom.propose(
+        engine,
+        campaign_id,
+        nom.Actor(units["BDH.D1.1"], "cdcs@example.vn"),
+        [proposal],
+        rating=lambda *_: "Hoàn thành tốt nhiệm vụ",
+        now=now,
+    )
     return result.nomination_ids[0]
 
 

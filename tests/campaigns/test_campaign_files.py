@@ -1,4 +1,5 @@
 """Campaign files: the Bình Định 2023 plan as written in the seed, the broken-file corpus, and loading."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,7 @@ def _snapshot(engine) -> dict[str, list]:
 
     with engine.connect() as conn:
         return {
-            table.name: sorted(map(repr, conn.execute(select(table)).all()))
-            for table in all_metadata().sorted_tables
+            table.name: sorted(map(repr, conn.execute(select(table)).all())) for table in all_metadata().sorted_tables
         }
 
 
@@ -246,9 +246,11 @@ def test_edited_file_updates_the_plan_in_place_and_keeps_submissions(bd_engine, 
     with Session(bd_engine) as session:
         unit = unit_by_code(session, "BDH.D1.1")
         ob = session.exec(select(ObligationDef).where(ObligationDef.code == "so-ket-dot-2")).scalars().one()
-        kept = session.exec(
-            select(Assignment).where(Assignment.obligation_id == ob.id, Assignment.unit_id == unit.id)
-        ).scalars().one()
+        kept = (
+            session.exec(select(Assignment).where(Assignment.obligation_id == ob.id, Assignment.unit_id == unit.id))
+            .scalars()
+            .one()
+        )
         assert ob.due_on == date(2023, 10, 20)
         assert kept.status == "da_gui" and kept.due_on == date(2023, 10, 20)
         assert kept.late is False  # on time against the moved deadline
@@ -284,19 +286,29 @@ def test_removed_obligation_and_inactive_unit_are_deactivated_not_deleted(bd_eng
         assert _count(session, Assignment) == total  # nothing deleted
         inactive_unit = unit_by_code(session, "BDH.D1.2")
         owed_by_inactive = session.exec(
-            select(func.count()).select_from(Assignment).where(Assignment.unit_id == inactive_unit.id, Assignment.active.is_(True))
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.unit_id == inactive_unit.id, Assignment.active.is_(True))
         ).one()[0]
         assert owed_by_inactive == 0
-        ob = session.exec(select(ObligationDef).where(ObligationDef.code == "de-xuat-khen-thuong-dot-2")).scalars().one()
+        ob = (
+            session.exec(select(ObligationDef).where(ObligationDef.code == "de-xuat-khen-thuong-dot-2")).scalars().one()
+        )
         assert ob.active is False
 
 
 def test_round_moved_in_file_shows_as_a_change(bd_engine, tmp_path):
     load_campaign(bd_engine, BINH_DINH_CAMPAIGN)
-    edited = _edited_campaign(tmp_path, ("    ends: 31/05/2023\n", "    ends: 30/05/2023\n"), ("    starts: 31/05/2023\n", "    starts: 30/05/2023\n"))
+    edited = _edited_campaign(
+        tmp_path,
+        ("    ends: 31/05/2023\n", "    ends: 30/05/2023\n"),
+        ("    starts: 31/05/2023\n", "    starts: 30/05/2023\n"),
+    )
     result = load_campaign(bd_engine, edited)
     assert any(line.startswith("Đợt 1:") and "30/05/2023" in line for line in result.changes)
     with Session(bd_engine) as session:
         round_1 = session.exec(select(Round).where(Round.number == 1)).scalars().one()
         assert round_1.ends_on == date(2023, 5, 30)
-        assert session.exec(select(ObligationDef.due_on).where(ObligationDef.code == "so-ket-dot-1")).one()[0] == date(2023, 6, 9)
+        assert session.exec(select(ObligationDef.due_on).where(ObligationDef.code == "so-ket-dot-1")).one()[0] == date(
+            2023, 6, 9
+        )

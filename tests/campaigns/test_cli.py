@@ -1,4 +1,5 @@
 """The campaign commands as a user runs them: exit codes, Vietnamese messages, never a traceback."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,9 @@ def cli(settings, monkeypatch):
 
 
 def test_validate_reports_every_problem_with_file_and_line(cli):
-    good = cli("validate", BINH_DINH_CAMPAIGN, CONFIG / "units" / "binh_dinh.yaml", CONFIG / "calendars" / "vn_holidays.yaml")
+    good = cli(
+        "validate", BINH_DINH_CAMPAIGN, CONFIG / "units" / "binh_dinh.yaml", CONFIG / "calendars" / "vn_holidays.yaml"
+    )
     assert good.exit_code == 0, good.output
     assert good.output.count("hợp lệ") == 3
     broken = sorted((HERE / "broken").glob("0[3-6]_*.yaml"))

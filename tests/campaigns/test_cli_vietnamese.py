@@ -1,5 +1,6 @@
 """The command line at 80 columns, in Vietnamese end to end: framework text translated, level names rather
 than codes, codes never cut, long lists limited. Run as a user runs it: `COLUMNS=80 thidua …` in a process."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,19 @@ from thidua.models.tables import ObligationDef
 from thidua.services.campaigns import load_campaign
 from thidua.settings import CONFIG_DIR, REPO_ROOT
 
-ENGLISH = ("Usage", "Options", "Arguments", "Show this message", "[default", "[required]", "Missing argument",
-           "Invalid value", "Input should be", "Try '", "Error")
+ENGLISH = (
+    "Usage",
+    "Options",
+    "Arguments",
+    "Show this message",
+    "[default",
+    "[required]",
+    "Missing argument",
+    "Invalid value",
+    "Input should be",
+    "Try '",
+    "Error",
+)
 
 
 @pytest.fixture
@@ -30,8 +42,9 @@ def database(engine):  # noqa: ANN001, ANN201
 def thidua(engine, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
     env = {k: v for k, v in os.environ.items() if not k.startswith("THIDUA_")}
     env.update(COLUMNS="80", THIDUA_DATABASE_URL=str(engine.url), PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "thidua", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "thidua", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_campaign_show_at_80_columns_keeps_every_code_whole(database) -> None:  # noqa: ANN001
@@ -82,10 +95,12 @@ def test_help_and_usage_errors_are_vietnamese(cli) -> None:  # noqa: ANN001
     assert "Cách dùng: thidua plan [TÙY CHỌN]" in shown.stdout and "Tùy chọn" in shown.stdout
     assert "[mặc định: 30]" in shown.stdout and "Hiện hướng dẫn này rồi thoát." in shown.stdout
     assert "<số nguyên>" in shown.stdout
-    for args, expected in ((["plan"], "Thiếu tham số 'code'."),
-                           (["plan", "bd-2023", "--days", "abc"], "Giá trị không hợp lệ cho '--days': phải là số nguyên"),
-                           (["plan", "bd-2023", "--dayz", "3"], "Không có tùy chọn: --dayz"),
-                           (["plann"], "Không có lệnh 'plann'. Có phải ý bạn là 'plan'?")):
+    for args, expected in (
+        (["plan"], "Thiếu tham số 'code'."),
+        (["plan", "bd-2023", "--days", "abc"], "Giá trị không hợp lệ cho '--days': phải là số nguyên"),
+        (["plan", "bd-2023", "--dayz", "3"], "Không có tùy chọn: --dayz"),
+        (["plann"], "Không có lệnh 'plann'. Có phải ý bạn là 'plan'?"),
+    ):
         failed = cli(*args)
         assert failed.exit_code == 2, (args, failed.output)
         assert expected in failed.output, (args, failed.output)

@@ -1,5 +1,6 @@
 """Every YAML example of docs/campaign-language.md loads: the first is a whole file, each later one replaces
 top-level keys of the first."""
+
 from __future__ import annotations
 
 import io
@@ -38,7 +39,9 @@ def test_example_loads(engine, tmp_path, index):
         district = unit_by_code(session, "BDH.QNH")
         add_unit(session, "BDH.QNH.1", "CĐCS Công ty A", "cdcs", district, "sxkd")
         add_unit(session, "BDH.QNH.2", "CĐCS Trường B", "cdcs", district, "hcsn")
-        session.execute(update(Unit).where(Unit.code == "BDH.QNH.1").values(attributes={"so_huu": "FDI", "du_dk_nu_cong": True}))
+        session.execute(
+            update(Unit).where(Unit.code == "BDH.QNH.1").values(attributes={"so_huu": "FDI", "du_dk_nu_cong": True})
+        )
         session.commit()
     base = _yaml().load(BLOCKS[0])
     base.update(_yaml().load(BLOCKS[index]) if index else {})

@@ -1,5 +1,6 @@
 """Holidays v2: the `holidays` package (Vietnamese names) corrected by config/calendars/vn_overrides.yaml
 (worked Saturdays), deadlines and reminders that follow it, and warnings for years nobody checked."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -70,7 +71,9 @@ def _campaign(tmp_path: Path, year: int, calendar: str) -> Path:
     return path
 
 
-PACKAGE_CALENDAR = "calendar:\n  country: VN\n  overrides_file: calendars/vn_overrides.yaml\n  deadline_on_holiday: next_working_day\n"
+PACKAGE_CALENDAR = (
+    "calendar:\n  country: VN\n  overrides_file: calendars/vn_overrides.yaml\n  deadline_on_holiday: next_working_day\n"
+)
 
 
 @pytest.fixture
@@ -88,7 +91,9 @@ def test_campaign_in_an_unchecked_year_loads_with_a_located_warning(bd_engine, t
     assert warning.field == "calendar.overrides_file" and "2027" in warning.message
     line = path.read_text(encoding="utf-8").splitlines().index("  overrides_file: calendars/vn_overrides.yaml") + 1
     assert str(warning).startswith(f"{path}:{line}: calendar.overrides_file:")
-    v1 = load_campaign(bd_engine, _campaign(tmp_path, 2028, "calendar:\n  holidays_file: calendars/vn_holidays.yaml\n").resolve())
+    v1 = load_campaign(
+        bd_engine, _campaign(tmp_path, 2028, "calendar:\n  holidays_file: calendars/vn_holidays.yaml\n").resolve()
+    )
     assert [w.field for w in v1.warnings] == ["calendar.holidays_file"] and "2028" in v1.warnings[0].message
 
 

@@ -2,6 +2,7 @@
 nhanh (`kind: interim_report`, `as_of`) reports the running figure to that day, with its own due date; the target
 is judged on it at 31/8, not before the quick report is due, and its figure belongs to the round of its day by
 the campaign's boundary rule. On SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -39,12 +40,21 @@ targets:
     source: {{obligations: [bao-cao-nhanh-sang-kien], field: so_sang_kien_luy_ke}}
     breakdown_level: cap_tren_truc_tiep
 """
-RUNNING = {"BDH.D1": 40, "BDH.D1.1": 420, "BDH.D1.2": 300, "BDH.D1.3": 15,
-           "BDH.D2": 25, "BDH.D2.1": 1100, "BDH.D2.2": 0, "BDH.D2.3": 600}
+RUNNING = {
+    "BDH.D1": 40,
+    "BDH.D1.1": 420,
+    "BDH.D1.2": 300,
+    "BDH.D1.3": 15,
+    "BDH.D2": 25,
+    "BDH.D2.1": 1100,
+    "BDH.D2.2": 0,
+    "BDH.D2.3": 600,
+}
 
 
-def campaign_with_interim(tmp_path: Path, *, as_of: str = "31/08/2023", due: str = "05/09/2023",
-                          rule: str = "earlier_round") -> Path:
+def campaign_with_interim(
+    tmp_path: Path, *, as_of: str = "31/08/2023", due: str = "05/09/2023", rule: str = "earlier_round"
+) -> Path:
     config = tmp_path / "config"  # the real config files, beside one edited campaign file
     (config / "campaigns").mkdir(parents=True, exist_ok=True)
     for entry in BINH_DINH_CAMPAIGN.parent.parent.iterdir():
@@ -67,11 +77,26 @@ def interim_world(any_engine, tmp_path: Path):  # noqa: ANN001, ANN201
     for unit, count in RUNNING.items():
         reviewer = "BDH" if unit.count(".") == 1 else unit.rsplit(".", 1)[0]
         with session_scope(any_engine) as session:
-            submit_report(session, campaign_code="bd-2023", obligation_code="bao-cao-nhanh-sang-kien", unit_code=unit,
-                          raw={"so_sang_kien_luy_ke": str(count)}, actor=f"{unit}@example.vn", now=vn(2, 9, 2023))
+            submit_report(
+                session,
+                campaign_code="bd-2023",
+                obligation_code="bao-cao-nhanh-sang-kien",
+                unit_code=unit,
+                raw={"so_sang_kien_luy_ke": str(count)},
+                actor=f"{unit}@example.vn",
+                now=vn(2, 9, 2023),
+            )
         with session_scope(any_engine) as session:
-            review_report(session, campaign_code="bd-2023", obligation_code="bao-cao-nhanh-sang-kien", unit_code=unit,
-                          reviewer_code=reviewer, accept=True, actor=reviewer, now=vn(3, 9, 2023))
+            review_report(
+                session,
+                campaign_code="bd-2023",
+                obligation_code="bao-cao-nhanh-sang-kien",
+                unit_code=unit,
+                reviewer_code=reviewer,
+                accept=True,
+                actor=reviewer,
+                now=vn(3, 9, 2023),
+            )
     return any_engine
 
 
@@ -95,30 +120,52 @@ def test_no_verdict_before_the_quick_report_is_due_and_no_forecast_past_its_day(
     early = _target(interim_world, date(2023, 9, 3)).scope[0].progress
     assert early.verdict == "Đã đạt"  # sent (and accepted) before the due date and already enough: said at once
     with session_scope(interim_world) as session:  # lower what was reported: the target is no longer met
-        submit_report(session, campaign_code="bd-2023", obligation_code="bao-cao-nhanh-sang-kien", unit_code="BDH.D2.1",
-                      raw={"so_sang_kien_luy_ke": "100"}, actor="BDH.D2.1@example.vn", now=vn(4, 9, 2023))
+        submit_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="bao-cao-nhanh-sang-kien",
+            unit_code="BDH.D2.1",
+            raw={"so_sang_kien_luy_ke": "100"},
+            actor="BDH.D2.1@example.vn",
+            now=vn(4, 9, 2023),
+        )
     with session_scope(interim_world) as session:
-        review_report(session, campaign_code="bd-2023", obligation_code="bao-cao-nhanh-sang-kien", unit_code="BDH.D2.1",
-                      reviewer_code="BDH.D2", accept=True, actor="BDH.D2", now=vn(4, 9, 2023, 10))
+        review_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="bao-cao-nhanh-sang-kien",
+            unit_code="BDH.D2.1",
+            reviewer_code="BDH.D2",
+            accept=True,
+            actor="BDH.D2",
+            now=vn(4, 9, 2023, 10),
+        )
     waiting = _target(interim_world, date(2023, 9, 4)).scope[0].progress
     assert waiting.figure.value == 1500 and waiting.verdict == "Chưa đến hạn báo cáo" and "05/09/2023" in waiting.note
     judged = _target(interim_world, date(2023, 9, 6)).scope[0].progress
     assert judged.verdict == "Chưa đạt" and judged.forecast is None  # 31/08 has passed: the figure is the result
 
 
-@pytest.mark.parametrize(("as_of", "due", "rule", "round_number"), [
-    ("31/08/2023", "05/09/2023", "earlier_round", 2),
-    ("30/09/2023", "05/10/2023", "earlier_round", 2),  # the shared day 30/09 belongs to Đợt 2 …
-    ("30/09/2023", "05/10/2023", "later_round", 3),  # … or to Đợt 3, as the campaign declares
-    ("31/05/2023", "05/06/2023", "later_round", 2),
-])
-def test_the_quick_figure_belongs_to_the_round_of_its_day(engine, tmp_path: Path, as_of: str, due: str, rule: str,
-                                                          round_number: int) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "due", "rule", "round_number"),
+    [
+        ("31/08/2023", "05/09/2023", "earlier_round", 2),
+        ("30/09/2023", "05/10/2023", "earlier_round", 2),  # the shared day 30/09 belongs to Đợt 2 …
+        ("30/09/2023", "05/10/2023", "later_round", 3),  # … or to Đợt 3, as the campaign declares
+        ("31/05/2023", "05/06/2023", "later_round", 2),
+    ],
+)
+def test_the_quick_figure_belongs_to_the_round_of_its_day(
+    engine, tmp_path: Path, as_of: str, due: str, rule: str, round_number: int
+) -> None:
     with Session(engine) as session:
         small_binh_dinh(session)
         session.commit()
     load_campaign(engine, campaign_with_interim(tmp_path, as_of=as_of, due=due, rule=rule))
     with Session(engine) as session:
-        found = session.execute(select(ObligationDef.round_number, ObligationDef.due_on)
-                                .where(ObligationDef.code == "bao-cao-nhanh-sang-kien")).one()
+        found = session.execute(
+            select(ObligationDef.round_number, ObligationDef.due_on).where(
+                ObligationDef.code == "bao-cao-nhanh-sang-kien"
+            )
+        ).one()
     assert found.round_number == round_number

@@ -1,6 +1,7 @@
 """Issue 11 points 6 and 7: `--now` shows the world as of that moment (status counts only what existed then;
 the reminder preview inside a replayed year), and one roll-up definition of "late" that the CLI status, the
 web dashboard and the office digest share."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -34,15 +35,39 @@ def history(any_engine):
     steps = [("BDH.D1.1", vn(5, 6), None), ("BDH.D1.2", vn(14, 6), vn(15, 6)), ("BDH.D2.1", vn(20, 6), None)]
     for unit, sent, accepted in steps:
         with session_scope(any_engine) as session:
-            submit_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code=unit,
-                          raw={"so_sang_kien": 1, "so_doan_vien_moi": 1}, actor="t@example.vn", now=sent)
+            submit_report(
+                session,
+                campaign_code="bd-2023",
+                obligation_code="so-ket-dot-1",
+                unit_code=unit,
+                raw={"so_sang_kien": 1, "so_doan_vien_moi": 1},
+                actor="t@example.vn",
+                now=sent,
+            )
         if accepted:
             with session_scope(any_engine) as session:
-                review_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code=unit,
-                              reviewer_code=unit.rsplit(".", 1)[0], accept=True, actor="r@example.vn", now=accepted)
+                review_report(
+                    session,
+                    campaign_code="bd-2023",
+                    obligation_code="so-ket-dot-1",
+                    unit_code=unit,
+                    reviewer_code=unit.rsplit(".", 1)[0],
+                    accept=True,
+                    actor="r@example.vn",
+                    now=accepted,
+                )
     with session_scope(any_engine) as session:
-        review_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      reviewer_code="BDH.D1", accept=False, actor="r@example.vn", comment="Sửa số liệu", now=vn(12, 6))
+        review_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            reviewer_code="BDH.D1",
+            accept=False,
+            actor="r@example.vn",
+            comment="Sửa số liệu",
+            now=vn(12, 6),
+        )
     return any_engine
 
 
@@ -64,9 +89,11 @@ def test_status_now_counts_only_what_existed_then(history) -> None:
 def test_reminder_preview_inside_a_replayed_year(history) -> None:
     """D2.1 sent on 20/06, after the preview moment: it was still owed on 07/06 and is previewed."""
     preview = reminder_service.preview(history, "bd-2023", now=vn(7, 6, 7), days=5, unit_code="BDH.D2.1")
-    assert [(b.obligation_code, b.occurrence.occurrence_id, [u.code for u in b.units])
-            for b in preview.batches if b.kind == "reminder"] == [
-        ("so-ket-dot-1", "truoc-3-ngay:0", ["BDH.D2.1"]), ("so-ket-dot-1", "truoc-1-ngay:0", ["BDH.D2.1"])]
+    assert [
+        (b.obligation_code, b.occurrence.occurrence_id, [u.code for u in b.units])
+        for b in preview.batches
+        if b.kind == "reminder"
+    ] == [("so-ket-dot-1", "truoc-3-ngay:0", ["BDH.D2.1"]), ("so-ket-dot-1", "truoc-1-ngay:0", ["BDH.D2.1"])]
 
 
 def test_cli_web_and_digest_agree_on_late(history) -> None:
@@ -74,11 +101,25 @@ def test_cli_web_and_digest_agree_on_late(history) -> None:
     with Session(history) as session:
         cli = status_report(session, "bd-2023", obligation_code="so-ket-dot-1", now=at).total
         root = session.get(Unit, session.get(Campaign, 1).root_unit_id)
-        (_, web), = [(ob, c) for ob, c in compliance_by_obligation(session, 1, root.path, at) if ob.code == "so-ket-dot-1"]
+        ((_, web),) = [
+            (ob, c) for ob, c in compliance_by_obligation(session, 1, root.path, at) if ob.code == "so-ket-dot-1"
+        ]
         infos = reminder_service.campaign_infos(session, [1])
-        digest = next(o for o in reminder_service.office_digest_context(session, infos[1], now=at, frequency="daily")["obligations"]
-                      if o["title"] == "Báo cáo sơ kết đợt 1")
-    assert (cli.owed, cli.submitted, cli.overdue, cli.late_submitted) == (web.total, web.submitted, web.overdue, web.late)
+        digest = next(
+            o
+            for o in reminder_service.office_digest_context(session, infos[1], now=at, frequency="daily")["obligations"]
+            if o["title"] == "Báo cáo sơ kết đợt 1"
+        )
     assert (cli.owed, cli.submitted, cli.overdue, cli.late_submitted) == (
-        digest["owing"], digest["submitted"], digest["overdue"], digest["late_submitted"])
+        web.total,
+        web.submitted,
+        web.overdue,
+        web.late,
+    )
+    assert (cli.owed, cli.submitted, cli.overdue, cli.late_submitted) == (
+        digest["owing"],
+        digest["submitted"],
+        digest["overdue"],
+        digest["late_submitted"],
+    )
     assert datetime.now(timezone.utc) > at

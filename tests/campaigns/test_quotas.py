@@ -1,5 +1,6 @@
 """Per-unit quotas (chỉ tiêu giao) from a spreadsheet: each breakdown unit judged against its own quota; a bad
 spreadsheet is refused with file, row and column, and nothing changes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,8 @@ def _files(tmp_path: Path, rows: list[list]) -> Path:
     text = MINIMAL.read_text(encoding="utf-8").replace(
         "    source: {obligations: [so-ket-1], field: so_sang_kien}\n",
         "    source: {obligations: [so-ket-1], field: so_sang_kien}\n    breakdown_level: cap_tren_truc_tiep\n"
-        "    quotas: quotas/giao.xlsx\n")
+        "    quotas: quotas/giao.xlsx\n",
+    )
     (tmp_path / "campaigns").mkdir()
     path = tmp_path / "campaigns" / "giao.yaml"
     path.write_text(text, encoding="utf-8")
@@ -53,13 +55,18 @@ def test_bad_quota_spreadsheet_is_located(tree, tmp_path):
     with pytest.raises(SpecError) as caught:
         load_campaign(tree, good)
     shown = [str(p) for p in caught.value.problems]
-    assert f"{tmp_path / 'b' / 'quotas' / 'giao.xlsx'}:3: Mã đơn vị: 'BDH.D9' không phải đơn vị cấp 'cap_tren_truc_tiep' đang hoạt động của chiến dịch" in shown
+    assert (
+        f"{tmp_path / 'b' / 'quotas' / 'giao.xlsx'}:3: Mã đơn vị: 'BDH.D9' không phải đơn vị cấp 'cap_tren_truc_tiep' đang hoạt động của chiến dịch"
+        in shown
+    )
     assert any("thiếu chỉ tiêu của đơn vị 'BDH.D2'" in s for s in shown)
 
 
 def test_quota_needs_a_breakdown_level(tree, tmp_path):
     path = _files(tmp_path, [["BDH.D1", "Huyện 1", 40], ["BDH.D2", "Huyện 2", 60]])
-    path.write_text(path.read_text(encoding="utf-8").replace("    breakdown_level: cap_tren_truc_tiep\n", ""), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("    breakdown_level: cap_tren_truc_tiep\n", ""), encoding="utf-8"
+    )
     with pytest.raises(SpecError) as caught:
         load_campaign(tree, path)
     [problem] = caught.value.problems

@@ -1,6 +1,7 @@
 """The declared round boundary rule decides which round a dated event belongs to (issue 11 point 8): the seed's
 shared days 31/05 and 30/09 go to the earlier round under `earlier_round` and to the later one under
 `later_round`, in the pure rule, in the service every caller uses, in `status` and in `campaign show`."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -75,8 +76,11 @@ def test_the_service_and_status_attribute_a_day_by_the_declared_rule(rule_engine
             found = round_of(session, campaign, day)
             assert (found.number if found else None) == expected[column], (rule, day)
         for day in (date(2023, 5, 31), date(2023, 9, 30)):
-            report = status_report(session, "bd-2023", now=local_to_utc(datetime.combine(day, datetime.min.time())
-                                                                      .replace(hour=10), campaign.timezone))
+            report = status_report(
+                session,
+                "bd-2023",
+                now=local_to_utc(datetime.combine(day, datetime.min.time()).replace(hour=10), campaign.timezone),
+            )
             assert report.round is not None and report.round.number == DAYS[day][column]
 
 

@@ -1,5 +1,6 @@
 """Selecting units by attribute, place in the tree and cluster: who owes an obligation, whose reports count,
 what a share divides by, and breakdowns per attribute value and per cụm/khối thi đua."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -42,10 +43,14 @@ def loaded(engine):
 
 def owing(engine, obligation: str) -> list[str]:
     with Session(engine) as session:
-        return sorted(session.execute(
-            select(Unit.code).join(Assignment, Assignment.unit_id == Unit.id)
-            .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-            .where(ObligationDef.code == obligation, Assignment.active.is_(True))).scalars())
+        return sorted(
+            session.execute(
+                select(Unit.code)
+                .join(Assignment, Assignment.unit_id == Unit.id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .where(ObligationDef.code == obligation, Assignment.active.is_(True))
+            ).scalars()
+        )
 
 
 def test_obligations_select_by_attribute_children_and_subtree(loaded):
@@ -65,11 +70,22 @@ def test_changed_attribute_moves_the_unit_out_on_reload(loaded):
 
 def test_denominator_numerator_and_breakdowns(loaded):
     with Session(loaded) as session:
-        for code, has, women in (("BDH.D1.1", True, 10), ("BDH.D1.2", True, 5), ("BDH.D1.3", True, 7),
-                                 ("BDH.D2.1", True, 20), ("BDH.D2.3", False, 8)):
-            submit_report(session, campaign_code="chon-don-vi", obligation_code="nu-cong", unit_code=code,
-                          raw={"co_ban_nu_cong": has, "so_nu": women}, actor=code,
-                          now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc))
+        for code, has, women in (
+            ("BDH.D1.1", True, 10),
+            ("BDH.D1.2", True, 5),
+            ("BDH.D1.3", True, 7),
+            ("BDH.D2.1", True, 20),
+            ("BDH.D2.3", False, 8),
+        ):
+            submit_report(
+                session,
+                campaign_code="chon-don-vi",
+                obligation_code="nu-cong",
+                unit_code=code,
+                raw={"co_ban_nu_cong": has, "so_nu": women},
+                actor=code,
+                now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc),
+            )
         session.commit()
         targets = {t.code: t for t in target_progress(session, campaign_code="chon-don-vi", at=date(2023, 7, 1))}
     eligible = targets["ban-nu-cong"]
@@ -79,7 +95,9 @@ def test_denominator_numerator_and_breakdowns(loaded):
     every_cdcs = targets["ban-nu-cong-moi-cdcs"].scope[0].progress.figure
     assert (every_cdcs.units_meeting, every_cdcs.units_owing) == (4, 6)  # the old way: 66.7 %
     assert eligible.groups_by == "thuộc tính so_huu"
-    by_ownership = {r.unit_code: (r.progress.figure.units_meeting, r.progress.figure.units_owing) for r in eligible.groups}
+    by_ownership = {
+        r.unit_code: (r.progress.figure.units_meeting, r.progress.figure.units_owing) for r in eligible.groups
+    }
     assert by_ownership == {"FDI": (2, 2), "ngoài nhà nước": (1, 1), "nhà nước": (0, 1)}
     assert targets["nu-fdi"].scope[0].progress.figure.value == 30  # D1.1 + D2.1 only
 
@@ -92,13 +110,24 @@ def test_cluster_breakdown(loaded, tmp_path):
     load_campaign(loaded, path)
     with Session(loaded) as session:
         for code in ("BDH.D1.1", "BDH.D1.3", "BDH.D2.1"):
-            submit_report(session, campaign_code="chon-don-vi", obligation_code="nu-cong", unit_code=code,
-                          raw={"co_ban_nu_cong": True}, actor=code, now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc))
+            submit_report(
+                session,
+                campaign_code="chon-don-vi",
+                obligation_code="nu-cong",
+                unit_code=code,
+                raw={"co_ban_nu_cong": True},
+                actor=code,
+                now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc),
+            )
         session.commit()
-        [eligible] = target_progress(session, campaign_code="chon-don-vi", at=date(2023, 7, 1), target_code="ban-nu-cong")
+        [eligible] = target_progress(
+            session, campaign_code="chon-don-vi", at=date(2023, 7, 1), target_code="ban-nu-cong"
+        )
     assert eligible.groups_by == "cụm/khối thi đua (cap_tren_truc_tiep)"
     assert [(r.unit_code, r.progress.figure.units_meeting, r.progress.figure.units_owing) for r in eligible.groups] == [
-        ("Cụm thi đua số 1", 2, 2), ("Cụm thi đua số 2", 1, 2)]
+        ("Cụm thi đua số 1", 2, 2),
+        ("Cụm thi đua số 2", 1, 2),
+    ]
 
 
 def test_unknown_attribute_and_unit_are_located(loaded, tmp_path):
@@ -122,13 +151,19 @@ def test_selectors_and_ratios_on_sqlite_and_postgresql(any_engine, tmp_path):
     with Session(any_engine) as session:
         small_binh_dinh(session)
         for code, attributes in ATTRIBUTES.items():
-            extra = {"so_doan_vien": 10 * int(code[-1]), "nhan": ["khu công nghiệp"] if code.endswith(".1") else ["khác"]}
+            extra = {
+                "so_doan_vien": 10 * int(code[-1]),
+                "nhan": ["khu công nghiệp"] if code.endswith(".1") else ["khác"],
+            }
             session.execute(update(Unit).where(Unit.code == code).values(attributes={**attributes, **extra}))
         session.commit()
     text = FILE.read_text(encoding="utf-8").replace(
-        "    where: {under: BDH.D1}\n", "    where: {attributes: {nhan: khu công nghiệp, so_doan_vien: [10, 30]}}\n")
-    text += ("  - code: ty-le\n    title: Tỉ lệ\n    rollup: ratio\n    value: 50\n    deadline: 31/12/2023\n"
-             "    source: {obligations: [nu-cong], field: so_nu, denominator_attribute: so_doan_vien}\n")
+        "    where: {under: BDH.D1}\n", "    where: {attributes: {nhan: khu công nghiệp, so_doan_vien: [10, 30]}}\n"
+    )
+    text += (
+        "  - code: ty-le\n    title: Tỉ lệ\n    rollup: ratio\n    value: 50\n    deadline: 31/12/2023\n"
+        "    source: {obligations: [nu-cong], field: so_nu, denominator_attribute: so_doan_vien}\n"
+    )
     path = tmp_path / "campaigns" / "c.yaml"
     path.parent.mkdir()
     path.write_text(text, encoding="utf-8")
@@ -137,9 +172,15 @@ def test_selectors_and_ratios_on_sqlite_and_postgresql(any_engine, tmp_path):
     assert owing(any_engine, "bao-cao-d1") == ["BDH.D1.1", "BDH.D2.1"]  # tag and so_doan_vien 10 (…1 units)
     with Session(any_engine) as session:
         for code, women in (("BDH.D1.1", 4), ("BDH.D2.2", 6)):
-            submit_report(session, campaign_code="chon-don-vi", obligation_code="nu-cong", unit_code=code,
-                          raw={"co_ban_nu_cong": True, "so_nu": women}, actor=code,
-                          now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc))
+            submit_report(
+                session,
+                campaign_code="chon-don-vi",
+                obligation_code="nu-cong",
+                unit_code=code,
+                raw={"co_ban_nu_cong": True, "so_nu": women},
+                actor=code,
+                now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc),
+            )
         session.commit()
         targets = {t.code: t for t in target_progress(session, campaign_code="chon-don-vi", at=date(2023, 7, 1))}
     assert targets["ty-le"].scope[0].progress.figure.value == pytest.approx(100 * (4 + 6) / (10 + 20))

@@ -1,4 +1,5 @@
 """Status roll-up over the tree, checked against a brute-force count that walks parent links."""
+
 from __future__ import annotations
 
 import random
@@ -30,9 +31,9 @@ def _scramble(any_engine):
             status = rng.choice(["chua_gui", "da_gui", "da_duyet", "tra_lai"])
             submitted_at = None if status == "chua_gui" else a.due_at + timedelta(days=rng.randint(-5, 5))
             session.execute(
-                update(Assignment).where(Assignment.id == a.id).values(
-                    status=status, submitted_at=submitted_at, late=bool(submitted_at and submitted_at > a.due_at)
-                )
+                update(Assignment)
+                .where(Assignment.id == a.id)
+                .values(status=status, submitted_at=submitted_at, late=bool(submitted_at and submitted_at > a.due_at))
             )
         session.commit()
     return any_engine
@@ -84,8 +85,10 @@ def test_rollup_matches_brute_force(scrambled, scope):
     with Session(scrambled) as session:
         report = status_report(session, "bd-2023", unit_code=scope, now=NOW)
         expected = _brute_force(session, scope)
-    got = {row.key: [row.counts.owed, row.counts.submitted, row.counts.accepted, row.counts.returned, row.counts.late]
-           for row in report.by_group}
+    got = {
+        row.key: [row.counts.owed, row.counts.submitted, row.counts.accepted, row.counts.returned, row.counts.late]
+        for row in report.by_group
+    }
     own = expected.pop(scope, [0] * 5)
     assert got == expected
     totals = [sum(column) for column in zip(own, *expected.values())]

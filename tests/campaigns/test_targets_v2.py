@@ -1,5 +1,6 @@
 """Targets v2: ratio of sums (by a field of the same report or a unit attribute), count, comparison operators
 (strict '>', caps '<='), and the superior's appraisal as the source instead of self-assessment."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -18,8 +19,12 @@ from thidua.services.targets import target_progress
 from tests.factories import small_binh_dinh
 
 FILE = Path(__file__).parent / "v2" / "targets.yaml"
-GOOD, VERY_GOOD, DONE, FAILED = ("Hoàn thành tốt nhiệm vụ", "Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành nhiệm vụ",
-                                 "Không hoàn thành nhiệm vụ")
+GOOD, VERY_GOOD, DONE, FAILED = (
+    "Hoàn thành tốt nhiệm vụ",
+    "Hoàn thành xuất sắc nhiệm vụ",
+    "Hoàn thành nhiệm vụ",
+    "Không hoàn thành nhiệm vụ",
+)
 
 
 def test_ratio_is_a_ratio_of_sums_not_a_mean_of_ratios():
@@ -54,19 +59,41 @@ def loaded(engine):
 
 def test_targets_on_sample_data(loaded):
     # (unit, informed, members reported, self rating, appraised rating or None when not yet reviewed)
-    sample = [("BDH.D1.1", 38, 40, VERY_GOOD, GOOD), ("BDH.D1.2", 57, 60, GOOD, DONE),
-              ("BDH.D1.3", 96, 100, GOOD, GOOD), ("BDH.D2.1", 20, 20, GOOD, FAILED), ("BDH.D2.2", 10, 10, GOOD, None)]
+    sample = [
+        ("BDH.D1.1", 38, 40, VERY_GOOD, GOOD),
+        ("BDH.D1.2", 57, 60, GOOD, DONE),
+        ("BDH.D1.3", 96, 100, GOOD, GOOD),
+        ("BDH.D2.1", 20, 20, GOOD, FAILED),
+        ("BDH.D2.2", 10, 10, GOOD, None),
+    ]
     with Session(loaded) as session:
         for unit, informed, members, rating, appraised in sample:
-            submit_report(session, campaign_code="chi-tieu-v2", obligation_code="tong-ket", unit_code=unit, actor=unit,
-                          raw={"so_dv_hoc_tap": informed, "so_doan_vien": members, "xep_loai_de_nghi": rating},
-                          now=datetime(2023, 11, 1, 3, tzinfo=timezone.utc))
+            submit_report(
+                session,
+                campaign_code="chi-tieu-v2",
+                obligation_code="tong-ket",
+                unit_code=unit,
+                actor=unit,
+                raw={"so_dv_hoc_tap": informed, "so_doan_vien": members, "xep_loai_de_nghi": rating},
+                now=datetime(2023, 11, 1, 3, tzinfo=timezone.utc),
+            )
             if appraised:
-                review_report(session, campaign_code="chi-tieu-v2", obligation_code="tong-ket", unit_code=unit,
-                              reviewer_code=unit.rsplit(".", 1)[0], accept=True, actor="cap-tren",
-                              appraised_rating=appraised, now=datetime(2023, 11, 10, 3, tzinfo=timezone.utc))
+                review_report(
+                    session,
+                    campaign_code="chi-tieu-v2",
+                    obligation_code="tong-ket",
+                    unit_code=unit,
+                    reviewer_code=unit.rsplit(".", 1)[0],
+                    accept=True,
+                    actor="cap-tren",
+                    appraised_rating=appraised,
+                    now=datetime(2023, 11, 10, 3, tzinfo=timezone.utc),
+                )
         session.commit()
-        t = {r.code: r.scope[0].progress for r in target_progress(session, campaign_code="chi-tieu-v2", at=date(2023, 12, 31))}
+        t = {
+            r.code: r.scope[0].progress
+            for r in target_progress(session, campaign_code="chi-tieu-v2", at=date(2023, 12, 31))
+        }
     # accepted reports only (final reports are reviewed): D1.1, D1.2, D1.3, D2.1
     # (38 + 57 + 96 + 20) / (40 + 60 + 100 + 20) = 211 / 220 = 95.909 % > 95 %
     assert t["hoc-tap-tren-95"].figure.value == pytest.approx(100 * 211 / 220)

@@ -1,5 +1,6 @@
 """Targets broken down by cụm/khối read the campaign year's membership (the unit label where there is none); a
 catalogue naming an unknown level in 'cluster_rank' is refused with its place."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -36,16 +37,27 @@ def test_cluster_breakdown_follows_the_membership_of_the_campaign_year(engine, t
     path.write_text(text, encoding="utf-8")
     load_campaign(engine, path)
     clusters = tmp_path / "cum.yaml"
-    clusters.write_text("clusters:\n  - {code: CUM-CHUNG, name: Cụm chung, year: 2023, head: BDH.D1, members: [BDH.D1]}\n"
-                        "  - {code: CUM-2024, name: Cụm năm sau, year: 2024, head: BDH.D2, members: [BDH.D2]}\n",
-                        encoding="utf-8")
+    clusters.write_text(
+        "clusters:\n  - {code: CUM-CHUNG, name: Cụm chung, year: 2023, head: BDH.D1, members: [BDH.D1]}\n"
+        "  - {code: CUM-2024, name: Cụm năm sau, year: 2024, head: BDH.D2, members: [BDH.D2]}\n",
+        encoding="utf-8",
+    )
     svc.import_clusters(engine, clusters)
     with Session(engine) as session:
         for code in ("BDH.D1.1", "BDH.D2.1"):
-            submit_report(session, campaign_code="chon-don-vi", obligation_code="nu-cong", unit_code=code,
-                          raw={"co_ban_nu_cong": True}, actor=code, now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc))
+            submit_report(
+                session,
+                campaign_code="chon-don-vi",
+                obligation_code="nu-cong",
+                unit_code=code,
+                raw={"co_ban_nu_cong": True},
+                actor=code,
+                now=datetime(2023, 6, 1, 3, tzinfo=timezone.utc),
+            )
         session.commit()
-        [eligible] = target_progress(session, campaign_code="chon-don-vi", at=date(2023, 7, 1), target_code="ban-nu-cong")
+        [eligible] = target_progress(
+            session, campaign_code="chon-don-vi", at=date(2023, 7, 1), target_code="ban-nu-cong"
+        )
     groups = {r.unit_code: (r.progress.figure.units_meeting, r.progress.figure.units_owing) for r in eligible.groups}
     # D1 is a member of 'Cụm chung' in 2023; D2 has no 2023 membership, so its label counts (not its 2024 cluster)
     assert groups == {"Cụm chung": (1, 2), "Cụm thi đua số 2": (1, 2)}
@@ -53,7 +65,9 @@ def test_cluster_breakdown_follows_the_membership_of_the_campaign_year(engine, t
 
 def test_catalogue_cluster_rank_with_an_unknown_level_is_located(tmp_path: Path) -> None:
     text = (CONFIG / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8")
-    broken = text.replace("{kind: cluster_rank, top: 1, levels: [cap_tren_truc_tiep]}", "{kind: cluster_rank, top: 1, levels: [huyen]}")
+    broken = text.replace(
+        "{kind: cluster_rank, top: 1, levels: [cap_tren_truc_tiep]}", "{kind: cluster_rank, top: 1, levels: [huyen]}"
+    )
     assert broken != text
     path = tmp_path / "awards.yaml"
     path.write_text(broken, encoding="utf-8")

@@ -1,4 +1,5 @@
 """`thidua clusters ...`: import (located errors, exit 1, nothing written), list, show with ranking, rotate, submit."""
+
 from __future__ import annotations
 
 import re
@@ -52,6 +53,8 @@ def test_import_list_show_rotate_submit(run, tmp_path: Path) -> None:
     assert "đồng hạng" in shown and "Chưa gửi" not in shown and "chưa gửi bảng xếp hạng" in shown
     assert "Chỉ đơn vị trưởng" in run("submit", "bd-2023", "BDH-CUM1", "--as", "BDH.ANH", "--bien-ban", "BB 1", code=1)
     assert "BDH.TPH" in run("rotate-head", "BDH-CUM1", "--year", "2023", "--head", "BDH.TPH")
-    sent = run("submit", "bd-2023", "BDH-CUM1", "--as", "BDH.TPH", "--bien-ban", "Biên bản số 02/BB-CTĐ ngày 05/12/2023")
+    sent = run(
+        "submit", "bd-2023", "BDH-CUM1", "--as", "BDH.TPH", "--bien-ban", "Biên bản số 02/BB-CTĐ ngày 05/12/2023"
+    )
     assert "Đã gửi bảng xếp hạng Cụm thi đua số 1 (phía Nam) (lần 1)" in sent
     assert "Bảng xếp hạng đã gửi (lần 1" in run("show", "BDH-CUM1", "--campaign", "bd-2023")

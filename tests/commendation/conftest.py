@@ -1,4 +1,5 @@
 """The nominations test world (Bình Định 2023, small tree) and a person's provincial Bằng khen at the province."""
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,9 @@ def person_at_province(world: World, name: str = "Nguyễn Văn An", cdcs: str =
 
 def require_evidence(world: World, folder: Path) -> Path:  # noqa: F811
     """Point the campaign at a copy of its catalogue where the person's báo cáo thành tích file is required."""
-    return use_catalogue(world, folder, {"{item: bao-cao-thanh-tich, required: false}": "{item: bao-cao-thanh-tich}"},
-                         count=-1)
+    return use_catalogue(
+        world, folder, {"{item: bao-cao-thanh-tich, required: false}": "{item: bao-cao-thanh-tich}"}, count=-1
+    )
 
 
 def use_catalogue(world: World, folder: Path, changes: dict[str, str], count: int = -1) -> Path:  # noqa: F811
@@ -57,8 +59,10 @@ def docx_bytes(text: str = "Báo cáo thành tích của đồng chí Nguyễn V
     return buffer.getvalue()
 
 
-PDF_BYTES = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-             b"trailer<</Root 1 0 R>>\n%%EOF\n")
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

@@ -1,4 +1,5 @@
 """`thidua commendation …`: a numbered decision with its DOCX, the register, revocation; refusals are one line."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,21 @@ def run(world: World, monkeypatch: pytest.MonkeyPatch):
 def test_cli_decides_with_a_number_writes_the_docx_and_revokes(run, world: World, tmp_path: Path) -> None:
     nomination_id = person_at_province(world)
     out = tmp_path / "qd.docx"
-    decided = run("decide", "bd-2023", str(nomination_id), "--as", "BDH", "--date", "20/12/2023",
-                  "--signer", "Nguyễn Văn Bình", "--out", str(out), "--now", "20/12/2023 10:00")
+    decided = run(
+        "decide",
+        "bd-2023",
+        str(nomination_id),
+        "--as",
+        "BDH",
+        "--date",
+        "20/12/2023",
+        "--signer",
+        "Nguyễn Văn Bình",
+        "--out",
+        str(out),
+        "--now",
+        "20/12/2023 10:00",
+    )
     assert decided.exit_code == 0, decided.output
     assert "Quyết định số 1/QĐ-LĐLĐ cho 1 đề nghị; tiền thưởng 1.800.000 đồng" in decided.output
     assert "Nguyễn Văn An" in docx_text(out)
@@ -52,8 +66,11 @@ def test_cli_imports_persons_and_lists_them_with_history(run, world: World, tmp_
     bad = workbook(tmp_path / "sai.xlsx", [["BDH.X", "A", "", "", "", ""]])
     refused = run("persons-import", str(bad))
     assert refused.exit_code == 1 and "dòng 2, cột 'Mã đơn vị': không có đơn vị mã 'BDH.X'" in refused.output
-    good = workbook(tmp_path / "dv.xlsx", [["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng", 1985, "079085000001", "Đoàn viên"]],
-                    awards=[["079085000001", "", "", "", 2022, "bang-khen-ldld-tinh", "9/QĐ"]])
+    good = workbook(
+        tmp_path / "dv.xlsx",
+        [["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng", 1985, "079085000001", "Đoàn viên"]],
+        awards=[["079085000001", "", "", "", 2022, "bang-khen-ldld-tinh", "9/QĐ"]],
+    )
     done = run("persons-import", str(good), "--campaign", "bd-2023")
     assert done.exit_code == 0 and "thêm 1, cập nhật 0" in done.output and "1 lượt khen thưởng" in done.output
     listed = run("persons", "BDH.D1")

@@ -1,5 +1,6 @@
 """Council sessions: quorum and threshold from the catalogue at their edges, open votes per member and secret
 tallies, the minutes (DOCX, BB number), and decisions only for nominations that passed."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -18,19 +19,29 @@ NOW = datetime(2023, 12, 18, 2, 0, tzinfo=timezone.utc)
 HALF = Rule(50, True, 50, True, "members")  # "trên 1/2"
 
 
-@pytest.mark.parametrize("present, members, met", [(5, 9, True), (4, 9, False), (5, 10, False), (6, 10, True), (0, 0, False)])
+@pytest.mark.parametrize(
+    "present, members, met", [(5, 9, True), (4, 9, False), (5, 10, False), (6, 10, True), (0, 0, False)]
+)
 def test_quorum_more_than_half(present: int, members: int, met: bool) -> None:
     assert quorum_met(present, members, HALF) is met
 
 
-@pytest.mark.parametrize("votes_for, present, members, rule, ok", [
-    (5, 9, 9, HALF, True), (4, 9, 9, HALF, False), (5, 10, 10, HALF, False), (6, 10, 10, HALF, True),
-    (5, 6, 11, HALF, False),  # 5 of 6 present is a majority of those present, not of the 11 members
-    (5, 6, 11, Rule(50, True, 50, True, "present"), True),
-    (5, 10, 10, Rule(50, True, 50, False, "members"), True),  # "từ 1/2": exactly half passes
-    (9, 10, 10, Rule(50, True, 90, False, "members"), True), (8, 10, 10, Rule(50, True, 90, False, "members"), False),
-    (2, 3, 3, Rule(50, True, 66.67, False, "members"), False), (2, 3, 3, Rule(50, True, 66.66, False, "members"), True),
-])
+@pytest.mark.parametrize(
+    "votes_for, present, members, rule, ok",
+    [
+        (5, 9, 9, HALF, True),
+        (4, 9, 9, HALF, False),
+        (5, 10, 10, HALF, False),
+        (6, 10, 10, HALF, True),
+        (5, 6, 11, HALF, False),  # 5 of 6 present is a majority of those present, not of the 11 members
+        (5, 6, 11, Rule(50, True, 50, True, "present"), True),
+        (5, 10, 10, Rule(50, True, 50, False, "members"), True),  # "từ 1/2": exactly half passes
+        (9, 10, 10, Rule(50, True, 90, False, "members"), True),
+        (8, 10, 10, Rule(50, True, 90, False, "members"), False),
+        (2, 3, 3, Rule(50, True, 66.67, False, "members"), False),
+        (2, 3, 3, Rule(50, True, 66.66, False, "members"), True),
+    ],
+)
 def test_threshold_edges(votes_for: int, present: int, members: int, rule: Rule, ok: bool) -> None:
     assert passes(votes_for, present, members, rule) is ok
 
@@ -40,21 +51,39 @@ def test_needed_votes_is_the_first_that_passes() -> None:
     assert needed_votes(10, 10, Rule(50, True, 50, False, "members")) == 5
 
 
-MEMBERS = [council.Member("Nguyễn Văn Bình", "Chủ tịch Hội đồng"), council.Member("Trần Thị Cúc", "Phó Chủ tịch"),
-           council.Member("Lê Văn Dũng"), council.Member("Phạm Thị Em"), council.Member("Võ Văn Phong", "Thư ký")]
+MEMBERS = [
+    council.Member("Nguyễn Văn Bình", "Chủ tịch Hội đồng"),
+    council.Member("Trần Thị Cúc", "Phó Chủ tịch"),
+    council.Member("Lê Văn Dũng"),
+    council.Member("Phạm Thị Em"),
+    council.Member("Võ Văn Phong", "Thư ký"),
+]
 
 
 def _session(world: World, ids: list[int], mode: str = "open", members=MEMBERS) -> int:  # noqa: ANN001
-    return council.convene(world.engine, world.campaign_id, world.actor("BDH"), title="Họp xét khen thưởng năm 2023",
-                           held_on=date(2023, 12, 18), members=members, mode=mode, place="Hội trường LĐLĐ tỉnh",
-                           nomination_ids=ids, now=NOW)
+    return council.convene(
+        world.engine,
+        world.campaign_id,
+        world.actor("BDH"),
+        title="Họp xét khen thưởng năm 2023",
+        held_on=date(2023, 12, 18),
+        members=members,
+        mode=mode,
+        place="Hội trường LĐLĐ tỉnh",
+        nomination_ids=ids,
+        now=NOW,
+    )
 
 
 def _decide(world: World, ids: list[int], council_id: int | None = None) -> decisions.IssuedDecision:
-    return decisions.issue_decision(world.engine, world.campaign_id, world.actor("BDH"),
-                                    decisions.DecisionInput(date(2023, 12, 20), "Nguyễn Văn Bình",
-                                                            council_session_id=council_id),
-                                    nomination_ids=ids, now=datetime(2023, 12, 20, 2, tzinfo=timezone.utc))
+    return decisions.issue_decision(
+        world.engine,
+        world.campaign_id,
+        world.actor("BDH"),
+        decisions.DecisionInput(date(2023, 12, 20), "Nguyễn Văn Bình", council_session_id=council_id),
+        nomination_ids=ids,
+        now=datetime(2023, 12, 20, 2, tzinfo=timezone.utc),
+    )
 
 
 def test_open_votes_decide_who_passes_and_only_they_are_decided(world: World, tmp_path: Path) -> None:
@@ -63,9 +92,15 @@ def test_open_votes_decide_who_passes_and_only_they_are_decided(world: World, tm
     with pytest.raises(RulesRefused, match="Đang chờ Hội đồng"):
         _decide(world, [an])
     actor = world.actor("BDH")
-    council.record_votes(world.engine, sid, actor, an, {1: "for", 2: "for", 3: "for", 4: "against", 5: "abstain"}, now=NOW)
-    council.record_votes(world.engine, sid, actor, binh, {1: "for", 2: "for", 3: "against", 4: "against", 5: "against"}, now=NOW)
-    council.record_votes(world.engine, sid, actor, binh, {3: "for"}, now=NOW)  # a member changes their vote before closing
+    council.record_votes(
+        world.engine, sid, actor, an, {1: "for", 2: "for", 3: "for", 4: "against", 5: "abstain"}, now=NOW
+    )
+    council.record_votes(
+        world.engine, sid, actor, binh, {1: "for", 2: "for", 3: "against", 4: "against", 5: "against"}, now=NOW
+    )
+    council.record_votes(
+        world.engine, sid, actor, binh, {3: "for"}, now=NOW
+    )  # a member changes their vote before closing
     with pytest.raises(InvalidNominationInput, match="thành viên số 9"):
         council.record_votes(world.engine, sid, actor, an, {9: "for"}, now=NOW)
     view = council.close(world.engine, sid, actor, now=NOW)
@@ -91,7 +126,9 @@ def test_a_failed_vote_blocks_the_decision(world: World) -> None:
     assert council.passed_nominations(world.engine, sid) == [an]
     with pytest.raises(RulesRefused, match="Không đạt biểu quyết") as refused:
         _decide(world, [an, binh], sid)
-    assert list(refused.value.refusals) == [f"Đề nghị #{binh} (Bằng khen của Liên đoàn Lao động tỉnh (toàn diện) – Trần Thị Bình)"]
+    assert list(refused.value.refusals) == [
+        f"Đề nghị #{binh} (Bằng khen của Liên đoàn Lao động tỉnh (toàn diện) – Trần Thị Bình)"
+    ]
     assert _decide(world, [an], sid).nomination_ids == [an]
 
 
@@ -121,7 +158,11 @@ def test_secret_ballot_tally_is_checked_against_attendance(world: World) -> None
 
 def test_where_the_catalogue_requires_the_council_a_decision_needs_a_passing_vote(world: World, tmp_path: Path) -> None:
     an = person_at_province(world)
-    use_catalogue(world, tmp_path, {"  threshold_base: members\n  required_for: []": "  threshold_base: members\n  required_for: [ldld_tinh]"})
+    use_catalogue(
+        world,
+        tmp_path,
+        {"  threshold_base: members\n  required_for: []": "  threshold_base: members\n  required_for: [ldld_tinh]"},
+    )
     with pytest.raises(RulesRefused, match="Chưa được Hội đồng thi đua, khen thưởng xét"):
         _decide(world, [an])
     sid = _session(world, [an])

@@ -1,5 +1,6 @@
 """Numbered decisions: the number comes from the register, a refused decision uses no number, the quyết định and
 tờ trình come out of the office's DOCX templates with their lists, revocation needs a reason and is audited."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,8 +24,14 @@ DAY = date(2023, 12, 20)
 
 
 def _issue(world: World, ids: list[int], **kwargs) -> decisions.IssuedDecision:  # noqa: ANN003
-    return decisions.issue_decision(world.engine, world.campaign_id, world.actor("BDH"),
-                                    decisions.DecisionInput(DAY, "Nguyễn Văn Bình", **kwargs), nomination_ids=ids, now=DEC_20)
+    return decisions.issue_decision(
+        world.engine,
+        world.campaign_id,
+        world.actor("BDH"),
+        decisions.DecisionInput(DAY, "Nguyễn Văn Bình", **kwargs),
+        nomination_ids=ids,
+        now=DEC_20,
+    )
 
 
 def test_decisions_take_consecutive_numbers_of_the_deciding_unit(world: World) -> None:
@@ -43,11 +50,23 @@ def test_decisions_take_consecutive_numbers_of_the_deciding_unit(world: World) -
 def test_a_refused_decision_uses_no_number(world: World) -> None:
     nomination_id = person_at_province(world)
     with pytest.raises(NotPermitted):  # the district does not decide a provincial award
-        decisions.issue_decision(world.engine, world.campaign_id, world.actor("BDH.D1"),
-                                 decisions.DecisionInput(DAY, "X"), nomination_ids=[nomination_id], now=DEC_20)
+        decisions.issue_decision(
+            world.engine,
+            world.campaign_id,
+            world.actor("BDH.D1"),
+            decisions.DecisionInput(DAY, "X"),
+            nomination_ids=[nomination_id],
+            now=DEC_20,
+        )
     with pytest.raises(InvalidNominationInput, match="sau hôm nay"):
-        decisions.issue_decision(world.engine, world.campaign_id, world.actor("BDH"),
-                                 decisions.DecisionInput(date(2023, 12, 21), "X"), nomination_ids=[nomination_id], now=DEC_20)
+        decisions.issue_decision(
+            world.engine,
+            world.campaign_id,
+            world.actor("BDH"),
+            decisions.DecisionInput(date(2023, 12, 21), "X"),
+            nomination_ids=[nomination_id],
+            now=DEC_20,
+        )
     assert register(world.engine, world.units["BDH"], 2023) == []
     assert _issue(world, [nomination_id]).symbol == "1/QĐ-LĐLĐ"
 
@@ -55,14 +74,21 @@ def test_a_refused_decision_uses_no_number(world: World) -> None:
 def test_decision_and_to_trinh_docx_carry_the_number_and_the_list(world: World, tmp_path: Path) -> None:
     (an,) = world.propose("BDH.D1.1", world.proposal(PERSON_AWARD, "BDH.D1.1", person="Nguyễn Văn An"))
     (binh,) = world.propose("BDH.D1.1", world.proposal(PERSON_AWARD, "BDH.D1.1", person="Lê Thị Bình"))
-    batch_id, symbol = decisions.issue_to_trinh(world.engine, world.campaign_id, world.actor("BDH.D1.1"),
-                                                on=date(2023, 11, 10), now=datetime(2023, 11, 10, 10))
+    batch_id, symbol = decisions.issue_to_trinh(
+        world.engine, world.campaign_id, world.actor("BDH.D1.1"), on=date(2023, 11, 10), now=datetime(2023, 11, 10, 10)
+    )
     assert symbol == "1/TTr-CĐCS"
     text = docx_text(decisions.write_to_trinh_docx(world.engine, batch_id, tmp_path / "tt.docx", signer="Phạm Văn C"))
     assert "Số: 1/TTr-CĐCS" in text and "Nguyễn Văn An" in text and "Lê Thị Bình" in text
     assert "Kính gửi: LĐLĐ huyện Thử Nghiệm 1" in text and "{{" not in text
-    sent = nom.send_batch(world.engine, world.campaign_id, world.actor("BDH.D1.1"), batch_id=batch_id,
-                          rating=world.rating, now=datetime(2023, 11, 10, 11))
+    sent = nom.send_batch(
+        world.engine,
+        world.campaign_id,
+        world.actor("BDH.D1.1"),
+        batch_id=batch_id,
+        rating=world.rating,
+        now=datetime(2023, 11, 10, 11),
+    )
     assert sent.nomination_ids == [an, binh]
     world.approve("BDH.D1", [an, binh], datetime(2023, 11, 15, 9))
     world.send("BDH.D1", "40/TTr-LĐLĐ", datetime(2023, 11, 16, 9))
@@ -96,9 +122,13 @@ def test_revocation_needs_a_reason_numbers_the_revoking_decision_and_is_audited(
         decisions.revoke_decision(world.engine, issued.id, world.actor("BDH"), reason="  ", now=DEC_20)
     with pytest.raises(NotPermitted):
         decisions.revoke_decision(world.engine, issued.id, world.actor("BDH.D1"), reason="sai", now=DEC_20)
-    symbol = decisions.revoke_decision(world.engine, issued.id, world.actor("BDH"),
-                                       reason="Khai man thành tích (Điều 92 Luật Thi đua, khen thưởng)",
-                                       now=datetime(2024, 1, 5, 9))
+    symbol = decisions.revoke_decision(
+        world.engine,
+        issued.id,
+        world.actor("BDH"),
+        reason="Khai man thành tích (Điều 92 Luật Thi đua, khen thưởng)",
+        now=datetime(2024, 1, 5, 9),
+    )
     assert symbol == "1/QĐ-LĐLĐ"  # first QĐ of 2024, the year of the revoking decision
     assert [r["purpose"] for r in register(world.engine, world.units["BDH"], 2024)] == ["revocation"]
     assert world.view(nomination_id).status == "revoked"
@@ -108,5 +138,7 @@ def test_revocation_needs_a_reason_numbers_the_revoking_decision_and_is_audited(
     assert (decision.status, decision.revocation_symbol) == ("revoked", symbol)
     assert "Khai man" in decision.revoked_reason and "Khai man" in audit.note
     with pytest.raises(InvalidNominationInput, match="đã bị hủy"):
-        decisions.revoke_decision(world.engine, issued.id, world.actor("BDH"), reason="lần nữa", now=datetime(2024, 1, 6))
+        decisions.revoke_decision(
+            world.engine, issued.id, world.actor("BDH"), reason="lần nữa", now=datetime(2024, 1, 6)
+        )
     assert nom.get_nomination(world.engine, nomination_id).steps[-1].action == "revoke"

@@ -1,5 +1,6 @@
 """The number register: no gap and no duplicate under 50 concurrent issuers, on SQLite and PostgreSQL; a
 rolled-back issue gives its number back."""
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,9 @@ def test_fifty_concurrent_issuers_get_one_to_fifty_without_gap_or_duplicate(any_
         start.wait()
         with Session(any_engine, expire_on_commit=False) as session:
             begin_write(session)
-            taken = take_number(session, issuing_unit_id=province, year=2024, series="QĐ", purpose="award_decision",
-                                actor=f"issuer-{i}")
+            taken = take_number(
+                session, issuing_unit_id=province, year=2024, series="QĐ", purpose="award_decision", actor=f"issuer-{i}"
+            )
             if i % 5 == 0:  # every fifth issuer fails after taking its number: the number must come back
                 session.rollback()
                 return 0
@@ -57,17 +59,32 @@ def test_fifty_concurrent_issuers_get_one_to_fifty_without_gap_or_duplicate(any_
     assert [r["number"] for r in rows] == kept
     assert rows[0]["symbol"] == "1/QĐ-LĐLĐ"
     # after the storm the register goes on from the last kept number, and other series/years start at 1
-    assert issue_number(any_engine, issuing_unit_id=province, year=2024, series="QĐ", purpose="x", actor="a").number == len(kept) + 1
-    assert issue_number(any_engine, issuing_unit_id=province, year=2024, series="TTr", purpose="x", actor="a").symbol == "1/TTr-LĐLĐ"
-    assert issue_number(any_engine, issuing_unit_id=province, year=2025, series="QĐ", purpose="x", actor="a").number == 1
-    assert issue_number(any_engine, issuing_unit_id=units["BDH.D1.1"], year=2024, series="QĐ", purpose="x", actor="a").symbol == "1/QĐ-CĐCS"
+    assert (
+        issue_number(any_engine, issuing_unit_id=province, year=2024, series="QĐ", purpose="x", actor="a").number
+        == len(kept) + 1
+    )
+    assert (
+        issue_number(any_engine, issuing_unit_id=province, year=2024, series="TTr", purpose="x", actor="a").symbol
+        == "1/TTr-LĐLĐ"
+    )
+    assert (
+        issue_number(any_engine, issuing_unit_id=province, year=2025, series="QĐ", purpose="x", actor="a").number == 1
+    )
+    assert (
+        issue_number(
+            any_engine, issuing_unit_id=units["BDH.D1.1"], year=2024, series="QĐ", purpose="x", actor="a"
+        ).symbol
+        == "1/QĐ-CĐCS"
+    )
     with Session(any_engine) as session:
         audited = session.execute(select(AuditLog.entity_id).where(AuditLog.action == "number.issued")).scalars().all()
         issued = session.execute(select(IssuedNumber.id)).scalars().all()
     assert sorted(map(int, audited)) == sorted(issued)
 
 
-@pytest.mark.parametrize("pattern, expected", [("{so}/{loai}-{don_vi}", "7/QĐ-LĐLĐ"), ("{so}/{nam}/{loai}-{don_vi}", "7/2024/QĐ-LĐLĐ")])
+@pytest.mark.parametrize(
+    "pattern, expected", [("{so}/{loai}-{don_vi}", "7/QĐ-LĐLĐ"), ("{so}/{nam}/{loai}-{don_vi}", "7/2024/QĐ-LĐLĐ")]
+)
 def test_symbol_follows_the_configured_pattern(pattern: str, expected: str) -> None:
     from thidua.models.commendation import format_symbol
 

@@ -1,4 +1,5 @@
 """The command line starts light: the ORM, Prefect and the web stack load only for the commands that use them."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ def _probe(args: list[str], env_data_dir=None) -> dict:  # noqa: ANN001
         import os
 
         env = {**os.environ, "THIDUA_DATA_DIR": str(env_data_dir)}
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

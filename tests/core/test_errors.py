@@ -1,5 +1,6 @@
 """The one error taxonomy (thidua.errors): every error class raised on purpose belongs to it, each category has
 its CLI exit code, and flows retry exactly what the taxonomy calls retryable."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,18 @@ import thidua
 from thidua.cli.common import friendly
 from thidua.cli.main import app as thidua_app
 from thidua.errors import (
-    EXIT_ERROR, EXIT_USAGE, HTTP_STATUS, ConflictError, InvalidInputError, NotFoundError, NotPermittedError,
-    RefusedError, ThiduaError, UnavailableError, is_retryable, retry_only_retryable,
+    EXIT_ERROR,
+    EXIT_USAGE,
+    HTTP_STATUS,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    NotPermittedError,
+    RefusedError,
+    ThiduaError,
+    UnavailableError,
+    is_retryable,
+    retry_only_retryable,
 )
 
 BRANCHES = [NotFoundError, InvalidInputError, NotPermittedError, ConflictError, RefusedError, UnavailableError]
@@ -30,8 +41,13 @@ def _thidua_modules() -> list[str]:
     """Every module of the package, from the source folders (the repository keeps models/, flows/, … at the top
     level and maps them under thidua)."""
     root = Path(thidua.__file__).resolve().parent.parent
-    folders = {"thidua": "thidua", "models": "thidua.models", "flows": "thidua.flows",
-               "notifications": "thidua.notifications", "web": "thidua.web"}
+    folders = {
+        "thidua": "thidua",
+        "models": "thidua.models",
+        "flows": "thidua.flows",
+        "notifications": "thidua.notifications",
+        "web": "thidua.web",
+    }
     names = []
     for folder, package in folders.items():
         for path in sorted((root / folder).rglob("*.py")):
@@ -63,21 +79,48 @@ def test_known_service_errors_sit_on_the_right_branch() -> None:
     from thidua.web import errors as web
 
     expected = {
-        s.UnknownReference: "not_found", s.NotPermitted: "not_permitted", s.StaleVersion: "conflict",
-        s.InvalidTransition: "conflict", s.CampaignClosed: "refused", s.NotOpenYet: "refused",
-        s.FormInvalid: "invalid_input", s.ImportRejected: "invalid_input", s.UnreadableFile: "invalid_input",
-        n.NominationNotFound: "not_found", n.InvalidNominationInput: "invalid_input", n.NotPermitted: "not_permitted",
-        n.NominationConflict: "conflict", n.InvalidTransition: "conflict", n.RulesRefused: "refused",
-        n.NominationError: "refused", SpecError: "invalid_input", status.NotFound: "not_found",
-        reminders.CampaignNotFound: "not_found", reminders.SmtpRefused: "unavailable",
-        web.NotFound: "not_found", web.Forbidden: "not_permitted", web.Conflict: "conflict",
-        web.InvalidInput: "invalid_input", web.Refused: "refused", RetryableError: "unavailable",
+        s.UnknownReference: "not_found",
+        s.NotPermitted: "not_permitted",
+        s.StaleVersion: "conflict",
+        s.InvalidTransition: "conflict",
+        s.CampaignClosed: "refused",
+        s.NotOpenYet: "refused",
+        s.FormInvalid: "invalid_input",
+        s.ImportRejected: "invalid_input",
+        s.UnreadableFile: "invalid_input",
+        n.NominationNotFound: "not_found",
+        n.InvalidNominationInput: "invalid_input",
+        n.NotPermitted: "not_permitted",
+        n.NominationConflict: "conflict",
+        n.InvalidTransition: "conflict",
+        n.RulesRefused: "refused",
+        n.NominationError: "refused",
+        SpecError: "invalid_input",
+        status.NotFound: "not_found",
+        reminders.CampaignNotFound: "not_found",
+        reminders.SmtpRefused: "unavailable",
+        web.NotFound: "not_found",
+        web.Forbidden: "not_permitted",
+        web.Conflict: "conflict",
+        web.InvalidInput: "invalid_input",
+        web.Refused: "refused",
+        RetryableError: "unavailable",
     }
     assert {cls: cls.category for cls in expected} == expected
     # Retryable: only what may succeed when asked again unchanged.
     assert s.StaleVersion.retryable and n.NominationConflict.retryable and RetryableError.retryable
-    assert not any(c.retryable for c in (s.InvalidTransition, n.InvalidTransition, n.RulesRefused, s.FormInvalid,
-                                         reminders.SmtpRefused, PermanentError, OutcomeUnknownError))
+    assert not any(
+        c.retryable
+        for c in (
+            s.InvalidTransition,
+            n.InvalidTransition,
+            n.RulesRefused,
+            s.FormInvalid,
+            reminders.SmtpRefused,
+            PermanentError,
+            OutcomeUnknownError,
+        )
+    )
     # Old catch sites keep working: the names and their former bases are still there.
     assert issubclass(status.NotFound, LookupError) and issubclass(s.StaleVersion, s.SubmissionError)
 
@@ -116,8 +159,14 @@ def test_exit_codes_of_real_commands(settings, monkeypatch) -> None:
 
 
 def test_http_status_per_category_is_the_documented_one() -> None:
-    assert HTTP_STATUS == {"not_found": 404, "invalid_input": 422, "not_permitted": 403, "conflict": 409,
-                           "refused": 422, "unavailable": 503}
+    assert HTTP_STATUS == {
+        "not_found": 404,
+        "invalid_input": 422,
+        "not_permitted": 403,
+        "conflict": 409,
+        "refused": 422,
+        "unavailable": 503,
+    }
     assert {b("x").http_status for b in BRANCHES} == set(HTTP_STATUS.values())
 
 

@@ -7,6 +7,7 @@
     thidua.web / cli / flows   adapters on top
 Everything imports thidua with its full name: never the bare top-level `models`, `web`, `flows`, `notifications`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = {"thidua": "thidua", "models": "thidua.models", "flows": "thidua.flows",
-           "notifications": "thidua.notifications", "web": "thidua.web"}
+FOLDERS = {
+    "thidua": "thidua",
+    "models": "thidua.models",
+    "flows": "thidua.flows",
+    "notifications": "thidua.notifications",
+    "web": "thidua.web",
+}
 BARE = {"models", "web", "flows", "notifications", "config"}
 # Modules every layer may import (leaves that import nothing of thidua above them).
 FLOOR = {"thidua.errors"}
@@ -66,11 +72,20 @@ def within(name: str, package: str) -> bool:
 
 def layer_violations() -> list[str]:
     rules = [  # (layer, what it must not import)
-        ("thidua.models", lambda n: within(n, "thidua") and not within(n, "thidua.models") and n not in FLOOR
-         and not any(n.startswith(f + ".") for f in FLOOR)),
+        (
+            "thidua.models",
+            lambda n: (
+                within(n, "thidua")
+                and not within(n, "thidua.models")
+                and n not in FLOOR
+                and not any(n.startswith(f + ".") for f in FLOOR)
+            ),
+        ),
         ("thidua.services", lambda n: any(within(n, p) for p in ("thidua.web", "thidua.cli", "thidua.flows"))),
-        ("thidua.notifications", lambda n: any(within(n, p) for p in (
-            "thidua.web", "thidua.cli", "thidua.flows", "thidua.services"))),
+        (
+            "thidua.notifications",
+            lambda n: any(within(n, p) for p in ("thidua.web", "thidua.cli", "thidua.flows", "thidua.services")),
+        ),
         ("thidua.errors", lambda n: within(n, "thidua") and n != "thidua.errors"),
     ]
     found = []

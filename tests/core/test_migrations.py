@@ -1,4 +1,5 @@
 """The Alembic migrations are the schema, on SQLite and PostgreSQL alike, and match the models exactly."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -16,7 +17,16 @@ def test_migrations_build_the_model_schema(any_engine):
         diff = compare_metadata(context, all_metadata())
     assert diff == [], f"models and migrations differ: {diff}"
     tables = set(inspect(any_engine).get_table_names())
-    assert {"unit", "campaign", "assignment", "submission", "nomination", "outbox", "auditlog", "alembic_version"} <= tables
+    assert {
+        "unit",
+        "campaign",
+        "assignment",
+        "submission",
+        "nomination",
+        "outbox",
+        "auditlog",
+        "alembic_version",
+    } <= tables
 
 
 def test_heads_read_from_the_scripts_are_alembics_heads():

@@ -1,5 +1,6 @@
 """One rule, one place: the subtree range and the e-mail syntax are written once (ARCHITECTURE.md), so a copy that
 drifts (e.g. `path + '~'`, unsafe under Vietnamese collations — ADR 0001) is caught here."""
+
 from __future__ import annotations
 
 import ast
@@ -16,15 +17,26 @@ pytestmark = pytest.mark.domain
 
 def tilde_bound(node: ast.AST) -> bool:
     """`something + "~"`: the subtree bound written by hand."""
-    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.right, ast.Constant)
-            and node.right.value == "~")
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Add)
+        and isinstance(node.right, ast.Constant)
+        and node.right.value == "~"
+    )
 
 
 def address_pattern(node: ast.AST) -> bool:
     """`re.compile("...@...")`: an e-mail syntax of its own."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile"
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "re" and bool(node.args)
-            and isinstance(node.args[0], ast.Constant) and "@" in str(node.args[0].value))
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "compile"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "re"
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+        and "@" in str(node.args[0].value)
+    )
 
 
 CAMPAIGN_IDENTITY = {"code", "title", "timezone", "owner_email"}

@@ -1,4 +1,5 @@
 """The default configuration is package data under the `thidua` name; `thidua init` copies it for editing."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,8 +27,11 @@ def test_init_copies_every_config_file_and_refuses_to_overwrite(tmp_path: Path) 
     first = RUNNER.invoke(app, ["init", str(target)])
     assert first.exit_code == 0, first.output
     copied = sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file())
-    shipped = sorted(p.relative_to(CONFIG_DIR) for p in CONFIG_DIR.rglob("*")
-                     if p.is_file() and p.suffix in {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"})
+    shipped = sorted(
+        p.relative_to(CONFIG_DIR)
+        for p in CONFIG_DIR.rglob("*")
+        if p.is_file() and p.suffix in {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"}
+    )
     assert copied == shipped and Path("levels.yaml") in copied
     assert not any(p.suffix == ".py" for p in copied)
 

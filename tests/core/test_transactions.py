@@ -1,5 +1,6 @@
 """The transaction convention (thidua/db.py): a write use case owns its unit of work; an outer unit of work
 combines several into one transaction; bootstrap() builds the process's parts once."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -44,8 +45,12 @@ def test_a_refused_write_leaves_nothing_and_the_session_usable(tree) -> None:
         add_user(session, email="b@example.vn", unit_code="BDH.D1", role="reviewer", actor="t", now=NOW)
     assert users(tree) == ["b@example.vn"]
     with Session(tree) as session:
-        assert session.execute(select(func.count()).select_from(AuditLog)
-                               .where(AuditLog.action == "user.created")).scalar_one() == 1
+        assert (
+            session.execute(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "user.created")
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_an_outer_unit_of_work_makes_several_writes_one_transaction(tree) -> None:

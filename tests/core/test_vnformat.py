@@ -1,4 +1,5 @@
 """One formatting module: the same figure prints the same on the web, in mail, in the CLI, in DOCX and XLSX."""
+
 from __future__ import annotations
 
 import re
@@ -25,11 +26,25 @@ from thidua.models.vnformat import (
 PROSE = "1.192 đơn vị · 1.830,2 sáng kiến · 92,3 % · 1.129/1.192"
 
 
-@pytest.mark.parametrize(("value", "digits", "expected"), [
-    (0, 1, "0"), (7, 1, "7"), (1192, 1, "1.192"), (1234567, 0, "1.234.567"), (8000.0, 1, "8.000"),
-    (1830.24, 1, "1.830,2"), (1830.25, 1, "1.830,3"), (92.25, 1, "92,3"), (0.5, 0, "1"), (-1234.5, 1, "-1.234,5"),
-    (-0.04, 1, "0"), (Decimal("12.50"), 2, "12,5"), (12.345, 2, "12,35"), (1e9, 0, "1.000.000.000"),
-])
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [
+        (0, 1, "0"),
+        (7, 1, "7"),
+        (1192, 1, "1.192"),
+        (1234567, 0, "1.234.567"),
+        (8000.0, 1, "8.000"),
+        (1830.24, 1, "1.830,2"),
+        (1830.25, 1, "1.830,3"),
+        (92.25, 1, "92,3"),
+        (0.5, 0, "1"),
+        (-1234.5, 1, "-1.234,5"),
+        (-0.04, 1, "0"),
+        (Decimal("12.50"), 2, "12,5"),
+        (12.345, 2, "12,35"),
+        (1e9, 0, "1.000.000.000"),
+    ],
+)
 def test_numbers_in_vietnamese_marks(value, digits, expected):
     assert fmt_number(value, digits) == expected
 
@@ -67,8 +82,7 @@ def test_document_date_follows_decree_30():
 
 
 def _figures_template() -> str:
-    return ("{{ 1192 | so }} đơn vị · {{ 1830.2 | so }} sáng kiến · {{ 92.31 | phantram }} · "
-            "{{ 1129 | phan_so(1192) }}")
+    return "{{ 1192 | so }} đơn vị · {{ 1830.2 | so }} sáng kiến · {{ 92.31 | phantram }} · {{ 1129 | phan_so(1192) }}"
 
 
 def test_web_pages_and_mail_templates_print_alike():
@@ -97,12 +111,26 @@ def test_docx_and_xlsx_print_alike(tmp_path):
 
     from thidua.services.reports import ReportContent, Section, Table, write_docx, write_xlsx
 
-    table = Table(title="Kết quả", headers=["STT", "Đơn vị", "Phải BC", "Sáng kiến", "Tỷ lệ (%)"],
-                  rows=[[1, "Bình Định", 1192, 1830.2, 92.31]], percent_columns=(4,))
+    table = Table(
+        title="Kết quả",
+        headers=["STT", "Đơn vị", "Phải BC", "Sáng kiến", "Tỷ lệ (%)"],
+        rows=[[1, "Bình Định", 1192, 1830.2, 92.31]],
+        percent_columns=(4,),
+    )
     content = ReportContent(
-        file_stem="x", issuing_lines=("LĐLĐ TỈNH BÌNH ĐỊNH", "BAN CSPL&QHLĐ"), place="Bình Định", year=2023,
-        title="BÁO CÁO", subtitle="Thử", as_of="08:00 ngày 05/03/2023", intro="",
-        sections=[Section("I. KẾT QUẢ", [], [table])], sheets=[table], recipients=["- Lưu: VT."], signature=["TM."])
+        file_stem="x",
+        issuing_lines=("LĐLĐ TỈNH BÌNH ĐỊNH", "BAN CSPL&QHLĐ"),
+        place="Bình Định",
+        year=2023,
+        title="BÁO CÁO",
+        subtitle="Thử",
+        as_of="08:00 ngày 05/03/2023",
+        intro="",
+        sections=[Section("I. KẾT QUẢ", [], [table])],
+        sheets=[table],
+        recipients=["- Lưu: VT."],
+        signature=["TM."],
+    )
     document = Document(str(write_docx(content, tmp_path / "x.docx")))
     cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
     assert {"1.192", "1.830,2", "92,3"} <= set(cells), cells

@@ -1,6 +1,7 @@
 """The whole-year simulation, shortened (six weeks around the round-1 deadline, a small tree): its summary
 figures agree with the database and the SMTP sink, it is deterministic, and an interrupted run resumes to
 exactly the same result."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -51,8 +52,12 @@ def _figures(settings: Settings) -> dict[str, object]:
         outbox = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
         versions = session.execute(select(func.count()).select_from(Submission)).scalar_one()
     engine.dispose()
-    return {"statuses": statuses, "outbox": outbox, "versions": versions,
-            "eml": len(list(settings.mail_dir.glob("**/*.eml")))}
+    return {
+        "statuses": statuses,
+        "outbox": outbox,
+        "versions": versions,
+        "eml": len(list(settings.mail_dir.glob("**/*.eml"))),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +71,24 @@ def test_summary_agrees_with_the_database_and_the_sink(finished):
     engine = make_engine(settings.db_url)
     with Session(engine) as session:
         O = OutboxMessage
-        sent_reminders = session.execute(select(func.count()).where(O.kind == "reminder", O.status == "sent")).scalar_one()
+        sent_reminders = session.execute(
+            select(func.count()).where(O.kind == "reminder", O.status == "sent")
+        ).scalar_one()
         sent_total = session.execute(select(func.count()).where(O.status.in_(("sent", "partial")))).scalar_one()
-        demo_versions = session.execute(select(func.count()).select_from(Submission).where(Submission.source == "demo")).scalar_one()
+        demo_versions = session.execute(
+            select(func.count()).select_from(Submission).where(Submission.source == "demo")
+        ).scalar_one()
         round_1 = session.execute(select(ObligationDef).where(ObligationDef.code == "so-ket-dot-1")).scalars().one()
-        owed = session.execute(select(func.count()).select_from(Assignment).where(
-            Assignment.obligation_id == round_1.id, Assignment.active.is_(True))).scalar_one()
-        snapshots = session.execute(select(func.count()).select_from(ConsolidationSnapshot).where(
-            ConsolidationSnapshot.obligation_id == round_1.id)).scalar_one()
+        owed = session.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.obligation_id == round_1.id, Assignment.active.is_(True))
+        ).scalar_one()
+        snapshots = session.execute(
+            select(func.count())
+            .select_from(ConsolidationSnapshot)
+            .where(ConsolidationSnapshot.obligation_id == round_1.id)
+        ).scalar_one()
     engine.dispose()
 
     assert summary.days == (END - START).days + 1
@@ -85,7 +100,9 @@ def test_summary_agrees_with_the_database_and_the_sink(finished):
     # Issue 11: nothing due is left pending at the end, and no campaign mail went out on a day off.
     assert summary.mail_pending == 0 and summary.mail_outside_working_hours == 0
     table = summary.compliance["Báo cáo sơ kết đợt 1"]
-    assert sum(owed_ for owed_, _, _ in table.values()) == owed  # every owing unit sits under one district or sector union
+    assert (
+        sum(owed_ for owed_, _, _ in table.values()) == owed
+    )  # every owing unit sits under one district or sector union
     assert snapshots > 0  # consolidated the day after the deadline
     assert "bd-2023-so-ket-dot-1.xlsx" in summary.files and summary.files["bd-2023-so-ket-dot-1.docx"].exists()
 
@@ -104,16 +121,35 @@ def _details(settings: Settings) -> dict[str, object]:
     engine = make_engine(settings.db_url)
     with Session(engine) as session:
         submissions = sorted(
-            (s.assignment_id, s.version, repr(sorted(s.data.items())), s.submitted_by, s.submitted_at, s.late,
-             s.review_status, s.review_comment, s.reviewed_by, s.reviewed_at, s.appraised_rating, s.source)
-            for s in session.execute(select(Submission)).scalars())
+            (
+                s.assignment_id,
+                s.version,
+                repr(sorted(s.data.items())),
+                s.submitted_by,
+                s.submitted_at,
+                s.late,
+                s.review_status,
+                s.review_comment,
+                s.reviewed_by,
+                s.reviewed_at,
+                s.appraised_rating,
+                s.source,
+            )
+            for s in session.execute(select(Submission)).scalars()
+        )
         assignments = sorted(
             (a.id, a.status, a.late, a.version, a.current_version, a.submitted_at, a.reviewed_at)
-            for a in session.execute(select(Assignment)).scalars())
+            for a in session.execute(select(Assignment)).scalars()
+        )
         # outbox.* audit rows are written per recorder flush, which also happens on a wall-clock delay: their
         # number depends on the machine's speed, not on what was written.
-        audited = dict(session.execute(select(AuditLog.action, func.count()).where(AuditLog.action.not_like("outbox.%"))
-                                       .group_by(AuditLog.action)).all())
+        audited = dict(
+            session.execute(
+                select(AuditLog.action, func.count())
+                .where(AuditLog.action.not_like("outbox.%"))
+                .group_by(AuditLog.action)
+            ).all()
+        )
     engine.dispose()
     return {**_figures(settings), "submissions": submissions, "assignments": assignments, "audited": audited}
 
@@ -152,7 +188,9 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     lines = summary.commendation
     assert lines["Sổ đoàn viên"].startswith("238 người")
     assert "tệp đính kèm" in lines["Hồ sơ minh chứng"]
-    assert lines["Cụm, khối thi đua"].startswith("3 bảng xếp hạng do đơn vị trưởng cụm gửi")  # config/clusters/binh_dinh.yaml
+    assert lines["Cụm, khối thi đua"].startswith(
+        "3 bảng xếp hạng do đơn vị trưởng cụm gửi"
+    )  # config/clusters/binh_dinh.yaml
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))
@@ -163,6 +201,10 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     assert lines["Quỹ khen thưởng"] == f"{decided} lượt, {amount} đồng"
     pdf = summary.files["Giấy khen, bằng khen in trên phôi (PDF)"]
     assert len(PdfReader(str(pdf)).pages) == decided
-    for label in ("Biên bản họp Hội đồng (DOCX)", "Quyết định khen thưởng kèm danh sách (DOCX)", "Quỹ khen thưởng (XLSX)",
-                  "Sổ đoàn viên (XLSX)"):
+    for label in (
+        "Biên bản họp Hội đồng (DOCX)",
+        "Quyết định khen thưởng kèm danh sách (DOCX)",
+        "Quỹ khen thưởng (XLSX)",
+        "Sổ đoàn viên (XLSX)",
+    ):
         assert summary.files[label].exists()

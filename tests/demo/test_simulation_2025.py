@@ -1,5 +1,6 @@
 """`thidua demo --year 2025`, shortened to the weeks around the merger of 01/07/2025: the work follows the
 successors, nothing is sent twice, and both structures report the same totals."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -22,8 +23,9 @@ def test_the_2025_campaign_crosses_the_merger(tmp_path: Path):
     handler = EmlDirectoryHandler(settings.mail_dir)
     sink = start_sink(handler, host="127.0.0.1", port=settings.smtp_port)
     try:
-        summary = Simulation2025(settings, cdcs_per_union=2, start=date(2025, 6, 23), end=date(2025, 7, 18),
-                                 report=lambda line: None).run()
+        summary = Simulation2025(
+            settings, cdcs_per_union=2, start=date(2025, 6, 23), end=date(2025, 7, 18), report=lambda line: None
+        ).run()
     finally:
         sink.stop()
     engine = make_engine(settings.db_url)

@@ -1,5 +1,6 @@
 """The hostile corpus (issue 10): one seeded SQLite database per test module, the CLI run in-process, and a
 fingerprint of every table to show that a refused input changed nothing."""
+
 from __future__ import annotations
 
 import hashlib

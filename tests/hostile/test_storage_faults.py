@@ -1,5 +1,6 @@
 """The machine's state, not a bug (issue 10 point 9): a SQLite database held by another program's write lock and a
 full disk give a Vietnamese message and exit code 1, never a traceback, and change nothing."""
+
 from __future__ import annotations
 
 import errno
@@ -28,7 +29,8 @@ def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_a_database_locked_by_another_program_gives_a_message_after_the_busy_timeout(
-        corpus: Corpus, short_busy_timeout: None) -> None:
+    corpus: Corpus, short_busy_timeout: None
+) -> None:
     before = fingerprint(corpus.engine)
     holder = sqlite3.connect(corpus.data_dir / "thidua.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another program's write transaction, never finished during the command
@@ -87,8 +89,9 @@ def test_a_full_disk_while_writing_a_file_names_the_file(corpus: Corpus, monkeyp
 
     monkeypatch.setattr("openpyxl.Workbook.save", disk_full)
     before = fingerprint(corpus.engine)
-    code, out, result = corpus.run("forms", "template", "bd-2023", "--obligation", "so-ket-dot-1", "--for", "BDH.D1",
-                                   "--out", str(out_file))
+    code, out, result = corpus.run(
+        "forms", "template", "bd-2023", "--obligation", "so-ket-dot-1", "--for", "BDH.D1", "--out", str(out_file)
+    )
     assert code == 1, out
     assert "Traceback" not in out and isinstance(result.exception, (SystemExit, type(None))), out
     assert f"Không ghi được tệp {out_file}: ổ đĩa đã đầy" in out, out

@@ -1,4 +1,5 @@
 """A loaded Bình Định 2023 campaign on the small test hierarchy, and helpers to act as its units."""
+
 from __future__ import annotations
 
 import shutil
@@ -70,34 +71,74 @@ class World:
     def actor(self, code: str, name: str | None = None) -> nom.Actor:
         return nom.Actor(self.units[code], name or f"{code.lower()}@example.vn")
 
-    def proposal(self, award: str, nominee: str, *, person: str = "", occasion: str = "year_end",
-                 round_number: int | None = None, theme: str = "", **kwargs: Any) -> nom.ProposalInput:
+    def proposal(
+        self,
+        award: str,
+        nominee: str,
+        *,
+        person: str = "",
+        occasion: str = "year_end",
+        round_number: int | None = None,
+        theme: str = "",
+        **kwargs: Any,
+    ) -> nom.ProposalInput:
         award_spec = CATALOGUE.award(award)
         if not theme and award_spec is not None and award_spec.scope == "thematic":
             theme = "Xanh - Sạch - Đẹp, An toàn vệ sinh lao động"
         kwargs.setdefault("dossier", full_dossier(award))
-        return nom.ProposalInput(award_code=award, subject="individual" if person else "collective",
-                                 nominee_unit_id=self.units[nominee], achievement="Hoàn thành xuất sắc nhiệm vụ năm 2023",
-                                 occasion=occasion, round_number=round_number, person_name=person, theme=theme, **kwargs)
+        return nom.ProposalInput(
+            award_code=award,
+            subject="individual" if person else "collective",
+            nominee_unit_id=self.units[nominee],
+            achievement="Hoàn thành xuất sắc nhiệm vụ năm 2023",
+            occasion=occasion,
+            round_number=round_number,
+            person_name=person,
+            theme=theme,
+            **kwargs,
+        )
 
-    def propose(self, proposer: str, *proposals: nom.ProposalInput, send: str | None = None,
-                now: datetime = NOV_10) -> list[int]:
+    def propose(
+        self, proposer: str, *proposals: nom.ProposalInput, send: str | None = None, now: datetime = NOV_10
+    ) -> list[int]:
         doc = nom.DocumentRef(send, now.date()) if send else None
-        return nom.propose(self.engine, self.campaign_id, self.actor(proposer), list(proposals), send=doc,
-                           rating=self.rating, now=now).nomination_ids
+        return nom.propose(
+            self.engine, self.campaign_id, self.actor(proposer), list(proposals), send=doc, rating=self.rating, now=now
+        ).nomination_ids
 
-    def send(self, unit: str, number: str, now: datetime, occasion: str = "year_end",
-             round_number: int | None = None) -> nom.BatchResult:
-        return nom.send_batch(self.engine, self.campaign_id, self.actor(unit), occasion=occasion, round_number=round_number,
-                              to_trinh=nom.DocumentRef(number, now.date()), rating=self.rating, now=now)
+    def send(
+        self, unit: str, number: str, now: datetime, occasion: str = "year_end", round_number: int | None = None
+    ) -> nom.BatchResult:
+        return nom.send_batch(
+            self.engine,
+            self.campaign_id,
+            self.actor(unit),
+            occasion=occasion,
+            round_number=round_number,
+            to_trinh=nom.DocumentRef(number, now.date()),
+            rating=self.rating,
+            now=now,
+        )
 
     def approve(self, unit: str, ids: list[int], now: datetime) -> list[int]:
         return nom.approve(self.engine, self.campaign_id, ids, self.actor(unit), rating=self.rating, now=now)
 
-    def decide(self, unit: str, ids: list[int], number: str = "123/QĐ-LĐLĐ", on: date = date(2023, 12, 20),
-               now: datetime = DEC_20) -> list[int]:
-        return nom.decide(self.engine, self.campaign_id, self.actor(unit), nom.Decision(number, on, "Chủ tịch Nguyễn Văn B"),
-                          nomination_ids=ids, now=now)
+    def decide(
+        self,
+        unit: str,
+        ids: list[int],
+        number: str = "123/QĐ-LĐLĐ",
+        on: date = date(2023, 12, 20),
+        now: datetime = DEC_20,
+    ) -> list[int]:
+        return nom.decide(
+            self.engine,
+            self.campaign_id,
+            self.actor(unit),
+            nom.Decision(number, on, "Chủ tịch Nguyễn Văn B"),
+            nomination_ids=ids,
+            now=now,
+        )
 
     def view(self, nomination_id: int) -> nom.NominationView:
         return nom.get_nomination(self.engine, nomination_id)
@@ -108,18 +149,31 @@ class World:
 
     def set_assignment_status(self, unit: str, kind: str, status: str, round_number: int | None = None) -> None:
         with Session(self.engine) as session:
-            obligations = select(ObligationDef.id).where(ObligationDef.campaign_id == self.campaign_id,  # type: ignore[call-overload]
-                                                         ObligationDef.kind == kind)
+            obligations = select(ObligationDef.id).where(
+                ObligationDef.campaign_id == self.campaign_id,  # type: ignore[call-overload]
+                ObligationDef.kind == kind,
+            )
             if round_number is not None:
                 obligations = obligations.where(ObligationDef.round_number == round_number)
-            session.execute(update(Assignment).where(Assignment.unit_id == self.units[unit],  # type: ignore[arg-type]
-                                                     Assignment.obligation_id.in_(obligations)).values(status=status))  # type: ignore[attr-defined]
+            session.execute(
+                update(Assignment)
+                .where(
+                    Assignment.unit_id == self.units[unit],  # type: ignore[arg-type]
+                    Assignment.obligation_id.in_(obligations),
+                )
+                .values(status=status)
+            )  # type: ignore[attr-defined]
             session.commit()
 
     def outbox_for(self, unit: str) -> list[OutboxMessage]:
         with Session(self.engine) as session:
-            return list(session.execute(select(OutboxMessage).where(OutboxMessage.unit_id == self.units[unit])  # type: ignore[arg-type]
-                                        .order_by(OutboxMessage.id)).scalars())
+            return list(
+                session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.unit_id == self.units[unit])  # type: ignore[arg-type]
+                    .order_by(OutboxMessage.id)
+                ).scalars()
+            )
 
 
 def build_world(engine: Engine, districts: int = 2, cdcs_per_district: int = 3) -> World:

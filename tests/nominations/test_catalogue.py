@@ -1,4 +1,5 @@
 """The award catalogue files: the shipped ones are valid and complete; broken ones fail with located errors."""
+
 from __future__ import annotations
 
 import shutil
@@ -71,7 +72,10 @@ def test_minimal_catalogue_is_valid() -> None:
 
 
 def test_quota_naming_an_unknown_award_is_located() -> None:
-    text = MINIMAL + "quotas:\n  - {code: q1, title: đề nghị thử, awards: [giay-khen, bang-khen-ma], max: 2, per: proposer}\n"
+    text = (
+        MINIMAL
+        + "quotas:\n  - {code: q1, title: đề nghị thử, awards: [giay-khen, bang-khen-ma], max: 2, per: proposer}\n"
+    )
     (problem,) = problems_of(text)
     assert problem.field == "quotas[0].awards[1]"
     assert problem.line == text.splitlines().index("quotas:") + 2
@@ -79,10 +83,12 @@ def test_quota_naming_an_unknown_award_is_located() -> None:
 
 
 def test_unknown_levels_and_inverted_levels_are_located_all_at_once() -> None:
-    text = (MINIMAL.replace("decided_by: cap_tren_truc_tiep", "decided_by: cap_huyen")
-            + "  - code: co\n    name: Cờ\n    kind: banner\n    decided_by: cap_tren_truc_tiep\n"
-              "    proposed_by: [ldld_tinh]\n    subjects: [collective]\n    nominee_levels: [cdcs, xa]\n"
-              "    occasions: [year_end]\n")
+    text = (
+        MINIMAL.replace("decided_by: cap_tren_truc_tiep", "decided_by: cap_huyen")
+        + "  - code: co\n    name: Cờ\n    kind: banner\n    decided_by: cap_tren_truc_tiep\n"
+        "    proposed_by: [ldld_tinh]\n    subjects: [collective]\n    nominee_levels: [cdcs, xa]\n"
+        "    occasions: [year_end]\n"
+    )
     problems = {p.field: p for p in problems_of(text)}
     assert "không có cấp 'cap_huyen'" in problems["awards[0].decided_by"].message
     assert "cao hơn cấp quyết định" in problems["awards[1].proposed_by[0]"].message
@@ -91,8 +97,11 @@ def test_unknown_levels_and_inverted_levels_are_located_all_at_once() -> None:
 
 
 def test_unknown_key_missing_parameter_and_unknown_rating_are_reported() -> None:
-    text = MINIMAL.replace("    dossier: [bao-cao]\n", "    dossier: [bao-cao, to-trinh]\n    tieu_chuan: []\n"
-                           "    criteria:\n      - {kind: year_end_rating}\n      - {kind: year_end_rating, at_least: Xuất sắc}\n")
+    text = MINIMAL.replace(
+        "    dossier: [bao-cao]\n",
+        "    dossier: [bao-cao, to-trinh]\n    tieu_chuan: []\n"
+        "    criteria:\n      - {kind: year_end_rating}\n      - {kind: year_end_rating, at_least: Xuất sắc}\n",
+    )
     messages = {p.field: p.message for p in problems_of(text)}
     assert messages["awards[0].tieu_chuan"].startswith("khóa không được phép")
     assert "cần 'at_least'" in messages["awards[0].criteria[0]"]
@@ -111,8 +120,11 @@ def test_campaign_loader_reports_catalogue_problems_and_changes_nothing(engine, 
     (config / "campaigns").mkdir(parents=True)
     (config / "awards").mkdir()
     shutil.copy(BINH_DINH_CAMPAIGN, config / "campaigns" / "bd.yaml")
-    broken = (CONFIG / "awards" / "qd1689_2019.yaml").read_text(encoding="utf-8").replace(
-        "awards: [bang-khen-tld-chuyen-de]", "awards: [bang-khen-tld-chuyen-de-x]")
+    broken = (
+        (CONFIG / "awards" / "qd1689_2019.yaml")
+        .read_text(encoding="utf-8")
+        .replace("awards: [bang-khen-tld-chuyen-de]", "awards: [bang-khen-tld-chuyen-de-x]")
+    )
     (config / "awards" / "qd1689_2019.yaml").write_text(broken, encoding="utf-8")
     with pytest.raises(SpecError) as caught:
         load_campaign(engine, config / "campaigns" / "bd.yaml")

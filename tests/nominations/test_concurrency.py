@@ -1,6 +1,7 @@
 """Conflicting actions on one nomination from real threads, on SQLite and PostgreSQL: exactly one transition
 happens and the other actor gets a clear conflict error (optimistic version column); two proposals racing
 for the last place of a quota end with one accepted and one refused (the campaign's nomination lock)."""
+
 from __future__ import annotations
 
 import threading
@@ -45,10 +46,14 @@ def race(*calls: Callable[[], object]) -> list[object]:
 
 def step_and_audit_counts(world: World, nomination_id: int) -> tuple[int, int]:
     with Session(world.engine) as session:
-        steps = session.execute(select(func.count()).select_from(NominationStep)
-                                .where(NominationStep.nomination_id == nomination_id)).scalar_one()  # type: ignore[arg-type]
-        audits = session.execute(select(func.count()).select_from(AuditLog).where(
-            AuditLog.entity == "nomination", AuditLog.entity_id == str(nomination_id))).scalar_one()  # type: ignore[arg-type]
+        steps = session.execute(
+            select(func.count()).select_from(NominationStep).where(NominationStep.nomination_id == nomination_id)
+        ).scalar_one()  # type: ignore[arg-type]
+        audits = session.execute(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.entity == "nomination", AuditLog.entity_id == str(nomination_id))
+        ).scalar_one()  # type: ignore[arg-type]
     return steps, audits
 
 
@@ -65,14 +70,30 @@ def test_two_reviewers_of_one_unit_act_at_once(shared_world: World) -> None:
     world = shared_world
     for n in range(ROUNDS):
         cdcs = f"BDH.D1.{n + 1}"  # one proposer per round: the per-proposer quota stays clear
-        (nid,) = world.propose(cdcs, world.proposal("bang-khen-ldld-tinh", cdcs, person=f"Người thứ {n}"), send=f"{n}/TTr")
+        (nid,) = world.propose(
+            cdcs, world.proposal("bang-khen-ldld-tinh", cdcs, person=f"Người thứ {n}"), send=f"{n}/TTr"
+        )
         seen = world.view(nid).version
         before = step_and_audit_counts(world, nid)
         outcomes = race(
-            lambda: nom.approve(world.engine, world.campaign_id, [nid], world.actor("BDH.D1", "a@ldld"),
-                                expected_versions={nid: seen}, rating=world.rating, now=DEC_02),
-            lambda: nom.return_for_revision(world.engine, world.campaign_id, [nid], world.actor("BDH.D1", "b@ldld"),
-                                            comment="Bổ sung hồ sơ", expected_versions={nid: seen}, now=DEC_02),
+            lambda: nom.approve(
+                world.engine,
+                world.campaign_id,
+                [nid],
+                world.actor("BDH.D1", "a@ldld"),
+                expected_versions={nid: seen},
+                rating=world.rating,
+                now=DEC_02,
+            ),
+            lambda: nom.return_for_revision(
+                world.engine,
+                world.campaign_id,
+                [nid],
+                world.actor("BDH.D1", "b@ldld"),
+                comment="Bổ sung hồ sơ",
+                expected_versions={nid: seen},
+                now=DEC_02,
+            ),
         )
         winner = assert_one_winner(world, nid, before, outcomes)
         assert world.view(nid).status == ("approved" if winner == 0 else "returned")
@@ -89,10 +110,24 @@ def test_withdrawal_during_approval(shared_world: World) -> None:
         seen = world.view(nid).version
         before = step_and_audit_counts(world, nid)
         outcomes = race(
-            lambda: nom.approve(world.engine, world.campaign_id, [nid], world.actor("BDH.D2"),
-                                expected_versions={nid: seen}, rating=world.rating, now=DEC_02),
-            lambda: nom.withdraw(world.engine, world.campaign_id, nid, world.actor(cdcs), comment="Rút",
-                                 expected_version=seen, now=DEC_02),
+            lambda: nom.approve(
+                world.engine,
+                world.campaign_id,
+                [nid],
+                world.actor("BDH.D2"),
+                expected_versions={nid: seen},
+                rating=world.rating,
+                now=DEC_02,
+            ),
+            lambda: nom.withdraw(
+                world.engine,
+                world.campaign_id,
+                nid,
+                world.actor(cdcs),
+                comment="Rút",
+                expected_version=seen,
+                now=DEC_02,
+            ),
         )
         winner = assert_one_winner(world, nid, before, outcomes)
         assert world.view(nid).status == ("approved" if winner == 0 else "withdrawn")
@@ -107,11 +142,22 @@ def test_version_column_alone_settles_a_race(shared_world: World, monkeypatch: p
     monkeypatch.setattr(nom.context, "_lock", lambda session, campaign_id: None)  # the lock lives with the context
     seen = world.view(nid).version
     before = step_and_audit_counts(world, nid)
-    outcomes = race(*[
-        (lambda who=who: nom.reject(world.engine, world.campaign_id, [nid], world.actor("BDH.D1", who),
-                                    comment=f"Lý do của {who}", expected_versions={nid: seen}, now=DEC_02))
-        for who in ("a@ldld", "b@ldld", "c@ldld")
-    ])
+    outcomes = race(
+        *[
+            (
+                lambda who=who: nom.reject(
+                    world.engine,
+                    world.campaign_id,
+                    [nid],
+                    world.actor("BDH.D1", who),
+                    comment=f"Lý do của {who}",
+                    expected_versions={nid: seen},
+                    now=DEC_02,
+                )
+            )
+            for who in ("a@ldld", "b@ldld", "c@ldld")
+        ]
+    )
     assert_one_winner(world, nid, before, outcomes)
 
 

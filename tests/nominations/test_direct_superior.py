@@ -1,6 +1,7 @@
 """Issue 11 point 4: "cấp trên trực tiếp" is a relationship. A CĐCS directly under the LĐLĐ tỉnh (the seed's
 "CĐCS … trực thuộc") gets the Giấy khen of its direct superior — the province — and has its own row
 in the status breakdown."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,8 +31,12 @@ def with_direct_cdcs(world: World) -> str:
 
 def test_a_cdcs_under_the_province_gets_the_giay_khen_of_its_direct_superior(world: World) -> None:
     code = with_direct_cdcs(world)
-    (nid,) = world.propose(code, world.proposal("giay-khen-cap-tren", code, person="Phạm Văn D"), send="03/TTr-CĐCS",
-                           now=datetime(2023, 11, 10, 9))
+    (nid,) = world.propose(
+        code,
+        world.proposal("giay-khen-cap-tren", code, person="Phạm Văn D"),
+        send="03/TTr-CĐCS",
+        now=datetime(2023, 11, 10, 9),
+    )
     view = world.view(nid)
     assert view.deciding_unit_id == world.units["BDH"] and view.current_unit_id == world.units["BDH"]
     assert view.route == ["LĐLĐ tỉnh"]

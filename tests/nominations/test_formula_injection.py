@@ -1,4 +1,5 @@
 """The proposal list and the award register keep formula-like text as text (OWASP formula injection)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Quota counters (issue 17): a proposal reads its quota group's counter instead of counting the province's
 nominations; the counter follows every transition in the same transaction, so a quota is never exceeded, also
 when many proposals race (real threads, SQLite and PostgreSQL), and always equals a fresh count."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,11 @@ def six_world(any_engine) -> World:
 
 def live_flags(world: World) -> int:
     with Session(world.engine) as session:
-        return session.execute(select(func.count()).select_from(Nomination).where(
-            Nomination.award_code == FLAG, Nomination.status.in_([s.value for s in ALIVE_STATUSES]))).scalar_one()  # type: ignore[attr-defined]
+        return session.execute(
+            select(func.count())
+            .select_from(Nomination)
+            .where(Nomination.award_code == FLAG, Nomination.status.in_([s.value for s in ALIVE_STATUSES]))
+        ).scalar_one()  # type: ignore[attr-defined]
 
 
 def counters(world: World) -> dict[tuple[str, int], int]:
@@ -41,7 +45,9 @@ def test_many_proposals_race_for_one_place_then_for_the_place_a_withdrawal_frees
     contenders = [f"BDH.D1.{i}" for i in range(1, 7)]
     outcomes = race(*[(lambda c=c: propose_flag(world, c)) for c in contenders])
     accepted = [(c, o) for c, o in zip(contenders, outcomes) if isinstance(o, list)]
-    assert len(accepted) == 1 and all(isinstance(o, RulesRefused) for o in outcomes if not isinstance(o, list)), outcomes
+    assert len(accepted) == 1 and all(isinstance(o, RulesRefused) for o in outcomes if not isinstance(o, list)), (
+        outcomes
+    )
     assert live_flags(world) == 1
     district = world.units["BDH.D1"]
     assert counters(world)[("co-tinh-moi-cap-tren", district)] == 1
@@ -78,6 +84,7 @@ def test_a_unit_import_that_moves_units_drops_the_counters(world: World, tmp_pat
     assert counters(world)
     with Session(world.engine) as session:
         from thidua.models.tables import Unit
+
         unit = session.execute(select(Unit).where(Unit.code == "BDH.D1.1")).scalar_one()  # type: ignore[arg-type]
         row = unit_row("BDH.D1.1", unit.name, "cdcs", "BDH.D2")
     import_units(world.engine, write_csv(tmp_path / "move.csv", [row]))

@@ -1,4 +1,5 @@
 """Pure award rules and the nomination state machine, on plain objects (milliseconds, no database)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -21,7 +22,13 @@ from thidua.models.awards import (
     reviewer_levels,
     window_closes,
 )
-from thidua.models.nominations import InvalidTransition, NominationAction as A, NominationStatus as S, allowed_actions, next_status
+from thidua.models.nominations import (
+    InvalidTransition,
+    NominationAction as A,
+    NominationStatus as S,
+    allowed_actions,
+    next_status,
+)
 from thidua.models.spec.awards import Quota
 from tests.nominations.conftest import BEST, CATALOGUE, GOOD, full_dossier
 
@@ -31,12 +38,25 @@ LEVELS = ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs"]
 REGISTERED_BEST = NomineeFacts(registered=True, rating=BEST, round_report_accepted=True)
 
 
-def candidate(award: str, subject: str = "collective", occasion: str = "year_end", round_number: int | None = None,
-              discipline: str = "", dossier: dict | None = None) -> Candidate:
+def candidate(
+    award: str,
+    subject: str = "collective",
+    occasion: str = "year_end",
+    round_number: int | None = None,
+    discipline: str = "",
+    dossier: dict | None = None,
+) -> Candidate:
     spec = CATALOGUE.award(award)
     assert spec is not None
-    return Candidate(spec, subject, occasion, round_number, "CĐCS Cảng Quy Nhơn", discipline,
-                     full_dossier(award) if dossier is None else dossier)
+    return Candidate(
+        spec,
+        subject,
+        occasion,
+        round_number,
+        "CĐCS Cảng Quy Nhơn",
+        discipline,
+        full_dossier(award) if dossier is None else dossier,
+    )
 
 
 def rules(refusals) -> list[str]:
@@ -75,8 +95,9 @@ def test_criteria_apply_only_to_their_subjects_and_occasions() -> None:
     # Rating and registration are asked of collectives only; a person is judged on discipline and the vote.
     assert eligibility_refusals(CATALOGUE, candidate("bang-khen-ldld-tinh", "individual"), no_facts) == []
     # The round report is asked for round awards only.
-    round_refusals = eligibility_refusals(CATALOGUE, candidate("giay-khen-cap-tren", occasion="round", round_number=2),
-                                          NomineeFacts(True, None, False))
+    round_refusals = eligibility_refusals(
+        CATALOGUE, candidate("giay-khen-cap-tren", occasion="round", round_number=2), NomineeFacts(True, None, False)
+    )
     assert rules(round_refusals) == ["tieu-chuan:round_report_accepted"]
     assert "báo cáo sơ kết đợt 2" in round_refusals[0].message
     year_end = eligibility_refusals(CATALOGUE, candidate("giay-khen-cap-tren"), NomineeFacts(True, GOOD, False))
@@ -84,8 +105,9 @@ def test_criteria_apply_only_to_their_subjects_and_occasions() -> None:
 
 
 def test_discipline_and_council_vote() -> None:
-    (refusal,) = eligibility_refusals(CATALOGUE, candidate("bang-khen-tld", "individual", discipline="Khiển trách"),
-                                      REGISTERED_BEST)
+    (refusal,) = eligibility_refusals(
+        CATALOGUE, candidate("bang-khen-tld", "individual", discipline="Khiển trách"), REGISTERED_BEST
+    )
     assert refusal.rule == "tieu-chuan:no_discipline" and "(Khiển trách)" in refusal.message
     low_vote = candidate("bang-khen-tld", "individual", dossier=full_dossier("bang-khen-tld", votes=(5, 11)))
     (refusal,) = eligibility_refusals(CATALOGUE, low_vote, REGISTERED_BEST)
@@ -120,11 +142,14 @@ THEMATIC_CAP = next(q for q in CATALOGUE.quotas if q.code == "bk-tld-chuyen-de-m
 
 
 def test_quota_message_names_the_limit_the_scope_and_the_count() -> None:
-    refusal = quota_refusal(THEMATIC_CAP, existing=4, adding=1, level_name="LĐLĐ tỉnh",
-                            scope_name="Liên đoàn Lao động tỉnh Bình Định")
+    refusal = quota_refusal(
+        THEMATIC_CAP, existing=4, adding=1, level_name="LĐLĐ tỉnh", scope_name="Liên đoàn Lao động tỉnh Bình Định"
+    )
     assert refusal is not None and refusal.rule == "han-muc:bk-tld-chuyen-de-moi-tinh"
-    assert refusal.message == ("Vượt hạn mức: tối đa 4 đề nghị Bằng khen chuyên đề của Tổng LĐLĐ cho mỗi LĐLĐ tỉnh "
-                               "mỗi năm (Liên đoàn Lao động tỉnh Bình Định); đã có 4")
+    assert refusal.message == (
+        "Vượt hạn mức: tối đa 4 đề nghị Bằng khen chuyên đề của Tổng LĐLĐ cho mỗi LĐLĐ tỉnh "
+        "mỗi năm (Liên đoàn Lao động tỉnh Bình Định); đã có 4"
+    )
     assert quota_refusal(THEMATIC_CAP, existing=3, adding=1) is None
     several = quota_refusal(THEMATIC_CAP, existing=3, adding=2, level_name="LĐLĐ tỉnh")
     assert several is not None and several.message.endswith("đã có 3, đề nghị thêm 2")
@@ -133,32 +158,62 @@ def test_quota_message_names_the_limit_the_scope_and_the_count() -> None:
 def test_quota_kinds_word_their_scope_and_period() -> None:
     per_proposer = Quota(code="q", title="đề nghị thử", awards=["x"], max=2, per="proposer")
     per_campaign = Quota(code="q", title="đề nghị thử", awards=["x"], max=2, per="campaign")
-    per_round = Quota(code="q", title="đề nghị thử", awards=["x"], max=5, per="subtree", level="cap_tren_truc_tiep", period="round")
-    assert "tối đa 2 đề nghị thử cho mỗi đơn vị đề nghị mỗi năm" in quota_refusal(per_proposer, existing=2, adding=1).message
+    per_round = Quota(
+        code="q", title="đề nghị thử", awards=["x"], max=5, per="subtree", level="cap_tren_truc_tiep", period="round"
+    )
+    assert (
+        "tối đa 2 đề nghị thử cho mỗi đơn vị đề nghị mỗi năm"
+        in quota_refusal(per_proposer, existing=2, adding=1).message
+    )
     assert "trong toàn chiến dịch mỗi năm" in quota_refusal(per_campaign, existing=2, adding=1).message
     message = quota_refusal(per_round, existing=5, adding=1, level_name="CĐ cấp trên trực tiếp", round_number=2).message
     assert "tối đa 5 đề nghị thử cho mỗi CĐ cấp trên trực tiếp mỗi đợt (đợt 2)" in message
 
 
 def test_quota_groups() -> None:
-    per_round = Quota(code="q", title="t", awards=["x"], max=5, per="subtree", level="cap_tren_truc_tiep", period="round")
+    per_round = Quota(
+        code="q", title="t", awards=["x"], max=5, per="subtree", level="cap_tren_truc_tiep", period="round"
+    )
     assert quota_group(per_round, origin_unit_id=9, subtree_root_id=3, occasion="year_end", round_number=None) is None
     group = quota_group(per_round, origin_unit_id=9, subtree_root_id=3, occasion="round", round_number=2)
     assert (group.scope_id, group.round_number) == (3, 2)
-    assert quota_group(THEMATIC_CAP, origin_unit_id=9, subtree_root_id=None, occasion="year_end", round_number=None) is None
+    assert (
+        quota_group(THEMATIC_CAP, origin_unit_id=9, subtree_root_id=None, occasion="year_end", round_number=None)
+        is None
+    )
     per_proposer = Quota(code="p", title="t", awards=["x"], max=1, per="proposer")
-    assert quota_group(per_proposer, origin_unit_id=9, subtree_root_id=None, occasion="ad_hoc", round_number=None).scope_id == 9
+    assert (
+        quota_group(per_proposer, origin_unit_id=9, subtree_root_id=None, occasion="ad_hoc", round_number=None).scope_id
+        == 9
+    )
 
 
 # --- exclusivity -----------------------------------------------------------------------------------
-def granted(nomination_id: int, award: str, *, occasion: str = "year_end", theme: str = "", subject: str = "collective",
-            number: str = "") -> GrantedAward:
+def granted(
+    nomination_id: int,
+    award: str,
+    *,
+    occasion: str = "year_end",
+    theme: str = "",
+    subject: str = "collective",
+    number: str = "",
+) -> GrantedAward:
     spec = CATALOGUE.award(award)
     assert spec is not None
-    return GrantedAward(nomination_id, spec.code, spec.name, spec.kind, spec.scope, spec.decided_by, occasion, subject,
-                        nominee_key(subject, 17, "Lê Thị C" if subject == "individual" else ""),
-                        achievement_key(1, occasion, 2 if occasion == "round" else None, theme if spec.scope == "thematic" else ""),
-                        number, date(2023, 12, 1) if number else None)
+    return GrantedAward(
+        nomination_id,
+        spec.code,
+        spec.name,
+        spec.kind,
+        spec.scope,
+        spec.decided_by,
+        occasion,
+        subject,
+        nominee_key(subject, 17, "Lê Thị C" if subject == "individual" else ""),
+        achievement_key(1, occasion, 2 if occasion == "round" else None, theme if spec.scope == "thematic" else ""),
+        number,
+        date(2023, 12, 1) if number else None,
+    )
 
 
 def test_one_achievement_earns_one_award() -> None:
@@ -168,7 +223,9 @@ def test_one_achievement_earns_one_award() -> None:
     assert "CĐCS X đã được Giấy khen của công đoàn cấp trên trực tiếp cơ sở cho cùng thành tích" in refusal.message
     assert "quyết định số 45/QĐ-LĐLĐ ngày 01/12/2023" in refusal.message
     # A round award is another achievement; a title is counted apart from certificates and banners.
-    assert exclusivity_refusals(CATALOGUE, granted(3, "giay-khen-cap-tren", occasion="round"), [earlier], "CĐCS X") == []
+    assert (
+        exclusivity_refusals(CATALOGUE, granted(3, "giay-khen-cap-tren", occasion="round"), [earlier], "CĐCS X") == []
+    )
     assert exclusivity_refusals(CATALOGUE, granted(4, "cdcs-vung-manh"), [earlier], "CĐCS X") == []
 
 
@@ -190,8 +247,20 @@ def test_comprehensive_or_thematic_at_one_deciding_level() -> None:
 
 def test_other_nominees_never_conflict() -> None:
     mine = granted(2, "co-thi-dua-ldld-tinh")
-    other = GrantedAward(1, "giay-khen-cap-tren", "Giấy khen", "certificate", "none", "cap_tren_truc_tiep", "year_end",
-                         "collective", "u:99", mine.achievement_key, "1/QĐ", date(2023, 12, 1))
+    other = GrantedAward(
+        1,
+        "giay-khen-cap-tren",
+        "Giấy khen",
+        "certificate",
+        "none",
+        "cap_tren_truc_tiep",
+        "year_end",
+        "collective",
+        "u:99",
+        mine.achievement_key,
+        "1/QĐ",
+        date(2023, 12, 1),
+    )
     assert exclusivity_refusals(CATALOGUE, mine, [other], "CĐCS X") == []
 
 
@@ -205,51 +274,69 @@ def test_person_identity_ignores_case_spacing_and_unicode_form() -> None:
     assert nominee_key("collective", 5) == "u:5"
 
 
-@pytest.mark.parametrize("origin, decider, chain", [
-    ("cdcs", "ldld_tinh", ["cap_tren_truc_tiep", "ldld_tinh"]),
-    ("cdcs", "tong_ldld", ["cap_tren_truc_tiep", "ldld_tinh", "tong_ldld"]),
-    ("cap_tren_truc_tiep", "tong_ldld", ["ldld_tinh", "tong_ldld"]),
-    ("cdcs", "cdcs", ["cdcs"]),
-])
+@pytest.mark.parametrize(
+    "origin, decider, chain",
+    [
+        ("cdcs", "ldld_tinh", ["cap_tren_truc_tiep", "ldld_tinh"]),
+        ("cdcs", "tong_ldld", ["cap_tren_truc_tiep", "ldld_tinh", "tong_ldld"]),
+        ("cap_tren_truc_tiep", "tong_ldld", ["ldld_tinh", "tong_ldld"]),
+        ("cdcs", "cdcs", ["cdcs"]),
+    ],
+)
 def test_reviewer_chain_climbs_to_the_deciding_level(origin, decider, chain) -> None:
     assert reviewer_levels(LEVELS, origin, decider) == chain
 
 
 def test_each_level_window_closes_after_the_one_below_plus_its_review_days() -> None:
     closes = window_closes(date(2023, 11, 30), LEVELS, {"cap_tren_truc_tiep": 10, "ldld_tinh": 15, "tong_ldld": 30})
-    assert closes == {"cdcs": date(2023, 11, 30), "cap_tren_truc_tiep": date(2023, 12, 10),
-                      "ldld_tinh": date(2023, 12, 25), "tong_ldld": date(2024, 1, 24)}
+    assert closes == {
+        "cdcs": date(2023, 11, 30),
+        "cap_tren_truc_tiep": date(2023, 12, 10),
+        "ldld_tinh": date(2023, 12, 25),
+        "tong_ldld": date(2024, 1, 24),
+    }
 
 
 # --- state machine ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("status, action, deciding, expected", [
-    (S.DRAFTED, A.PROPOSE, False, S.PROPOSED),
-    (S.DRAFTED, A.PROPOSE, True, S.UNDER_REVIEW),
-    (S.PROPOSED, A.SEND, False, S.UNDER_REVIEW),
-    (S.UNDER_REVIEW, A.APPROVE, False, S.APPROVED),
-    (S.APPROVED, A.SEND, False, S.UNDER_REVIEW),
-    (S.UNDER_REVIEW, A.RETURN, True, S.RETURNED),
-    (S.APPROVED, A.RETURN, False, S.RETURNED),
-    (S.RETURNED, A.RESUBMIT, False, S.UNDER_REVIEW),
-    (S.UNDER_REVIEW, A.REJECT, True, S.REJECTED),
-    (S.UNDER_REVIEW, A.DECIDE, True, S.DECIDED),
-    (S.DECIDED, A.AWARD, True, S.AWARDED),
-    (S.UNDER_REVIEW, A.WITHDRAW, False, S.WITHDRAWN),
-    (S.RETURNED, A.EDIT, False, S.RETURNED),
-])
+@pytest.mark.parametrize(
+    "status, action, deciding, expected",
+    [
+        (S.DRAFTED, A.PROPOSE, False, S.PROPOSED),
+        (S.DRAFTED, A.PROPOSE, True, S.UNDER_REVIEW),
+        (S.PROPOSED, A.SEND, False, S.UNDER_REVIEW),
+        (S.UNDER_REVIEW, A.APPROVE, False, S.APPROVED),
+        (S.APPROVED, A.SEND, False, S.UNDER_REVIEW),
+        (S.UNDER_REVIEW, A.RETURN, True, S.RETURNED),
+        (S.APPROVED, A.RETURN, False, S.RETURNED),
+        (S.RETURNED, A.RESUBMIT, False, S.UNDER_REVIEW),
+        (S.UNDER_REVIEW, A.REJECT, True, S.REJECTED),
+        (S.UNDER_REVIEW, A.DECIDE, True, S.DECIDED),
+        (S.DECIDED, A.AWARD, True, S.AWARDED),
+        (S.UNDER_REVIEW, A.WITHDRAW, False, S.WITHDRAWN),
+        (S.RETURNED, A.EDIT, False, S.RETURNED),
+    ],
+)
 def test_allowed_transitions(status, action, deciding, expected) -> None:
     assert next_status(status, action, at_deciding_unit=deciding) is expected
 
 
-@pytest.mark.parametrize("status, action, deciding, message", [
-    (S.DRAFTED, A.DECIDE, True, "Không thể quyết định khen thưởng: đề nghị đang ở trạng thái 'Nháp'"),
-    (S.UNDER_REVIEW, A.APPROVE, True, "hãy ra quyết định khen thưởng"),
-    (S.UNDER_REVIEW, A.DECIDE, False, "Chỉ cấp quyết định"),
-    (S.DECIDED, A.WITHDRAW, False, "Không thể rút đề nghị: đề nghị đang ở trạng thái 'Đã có quyết định khen thưởng'"),
-    (S.REJECTED, A.RESUBMIT, False, "Không thể gửi lại"),
-    (S.WITHDRAWN, A.APPROVE, False, "Không thể duyệt"),
-    (S.UNDER_REVIEW, A.RESUBMIT, False, "Không thể gửi lại"),
-])
+@pytest.mark.parametrize(
+    "status, action, deciding, message",
+    [
+        (S.DRAFTED, A.DECIDE, True, "Không thể quyết định khen thưởng: đề nghị đang ở trạng thái 'Nháp'"),
+        (S.UNDER_REVIEW, A.APPROVE, True, "hãy ra quyết định khen thưởng"),
+        (S.UNDER_REVIEW, A.DECIDE, False, "Chỉ cấp quyết định"),
+        (
+            S.DECIDED,
+            A.WITHDRAW,
+            False,
+            "Không thể rút đề nghị: đề nghị đang ở trạng thái 'Đã có quyết định khen thưởng'",
+        ),
+        (S.REJECTED, A.RESUBMIT, False, "Không thể gửi lại"),
+        (S.WITHDRAWN, A.APPROVE, False, "Không thể duyệt"),
+        (S.UNDER_REVIEW, A.RESUBMIT, False, "Không thể gửi lại"),
+    ],
+)
 def test_refused_transitions_say_why(status, action, deciding, message) -> None:
     with pytest.raises(InvalidTransition, match=message):
         next_status(status, action, at_deciding_unit=deciding)

@@ -1,6 +1,7 @@
 """The HTML of every mail template, rendered in Debian's chromium at phone and desktop width and checked by
 axe-core (npm package, installed by scripts/ensure-test-tools.sh): no serious or critical violation (colour
 contrast AA included), and nothing wider than a 390 px phone screen."""
+
 from __future__ import annotations
 
 import os

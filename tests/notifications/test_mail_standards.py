@@ -3,6 +3,7 @@
 office and its federation, List-Id, RFC 8058 one-click unsubscribe on non-mandatory mail; the one-click POST
 stops exactly what it says, is recorded and audited. HTML bodies: no raw URL as link text, AA contrast
 (checked by axe-core in tests/notifications/test_mail_accessibility.py)."""
+
 from __future__ import annotations
 
 import re
@@ -22,16 +23,29 @@ from thidua.notifications.render import TEMPLATES_DIR, get_renderer
 from thidua.notifications.sink import FaultInjectingHandler
 from thidua.services.optout import NON_MANDATORY_KINDS, unsubscribe_url
 from thidua.services.reminders import (
-    campaign_id_for, campaign_infos, compose, failure_report_context, office_digest_context, parent_digest_context,
+    campaign_id_for,
+    campaign_infos,
+    compose,
+    failure_report_context,
+    office_digest_context,
+    parent_digest_context,
     reminder_context,
 )
 from thidua.settings import Settings
 
 STRICT = get_renderer(strict=True)
 TEMPLATES = sorted(p.name.removesuffix(".subject.j2") for p in TEMPLATES_DIR.glob("*.subject.j2"))
-KIND_OF = {"reminder_upcoming": "reminder", "reminder_overdue": "reminder", "digest_parent": "escalation",
-           "digest_office": "office_digest", "failure_report": "failure_report", "login_link": "login_link",
-           "nomination_step": "nomination", "report_returned": "report_returned", "generic": "generic"}
+KIND_OF = {
+    "reminder_upcoming": "reminder",
+    "reminder_overdue": "reminder",
+    "digest_parent": "escalation",
+    "digest_office": "office_digest",
+    "failure_report": "failure_report",
+    "login_link": "login_link",
+    "nomination_step": "nomination",
+    "report_returned": "report_returned",
+    "generic": "generic",
+}
 
 
 def test_every_template_has_a_kind() -> None:
@@ -47,37 +61,99 @@ def contexts(bd: Campaign, info, base: str) -> dict[str, dict]:  # noqa: ANN001
     """A realistic context for every template (those of the reminders service are built by it)."""
     from sqlmodel import Session
 
-    child = SimpleNamespace(name="CĐCS Mẫu 1-1", code="BDH.D1.1", title="Báo cáo sơ kết đợt 2",
-                            due_on=date(2023, 10, 10), status="chua_gui", id=5)
+    child = SimpleNamespace(
+        name="CĐCS Mẫu 1-1",
+        code="BDH.D1.1",
+        title="Báo cáo sơ kết đợt 2",
+        due_on=date(2023, 10, 10),
+        status="chua_gui",
+        id=5,
+    )
     with Session(bd.engine) as session:
         office = office_digest_context(session, info, now=vn(11, 10), frequency="daily")
         failures = failure_report_context(session, info, day=date(2023, 10, 11), now=vn(11, 10))
     long_link = f"{base}/dang-nhap/lien-ket?t=" + "x" * 300
     return {
-        "reminder_upcoming": reminder_context(info, unit_name="CĐCS Mẫu 1-1", obligation_title="Báo cáo sơ kết đợt 2",
-                                              due_on=date(2023, 10, 10), today=date(2023, 10, 7), assignment_id=5,
-                                              base_url=base, returned=False, link=long_link),
-        "reminder_overdue": reminder_context(info, unit_name="CĐCS Mẫu 1-1", obligation_title="Báo cáo sơ kết đợt 2",
-                                             due_on=date(2023, 10, 10), today=date(2023, 10, 16), assignment_id=5,
-                                             base_url=base, returned=True, escalated_to="LĐLĐ huyện 1", link=long_link),
-        "digest_parent": parent_digest_context(info, parent_name="LĐLĐ huyện 1", children=[child],
-                                               today=date(2023, 10, 16), base_url=base),
+        "reminder_upcoming": reminder_context(
+            info,
+            unit_name="CĐCS Mẫu 1-1",
+            obligation_title="Báo cáo sơ kết đợt 2",
+            due_on=date(2023, 10, 10),
+            today=date(2023, 10, 7),
+            assignment_id=5,
+            base_url=base,
+            returned=False,
+            link=long_link,
+        ),
+        "reminder_overdue": reminder_context(
+            info,
+            unit_name="CĐCS Mẫu 1-1",
+            obligation_title="Báo cáo sơ kết đợt 2",
+            due_on=date(2023, 10, 10),
+            today=date(2023, 10, 16),
+            assignment_id=5,
+            base_url=base,
+            returned=True,
+            escalated_to="LĐLĐ huyện 1",
+            link=long_link,
+        ),
+        "digest_parent": parent_digest_context(
+            info, parent_name="LĐLĐ huyện 1", children=[child], today=date(2023, 10, 16), base_url=base
+        ),
         "digest_office": office,
         "failure_report": failures,
-        "login_link": {"link": long_link, "email": "ai@example.vn", "units": ["CĐCS Mẫu 1-1"], "full_name": "Nguyễn Văn A",
-                       "expires_at": "08:30 07/10/2023", "minutes": 30},
-        "nomination_step": {**info.layout, "audience": "unit", "unit_name": "CĐCS Mẫu 1-1", "nomination_id": 7,
-                            "award_name": "Giấy khen", "subject_label": "Tập thể", "nominee_name": "CĐCS Mẫu 1-1",
-                            "occasion_label": "Sơ kết đợt 2", "action": "return", "status": "returned",
-                            "status_label": "Bị trả lại", "acting_unit": "LĐLĐ huyện 1", "holder_unit": "",
-                            "comment": "Thiếu biên bản", "review_due": "", "at": "08:30 07/10/2023", "link": long_link,
-                            "count": 1, "to_trinh_number": "", "to_trinh_date": "", "decision_number": "",
-                            "decision_date": "", "decision_signer": "", "returned_to_sender": True},
-        "report_returned": {**info.layout, "unit_name": "CĐCS Mẫu 1-1", "obligation_title": "Báo cáo sơ kết đợt 2",
-                            "reviewer_name": "LĐLĐ huyện 1", "comment": "Thiếu số liệu sáng kiến", "version": 2,
-                            "due_date": "10/10/2023", "returned_at": "08:30 07/10/2023", "link": long_link},
-        "generic": {**info.layout, "subject": "Thông báo", "body": "Dòng một.\n\nDòng hai.", "link": long_link,
-                    "link_label": "Xem"},
+        "login_link": {
+            "link": long_link,
+            "email": "ai@example.vn",
+            "units": ["CĐCS Mẫu 1-1"],
+            "full_name": "Nguyễn Văn A",
+            "expires_at": "08:30 07/10/2023",
+            "minutes": 30,
+        },
+        "nomination_step": {
+            **info.layout,
+            "audience": "unit",
+            "unit_name": "CĐCS Mẫu 1-1",
+            "nomination_id": 7,
+            "award_name": "Giấy khen",
+            "subject_label": "Tập thể",
+            "nominee_name": "CĐCS Mẫu 1-1",
+            "occasion_label": "Sơ kết đợt 2",
+            "action": "return",
+            "status": "returned",
+            "status_label": "Bị trả lại",
+            "acting_unit": "LĐLĐ huyện 1",
+            "holder_unit": "",
+            "comment": "Thiếu biên bản",
+            "review_due": "",
+            "at": "08:30 07/10/2023",
+            "link": long_link,
+            "count": 1,
+            "to_trinh_number": "",
+            "to_trinh_date": "",
+            "decision_number": "",
+            "decision_date": "",
+            "decision_signer": "",
+            "returned_to_sender": True,
+        },
+        "report_returned": {
+            **info.layout,
+            "unit_name": "CĐCS Mẫu 1-1",
+            "obligation_title": "Báo cáo sơ kết đợt 2",
+            "reviewer_name": "LĐLĐ huyện 1",
+            "comment": "Thiếu số liệu sáng kiến",
+            "version": 2,
+            "due_date": "10/10/2023",
+            "returned_at": "08:30 07/10/2023",
+            "link": long_link,
+        },
+        "generic": {
+            **info.layout,
+            "subject": "Thông báo",
+            "body": "Dòng một.\n\nDòng hai.",
+            "link": long_link,
+            "link_label": "Xem",
+        },
     }
 
 
@@ -90,13 +166,27 @@ def build_all(bd: Campaign):  # noqa: ANN201
     for name, context in contexts(bd, info, settings.base_url).items():
         kind = KIND_OF[name]
         with_campaign = kind != "login_link"
-        unsubscribe = unsubscribe_url(settings, "cdcs@example.vn", info.id, 5 if kind == "reminder" else None) \
-            if kind in NON_MANDATORY_KINDS else None
-        message, _ = compose(key=f"k:{name}", recipient="cdcs@example.vn", display_name="CĐCS Mẫu 1-1", template=name,
-                             context=context, reply_to=info.owner_email, smtp=smtp, mail_domain=settings.mail_domain,
-                             now=vn(7, 10, hour=8), kind=kind, renderer=STRICT,
-                             campaign=info if with_campaign else None, unsubscribe=unsubscribe,
-                             reply_name="" if with_campaign else info.reply_name)
+        unsubscribe = (
+            unsubscribe_url(settings, "cdcs@example.vn", info.id, 5 if kind == "reminder" else None)
+            if kind in NON_MANDATORY_KINDS
+            else None
+        )
+        message, _ = compose(
+            key=f"k:{name}",
+            recipient="cdcs@example.vn",
+            display_name="CĐCS Mẫu 1-1",
+            template=name,
+            context=context,
+            reply_to=info.owner_email,
+            smtp=smtp,
+            mail_domain=settings.mail_domain,
+            now=vn(7, 10, hour=8),
+            kind=kind,
+            renderer=STRICT,
+            campaign=info if with_campaign else None,
+            unsubscribe=unsubscribe,
+            reply_name="" if with_campaign else info.reply_name,
+        )
         out[name] = (kind, parse(message.raw))
     return info, out
 
@@ -150,7 +240,10 @@ def test_html_links_show_short_text_and_footer_contrast(bd: Campaign) -> None:
 def test_digest_subject_counts_only_obligations_already_due(bd: Campaign) -> None:
     _, built = build_all(bd)
     # 6 obligations, 3 of them due by 11/10; 8 units each.
-    assert str(built["digest_office"][1]["Subject"]) == "Tổng hợp ngày 11/10/2023: đã nộp 0/24 báo cáo đã đến hạn, 24 quá hạn"
+    assert (
+        str(built["digest_office"][1]["Subject"])
+        == "Tổng hợp ngày 11/10/2023: đã nộp 0/24 báo cáo đã đến hạn, 24 quá hạn"
+    )
 
 
 def test_one_click_unsubscribe_stops_that_obligations_reminders_and_is_audited(bd: Campaign, sink_factory) -> None:

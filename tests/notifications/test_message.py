@@ -92,7 +92,11 @@ def test_vietnamese_subject_is_encoded_words_on_the_wire() -> None:
         (SENDER, "Liên đoàn Lao động tỉnh Bình Định", "ldld@binhdinh.vn"),
         ("Công đoàn cơ sở X <a@b.vn>", "Công đoàn cơ sở X", "a@b.vn"),
         ('"Công đoàn cơ sở X" <a@b.vn>', "Công đoàn cơ sở X", "a@b.vn"),
-        ("Công đoàn Trường THPT Nguyễn Du, TP. Quy Nhơn <c@d.vn>", "Công đoàn Trường THPT Nguyễn Du, TP. Quy Nhơn", "c@d.vn"),
+        (
+            "Công đoàn Trường THPT Nguyễn Du, TP. Quy Nhơn <c@d.vn>",
+            "Công đoàn Trường THPT Nguyễn Du, TP. Quy Nhơn",
+            "c@d.vn",
+        ),
         (
             "Ban Chấp hành Công đoàn cơ sở Trường Trung học phổ thông chuyên Lê Quý Đôn "
             "thành phố Quy Nhơn tỉnh Bình Định <cd@lqd.edu.vn>",

@@ -1,5 +1,6 @@
 """Issue 11 point 12: no internal text from configuration notes ("seed 001", "GIẢ ĐỊNH", …) in any mail a
 unit receives: every template, built as dispatch builds it from the 2023 campaign, in both its parts."""
+
 from __future__ import annotations
 
 from tests.notifications.test_mail_standards import bd, build_all  # noqa: F401  (bd is a fixture)

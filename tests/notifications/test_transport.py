@@ -139,9 +139,7 @@ def test_untrusted_certificate_aborts(sink_factory: SinkFactory, tls_files: tupl
 def test_implicit_tls(sink_factory: SinkFactory, tls_files: tuple[Path, Path]) -> None:
     cert, key = tls_files
     handler = CountingHandler()
-    sink = sink_factory(
-        handler, tls_context=server_tls_context(cert, key), implicit_tls=True, auth_users={"u": "p"}
-    )
+    sink = sink_factory(handler, tls_context=server_tls_context(cert, key), implicit_tls=True, auth_users={"u": "p"})
     settings = settings_for(sink, security="tls", username="u", password="p", validate_certs=False)
     assert [r.status for r in run(deliver(make_messages(2), settings))] == ["sent", "sent"]
     assert handler.messages == 2
@@ -155,8 +153,14 @@ def test_server_down_then_back_is_retried(tmp_path: Path) -> None:
     starter.start()
     try:
         settings = SmtpSettings(
-            host="127.0.0.1", port=port, sender=SENDER, connections=1, max_attempts=20,
-            backoff_base_s=0.1, backoff_max_s=0.4, local_hostname="client.thidua.test",
+            host="127.0.0.1",
+            port=port,
+            sender=SENDER,
+            connections=1,
+            max_attempts=20,
+            backoff_base_s=0.1,
+            backoff_max_s=0.4,
+            local_hostname="client.thidua.test",
         )
         (result,) = run(deliver(make_messages(1), settings))
     finally:
@@ -171,8 +175,13 @@ def test_server_down_then_back_is_retried(tmp_path: Path) -> None:
 
 def test_server_down_gives_up_quickly_and_leaves_all_pending() -> None:
     settings = SmtpSettings(
-        host="127.0.0.1", port=free_port(), sender=SENDER, connections=2, max_attempts=3,
-        backoff_base_s=0.1, local_hostname="client.thidua.test",
+        host="127.0.0.1",
+        port=free_port(),
+        sender=SENDER,
+        connections=2,
+        max_attempts=3,
+        backoff_base_s=0.1,
+        local_hostname="client.thidua.test",
     )
     reported: list[DeliveryResult] = []
     start = time.monotonic()
@@ -225,7 +234,10 @@ def test_partial_refusal_is_recorded_per_recipient(sink_factory: SinkFactory) ->
     messages = make_messages(1, recipients=["ok@x.vn", "gone@x.vn", "busy@x.vn"])
     (result,) = run(deliver(messages, settings_for(sink)))
     assert result.status == "partial"
-    assert result.refused == {"gone@x.vn": (550, "5.1.1 No such user"), "busy@x.vn": (450, "4.2.1 Mailbox busy, try later")}
+    assert result.refused == {
+        "gone@x.vn": (550, "5.1.1 No such user"),
+        "busy@x.vn": (450, "4.2.1 Mailbox busy, try later"),
+    }
     assert [m.rcpt_tos for m in handler.accepted] == [["ok@x.vn"]]
 
 

@@ -2,6 +2,7 @@
 
 Usage: python -m tests.reminders._dispatch_child DB_URL DATA_DIR SMTP_PORT NOW_ISO [LEASE_SECONDS]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,11 +19,23 @@ LEASE = timedelta(seconds=2)
 
 def main(db_url: str, data_dir: str, port: str, now: str, lease_seconds: str | None = None) -> None:
     settings = Settings(data_dir=data_dir, database_url=db_url)
-    smtp = SmtpSettings(host="127.0.0.1", port=int(port), sender="thidua@ldld.binhdinh.vn", timeout_s=10,
-                        local_hostname="child.thidua.test")
+    smtp = SmtpSettings(
+        host="127.0.0.1",
+        port=int(port),
+        sender="thidua@ldld.binhdinh.vn",
+        timeout_s=10,
+        local_hostname="child.thidua.test",
+    )
     print("started", flush=True)
-    asyncio.run(service.run_dispatch(make_engine(db_url), settings, now=datetime.fromisoformat(now), smtp=smtp,
-                                     lease=timedelta(seconds=float(lease_seconds)) if lease_seconds else LEASE))
+    asyncio.run(
+        service.run_dispatch(
+            make_engine(db_url),
+            settings,
+            now=datetime.fromisoformat(now),
+            smtp=smtp,
+            lease=timedelta(seconds=float(lease_seconds)) if lease_seconds else LEASE,
+        )
+    )
     print("finished", flush=True)
 
 

@@ -1,5 +1,6 @@
 """Fixtures of the reminders suite: the Bình Định 2023 campaign (a copy in tmp that tests may edit) over the
 small synthetic unit tree, real aiosmtpd servers on 127.0.0.1, and a controllable clock (`vn(...)`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,7 +65,8 @@ class Campaign:
     def assignment_id(self, unit_code: str, obligation_code: str) -> int:
         with session_scope(self.engine) as session:
             return session.execute(
-                select(Assignment.id).join(Unit, Unit.id == Assignment.unit_id)
+                select(Assignment.id)
+                .join(Unit, Unit.id == Assignment.unit_id)
                 .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
                 .where(Unit.code == unit_code, ObligationDef.code == obligation_code)
             ).scalar_one()
@@ -95,8 +97,9 @@ class Campaign:
         return run(service.run_dispatch(self.engine, self.settings, now=now, smtp=smtp, **kwargs))
 
 
-def load_binh_dinh(engine: Engine, settings: Settings, tmp_path: Path, *, districts: int = 2,
-                   cdcs_per_district: int = 3) -> Campaign:
+def load_binh_dinh(
+    engine: Engine, settings: Settings, tmp_path: Path, *, districts: int = 2, cdcs_per_district: int = 3
+) -> Campaign:
     folder = tmp_path / "config" / "campaigns"
     folder.mkdir(parents=True)
     path = folder / "bd.yaml"
@@ -120,9 +123,16 @@ def sinks(sink_factory: Callable[..., RunningSink]) -> Callable[..., RunningSink
 
 def smtp_for(host: str, port: int, **overrides: Any) -> SmtpSettings:
     """Client settings with test-sized timeouts and backoff."""
-    options: dict[str, Any] = dict(host=host, port=port, sender=SENDER, sender_name="Hệ thống thi đua LĐLĐ tỉnh",
-                                   timeout_s=5.0, backoff_base_s=0.01, backoff_max_s=0.05,
-                                   local_hostname="client.thidua.test")
+    options: dict[str, Any] = dict(
+        host=host,
+        port=port,
+        sender=SENDER,
+        sender_name="Hệ thống thi đua LĐLĐ tỉnh",
+        timeout_s=5.0,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+        local_hostname="client.thidua.test",
+    )
     options.update(overrides)
     return SmtpSettings(**options)
 
@@ -148,9 +158,16 @@ def mails_of(accepted: list[Any]) -> list[Mail]:
     for received in accepted:
         message = parse(received.content)
         text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-        out.append(Mail(to=received.rcpt_tos[0], subject=str(message["Subject"]), date=message["Date"].datetime,
-                        message_id=received.message_id, text=text,
-                        reply_to=message["Reply-To"].addresses[0].addr_spec if message["Reply-To"] else None))
+        out.append(
+            Mail(
+                to=received.rcpt_tos[0],
+                subject=str(message["Subject"]),
+                date=message["Date"].datetime,
+                message_id=received.message_id,
+                text=text,
+                reply_to=message["Reply-To"].addresses[0].addr_spec if message["Reply-To"] else None,
+            )
+        )
     return out
 
 

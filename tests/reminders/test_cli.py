@@ -1,4 +1,5 @@
 """`thidua reminders …`: what operators type, exit codes and Vietnamese messages (never a traceback)."""
+
 from __future__ import annotations
 
 import re
@@ -67,13 +68,16 @@ def test_render_writes_eml_files(cli, tmp_path) -> None:
     assert cli.sink.handler.accepted == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (("preview", "bd-2099"), "không có chiến dịch mã 'bd-2099'"),
-    (("preview", "bd-2023", "--now", "32/13/2023"), "thời điểm không hợp lệ: '32/13/2023'"),
-    (("preview", "bd-2023", "--unit", "KHONG.CO"), "không có đơn vị mã 'KHONG.CO'"),
-    (("send-due", "bd-2099"), "không có chiến dịch mã 'bd-2099'"),
-    (("resolve-unknown",), "chọn đúng một trong hai: --resend hoặc --mark-sent"),
-    (("resolve-unknown", "--resend", "--mark-sent"), "chọn đúng một trong hai"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("preview", "bd-2099"), "không có chiến dịch mã 'bd-2099'"),
+        (("preview", "bd-2023", "--now", "32/13/2023"), "thời điểm không hợp lệ: '32/13/2023'"),
+        (("preview", "bd-2023", "--unit", "KHONG.CO"), "không có đơn vị mã 'KHONG.CO'"),
+        (("send-due", "bd-2099"), "không có chiến dịch mã 'bd-2099'"),
+        (("resolve-unknown",), "chọn đúng một trong hai: --resend hoặc --mark-sent"),
+        (("resolve-unknown", "--resend", "--mark-sent"), "chọn đúng một trong hai"),
+    ],
+)
 def test_bad_input_is_one_vietnamese_line(cli, args, message) -> None:
     assert message in cli(*args, code=1)

@@ -1,4 +1,5 @@
 """A dispatcher killed (SIGKILL) in the middle of a batch, then restarted: zero lost, zero silent duplicates."""
+
 from __future__ import annotations
 
 import os
@@ -28,14 +29,27 @@ def test_killed_mid_batch_then_restarted(engine, settings, tmp_path, sinks) -> N
     with session_scope(engine) as session:  # two addresses per unit: 248 reminders + the office digest
         for code in campaign.units:
             address = code.lower().replace(".", "-")
-            session.execute(update(Unit).where(Unit.code == code).values(
-                emails=[f"{address}@example.vn", f"chu-tich.{address}@example.vn"]))
+            session.execute(
+                update(Unit)
+                .where(Unit.code == code)
+                .values(emails=[f"{address}@example.vn", f"chu-tich.{address}@example.vn"])
+            )
     total = 124 * 2 + 1
     sink = sinks(FaultInjectingHandler(reply_delay_s=0.02))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.reminders._dispatch_child", settings.db_url, str(settings.data_dir),
-         str(sink.port), NOW.isoformat()],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "tests.reminders._dispatch_child",
+            settings.db_url,
+            str(settings.data_dir),
+            str(sink.port),
+            NOW.isoformat(),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
         deadline = time.monotonic() + 60
@@ -76,15 +90,28 @@ def test_killed_mid_batch_then_restarted(engine, settings, tmp_path, sinks) -> N
 
 
 @pytest.mark.slow
-def test_a_restart_on_the_same_machine_recovers_a_killed_senders_claims_at_once(engine, settings, tmp_path, sinks) -> None:
+def test_a_restart_on_the_same_machine_recovers_a_killed_senders_claims_at_once(
+    engine, settings, tmp_path, sinks
+) -> None:
     """The killed sender's lease still runs for 10 minutes; its id names this host and a process that is gone,
     so the next sender takes its rows back immediately instead of leaving them 'đang gửi'."""
     campaign = load_binh_dinh(engine, settings, tmp_path, districts=4, cdcs_per_district=30)
     sink = sinks(FaultInjectingHandler(reply_delay_s=0.05))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.reminders._dispatch_child", settings.db_url, str(settings.data_dir),
-         str(sink.port), NOW.isoformat(), "600"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "tests.reminders._dispatch_child",
+            settings.db_url,
+            str(settings.data_dir),
+            str(sink.port),
+            NOW.isoformat(),
+            "600",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
         deadline = time.monotonic() + 60

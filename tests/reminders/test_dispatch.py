@@ -1,5 +1,6 @@
 """Replaying the Bình Định 2023 campaign against a real SMTP server (aiosmtpd on 127.0.0.1) with a
 controllable clock: exact sending dates, submission stops reminders, escalation, holidays, moved deadlines."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -65,9 +66,11 @@ def test_replay_autumn_2023(campaign: Campaign, sink) -> None:
     assert link in first.text  # a signed link: it signs the recipient in for the unit (tests/web checks the token)
     # After submitting, no more reminders for that report (the nomination window still reminds).
     assert timeline(mails, "bdh-d1-2@example.vn", "Báo cáo sơ kết đợt 2") == [
-        ("03/10 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023")]
+        ("03/10 08:00", "Còn 7 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023")
+    ]
     assert ("13/10 08:00", "Còn 7 ngày: Đề xuất khen thưởng sơ kết đợt 2 hạn 20/10/2023") in timeline(
-        mails, "bdh-d1-2@example.vn", "Đề xuất")
+        mails, "bdh-d1-2@example.vn", "Đề xuất"
+    )
 
     # Escalation: the district receives ONE digest a day listing its overdue CĐCS, on escalating days only.
     digests = [m for m in mails if m.to == "bdh-d1@example.vn" and "trực thuộc" in m.subject]
@@ -112,7 +115,9 @@ def test_submitting_after_planning_skips_at_send_time(campaign: Campaign, sink) 
     assert "bdh-d1-1@example.vn" not in [r.rcpt_tos[0] for r in sink.handler.accepted]
     assert summary.totals.skipped == 1
     # The parent's digest, computed at send time, no longer lists it.
-    digest = next(m for m in mails_of(sink.handler.accepted) if m.to == "bdh-d1@example.vn" and "trực thuộc" in m.subject)
+    digest = next(
+        m for m in mails_of(sink.handler.accepted) if m.to == "bdh-d1@example.vn" and "trực thuộc" in m.subject
+    )
     assert "(BDH.D1.1): Báo cáo sơ kết đợt 2" not in digest.text
     assert "(BDH.D1.2): Báo cáo sơ kết đợt 2" in digest.text
 

@@ -1,5 +1,6 @@
 """Faults at the SMTP server: down then back, 4xx then success, 550, disconnect during DATA, bad addresses,
 STARTTLS + AUTH. Counts are asserted at the sink: nothing lost, nothing silently sent twice."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -111,18 +112,27 @@ def tls_files(tmp_path_factory):
 
 def test_starttls_and_auth(campaign: Campaign, sinks, tls_files) -> None:
     cert, key = tls_files
-    sink = sinks(FaultInjectingHandler(), tls_context=server_tls_context(cert, key), require_starttls=True,
-                 auth_users={"thidua": "mat-khau-dung"})
-    smtp = smtp_for(sink.host, sink.port, security="starttls", username="thidua", password="mat-khau-dung",
-                    ca_file=str(cert))
+    sink = sinks(
+        FaultInjectingHandler(),
+        tls_context=server_tls_context(cert, key),
+        require_starttls=True,
+        auth_users={"thidua": "mat-khau-dung"},
+    )
+    smtp = smtp_for(
+        sink.host, sink.port, security="starttls", username="thidua", password="mat-khau-dung", ca_file=str(cert)
+    )
     assert campaign.dispatch(NOW, smtp).totals.sent == EXPECTED
     assert len(sink.handler.accepted) == EXPECTED
 
 
 def test_refused_credentials_stop_the_pass_and_lose_nothing(campaign: Campaign, sinks, tls_files) -> None:
     cert, key = tls_files
-    sink = sinks(FaultInjectingHandler(), tls_context=server_tls_context(cert, key), require_starttls=True,
-                 auth_users={"thidua": "mat-khau-dung"})
+    sink = sinks(
+        FaultInjectingHandler(),
+        tls_context=server_tls_context(cert, key),
+        require_starttls=True,
+        auth_users={"thidua": "mat-khau-dung"},
+    )
     wrong = smtp_for(sink.host, sink.port, security="starttls", username="thidua", password="sai", ca_file=str(cert))
     with pytest.raises(service.SmtpRefused, match="từ chối phiên gửi"):
         campaign.dispatch(NOW, wrong)
@@ -131,15 +141,19 @@ def test_refused_credentials_stop_the_pass_and_lose_nothing(campaign: Campaign, 
     with session_scope(campaign.engine) as session:
         released = session.execute(select(AuditLog.after).where(AuditLog.action == "outbox.released")).scalars().all()
     assert sum(a["count"] for a in released) == EXPECTED
-    right = smtp_for(sink.host, sink.port, security="starttls", username="thidua", password="mat-khau-dung",
-                     ca_file=str(cert))
+    right = smtp_for(
+        sink.host, sink.port, security="starttls", username="thidua", password="mat-khau-dung", ca_file=str(cert)
+    )
     assert campaign.dispatch(NOW + timedelta(minutes=2), right).totals.sent == EXPECTED
 
 
 def test_every_outcome_is_recorded_on_both_databases(any_campaign: Campaign, sinks) -> None:
     """451 then success, 550, and a drop after DATA in one pass, on SQLite and PostgreSQL."""
-    sink = sinks(FaultInjectingHandler(fail_first=2, fail_code=451, drop_first=1, drop_at="DATA",
-                                       refuse_recipients={"bdh-d2-1@example.vn": 550}))
+    sink = sinks(
+        FaultInjectingHandler(
+            fail_first=2, fail_code=451, drop_first=1, drop_at="DATA", refuse_recipients={"bdh-d2-1@example.vn": 550}
+        )
+    )
     summary = any_campaign.dispatch(NOW, smtp_for(sink.host, sink.port))
     assert (summary.totals.failed, summary.totals.unknown) == (1, 1)
     assert statuses(any_campaign) == {"sent": EXPECTED - 2 + 1, "failed": 1, "unknown": 1}  # + the failure report

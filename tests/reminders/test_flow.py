@@ -1,4 +1,5 @@
 """The Prefect flow is a thin wrapper: one real run (Prefect's temporary server costs ~10 s to start)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Set-based planning, preview, claims and recovery against the database (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -25,12 +26,15 @@ def email(code: str) -> str:
 def test_plan_queues_the_current_rung_once_with_keys_built_in_sql(any_campaign) -> None:
     result = service.plan_due(any_campaign.engine, now=vn(3, 10))
     rows = any_campaign.outbox(kind="reminder")
-    expected = {reminder_key(any_campaign.assignment_id(code, "so-ket-dot-2"), "truoc-7-ngay:0", email(code))
-                for code in CDCS + DISTRICTS}
+    expected = {
+        reminder_key(any_campaign.assignment_id(code, "so-ket-dot-2"), "truoc-7-ngay:0", email(code))
+        for code in CDCS + DISTRICTS
+    }
     assert result.reminders == 8
     assert {r.key for r in rows} == expected
     assert {(r.rung, r.template, r.status, r.scheduled_at) for r in rows} == {
-        ("truoc-7-ngay:0", "reminder_upcoming", "pending", vn(3, 10, hour=8))}
+        ("truoc-7-ngay:0", "reminder_upcoming", "pending", vn(3, 10, hour=8))
+    }
     # Planning again, later the same day or on the next tick, adds nothing.
     assert service.plan_due(any_campaign.engine, now=vn(3, 10, hour=15)).reminders == 0
     assert len(any_campaign.outbox(kind="reminder")) == 8
@@ -44,8 +48,11 @@ def test_only_owing_active_units_with_addresses_are_planned(campaign) -> None:
     campaign.set_unit("BDH.D2.3", emails=["bdh-d2-3@example.vn", " Chu.Tich@Example.VN ", "BDH-D2-3@example.vn"])
     campaign.set_unit("BDH.D1", emails=[])
     with session_scope(campaign.engine) as session:
-        session.execute(update(service.A).where(service.A.c.id == campaign.assignment_id("BDH.D2", "so-ket-dot-2"))
-                        .values(active=False))
+        session.execute(
+            update(service.A)
+            .where(service.A.c.id == campaign.assignment_id("BDH.D2", "so-ket-dot-2"))
+            .values(active=False)
+        )
     service.plan_due(campaign.engine, now=vn(3, 10))
     recipients = sorted(r.recipient for r in campaign.outbox(kind="reminder"))
     assert recipients == sorted([email("BDH.D1.1"), email("BDH.D2.1"), email("BDH.D2.3"), "chu.tich@example.vn"])
@@ -79,8 +86,11 @@ def test_office_digest_once_per_working_day_after_its_time(campaign) -> None:
 
 def test_preview_lists_the_exact_dates_of_a_unit(campaign) -> None:
     preview = service.preview(campaign.engine, CODE, now=vn(1, 10, hour=12), days=30, unit_code="BDH.D1.1")
-    timeline = [(local(b.send_at), b.obligation_code, b.occurrence.occurrence_id)
-                for b in preview.batches if b.kind == "reminder"]
+    timeline = [
+        (local(b.send_at), b.obligation_code, b.occurrence.occurrence_id)
+        for b in preview.batches
+        if b.kind == "reminder"
+    ]
     assert timeline == [
         ("03/10/2023 08:00", "so-ket-dot-2", "truoc-7-ngay:0"),
         ("06/10/2023 08:00", "so-ket-dot-2", "truoc-3-ngay:0"),
@@ -110,8 +120,10 @@ def test_preview_sends_nothing_and_leaves_out_what_is_queued(campaign) -> None:
     assert campaign.outbox() == []
     # Now (09:00): today's office digest (due 08:00) and −7 of so-ket-dot-2 for 8 units; tomorrow 08:00: a digest.
     assert [(local(b.send_at), b.kind, b.mail_count) for b in before.batches] == [
-        ("03/10/2023 09:00", "office_digest", 1), ("03/10/2023 09:00", "reminder", 8),
-        ("04/10/2023 08:00", "office_digest", 1)]
+        ("03/10/2023 09:00", "office_digest", 1),
+        ("03/10/2023 09:00", "reminder", 8),
+        ("04/10/2023 08:00", "office_digest", 1),
+    ]
     service.plan_due(campaign.engine, now=vn(3, 10))
     after = service.preview(campaign.engine, CODE, now=vn(3, 10), days=1)
     assert [(b.kind, b.mail_count) for b in after.batches] == [("office_digest", 1)]
@@ -159,8 +171,11 @@ def test_expired_claims_come_back_or_become_unknown(any_campaign) -> None:
     statuses = {r.id: r.status for r in any_campaign.outbox()}
     assert statuses[handed] == "unknown" and all(statuses[i] == "pending" for i in never)
     with session_scope(any_campaign.engine) as session:
-        actions = session.execute(select(AuditLog.action, func.count()).where(AuditLog.action.in_(
-            ["outbox.unknown", "outbox.released"])).group_by(AuditLog.action)).all()
+        actions = session.execute(
+            select(AuditLog.action, func.count())
+            .where(AuditLog.action.in_(["outbox.unknown", "outbox.released"]))
+            .group_by(AuditLog.action)
+        ).all()
     assert dict((a, n) for a, n in actions) == {"outbox.unknown": 1, "outbox.released": 1}
     # A live claim is left alone.
     live = service.claim_batch(any_campaign.engine, owner="alive", now=vn(3, 10), limit=1)
@@ -179,7 +194,11 @@ def test_operator_resolves_unknown_rows(campaign) -> None:
     assert by_key[keys[0]].status == "pending" and by_key[keys[0]].message_id is None
     assert by_key[keys[1]].status == by_key[keys[2]].status == "sent"
     with session_scope(campaign.engine) as session:
-        actors = session.execute(select(AuditLog.actor).where(AuditLog.action.like("outbox.resolve_unknown%"))).scalars().all()
+        actors = (
+            session.execute(select(AuditLog.actor).where(AuditLog.action.like("outbox.resolve_unknown%")))
+            .scalars()
+            .all()
+        )
     assert actors == ["cli:ops"] * 3
     assert service.resolve_unknown(campaign.engine, action="resend", actor="cli:ops") == 0
 
@@ -190,10 +209,15 @@ def test_preview_due_now_is_exactly_what_planning_queues(campaign) -> None:
     totals: Counter = Counter()
     for now in (vn(3, 10), vn(11, 10), vn(12, 10, hour=12), vn(23, 10), vn(23, 10, hour=10)):
         preview = service.preview(campaign.engine, CODE, now=now, days=1)
-        due_now = {kind: sum(b.mail_count for b in preview.batches if b.kind == kind and b.send_at == now)
-                   for kind in ("reminder", "escalation", "office_digest")}
+        due_now = {
+            kind: sum(b.mail_count for b in preview.batches if b.kind == kind and b.send_at == now)
+            for kind in ("reminder", "escalation", "office_digest")
+        }
         planned = service.plan_due(campaign.engine, now=now)
         assert (planned.reminders, planned.escalations, planned.office_digests) == (
-            due_now["reminder"], due_now["escalation"], due_now["office_digest"]), local(now)
+            due_now["reminder"],
+            due_now["escalation"],
+            due_now["office_digest"],
+        ), local(now)
         totals.update(due_now)
     assert min(totals[kind] for kind in ("reminder", "escalation", "office_digest")) > 0

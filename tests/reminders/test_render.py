@@ -1,4 +1,5 @@
 """Templates and message composition: Vietnamese subjects, dd/mm/yyyy dates, link, Reply-To, Message-ID."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,19 +10,38 @@ import pytest
 from thidua.notifications.message import message_id_for
 from thidua.notifications.render import Renderer, TemplateRenderError, get_renderer
 from thidua.services.reminders import (
-    CampaignInfo, compose, failure_report_context, office_digest_context, parent_digest_context, reminder_context,
+    CampaignInfo,
+    compose,
+    failure_report_context,
+    office_digest_context,
+    parent_digest_context,
+    reminder_context,
 )
 from tests.reminders.conftest import parse, smtp_for, vn
 
 STRICT = get_renderer(strict=True)
-CAMPAIGN = CampaignInfo(1, "bd-2023", "Phong trào thi đua năm 2023", "Asia/Ho_Chi_Minh", "ban.cspl@ldld.binhdinh.vn",
-                        "Ban Chính sách pháp luật và Quan hệ lao động", True)
+CAMPAIGN = CampaignInfo(
+    1,
+    "bd-2023",
+    "Phong trào thi đua năm 2023",
+    "Asia/Ho_Chi_Minh",
+    "ban.cspl@ldld.binhdinh.vn",
+    "Ban Chính sách pháp luật và Quan hệ lao động",
+    True,
+)
 BASE = "https://thidua.ldld.binhdinh.vn"
 
 
 def reminder(today: date, **overrides):
-    values = dict(unit_name="CĐCS Công ty <Mẫu> & Cộng sự", obligation_title="Báo cáo sơ kết đợt 2",
-                  due_on=date(2023, 10, 10), today=today, assignment_id=42, base_url=BASE, returned=False)
+    values = dict(
+        unit_name="CĐCS Công ty <Mẫu> & Cộng sự",
+        obligation_title="Báo cáo sơ kết đợt 2",
+        due_on=date(2023, 10, 10),
+        today=today,
+        assignment_id=42,
+        base_url=BASE,
+        returned=False,
+    )
     values.update(overrides)
     return reminder_context(CAMPAIGN, **values)
 
@@ -29,7 +49,7 @@ def reminder(today: date, **overrides):
 def test_upcoming_reminder_reads_as_the_issue_asks() -> None:
     mail = STRICT.render("reminder_upcoming", reminder(date(2023, 10, 7)))
     assert mail.subject == "Còn 3 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"
-    assert "Còn 3 ngày nữa là đến hạn nộp \"Báo cáo sơ kết đợt 2\" (hạn 10/10/2023)" in mail.text
+    assert 'Còn 3 ngày nữa là đến hạn nộp "Báo cáo sơ kết đợt 2" (hạn 10/10/2023)' in mail.text
     assert f"{BASE}/don-vi/nghia-vu/42" in mail.text and f'href="{BASE}/don-vi/nghia-vu/42"' in mail.html
     assert "Kính gửi CĐCS Công ty <Mẫu> & Cộng sự," in mail.text  # plain text is not escaped
     assert "CĐCS Công ty &lt;Mẫu&gt; &amp; Cộng sự" in mail.html  # HTML is
@@ -51,12 +71,34 @@ def test_overdue_reminder_mentions_the_escalation() -> None:
 
 def test_parent_digest_lists_each_overdue_child_once() -> None:
     children = [
-        SimpleNamespace(name="CĐCS Mẫu 1-1", code="BDH.D1.1", title="Báo cáo sơ kết đợt 2", due_on=date(2023, 10, 10), status="chua_gui", id=5),
-        SimpleNamespace(name="CĐCS Mẫu 1-1", code="BDH.D1.1", title="Đề xuất khen thưởng sơ kết đợt 2", due_on=date(2023, 10, 20), status="chua_gui", id=9),
-        SimpleNamespace(name="CĐCS Mẫu 1-3", code="BDH.D1.3", title="Báo cáo sơ kết đợt 2", due_on=date(2023, 10, 10), status="tra_lai", id=7),
+        SimpleNamespace(
+            name="CĐCS Mẫu 1-1",
+            code="BDH.D1.1",
+            title="Báo cáo sơ kết đợt 2",
+            due_on=date(2023, 10, 10),
+            status="chua_gui",
+            id=5,
+        ),
+        SimpleNamespace(
+            name="CĐCS Mẫu 1-1",
+            code="BDH.D1.1",
+            title="Đề xuất khen thưởng sơ kết đợt 2",
+            due_on=date(2023, 10, 20),
+            status="chua_gui",
+            id=9,
+        ),
+        SimpleNamespace(
+            name="CĐCS Mẫu 1-3",
+            code="BDH.D1.3",
+            title="Báo cáo sơ kết đợt 2",
+            due_on=date(2023, 10, 10),
+            status="tra_lai",
+            id=7,
+        ),
     ]
-    context = parent_digest_context(CAMPAIGN, parent_name="LĐLĐ huyện Thử Nghiệm 1", children=children,
-                                    today=date(2023, 10, 23), base_url=BASE)
+    context = parent_digest_context(
+        CAMPAIGN, parent_name="LĐLĐ huyện Thử Nghiệm 1", children=children, today=date(2023, 10, 23), base_url=BASE
+    )
     mail = STRICT.render("digest_parent", context)
     assert mail.subject == "2 đơn vị trực thuộc quá hạn nộp báo cáo (23/10/2023)"
     assert "- CĐCS Mẫu 1-1 (BDH.D1.1): Báo cáo sơ kết đợt 2, hạn 10/10/2023, quá hạn 13 ngày" in mail.text
@@ -66,8 +108,10 @@ def test_parent_digest_lists_each_overdue_child_once() -> None:
 
 
 def test_unknown_template_falls_back_to_generic() -> None:
-    mail = STRICT.render("dang-nhap", {"subject": "Liên kết đăng nhập", "body": "Dòng một.\n\nDòng hai.",
-                                       "link": f"{BASE}/dang-nhap/abc"})
+    mail = STRICT.render(
+        "dang-nhap",
+        {"subject": "Liên kết đăng nhập", "body": "Dòng một.\n\nDòng hai.", "link": f"{BASE}/dang-nhap/abc"},
+    )
     assert mail.subject == "Liên kết đăng nhập"
     assert "Dòng một.\n\nDòng hai." in mail.text and f"Xem chi tiết: {BASE}/dang-nhap/abc" in mail.text
     assert "<p>Dòng hai.</p>" in mail.html
@@ -104,9 +148,18 @@ def test_composed_message_headers() -> None:
     smtp = smtp_for("127.0.0.1", 25)
     key = "rem:42:truoc-3-ngay:0:cdcs@example.vn"
     message, message_id = compose(
-        key=key, recipient="cdcs@example.vn", display_name='CĐCS "Mẫu", Bình Định', template="reminder_upcoming",
-        context=reminder(date(2023, 10, 7)), reply_to=CAMPAIGN.owner_email, smtp=smtp, mail_domain="thidua.test",
-        now=vn(7, 10, hour=8), kind="reminder", renderer=STRICT)
+        key=key,
+        recipient="cdcs@example.vn",
+        display_name='CĐCS "Mẫu", Bình Định',
+        template="reminder_upcoming",
+        context=reminder(date(2023, 10, 7)),
+        reply_to=CAMPAIGN.owner_email,
+        smtp=smtp,
+        mail_domain="thidua.test",
+        now=vn(7, 10, hour=8),
+        kind="reminder",
+        renderer=STRICT,
+    )
     parsed = parse(message.raw)
     assert message.recipients == ["cdcs@example.vn"] and message.sender == smtp.sender
     assert parsed["Subject"] == "Còn 3 ngày: Báo cáo sơ kết đợt 2 hạn 10/10/2023"
@@ -122,6 +175,16 @@ def test_composed_message_headers() -> None:
 
 def test_bad_recipient_is_refused_when_composing() -> None:
     with pytest.raises(ValueError):
-        compose(key="k", recipient="khong hop le@x", display_name="", template="reminder_upcoming",
-                context=reminder(date(2023, 10, 7)), reply_to=None, smtp=smtp_for("127.0.0.1", 25),
-                mail_domain="thidua.test", now=vn(7, 10), kind="reminder", renderer=STRICT)
+        compose(
+            key="k",
+            recipient="khong hop le@x",
+            display_name="",
+            template="reminder_upcoming",
+            context=reminder(date(2023, 10, 7)),
+            reply_to=None,
+            smtp=smtp_for("127.0.0.1", 25),
+            mail_domain="thidua.test",
+            now=vn(7, 10),
+            kind="reminder",
+            renderer=STRICT,
+        )

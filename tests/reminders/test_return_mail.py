@@ -1,5 +1,6 @@
 """Issue 11 point 2: returning a report mails the unit at once — the reviewer's comment and a signed link —
 and nobody is mailed about their own action."""
+
 from __future__ import annotations
 
 from thidua.notifications.sink import FaultInjectingHandler
@@ -12,11 +13,27 @@ COMMENT = "Số đoàn viên mới chưa khớp sổ sách, đề nghị kiểm 
 
 def returned(campaign: Campaign, reviewer_actor: str = "huyen1@example.vn") -> None:
     with session_scope(campaign.engine) as session:
-        submit_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="nguoi-gui@example.vn", now=vn(5, 6, hour=9))
+        submit_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            raw={"so_sang_kien": 3, "so_doan_vien_moi": 4},
+            actor="nguoi-gui@example.vn",
+            now=vn(5, 6, hour=9),
+        )
     with session_scope(campaign.engine) as session:
-        review_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      reviewer_code="BDH.D1", accept=False, actor=reviewer_actor, comment=COMMENT, now=vn(5, 6, hour=10))
+        review_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            reviewer_code="BDH.D1",
+            accept=False,
+            actor=reviewer_actor,
+            comment=COMMENT,
+            now=vn(5, 6, hour=10),
+        )
 
 
 def test_a_returned_report_mails_the_unit_with_the_comment_and_a_signed_link(any_campaign: Campaign, sinks) -> None:

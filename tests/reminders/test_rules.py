@@ -1,4 +1,5 @@
 """Pure rules: working calendar, ladder expansion, the current occurrence, wording, keys (no database)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -7,8 +8,17 @@ import pytest
 
 from thidua.models.clock import local_to_utc
 from thidua.models.reminders import (
-    LAST_OCCURRENCE_GRACE, Phase, current_occurrence, deadline_phrase, escalation_key, expand_rungs,
-    is_plausible_email, office_digest_due, office_digest_period, reminder_key, schedule,
+    LAST_OCCURRENCE_GRACE,
+    Phase,
+    current_occurrence,
+    deadline_phrase,
+    escalation_key,
+    expand_rungs,
+    is_plausible_email,
+    office_digest_due,
+    office_digest_period,
+    reminder_key,
+    schedule,
 )
 from thidua.models.spec.reminders import CalendarSpec, Ladder, Rung
 from thidua.models.workcalendar import WorkingCalendar, adjust_deadline
@@ -21,13 +31,18 @@ TZ = "Asia/Ho_Chi_Minh"
 HOLIDAYS = load_holidays(CONFIG_DIR / "calendars" / "vn_holidays.yaml")
 CALENDAR = WorkingCalendar(CalendarSpec(), HOLIDAYS)
 # The ladder of the Bình Định 2023 campaign file.
-MAC_DINH = Ladder(code="mac-dinh", name="Thang nhắc mặc định", send_time="08:00", rungs=[
-    Rung(code="truoc-7-ngay", offset_days=-7),
-    Rung(code="truoc-3-ngay", offset_days=-3),
-    Rung(code="truoc-1-ngay", offset_days=-1),
-    Rung(code="qua-han-1-ngay", offset_days=1, escalate=True),
-    Rung(code="qua-han-nhac-lai", offset_days=4, repeat_every_days=3, until_offset_days=31, escalate=True),
-])
+MAC_DINH = Ladder(
+    code="mac-dinh",
+    name="Thang nhắc mặc định",
+    send_time="08:00",
+    rungs=[
+        Rung(code="truoc-7-ngay", offset_days=-7),
+        Rung(code="truoc-3-ngay", offset_days=-3),
+        Rung(code="truoc-1-ngay", offset_days=-1),
+        Rung(code="qua-han-1-ngay", offset_days=1, escalate=True),
+        Rung(code="qua-han-nhac-lai", offset_days=4, repeat_every_days=3, until_offset_days=31, escalate=True),
+    ],
+)
 
 
 def when(text: str) -> datetime:
@@ -35,19 +50,24 @@ def when(text: str) -> datetime:
 
 
 def timeline(due_on: date, ladder: Ladder = MAC_DINH, **kwargs) -> list[tuple[str, str]]:
-    return [(o.occurrence_id, o.send_local.strftime("%a %d/%m/%Y %H:%M"))
-            for o in schedule(ladder, due_on, CALENDAR, TZ, **kwargs)]
+    return [
+        (o.occurrence_id, o.send_local.strftime("%a %d/%m/%Y %H:%M"))
+        for o in schedule(ladder, due_on, CALENDAR, TZ, **kwargs)
+    ]
 
 
 # --- working calendar --------------------------------------------------------------------------------
-@pytest.mark.parametrize("moment, slot", [
-    ("03/10/2023 08:00", "03/10/2023 08:00"),  # Tuesday, inside working hours
-    ("03/10/2023 06:15", "03/10/2023 07:30"),  # before opening → opening of the same day
-    ("03/10/2023 17:00", "04/10/2023 07:30"),  # closing time is already outside
-    ("07/10/2023 08:00", "09/10/2023 07:30"),  # Saturday → Monday
-    ("31/08/2023 18:00", "05/09/2023 07:30"),  # Quốc khánh 2023: Fri 1/9 – Mon 4/9 off
-    ("07/02/2024 17:30", "15/02/2024 07:30"),  # Tết Giáp Thìn 8/2 – 14/2/2024
-])
+@pytest.mark.parametrize(
+    "moment, slot",
+    [
+        ("03/10/2023 08:00", "03/10/2023 08:00"),  # Tuesday, inside working hours
+        ("03/10/2023 06:15", "03/10/2023 07:30"),  # before opening → opening of the same day
+        ("03/10/2023 17:00", "04/10/2023 07:30"),  # closing time is already outside
+        ("07/10/2023 08:00", "09/10/2023 07:30"),  # Saturday → Monday
+        ("31/08/2023 18:00", "05/09/2023 07:30"),  # Quốc khánh 2023: Fri 1/9 – Mon 4/9 off
+        ("07/02/2024 17:30", "15/02/2024 07:30"),  # Tết Giáp Thìn 8/2 – 14/2/2024
+    ],
+)
 def test_next_working_slot(moment: str, slot: str) -> None:
     assert CALENDAR.next_working_slot(when(moment)) == when(slot)
 
@@ -55,7 +75,8 @@ def test_next_working_slot(moment: str, slot: str) -> None:
 def test_working_hours_and_days_are_configurable() -> None:
     saturday_mornings = WorkingCalendar(
         CalendarSpec(working_hours_start="08:00", working_hours_end="11:30", working_days=[1, 2, 3, 4, 5, 6]),
-        frozenset())
+        frozenset(),
+    )
     assert saturday_mornings.next_working_slot(when("06/10/2023 11:30")) == when("07/10/2023 08:00")
     assert saturday_mornings.next_working_slot(when("07/10/2023 07:00")) == when("07/10/2023 08:00")
 
@@ -63,7 +84,9 @@ def test_working_hours_and_days_are_configurable() -> None:
 def test_deadline_on_a_holiday_is_kept_or_moved_as_the_file_says() -> None:
     national_day = date(2023, 9, 2)
     assert adjust_deadline(national_day, CalendarSpec(deadline_on_holiday="keep"), HOLIDAYS) == national_day
-    assert adjust_deadline(national_day, CalendarSpec(deadline_on_holiday="next_working_day"), HOLIDAYS) == date(2023, 9, 5)
+    assert adjust_deadline(national_day, CalendarSpec(deadline_on_holiday="next_working_day"), HOLIDAYS) == date(
+        2023, 9, 5
+    )
 
 
 # --- ladder expansion ----------------------------------------------------------------------------------
@@ -133,7 +156,9 @@ def test_every_planned_send_of_a_year_is_on_a_working_day_at_send_time() -> None
 
 
 def test_a_reminder_before_the_deadline_never_moves_past_it() -> None:
-    ladder = Ladder(code="l", name="l", rungs=[Rung(code="truoc-1-ngay", offset_days=-1), Rung(code="hom-nay", offset_days=0)])
+    ladder = Ladder(
+        code="l", name="l", rungs=[Rung(code="truoc-1-ngay", offset_days=-1), Rung(code="hom-nay", offset_days=0)]
+    )
     # Due Sun 11/06/2023: −1 (Sat) and 0 (Sun) would move to Monday, after the deadline → Friday instead,
     # where they meet; the later rung wins.
     assert timeline(date(2023, 6, 11), ladder) == [("hom-nay:0", "Fri 09/06/2023 08:00")]
@@ -141,7 +166,9 @@ def test_a_reminder_before_the_deadline_never_moves_past_it() -> None:
 
 def test_no_reminder_before_the_obligation_opens() -> None:
     # de-xuat-khen-thuong-dot-2 opens 01/10/2023, due Fri 20/10: a −30 rung would fall on 20/09.
-    ladder = Ladder(code="l", name="l", rungs=[Rung(code="truoc-30", offset_days=-30), Rung(code="truoc-7", offset_days=-7)])
+    ladder = Ladder(
+        code="l", name="l", rungs=[Rung(code="truoc-30", offset_days=-30), Rung(code="truoc-7", offset_days=-7)]
+    )
     assert timeline(date(2023, 10, 20), ladder, not_before=date(2023, 10, 1)) == [("truoc-7:0", "Fri 13/10/2023 08:00")]
 
 
@@ -183,8 +210,16 @@ def test_phase_and_escalation_of_occurrences() -> None:
 
 
 # --- wording, digests, keys ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("days, phrase", [(7, "Còn 7 ngày"), (1, "Còn 1 ngày"), (0, "Hôm nay là hạn cuối"),
-                                          (-1, "Quá hạn 1 ngày"), (-16, "Quá hạn 16 ngày")])
+@pytest.mark.parametrize(
+    "days, phrase",
+    [
+        (7, "Còn 7 ngày"),
+        (1, "Còn 1 ngày"),
+        (0, "Hôm nay là hạn cuối"),
+        (-1, "Quá hạn 1 ngày"),
+        (-16, "Quá hạn 16 ngày"),
+    ],
+)
 def test_deadline_phrase(days: int, phrase: str) -> None:
     assert deadline_phrase(days) == phrase
 
@@ -207,9 +242,18 @@ def test_keys_normalise_the_address() -> None:
     assert escalation_key(1, 3, date(2023, 10, 11), "D1@x.vn") == "esc:1:3:20231011:d1@x.vn"
 
 
-@pytest.mark.parametrize("address, ok", [
-    ("cdcs.1@ldld.binhdinh.vn", True), ("a+b@x.vn", True), ("khong-co-a-cong.vn", False), ("a@b", False),
-    ("a b@x.vn", False), ("thư@x.vn", False), ("a@@x.vn", False), ("x" * 150 + "@x.vn", False),
-])
+@pytest.mark.parametrize(
+    "address, ok",
+    [
+        ("cdcs.1@ldld.binhdinh.vn", True),
+        ("a+b@x.vn", True),
+        ("khong-co-a-cong.vn", False),
+        ("a@b", False),
+        ("a b@x.vn", False),
+        ("thư@x.vn", False),
+        ("a@@x.vn", False),
+        ("x" * 150 + "@x.vn", False),
+    ],
+)
 def test_plausible_email(address: str, ok: bool) -> None:
     assert is_plausible_email(address) is ok

@@ -1,4 +1,5 @@
 """The embedded clock: one dispatcher per database through a lease; APScheduler ticks; `thidua serve` / `sink`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,10 @@ def test_lease_is_held_by_one_process_at_a_time(engine) -> None:
 def test_two_clocks_on_one_database_dispatch_once(campaign, settings, sinks) -> None:
     sink = sinks(FaultInjectingHandler())
     smtp = smtp_for(sink.host, sink.port)
-    first, second = DispatchClock(campaign.engine, settings, smtp=smtp), DispatchClock(campaign.engine, settings, smtp=smtp)
+    first, second = (
+        DispatchClock(campaign.engine, settings, smtp=smtp),
+        DispatchClock(campaign.engine, settings, smtp=smtp),
+    )
     summary = asyncio.run(first.tick(vn(3, 10)))
     assert summary is not None and summary.totals.sent == 9
     assert asyncio.run(second.tick(vn(3, 10))) is None
@@ -70,13 +74,22 @@ def test_apscheduler_ticks_and_releases_the_lease(engine, settings) -> None:
 @pytest.mark.slow
 def test_serve_with_sink_starts_and_stops_cleanly(settings) -> None:
     port = free_port()
-    env = {**os.environ, "THIDUA_DATA_DIR": str(settings.data_dir), "THIDUA_SMTP_PORT": str(port),
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "THIDUA_DATA_DIR": str(settings.data_dir),
+        "THIDUA_SMTP_PORT": str(port),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     env.pop("THIDUA_DATABASE_URL", None)
     web_port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "thidua.cli.main", "serve", "--sink", "--port", str(web_port)],
-                             cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "thidua.cli.main", "serve", "--sink", "--port", str(web_port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         lines = []

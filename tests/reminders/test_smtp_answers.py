@@ -1,5 +1,6 @@
 """When a pass stops early the operator is told why: what the SMTP server answered (a 451 to everything is not
 "could not connect"), or that nothing answered."""
+
 from __future__ import annotations
 
 from typer.testing import CliRunner

@@ -1,4 +1,5 @@
 """Ladder and calendar entries of the campaign file: invalid ones are rejected with file, line and field."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,9 @@ def test_the_real_campaign_file_is_valid() -> None:
 
 
 def test_escalating_before_the_deadline_is_rejected() -> None:
-    [problem] = problems("{code: truoc-1-ngay, offset_days: -1}", "{code: truoc-1-ngay, offset_days: -1, escalate: true}")
+    [problem] = problems(
+        "{code: truoc-1-ngay, offset_days: -1}", "{code: truoc-1-ngay, offset_days: -1, escalate: true}"
+    )
     assert problem.file == FILE
     assert problem.field == "reminder_ladders[0].rungs[2].escalate"
     assert problem.line == line_of("{code: truoc-1-ngay")
@@ -45,8 +48,10 @@ def test_send_time_outside_working_hours_is_rejected() -> None:
 
 def test_two_rungs_on_the_same_day_are_rejected() -> None:
     # The repeating rung reaches +7, +10, ...; a separate +10 rung would meet it.
-    [problem] = problems("{code: qua-han-1-ngay, offset_days: 1, escalate: true}",
-                         "{code: qua-han-1-ngay, offset_days: 10, escalate: true}")
+    [problem] = problems(
+        "{code: qua-han-1-ngay, offset_days: 1, escalate: true}",
+        "{code: qua-han-1-ngay, offset_days: 10, escalate: true}",
+    )
     assert problem.field == "reminder_ladders[0].rungs[4]"
     assert "cùng rơi vào ngày +10" in problem.message
 
@@ -78,7 +83,8 @@ def test_unknown_time_zone_is_rejected() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     text = TEXT.replace('send_time: "08:00"', 'send_time: "05:00"').replace(
-        "timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus")
+        "timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus"
+    )
     with pytest.raises(SpecError) as caught:
         validate_campaign_text(text, FILE)
     assert sorted(p.field for p in caught.value.problems) == ["reminder_ladders[0].send_time", "timezone"]
@@ -93,7 +99,9 @@ def test_loading_a_bad_ladder_changes_nothing(campaign) -> None:
         campaign.reload()
     [problem] = caught.value.problems
     assert (problem.file, problem.field) == (str(campaign.path), "reminder_ladders[0].send_time")
-    assert problem.line == line_of('send_time: "08:00"', campaign.path.read_text(encoding="utf-8").replace('"19:00"', '"08:00"'))
+    assert problem.line == line_of(
+        'send_time: "08:00"', campaign.path.read_text(encoding="utf-8").replace('"19:00"', '"08:00"')
+    )
     # The plan in the database still has the old ladder: the −7 reminder goes at 08:00.
     service.plan_due(campaign.engine, now=vn(3, 10))
     assert {r.scheduled_at for r in campaign.outbox(kind="reminder")} == {vn(3, 10, hour=8)}

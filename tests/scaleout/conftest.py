@@ -1,5 +1,6 @@
 """Fixtures of the scale-out suite: a Bình Định-shaped tree of a few thousand CĐCS inserted with Core (the
 ORM factories would take too long at this size), the real 2023 campaign over it, and a counting SMTP sink."""
+
 from __future__ import annotations
 
 import shutil
@@ -34,10 +35,20 @@ def insert_tree(engine: Engine, *, districts: int, cdcs_per_district: int) -> in
     def add(code: str, name: str, level: str, parent: dict | None, sector: str | None = None) -> dict:
         unit_id = len(rows) + 1
         path = (parent["path"] if parent else "") + f"{unit_id:08d}."
-        row = {"id": unit_id, "code": code, "name": name, "level_code": level,
-               "parent_id": parent["id"] if parent else None, "path": path, "depth": path.count(".") - 1,
-               "sector": sector, "emails": [f"{code.lower().replace('.', '-')}@example.vn"], "active": True,
-               "cluster": None, "updated_at": now}
+        row = {
+            "id": unit_id,
+            "code": code,
+            "name": name,
+            "level_code": level,
+            "parent_id": parent["id"] if parent else None,
+            "path": path,
+            "depth": path.count(".") - 1,
+            "sector": sector,
+            "emails": [f"{code.lower().replace('.', '-')}@example.vn"],
+            "active": True,
+            "cluster": None,
+            "updated_at": now,
+        }
         rows.append(row)
         return row
 
@@ -76,8 +87,16 @@ def counting_sink() -> Iterator[RunningSink]:
 
 
 def smtp_for(sink: RunningSink, **overrides) -> SmtpSettings:  # noqa: ANN003
-    options = dict(host=sink.host, port=sink.port, sender="thidua@ldld.binhdinh.vn",
-                   sender_name="Hệ thống thi đua LĐLĐ tỉnh", timeout_s=10.0, connections=2,
-                   backoff_base_s=0.01, backoff_max_s=0.05, local_hostname="worker.thidua.test")
+    options = dict(
+        host=sink.host,
+        port=sink.port,
+        sender="thidua@ldld.binhdinh.vn",
+        sender_name="Hệ thống thi đua LĐLĐ tỉnh",
+        timeout_s=10.0,
+        connections=2,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+        local_hostname="worker.thidua.test",
+    )
     options.update(overrides)
     return SmtpSettings(**options)

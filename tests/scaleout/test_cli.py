@@ -1,4 +1,5 @@
 """`thidua scaleout …`: refusals that keep one clock, checks, migrations, and a dispatch pass with a worker."""
+
 from __future__ import annotations
 
 import re
@@ -53,14 +54,18 @@ def test_serve_keeps_a_single_clock(cli, engine: Engine, monkeypatch: pytest.Mon
 
     _embedded(monkeypatch, False)
     with Session(engine) as session, session.begin():  # a `thidua serve` elsewhere is ticking on this database
-        session.execute(insert(Lease).values(name="dispatcher", holder="may-chu-cu:4242:ab12",
-                                             expires_at=utcnow() + timedelta(minutes=3)))
+        session.execute(
+            insert(Lease).values(
+                name="dispatcher", holder="may-chu-cu:4242:ab12", expires_at=utcnow() + timedelta(minutes=3)
+            )
+        )
     out = cli("serve", code=1)
     assert "đồng hồ nhúng của tiến trình may-chu-cu:4242:ab12 (thidua serve) đang gửi nhắc việc" in out
 
 
-def test_serve_refuses_several_workers_on_sqlite_and_needs_a_prefect_server(cli, engine: Engine,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_several_workers_on_sqlite_and_needs_a_prefect_server(
+    cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _embedded(monkeypatch, False)
     assert "SQLite chỉ cho một giao dịch ghi" in cli("serve", "--workers", "2", code=1)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
@@ -94,8 +99,9 @@ def test_deployments_lists_what_serve_registers(cli, engine: Engine, tmp_path: P
     assert "số tiến trình gửi phải từ 1 đến 64 (nhận 99)" in cli("deployments", "--workers", "99", code=1)
 
 
-def test_dispatch_workers_sends_the_pass_and_reports_each_worker(cli, engine: Engine, tmp_path: Path,
-                                                                 counting_sink: RunningSink) -> None:
+def test_dispatch_workers_sends_the_pass_and_reports_each_worker(
+    cli, engine: Engine, tmp_path: Path, counting_sink: RunningSink
+) -> None:
     insert_tree(engine, districts=2, cdcs_per_district=3)
     load_bd_campaign(engine, tmp_path)
     out = cli("dispatch-workers", "1", "--now", "03/10/2023 09:00")

@@ -1,4 +1,5 @@
 """The scale-out deployments, built without any Prefect server: names, schedules, parameters, one clock."""
+
 from __future__ import annotations
 
 import importlib
@@ -38,16 +39,19 @@ def _assert_runnable(deployment) -> None:  # noqa: ANN001
 
 
 def _one_at_a_time(deployment) -> bool:  # noqa: ANN001
-    return (deployment.concurrency_limit == 1
-            and deployment.concurrency_options.collision_strategy.value == "CANCEL_NEW")
+    return deployment.concurrency_limit == 1 and deployment.concurrency_options.collision_strategy.value == "CANCEL_NEW"
 
 
 def test_one_worker_deployments_schedule_each_job_once_in_local_time() -> None:
     options = DeploymentOptions(campaigns=("bd-2023", "kh-2024"), dispatch_every_s=120, timezone=TZ)
     deployments = _by_name(build_deployments(options))
 
-    assert set(deployments) == {"gui-nhac-viec/theo-lich", "tong-hop-khi-het-han/theo-lich",
-                                "tong-hop-bao-cao-dot/theo-yeu-cau", "dong-cua-so-de-nghi-khen-thuong/hang-ngay"}
+    assert set(deployments) == {
+        "gui-nhac-viec/theo-lich",
+        "tong-hop-khi-het-han/theo-lich",
+        "tong-hop-bao-cao-dot/theo-yeu-cau",
+        "dong-cua-so-de-nghi-khen-thuong/hang-ngay",
+    }
     for deployment in deployments.values():
         _assert_runnable(deployment)
         assert deployment.tags == ["thidua"]
@@ -66,7 +70,9 @@ def test_one_worker_deployments_schedule_each_job_once_in_local_time() -> None:
 
     windows = deployments["dong-cua-so-de-nghi-khen-thuong/hang-ngay"]
     assert sorted((s.schedule.cron, s.schedule.timezone, s.parameters["campaign_code"]) for s in windows.schedules) == [
-        ("0 7 * * *", TZ, "bd-2023"), ("0 7 * * *", TZ, "kh-2024")]
+        ("0 7 * * *", TZ, "bd-2023"),
+        ("0 7 * * *", TZ, "kh-2024"),
+    ]
     assert _one_at_a_time(windows)
 
 
@@ -94,19 +100,32 @@ def test_parallel_dispatch_replaces_the_single_dispatcher_and_keeps_one_clock() 
 
 
 def test_options_follow_the_settings() -> None:
-    options = DeploymentOptions.from_settings(Settings(tick_seconds=300, timezone="Asia/Bangkok"),
-                                              dispatch_workers=3, campaigns=("bd-2023",))
+    options = DeploymentOptions.from_settings(
+        Settings(tick_seconds=300, timezone="Asia/Bangkok"), dispatch_workers=3, campaigns=("bd-2023",)
+    )
     assert (options.dispatch_every_s, options.timezone, options.dispatch_workers, options.campaigns) == (
-        300, "Asia/Bangkok", 3, ("bd-2023",))
+        300,
+        "Asia/Bangkok",
+        3,
+        ("bd-2023",),
+    )
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (DeploymentOptions(dispatch_workers=0), "số tiến trình gửi phải từ 1 đến 64 (nhận 0)"),
-    (DeploymentOptions(dispatch_every_s=5), "chu kỳ gửi nhắc việc tối thiểu 10 giây (nhận 5)"),
-    (DeploymentOptions(consolidate_cron="mỗi giờ"), "lịch cron không hợp lệ cho tổng hợp báo cáo đến hạn: 'mỗi giờ'"),
-    (DeploymentOptions(campaigns=("bd-2023",), nominations_cron="0 25 * * *"),
-     "lịch cron không hợp lệ cho chuyển danh sách đề nghị khen thưởng: '0 25 * * *'"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (DeploymentOptions(dispatch_workers=0), "số tiến trình gửi phải từ 1 đến 64 (nhận 0)"),
+        (DeploymentOptions(dispatch_every_s=5), "chu kỳ gửi nhắc việc tối thiểu 10 giây (nhận 5)"),
+        (
+            DeploymentOptions(consolidate_cron="mỗi giờ"),
+            "lịch cron không hợp lệ cho tổng hợp báo cáo đến hạn: 'mỗi giờ'",
+        ),
+        (
+            DeploymentOptions(campaigns=("bd-2023",), nominations_cron="0 25 * * *"),
+            "lịch cron không hợp lệ cho chuyển danh sách đề nghị khen thưởng: '0 25 * * *'",
+        ),
+    ],
+)
 def test_bad_options_are_refused_with_what_and_which_value(options: DeploymentOptions, message: str) -> None:
     with pytest.raises(DeploymentConfigError) as caught:
         build_deployments(options)
@@ -124,8 +143,18 @@ def test_the_prefect_server_scheduler_can_bulk_insert_flow_runs_under_sqlalchemy
     flow_id, run_id = uuid.uuid4(), uuid.uuid4()
     with Session(engine) as session:
         session.execute(insert(orm_models.Flow), [{"id": flow_id, "name": "gui-nhac-viec"}])
-        session.execute(insert(orm_models.FlowRun), [{
-            "id": run_id, "flow_id": flow_id, "name": "lan-chay", "state": {"type": "SCHEDULED"},
-            "state_type": "SCHEDULED", "state_name": "Scheduled"}])
+        session.execute(
+            insert(orm_models.FlowRun),
+            [
+                {
+                    "id": run_id,
+                    "flow_id": flow_id,
+                    "name": "lan-chay",
+                    "state": {"type": "SCHEDULED"},
+                    "state_type": "SCHEDULED",
+                    "state_name": "Scheduled",
+                }
+            ],
+        )
         stored = session.execute(select(orm_models.FlowRun.state_name, orm_models.FlowRun.state_id)).one()
     assert tuple(stored) == ("Scheduled", None)  # the state row is Prefect's next statement, as before 2.1

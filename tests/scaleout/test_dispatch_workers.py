@@ -1,4 +1,5 @@
 """Several dispatch processes on one database: every due reminder sent exactly once, none lost."""
+
 from __future__ import annotations
 
 import email
@@ -39,16 +40,19 @@ def _claims(engine: Engine) -> list[tuple[str, list[int]]]:
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_four_worker_processes_send_each_due_reminder_exactly_once(pg_engine: Engine, tmp_path: Path,
-                                                                   counting_sink: RunningSink) -> None:
+def test_four_worker_processes_send_each_due_reminder_exactly_once(
+    pg_engine: Engine, tmp_path: Path, counting_sink: RunningSink
+) -> None:
     insert_tree(pg_engine, districts=25, cdcs_per_district=100)
     load_bd_campaign(pg_engine, tmp_path)
     settings = Settings(data_dir=tmp_path / "data", database_url=_url(pg_engine), dispatch_batch_size=100)
 
     started = time.perf_counter()
     summary = run_dispatch_workers(settings, 4, now=ROUND_2_MINUS_7, smtp=smtp_for(counting_sink))
-    print(f"4 workers: {summary.totals.sent} mails in {summary.seconds:.1f} s of sending "
-          f"({time.perf_counter() - started:.1f} s with planning and process start-up)")
+    print(
+        f"4 workers: {summary.totals.sent} mails in {summary.seconds:.1f} s of sending "
+        f"({time.perf_counter() - started:.1f} s with planning and process start-up)"
+    )
 
     assert summary.failed_workers == [] and not summary.stopped_early
     with Session(pg_engine) as session:
@@ -83,8 +87,9 @@ def test_a_pool_on_sqlite_is_refused_and_changes_nothing(engine: Engine, setting
         run_dispatch_workers(settings, 0, now=ROUND_2_MINUS_7)
 
 
-def test_one_worker_process_on_sqlite_sends_the_wave(engine: Engine, settings: Settings, tmp_path: Path,
-                                                      counting_sink: RunningSink) -> None:
+def test_one_worker_process_on_sqlite_sends_the_wave(
+    engine: Engine, settings: Settings, tmp_path: Path, counting_sink: RunningSink
+) -> None:
     insert_tree(engine, districts=2, cdcs_per_district=5)
     load_bd_campaign(engine, tmp_path)
     summary = run_dispatch_workers(settings, 1, now=ROUND_2_MINUS_7, smtp=smtp_for(counting_sink))
@@ -99,14 +104,21 @@ def test_one_worker_process_on_sqlite_sends_the_wave(engine: Engine, settings: S
 
 def test_workers_that_cannot_reach_the_database_stop_the_pool_before_anything_is_sent(tmp_path: Path) -> None:
     broken = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'missing' / 'thidua.db'}")
-    job = _Job(broken.model_dump(), smtp=None, now=ROUND_2_MINUS_7, campaign_id=None, batch_size=None,  # type: ignore[arg-type]
-               lease_s=60)
+    job = _Job(
+        broken.model_dump(),
+        smtp=None,
+        now=ROUND_2_MINUS_7,
+        campaign_id=None,
+        batch_size=None,  # type: ignore[arg-type]
+        lease_s=60,
+    )
     with pytest.raises(WorkerPoolError, match="không khởi động được.*không kết nối được cơ sở dữ liệu"):
         _run_pool(job, 2, start_timeout_s=60)
 
 
-def test_failures_of_the_wave_are_reported_to_the_office_once_after_the_workers(engine: Engine, settings: Settings,
-                                                                                 tmp_path: Path) -> None:
+def test_failures_of_the_wave_are_reported_to_the_office_once_after_the_workers(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
     from thidua.notifications.sink import FaultInjectingHandler, start_sink
 
     insert_tree(engine, districts=1, cdcs_per_district=4)
@@ -120,6 +132,9 @@ def test_failures_of_the_wave_are_reported_to_the_office_once_after_the_workers(
     with Session(engine) as session:
         reports = session.execute(select(O.c.recipient, O.c.status).where(O.c.kind == "failure_report")).all()
     assert [tuple(r) for r in reports] == [("ban.cspl@ldld.binhdinh.vn", "sent")]
-    office = [email.message_from_bytes(m.content, policy=email.policy.default)
-              for m in sink.handler.accepted if m.rcpt_tos == ["ban.cspl@ldld.binhdinh.vn"]]
+    office = [
+        email.message_from_bytes(m.content, policy=email.policy.default)
+        for m in sink.handler.accepted
+        if m.rcpt_tos == ["ban.cspl@ldld.binhdinh.vn"]
+    ]
     assert any("bdh-d1-2@example.vn" in m.get_body(preferencelist=("plain",)).get_content() for m in office)

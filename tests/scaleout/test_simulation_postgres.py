@@ -1,5 +1,6 @@
 """The production database: migrations and a shortened whole-campaign replay on PostgreSQL, the simulation's
 summary checked against what the database and the SMTP sink hold."""
+
 from __future__ import annotations
 
 import re
@@ -34,12 +35,18 @@ def test_migrations_create_every_table_on_postgresql(pg_engine: Engine) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_shortened_campaign_replay_on_postgresql_matches_the_database_and_the_sink(pg_engine: Engine,
-                                                                                   tmp_path: Path) -> None:
+def test_shortened_campaign_replay_on_postgresql_matches_the_database_and_the_sink(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     sink = start_sink(EmlDirectoryHandler(data_dir / "mail"))
-    settings = Settings(data_dir=data_dir, database_url=pg_engine.url.render_as_string(hide_password=False),
-                        smtp_host=sink.host, smtp_port=sink.port, smtp_security="none")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        smtp_host=sink.host,
+        smtp_port=sink.port,
+        smtp_security="none",
+    )
     lines: list[str] = []
     options = DemoOptions(cdcs=30, start=date(2023, 5, 20), end=date(2023, 6, 20), use_prefect=False, fresh=True)
     try:
@@ -78,15 +85,21 @@ def test_shortened_campaign_replay_on_postgresql_matches_the_database_and_the_si
         snapshots = session.execute(
             select(ConsolidationSnapshot.unit_id, ObligationDef.code)  # type: ignore[call-overload]
             .join(ObligationDef, ObligationDef.id == ConsolidationSnapshot.obligation_id)
-            .where(ConsolidationSnapshot.version == 1)).all()
+            .where(ConsolidationSnapshot.version == 1)
+        ).all()
         province = session.execute(select(Unit.id).where(Unit.code == "BDH")).scalar_one()  # type: ignore[call-overload]
     assert written == len(snapshots) > 0
     assert {code for _, code in snapshots} == {"so-ket-dot-1"} and province in {unit for unit, _ in snapshots}
 
     # The compliance table covers every unit that owes the round-1 report.
     round_1 = next(groups for title, groups in summary.compliance.items() if "đợt 1" in title)
-    owed = _scalar(pg_engine, select(func.count()).select_from(Assignment).join(ObligationDef)  # type: ignore[arg-type]
-                   .where(ObligationDef.code == "so-ket-dot-1", Assignment.active.is_(True)))  # type: ignore[attr-defined]
+    owed = _scalar(
+        pg_engine,
+        select(func.count())
+        .select_from(Assignment)
+        .join(ObligationDef)  # type: ignore[arg-type]
+        .where(ObligationDef.code == "so-ket-dot-1", Assignment.active.is_(True)),
+    )  # type: ignore[attr-defined]
     assert sum(group[0] for group in round_1.values()) == owed > 30
 
 
@@ -97,8 +110,13 @@ def test_the_whole_2023_campaign_replays_on_postgresql(pg_engine: Engine, tmp_pa
     nominations decided, every mail the ledger sent at the sink once."""
     data_dir = tmp_path / "data"
     sink = start_sink(EmlDirectoryHandler(data_dir / "mail"))
-    settings = Settings(data_dir=data_dir, database_url=pg_engine.url.render_as_string(hide_password=False),
-                        smtp_host=sink.host, smtp_port=sink.port, smtp_security="none")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        smtp_host=sink.host,
+        smtp_port=sink.port,
+        smtp_security="none",
+    )
     options = DemoOptions(cdcs=40, use_prefect=False, fresh=True)
     try:
         summary = Simulation(settings, options, lambda line: None, lambda done, total: None).run()
@@ -107,11 +125,17 @@ def test_the_whole_2023_campaign_replays_on_postgresql(pg_engine: Engine, tmp_pa
 
     assert summary.days == (date(2023, 12, 31) - date(2023, 2, 15)).days + 1
     S = Submission.__table__  # type: ignore[attr-defined]
-    assert summary.submissions == _scalar(pg_engine, select(func.count()).select_from(S).where(S.c.source == "demo")) > 0
+    assert (
+        summary.submissions == _scalar(pg_engine, select(func.count()).select_from(S).where(S.c.source == "demo")) > 0
+    )
     with Session(pg_engine) as session:
-        consolidated = set(session.execute(
-            select(ObligationDef.code).join(ConsolidationSnapshot, ConsolidationSnapshot.obligation_id == ObligationDef.id)  # type: ignore[call-overload]
-        ).scalars())
+        consolidated = set(
+            session.execute(
+                select(ObligationDef.code).join(
+                    ConsolidationSnapshot, ConsolidationSnapshot.obligation_id == ObligationDef.id
+                )  # type: ignore[call-overload]
+            ).scalars()
+        )
     assert {"so-ket-dot-1", "so-ket-dot-2", "tong-ket-nam"} <= consolidated
     for stem in ("bd-2023-so-ket-dot-1", "bd-2023-so-ket-dot-2", "bd-2023-tong-ket-nam"):
         assert (data_dir / "reports" / f"{stem}.xlsx").exists() and (data_dir / "reports" / f"{stem}.docx").exists()

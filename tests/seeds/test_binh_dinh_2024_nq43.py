@@ -1,6 +1,7 @@
 """Bình Định 2024 NQ 43 (seed 000) replayed: half-yearly reports of the directly-superior unions straight to the
 province, the yearly summary copied to three Tỉnh ủy bodies, per-unit quotas from XLSX, and the two award
 regulations of 2024 (QĐ 1689 to 28/05, QĐ 999 from 29/05)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -41,17 +42,29 @@ def test_key_dates_assignments_quotas_and_catalogues(loaded):
     engine, campaign_id = loaded
     with Session(engine) as session:
         due = dict(session.execute(select(ObligationDef.code, ObligationDef.due_on)).all())
-        owed = dict(session.execute(
-            select(ObligationDef.code, func.count(Assignment.id)).join(Assignment, Assignment.obligation_id == ObligationDef.id)
-            .group_by(ObligationDef.code)).all())
-        reviewers = set(session.execute(select(Unit.code).join(Assignment, Assignment.reviewer_unit_id == Unit.id)
-                                        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-                                        .where(ObligationDef.series == "bao-cao-dinh-ky")).scalars())
+        owed = dict(
+            session.execute(
+                select(ObligationDef.code, func.count(Assignment.id))
+                .join(Assignment, Assignment.obligation_id == ObligationDef.id)
+                .group_by(ObligationDef.code)
+            ).all()
+        )
+        reviewers = set(
+            session.execute(
+                select(Unit.code)
+                .join(Assignment, Assignment.reviewer_unit_id == Unit.id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .where(ObligationDef.series == "bao-cao-dinh-ky")
+            ).scalars()
+        )
         quotas = session.execute(select(Target.quotas).where(Target.code == "phat-trien-doan-vien")).scalar_one()
         assert nom._context(session, campaign_id, datetime(2024, 5, 28, 9)).catalogue.code == "qd1689-2019"
         assert nom._context(session, campaign_id, datetime(2024, 5, 29, 9)).catalogue.code == "qd999-2024"
-    assert due == {"bao-cao-dinh-ky@2024-h1": date(2024, 7, 10), "bao-cao-dinh-ky@2024-h2": date(2025, 1, 10),
-                   "bao-cao-tong-hop": date(2024, 12, 20)}
+    assert due == {
+        "bao-cao-dinh-ky@2024-h1": date(2024, 7, 10),
+        "bao-cao-dinh-ky@2024-h2": date(2025, 1, 10),
+        "bao-cao-tong-hop": date(2024, 12, 20),
+    }
     assert owed == {"bao-cao-dinh-ky@2024-h1": 19, "bao-cao-dinh-ky@2024-h2": 19, "bao-cao-tong-hop": 1}
     assert reviewers == {"BDH"}  # straight to the province (Ban Tuyên giáo - Nữ công)
     assert len(quotas) == 19 and quotas["BDH.QNH"] == 250 and sum(quotas.values()) == 1500
@@ -60,11 +73,26 @@ def test_key_dates_assignments_quotas_and_catalogues(loaded):
 def _report(session, unit: str, half: int, members: int, unions: int, accept: bool = True) -> None:
     code = f"bao-cao-dinh-ky@2024-h{half}"
     when = datetime(2024, 7, 2, 3, tzinfo=timezone.utc) if half == 1 else datetime(2025, 1, 3, 3, tzinfo=timezone.utc)
-    submit_report(session, campaign_code=CODE, obligation_code=code, unit_code=unit, actor=unit, now=when,
-                  raw={"so_doan_vien_moi": members, "so_cdcs_moi": unions})
+    submit_report(
+        session,
+        campaign_code=CODE,
+        obligation_code=code,
+        unit_code=unit,
+        actor=unit,
+        now=when,
+        raw={"so_doan_vien_moi": members, "so_cdcs_moi": unions},
+    )
     if accept:
-        review_report(session, campaign_code=CODE, obligation_code=code, unit_code=unit, reviewer_code="BDH",
-                      accept=True, actor="tuyengiao@ldld.binhdinh.vn", now=when.replace(hour=8))
+        review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code=code,
+            unit_code=unit,
+            reviewer_code="BDH",
+            accept=True,
+            actor="tuyengiao@ldld.binhdinh.vn",
+            now=when.replace(hour=8),
+        )
 
 
 def test_targets_against_quotas_on_sample_data(loaded):
@@ -95,9 +123,21 @@ def test_targets_against_quotas_on_sample_data(loaded):
 def test_summary_is_copied_to_the_tinh_uy_bodies(loaded):
     engine, _ = loaded
     with Session(engine) as session:
-        submit_report(session, campaign_code=CODE, obligation_code="bao-cao-tong-hop", unit_code="BDH", actor="BDH",
-                      raw={"tom_tat": "Kết quả năm 2024"}, now=datetime(2024, 12, 18, 3, tzinfo=timezone.utc))
+        submit_report(
+            session,
+            campaign_code=CODE,
+            obligation_code="bao-cao-tong-hop",
+            unit_code="BDH",
+            actor="BDH",
+            raw={"tom_tat": "Kết quả năm 2024"},
+            now=datetime(2024, 12, 18, 3, tzinfo=timezone.utc),
+        )
         session.commit()
-        recipients = sorted(session.execute(select(OutboxMessage.recipient).where(OutboxMessage.kind == "report_copy")).scalars())
-    assert recipients == ["bandanvan@tinhuy.binhdinh.example.vn", "bantuyengiao@tinhuy.binhdinh.example.vn",
-                          "vanphong@tinhuy.binhdinh.example.vn"]
+        recipients = sorted(
+            session.execute(select(OutboxMessage.recipient).where(OutboxMessage.kind == "report_copy")).scalars()
+        )
+    assert recipients == [
+        "bandanvan@tinhuy.binhdinh.example.vn",
+        "bantuyengiao@tinhuy.binhdinh.example.vn",
+        "vanphong@tinhuy.binhdinh.example.vn",
+    ]

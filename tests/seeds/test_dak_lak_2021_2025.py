@@ -1,6 +1,7 @@
 """Đắk Lắk 2021–2025 (seed 001) replayed as one programme: yearly and half-yearly instances over five years,
 targets judged each year (appraisal, an explicit denominator of eligible CĐCS, a yearly sum) and a target with
 its 2025 deadline on the 2025 figures — each value computed by hand."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -39,12 +40,20 @@ def test_one_programme_with_yearly_and_half_yearly_instances(loaded):
     with Session(loaded) as session:
         campaign = session.execute(select(Campaign)).scalar_one()
         due = dict(session.execute(select(ObligationDef.code, ObligationDef.due_on)).all())
-        owed = dict(session.execute(
-            select(ObligationDef.series, func.count(Assignment.id)).join(Assignment, Assignment.obligation_id == ObligationDef.id)
-            .group_by(ObligationDef.series)).all())
+        owed = dict(
+            session.execute(
+                select(ObligationDef.series, func.count(Assignment.id))
+                .join(Assignment, Assignment.obligation_id == ObligationDef.id)
+                .group_by(ObligationDef.series)
+            ).all()
+        )
     assert (campaign.starts_on, campaign.ends_on) == (date(2021, 12, 1), date(2025, 12, 31))
     assert [due[f"bao-cao-nam@{y}"] for y in range(2022, 2026)] == [
-        date(2022, 11, 15), date(2023, 11, 15), date(2024, 11, 15), date(2025, 11, 17)]  # 15/11/2025 is a Saturday
+        date(2022, 11, 15),
+        date(2023, 11, 15),
+        date(2024, 11, 15),
+        date(2025, 11, 17),
+    ]  # 15/11/2025 is a Saturday
     half_years = sorted(c for c in due if c.startswith("bao-cao-6-thang@"))
     assert len(half_years) == 8 and due["bao-cao-6-thang@2022-h1"] == date(2022, 7, 11)
     assert due["bao-cao-6-thang@2025-h2"] == date(2026, 1, 12)  # 10/01/2026 is a Saturday
@@ -84,17 +93,36 @@ def test_targets_each_year_and_at_the_end(loaded):
         for year, units in SAMPLE.items():
             for unit, (fields, appraised) in units.items():
                 code = f"bao-cao-nam@{year}"
-                submit_report(session, campaign_code=CODE, obligation_code=code, unit_code=unit, actor=unit,
-                              raw={**fields, "xep_loai_de_nghi": HTT}, now=datetime(year, 11, 1, 3, tzinfo=timezone.utc))
-                review_report(session, campaign_code=CODE, obligation_code=code, unit_code=unit,
-                              reviewer_code=PARENT.get(unit, unit.rsplit(".", 1)[0]), accept=True, actor="cap-tren",
-                              appraised_rating=appraised, now=datetime(year, 11, 5, 3, tzinfo=timezone.utc))
+                submit_report(
+                    session,
+                    campaign_code=CODE,
+                    obligation_code=code,
+                    unit_code=unit,
+                    actor=unit,
+                    raw={**fields, "xep_loai_de_nghi": HTT},
+                    now=datetime(year, 11, 1, 3, tzinfo=timezone.utc),
+                )
+                review_report(
+                    session,
+                    campaign_code=CODE,
+                    obligation_code=code,
+                    unit_code=unit,
+                    reviewer_code=PARENT.get(unit, unit.rsplit(".", 1)[0]),
+                    accept=True,
+                    actor="cap-tren",
+                    appraised_rating=appraised,
+                    now=datetime(year, 11, 5, 3, tzinfo=timezone.utc),
+                )
         session.commit()
         t = {r.code: r for r in target_progress(session, campaign_code=CODE, at=date(2025, 12, 31))}
 
     members = t["doan-vien-80000"]
     assert members.scope[0].progress.figure.value == 500 + 1200 + 80 + 30 + 90 + 40  # the 2025 figures only: 1,940
-    assert {r.unit_code: r.progress.figure.value for r in members.breakdown} == {"DLK.BMT": 1700, "DLK.BHO": 110, "DLK.GDU": 130}
+    assert {r.unit_code: r.progress.figure.value for r in members.breakdown} == {
+        "DLK.BMT": 1700,
+        "DLK.BHO": 110,
+        "DLK.GDU": 130,
+    }
 
     def per_year(code):
         return {r.unit_code: (r.progress.figure.units_meeting, r.progress.figure.units_owing) for r in t[code].groups}
@@ -122,8 +150,11 @@ def test_cli_shows_the_programme_as_one_thing(settings, monkeypatch):
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        for args in (["units", "levels"], ["units", "import", CONFIG_DIR / "units" / "dak_lak.yaml"],
-                     ["campaign", "load", CAMPAIGN]):
+        for args in (
+            ["units", "levels"],
+            ["units", "import", CONFIG_DIR / "units" / "dak_lak.yaml"],
+            ["campaign", "load", CAMPAIGN],
+        ):
             result = runner.invoke(app, [str(a) for a in args])
             assert result.exit_code == 0, result.output
         shown = runner.invoke(app, ["campaign", "show", CODE], terminal_width=200)

@@ -1,6 +1,7 @@
 """Kon Tum 2024 (seed 004) replayed: key dates on the 2024 calendar (worked Saturday, holidays), the monthly
 evaluation as twelve dated obligations per CĐCS, the yearly report to the province, the province's summary
 copied to the Tỉnh ủy through real SMTP, and each target's value on sample data computed by hand."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,20 @@ from tests.reminders.conftest import mails_of, smtp_for
 
 CAMPAIGN = CONFIG_DIR / "campaigns" / "kon_tum_2024.yaml"
 CODE = "kt-2024"
-CDCS = ["KTM.KTU.01", "KTM.KTU.02", "KTM.KTU.03", "KTM.DHA.01", "KTM.DHA.02", "KTM.NHO.01", "KTM.NHO.02",
-        "KTM.GDU.01", "KTM.GDU.02", "KTM.GDU.03", "KTM.CVC.01", "KTM.CVC.02"]
+CDCS = [
+    "KTM.KTU.01",
+    "KTM.KTU.02",
+    "KTM.KTU.03",
+    "KTM.DHA.01",
+    "KTM.DHA.02",
+    "KTM.NHO.01",
+    "KTM.NHO.02",
+    "KTM.GDU.01",
+    "KTM.GDU.02",
+    "KTM.GDU.03",
+    "KTM.CVC.01",
+    "KTM.CVC.02",
+]
 
 
 def utc(day: int, month: int, year: int = 2024, hour: int = 3) -> datetime:
@@ -52,11 +65,17 @@ def test_key_dates(kon_tum):
         due = dict(session.execute(select(ObligationDef.code, ObligationDef.due_on)).all())
     monthly = [due[f"danh-gia-thang@2024-{m:02d}"] for m in range(1, 13)]
     assert monthly == [
-        date(2024, 2, 5), date(2024, 3, 5), date(2024, 4, 5),
+        date(2024, 2, 5),
+        date(2024, 3, 5),
+        date(2024, 4, 5),
         date(2024, 5, 6),  # 05/05 is a Sunday (the Saturday before was a worked day, the Sunday is not)
-        date(2024, 6, 5), date(2024, 7, 5), date(2024, 8, 5), date(2024, 9, 5),
+        date(2024, 6, 5),
+        date(2024, 7, 5),
+        date(2024, 8, 5),
+        date(2024, 9, 5),
         date(2024, 10, 7),  # 05/10 Saturday → Monday
-        date(2024, 11, 5), date(2024, 12, 5),
+        date(2024, 11, 5),
+        date(2024, 12, 5),
         date(2025, 1, 6),  # 05/01/2025 Sunday → Monday
     ]
     assert due["bao-cao-nam@2024"] == date(2024, 11, 14)  # "trước ngày 15 tháng 11"
@@ -66,31 +85,73 @@ def test_key_dates(kon_tum):
 def test_recurring_and_yearly_assignments(kon_tum):
     with Session(kon_tum) as session:
         A, O, U = Assignment, ObligationDef, Unit
-        monthly = session.execute(select(func.count()).select_from(A).join(O, O.id == A.obligation_id)
-                                  .where(O.series == "danh-gia-thang")).scalar_one()
-        per_month = set(session.execute(select(func.count()).select_from(A).join(O, O.id == A.obligation_id)
-                                        .where(O.series == "danh-gia-thang").group_by(O.id)).scalars())
+        monthly = session.execute(
+            select(func.count()).select_from(A).join(O, O.id == A.obligation_id).where(O.series == "danh-gia-thang")
+        ).scalar_one()
+        per_month = set(
+            session.execute(
+                select(func.count())
+                .select_from(A)
+                .join(O, O.id == A.obligation_id)
+                .where(O.series == "danh-gia-thang")
+                .group_by(O.id)
+            ).scalars()
+        )
         ktm = session.execute(select(U.id).where(U.code == "KTM")).scalar_one()
-        yearly = session.execute(select(A.reviewer_unit_id, func.count()).join(O, O.id == A.obligation_id)
-                                 .where(O.code == "bao-cao-nam@2024").group_by(A.reviewer_unit_id)).all()
-        summary = session.execute(select(U.code).join(A, A.unit_id == U.id).join(O, O.id == A.obligation_id)
-                                  .where(O.code == "tong-hop-nam")).scalars().all()
+        yearly = session.execute(
+            select(A.reviewer_unit_id, func.count())
+            .join(O, O.id == A.obligation_id)
+            .where(O.code == "bao-cao-nam@2024")
+            .group_by(A.reviewer_unit_id)
+        ).all()
+        summary = (
+            session.execute(
+                select(U.code)
+                .join(A, A.unit_id == U.id)
+                .join(O, O.id == A.obligation_id)
+                .where(O.code == "tong-hop-nam")
+            )
+            .scalars()
+            .all()
+        )
     assert monthly == 12 * 12 and per_month == {12}
     assert yearly == [(ktm, 12 + 12)]  # every level reports straight to the province (via Ban Tuyên giáo - Nữ công)
     assert summary == ["KTM"]
 
 
 def _monthly(session, unit: str, month: int, held: bool) -> None:
-    submit_report(session, campaign_code=CODE, obligation_code=f"danh-gia-thang@2024-{month:02d}", unit_code=unit,
-                  raw={"da_danh_gia": held, "so_nguoi_du": 20}, actor=unit, now=utc(28, month))
+    submit_report(
+        session,
+        campaign_code=CODE,
+        obligation_code=f"danh-gia-thang@2024-{month:02d}",
+        unit_code=unit,
+        raw={"da_danh_gia": held, "so_nguoi_du": 20},
+        actor=unit,
+        now=utc(28, month),
+    )
 
 
 def _yearly(session, unit: str, accept: bool) -> None:
-    submit_report(session, campaign_code=CODE, obligation_code="bao-cao-nam@2024", unit_code=unit,
-                  raw={"so_nguoi_duoc_tuyen_truyen": 100, "so_nguoi_lao_dong": 120}, actor=unit, now=utc(8, 11))
+    submit_report(
+        session,
+        campaign_code=CODE,
+        obligation_code="bao-cao-nam@2024",
+        unit_code=unit,
+        raw={"so_nguoi_duoc_tuyen_truyen": 100, "so_nguoi_lao_dong": 120},
+        actor=unit,
+        now=utc(8, 11),
+    )
     if accept:
-        review_report(session, campaign_code=CODE, obligation_code="bao-cao-nam@2024", unit_code=unit,
-                      reviewer_code="KTM", accept=True, actor="tuyengiao.nucong@ldld.kontum.example.vn", now=utc(10, 11))
+        review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code="bao-cao-nam@2024",
+            unit_code=unit,
+            reviewer_code="KTM",
+            accept=True,
+            actor="tuyengiao.nucong@ldld.kontum.example.vn",
+            now=utc(10, 11),
+        )
 
 
 def test_targets_on_sample_data(kon_tum):
@@ -131,18 +192,32 @@ def test_targets_on_sample_data(kon_tum):
 def test_province_summary_is_copied_to_the_tinh_uy(kon_tum, settings, sink_factory):
     with Session(kon_tum) as session:
         for version in (1, 2):  # a corrected second version is copied again
-            submit_report(session, campaign_code=CODE, obligation_code="tong-hop-nam", unit_code="KTM",
-                          raw={"tom_tat": f"Kết quả năm 2024 (bản {version})"}, actor="KTM", now=utc(25, 11))
+            submit_report(
+                session,
+                campaign_code=CODE,
+                obligation_code="tong-hop-nam",
+                unit_code="KTM",
+                raw={"tom_tat": f"Kết quả năm 2024 (bản {version})"},
+                actor="KTM",
+                now=utc(25, 11),
+            )
         session.commit()
-        copies = session.execute(select(OutboxMessage.recipient, OutboxMessage.kind)
-                                 .where(OutboxMessage.kind == "report_copy")).all()
-    assert sorted(copies) == sorted([("vanphong@tinhuy.kontum.example.vn", "report_copy"),
-                                     ("bantuyengiao@tinhuy.kontum.example.vn", "report_copy")] * 2)
+        copies = session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.kind).where(OutboxMessage.kind == "report_copy")
+        ).all()
+    assert sorted(copies) == sorted(
+        [("vanphong@tinhuy.kontum.example.vn", "report_copy"), ("bantuyengiao@tinhuy.kontum.example.vn", "report_copy")]
+        * 2
+    )
     sink = sink_factory(FaultInjectingHandler())
-    asyncio.run(reminder_service.run_dispatch(kon_tum, settings, now=utc(25, 11, hour=4),
-                                              smtp=smtp_for(sink.host, sink.port), campaign_code=CODE))
+    asyncio.run(
+        reminder_service.run_dispatch(
+            kon_tum, settings, now=utc(25, 11, hour=4), smtp=smtp_for(sink.host, sink.port), campaign_code=CODE
+        )
+    )
     mails = [m for m in mails_of(sink.handler.accepted) if "Bản sao báo cáo" in m.subject]
-    assert sorted(m.to for m in mails) == sorted(["vanphong@tinhuy.kontum.example.vn",
-                                                  "bantuyengiao@tinhuy.kontum.example.vn"] * 2)
+    assert sorted(m.to for m in mails) == sorted(
+        ["vanphong@tinhuy.kontum.example.vn", "bantuyengiao@tinhuy.kontum.example.vn"] * 2
+    )
     assert all("Liên đoàn Lao động tỉnh Kon Tum đã gửi" in m.text for m in mails)
     assert any("Kính gửi Văn phòng Tỉnh ủy Kon Tum" in m.text and "(bản 2)" in m.text for m in mails)

@@ -1,4 +1,5 @@
 """Fixtures of the submissions suite: the Bình Định 2023 campaign loaded over a small synthetic tree."""
+
 from __future__ import annotations
 
 import shutil
@@ -67,14 +68,21 @@ def db_state(engine: Engine) -> dict[str, Any]:
     """Everything a refused action must leave untouched."""
     with session_scope(engine) as session:
         assignments = session.execute(
-            select(Assignment.id, Assignment.status, Assignment.version, Assignment.current_version,
-                   Assignment.submitted_at, Assignment.late).order_by(Assignment.id)
+            select(
+                Assignment.id,
+                Assignment.status,
+                Assignment.version,
+                Assignment.current_version,
+                Assignment.submitted_at,
+                Assignment.late,
+            ).order_by(Assignment.id)
         ).all()
         return {
             "assignments": [tuple(a) for a in assignments],
             "submissions": session.execute(select(func.count()).select_from(Submission)).scalar_one(),
-            "reviews": session.execute(select(Submission.id, Submission.review_status, Submission.appraised_rating)
-                                       .order_by(Submission.id)).all(),
+            "reviews": session.execute(
+                select(Submission.id, Submission.review_status, Submission.appraised_rating).order_by(Submission.id)
+            ).all(),
             "snapshots": session.execute(select(func.count()).select_from(ConsolidationSnapshot)).scalar_one(),
             "audit": session.execute(select(func.count()).select_from(AuditLog)).scalar_one(),
         }

@@ -1,4 +1,5 @@
 """Consolidation rules not covered by the 2023 replay: what counts when review is not awaited."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, update
@@ -23,20 +24,47 @@ def figures(engine) -> dict[str, dict]:
 def test_waiting_reports_count_only_when_the_obligation_says_so(loaded):
     with session_scope(loaded.engine) as session:
         for unit, initiatives in (("BDH.D1.1", 4), ("BDH.D1.2", 6), ("BDH.D1.3", 100)):
-            submit_report(session, campaign_code=CODE, obligation_code=ROUND1, unit_code=unit, actor=unit,
-                          raw={"so_sang_kien": initiatives, "so_doan_vien_moi": 1}, now=vn(5, 6))
-        review_report(session, campaign_code=CODE, obligation_code=ROUND1, unit_code="BDH.D1.1", reviewer_code="BDH.D1",
-                      accept=True, actor="BDH.D1", now=vn(6, 6))
-        review_report(session, campaign_code=CODE, obligation_code=ROUND1, unit_code="BDH.D1.3", reviewer_code="BDH.D1",
-                      accept=False, comment="Quá cao", actor="BDH.D1", now=vn(6, 6))
+            submit_report(
+                session,
+                campaign_code=CODE,
+                obligation_code=ROUND1,
+                unit_code=unit,
+                actor=unit,
+                raw={"so_sang_kien": initiatives, "so_doan_vien_moi": 1},
+                now=vn(5, 6),
+            )
+        review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code=ROUND1,
+            unit_code="BDH.D1.1",
+            reviewer_code="BDH.D1",
+            accept=True,
+            actor="BDH.D1",
+            now=vn(6, 6),
+        )
+        review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code=ROUND1,
+            unit_code="BDH.D1.3",
+            reviewer_code="BDH.D1",
+            accept=False,
+            comment="Quá cao",
+            actor="BDH.D1",
+            now=vn(6, 6),
+        )
     accepted_only = figures(loaded.engine)["BDH.D1"]
     assert (accepted_only["counted"], accepted_only["numbers"]["so_sang_kien"]["sum"]) == (1, 4)
     assert accepted_only["awaiting"] == ["BDH.D1.2", "BDH.D1.3"]
 
     with session_scope(loaded.engine) as session:
         ob = session.execute(select(ObligationDef).where(ObligationDef.code == ROUND1)).scalars().one()
-        session.execute(update(ObligationDef).where(ObligationDef.id == ob.id)
-                        .values(definition=dict(ob.definition, consolidate_accepted_only=False)))
+        session.execute(
+            update(ObligationDef)
+            .where(ObligationDef.id == ob.id)
+            .values(definition=dict(ob.definition, consolidate_accepted_only=False))
+        )
     counting_sent = figures(loaded.engine)
     district = counting_sent["BDH.D1"]
     # The waiting report counts now; the returned one still does not.

@@ -2,6 +2,7 @@
 them: DOCX and XLSX turned into PDF by LibreOffice, then into page pictures by pdftoppm. Every page is A4, no
 picture or table runs past the printable area, the spreadsheets print every column on the page width with the
 header row repeated, and the page counts stay within bounds (the round workbook printed as 194 pages before)."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ CM = 72 / 2.54  # PDF points per centimetre
 
 
 def page_sizes(pdf: Path) -> list[tuple[float, float]]:
-    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "100000", str(pdf)], capture_output=True, text=True,
-                          check=True).stdout
+    info = subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "100000", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
     return [(float(w), float(h)) for w, h in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info)]
 
 
@@ -68,8 +70,9 @@ def binh_dinh_pdfs(tmp_path_factory):  # noqa: ANN201
     import_units(engine, folder / "cdcs.csv")
     load_campaign(engine, CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml")
     with session_scope(engine) as session:
-        round_files = build_round_report(session, campaign_code="bd-2023", round_number=1, out_dir=folder,
-                                         now=vn(20, 6))
+        round_files = build_round_report(
+            session, campaign_code="bd-2023", round_number=1, out_dir=folder, now=vn(20, 6)
+        )
     with session_scope(engine) as session:
         final_files = build_final_report(session, campaign_code="bd-2023", out_dir=folder, now=vn(20, 12))
     engine.dispose()
@@ -98,6 +101,10 @@ def test_workbooks_print_every_column_on_the_page_width(binh_dinh_pdfs, tmp_path
     assert all({round(w / CM, 1), round(h / CM, 1)} == {21.0, 29.7} for w, h in sizes)  # A4, either way round
     assert ink_outside(pdf, tmp_path, right_cm=0.8, bottom_cm=0.6) == []
     for number in range(1, len(sizes) + 1):  # the header row is repeated on every page
-        page = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
-                              capture_output=True, text=True, check=True).stdout
+        page = subprocess.run(
+            ["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert ("STT" in page or "Mã chỉ tiêu" in page) and f"Trang {number}/{len(sizes)}" in page, (number, page[:200])

@@ -1,5 +1,6 @@
 """The consolidation flow for real (Prefect's temporary server, ~10 s): run in a child process so that its
 Prefect home and database are this test's own."""
+
 from __future__ import annotations
 
 import json
@@ -33,16 +34,29 @@ def test_consolidation_flow_runs_the_service(binh_dinh_db, tmp_path):
     shutil.copyfile(binh_dinh_db, data_dir / "thidua.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "PREFECT_"))}
     env.update(THIDUA_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO_ROOT))
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["first"] == {"campaign": "bd-2023", "obligation": "so-ket-dot-1", "round": 1,
-                               "aggregating_units": 3, "new_versions": 3}
+    assert result["first"] == {
+        "campaign": "bd-2023",
+        "obligation": "so-ket-dot-1",
+        "round": 1,
+        "aggregating_units": 3,
+        "new_versions": 3,
+    }
     # The on-demand run happened today, long after round 1's deadline, so the deadline-driven flow (as of
     # 11/06/2023) finds only the registration still to consolidate.
-    assert result["due"] == [{"campaign": "bd-2023", "obligation": "dang-ky-thi-dua", "round": None,
-                              "aggregating_units": 3, "new_versions": 3}]
+    assert result["due"] == [
+        {
+            "campaign": "bd-2023",
+            "obligation": "dang-ky-thi-dua",
+            "round": None,
+            "aggregating_units": 3,
+            "new_versions": 3,
+        }
+    ]
     engine = make_engine(f"sqlite:///{data_dir / 'thidua.db'}")
     with session_scope(engine) as session:
         assert session.execute(select(func.count()).select_from(ConsolidationSnapshot)).scalar_one() == 6

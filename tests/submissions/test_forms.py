@@ -1,4 +1,5 @@
 """validate_form: typed and textual input, every error named by field, sector-specific fields."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -35,22 +36,34 @@ def test_spreadsheet_strings_become_typed_values(round_fields):
     assert clean == {"so_sang_kien": 12, "so_doan_vien_moi": 1234, "gia_tri_lam_loi": 12.5, "guong_dien_hinh": "2023"}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("12,5", 12.5), ("12.5", 12.5), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("1.234.567", 1234567.0),
-    ("1 234,25", 1234.25), (7, 7.0), (2.75, 2.75),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("12,5", 12.5),
+        ("12.5", 12.5),
+        ("1.234,5", 1234.5),
+        ("1,234.5", 1234.5),
+        ("1.234.567", 1234567.0),
+        ("1 234,25", 1234.25),
+        (7, 7.0),
+        (2.75, 2.75),
+    ],
+)
 def test_decimal_spellings(text, expected):
     clean, errors = validate_form([field(type="decimal")], {"so_lieu": text}, sector=None)
     assert errors == [] and clean["so_lieu"] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("value, reason", [
-    ("abc", "phải là số nguyên, nhận 'abc'"),
-    ("12.5", "phải là số nguyên, nhận '12.5'"),
-    (3.5, "phải là số nguyên, nhận '3.5'"),
-    (True, "phải là số nguyên"),
-    ([1], "phải là số nguyên"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("abc", "phải là số nguyên, nhận 'abc'"),
+        ("12.5", "phải là số nguyên, nhận '12.5'"),
+        (3.5, "phải là số nguyên, nhận '3.5'"),
+        (True, "phải là số nguyên"),
+        ([1], "phải là số nguyên"),
+    ],
+)
 def test_integer_refusals_name_the_value(value, reason):
     clean, errors = validate_form([field()], {"so_lieu": value}, sector=None)
     assert clean == {}
@@ -67,8 +80,9 @@ def test_range_checks_give_the_limit_and_the_value():
 
 
 def test_all_errors_are_reported_at_once_with_label(round_fields):
-    clean, errors = validate_form(round_fields, {"so_sang_kien": "nhiều", "so_cdcs_thanh_lap": 5000,
-                                                 "khong_co": 1}, sector="hcsn")
+    clean, errors = validate_form(
+        round_fields, {"so_sang_kien": "nhiều", "so_cdcs_thanh_lap": 5000, "khong_co": 1}, sector="hcsn"
+    )
     by_field = {e.field: e for e in errors}
     assert set(by_field) == {"so_sang_kien", "so_doan_vien_moi", "so_cdcs_thanh_lap", "khong_co"}
     assert by_field["so_doan_vien_moi"].message == "bắt buộc nhập nhưng đang để trống"
@@ -99,11 +113,16 @@ def test_choice_matches_despite_case_and_spacing():
     clean, errors = validate_form([f], {"so_lieu": "  hoàn thành   TỐT nhiệm vụ"}, sector=None)
     assert errors == [] and clean["so_lieu"] == "Hoàn thành tốt nhiệm vụ"
     _, errors = validate_form([f], {"so_lieu": "Xuất sắc"}, sector=None)
-    assert "'Xuất sắc' không thuộc danh sách cho phép: 'Hoàn thành tốt nhiệm vụ'; 'Hoàn thành nhiệm vụ'" in errors[0].message
+    assert (
+        "'Xuất sắc' không thuộc danh sách cho phép: 'Hoàn thành tốt nhiệm vụ'; 'Hoàn thành nhiệm vụ'"
+        in errors[0].message
+    )
 
 
-@pytest.mark.parametrize("value, expected", [("có", True), ("Không", False), ("x", True), ("KO", False),
-                                             (1, True), (0, False), (True, True), ("true", True)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("có", True), ("Không", False), ("x", True), ("KO", False), (1, True), (0, False), (True, True), ("true", True)],
+)
 def test_bool_words(value, expected):
     assert validate_form([field(type="bool")], {"so_lieu": value}, sector=None) == ({"so_lieu": expected}, [])
 
@@ -131,7 +150,10 @@ def test_text_length_limit():
 
 
 def test_unknown_keys_allowed_on_request():
-    assert validate_form([field()], {"so_lieu": 1, "csrf": "x"}, sector=None, allow_unknown=True) == ({"so_lieu": 1}, [])
+    assert validate_form([field()], {"so_lieu": 1, "csrf": "x"}, sector=None, allow_unknown=True) == (
+        {"so_lieu": 1},
+        [],
+    )
 
 
 def test_display_formats():

@@ -1,4 +1,5 @@
 """Text a unit types is never a live formula in the office's spreadsheets (OWASP formula injection)."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,11 +43,25 @@ def test_every_formula_trigger_is_stored_as_text_exactly_as_typed(tmp_path, trig
 
 def test_round_report_keeps_a_units_formula_as_text(loaded, tmp_path) -> None:
     with session_scope(loaded.engine) as session:
-        submit_report(session, campaign_code=CODE, obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      raw={"so_sang_kien": 3, "so_doan_vien_moi": 1, "guong_dien_hinh": HOSTILE},
-                      actor="BDH.D1.1", now=vn(5, 6))
-        review_report(session, campaign_code=CODE, obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      reviewer_code="BDH.D1", accept=True, actor="BDH.D1", now=vn(6, 6))
+        submit_report(
+            session,
+            campaign_code=CODE,
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            raw={"so_sang_kien": 3, "so_doan_vien_moi": 1, "guong_dien_hinh": HOSTILE},
+            actor="BDH.D1.1",
+            now=vn(5, 6),
+        )
+        review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            reviewer_code="BDH.D1",
+            accept=True,
+            actor="BDH.D1",
+            now=vn(6, 6),
+        )
     with session_scope(loaded.engine) as session:
         files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
     cells = text_cells(files.xlsx)
@@ -58,6 +73,11 @@ def test_form_template_keeps_a_formula_like_unit_name_as_text(loaded, tmp_path) 
     with session_scope(loaded.engine) as session:
         session.execute(update(Unit).where(Unit.code == "BDH.D1.1").values(name="@SUM(1+1)*cmd|' /C calc'!A0"))
     with session_scope(loaded.engine) as session:
-        write_form_template(session, campaign_code=CODE, obligation_code="so-ket-dot-1", superior_code="BDH.D1",
-                            out=tmp_path / "mau.xlsx")
+        write_form_template(
+            session,
+            campaign_code=CODE,
+            obligation_code="so-ket-dot-1",
+            superior_code="BDH.D1",
+            out=tmp_path / "mau.xlsx",
+        )
     assert text_cells(tmp_path / "mau.xlsx")["@SUM(1+1)*cmd|' /C calc'!A0"] == ("s", True)

@@ -1,4 +1,5 @@
 """Spreadsheet template and bulk import by a directly-superior union; one-unit form files."""
+
 from __future__ import annotations
 
 import json
@@ -46,16 +47,28 @@ def fill(path: Path, rows: dict[int, dict[str, object]]) -> Path:
 
 def do_import(engine, path: Path, superior: str = "BDH.D1", **kw):
     with session_scope(engine) as session:
-        return import_reports(session, campaign_code=CODE, obligation_code=ROUND1, superior_code=superior, path=path,
-                              actor=f"{superior}@example.vn", now=vn(5, 6), **kw)
+        return import_reports(
+            session,
+            campaign_code=CODE,
+            obligation_code=ROUND1,
+            superior_code=superior,
+            path=path,
+            actor=f"{superior}@example.vn",
+            now=vn(5, 6),
+            **kw,
+        )
 
 
 def statuses(engine) -> dict[str, str]:
     with session_scope(engine) as session:
-        return dict(session.execute(
-            select(Unit.code, Assignment.status).join(Unit, Unit.id == Assignment.unit_id)
-            .join(ObligationDef, ObligationDef.id == Assignment.obligation_id).where(ObligationDef.code == ROUND1)
-        ).all())
+        return dict(
+            session.execute(
+                select(Unit.code, Assignment.status)
+                .join(Unit, Unit.id == Assignment.unit_id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                .where(ObligationDef.code == ROUND1)
+            ).all()
+        )
 
 
 def test_template_has_the_units_and_the_form(loaded, tmp_path):
@@ -76,23 +89,34 @@ def test_template_has_the_units_and_the_form(loaded, tmp_path):
 
 def test_template_for_a_unit_that_reviews_nobody(loaded, tmp_path):
     with session_scope(loaded.engine) as session, pytest.raises(UnknownReference, match="không duyệt báo cáo"):
-        write_form_template(session, campaign_code=CODE, obligation_code=ROUND1, superior_code="BDH.D1.1",
-                            out=tmp_path / "x.xlsx")
+        write_form_template(
+            session, campaign_code=CODE, obligation_code=ROUND1, superior_code="BDH.D1.1", out=tmp_path / "x.xlsx"
+        )
 
 
 def test_filled_template_is_imported(loaded, tmp_path):
-    path = fill(make_template(loaded.engine, tmp_path), {
-        FIRST_ROW: {"so_sang_kien": 5, "so_doan_vien_moi": "12", "gia_tri_lam_loi": "3,5"},
-        FIRST_ROW + 1: {"so_sang_kien": "7", "so_doan_vien_moi": 0, "gia_tri_lam_loi": "bỏ qua: khu vực HCSN"},
-    })
+    path = fill(
+        make_template(loaded.engine, tmp_path),
+        {
+            FIRST_ROW: {"so_sang_kien": 5, "so_doan_vien_moi": "12", "gia_tri_lam_loi": "3,5"},
+            FIRST_ROW + 1: {"so_sang_kien": "7", "so_doan_vien_moi": 0, "gia_tri_lam_loi": "bỏ qua: khu vực HCSN"},
+        },
+    )
     result = do_import(loaded.engine, path)
     assert [(r.unit_code, r.version) for r in result.applied] == [("BDH.D1.1", 1), ("BDH.D1.2", 1)]
     assert result.skipped_blank == ["BDH.D1.3"] and result.problems == []
     assert result.applied[0].data == {"so_sang_kien": 5, "so_doan_vien_moi": 12, "gia_tri_lam_loi": 3.5}
     assert "gia_tri_lam_loi" not in result.applied[1].data
-    assert statuses(loaded.engine) == {"BDH.D1": "chua_gui", "BDH.D1.1": "da_gui", "BDH.D1.2": "da_gui",
-                                       "BDH.D1.3": "chua_gui", "BDH.D2": "chua_gui", "BDH.D2.1": "chua_gui",
-                                       "BDH.D2.2": "chua_gui", "BDH.D2.3": "chua_gui"}
+    assert statuses(loaded.engine) == {
+        "BDH.D1": "chua_gui",
+        "BDH.D1.1": "da_gui",
+        "BDH.D1.2": "da_gui",
+        "BDH.D1.3": "chua_gui",
+        "BDH.D2": "chua_gui",
+        "BDH.D2.1": "chua_gui",
+        "BDH.D2.2": "chua_gui",
+        "BDH.D2.3": "chua_gui",
+    }
 
 
 def test_accept_on_entry(loaded, tmp_path):
@@ -102,15 +126,18 @@ def test_accept_on_entry(loaded, tmp_path):
 
 
 def bad_sheet(path: Path) -> Path:
-    return fill(path, {
-        FIRST_ROW: {"so_sang_kien": "mười", "so_doan_vien_moi": 3},                 # wrong type
-        FIRST_ROW + 1: {"so_sang_kien": 2, "so_doan_vien_moi": 3},                  # good
-        FIRST_ROW + 2: {"so_sang_kien": 2},                                         # missing required
-        FIRST_ROW + 3: {"ma_don_vi": "BDH.D2.1", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # another district
-        FIRST_ROW + 4: {"ma_don_vi": "KHONG.CO", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # unknown unit
-        FIRST_ROW + 5: {"ma_don_vi": "BDH.D1.2", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # duplicate
-        FIRST_ROW + 6: {"so_sang_kien": 20000, "so_doan_vien_moi": 1},              # no unit, out of range
-    })
+    return fill(
+        path,
+        {
+            FIRST_ROW: {"so_sang_kien": "mười", "so_doan_vien_moi": 3},  # wrong type
+            FIRST_ROW + 1: {"so_sang_kien": 2, "so_doan_vien_moi": 3},  # good
+            FIRST_ROW + 2: {"so_sang_kien": 2},  # missing required
+            FIRST_ROW + 3: {"ma_don_vi": "BDH.D2.1", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # another district
+            FIRST_ROW + 4: {"ma_don_vi": "KHONG.CO", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # unknown unit
+            FIRST_ROW + 5: {"ma_don_vi": "BDH.D1.2", "so_sang_kien": 1, "so_doan_vien_moi": 1},  # duplicate
+            FIRST_ROW + 6: {"so_sang_kien": 20000, "so_doan_vien_moi": 1},  # no unit, out of range
+        },
+    )
 
 
 def test_bad_rows_are_all_reported_and_nothing_is_applied(loaded, tmp_path):
@@ -187,20 +214,28 @@ def fields(loaded):
 
 def test_yaml_and_json_forms(fields, tmp_path):
     yaml_file = tmp_path / "bc.yaml"
-    yaml_file.write_text("so_sang_kien: 12\nso_doan_vien_moi: '3'\nguong_dien_hinh: Chị Nguyễn Thị A\n", encoding="utf-8")
+    yaml_file.write_text(
+        "so_sang_kien: 12\nso_doan_vien_moi: '3'\nguong_dien_hinh: Chị Nguyễn Thị A\n", encoding="utf-8"
+    )
     assert read_form_file(yaml_file, fields, unit_code="BDH.D1.1") == {
-        "so_sang_kien": 12, "so_doan_vien_moi": "3", "guong_dien_hinh": "Chị Nguyễn Thị A"}
+        "so_sang_kien": 12,
+        "so_doan_vien_moi": "3",
+        "guong_dien_hinh": "Chị Nguyễn Thị A",
+    }
     json_file = tmp_path / "bc.json"
     json_file.write_text(json.dumps({"so_sang_kien": 1}), encoding="utf-8")
     assert read_form_file(json_file, fields, unit_code="BDH.D1.1") == {"so_sang_kien": 1}
 
 
-@pytest.mark.parametrize("name, text, reason", [
-    ("bc.yaml", "so_sang_kien: [1\n", "lỗi cú pháp YAML"),
-    ("bc.json", '{"so_sang_kien": }', "lỗi cú pháp JSON ở dòng 1"),
-    ("bc.json", "[1, 2]", "phải là các cặp 'mã trường: giá trị'"),
-    ("bc.txt", "x", "chỉ nhận tệp .yaml, .json hoặc .xlsx"),
-])
+@pytest.mark.parametrize(
+    "name, text, reason",
+    [
+        ("bc.yaml", "so_sang_kien: [1\n", "lỗi cú pháp YAML"),
+        ("bc.json", '{"so_sang_kien": }', "lỗi cú pháp JSON ở dòng 1"),
+        ("bc.json", "[1, 2]", "phải là các cặp 'mã trường: giá trị'"),
+        ("bc.txt", "x", "chỉ nhận tệp .yaml, .json hoặc .xlsx"),
+    ],
+)
 def test_unreadable_form_files(fields, tmp_path, name, text, reason):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

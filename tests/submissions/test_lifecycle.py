@@ -1,4 +1,5 @@
 """Submission lifecycle: the pure state machine, then the service with its refusals (each changes nothing)."""
+
 from __future__ import annotations
 
 import pytest
@@ -56,20 +57,40 @@ def test_review_only_of_a_waiting_report():
 # ---------------------------------------------------------------------------------------------------
 def submit(engine, unit="BDH.D1.1", data=None, obligation=ROUND1, when=None, **kw):
     with session_scope(engine) as session:
-        return submit_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit,
-                             raw=GOOD if data is None else data, actor=f"{unit}@example.vn", now=when or vn(5, 6), **kw)
+        return submit_report(
+            session,
+            campaign_code=CODE,
+            obligation_code=obligation,
+            unit_code=unit,
+            raw=GOOD if data is None else data,
+            actor=f"{unit}@example.vn",
+            now=when or vn(5, 6),
+            **kw,
+        )
 
 
 def review(engine, unit="BDH.D1.1", reviewer="BDH.D1", accept=True, obligation=ROUND1, when=None, **kw):
     with session_scope(engine) as session:
-        return review_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit,
-                             reviewer_code=reviewer, accept=accept, actor=reviewer, now=when or vn(6, 6), **kw)
+        return review_report(
+            session,
+            campaign_code=CODE,
+            obligation_code=obligation,
+            unit_code=unit,
+            reviewer_code=reviewer,
+            accept=accept,
+            actor=reviewer,
+            now=when or vn(6, 6),
+            **kw,
+        )
 
 
 def _assignment_query(unit: str = "BDH.D1.1", obligation: str = ROUND1):
-    return (select(Assignment).join(Unit, Unit.id == Assignment.unit_id)
-            .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
-            .where(Unit.code == unit, ObligationDef.code == obligation))
+    return (
+        select(Assignment)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+        .where(Unit.code == unit, ObligationDef.code == obligation)
+    )
 
 
 def assignment(engine, unit="BDH.D1.1", obligation=ROUND1) -> Assignment:
@@ -90,10 +111,19 @@ def test_return_then_resubmit_then_accept(loaded):
     assert (a.status, a.current_version, a.late, a.version) == ("da_duyet", 2, False, 5)
     with session_scope(engine) as session:
         versions = history(session, campaign_code=CODE, obligation_code=ROUND1, unit_code="BDH.D1.1")
-        actions = session.execute(select(AuditLog.action).where(AuditLog.entity == "assignment",
-                                                               AuditLog.entity_id == str(a.id)).order_by(AuditLog.id)).scalars().all()
+        actions = (
+            session.execute(
+                select(AuditLog.action)
+                .where(AuditLog.entity == "assignment", AuditLog.entity_id == str(a.id))
+                .order_by(AuditLog.id)
+            )
+            .scalars()
+            .all()
+        )
     assert [(v.version, v.review_status, v.late) for v in versions] == [(1, "tra_lai", False), (2, "da_duyet", True)]
-    assert versions[0].review_comment == "Số sáng kiến quá lớn, kiểm tra lại" and versions[0].data["so_sang_kien"] == 400
+    assert (
+        versions[0].review_comment == "Số sáng kiến quá lớn, kiểm tra lại" and versions[0].data["so_sang_kien"] == 400
+    )
     assert actions == ["submission.submitted", "submission.returned", "submission.submitted", "submission.accepted"]
 
 
@@ -108,7 +138,9 @@ def test_resubmitting_while_waiting_supersedes_the_waiting_version(loaded):
     submit(loaded.engine, data={"so_sang_kien": 1, "so_doan_vien_moi": 1})
     submit(loaded.engine, data={"so_sang_kien": 2, "so_doan_vien_moi": 1}, when=vn(7, 6))
     with session_scope(loaded.engine) as session:
-        statuses = session.execute(select(Submission.version, Submission.review_status).order_by(Submission.version)).all()
+        statuses = session.execute(
+            select(Submission.version, Submission.review_status).order_by(Submission.version)
+        ).all()
     assert statuses == [(1, ReviewStatus.SUPERSEDED.value), (2, ReviewStatus.PENDING.value)]
     review(loaded.engine, when=vn(8, 6))
     assert assignment(loaded.engine).current_version == 2
@@ -122,8 +154,12 @@ def test_obligation_without_review_is_accepted_on_submit(loaded):
 
 
 def test_appraised_rating_overrides_the_proposed_one(loaded):
-    final = {"so_sang_kien": 3, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": "có",
-             "xep_loai_de_nghi": "Hoàn thành xuất sắc nhiệm vụ"}
+    final = {
+        "so_sang_kien": 3,
+        "so_doan_vien_moi": 1,
+        "cong_trinh_hoan_thanh": "có",
+        "xep_loai_de_nghi": "Hoàn thành xuất sắc nhiệm vụ",
+    }
     submit(loaded.engine, obligation="tong-ket-nam", data=final, when=vn(1, 12))
     submit(loaded.engine, unit="BDH.D1.2", obligation="tong-ket-nam", data=final, when=vn(1, 12))
     unit1, unit2 = loaded.units["BDH.D1.1"].id, loaded.units["BDH.D1.2"].id
@@ -155,8 +191,12 @@ def refused(engine, exc_type, pattern, action) -> str:
 
 
 def test_wrong_types_out_of_range_missing_required(loaded):
-    text = refused(loaded.engine, FormInvalid, "không hợp lệ, chưa ghi gì",
-                   lambda: submit(loaded.engine, data={"so_sang_kien": "mười", "so_cdcs_thanh_lap": 1001}))
+    text = refused(
+        loaded.engine,
+        FormInvalid,
+        "không hợp lệ, chưa ghi gì",
+        lambda: submit(loaded.engine, data={"so_sang_kien": "mười", "so_cdcs_thanh_lap": 1001}),
+    )
     assert "Số sáng kiến trong đợt [so_sang_kien]: phải là số nguyên, nhận 'mười'" in text
     assert "Số CĐCS mới thành lập [so_cdcs_thanh_lap]: giá trị 1.001 lớn hơn mức tối đa 1.000" in text
     assert "Số đoàn viên mới kết nạp [so_doan_vien_moi]: bắt buộc nhập nhưng đang để trống" in text
@@ -164,48 +204,83 @@ def test_wrong_types_out_of_range_missing_required(loaded):
 
 
 def test_unknown_unit_obligation_campaign(loaded):
-    refused(loaded.engine, UnknownReference, "không có đơn vị mã 'BDH.D9.9'", lambda: submit(loaded.engine, unit="BDH.D9.9"))
-    text = refused(loaded.engine, UnknownReference, "không có nghĩa vụ 'so-ket-dot-9'",
-                   lambda: submit(loaded.engine, obligation="so-ket-dot-9"))
+    refused(
+        loaded.engine, UnknownReference, "không có đơn vị mã 'BDH.D9.9'", lambda: submit(loaded.engine, unit="BDH.D9.9")
+    )
+    text = refused(
+        loaded.engine,
+        UnknownReference,
+        "không có nghĩa vụ 'so-ket-dot-9'",
+        lambda: submit(loaded.engine, obligation="so-ket-dot-9"),
+    )
     assert "so-ket-dot-1" in text  # lists what exists
     with session_scope(loaded.engine) as session:
         with pytest.raises(UnknownReference, match="không có chiến dịch mã 'bd-1999'"):
-            submit_report(session, campaign_code="bd-1999", obligation_code=ROUND1, unit_code="BDH.D1.1",
-                          raw=GOOD, actor="x")
+            submit_report(
+                session, campaign_code="bd-1999", obligation_code=ROUND1, unit_code="BDH.D1.1", raw=GOOD, actor="x"
+            )
     # The province owes no round report (levels: directly-superior unions and CĐCS).
-    refused(loaded.engine, UnknownReference, "đơn vị 'BDH' không phải nộp 'so-ket-dot-1'",
-            lambda: submit(loaded.engine, unit="BDH"))
+    refused(
+        loaded.engine,
+        UnknownReference,
+        "đơn vị 'BDH' không phải nộp 'so-ket-dot-1'",
+        lambda: submit(loaded.engine, unit="BDH"),
+    )
 
 
 def test_a_unit_submits_only_for_itself(loaded):
-    refused(loaded.engine, NotPermitted, "'BDH.D1' không được gửi báo cáo thay cho đơn vị 'BDH.D1.1'",
-            lambda: submit(loaded.engine, acting_unit_code="BDH.D1"))
+    refused(
+        loaded.engine,
+        NotPermitted,
+        "'BDH.D1' không được gửi báo cáo thay cho đơn vị 'BDH.D1.1'",
+        lambda: submit(loaded.engine, acting_unit_code="BDH.D1"),
+    )
 
 
 def test_review_by_a_non_reviewer_is_refused(loaded):
     submit(loaded.engine)
     for reviewer in ("BDH.D2", "BDH", "BDH.D1.2"):
-        message = (f"đơn vị '{reviewer}' không được duyệt báo cáo 'so-ket-dot-1' của 'BDH.D1.1' "
-                   r"\(đơn vị duyệt là 'BDH.D1'\)")
+        message = (
+            f"đơn vị '{reviewer}' không được duyệt báo cáo 'so-ket-dot-1' của 'BDH.D1.1' "
+            r"\(đơn vị duyệt là 'BDH.D1'\)"
+        )
         refused(loaded.engine, NotPermitted, message, lambda: review(loaded.engine, reviewer=reviewer))
     assert review(loaded.engine).status is St.ACCEPTED
 
 
 def test_return_needs_a_comment_and_rating_needs_accept(loaded):
     submit(loaded.engine)
-    refused(loaded.engine, InvalidTransition, "phải kèm nhận xét", lambda: review(loaded.engine, accept=False, comment="  "))
-    refused(loaded.engine, FormInvalid, "không có trường xếp loại",
-            lambda: review(loaded.engine, appraised_rating="Hoàn thành tốt nhiệm vụ"))
-    refused(loaded.engine, InvalidTransition, "không thể duyệt: đơn vị chưa gửi",
-            lambda: review(loaded.engine, unit="BDH.D1.2"))
+    refused(
+        loaded.engine, InvalidTransition, "phải kèm nhận xét", lambda: review(loaded.engine, accept=False, comment="  ")
+    )
+    refused(
+        loaded.engine,
+        FormInvalid,
+        "không có trường xếp loại",
+        lambda: review(loaded.engine, appraised_rating="Hoàn thành tốt nhiệm vụ"),
+    )
+    refused(
+        loaded.engine,
+        InvalidTransition,
+        "không thể duyệt: đơn vị chưa gửi",
+        lambda: review(loaded.engine, unit="BDH.D1.2"),
+    )
 
 
 def test_bad_appraised_rating(loaded):
-    final = {"so_sang_kien": 1, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": False,
-             "xep_loai_de_nghi": "Hoàn thành nhiệm vụ"}
+    final = {
+        "so_sang_kien": 1,
+        "so_doan_vien_moi": 1,
+        "cong_trinh_hoan_thanh": False,
+        "xep_loai_de_nghi": "Hoàn thành nhiệm vụ",
+    }
     submit(loaded.engine, obligation="tong-ket-nam", data=final, when=vn(1, 12))
-    text = refused(loaded.engine, FormInvalid, "Xếp loại thẩm định không hợp lệ",
-                   lambda: review(loaded.engine, obligation="tong-ket-nam", appraised_rating="Xuất sắc", when=vn(2, 12)))
+    text = refused(
+        loaded.engine,
+        FormInvalid,
+        "Xếp loại thẩm định không hợp lệ",
+        lambda: review(loaded.engine, obligation="tong-ket-nam", appraised_rating="Xuất sắc", when=vn(2, 12)),
+    )
     assert "[xep_loai_de_nghi]: giá trị 'Xuất sắc' không thuộc danh sách cho phép" in text
 
 
@@ -213,28 +288,38 @@ def test_closed_campaign_refuses_until_reopened(loaded):
     submit(loaded.engine)
     with session_scope(loaded.engine) as session:
         assert set_campaign_status(session, CODE, closed=True, actor="office@example.vn")
-    refused(loaded.engine, CampaignClosed, "đã đóng.*thidua campaign reopen", lambda: submit(loaded.engine, unit="BDH.D1.2"))
+    refused(
+        loaded.engine, CampaignClosed, "đã đóng.*thidua campaign reopen", lambda: submit(loaded.engine, unit="BDH.D1.2")
+    )
     refused(loaded.engine, CampaignClosed, "đã đóng", lambda: review(loaded.engine))
     with session_scope(loaded.engine) as session:
         assert set_campaign_status(session, CODE, closed=False, actor="office@example.vn")
         assert not set_campaign_status(session, CODE, closed=False, actor="office@example.vn")
-        actions = session.execute(select(AuditLog.action).where(AuditLog.entity == "campaign")
-                                  .order_by(AuditLog.id)).scalars().all()
+        actions = (
+            session.execute(select(AuditLog.action).where(AuditLog.entity == "campaign").order_by(AuditLog.id))
+            .scalars()
+            .all()
+        )
     assert actions[-2:] == ["campaign.closed", "campaign.reopened"]
     assert submit(loaded.engine, unit="BDH.D1.2").status is St.SUBMITTED
 
 
 def test_not_open_yet(loaded):
-    refused(loaded.engine, NotOpenYet, "mở nhận báo cáo từ ngày 01/10/2023",
-            lambda: submit(loaded.engine, obligation="de-xuat-khen-thuong-dot-2", data={}, when=vn(30, 9)))
+    refused(
+        loaded.engine,
+        NotOpenYet,
+        "mở nhận báo cáo từ ngày 01/10/2023",
+        lambda: submit(loaded.engine, obligation="de-xuat-khen-thuong-dot-2", data={}, when=vn(30, 9)),
+    )
 
 
 def test_stale_version_is_a_conflict(loaded):
     submit(loaded.engine)
     seen = assignment(loaded.engine).version
     review(loaded.engine, accept=False, comment="Bổ sung gương điển hình", expected_version=seen)
-    text = refused(loaded.engine, StaleVersion, "đã thay đổi từ lúc bạn mở",
-                   lambda: review(loaded.engine, expected_version=seen))
+    text = refused(
+        loaded.engine, StaleVersion, "đã thay đổi từ lúc bạn mở", lambda: review(loaded.engine, expected_version=seen)
+    )
     assert f"phiên bản {seen}, hiện tại {seen + 1}" in text
     assert StaleVersion.retryable and not FormInvalid.retryable
 
@@ -251,8 +336,16 @@ def test_concurrent_reviews_one_wins_the_other_gets_a_conflict(pg_engine):
         seen_version = opened.version
         review(pg_engine, accept=False, comment="Bổ sung số liệu")  # the fast one returns it and commits
         with pytest.raises(StaleVersion, match="vừa được người khác thay đổi"):
-            review_report(slow, campaign_code=CODE, obligation_code=ROUND1, unit_code="BDH.D1.1",
-                          reviewer_code="BDH.D1", accept=True, actor="BDH.D1", now=vn(7, 6))
+            review_report(
+                slow,
+                campaign_code=CODE,
+                obligation_code=ROUND1,
+                unit_code="BDH.D1.1",
+                reviewer_code="BDH.D1",
+                accept=True,
+                actor="BDH.D1",
+                now=vn(7, 6),
+            )
         slow.rollback()
     final = assignment(pg_engine)
     assert (final.status, final.version) == ("tra_lai", seen_version + 1)

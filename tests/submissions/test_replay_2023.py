@@ -2,6 +2,7 @@
 simulated units that report on time, late, get returned and resubmit, leave a report waiting, or never
 report. Consolidated figures, late lists and target progress on 31/08/2023 are checked against brute force
 computed here from the simulation's own ledger and the unit tree (parent links, not paths)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,10 +23,19 @@ from thidua.services.consolidation import consolidate, consolidate_due, latest_s
 from thidua.services.submissions import review_report, submit_report, year_end_rating
 from thidua.services.targets import target_progress
 
-RATINGS = ["Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành nhiệm vụ", "Không hoàn thành nhiệm vụ"]
+RATINGS = [
+    "Hoàn thành xuất sắc nhiệm vụ",
+    "Hoàn thành tốt nhiệm vụ",
+    "Hoàn thành nhiệm vụ",
+    "Không hoàn thành nhiệm vụ",
+]
 # (obligation, due date, 0-based round index used to vary the figures)
-OBLIGATIONS = [("dang-ky-thi-dua", date(2023, 3, 15), 0), ("so-ket-dot-1", date(2023, 6, 10), 1),
-               ("so-ket-dot-2", date(2023, 10, 10), 2), ("tong-ket-nam", date(2023, 11, 15), 3)]
+OBLIGATIONS = [
+    ("dang-ky-thi-dua", date(2023, 3, 15), 0),
+    ("so-ket-dot-1", date(2023, 6, 10), 1),
+    ("so-ket-dot-2", date(2023, 10, 10), 2),
+    ("tong-ket-nam", date(2023, 11, 15), 3),
+]
 BEHAVIOURS = ["on_time", "late", "returned", "never", "pending", "early", "slow_review", "returned_open"]
 
 
@@ -57,8 +67,11 @@ class Ledger:
 def form_for(obligation: str, i: int, r: int, unit: Unit) -> tuple[dict[str, Any], dict[str, Any]]:
     """(raw form as a unit would type it, the values it means)."""
     if obligation == "dang-ky-thi-dua":
-        values = {"danh_hieu_dang_ky": "CĐCS vững mạnh", "cong_trinh_moi": f"Công trình số {i}",
-                  "so_sang_kien_dang_ky": 5 + i}
+        values = {
+            "danh_hieu_dang_ky": "CĐCS vững mạnh",
+            "cong_trinh_moi": f"Công trình số {i}",
+            "so_sang_kien_dang_ky": 5 + i,
+        }
         return {**values, "so_sang_kien_dang_ky": str(5 + i)}, values
     values: dict[str, Any] = {"so_sang_kien": 10 + 7 * i + r, "so_doan_vien_moi": 3 * i + r}
     raw: dict[str, Any] = {"so_sang_kien": str(values["so_sang_kien"]), "so_doan_vien_moi": values["so_doan_vien_moi"]}
@@ -85,16 +98,32 @@ class Replay:
 
     def submit(self, obligation: str, unit: str, raw: dict[str, Any], values: dict[str, Any], when: datetime) -> None:
         with session_scope(self.engine) as session:
-            submit_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit, raw=raw,
-                          actor=f"{unit}@example.vn", now=when)
+            submit_report(
+                session,
+                campaign_code=CODE,
+                obligation_code=obligation,
+                unit_code=unit,
+                raw=raw,
+                actor=f"{unit}@example.vn",
+                now=when,
+            )
         self.ledger.history(obligation, unit).append(Version(values, when))
 
     def review(self, obligation: str, unit: str, accept: bool, when: datetime, rating: str | None = None) -> None:
         reviewer = next(u for u in self.units.values() if u.id == self.units[unit].parent_id)
         with session_scope(self.engine) as session:
-            review_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit,
-                          reviewer_code=reviewer.code, accept=accept, actor=reviewer.code, now=when,
-                          comment=None if accept else "Số liệu chưa khớp, đề nghị kiểm tra lại", appraised_rating=rating)
+            review_report(
+                session,
+                campaign_code=CODE,
+                obligation_code=obligation,
+                unit_code=unit,
+                reviewer_code=reviewer.code,
+                accept=accept,
+                actor=reviewer.code,
+                now=when,
+                comment=None if accept else "Số liệu chưa khớp, đề nghị kiểm tra lại",
+                appraised_rating=rating,
+            )
         version = self.ledger.history(obligation, unit)[-1]
         version.reviewed_at, version.accepted, version.appraised = when, accept, rating
 
@@ -124,9 +153,16 @@ def play(engine) -> Replay:
                 replay.submit(obligation, code, raw, values, at(due, 5))
                 replay.review(obligation, code, True, at(due, 6), rating)
             elif behaviour in ("returned", "returned_open"):
-                wrong = dict(values, **({"so_sang_kien": values["so_sang_kien"] * 10} if "so_sang_kien" in values else {}))
-                replay.submit(obligation, code, dict(raw, **{k: wrong[k] for k in ("so_sang_kien",) if k in raw}),
-                              wrong, at(due, -6))
+                wrong = dict(
+                    values, **({"so_sang_kien": values["so_sang_kien"] * 10} if "so_sang_kien" in values else {})
+                )
+                replay.submit(
+                    obligation,
+                    code,
+                    dict(raw, **{k: wrong[k] for k in ("so_sang_kien",) if k in raw}),
+                    wrong,
+                    at(due, -6),
+                )
                 replay.review(obligation, code, False, at(due, -5))
                 if behaviour == "returned":  # corrected after the deadline: the unit was on time, the fix is not
                     replay.submit(obligation, code, raw, values, at(due, 2))
@@ -154,8 +190,11 @@ def in_subtree(units: dict[str, Unit], unit: Unit, root: Unit) -> bool:
 
 def expected_snapshot(replay: Replay, obligation: str, due: date, root: Unit) -> dict[str, Any]:
     due_at = end_of_day_utc(due)
-    members = [u for u in replay.units.values()
-               if u.level_code in ("cap_tren_truc_tiep", "cdcs") and in_subtree(replay.units, u, root)]
+    members = [
+        u
+        for u in replay.units.values()
+        if u.level_code in ("cap_tren_truc_tiep", "cdcs") and in_subtree(replay.units, u, root)
+    ]
     sums: dict[str, float] = {}
     counted, not_submitted, late, pending, returned = 0, [], [], 0, 0
     choices: dict[str, int] = {r: 0 for r in RATINGS}
@@ -180,8 +219,17 @@ def expected_snapshot(replay: Replay, obligation: str, due: date, root: Unit) ->
         if "xep_loai_de_nghi" in version.values:
             choices[version.values["xep_loai_de_nghi"]] += 1
             yes += version.values["cong_trinh_hoan_thanh"]
-    return {"owed": len(members), "counted": counted, "not_submitted": sorted(not_submitted), "late_units": sorted(late),
-            "pending": pending, "returned": returned, "sums": sums, "choices": choices, "yes": yes}
+    return {
+        "owed": len(members),
+        "counted": counted,
+        "not_submitted": sorted(not_submitted),
+        "late_units": sorted(late),
+        "pending": pending,
+        "returned": returned,
+        "sums": sums,
+        "choices": choices,
+        "yes": yes,
+    }
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -208,8 +256,12 @@ def test_consolidated_figures_match_brute_force(replay):
         for root in aggregators:
             got, want = snapshots[root.code], expected_snapshot(replay, obligation, due, root)
             label = f"{obligation} @ {root.code}"
-            assert (got["owed"], got["counted"], got["pending"], got["returned"]) == \
-                   (want["owed"], want["counted"], want["pending"], want["returned"]), label
+            assert (got["owed"], got["counted"], got["pending"], got["returned"]) == (
+                want["owed"],
+                want["counted"],
+                want["pending"],
+                want["returned"],
+            ), label
             assert got["not_submitted"] == want["not_submitted"], label
             assert got["late_units"] == want["late_units"], label
             assert got["late"] == len(want["late_units"]), label
@@ -232,9 +284,11 @@ def test_a_returned_then_resubmitted_report_counts_once(replay):
         consolidate(session, campaign_code=CODE, obligation_code=obligation, now=vn(20, 12))
         ob_id = session.execute(select(ObligationDef.id).where(ObligationDef.code == obligation)).scalar_one()
         data = next(s.data for s in latest_snapshots(session, ob_id).values() if s.data["unit"] == district.code)
-    others = sum(replay.ledger.counted(obligation, u.code).values["so_sang_kien"]  # type: ignore[union-attr]
-                 for u in replay.units.values()
-                 if u.code != unit and in_subtree(replay.units, u, district) and replay.ledger.counted(obligation, u.code))
+    others = sum(
+        replay.ledger.counted(obligation, u.code).values["so_sang_kien"]  # type: ignore[union-attr]
+        for u in replay.units.values()
+        if u.code != unit and in_subtree(replay.units, u, district) and replay.ledger.counted(obligation, u.code)
+    )
     assert data["numbers"]["so_sang_kien"]["sum"] == others + second.values["so_sang_kien"]
     assert unit not in data["late_units"]  # first sent on time; only the correction came after the deadline
 
@@ -248,14 +302,20 @@ def test_target_progress_on_31_august(replay):
     owing = [u for u in replay.units.values() if u.level_code in ("cap_tren_truc_tiep", "cdcs")]
 
     def initiatives(root: Unit) -> int:
-        return sum(v.values["so_sang_kien"] for ob in ("so-ket-dot-1", "so-ket-dot-2", "tong-ket-nam")
-                   for u in owing if in_subtree(replay.units, u, root)
-                   for v in [replay.ledger.counted(ob, u.code, moment)] if v is not None)
+        return sum(
+            v.values["so_sang_kien"]
+            for ob in ("so-ket-dot-1", "so-ket-dot-2", "tong-ket-nam")
+            for u in owing
+            if in_subtree(replay.units, u, root)
+            for v in [replay.ledger.counted(ob, u.code, moment)]
+            if v is not None
+        )
 
     sang_kien = reports["sang-kien-8000"]
     assert sang_kien.scope[0].progress.figure.value == initiatives(replay.units["BDH"])
-    assert [(r.unit_code, r.progress.figure.value) for r in sang_kien.breakdown] == \
-           [(c, initiatives(replay.units[c])) for c in ("BDH.D1", "BDH.D2", "BDH.D3")]
+    assert [(r.unit_code, r.progress.figure.value) for r in sang_kien.breakdown] == [
+        (c, initiatives(replay.units[c])) for c in ("BDH.D1", "BDH.D2", "BDH.D3")
+    ]
     # Round 2's 'early' report (accepted 26/08) counts; its 'slow_review' one (accepted 02/09) does not yet.
     early = [u for (o, u), b in replay.behaviour.items() if o == "so-ket-dot-2" and b == "early"]
     slow = [u for (o, u), b in replay.behaviour.items() if o == "so-ket-dot-2" and b == "slow_review"]
@@ -287,9 +347,13 @@ def test_year_end_rating_and_final_share(replay):
             version = replay.ledger.counted("tong-ket-nam", unit.code)
             expected = None if version is None else (version.appraised or version.values["xep_loai_de_nghi"])
             assert year_end_rating(session, campaign_id, unit.id) == expected, unit.code
-        good = [u for u in replay.units.values() if u.level_code == "cdcs"
-                and (v := replay.ledger.counted("tong-ket-nam", u.code)) is not None
-                and v.values["xep_loai_de_nghi"] in RATINGS[:2]]
+        good = [
+            u
+            for u in replay.units.values()
+            if u.level_code == "cdcs"
+            and (v := replay.ledger.counted("tong-ket-nam", u.code)) is not None
+            and v.values["xep_loai_de_nghi"] in RATINGS[:2]
+        ]
         share = target_progress(session, campaign_code=CODE, at=date(2023, 12, 31), target_code="xep-loai-tot")[0]
     # The target reads the proposed rating (the field the campaign file names), over all CĐCS.
     assert share.scope[0].progress.figure.value == pytest.approx(100 * len(good) / 12)
@@ -301,8 +365,11 @@ def test_a_correction_is_a_new_snapshot_version_not_a_silent_change(replay):
         consolidate(session, campaign_code=CODE, obligation_code=obligation, now=vn(20, 6))
         again = consolidate(session, campaign_code=CODE, obligation_code=obligation, now=vn(21, 6))
     assert again.new_versions == 0
-    unit = next(u for (o, u), b in replay.behaviour.items()
-                if o == obligation and b == "on_time" and replay.units[u].level_code == "cdcs")
+    unit = next(
+        u
+        for (o, u), b in replay.behaviour.items()
+        if o == obligation and b == "on_time" and replay.units[u].level_code == "cdcs"
+    )
     district = next(u for u in replay.units.values() if u.id == replay.units[unit].parent_id)
     raw = {"so_sang_kien": 999, "so_doan_vien_moi": 1}
     replay.submit(obligation, unit, raw, raw, vn(22, 6))
@@ -310,8 +377,15 @@ def test_a_correction_is_a_new_snapshot_version_not_a_silent_change(replay):
     with session_scope(replay.engine) as session:
         result = consolidate(session, campaign_code=CODE, obligation_code=obligation, now=vn(24, 6))
         ob_id = session.execute(select(ObligationDef.id).where(ObligationDef.code == obligation)).scalar_one()
-        rows = session.execute(select(ConsolidationSnapshot).where(ConsolidationSnapshot.obligation_id == ob_id)
-                               .order_by(ConsolidationSnapshot.unit_id, ConsolidationSnapshot.version)).scalars().all()
+        rows = (
+            session.execute(
+                select(ConsolidationSnapshot)
+                .where(ConsolidationSnapshot.obligation_id == ob_id)
+                .order_by(ConsolidationSnapshot.unit_id, ConsolidationSnapshot.version)
+            )
+            .scalars()
+            .all()
+        )
     changed = {r.data["unit"]: r for r in rows if r.version == 2}
     assert result.new_versions == 2 and set(changed) == {"BDH", district.code}
     old = next(r for r in rows if r.data["unit"] == district.code and r.version == 1)

@@ -1,6 +1,7 @@
 """Issue 11 point 12 in the Word reports: the target chart by district compares the districts sorted, the
 largest first, and its Vietnamese names and figures are drawn in a font that has every letter (no empty boxes),
 with figures in Vietnamese marks."""
+
 from __future__ import annotations
 
 import warnings
@@ -30,10 +31,18 @@ def row(name: str, value: float) -> TargetRow:
 
 
 def test_the_district_chart_is_sorted_largest_first() -> None:
-    report = TargetReport(code="sang-kien-8000", title="Toàn tỉnh đạt 8.000 sáng kiến", rollup="sum", target=8000,
-                          unit_of_measure="sáng kiến", deadline=date(2023, 8, 31), at=date(2023, 10, 9),
-                          scope=[row("Toàn tỉnh", 43)], breakdown_level="cap_tren_truc_tiep",
-                          breakdown=[row("LĐLĐ huyện A", 4), row("LĐLĐ huyện B", 30), row("LĐLĐ huyện C", 9)])
-    chart, = _target_charts([report], SimpleNamespace(levels={}))
+    report = TargetReport(
+        code="sang-kien-8000",
+        title="Toàn tỉnh đạt 8.000 sáng kiến",
+        rollup="sum",
+        target=8000,
+        unit_of_measure="sáng kiến",
+        deadline=date(2023, 8, 31),
+        at=date(2023, 10, 9),
+        scope=[row("Toàn tỉnh", 43)],
+        breakdown_level="cap_tren_truc_tiep",
+        breakdown=[row("LĐLĐ huyện A", 4), row("LĐLĐ huyện B", 30), row("LĐLĐ huyện C", 9)],
+    )
+    (chart,) = _target_charts([report], SimpleNamespace(levels={}))
     assert chart.labels == ["LĐLĐ huyện B", "LĐLĐ huyện C", "LĐLĐ huyện A"]
     assert chart.values == [30, 9, 4]

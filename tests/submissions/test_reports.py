@@ -1,4 +1,5 @@
 """Round and year-end reports: XLSX values per level, DOCX laid out as an administrative document."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,12 @@ from thidua.services.submissions import review_report, submit_report
 ROUND1 = "so-ket-dot-1"
 # unit -> (what it does, so_sang_kien it finally reports)
 SCENARIO = {
-    "BDH.D1.1": ("on_time", 10), "BDH.D1.2": ("late", 7), "BDH.D1.3": ("returned", 7),
-    "BDH.D2": ("on_time", 2), "BDH.D2.1": ("on_time", 5), "BDH.D2.2": ("pending", 4),
+    "BDH.D1.1": ("on_time", 10),
+    "BDH.D1.2": ("late", 7),
+    "BDH.D1.3": ("returned", 7),
+    "BDH.D2": ("on_time", 2),
+    "BDH.D2.1": ("on_time", 5),
+    "BDH.D2.2": ("pending", 4),
 }
 NEVER = {"BDH.D1", "BDH.D2.3"}
 
@@ -34,13 +39,23 @@ def parent_of(code: str) -> str:
 
 def act(engine, unit: str, obligation: str, data: dict, when, accept: bool | None = True, rating: str | None = None):
     with session_scope(engine) as session:
-        submit_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit, raw=data,
-                      actor=unit, now=when)
+        submit_report(
+            session, campaign_code=CODE, obligation_code=obligation, unit_code=unit, raw=data, actor=unit, now=when
+        )
     if accept is not None:
         with session_scope(engine) as session:
-            review_report(session, campaign_code=CODE, obligation_code=obligation, unit_code=unit,
-                          reviewer_code=parent_of(unit), accept=accept, actor=parent_of(unit), now=when,
-                          comment=None if accept else "Sai số liệu", appraised_rating=rating)
+            review_report(
+                session,
+                campaign_code=CODE,
+                obligation_code=obligation,
+                unit_code=unit,
+                reviewer_code=parent_of(unit),
+                accept=accept,
+                actor=parent_of(unit),
+                now=when,
+                comment=None if accept else "Sai số liệu",
+                appraised_rating=rating,
+            )
 
 
 def play_round_one(loaded):
@@ -72,8 +87,11 @@ def round_one_any(request):
 
 
 def expected_initiatives(prefix: str) -> int:
-    return sum(n for unit, (behaviour, n) in SCENARIO.items()
-               if behaviour != "pending" and (unit == prefix or unit.startswith(prefix + ".")))
+    return sum(
+        n
+        for unit, (behaviour, n) in SCENARIO.items()
+        if behaviour != "pending" and (unit == prefix or unit.startswith(prefix + "."))
+    )
 
 
 def sheet_rows(sheet) -> list[dict[str, object]]:
@@ -94,24 +112,35 @@ def test_round_report_xlsx_holds_the_consolidated_values(round_one, tmp_path):
         files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
     assert files.xlsx.name == "bd-2023-so-ket-dot-1.xlsx"
     workbook = load_workbook(files.xlsx)
-    assert workbook.sheetnames == ["TH - LĐLĐ tỉnh", "TH - CĐ cấp trên trực tiếp", "BC - CĐ cấp trên trực tiếp",
-                                   "BC - CĐCS", "Chưa gửi - nộp muộn", "Chỉ tiêu"]
+    assert workbook.sheetnames == [
+        "TH - LĐLĐ tỉnh",
+        "TH - CĐ cấp trên trực tiếp",
+        "BC - CĐ cấp trên trực tiếp",
+        "BC - CĐCS",
+        "Chưa gửi - nộp muộn",
+        "Chỉ tiêu",
+    ]
     [province] = sheet_rows(workbook["TH - LĐLĐ tỉnh"])
     assert province["Mã đơn vị"] == "BDH" and province["Phải báo cáo"] == 8
     assert province["Đã gửi"] == len(SCENARIO) and province["Chưa gửi"] == len(NEVER)
     assert province["Được tính"] == len(SCENARIO) - 1 and province["Chờ duyệt"] == 1 and province["Nộp muộn"] == 1
     assert province["Số sáng kiến trong đợt"] == expected_initiatives("BDH")
     districts = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["TH - CĐ cấp trên trực tiếp"])}
-    assert {code: r["Số sáng kiến trong đợt"] for code, r in districts.items()} == \
-           {"BDH.D1": expected_initiatives("BDH.D1"), "BDH.D2": expected_initiatives("BDH.D2")}
+    assert {code: r["Số sáng kiến trong đợt"] for code, r in districts.items()} == {
+        "BDH.D1": expected_initiatives("BDH.D1"),
+        "BDH.D2": expected_initiatives("BDH.D2"),
+    }
     cdcs = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["BC - CĐCS"])}
     assert cdcs["BDH.D1.3"]["Số sáng kiến trong đợt"] == 7 and cdcs["BDH.D1.3"]["Bản số"] == 2
     assert cdcs["BDH.D1.2"]["Nộp muộn"] == "có" and cdcs["BDH.D2.3"]["Trạng thái"] == "Chưa gửi"
     assert cdcs["BDH.D2.2"]["Số sáng kiến trong đợt"] is None  # waiting for review: not counted
     missing = sheet_rows(workbook["Chưa gửi - nộp muộn"])
     assert {(r["Tình trạng"], r["Mã đơn vị"]) for r in missing} == {
-        ("Chưa gửi", "BDH.D1"), ("Chưa gửi", "BDH.D2.3"), ("Nộp muộn", "BDH.D1.2"),
-        ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", "BDH.D2.2")}
+        ("Chưa gửi", "BDH.D1"),
+        ("Chưa gửi", "BDH.D2.3"),
+        ("Nộp muộn", "BDH.D1.2"),
+        ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", "BDH.D2.2"),
+    }
     targets = {(r["Mã chỉ tiêu"], r["Mã đơn vị"]): r for r in sheet_rows(workbook["Chỉ tiêu"])}
     assert targets[("sang-kien-8000", "BDH")]["Đã đạt"] == expected_initiatives("BDH")
     for sheet in workbook.worksheets:  # values, never formulas
@@ -156,8 +185,14 @@ def test_round_report_docx_is_an_administrative_document(round_one, tmp_path):
 def test_final_report_with_ratings_and_year_totals(round_one_any, tmp_path):
     round_one = round_one_any
     final = {"so_sang_kien": 3, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": True}
-    act(round_one.engine, "BDH.D1.1", "tong-ket-nam", dict(final, xep_loai_de_nghi="Hoàn thành xuất sắc nhiệm vụ"),
-        vn(1, 12), rating="Hoàn thành tốt nhiệm vụ")
+    act(
+        round_one.engine,
+        "BDH.D1.1",
+        "tong-ket-nam",
+        dict(final, xep_loai_de_nghi="Hoàn thành xuất sắc nhiệm vụ"),
+        vn(1, 12),
+        rating="Hoàn thành tốt nhiệm vụ",
+    )
     act(round_one.engine, "BDH.D2.1", "tong-ket-nam", dict(final, xep_loai_de_nghi="Hoàn thành nhiệm vụ"), vn(1, 12))
     with session_scope(round_one.engine) as session:
         files = build_final_report(session, campaign_code=CODE, out_dir=tmp_path, now=vn(20, 12))
@@ -167,9 +202,11 @@ def test_final_report_with_ratings_and_year_totals(round_one_any, tmp_path):
     assert year["Tổng cộng"]["Số sáng kiến"] == expected_initiatives("BDH") + 6
     assert year["LĐLĐ huyện Thử Nghiệm 1"]["Số sáng kiến"] == expected_initiatives("BDH.D1") + 3
     ratings = {r["Mã đơn vị"]: r for r in sheet_rows(workbook["Xếp loại"])}
-    assert (ratings["BDH.D1.1"]["Tự đánh giá"], ratings["BDH.D1.1"]["Cấp trên thẩm định"],
-            ratings["BDH.D1.1"]["Xếp loại năm"]) == ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ",
-                                                     "Hoàn thành tốt nhiệm vụ")
+    assert (
+        ratings["BDH.D1.1"]["Tự đánh giá"],
+        ratings["BDH.D1.1"]["Cấp trên thẩm định"],
+        ratings["BDH.D1.1"]["Xếp loại năm"],
+    ) == ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành tốt nhiệm vụ")
     assert ratings["BDH.D2.1"]["Xếp loại năm"] == "Hoàn thành nhiệm vụ"
     assert ratings["BDH.D1.2"]["Xếp loại năm"] == "Chưa có"
     summary = {r["Đơn vị"]: r for r in sheet_rows(workbook["Xếp loại theo đơn vị"])}
@@ -189,8 +226,12 @@ def test_docx_renders_to_pdf_with_libreoffice(request, tmp_path):
     round_one = request.getfixturevalue("round_one")
     with session_scope(round_one.engine) as session:
         files = build_round_report(session, campaign_code=CODE, round_number=1, out_dir=tmp_path, now=vn(20, 6))
-    subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(files.docx)],
-                   check=True, timeout=180, capture_output=True)
+    subprocess.run(
+        [soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(files.docx)],
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
     pdf = tmp_path / (files.docx.stem + ".pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
@@ -207,14 +248,19 @@ def test_final_report_after_a_merger_uses_the_year_end_structure(round_one_any, 
     with session_scope(engine) as session:
         before = build_final_report(session, campaign_code=CODE, out_dir=tmp_path / "truoc", now=vn(1, 7))
     before_rows = {r["Đơn vị"]: r for r in sheet_rows(load_workbook(before.xlsx)["Tổng hợp năm"])}
-    reorganise(engine, write_changes(tmp_path / "gop.csv", [("01/07/2023", "sap_nhap", "BDH.D1", "BDH.D2", "", "", "")]),
-               today=date(2023, 7, 2))
+    reorganise(
+        engine,
+        write_changes(tmp_path / "gop.csv", [("01/07/2023", "sap_nhap", "BDH.D1", "BDH.D2", "", "", "")]),
+        today=date(2023, 7, 2),
+    )
     with session_scope(engine) as session:
         files = build_final_report(session, campaign_code=CODE, out_dir=tmp_path / "sau", now=vn(20, 12))
     workbook = load_workbook(files.xlsx)
     year = {r["Đơn vị"]: r for r in sheet_rows(workbook["Tổng hợp năm"])}
     assert "LĐLĐ huyện Thử Nghiệm 1" not in year
-    assert year["LĐLĐ huyện Thử Nghiệm 2"]["Số sáng kiến"] == expected_initiatives("BDH.D1") + expected_initiatives("BDH.D2")
+    assert year["LĐLĐ huyện Thử Nghiệm 2"]["Số sáng kiến"] == expected_initiatives("BDH.D1") + expected_initiatives(
+        "BDH.D2"
+    )
     assert year["Tổng cộng"]["Số sáng kiến"] == before_rows["Tổng cộng"]["Số sáng kiến"] == expected_initiatives("BDH")
     mapping = sheet_rows(workbook["Trước - sau sắp xếp"])
     assert [(m["Ngày hiệu lực"], m["Thay đổi"], m["Trước"], m["Sau"]) for m in mapping] == [

@@ -4,6 +4,7 @@
 - no verdict before any of the target's source reports is due (no "Chậm tiến độ" in June for a report due 10/06);
 - the forecast is made from the reported periods (data covering 15/02–31/05 once round 1's reports are due), so it
   is the same on every day between two report deadlines instead of swinging with the day it is looked at."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,8 +19,16 @@ from thidua.services.targets import target_progress
 
 START, DEADLINE = date(2023, 2, 15), date(2023, 8, 31)
 # round 1 reports: unit -> initiatives in the round
-ROUND_1 = {"BDH.D1": 40, "BDH.D1.1": 300, "BDH.D1.2": 250, "BDH.D1.3": 10,
-           "BDH.D2": 20, "BDH.D2.1": 900, "BDH.D2.2": 0, "BDH.D2.3": 480}
+ROUND_1 = {
+    "BDH.D1": 40,
+    "BDH.D1.1": 300,
+    "BDH.D1.2": 250,
+    "BDH.D1.3": 10,
+    "BDH.D2": 20,
+    "BDH.D2.1": 900,
+    "BDH.D2.2": 0,
+    "BDH.D2.3": 480,
+}
 
 
 @pytest.fixture
@@ -30,11 +39,26 @@ def reported(any_engine):  # noqa: ANN001, ANN201
         when = vn(2, 6, 2023, 9) if unit == "BDH.D2.1" else vn(8, 6, 2023, 9)
         reviewer = "BDH" if unit.count(".") == 1 else unit.rsplit(".", 1)[0]
         with session_scope(any_engine) as session:
-            submit_report(session, campaign_code=CODE, obligation_code="so-ket-dot-1", unit_code=unit,
-                          raw={"so_sang_kien": str(count), "so_doan_vien_moi": "1"}, actor=f"{unit}@example.vn", now=when)
+            submit_report(
+                session,
+                campaign_code=CODE,
+                obligation_code="so-ket-dot-1",
+                unit_code=unit,
+                raw={"so_sang_kien": str(count), "so_doan_vien_moi": "1"},
+                actor=f"{unit}@example.vn",
+                now=when,
+            )
         with session_scope(any_engine) as session:
-            review_report(session, campaign_code=CODE, obligation_code="so-ket-dot-1", unit_code=unit,
-                          reviewer_code=reviewer, accept=True, actor=reviewer, now=when.replace(hour=15))
+            review_report(
+                session,
+                campaign_code=CODE,
+                obligation_code="so-ket-dot-1",
+                unit_code=unit,
+                reviewer_code=reviewer,
+                accept=True,
+                actor=reviewer,
+                now=when.replace(hour=15),
+            )
     return any_engine
 
 
@@ -82,7 +106,7 @@ def test_a_district_row_without_an_assigned_share_is_a_contribution(reported) ->
 
 
 def test_share_targets_still_judge_each_district_by_the_same_rate(reported) -> None:  # noqa: ANN001
-    """"Every CĐCS has a new work" (100 %) applies to each district as it does to the province."""
+    """ "Every CĐCS has a new work" (100 %) applies to each district as it does to the province."""
     with session_scope(reported) as session:
         share = target_progress(session, campaign_code=CODE, at=date(2023, 6, 17), target_code="cong-trinh-moi")[0]
     assert all(row.progress.judged and row.progress.target == 100 for row in share.breakdown)
@@ -91,13 +115,32 @@ def test_share_targets_still_judge_each_district_by_the_same_rate(reported) -> N
 def test_pure_progress_contribution_and_not_due() -> None:
     figure = Figure(500.0, 3, 3, 4)
     contribution = progress("sum", figure, 8000, start=START, at=date(2023, 6, 17), deadline=DEADLINE, judged=False)
-    assert contribution.verdict == "Đóng góp" and contribution.forecast is None and contribution.percent_of_target is None
-    waiting = progress("sum", figure, 8000, start=START, at=date(2023, 6, 5), deadline=DEADLINE, data_through=None,
-                       first_due=date(2023, 6, 10))
+    assert (
+        contribution.verdict == "Đóng góp" and contribution.forecast is None and contribution.percent_of_target is None
+    )
+    waiting = progress(
+        "sum",
+        figure,
+        8000,
+        start=START,
+        at=date(2023, 6, 5),
+        deadline=DEADLINE,
+        data_through=None,
+        first_due=date(2023, 6, 10),
+    )
     assert waiting.verdict == "Chưa đến hạn báo cáo" and waiting.forecast is None
-    done = progress("sum", Figure(9000.0, 3, 3, 4), 8000, start=START, at=date(2023, 6, 5), deadline=DEADLINE,
-                    data_through=None, first_due=date(2023, 6, 10))
+    done = progress(
+        "sum",
+        Figure(9000.0, 3, 3, 4),
+        8000,
+        start=START,
+        at=date(2023, 6, 5),
+        deadline=DEADLINE,
+        data_through=None,
+        first_due=date(2023, 6, 10),
+    )
     assert done.verdict == "Đã đạt"  # reached early: nothing to wait for
-    stepwise = progress("sum", figure, 8000, start=START, at=date(2023, 8, 5), deadline=DEADLINE,
-                        data_through=date(2023, 5, 31))
+    stepwise = progress(
+        "sum", figure, 8000, start=START, at=date(2023, 8, 5), deadline=DEADLINE, data_through=date(2023, 5, 31)
+    )
     assert stepwise.forecast == pytest.approx(500 * 198 / 106)

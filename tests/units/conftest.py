@@ -1,4 +1,5 @@
 """Fixtures for the unit hierarchy tests: databases with the level list loaded."""
+
 from __future__ import annotations
 
 import pytest

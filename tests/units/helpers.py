@@ -1,4 +1,5 @@
 """Helpers for the unit hierarchy tests: writing small unit files and snapshotting the database."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,14 @@ from thidua.db import create_schema, make_engine
 ASCII_HEADER = ("ma_don_vi", "ten_don_vi", "cap", "ma_cap_tren", "khu_vuc", "email", "hoat_dong", "cum_thi_dua")
 
 
-def write_csv(path: Path, rows: Iterable[Sequence[Any]], header: Sequence[str] = ASCII_HEADER, *,
-              bom: bool = False, delimiter: str = ",") -> Path:
+def write_csv(
+    path: Path,
+    rows: Iterable[Sequence[Any]],
+    header: Sequence[str] = ASCII_HEADER,
+    *,
+    bom: bool = False,
+    delimiter: str = ",",
+) -> Path:
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(header)
@@ -38,8 +45,16 @@ def write_xlsx(path: Path, rows: Iterable[Sequence[Any]], header: Sequence[str] 
     return path
 
 
-def unit_row(code: str, name: str, level: str, parent: str = "", sector: str = "", email: str = "",
-             active: str = "", cluster: str = "") -> tuple[str, ...]:
+def unit_row(
+    code: str,
+    name: str,
+    level: str,
+    parent: str = "",
+    sector: str = "",
+    email: str = "",
+    active: str = "",
+    cluster: str = "",
+) -> tuple[str, ...]:
     return (code, name, level, parent, sector, email, active, cluster)
 
 

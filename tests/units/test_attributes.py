@@ -1,5 +1,6 @@
 """Unit attributes: declared in config/unit_attributes.yaml, imported from the same files as the units
 (YAML key, CSV/XLSX column by code or label), typed, with located errors; an empty cell clears a value."""
+
 from __future__ import annotations
 
 
@@ -38,15 +39,22 @@ def test_yaml_and_csv_attributes_are_typed_and_merged(tree, tmp_path):
         "units:\n"
         "  - code: P.D.1\n    name: CĐCS Công ty A\n    level: cdcs\n    parent: P.D\n"
         "    attributes: {so_huu: fdi, du_dk_nu_cong: có, so_doan_vien: 120, nhan: [khu công nghiệp]}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     import_units(tree, yaml_file)
-    assert attributes(tree)["P.D.1"] == {"so_huu": "FDI", "du_dk_nu_cong": True, "so_doan_vien": 120,
-                                         "nhan": ["khu công nghiệp"]}
+    assert attributes(tree)["P.D.1"] == {
+        "so_huu": "FDI",
+        "du_dk_nu_cong": True,
+        "so_doan_vien": 120,
+        "nhan": ["khu công nghiệp"],
+    }
     csv_file = tmp_path / "b.csv"
     csv_file.write_text(
         "ma_don_vi,ten_don_vi,cap,ma_cap_tren,Loại hình sở hữu,so_doan_vien\n"
         "P.D.1,CĐCS Công ty A,cdcs,P.D,Ngoài nhà nước,\n"  # the empty cell clears so_doan_vien
-        "P.D.2,CĐCS Trường B,cdcs,P.D,nhà nước,35\n", encoding="utf-8")
+        "P.D.2,CĐCS Trường B,cdcs,P.D,nhà nước,35\n",
+        encoding="utf-8",
+    )
     report = import_units(tree, csv_file)
     assert report.updated == ["P.D.1"] and report.created == ["P.D.2"]
     stored = attributes(tree)
@@ -61,19 +69,28 @@ def test_yaml_and_csv_attributes_are_typed_and_merged(tree, tmp_path):
 def test_bad_attribute_values_are_located_and_nothing_changes(tree, tmp_path):
     before = attributes(tree)
     csv_file = tmp_path / "c.csv"
-    csv_file.write_text("ma_don_vi,ten_don_vi,cap,ma_cap_tren,so_huu,Số đoàn viên\n"
-                        "P.D.3,CĐCS C,cdcs,P.D,tư nhân,12\n"
-                        "P.D.4,CĐCS D,cdcs,P.D,FDI,mười\n", encoding="utf-8")
+    csv_file.write_text(
+        "ma_don_vi,ten_don_vi,cap,ma_cap_tren,so_huu,Số đoàn viên\n"
+        "P.D.3,CĐCS C,cdcs,P.D,tư nhân,12\n"
+        "P.D.4,CĐCS D,cdcs,P.D,FDI,mười\n",
+        encoding="utf-8",
+    )
     with pytest.raises(SpecError) as caught:
         import_units(tree, csv_file)
     shown = [str(p) for p in caught.value.problems]
     assert any(s.startswith(f"{csv_file}:2: so_huu:") and "tư nhân" in s for s in shown), shown
     assert any(s.startswith(f"{csv_file}:3: Số đoàn viên:") and "số nguyên" in s for s in shown), shown
     yaml_file = tmp_path / "d.yaml"
-    yaml_file.write_text("units:\n  - code: P.D.5\n    name: CĐCS E\n    level: cdcs\n    parent: P.D\n"
-                         "    attributes:\n      so_huu: FDI\n      mau_co: do\n", encoding="utf-8")
+    yaml_file.write_text(
+        "units:\n  - code: P.D.5\n    name: CĐCS E\n    level: cdcs\n    parent: P.D\n"
+        "    attributes:\n      so_huu: FDI\n      mau_co: do\n",
+        encoding="utf-8",
+    )
     with pytest.raises(SpecError) as caught:
         import_units(tree, yaml_file)
     [problem] = caught.value.problems
-    assert (problem.line, problem.field) == (8, "units[0].attributes.mau_co") and "không có thuộc tính" in problem.message
+    assert (problem.line, problem.field) == (
+        8,
+        "units[0].attributes.mau_co",
+    ) and "không có thuộc tính" in problem.message
     assert attributes(tree) == before

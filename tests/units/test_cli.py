@@ -1,4 +1,5 @@
 """`thidua units ...`: exit codes and Vietnamese messages, never a traceback for bad input."""
+
 from __future__ import annotations
 
 import re
@@ -104,10 +105,13 @@ def test_reorganise_dry_run_then_apply_then_show_as_of(run, engine, tmp_path):
 
     run("levels")
     run("import", str(CONFIG_DIR / "units" / "binh_dinh.yaml"))
-    changes = write_changes(tmp_path / "thay_doi.csv", [
-        ("01/07/2025", "giai_the", "BDH.ANH", "BDH", "", "", ""),
-        ("01/07/2025", "doi_ten", "BDH.QNH", "", "Công đoàn khu vực Quy Nhơn", "", ""),
-    ])
+    changes = write_changes(
+        tmp_path / "thay_doi.csv",
+        [
+            ("01/07/2025", "giai_the", "BDH.ANH", "BDH", "", "", ""),
+            ("01/07/2025", "doi_ten", "BDH.QNH", "", "Công đoàn khu vực Quy Nhơn", "", ""),
+        ],
+    )
     out = run("reorganise", str(changes), "--dry-run", "--today", "15/07/2025")
     assert "CHẠY THỬ" in out and "'BDH.ANH' ngừng hoạt động từ 01/07/2025" in out
     assert "đổi tên 'BDH.QNH'" in out and "Sẽ áp dụng 2 dòng" in out

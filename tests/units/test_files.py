@@ -1,4 +1,5 @@
 """Reading unit files: YAML, CSV (headers, BOM, delimiters) and XLSX."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,16 @@ def test_committed_cdcs_csv_imports_under_binh_dinh(db):
 
 
 def test_csv_vietnamese_headers_bom_and_value_spellings(db, tmp_path):
-    header = ["Mã đơn vị", "TÊN ĐƠN VỊ", "cấp", "Mã đơn vị cấp trên", "Khu vực", "E-mail", "Hoạt động",
-              "Cụm/khối thi đua"]
+    header = [
+        "Mã đơn vị",
+        "TÊN ĐƠN VỊ",
+        "cấp",
+        "Mã đơn vị cấp trên",
+        "Khu vực",
+        "E-mail",
+        "Hoạt động",
+        "Cụm/khối thi đua",
+    ]
     rows = BASE_ROWS[:5] + [
         unit_row("C1", "CĐCS 1", "Công đoàn cơ sở", "BDH.QNH", "SXKD", "a@c1.example.vn; b@c1.example.vn", "không"),
         unit_row("C2", "CĐCS 2", "cđcs", "BDH.QNH", "hành chính sự nghiệp", "a@c2.example.vn,b@c2.example.vn", "x"),
@@ -67,8 +76,11 @@ def test_xlsx_import_with_numbers_and_booleans(db, tmp_path):
         [1001, "CĐCS số", "cdcs", "BDH.QNH", "sxkd", "a@c.example.vn", False, None],
         [1002.0, "CĐCS số 2", "CĐCS", "BDH.QNH", "HCSN", None, 1, None],
     ]
-    path = write_xlsx(tmp_path / "don_vi.xlsx", rows, ["Mã đơn vị", "Tên đơn vị", "Cấp", "Mã đơn vị cấp trên",
-                                                       "Khu vực", "Email", "Hoạt động", "Cụm thi đua"])
+    path = write_xlsx(
+        tmp_path / "don_vi.xlsx",
+        rows,
+        ["Mã đơn vị", "Tên đơn vị", "Cấp", "Mã đơn vị cấp trên", "Khu vực", "Email", "Hoạt động", "Cụm thi đua"],
+    )
 
     report = import_units(db, path)
 
@@ -157,9 +169,7 @@ def test_cells_outside_the_headed_columns_are_reported(tmp_path):
 
     raws, problems = read_unit_file(path)
 
-    assert [(p.line, p.field, p.message) for p in problems] == [
-        (2, "cột 5", "ô có dữ liệu nhưng cột không có tiêu đề")
-    ]
+    assert [(p.line, p.field, p.message) for p in problems] == [(2, "cột 5", "ô có dữ liệu nhưng cột không có tiêu đề")]
 
 
 def test_directory_and_non_utf8_yaml(tmp_path):

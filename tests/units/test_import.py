@@ -1,4 +1,5 @@
 """Import semantics: upsert by code, moves with subtree path rewrites, deactivation, idempotence, audit."""
+
 from __future__ import annotations
 
 import random
@@ -53,8 +54,11 @@ def test_update_fields_audited_with_before_and_after(db, tmp_path):
         ("unit.update", "unit", str(units["BDH.QNH.01"].id)),
         ("unit.update", "unit", str(units["BDH.QNH.02"].id)),
     ]
-    assert rows[0].before == {"code": "BDH.QNH.01", "name": "CĐCS Công ty Mẫu số 01 (giả lập)",
-                              "emails": ["a@cdcs01.example.vn"]}
+    assert rows[0].before == {
+        "code": "BDH.QNH.01",
+        "name": "CĐCS Công ty Mẫu số 01 (giả lập)",
+        "emails": ["a@cdcs01.example.vn"],
+    }
     assert rows[1].after == {"code": "BDH.QNH.02", "active": False}
     assert rows[0].note.startswith("nhập từ tệp")
 
@@ -62,9 +66,15 @@ def test_update_fields_audited_with_before_and_after(db, tmp_path):
 def test_move_rewrites_the_whole_subtree(any_db, tmp_path):
     import_units(any_db, write_csv(tmp_path / "base.csv", BASE_ROWS))
     # Only the district row is in the file: its CĐCS (not in the file) must follow it.
-    report = import_units(any_db, write_csv(tmp_path / "move.csv", [
-        unit_row("BDH.QNH", "LĐLĐ thành phố Quy Nhơn", "cap_tren_truc_tiep", "PYN", cluster="Cụm 1"),
-    ]))
+    report = import_units(
+        any_db,
+        write_csv(
+            tmp_path / "move.csv",
+            [
+                unit_row("BDH.QNH", "LĐLĐ thành phố Quy Nhơn", "cap_tren_truc_tiep", "PYN", cluster="Cụm 1"),
+            ],
+        ),
+    )
 
     assert report.moved == ["BDH.QNH"] and report.updated == []
     units = units_by_code(any_db)
@@ -157,7 +167,11 @@ def test_deactivate_missing_only_below_the_file_roots(db, tmp_path):
 def test_dry_run_reports_without_writing(db, tmp_path):
     import_units(db, write_csv(tmp_path / "base.csv", BASE_ROWS))
     before = dump(db)
-    rows = [BASE_ROWS[1], unit_row("BDH.QNH", "LĐLĐ Quy Nhơn", "cap_tren_truc_tiep", "PYN"), unit_row("N", "Mới", "cdcs", "BDH")]
+    rows = [
+        BASE_ROWS[1],
+        unit_row("BDH.QNH", "LĐLĐ Quy Nhơn", "cap_tren_truc_tiep", "PYN"),
+        unit_row("N", "Mới", "cdcs", "BDH"),
+    ]
 
     report = import_units(db, write_csv(tmp_path / "thu.csv", rows), dry_run=True, deactivate_missing=True)
 

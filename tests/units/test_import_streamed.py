@@ -1,5 +1,6 @@
 """The streamed import of new units from CSV (issue 17: the national tree in bounded memory) writes exactly what
 the whole-file import writes, in any row order, and keeps its located errors and its all-or-nothing behaviour."""
+
 from __future__ import annotations
 
 import random
@@ -12,7 +13,14 @@ from thidua.models.tables import AuditLog, Unit
 from thidua.services import units as service
 from thidua.services.units import import_units
 from tests.units.helpers import (
-    BASE_ROWS, assert_paths_consistent, audit_count, dump, random_tree_rows, unit_row, write_csv, write_xlsx,
+    BASE_ROWS,
+    assert_paths_consistent,
+    audit_count,
+    dump,
+    random_tree_rows,
+    unit_row,
+    write_csv,
+    write_xlsx,
 )
 
 LEVELS = ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs"]
@@ -21,10 +29,14 @@ LEVELS = ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cdcs"]
 def _content(engine) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001
     """Units and their creation audit rows, without the clock."""
     with engine.connect() as conn:
-        units = sorted(tuple(v for k, v in row._mapping.items() if k != "updated_at")
-                       for row in conn.execute(select(Unit.__table__)))
-        audits = sorted((r.action, r.entity_id, r.unit_id, str(r.after), r.note.replace(".xlsx", ".csv"))
-                        for r in conn.execute(select(AuditLog.__table__).where(AuditLog.__table__.c.entity == "unit")))
+        units = sorted(
+            tuple(v for k, v in row._mapping.items() if k != "updated_at")
+            for row in conn.execute(select(Unit.__table__))
+        )
+        audits = sorted(
+            (r.action, r.entity_id, r.unit_id, str(r.after), r.note.replace(".xlsx", ".csv"))
+            for r in conn.execute(select(AuditLog.__table__).where(AuditLog.__table__.c.entity == "unit"))
+        )
     return units, audits
 
 
@@ -57,8 +69,10 @@ def test_streamed_csv_writes_what_the_whole_file_import_writes(any_db, tmp_path,
 def test_streamed_import_under_stored_units_and_its_dry_run(db, tmp_path) -> None:
     import_units(db, write_csv(tmp_path / "base.csv", BASE_ROWS))
     before = dump(db)
-    more = [unit_row("BDH.QNH.03", "CĐCS Trường Mẫu số 04", "cdcs", "BDH.QNH.X"),
-            unit_row("BDH.QNH.X", "Công đoàn ngành giáo dục Quy Nhơn", "cap_tren_truc_tiep", "BDH")]
+    more = [
+        unit_row("BDH.QNH.03", "CĐCS Trường Mẫu số 04", "cdcs", "BDH.QNH.X"),
+        unit_row("BDH.QNH.X", "Công đoàn ngành giáo dục Quy Nhơn", "cap_tren_truc_tiep", "BDH"),
+    ]
     path = write_csv(tmp_path / "more.csv", more)
     assert import_units(db, path, dry_run=True).created == ["BDH.QNH.03", "BDH.QNH.X"]
     assert dump(db) == before
@@ -84,7 +98,10 @@ def test_a_bad_row_is_located_and_changes_nothing(db, tmp_path) -> None:
 
 def test_a_file_updating_stored_units_goes_the_whole_file_way(db, tmp_path) -> None:
     import_units(db, write_csv(tmp_path / "base.csv", BASE_ROWS))
-    rows = [*BASE_ROWS[:-1], unit_row("BDH.ANH.01", "CĐCS Công ty Mẫu số 03 (đổi tên)", "cdcs", "BDH.ANH", "sxkd"),
-            unit_row("BDH.ANH.02", "CĐCS mới", "cdcs", "BDH.ANH")]
+    rows = [
+        *BASE_ROWS[:-1],
+        unit_row("BDH.ANH.01", "CĐCS Công ty Mẫu số 03 (đổi tên)", "cdcs", "BDH.ANH", "sxkd"),
+        unit_row("BDH.ANH.02", "CĐCS mới", "cdcs", "BDH.ANH"),
+    ]
     report = import_units(db, write_csv(tmp_path / "update.csv", rows))
     assert report.updated == ["BDH.ANH.01"] and report.created == ["BDH.ANH.02"]

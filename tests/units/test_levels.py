@@ -1,4 +1,5 @@
 """The level list: upsert from YAML, restructuring, and the refusals that protect stored units."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,8 +56,9 @@ def test_restructure_adds_renames_and_removes_unused_levels(db, tmp_path):
 def test_removing_a_level_in_use_is_refused(db, tmp_path):
     import_units(db, write_csv(tmp_path / "base.csv", BASE_ROWS))
     before = dump(db)
-    path = levels_yaml(tmp_path, "{code: tong_ldld, name: A}", "{code: ldld_tinh, name: B}",
-                       "{code: cap_tren_truc_tiep, name: C}")
+    path = levels_yaml(
+        tmp_path, "{code: tong_ldld, name: A}", "{code: ldld_tinh, name: B}", "{code: cap_tren_truc_tiep, name: C}"
+    )
 
     with pytest.raises(SpecError) as exc:
         load_levels(db, path)
@@ -69,8 +71,13 @@ def test_removing_a_level_in_use_is_refused(db, tmp_path):
 
 def test_reordering_against_stored_units_is_refused(db, tmp_path):
     import_units(db, write_csv(tmp_path / "base.csv", BASE_ROWS))
-    path = levels_yaml(tmp_path, "{code: tong_ldld, name: A}", "{code: ldld_tinh, name: B}",
-                       "{code: cdcs, name: D}", "{code: cap_tren_truc_tiep, name: C}")
+    path = levels_yaml(
+        tmp_path,
+        "{code: tong_ldld, name: A}",
+        "{code: ldld_tinh, name: B}",
+        "{code: cdcs, name: D}",
+        "{code: cap_tren_truc_tiep, name: C}",
+    )
 
     with pytest.raises(SpecError) as exc:
         load_levels(db, path)

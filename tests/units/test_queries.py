@@ -1,4 +1,5 @@
 """Tree queries: path-range results compared with a brute-force walk of parent links."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -78,12 +79,16 @@ def test_group_by_ancestor_prefix_and_id(tree):
             expected[root_first[depth]] += 1
 
     with Session(engine) as session:
-        by_id = dict(session.execute(
-            select(ancestor_id_at(depth), func.count()).where(Unit.depth >= depth).group_by(ancestor_id_at(depth))
-        ).all())
-        by_prefix = dict(session.execute(
-            select(ancestor_prefix(depth), func.count()).where(Unit.depth >= depth).group_by(ancestor_prefix(depth))
-        ).all())
+        by_id = dict(
+            session.execute(
+                select(ancestor_id_at(depth), func.count()).where(Unit.depth >= depth).group_by(ancestor_id_at(depth))
+            ).all()
+        )
+        by_prefix = dict(
+            session.execute(
+                select(ancestor_prefix(depth), func.count()).where(Unit.depth >= depth).group_by(ancestor_prefix(depth))
+            ).all()
+        )
 
     assert by_id == expected
     assert {int(prefix[-9:-1]): n for prefix, n in by_prefix.items()} == expected

@@ -1,4 +1,5 @@
 """Reorganising the tree at an effective date: each operation, as-of queries before and after, bad files."""
+
 from __future__ import annotations
 
 import csv
@@ -110,23 +111,45 @@ def test_move_subtree_then_as_of(tree, tmp_path):
         assert _parent_code(session, "BDH.D2", BEFORE) == "BDH"
         assert _parent_code(session, "BDH.D2", DAY) == "GLI"
         assert _codes_under(session, "GLI", BEFORE) == ["GLI.G1", "GLI.G1.1", "GLI.G1.2"]
-        assert _codes_under(session, "GLI", DAY) == ["BDH.D2", "BDH.D2.1", "BDH.D2.2", "BDH.D2.3",
-                                                      "GLI.G1", "GLI.G1.1", "GLI.G1.2"]
-        assert _codes_under(session, "BDH", BEFORE) == ["BDH.D1", "BDH.D1.1", "BDH.D1.2", "BDH.D1.3",
-                                                         "BDH.D2", "BDH.D2.1", "BDH.D2.2", "BDH.D2.3"]
+        assert _codes_under(session, "GLI", DAY) == [
+            "BDH.D2",
+            "BDH.D2.1",
+            "BDH.D2.2",
+            "BDH.D2.3",
+            "GLI.G1",
+            "GLI.G1.1",
+            "GLI.G1.2",
+        ]
+        assert _codes_under(session, "BDH", BEFORE) == [
+            "BDH.D1",
+            "BDH.D1.1",
+            "BDH.D1.2",
+            "BDH.D1.3",
+            "BDH.D2",
+            "BDH.D2.1",
+            "BDH.D2.2",
+            "BDH.D2.3",
+        ]
         assert _codes_under(session, "BDH", DAY) == ["BDH.D1", "BDH.D1.1", "BDH.D1.2", "BDH.D1.3"]
         _current_tree_is_consistent(session)
 
 
 def test_merge_two_provinces_into_a_new_one(tree, tmp_path):
-    report = apply(tree, tmp_path, [
-        ("01/07/2025", "sap_nhap", "BDH; GLI", "GLM", "Liên đoàn Lao động tỉnh Gia Lai (mới)", "", "TLD"),
-    ])
+    report = apply(
+        tree,
+        tmp_path,
+        [
+            ("01/07/2025", "sap_nhap", "BDH; GLI", "GLM", "Liên đoàn Lao động tỉnh Gia Lai (mới)", "", "TLD"),
+        ],
+    )
     assert report.counts["merge"] == 1
     with Session(tree) as session:
         assert unit_as_of(session, "GLM", BEFORE) is None
         assert _codes_under(session, "GLM", DAY) == sorted(
-            ["BDH.D1", "BDH.D2", "GLI.G1"] + [f"BDH.D{d}.{k}" for d in (1, 2) for k in (1, 2, 3)] + ["GLI.G1.1", "GLI.G1.2"])
+            ["BDH.D1", "BDH.D2", "GLI.G1"]
+            + [f"BDH.D{d}.{k}" for d in (1, 2) for k in (1, 2, 3)]
+            + ["GLI.G1.1", "GLI.G1.2"]
+        )
         assert unit_as_of(session, "BDH", DAY).active is False
         assert unit_as_of(session, "BDH", BEFORE).active is True
         assert _codes_under(session, "BDH", BEFORE)[:1] == ["BDH.D1"]
@@ -134,8 +157,11 @@ def test_merge_two_provinces_into_a_new_one(tree, tmp_path):
         glm = unit_as_of(session, "GLM", DAY)
         bdh_now = session.scalars(select(Unit).where(Unit.code == "BDH")).one()
         assert glm.path <= bdh_now.path < subtree_upper_bound(glm.path)
-        ended = session.execute(select(ReorganisationStep.unit_id, ReorganisationStep.successor_unit_id)
-                                .where(ReorganisationStep.kind == "ended")).all()
+        ended = session.execute(
+            select(ReorganisationStep.unit_id, ReorganisationStep.successor_unit_id).where(
+                ReorganisationStep.kind == "ended"
+            )
+        ).all()
         assert {session.get(Unit, u).code: session.get(Unit, s).code for u, s in ended} == {"BDH": "GLM", "GLI": "GLM"}
         _current_tree_is_consistent(session)
 
@@ -149,12 +175,16 @@ def test_merge_into_an_existing_unit(tree, tmp_path):
 
 
 def test_split_then_as_of(tree, tmp_path):
-    apply(tree, tmp_path, [
-        ("01/07/2025", "tao_moi", "BDH.N", "", "Công đoàn khu vực phía Bắc", "cap_tren_truc_tiep", "BDH"),
-        ("01/07/2025", "tao_moi", "BDH.S", "", "Công đoàn khu vực phía Nam", "cap_tren_truc_tiep", "BDH"),
-        ("01/07/2025", "chuyen", "BDH.D1.3", "", "", "", "BDH.S"),
-        ("01/07/2025", "chia_tach", "BDH.D1", "BDH.N; BDH.S", "", "", ""),
-    ])
+    apply(
+        tree,
+        tmp_path,
+        [
+            ("01/07/2025", "tao_moi", "BDH.N", "", "Công đoàn khu vực phía Bắc", "cap_tren_truc_tiep", "BDH"),
+            ("01/07/2025", "tao_moi", "BDH.S", "", "Công đoàn khu vực phía Nam", "cap_tren_truc_tiep", "BDH"),
+            ("01/07/2025", "chuyen", "BDH.D1.3", "", "", "", "BDH.S"),
+            ("01/07/2025", "chia_tach", "BDH.D1", "BDH.N; BDH.S", "", "", ""),
+        ],
+    )
     with Session(tree) as session:
         assert _codes_under(session, "BDH.N", DAY) == ["BDH.D1.1", "BDH.D1.2"]
         assert _codes_under(session, "BDH.S", DAY) == ["BDH.D1.3"]
@@ -168,12 +198,18 @@ def test_split_then_as_of(tree, tmp_path):
 
 def test_dissolve_districts_children_go_to_the_successor(tree, tmp_path):
     path = tmp_path / "giai_the.xlsx"
-    write_changes(path, [("01/07/2025", "giai_the", "BDH.D1", "BDH", "", "", ""),
-                         ("01/07/2025", "giai_the", "BDH.D2", "BDH", "", "", "")])
+    write_changes(
+        path,
+        [
+            ("01/07/2025", "giai_the", "BDH.D1", "BDH", "", "", ""),
+            ("01/07/2025", "giai_the", "BDH.D2", "BDH", "", "", ""),
+        ],
+    )
     reorganise(tree, path, today=TODAY)
     with Session(tree) as session:
         assert [u.code for u in children_as_of(session, unit_as_of(session, "BDH", DAY).id, DAY) if u.active] == [
-            f"BDH.D{d}.{k}" for d in (1, 2) for k in (1, 2, 3)]
+            f"BDH.D{d}.{k}" for d in (1, 2) for k in (1, 2, 3)
+        ]
         assert _parent_code(session, "BDH.D1.1", BEFORE) == "BDH.D1"
         assert _parent_code(session, "BDH.D1.1", DAY) == "BDH"
         assert unit_as_of(session, "BDH.D1", DAY).active is False
@@ -192,16 +228,25 @@ def test_later_reorganisation_keeps_earlier_versions(tree, tmp_path):
 
 def test_dry_run_lists_consequences_and_changes_nothing(tree, tmp_path):
     with Session(tree) as session:
-        before = session.execute(select(Unit.code, Unit.parent_id, Unit.path, Unit.active, Unit.name).order_by(Unit.id)).all()
-    report = apply(tree, tmp_path, [
-        ("01/07/2025", "sap_nhap", "BDH; GLI", "GLM", "LĐLĐ tỉnh Gia Lai (mới)", "", "TLD"),
-        ("01/07/2025", "giai_the", "BDH.D1", "GLM", "", "", ""),
-    ], dry_run=True)
+        before = session.execute(
+            select(Unit.code, Unit.parent_id, Unit.path, Unit.active, Unit.name).order_by(Unit.id)
+        ).all()
+    report = apply(
+        tree,
+        tmp_path,
+        [
+            ("01/07/2025", "sap_nhap", "BDH; GLI", "GLM", "LĐLĐ tỉnh Gia Lai (mới)", "", "TLD"),
+            ("01/07/2025", "giai_the", "BDH.D1", "GLM", "", "", ""),
+        ],
+        dry_run=True,
+    )
     text = "\n".join(c.text for c in report.consequences)
     assert "tạo 'GLM'" in text and "'BDH' ngừng hoạt động từ 01/07/2025" in text
     assert "3 đơn vị trực thuộc 'BDH.D1' chuyển sang 'GLM'" in text
     with Session(tree) as session:
-        after = session.execute(select(Unit.code, Unit.parent_id, Unit.path, Unit.active, Unit.name).order_by(Unit.id)).all()
+        after = session.execute(
+            select(Unit.code, Unit.parent_id, Unit.path, Unit.active, Unit.name).order_by(Unit.id)
+        ).all()
         assert after == before
         assert session.scalar(select(func.count()).select_from(UnitVersion)) == 0
         assert session.scalar(select(func.count()).select_from(Reorganisation)) == 0
@@ -223,8 +268,15 @@ def test_bad_rows_refused_with_locations_and_nothing_applied(tree, tmp_path, suf
     with pytest.raises(SpecError) as caught:
         reorganise(tree, write_changes(tmp_path / f"xau{suffix}", rows), today=TODAY)
     located = {(p.line, p.field) for p in caught.value.problems}
-    assert located == {(3, "ngay_hieu_luc"), (4, "thao_tac"), (5, "ma_cap_tren"), (6, "ma_ke_thua"),
-                       (7, "ma_don_vi"), (8, "cap"), (9, "ngay_hieu_luc")}
+    assert located == {
+        (3, "ngay_hieu_luc"),
+        (4, "thao_tac"),
+        (5, "ma_cap_tren"),
+        (6, "ma_ke_thua"),
+        (7, "ma_don_vi"),
+        (8, "cap"),
+        (9, "ngay_hieu_luc"),
+    }
     messages = {p.line: p.message for p in caught.value.problems}
     assert "ngày không hợp lệ" in messages[3] and "thao tác không hợp lệ" in messages[4]
     assert "KHONGCO" in messages[7] and "chưa đến" in messages[9]
@@ -264,17 +316,35 @@ def test_dated_level_catalogue_governs_new_units(tree, tmp_path):
     levels_file.write_text(DATED_LEVELS, encoding="utf-8")
     load_levels(tree, levels_file)
     with pytest.raises(SpecError) as caught:
-        apply(tree, tmp_path, [
-            ("30/06/2025", "tao_moi", "BDH.X0", "", "Xã sớm", "cd_cap_xa", "BDH"),  # the level starts on 01/07
-            ("01/07/2025", "tao_moi", "BDH.H9", "", "Huyện mới", "cap_tren_truc_tiep", "BDH"),  # the level has ended
-        ])
+        apply(
+            tree,
+            tmp_path,
+            [
+                ("30/06/2025", "tao_moi", "BDH.X0", "", "Xã sớm", "cd_cap_xa", "BDH"),  # the level starts on 01/07
+                (
+                    "01/07/2025",
+                    "tao_moi",
+                    "BDH.H9",
+                    "",
+                    "Huyện mới",
+                    "cap_tren_truc_tiep",
+                    "BDH",
+                ),  # the level has ended
+            ],
+        )
     assert [(p.line, p.field) for p in caught.value.problems] == [(2, "cap"), (3, "cap")]
     assert "không còn (hoặc chưa) áp dụng vào ngày 30/06/2025" in caught.value.problems[0].message
-    report = apply(tree, tmp_path, [
-        ("01/07/2025", "tao_moi", "BDH.X1", "", "Công đoàn phường Quy Nhơn", "CĐ cấp xã", "BDH"),
-        ("01/07/2025", "giai_the", "BDH.D1", "BDH.X1", "", "", ""),
-    ])
-    assert report.warnings == ["cấp 'CĐ cấp trên' hết hiệu lực từ 01/07/2025 nhưng còn 2 đơn vị đang hoạt động ở cấp này"]
+    report = apply(
+        tree,
+        tmp_path,
+        [
+            ("01/07/2025", "tao_moi", "BDH.X1", "", "Công đoàn phường Quy Nhơn", "CĐ cấp xã", "BDH"),
+            ("01/07/2025", "giai_the", "BDH.D1", "BDH.X1", "", "", ""),
+        ],
+    )
+    assert report.warnings == [
+        "cấp 'CĐ cấp trên' hết hiệu lực từ 01/07/2025 nhưng còn 2 đơn vị đang hoạt động ở cấp này"
+    ]
     with Session(tree) as session:
         assert _codes_under(session, "BDH.X1", DAY) == ["BDH.D1.1", "BDH.D1.2", "BDH.D1.3"]
 

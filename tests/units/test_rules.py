@@ -1,4 +1,5 @@
 """Pure rules of models.hierarchy that the import tests do not pin down on their own."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,10 +10,31 @@ from thidua.models.hierarchy import normalize_email, parse_active, parse_emails,
 pytestmark = pytest.mark.domain  # pure rules: `make test-fast`
 
 ADDRESSES = [
-    "a@x.vn", "Van.Phong@LDLD.BinhDinh.VN", "a+b@x.vn", "a_b%c@x.vn", "a-b@sub.x-y.vn",
-    "a..b@x.vn", ".a@x.vn", "a.@x.vn", "a@-x.vn", "a@x-.vn", "a@x", "a@x.test", "a@x.local", "a@localhost",
-    "a@x.123", "a@x.vn.", "@x.vn", "a@", "a b@x.vn", "thư@ví.dụ.vn", "a@xn--d1acufc.xn--p1ai",
-    "l" * 64 + "@x.vn", "l" * 65 + "@x.vn", "a@" + "d" * 63 + ".vn", "a@" + "d" * 64 + ".vn",
+    "a@x.vn",
+    "Van.Phong@LDLD.BinhDinh.VN",
+    "a+b@x.vn",
+    "a_b%c@x.vn",
+    "a-b@sub.x-y.vn",
+    "a..b@x.vn",
+    ".a@x.vn",
+    "a.@x.vn",
+    "a@-x.vn",
+    "a@x-.vn",
+    "a@x",
+    "a@x.test",
+    "a@x.local",
+    "a@localhost",
+    "a@x.123",
+    "a@x.vn.",
+    "@x.vn",
+    "a@",
+    "a b@x.vn",
+    "thư@ví.dụ.vn",
+    "a@xn--d1acufc.xn--p1ai",
+    "l" * 64 + "@x.vn",
+    "l" * 65 + "@x.vn",
+    "a@" + "d" * 63 + ".vn",
+    "a@" + "d" * 64 + ".vn",
     "a@" + ".".join(["d" * 60] * 4) + ".vn",
 ]
 

@@ -1,4 +1,5 @@
 """Synthetic unit generators: deterministic, plausible, and importable."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -45,8 +46,12 @@ def test_national_tree_shape():
         levels[row["cap"]] += 1
         if row["cap"] == "cap_tren_truc_tiep":
             per_province[row["ma_cap_tren"]] += 1
-    assert levels == {"tong_ldld": 1, "ldld_tinh": 63, "cap_tren_truc_tiep": sum(per_province.values()),
-                      "cdcs": 130_000}
+    assert levels == {
+        "tong_ldld": 1,
+        "ldld_tinh": 63,
+        "cap_tren_truc_tiep": sum(per_province.values()),
+        "cdcs": 130_000,
+    }
     assert min(per_province.values()) >= 10 and max(per_province.values()) <= 20
     assert list(national_tree(3, provinces=2, cdcs_total=50)) == list(national_tree(3, provinces=2, cdcs_total=50))
 

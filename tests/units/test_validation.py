@@ -1,4 +1,5 @@
 """Validation: every error kind located (file, row, field), all reported at once, nothing applied."""
+
 from __future__ import annotations
 
 import pytest
@@ -82,7 +83,11 @@ def test_yaml_problems_carry_yaml_lines_and_paths(base_db, tmp_path):
 
     problems = problems_of(base_db, path)
 
-    assert [(p.line, p.field) for p in problems] == [(6, "units[0].emails"), (7, "units[1].name"), (10, "units[1].sector")]
+    assert [(p.line, p.field) for p in problems] == [
+        (6, "units[0].emails"),
+        (7, "units[1].name"),
+        (10, "units[1].sector"),
+    ]
 
 
 def test_cycle_within_the_file(base_db, tmp_path):

@@ -2,6 +2,7 @@
 
 `hammer` sends `readers` concurrent GET /duyet and `writers` concurrent approvals of one report to a running
 server and counts the answers by status."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,11 +34,14 @@ def reviewer_cookie(settings: Settings, user_id: int, email: str, now, sid: str)
     return encode_session(settings, session), csrf_token(settings, session)
 
 
-async def _hammer(base_urls: list[str], cookie: str, csrf: str, assignment_id: int, readers: int,
-                  writers: int, timeout: float) -> Hammered:
+async def _hammer(
+    base_urls: list[str], cookie: str, csrf: str, assignment_id: int, readers: int, writers: int, timeout: float
+) -> Hammered:
     limits = httpx.Limits(max_connections=readers + writers + 10, max_keepalive_connections=0)
-    clients = [httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: cookie}, timeout=timeout, limits=limits)
-               for url in base_urls]
+    clients = [
+        httpx.AsyncClient(base_url=url, cookies={SESSION_COOKIE: cookie}, timeout=timeout, limits=limits)
+        for url in base_urls
+    ]
     try:
         page = await clients[0].get(f"/duyet/bai-nop/{assignment_id}")
         assert page.status_code == 200, page.status_code
@@ -59,10 +63,19 @@ async def _hammer(base_urls: list[str], cookie: str, csrf: str, assignment_id: i
     return Hammered(readers=Counter(answers[:readers]), writers=Counter(answers[readers:]), seconds=seconds)
 
 
-def hammer(base_urls: list[str], cookie: str, csrf: str, assignment_id: int, *, readers: int, writers: int,
-           timeout: float = 120) -> Hammered:
+def hammer(
+    base_urls: list[str],
+    cookie: str,
+    csrf: str,
+    assignment_id: int,
+    *,
+    readers: int,
+    writers: int,
+    timeout: float = 120,
+) -> Hammered:
     """All requests start together (one connection each); several base URLs: requests spread over the servers."""
     # A thread of its own: the caller's thread may already run an event loop (left by an earlier test).
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _hammer(base_urls, cookie, csrf, assignment_id, readers, writers,
-                                                timeout)).result()
+        return pool.submit(
+            asyncio.run, _hammer(base_urls, cookie, csrf, assignment_id, readers, writers, timeout)
+        ).result()

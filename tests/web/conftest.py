@@ -1,5 +1,6 @@
 """Fixtures of the web tests: a seeded campaign with accounts, a TestClient signed in as anyone, and for the
 browser tests a live server (uvicorn in a thread) driven by headless Chromium through Playwright."""
+
 from __future__ import annotations
 
 import secrets
@@ -26,8 +27,15 @@ from thidua.web.app import create_app
 from thidua.web.auth import SESSION_COOKIE, WebSession, encode_session
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 
 # 05/06/2023 10:00 in Bình Định: round 1 is over and its report is due on 10/06/2023.
@@ -63,7 +71,8 @@ class World:
 
         with Session(self.engine) as session:
             return session.execute(
-                select(Assignment.id).join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+                select(Assignment.id)
+                .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
                 .join(Unit, Unit.id == Assignment.unit_id)
                 .where(Unit.code == unit_code, ObligationDef.code == obligation_code)
             ).scalar_one()
@@ -158,8 +167,9 @@ def sign_in(client: TestClient, w: World, who: str | None) -> None:
         return
     user = w.users[who]
     # A fresh session id each time, as a real sign-in makes: a signed-out id stays revoked.
-    data = WebSession(sid=f"phien-thu-{who}-{secrets.token_hex(4)}", issued_at=w.now(), user_id=user.id,
-                      email=user.email)
+    data = WebSession(
+        sid=f"phien-thu-{who}-{secrets.token_hex(4)}", issued_at=w.now(), user_id=user.id, email=user.email
+    )
     client.cookies.set(SESSION_COOKIE, encode_session(w.settings, data))
 
 
@@ -231,7 +241,9 @@ def browser():
 
 @pytest.fixture
 def page(browser):  # noqa: ANN001
-    context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 412, "height": 915})
+    context = browser.new_context(
+        locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 412, "height": 915}
+    )
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     yield pg

@@ -1,4 +1,5 @@
 """Sign-in links: issued through the outbox, single-use, expiring, tamper-proof; the session cookie."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,13 @@ def request_link(client, world: World, email: str):  # noqa: ANN001, ANN201
 
 def queued_link(world: World, email: str) -> str:
     with Session(world.engine) as session:
-        message = session.execute(
-            select(OutboxMessage).where(OutboxMessage.recipient == email).order_by(OutboxMessage.id.desc())
-        ).scalars().first()
+        message = (
+            session.execute(
+                select(OutboxMessage).where(OutboxMessage.recipient == email).order_by(OutboxMessage.id.desc())
+            )
+            .scalars()
+            .first()
+        )
     assert message is not None and message.kind == "login_link" and message.template == "login_link"
     assert message.key.startswith("login:")
     return message.context["link"]
@@ -58,7 +63,9 @@ def test_link_requested_signs_in_once_and_is_audited(world: World, client) -> No
     assert data is not None and data.user_id == world.users["officer_d1_1"].id
     assert client.get("/don-vi").status_code == 200
     with Session(world.engine) as session:
-        assert session.execute(select(AuditLog).where(AuditLog.action == "auth.signed_in")).scalars().one().actor == email
+        assert (
+            session.execute(select(AuditLog).where(AuditLog.action == "auth.signed_in")).scalars().one().actor == email
+        )
 
     # Replayed from another browser: refused, with a form for a new link.
     other = make_client(world)
@@ -228,7 +235,9 @@ def test_one_address_for_two_units_chooses_the_unit_after_sign_in(world: World, 
     assert signed_in.headers["location"] == "/chon-don-vi?next=/"
     page = client.get("/chon-don-vi").text
     assert "CĐCS Đơn vị Mẫu 1-1" in page and "CĐCS Đơn vị Mẫu 1-2" in page
-    chosen = client.post("/chon-don-vi", data={"user_id": second_id, "next": "/don-vi", "_csrf": csrf_of(client, world)})
+    chosen = client.post(
+        "/chon-don-vi", data={"user_id": second_id, "next": "/don-vi", "_csrf": csrf_of(client, world)}
+    )
     assert chosen.status_code == 303 and chosen.headers["location"] == "/don-vi"
     assert "Nghĩa vụ của CĐCS Đơn vị Mẫu 1-2" in client.get("/don-vi").text
     other = world.users["office"].id

@@ -1,6 +1,7 @@
 """In headless Chromium: a person of the register nominated by a CĐCS with an evidence file, forwarded by the
 district, published by the province, voted by its council (minutes), decided with a number, and the
 certificate PDF downloaded by the CĐCS. Screenshots: test-artifacts/screenshots/<test>/."""
+
 from __future__ import annotations
 
 import re
@@ -19,11 +20,18 @@ from thidua.services.commendation import persons
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate(live_server: LiveServer, page, screenshot,
-                                                                                tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate(
+    live_server: LiveServer, page, screenshot, tmp_path: Path
+) -> None:  # noqa: ANN001
     live, world = live_server, live_server.world
-    persons.import_persons(world.engine, workbook(tmp_path / "doan-vien.xlsx", [
-        ["BDH.D1.1", "Nguyễn Thị Hạnh", "Tổ trưởng công đoàn", 1986, "079186000123", "Đoàn viên"]]), actor="test")
+    persons.import_persons(
+        world.engine,
+        workbook(
+            tmp_path / "doan-vien.xlsx",
+            [["BDH.D1.1", "Nguyễn Thị Hạnh", "Tổ trưởng công đoàn", 1986, "079186000123", "Đoàn viên"]],
+        ),
+        actor="test",
+    )
     world.clock[0] = NOMINATION_NOW
     eligible_for_round_two_awards(world)
 
@@ -80,13 +88,21 @@ def test_a_persons_nomination_from_cdcs_to_the_councils_decision_and_certificate
     screenshot(page, "trang-cong-khai")
     page.goto(f"{live.url}/khen-thuong/quyet-dinh")
     page.fill("#ngay_hop", "05/10/2023")
-    page.fill("#thanh_vien", "Nguyễn Văn Bình | Chủ tịch Hội đồng\nTrần Thị Cúc | Phó Chủ tịch\nLê Văn Dũng\n"
-                             "Võ Văn Phong | Thư ký\nPhạm Thị Em")
+    page.fill(
+        "#thanh_vien",
+        "Nguyễn Văn Bình | Chủ tịch Hội đồng\nTrần Thị Cúc | Phó Chủ tịch\nLê Văn Dũng\n"
+        "Võ Văn Phong | Thư ký\nPhạm Thị Em",
+    )
     page.click("#nut-hoi-dong")
     page.wait_for_selector("#chuong-trinh")
     council_url = page.url.split("?")[0]
-    for member, vote in (("Nguyễn Văn Bình", "for"), ("Trần Thị Cúc", "for"), ("Lê Văn Dũng", "for"),
-                         ("Võ Văn Phong", "against"), ("Phạm Thị Em", "abstain")):
+    for member, vote in (
+        ("Nguyễn Văn Bình", "for"),
+        ("Trần Thị Cúc", "for"),
+        ("Lê Văn Dũng", "for"),
+        ("Võ Văn Phong", "against"),
+        ("Phạm Thị Em", "abstain"),
+    ):
         page.select_option(f"select[aria-label='Phiếu của {member}']", vote)
     page.click("#nut-ghi-phieu")
     page.wait_for_selector("text=Đã ghi.")

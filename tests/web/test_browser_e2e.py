@@ -1,6 +1,7 @@
 """End to end in headless Chromium: sign in from an e-mailed link, a round report with an error fixed,
 returned, resubmitted and accepted; a nomination proposed and approved up to the province, which decides;
 the office dashboard showing the new figures. Screenshots: test-artifacts/screenshots/<test>/."""
+
 from __future__ import annotations
 
 import re
@@ -29,14 +30,20 @@ def wait_for_mail(live: LiveServer, count: int, timeout: float = 15.0) -> str:
 def become(page, live: LiveServer, who: str) -> None:  # noqa: ANN001
     """Switch the browser to another person (the e-mail sign-in itself is exercised once, at the start)."""
     user = live.world.users[who]
-    cookie = encode_session(live.world.settings, WebSession(sid=f"e2e-{who}-{time.monotonic_ns()}",
-                                                            issued_at=live.world.now(), user_id=user.id, email=user.email))
+    cookie = encode_session(
+        live.world.settings,
+        WebSession(
+            sid=f"e2e-{who}-{time.monotonic_ns()}", issued_at=live.world.now(), user_id=user.id, email=user.email
+        ),
+    )
     page.context.clear_cookies()
     page.context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": live.url}])
 
 
 def cells(page, selector: str) -> list[list[str]]:  # noqa: ANN001
-    return page.eval_on_selector_all(f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+    return page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
 
 
 def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screenshot) -> None:  # noqa: ANN001
@@ -163,8 +170,9 @@ def test_report_and_nomination_end_to_end(live_server: LiveServer, page, screens
     assert by_obligation["Báo cáo sơ kết đợt 2"][1:5] == ["8", "1", "12,5 %", "1"]
     headers = page.eval_on_selector_all("#khen-thuong-theo-cap thead th", "ths => ths.map(t => t.innerText.trim())")
     pipeline = [dict(zip(headers, row)) for row in cells(page, "#khen-thuong-theo-cap")]
-    assert pipeline == [{**{h: "0" for h in headers}, "Đang ở cấp": "LĐLĐ tỉnh",
-                         "Đã có quyết định khen thưởng": "1", "Tổng": "1"}]
+    assert pipeline == [
+        {**{h: "0" for h in headers}, "Đang ở cấp": "LĐLĐ tỉnh", "Đã có quyết định khen thưởng": "1", "Tổng": "1"}
+    ]
     assert page.locator("figure.hchart").count() == 3  # one chart per target
     screenshot(page, "toan-canh-van-phong")
     page.set_viewport_size({"width": 1280, "height": 900})

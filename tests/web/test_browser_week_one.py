@@ -5,6 +5,7 @@ Monday dashboard. Every step is photographed at 1366×768 and 390×844 under tes
 reviewer queue and the Monday dashboard are also checked at those sizes: nothing wider than the screen, actions
 and the key columns in reach, axe-core finds no serious or critical violation, sortable headers, downloads that
 say they are working (and still download without a script); no mail of the walk carries internal notes."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,12 @@ def mail_to(live: LiveServer, recipient: str, subject_part: str, timeout: float 
 
 def become(page, live: LiveServer, who: str) -> None:  # noqa: ANN001
     user = live.world.users[who]
-    cookie = encode_session(live.world.settings, WebSession(sid=f"w1-{who}-{time.monotonic_ns()}",
-                                                            issued_at=live.world.now(), user_id=user.id, email=user.email))
+    cookie = encode_session(
+        live.world.settings,
+        WebSession(
+            sid=f"w1-{who}-{time.monotonic_ns()}", issued_at=live.world.now(), user_id=user.id, email=user.email
+        ),
+    )
     page.context.clear_cookies()
     page.context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": live.url}])
 
@@ -63,8 +68,11 @@ def axe_problems(page) -> list[str]:  # noqa: ANN001
     if not page.evaluate("() => typeof axe !== 'undefined'"):  # through the DevTools protocol: the page's CSP stays
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}) {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        f"{v['id']} ({v['impact']}) {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def inside(page, selector: str, width: int) -> bool:  # noqa: ANN001
@@ -73,7 +81,9 @@ def inside(page, selector: str, width: int) -> bool:  # noqa: ANN001
 
 
 def column_texts(page, selector: str, index: int) -> list[str]:  # noqa: ANN001
-    return page.eval_on_selector_all(f"{selector} tbody tr", f"rows => rows.map(r => r.cells[{index}].innerText.trim())")
+    return page.eval_on_selector_all(
+        f"{selector} tbody tr", f"rows => rows.map(r => r.cells[{index}].innerText.trim())"
+    )
 
 
 def test_week_one_walk(live_server: LiveServer, page, screenshot) -> None:  # noqa: ANN001
@@ -111,8 +121,12 @@ def test_week_one_walk(live_server: LiveServer, page, screenshot) -> None:  # no
         page.set_viewport_size(size)
         problems = page_width_problems(page, size["width"]) + axe_problems(page)
         assert not problems, f"hàng đợi @{label}: {problems}"
-        for target in ("#duyet-hang-loat button[type=submit]", "#hang-doi input[name=chon]", "#hang-doi a",
-                       "form.filters button"):
+        for target in (
+            "#duyet-hang-loat button[type=submit]",
+            "#hang-doi input[name=chon]",
+            "#hang-doi a",
+            "form.filters button",
+        ):
             assert inside(page, target, size["width"]), f"{target} ngoài màn hình @{label}"
     shots("hang-doi-duyet")
     page.goto(f"{live.url}/duyet/bai-nop/{report}")
@@ -150,8 +164,12 @@ def test_week_one_walk(live_server: LiveServer, page, screenshot) -> None:  # no
     world.clock[0] = OCTOBER
     eligible_for_round_two_awards(world)
     window = world.assignment_id("BDH.D1.1", "de-xuat-khen-thuong-dot-2")
-    chased = {u.code for b in reminder_service.preview(world.engine, "bd-2023", now=OCTOBER, days=20).batches
-              if b.obligation_code == "de-xuat-khen-thuong-dot-2" for u in b.units}
+    chased = {
+        u.code
+        for b in reminder_service.preview(world.engine, "bd-2023", now=OCTOBER, days=20).batches
+        if b.obligation_code == "de-xuat-khen-thuong-dot-2"
+        for u in b.units
+    }
     assert "BDH.D1.1" in chased
     become(page, live, "officer_d1_1")  # a session of October
     page.goto(f"{live.url}/don-vi/nghia-vu/{window}")
@@ -179,15 +197,23 @@ def test_week_one_walk(live_server: LiveServer, page, screenshot) -> None:  # no
     assert page.inner_text("#tinh-trang") == "Đã duyệt"
     assert "tờ trình số 12/TTr-CĐCS" in page.inner_text("#de-xuat")
     shots("nghia-vu-de-xuat-hoan-thanh")
-    chased = {u.code for b in reminder_service.preview(world.engine, "bd-2023", now=OCTOBER, days=20).batches
-              if b.obligation_code == "de-xuat-khen-thuong-dot-2" for u in b.units}
+    chased = {
+        u.code
+        for b in reminder_service.preview(world.engine, "bd-2023", now=OCTOBER, days=20).batches
+        if b.obligation_code == "de-xuat-khen-thuong-dot-2"
+        for u in b.units
+    }
     assert "BDH.D1.1" not in chased and "BDH.D1.2" in chased
 
     # --- The district's progress page ------------------------------------------------------------------
     become(page, live, "reviewer_d1")
     page.goto(f"{live.url}/tien-do?nghia_vu=so-ket-dot-1")
-    units = [r[0] for r in page.eval_on_selector_all(
-        "#theo-huyen tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")]
+    units = [
+        r[0]
+        for r in page.eval_on_selector_all(
+            "#theo-huyen tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+        )
+    ]
     assert units == ["CĐCS Đơn vị Mẫu 1-1 (giả lập)", "CĐCS Đơn vị Mẫu 1-2 (giả lập)", "CĐCS Đơn vị Mẫu 1-3 (giả lập)"]
     assert "CĐCS Đơn vị Mẫu 1-2" in page.inner_text("#danh-sach-tre")
     shots("tien-do-huyen")
@@ -202,9 +228,15 @@ def test_week_one_walk(live_server: LiveServer, page, screenshot) -> None:  # no
     assert not problems, f"toàn cảnh @1366: {problems}"
     fits = page.eval_on_selector("#khen-thuong-theo-cap", "t => t.scrollWidth <= t.parentElement.clientWidth")
     assert fits, "bảng đề nghị khen thưởng theo cấp phải vừa màn hình 1366 px"
-    names = page.eval_on_selector_all("#bieu-do-sang-kien-8000 .hchart-name",
-                                      "ns => ns.map(n => [n.innerText.replace(/\\s+/g, ' '), n.scrollWidth <= n.clientWidth])")
-    assert [n for n, _ in names] == ["Liên đoàn Lao động tỉnh Bình Định", "LĐLĐ huyện Thử Nghiệm 1", "LĐLĐ huyện Thử Nghiệm 2"]
+    names = page.eval_on_selector_all(
+        "#bieu-do-sang-kien-8000 .hchart-name",
+        "ns => ns.map(n => [n.innerText.replace(/\\s+/g, ' '), n.scrollWidth <= n.clientWidth])",
+    )
+    assert [n for n, _ in names] == [
+        "Liên đoàn Lao động tỉnh Bình Định",
+        "LĐLĐ huyện Thử Nghiệm 1",
+        "LĐLĐ huyện Thử Nghiệm 2",
+    ]
     assert all(whole for _, whole in names)
     # Sorting: a click on a header orders the rows and says so (aria-sort); a second click turns it round.
     page.click("#theo-nghia-vu thead th:nth-child(7) button")

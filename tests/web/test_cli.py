@@ -1,4 +1,5 @@
 """`thidua users ...`: accounts from the command line, with Vietnamese errors and exit code 1 for bad input."""
+
 from __future__ import annotations
 
 import pytest

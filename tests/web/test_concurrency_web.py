@@ -1,5 +1,6 @@
 """Many readers and writers at once never get a server error (issue 10, point 6), at a reduced size; the full
 size (100 readers, 50 writers, two server processes) is bench/bench_concurrency.py."""
+
 from __future__ import annotations
 
 import threading
@@ -41,8 +42,15 @@ def served(any_world: World) -> Iterator[tuple[World, str]]:
 def test_concurrent_readers_and_writers_of_one_report_get_no_server_error(served) -> None:  # noqa: ANN001
     w, url = served
     with Session(w.engine) as session:
-        submit_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1",
-                      raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="test", now=w.now())
+        submit_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code="so-ket-dot-1",
+            unit_code="BDH.D1.1",
+            raw={"so_sang_kien": 3, "so_doan_vien_moi": 4},
+            actor="test",
+            now=w.now(),
+        )
         session.commit()
     assignment_id = w.assignment_id("BDH.D1.1", "so-ket-dot-1")
     reviewer = w.users["reviewer_d1"]

@@ -1,5 +1,6 @@
 """The web's one exception handler: every category of thidua.errors has its status, a Vietnamese page, and the
 same error as JSON under /api/v1; a service error nobody translated by hand is no longer a 500."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,13 @@ from sqlmodel import Session
 
 from tests.web.conftest import World, sign_in
 from thidua.errors import (
-    ConflictError, InvalidInputError, NotFoundError, NotPermittedError, RefusedError, ThiduaError, UnavailableError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    NotPermittedError,
+    RefusedError,
+    ThiduaError,
+    UnavailableError,
 )
 from thidua.models.tables import Campaign
 
@@ -23,8 +30,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("branch", "status", "title"), CASES, ids=[c[0].__name__ for c in CASES])
-def test_each_category_has_its_status_page_and_json(world: World, client, branch: type[ThiduaError], status: int,
-                                                    title: str) -> None:
+def test_each_category_has_its_status_page_and_json(
+    world: World, client, branch: type[ThiduaError], status: int, title: str
+) -> None:
     def refuse() -> None:
         raise branch("đơn vị BDH.D1.1 chưa gửi báo cáo sơ kết đợt 1")
 

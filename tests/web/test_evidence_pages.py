@@ -1,5 +1,6 @@
 """Evidence on the nomination page: upload checked by content, refusals shown with the reason, download only
 for those who may read the nomination."""
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,11 @@ def bomb() -> bytes:
 
 
 def upload(client, world: World, nid: int, name: str, data: bytes, item: str = "bao-cao-thanh-tich"):  # noqa: ANN001, ANN201
-    return client.post(f"/don-vi/khen-thuong/{nid}/minh-chung", data={"muc": item, "_csrf": csrf_of(client, world)},
-                       files={"tep": (name, data, "application/octet-stream")})
+    return client.post(
+        f"/don-vi/khen-thuong/{nid}/minh-chung",
+        data={"muc": item, "_csrf": csrf_of(client, world)},
+        files={"tep": (name, data, "application/octet-stream")},
+    )
 
 
 def test_evidence_is_uploaded_refused_by_content_and_downloaded_only_by_readers(world: World, client) -> None:
@@ -66,9 +70,17 @@ def test_a_person_is_chosen_from_the_register_on_the_proposal_form(world: World,
     from tests.commendation.test_persons import workbook
     from thidua.services.commendation import persons
 
-    persons.import_persons(world.engine, workbook(tmp_path / "dv.xlsx", [
-        ["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng công đoàn", 1985, "079085000001", "Đoàn viên"],
-        ["BDH.D2.1", "Người Huyện Khác", "", 1990, "", ""]]), actor="test")
+    persons.import_persons(
+        world.engine,
+        workbook(
+            tmp_path / "dv.xlsx",
+            [
+                ["BDH.D1.1", "Nguyễn Văn An", "Tổ trưởng công đoàn", 1985, "079085000001", "Đoàn viên"],
+                ["BDH.D2.1", "Người Huyện Khác", "", 1990, "", ""],
+            ],
+        ),
+        actor="test",
+    )
     world.clock[0] = NOMINATION_NOW
     eligible_for_round_two_awards(world)
     as_(client, world, "officer_d1_1")
@@ -76,11 +88,15 @@ def test_a_person_is_chosen_from_the_register_on_the_proposal_form(world: World,
     assert "Nguyễn Văn An (1985) – Tổ trưởng công đoàn" in form and "Người Huyện Khác" not in form
     an = persons.persons_in_subtree(world.engine, world.units["BDH.D1.1"].id)[0]
     other = persons.persons_in_subtree(world.engine, world.units["BDH.D2.1"].id)[0]
-    wrong = client.post("/don-vi/khen-thuong/moi", data=proposal(world, doi_tuong="individual", nguoi=str(other.id),
-                                                             _csrf=csrf_of(client, world)))
+    wrong = client.post(
+        "/don-vi/khen-thuong/moi",
+        data=proposal(world, doi_tuong="individual", nguoi=str(other.id), _csrf=csrf_of(client, world)),
+    )
     assert wrong.status_code == 422 and "Chọn người trong sổ đoàn viên của đơn vị mình" in text_of(wrong.text)
-    made = client.post("/don-vi/khen-thuong/moi", data=proposal(world, doi_tuong="individual", nguoi=str(an.id),
-                                                            _csrf=csrf_of(client, world)))
+    made = client.post(
+        "/don-vi/khen-thuong/moi",
+        data=proposal(world, doi_tuong="individual", nguoi=str(an.id), _csrf=csrf_of(client, world)),
+    )
     assert made.status_code == 303, text_of(made.text)[-800:]
     with Session(world.engine) as session:
         n = session.execute(select(Nomination)).scalars().one()

@@ -1,5 +1,6 @@
 """Safe by default (issue 10, part A): the secret key, sign-out, refused bulk actions, forwarded addresses.
 Everything that touches the database runs on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import stat
@@ -17,7 +18,13 @@ from thidua.models.tables import Assignment, AuditLog
 from thidua.services.submissions import submit_report
 from thidua.settings import EXAMPLE_SECRET_KEYS, SecretKeyRefused, Settings, get_settings
 from thidua.web.auth import (
-    LINK_SALT, SESSION_COOKIE, SESSION_SALT, WebSession, decode_session, encode_session, read_link,
+    LINK_SALT,
+    SESSION_COOKIE,
+    SESSION_SALT,
+    WebSession,
+    decode_session,
+    encode_session,
+    read_link,
 )
 from thidua.web.errors import LinkTampered
 from thidua.web.security import csrf_token
@@ -68,10 +75,12 @@ def test_a_cookie_or_link_forged_with_the_old_built_in_key_is_refused(world: Wor
     office = world.users["office"]
     old_key = "doi-khoa-nay-khi-trien-khai"
     forged_cookie = URLSafeSerializer(old_key, salt=SESSION_SALT).dumps(
-        {"s": "gia-mao", "t": int(world.now().timestamp()), "u": office.id, "e": office.email})
+        {"s": "gia-mao", "t": int(world.now().timestamp()), "u": office.id, "e": office.email}
+    )
     assert decode_session(settings, forged_cookie, now=world.now()) is None
     forged_link = URLSafeSerializer(old_key, salt=LINK_SALT).dumps(
-        {"j": "x", "p": "obligation", "e": office.email, "x": int(world.now().timestamp()) + 3600, "u": 1, "a": 1})
+        {"j": "x", "p": "obligation", "e": office.email, "x": int(world.now().timestamp()) + 3600, "u": 1, "a": 1}
+    )
     with pytest.raises(LinkTampered):
         read_link(settings, forged_link, now=world.now())
     world.settings = settings
@@ -100,8 +109,12 @@ def test_a_cookie_copied_before_sign_out_no_longer_works(any_world: World) -> No
     assert actions == ["auth.signed_out"]
     other = make_client(w)  # another session of the same person is untouched
     office = w.users["office"]
-    other.cookies.set(SESSION_COOKIE, encode_session(
-        w.settings, WebSession(sid="phien-khac", issued_at=w.now(), user_id=office.id, email=office.email)))
+    other.cookies.set(
+        SESSION_COOKIE,
+        encode_session(
+            w.settings, WebSession(sid="phien-khac", issued_at=w.now(), user_id=office.id, email=office.email)
+        ),
+    )
     assert other.get("/van-phong").status_code == 200
 
 
@@ -112,15 +125,24 @@ def test_a_refused_bulk_accept_keeps_nothing_it_had_already_accepted(any_world: 
     w = any_world
     with Session(w.engine) as session:
         for code in ("BDH.D1.1", "BDH.D2.1"):
-            submit_report(session, campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code=code,
-                          raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="test", now=w.now())
+            submit_report(
+                session,
+                campaign_code="bd-2023",
+                obligation_code="so-ket-dot-1",
+                unit_code=code,
+                raw={"so_sang_kien": 3, "so_doan_vien_moi": 4},
+                actor="test",
+                now=w.now(),
+            )
         session.commit()
     own, foreign = (w.assignment_id(code, "so-ket-dot-1") for code in ("BDH.D1.1", "BDH.D2.1"))
 
     def versions() -> dict[int, tuple[str, int]]:
         with Session(w.engine) as session:
-            return {a.id: (a.status, a.version) for a in session.execute(
-                select(Assignment).where(Assignment.id.in_([own, foreign]))).scalars()}
+            return {
+                a.id: (a.status, a.version)
+                for a in session.execute(select(Assignment).where(Assignment.id.in_([own, foreign]))).scalars()
+            }
 
     before = versions()
     client = make_client(w)
@@ -128,8 +150,7 @@ def test_a_refused_bulk_accept_keeps_nothing_it_had_already_accepted(any_world: 
     items = [f"{own}:{before[own][1]}", f"{foreign}:{before[foreign][1]}"]
     page = client.post("/duyet/hang-loat", data={"chon": items, "_csrf": csrf_of(client, w)})
     assert page.status_code == 403
-    api = client.post("/api/v1/review/bulk-accept", json={"items": items},
-                      headers={"X-CSRF-Token": csrf_of(client, w)})
+    api = client.post("/api/v1/review/bulk-accept", json={"items": items}, headers={"X-CSRF-Token": csrf_of(client, w)})
     assert api.status_code == 403
     assert versions() == before
 
@@ -158,8 +179,14 @@ def _ask_for_links(w: World, count: int) -> list[int]:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             client.get("/dang-nhap")
             token = csrf_token(w.settings, decode_session(w.settings, client.cookies[SESSION_COOKIE], now=w.now()))
-            return [client.post("/dang-nhap", data={"email": f"nguoi{i}@example.vn", "_csrf": token},
-                                headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(count)]
+            return [
+                client.post(
+                    "/dang-nhap",
+                    data={"email": f"nguoi{i}@example.vn", "_csrf": token},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                ).status_code
+                for i in range(count)
+            ]
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,4 +1,5 @@
 """The calendar feed: RFC 5545 content lines (CRLF, folded at 75 octets, escaped text), per-user secret."""
+
 from __future__ import annotations
 
 import re
@@ -27,10 +28,15 @@ def test_text_values_are_escaped() -> None:
 
 
 def test_calendar_structure() -> None:
-    body = build_calendar("Hạn nộp – CĐCS A", [
-        Deadline("a-1@x", date(2023, 6, 10), "Hạn nộp: Báo cáo, đợt 1", "Dòng 1\nDòng 2", "http://x/1"),
-        Deadline("a-2@x", date(2023, 12, 15), "✓ Tổng kết", "", "http://x/2", done=True),
-    ], generated_at=datetime(2023, 6, 5, 3, tzinfo=timezone.utc), tz="Asia/Ho_Chi_Minh")
+    body = build_calendar(
+        "Hạn nộp – CĐCS A",
+        [
+            Deadline("a-1@x", date(2023, 6, 10), "Hạn nộp: Báo cáo, đợt 1", "Dòng 1\nDòng 2", "http://x/1"),
+            Deadline("a-2@x", date(2023, 12, 15), "✓ Tổng kết", "", "http://x/2", done=True),
+        ],
+        generated_at=datetime(2023, 6, 5, 3, tzinfo=timezone.utc),
+        tz="Asia/Ho_Chi_Minh",
+    )
     assert body.endswith("\r\n") and "\n" not in body.replace("\r\n", "")
     lines = unfold(body.rstrip("\r\n"))
     assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"

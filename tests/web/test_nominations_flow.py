@@ -1,4 +1,5 @@
 """A nomination through the pages, from a CĐCS up to the province that decides it."""
+
 from __future__ import annotations
 
 import re
@@ -32,22 +33,28 @@ def as_(client, world: World, who: str) -> None:  # noqa: ANN001
 def send_list(client, world: World, number: str) -> None:  # noqa: ANN001
     page = client.get("/duyet" if "reviewer" in str(client.cookies) else "/don-vi/khen-thuong").text
     batch = re.search(r'action="/don-vi/khen-thuong/danh-sach/(\d+)"', page).group(1)
-    answer = client.post(f"/don-vi/khen-thuong/danh-sach/{batch}",
-                         data={"so_to_trinh": number, "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)})
+    answer = client.post(
+        f"/don-vi/khen-thuong/danh-sach/{batch}",
+        data={"so_to_trinh": number, "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)},
+    )
     assert answer.status_code == 303, text_of(answer.text)
 
 
 def act(client, world: World, nomination_id: int, **fields):  # noqa: ANN001, ANN003, ANN201
     page = client.get(f"/don-vi/khen-thuong/{nomination_id}").text
-    return client.post(f"/don-vi/khen-thuong/{nomination_id}",
-                       data=dict(fields, _csrf=csrf_of(client, world), _phien_ban=version_of(page)))
+    return client.post(
+        f"/don-vi/khen-thuong/{nomination_id}",
+        data=dict(fields, _csrf=csrf_of(client, world), _phien_ban=version_of(page)),
+    )
 
 
 def test_proposal_form_keeps_input_and_names_rule_refusals(world: World, client) -> None:
     world.clock[0] = NOMINATION_NOW
     as_(client, world, "officer_d1_1")
-    missing = client.post("/don-vi/khen-thuong/moi", data=proposal(world, thanh_tich="", _csrf=csrf_of(client, world),
-                                                               **{"hs_bien-ban-hoi-dong_dong_y": "chín"}))
+    missing = client.post(
+        "/don-vi/khen-thuong/moi",
+        data=proposal(world, thanh_tich="", _csrf=csrf_of(client, world), **{"hs_bien-ban-hoi-dong_dong_y": "chín"}),
+    )
     assert missing.status_code == 422
     assert re.search(r'id="e-thanh_tich">Cần tóm tắt thành tích', missing.text)
     assert "Số phiếu đồng ý phải là số nguyên, nhận &#39;chín&#39;" in missing.text
@@ -74,8 +81,12 @@ def test_nomination_proposed_forwarded_and_decided_at_the_province(world: World,
     for outsider in ("reviewer_d2", "officer_d1_2"):
         as_(client, world, outsider)
         assert client.get(f"/don-vi/khen-thuong/{nid}").status_code == 403
-        assert client.post(f"/don-vi/khen-thuong/{nid}", data={"hanh_dong": "duyet",
-                                                              "_csrf": csrf_of(client, world)}).status_code == 403
+        assert (
+            client.post(
+                f"/don-vi/khen-thuong/{nid}", data={"hanh_dong": "duyet", "_csrf": csrf_of(client, world)}
+            ).status_code
+            == 403
+        )
 
     as_(client, world, "reviewer_d1")
     queue = text_of(client.get("/duyet").text)
@@ -89,12 +100,21 @@ def test_nomination_proposed_forwarded_and_decided_at_the_province(world: World,
     as_(client, world, "reviewer_bdh")
     page = client.get(f"/don-vi/khen-thuong/{nid}").text
     assert 'id="form-quyet-dinh"' in page and 'id="form-chuyen"' not in page
-    incomplete = act(client, world, nid, hanh_dong="quyet_dinh", so_quyet_dinh="150/QĐ-LĐLĐ", ngay_quyet_dinh="31/02/2023")
+    incomplete = act(
+        client, world, nid, hanh_dong="quyet_dinh", so_quyet_dinh="150/QĐ-LĐLĐ", ngay_quyet_dinh="31/02/2023"
+    )
     assert incomplete.status_code == 422
     assert 'value="150/QĐ-LĐLĐ"' in incomplete.text and "Ngày không hợp lệ: &#39;31/02/2023&#39;" in incomplete.text
     assert re.search(r'id="e-nguoi_ky">Cần người ký', incomplete.text)
-    decided = act(client, world, nid, hanh_dong="quyet_dinh", so_quyet_dinh="150/QĐ-LĐLĐ",
-                  ngay_quyet_dinh="05/10/2023", nguoi_ky="Nguyễn Văn A")
+    decided = act(
+        client,
+        world,
+        nid,
+        hanh_dong="quyet_dinh",
+        so_quyet_dinh="150/QĐ-LĐLĐ",
+        ngay_quyet_dinh="05/10/2023",
+        nguoi_ky="Nguyễn Văn A",
+    )
     assert decided.status_code == 303
     n = nomination(world)
     assert (n.status, n.decision_number, n.decision_signer) == ("decided", "150/QĐ-LĐLĐ", "Nguyễn Văn A")
@@ -103,7 +123,9 @@ def test_nomination_proposed_forwarded_and_decided_at_the_province(world: World,
     mine = text_of(client.get("/don-vi/khen-thuong").text)
     assert "Đã có quyết định khen thưởng" in mine and "QĐ 150/QĐ-LĐLĐ ngày 05/10/2023" in mine
     as_(client, world, "office")
-    pipeline = re.search(r'<table[^>]*id="khen-thuong-theo-cap"[^>]*>.*?</table>', client.get("/van-phong").text, re.S).group(0)
+    pipeline = re.search(
+        r'<table[^>]*id="khen-thuong-theo-cap"[^>]*>.*?</table>', client.get("/van-phong").text, re.S
+    ).group(0)
     assert "LĐLĐ tỉnh" in text_of(pipeline)
 
 
@@ -119,8 +141,10 @@ def test_return_needs_a_reason_and_a_stale_decision_is_a_conflict(world: World, 
     no_reason = act(client, world, nid, hanh_dong="tra_lai", y_kien="")
     assert no_reason.status_code == 422 and "Cần ghi lý do" in no_reason.text
     assert act(client, world, nid, hanh_dong="tra_lai", y_kien="Bổ sung biên bản họp").status_code == 303
-    stale = client.post(f"/don-vi/khen-thuong/{nid}", data={
-        "hanh_dong": "duyet", "_csrf": csrf_of(client, world), "_phien_ban": version_of(stale_page)})
+    stale = client.post(
+        f"/don-vi/khen-thuong/{nid}",
+        data={"hanh_dong": "duyet", "_csrf": csrf_of(client, world), "_phien_ban": version_of(stale_page)},
+    )
     assert stale.status_code == 409 and "Dữ liệu đã thay đổi" in stale.text
     assert "Bị trả lại" in text_of(stale.text) and "Bổ sung biên bản họp" in text_of(stale.text)
 
@@ -145,8 +169,10 @@ def test_a_unit_declares_it_proposes_nobody_and_is_no_longer_owed(world: World, 
     assert 'id="khong-co-de-nghi"' not in after
     # someone else's obligation: refused
     other = world.assignment_id("BDH.D1.1", "de-xuat-khen-thuong-dot-2")
-    assert client.post(f"/don-vi/nghia-vu/{other}/khong-co-de-nghi",
-                       data={"_csrf": csrf_of(client, world)}).status_code == 403
+    assert (
+        client.post(f"/don-vi/nghia-vu/{other}/khong-co-de-nghi", data={"_csrf": csrf_of(client, world)}).status_code
+        == 403
+    )
 
 
 def test_form_and_messages_follow_the_window_and_the_status(world: World, client) -> None:
@@ -163,8 +189,10 @@ def test_form_and_messages_follow_the_window_and_the_status(world: World, client
     page = client.get("/don-vi/khen-thuong").text
     batch = re.search(r'action="/don-vi/khen-thuong/danh-sach/(\d+)"', page).group(1)
     assert "Bằng khen" in text_of(re.search(r'id="gui-danh-sach-\d+".*?</form>', page, re.S).group(0))
-    missing = client.post(f"/don-vi/khen-thuong/danh-sach/{batch}",
-                          data={"so_to_trinh": "", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)})
+    missing = client.post(
+        f"/don-vi/khen-thuong/danh-sach/{batch}",
+        data={"so_to_trinh": "", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)},
+    )
     assert missing.status_code == 422 and 'id="e-so_to_trinh">Cần số tờ trình.' in missing.text
     assert 'value="05/10/2023"' in missing.text and 'id="gui-danh-sach-' in missing.text
     send_list(client, world, "12/TTr-CĐCS")

@@ -1,4 +1,5 @@
 """The campaign office: figures, reminder failures, audit search, accounts, target figures kept fresh."""
+
 from __future__ import annotations
 
 import re
@@ -42,10 +43,26 @@ def test_dashboard_counts_by_level_and_district_with_the_late_list(world: World,
 
 def test_reminders_that_failed_are_listed_for_action(world: World, client) -> None:
     with Session(world.engine) as session:
-        enqueue(session, key="nhac:1", kind="reminder", recipient="sai@@example", template="reminder_upcoming",
-                context={}, campaign_id=1, unit_id=world.units["BDH.D1.2"].id)
-        enqueue(session, key="nhac:2", kind="reminder", recipient="ok@example.vn", template="reminder_upcoming",
-                context={}, campaign_id=1, unit_id=world.units["BDH.D1.3"].id)
+        enqueue(
+            session,
+            key="nhac:1",
+            kind="reminder",
+            recipient="sai@@example",
+            template="reminder_upcoming",
+            context={},
+            campaign_id=1,
+            unit_id=world.units["BDH.D1.2"].id,
+        )
+        enqueue(
+            session,
+            key="nhac:2",
+            kind="reminder",
+            recipient="ok@example.vn",
+            template="reminder_upcoming",
+            context={},
+            campaign_id=1,
+            unit_id=world.units["BDH.D1.3"].id,
+        )
         set_outbox(session, "nhac:1", status="failed", last_error="địa chỉ e-mail không hợp lệ", attempts=1)
         set_outbox(session, "nhac:2", status="sent", sent_at=utcnow())
         session.commit()
@@ -60,7 +77,9 @@ def test_reminders_that_failed_are_listed_for_action(world: World, client) -> No
 def test_audit_log_is_searchable_by_unit_and_date(world: World, client) -> None:
     report_accepted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 1, "so_doan_vien_moi": 1}, "BDH.D1")
     sign_in(client, world, "office")
-    page = client.get("/van-phong/nhat-ky", params={"don_vi": "BDH.D1.1", "tu_ngay": "05/06/2023", "den_ngay": "05/06/2023"})
+    page = client.get(
+        "/van-phong/nhat-ky", params={"don_vi": "BDH.D1.1", "tu_ngay": "05/06/2023", "den_ngay": "05/06/2023"}
+    )
     rows = re.findall(r"<code>([a-z_.]+)</code>", page.text)
     assert rows == ["submission.accepted", "submission.submitted"]
     empty = client.get("/van-phong/nhat-ky", params={"don_vi": "BDH.D1.1", "tu_ngay": "06/06/2023"})
@@ -76,23 +95,44 @@ def test_audit_log_is_searchable_by_unit_and_date(world: World, client) -> None:
 def test_accounts_added_with_errors_beside_fields_or_imported_from_units(world: World, client) -> None:
     sign_in(client, world, "office")
     client.get("/van-phong/nguoi-dung")
-    bad = client.post("/van-phong/nguoi-dung", data={"email": "khong-dung", "unit": "BDH.D9", "role": "sep",
-                                                     "full_name": "Trần Thị B", "_csrf": csrf_of(client, world)})
+    bad = client.post(
+        "/van-phong/nguoi-dung",
+        data={
+            "email": "khong-dung",
+            "unit": "BDH.D9",
+            "role": "sep",
+            "full_name": "Trần Thị B",
+            "_csrf": csrf_of(client, world),
+        },
+    )
     assert bad.status_code == 422
     assert "địa chỉ e-mail &#39;khong-dung&#39; chưa đúng dạng" in bad.text
     assert "không có đơn vị mã &#39;BDH.D9&#39;" in bad.text and "vai trò &#39;sep&#39; không có" in bad.text
     assert 'value="Trần Thị B"' in bad.text
-    ok = client.post("/van-phong/nguoi-dung", data={"email": "Moi@Example.vn", "unit": "BDH.D2.1", "role": "unit_officer",
-                                                    "full_name": "Trần Thị B", "_csrf": csrf_of(client, world)})
+    ok = client.post(
+        "/van-phong/nguoi-dung",
+        data={
+            "email": "Moi@Example.vn",
+            "unit": "BDH.D2.1",
+            "role": "unit_officer",
+            "full_name": "Trần Thị B",
+            "_csrf": csrf_of(client, world),
+        },
+    )
     assert ok.status_code == 303
-    twice = client.post("/van-phong/nguoi-dung", data={"email": "moi@example.vn", "unit": "BDH.D2.1",
-                                                       "role": "reviewer", "_csrf": csrf_of(client, world)})
+    twice = client.post(
+        "/van-phong/nguoi-dung",
+        data={"email": "moi@example.vn", "unit": "BDH.D2.1", "role": "reviewer", "_csrf": csrf_of(client, world)},
+    )
     assert twice.status_code == 422 and "đã có tài khoản ở đơn vị BDH.D2.1" in twice.text
-    assert client.post("/van-phong/nguoi-dung/nhap-tu-don-vi", data={"_csrf": csrf_of(client, world)}).status_code == 303
+    assert (
+        client.post("/van-phong/nguoi-dung/nhap-tu-don-vi", data={"_csrf": csrf_of(client, world)}).status_code == 303
+    )
     with Session(world.engine) as session:
         imported = dict(session.execute(select(User.email, User.role).where(User.email.like("bdh%"))).all())
-        audited = session.execute(select(func.count()).select_from(AuditLog)
-                                  .where(AuditLog.action.in_(["user.created", "user.imported"]))).scalar_one()
+        audited = session.execute(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action.in_(["user.created", "user.imported"]))
+        ).scalar_one()
     assert imported["bdh-d1@example.vn"] == "reviewer" and imported["bdh-d1-1@example.vn"] == "unit_officer"
     assert imported["bdh@example.vn"] == "reviewer"
     assert len(imported) == 9 and audited == 10  # the province, 2 districts, 6 CĐCS; and the one added by hand
@@ -139,8 +179,9 @@ def test_dashboard_figures_follow_writes_through_the_pages(world: World, client)
     sign_in(client, world, "officer_d1_1")
     a = world.assignment_id("BDH.D1.1", "so-ket-dot-1")
     client.get(f"/don-vi/nghia-vu/{a}")
-    sent = client.post(f"/don-vi/nghia-vu/{a}", data={"so_sang_kien": "5", "so_doan_vien_moi": "1",
-                                                      "_csrf": csrf_of(client, world)})
+    sent = client.post(
+        f"/don-vi/nghia-vu/{a}", data={"so_sang_kien": "5", "so_doan_vien_moi": "1", "_csrf": csrf_of(client, world)}
+    )
     assert sent.status_code == 303
     sign_in(client, world, "office")
     submitted = lambda d: next(c["submitted"] for c in d["obligations"] if c["key"] == "so-ket-dot-1")  # noqa: E731
@@ -158,7 +199,10 @@ def table_rows(page: str, table_id: str) -> dict[str, list[str]]:
     body = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
-        cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        cells = [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
         rows[cells[0]] = cells[1:]
     return rows
 
@@ -176,7 +220,11 @@ def test_a_district_sees_its_own_units_with_the_office_figures(world: World, cli
     mine = table_rows(page.text, "theo-nghia-vu")["Báo cáo sơ kết đợt 1"]
     assert mine == office_d1  # owed, sent, %, accepted, returned, overdue, late: the same numbers
     units = table_rows(page.text, "theo-huyen")
-    assert sorted(units) == ["CĐCS Đơn vị Mẫu 1-1 (giả lập)", "CĐCS Đơn vị Mẫu 1-2 (giả lập)", "CĐCS Đơn vị Mẫu 1-3 (giả lập)"]
+    assert sorted(units) == [
+        "CĐCS Đơn vị Mẫu 1-1 (giả lập)",
+        "CĐCS Đơn vị Mẫu 1-2 (giả lập)",
+        "CĐCS Đơn vị Mẫu 1-3 (giả lập)",
+    ]
     late = re.search(r'<ul id="danh-sach-tre">(.*?)</ul>', page.text, re.S).group(1)
     assert "CĐCS Đơn vị Mẫu 1-2" in late and "Mẫu 2-" not in late and "LĐLĐ huyện Thử Nghiệm 1" in late
     assert "Sổ khen thưởng" not in page.text and 'href="/tien-do?nghia_vu=so-ket-dot-2"' in page.text
@@ -203,22 +251,32 @@ def test_monday_dashboard_opens_on_the_nearest_deadline_and_shows_no_internal_te
     assert default_obligation(rows, date(2023, 6, 12)).code == "so-ket-dot-1"  # two days after its deadline
     assert default_obligation(rows, date(2023, 8, 20)).code == "so-ket-dot-2"  # nearer than June's
 
+
 def test_office_sees_a_unit_as_of_a_date_before_and_after_a_reorganisation(world: World, client, tmp_path) -> None:
     from datetime import date
 
     from tests.units.test_reorganisation import write_changes
     from thidua.services.reorganisation import reorganise
 
-    reorganise(world.engine, write_changes(tmp_path / "thay_doi.csv", [
-        ("01/07/2023", "giai_the", "BDH.D1", "BDH.D2", "", "", ""),
-    ]), today=date(2023, 7, 3))
+    reorganise(
+        world.engine,
+        write_changes(
+            tmp_path / "thay_doi.csv",
+            [
+                ("01/07/2023", "giai_the", "BDH.D1", "BDH.D2", "", "", ""),
+            ],
+        ),
+        today=date(2023, 7, 3),
+    )
     sign_in(client, world, "office")
     before = client.get("/van-phong/don-vi/BDH.D2", params={"ngay": "30/06/2023"})
     after = client.get("/van-phong/don-vi/BDH.D2", params={"ngay": "01/07/2023"})
     assert before.status_code == after.status_code == 200
 
     def children(page: str) -> list[str]:
-        return re.findall(r'<span class="muted">(BDH[.\w]*)</span>', re.search(r'<ul id="truc-thuoc">(.*?)</ul>', page, re.S).group(1))
+        return re.findall(
+            r'<span class="muted">(BDH[.\w]*)</span>', re.search(r'<ul id="truc-thuoc">(.*?)</ul>', page, re.S).group(1)
+        )
 
     assert children(before.text) == ["BDH.D2.1", "BDH.D2.2", "BDH.D2.3"]
     assert children(after.text) == ["BDH.D1.1", "BDH.D1.2", "BDH.D1.3", "BDH.D2.1", "BDH.D2.2", "BDH.D2.3"]

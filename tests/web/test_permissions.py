@@ -1,4 +1,5 @@
 """The authorisation rules on plain objects (no database)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,18 @@ OTHER_PROVINCE_CDCS = UnitRef(9, 8, "00000001.00000008.00000009.")
 
 
 def person(role: Role, unit: UnitRef) -> Principal:
-    return Principal(user_id=1, email="a@b.vn", full_name="", role=role, unit_id=unit.id, unit_code="X", unit_name="X",
-                     unit_path=unit.path, unit_level="x", unit_sector=None)
+    return Principal(
+        user_id=1,
+        email="a@b.vn",
+        full_name="",
+        role=role,
+        unit_id=unit.id,
+        unit_code="X",
+        unit_name="X",
+        unit_path=unit.path,
+        unit_level="x",
+        unit_sector=None,
+    )
 
 
 def test_a_unit_reads_and_acts_only_for_itself() -> None:

@@ -1,4 +1,5 @@
 """A round report through the pages: errors kept beside fields, review, return, resubmission, conflicts."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,12 @@ from thidua.models.submissions import Submission
 from thidua.models.tables import Assignment, AuditLog
 from tests.web.conftest import World, csrf_of, sign_in
 
-GOOD = {"so_sang_kien": "12", "so_doan_vien_moi": "1.250", "gia_tri_lam_loi": "15,5", "guong_dien_hinh": "Tổ sản xuất số 3"}
+GOOD = {
+    "so_sang_kien": "12",
+    "so_doan_vien_moi": "1.250",
+    "gia_tri_lam_loi": "15,5",
+    "guong_dien_hinh": "Tổ sản xuất số 3",
+}
 
 
 def form_version(html: str) -> str:
@@ -27,8 +33,12 @@ def submit(client, world: World, assignment_id: int, values: dict[str, str], ver
 def review(client, world: World, assignment_id: int, action: str, comment: str = "", version: str | None = None):  # noqa: ANN001, ANN201
     page = client.get(f"/duyet/bai-nop/{assignment_id}")
     assert page.status_code == 200, page.text
-    data = {"hanh_dong": action, "y_kien": comment, "_csrf": csrf_of(client, world),
-            "_phien_ban": version or form_version(page.text)}
+    data = {
+        "hanh_dong": action,
+        "y_kien": comment,
+        "_csrf": csrf_of(client, world),
+        "_phien_ban": version or form_version(page.text),
+    }
     return client.post(f"/duyet/bai-nop/{assignment_id}", data=data)
 
 
@@ -82,20 +92,33 @@ def test_round_report_error_fixed_returned_resubmitted_accepted(world: World, cl
     assert review(client, world, a, "duyet").status_code == 303
     assert status_of(world, a) == "da_duyet"
     with Session(world.engine) as session:
-        versions = session.execute(select(Submission).where(Submission.assignment_id == a)
-                                   .order_by(Submission.version)).scalars().all()
-        actions = [r.action for r in session.execute(
-            select(AuditLog).where(AuditLog.entity == "assignment", AuditLog.entity_id == str(a)).order_by(AuditLog.id)
-        ).scalars()]
+        versions = (
+            session.execute(select(Submission).where(Submission.assignment_id == a).order_by(Submission.version))
+            .scalars()
+            .all()
+        )
+        actions = [
+            r.action
+            for r in session.execute(
+                select(AuditLog)
+                .where(AuditLog.entity == "assignment", AuditLog.entity_id == str(a))
+                .order_by(AuditLog.id)
+            ).scalars()
+        ]
     assert [(v.version, v.review_status, v.data["so_doan_vien_moi"]) for v in versions] == [
-        (1, "tra_lai", 1250), (2, "da_duyet", 125)]
+        (1, "tra_lai", 1250),
+        (2, "da_duyet", 125),
+    ]
     assert versions[1].submitted_by == world.users["officer_d1_1"].email
     assert versions[1].reviewed_by == world.users["reviewer_d1"].email
     assert actions == ["submission.submitted", "submission.returned", "submission.submitted", "submission.accepted"]
     sign_in(client, world, "officer_d1_1")
     history = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/don-vi/lich-su").text))
-    assert re.search(r"Báo cáo sơ kết đợt 1 \(bản 2\).*Đã duyệt.*Báo cáo sơ kết đợt 1 \(bản 1\).*Trả lại.*"
-                     r"Số đoàn viên mới chưa khớp sổ sách", history)
+    assert re.search(
+        r"Báo cáo sơ kết đợt 1 \(bản 2\).*Đã duyệt.*Báo cáo sơ kết đợt 1 \(bản 1\).*Trả lại.*"
+        r"Số đoàn viên mới chưa khớp sổ sách",
+        history,
+    )
 
 
 def test_stale_page_shows_a_conflict_with_the_current_state(world: World, client) -> None:
@@ -142,8 +165,9 @@ def test_submission_through_the_api_with_a_bearer_token(world: World, client) ->
     from thidua.web.users import create_api_token
 
     with Session(world.engine) as session:
-        token = create_api_token(session, world.users["officer_d1_1"], label="thử", actor="test",
-                                 now=datetime.now(timezone.utc))
+        token = create_api_token(
+            session, world.users["officer_d1_1"], label="thử", actor="test", now=datetime.now(timezone.utc)
+        )
         session.commit()
     client.cookies.clear()
     a = world.assignment_id("BDH.D1.1", "so-ket-dot-1")
@@ -152,9 +176,14 @@ def test_submission_through_the_api_with_a_bearer_token(world: World, client) ->
     assert bad.status_code == 422
     errors = bad.json()["loi"]["chi_tiet"]["errors"]
     assert set(errors) == {"so_sang_kien", "so_doan_vien_moi"} and "nhỏ hơn mức tối thiểu 0" in errors["so_sang_kien"]
-    ok = client.post(f"/api/v1/assignments/{a}/submissions", json={"data": {"so_sang_kien": 7, "so_doan_vien_moi": 2}},
-                     headers=auth)
-    assert ok.status_code == 201 and ok.json()["status"] == "da_gui" and ok.json()["history"][0]["data"]["so_sang_kien"] == 7
+    ok = client.post(
+        f"/api/v1/assignments/{a}/submissions", json={"data": {"so_sang_kien": 7, "so_doan_vien_moi": 2}}, headers=auth
+    )
+    assert (
+        ok.status_code == 201
+        and ok.json()["status"] == "da_gui"
+        and ok.json()["history"][0]["data"]["so_sang_kien"] == 7
+    )
     foreign = world.assignment_id("BDH.D1.2", "so-ket-dot-1")
     denied = client.post(f"/api/v1/assignments/{foreign}/submissions", json={"data": {}}, headers=auth)
     assert denied.status_code == 403
@@ -179,6 +208,6 @@ def test_returned_report_page_shows_the_comment_first_and_the_latest_version(wor
     sign_in(client, world, "officer_d1_1")
     page = client.get(f"/don-vi/nghia-vu/{a}").text
     top = page.index('id="y-kien-tra-lai"')
-    assert top < page.index('id="bieu-mau"') and "Thiếu xác nhận của chủ tịch công đoàn." in page[top:top + 400]
+    assert top < page.index('id="bieu-mau"') and "Thiếu xác nhận của chủ tịch công đoàn." in page[top : top + 400]
     assert re.search(r'id="gui-lan-cuoi">12:00 05/06/2023 \(bản 2\)', page)
     assert re.findall(r'<li value="(\d+)">\s*<strong>Bản (\d+)', page) == [("2", "2"), ("1", "1")]

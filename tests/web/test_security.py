@@ -1,4 +1,5 @@
 """CSRF on every form, security headers on every response, no stack trace or SQL ever shown."""
+
 from __future__ import annotations
 
 from tests.web.conftest import World, csrf_of, sign_in
@@ -16,7 +17,8 @@ def state_changing_routes() -> list[str]:
 
 def concrete(path: str, world: World) -> str:
     return path.replace("{assignment_id}", str(world.assignment_id("BDH.D1.1", "so-ket-dot-1"))).replace(
-        "{nomination_id}", "1")
+        "{nomination_id}", "1"
+    )
 
 
 def test_every_state_changing_route_refuses_a_missing_or_foreign_csrf_token(world: World, client) -> None:

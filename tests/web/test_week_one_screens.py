@@ -2,6 +2,7 @@
 approval; the nomination form and messages follow the window and the status; the office's Monday view compares
 districts sorted, with whole names, sortable tables and downloads that say they are working; no internal text
 from the configuration reaches a unit's pages or mails. (Phone widths and the scripts: test_browser_week_one.)"""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,15 @@ INTERNAL = re.compile(r"\bseed\b|giả định|\bTODO\b|\bFIXME\b|\bassumption|\
 
 def submitted(world: World, unit_code: str, obligation_code: str, data: dict) -> None:
     with Session(world.engine) as session:
-        submit_report(session, campaign_code="bd-2023", obligation_code=obligation_code, unit_code=unit_code,
-                      raw=data, actor="test", now=world.now())
+        submit_report(
+            session,
+            campaign_code="bd-2023",
+            obligation_code=obligation_code,
+            unit_code=unit_code,
+            raw=data,
+            actor="test",
+            now=world.now(),
+        )
         session.commit()
 
 
@@ -39,8 +47,17 @@ def row_of(html: str, table_id: str, needle: str) -> str:
 def test_the_queue_shows_each_reports_key_figures_formatted(any_world: World) -> None:
     """On SQLite and PostgreSQL (the figures come from the submissions' JSON in the same page query)."""
     world, client = any_world, make_client(any_world)
-    submitted(world, "BDH.D1.1", "so-ket-dot-1", {"so_sang_kien": 12, "so_doan_vien_moi": 1250, "gia_tri_lam_loi": 15.5,
-                                                  "guong_dien_hinh": "Chị Nguyễn Thị B, tổ trưởng tổ sản xuất"})
+    submitted(
+        world,
+        "BDH.D1.1",
+        "so-ket-dot-1",
+        {
+            "so_sang_kien": 12,
+            "so_doan_vien_moi": 1250,
+            "gia_tri_lam_loi": 15.5,
+            "guong_dien_hinh": "Chị Nguyễn Thị B, tổ trưởng tổ sản xuất",
+        },
+    )
     submitted(world, "BDH.D1.2", "so-ket-dot-1", {"so_sang_kien": 0, "so_doan_vien_moi": 3})
     sign_in(client, world, "reviewer_d1")
     page = client.get("/duyet").text
@@ -91,8 +108,10 @@ def test_a_missing_to_trinh_number_keeps_the_page_as_it_was(world: World, client
     as_(client, world, "officer_d1_1")
     assert client.post("/don-vi/khen-thuong/moi", data=proposal(world, _csrf=csrf_of(client, world))).status_code == 303
     batch = re.search(r'action="/don-vi/khen-thuong/danh-sach/(\d+)"', client.get("/don-vi/khen-thuong").text).group(1)
-    missing = client.post(f"/don-vi/khen-thuong/danh-sach/{batch}",
-                          data={"so_to_trinh": " ", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)})
+    missing = client.post(
+        f"/don-vi/khen-thuong/danh-sach/{batch}",
+        data={"so_to_trinh": " ", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)},
+    )
     assert missing.status_code == 422 and 'id="e-so_to_trinh">Cần số tờ trình.' in missing.text
     text = text_of(missing.text)
     assert "Hiện không có đợt đề xuất khen thưởng nào đang mở" not in text
@@ -106,8 +125,10 @@ def test_a_district_missing_its_number_comes_back_to_its_queue(world: World, cli
     as_(client, world, "officer_d1_1")
     client.post("/don-vi/khen-thuong/moi", data=proposal(world, _csrf=csrf_of(client, world)))
     batch = re.search(r'action="/don-vi/khen-thuong/danh-sach/(\d+)"', client.get("/don-vi/khen-thuong").text).group(1)
-    client.post(f"/don-vi/khen-thuong/danh-sach/{batch}",
-                data={"so_to_trinh": "12/TTr-CĐCS", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)})
+    client.post(
+        f"/don-vi/khen-thuong/danh-sach/{batch}",
+        data={"so_to_trinh": "12/TTr-CĐCS", "ngay_to_trinh": "05/10/2023", "_csrf": csrf_of(client, world)},
+    )
     as_(client, world, "reviewer_d1")
     from thidua.models.nominations import Nomination
 
@@ -115,14 +136,18 @@ def test_a_district_missing_its_number_comes_back_to_its_queue(world: World, cli
         nid = session.execute(select(Nomination.id)).scalar_one()
     page = client.get(f"/don-vi/khen-thuong/{nid}").text
     version = re.search(r'name="_phien_ban" value="(\d+)"', page).group(1)
-    approved = client.post(f"/don-vi/khen-thuong/{nid}", data={"hanh_dong": "duyet", "_csrf": csrf_of(client, world),
-                                                              "_phien_ban": version})
+    approved = client.post(
+        f"/don-vi/khen-thuong/{nid}",
+        data={"hanh_dong": "duyet", "_csrf": csrf_of(client, world), "_phien_ban": version},
+    )
     assert approved.status_code == 303
     queue = client.get("/duyet").text
     form = re.search(r'<form[^>]*action="/don-vi/khen-thuong/danh-sach/(\d+)".*?</form>', queue, re.S)
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(0)))
-    missing = client.post(f"/don-vi/khen-thuong/danh-sach/{form.group(1)}",
-                          data={**hidden, "so_to_trinh": "", "ngay_to_trinh": "05/10/2023"})
+    missing = client.post(
+        f"/don-vi/khen-thuong/danh-sach/{form.group(1)}",
+        data={**hidden, "so_to_trinh": "", "ngay_to_trinh": "05/10/2023"},
+    )
     assert missing.status_code == 422 and 'id="e-so_to_trinh">Cần số tờ trình.' in missing.text
     assert "<h1>Hồ sơ chờ LĐLĐ huyện Thử Nghiệm 1 duyệt</h1>" in missing.text  # the queue, not another page
     assert 'value="05/10/2023"' in missing.text
@@ -172,8 +197,13 @@ def test_no_internal_text_on_a_units_pages(world: World, client) -> None:
     """Configuration comments and notes ("seed 001", "GIẢ ĐỊNH", …) stay with the office: none on the pages a
     unit or a district reads, whatever the moment of the year."""
     with Session(world.engine) as session:
-        ids = session.execute(select(Assignment.id).join(Unit, Unit.id == Assignment.unit_id)
-                              .where(Unit.code == "BDH.D1.1")).scalars().all()
+        ids = (
+            session.execute(
+                select(Assignment.id).join(Unit, Unit.id == Assignment.unit_id).where(Unit.code == "BDH.D1.1")
+            )
+            .scalars()
+            .all()
+        )
         assert len(ids) >= 6
     pages = ["/don-vi", "/don-vi/lich-su", "/don-vi/khen-thuong", "/don-vi/khen-thuong/moi", "/don-vi/lich"]
     for moment in (datetime(2023, 3, 1, 3, 0, tzinfo=timezone.utc), NOMINATION_NOW):

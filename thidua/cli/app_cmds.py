@@ -1,4 +1,5 @@
 """CLI: long-running commands — `thidua serve` (the clock and the dispatch) and `thidua sink` (local SMTP)."""
+
 from __future__ import annotations
 
 import signal
@@ -22,7 +23,9 @@ def _start_eml_sink(settings: Settings, directory: Path | None, port: int | None
     try:
         return start_sink(EmlDirectoryHandler(directory), host=settings.smtp_host, port=port or settings.smtp_port)
     except OSError as exc:
-        raise UserError(f"không mở được cổng SMTP {settings.smtp_host}:{port or settings.smtp_port}: {exc.strerror or exc}") from None
+        raise UserError(
+            f"không mở được cổng SMTP {settings.smtp_host}:{port or settings.smtp_port}: {exc.strerror or exc}"
+        ) from None
 
 
 async def _run_until_signalled(settings: Settings, *, web_host: str | None, web_port: int) -> None:
@@ -40,8 +43,10 @@ async def _run_until_signalled(settings: Settings, *, web_host: str | None, web_
     clock = DispatchClock(engine, settings) if settings.scheduler_enabled else None
     if clock is not None:
         clock.start()
-        console.print(f"Đồng hồ gửi nhắc việc chạy mỗi {settings.tick_seconds} giây (máy chủ thư "
-                      f"{settings.smtp_host}:{settings.smtp_port}).")
+        console.print(
+            f"Đồng hồ gửi nhắc việc chạy mỗi {settings.tick_seconds} giây (máy chủ thư "
+            f"{settings.smtp_host}:{settings.smtp_port})."
+        )
     else:
         console.print("Đồng hồ gửi nhắc việc tắt (THIDUA_SCHEDULER_ENABLED=false: lịch do Prefect giữ).")
     server = _web_server(settings, engine, web_host, web_port) if web_host else None
@@ -68,7 +73,9 @@ def _web_server(settings: Settings, engine, host: str, port: int):  # noqa: ANN0
     from thidua.web.app import create_app
 
     # proxy_headers off: the application itself believes X-Forwarded-For only from THIDUA_TRUSTED_PROXIES.
-    config = uvicorn.Config(create_app(settings, engine), host=host, port=port, proxy_headers=False, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings, engine), host=host, port=port, proxy_headers=False, log_level="warning"
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # this command owns SIGINT/SIGTERM and stops the server itself
     return server
@@ -78,8 +85,9 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     @friendly
     def serve(
-        sink: bool = typer.Option(False, "--sink", help="Chạy kèm máy chủ SMTP cục bộ lưu thư thành tệp .eml "
-                                                          "(trong thư mục mail của dữ liệu)"),
+        sink: bool = typer.Option(
+            False, "--sink", help="Chạy kèm máy chủ SMTP cục bộ lưu thư thành tệp .eml (trong thư mục mail của dữ liệu)"
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Địa chỉ trang web"),
         port: int = typer.Option(8000, "--port", help="Cổng trang web"),
         no_web: bool = typer.Option(False, "--no-web", help="Không chạy trang web (chỉ đồng hồ nhắc việc)"),
@@ -106,7 +114,9 @@ def register(app: typer.Typer) -> None:
     @app.command("sink")
     @friendly
     def sink(
-        directory: Optional[Path] = typer.Option(None, "--dir", help="Thư mục lưu .eml (mặc định: thư mục mail của dữ liệu)"),
+        directory: Optional[Path] = typer.Option(
+            None, "--dir", help="Thư mục lưu .eml (mặc định: thư mục mail của dữ liệu)"
+        ),
         port: Optional[int] = typer.Option(None, "--port", help="Cổng SMTP (mặc định: THIDUA_SMTP_PORT)"),
     ) -> None:
         """Máy chủ SMTP cục bộ: nhận thư và lưu thành tệp .eml (không gửi ra ngoài)."""
@@ -114,8 +124,10 @@ def register(app: typer.Typer) -> None:
 
         settings = get_settings()
         running = _start_eml_sink(settings, directory, port)
-        console.print(f"Máy chủ thư cục bộ {running.host}:{running.port}, lưu .eml vào {directory or settings.mail_dir} "
-                      "(Ctrl-C để dừng)")
+        console.print(
+            f"Máy chủ thư cục bộ {running.host}:{running.port}, lưu .eml vào {directory or settings.mail_dir} "
+            "(Ctrl-C để dừng)"
+        )
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         try:

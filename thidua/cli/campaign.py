@@ -1,4 +1,5 @@
 """CLI: validate files, load and show campaigns, status and upcoming deadlines."""
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,25 @@ def _kind_of(path: Path, keys: set[str]) -> str:
         return "units"
     if "holidays" in keys:
         return "holidays"
-    scores = {"campaign": len(keys & set(CampaignSpec.model_fields)) + 3 * bool(keys & {"obligations", "rounds"}),
-              "catalogue": len(keys & set(AwardCatalogue.model_fields)) + 3 * bool(keys & {"awards", "ratings", "regulation"})}
+    scores = {
+        "campaign": len(keys & set(CampaignSpec.model_fields)) + 3 * bool(keys & {"obligations", "rounds"}),
+        "catalogue": len(keys & set(AwardCatalogue.model_fields))
+        + 3 * bool(keys & {"awards", "ratings", "regulation"}),
+    }
     best = max(scores, key=lambda kind: scores[kind])
     if scores[best] == 0 or scores["campaign"] == scores["catalogue"]:
-        raise SpecError([Problem(str(path), 1, "", "không nhận ra loại tệp: tệp chiến dịch có các khóa code, title, "
-                                                   "rounds, obligations…; danh mục khen thưởng có ratings, awards…; "
-                                                   "danh sách đơn vị có units; lịch ngày nghỉ có holidays")])
+        raise SpecError(
+            [
+                Problem(
+                    str(path),
+                    1,
+                    "",
+                    "không nhận ra loại tệp: tệp chiến dịch có các khóa code, title, "
+                    "rounds, obligations…; danh mục khen thưởng có ratings, awards…; "
+                    "danh sách đơn vị có units; lịch ngày nghỉ có holidays",
+                )
+            ]
+        )
     return best
 
 
@@ -82,8 +95,11 @@ def _validate_one(path: Path) -> str:
         spec, skipped = check_campaign_file(path)
         _, campaign_doc = read_campaign_file(path)
         _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
-        console.print(f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
-                      f"{'; '.join(skipped)})", highlight=False)
+        console.print(
+            f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
+            f"{'; '.join(skipped)})",
+            highlight=False,
+        )
         return "chiến dịch"
     if kind == "units":
         return _validate_units(path)
@@ -163,8 +179,10 @@ def show(code: str = typer.Argument(..., help="Mã chiến dịch")) -> None:
         show_campaign(session, code)
 
 
-BOUNDARY_RULES = {"earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước",
-                  "later_round": "Ngày ranh giới giữa hai đợt thuộc đợt sau"}
+BOUNDARY_RULES = {
+    "earlier_round": "Ngày ranh giới giữa hai đợt thuộc đợt trước",
+    "later_round": "Ngày ranh giới giữa hai đợt thuộc đợt sau",
+}
 
 
 def round_boundary_text(campaign) -> str:  # noqa: ANN001
@@ -173,14 +191,22 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
 
     spec = campaign.spec or {}
     rule = spec.get("round_boundary", "earlier_round")
-    rounds = [RoundSpec.model_validate({**r, "starts": date.fromisoformat(r["starts"]), "ends": date.fromisoformat(r["ends"])})
-              if isinstance(r.get("starts"), str) and "-" in r["starts"] else RoundSpec.model_validate(r)
-              for r in spec.get("rounds") or []]
+    rounds = [
+        RoundSpec.model_validate(
+            {**r, "starts": date.fromisoformat(r["starts"]), "ends": date.fromisoformat(r["ends"])}
+        )
+        if isinstance(r.get("starts"), str) and "-" in r["starts"]
+        else RoundSpec.model_validate(r)
+        for r in spec.get("rounds") or []
+    ]
     names = {r.number: r.name for r in rounds}
     shared = sorted({r.starts for r in rounds} & {r.ends for r in rounds})
     days = "; ".join(f"{fmt_date(day)} thuộc {names.get(round_of_day(day, rounds, rule), '—')}" for day in shared)
-    return (f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
-            + (f" — {days}." if days else ".") + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này.")
+    return (
+        f"Quy tắc ranh giới đợt ({rule}): {BOUNDARY_RULES.get(rule, rule)}"
+        + (f" — {days}." if days else ".")
+        + " Báo cáo, đề nghị và số liệu có ngày được tính vào đợt theo quy tắc này."
+    )
 
 
 def _show_programme(session: Session, campaign, programme: dict) -> None:  # noqa: ANN001
@@ -191,8 +217,12 @@ def _show_programme(session: Session, campaign, programme: dict) -> None:  # noq
     from thidua.models.tables import ObligationDef, Target
 
     console.print(f"[bold]Chương trình nhiều năm {first}–{last}[/] ({last - first + 1} năm, một tệp, một chiến dịch)")
-    obligations = session.exec(select(ObligationDef.due_on, ObligationDef.series).where(
-        ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)).all()  # noqa: E712
+    obligations = session.exec(
+        select(ObligationDef.due_on, ObligationDef.series).where(
+            ObligationDef.campaign_id == campaign.id,
+            ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+        )
+    ).all()
     targets = session.exec(select(Target.deadline, Target.definition).where(Target.campaign_id == campaign.id)).all()
     years = Table(title="Từng năm của chương trình")
     for column in ("Năm", "Số hạn nộp", "Chỉ tiêu xét trong năm", "Chỉ tiêu đến hạn"):
@@ -200,7 +230,9 @@ def _show_programme(session: Session, campaign, programme: dict) -> None:  # noq
     each_year = sum(1 for _, d in targets if (d.get("source") or {}).get("each_period"))
     for year in range(first, last + 1):
         due = sum(1 for day, _ in obligations if day.year == year)
-        ending = sum(1 for deadline, d in targets if deadline.year == year and not (d.get("source") or {}).get("each_period"))
+        ending = sum(
+            1 for deadline, d in targets if deadline.year == year and not (d.get("source") or {}).get("each_period")
+        )
         years.add_row(str(year), str(due), str(each_year), str(ending))
     console.print(years)
 
@@ -216,8 +248,11 @@ def show_campaign(session: Session, code: str) -> None:
     console.print(f"[bold]{campaign.title}[/]")
     console.print(f"Mã: {campaign.code} · Năm {campaign.year} · Đơn vị ban hành: {issuing.name if issuing else ''}")
     console.print(f"Chủ đề: “{campaign.theme}”", highlight=False)
-    console.print(f"Thời gian: {fmt_date(campaign.starts_on)} – {fmt_date(campaign.ends_on)} · "
-                  f"Theo dõi: {campaign.owner_department} ({campaign.owner_email})", highlight=False)
+    console.print(
+        f"Thời gian: {fmt_date(campaign.starts_on)} – {fmt_date(campaign.ends_on)} · "
+        f"Theo dõi: {campaign.owner_department} ({campaign.owner_email})",
+        highlight=False,
+    )
     programme = (campaign.spec or {}).get("programme")
     if programme:
         _show_programme(session, campaign, programme)
@@ -230,7 +265,8 @@ def show_campaign(session: Session, code: str) -> None:
     console.print(round_boundary_text(campaign), highlight=False)
     level_names = {lv.code: lv.short_name or lv.name for lv in session.exec(select(Level)).all()}
     found = session.exec(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)  # noqa: E712
+        select(ObligationDef)
+        .where(ObligationDef.campaign_id == campaign.id, ObligationDef.active == True)  # noqa: E712
         .order_by(ObligationDef.due_on)
     ).all()
     # Codes are what users type: never cut them (the other columns wrap instead).
@@ -240,8 +276,9 @@ def show_campaign(session: Session, code: str) -> None:
     obligations.add_column("Cấp phải nộp")
     obligations.add_column("Hạn nộp", no_wrap=True)
     for ob in found:
-        obligations.add_row(ob.code, ob.title, ", ".join(level_names.get(code, code) for code in ob.levels),
-                            fmt_date(ob.due_on))
+        obligations.add_row(
+            ob.code, ob.title, ", ".join(level_names.get(code, code) for code in ob.levels), fmt_date(ob.due_on)
+        )
     console.print(obligations)
     found_targets = session.exec(select(Target).where(Target.campaign_id == campaign.id)).all()
     targets = Table(title="Chỉ tiêu")
@@ -251,7 +288,9 @@ def show_campaign(session: Session, code: str) -> None:
     targets.add_column("Hạn", no_wrap=True)
     for target in found_targets:
         value = fmt_number(target.value)
-        targets.add_row(target.code, target.title, f"{value} {target.unit_of_measure}".strip(), fmt_date(target.deadline))
+        targets.add_row(
+            target.code, target.title, f"{value} {target.unit_of_measure}".strip(), fmt_date(target.deadline)
+        )
     console.print(targets)
 
 
@@ -265,22 +304,30 @@ def _status_table(title: str, rows, first_column: str, *, with_codes: bool = Fal
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         c = row.counts
-        table.add_row(*([row.key] if with_codes else []), row.label,
-                      *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.overdue,
-                                                 c.late_submitted)), fmt_percent(c.percent_done))
+        table.add_row(
+            *([row.key] if with_codes else []),
+            row.label,
+            *(fmt_integer(n) for n in (c.owed, c.submitted, c.accepted, c.returned, c.overdue, c.late_submitted)),
+            fmt_percent(c.percent_done),
+        )
     return table
 
 
 def print_status(report: StatusReport, timezone: str, limit: int = 0) -> None:
     at = utc_to_local(report.at, timezone)
     round_ = report.round
-    in_round = (f" · thuộc {round_.name} ({fmt_date(round_.starts)} – {fmt_date(round_.ends)})" if round_ else
-                " · ngoài các đợt")
+    in_round = (
+        f" · thuộc {round_.name} ({fmt_date(round_.starts)} – {fmt_date(round_.ends)})"
+        if round_
+        else " · ngoài các đợt"
+    )
     console.print(f"[bold]Tình hình thực hiện — {report.scope_name}[/] (tính đến {at:%H:%M %d/%m/%Y}{in_round})")
     t = report.total
-    console.print(f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
-                  f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "
-                  f"nộp muộn {fmt_integer(t.late_submitted)}")
+    console.print(
+        f"Tổng: {fmt_integer(t.owed)} nghĩa vụ · đã nộp {fmt_integer(t.submitted)} ({fmt_percent(t.percent_done)}) · "
+        f"đã duyệt {fmt_integer(t.accepted)} · quá hạn chưa nộp {fmt_integer(t.overdue)} · "
+        f"nộp muộn {fmt_integer(t.late_submitted)}"
+    )
     if report.tree_on is not None:
         console.print(f"Theo cơ cấu tổ chức ngày {report.tree_on:%d/%m/%Y}.")
     console.print(_status_table("Theo cấp", report.by_level, "Cấp"))
@@ -288,12 +335,17 @@ def print_status(report: StatusReport, timezone: str, limit: int = 0) -> None:
         shown = report.by_group[:limit] if limit else report.by_group
         console.print(_status_table("Theo đơn vị trực thuộc", shown, "Đơn vị", with_codes=True))
         if len(shown) < len(report.by_group):
-            console.print(f"… và {fmt_integer(len(report.by_group) - len(shown))} đơn vị khác "
-                          f"(--limit 0 để xem tất cả, hoặc --unit MÃ để xem một đơn vị).", highlight=False)
+            console.print(
+                f"… và {fmt_integer(len(report.by_group) - len(shown))} đơn vị khác "
+                f"(--limit 0 để xem tất cả, hoặc --unit MÃ để xem một đơn vị).",
+                highlight=False,
+            )
     if report.unplaced is not None:
         u = report.unplaced
-        console.print(f"Ngoài cơ cấu ngày {report.tree_on:%d/%m/%Y} (do đơn vị thành lập sau ngày đó đang giữ): "
-                      f"{fmt_integer(u.owed)} nghĩa vụ · đã nộp {fmt_integer(u.submitted)} · quá hạn {fmt_integer(u.overdue)}")
+        console.print(
+            f"Ngoài cơ cấu ngày {report.tree_on:%d/%m/%Y} (do đơn vị thành lập sau ngày đó đang giữ): "
+            f"{fmt_integer(u.owed)} nghĩa vụ · đã nộp {fmt_integer(u.submitted)} · quá hạn {fmt_integer(u.overdue)}"
+        )
 
 
 def _now_utc(now_text: str | None, timezone: str):
@@ -316,9 +368,16 @@ def status(
     with ready_engine().connect() as session:  # Core only: no ORM to load for a status
         campaign = campaign_row(session, code)
         local = parse_cli_now(now)  # with --now: the world as it stood then
-        report = status_report(session, code, unit_code=unit, level=level, obligation_code=obligation,
-                               now=local_to_utc(local, campaign.timezone) if local else None, as_of=local is not None,
-                               tree_on=parse_cli_date(tree_on))
+        report = status_report(
+            session,
+            code,
+            unit_code=unit,
+            level=level,
+            obligation_code=obligation,
+            now=local_to_utc(local, campaign.timezone) if local else None,
+            as_of=local is not None,
+            tree_on=parse_cli_date(tree_on),
+        )
         print_status(report, campaign.timezone, limit)
 
 
@@ -347,7 +406,9 @@ def print_plan(items, start: date, days: int, limit: int) -> None:  # noqa: ANN0
     for column in ("Hạn", "Nghĩa vụ", "Đơn vị", "Trạng thái"):
         table.add_column(column)
     for item in items[:limit]:
-        table.add_row(fmt_date(item.due_on), item.obligation_title, item.unit_name, STATUS_LABELS[AssignmentStatus(item.status)])
+        table.add_row(
+            fmt_date(item.due_on), item.obligation_title, item.unit_name, STATUS_LABELS[AssignmentStatus(item.status)]
+        )
     console.print(table)
     if len(items) > limit:
         console.print(f"… và {len(items) - limit} dòng nữa (dùng --limit hoặc --unit).")

@@ -1,5 +1,6 @@
 """CLI: commendation documents and steps (`thidua commendation …`): numbered decisions and tờ trình from the
 office's DOCX templates, revocation, the number register."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,8 +21,9 @@ bonuses = lazy_module("thidua.services.commendation.bonuses")
 decisions = lazy_module("thidua.services.commendation.decisions")
 persons = lazy_module("thidua.services.commendation.persons")
 
-commendation_app = typer.Typer(help="Văn bản khen thưởng: quyết định có số, tờ trình, hủy quyết định, sổ số văn bản.",
-                               no_args_is_help=True)
+commendation_app = typer.Typer(
+    help="Văn bản khen thưởng: quyết định có số, tờ trình, hủy quyết định, sổ số văn bản.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,13 +66,21 @@ def decide_cmd(
 ) -> None:
     """Ra quyết định khen thưởng: lấy số trong sổ của đơn vị, ghi quyết định, xuất DOCX theo mẫu."""
     engine = _engine()
-    issued = decisions.issue_decision(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
-                                      decisions.DecisionInput(_day(date_text), signer, signer_title,
-                                                              council_session_id=council),
-                                      nomination_ids=nomination_ids or [], batch_id=batch, now=_now(now))
+    issued = decisions.issue_decision(
+        engine,
+        _campaign_id(engine, code),
+        _actor(engine, unit_as, actor),
+        decisions.DecisionInput(_day(date_text), signer, signer_title, council_session_id=council),
+        nomination_ids=nomination_ids or [],
+        batch_id=batch,
+        now=_now(now),
+    )
     path = decisions.write_decision_docx(engine, issued.id, _out(out, f"quyet-dinh-{issued.id}.docx"))
-    console.print(f"Quyết định số {issued.symbol} cho {len(issued.nomination_ids)} đề nghị; tiền thưởng "
-                  f"{group_thousands(issued.total_amount)} đồng. Văn bản: {path}", highlight=False)
+    console.print(
+        f"Quyết định số {issued.symbol} cho {len(issued.nomination_ids)} đề nghị; tiền thưởng "
+        f"{group_thousands(issued.total_amount)} đồng. Văn bản: {path}",
+        highlight=False,
+    )
 
 
 @commendation_app.command("to-trinh")
@@ -88,9 +98,15 @@ def to_trinh_cmd(
 ) -> None:
     """Lấy số tờ trình cho danh sách đang mở của đơn vị và xuất tờ trình DOCX kèm danh sách."""
     engine = _engine()
-    batch_id, symbol = decisions.issue_to_trinh(engine, _campaign_id(engine, code), _actor(engine, unit_as, actor),
-                                                on=_day(date_text), occasion=occasion,
-                                                round_number=round_number, now=_now(now))
+    batch_id, symbol = decisions.issue_to_trinh(
+        engine,
+        _campaign_id(engine, code),
+        _actor(engine, unit_as, actor),
+        on=_day(date_text),
+        occasion=occasion,
+        round_number=round_number,
+        now=_now(now),
+    )
     path = decisions.write_to_trinh_docx(engine, batch_id, _out(out, f"to-trinh-{batch_id}.docx"), signer=signer)
     console.print(f"Tờ trình số {symbol} (danh sách #{batch_id}). Văn bản: {path}", highlight=False)
 
@@ -107,8 +123,14 @@ def revoke_cmd(
 ) -> None:
     """Hủy quyết định khen thưởng (có số quyết định hủy, lý do ghi vào nhật ký)."""
     engine = _engine()
-    symbol = decisions.revoke_decision(engine, decision_id, _actor(engine, unit_as, actor), reason=reason,
-                                       on=parse_cli_date(date_text) if date_text else None, now=_now(now))
+    symbol = decisions.revoke_decision(
+        engine,
+        decision_id,
+        _actor(engine, unit_as, actor),
+        reason=reason,
+        on=parse_cli_date(date_text) if date_text else None,
+        now=_now(now),
+    )
     console.print(f"Đã hủy quyết định #{decision_id} bằng quyết định số {symbol}.", highlight=False)
 
 
@@ -121,8 +143,15 @@ def decisions_cmd(code: str = typer.Argument(..., help="Mã chiến dịch.")) -
     for row in decisions.list_decisions(engine, _campaign_id(engine, code)):
         items = len(decisions.get_decision(engine, row["id"])["items"])
         state = "đã hủy: " + row["revoked_reason"] if row["status"] == "revoked" else "có hiệu lực"
-        table.add_row(str(row["id"]), row["symbol"], fmt_date(row["decision_date"]), row["signer"], str(items),
-                      group_thousands(row["total_amount"]), state)
+        table.add_row(
+            str(row["id"]),
+            row["symbol"],
+            fmt_date(row["decision_date"]),
+            row["signer"],
+            str(items),
+            group_thousands(row["total_amount"]),
+            state,
+        )
     console.print(table)
 
 
@@ -137,8 +166,14 @@ def numbers_cmd(
     engine = _engine()
     table = Table("Loại", "Số", "Số/ký hiệu", "Dùng cho", "Lúc", "Người lấy số")
     for row in _number_register(engine, _unit_id(engine, unit), year, series):
-        table.add_row(row["series"], str(row["number"]), row["symbol"], row["purpose"], fmt_datetime(row["issued_at"]),
-                      row["issued_by"])
+        table.add_row(
+            row["series"],
+            str(row["number"]),
+            row["symbol"],
+            row["purpose"],
+            fmt_datetime(row["issued_at"]),
+            row["issued_by"],
+        )
     console.print(table)
 
 
@@ -146,7 +181,9 @@ def numbers_cmd(
 @friendly
 def persons_import_cmd(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Tệp XLSX (trang 'Đoàn viên', 'Khen thưởng')."),
-    campaign: Optional[str] = typer.Option(None, "--campaign", help="Kiểm tra mã hình thức theo danh mục của chiến dịch."),
+    campaign: Optional[str] = typer.Option(
+        None, "--campaign", help="Kiểm tra mã hình thức theo danh mục của chiến dịch."
+    ),
     actor: Optional[str] = typer.Option(None, "--actor", help="Người thực hiện ghi vào nhật ký."),
 ) -> None:
     """Nhập/cập nhật sổ đoàn viên, cán bộ công đoàn và lịch sử khen thưởng từ XLSX (lỗi báo đủ, kèm trang, dòng, cột)."""
@@ -166,8 +203,11 @@ def persons_import_cmd(
         for problem in exc.problems:
             console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
         raise UserError(f"{len(exc.problems)} lỗi; sổ đoàn viên giữ nguyên") from None
-    console.print(f"Đã nhập {path.name}: thêm {result.created}, cập nhật {result.updated}, giữ nguyên {result.unchanged}; "
-                  f"{result.awards} lượt khen thưởng trước đây.", highlight=False)
+    console.print(
+        f"Đã nhập {path.name}: thêm {result.created}, cập nhật {result.updated}, giữ nguyên {result.unchanged}; "
+        f"{result.awards} lượt khen thưởng trước đây.",
+        highlight=False,
+    )
 
 
 @commendation_app.command("persons")
@@ -177,8 +217,10 @@ def persons_cmd(unit: str = typer.Argument(..., help="Mã đơn vị (gồm cả
     engine = _engine()
     table = Table("#", "Họ và tên", "Đơn vị", "Chức vụ", "Năm sinh", "Loại", "Khen thưởng")
     for p in persons.persons_in_subtree(engine, _unit_id(engine, unit)):
-        awards = ", ".join(f"{h['award_code']} {h['year']}" + (" (đã hủy)" if h["revoked"] else "")
-                           for h in persons.history(engine, p.id))
+        awards = ", ".join(
+            f"{h['award_code']} {h['year']}" + (" (đã hủy)" if h["revoked"] else "")
+            for h in persons.history(engine, p.id)
+        )
         table.add_row(str(p.id), p.full_name, p.unit_code, p.position, str(p.birth_year or ""), p.kind_label, awards)
     console.print(table)
 
@@ -194,8 +236,10 @@ def fund_cmd(
     campaign_id = _campaign_id(engine, code)
     path = bonuses.write_reward_fund_xlsx(engine, campaign_id, _out(out, f"quy-khen-thuong-{code}.xlsx"))
     fund = bonuses.reward_fund(engine, campaign_id)
-    console.print(f"Tiền thưởng {fund['count']} lượt khen: {group_thousands(fund['total'])} đồng. Báo cáo: {path}",
-                  highlight=False)
+    console.print(
+        f"Tiền thưởng {fund['count']} lượt khen: {group_thousands(fund['total'])} đồng. Báo cáo: {path}",
+        highlight=False,
+    )
 
 
 @commendation_app.command("certificates")

@@ -1,5 +1,6 @@
 """Shared CLI plumbing: the one error handler (exit codes 0 ok, 1 refused or bad input, 2 usage), never a
 traceback for bad input."""
+
 from __future__ import annotations
 
 import functools

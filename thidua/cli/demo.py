@@ -1,4 +1,5 @@
 """`thidua demo`: the whole 2023 Bình Định campaign as a one-command simulation on the embedded default."""
+
 from __future__ import annotations
 
 import gc
@@ -16,7 +17,9 @@ from thidua.models.vnformat import fmt_number, fmt_seconds, fmt_share
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", help="Mô phỏng cả năm 2023 của chiến dịch Bình Định trên SQLite nhúng (thư lưu thành .eml).")(demo)
+    app.command("demo", help="Mô phỏng cả năm 2023 của chiến dịch Bình Định trên SQLite nhúng (thư lưu thành .eml).")(
+        demo
+    )
 
 
 @friendly
@@ -24,18 +27,25 @@ def demo(
     fresh: bool = typer.Option(False, "--fresh", help="Xoá dữ liệu mô phỏng cũ và chạy lại từ đầu"),
     resume: bool = typer.Option(False, "--resume", help="Chạy tiếp lần mô phỏng bị dừng"),
     seed: int = typer.Option(2023, "--seed", help="Hạt giống ngẫu nhiên (cùng hạt giống, cùng kết quả)"),
-    start: Optional[str] = typer.Option(None, "--start", help="Ngày bắt đầu (dd/mm/yyyy; mặc định ngày ban hành kế hoạch)"),
+    start: Optional[str] = typer.Option(
+        None, "--start", help="Ngày bắt đầu (dd/mm/yyyy; mặc định ngày ban hành kế hoạch)"
+    ),
     end: str = typer.Option("31/12/2023", "--end", help="Ngày kết thúc (dd/mm/yyyy)"),
     cdcs: Optional[int] = typer.Option(None, "--cdcs", min=1, help="Số CĐCS sinh giả lập (mặc định: danh sách có sẵn)"),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Gọi thẳng dịch vụ thay vì luồng Prefect"),
-    year: int = typer.Option(2023, "--year", help="2023: chiến dịch Bình Định 2023; 2025: chiến dịch 2025 qua đợt sắp xếp "
-                             "tổ chức 01/07/2025 (hợp nhất hai tỉnh, kết thúc LĐLĐ cấp huyện)"),
+    year: int = typer.Option(
+        2023,
+        "--year",
+        help="2023: chiến dịch Bình Định 2023; 2025: chiến dịch 2025 qua đợt sắp xếp "
+        "tổ chức 01/07/2025 (hợp nhất hai tỉnh, kết thúc LĐLĐ cấp huyện)",
+    ),
 ) -> None:
     if year == 2025:
         from thidua.cli.demo_2025 import demo_2025
 
-        return demo_2025(seed=seed if seed != 2023 else 2025, end=parse_cli_date(end) if end != "31/12/2023" else None,
-                         cdcs=cdcs)
+        return demo_2025(
+            seed=seed if seed != 2023 else 2025, end=parse_cli_date(end) if end != "31/12/2023" else None, cdcs=cdcs
+        )
     if year != 2023:
         raise UserError("chỉ có kịch bản --year 2023 và --year 2025")
     if fresh and resume:
@@ -58,22 +68,39 @@ def demo(
 
     from thidua.simulation import DemoOptions, Simulation
 
-    options = DemoOptions(seed=seed, start=parse_cli_date(start), end=parse_cli_date(end) or date(2023, 12, 31),
-                          cdcs=cdcs, fresh=fresh, resume=resume, use_prefect=not no_prefect)
-    console.print(f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})")
+    options = DemoOptions(
+        seed=seed,
+        start=parse_cli_date(start),
+        end=parse_cli_date(end) or date(2023, 12, 31),
+        cdcs=cdcs,
+        fresh=fresh,
+        resume=resume,
+        use_prefect=not no_prefect,
+    )
+    console.print(
+        f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})"
+    )
     started = clock.perf_counter()
     # The mail goes to a real SMTP server in its own process (as in production), not to a thread of this one.
     settings.mail_dir.mkdir(parents=True, exist_ok=True)
     sink = SinkProcess(settings.mail_dir, host="127.0.0.1", port=port)
     try:
-        with Progress(TextColumn("[bold blue]Ngày mô phỏng"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=False) as progress:
+        with Progress(
+            TextColumn("[bold blue]Ngày mô phỏng"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
             task = progress.add_task("days", total=None)
 
             def on_day(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            simulation = Simulation(settings, options, lambda line: progress.console.print(escape(line), highlight=False), on_day)
+            simulation = Simulation(
+                settings, options, lambda line: progress.console.print(escape(line), highlight=False), on_day
+            )
             # The year allocates many short-lived objects and keeps few: collect the young generation less often
             # and leave what is loaded by now (modules, settings) out of every collection. The process ends after.
             gc.collect()
@@ -107,8 +134,10 @@ def print_plan_and_status(settings, end: date) -> None:  # noqa: ANN001
 
 def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
     console.rule("[bold]Tổng kết mô phỏng")
-    console.print(f"{summary.days} ngày mô phỏng trong {fmt_seconds(seconds)} · {summary.submissions} lần nộp báo cáo · "
-                  f"duyệt {summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)}")
+    console.print(
+        f"{summary.days} ngày mô phỏng trong {fmt_seconds(seconds)} · {summary.submissions} lần nộp báo cáo · "
+        f"duyệt {summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)}"
+    )
     mail = Table(title="Thư nhắc việc đã gửi theo bậc")
     mail.add_column("Bậc nhắc")
     mail.add_column("Số thư", justify="right")
@@ -118,9 +147,13 @@ def print_summary(summary, seconds: float) -> None:  # noqa: ANN001
         if kind != "reminder":
             mail.add_row(f"({kind})", str(count))
     console.print(mail)
-    console.print(f"Thư lỗi: {summary.mail_failed} · chưa rõ kết quả: {summary.mail_unknown} · tệp .eml trong hộp thư: {summary.eml_files}")
-    console.print(f"Thư còn chờ gửi khi kết thúc: {summary.mail_pending} · hẹn gửi sau ngày cuối mô phỏng: "
-                  f"{summary.mail_after_end} · thư gửi ngoài giờ, ngày làm việc: {summary.mail_outside_working_hours}")
+    console.print(
+        f"Thư lỗi: {summary.mail_failed} · chưa rõ kết quả: {summary.mail_unknown} · tệp .eml trong hộp thư: {summary.eml_files}"
+    )
+    console.print(
+        f"Thư còn chờ gửi khi kết thúc: {summary.mail_pending} · hẹn gửi sau ngày cuối mô phỏng: "
+        f"{summary.mail_after_end} · thư gửi ngoài giờ, ngày làm việc: {summary.mail_outside_working_hours}"
+    )
     for title, groups in summary.compliance.items():
         table = Table(title=f"Thực hiện: {title}")
         for column in ("Đơn vị", "Phải nộp", "Đúng hạn", "Trễ hạn", "% đúng hạn"):

@@ -1,4 +1,5 @@
 """`thidua demo --year 2025`: the 2025 campaign across the reorganisation of 01/07/2025 (thidua.simulation_2025)."""
+
 from __future__ import annotations
 
 import os
@@ -37,18 +38,29 @@ def demo_2025(*, seed: int = 2025, end: date | None = None, cdcs: int | None = N
     get_settings.cache_clear()
     settings = get_settings()
     end = end or END
-    console.print("[bold]Mô phỏng phong trào thi đua 2025 qua đợt sắp xếp tổ chức 01/07/2025[/] "
-                  f"(dữ liệu: {escape(str(settings.data_dir))})")
+    console.print(
+        "[bold]Mô phỏng phong trào thi đua 2025 qua đợt sắp xếp tổ chức 01/07/2025[/] "
+        f"(dữ liệu: {escape(str(settings.data_dir))})"
+    )
     started = clock.perf_counter()
     sink = start_sink(EmlDirectoryHandler(settings.mail_dir), host="127.0.0.1", port=port)
     try:
-        with Progress(TextColumn("[bold blue]Ngày mô phỏng"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
+        with Progress(
+            TextColumn("[bold blue]Ngày mô phỏng"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("days", total=None)
             simulation = Simulation2025(
-                settings, seed=seed, cdcs_per_union=cdcs or 6, end=end,
+                settings,
+                seed=seed,
+                cdcs_per_union=cdcs or 6,
+                end=end,
                 report=lambda line: progress.console.print(escape(line), highlight=False),
-                progress=lambda done, total: progress.update(task, completed=done, total=total))
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
             summary = simulation.run()
     finally:
         sink.stop()
@@ -68,11 +80,15 @@ def demo_2025(*, seed: int = 2025, end: date | None = None, cdcs: int | None = N
         console.rule("[bold]Cùng số liệu theo cơ cấu ngày 30/06/2025")
         print_status(status_report(session, CAMPAIGN, now=moment, tree_on=date(2025, 6, 30)), "Asia/Ho_Chi_Minh")
     console.rule("[bold]Tổng kết mô phỏng")
-    console.print(f"{summary.units} đơn vị · {summary.assignments} nghĩa vụ · {summary.submissions} lần nộp · duyệt "
-                  f"{summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)} · "
-                  f"{clock.perf_counter() - started:.0f} giây")
-    console.print(f"Thư đã gửi theo loại: {summary.mail_by_kind} · trước sắp xếp {summary.mail_sent_before}, sau "
-                  f"{summary.mail_sent_after} · khóa sổ gửi thư trùng: {summary.duplicate_keys} · tệp .eml: {summary.eml_files}")
+    console.print(
+        f"{summary.units} đơn vị · {summary.assignments} nghĩa vụ · {summary.submissions} lần nộp · duyệt "
+        f"{summary.reviews.get('accept', 0)}, trả lại {summary.reviews.get('return', 0)} · "
+        f"{clock.perf_counter() - started:.0f} giây"
+    )
+    console.print(
+        f"Thư đã gửi theo loại: {summary.mail_by_kind} · trước sắp xếp {summary.mail_sent_before}, sau "
+        f"{summary.mail_sent_after} · khóa sổ gửi thư trùng: {summary.duplicate_keys} · tệp .eml: {summary.eml_files}"
+    )
     console.print(f"Nhật ký kiểm toán: {summary.audit_carried} mục công việc được chuyển theo đơn vị kế thừa")
     for label, path in summary.files.items():
         console.print(f"  • {escape(label)}: {escape(str(path))}", highlight=False)

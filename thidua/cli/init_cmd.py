@@ -1,4 +1,5 @@
 """CLI: `thidua init DIR` writes editable copies of the default configuration for an office to change."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,9 @@ _CONFIG_SUFFIXES = {".yaml", ".json", ".csv", ".xlsx", ".docx", ".ttf"}
 
 def config_files(root: Path = CONFIG_DIR) -> list[Path]:
     """The shipped configuration files, relative to their folder (no Python files)."""
-    return sorted(path.relative_to(root) for path in root.rglob("*")
-                  if path.is_file() and path.suffix in _CONFIG_SUFFIXES)
+    return sorted(
+        path.relative_to(root) for path in root.rglob("*") if path.is_file() and path.suffix in _CONFIG_SUFFIXES
+    )
 
 
 def write_config_copy(target: Path, *, overwrite: bool) -> list[Path]:
@@ -25,8 +27,7 @@ def write_config_copy(target: Path, *, overwrite: bool) -> list[Path]:
     existing = [relative for relative in files if (target / relative).exists()]
     if existing and not overwrite:
         shown = ", ".join(str(relative) for relative in existing[:5])
-        raise UserError(f"thư mục {target} đã có {len(existing)} tệp cấu hình ({shown}…); "
-                        "dùng --ghi-de để ghi đè")
+        raise UserError(f"thư mục {target} đã có {len(existing)} tệp cấu hình ({shown}…); dùng --ghi-de để ghi đè")
     for relative in files:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(CONFIG_DIR / relative, target / relative)

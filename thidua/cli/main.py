@@ -1,4 +1,5 @@
 """`thidua` command line. Each family of commands lives in its own module and registers a sub-app here."""
+
 from __future__ import annotations
 
 import typer
@@ -27,9 +28,22 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (campaign_cli, units_cli, reminders_cli, submissions_cli, nominations_cli, commendation_cli, app_cli, web_cli, demo_cli,
-               scaleout_cli, init_cli, clusters_cli):
+for module in (
+    campaign_cli,
+    units_cli,
+    reminders_cli,
+    submissions_cli,
+    nominations_cli,
+    commendation_cli,
+    app_cli,
+    web_cli,
+    demo_cli,
+    scaleout_cli,
+    init_cli,
+    clusters_cli,
+):
     module.register(app)
+
 
 def main() -> None:
     app(prog_name="thidua")

@@ -1,4 +1,5 @@
 """CLI: `thidua reminders …` — preview, render, send what is due, status, and decisions on unknown outcomes."""
+
 from __future__ import annotations
 
 import getpass
@@ -49,24 +50,38 @@ def preview_cmd(
     result = service.preview(get_engine(), code, now=_now(now), days=days, unit_code=unit)
     tz = result.campaign.timezone
     console.print(f"[bold]{result.campaign.title}[/]")
-    console.print(f"Từ {fmt_datetime(result.start, tz)} đến {fmt_datetime(result.end, tz)}: "
-                  f"[bold]{result.mail_count}[/] thư (giả định chưa đơn vị nào nộp thêm).")
+    console.print(
+        f"Từ {fmt_datetime(result.start, tz)} đến {fmt_datetime(result.end, tz)}: "
+        f"[bold]{result.mail_count}[/] thư (giả định chưa đơn vị nào nộp thêm)."
+    )
     table = Table("Thời điểm gửi", "Loại", "Nghĩa vụ", "Bậc nhắc", "Đơn vị", "Thư", show_lines=False)
     for batch in result.batches:
         occurrence = batch.occurrence
-        table.add_row(fmt_datetime(batch.send_at, tz), KIND_TITLES.get(batch.kind, batch.kind),
-                      batch.obligation_title or "—", occurrence.occurrence_id if occurrence else "—",
-                      str(len(batch.units)), str(batch.mail_count))
+        table.add_row(
+            fmt_datetime(batch.send_at, tz),
+            KIND_TITLES.get(batch.kind, batch.kind),
+            batch.obligation_title or "—",
+            occurrence.occurrence_id if occurrence else "—",
+            str(len(batch.units)),
+            str(batch.mail_count),
+        )
     console.print(table)
     if detail or unit:
         listing = Table("Thời điểm gửi", "Loại", "Nghĩa vụ", "Đơn vị", "Người nhận")
         for batch in result.batches:
             for item in batch.units:
-                listing.add_row(fmt_datetime(batch.send_at, tz), KIND_TITLES.get(batch.kind, batch.kind),
-                                batch.obligation_title or "—", f"{item.name} ({item.code})", ", ".join(item.recipients))
+                listing.add_row(
+                    fmt_datetime(batch.send_at, tz),
+                    KIND_TITLES.get(batch.kind, batch.kind),
+                    batch.obligation_title or "—",
+                    f"{item.name} ({item.code})",
+                    ", ".join(item.recipients),
+                )
         console.print(listing)
     if result.units_without_email:
-        console.print(f"[yellow]{len(result.units_without_email)} đơn vị không có địa chỉ e-mail, sẽ không nhận được nhắc:[/]")
+        console.print(
+            f"[yellow]{len(result.units_without_email)} đơn vị không có địa chỉ e-mail, sẽ không nhận được nhắc:[/]"
+        )
         for item in result.units_without_email[:50]:
             console.print(f"  • {item.name} ({item.code})", highlight=False)
 
@@ -89,8 +104,9 @@ def render_cmd(
     from thidua.settings import get_settings
 
     settings = get_settings()
-    files = service.render_preview(get_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit,
-                                   limit=limit)
+    files = service.render_preview(
+        get_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit, limit=limit
+    )
     out.mkdir(parents=True, exist_ok=True)
     for name, raw in files:
         (out / (_UNSAFE.sub("_", name)[:150] + ".eml")).write_bytes(raw)
@@ -99,13 +115,19 @@ def render_cmd(
 
 def _print_summary(summary: DispatchSummary, tz: str) -> None:
     totals = summary.totals
-    console.print(f"Lượt gửi lúc {fmt_datetime(summary.now, tz)}: lập lịch {summary.plan.reminders} thư nhắc, "
-                  f"{summary.plan.escalations} thư báo cấp trên, {summary.plan.office_digests} thư tổng hợp.")
-    console.print(f"Đã gửi {totals.sent}, một phần {totals.partial}, thất bại {totals.failed}, chưa rõ {totals.unknown}, "
-                  f"bỏ qua {totals.skipped} (đơn vị đã nộp...), chờ thử lại {totals.retried}.")
+    console.print(
+        f"Lượt gửi lúc {fmt_datetime(summary.now, tz)}: lập lịch {summary.plan.reminders} thư nhắc, "
+        f"{summary.plan.escalations} thư báo cấp trên, {summary.plan.office_digests} thư tổng hợp."
+    )
+    console.print(
+        f"Đã gửi {totals.sent}, một phần {totals.partial}, thất bại {totals.failed}, chưa rõ {totals.unknown}, "
+        f"bỏ qua {totals.skipped} (đơn vị đã nộp...), chờ thử lại {totals.retried}."
+    )
     if summary.recovery.unknown or summary.recovery.returned:
-        console.print(f"[yellow]Khôi phục sau sự cố: {summary.recovery.returned} thư trả về hàng chờ, "
-                      f"{summary.recovery.unknown} thư chưa rõ kết quả (xem: thidua reminders status).[/]")
+        console.print(
+            f"[yellow]Khôi phục sau sự cố: {summary.recovery.returned} thư trả về hàng chờ, "
+            f"{summary.recovery.unknown} thư chưa rõ kết quả (xem: thidua reminders status).[/]"
+        )
     if summary.stopped_early:
         from thidua.settings import get_settings
 
@@ -161,7 +183,9 @@ def status_cmd(
     if report.latest_failures:
         failures = Table("Khóa", "Người nhận", "Đơn vị", "Trạng thái", "Lỗi", title="Lỗi gần nhất")
         for row in report.latest_failures:
-            failures.add_row(row.key, row.recipient, row.unit_code or "—", service.STATUS_LABELS[row.status], row.last_error or "")
+            failures.add_row(
+                row.key, row.recipient, row.unit_code or "—", service.STATUS_LABELS[row.status], row.last_error or ""
+            )
         console.print(failures)
     if report.unknown:
         unknown = Table("Khóa", "Người nhận", "Đơn vị", "Lỗi", title="Thư chưa rõ kết quả (không tự gửi lại)")
@@ -193,4 +217,3 @@ def resolve_unknown_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(reminders_app, name="reminders")
-

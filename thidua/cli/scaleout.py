@@ -7,6 +7,7 @@ serve             register the deployments with the Prefect server and run their
 dispatch-workers  one dispatch pass now with N sending processes, without Prefect
 prefect-server    `prefect server start`, made to schedule runs with SQLAlchemy 2.1 (long-running)
 """
+
 from __future__ import annotations
 
 import socket
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
     from thidua.models.tables import Lease
     from thidua.settings import Settings
 
-scaleout_app = typer.Typer(help="Chế độ mở rộng: PostgreSQL, máy chủ Prefect, nhiều tiến trình gửi.",
-                           no_args_is_help=True)
+scaleout_app = typer.Typer(
+    help="Chế độ mở rộng: PostgreSQL, máy chủ Prefect, nhiều tiến trình gửi.", no_args_is_help=True
+)
 
 WORKERS_HELP = "Số tiến trình gửi thư song song (nhiều hơn 1 cần PostgreSQL)"
 CAMPAIGN_HELP = "Mã chiến dịch có lịch chuyển danh sách khen thưởng (lặp lại được; mặc định: mọi chiến dịch đang chạy)"
@@ -51,8 +53,10 @@ def _schema_ready(engine: Engine) -> bool:
     try:
         return inspect(engine).has_table("outbox")
     except SQLAlchemyError as exc:
-        raise UserError(f"không kết nối được cơ sở dữ liệu {engine.url.render_as_string(hide_password=True)}: "
-                        f"{exc.__class__.__name__}") from None
+        raise UserError(
+            f"không kết nối được cơ sở dữ liệu {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.__class__.__name__}"
+        ) from None
 
 
 def _embedded_clock(engine: Engine) -> Lease | None:
@@ -83,8 +87,13 @@ def _active_campaigns(engine: Engine) -> list[str]:
     from thidua.models.tables import Campaign
 
     with Session(engine) as session:
-        return list(session.execute(select(Campaign.code).where(Campaign.status == "active")  # type: ignore[call-overload]
-                                    .order_by(Campaign.code)).scalars())
+        return list(
+            session.execute(
+                select(Campaign.code)  # type: ignore[call-overload]
+                .where(Campaign.status == "active")
+                .order_by(Campaign.code)
+            ).scalars()
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -111,20 +120,38 @@ def _checks(settings: Settings) -> list[tuple[str, bool | None, str]]:
         if engine.dialect.name == "postgresql":
             out.append(("Cơ sở dữ liệu", True, f"PostgreSQL {where}"))
         else:
-            out.append(("Cơ sở dữ liệu", None, f"{engine.dialect.name} {where}: chỉ một tiến trình gửi; "
-                                               "chế độ mở rộng dùng PostgreSQL (THIDUA_DATABASE_URL)"))
+            out.append(
+                (
+                    "Cơ sở dữ liệu",
+                    None,
+                    f"{engine.dialect.name} {where}: chỉ một tiến trình gửi; "
+                    "chế độ mở rộng dùng PostgreSQL (THIDUA_DATABASE_URL)",
+                )
+            )
         ready = _schema_ready(engine)
         out.append(("Lược đồ", ready, "đã có các bảng" if ready else "chưa có bảng: chạy thidua scaleout migrate"))
         if ready:
             clock = _embedded_clock(engine)
-            out.append(("Đồng hồ nhúng đang chạy", clock is None,
-                        "không có" if clock is None else
-                        f"tiến trình {clock.holder} (thidua serve) đang gửi nhắc việc đến "
-                        f"{fmt_datetime(clock.expires_at, settings.timezone)}: dừng nó hoặc đặt "
-                        "THIDUA_SCHEDULER_ENABLED=false cho nó"))
-    out.append(("THIDUA_SCHEDULER_ENABLED", not settings.scheduler_enabled,
-                "false: lịch do Prefect giữ" if not settings.scheduler_enabled else
-                "true: đồng hồ APScheduler của thidua serve sẽ chạy song song với lịch Prefect; đặt false"))
+            out.append(
+                (
+                    "Đồng hồ nhúng đang chạy",
+                    clock is None,
+                    "không có"
+                    if clock is None
+                    else f"tiến trình {clock.holder} (thidua serve) đang gửi nhắc việc đến "
+                    f"{fmt_datetime(clock.expires_at, settings.timezone)}: dừng nó hoặc đặt "
+                    "THIDUA_SCHEDULER_ENABLED=false cho nó",
+                )
+            )
+    out.append(
+        (
+            "THIDUA_SCHEDULER_ENABLED",
+            not settings.scheduler_enabled,
+            "false: lịch do Prefect giữ"
+            if not settings.scheduler_enabled
+            else "true: đồng hồ APScheduler của thidua serve sẽ chạy song song với lịch Prefect; đặt false",
+        )
+    )
     api = _prefect_api_url(settings)
     if not api:
         out.append(("PREFECT_API_URL", False, "chưa đặt (ví dụ http://127.0.0.1:4200/api)"))
@@ -140,8 +167,13 @@ def _checks(settings: Settings) -> list[tuple[str, bool | None, str]]:
         with socket.create_connection((settings.smtp_host, settings.smtp_port), timeout=5):
             out.append(("Máy chủ thư", True, f"{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"))
     except OSError as exc:
-        out.append(("Máy chủ thư", None, f"{settings.smtp_host}:{settings.smtp_port} không kết nối được: "
-                                          f"{exc.strerror or exc}"))
+        out.append(
+            (
+                "Máy chủ thư",
+                None,
+                f"{settings.smtp_host}:{settings.smtp_port} không kết nối được: {exc.strerror or exc}",
+            )
+        )
     return out
 
 
@@ -181,8 +213,11 @@ def migrate_cmd() -> None:
     if inspect(engine).has_table("alembic_version"):
         with engine.connect() as conn:
             revision = conn.execute(text("select version_num from alembic_version")).scalar()
-    console.print(f"Cơ sở dữ liệu {escape(_where(settings))} đã ở lược đồ hiện hành"
-                  + (f" (phiên bản {revision})." if revision else "."), highlight=False)
+    console.print(
+        f"Cơ sở dữ liệu {escape(_where(settings))} đã ở lược đồ hiện hành"
+        + (f" (phiên bản {revision})." if revision else "."),
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -245,8 +280,9 @@ def deployments_cmd(
 @friendly
 def serve_cmd(
     workers: int = typer.Option(1, "--workers", help=WORKERS_HELP),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1,
-                                        help="Số lượt chạy đồng thời tối đa của tiến trình này (mặc định: đủ cho --workers)"),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", min=1, help="Số lượt chạy đồng thời tối đa của tiến trình này (mặc định: đủ cho --workers)"
+    ),
     campaigns: Optional[list[str]] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
 ) -> None:
     """Đăng ký các deployment với máy chủ Prefect và chạy chúng (chạy mãi, Ctrl-C để dừng)."""
@@ -256,20 +292,26 @@ def serve_cmd(
 
     settings = get_settings()
     if settings.scheduler_enabled:
-        raise UserError("THIDUA_SCHEDULER_ENABLED đang bật: trong chế độ mở rộng lịch do Prefect giữ; "
-                        "đặt THIDUA_SCHEDULER_ENABLED=false cho mọi tiến trình (kể cả thidua serve, thidua web)")
+        raise UserError(
+            "THIDUA_SCHEDULER_ENABLED đang bật: trong chế độ mở rộng lịch do Prefect giữ; "
+            "đặt THIDUA_SCHEDULER_ENABLED=false cho mọi tiến trình (kể cả thidua serve, thidua web)"
+        )
     engine = get_engine(settings)
     if not _schema_ready(engine):
         raise UserError(f"cơ sở dữ liệu {_where(settings)} chưa có bảng: chạy thidua scaleout migrate trước")
     clock = _embedded_clock(engine)
     if clock is not None:
-        raise UserError(f"đồng hồ nhúng của tiến trình {clock.holder} (thidua serve) đang gửi nhắc việc trên cơ sở "
-                        "dữ liệu này; dừng nó hoặc đặt THIDUA_SCHEDULER_ENABLED=false để chỉ còn một đồng hồ")
+        raise UserError(
+            f"đồng hồ nhúng của tiến trình {clock.holder} (thidua serve) đang gửi nhắc việc trên cơ sở "
+            "dữ liệu này; dừng nó hoặc đặt THIDUA_SCHEDULER_ENABLED=false để chỉ còn một đồng hồ"
+        )
     check_pool_size(settings.db_url, workers)
     api = _prefect_api_url(settings)
     if not api:
-        raise UserError("chưa đặt PREFECT_API_URL (ví dụ http://127.0.0.1:4200/api): chế độ mở rộng cần máy chủ "
-                        "Prefect chạy riêng (thidua scaleout prefect-server, xem docs/operations.md)")
+        raise UserError(
+            "chưa đặt PREFECT_API_URL (ví dụ http://127.0.0.1:4200/api): chế độ mở rộng cần máy chủ "
+            "Prefect chạy riêng (thidua scaleout prefect-server, xem docs/operations.md)"
+        )
     options = _options(settings, workers, campaigns, engine)
     deployments = _build(options)
 
@@ -289,8 +331,11 @@ def serve_cmd(
     slots = limit or runner_limit(options)
     if workers > 1 and slots < workers + 1:
         console.print(f"[yellow]--limit {slots} < {workers + 1}: các lượt gửi song song cần thêm tiến trình serve.[/]")
-    console.print(f"Phục vụ {len(deployments)} deployment với máy chủ Prefect {escape(api)}, tối đa {slots} lượt "
-                  f"chạy đồng thời; cơ sở dữ liệu {escape(_where(settings))} (Ctrl-C để dừng).", highlight=False)
+    console.print(
+        f"Phục vụ {len(deployments)} deployment với máy chủ Prefect {escape(api)}, tối đa {slots} lượt "
+        f"chạy đồng thời; cơ sở dữ liệu {escape(_where(settings))} (Ctrl-C để dừng).",
+        highlight=False,
+    )
     serve_deployments(deployments, limit=slots)
     console.print("Đã dừng.")
 
@@ -308,9 +353,12 @@ def _now(text_: str | None, settings: Settings) -> datetime:
 def dispatch_workers_cmd(
     workers: int = typer.Argument(..., help=WORKERS_HELP),
     campaign: Optional[str] = typer.Option(None, "--campaign", help="Chỉ một chiến dịch (mặc định: mọi chiến dịch)"),
-    now: Optional[str] = typer.Option(None, "--now", help="Thời điểm giả lập (giờ địa phương): dd/mm/yyyy hoặc "
-                                                          "'dd/mm/yyyy HH:MM'. Mặc định: bây giờ."),
-    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Số thư mỗi lô (mặc định THIDUA_DISPATCH_BATCH_SIZE)"),
+    now: Optional[str] = typer.Option(
+        None, "--now", help="Thời điểm giả lập (giờ địa phương): dd/mm/yyyy hoặc 'dd/mm/yyyy HH:MM'. Mặc định: bây giờ."
+    ),
+    batch: Optional[int] = typer.Option(
+        None, "--batch", min=1, help="Số thư mỗi lô (mặc định THIDUA_DISPATCH_BATCH_SIZE)"
+    ),
 ) -> None:
     """Một lượt gửi ngay: lập lịch một lần rồi N tiến trình cùng nhận lô và gửi (không cần Prefect)."""
     from thidua.db import get_engine
@@ -321,21 +369,34 @@ def dispatch_workers_cmd(
     engine = get_engine(settings)
     if not _schema_ready(engine):
         raise UserError(f"cơ sở dữ liệu {_where(settings)} chưa có bảng: chạy thidua scaleout migrate trước")
-    summary = run_dispatch_workers(settings, workers, now=_now(now, settings), campaign_code=campaign,
-                                   batch_size=batch)
+    summary = run_dispatch_workers(settings, workers, now=_now(now, settings), campaign_code=campaign, batch_size=batch)
     plan, totals = summary.plan, summary.totals
-    console.print(f"Lượt gửi lúc {fmt_datetime(summary.now, settings.timezone)}: lập lịch {plan.reminders} thư nhắc, "
-                  f"{plan.escalations} thư báo cấp trên, {plan.office_digests} thư tổng hợp.")
-    table = Table("Tiến trình", "Số lô", "Nhận", "Đã gửi", "Bỏ qua", "Lỗi", "Chờ thử lại", "Thời gian (giây)", "Ghi chú")
+    console.print(
+        f"Lượt gửi lúc {fmt_datetime(summary.now, settings.timezone)}: lập lịch {plan.reminders} thư nhắc, "
+        f"{plan.escalations} thư báo cấp trên, {plan.office_digests} thư tổng hợp."
+    )
+    table = Table(
+        "Tiến trình", "Số lô", "Nhận", "Đã gửi", "Bỏ qua", "Lỗi", "Chờ thử lại", "Thời gian (giây)", "Ghi chú"
+    )
     for report in summary.reports:
         t = report.totals
-        table.add_row(str(report.index + 1), str(report.batches), str(t.claimed), str(t.sent), str(t.skipped),
-                      str(t.failed + t.partial + t.unknown), str(t.retried), fmt_number(report.seconds),
-                      escape(report.error or ("máy chủ thư không trả lời" if report.stopped_early else "")))
+        table.add_row(
+            str(report.index + 1),
+            str(report.batches),
+            str(t.claimed),
+            str(t.sent),
+            str(t.skipped),
+            str(t.failed + t.partial + t.unknown),
+            str(t.retried),
+            fmt_number(report.seconds),
+            escape(report.error or ("máy chủ thư không trả lời" if report.stopped_early else "")),
+        )
     console.print(table)
-    console.print(f"Tổng: đã gửi {totals.sent}, một phần {totals.partial}, thất bại {totals.failed}, chưa rõ {totals.unknown}, "
-                  f"bỏ qua {totals.skipped}, chờ thử lại {totals.retried} — {fmt_seconds(summary.seconds)}, "
-                  f"{fmt_number(summary.rate, 0)} thư/giây với {workers} tiến trình.")
+    console.print(
+        f"Tổng: đã gửi {totals.sent}, một phần {totals.partial}, thất bại {totals.failed}, chưa rõ {totals.unknown}, "
+        f"bỏ qua {totals.skipped}, chờ thử lại {totals.retried} — {fmt_seconds(summary.seconds)}, "
+        f"{fmt_number(summary.rate, 0)} thư/giây với {workers} tiến trình."
+    )
     if summary.failure_reports:
         console.print(f"Đã gửi {summary.failure_reports} thư báo lỗi cho văn phòng chiến dịch.")
     if summary.failed_workers or totals.failed or totals.unknown:

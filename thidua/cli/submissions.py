@@ -1,5 +1,6 @@
 """CLI: submit, review, forms (template/import), targets, report (round/final/consolidate), and
 `campaign close/reopen` (added to the campaign command group)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,16 +55,27 @@ def submit(
 ) -> None:
     from thidua.db import session_scope
     from thidua.services.submissions import (
-        get_campaign, get_obligation, obligation_spec, read_form_file, submit_report,
+        get_campaign,
+        get_obligation,
+        obligation_spec,
+        read_form_file,
+        submit_report,
     )
 
     with session_scope(_engine()) as session:
         spec = obligation_spec(get_obligation(session, get_campaign(session, campaign), obligation))
         raw = read_form_file(file, spec.fields, unit_code=unit)
         result = submit_report(
-            session, campaign_code=campaign, obligation_code=obligation, unit_code=unit, raw=raw,
-            actor=actor or acting_as or unit, acting_unit_code=acting_as or unit, now=_now(now),
-            expected_version=expect_version, source="cli",
+            session,
+            campaign_code=campaign,
+            obligation_code=obligation,
+            unit_code=unit,
+            raw=raw,
+            actor=actor or acting_as or unit,
+            acting_unit_code=acting_as or unit,
+            now=_now(now),
+            expected_version=expect_version,
+            source="cli",
         )
     console.print(result.describe(), highlight=False)
 
@@ -89,8 +101,16 @@ def review(
         raise UserError("chọn đúng một trong hai: --accept (duyệt) hoặc --return (trả lại)")
     with session_scope(_engine()) as session:
         result = review_report(
-            session, campaign_code=campaign, obligation_code=obligation, unit_code=unit, reviewer_code=reviewer,
-            accept=accept, actor=actor or reviewer, comment=comment, appraised_rating=rating, now=_now(now),
+            session,
+            campaign_code=campaign,
+            obligation_code=obligation,
+            unit_code=unit,
+            reviewer_code=reviewer,
+            accept=accept,
+            actor=actor or reviewer,
+            comment=comment,
+            appraised_rating=rating,
+            now=_now(now),
             expected_version=expect_version,
         )
     console.print(result.describe(), highlight=False)
@@ -110,8 +130,9 @@ def template(
     if out.suffix.lower() != ".xlsx":
         raise UserError(f"tệp mẫu phải có đuôi .xlsx: {out}")
     with session_scope(_engine()) as session:
-        rows = write_form_template(session, campaign_code=campaign, obligation_code=obligation,
-                                   superior_code=superior, out=out)
+        rows = write_form_template(
+            session, campaign_code=campaign, obligation_code=obligation, superior_code=superior, out=out
+        )
     console.print(f"Đã tạo {out} với {rows} đơn vị.", highlight=False)
 
 
@@ -133,8 +154,17 @@ def import_(
     if not file.exists():
         raise UserError(f"không tìm thấy tệp: {file}")
     with session_scope(_engine()) as session:
-        result = import_reports(session, campaign_code=campaign, obligation_code=obligation, superior_code=superior,
-                                path=file, actor=actor or superior, partial=partial, accept=accept, now=_now(now))
+        result = import_reports(
+            session,
+            campaign_code=campaign,
+            obligation_code=obligation,
+            superior_code=superior,
+            path=file,
+            actor=actor or superior,
+            partial=partial,
+            accept=accept,
+            now=_now(now),
+        )
     console.print(result.describe(), highlight=False)
     if result.problems and not result.applied:
         raise UserError("không ghi được dòng nào")
@@ -154,8 +184,11 @@ def targets(
     if not reports:
         console.print("Chiến dịch không có chỉ tiêu nào.")
     for t in reports:
-        table = Table(title=f"{t.title}\nChỉ tiêu: {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}"
-                            f" — số liệu đến hết {fmt_date(t.at)}", title_justify="left")
+        table = Table(
+            title=f"{t.title}\nChỉ tiêu: {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}"
+            f" — số liệu đến hết {fmt_date(t.at)}",
+            title_justify="left",
+        )
         for header in ("Đơn vị", "Đạt", "% chỉ tiêu", "Dự báo đến hạn", "Đánh giá", "Có số liệu / phải báo cáo"):
             table.add_column(header, justify="left" if header in ("Đơn vị", "Đánh giá") else "right")
         for row in [*t.scope, *t.breakdown]:
@@ -163,14 +196,19 @@ def targets(
             table.add_row(
                 row.unit_name,
                 fmt_number(p.figure.value, 2, missing=MISSING),
-                (fmt_percent(p.percent_of_target, missing=MISSING) if p.judged else
-                 f"{fmt_percent(p.share_of_total, missing=MISSING)} của tổng"),
+                (
+                    fmt_percent(p.percent_of_target, missing=MISSING)
+                    if p.judged
+                    else f"{fmt_percent(p.share_of_total, missing=MISSING)} của tổng"
+                ),
                 fmt_number(p.forecast, missing=MISSING),
                 p.verdict,
                 f"{p.figure.units_reported}/{p.figure.units_owing}",
             )
         console.print(table)
-        notes = sorted({r.progress.note for r in t.scope} | {r.progress.note for r in t.breakdown if not r.progress.judged})
+        notes = sorted(
+            {r.progress.note for r in t.scope} | {r.progress.note for r in t.breakdown if not r.progress.judged}
+        )
         for note in notes:
             console.print(f"  [dim]{note}[/]", highlight=False)
 
@@ -187,8 +225,9 @@ def report_round(
     from thidua.services.reports import build_round_report
 
     with session_scope(_engine()) as session:
-        files = build_round_report(session, campaign_code=campaign, round_number=round_number, out_dir=out,
-                                   now=_now(now), actor="cli:report")
+        files = build_round_report(
+            session, campaign_code=campaign, round_number=round_number, out_dir=out, now=_now(now), actor="cli:report"
+        )
     _print_files(files)
 
 
@@ -220,8 +259,13 @@ def report_consolidate(
     if (round_number is None) == (obligation is None):
         raise UserError("chọn đúng một trong hai: --round N hoặc --obligation MÃ")
     with session_scope(_engine()) as session:
-        result = consolidate(session, campaign_code=campaign, obligation_code=obligation, round_number=round_number,
-                             actor="cli:consolidate")
+        result = consolidate(
+            session,
+            campaign_code=campaign,
+            obligation_code=obligation,
+            round_number=round_number,
+            actor="cli:consolidate",
+        )
     console.print(result.describe(), highlight=False)
 
 
@@ -232,8 +276,10 @@ def _print_files(files) -> None:  # noqa: ANN001
 
 
 @friendly
-def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
-                   actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+def close_campaign(
+    code: str = typer.Argument(..., help="Mã chiến dịch"),
+    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)"),
+) -> None:
     from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
@@ -243,12 +289,13 @@ def close_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
 
 
 @friendly
-def reopen_campaign(code: str = typer.Argument(..., help="Mã chiến dịch"),
-                    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)")) -> None:
+def reopen_campaign(
+    code: str = typer.Argument(..., help="Mã chiến dịch"),
+    actor: str = typer.Option("cli", "--actor", help="Người thao tác (e-mail)"),
+) -> None:
     from thidua.db import session_scope
     from thidua.services.submissions import set_campaign_status
 
     with session_scope(_engine()) as session:
         changed = set_campaign_status(session, code, closed=False, actor=actor)
     console.print(f"Đã mở lại chiến dịch {code}." if changed else f"Chiến dịch {code} đang mở.")
-

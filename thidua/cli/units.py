@@ -1,4 +1,5 @@
 """CLI: the unit hierarchy (`thidua units ...`): levels, import, show, generators."""
+
 from __future__ import annotations
 
 import time
@@ -41,7 +42,9 @@ def register(app: typer.Typer) -> None:
 @units_app.command("levels")
 @friendly
 def levels_cmd(
-    file: Path | None = typer.Argument(None, help="Tệp danh mục cấp (YAML); mặc định levels.yaml trong thư mục cấu hình."),
+    file: Path | None = typer.Argument(
+        None, help="Tệp danh mục cấp (YAML); mặc định levels.yaml trong thư mục cấu hình."
+    ),
 ) -> None:
     """Nạp danh mục cấp công đoàn (thứ tự trong tệp là thứ tự từ trên xuống)."""
     from thidua.settings import get_settings
@@ -67,7 +70,8 @@ def levels_cmd(
 def import_cmd(
     file: Path = typer.Argument(..., help="Tệp danh sách đơn vị: .yaml, .csv (UTF-8) hoặc .xlsx."),
     deactivate_missing: bool = typer.Option(
-        False, "--deactivate-missing",
+        False,
+        "--deactivate-missing",
         help="Ngừng hoạt động các đơn vị có trong CSDL nhưng không có trong tệp (chỉ trong phạm vi các đơn vị "
         "gốc của tệp). Không bao giờ xóa đơn vị.",
     ),
@@ -94,7 +98,9 @@ def _print_report(report: ImportReport, seconds: float) -> None:
         ("Ngừng hoạt động", report.deactivated),
         ("Không đổi", report.unchanged),
     ):
-        shown = ", ".join(codes[:SHOWN_CODES]) + (f", … (+{len(codes) - SHOWN_CODES})" if len(codes) > SHOWN_CODES else "")
+        shown = ", ".join(codes[:SHOWN_CODES]) + (
+            f", … (+{len(codes) - SHOWN_CODES})" if len(codes) > SHOWN_CODES else ""
+        )
         table.add_row(label, fmt_integer(len(codes)), shown)
     console.print(table)
     verb = "Sẽ thay đổi" if report.dry_run else "Đã thay đổi"
@@ -166,8 +172,14 @@ def _print_versions(versions, levels) -> None:  # noqa: ANN001
         table.add_column(column)
     for v in versions:
         until = fmt_date(v.valid_to - timedelta(days=1)) if v.valid_to else "nay"
-        table.add_row(fmt_date(v.valid_from) or "—", until, escape(v.name), escape(levels.label(v.level_code)),
-                      v.parent_code or "—", "có" if v.active else "không")
+        table.add_row(
+            fmt_date(v.valid_from) or "—",
+            until,
+            escape(v.name),
+            escape(levels.label(v.level_code)),
+            v.parent_code or "—",
+            "có" if v.active else "không",
+        )
     console.print(table)
 
 
@@ -184,8 +196,10 @@ def _show_as_of(session: Session, code: str, day: date, levels) -> None:  # noqa
     info.add_row("Cấp", escape(levels.label(unit.level_code)))
     info.add_row("Cấp trên", " → ".join(f"{a.code} ({escape(a.name)})" for a in chain) or "đơn vị gốc")
     info.add_row("Hoạt động", "có" if unit.active else "không (ngừng hoạt động)")
-    info.add_row("Đơn vị trực thuộc", f"{sum(1 for c in children if c.active)}: "
-                 + escape(", ".join(c.code for c in children if c.active)[:400]))
+    info.add_row(
+        "Đơn vị trực thuộc",
+        f"{sum(1 for c in children if c.active)}: " + escape(", ".join(c.code for c in children if c.active)[:400]),
+    )
     console.print(info)
     _print_versions(history.unit_versions(session, unit.id), levels)
 
@@ -237,8 +251,10 @@ def print_reorganisation(report: ReorgReport, seconds: float, limit: int = 200) 
     for warning in report.warnings:
         console.print(f"[yellow]Lưu ý:[/] {escape(warning)}", highlight=False)
     verb = "Sẽ áp dụng" if report.dry_run else "Đã áp dụng"
-    console.print(f"{verb} {report.rows} dòng, hiệu lực đến ngày {fmt_date(report.effective_on)}; "
-                  f"{fmt_integer(report.units_versioned)} đơn vị được lưu phiên bản cũ; {fmt_seconds(seconds)}.")
+    console.print(
+        f"{verb} {report.rows} dòng, hiệu lực đến ngày {fmt_date(report.effective_on)}; "
+        f"{fmt_integer(report.units_versioned)} đơn vị được lưu phiên bản cũ; {fmt_seconds(seconds)}."
+    )
 
 
 CARRIED_LABELS = {
@@ -274,4 +290,3 @@ def generate_national_cmd(
     """Sinh cây đơn vị toàn quốc giả lập (Tổng LĐLĐ → LĐLĐ tỉnh → cấp trên trực tiếp → CĐCS)."""
     count = unitgen.write_units_csv(unitgen.national_tree(seed, provinces=provinces, cdcs_total=cdcs), out)
     console.print(f"Đã ghi {fmt_integer(count)} đơn vị giả lập vào {escape(str(out))}.")
-

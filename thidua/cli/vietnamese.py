@@ -5,6 +5,7 @@ typer ships no Vietnamese catalogue: its help renderer marks text for gettext (r
 click it vendors has fixed English messages. `install()` (idempotent) rewrites both where they are shown;
 anything not in the tables stays as it is.
 """
+
 from __future__ import annotations
 
 import importlib.abc
@@ -61,8 +62,7 @@ MESSAGES = {
     "Invalid value: {message}": "Giá trị không hợp lệ: {message}",
     "Invalid value for {param_hint}: {message}": "Giá trị không hợp lệ cho {param_hint}: {message}",
     "{value!r} is not a valid {number_type}.": "{value!r} không phải là {number_type} hợp lệ.",
-    "{value!r} is not a valid boolean. Recognized values: {states}":
-        "{value!r} không phải là giá trị có/không. Các giá trị được hiểu: {states}",
+    "{value!r} is not a valid boolean. Recognized values: {states}": "{value!r} không phải là giá trị có/không. Các giá trị được hiểu: {states}",
     "{value!r} is not a valid UUID.": "{value!r} không phải là UUID hợp lệ.",
     "{value} is not in the range {range}.": "{value} không nằm trong khoảng {range}.",
     "{name} {filename!r} does not exist.": "{name} {filename!r} không tồn tại.",
@@ -84,17 +84,21 @@ MESSAGES = {
     "boolean": "có/không",
     # typer: shell completion options
     "Install completion for the current shell.": "Cài gợi ý lệnh (tab) cho shell đang dùng.",
-    "Show completion for the current shell, to copy it or customize the installation.":
-        "In đoạn gợi ý lệnh cho shell đang dùng (để chép hoặc tự cài).",
+    "Show completion for the current shell, to copy it or customize the installation.": "In đoạn gợi ý lệnh cho shell đang dùng (để chép hoặc tự cài).",
     "Install completion for the specified shell.": "Cài gợi ý lệnh (tab) cho shell được chỉ định.",
-    "Show completion for the specified shell, to copy it or customize the installation.":
-        "In đoạn gợi ý lệnh cho shell được chỉ định (để chép hoặc tự cài).",
+    "Show completion for the specified shell, to copy it or customize the installation.": "In đoạn gợi ý lệnh cho shell được chỉ định (để chép hoặc tự cài).",
 }
 # typer reads these module constants when it draws the help.
 TYPER_CONSTANTS = {
-    "ARGUMENTS_PANEL_TITLE": "Arguments", "OPTIONS_PANEL_TITLE": "Options", "COMMANDS_PANEL_TITLE": "Commands",
-    "ERRORS_PANEL_TITLE": "Error", "DEFAULT_STRING": "[default: {}]", "ENVVAR_STRING": "[env var: {}]",
-    "REQUIRED_LONG_STRING": "[required]", "DEPRECATED_STRING": "(deprecated) ", "ABORTED_TEXT": "Aborted.",
+    "ARGUMENTS_PANEL_TITLE": "Arguments",
+    "OPTIONS_PANEL_TITLE": "Options",
+    "COMMANDS_PANEL_TITLE": "Commands",
+    "ERRORS_PANEL_TITLE": "Error",
+    "DEFAULT_STRING": "[default: {}]",
+    "ENVVAR_STRING": "[env var: {}]",
+    "REQUIRED_LONG_STRING": "[required]",
+    "DEPRECATED_STRING": "(deprecated) ",
+    "ABORTED_TEXT": "Aborted.",
     "RICH_HELP": "Try [blue]'{command_path} {help_option}'[/] for help.",
 }
 
@@ -104,43 +108,59 @@ def translate(message: str) -> str:
 
 
 # typer (0.29) vendors its own click with fixed English messages: these rewrite them as they are shown.
-ERROR_PATTERNS = [(re.compile(p), r) for p, r in (
-    (r"^Missing argument (.+?)\.", r"Thiếu tham số \1."),
-    (r"^Missing option (.+?)\.", r"Thiếu tùy chọn \1."),
-    (r"^Missing parameter(: )?", r"Thiếu tham số\1"),
-    (r"^Invalid value for (.+?): ", r"Giá trị không hợp lệ cho \1: "),
-    (r"^Invalid value: ", "Giá trị không hợp lệ: "),
-    (r"^No such option: (\S+)", r"Không có tùy chọn: \1"),
-    (r"\(Possible options: (.+)\)$", r"(có thể là: \1)"),
-    (r"^No such command (.+)\.$", r"Không có lệnh \1."),
-    (r"^Missing command\.$", "Thiếu lệnh."),
-    (r"\(?Did you mean one of: (.+)\?\)?", r"(có phải ý bạn là một trong: \1?)"),
-    (r"Did you mean (.+)\?", r"Có phải ý bạn là \1?"),
-    (r"^Got unexpected extra argument\(s\) \((.*)\)$", r"Thừa tham số (\1)"),
-    (r"^Option (.+) requires an argument\.$", r"Tùy chọn \1 cần một giá trị."),
-    (r"^Option (.+) requires (\d+) arguments\.$", r"Tùy chọn \1 cần \2 giá trị."),
-    (r"^Option (.+) does not take a value\.$", r"Tùy chọn \1 không nhận giá trị."),
-    (r"^Could not open file (.+?): ", r"Không mở được tệp \1: "),
-    (r"^Value (.+) is not a valid (.+)\.$", r"Giá trị \1 không phải là \2 hợp lệ."),
-    # pydantic's messages for typed parameters
-    (r"Input should be a valid integer.*$", "phải là số nguyên"),
-    (r"Input should be a valid number.*$", "phải là số"),
-    (r"Input should be a valid boolean.*$", "phải là có/không (true/false, yes/no, 1/0)"),
-    (r"Input should be a valid date.*$", "phải là ngày hợp lệ"),
-    (r"Input should be greater than or equal to (\S+)", r"phải lớn hơn hoặc bằng \1"),
-    (r"Input should be less than or equal to (\S+)", r"phải nhỏ hơn hoặc bằng \1"),
-    (r"Input should be greater than (\S+)", r"phải lớn hơn \1"),
-    (r"Input should be less than (\S+)", r"phải nhỏ hơn \1"),
-    (r"Path does not point to a file", "đường dẫn không phải là một tệp"),
-    (r"Path does not point to a directory", "đường dẫn không phải là một thư mục"),
-    (r"Path does not exist", "đường dẫn không tồn tại"),
-    (r"Input should be (.+)$", r"phải là \1"),
-    (r"' or '", "' hoặc '"),
-)]
+ERROR_PATTERNS = [
+    (re.compile(p), r)
+    for p, r in (
+        (r"^Missing argument (.+?)\.", r"Thiếu tham số \1."),
+        (r"^Missing option (.+?)\.", r"Thiếu tùy chọn \1."),
+        (r"^Missing parameter(: )?", r"Thiếu tham số\1"),
+        (r"^Invalid value for (.+?): ", r"Giá trị không hợp lệ cho \1: "),
+        (r"^Invalid value: ", "Giá trị không hợp lệ: "),
+        (r"^No such option: (\S+)", r"Không có tùy chọn: \1"),
+        (r"\(Possible options: (.+)\)$", r"(có thể là: \1)"),
+        (r"^No such command (.+)\.$", r"Không có lệnh \1."),
+        (r"^Missing command\.$", "Thiếu lệnh."),
+        (r"\(?Did you mean one of: (.+)\?\)?", r"(có phải ý bạn là một trong: \1?)"),
+        (r"Did you mean (.+)\?", r"Có phải ý bạn là \1?"),
+        (r"^Got unexpected extra argument\(s\) \((.*)\)$", r"Thừa tham số (\1)"),
+        (r"^Option (.+) requires an argument\.$", r"Tùy chọn \1 cần một giá trị."),
+        (r"^Option (.+) requires (\d+) arguments\.$", r"Tùy chọn \1 cần \2 giá trị."),
+        (r"^Option (.+) does not take a value\.$", r"Tùy chọn \1 không nhận giá trị."),
+        (r"^Could not open file (.+?): ", r"Không mở được tệp \1: "),
+        (r"^Value (.+) is not a valid (.+)\.$", r"Giá trị \1 không phải là \2 hợp lệ."),
+        # pydantic's messages for typed parameters
+        (r"Input should be a valid integer.*$", "phải là số nguyên"),
+        (r"Input should be a valid number.*$", "phải là số"),
+        (r"Input should be a valid boolean.*$", "phải là có/không (true/false, yes/no, 1/0)"),
+        (r"Input should be a valid date.*$", "phải là ngày hợp lệ"),
+        (r"Input should be greater than or equal to (\S+)", r"phải lớn hơn hoặc bằng \1"),
+        (r"Input should be less than or equal to (\S+)", r"phải nhỏ hơn hoặc bằng \1"),
+        (r"Input should be greater than (\S+)", r"phải lớn hơn \1"),
+        (r"Input should be less than (\S+)", r"phải nhỏ hơn \1"),
+        (r"Path does not point to a file", "đường dẫn không phải là một tệp"),
+        (r"Path does not point to a directory", "đường dẫn không phải là một thư mục"),
+        (r"Path does not exist", "đường dẫn không tồn tại"),
+        (r"Input should be (.+)$", r"phải là \1"),
+        (r"' or '", "' hoặc '"),
+    )
+]
 USAGE_PIECES = {"[OPTIONS]": "[TÙY CHỌN]", "COMMAND [ARGS]...": "LỆNH [THAM SỐ]..."}
-TYPE_LABELS = {"str": "chữ", "int": "số nguyên", "float": "số", "bool": "có/không", "int range": "số nguyên",
-               "float range": "số", "Path": "đường dẫn", "path": "đường dẫn", "file": "tệp", "dir": "thư mục",
-               "directory": "thư mục", "datetime": "ngày giờ", "date": "ngày", "list[str]": "danh sách chữ"}
+TYPE_LABELS = {
+    "str": "chữ",
+    "int": "số nguyên",
+    "float": "số",
+    "bool": "có/không",
+    "int range": "số nguyên",
+    "float range": "số",
+    "Path": "đường dẫn",
+    "path": "đường dẫn",
+    "file": "tệp",
+    "dir": "thư mục",
+    "directory": "thư mục",
+    "datetime": "ngày giờ",
+    "date": "ngày",
+    "list[str]": "danh sách chữ",
+}
 
 
 def translate_error(message: str) -> str:
@@ -202,12 +222,14 @@ def _subclasses(cls: type) -> list[type]:
 def _translated(method: Callable) -> Callable:
     def format_message(self) -> str:  # noqa: ANN001
         return translate_error(method(self))
+
     return format_message
 
 
 def _translated_pieces(method: Callable) -> Callable:
     def collect_usage_pieces(self, ctx):  # noqa: ANN001, ANN202
         return [USAGE_PIECES.get(piece, piece) for piece in method(self, ctx)]
+
     return collect_usage_pieces
 
 
@@ -217,6 +239,7 @@ def _translated_help_option(method: Callable) -> Callable:
         if option is not None and isinstance(option.help, str):
             option.help = translate(option.help)
         return option
+
     return get_help_option
 
 
@@ -226,6 +249,7 @@ def _translated_type(method: Callable) -> Callable:
         if isinstance(shown, str) and shown.startswith("<") and shown.endswith(">"):
             return f"<{TYPE_LABELS.get(shown[1:-1], shown[1:-1])}>"
         return shown
+
     return display_type
 
 

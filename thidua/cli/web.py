@@ -1,6 +1,7 @@
 """CLI: run the web application; manage accounts (`thidua users ...`).
 
 The web stack is imported inside the commands, so that every other `thidua` command starts without it."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -33,7 +34,9 @@ def web(
     settings.signing_key()  # refuses an example key before anything starts
     app = create_app(settings, _ready_engine())
     console.print(f"Trang web chạy tại http://{host}:{port} (địa chỉ trong thư: {settings.base_url})")
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="warning")  # the app applies THIDUA_TRUSTED_PROXIES
+    uvicorn.run(
+        app, host=host, port=port, proxy_headers=False, log_level="warning"
+    )  # the app applies THIDUA_TRUSTED_PROXIES
 
 
 @users_app.command("add", help="Thêm một người dùng cho một đơn vị.")
@@ -62,8 +65,10 @@ def import_from_units_cmd(
 
     with session_scope(_ready_engine()) as session:
         result = import_from_units(session, actor="cli", now=utcnow(), root_code=root)
-    console.print(f"Đã tạo {result.created} tài khoản; {result.already} địa chỉ đã có tài khoản; "
-                  f"{result.units_without_email} đơn vị không có e-mail hợp lệ.")
+    console.print(
+        f"Đã tạo {result.created} tài khoản; {result.already} địa chỉ đã có tài khoản; "
+        f"{result.units_without_email} đơn vị không có e-mail hợp lệ."
+    )
 
 
 @users_app.command("token", help="Tạo mã truy cập API (bearer) cho một người dùng; mã chỉ hiện một lần.")
@@ -80,10 +85,15 @@ def token(
     from thidua.services.accounts import create_api_token
 
     with session_scope(_ready_engine()) as session:
-        user = session.execute(
-            select(User).join(Unit, Unit.id == User.unit_id)
-            .where(func.lower(User.email) == email.strip().lower(), Unit.code == unit)
-        ).scalars().first()
+        user = (
+            session.execute(
+                select(User)
+                .join(Unit, Unit.id == User.unit_id)
+                .where(func.lower(User.email) == email.strip().lower(), Unit.code == unit)
+            )
+            .scalars()
+            .first()
+        )
         if user is None:
             raise UserError(f"không có tài khoản '{email}' ở đơn vị '{unit}'")
         secret = create_api_token(session, user, label=label, actor="cli", now=utcnow())

@@ -1,5 +1,6 @@
 """Alembic environment: the same migrations for SQLite and PostgreSQL; the connection comes from the caller
 (thidua.migrate.upgrade) or from THIDUA_DATABASE_URL / the default SQLite file when run as `alembic`."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -1,5 +1,6 @@
 """Holidays for the working calendar: the v1 hand-kept data file, or (v2) the `holidays` package with
 Vietnamese names corrected by a small overrides file (worked Saturdays, extra days off)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -141,12 +142,16 @@ def coverage_warnings(calendar: "CalendarSpec", days_off: DaysOff, years: range,
         return []
     years_text = ", ".join(str(y) for y in missing)
     if calendar.country is not None and not calendar.overrides_file:
-        message = (f"lịch theo gói holidays nhưng không có 'overrides_file': ngày làm bù (thứ Bảy đi làm) "
-                   f"các năm {years_text} chưa được tính")
+        message = (
+            f"lịch theo gói holidays nhưng không có 'overrides_file': ngày làm bù (thứ Bảy đi làm) "
+            f"các năm {years_text} chưa được tính"
+        )
         return [doc.problem(("calendar", "country"), message)]
     if calendar.country is not None:
-        message = (f"tệp điều chỉnh '{calendar.overrides_file}' chưa đối chiếu thông báo nghỉ bù, làm bù "
-                   f"năm {years_text} (thêm vào 'checked_years' sau khi đối chiếu)")
+        message = (
+            f"tệp điều chỉnh '{calendar.overrides_file}' chưa đối chiếu thông báo nghỉ bù, làm bù "
+            f"năm {years_text} (thêm vào 'checked_years' sau khi đối chiếu)"
+        )
         return [doc.problem(("calendar", "overrides_file"), message)]
     message = f"tệp ngày nghỉ '{calendar.holidays_file}' không có ngày nghỉ nào của năm {years_text}"
     return [doc.problem(("calendar", "holidays_file"), message)]

@@ -3,6 +3,7 @@ sending and reports need from the campaign file: its dates, its tree, its workin
 
 Reminders, reports and the simulation read it from here; nominations keep the light `CampaignInfo` in their
 per-operation context. Holidays are cached per file version, so building a context costs two queries."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,9 +63,12 @@ def campaign_calendar(spec: dict[str, Any], source_file: str | None, starts_on: 
     base = Path(source_file).resolve().parent.parent if source_file else None
     if calendar_spec.country is not None:  # the holidays package, corrected by the overrides file
         overrides = resolve_config_path(calendar_spec.overrides_file, base) if calendar_spec.overrides_file else None
-        holidays = _package_days_off(calendar_spec.model_dump_json(), str(base) if base else None,
-                                     overrides.stat().st_mtime if overrides and overrides.exists() else 0.0,
-                                     campaign_years(starts_on, ends_on))
+        holidays = _package_days_off(
+            calendar_spec.model_dump_json(),
+            str(base) if base else None,
+            overrides.stat().st_mtime if overrides and overrides.exists() else 0.0,
+            campaign_years(starts_on, ends_on),
+        )
     elif calendar_spec.holidays_file:
         path = resolve_config_path(calendar_spec.holidays_file, base)
         holidays = _holidays(str(path), path.stat().st_mtime, tuple(calendar_spec.extra_holidays))
@@ -75,15 +79,32 @@ def context_from_row(session: Session, row: Any) -> CampaignContext:
     """`row`: a full row of the campaign table."""
     spec = row.spec or {}
     ladders = {lad.code: lad for lad in (Ladder.model_validate(x) for x in spec.get("reminder_ladders") or [])}
-    names = {r.id: r for r in session.execute(
-        select(U.c.id, U.c.path, U.c.name).where(U.c.id.in_([row.root_unit_id, row.issuing_unit_id])))}
+    names = {
+        r.id: r
+        for r in session.execute(
+            select(U.c.id, U.c.path, U.c.name).where(U.c.id.in_([row.root_unit_id, row.issuing_unit_id]))
+        )
+    }
     issuer = names.get(row.issuing_unit_id)
     return CampaignContext(
-        id=row.id, code=row.code, title=row.title, timezone=row.timezone, owner_email=row.owner_email,
-        owner_department=row.owner_department, active=row.status == "active",
-        issuer_name=issuer.name if issuer is not None else "", year=row.year, status=row.status, spec=spec,
-        root_unit_id=row.root_unit_id, issuing_unit_id=row.issuing_unit_id, root_path=names[row.root_unit_id].path, starts_on=row.starts_on, ends_on=row.ends_on,
-        calendar=campaign_calendar(spec, row.source_file, row.starts_on, row.ends_on), ladders=ladders,
+        id=row.id,
+        code=row.code,
+        title=row.title,
+        timezone=row.timezone,
+        owner_email=row.owner_email,
+        owner_department=row.owner_department,
+        active=row.status == "active",
+        issuer_name=issuer.name if issuer is not None else "",
+        year=row.year,
+        status=row.status,
+        spec=spec,
+        root_unit_id=row.root_unit_id,
+        issuing_unit_id=row.issuing_unit_id,
+        root_path=names[row.root_unit_id].path,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        calendar=campaign_calendar(spec, row.source_file, row.starts_on, row.ends_on),
+        ladders=ladders,
         default_ladder=ladders.get(spec.get("default_ladder") or ""),
     )
 

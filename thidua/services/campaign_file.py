@@ -1,6 +1,7 @@
 """The checks of a campaign file that need no database: the file itself, the files it names (award catalogues,
 holiday files and overrides) and the levels from the configured levels file; the holiday-coverage warnings.
 Kept apart from services.campaigns (the loader) so `thidua validate` runs without the ORM."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -63,7 +64,12 @@ def _file_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[P
     if spec.calendar.overrides_file:
         overrides_path = resolve_config_path(spec.calendar.overrides_file, base_dir)
         if not overrides_path.exists():
-            problems.append(doc.problem(("calendar", "overrides_file"), f"không tìm thấy tệp điều chỉnh ngày nghỉ '{spec.calendar.overrides_file}'"))
+            problems.append(
+                doc.problem(
+                    ("calendar", "overrides_file"),
+                    f"không tìm thấy tệp điều chỉnh ngày nghỉ '{spec.calendar.overrides_file}'",
+                )
+            )
         else:
             try:
                 read_overrides(overrides_path)
@@ -72,10 +78,18 @@ def _file_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[P
     if spec.calendar.holidays_file and spec.calendar.country is None:
         holidays_path = resolve_config_path(spec.calendar.holidays_file, base_dir)
         if not holidays_path.exists():
-            problems.append(doc.problem(("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"))
+            problems.append(
+                doc.problem(
+                    ("calendar", "holidays_file"), f"không tìm thấy tệp ngày nghỉ '{spec.calendar.holidays_file}'"
+                )
+            )
         elif not holidays_path.is_file():
-            problems.append(doc.problem(("calendar", "holidays_file"),
-                                        f"'{spec.calendar.holidays_file}' là một thư mục, không phải tệp ngày nghỉ"))
+            problems.append(
+                doc.problem(
+                    ("calendar", "holidays_file"),
+                    f"'{spec.calendar.holidays_file}' là một thư mục, không phải tệp ngày nghỉ",
+                )
+            )
         else:
             try:
                 load_holidays(holidays_path)
@@ -140,17 +154,26 @@ def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[
         periods.sort()
         for (_, end, _, code), (start, _, i, next_code) in zip(periods, periods[1:]):
             if start <= end:
-                problems.append(doc.problem(("awards", "catalogues", i),
-                                            f"danh mục '{next_code}' có hiệu lực chồng lên danh mục '{code}'"))
+                problems.append(
+                    doc.problem(
+                        ("awards", "catalogues", i), f"danh mục '{next_code}' có hiệu lực chồng lên danh mục '{code}'"
+                    )
+                )
         covered = [(a, b) for a, b, _, _ in periods]
         for day in (spec.starts, spec.ends):
             if not any(a <= day <= b for a, b in covered):
-                problems.append(doc.problem(("awards", "catalogues"),
-                                            f"không có danh mục khen thưởng nào có hiệu lực ngày {day:%d/%m/%Y}"))
+                problems.append(
+                    doc.problem(
+                        ("awards", "catalogues"), f"không có danh mục khen thưởng nào có hiệu lực ngày {day:%d/%m/%Y}"
+                    )
+                )
         for (_, end, _, code), (start, _, i, _) in zip(periods, periods[1:]):
             if end != date.max and start > end + timedelta(days=1):
-                problems.append(doc.problem(("awards", "catalogues", i),
-                                            f"khoảng trống sau ngày {end:%d/%m/%Y} (hết hiệu lực của '{code}')"))
+                problems.append(
+                    doc.problem(
+                        ("awards", "catalogues", i), f"khoảng trống sau ngày {end:%d/%m/%Y} (hết hiệu lực của '{code}')"
+                    )
+                )
     return problems
 
 
@@ -160,4 +183,6 @@ def holidays_for(spec: CampaignSpec, base_dir: Path) -> DaysOff:
 
 def campaign_warnings(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
     """What a valid file may still get wrong: years of the campaign its holiday source does not cover."""
-    return coverage_warnings(spec.calendar, holidays_for(spec, base_dir), range(spec.starts.year, spec.ends.year + 1), doc)
+    return coverage_warnings(
+        spec.calendar, holidays_for(spec, base_dir), range(spec.starts.year, spec.ends.year + 1), doc
+    )

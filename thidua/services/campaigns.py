@@ -4,6 +4,7 @@ Loading the same file twice changes nothing; an edited file updates the plan in 
 new obligations, new units) and keeps every submission. Assignments are created and re-dated with
 set-based SQL (INSERT ... SELECT / UPDATE ... WHERE), never one row at a time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,17 +91,28 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
     for i, target in enumerate(spec.targets):
         problems.extend(selector_problems(session, target.source.where, ("targets", i, "source", "where"), doc, schema))
         if target.denominator is not None:
-            problems.extend(selector_problems(session, target.denominator.where, ("targets", i, "denominator", "where"), doc, schema))
+            problems.extend(
+                selector_problems(
+                    session, target.denominator.where, ("targets", i, "denominator", "where"), doc, schema
+                )
+            )
             for j, level in enumerate(target.denominator.levels):
                 if level_codes and level not in level_codes:
                     problems.append(doc.problem(("targets", i, "denominator", "levels", j), f"không có cấp '{level}'"))
         if target.breakdown_attribute and target.breakdown_attribute not in schema.by_code():
-            problems.append(doc.problem(("targets", i, "breakdown_attribute"),
-                                        f"không có thuộc tính đơn vị '{target.breakdown_attribute}'"))
+            problems.append(
+                doc.problem(
+                    ("targets", i, "breakdown_attribute"), f"không có thuộc tính đơn vị '{target.breakdown_attribute}'"
+                )
+            )
         if target.quotas:
             problems.extend(_quota_problems(session, spec, doc, base_dir, i))
         if target.breakdown_cluster_level and level_codes and target.breakdown_cluster_level not in level_codes:
-            problems.append(doc.problem(("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"))
+            problems.append(
+                doc.problem(
+                    ("targets", i, "breakdown_cluster_level"), f"không có cấp '{target.breakdown_cluster_level}'"
+                )
+            )
     problems.extend(_file_problems(spec, doc, base_dir))
     return problems
 
@@ -127,11 +139,22 @@ def _quota_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_d
     if root is None:
         return []
     low, high = subtree_range(root)
-    expected = set(session.execute(select(Unit.code).where(  # type: ignore[call-overload]
-        Unit.level_code == target.breakdown_level, Unit.active.is_(True), Unit.path >= low, Unit.path < high)).scalars())
+    expected = set(
+        session.execute(
+            select(Unit.code).where(  # type: ignore[call-overload]
+                Unit.level_code == target.breakdown_level, Unit.active.is_(True), Unit.path >= low, Unit.path < high
+            )
+        ).scalars()
+    )
     for code in sorted(quotas.keys() - expected, key=lines.get):
-        problems.append(Problem(str(path), lines[code], "Mã đơn vị",
-                                f"'{code}' không phải đơn vị cấp '{target.breakdown_level}' đang hoạt động của chiến dịch"))
+        problems.append(
+            Problem(
+                str(path),
+                lines[code],
+                "Mã đơn vị",
+                f"'{code}' không phải đơn vị cấp '{target.breakdown_level}' đang hoạt động của chiến dịch",
+            )
+        )
     for code in sorted(expected - quotas.keys()):
         problems.append(Problem(str(path), None, "Mã đơn vị", f"thiếu chỉ tiêu của đơn vị '{code}'"))
     return problems
@@ -157,8 +180,11 @@ def planned_obligations(spec: CampaignSpec, holidays: frozenset[date]) -> list[P
     for ob in spec.obligations:
         if ob.every is not None:
             for period, due in obligation_periods(ob, spec):
-                out.append(PlannedObligation(period_code(ob.code, period), ob,
-                                             adjust_deadline(due, spec.calendar, holidays), period))
+                out.append(
+                    PlannedObligation(
+                        period_code(ob.code, period), ob, adjust_deadline(due, spec.calendar, holidays), period
+                    )
+                )
             continue
         due = resolve_due(ob, rounds)
         assert due is not None  # consistency_problems guarantees it
@@ -213,7 +239,9 @@ def _unit_id(session: Session, code: str) -> int:
     return session.exec(select(Unit.id).where(Unit.code == code)).scalar_one()  # type: ignore[call-overload]
 
 
-def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset[date], result: LoadResult, actor: str) -> None:
+def _apply(
+    session: Session, spec: CampaignSpec, path: Path, holidays: frozenset[date], result: LoadResult, actor: str
+) -> None:
     issuing_id = _unit_id(session, spec.issuing_unit)
     root_id = _unit_id(session, spec.participants_root or spec.issuing_unit)
     owner_unit_id = _unit_id(session, spec.owner.unit) if spec.owner.unit else issuing_id
@@ -238,8 +266,15 @@ def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset
         session.flush()
         result.created = True
         result.changes.append(f"Tạo chiến dịch '{spec.code}': {spec.title}")
-        audit(session, actor=actor, action="campaign.created", entity="campaign", entity_id=campaign.id,
-              campaign_id=campaign.id, after={"code": spec.code, "title": spec.title})
+        audit(
+            session,
+            actor=actor,
+            action="campaign.created",
+            entity="campaign",
+            entity_id=campaign.id,
+            campaign_id=campaign.id,
+            after={"code": spec.code, "title": spec.title},
+        )
     else:
         before = {k: getattr(campaign, k) for k in campaign_values if k != "spec"}
         changed = {k: v for k, v in campaign_values.items() if k != "spec" and getattr(campaign, k) != v}
@@ -249,8 +284,16 @@ def _apply(session: Session, spec: CampaignSpec, path: Path, holidays: frozenset
             campaign.updated_at = utcnow()
             for key, value in changed.items():
                 result.changes.append(f"Chiến dịch: '{key}' đổi từ {_show(before[key])} thành {_show(value)}")
-            audit(session, actor=actor, action="campaign.updated", entity="campaign", entity_id=campaign.id,
-                  campaign_id=campaign.id, before={k: before[k] for k in changed}, after=changed)
+            audit(
+                session,
+                actor=actor,
+                action="campaign.updated",
+                entity="campaign",
+                entity_id=campaign.id,
+                campaign_id=campaign.id,
+                before={k: before[k] for k in changed},
+                after=changed,
+            )
         campaign.source_file = str(path)
         campaign.source_hash = _file_hash(path)
     result.campaign_id = campaign.id
@@ -276,7 +319,9 @@ def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result
         if current is None:
             session.add(Round(campaign_id=campaign_id, number=round_spec.number, **values))
             if not result.created:
-                result.changes.append(f"Thêm {round_spec.name} ({fmt_date(round_spec.starts)} – {fmt_date(round_spec.ends)})")
+                result.changes.append(
+                    f"Thêm {round_spec.name} ({fmt_date(round_spec.starts)} – {fmt_date(round_spec.ends)})"
+                )
             continue
         changed = {k: v for k, v in values.items() if getattr(current, k) != v}
         if changed:
@@ -286,12 +331,27 @@ def _apply_rounds(session: Session, campaign_id: int, spec: CampaignSpec, result
             result.changes.append(
                 f"{round_spec.name}: " + ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in changed.items())
             )
-            audit(session, actor=actor, action="round.updated", entity="round", entity_id=current.id,
-                  campaign_id=campaign_id, before=before, after=changed)
+            audit(
+                session,
+                actor=actor,
+                action="round.updated",
+                entity="round",
+                entity_id=current.id,
+                campaign_id=campaign_id,
+                before=before,
+                after=changed,
+            )
     for stale in existing.values():  # a round removed from the file
         result.changes.append(f"Bỏ {stale.name}")
-        audit(session, actor=actor, action="round.deleted", entity="round", entity_id=stale.id, campaign_id=campaign_id,
-              before={"number": stale.number, "starts_on": stale.starts_on, "ends_on": stale.ends_on})
+        audit(
+            session,
+            actor=actor,
+            action="round.deleted",
+            entity="round",
+            entity_id=stale.id,
+            campaign_id=campaign_id,
+            before={"number": stale.number, "starts_on": stale.starts_on, "ends_on": stale.ends_on},
+        )
         session.delete(stale)
 
 
@@ -317,10 +377,16 @@ def _obligation_values(planned: PlannedObligation, spec: CampaignSpec) -> dict[s
 
 
 def _apply_obligations(
-    session: Session, campaign_id: int, spec: CampaignSpec, plan: list[PlannedObligation], result: LoadResult, actor: str
+    session: Session,
+    campaign_id: int,
+    spec: CampaignSpec,
+    plan: list[PlannedObligation],
+    result: LoadResult,
+    actor: str,
 ) -> list[ObligationDef]:
     existing = {
-        o.code: o for o in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()  # type: ignore[call-overload]
+        o.code: o
+        for o in session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign_id)).scalars()  # type: ignore[call-overload]
     }
     active: list[ObligationDef] = []
     for planned in plan:
@@ -333,8 +399,15 @@ def _apply_obligations(
             session.flush()
             if not result.created:
                 result.changes.append(f"Thêm nghĩa vụ '{code}' ({values['title']}), hạn {fmt_date(due_on)}")
-            audit(session, actor=actor, action="obligation.created", entity="obligation", entity_id=current.id,
-                  campaign_id=campaign_id, after={"code": code, "due_on": due_on})
+            audit(
+                session,
+                actor=actor,
+                action="obligation.created",
+                entity="obligation",
+                entity_id=current.id,
+                campaign_id=campaign_id,
+                after={"code": code, "due_on": due_on},
+            )
         else:
             changed = {k: v for k, v in values.items() if getattr(current, k) != v}
             if changed:
@@ -342,23 +415,42 @@ def _apply_obligations(
                 for key, value in changed.items():
                     setattr(current, key, value)
                 visible = {k: v for k, v in changed.items() if k != "definition"}
-                detail = ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in visible.items()) or "nội dung biểu mẫu"
+                detail = (
+                    ", ".join(f"{k} {_show(before[k])} → {_show(v)}" for k, v in visible.items()) or "nội dung biểu mẫu"
+                )
                 result.changes.append(f"Nghĩa vụ '{code}': {detail}")
-                audit(session, actor=actor, action="obligation.updated", entity="obligation", entity_id=current.id,
-                      campaign_id=campaign_id, before={k: before[k] for k in visible}, after=visible)
+                audit(
+                    session,
+                    actor=actor,
+                    action="obligation.updated",
+                    entity="obligation",
+                    entity_id=current.id,
+                    campaign_id=campaign_id,
+                    before={k: before[k] for k in visible},
+                    after=visible,
+                )
         active.append(current)
     for stale in existing.values():  # removed from the file: deactivated, its submissions kept
         if stale.active:
             stale.active = False
             result.changes.append(f"Ngừng nghĩa vụ '{stale.code}' (không còn trong tệp; bài nộp được giữ)")
-            audit(session, actor=actor, action="obligation.deactivated", entity="obligation", entity_id=stale.id,
-                  campaign_id=campaign_id, before={"active": True}, after={"active": False})
+            audit(
+                session,
+                actor=actor,
+                action="obligation.deactivated",
+                entity="obligation",
+                entity_id=stale.id,
+                campaign_id=campaign_id,
+                before={"active": True},
+                after={"active": False},
+            )
     session.flush()
     return active
 
 
-def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str,
-                   base_dir: Path) -> None:
+def _apply_targets(
+    session: Session, campaign_id: int, spec: CampaignSpec, result: LoadResult, actor: str, base_dir: Path
+) -> None:
     existing = {t.code: t for t in session.exec(select(Target).where(Target.campaign_id == campaign_id)).scalars()}  # type: ignore[call-overload]
     for target in spec.targets:
         values = {
@@ -382,12 +474,27 @@ def _apply_targets(session: Session, campaign_id: int, spec: CampaignSpec, resul
             for key, value in changed.items():
                 setattr(current, key, value)
             result.changes.append(f"Chỉ tiêu '{target.code}' thay đổi")
-            audit(session, actor=actor, action="target.updated", entity="target", entity_id=current.id,
-                  campaign_id=campaign_id, before=before, after={k: v for k, v in changed.items() if k != "definition"})
+            audit(
+                session,
+                actor=actor,
+                action="target.updated",
+                entity="target",
+                entity_id=current.id,
+                campaign_id=campaign_id,
+                before=before,
+                after={k: v for k, v in changed.items() if k != "definition"},
+            )
     for stale in existing.values():
         result.changes.append(f"Bỏ chỉ tiêu '{stale.code}'")
-        audit(session, actor=actor, action="target.deleted", entity="target", entity_id=stale.id, campaign_id=campaign_id,
-              before={"code": stale.code, "value": stale.value})
+        audit(
+            session,
+            actor=actor,
+            action="target.deleted",
+            entity="target",
+            entity_id=stale.id,
+            campaign_id=campaign_id,
+            before={"code": stale.code, "value": stale.value},
+        )
         session.delete(stale)
 
 
@@ -404,8 +511,13 @@ def _owing_units(session: Session, obligation: ObligationDef, low: str, high: st
 
 
 def _apply_assignments(
-    session: Session, campaign: Campaign, obligations: list[ObligationDef], root_id: int, owner_unit_id: int,
-    result: LoadResult, actor: str,
+    session: Session,
+    campaign: Campaign,
+    obligations: list[ObligationDef],
+    root_id: int,
+    owner_unit_id: int,
+    result: LoadResult,
+    actor: str,
 ) -> None:
     root_path = session.exec(select(Unit.path).where(Unit.id == root_id)).scalar_one()  # type: ignore[call-overload]
     low, high = subtree_range(root_path)
@@ -423,14 +535,38 @@ def _apply_assignments(
             # Only a re-load needs the anti-join; a new obligation inserts its whole owing set.
             new_units.append(not_(exists().where(and_(A.c.obligation_id == ob.id, A.c.unit_id == U.c.id))))
         created = session.execute(
-            insert(A).from_select(
-                ["campaign_id", "obligation_id", "unit_id", "reviewer_unit_id", "due_on", "due_at", "status",
-                 "late", "current_version", "active", "version", "updated_at"],
+            insert(A)
+            .from_select(
+                [
+                    "campaign_id",
+                    "obligation_id",
+                    "unit_id",
+                    "reviewer_unit_id",
+                    "due_on",
+                    "due_at",
+                    "status",
+                    "late",
+                    "current_version",
+                    "active",
+                    "version",
+                    "updated_at",
+                ],
                 select(
-                    literal(campaign.id), literal(ob.id), U.c.id, reviewer, literal(ob.due_on), literal(due_at),
-                    literal("chua_gui"), literal(False), literal(0), literal(True), literal(1), literal(now),
+                    literal(campaign.id),
+                    literal(ob.id),
+                    U.c.id,
+                    reviewer,
+                    literal(ob.due_on),
+                    literal(due_at),
+                    literal("chua_gui"),
+                    literal(False),
+                    literal(0),
+                    literal(True),
+                    literal(1),
+                    literal(now),
                 ).where(*new_units),
-            ).execution_options(preserve_rowcount=True)  # SQLAlchemy 2.1 keeps rowcount of INSERTs only when asked
+            )
+            .execution_options(preserve_rowcount=True)  # SQLAlchemy 2.1 keeps rowcount of INSERTs only when asked
         ).rowcount
         redated = deactivated = reactivated = 0
         if had_rows:  # a new obligation's rows were just made from the current plan: nothing to reconcile
@@ -445,18 +581,28 @@ def _apply_assignments(
                 if not (result.created and action == "assignments.created"):
                     result.changes.append(f"Nghĩa vụ '{ob.code}': " + sentence.format(n=count))
                 # One audit row per obligation and kind of change: the set is defined by the obligation.
-                audit(session, actor=actor, action=action, entity="obligation", entity_id=ob.id,
-                      campaign_id=campaign.id, after={"count": count, "due_on": ob.due_on})
+                audit(
+                    session,
+                    actor=actor,
+                    action=action,
+                    entity="obligation",
+                    entity_id=ob.id,
+                    campaign_id=campaign.id,
+                    after={"count": count, "due_on": ob.due_on},
+                )
         result.assignments_created += created
         result.assignments_redated += redated
         result.assignments_deactivated += deactivated
         result.assignments_reactivated += reactivated
     # Obligations removed from the file: their assignments stop being owed (kept, with their submissions).
     inactive_obligations = select(ObligationDef.id).where(  # type: ignore[call-overload]
-        ObligationDef.campaign_id == campaign.id, ObligationDef.active.is_(False)  # type: ignore[attr-defined]
+        ObligationDef.campaign_id == campaign.id,
+        ObligationDef.active.is_(False),  # type: ignore[attr-defined]
     )
     result.assignments_deactivated += session.execute(
-        update(A).where(A.c.obligation_id.in_(inactive_obligations), A.c.active.is_(True)).values(active=False, updated_at=now)
+        update(A)
+        .where(A.c.obligation_id.in_(inactive_obligations), A.c.active.is_(True))
+        .values(active=False, updated_at=now)
     ).rowcount
     if result.created:
         total = session.execute(select(func.count()).select_from(A).where(A.c.campaign_id == campaign.id)).scalar_one()
@@ -474,21 +620,28 @@ def _reconcile(session: Session, ob: ObligationDef, owing, due_at, now) -> tuple
     redated = session.execute(
         update(A)
         .where(A.c.obligation_id == ob.id, A.c.due_on != ob.due_on)
-        .values(due_on=ob.due_on, due_at=due_at, updated_at=now,
-                late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at))
+        .values(
+            due_on=ob.due_on,
+            due_at=due_at,
+            updated_at=now,
+            late=and_(A.c.submitted_at.is_not(None), A.c.submitted_at > due_at),
+        )
     ).rowcount
     deactivated = session.execute(
-        update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(True), not_(still_owing))
+        update(A)
+        .where(A.c.obligation_id == ob.id, A.c.active.is_(True), not_(still_owing))
         .values(active=False, updated_at=now)
     ).rowcount
     reactivated = session.execute(
-        update(A).where(A.c.obligation_id == ob.id, A.c.active.is_(False), still_owing)
+        update(A)
+        .where(A.c.obligation_id == ob.id, A.c.active.is_(False), still_owing)
         .values(active=True, updated_at=now)
     ).rowcount
     if ob.reviewer == "parent":  # a unit moved to another parent gets its new reviewer
         parent_of = select(U.c.parent_id).where(U.c.id == A.c.unit_id).scalar_subquery()
         session.execute(
-            update(A).where(A.c.obligation_id == ob.id, A.c.reviewer_unit_id.is_distinct_from(parent_of))
+            update(A)
+            .where(A.c.obligation_id == ob.id, A.c.reviewer_unit_id.is_distinct_from(parent_of))
             .values(reviewer_unit_id=parent_of, updated_at=now)
         )
     return redated, deactivated, reactivated

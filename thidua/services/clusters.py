@@ -7,6 +7,7 @@ membership of a year is the truth for rankings, the Cờ thi đua rule and the b
 `clusters: [...]` matches a unit whose label is listed or which is a member (any year) of a cluster whose code or
 name is listed; `breakdown_cluster_level` groups by the campaign year's membership and falls back to the label
 for units that have none."""
+
 from __future__ import annotations
 
 import csv
@@ -101,7 +102,9 @@ def _read_table(rows: Iterable[tuple[int, Sequence[Any]]], file: str) -> tuple[l
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
-        return [], [Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề (Năm, Mã cụm, Tên cụm, Loại, Mã đơn vị, Trưởng cụm)")]
+        return [], [
+            Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề (Năm, Mã cụm, Tên cụm, Loại, Mã đơn vị, Trưởng cụm)")
+        ]
     header_line, header = first
     found = map_header(header, file, COLUMNS, REQUIRED, line=header_line)
     columns, labels, problems = found.columns, found.labels, found.problems
@@ -121,9 +124,27 @@ def _read_table(rows: Iterable[tuple[int, Sequence[Any]]], file: str) -> tuple[l
             continue
         head_text = str(values.get("head", "")).strip().casefold()
         if head_text not in TRUE_WORDS and head_text not in FALSE_WORDS:
-            problems.append(Problem(file, line, labels["head"], f"ghi 'x' cho đơn vị trưởng cụm, để trống cho đơn vị khác: '{values['head']}'"))
-        out.append(MemberRow(file, line, labels, values.get("year"), values.get("code"), values.get("name"),
-                             values.get("kind"), values.get("unit"), head_text in TRUE_WORDS))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    labels["head"],
+                    f"ghi 'x' cho đơn vị trưởng cụm, để trống cho đơn vị khác: '{values['head']}'",
+                )
+            )
+        out.append(
+            MemberRow(
+                file,
+                line,
+                labels,
+                values.get("year"),
+                values.get("code"),
+                values.get("name"),
+                values.get("kind"),
+                values.get("unit"),
+                head_text in TRUE_WORDS,
+            )
+        )
     return out, problems
 
 
@@ -133,7 +154,9 @@ def _read_yaml(path: Path) -> tuple[list[MemberRow], list[Problem]]:
     doc = parse_yaml(read_text_file(path), file)
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get("clusters"), list):
         return [], [Problem(file, 1, "clusters", "tệp phải có khóa 'clusters' là danh sách các cụm/khối thi đua")]
-    problems = [doc.problem((key,), "khóa không được phép (chỉ dùng 'clusters')") for key in doc.data if key != "clusters"]
+    problems = [
+        doc.problem((key,), "khóa không được phép (chỉ dùng 'clusters')") for key in doc.data if key != "clusters"
+    ]
     allowed = {"code", "name", "kind", "year", "years", "head", "heads", "members", "note"}
     out: list[MemberRow] = []
     for i, item in enumerate(doc.data["clusters"]):
@@ -145,7 +168,9 @@ def _read_yaml(path: Path) -> tuple[list[MemberRow], list[Problem]]:
             problems.append(doc.problem(loc + (key,), f"khóa không được phép (dùng: {', '.join(sorted(allowed))})"))
         years = item.get("years", [item["year"]] if "year" in item else [])
         if not isinstance(years, list) or not years:
-            problems.append(doc.problem(loc + ("years" if "years" in item else "year",), "cần 'year' hoặc 'years' (danh sách năm)"))
+            problems.append(
+                doc.problem(loc + ("years" if "years" in item else "year",), "cần 'year' hoặc 'years' (danh sách năm)")
+            )
             continue
         heads = item.get("heads", {})
         if not isinstance(heads, dict):
@@ -159,17 +184,37 @@ def _read_yaml(path: Path) -> tuple[list[MemberRow], list[Problem]]:
             head = heads.get(year, heads.get(str(year), item.get("head")))
             where = loc + (("heads", year) if year in heads or str(year) in heads else ("head",))
             if head is None:
-                problems.append(doc.problem(loc, f"cụm '{item.get('code')}' năm {year} chưa có đơn vị trưởng cụm ('head' hoặc 'heads')"))
+                problems.append(
+                    doc.problem(
+                        loc, f"cụm '{item.get('code')}' năm {year} chưa có đơn vị trưởng cụm ('head' hoặc 'heads')"
+                    )
+                )
                 continue
             if str(head) not in [str(m) for m in members]:
                 problems.append(doc.problem(where, f"đơn vị trưởng cụm '{head}' không phải thành viên của cụm"))
                 continue
             for j, unit in enumerate(members):
-                fields = {"year": f"clusters[{i}].year" if "year" in item else f"clusters[{i}].years",
-                          "code": f"clusters[{i}].code", "name": f"clusters[{i}].name", "kind": f"clusters[{i}].kind",
-                          "unit": f"clusters[{i}].members[{j}]", "head": f"clusters[{i}].head"}
-                out.append(MemberRow(file, doc.line_of(loc + ("members", j)), fields, year, item.get("code"),
-                                     item.get("name"), item.get("kind"), unit, head is not None and str(unit) == str(head)))
+                fields = {
+                    "year": f"clusters[{i}].year" if "year" in item else f"clusters[{i}].years",
+                    "code": f"clusters[{i}].code",
+                    "name": f"clusters[{i}].name",
+                    "kind": f"clusters[{i}].kind",
+                    "unit": f"clusters[{i}].members[{j}]",
+                    "head": f"clusters[{i}].head",
+                }
+                out.append(
+                    MemberRow(
+                        file,
+                        doc.line_of(loc + ("members", j)),
+                        fields,
+                        year,
+                        item.get("code"),
+                        item.get("name"),
+                        item.get("kind"),
+                        unit,
+                        head is not None and str(unit) == str(head),
+                    )
+                )
     return out, problems
 
 
@@ -186,31 +231,58 @@ class ClusterImportReport:
     dry_run: bool
 
 
-def import_clusters(engine: Engine, path: Path | str, *, actor: str = "cli", dry_run: bool = False) -> ClusterImportReport:
+def import_clusters(
+    engine: Engine, path: Path | str, *, actor: str = "cli", dry_run: bool = False
+) -> ClusterImportReport:
     """Clusters of the years the file names replace those years' clusters; any problem (located: file, row,
     column) changes nothing. A cluster of those years that the file leaves out is removed, unless its head has
     already submitted a ranking (then it is a problem: the ranking backs proposals)."""
     rows, problems = read_cluster_file(path)
     with session_scope(engine) as session:
         codes = {r.unit for r in rows if r.unit is not None}
-        known = {c for (c,) in session.execute(select(U.c.code).where(U.c.code.in_([str(x).strip() for x in codes])))} if codes else set()
+        known = (
+            {c for (c,) in session.execute(select(U.c.code).where(U.c.code.in_([str(x).strip() for x in codes])))}
+            if codes
+            else set()
+        )
         plans, found = plan_clusters(rows, known)
         problems = problems + found
         if not rows and not problems:
             problems.append(Problem(str(path), None, "", "tệp không có cụm/khối thi đua nào"))
         years = sorted({p.year for p in plans})
         existing = {(r.code, r.year): r for r in session.execute(select(C).where(C.c.year.in_(years)))} if years else {}
-        ranked = {r.cluster_id for r in session.execute(select(R.c.cluster_id).join(C, C.c.id == R.c.cluster_id)
-                                                        .where(C.c.year.in_(years)))} if years else set()
+        ranked = (
+            {
+                r.cluster_id
+                for r in session.execute(
+                    select(R.c.cluster_id).join(C, C.c.id == R.c.cluster_id).where(C.c.year.in_(years))
+                )
+            }
+            if years
+            else set()
+        )
         wanted = {(p.code, p.year) for p in plans}
         for (code, year), row in existing.items():
             if (code, year) not in wanted and row.id in ranked:
-                problems.append(Problem(str(path), None, "", f"cụm '{code}' năm {year} đã có bảng xếp hạng nên không bỏ "
-                                                             "khỏi danh sách được; giữ cụm trong tệp"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        None,
+                        "",
+                        f"cụm '{code}' năm {year} đã có bảng xếp hạng nên không bỏ "
+                        "khỏi danh sách được; giữ cụm trong tệp",
+                    )
+                )
         if problems:
             raise SpecError(problems)
-        report = ClusterImportReport(years, sum(1 for k in wanted if k not in existing), sum(1 for k in wanted if k in existing),
-                                     sum(1 for k in existing if k not in wanted), sum(len(p.members) for p in plans), dry_run)
+        report = ClusterImportReport(
+            years,
+            sum(1 for k in wanted if k not in existing),
+            sum(1 for k in wanted if k in existing),
+            sum(1 for k in existing if k not in wanted),
+            sum(len(p.members) for p in plans),
+            dry_run,
+        )
         if dry_run:
             session.rollback()
             return report
@@ -218,10 +290,21 @@ def import_clusters(engine: Engine, path: Path | str, *, actor: str = "cli", dry
         return report
 
 
-def _apply(session: Session, plans: Sequence[ClusterPlan], existing: Mapping[tuple[str, int], Any],
-           wanted: set[tuple[str, int]], file: str, actor: str) -> None:
-    ids: dict[str, int] = dict(session.execute(select(U.c.code, U.c.id).where(U.c.code.in_(
-        sorted({m for p in plans for m in p.members}))).execution_options()).all())
+def _apply(
+    session: Session,
+    plans: Sequence[ClusterPlan],
+    existing: Mapping[tuple[str, int], Any],
+    wanted: set[tuple[str, int]],
+    file: str,
+    actor: str,
+) -> None:
+    ids: dict[str, int] = dict(
+        session.execute(
+            select(U.c.code, U.c.id)
+            .where(U.c.code.in_(sorted({m for p in plans for m in p.members})))
+            .execution_options()
+        ).all()
+    )
     years = sorted({p.year for p in plans})
     gone = [row.id for key, row in existing.items() if key not in wanted]
     session.execute(delete(M).where(M.c.year.in_(years)))
@@ -229,18 +312,41 @@ def _apply(session: Session, plans: Sequence[ClusterPlan], existing: Mapping[tup
         session.execute(delete(C).where(C.c.id.in_(gone)))
     now = utcnow()
     for plan in plans:
-        values = {"name": plan.name, "kind": plan.kind, "head_unit_id": ids[plan.head], "source_file": file, "updated_at": now}
+        values = {
+            "name": plan.name,
+            "kind": plan.kind,
+            "head_unit_id": ids[plan.head],
+            "source_file": file,
+            "updated_at": now,
+        }
         before = existing.get((plan.code, plan.year))
         if before is None:
-            cluster_id = session.execute(insert(C).values(code=plan.code, year=plan.year, **values)).inserted_primary_key[0]  # type: ignore[attr-defined]
+            cluster_id = session.execute(
+                insert(C).values(code=plan.code, year=plan.year, **values)
+            ).inserted_primary_key[0]  # type: ignore[attr-defined]
         else:
             cluster_id = before.id
             session.execute(update(C).where(C.c.id == cluster_id).values(**values))
-        session.execute(insert(M), [{"cluster_id": cluster_id, "unit_id": ids[u], "year": plan.year} for u in plan.members])
-        audit(session, actor=actor, action="cluster.import", entity="cluster", entity_id=cluster_id,
-              before=None if before is None else {"name": before.name, "head_unit_id": before.head_unit_id},
-              after={"code": plan.code, "year": plan.year, "name": plan.name, "kind": plan.kind, "head": plan.head,
-                     "members": plan.members}, note=file)
+        session.execute(
+            insert(M), [{"cluster_id": cluster_id, "unit_id": ids[u], "year": plan.year} for u in plan.members]
+        )
+        audit(
+            session,
+            actor=actor,
+            action="cluster.import",
+            entity="cluster",
+            entity_id=cluster_id,
+            before=None if before is None else {"name": before.name, "head_unit_id": before.head_unit_id},
+            after={
+                "code": plan.code,
+                "year": plan.year,
+                "name": plan.name,
+                "kind": plan.kind,
+                "head": plan.head,
+                "members": plan.members,
+            },
+            note=file,
+        )
     for cluster_id in gone:
         audit(session, actor=actor, action="cluster.remove", entity="cluster", entity_id=cluster_id, note=file)
 
@@ -273,13 +379,25 @@ class MemberInfo:
     is_head: bool
 
 
-def list_clusters(session: Session, *, year: int | None = None, head_unit_id: int | None = None,
-                  member_unit_id: int | None = None) -> list[ClusterInfo]:
+def list_clusters(
+    session: Session, *, year: int | None = None, head_unit_id: int | None = None, member_unit_id: int | None = None
+) -> list[ClusterInfo]:
     head = U.alias("head")
     count = select(func.count()).where(M.c.cluster_id == C.c.id).scalar_subquery()
-    query = (select(C.c.id, C.c.code, C.c.name, C.c.kind, C.c.year, head.c.code.label("head_code"),
-                    head.c.name.label("head_name"), count.label("members"))
-             .join(head, head.c.id == C.c.head_unit_id).order_by(C.c.year.desc(), C.c.code))
+    query = (
+        select(
+            C.c.id,
+            C.c.code,
+            C.c.name,
+            C.c.kind,
+            C.c.year,
+            head.c.code.label("head_code"),
+            head.c.name.label("head_name"),
+            count.label("members"),
+        )
+        .join(head, head.c.id == C.c.head_unit_id)
+        .order_by(C.c.year.desc(), C.c.code)
+    )
     if year is not None:
         query = query.where(C.c.year == year)
     if head_unit_id is not None:
@@ -300,9 +418,15 @@ def get_cluster(session: Session, code: str, year: int) -> ClusterInfo:
 
 def members_of(session: Session, cluster: ClusterInfo) -> list[MemberInfo]:
     head = select(C.c.head_unit_id).where(C.c.id == cluster.id).scalar_subquery()
-    return [MemberInfo(r.id, r.code, r.name, r.level_code, r.id == r.head)
-            for r in session.execute(select(U.c.id, U.c.code, U.c.name, U.c.level_code, head.label("head"))
-                                     .join(M, M.c.unit_id == U.c.id).where(M.c.cluster_id == cluster.id).order_by(U.c.code))]
+    return [
+        MemberInfo(r.id, r.code, r.name, r.level_code, r.id == r.head)
+        for r in session.execute(
+            select(U.c.id, U.c.code, U.c.name, U.c.level_code, head.label("head"))
+            .join(M, M.c.unit_id == U.c.id)
+            .where(M.c.cluster_id == cluster.id)
+            .order_by(U.c.code)
+        )
+    ]
 
 
 def cluster_names_by_unit(session: Session, year: int, unit_ids: Iterable[int] | None = None) -> dict[int, str]:
@@ -315,7 +439,9 @@ def cluster_names_by_unit(session: Session, year: int, unit_ids: Iterable[int] |
 
 def membership_clause(names: Sequence[str]) -> Any:
     """Units that are members (any year) of a cluster whose code or name is listed: for the `clusters` selector."""
-    return U.c.id.in_(select(M.c.unit_id).join(C, C.c.id == M.c.cluster_id).where(or_(C.c.code.in_(names), C.c.name.in_(names))))
+    return U.c.id.in_(
+        select(M.c.unit_id).join(C, C.c.id == M.c.cluster_id).where(or_(C.c.code.in_(names), C.c.name.in_(names)))
+    )
 
 
 def rotate_head(engine: Engine, code: str, year: int, unit_code: str, *, actor: str = "cli") -> ClusterInfo:
@@ -324,11 +450,21 @@ def rotate_head(engine: Engine, code: str, year: int, unit_code: str, *, actor: 
         cluster = get_cluster(session, code, year)
         member = next((m for m in members_of(session, cluster) if m.code == unit_code), None)
         if member is None:
-            raise InvalidInputError(f"Đơn vị '{unit_code}' không phải thành viên của {cluster.name} năm {year}; "
-                                    "đơn vị trưởng cụm phải là thành viên")
+            raise InvalidInputError(
+                f"Đơn vị '{unit_code}' không phải thành viên của {cluster.name} năm {year}; "
+                "đơn vị trưởng cụm phải là thành viên"
+            )
         session.execute(update(C).where(C.c.id == cluster.id).values(head_unit_id=member.unit_id, updated_at=utcnow()))
-        audit(session, actor=actor, action="cluster.rotate_head", entity="cluster", entity_id=cluster.id,
-              before={"head": cluster.head_code}, after={"head": unit_code}, unit_id=member.unit_id)
+        audit(
+            session,
+            actor=actor,
+            action="cluster.rotate_head",
+            entity="cluster",
+            entity_id=cluster.id,
+            before={"head": cluster.head_code},
+            after={"head": unit_code},
+            unit_id=member.unit_id,
+        )
     with Session(engine) as session:
         return get_cluster(session, code, year)
 
@@ -339,8 +475,10 @@ def rotate_head(engine: Engine, code: str, year: int, unit_code: str, *, actor: 
 def scoring_of(campaign: Campaign) -> ClusterScoring:
     raw = (campaign.spec or {}).get("cluster_scoring")
     if not raw:
-        raise RefusedError(f"Chiến dịch '{campaign.code}' chưa khai báo cách chấm điểm cụm/khối thi đua "
-                           "('cluster_scoring' trong tệp chiến dịch)")
+        raise RefusedError(
+            f"Chiến dịch '{campaign.code}' chưa khai báo cách chấm điểm cụm/khối thi đua "
+            "('cluster_scoring' trong tệp chiến dịch)"
+        )
     return ClusterScoring.model_validate(raw)
 
 
@@ -353,8 +491,9 @@ def _as_float(value: Any) -> float:
         return 0.0
 
 
-def _criterion_values(session: Session, campaign: Campaign, criterion: ScoringCriterion,
-                      members: Sequence[MemberInfo], at: date | None) -> dict[int, float]:
+def _criterion_values(
+    session: Session, campaign: Campaign, criterion: ScoringCriterion, members: Sequence[MemberInfo], at: date | None
+) -> dict[int, float]:
     from thidua.services.consolidation import counted_submissions
     from thidua.services.submissions import obligation_spec
 
@@ -370,34 +509,55 @@ def _criterion_values(session: Session, campaign: Campaign, criterion: ScoringCr
                         values[by_code[row.unit_code]] += 1
         return values
     refs = [r.split("@")[0] for r in criterion.obligations]
-    obligations = session.execute(select(ObligationDef).where(
-        ObligationDef.campaign_id == campaign.id,  # type: ignore[arg-type]
-        or_(ObligationDef.code.in_(criterion.obligations), ObligationDef.code.in_(refs),  # type: ignore[attr-defined]
-            ObligationDef.series.in_(refs)))).scalars().all()  # type: ignore[union-attr]
+    obligations = (
+        session.execute(
+            select(ObligationDef).where(
+                ObligationDef.campaign_id == campaign.id,  # type: ignore[arg-type]
+                or_(
+                    ObligationDef.code.in_(criterion.obligations),  # type: ignore[attr-defined]
+                    ObligationDef.code.in_(refs),  # type: ignore[attr-defined]
+                    ObligationDef.series.in_(refs),  # type: ignore[union-attr]
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
     paths: dict[int, str] = dict(session.execute(select(U.c.id, U.c.path).where(U.c.id.in_(list(values)))).all())
     for obligation in obligations:
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only)  # type: ignore[arg-type]
         assert criterion.field is not None
-        own = counted.c.data[criterion.field].as_string() if criterion.source == "rating" else counted.c.data[criterion.field]
-        column = {"appraisal": counted.c.appraised_rating,
-                  "appraisal_or_self": func.coalesce(counted.c.appraised_rating, own)}.get(criterion.assessment, own)
+        own = (
+            counted.c.data[criterion.field].as_string()
+            if criterion.source == "rating"
+            else counted.c.data[criterion.field]
+        )
+        column = {
+            "appraisal": counted.c.appraised_rating,
+            "appraisal_or_self": func.coalesce(counted.c.appraised_rating, own),
+        }.get(criterion.assessment, own)
         if criterion.over == "subtree" and criterion.source == "field":
             where = or_(*(and_(U.c.path >= p, U.c.path < subtree_upper_bound(p)) for p in paths.values()))
         else:
             where = U.c.id.in_(list(values))
         for unit_id, path, value in session.execute(
-                select(U.c.id, U.c.path, column).select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(where)):
+            select(U.c.id, U.c.path, column).select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(where)
+        ):
             if criterion.source == "rating":
                 if unit_id in values and value is not None:
                     values[unit_id] = max(values[unit_id], criterion.points.get(str(value), 0.0))
                 continue
-            owner = unit_id if unit_id in values else next((uid for uid, p in paths.items() if path.startswith(p)), None)
+            owner = (
+                unit_id if unit_id in values else next((uid for uid, p in paths.items() if path.startswith(p)), None)
+            )
             if owner is not None:
                 values[owner] += _as_float(value)
     return values
 
 
-def score_members(session: Session, campaign: Campaign, cluster: ClusterInfo, *, at: date | None = None) -> list[Scored]:
+def score_members(
+    session: Session, campaign: Campaign, cluster: ClusterInfo, *, at: date | None = None
+) -> list[Scored]:
     scoring = scoring_of(campaign)
     members = members_of(session, cluster)
     parts: dict[int, dict[str, float]] = {m.unit_id: {} for m in members}
@@ -407,12 +567,22 @@ def score_members(session: Session, campaign: Campaign, cluster: ClusterInfo, *,
     return [Scored(m.code, m.name, round(sum(parts[m.unit_id].values()), 4), parts[m.unit_id]) for m in members]
 
 
-def compute_ranking(session: Session, campaign: Campaign, cluster: ClusterInfo, *, meeting_order: Sequence[str] = (),
-                    at: date | None = None) -> list[Ranked]:
+def compute_ranking(
+    session: Session,
+    campaign: Campaign,
+    cluster: ClusterInfo,
+    *,
+    meeting_order: Sequence[str] = (),
+    at: date | None = None,
+) -> list[Ranked]:
     if cluster.year != campaign.year:
-        raise RefusedError(f"{cluster.name} là cụm/khối năm {cluster.year}; chiến dịch '{campaign.code}' là năm {campaign.year}")
+        raise RefusedError(
+            f"{cluster.name} là cụm/khối năm {cluster.year}; chiến dịch '{campaign.code}' là năm {campaign.year}"
+        )
     try:
-        return rank_members(score_members(session, campaign, cluster, at=at), scoring_of(campaign).tie_break, meeting_order)
+        return rank_members(
+            score_members(session, campaign, cluster, at=at), scoring_of(campaign).tie_break, meeting_order
+        )
     except ValueError as exc:
         raise InvalidInputError(f"{cluster.name}: {exc}") from None
 
@@ -424,8 +594,17 @@ def campaign_named(session: Session, code: str) -> Campaign:
     return found
 
 
-def submit_ranking(engine: Engine, campaign_code: str, cluster_code: str, acting_unit_id: int, *, actor: str,
-                   minutes: str, meeting_order: Sequence[str] = (), now: datetime | None = None) -> int:
+def submit_ranking(
+    engine: Engine,
+    campaign_code: str,
+    cluster_code: str,
+    acting_unit_id: int,
+    *,
+    actor: str,
+    minutes: str,
+    meeting_order: Sequence[str] = (),
+    now: datetime | None = None,
+) -> int:
     """The cluster head submits the ranking of its members (biên bản họp cụm: số, ngày in `minutes`); a new
     submission replaces the earlier one (version + 1). Only that year's head may submit."""
     if not minutes.strip():
@@ -437,30 +616,72 @@ def submit_ranking(engine: Engine, campaign_code: str, cluster_code: str, acting
         cluster = get_cluster(session, cluster_code, campaign.year)
         head_id = session.execute(select(C.c.head_unit_id).where(C.c.id == cluster.id).with_for_update()).scalar_one()
         if head_id != acting_unit_id:
-            raise NotPermittedError(f"Chỉ đơn vị trưởng {cluster.name} năm {cluster.year} ({cluster.head_name}) được gửi "
-                                    "bảng xếp hạng của cụm")
+            raise NotPermittedError(
+                f"Chỉ đơn vị trưởng {cluster.name} năm {cluster.year} ({cluster.head_name}) được gửi "
+                "bảng xếp hạng của cụm"
+            )
         ranked = compute_ranking(session, campaign, cluster, meeting_order=meeting_order)
         ids = {m.code: m.unit_id for m in members_of(session, cluster)}
         at = now or utcnow()
-        previous = session.execute(select(R.c.id, R.c.version).where(R.c.cluster_id == cluster.id,
-                                                                     R.c.campaign_id == campaign.id)).first()
+        previous = session.execute(
+            select(R.c.id, R.c.version).where(R.c.cluster_id == cluster.id, R.c.campaign_id == campaign.id)
+        ).first()
         if previous is not None:
             session.execute(delete(SC).where(SC.c.ranking_id == previous.id))
-            session.execute(update(R).where(R.c.id == previous.id).values(
-                submitted_by_unit_id=acting_unit_id, submitted_by=actor, submitted_at=at, minutes=minutes.strip(),
-                version=previous.version + 1))
+            session.execute(
+                update(R)
+                .where(R.c.id == previous.id)
+                .values(
+                    submitted_by_unit_id=acting_unit_id,
+                    submitted_by=actor,
+                    submitted_at=at,
+                    minutes=minutes.strip(),
+                    version=previous.version + 1,
+                )
+            )
             ranking_id = previous.id
         else:
-            ranking_id = session.execute(insert(R).values(
-                cluster_id=cluster.id, campaign_id=campaign.id, submitted_by_unit_id=acting_unit_id, submitted_by=actor,
-                submitted_at=at, minutes=minutes.strip(), version=1)).inserted_primary_key[0]  # type: ignore[attr-defined]
-        session.execute(insert(SC), [{"ranking_id": ranking_id, "unit_id": ids[r.unit_code], "score": r.score, "rank": r.rank,
-                                      "details": {"parts": dict(r.parts), "tied": r.tied, "decided_by": r.decided_by}}
-                                     for r in ranked])
-        audit(session, actor=actor, action="cluster.ranking_submit", entity="cluster_ranking", entity_id=ranking_id,
-              campaign_id=campaign.id, unit_id=acting_unit_id, at=at, note=minutes.strip(),
-              after={"cluster": cluster.code, "year": cluster.year,
-                     "ranking": [[r.rank, r.unit_code, r.score] for r in ranked], "meeting_order": list(meeting_order)})
+            ranking_id = session.execute(
+                insert(R).values(
+                    cluster_id=cluster.id,
+                    campaign_id=campaign.id,
+                    submitted_by_unit_id=acting_unit_id,
+                    submitted_by=actor,
+                    submitted_at=at,
+                    minutes=minutes.strip(),
+                    version=1,
+                )
+            ).inserted_primary_key[0]  # type: ignore[attr-defined]
+        session.execute(
+            insert(SC),
+            [
+                {
+                    "ranking_id": ranking_id,
+                    "unit_id": ids[r.unit_code],
+                    "score": r.score,
+                    "rank": r.rank,
+                    "details": {"parts": dict(r.parts), "tied": r.tied, "decided_by": r.decided_by},
+                }
+                for r in ranked
+            ],
+        )
+        audit(
+            session,
+            actor=actor,
+            action="cluster.ranking_submit",
+            entity="cluster_ranking",
+            entity_id=ranking_id,
+            campaign_id=campaign.id,
+            unit_id=acting_unit_id,
+            at=at,
+            note=minutes.strip(),
+            after={
+                "cluster": cluster.code,
+                "year": cluster.year,
+                "ranking": [[r.rank, r.unit_code, r.score] for r in ranked],
+                "meeting_order": list(meeting_order),
+            },
+        )
         return int(ranking_id)
 
 
@@ -478,11 +699,31 @@ def submitted_ranking(session: Session, campaign_id: int, cluster_id: int) -> Su
     head = session.execute(select(R).where(R.c.cluster_id == cluster_id, R.c.campaign_id == campaign_id)).first()
     if head is None:
         return None
-    rows = session.execute(select(U.c.code, U.c.name, SC.c.score, SC.c.rank, SC.c.details).join(U, U.c.id == SC.c.unit_id)
-                           .where(SC.c.ranking_id == head.id).order_by(SC.c.rank, U.c.code)).all()
-    return SubmittedRanking(head.id, head.submitted_by, head.submitted_at, head.minutes, head.version, [
-        Ranked(r.code, r.name, r.score, (r.details or {}).get("parts", {}), r.rank, bool((r.details or {}).get("tied")),
-               (r.details or {}).get("decided_by", "")) for r in rows])
+    rows = session.execute(
+        select(U.c.code, U.c.name, SC.c.score, SC.c.rank, SC.c.details)
+        .join(U, U.c.id == SC.c.unit_id)
+        .where(SC.c.ranking_id == head.id)
+        .order_by(SC.c.rank, U.c.code)
+    ).all()
+    return SubmittedRanking(
+        head.id,
+        head.submitted_by,
+        head.submitted_at,
+        head.minutes,
+        head.version,
+        [
+            Ranked(
+                r.code,
+                r.name,
+                r.score,
+                (r.details or {}).get("parts", {}),
+                r.rank,
+                bool((r.details or {}).get("tied")),
+                (r.details or {}).get("decided_by", ""),
+            )
+            for r in rows
+        ],
+    )
 
 
 def standings(session: Session, campaign_id: int, year: int, unit_ids: Iterable[int]) -> dict[int, ClusterStanding]:
@@ -491,24 +732,31 @@ def standings(session: Session, campaign_id: int, year: int, unit_ids: Iterable[
     out = {uid: ClusterStanding(None, year) for uid in ids}
     if not ids:
         return out
-    member_of: dict[int, int] = dict(session.execute(select(M.c.unit_id, M.c.cluster_id).where(M.c.year == year, M.c.unit_id.in_(ids))).all())
+    member_of: dict[int, int] = dict(
+        session.execute(select(M.c.unit_id, M.c.cluster_id).where(M.c.year == year, M.c.unit_id.in_(ids))).all()
+    )
     if not member_of:
         return out
     clusters = sorted(set(member_of.values()))
     names: dict[int, str] = dict(session.execute(select(C.c.id, C.c.name).where(C.c.id.in_(clusters))).all())
-    rankings: dict[int, int] = dict(session.execute(select(R.c.cluster_id, R.c.id).where(R.c.campaign_id == campaign_id,
-                                                                         R.c.cluster_id.in_(clusters))).all())
+    rankings: dict[int, int] = dict(
+        session.execute(
+            select(R.c.cluster_id, R.c.id).where(R.c.campaign_id == campaign_id, R.c.cluster_id.in_(clusters))
+        ).all()
+    )
     scores: dict[int, list[tuple[int, int]]] = {}
     if rankings:
-        for ranking_id, unit_id, rank in session.execute(select(SC.c.ranking_id, SC.c.unit_id, SC.c.rank)
-                                                         .where(SC.c.ranking_id.in_(list(rankings.values())))):
+        for ranking_id, unit_id, rank in session.execute(
+            select(SC.c.ranking_id, SC.c.unit_id, SC.c.rank).where(SC.c.ranking_id.in_(list(rankings.values())))
+        ):
             scores.setdefault(ranking_id, []).append((unit_id, rank))
     for uid, cluster_id in member_of.items():
         ranking_id = rankings.get(cluster_id)
         rows = scores.get(ranking_id, []) if ranking_id is not None else []
         rank = next((r for u, r in rows if u == uid), None)
-        out[uid] = ClusterStanding(names[cluster_id], year, rank, len(rows),
-                                   sum(1 for _, r in rows if r == rank) if rank is not None else 1)
+        out[uid] = ClusterStanding(
+            names[cluster_id], year, rank, len(rows), sum(1 for _, r in rows if r == rank) if rank is not None else 1
+        )
     return out
 
 
@@ -526,8 +774,9 @@ class ClusterTargetRow:
     members: list[tuple[str, str, float | None, str]]  # (unit code, name, % of target, verdict)
 
 
-def cluster_targets(session: Session, campaign: Campaign, clusters: Sequence[ClusterInfo], *,
-                    at: date | None = None) -> dict[int, list[ClusterTargetRow]]:
+def cluster_targets(
+    session: Session, campaign: Campaign, clusters: Sequence[ClusterInfo], *, at: date | None = None
+) -> dict[int, list[ClusterTargetRow]]:
     """Progress of each campaign target per cluster (targets with a breakdown level its members belong to),
     computed once for all the clusters asked."""
     from thidua.services.targets import target_progress
@@ -540,8 +789,14 @@ def cluster_targets(session: Session, campaign: Campaign, clusters: Sequence[Clu
         for report in reports:
             mine = [r for r in report.breakdown if r.unit_code in codes]
             if mine:
-                rows.append(ClusterTargetRow(report.code, report.title, sum(1 for r in mine if r.progress.achieved), len(mine),
-                                             [(r.unit_code, r.unit_name, r.progress.percent_of_target, r.progress.verdict)
-                                              for r in mine]))
+                rows.append(
+                    ClusterTargetRow(
+                        report.code,
+                        report.title,
+                        sum(1 for r in mine if r.progress.achieved),
+                        len(mine),
+                        [(r.unit_code, r.unit_name, r.progress.percent_of_target, r.progress.verdict) for r in mine],
+                    )
+                )
         out[cluster.id] = rows
     return out

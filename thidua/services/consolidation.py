@@ -12,6 +12,7 @@ Only the latest counted version of each assignment is counted (accepted only, un
 consolidate_accepted_only: false), so a report returned and resubmitted counts once. Results are stored as
 ConsolidationSnapshot rows; a new version is written only when an aggregating unit's figures changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,9 +52,11 @@ class ConsolidationResult:
     new_versions: int  # snapshots written because figures changed (or first time)
 
     def describe(self) -> str:
-        return (f"Tổng hợp '{self.obligation_code}': {self.aggregating_units} đơn vị tổng hợp, "
-                f"{self.new_versions} bản số liệu mới"
-                + ("" if self.new_versions else " (số liệu không đổi so với lần trước)"))
+        return (
+            f"Tổng hợp '{self.obligation_code}': {self.aggregating_units} đơn vị tổng hợp, "
+            f"{self.new_versions} bản số liệu mới"
+            + ("" if self.new_versions else " (số liệu không đổi so với lần trước)")
+        )
 
 
 def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | None = None):
@@ -72,7 +75,9 @@ def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | 
                 conditions.append(table.c.reviewed_at <= at)
         return and_(*conditions)
 
-    newer_exists = exists().where(newer.c.assignment_id == S.c.assignment_id, newer.c.version > S.c.version, counts(newer))
+    newer_exists = exists().where(
+        newer.c.assignment_id == S.c.assignment_id, newer.c.version > S.c.version, counts(newer)
+    )
     return (
         select(S.c.assignment_id, S.c.unit_id, S.c.data, S.c.submitted_at, S.c.review_status, S.c.appraised_rating)
         .where(S.c.obligation_id == obligation_id, counts(S), ~newer_exists)
@@ -154,8 +159,13 @@ def _rollup_query(base, depths: list[int], aggregator_levels: list[str]):  # noq
     grouped = union_all(*parts).subquery("grouped")
     aggregator = U.alias("aggregator")
     return (
-        select(aggregator.c.id.label("unit_id"), aggregator.c.code.label("unit_code"),
-               aggregator.c.name.label("unit_name"), aggregator.c.level_code.label("unit_level"), grouped)
+        select(
+            aggregator.c.id.label("unit_id"),
+            aggregator.c.code.label("unit_code"),
+            aggregator.c.name.label("unit_name"),
+            aggregator.c.level_code.label("unit_level"),
+            grouped,
+        )
         .join(aggregator, aggregator.c.path == grouped.c.prefix)
         .where(aggregator.c.level_code.in_(aggregator_levels))
     )
@@ -202,7 +212,9 @@ def _snapshot_data(row: Any, spec: Obligation, fields: list[FormField]) -> dict[
 
 
 def data_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def compute(session: Session, campaign: Campaign, obligation: ObligationDef) -> list[tuple[int, dict[str, Any]]]:
@@ -212,9 +224,13 @@ def compute(session: Session, campaign: Campaign, obligation: ObligationDef) -> 
     root_path = session.execute(select(U.c.path).where(U.c.id == campaign.root_unit_id)).scalar_one()
     low, high = subtree_range(root_path)
     levels = aggregating_levels(session, obligation)
-    depths = session.execute(
-        select(U.c.depth).where(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels)).distinct()
-    ).scalars().all()
+    depths = (
+        session.execute(
+            select(U.c.depth).where(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels)).distinct()
+        )
+        .scalars()
+        .all()
+    )
     if not depths:
         return []
     counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
@@ -225,13 +241,22 @@ def compute(session: Session, campaign: Campaign, obligation: ObligationDef) -> 
 
 def latest_snapshots(session: Session, obligation_id: int) -> dict[int, ConsolidationSnapshot]:
     """The newest snapshot of each aggregating unit for an obligation."""
-    newest = (select(SNAP.c.unit_id, func.max(SNAP.c.version).label("version"))
-              .where(SNAP.c.obligation_id == obligation_id).group_by(SNAP.c.unit_id).subquery())
+    newest = (
+        select(SNAP.c.unit_id, func.max(SNAP.c.version).label("version"))
+        .where(SNAP.c.obligation_id == obligation_id)
+        .group_by(SNAP.c.unit_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(ConsolidationSnapshot).join(
-            newest, and_(ConsolidationSnapshot.unit_id == newest.c.unit_id,  # type: ignore[arg-type]
-                         ConsolidationSnapshot.version == newest.c.version)  # type: ignore[arg-type]
-        ).where(ConsolidationSnapshot.obligation_id == obligation_id)  # type: ignore[arg-type]
+        select(ConsolidationSnapshot)
+        .join(
+            newest,
+            and_(
+                ConsolidationSnapshot.unit_id == newest.c.unit_id,  # type: ignore[arg-type]
+                ConsolidationSnapshot.version == newest.c.version,  # type: ignore[arg-type]
+            ),
+        )
+        .where(ConsolidationSnapshot.obligation_id == obligation_id)  # type: ignore[arg-type]
     ).scalars()
     return {s.unit_id: s for s in rows}
 
@@ -258,11 +283,16 @@ def consolidate(
     return _consolidate(session, campaign, obligation, actor=actor, now=now)
 
 
-def _consolidate(session: Session, campaign: Campaign, obligation: ObligationDef, *, actor: str,
-                 now: datetime) -> ConsolidationResult:
+def _consolidate(
+    session: Session, campaign: Campaign, obligation: ObligationDef, *, actor: str, now: datetime
+) -> ConsolidationResult:
     computed = compute(session, campaign, obligation)
-    newest = (select(SNAP.c.unit_id, func.max(SNAP.c.version).label("version"))
-              .where(SNAP.c.obligation_id == obligation.id).group_by(SNAP.c.unit_id).subquery())
+    newest = (
+        select(SNAP.c.unit_id, func.max(SNAP.c.version).label("version"))
+        .where(SNAP.c.obligation_id == obligation.id)
+        .group_by(SNAP.c.unit_id)
+        .subquery()
+    )
     previous = {
         row.unit_id: (row.version, row.data_hash)
         for row in session.execute(
@@ -277,38 +307,72 @@ def _consolidate(session: Session, campaign: Campaign, obligation: ObligationDef
         version, last_digest = previous.get(unit_id, (0, None))
         if digest == last_digest:
             continue
-        rows.append({"campaign_id": campaign.id, "obligation_id": obligation.id, "round_number": obligation.round_number,
-                     "unit_id": unit_id, "version": version + 1, "data_hash": digest, "data": data,
-                     "created_at": now, "created_by": actor})
+        rows.append(
+            {
+                "campaign_id": campaign.id,
+                "obligation_id": obligation.id,
+                "round_number": obligation.round_number,
+                "unit_id": unit_id,
+                "version": version + 1,
+                "data_hash": digest,
+                "data": data,
+                "created_at": now,
+                "created_by": actor,
+            }
+        )
     if rows:
         session.execute(insert(SNAP), rows)
-    audit(session, actor=actor, action="consolidation.run", entity="obligation", entity_id=obligation.id,
-          campaign_id=campaign.id, at=now,
-          after={"aggregating_units": len(computed), "new_versions": len(rows),
-                 "changed_units": [r["data"]["unit"] for r in rows][:50]})
+    audit(
+        session,
+        actor=actor,
+        action="consolidation.run",
+        entity="obligation",
+        entity_id=obligation.id,
+        campaign_id=campaign.id,
+        at=now,
+        after={
+            "aggregating_units": len(computed),
+            "new_versions": len(rows),
+            "changed_units": [r["data"]["unit"] for r in rows][:50],
+        },
+    )
     return ConsolidationResult(campaign.code, obligation.code, obligation.round_number, len(computed), len(rows))
 
 
 @owns_transaction
-def consolidate_due(session: Session, *, now: datetime | None = None,
-                    actor: str = "system:consolidation") -> list[ConsolidationResult]:
+def consolidate_due(
+    session: Session, *, now: datetime | None = None, actor: str = "system:consolidation"
+) -> list[ConsolidationResult]:
     """Consolidate every report whose deadline has passed and that has not been consolidated since.
     Safe to call on every scheduler tick: an obligation is done once after its deadline."""
     now = now or utcnow()
     results = []
     campaigns = session.execute(select(Campaign).where(Campaign.status == "active")).scalars().all()
     for campaign in campaigns:
-        obligations = session.execute(
-            select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.active.is_(True),  # type: ignore[attr-defined]
-                                        ObligationDef.kind.in_(CONSOLIDATED_KINDS))  # type: ignore[attr-defined]
-        ).scalars().all()
+        obligations = (
+            session.execute(
+                select(ObligationDef).where(
+                    ObligationDef.campaign_id == campaign.id,  # type: ignore[arg-type]
+                    ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+                    ObligationDef.kind.in_(CONSOLIDATED_KINDS),  # type: ignore[attr-defined]
+                )
+            )
+            .scalars()
+            .all()
+        )
         for obligation in obligations:
             due_at = end_of_day_utc(obligation.due_on, campaign.timezone)
             if due_at > now or not obligation_spec(obligation).fields:
                 continue
             done = session.execute(
-                select(AuditLog.id).where(AuditLog.entity == "obligation", AuditLog.entity_id == str(obligation.id),
-                                          AuditLog.action == "consolidation.run", AuditLog.at >= due_at).limit(1)  # type: ignore[arg-type]
+                select(AuditLog.id)
+                .where(
+                    AuditLog.entity == "obligation",
+                    AuditLog.entity_id == str(obligation.id),
+                    AuditLog.action == "consolidation.run",
+                    AuditLog.at >= due_at,
+                )
+                .limit(1)
             ).first()
             if done is None:
                 results.append(_consolidate(session, campaign, obligation, actor=actor, now=now))

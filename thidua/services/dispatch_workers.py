@@ -12,6 +12,7 @@ transactions, so a pool of more than one worker is refused there.
 A worker that dies leaves its claimed rows to the usual crash recovery (lease expiry → `pending` or
 `unknown`, see thidua.services.reminders); the pool reports it and never resends on its behalf.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -99,13 +100,21 @@ def check_pool_size(db_url: str, workers: int) -> None:
         raise WorkerPoolError(
             f"không chạy {workers} tiến trình gửi trên SQLite: SQLite chỉ cho một giao dịch ghi tại một thời điểm, "
             "nên các tiến trình chỉ xếp hàng chờ nhau; dùng PostgreSQL (THIDUA_DATABASE_URL=postgresql+psycopg://…) "
-            "hoặc chạy 1 tiến trình")
+            "hoặc chạy 1 tiến trình"
+        )
 
 
-def run_dispatch_workers(settings: Settings, workers: int, *, now: datetime | None = None,
-                         campaign_code: str | None = None, smtp: SmtpSettings | None = None,
-                         batch_size: int | None = None, lease: timedelta = DEFAULT_LEASE,
-                         start_timeout_s: float = START_TIMEOUT_S) -> PoolSummary:
+def run_dispatch_workers(
+    settings: Settings,
+    workers: int,
+    *,
+    now: datetime | None = None,
+    campaign_code: str | None = None,
+    smtp: SmtpSettings | None = None,
+    batch_size: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    start_timeout_s: float = START_TIMEOUT_S,
+) -> PoolSummary:
     """One dispatch pass with `workers` sending processes: recover, plan, send until nothing is due."""
     check_pool_size(settings.db_url, workers)
     moment = now or utcnow()
@@ -127,8 +136,16 @@ def run_dispatch_workers(settings: Settings, workers: int, *, now: datetime | No
             owner = new_dispatcher_id()
 
             async def send_one() -> BatchResult | None:
-                return await dispatch_batch(engine, settings, owner=owner, now=moment, smtp=smtp_,
-                                            campaign_id=campaign_id, batch_size=batch_size, lease=lease)
+                return await dispatch_batch(
+                    engine,
+                    settings,
+                    owner=owner,
+                    now=moment,
+                    smtp=smtp_,
+                    campaign_id=campaign_id,
+                    batch_size=batch_size,
+                    lease=lease,
+                )
 
             _, reports_sent, _ = asyncio.run(dispatch_loop(send_one, lambda _campaigns: 0))
             summary.failure_reports = reports_sent.sent
@@ -157,8 +174,10 @@ def _run_pool(job: _Job, workers: int, start_timeout_s: float) -> tuple[list[Wor
     ctx = _process_context()
     start = ctx.Barrier(workers + 1)
     results: Any = ctx.Queue()
-    processes = [ctx.Process(target=_worker_main, args=(i, job, start, results), name=f"thidua-dispatch-{i}",
-                             daemon=True) for i in range(workers)]
+    processes = [
+        ctx.Process(target=_worker_main, args=(i, job, start, results), name=f"thidua-dispatch-{i}", daemon=True)
+        for i in range(workers)
+    ]
     for process in processes:
         process.start()
     reports: dict[int, WorkerReport] = {}
@@ -168,9 +187,11 @@ def _run_pool(job: _Job, workers: int, start_timeout_s: float) -> tuple[list[Wor
         except threading.BrokenBarrierError:
             _collect(results, processes, reports, deadline=time.monotonic() + 5)
             problems = "; ".join(f"tiến trình {r.index + 1}: {r.error}" for r in reports.values() if r.error)
-            raise WorkerPoolError("các tiến trình gửi không khởi động được"
-                                  + (f" ({problems})" if problems else f" trong {start_timeout_s:.0f} giây")
-                                  + "; chưa gửi thư nào") from None
+            raise WorkerPoolError(
+                "các tiến trình gửi không khởi động được"
+                + (f" ({problems})" if problems else f" trong {start_timeout_s:.0f} giây")
+                + "; chưa gửi thư nào"
+            ) from None
         started = time.perf_counter()
         _collect(results, processes, reports, deadline=None)
         seconds = time.perf_counter() - started
@@ -183,8 +204,11 @@ def _run_pool(job: _Job, workers: int, start_timeout_s: float) -> tuple[list[Wor
         results.close()
     for i, process in enumerate(processes):
         if i not in reports:
-            reports[i] = WorkerReport(i, error=f"tiến trình dừng đột ngột (mã thoát {process.exitcode}); "
-                                               "thư nó đang giữ sẽ được xử lý khi hết hạn giữ chỗ")
+            reports[i] = WorkerReport(
+                i,
+                error=f"tiến trình dừng đột ngột (mã thoát {process.exitcode}); "
+                "thư nó đang giữ sẽ được xử lý khi hết hạn giữ chỗ",
+            )
     return [reports[i] for i in range(workers)], seconds
 
 
@@ -241,12 +265,21 @@ def _worker_main(index: int, job: _Job, start: Any, results: Any) -> None:
         async def send_one() -> BatchResult | None:
             if pool is not None and not pool.is_alive():  # the pool was stopped: finish this batch, take no more
                 return None
-            return await dispatch_batch(engine, settings, owner=report.owner, now=job.now, smtp=job.smtp,
-                                        campaign_id=job.campaign_id, batch_size=job.batch_size, lease=lease)
+            return await dispatch_batch(
+                engine,
+                settings,
+                owner=report.owner,
+                now=job.now,
+                smtp=job.smtp,
+                campaign_id=job.campaign_id,
+                batch_size=job.batch_size,
+                lease=lease,
+            )
 
         try:
             report.batches, report.totals, report.stopped_early = asyncio.run(
-                dispatch_loop(send_one, lambda _campaigns: 0))
+                dispatch_loop(send_one, lambda _campaigns: 0)
+            )
         except RemindersError as exc:  # e.g. SmtpRefused: permanent, the message says what to fix
             report.error = str(exc)
         except Exception as exc:

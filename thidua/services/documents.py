@@ -5,6 +5,7 @@ A template is an ordinary .docx with Jinja placeholders ({{ issuing_body }}, {%p
 the default one (bao-cao.docx) follows Nghị định 30/2020/NĐ-CP (see thidua/docx_template.py). Tables and
 charts are built here and dropped into the template as sub-documents, one chart per figure, sized to the page.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,9 +23,16 @@ from thidua.models.vnformat import fmt_document_date, fmt_number
 SETTINGS_FILE = "documents/van-ban.yaml"
 # What each key of van-ban.yaml sets (the office edits the file, so the keys are Vietnamese).
 KEYS = {
-    "mau": "template", "co_quan_chu_quan": "superior_body", "co_quan_ban_hanh": "issuing_body",
-    "so_ky_hieu": "number", "dia_danh": "place", "quyen_han": "authority", "chuc_vu": "signer_title",
-    "nguoi_ky": "signer_name", "ghi_chu_ky": "signature_note", "noi_nhan": "recipients",
+    "mau": "template",
+    "co_quan_chu_quan": "superior_body",
+    "co_quan_ban_hanh": "issuing_body",
+    "so_ky_hieu": "number",
+    "dia_danh": "place",
+    "quyen_han": "authority",
+    "chuc_vu": "signer_title",
+    "nguoi_ky": "signer_name",
+    "ghi_chu_ky": "signature_note",
+    "noi_nhan": "recipients",
 }
 SECTIONS = ("mac_dinh", "don_vi", "chien_dich")
 # A4 with the decree's margins (30 mm left, 15 mm right, 20 mm top and bottom).
@@ -35,8 +43,9 @@ CHART_MAX_HEIGHT_CM = 21.0  # leaves room for the caption and a heading on the s
 SERIF = ["Times New Roman", "Liberation Serif", "Tinos", "DejaVu Serif"]
 # Every letter Vietnamese adds to Latin: a chart font must draw all of them (some Liberation Serif builds lack
 # the stacked vowels such as 'ệ', 'ử', which came out as empty boxes).
-VIETNAMESE_LETTERS = ("ĐđĂăÂâÊêÔôƠơƯưẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợ"
-                      "ỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹ")
+VIETNAMESE_LETTERS = (
+    "ĐđĂăÂâÊêÔôƠơƯưẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰựỲỳỴỵỶỷỸỹ"
+)
 
 
 class DocumentSettingsError(InvalidInputError):
@@ -70,9 +79,11 @@ def load_document_settings(config_dir: Path, *, campaign_code: str, issuer_code:
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise DocumentSettingsError(f"{path}: mục không dùng được: {', '.join(unknown)} (chỉ có {', '.join(SECTIONS)})")
-    layers = [("mac_dinh", data.get("mac_dinh") or {}),
-              (f"don_vi.{issuer_code}", (data.get("don_vi") or {}).get(issuer_code) or {}),
-              (f"chien_dich.{campaign_code}", (data.get("chien_dich") or {}).get(campaign_code) or {})]
+    layers = [
+        ("mac_dinh", data.get("mac_dinh") or {}),
+        (f"don_vi.{issuer_code}", (data.get("don_vi") or {}).get(issuer_code) or {}),
+        (f"chien_dich.{campaign_code}", (data.get("chien_dich") or {}).get(campaign_code) or {}),
+    ]
     for where, values in layers:
         if not isinstance(values, dict):
             raise DocumentSettingsError(f"{path}: {where} phải là một nhóm khóa: giá trị")
@@ -92,8 +103,9 @@ def load_document_settings(config_dir: Path, *, campaign_code: str, issuer_code:
 # ---------------------------------------------------------------------------------------------------
 # Tables and charts
 # ---------------------------------------------------------------------------------------------------
-def column_widths(headers: Sequence[str], rows: Sequence[Sequence[Any]], total_cm: float = TEXT_WIDTH_CM,
-                  font_pt: float = 11) -> list[float]:
+def column_widths(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], total_cm: float = TEXT_WIDTH_CM, font_pt: float = 11
+) -> list[float]:
     """Widths that follow the content and add up to `total_cm`: every column at least as wide as its longest
     word (no word broken across lines), numbers as wide as their longest value, names share the rest."""
     char_cm, pad_cm = 0.025 * font_pt, 0.45  # a wide bold Times character; the cell margins and some air
@@ -139,8 +151,14 @@ def _cell_text(value: Any, column: int, percent_columns: Sequence[int]) -> str:
     return "" if value is None else str(value)
 
 
-def add_table(container: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]], *,  # noqa: ANN401
-              total: Sequence[Any] | None = None, percent_columns: Sequence[int] = ()) -> Any:
+def add_table(
+    container: Any,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,  # noqa: ANN401
+    total: Sequence[Any] | None = None,
+    percent_columns: Sequence[int] = (),
+) -> Any:
     """A bordered table with content-sized columns, the header row repeated on each page, numbers right-aligned."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -205,15 +223,23 @@ def chart_fonts() -> tuple[str, ...]:
     return tuple(usable) or ("DejaVu Serif",)
 
 
-def chart_png(labels: Sequence[str], values: Sequence[float], *, unit: str,
-              target: float | None = None, width_cm: float = CHART_WIDTH_CM) -> tuple[bytes, float]:
+def chart_png(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    unit: str,
+    target: float | None = None,
+    width_cm: float = CHART_WIDTH_CM,
+) -> tuple[bytes, float]:
     """One horizontal bar chart (serif font, no title: the caption under it carries the whole title).
     Returns the PNG and its height in cm, at most CHART_MAX_HEIGHT_CM."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    wrapped = [textwrap.fill(label, 28, break_long_words=False, break_on_hyphens=False) for label in labels]  # whole words
+    wrapped = [
+        textwrap.fill(label, 28, break_long_words=False, break_on_hyphens=False) for label in labels
+    ]  # whole words
     lines = sum(max(1, w.count("\n") + 1) for w in wrapped)
     height_cm = min(CHART_MAX_HEIGHT_CM, max(5.0, 0.42 * lines + 0.35 * len(labels) + 2.2))
     from matplotlib.ticker import FuncFormatter
@@ -227,11 +253,17 @@ def chart_png(labels: Sequence[str], values: Sequence[float], *, unit: str,
         ax.set_yticks(positions, labels=wrapped, fontsize=9 if len(labels) > 12 else 10)
         ax.invert_yaxis()
         for bar, value in zip(bars, values):
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt_number(value), va="center",
-                    fontsize=9)
+            ax.text(
+                bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt_number(value), va="center", fontsize=9
+            )
         if target is not None:
-            ax.axvline(target, color="#c0392b", linestyle="--", linewidth=1,
-                       label=f"Chỉ tiêu: {fmt_number(target)} {unit}".strip())
+            ax.axvline(
+                target,
+                color="#c0392b",
+                linestyle="--",
+                linewidth=1,
+                label=f"Chỉ tiêu: {fmt_number(target)} {unit}".strip(),
+            )
             ax.legend(loc="lower right", fontsize=9)
         ax.set_xlabel(unit)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_number(x)))  # 2.000, 12,5: Vietnamese marks
@@ -250,12 +282,14 @@ def render_report(content: Any, path: Path, *, config_dir: Path) -> Path:  # noq
     from docx.shared import Cm, Pt
     from docxtpl import DocxTemplate
 
-    settings, folder = load_document_settings(config_dir, campaign_code=content.campaign_code,
-                                              issuer_code=content.issuer_code)
+    settings, folder = load_document_settings(
+        config_dir, campaign_code=content.campaign_code, issuer_code=content.issuer_code
+    )
     template_path = folder / settings.template
     if not template_path.is_file():
-        raise DocumentSettingsError(f"{folder / 'van-ban.yaml'}: không có mẫu Word '{settings.template}' "
-                                    f"trong {folder}")
+        raise DocumentSettingsError(
+            f"{folder / 'van-ban.yaml'}: không có mẫu Word '{settings.template}' trong {folder}"
+        )
     template = DocxTemplate(str(template_path))
     figure = 0
     sections = []

@@ -3,6 +3,7 @@ campaign record (`CampaignInfo`) the reminder and nomination services share.
 
 `error` lets a service raise its own NotFoundError subclass (e.g. submissions' UnknownReference) so its callers'
 `except` clauses keep working; the message is the same everywhere."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,8 +61,12 @@ class CampaignInfo:
     @property
     def layout(self) -> dict[str, str]:
         """What the mail layout prints about the campaign."""
-        return {"campaign_title": self.title, "office_department": self.owner_department,
-                "office_email": self.owner_email, "office_name": self.office_name}
+        return {
+            "campaign_title": self.title,
+            "office_department": self.owner_department,
+            "office_email": self.owner_email,
+            "office_name": self.office_name,
+        }
 
     @property
     def office_name(self) -> str:
@@ -77,11 +82,38 @@ class CampaignInfo:
 def _info_rows(session: Session, condition: Any) -> list[CampaignInfo]:
     C = Campaign.__table__  # type: ignore[attr-defined]
     U = Unit.__table__  # type: ignore[attr-defined]
-    rows = session.execute(select(C.c.id, C.c.code, C.c.title, C.c.timezone, C.c.owner_email, C.c.owner_department,
-                                  C.c.status, U.c.name.label("issuer_name"), C.c.year, C.c.spec)
-                           .select_from(C.outerjoin(U, U.c.id == C.c.issuing_unit_id)).where(condition)).all()
-    return [CampaignInfo(r.id, r.code, r.title, r.timezone, r.owner_email, r.owner_department, r.status == "active",
-                         r.issuer_name or "", r.year, r.status, r.spec or {}) for r in rows]
+    rows = session.execute(
+        select(
+            C.c.id,
+            C.c.code,
+            C.c.title,
+            C.c.timezone,
+            C.c.owner_email,
+            C.c.owner_department,
+            C.c.status,
+            U.c.name.label("issuer_name"),
+            C.c.year,
+            C.c.spec,
+        )
+        .select_from(C.outerjoin(U, U.c.id == C.c.issuing_unit_id))
+        .where(condition)
+    ).all()
+    return [
+        CampaignInfo(
+            r.id,
+            r.code,
+            r.title,
+            r.timezone,
+            r.owner_email,
+            r.owner_department,
+            r.status == "active",
+            r.issuer_name or "",
+            r.year,
+            r.status,
+            r.spec or {},
+        )
+        for r in rows
+    ]
 
 
 def campaign_info(session: Session, *, campaign_id: int | None = None, code: str | None = None) -> CampaignInfo | None:

@@ -5,6 +5,7 @@ that stops every reminder and digest of the campaign for that address. Sign-in l
 are mandatory (a person's own action or decision) and carry none. The link holds a signed token (address,
 campaign, assignment), so it needs no sign-in: the mail provider POSTs to it without cookies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,8 +67,10 @@ def describe(session: Session, claims: OptOutClaims) -> tuple[str, str]:
     if claims.assignment_id is None:
         return title or "", "mọi thư nhắc việc và thư tổng hợp (không bắt buộc) của phong trào này"
     row = session.execute(
-        select(ObligationDef.title, Unit.name).select_from(Assignment)
-        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id).join(Unit, Unit.id == Assignment.unit_id)
+        select(ObligationDef.title, Unit.name)
+        .select_from(Assignment)
+        .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
         .where(Assignment.id == claims.assignment_id)
     ).first()
     what = f"thư nhắc hạn nộp “{row[0]}” của {row[1]}" if row else "thư nhắc hạn nộp của nghĩa vụ này"
@@ -77,20 +80,40 @@ def describe(session: Session, claims: OptOutClaims) -> tuple[str, str]:
 @owns_transaction
 def opt_out(session: Session, claims: OptOutClaims, *, source: str, now: datetime) -> bool:
     """Record the request once (in the caller's transaction) and audit it. False if it was already recorded."""
-    same = and_(T.c.recipient == claims.recipient, T.c.campaign_id == claims.campaign_id,
-                T.c.assignment_id.is_(None) if claims.assignment_id is None else T.c.assignment_id == claims.assignment_id)
+    same = and_(
+        T.c.recipient == claims.recipient,
+        T.c.campaign_id == claims.campaign_id,
+        T.c.assignment_id.is_(None) if claims.assignment_id is None else T.c.assignment_id == claims.assignment_id,
+    )
     if session.execute(select(T.c.id).where(same)).first() is not None:
         return False
-    new_id = session.execute(T.insert().values(recipient=claims.recipient, campaign_id=claims.campaign_id,
-                                               assignment_id=claims.assignment_id, source=source, created_at=now)
-                             .returning(T.c.id)).scalar_one()
-    audit(session, actor=f"email:{claims.recipient}", action="mail.opted_out", entity="mail_optout", entity_id=new_id,
-          after={"recipient": claims.recipient, "assignment_id": claims.assignment_id, "source": source},
-          campaign_id=claims.campaign_id, at=now)
+    new_id = session.execute(
+        T.insert()
+        .values(
+            recipient=claims.recipient,
+            campaign_id=claims.campaign_id,
+            assignment_id=claims.assignment_id,
+            source=source,
+            created_at=now,
+        )
+        .returning(T.c.id)
+    ).scalar_one()
+    audit(
+        session,
+        actor=f"email:{claims.recipient}",
+        action="mail.opted_out",
+        entity="mail_optout",
+        entity_id=new_id,
+        after={"recipient": claims.recipient, "assignment_id": claims.assignment_id, "source": source},
+        campaign_id=claims.campaign_id,
+        at=now,
+    )
     return True
 
 
-def opted_out(session: Session, mails: Iterable[tuple[str, int | None, int | None, str]]) -> set[tuple[str, int, int | None]]:
+def opted_out(
+    session: Session, mails: Iterable[tuple[str, int | None, int | None, str]]
+) -> set[tuple[str, int, int | None]]:
     """Of (recipient, campaign_id, assignment_id, kind) of mail about to be sent, the ones whose recipient stopped
     them, as (recipient lower case, campaign_id, assignment_id). One query for the batch."""
     wanted = [(r.strip().lower(), c, a, k) for r, c, a, k in mails if c is not None and k in NON_MANDATORY_KINDS]
@@ -98,9 +121,15 @@ def opted_out(session: Session, mails: Iterable[tuple[str, int | None, int | Non
         return set()
     recipients = sorted({r for r, *_ in wanted})
     campaigns = sorted({c for _, c, _, _ in wanted})
-    rows = session.execute(select(T.c.recipient, T.c.campaign_id, T.c.assignment_id).where(
-        T.c.recipient.in_(recipients), T.c.campaign_id.in_(campaigns))).all()
+    rows = session.execute(
+        select(T.c.recipient, T.c.campaign_id, T.c.assignment_id).where(
+            T.c.recipient.in_(recipients), T.c.campaign_id.in_(campaigns)
+        )
+    ).all()
     whole = {(r, c) for r, c, a in rows if a is None}
     single = {(r, c, a) for r, c, a in rows if a is not None}
-    return {(r, c, a) for r, c, a, k in wanted
-            if (r, c) in whole or (k == "reminder" and a is not None and (r, c, a) in single)}
+    return {
+        (r, c, a)
+        for r, c, a, k in wanted
+        if (r, c) in whole or (k == "reminder" and a is not None and (r, c, a) in single)
+    }

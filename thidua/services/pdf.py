@@ -4,6 +4,7 @@ Each call uses its own LibreOffice profile folder, so conversions may run side b
 makes a second `soffice` hand its work to the first and return at once). Many files go in one call: one
 start of LibreOffice (seconds) serves them all.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -27,8 +28,10 @@ def to_pdf(files: Sequence[Path], out_dir: Path | None = None, *, timeout_s: flo
     """Convert DOCX/XLSX files to PDF (beside them, or in `out_dir`); returns the PDFs in the same order."""
     soffice = soffice_path()
     if soffice is None:
-        raise PdfUnavailable("Chưa cài LibreOffice (soffice) nên không xuất được PDF; "
-                             "cài bằng: apt-get install libreoffice-writer libreoffice-calc")
+        raise PdfUnavailable(
+            "Chưa cài LibreOffice (soffice) nên không xuất được PDF; "
+            "cài bằng: apt-get install libreoffice-writer libreoffice-calc"
+        )
     files = [Path(f) for f in files]
     if not files:
         return []
@@ -44,8 +47,17 @@ def to_pdf(files: Sequence[Path], out_dir: Path | None = None, *, timeout_s: flo
                 sources.append(alias)
             else:
                 sources.append(f)
-        command = [soffice, f"-env:UserInstallation=file://{work}/profile", "--headless", "--norestore",
-                   "--convert-to", "pdf", "--outdir", str(target), *map(str, sources)]
+        command = [
+            soffice,
+            f"-env:UserInstallation=file://{work}/profile",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(target),
+            *map(str, sources),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
@@ -53,6 +65,7 @@ def to_pdf(files: Sequence[Path], out_dir: Path | None = None, *, timeout_s: flo
     pdfs = [target / f"{f.stem}.pdf" for f in sources]
     missing = [p.name for p in pdfs if not p.is_file()]
     if done.returncode != 0 or missing:
-        raise PdfUnavailable(f"LibreOffice không tạo được {', '.join(missing) or 'PDF'}: "
-                             f"{(done.stderr or done.stdout).strip()[-300:]}")
+        raise PdfUnavailable(
+            f"LibreOffice không tạo được {', '.join(missing) or 'PDF'}: {(done.stderr or done.stdout).strip()[-300:]}"
+        )
     return pdfs

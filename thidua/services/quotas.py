@@ -1,5 +1,6 @@
 """Per-unit quotas (chỉ tiêu giao cho từng đơn vị) kept by federations in spreadsheets: one row per unit with
 its code and its quota. Read from XLSX (first sheet) or CSV; every problem names file, row and column."""
+
 from __future__ import annotations
 
 import csv
@@ -62,13 +63,17 @@ def read_quotas(path: Path) -> tuple[dict[str, float], dict[str, int], list[Prob
             problems.append(Problem(file, number, str(rows[0][code_col]), "thiếu mã đơn vị"))
             continue
         if code in lines:  # a repeated code is reported even when its first row was refused
-            problems.append(Problem(file, number, str(rows[0][code_col]), f"đơn vị '{code}' đã có chỉ tiêu ở dòng {lines[code]}"))
+            problems.append(
+                Problem(file, number, str(rows[0][code_col]), f"đơn vị '{code}' đã có chỉ tiêu ở dòng {lines[code]}")
+            )
             continue
         lines[code] = number
         try:
             number_value = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
-            problems.append(Problem(file, number, value_label, f"chỉ tiêu phải là số: '{value if value is not None else ''}'"))
+            problems.append(
+                Problem(file, number, value_label, f"chỉ tiêu phải là số: '{value if value is not None else ''}'")
+            )
             continue
         if number_value < 0:
             problems.append(Problem(file, number, value_label, "chỉ tiêu không được âm"))

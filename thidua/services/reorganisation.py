@@ -5,6 +5,7 @@ statements on the materialised path, each row closed into a unit version first),
 work (assignments, submissions, reviews, nominations, campaigns, queued mail), and one audit row per unit
 and per carried item. A SpecError lists every bad row and changes nothing.
 """
+
 from __future__ import annotations
 
 import csv
@@ -59,8 +60,13 @@ R = Reorganisation.__table__  # type: ignore[attr-defined]
 RS = ReorganisationStep.__table__  # type: ignore[attr-defined]
 CHUNK = 10_000
 # Nominations still moving through the levels (a decided, awarded, rejected or withdrawn one stays put).
-OPEN_NOMINATIONS = (NominationStatus.DRAFTED.value, NominationStatus.PROPOSED.value, NominationStatus.UNDER_REVIEW.value,
-                    NominationStatus.APPROVED.value, NominationStatus.RETURNED.value)
+OPEN_NOMINATIONS = (
+    NominationStatus.DRAFTED.value,
+    NominationStatus.PROPOSED.value,
+    NominationStatus.UNDER_REVIEW.value,
+    NominationStatus.APPROVED.value,
+    NominationStatus.RETURNED.value,
+)
 OPEN_OUTBOX = (OutboxStatus.PENDING.value,)
 
 
@@ -124,7 +130,9 @@ def _read_table(rows: Sequence[Sequence[Any]], file: str) -> tuple[list[RawChang
 # ---------------------------------------------------------------------------------------------------
 @dataclass
 class CarriedItem:
-    kind: str  # assignment.moved | assignment.closed | assignment.reviewer | submission | nomination | campaign | outbox
+    kind: (
+        str  # assignment.moved | assignment.closed | assignment.reviewer | submission | nomination | campaign | outbox
+    )
     entity_id: int
     text: str
 
@@ -172,8 +180,17 @@ def reorganise(
 ) -> ReorgReport:
     """Apply (or, with dry_run, only plan and count) a change file. SpecError: every bad row, nothing applied."""
     raws, read_problems = read_change_file(path)
-    return reorganise_rows(engine, raws, file=str(path), problems=read_problems, dry_run=dry_run, actor=actor,
-                           today=today, now=now, detail_limit=detail_limit)
+    return reorganise_rows(
+        engine,
+        raws,
+        file=str(path),
+        problems=read_problems,
+        dry_run=dry_run,
+        actor=actor,
+        today=today,
+        now=now,
+        detail_limit=detail_limit,
+    )
 
 
 def reorganise_rows(
@@ -206,8 +223,18 @@ def reorganise_rows(
     return report
 
 
-def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequence[Problem], dry_run: bool, actor: str,
-           today: date, now: datetime, detail_limit: int, report: ReorgReport) -> None:
+def _apply(
+    session: Session,
+    raws: list[RawChange],
+    file: str,
+    problems: Sequence[Problem],
+    dry_run: bool,
+    actor: str,
+    today: date,
+    now: datetime,
+    detail_limit: int,
+    report: ReorgReport,
+) -> None:
     if not dry_run:
         _lock_units(session)
     levels = load_level_index(session)
@@ -216,11 +243,16 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     plan, plan_problems = None, []
     if rows:
         plan, plan_problems = plan_reorganisation(
-            rows, _tree_rows(session), levels, today=today, not_before=last_effective_on(session),
-            level_periods=level_periods(levels))
+            rows,
+            _tree_rows(session),
+            levels,
+            today=today,
+            not_before=last_effective_on(session),
+            level_periods=level_periods(levels),
+        )
     all_problems += plan_problems
     if all_problems or plan is None:
-        raise SpecError(sorted(all_problems, key=lambda p: (p.line or 0)))
+        raise SpecError(sorted(all_problems, key=lambda p: p.line or 0))
     report.effective_on, report.rows, report.counts = plan.effective_on, plan.rows, plan.counts
     report.consequences, report.warnings = plan.consequences, plan.warnings
     reorg_id = _record(session, plan, file, actor, now)
@@ -231,21 +263,33 @@ def _apply(session: Session, raws: list[RawChange], file: str, problems: Sequenc
     _record_log(session, plan, reorg_id)
     _carry(session, plan, reorg_id, actor, now, report, detail_limit)
     _audit_tree(session, plan, reorg_id, actor, now, file)
-    session.execute(update(R).where(R.c.id == reorg_id).values(summary={
-        "rows": plan.rows, "counts": plan.counts, "carried": report.carried_counts,
-        "units_versioned": report.units_versioned}))
+    session.execute(
+        update(R)
+        .where(R.c.id == reorg_id)
+        .values(
+            summary={
+                "rows": plan.rows,
+                "counts": plan.counts,
+                "carried": report.carried_counts,
+                "units_versioned": report.units_versioned,
+            }
+        )
+    )
 
 
 def _tree_rows(session: Session) -> list[tuple]:
     """The stored tree as plain tuples: only what planning reads (no e-mail lists to decode)."""
     with _gc_paused():
-        return [tuple(row) for row in session.execute(
-            select(U.c.id, U.c.code, U.c.name, U.c.level_code, U.c.parent_id, U.c.active))]
+        return [
+            tuple(row)
+            for row in session.execute(select(U.c.id, U.c.code, U.c.name, U.c.level_code, U.c.parent_id, U.c.active))
+        ]
 
 
 def _record(session: Session, plan: ReorgPlan, file: str, actor: str, now: datetime) -> int:
     reorg_id = session.execute(
-        insert(R).values(effective_on=plan.effective_on, file=file, actor=actor, applied_at=now, summary={})
+        insert(R)
+        .values(effective_on=plan.effective_on, file=file, actor=actor, applied_at=now, summary={})
         .returning(R.c.id)
     ).scalar_one()
     return reorg_id
@@ -268,9 +312,12 @@ _VERSION_COLUMNS = ("code", "name", "level_code", "parent_id", "path", "depth", 
 def _close_versions(conn: Connection, where: Any, day: date, reorg_id: int) -> int:
     """Copy the rows about to change into unit_version (valid until `day`) unless they start on `day` (a row
     changed twice on one date keeps one version)."""
-    query = select(U.c.id, *(U.c[c] for c in _VERSION_COLUMNS), literal(day).label("valid_to"),
-                   literal(reorg_id).label("reorganisation_id")).where(
-        where, or_(U.c.valid_from.is_(None), U.c.valid_from < day))
+    query = select(
+        U.c.id,
+        *(U.c[c] for c in _VERSION_COLUMNS),
+        literal(day).label("valid_to"),
+        literal(reorg_id).label("reorganisation_id"),
+    ).where(where, or_(U.c.valid_from.is_(None), U.c.valid_from < day))
     result = conn.execute(insert(V).from_select(["unit_id", *_VERSION_COLUMNS, "valid_to", "reorganisation_id"], query))
     return max(result.rowcount or 0, 0)
 
@@ -289,15 +336,21 @@ def _execute_steps(conn: Connection, plan: ReorgPlan, reorg_id: int, now: dateti
                 where = and_(U.c.path > old, U.c.path < subtree_upper_bound(old))
             versioned += _close_versions(conn, where, day, reorg_id)
             if step.kind == "move_children":
-                conn.execute(update(U).where(U.c.parent_id == step.unit_id)
-                             .values(parent_id=step.new_parent_id, updated_at=now))
+                conn.execute(
+                    update(U).where(U.c.parent_id == step.unit_id).values(parent_id=step.new_parent_id, updated_at=now)
+                )
             else:
                 conn.execute(update(U).where(U.c.id == step.unit_id).values(parent_id=step.new_parent_id))
-            conn.execute(update(U).where(where).values(
-                path=literal(new, String) + func.substr(U.c.path, literal(len(old) + 1, Integer)),
-                depth=U.c.depth + (len(new) - len(old)) // 9,
-                valid_from=day, updated_at=now,
-            ))
+            conn.execute(
+                update(U)
+                .where(where)
+                .values(
+                    path=literal(new, String) + func.substr(U.c.path, literal(len(old) + 1, Integer)),
+                    depth=U.c.depth + (len(new) - len(old)) // 9,
+                    valid_from=day,
+                    updated_at=now,
+                )
+            )
         elif step.kind == "set":
             where = U.c.id == step.unit_id
             versioned += _close_versions(conn, where, day, reorg_id)
@@ -311,14 +364,24 @@ def _audit_tree(session: Session, plan: ReorgPlan, reorg_id: int, actor: str, no
     def rows() -> Iterator[dict[str, Any]]:
         for row in plan.log:
             before = {"parent_id": row["old_parent_id"], "name": row["old_name"] or None}
-            after = {"parent_id": row["new_parent_id"], "name": row["new_name"] or None,
-                     "successor_unit_id": row["successor_unit_id"]}
-            yield {"at": now, "actor": actor, "action": f"unit.{row['kind']}", "entity": "unit",
-                   "entity_id": row["unit_id"], "unit_id": row["unit_id"],
-                   "before": {k: v for k, v in before.items() if v is not None} or None,
-                   "after": {k: v for k, v in after.items() if v is not None} or None,
-                   "note": f"tái cấu trúc #{reorg_id} ({OPERATION_LABELS[row['operation']]}), tệp {file} dòng {row['line']}, "
-                           f"hiệu lực {fmt_date(row['effective_on'])}"}
+            after = {
+                "parent_id": row["new_parent_id"],
+                "name": row["new_name"] or None,
+                "successor_unit_id": row["successor_unit_id"],
+            }
+            yield {
+                "at": now,
+                "actor": actor,
+                "action": f"unit.{row['kind']}",
+                "entity": "unit",
+                "entity_id": row["unit_id"],
+                "unit_id": row["unit_id"],
+                "before": {k: v for k, v in before.items() if v is not None} or None,
+                "after": {k: v for k, v in after.items() if v is not None} or None,
+                "note": f"tái cấu trúc #{reorg_id} ({OPERATION_LABELS[row['operation']]}), tệp {file} dòng {row['line']}, "
+                f"hiệu lực {fmt_date(row['effective_on'])}",
+            }
+
     iterator = rows()
     while chunk := list(islice(iterator, CHUNK)):
         audit_many(session, chunk)
@@ -327,17 +390,38 @@ def _audit_tree(session: Session, plan: ReorgPlan, reorg_id: int, actor: str, no
 # ---------------------------------------------------------------------------------------------------
 # Carrying in-flight work
 # ---------------------------------------------------------------------------------------------------
-def _carry(session: Session, plan: ReorgPlan, reorg_id: int, actor: str, now: datetime, report: ReorgReport,
-           detail_limit: int) -> None:
+def _carry(
+    session: Session, plan: ReorgPlan, reorg_id: int, actor: str, now: datetime, report: ReorgReport, detail_limit: int
+) -> None:
     conn = session.connection()
     audits: list[dict[str, Any]] = []
 
-    def note(kind: str, entity: str, entity_id: int, text_: str, before: dict[str, Any], after: dict[str, Any],
-             campaign_id: int | None, unit_id: int | None, day: date) -> None:
+    def note(
+        kind: str,
+        entity: str,
+        entity_id: int,
+        text_: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        campaign_id: int | None,
+        unit_id: int | None,
+        day: date,
+    ) -> None:
         report.count(kind, text_, entity_id, len(report.carried) < detail_limit)
-        audits.append({"at": now, "actor": actor, "action": f"reorganise.{kind}", "entity": entity,
-                       "entity_id": entity_id, "campaign_id": campaign_id, "unit_id": unit_id, "before": before,
-                       "after": after, "note": f"tái cấu trúc #{reorg_id}, hiệu lực {fmt_date(day)}: {text_}"})
+        audits.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": f"reorganise.{kind}",
+                "entity": entity,
+                "entity_id": entity_id,
+                "campaign_id": campaign_id,
+                "unit_id": unit_id,
+                "before": before,
+                "after": after,
+                "note": f"tái cấu trúc #{reorg_id}, hiệu lực {fmt_date(day)}: {text_}",
+            }
+        )
         if len(audits) >= CHUNK:
             audit_many(session, audits)
             audits.clear()
@@ -345,14 +429,20 @@ def _carry(session: Session, plan: ReorgPlan, reorg_id: int, actor: str, now: da
     ended = [row for row in plan.log if row["kind"] == "ended" and row["is_primary"] and row["successor_unit_id"]]
     successor_of = {row["unit_id"]: row["successor_unit_id"] for row in ended}
     day_of = {row["unit_id"]: row["effective_on"] for row in ended}
-    codes = dict(session.execute(select(U.c.id, U.c.code).where(
-        U.c.id.in_({*successor_of, *successor_of.values()}) if successor_of else literal(False))).all())
+    codes = dict(
+        session.execute(
+            select(U.c.id, U.c.code).where(
+                U.c.id.in_({*successor_of, *successor_of.values()}) if successor_of else literal(False)
+            )
+        ).all()
+    )
     ended_ids = plan.ended_ids
 
     if ended_ids:
         _carry_assignments(session, conn, ended_ids, successor_of, day_of, codes, now, note)
-    _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor,
-                     detail_limit)
+    _carry_reviewers(
+        session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor, detail_limit
+    )
     if successor_of:
         _carry_nominations(session, conn, successor_of, day_of, codes, actor, now, note)
         _carry_campaigns(conn, successor_of, day_of, codes, now, note)
@@ -367,143 +457,283 @@ def _in(column, ids: Iterable[int]):  # noqa: ANN001, ANN202
 
 
 def _carry_assignments(session, conn, ended_ids, successor_of, day_of, codes, now, note) -> None:  # noqa: ANN001
-    open_rows = [OpenAssignment(*row) for row in conn.execute(
-        select(A.c.id, A.c.obligation_id, A.c.unit_id, A.c.status)
-        .where(_in(A.c.unit_id, ended_ids), A.c.active.is_(True), A.c.status != AssignmentStatus.ACCEPTED.value))]
+    open_rows = [
+        OpenAssignment(*row)
+        for row in conn.execute(
+            select(A.c.id, A.c.obligation_id, A.c.unit_id, A.c.status).where(
+                _in(A.c.unit_id, ended_ids), A.c.active.is_(True), A.c.status != AssignmentStatus.ACCEPTED.value
+            )
+        )
+    ]
     if not open_rows:
         return
     obligation_ids = {row.obligation_id for row in open_rows}
-    obligation_rows = conn.execute(select(OB.c.id, OB.c.levels, OB.c.reviewer, OB.c.campaign_id)
-                                   .where(_in(OB.c.id, obligation_ids))).all()
+    obligation_rows = conn.execute(
+        select(OB.c.id, OB.c.levels, OB.c.reviewer, OB.c.campaign_id).where(_in(OB.c.id, obligation_ids))
+    ).all()
     obligation_levels = {row.id: list(row.levels or []) for row in obligation_rows}
     reviewer_rule = {row.id: row.reviewer for row in obligation_rows}
     campaign_of = {row.id: row.campaign_id for row in obligation_rows}
     successors = set(successor_of.values())
-    unit_rows = {row.id: row for row in conn.execute(
-        select(U.c.id, U.c.level_code, U.c.parent_id).where(_in(U.c.id, successors)))} if successors else {}
-    already = set(conn.execute(select(A.c.obligation_id, A.c.unit_id).where(
-        _in(A.c.unit_id, successors), A.c.obligation_id.in_(obligation_ids))).all()) if successors else set()
-    moves, closes = carry_assignments(open_rows, successor_of, {k: v.level_code for k, v in unit_rows.items()},
-                                      obligation_levels, already)
+    unit_rows = (
+        {
+            row.id: row
+            for row in conn.execute(select(U.c.id, U.c.level_code, U.c.parent_id).where(_in(U.c.id, successors)))
+        }
+        if successors
+        else {}
+    )
+    already = (
+        set(
+            conn.execute(
+                select(A.c.obligation_id, A.c.unit_id).where(
+                    _in(A.c.unit_id, successors), A.c.obligation_id.in_(obligation_ids)
+                )
+            ).all()
+        )
+        if successors
+        else set()
+    )
+    moves, closes = carry_assignments(
+        open_rows, successor_of, {k: v.level_code for k, v in unit_rows.items()}, obligation_levels, already
+    )
     if moves:
         # reviewer 'parent': the successor's parent reviews; any other rule keeps its reviewer
         conn.execute(
-            update(A).where(A.c.id == bindparam("b_id")).values(
-                unit_id=bindparam("b_unit"), updated_at=now, version=A.c.version + 1,
-                reviewer_unit_id=func.coalesce(bindparam("b_reviewer", type_=Integer), A.c.reviewer_unit_id)),
-            [{"b_id": row.id, "b_unit": successor,
-              "b_reviewer": unit_rows[successor].parent_id if reviewer_rule[row.obligation_id] == "parent" else None}
-             for row, successor in moves],
+            update(A)
+            .where(A.c.id == bindparam("b_id"))
+            .values(
+                unit_id=bindparam("b_unit"),
+                updated_at=now,
+                version=A.c.version + 1,
+                reviewer_unit_id=func.coalesce(bindparam("b_reviewer", type_=Integer), A.c.reviewer_unit_id),
+            ),
+            [
+                {
+                    "b_id": row.id,
+                    "b_unit": successor,
+                    "b_reviewer": unit_rows[successor].parent_id
+                    if reviewer_rule[row.obligation_id] == "parent"
+                    else None,
+                }
+                for row, successor in moves
+            ],
         )
-        conn.execute(update(S).where(S.c.assignment_id == bindparam("b_id")).values(unit_id=bindparam("b_unit")),
-                     [{"b_id": row.id, "b_unit": successor} for row, successor in moves])
+        conn.execute(
+            update(S).where(S.c.assignment_id == bindparam("b_id")).values(unit_id=bindparam("b_unit")),
+            [{"b_id": row.id, "b_unit": successor} for row, successor in moves],
+        )
         for row, successor in moves:
-            note("assignment.moved", "assignment", row.id,
-                 f"nghĩa vụ #{row.id} ({row.status}) của '{codes.get(row.unit_id)}' chuyển sang '{codes.get(successor)}'",
-                 {"unit_id": row.unit_id}, {"unit_id": successor}, campaign_of[row.obligation_id], successor,
-                 day_of[row.unit_id])
+            note(
+                "assignment.moved",
+                "assignment",
+                row.id,
+                f"nghĩa vụ #{row.id} ({row.status}) của '{codes.get(row.unit_id)}' chuyển sang '{codes.get(successor)}'",
+                {"unit_id": row.unit_id},
+                {"unit_id": successor},
+                campaign_of[row.obligation_id],
+                successor,
+                day_of[row.unit_id],
+            )
     if closes:
-        conn.execute(update(A).where(A.c.id == bindparam("b_id")).values(active=False, updated_at=now,
-                                                                         version=A.c.version + 1),
-                     [{"b_id": row.id} for row in closes])
+        conn.execute(
+            update(A).where(A.c.id == bindparam("b_id")).values(active=False, updated_at=now, version=A.c.version + 1),
+            [{"b_id": row.id} for row in closes],
+        )
         for row in closes:
-            note("assignment.closed", "assignment", row.id,
-                 f"nghĩa vụ #{row.id} của '{codes.get(row.unit_id)}' đóng: {NO_LONGER_APPLIES}",
-                 {"active": True}, {"active": False, "reason": NO_LONGER_APPLIES}, campaign_of[row.obligation_id],
-                 row.unit_id, day_of.get(row.unit_id) or date.min)
+            note(
+                "assignment.closed",
+                "assignment",
+                row.id,
+                f"nghĩa vụ #{row.id} của '{codes.get(row.unit_id)}' đóng: {NO_LONGER_APPLIES}",
+                {"active": True},
+                {"active": False, "reason": NO_LONGER_APPLIES},
+                campaign_of[row.obligation_id],
+                row.unit_id,
+                day_of.get(row.unit_id) or date.min,
+            )
 
 
-def _carry_reviewers(session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor,
-                     detail_limit) -> None:  # noqa: ANN001
+def _carry_reviewers(
+    session, conn, reorg_id, ended_ids, successor_of, day_of, codes, now, note, report, actor, detail_limit
+) -> None:  # noqa: ANN001
     """Unreviewed work of a unit that changed parent goes to the new parent (set-based: one audit INSERT …
     SELECT and one UPDATE per pass; a unit moved twice in one file takes a second pass); work reviewed by an
     ended unit goes to its successor."""
     moved_units = select(RS.c.unit_id).where(RS.c.reorganisation_id == reorg_id, RS.c.kind == "moved")
     new_reviewer = (
         select(RS.c.new_parent_id)
-        .where(RS.c.reorganisation_id == reorg_id, RS.c.kind == "moved", RS.c.unit_id == A.c.unit_id,
-               RS.c.old_parent_id == A.c.reviewer_unit_id)
-        .order_by(RS.c.id.desc()).limit(1).correlate(A).scalar_subquery()
+        .where(
+            RS.c.reorganisation_id == reorg_id,
+            RS.c.kind == "moved",
+            RS.c.unit_id == A.c.unit_id,
+            RS.c.old_parent_id == A.c.reviewer_unit_id,
+        )
+        .order_by(RS.c.id.desc())
+        .limit(1)
+        .correlate(A)
+        .scalar_subquery()
     )
-    where = [A.c.unit_id.in_(moved_units), A.c.active.is_(True), A.c.status != AssignmentStatus.ACCEPTED.value,
-             new_reviewer.is_not(None)]
+    where = [
+        A.c.unit_id.in_(moved_units),
+        A.c.active.is_(True),
+        A.c.status != AssignmentStatus.ACCEPTED.value,
+        new_reviewer.is_not(None),
+    ]
     json_object = func.json_build_object if conn.dialect.name == "postgresql" else func.json_object
     AL = AuditLog.__table__  # type: ignore[attr-defined]
     text_ = f"tái cấu trúc #{reorg_id}: đơn vị duyệt mới là cấp trên mới của đơn vị"
     for _ in range(8):
         if len(report.carried) < detail_limit:
-            for row in conn.execute(select(A.c.id, A.c.reviewer_unit_id, new_reviewer.label("new")).where(*where)
-                                    .limit(detail_limit - len(report.carried))):
-                report.carried.append(CarriedItem("assignment.reviewer", row.id,
-                                                  f"nghĩa vụ #{row.id}: đơn vị duyệt #{row.reviewer_unit_id} → #{row.new}"))
-        conn.execute(insert(AL).from_select(
-            ["at", "actor", "action", "entity", "entity_id", "campaign_id", "unit_id", "before", "after", "note"],
-            select(literal(now, AL.c.at.type), literal(actor), literal("reorganise.assignment.reviewer"),
-                   literal("assignment"), cast(A.c.id, String), A.c.campaign_id, A.c.unit_id,
-                   json_object(literal("reviewer_unit_id"), A.c.reviewer_unit_id),
-                   json_object(literal("reviewer_unit_id"), new_reviewer), literal(text_)).where(*where)))
+            for row in conn.execute(
+                select(A.c.id, A.c.reviewer_unit_id, new_reviewer.label("new"))
+                .where(*where)
+                .limit(detail_limit - len(report.carried))
+            ):
+                report.carried.append(
+                    CarriedItem(
+                        "assignment.reviewer",
+                        row.id,
+                        f"nghĩa vụ #{row.id}: đơn vị duyệt #{row.reviewer_unit_id} → #{row.new}",
+                    )
+                )
+        conn.execute(
+            insert(AL).from_select(
+                ["at", "actor", "action", "entity", "entity_id", "campaign_id", "unit_id", "before", "after", "note"],
+                select(
+                    literal(now, AL.c.at.type),
+                    literal(actor),
+                    literal("reorganise.assignment.reviewer"),
+                    literal("assignment"),
+                    cast(A.c.id, String),
+                    A.c.campaign_id,
+                    A.c.unit_id,
+                    json_object(literal("reviewer_unit_id"), A.c.reviewer_unit_id),
+                    json_object(literal("reviewer_unit_id"), new_reviewer),
+                    literal(text_),
+                ).where(*where),
+            )
+        )
         changed = conn.execute(update(A).where(*where).values(reviewer_unit_id=new_reviewer, updated_at=now)).rowcount
         if not changed:
             break
         report.carried_counts["assignment.reviewer"] = report.carried_counts.get("assignment.reviewer", 0) + changed
     if ended_ids and successor_of:
         for row in conn.execute(
-            select(A.c.id, A.c.campaign_id, A.c.unit_id, A.c.reviewer_unit_id)
-            .where(_in(A.c.reviewer_unit_id, list(successor_of)), A.c.active.is_(True),
-                   A.c.status != AssignmentStatus.ACCEPTED.value)
+            select(A.c.id, A.c.campaign_id, A.c.unit_id, A.c.reviewer_unit_id).where(
+                _in(A.c.reviewer_unit_id, list(successor_of)),
+                A.c.active.is_(True),
+                A.c.status != AssignmentStatus.ACCEPTED.value,
+            )
         ).all():
             successor = successor_of[row.reviewer_unit_id]
             conn.execute(update(A).where(A.c.id == row.id).values(reviewer_unit_id=successor, updated_at=now))
-            note("assignment.reviewer", "assignment", row.id, f"nghĩa vụ #{row.id}: đơn vị duyệt mới là '{codes.get(successor)}'",
-                 {"reviewer_unit_id": row.reviewer_unit_id}, {"reviewer_unit_id": successor}, row.campaign_id,
-                 row.unit_id, day_of[row.reviewer_unit_id])
+            note(
+                "assignment.reviewer",
+                "assignment",
+                row.id,
+                f"nghĩa vụ #{row.id}: đơn vị duyệt mới là '{codes.get(successor)}'",
+                {"reviewer_unit_id": row.reviewer_unit_id},
+                {"reviewer_unit_id": successor},
+                row.campaign_id,
+                row.unit_id,
+                day_of[row.reviewer_unit_id],
+            )
 
 
 def _carry_nominations(session, conn, successor_of, day_of, codes, actor, now, note) -> None:  # noqa: ANN001
     ended = list(successor_of)
     rows = conn.execute(
-        select(N.c.id, N.c.campaign_id, N.c.status, N.c.current_unit_id, N.c.deciding_unit_id, N.c.returned_by_unit_id,
-               N.c.version, N.c.current_level)
-        .where(N.c.status.in_(OPEN_NOMINATIONS),
-               or_(_in(N.c.current_unit_id, ended), N.c.deciding_unit_id.in_(ended), N.c.returned_by_unit_id.in_(ended)))
+        select(
+            N.c.id,
+            N.c.campaign_id,
+            N.c.status,
+            N.c.current_unit_id,
+            N.c.deciding_unit_id,
+            N.c.returned_by_unit_id,
+            N.c.version,
+            N.c.current_level,
+        ).where(
+            N.c.status.in_(OPEN_NOMINATIONS),
+            or_(_in(N.c.current_unit_id, ended), N.c.deciding_unit_id.in_(ended), N.c.returned_by_unit_id.in_(ended)),
+        )
     ).all()
     if not rows:
         return
     level_of = dict(conn.execute(select(U.c.id, U.c.level_code).where(_in(U.c.id, set(successor_of.values())))).all())
     for row in rows:
         current = successor_of.get(row.current_unit_id, row.current_unit_id)
-        values = {"current_unit_id": current,
-                  "current_level": level_of[current] if current != row.current_unit_id else row.current_level,
-                  "deciding_unit_id": successor_of.get(row.deciding_unit_id, row.deciding_unit_id),
-                  "returned_by_unit_id": successor_of.get(row.returned_by_unit_id, row.returned_by_unit_id)
-                  if row.returned_by_unit_id is not None else None,
-                  "version": row.version + 1, "updated_at": now}
+        values = {
+            "current_unit_id": current,
+            "current_level": level_of[current] if current != row.current_unit_id else row.current_level,
+            "deciding_unit_id": successor_of.get(row.deciding_unit_id, row.deciding_unit_id),
+            "returned_by_unit_id": successor_of.get(row.returned_by_unit_id, row.returned_by_unit_id)
+            if row.returned_by_unit_id is not None
+            else None,
+            "version": row.version + 1,
+            "updated_at": now,
+        }
         conn.execute(update(N).where(N.c.id == row.id).values(**values))
-        changed_unit = next(u for u in (row.current_unit_id, row.deciding_unit_id, row.returned_by_unit_id) if u in successor_of)
+        changed_unit = next(
+            u for u in (row.current_unit_id, row.deciding_unit_id, row.returned_by_unit_id) if u in successor_of
+        )
         day = day_of[changed_unit]
-        comment = (f"chuyển do tái cấu trúc từ {fmt_date(day)}: '{codes.get(changed_unit)}' → "
-                   f"'{codes.get(successor_of[changed_unit])}'")
-        conn.execute(insert(NS).values(nomination_id=row.id, seq=row.version + 1, action="transfer",
-                                       from_status=row.status, to_status=row.status, at_unit_id=changed_unit,
-                                       to_unit_id=current, actor=actor, at=now, comment=comment))
-        note("nomination", "nomination", row.id, f"hồ sơ khen thưởng #{row.id}: {comment}",
-             {"current_unit_id": row.current_unit_id, "deciding_unit_id": row.deciding_unit_id},
-             {"current_unit_id": current, "deciding_unit_id": values["deciding_unit_id"]}, row.campaign_id, current, day)
+        comment = (
+            f"chuyển do tái cấu trúc từ {fmt_date(day)}: '{codes.get(changed_unit)}' → "
+            f"'{codes.get(successor_of[changed_unit])}'"
+        )
+        conn.execute(
+            insert(NS).values(
+                nomination_id=row.id,
+                seq=row.version + 1,
+                action="transfer",
+                from_status=row.status,
+                to_status=row.status,
+                at_unit_id=changed_unit,
+                to_unit_id=current,
+                actor=actor,
+                at=now,
+                comment=comment,
+            )
+        )
+        note(
+            "nomination",
+            "nomination",
+            row.id,
+            f"hồ sơ khen thưởng #{row.id}: {comment}",
+            {"current_unit_id": row.current_unit_id, "deciding_unit_id": row.deciding_unit_id},
+            {"current_unit_id": current, "deciding_unit_id": values["deciding_unit_id"]},
+            row.campaign_id,
+            current,
+            day,
+        )
 
 
 def _carry_campaigns(conn, successor_of, day_of, codes, now, note) -> None:  # noqa: ANN001
     ended = list(successor_of)
-    rows = conn.execute(select(C.c.id, C.c.code, C.c.root_unit_id, C.c.issuing_unit_id)
-                        .where(C.c.status == "active", or_(_in(C.c.root_unit_id, ended), C.c.issuing_unit_id.in_(ended)))).all()
+    rows = conn.execute(
+        select(C.c.id, C.c.code, C.c.root_unit_id, C.c.issuing_unit_id).where(
+            C.c.status == "active", or_(_in(C.c.root_unit_id, ended), C.c.issuing_unit_id.in_(ended))
+        )
+    ).all()
     for row in rows:
         root = successor_of.get(row.root_unit_id, row.root_unit_id)
         issuing = successor_of.get(row.issuing_unit_id, row.issuing_unit_id)
-        conn.execute(update(C).where(C.c.id == row.id).values(root_unit_id=root, issuing_unit_id=issuing, updated_at=now))
+        conn.execute(
+            update(C).where(C.c.id == row.id).values(root_unit_id=root, issuing_unit_id=issuing, updated_at=now)
+        )
         changed = row.root_unit_id if row.root_unit_id in successor_of else row.issuing_unit_id
-        note("campaign", "campaign", row.id,
-             f"chiến dịch '{row.code}': đơn vị chủ trì/phạm vi chuyển từ '{codes.get(changed)}' sang '{codes.get(successor_of[changed])}'",
-             {"root_unit_id": row.root_unit_id, "issuing_unit_id": row.issuing_unit_id},
-             {"root_unit_id": root, "issuing_unit_id": issuing}, row.id, root, day_of[changed])
+        note(
+            "campaign",
+            "campaign",
+            row.id,
+            f"chiến dịch '{row.code}': đơn vị chủ trì/phạm vi chuyển từ '{codes.get(changed)}' sang '{codes.get(successor_of[changed])}'",
+            {"root_unit_id": row.root_unit_id, "issuing_unit_id": row.issuing_unit_id},
+            {"root_unit_id": root, "issuing_unit_id": issuing},
+            row.id,
+            root,
+            day_of[changed],
+        )
 
 
 def _carry_outbox(conn, ended_ids, successor_of, day_of, codes, now, note) -> None:  # noqa: ANN001
@@ -511,20 +741,39 @@ def _carry_outbox(conn, ended_ids, successor_of, day_of, codes, now, note) -> No
     re-addressed to the successor (same assignment and rung: the ledger still holds one reminder per rung);
     a queued escalation is dropped and the next planning addresses the new parent. Nothing sent is touched."""
     rows = conn.execute(
-        select(O.c.id, O.c.kind, O.c.campaign_id, O.c.assignment_id, O.c.unit_id, O.c.rung, O.c.template, O.c.context,
-               O.c.scheduled_at)
-        .where(_in(O.c.unit_id, ended_ids), O.c.status.in_(OPEN_OUTBOX))
+        select(
+            O.c.id,
+            O.c.kind,
+            O.c.campaign_id,
+            O.c.assignment_id,
+            O.c.unit_id,
+            O.c.rung,
+            O.c.template,
+            O.c.context,
+            O.c.scheduled_at,
+        ).where(_in(O.c.unit_id, ended_ids), O.c.status.in_(OPEN_OUTBOX))
     ).all()
     if not rows:
         return
     reason = "đơn vị đã ngừng hoạt động do tái cấu trúc"
-    conn.execute(update(O).where(O.c.id == bindparam("b_id")).values(
-        status=OutboxStatus.SKIPPED.value, last_error=reason, lease_owner=None),
-        [{"b_id": row.id} for row in rows])
-    emails_of = dict(conn.execute(select(U.c.id, U.c.emails).where(_in(U.c.id, set(successor_of.values())))).all()) \
-        if successor_of else {}
-    owner_of = dict(conn.execute(select(A.c.id, A.c.unit_id).where(
-        _in(A.c.id, {r.assignment_id for r in rows if r.assignment_id is not None}))).all())
+    conn.execute(
+        update(O)
+        .where(O.c.id == bindparam("b_id"))
+        .values(status=OutboxStatus.SKIPPED.value, last_error=reason, lease_owner=None),
+        [{"b_id": row.id} for row in rows],
+    )
+    emails_of = (
+        dict(conn.execute(select(U.c.id, U.c.emails).where(_in(U.c.id, set(successor_of.values())))).all())
+        if successor_of
+        else {}
+    )
+    owner_of = dict(
+        conn.execute(
+            select(A.c.id, A.c.unit_id).where(
+                _in(A.c.id, {r.assignment_id for r in rows if r.assignment_id is not None})
+            )
+        ).all()
+    )
     replacements = []
     for row in rows:
         day = day_of.get(row.unit_id) or date.min
@@ -532,17 +781,37 @@ def _carry_outbox(conn, ended_ids, successor_of, day_of, codes, now, note) -> No
         if new_owner is not None and new_owner != row.unit_id:
             for address in emails_of.get(new_owner, []):
                 address = address.strip().lower()
-                replacements.append({
-                    "key": f"rem:{row.assignment_id}:{row.rung}:{address}", "kind": row.kind,
-                    "campaign_id": row.campaign_id, "assignment_id": row.assignment_id, "unit_id": new_owner,
-                    "rung": row.rung, "recipient": address, "template": row.template, "context": row.context,
-                    "scheduled_at": row.scheduled_at, "status": OutboxStatus.PENDING.value, "attempts": 0,
-                    "created_at": now})
+                replacements.append(
+                    {
+                        "key": f"rem:{row.assignment_id}:{row.rung}:{address}",
+                        "kind": row.kind,
+                        "campaign_id": row.campaign_id,
+                        "assignment_id": row.assignment_id,
+                        "unit_id": new_owner,
+                        "rung": row.rung,
+                        "recipient": address,
+                        "template": row.template,
+                        "context": row.context,
+                        "scheduled_at": row.scheduled_at,
+                        "status": OutboxStatus.PENDING.value,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                )
             text_ = f"thư chờ gửi #{row.id} ({row.kind}) gửi lại cho '{codes.get(new_owner)}' thay cho '{codes.get(row.unit_id)}'"
         else:
             text_ = f"thư chờ gửi #{row.id} ({row.kind}) cho '{codes.get(row.unit_id)}' không gửi: {reason}"
-        note("outbox", "outbox", row.id, text_, {"status": OutboxStatus.PENDING.value},
-             {"status": OutboxStatus.SKIPPED.value}, row.campaign_id, row.unit_id, day)
+        note(
+            "outbox",
+            "outbox",
+            row.id,
+            text_,
+            {"status": OutboxStatus.PENDING.value},
+            {"status": OutboxStatus.SKIPPED.value},
+            row.campaign_id,
+            row.unit_id,
+            day,
+        )
     if replacements:
         existing = set(conn.execute(select(O.c.key).where(O.c.key.in_([r["key"] for r in replacements]))).scalars())
         fresh = [r for r in replacements if r["key"] not in existing]

@@ -5,6 +5,7 @@ Building a report consolidates first (storing a new snapshot version only if fig
 the stored snapshots, so the document shows exactly what the snapshot holds. The content is assembled
 once (ReportContent) and rendered twice (XLSX, DOCX).
 """
+
 from __future__ import annotations
 
 import re
@@ -151,12 +152,29 @@ def _percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-STATUS_HEADERS = ["Phải báo cáo", "Đã gửi", "Được tính", "Tỷ lệ đã gửi (%)", "Chờ duyệt", "Trả lại", "Nộp muộn", "Chưa gửi"]
+STATUS_HEADERS = [
+    "Phải báo cáo",
+    "Đã gửi",
+    "Được tính",
+    "Tỷ lệ đã gửi (%)",
+    "Chờ duyệt",
+    "Trả lại",
+    "Nộp muộn",
+    "Chưa gửi",
+]
 
 
 def _status_cells(data: dict[str, Any]) -> list[Any]:
-    return [data["owed"], data["submitted"], data["counted"], _percent(data["submitted"], data["owed"]),
-            data["pending"], data["returned"], data["late"], len(data["not_submitted"])]
+    return [
+        data["owed"],
+        data["submitted"],
+        data["counted"],
+        _percent(data["submitted"], data["owed"]),
+        data["pending"],
+        data["returned"],
+        data["late"],
+        len(data["not_submitted"]),
+    ]
 
 
 def _figure_cells(data: dict[str, Any], spec: Obligation) -> list[Any]:
@@ -187,13 +205,18 @@ def _aggregate_tables(ctx: _Context, snapshots: Sequence[dict[str, Any]], spec: 
     tables = []
     for level in sorted(by_level, key=lambda c: ctx.levels[c].rank if c in ctx.levels else 99):
         rows = sorted(by_level[level], key=lambda d: natural_key(d["unit"]))
-        tables.append(Table(
-            title=_sheet_name(f"TH - {_level_label(ctx, level)}"),
-            caption=f"Số liệu tổng hợp theo {_level_label(ctx, level)} (mỗi đơn vị gồm cả các đơn vị trực thuộc)",
-            headers=["STT", "Mã đơn vị", "Tên đơn vị", *STATUS_HEADERS, *_figure_headers(spec)],
-            rows=[[i, d["unit"], d["unit_name"], *_status_cells(d), *_figure_cells(d, spec)] for i, d in enumerate(rows, 1)],
-            percent_columns=(6,),
-        ))
+        tables.append(
+            Table(
+                title=_sheet_name(f"TH - {_level_label(ctx, level)}"),
+                caption=f"Số liệu tổng hợp theo {_level_label(ctx, level)} (mỗi đơn vị gồm cả các đơn vị trực thuộc)",
+                headers=["STT", "Mã đơn vị", "Tên đơn vị", *STATUS_HEADERS, *_figure_headers(spec)],
+                rows=[
+                    [i, d["unit"], d["unit_name"], *_status_cells(d), *_figure_cells(d, spec)]
+                    for i, d in enumerate(rows, 1)
+                ],
+                percent_columns=(6,),
+            )
+        )
     return tables
 
 
@@ -202,10 +225,24 @@ def _unit_tables(session: Session, ctx: _Context, obligation: ObligationDef, spe
     counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
     parent = U.alias("parent")
     rows = session.execute(
-        select(U.c.code, U.c.name, U.c.level_code, U.c.sector, parent.c.name.label("parent_name"), A.c.status,
-               A.c.submitted_at, A.c.late, A.c.current_version, counted.c.data, counted.c.appraised_rating)
-        .select_from(A.join(U, U.c.id == A.c.unit_id).outerjoin(parent, parent.c.id == U.c.parent_id)
-                     .outerjoin(counted, counted.c.assignment_id == A.c.id))
+        select(
+            U.c.code,
+            U.c.name,
+            U.c.level_code,
+            U.c.sector,
+            parent.c.name.label("parent_name"),
+            A.c.status,
+            A.c.submitted_at,
+            A.c.late,
+            A.c.current_version,
+            counted.c.data,
+            counted.c.appraised_rating,
+        )
+        .select_from(
+            A.join(U, U.c.id == A.c.unit_id)
+            .outerjoin(parent, parent.c.id == U.c.parent_id)
+            .outerjoin(counted, counted.c.assignment_id == A.c.id)
+        )
         .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), U.c.path >= ctx.low, U.c.path < ctx.high)
         .order_by(U.c.path)
     ).all()
@@ -221,21 +258,44 @@ def _unit_tables(session: Session, ctx: _Context, obligation: ObligationDef, spe
             values = [_cell_value(f, data.get(f.code)) for f in headers_fields]
             if any(f.code == RATING_FIELD for f in spec.fields):
                 values.append(row.appraised_rating or "")
-            body.append([
-                i, row.code, row.name, row.parent_name or "", {"sxkd": "SXKD", "hcsn": "HCSN"}.get(row.sector or "", ""),
-                STATUS_LABELS[AssignmentStatus(row.status)],
-                utc_to_local(row.submitted_at, ctx.campaign.timezone).replace(tzinfo=None) if row.submitted_at else None,
-                "có" if row.late else "", row.current_version or None, *values,
-            ])
-        headers = ["STT", "Mã đơn vị", "Tên đơn vị", "Trực thuộc", "Khu vực", "Trạng thái", "Gửi lần đầu lúc",
-                   "Nộp muộn", "Bản số", *[f.label for f in headers_fields]]
+            body.append(
+                [
+                    i,
+                    row.code,
+                    row.name,
+                    row.parent_name or "",
+                    {"sxkd": "SXKD", "hcsn": "HCSN"}.get(row.sector or "", ""),
+                    STATUS_LABELS[AssignmentStatus(row.status)],
+                    utc_to_local(row.submitted_at, ctx.campaign.timezone).replace(tzinfo=None)
+                    if row.submitted_at
+                    else None,
+                    "có" if row.late else "",
+                    row.current_version or None,
+                    *values,
+                ]
+            )
+        headers = [
+            "STT",
+            "Mã đơn vị",
+            "Tên đơn vị",
+            "Trực thuộc",
+            "Khu vực",
+            "Trạng thái",
+            "Gửi lần đầu lúc",
+            "Nộp muộn",
+            "Bản số",
+            *[f.label for f in headers_fields],
+        ]
         if any(f.code == RATING_FIELD for f in spec.fields):
             headers.append("Xếp loại thẩm định")
-        tables.append(Table(
-            title=_sheet_name(f"BC - {_level_label(ctx, level)}"),
-            caption=f"Báo cáo của từng đơn vị cấp {_level_label(ctx, level)} (bản được tính vào số liệu)",
-            headers=headers, rows=body,
-        ))
+        tables.append(
+            Table(
+                title=_sheet_name(f"BC - {_level_label(ctx, level)}"),
+                caption=f"Báo cáo của từng đơn vị cấp {_level_label(ctx, level)} (bản được tính vào số liệu)",
+                headers=headers,
+                rows=body,
+            )
+        )
     return tables
 
 
@@ -255,9 +315,10 @@ def _names(session: Session, codes: Sequence[str]) -> dict[str, tuple[str, str]]
     parent = U.alias("parent")
     codes = list(codes)
     for start in range(0, len(codes), 900):
-        chunk = codes[start:start + 900]
+        chunk = codes[start : start + 900]
         for code, name, parent_name in session.execute(
-            select(U.c.code, U.c.name, parent.c.name).select_from(U.outerjoin(parent, parent.c.id == U.c.parent_id))
+            select(U.c.code, U.c.name, parent.c.name)
+            .select_from(U.outerjoin(parent, parent.c.id == U.c.parent_id))
             .where(U.c.code.in_(chunk))
         ):
             out[code] = (name, parent_name or "")
@@ -267,17 +328,25 @@ def _names(session: Session, codes: Sequence[str]) -> dict[str, tuple[str, str]]
 def _missing_table(session: Session, root: dict[str, Any], title: str) -> Table:
     names = _names(session, [*root["not_submitted"], *root["late_units"], *root["awaiting"]])
     rows = []
-    for label, codes in (("Chưa gửi", root["not_submitted"]), ("Nộp muộn", root["late_units"]),
-                         ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", root["awaiting"])):
+    for label, codes in (
+        ("Chưa gửi", root["not_submitted"]),
+        ("Nộp muộn", root["late_units"]),
+        ("Đã gửi, chưa được tính (chờ duyệt hoặc trả lại)", root["awaiting"]),
+    ):
         for code in sorted(codes, key=natural_key):
             name, parent_name = names.get(code, ("", ""))
             rows.append([len(rows) + 1, label, code, name, parent_name])
-    return Table(title=_sheet_name(title), caption="Đơn vị chưa gửi, nộp muộn, hoặc có báo cáo chưa được tính",
-                 headers=["STT", "Tình trạng", "Mã đơn vị", "Tên đơn vị", "Trực thuộc"], rows=rows)
+    return Table(
+        title=_sheet_name(title),
+        caption="Đơn vị chưa gửi, nộp muộn, hoặc có báo cáo chưa được tính",
+        headers=["STT", "Tình trạng", "Mã đơn vị", "Tên đơn vị", "Trực thuộc"],
+        rows=rows,
+    )
 
 
-def _missing_paragraphs(session: Session, snapshots: Sequence[dict[str, Any]], root: dict[str, Any],
-                        breakdown_level: str | None) -> list[str]:
+def _missing_paragraphs(
+    session: Session, snapshots: Sequence[dict[str, Any]], root: dict[str, Any], breakdown_level: str | None
+) -> list[str]:
     """'LĐLĐ huyện X: A, B.' per breakdown unit, for units not yet sent and units late."""
     groups = [d for d in snapshots if d["level"] == breakdown_level] or [root]
     groups.sort(key=lambda d: natural_key(d["unit"]))
@@ -301,15 +370,48 @@ def _target_sheet(reports: Sequence[TargetReport]) -> Table:
     for t in reports:
         for scope, row in [("Toàn phạm vi", r) for r in t.scope] + [("Theo đơn vị", r) for r in t.breakdown]:
             p = row.progress
-            rows.append([t.code, t.title, scope, row.unit_code, row.unit_name, t.target, t.unit_of_measure,
-                         None if p.figure.value is None else round(p.figure.value, 2),
-                         None if p.percent_of_target is None else round(p.percent_of_target, 1),
-                         None if p.forecast is None else round(p.forecast, 1), p.verdict,
-                         p.figure.units_reported, p.figure.units_owing, t.deadline, p.note])
-    return Table(title="Chỉ tiêu", caption="Tiến độ thực hiện chỉ tiêu",
-                 headers=["Mã chỉ tiêu", "Chỉ tiêu", "Phạm vi", "Mã đơn vị", "Đơn vị", "Chỉ tiêu đặt ra", "Đơn vị tính",
-                          "Đã đạt", "Tỷ lệ so với chỉ tiêu (%)", "Dự báo đến hạn", "Đánh giá", "Số đơn vị có số liệu",
-                          "Số đơn vị phải báo cáo", "Hạn", "Ghi chú"], rows=rows, percent_columns=(8,))
+            rows.append(
+                [
+                    t.code,
+                    t.title,
+                    scope,
+                    row.unit_code,
+                    row.unit_name,
+                    t.target,
+                    t.unit_of_measure,
+                    None if p.figure.value is None else round(p.figure.value, 2),
+                    None if p.percent_of_target is None else round(p.percent_of_target, 1),
+                    None if p.forecast is None else round(p.forecast, 1),
+                    p.verdict,
+                    p.figure.units_reported,
+                    p.figure.units_owing,
+                    t.deadline,
+                    p.note,
+                ]
+            )
+    return Table(
+        title="Chỉ tiêu",
+        caption="Tiến độ thực hiện chỉ tiêu",
+        headers=[
+            "Mã chỉ tiêu",
+            "Chỉ tiêu",
+            "Phạm vi",
+            "Mã đơn vị",
+            "Đơn vị",
+            "Chỉ tiêu đặt ra",
+            "Đơn vị tính",
+            "Đã đạt",
+            "Tỷ lệ so với chỉ tiêu (%)",
+            "Dự báo đến hạn",
+            "Đánh giá",
+            "Số đơn vị có số liệu",
+            "Số đơn vị phải báo cáo",
+            "Hạn",
+            "Ghi chú",
+        ],
+        rows=rows,
+        percent_columns=(8,),
+    )
 
 
 def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
@@ -318,12 +420,21 @@ def _target_paragraphs(reports: Sequence[TargetReport]) -> list[str]:
     for t in reports:
         for row in t.scope:
             p = row.progress
-            value = "chưa có số liệu" if p.figure.value is None else f"{fmt_number(p.figure.value, 2)} {t.unit_of_measure}"
+            value = (
+                "chưa có số liệu" if p.figure.value is None else f"{fmt_number(p.figure.value, 2)} {t.unit_of_measure}"
+            )
             percent = "" if p.percent_of_target is None else f", bằng {fmt_percent(p.percent_of_target)} chỉ tiêu"
-            forecast = "" if p.forecast is None else (
-                f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {fmt_number(p.forecast)} {t.unit_of_measure}")
-            out.append(f"- {t.title} (chỉ tiêu {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
-                       f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}.")
+            forecast = (
+                ""
+                if p.forecast is None
+                else (
+                    f"; dự báo đến hạn {fmt_date(t.deadline)} đạt khoảng {fmt_number(p.forecast)} {t.unit_of_measure}"
+                )
+            )
+            out.append(
+                f"- {t.title} (chỉ tiêu {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}): "
+                f"{row.unit_name} đạt {value}{percent}{forecast}. Đánh giá: {p.verdict}."
+            )
             if p.note and p.note not in notes:
                 notes.append(p.note)
     # The same method note holds for every target: say it once.
@@ -336,31 +447,59 @@ def _target_charts(reports: Sequence[TargetReport], ctx: _Context) -> list[Chart
         if not t.breakdown:
             continue
         ranked = sorted(t.breakdown, key=lambda r: (-(r.progress.figure.value or 0.0), r.unit_name))  # largest first
-        charts.append(Chart(
-            title=f"{t.title} — theo {_level_label(ctx, t.breakdown_level or '')} (đến {fmt_date(t.at)})",
-            labels=[r.unit_name for r in ranked],
-            values=[r.progress.figure.value or 0.0 for r in ranked],
-            target=t.target if t.rollup != "sum" else None,
-            unit=t.unit_of_measure,
-        ))
+        charts.append(
+            Chart(
+                title=f"{t.title} — theo {_level_label(ctx, t.breakdown_level or '')} (đến {fmt_date(t.at)})",
+                labels=[r.unit_name for r in ranked],
+                values=[r.progress.figure.value or 0.0 for r in ranked],
+                target=t.target if t.rollup != "sum" else None,
+                unit=t.unit_of_measure,
+            )
+        )
     return charts
 
 
-def _status_summary_table(ctx: _Context, snapshots: Sequence[dict[str, Any]], root: dict[str, Any],
-                          breakdown_level: str | None, spec: Obligation) -> tuple[Table, Table]:
+def _status_summary_table(
+    ctx: _Context,
+    snapshots: Sequence[dict[str, Any]],
+    root: dict[str, Any],
+    breakdown_level: str | None,
+    spec: Obligation,
+) -> tuple[Table, Table]:
     """The two DOCX tables: reporting status and figures, one row per breakdown unit plus the total."""
     rows = sorted([d for d in snapshots if d["level"] == breakdown_level], key=lambda d: natural_key(d["unit"]))
     status = Table(
-        title="Tình hình báo cáo", headers=["STT", "Đơn vị", "Phải BC", "Đã gửi", "Được tính", "Tỷ lệ (%)", "Nộp muộn", "Chưa gửi"],
-        rows=[[i, d["unit_name"], d["owed"], d["submitted"], d["counted"], _percent(d["submitted"], d["owed"]),
-               d["late"], len(d["not_submitted"])] for i, d in enumerate(rows, 1)],
-        total=["", "Tổng cộng", root["owed"], root["submitted"], root["counted"], _percent(root["submitted"], root["owed"]),
-               root["late"], len(root["not_submitted"])],
+        title="Tình hình báo cáo",
+        headers=["STT", "Đơn vị", "Phải BC", "Đã gửi", "Được tính", "Tỷ lệ (%)", "Nộp muộn", "Chưa gửi"],
+        rows=[
+            [
+                i,
+                d["unit_name"],
+                d["owed"],
+                d["submitted"],
+                d["counted"],
+                _percent(d["submitted"], d["owed"]),
+                d["late"],
+                len(d["not_submitted"]),
+            ]
+            for i, d in enumerate(rows, 1)
+        ],
+        total=[
+            "",
+            "Tổng cộng",
+            root["owed"],
+            root["submitted"],
+            root["counted"],
+            _percent(root["submitted"], root["owed"]),
+            root["late"],
+            len(root["not_submitted"]),
+        ],
         percent_columns=(5,),
     )
     fields = _figure_fields(spec)
     figures = Table(
-        title="Kết quả", headers=["STT", "Đơn vị", *[f.label for f in fields]],
+        title="Kết quả",
+        headers=["STT", "Đơn vị", *[f.label for f in fields]],
         rows=[[i, d["unit_name"], *[d["numbers"][f.code]["sum"] for f in fields]] for i, d in enumerate(rows, 1)],
         total=["", "Tổng cộng", *[root["numbers"][f.code]["sum"] for f in fields]],
     )
@@ -396,8 +535,14 @@ def _header_parts(ctx: _Context, breakdown_level: str | None) -> tuple[tuple[str
 # ---------------------------------------------------------------------------------------------------
 # The two reports
 # ---------------------------------------------------------------------------------------------------
-def round_report_content(session: Session, *, campaign_code: str, round_number: int, now: datetime | None = None,
-                         actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
+def round_report_content(
+    session: Session,
+    *,
+    campaign_code: str,
+    round_number: int,
+    now: datetime | None = None,
+    actor: str = "system:report",
+) -> tuple[ReportContent, list[ConsolidationResult]]:
     now = now or utcnow()
     ctx = _context(session, campaign_code)
     obligation = round_obligation(session, ctx.campaign, round_number)
@@ -406,7 +551,11 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
     snapshots = [s.data for s in latest_snapshots(session, obligation.id).values()]  # type: ignore[arg-type]
     root = next(d for d in snapshots if d["unit"] == _root_code(session, ctx))
     breakdown = _breakdown_level(ctx, snapshots)
-    round_ = session.execute(select(Round).where(Round.campaign_id == ctx.campaign.id, Round.number == round_number)).scalars().first()
+    round_ = (
+        session.execute(select(Round).where(Round.campaign_id == ctx.campaign.id, Round.number == round_number))  # type: ignore[arg-type]
+        .scalars()
+        .first()
+    )
     round_name = round_.name if round_ else f"Đợt {round_number}"
     targets = target_progress(session, campaign_code=campaign_code, at=utc_to_local(now, ctx.campaign.timezone).date())
     status_table, figure_table = _status_summary_table(ctx, snapshots, root, breakdown, spec)
@@ -414,30 +563,52 @@ def round_report_content(session: Session, *, campaign_code: str, round_number: 
     as_of = fmt_moment(now, ctx.campaign.timezone)
     counted_rule = "báo cáo đã được duyệt" if spec.consolidate_accepted_only else "báo cáo đã gửi (không bị trả lại)"
     sections = [
-        Section("I. TÌNH HÌNH BÁO CÁO", [
-            f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo "
-            f"({fmt_share(root['submitted'], root['owed'])}), trong đó {fmt_integer(root['counted'])} báo cáo được tính vào "
-            f"số liệu ({counted_rule}); {fmt_integer(root['pending'])} báo cáo đang chờ duyệt, {fmt_integer(root['returned'])} báo cáo bị trả lại "
-            f"chờ đơn vị gửi lại; {fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
-            f"{fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."], [status_table]),
-        Section("II. KẾT QUẢ THỰC HIỆN", [
-            "Kết quả " + _lower_first(round_name) + " tổng hợp từ báo cáo của các đơn vị:",
-            *[f"- {f.label}: {fmt_number(root['numbers'][f.code]['sum'], 2)}." for f in _figure_fields(spec)],
-            *_choice_paragraphs(spec, root)], [figure_table]),
+        Section(
+            "I. TÌNH HÌNH BÁO CÁO",
+            [
+                f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo "
+                f"({fmt_share(root['submitted'], root['owed'])}), trong đó {fmt_integer(root['counted'])} báo cáo được tính vào "
+                f"số liệu ({counted_rule}); {fmt_integer(root['pending'])} báo cáo đang chờ duyệt, {fmt_integer(root['returned'])} báo cáo bị trả lại "
+                f"chờ đơn vị gửi lại; {fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(obligation.due_on)}; "
+                f"{fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."
+            ],
+            [status_table],
+        ),
+        Section(
+            "II. KẾT QUẢ THỰC HIỆN",
+            [
+                "Kết quả " + _lower_first(round_name) + " tổng hợp từ báo cáo của các đơn vị:",
+                *[f"- {f.label}: {fmt_number(root['numbers'][f.code]['sum'], 2)}." for f in _figure_fields(spec)],
+                *_choice_paragraphs(spec, root),
+            ],
+            [figure_table],
+        ),
         Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
         Section("IV. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, snapshots, root, breakdown)),
     ]
     content = ReportContent(
         file_stem=f"{ctx.campaign.code}-so-ket-dot-{round_number}",
-        issuing_lines=issuing_lines, place=place, year=ctx.campaign.year, title="BÁO CÁO",
+        issuing_lines=issuing_lines,
+        place=place,
+        year=ctx.campaign.year,
+        title="BÁO CÁO",
         subtitle=f"Kết quả sơ kết {_lower_first(round_name)} {_lower_first(ctx.campaign.title)}",
         as_of=as_of,
-        intro=(f"Căn cứ báo cáo của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
-               f"{ctx.issuing.name} tổng hợp kết quả sơ kết {_lower_first(round_name)} ({obligation.title}) như sau:"),
+        intro=(
+            f"Căn cứ báo cáo của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
+            f"{ctx.issuing.name} tổng hợp kết quả sơ kết {_lower_first(round_name)} ({obligation.title}) như sau:"
+        ),
         sections=sections,
-        sheets=[*_aggregate_tables(ctx, snapshots, spec), *_unit_tables(session, ctx, obligation, spec),
-                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets)],
-        recipients=recipients, signature=signature, campaign_code=ctx.campaign.code, issuer_code=ctx.issuing.code,
+        sheets=[
+            *_aggregate_tables(ctx, snapshots, spec),
+            *_unit_tables(session, ctx, obligation, spec),
+            _missing_table(session, root, "Chưa gửi - nộp muộn"),
+            _target_sheet(targets),
+        ],
+        recipients=recipients,
+        signature=signature,
+        campaign_code=ctx.campaign.code,
+        issuer_code=ctx.issuing.code,
         report_date=utc_to_local(now, ctx.campaign.timezone).date(),
     )
     return content, [result]
@@ -447,7 +618,9 @@ def _choice_paragraphs(spec: Obligation, root: dict[str, Any]) -> list[str]:
     out = []
     for f in spec.fields:
         if f.type == "bool":
-            out.append(f"- {f.label}: {root['bools'][f.code]['true']}/{root['bools'][f.code]['reports']} đơn vị trả lời 'có'.")
+            out.append(
+                f"- {f.label}: {root['bools'][f.code]['true']}/{root['bools'][f.code]['reports']} đơn vị trả lời 'có'."
+            )
         elif f.type == "choice":
             counts = root["choices"][f.code]
             out.append(f"- {f.label}: " + "; ".join(f"{c}: {counts[c]}" for c in f.choices or []) + ".")
@@ -458,15 +631,24 @@ def _root_code(session: Session, ctx: _Context) -> str:
     return session.execute(select(U.c.code).where(U.c.id == ctx.campaign.root_unit_id)).scalar_one()
 
 
-def final_report_content(session: Session, *, campaign_code: str, now: datetime | None = None,
-                         actor: str = "system:report") -> tuple[ReportContent, list[ConsolidationResult]]:
+def final_report_content(
+    session: Session, *, campaign_code: str, now: datetime | None = None, actor: str = "system:report"
+) -> tuple[ReportContent, list[ConsolidationResult]]:
     now = now or utcnow()
     ctx = _context(session, campaign_code)
-    obligations = session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == ctx.campaign.id, ObligationDef.active.is_(True),  # type: ignore[attr-defined]
-                                    ObligationDef.kind.in_(("round_report", "final_report")))  # type: ignore[attr-defined]
-        .order_by(ObligationDef.round_number, ObligationDef.id)  # type: ignore[arg-type]
-    ).scalars().all()
+    obligations = (
+        session.execute(
+            select(ObligationDef)
+            .where(
+                ObligationDef.campaign_id == ctx.campaign.id,  # type: ignore[arg-type]
+                ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+                ObligationDef.kind.in_(("round_report", "final_report")),  # type: ignore[attr-defined]
+            )
+            .order_by(ObligationDef.round_number, ObligationDef.id)  # type: ignore[arg-type, arg-type]
+        )
+        .scalars()
+        .all()
+    )
     final = next((o for o in obligations if o.kind == "final_report"), None)
     if final is None:
         raise UnknownReference(f"chiến dịch '{campaign_code}' không có báo cáo tổng kết (final_report)")
@@ -490,46 +672,88 @@ def final_report_content(session: Session, *, campaign_code: str, now: datetime 
     as_of = fmt_moment(now, ctx.campaign.timezone)
     year_totals = year_table.total or []
     sections = [
-        Section("I. TÌNH HÌNH BÁO CÁO TỔNG KẾT", [
-            f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo tổng kết "
-            f"({fmt_share(root['submitted'], root['owed'])}), {fmt_integer(root['counted'])} báo cáo được tính vào số liệu; "
-            f"{fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."],
-            [status_table]),
-        Section("II. KẾT QUẢ CẢ NĂM", [
-            "Số liệu cả năm là tổng các đợt sơ kết và đợt tổng kết:",
-            *[f"- {header}: {fmt_number(value, 2)}." for header, value in zip(year_table.headers[2:], year_totals[2:])]],
-            [year_table]),
+        Section(
+            "I. TÌNH HÌNH BÁO CÁO TỔNG KẾT",
+            [
+                f"Tính đến {as_of}, có {fmt_fraction(root['submitted'], root['owed'])} đơn vị đã gửi báo cáo tổng kết "
+                f"({fmt_share(root['submitted'], root['owed'])}), {fmt_integer(root['counted'])} báo cáo được tính vào số liệu; "
+                f"{fmt_integer(root['late'])} đơn vị nộp muộn so với hạn {fmt_date(final.due_on)}; {fmt_integer(len(root['not_submitted']))} đơn vị chưa gửi."
+            ],
+            [status_table],
+        ),
+        Section(
+            "II. KẾT QUẢ CẢ NĂM",
+            [
+                "Số liệu cả năm là tổng các đợt sơ kết và đợt tổng kết:",
+                *[
+                    f"- {header}: {fmt_number(value, 2)}."
+                    for header, value in zip(year_table.headers[2:], year_totals[2:])
+                ],
+            ],
+            [year_table],
+        ),
         Section("III. TIẾN ĐỘ THỰC HIỆN CHỈ TIÊU", _target_paragraphs(targets), [], _target_charts(targets, ctx)),
-        Section("IV. XẾP LOẠI CUỐI NĂM", [
-            "Xếp loại cuối năm là xếp loại do công đoàn cấp trên thẩm định khi duyệt báo cáo; "
-            "nếu cấp trên không ghi xếp loại thẩm định thì lấy xếp loại đơn vị tự đánh giá."], [rating_summary]),
+        Section(
+            "IV. XẾP LOẠI CUỐI NĂM",
+            [
+                "Xếp loại cuối năm là xếp loại do công đoàn cấp trên thẩm định khi duyệt báo cáo; "
+                "nếu cấp trên không ghi xếp loại thẩm định thì lấy xếp loại đơn vị tự đánh giá."
+            ],
+            [rating_summary],
+        ),
         Section("V. ĐƠN VỊ CHƯA BÁO CÁO, BÁO CÁO MUỘN", _missing_paragraphs(session, final_snapshots, root, breakdown)),
     ]
     if mapping is not None:
-        sections.append(Section("VI. SẮP XẾP TỔ CHỨC TRONG NĂM", [
-            f"Trong năm có {len(mapping.rows)} thay đổi về tổ chức. Số liệu được trình bày theo cơ cấu tổ chức tại thời "
-            "điểm cuối năm; số liệu của đơn vị đã sáp nhập, giải thể (kể cả trước ngày hiệu lực) được tính cho đơn vị "
-            "kế thừa."], [mapping]))
+        sections.append(
+            Section(
+                "VI. SẮP XẾP TỔ CHỨC TRONG NĂM",
+                [
+                    f"Trong năm có {len(mapping.rows)} thay đổi về tổ chức. Số liệu được trình bày theo cơ cấu tổ chức tại thời "
+                    "điểm cuối năm; số liệu của đơn vị đã sáp nhập, giải thể (kể cả trước ngày hiệu lực) được tính cho đơn vị "
+                    "kế thừa."
+                ],
+                [mapping],
+            )
+        )
     content = ReportContent(
         file_stem=f"{ctx.campaign.code}-tong-ket-nam",
-        issuing_lines=issuing_lines, place=place, year=ctx.campaign.year, title="BÁO CÁO",
+        issuing_lines=issuing_lines,
+        place=place,
+        year=ctx.campaign.year,
+        title="BÁO CÁO",
         subtitle=f"Tổng kết {_lower_first(ctx.campaign.title)}",
         as_of=as_of,
-        intro=(f"Căn cứ báo cáo sơ kết các đợt và báo cáo tổng kết của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
-               f"{ctx.issuing.name} tổng hợp kết quả phong trào thi đua năm {ctx.campaign.year} như sau:"),
+        intro=(
+            f"Căn cứ báo cáo sơ kết các đợt và báo cáo tổng kết của các cấp công đoàn gửi qua hệ thống đến {as_of}, "
+            f"{ctx.issuing.name} tổng hợp kết quả phong trào thi đua năm {ctx.campaign.year} như sau:"
+        ),
         sections=sections,
-        sheets=[year_table, *_aggregate_tables(ctx, final_snapshots, final_spec),
-                *_unit_tables(session, ctx, final, final_spec), rating_sheet, rating_summary,
-                _missing_table(session, root, "Chưa gửi - nộp muộn"), _target_sheet(targets),
-                *([mapping] if mapping is not None else [])],
-        recipients=recipients, signature=signature, campaign_code=ctx.campaign.code, issuer_code=ctx.issuing.code,
+        sheets=[
+            year_table,
+            *_aggregate_tables(ctx, final_snapshots, final_spec),
+            *_unit_tables(session, ctx, final, final_spec),
+            rating_sheet,
+            rating_summary,
+            _missing_table(session, root, "Chưa gửi - nộp muộn"),
+            _target_sheet(targets),
+            *([mapping] if mapping is not None else []),
+        ],
+        recipients=recipients,
+        signature=signature,
+        campaign_code=ctx.campaign.code,
+        issuer_code=ctx.issuing.code,
         report_date=utc_to_local(now, ctx.campaign.timezone).date(),
     )
     return content, results
 
 
-def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obligation, list[dict[str, Any]]]],
-                breakdown: str | None, root_code: str, ended: set[str] = frozenset()) -> Table:
+def _year_table(
+    ctx: _Context,
+    per_obligation: Sequence[tuple[ObligationDef, Obligation, list[dict[str, Any]]]],
+    breakdown: str | None,
+    root_code: str,
+    ended: set[str] = frozenset(),
+) -> Table:
     """Year totals per breakdown unit: each numeric field summed over every round and the final report."""
     labels: dict[str, str] = {}
     for _, spec, _ in per_obligation:
@@ -553,10 +777,16 @@ def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obl
     if ended:
         rest = {code: root_totals[code] - sum(totals[c][code] for c in codes) for code in labels}
         if any(abs(value) > 1e-9 for value in rest.values()):
-            rows.append([len(rows) + 1, "Trực thuộc trực tiếp (kể cả đơn vị đã sáp nhập, giải thể)",
-                         *[_tidy(rest[code]) for code in labels]])
+            rows.append(
+                [
+                    len(rows) + 1,
+                    "Trực thuộc trực tiếp (kể cả đơn vị đã sáp nhập, giải thể)",
+                    *[_tidy(rest[code]) for code in labels],
+                ]
+            )
     return Table(
-        title="Tổng hợp năm", caption="Kết quả cả năm (cộng các đợt sơ kết và tổng kết), theo đơn vị",
+        title="Tổng hợp năm",
+        caption="Kết quả cả năm (cộng các đợt sơ kết và tổng kết), theo đơn vị",
         headers=["STT", "Đơn vị", *labels.values()],
         rows=rows,
         total=["", "Tổng cộng", *[_tidy(root_totals[code]) for code in labels]],
@@ -566,8 +796,11 @@ def _year_table(ctx: _Context, per_obligation: Sequence[tuple[ObligationDef, Obl
 def _ended_codes(session: Session, ctx: _Context) -> set[str]:
     """Units of the campaign's tree that a reorganisation ended by the end of the campaign."""
     rows = session.execute(
-        select(U.c.code).select_from(RS.join(U, U.c.id == RS.c.unit_id))
-        .where(RS.c.kind == "ended", RS.c.effective_on <= ctx.campaign.ends_on, U.c.path >= ctx.low, U.c.path < ctx.high)
+        select(U.c.code)
+        .select_from(RS.join(U, U.c.id == RS.c.unit_id))
+        .where(
+            RS.c.kind == "ended", RS.c.effective_on <= ctx.campaign.ends_on, U.c.path >= ctx.low, U.c.path < ctx.high
+        )
     ).scalars()
     return set(rows)
 
@@ -577,13 +810,32 @@ def _mapping_table(session: Session, ctx: _Context) -> Table | None:
     changed parent are counted per (old parent, new parent)."""
     old, new, before, after = U.alias("old_unit"), U.alias("new_unit"), U.alias("old_parent"), U.alias("new_parent")
     rows = session.execute(
-        select(RS.c.effective_on, RS.c.operation, RS.c.kind, old.c.code, RS.c.old_name, old.c.name, new.c.code.label("successor"),
-               new.c.name.label("successor_name"), before.c.code.label("old_parent"), after.c.code.label("new_parent"),
-               after.c.name.label("new_parent_name"), RS.c.new_name)
-        .select_from(RS.join(old, old.c.id == RS.c.unit_id).outerjoin(new, new.c.id == RS.c.successor_unit_id)
-                     .outerjoin(before, before.c.id == RS.c.old_parent_id).outerjoin(after, after.c.id == RS.c.new_parent_id))
-        .where(RS.c.effective_on >= ctx.campaign.starts_on, RS.c.effective_on <= ctx.campaign.ends_on,
-               old.c.path >= ctx.low, old.c.path < ctx.high)
+        select(
+            RS.c.effective_on,
+            RS.c.operation,
+            RS.c.kind,
+            old.c.code,
+            RS.c.old_name,
+            old.c.name,
+            new.c.code.label("successor"),
+            new.c.name.label("successor_name"),
+            before.c.code.label("old_parent"),
+            after.c.code.label("new_parent"),
+            after.c.name.label("new_parent_name"),
+            RS.c.new_name,
+        )
+        .select_from(
+            RS.join(old, old.c.id == RS.c.unit_id)
+            .outerjoin(new, new.c.id == RS.c.successor_unit_id)
+            .outerjoin(before, before.c.id == RS.c.old_parent_id)
+            .outerjoin(after, after.c.id == RS.c.new_parent_id)
+        )
+        .where(
+            RS.c.effective_on >= ctx.campaign.starts_on,
+            RS.c.effective_on <= ctx.campaign.ends_on,
+            old.c.path >= ctx.low,
+            old.c.path < ctx.high,
+        )
         .order_by(RS.c.effective_on, RS.c.id)
     ).all()
     if not rows:
@@ -596,38 +848,54 @@ def _mapping_table(session: Session, ctx: _Context) -> Table | None:
             after_text = f"{r.successor} — {r.successor_name}" if r.successor else "(không có đơn vị kế thừa)"
             out.append([fmt_date(r.effective_on), label, f"{r.code} — {r.name}", after_text])
         elif r.kind == "created":
-            out.append([fmt_date(r.effective_on), label, "(đơn vị mới)", f"{r.code} — {r.new_name}, trực thuộc {r.new_parent}"])
+            out.append(
+                [fmt_date(r.effective_on), label, "(đơn vị mới)", f"{r.code} — {r.new_name}, trực thuộc {r.new_parent}"]
+            )
         elif r.kind == "renamed":
             out.append([fmt_date(r.effective_on), label, f"{r.code} — {r.old_name}", f"{r.code} — {r.new_name}"])
         else:
             key = (fmt_date(r.effective_on), label, r.old_parent, r.new_parent, r.new_parent_name)
             moved[key] = moved.get(key, 0) + 1
     for (day, label, old_parent, new_parent, new_parent_name), count in moved.items():
-        out.append([day, label, f"{count} đơn vị trực thuộc {old_parent}", f"trực thuộc {new_parent} — {new_parent_name}"])
-    return Table(title="Trước - sau sắp xếp", caption="Đối chiếu đơn vị trước và sau sắp xếp tổ chức trong năm",
-                 headers=["STT", "Ngày hiệu lực", "Thay đổi", "Trước", "Sau"],
-                 rows=[[i, *row] for i, row in enumerate(out, 1)])
+        out.append(
+            [day, label, f"{count} đơn vị trực thuộc {old_parent}", f"trực thuộc {new_parent} — {new_parent_name}"]
+        )
+    return Table(
+        title="Trước - sau sắp xếp",
+        caption="Đối chiếu đơn vị trước và sau sắp xếp tổ chức trong năm",
+        headers=["STT", "Ngày hiệu lực", "Thay đổi", "Trước", "Sau"],
+        rows=[[i, *row] for i, row in enumerate(out, 1)],
+    )
 
 
 def _tidy(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-def _rating_tables(session: Session, ctx: _Context, final: ObligationDef, spec: Obligation,
-                   breakdown: str | None) -> tuple[Table, Table]:
+def _rating_tables(
+    session: Session, ctx: _Context, final: ObligationDef, spec: Obligation, breakdown: str | None
+) -> tuple[Table, Table]:
     rating_field = next((f for f in spec.fields if f.code == RATING_FIELD), None)
     choices = list(rating_field.choices or []) if rating_field else []
     counted = counted_submissions(final.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
     group = U.alias("grp")
     parent = U.alias("parent")
-    join = (A.join(U, U.c.id == A.c.unit_id).outerjoin(counted, counted.c.assignment_id == A.c.id)
-            .outerjoin(parent, parent.c.id == U.c.parent_id)
-            .outerjoin(group, (group.c.level_code == (breakdown or ""))
-                       & in_subtree_of(U.c.path, group.c.path)))
+    join = (
+        A.join(U, U.c.id == A.c.unit_id)
+        .outerjoin(counted, counted.c.assignment_id == A.c.id)
+        .outerjoin(parent, parent.c.id == U.c.parent_id)
+        .outerjoin(group, (group.c.level_code == (breakdown or "")) & in_subtree_of(U.c.path, group.c.path))
+    )
     rows = session.execute(
-        select(U.c.code, U.c.name, parent.c.name.label("parent_name"), group.c.code.label("group_code"),
-               group.c.name.label("group_name"), counted.c.data[RATING_FIELD].as_string().label("proposed"),
-               counted.c.appraised_rating)
+        select(
+            U.c.code,
+            U.c.name,
+            parent.c.name.label("parent_name"),
+            group.c.code.label("group_code"),
+            group.c.name.label("group_name"),
+            counted.c.data[RATING_FIELD].as_string().label("proposed"),
+            counted.c.appraised_rating,
+        )
         .select_from(join)
         .where(A.c.obligation_id == final.id, A.c.active.is_(True), U.c.path >= ctx.low, U.c.path < ctx.high)
         .order_by(U.c.path)
@@ -635,21 +903,47 @@ def _rating_tables(session: Session, ctx: _Context, final: ObligationDef, spec: 
     detail, summary = [], {}
     for row in rows:
         final_rating = row.appraised_rating or row.proposed
-        detail.append([len(detail) + 1, row.code, row.name, row.parent_name or "", row.proposed or "",
-                       row.appraised_rating or "", final_rating or "Chưa có"])
+        detail.append(
+            [
+                len(detail) + 1,
+                row.code,
+                row.name,
+                row.parent_name or "",
+                row.proposed or "",
+                row.appraised_rating or "",
+                final_rating or "Chưa có",
+            ]
+        )
         key = (row.group_code or "", row.group_name or "Trực thuộc trực tiếp")
         counts = summary.setdefault(key, {c: 0 for c in [*choices, "Chưa có"]})
         counts[final_rating if final_rating in counts else "Chưa có"] += 1
     ordered = sorted(summary.items(), key=lambda item: natural_key(item[0][0]))
     total = {c: sum(counts[c] for _, counts in ordered) for c in [*choices, "Chưa có"]}
     return (
-        Table(title="Xếp loại", caption="Xếp loại cuối năm của từng đơn vị",
-              headers=["STT", "Mã đơn vị", "Tên đơn vị", "Trực thuộc", "Tự đánh giá", "Cấp trên thẩm định", "Xếp loại năm"],
-              rows=detail),
-        Table(title="Xếp loại theo đơn vị", caption="Số đơn vị theo xếp loại cuối năm",
-              headers=["STT", "Đơn vị", *choices, "Chưa có"],
-              rows=[[i, name, *[counts[c] for c in [*choices, "Chưa có"]]] for i, ((_, name), counts) in enumerate(ordered, 1)],
-              total=["", "Tổng cộng", *[total[c] for c in [*choices, "Chưa có"]]]),
+        Table(
+            title="Xếp loại",
+            caption="Xếp loại cuối năm của từng đơn vị",
+            headers=[
+                "STT",
+                "Mã đơn vị",
+                "Tên đơn vị",
+                "Trực thuộc",
+                "Tự đánh giá",
+                "Cấp trên thẩm định",
+                "Xếp loại năm",
+            ],
+            rows=detail,
+        ),
+        Table(
+            title="Xếp loại theo đơn vị",
+            caption="Số đơn vị theo xếp loại cuối năm",
+            headers=["STT", "Đơn vị", *choices, "Chưa có"],
+            rows=[
+                [i, name, *[counts[c] for c in [*choices, "Chưa có"]]]
+                for i, ((_, name), counts) in enumerate(ordered, 1)
+            ],
+            total=["", "Tổng cộng", *[total[c] for c in [*choices, "Chưa có"]]],
+        ),
     )
 
 
@@ -681,7 +975,9 @@ def write_xlsx(content: ReportContent, path: Path) -> Path:
             cell.border = border
         body = list(table.rows) + ([table.total] if table.total else [])
         for column, header in enumerate(table.headers, 1):
-            sheet.column_dimensions[get_column_letter(column)].width = _column_width(header, [r[column - 1] for r in body[:500]])
+            sheet.column_dimensions[get_column_letter(column)].width = _column_width(
+                header, [r[column - 1] for r in body[:500]]
+            )
         # Styling a cell registers its style in the workbook (costly); cells of one kind share one style array.
         styled: dict[str, object] = {}
         wrap = Alignment(wrap_text=True, vertical="top")
@@ -717,9 +1013,18 @@ def _xlsx_format(value: Any, percent: bool) -> str:
 def _column_width(header: str, values: Sequence[Any]) -> float:
     """Wide enough for the longest header word and most values (long names wrap), between 6 and 36 characters."""
     longest_word = max((len(w) for w in header.split()), default=4) + 2
-    shown = sorted(len(fmt_number(v, 2) if isinstance(v, (int, float)) and not isinstance(v, bool) else
-                       "dd/mm/yyyy hh:mm" if isinstance(v, datetime) else "dd/mm/yyyy" if isinstance(v, date) else
-                       str(v or "")) for v in values)
+    shown = sorted(
+        len(
+            fmt_number(v, 2)
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else "dd/mm/yyyy hh:mm"
+            if isinstance(v, datetime)
+            else "dd/mm/yyyy"
+            if isinstance(v, date)
+            else str(v or "")
+        )
+        for v in values
+    )
     typical = shown[int(len(shown) * 0.9)] + 2 if shown else 0
     return float(max(6, min(36, max(longest_word, typical, min(len(header), 14)))))
 
@@ -733,16 +1038,25 @@ def write_docx(content: ReportContent, path: Path) -> Path:
 
 
 @owns_transaction
-def build_round_report(session: Session, *, campaign_code: str, round_number: int, out_dir: Path,
-                       now: datetime | None = None, actor: str = "system:report") -> ReportFiles:
-    content, results = round_report_content(session, campaign_code=campaign_code, round_number=round_number,
-                                            now=now, actor=actor)
+def build_round_report(
+    session: Session,
+    *,
+    campaign_code: str,
+    round_number: int,
+    out_dir: Path,
+    now: datetime | None = None,
+    actor: str = "system:report",
+) -> ReportFiles:
+    content, results = round_report_content(
+        session, campaign_code=campaign_code, round_number=round_number, now=now, actor=actor
+    )
     return _write_both(content, out_dir, results)
 
 
 @owns_transaction
-def build_final_report(session: Session, *, campaign_code: str, out_dir: Path, now: datetime | None = None,
-                       actor: str = "system:report") -> ReportFiles:
+def build_final_report(
+    session: Session, *, campaign_code: str, out_dir: Path, now: datetime | None = None, actor: str = "system:report"
+) -> ReportFiles:
     content, results = final_report_content(session, campaign_code=campaign_code, now=now, actor=actor)
     return _write_both(content, out_dir, results)
 

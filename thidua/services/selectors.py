@@ -1,5 +1,6 @@
 """Unit selectors of campaign files (`where:`) as SQL conditions over the unit table, and their checks
 against the attribute schema and the stored units (located problems)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,9 @@ def _values(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def selector_problems(session: Session, selector: UnitSelector | None, loc: Loc, doc: SourceDoc,
-                      schema: AttributeSchema) -> list[Problem]:
+def selector_problems(
+    session: Session, selector: UnitSelector | None, loc: Loc, doc: SourceDoc, schema: AttributeSchema
+) -> list[Problem]:
     if selector is None:
         return []
     problems: list[Problem] = []

@@ -3,6 +3,7 @@
 The status report and the plan use SQLAlchemy Core over name-only table clauses (the columns they read), not
 the ORM classes: `thidua status` then starts without loading SQLModel and every table class (~0.5 s of a cold
 start). tests/campaigns/test_status_rollup.py checks these clauses against the models."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,19 +28,47 @@ SEGMENT = 9  # width of one path segment: 8 digits and a dot
 _UTC = DateTime(timezone=True)  # binds and reads as the models' UTCDateTime does for aware UTC values
 
 ASSIGNMENT = table(
-    "assignment", column("id", Integer), column("campaign_id", Integer), column("obligation_id", Integer),
-    column("unit_id", Integer), column("status"), column("late", Boolean), column("due_on", Date),
-    column("due_at", _UTC), column("active", Boolean),
+    "assignment",
+    column("id", Integer),
+    column("campaign_id", Integer),
+    column("obligation_id", Integer),
+    column("unit_id", Integer),
+    column("status"),
+    column("late", Boolean),
+    column("due_on", Date),
+    column("due_at", _UTC),
+    column("active", Boolean),
 )
-SUBMISSION = table("submission", column("id", Integer), column("assignment_id", Integer), column("version", Integer),
-                   column("submitted_at", _UTC), column("reviewed_at", _UTC), column("review_status"),
-                   column("late", Boolean))
-UNIT = table("unit", column("id", Integer), column("code"), column("name"), column("level_code"),
-             column("parent_id", Integer), column("path"), column("active", Boolean))
+SUBMISSION = table(
+    "submission",
+    column("id", Integer),
+    column("assignment_id", Integer),
+    column("version", Integer),
+    column("submitted_at", _UTC),
+    column("reviewed_at", _UTC),
+    column("review_status"),
+    column("late", Boolean),
+)
+UNIT = table(
+    "unit",
+    column("id", Integer),
+    column("code"),
+    column("name"),
+    column("level_code"),
+    column("parent_id", Integer),
+    column("path"),
+    column("active", Boolean),
+)
 CAMPAIGN = table("campaign", column("id", Integer), column("code"), column("timezone"), column("root_unit_id", Integer))
 CAMPAIGN_SPEC = table("campaign", column("id", Integer), column("spec", JSON))
-ROUND = table("round", column("campaign_id", Integer), column("number", Integer), column("name"), column("starts_on", Date),
-              column("ends_on", Date))
+ROUND = table(
+    "round",
+    column("campaign_id", Integer),
+    column("number", Integer),
+    column("name"),
+    column("starts_on", Date),
+    column("ends_on", Date),
+)
 LEVEL = table("level", column("code"), column("name"), column("short_name"), column("rank", Integer))
 OBLIGATION = table("obligation", column("id", Integer), column("campaign_id", Integer), column("code"), column("title"))
 CORE_TABLES = (ASSIGNMENT, SUBMISSION)
@@ -144,17 +173,31 @@ def state_as_of(now: datetime | None, tables: tuple[Any, Any] | None = None):
         return A.c.status, A.c.late
     reviewed = S.c.reviewed_at <= now
     latest = (
-        select(case((and_(reviewed, S.c.review_status == "da_duyet"), "da_duyet"),
-                    (and_(reviewed, S.c.review_status == "tra_lai"), "tra_lai"), else_="da_gui"))
+        select(
+            case(
+                (and_(reviewed, S.c.review_status == "da_duyet"), "da_duyet"),
+                (and_(reviewed, S.c.review_status == "tra_lai"), "tra_lai"),
+                else_="da_gui",
+            )
+        )
         .where(S.c.assignment_id == A.c.id, S.c.submitted_at <= now)
-        .order_by(S.c.version.desc()).limit(1).correlate(A).scalar_subquery()
+        .order_by(S.c.version.desc())
+        .limit(1)
+        .correlate(A)
+        .scalar_subquery()
     )
-    first_late = (select(S.c.late).where(S.c.assignment_id == A.c.id, S.c.version == 1, S.c.submitted_at <= now)
-                  .correlate(A).scalar_subquery())
+    first_late = (
+        select(S.c.late)
+        .where(S.c.assignment_id == A.c.id, S.c.version == 1, S.c.submitted_at <= now)
+        .correlate(A)
+        .scalar_subquery()
+    )
     # An assignment without any submission row keeps its stored status (e.g. set by an import of old data).
     has_history = select(S.c.id).where(S.c.assignment_id == A.c.id).correlate(A).exists()
-    return (case((has_history, func.coalesce(latest, "chua_gui")), else_=A.c.status),
-            case((has_history, func.coalesce(first_late, False)), else_=A.c.late))
+    return (
+        case((has_history, func.coalesce(latest, "chua_gui")), else_=A.c.status),
+        case((has_history, func.coalesce(first_late, False)), else_=A.c.late),
+    )
 
 
 def rollup_columns(now: datetime, *, as_of: datetime | None = None, tables: tuple[Any, Any] | None = None):
@@ -178,8 +221,14 @@ def rollup_columns(now: datetime, *, as_of: datetime | None = None, tables: tupl
 
 
 def _counts(row) -> Counts:  # noqa: ANN001
-    return Counts(int(row.owed or 0), int(row.submitted or 0), int(row.accepted or 0), int(row.returned or 0),
-                  int(row.overdue or 0), int(row.late_submitted or 0))
+    return Counts(
+        int(row.owed or 0),
+        int(row.submitted or 0),
+        int(row.accepted or 0),
+        int(row.returned or 0),
+        int(row.overdue or 0),
+        int(row.late_submitted or 0),
+    )
 
 
 def status_report(
@@ -199,8 +248,16 @@ def status_report(
     now = now or utcnow()
     campaign = campaign_row(session, campaign_code)
     if tree_on is not None:
-        return _status_on_tree(session, campaign, tree_on, unit_code=unit_code, level=level,
-                               obligation_code=obligation_code, now=now, as_of=as_of)
+        return _status_on_tree(
+            session,
+            campaign,
+            tree_on,
+            unit_code=unit_code,
+            level=level,
+            obligation_code=obligation_code,
+            now=now,
+            as_of=as_of,
+        )
     scope = _unit_row(session, code=unit_code) if unit_code else _unit_row(session, unit_id=campaign.root_unit_id)
     A, U = ASSIGNMENT, UNIT
     low, high = subtree_range(scope.path)
@@ -215,8 +272,11 @@ def status_report(
     # the total, the per-level and the per-child figures are sums of these cells.
     child_prefix = func.substr(U.c.path, 1, len(scope.path) + SEGMENT)
     cells = session.execute(
-        select(child_prefix.label("prefix"), U.c.level_code,
-               *rollup_columns(now, as_of=now if as_of else None, tables=CORE_TABLES))
+        select(
+            child_prefix.label("prefix"),
+            U.c.level_code,
+            *rollup_columns(now, as_of=now if as_of else None, tables=CORE_TABLES),
+        )
         .select_from(joined)
         .where(*where)
         .group_by(child_prefix, U.c.level_code)
@@ -225,12 +285,24 @@ def status_report(
     children = {c.path: c for c in session.execute(select(U).where(U.c.parent_id == scope.id))}
     group_level = _usual_level(children.values())
     by_group = sorted(
-        (StatusRow(children[prefix].code, breakdown_label(children[prefix], group_level), counts)
-         for prefix, counts in per_prefix.items() if prefix in children),
+        (
+            StatusRow(children[prefix].code, breakdown_label(children[prefix], group_level), counts)
+            for prefix, counts in per_prefix.items()
+            if prefix in children
+        ),
         key=lambda row: row.key,
     )
-    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
-                        round=round_at(session, campaign, now))
+    return StatusReport(
+        campaign.code,
+        scope.code,
+        scope.name,
+        now,
+        total,
+        by_level,
+        by_group,
+        group_level,
+        round=round_at(session, campaign, now),
+    )
 
 
 def round_at(session: Session | Connection, campaign: Any, moment: datetime) -> RoundOfDay | None:
@@ -246,8 +318,10 @@ def round_on_day(session: Session | Connection, campaign_id: int, day: date) -> 
 
     spec = session.execute(select(CAMPAIGN_SPEC.c.spec).where(CAMPAIGN_SPEC.c.id == campaign_id)).scalar()
     rule = str((spec or {}).get("round_boundary") or "earlier_round")
-    rounds = [RoundOfDay(r.number, r.name, r.starts_on, r.ends_on, rule)
-              for r in session.execute(select(ROUND).where(ROUND.c.campaign_id == campaign_id))]
+    rounds = [
+        RoundOfDay(r.number, r.name, r.starts_on, r.ends_on, rule)
+        for r in session.execute(select(ROUND).where(ROUND.c.campaign_id == campaign_id))
+    ]
     number = round_of_day(day, rounds, rule)
     return next((r for r in rounds if r.number == number), None)
 
@@ -258,7 +332,11 @@ def _sum_cells(session: Session | Connection, cells) -> tuple[Counts, list[Statu
     total, per_level, per_prefix = Counts(), {}, {}
     for cell in cells:
         counts = _counts(cell)
-        for bucket in (total, per_level.setdefault(cell.level_code, Counts()), per_prefix.setdefault(cell.prefix, Counts())):
+        for bucket in (
+            total,
+            per_level.setdefault(cell.level_code, Counts()),
+            per_prefix.setdefault(cell.prefix, Counts()),
+        ):
             bucket.add(counts)
     levels = {lv.code: lv for lv in session.execute(select(LEVEL))}
     by_level = sorted(
@@ -280,16 +358,27 @@ def _check_level(session: Session | Connection, level: str) -> None:
 
 def _obligation_filter(session: Session | Connection, campaign: Any, obligation_code: str):  # noqa: ANN202
     O = OBLIGATION  # noqa: E741
-    obligation_id = session.execute(
-        select(O.c.id).where(O.c.campaign_id == campaign.id, O.c.code == obligation_code)
-    ).scalars().first()
+    obligation_id = (
+        session.execute(select(O.c.id).where(O.c.campaign_id == campaign.id, O.c.code == obligation_code))
+        .scalars()
+        .first()
+    )
     if obligation_id is None:
         raise NotFound(f"chiến dịch '{campaign.code}' không có nghĩa vụ '{obligation_code}'")
     return ASSIGNMENT.c.obligation_id == obligation_id
 
 
-def _status_on_tree(session: Any, campaign: Any, day: date, *, unit_code: str | None, level: str | None,
-                    obligation_code: str | None, now: datetime, as_of: bool) -> StatusReport:
+def _status_on_tree(
+    session: Any,
+    campaign: Any,
+    day: date,
+    *,
+    unit_code: str | None,
+    level: str | None,
+    obligation_code: str | None,
+    now: datetime,
+    as_of: bool,
+) -> StatusReport:
     """status_report over the tree of `day`: the scope, its children and every unit's place as they were."""
     from thidua.services.unit_history import scope_as_of, units_as_of
 
@@ -317,19 +406,39 @@ def _status_on_tree(session: Any, campaign: Any, day: date, *, unit_code: str | 
     whole = units_as_of(day)
     children = {c.path: c for c in session.execute(select(whole).where(whole.c.parent_id == scope.id)).all()}
     by_group = sorted(
-        (StatusRow(children[p].code, _group_label(children[p]), counts) for p, counts in per_prefix.items() if p in children),
+        (
+            StatusRow(children[p].code, _group_label(children[p]), counts)
+            for p, counts in per_prefix.items()
+            if p in children
+        ),
         key=lambda row: row.key,
     )
     group_level = next(iter(children.values())).level_code if children else None
     # Work that a successor created after `day` holds now has no place in that tree: shown apart, not lost.
     unplaced_cells = session.execute(
-        select(*columns).select_from(A)
-        .where(A.c.campaign_id == campaign.id, A.c.active.is_(True), A.c.unit_id.not_in(select(whole.c.unit_id)),
-               *([_obligation_filter(session, campaign, obligation_code)] if obligation_code else []))
+        select(*columns)
+        .select_from(A)
+        .where(
+            A.c.campaign_id == campaign.id,
+            A.c.active.is_(True),
+            A.c.unit_id.not_in(select(whole.c.unit_id)),
+            *([_obligation_filter(session, campaign, obligation_code)] if obligation_code else []),
+        )
     ).one()
     unplaced = _counts(unplaced_cells)
-    return StatusReport(campaign.code, scope.code, scope.name, now, total, by_level, by_group, group_level,
-                        tree_on=day, unplaced=unplaced if unplaced.owed else None, round=round_at(session, campaign, now))
+    return StatusReport(
+        campaign.code,
+        scope.code,
+        scope.name,
+        now,
+        total,
+        by_level,
+        by_group,
+        group_level,
+        tree_on=day,
+        unplaced=unplaced if unplaced.owed else None,
+        round=round_at(session, campaign, now),
+    )
 
 
 def _usual_level(children) -> str | None:  # noqa: ANN001
@@ -355,7 +464,13 @@ class PlanItem:
 
 
 def upcoming_deadlines(
-    session: Session | Connection, campaign_code: str, *, days: int, today: date, unit_code: str | None = None, limit: int = 5000
+    session: Session | Connection,
+    campaign_code: str,
+    *,
+    days: int,
+    today: date,
+    unit_code: str | None = None,
+    limit: int = 5000,
 ) -> list[PlanItem]:
     """Deadlines in [today, today + days] still owed (not yet submitted), per unit."""
     campaign = campaign_row(session, campaign_code)
@@ -366,10 +481,13 @@ def upcoming_deadlines(
         select(A.c.due_on, O.c.code, O.c.title, U.c.code.label("unit_code"), U.c.name, A.c.status)
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(O, O.c.id == A.c.obligation_id))
         .where(
-            A.c.campaign_id == campaign.id, A.c.active.is_(True), A.c.status.not_in(SUBMITTED_STATUSES),
+            A.c.campaign_id == campaign.id,
+            A.c.active.is_(True),
+            A.c.status.not_in(SUBMITTED_STATUSES),
             A.c.due_at >= end_of_day_utc(today - timedelta(days=1), campaign.timezone),
             A.c.due_on <= today + timedelta(days=days),
-            U.c.path >= low, U.c.path < high,
+            U.c.path >= low,
+            U.c.path < high,
         )
         .order_by(A.c.due_on, O.c.code, U.c.path)
         .limit(limit)

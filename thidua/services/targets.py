@@ -5,6 +5,7 @@ accepted reports only, accepted by then; per assignment only its latest such ver
 those reports with their unit's path; each is matched to its scope and breakdown unit by path prefix (a
 dictionary look-up per path segment), and models.targets rolls them up and forecasts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,14 +53,20 @@ class TargetReport:
     groups_by: str | None = None  # 'thuộc tính <code>' | 'cụm/khối thi đua (<level>)'
 
 
-def target_progress(session: Session, *, campaign_code: str, at: date | None = None,
-                    target_code: str | None = None, now: datetime | None = None) -> list[TargetReport]:
+def target_progress(
+    session: Session,
+    *,
+    campaign_code: str,
+    at: date | None = None,
+    target_code: str | None = None,
+    now: datetime | None = None,
+) -> list[TargetReport]:
     """Progress of the campaign's targets (or one of them) as of the end of local date `at` (default today)."""
     campaign = get_campaign(session, campaign_code)
     at = at or utc_to_local(now or utcnow(), campaign.timezone).date()
     query = select(Target).where(Target.campaign_id == campaign.id).order_by(Target.id)  # type: ignore[arg-type]
     if target_code is not None:
-        query = query.where(Target.code == target_code)
+        query = query.where(Target.code == target_code)  # type: ignore[arg-type]
     targets = session.execute(query).scalars().all()
     if target_code is not None and not targets:
         raise UnknownReference(f"chiến dịch '{campaign.code}' không có chỉ tiêu '{target_code}'")
@@ -67,10 +74,14 @@ def target_progress(session: Session, *, campaign_code: str, at: date | None = N
 
 
 def _units_of_level(session: Session, level: str, low: str, high: str) -> list[tuple[int, str, str, str]]:
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
-        select(U.c.id, U.c.code, U.c.name, U.c.path)
-        .where(U.c.level_code == level, U.c.path >= low, U.c.path < high).order_by(U.c.path)
-    )]
+    return [
+        tuple(r)
+        for r in session.execute(  # type: ignore[misc]
+            select(U.c.id, U.c.code, U.c.name, U.c.path)
+            .where(U.c.level_code == level, U.c.path >= low, U.c.path < high)
+            .order_by(U.c.path)
+        )
+    ]
 
 
 def _ancestors_in(path: str, by_path: dict[str, int]) -> list[int]:
@@ -78,18 +89,27 @@ def _ancestors_in(path: str, by_path: dict[str, int]) -> list[int]:
     return [by_path[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in by_path]
 
 
-def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date,
-                quotas: dict[str, float] | None = None) -> TargetReport:
+def _one_target(
+    session: Session, campaign: Campaign, spec: TargetSpec, at: date, quotas: dict[str, float] | None = None
+) -> TargetReport:
     root = session.execute(select(U.c.id, U.c.code, U.c.name, U.c.path).where(U.c.id == campaign.root_unit_id)).one()
     low, high = subtree_range(root.path)
     scopes = _units_of_level(session, spec.scope_level, low, high) if spec.scope_level else [tuple(root)]
     breakdown = _units_of_level(session, spec.breakdown_level, low, high) if spec.breakdown_level else []
     moment = end_of_day_utc(at, campaign.timezone)
-    obligations = session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign.id,
-                                    or_(ObligationDef.code.in_(spec.source.obligations),  # type: ignore[attr-defined]
-                                        ObligationDef.series.in_(spec.source.obligations)))  # type: ignore[union-attr]
-    ).scalars().all()
+    obligations = (
+        session.execute(
+            select(ObligationDef).where(
+                ObligationDef.campaign_id == campaign.id,  # type: ignore[arg-type]
+                or_(
+                    ObligationDef.code.in_(spec.source.obligations),  # type: ignore[attr-defined]
+                    ObligationDef.series.in_(spec.source.obligations),  # type: ignore[union-attr]
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
 
     schema = load_attribute_schema()
     numerator = selector_clause(session, spec.source.where, schema)
@@ -104,8 +124,9 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             levels = [level for level in levels if level in field_levels]
         in_scope = and_(U.c.path >= low, U.c.path < high, U.c.level_code.in_(levels), numerator)
         counted = counted_submissions(obligation.id, obligation_spec(obligation).consolidate_accepted_only, at=moment)  # type: ignore[arg-type]
-        value_column = (counted.c.appraised_rating if spec.source.assessment == "appraisal"
-                        else counted.c.data[spec.source.field])
+        value_column = (
+            counted.c.appraised_rating if spec.source.assessment == "appraisal" else counted.c.data[spec.source.field]
+        )
         if spec.source.denominator_field:
             base_column = counted.c.data[spec.source.denominator_field]
         elif spec.source.denominator_attribute:
@@ -114,11 +135,13 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             base_column = literal(None)
         for unit_id, path, value, base in session.execute(
             select(U.c.id, U.c.path, value_column, base_column)
-            .select_from(counted.join(U, U.c.id == counted.c.unit_id)).where(in_scope)
+            .select_from(counted.join(U, U.c.id == counted.c.unit_id))
+            .where(in_scope)
         ):
             reports.append((path, Report(unit_id, value, obligation.id, base)))
         owed = session.execute(
-            select(U.c.id, U.c.path).select_from(A.join(U, U.c.id == A.c.unit_id))
+            select(U.c.id, U.c.path)
+            .select_from(A.join(U, U.c.id == A.c.unit_id))
             .where(A.c.obligation_id == obligation.id, A.c.active.is_(True), in_scope)
         ).all()
         owing.update(owed)
@@ -128,11 +151,17 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
                 periods_due.setdefault(unit_id, set()).add(obligation.id)  # type: ignore[arg-type]
 
     if spec.denominator is not None:  # an explicit set, owed or not
-        owing = dict(session.execute(
-            select(U.c.id, U.c.path).where(U.c.path >= low, U.c.path < high, U.c.active.is_(True),
-                                           U.c.level_code.in_(spec.denominator.levels),
-                                           selector_clause(session, spec.denominator.where, schema))
-        ).all())
+        owing = dict(
+            session.execute(
+                select(U.c.id, U.c.path).where(
+                    U.c.path >= low,
+                    U.c.path < high,
+                    U.c.active.is_(True),
+                    U.c.level_code.in_(spec.denominator.levels),
+                    selector_clause(session, spec.denominator.where, schema),
+                )
+            ).all()
+        )
 
     # When data is in hand: the reports due by `at` cover the campaign's start to the end of their periods.
     covers = _coverage(session, campaign, obligations)
@@ -142,20 +171,45 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
     last_through = max(covers.values(), default=None)
     whole: dict[str, float | None] = {}  # the scope's figure, for contributions' share of it
 
-    def figure_row(code: str, name: str, unit_reports: list[Report], unit_owing: list[int],
-                   value: float | None = None, judged: bool = True, within: str | None = None,
-                   period: ObligationDef | None = None) -> TargetRow:
+    def figure_row(
+        code: str,
+        name: str,
+        unit_reports: list[Report],
+        unit_owing: list[int],
+        value: float | None = None,
+        judged: bool = True,
+        within: str | None = None,
+        period: ObligationDef | None = None,
+    ) -> TargetRow:
         """period: a row judged on one period alone (each_period) has that period's data and due date."""
         through, first, last = data_through, first_due, last_through
         if period is not None:
             covered = covers[period.id]  # type: ignore[index]
             through, first, last = (covered if period.due_on <= at else None), period.due_on, covered
-        return TargetRow(code, name, progress(
-            spec.rollup, rollup_figure(spec.rollup, spec.source.condition, unit_reports, unit_owing,
-                                       periods_due if spec.source.every_period else None),
-            spec.value if value is None else value, start=campaign.starts_on, at=at, deadline=spec.deadline, op=spec.op,
-            judged=judged, data_through=through, first_due=first, last_through=last,
-            whole=whole.get(within or "")))
+        return TargetRow(
+            code,
+            name,
+            progress(
+                spec.rollup,
+                rollup_figure(
+                    spec.rollup,
+                    spec.source.condition,
+                    unit_reports,
+                    unit_owing,
+                    periods_due if spec.source.every_period else None,
+                ),
+                spec.value if value is None else value,
+                start=campaign.starts_on,
+                at=at,
+                deadline=spec.deadline,
+                op=spec.op,
+                judged=judged,
+                data_through=through,
+                first_due=first,
+                last_through=last,
+                whole=whole.get(within or ""),
+            ),
+        )
 
     single_scope = scopes[0][1] if len(scopes) == 1 else None
 
@@ -169,8 +223,9 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
             key = spec.breakdown_attribute
             ids = {r.unit_id for _, r in reports} | set(owing)
             values: dict[int, list[str]] = {}
-            for unit_id, attributes in session.execute(select(U.c.id, U.c.attributes).where(
-                    U.c.path >= low, U.c.path < high, U.c.attributes[key].is_not(None))):
+            for unit_id, attributes in session.execute(
+                select(U.c.id, U.c.attributes).where(U.c.path >= low, U.c.path < high, U.c.attributes[key].is_not(None))
+            ):
                 if unit_id in ids and (attributes or {}).get(key) is not None:
                     value = attributes[key]
                     values[unit_id] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
@@ -178,19 +233,30 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         if spec.breakdown_cluster_level:
             from thidua.services.clusters import cluster_names_by_unit
 
-            level_units = session.execute(select(U.c.id, U.c.path, U.c.cluster).where(
-                U.c.level_code == spec.breakdown_cluster_level, U.c.path >= low, U.c.path < high)).all()
+            level_units = session.execute(
+                select(U.c.id, U.c.path, U.c.cluster).where(
+                    U.c.level_code == spec.breakdown_cluster_level, U.c.path >= low, U.c.path < high
+                )
+            ).all()
             members = cluster_names_by_unit(session, campaign.year)
             # the campaign year's cụm/khối membership; the unit file's label for units with none
-            clusters = {path: members.get(unit_id, label) for unit_id, path, label in level_units
-                        if members.get(unit_id, label) is not None}
+            clusters = {
+                path: members.get(unit_id, label)
+                for unit_id, path, label in level_units
+                if members.get(unit_id, label) is not None
+            }
             path_of = {r.unit_id: path for path, r in reports} | owing
 
             def cluster_of(unit_id: int) -> list[str] | None:
                 path = path_of[unit_id]
-                found = [clusters[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in clusters]
+                found = [
+                    clusters[path[:end]] for end in range(SEGMENT, len(path) + 1, SEGMENT) if path[:end] in clusters
+                ]
                 return found[-1:] or None
-            return _by_group(cluster_of, reports, owing, group_row), f"cụm/khối thi đua ({spec.breakdown_cluster_level})"
+
+            return _by_group(
+                cluster_of, reports, owing, group_row
+            ), f"cụm/khối thi đua ({spec.breakdown_cluster_level})"
         return [], None
 
     def grouped(units: list[tuple[int, str, str, str]], *, part: bool = False) -> list[TargetRow]:
@@ -218,13 +284,20 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
 
     if spec.source.each_period:  # judged in each period: a row per period; scope and breakdown show the latest due
         periods = sorted((o for o in obligations if o.period_key), key=lambda o: o.due_on)
+
         def period_owing(o: ObligationDef) -> dict[int, str]:  # an explicit denominator is the same every period
             return owing if spec.denominator is not None else owing_by_obligation.get(o.id, {})  # type: ignore[arg-type]
 
-        group_rows = [figure_row(o.period_key, label_of_key(o.period_key),  # type: ignore[arg-type]
-                                 [r for _, r in reports if r.obligation_id == o.id], list(period_owing(o)),
-                                 period=o)
-                      for o in periods]
+        group_rows = [
+            figure_row(
+                o.period_key,  # type: ignore[arg-type]
+                label_of_key(o.period_key),  # type: ignore[arg-type]
+                [r for _, r in reports if r.obligation_id == o.id],
+                list(period_owing(o)),
+                period=o,
+            )
+            for o in periods
+        ]
         groups_by: str | None = "kỳ"
         current = ([o for o in periods if o.due_on <= at] or periods[:1])[-1:]
         if current:
@@ -237,9 +310,18 @@ def _one_target(session: Session, campaign: Campaign, spec: TargetSpec, at: date
         whole.update({row.unit_code: row.progress.figure.value for row in scope_rows})
         group_rows, groups_by = groups()
     return TargetReport(
-        code=spec.code, title=spec.title, rollup=spec.rollup, target=spec.value, unit_of_measure=spec.unit,
-        deadline=spec.deadline, at=at, scope=scope_rows, breakdown=grouped(breakdown, part=True),
-        breakdown_level=spec.breakdown_level, groups=group_rows, groups_by=groups_by,
+        code=spec.code,
+        title=spec.title,
+        rollup=spec.rollup,
+        target=spec.value,
+        unit_of_measure=spec.unit,
+        deadline=spec.deadline,
+        at=at,
+        scope=scope_rows,
+        breakdown=grouped(breakdown, part=True),
+        breakdown_level=spec.breakdown_level,
+        groups=group_rows,
+        groups_by=groups_by,
     )
 
 
@@ -251,12 +333,19 @@ def _coverage(session: Session, campaign: Campaign, obligations) -> dict[int, da
     period's end (recurring), its round's end (round reports), else its due date; never after its due date (a
     report cannot cover days after it is sent)."""
     R = Round.__table__  # type: ignore[attr-defined]
-    round_ends: dict[int, date] = {number: ends for number, ends in session.execute(
-        select(R.c.number, R.c.ends_on).where(R.c.campaign_id == campaign.id))}
+    round_ends: dict[int, date] = {
+        number: ends
+        for number, ends in session.execute(select(R.c.number, R.c.ends_on).where(R.c.campaign_id == campaign.id))
+    }
     covers: dict[int, date] = {}
     for o in obligations:
         as_of = (o.definition or {}).get("as_of")  # a báo cáo nhanh: its running figure is counted to this day
-        end = (date.fromisoformat(as_of) if as_of else None) or o.period_ends or round_ends.get(o.round_number) or o.due_on
+        end = (
+            (date.fromisoformat(as_of) if as_of else None)
+            or o.period_ends
+            or round_ends.get(o.round_number)
+            or o.due_on
+        )
         covers[o.id] = min(end, o.due_on)
     return covers
 

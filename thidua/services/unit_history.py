@@ -1,12 +1,13 @@
 """The unit tree as of a date, read from the current rows and the closed unit versions.
 
-    units_as_of(day)            selectable (unit_id, code, name, level_code, parent_id, path, depth, active, sector):
-                                every unit as it stood on `day` (a unit created later is absent)
-    unit_as_of(session, code, day)
-    children_as_of(session, unit_id, day)
-    ancestors_as_of(session, unit_id, day)
-    unit_versions(session, unit_id)   the unit's history, oldest first (the current row last)
+units_as_of(day)            selectable (unit_id, code, name, level_code, parent_id, path, depth, active, sector):
+                            every unit as it stood on `day` (a unit created later is absent)
+unit_as_of(session, code, day)
+children_as_of(session, unit_id, day)
+ancestors_as_of(session, unit_id, day)
+unit_versions(session, unit_id)   the unit's history, oldest first (the current row last)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -104,11 +105,13 @@ def unit_versions(session: Session, unit_id: int) -> list[VersionRow]:
     past = session.execute(
         select(V.c.valid_from, V.c.valid_to, V.c.code, V.c.name, V.c.level_code, parent.c.code, V.c.active)
         .select_from(V.outerjoin(parent, parent.c.id == V.c.parent_id))
-        .where(V.c.unit_id == unit_id).order_by(V.c.valid_to)
+        .where(V.c.unit_id == unit_id)
+        .order_by(V.c.valid_to)
     ).all()
     current = session.execute(
         select(U.c.valid_from, literal(None), U.c.code, U.c.name, U.c.level_code, parent.c.code, U.c.active)
-        .select_from(U.outerjoin(parent, parent.c.id == U.c.parent_id)).where(U.c.id == unit_id)
+        .select_from(U.outerjoin(parent, parent.c.id == U.c.parent_id))
+        .where(U.c.id == unit_id)
     ).all()
     return [VersionRow(*row) for row in [*past, *current]]
 
@@ -130,7 +133,11 @@ def scope_as_of(session: Session, day: date, *, unit_code: str | None, root_unit
     RS = ReorganisationStep.__table__  # type: ignore[attr-defined]
     frontier, predecessors = {root_unit_id}, []
     while frontier:  # follow successions backwards until units that existed on `day`
-        rows = session.execute(select(RS.c.unit_id).where(RS.c.kind == "ended", RS.c.successor_unit_id.in_(frontier))).scalars().all()
+        rows = (
+            session.execute(select(RS.c.unit_id).where(RS.c.kind == "ended", RS.c.successor_unit_id.in_(frontier)))
+            .scalars()
+            .all()
+        )
         frontier = set()
         for unit_id in rows:
             unit = unit_by_id_as_of(session, unit_id, day)

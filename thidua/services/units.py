@@ -14,6 +14,7 @@ Tree queries for other modules (roll-ups):
     level_depths(session, lv)  the depths where units of a level sit, to feed ancestor_id_at
 Functions taking a unit id raise LookupError when no unit has it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -146,7 +147,8 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
     doc = parse_yaml(_read_text(path), file)
     spec = validate_doc(doc, LevelsFile)
     problems = [
-        doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng") for index, code in duplicate_level_codes(spec)
+        doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng")
+        for index, code in duplicate_level_codes(spec)
     ] + [doc.problem(("levels", index, "valid_to"), message) for index, message in level_period_problems(spec)]
     if problems:
         raise SpecError(problems)
@@ -158,8 +160,12 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
         for code in stored.keys() - wanted.keys():
             if in_use.get(code):
                 problems.append(
-                    Problem(file, doc.line_of(("levels",)), "levels",
-                            f"cấp '{code}' đang được {in_use[code]} đơn vị sử dụng, không thể bỏ khỏi tệp")
+                    Problem(
+                        file,
+                        doc.line_of(("levels",)),
+                        "levels",
+                        f"cấp '{code}' đang được {in_use[code]} đơn vị sử dụng, không thể bỏ khỏi tệp",
+                    )
                 )
         child = aliased(UNIT)
         edges = session.execute(
@@ -170,24 +176,39 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
         ).all()
         for parent, child_level, count in rank_conflicts(edges, {c: lv.rank for c, lv in wanted.items()}):
             problems.append(
-                Problem(file, doc.line_of(("levels",)), "levels",
-                        f"thứ tự mới đặt cấp '{child_level}' không thấp hơn cấp '{parent}', "
-                        f"trong khi {count} đơn vị cấp '{child_level}' đang trực thuộc đơn vị cấp '{parent}'")
+                Problem(
+                    file,
+                    doc.line_of(("levels",)),
+                    "levels",
+                    f"thứ tự mới đặt cấp '{child_level}' không thấp hơn cấp '{parent}', "
+                    f"trong khi {count} đơn vị cấp '{child_level}' đang trực thuộc đơn vị cấp '{parent}'",
+                )
             )
         if problems:
             raise SpecError(problems)
 
         audit_rows = []
         for code, level in wanted.items():
-            values = {"code": code, "name": level.name, "short_name": level.short_name, "rank": level.rank,
-                      "valid_from": level.valid_from, "valid_to": level.valid_to}
+            values = {
+                "code": code,
+                "name": level.name,
+                "short_name": level.short_name,
+                "rank": level.rank,
+                "valid_from": level.valid_from,
+                "valid_to": level.valid_to,
+            }
             old = stored.get(code)
             if old is None:
                 session.execute(insert(LEVEL).values(**values))
                 report.created.append(code)
                 audit_rows.append(_level_audit(actor, "level.create", code, None, values))
             elif (old.name, old.short_name, old.rank, old.valid_from, old.valid_to) != (
-                    level.name, level.short_name, level.rank, level.valid_from, level.valid_to):
+                level.name,
+                level.short_name,
+                level.rank,
+                level.valid_from,
+                level.valid_to,
+            ):
                 session.execute(update(LEVEL).where(LEVEL.c.code == code).values(**values))
                 report.updated.append(code)
                 audit_rows.append(_level_audit(actor, "level.update", code, dict(old._mapping), values))
@@ -277,9 +298,7 @@ def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
     doc = parse_yaml(_read_text(path), file)
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get("units"), list):
         return [], [Problem(file, 1, "units", "tệp phải có khóa 'units' là danh sách các đơn vị")]
-    problems = [
-        doc.problem((key,), "khóa không được phép (chỉ dùng 'units')") for key in doc.data if key != "units"
-    ]
+    problems = [doc.problem((key,), "khóa không được phép (chỉ dùng 'units')") for key in doc.data if key != "units"]
     keys = (*FIELDS, "attributes")
     labels = {name: name for name in keys}
     for item in doc.data["units"]:
@@ -292,12 +311,12 @@ def _read_yaml(path: Path) -> tuple[list[RawUnit], list[Problem]]:
             problems.append(doc.problem(("units", index), "mỗi đơn vị phải là một nhóm khóa: giá trị"))
             continue
         for key in item.keys() - set(keys):
-            problems.append(
-                doc.problem(("units", index, key), f"khóa không được phép (dùng: {', '.join(keys)})")
-            )
+            problems.append(doc.problem(("units", index, key), f"khóa không được phép (dùng: {', '.join(keys)})"))
         field_lines = {key: doc.lines[("units", index, key)] for key in item if key in keys}
         if isinstance(item.get("attributes"), dict):
-            field_lines.update({f"attributes.{key}": doc.lines[("units", index, "attributes", key)] for key in item["attributes"]})
+            field_lines.update(
+                {f"attributes.{key}": doc.lines[("units", index, "attributes", key)] for key in item["attributes"]}
+            )
         values = {key: value for key, value in item.items() if key in keys}
         raws.append(RawUnit(source, doc.lines[("units", index)], index, field_lines=field_lines, **values))
     return raws, problems
@@ -334,8 +353,9 @@ def _read_csv(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[
                 if len(cell) > MAX_CSV_FIELD:
                     raise _CsvCellTooLong(start, index + 1, len(cell))
                 if "\n" in cell:  # a quote opened and never closed swallows the following lines
-                    raise _CsvCellTooLong(start, index + 1, None,
-                                          "ô có xuống dòng: thường do thiếu dấu nháy đóng (\") ở dòng này")
+                    raise _CsvCellTooLong(
+                        start, index + 1, None, 'ô có xuống dòng: thường do thiếu dấu nháy đóng (") ở dòng này'
+                    )
             yield row
 
     try:
@@ -344,10 +364,23 @@ def _read_csv(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list[
         if exc.reason:
             return [], [Problem(file, exc.line, f"cột {exc.column}", exc.reason)]
         if exc.length is None:
-            return [], [Problem(file, exc.line, "", f"dòng CSV không đọc được: một ô dài quá {MAX_CSV_FIELD:,} ký tự"
-                                                  .replace(",", ".") + ", thường do thiếu dấu nháy đóng (\") ở dòng này")]
-        return [], [Problem(file, exc.line, f"cột {exc.column}",
-                            f"ô dài {exc.length:,} ký tự, quá {MAX_CSV_FIELD:,} ký tự cho phép".replace(",", "."))]
+            return [], [
+                Problem(
+                    file,
+                    exc.line,
+                    "",
+                    f"dòng CSV không đọc được: một ô dài quá {MAX_CSV_FIELD:,} ký tự".replace(",", ".")
+                    + ', thường do thiếu dấu nháy đóng (") ở dòng này',
+                )
+            ]
+        return [], [
+            Problem(
+                file,
+                exc.line,
+                f"cột {exc.column}",
+                f"ô dài {exc.length:,} ký tự, quá {MAX_CSV_FIELD:,} ký tự cho phép".replace(",", "."),
+            )
+        ]
 
 
 class _CsvCellTooLong(InvalidInputError):
@@ -365,16 +398,18 @@ def _read_xlsx(path: Path, schema: AttributeSchema) -> tuple[list[RawUnit], list
         return [], [Problem(file, exc.row, exc.where or "", exc.message)]
 
 
-def _read_table(rows: Iterable[Sequence[Any]], file: str,
-                schema: AttributeSchema | None = None) -> tuple[list[RawUnit], list[Problem]]:
+def _read_table(
+    rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchema | None = None
+) -> tuple[list[RawUnit], list[Problem]]:
     """Header row (row 1) then one unit per row; wholly empty rows are skipped. Columns named after a declared
     attribute (its code, label or extra column names) fill that attribute; an empty cell clears it."""
     problems: list[Problem] = []
     return list(_iter_table(rows, file, schema, problems)), problems
 
 
-def _iter_table(rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchema | None,
-                problems: list[Problem]) -> Iterator[RawUnit]:
+def _iter_table(
+    rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchema | None, problems: list[Problem]
+) -> Iterator[RawUnit]:
     """`_read_table`, one row at a time: yields the units, appends the problems to `problems` (a header problem
     yields nothing)."""
     attribute_headers = schema.headers() if schema else {}
@@ -383,14 +418,21 @@ def _iter_table(rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchem
     if header is None:
         problems.append(Problem(file, None, "", "tệp rỗng: cần dòng tiêu đề và danh sách đơn vị"))
         return
-    header_map = map_header(header, file, COLUMNS, REQUIRED_COLUMNS,
-                            extra=lambda key: f"attributes.{attribute_headers[key]}" if key in attribute_headers else None)
+    header_map = map_header(
+        header,
+        file,
+        COLUMNS,
+        REQUIRED_COLUMNS,
+        extra=lambda key: f"attributes.{attribute_headers[key]}" if key in attribute_headers else None,
+    )
     columns, labels = header_map.columns, header_map.labels
     if header_map.problems:
         problems.extend(header_map.problems)
         return
     source = RowSource(file, labels)
-    attribute_columns = {index: name[len("attributes."):] for index, name in columns.items() if name.startswith("attributes.")}
+    attribute_columns = {
+        index: name[len("attributes.") :] for index, name in columns.items() if name.startswith("attributes.")
+    }
     count = 0
     for row_number, row in enumerate(iterator, start=2):
         values: dict[str, Any] = {}
@@ -402,11 +444,14 @@ def _iter_table(rows: Iterable[Sequence[Any]], file: str, schema: AttributeSchem
             if index in columns:
                 values[columns[index]] = cell
             else:  # data under no header would be silently lost
-                problems.append(Problem(file, row_number, f"cột {index + 1}", "ô có dữ liệu nhưng cột không có tiêu đề"))
+                problems.append(
+                    Problem(file, row_number, f"cột {index + 1}", "ô có dữ liệu nhưng cột không có tiêu đề")
+                )
         if values:
             if attribute_columns:  # an attribute column present in the file: its empty cells clear the value
-                values["attributes"] = {code: (row[i] if i < len(row) and row[i] != "" else None)
-                                        for i, code in attribute_columns.items()}
+                values["attributes"] = {
+                    code: (row[i] if i < len(row) and row[i] != "" else None) for i, code in attribute_columns.items()
+                }
             yield RawUnit(source, row_number, count, **values)
             count += 1
 
@@ -441,8 +486,14 @@ def import_units(
     with _gc_paused():
         raws, problems = read_unit_file(path)
         return import_raw_units(
-            engine, raws, file=str(path), problems=problems, deactivate_missing=deactivate_missing,
-            dry_run=dry_run, actor=actor, now=now,
+            engine,
+            raws,
+            file=str(path),
+            problems=problems,
+            deactivate_missing=deactivate_missing,
+            dry_run=dry_run,
+            actor=actor,
+            now=now,
         )
 
 
@@ -513,16 +564,25 @@ _REWRITE = (
         updated_at=bindparam("b_now", type_=UNIT.c.updated_at.type),
     )
 )
-_UPDATE_FIELDS = ("name", "level_code", "parent_id", "sector", "emails", "active", "cluster", "attributes", "path", "depth",
-                  "updated_at")
+_UPDATE_FIELDS = (
+    "name",
+    "level_code",
+    "parent_id",
+    "sector",
+    "emails",
+    "active",
+    "cluster",
+    "attributes",
+    "path",
+    "depth",
+    "updated_at",
+)
 _UPDATE = (
     update(UNIT)
     .where(UNIT.c.id == bindparam("b_id"))
     .values({name: bindparam(f"b_{name}", type_=UNIT.c[name].type) for name in _UPDATE_FIELDS})
 )
-_DEACTIVATE = (
-    update(UNIT).where(UNIT.c.id == bindparam("b_id")).values(active=False, updated_at=bindparam("b_now"))
-)
+_DEACTIVATE = update(UNIT).where(UNIT.c.id == bindparam("b_id")).values(active=False, updated_at=bindparam("b_now"))
 
 
 CHUNK = 10_000
@@ -545,8 +605,14 @@ def _execute(session: Session, plan: ImportPlan) -> None:
         conn.execute(
             _REWRITE,
             [
-                {"b_old": r.old, "b_upper": subtree_upper_bound(r.old), "b_new": r.new,
-                 "b_cut": len(r.old) + 1, "b_delta": r.depth_delta, "b_now": now}
+                {
+                    "b_old": r.old,
+                    "b_upper": subtree_upper_bound(r.old),
+                    "b_new": r.new,
+                    "b_cut": len(r.old) + 1,
+                    "b_delta": r.depth_delta,
+                    "b_now": now,
+                }
                 for r in plan.rewrites
             ],
         )
@@ -579,8 +645,9 @@ class _SlimRecord:
 
     __slots__ = ("code", "parent_code", "level_code", "line", "index", "source")
 
-    def __init__(self, code: str, parent_code: str | None, level_code: str | None, line: int, index: int,
-                 source: RowSource) -> None:
+    def __init__(
+        self, code: str, parent_code: str | None, level_code: str | None, line: int, index: int, source: RowSource
+    ) -> None:
         self.code, self.parent_code, self.level_code = code, parent_code, level_code
         self.line, self.index, self.source = line, index, source
 
@@ -612,13 +679,16 @@ def _stream_csv_rows(path: Path) -> Iterator[list[str]]:
         raise _NotStreamable() from None
 
 
-def _new_csv_units(path: Path, schema: AttributeSchema, levels: LevelIndex, problems: list[Problem]
-                   ) -> Iterator[tuple[RawUnit, UnitRecord | None]]:
+def _new_csv_units(
+    path: Path, schema: AttributeSchema, levels: LevelIndex, problems: list[Problem]
+) -> Iterator[tuple[RawUnit, UnitRecord | None]]:
     for raw in _iter_table(_stream_csv_rows(path), str(path), schema, problems):
         yield raw, _normalize_one(raw, levels, problems, schema)
 
 
-def _import_new_csv(engine: Engine, path: Path, *, dry_run: bool, actor: str, now: datetime | None) -> ImportReport | None:
+def _import_new_csv(
+    engine: Engine, path: Path, *, dry_run: bool, actor: str, now: datetime | None
+) -> ImportReport | None:
     """Import a CSV file whose units are all new, streamed, in one transaction: every row is checked as it is
     read, keeping for the checks across rows only code, parent, level and row of each unit, and its checked
     values packed (pickled and compressed, 2,000 rows a block: ~1/10 of them as objects); then the tree is
@@ -648,10 +718,23 @@ def _import_new_csv(engine: Engine, path: Path, *, dry_run: bool, actor: str, no
                 if record.code in snapshot.by_code:
                     return None  # updates and moves: the whole-file path
                 code = codes.setdefault(record.code, record.code)
-                parent = None if record.parent_code is None else codes.setdefault(record.parent_code, record.parent_code)
+                parent = (
+                    None if record.parent_code is None else codes.setdefault(record.parent_code, record.parent_code)
+                )
                 slim.append(_SlimRecord(code, parent, record.level_code, raw.line or 0, raw.index, raw.source))
-                block.append((record.code, record.name, record.level_code, record.parent_code, record.sector,
-                              record.emails, record.active, record.cluster, record.attributes))
+                block.append(
+                    (
+                        record.code,
+                        record.name,
+                        record.level_code,
+                        record.parent_code,
+                        record.sector,
+                        record.emails,
+                        record.active,
+                        record.cluster,
+                        record.attributes,
+                    )
+                )
                 if len(block) >= STREAM_CHUNK:
                     blocks.append(zlib.compress(pickle.dumps(block, protocol=pickle.HIGHEST_PROTOCOL), 1))
                     block = []
@@ -677,15 +760,34 @@ def _import_new_csv(engine: Engine, path: Path, *, dry_run: bool, actor: str, no
             del slim, incoming, paths
             if dry_run:
                 return report
-            _insert_streamed(session, blocks, first_id, ids, parent_paths, set(snapshot.by_code),
-                             now=now, actor=actor, note=f"nhập từ tệp {file}")
+            _insert_streamed(
+                session,
+                blocks,
+                first_id,
+                ids,
+                parent_paths,
+                set(snapshot.by_code),
+                now=now,
+                actor=actor,
+                note=f"nhập từ tệp {file}",
+            )
     except _NotStreamable:
         return None
     return report
 
 
-def _insert_streamed(session: Session, blocks: list[bytes], first_id: int, parent_ids: dict[str, int],
-                     parent_paths: dict[str, str], stored: set[str], *, now: datetime, actor: str, note: str) -> None:
+def _insert_streamed(
+    session: Session,
+    blocks: list[bytes],
+    first_id: int,
+    parent_ids: dict[str, int],
+    parent_paths: dict[str, str],
+    stored: set[str],
+    *,
+    now: datetime,
+    actor: str,
+    note: str,
+) -> None:
     """The checked rows, block by block (the k-th unit gets id first_id + k), inserted in chunks once its parent
     is in (a child listed before its parent waits for it), each chunk with its audit rows."""
     conn = session.connection()
@@ -696,9 +798,23 @@ def _insert_streamed(session: Session, blocks: list[bytes], first_id: int, paren
     def flush() -> None:
         if chunk:
             conn.execute(insert(UNIT), [row for row, _ in chunk])
-            audit_many(session, [{"at": now, "actor": actor, "action": "unit.create", "entity": "unit",
-                                  "entity_id": row["id"], "unit_id": row["id"], "before": None,
-                                  "after": _record_values(record), "note": note} for row, record in chunk])
+            audit_many(
+                session,
+                [
+                    {
+                        "at": now,
+                        "actor": actor,
+                        "action": "unit.create",
+                        "entity": "unit",
+                        "entity_id": row["id"],
+                        "unit_id": row["id"],
+                        "before": None,
+                        "after": _record_values(record),
+                        "note": note,
+                    }
+                    for row, record in chunk
+                ],
+            )
             chunk.clear()
 
     def place(row: dict[str, Any], record: UnitRecord) -> None:
@@ -713,10 +829,13 @@ def _insert_streamed(session: Session, blocks: list[bytes], first_id: int, paren
             flush()
 
     inserted = 0
+
     def records() -> Iterator[UnitRecord]:
         for index, packed in enumerate(blocks):
             blocks[index] = b""  # each block freed once unpacked
-            for code, name, level, parent, sector, emails, active, cluster, attributes in pickle.loads(zlib.decompress(packed)):
+            for code, name, level, parent, sector, emails, active, cluster, attributes in pickle.loads(
+                zlib.decompress(packed)
+            ):
                 yield UnitRecord(code, name, level, parent, sector, emails, active, cluster, None, attributes)  # type: ignore[arg-type]
 
     for record in records():
@@ -724,11 +843,21 @@ def _insert_streamed(session: Session, blocks: list[bytes], first_id: int, paren
         assert parent_ids.get(record.code, unit_id) == unit_id
         parent = record.parent_code
         unit_path = child_path("" if parent is None else parent_paths[parent], unit_id)
-        row = {"id": unit_id, "code": record.code, "name": record.name, "level_code": record.level_code,
-               "parent_id": None if parent is None else parent_ids[parent], "sector": record.sector,
-               "emails": list(record.emails), "active": record.active, "cluster": record.cluster,
-               "attributes": merged_attributes(None, record.attributes), "path": unit_path,
-               "depth": path_depth(unit_path), "updated_at": now}
+        row = {
+            "id": unit_id,
+            "code": record.code,
+            "name": record.name,
+            "level_code": record.level_code,
+            "parent_id": None if parent is None else parent_ids[parent],
+            "sector": record.sector,
+            "emails": list(record.emails),
+            "active": record.active,
+            "cluster": record.cluster,
+            "attributes": merged_attributes(None, record.attributes),
+            "path": unit_path,
+            "depth": path_depth(unit_path),
+            "updated_at": now,
+        }
         inserted += 1
         if record.parent_code is None or record.parent_code in placed:
             place(row, record)

@@ -1,5 +1,6 @@
 """Bonuses of decisions: each decided nomination's amount at the decision date (the catalogue's multiplier per
 subject × the dated lương cơ sở of config/commendation.yaml), totals per decision, and the reward-fund report."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -42,14 +43,34 @@ def reward_fund(engine: Engine, campaign_id: int) -> dict[str, Any]:
     per award form and per recipient unit's top-level branch; revoked decisions listed apart."""
     with Session(engine) as session:
         campaign = nom._campaign(session, campaign_id)
-        decisions = [dict(r) for r in session.execute(select(D, U.c.name.label("unit_name")).join(U, U.c.id == D.c.issuing_unit_id)
-                                                      .where(D.c.campaign_id == campaign_id).order_by(D.c.decision_date, D.c.id)).mappings()]
+        decisions = [
+            dict(r)
+            for r in session.execute(
+                select(D, U.c.name.label("unit_name"))
+                .join(U, U.c.id == D.c.issuing_unit_id)
+                .where(D.c.campaign_id == campaign_id)
+                .order_by(D.c.decision_date, D.c.id)
+            ).mappings()
+        ]
         nominee_unit = U.alias("nominee_unit")
-        items = [dict(r) for r in session.execute(
-            select(DI, N.c.nominee_name, N.c.nominee_position, N.c.award_name, N.c.award_code, N.c.subject,
-                   nominee_unit.c.name.label("unit_name")).join(N, N.c.id == DI.c.nomination_id)
-            .join(nominee_unit, nominee_unit.c.id == N.c.nominee_unit_id)
-            .where(DI.c.decision_id.in_([d["id"] for d in decisions] or [0])).order_by(DI.c.decision_id, DI.c.position)).mappings()]
+        items = [
+            dict(r)
+            for r in session.execute(
+                select(
+                    DI,
+                    N.c.nominee_name,
+                    N.c.nominee_position,
+                    N.c.award_name,
+                    N.c.award_code,
+                    N.c.subject,
+                    nominee_unit.c.name.label("unit_name"),
+                )
+                .join(N, N.c.id == DI.c.nomination_id)
+                .join(nominee_unit, nominee_unit.c.id == N.c.nominee_unit_id)
+                .where(DI.c.decision_id.in_([d["id"] for d in decisions] or [0]))
+                .order_by(DI.c.decision_id, DI.c.position)
+            ).mappings()
+        ]
     by_award: dict[str, dict[str, Any]] = defaultdict(lambda: {"count": 0, "amount": 0})
     for decision in decisions:
         decision["items"] = [i for i in items if i["decision_id"] == decision["id"]]
@@ -59,9 +80,14 @@ def reward_fund(engine: Engine, campaign_id: int) -> dict[str, Any]:
                 by_award[key]["count"] += 1
                 by_award[key]["amount"] += item["amount"]
     in_force = [d for d in decisions if d["status"] == "issued"]
-    return {"campaign": campaign, "decisions": decisions, "by_award": dict(by_award),
-            "total": sum(d["total_amount"] for d in in_force), "count": sum(len(d["items"]) for d in in_force),
-            "revoked_total": sum(d["total_amount"] for d in decisions if d["status"] == "revoked")}
+    return {
+        "campaign": campaign,
+        "decisions": decisions,
+        "by_award": dict(by_award),
+        "total": sum(d["total_amount"] for d in in_force),
+        "count": sum(len(d["items"]) for d in in_force),
+        "revoked_total": sum(d["total_amount"] for d in decisions if d["status"] == "revoked"),
+    }
 
 
 def write_reward_fund_xlsx(engine: Engine, campaign_id: int, out: Path) -> Path:
@@ -81,8 +107,12 @@ def write_reward_fund_xlsx(engine: Engine, campaign_id: int, out: Path) -> Path:
     for cell in summary[3]:
         cell.font = bold
     for d in fund["decisions"]:
-        state = "Có hiệu lực" if d["status"] == "issued" else f"Đã hủy ({d['revocation_symbol']}): {d['revoked_reason']}"
-        summary.append([d["symbol"], fmt_date(d["decision_date"]), d["unit_name"], len(d["items"]), d["total_amount"], state])
+        state = (
+            "Có hiệu lực" if d["status"] == "issued" else f"Đã hủy ({d['revocation_symbol']}): {d['revoked_reason']}"
+        )
+        summary.append(
+            [d["symbol"], fmt_date(d["decision_date"]), d["unit_name"], len(d["items"]), d["total_amount"], state]
+        )
     summary.append(["Cộng (quyết định có hiệu lực)", "", "", fund["count"], fund["total"], ""])
     for cell in summary[summary.max_row]:
         cell.font = bold
@@ -93,15 +123,40 @@ def write_reward_fund_xlsx(engine: Engine, campaign_id: int, out: Path) -> Path:
     for key, figures in sorted(fund["by_award"].items()):
         summary.append([key, "", "", figures["count"], figures["amount"]])
     detail = book.create_sheet("Chi tiết")
-    detail.append(["Quyết định", "Ngày", "STT", "Họ và tên / Tập thể", "Chức vụ", "Đơn vị", "Hình thức", "Lương cơ sở",
-                   "Hệ số", "Tiền thưởng (đồng)", "Tình trạng"])
+    detail.append(
+        [
+            "Quyết định",
+            "Ngày",
+            "STT",
+            "Họ và tên / Tập thể",
+            "Chức vụ",
+            "Đơn vị",
+            "Hình thức",
+            "Lương cơ sở",
+            "Hệ số",
+            "Tiền thưởng (đồng)",
+            "Tình trạng",
+        ]
+    )
     for cell in detail[1]:
         cell.font = bold
     for d in fund["decisions"]:
         for item in d["items"]:
-            detail.append([d["symbol"], fmt_date(d["decision_date"]), item["position"], item["nominee_name"],
-                           item["nominee_position"], item["unit_name"], item["award_name"], item["base_salary"],
-                           item["multiplier"], item["amount"], "Có hiệu lực" if d["status"] == "issued" else "Đã hủy"])
+            detail.append(
+                [
+                    d["symbol"],
+                    fmt_date(d["decision_date"]),
+                    item["position"],
+                    item["nominee_name"],
+                    item["nominee_position"],
+                    item["unit_name"],
+                    item["award_name"],
+                    item["base_salary"],
+                    item["multiplier"],
+                    item["amount"],
+                    "Có hiệu lực" if d["status"] == "issued" else "Đã hủy",
+                ]
+            )
     for sheet in (summary, detail):
         for row in sheet.iter_rows():
             for cell in row:

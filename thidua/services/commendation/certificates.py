@@ -2,6 +2,7 @@
 position the catalogue gives for the award form (mm from the top-left corner), in an embedded DejaVu Serif
 (config/fonts, Vietnamese diacritics included), shrunk to fit where a width is set. One page per awardee; a
 decision's awardees in one batch file."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -99,16 +100,31 @@ def _texts(row: Mapping[str, Any], decision: Mapping[str, Any], layout: Certific
 
 def _rows(session: Session, decision_id: int, nomination_ids: Sequence[int] | None) -> list[dict[str, Any]]:
     nominee_unit = U.alias("nominee_unit")
-    query = (select(DI.c.position, N.c.id, N.c.nominee_name, N.c.nominee_position, N.c.award_name, N.c.award_code,
-                    N.c.subject, N.c.achievement, nominee_unit.c.name.label("unit_name"))
-             .join(N, N.c.id == DI.c.nomination_id).join(nominee_unit, nominee_unit.c.id == N.c.nominee_unit_id)
-             .where(DI.c.decision_id == decision_id).order_by(DI.c.position))
+    query = (
+        select(
+            DI.c.position,
+            N.c.id,
+            N.c.nominee_name,
+            N.c.nominee_position,
+            N.c.award_name,
+            N.c.award_code,
+            N.c.subject,
+            N.c.achievement,
+            nominee_unit.c.name.label("unit_name"),
+        )
+        .join(N, N.c.id == DI.c.nomination_id)
+        .join(nominee_unit, nominee_unit.c.id == N.c.nominee_unit_id)
+        .where(DI.c.decision_id == decision_id)
+        .order_by(DI.c.position)
+    )
     if nomination_ids is not None:
         query = query.where(DI.c.nomination_id.in_(list(nomination_ids)))
     return [dict(r) for r in session.execute(query).mappings()]
 
 
-def write_certificates(engine: Engine, decision_id: int, out: Path, *, nomination_ids: Sequence[int] | None = None) -> Path:
+def write_certificates(
+    engine: Engine, decision_id: int, out: Path, *, nomination_ids: Sequence[int] | None = None
+) -> Path:
     """The decision's certificates (or those of the listed nominations), one page each, in list order. A revoked
     decision prints nothing."""
     from reportlab.pdfgen import canvas as pdf_canvas  # type: ignore[import-untyped]
@@ -141,8 +157,12 @@ def write_certificates(engine: Engine, decision_id: int, out: Path, *, nominatio
 def certificate_of(engine: Engine, nomination_id: int, out: Path) -> Path:
     """The certificate of one decided nomination (its decision in force)."""
     with Session(engine) as session:
-        decision_id = session.execute(select(D.c.id).join(DI, DI.c.decision_id == D.c.id).where(
-            DI.c.nomination_id == nomination_id, D.c.status == "issued").order_by(D.c.id.desc())).scalar()
+        decision_id = session.execute(
+            select(D.c.id)
+            .join(DI, DI.c.decision_id == D.c.id)
+            .where(DI.c.nomination_id == nomination_id, D.c.status == "issued")
+            .order_by(D.c.id.desc())
+        ).scalar()
     if decision_id is None:
         raise NominationNotFound(f"Đề nghị #{nomination_id} chưa có quyết định khen thưởng có hiệu lực để in")
     return write_certificates(engine, decision_id, out, nomination_ids=[nomination_id])

@@ -1,4 +1,5 @@
 """config/commendation.yaml of the configuration in force (THIDUA_CONFIG_DIR), read once per file version."""
+
 from __future__ import annotations
 
 from functools import lru_cache

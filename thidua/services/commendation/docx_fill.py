@@ -1,6 +1,7 @@
 """DOCX templates the office edits in Word: `{{field}}` in any paragraph (body, tables, header, footer) is
 replaced; a table row holding `{{stt}}` is repeated once per list item (danh sách kèm theo). A paragraph that
 holds a placeholder keeps the formatting of its first run (Word may split `{{…}}` over several runs)."""
+
 from __future__ import annotations
 
 import copy
@@ -88,7 +89,9 @@ def render_docx(template: Path, out: Path, values: Mapping[str, Any], rows: Sequ
             for paragraph in _paragraphs(part):
                 _fill_paragraph(paragraph, values, unknown)
     if unknown:
-        raise TemplateError(f"Mẫu {template.name} có trường không biết: {', '.join('{{' + k + '}}' for k in sorted(unknown))}")
+        raise TemplateError(
+            f"Mẫu {template.name} có trường không biết: {', '.join('{{' + k + '}}' for k in sorted(unknown))}"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     document.save(str(out))
     return out

@@ -3,6 +3,7 @@
 `take_number` runs inside the caller's transaction: the counter row is created if missing (INSERT … ON
 CONFLICT DO NOTHING), then bumped with UPDATE … RETURNING, which holds the row's write lock until the caller
 commits — so concurrent issuers queue, and a caller that rolls back gives its number back."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,24 +39,59 @@ def unit_symbol(session: Session, unit_id: int) -> str:
     return config.unit_symbols.get(row.code) or config.level_symbols.get(row.level_code) or row.code
 
 
-def take_number(session: Session, *, issuing_unit_id: int, year: int, series: str, purpose: str, actor: str,
-                now: datetime | None = None, audit_unit_id: int | None = None) -> TakenNumber:
+def take_number(
+    session: Session,
+    *,
+    issuing_unit_id: int,
+    year: int,
+    series: str,
+    purpose: str,
+    actor: str,
+    now: datetime | None = None,
+    audit_unit_id: int | None = None,
+) -> TakenNumber:
     """The next number of the series, recorded in issued_number and the audit log (caller's transaction)."""
     dialect = session.get_bind().dialect.name
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
     key = {"issuing_unit_id": issuing_unit_id, "year": year, "series": series}
-    session.execute(maker(C).values(**key, last_number=0).on_conflict_do_nothing(
-        index_elements=["issuing_unit_id", "year", "series"]))
-    number = session.execute(update(C).where(C.c.issuing_unit_id == issuing_unit_id, C.c.year == year, C.c.series == series)
-                             .values(last_number=C.c.last_number + 1).returning(C.c.last_number)).scalar_one()
-    symbol = format_symbol(commendation_config().symbol, number=number, series=series,
-                           unit_symbol=unit_symbol(session, issuing_unit_id), year=year)
+    session.execute(
+        maker(C)
+        .values(**key, last_number=0)
+        .on_conflict_do_nothing(index_elements=["issuing_unit_id", "year", "series"])
+    )
+    number = session.execute(
+        update(C)
+        .where(C.c.issuing_unit_id == issuing_unit_id, C.c.year == year, C.c.series == series)
+        .values(last_number=C.c.last_number + 1)
+        .returning(C.c.last_number)
+    ).scalar_one()
+    symbol = format_symbol(
+        commendation_config().symbol,
+        number=number,
+        series=series,
+        unit_symbol=unit_symbol(session, issuing_unit_id),
+        year=year,
+    )
     at = now or utcnow()
-    number_id = session.execute(insert(I).values(**key, number=number, symbol=symbol, purpose=purpose, issued_at=at,
-                                                 issued_by=actor).returning(I.c.id)).scalar_one()
-    audit_many(session, [{"at": at, "actor": actor, "action": "number.issued", "entity": "issued_number",
-                          "entity_id": number_id, "unit_id": audit_unit_id or issuing_unit_id,
-                          "after": {**key, "number": number, "symbol": symbol, "purpose": purpose}}])
+    number_id = session.execute(
+        insert(I)
+        .values(**key, number=number, symbol=symbol, purpose=purpose, issued_at=at, issued_by=actor)
+        .returning(I.c.id)
+    ).scalar_one()
+    audit_many(
+        session,
+        [
+            {
+                "at": at,
+                "actor": actor,
+                "action": "number.issued",
+                "entity": "issued_number",
+                "entity_id": number_id,
+                "unit_id": audit_unit_id or issuing_unit_id,
+                "after": {**key, "number": number, "symbol": symbol, "purpose": purpose},
+            }
+        ],
+    )
     return TakenNumber(number_id, number, symbol)
 
 
@@ -65,13 +101,22 @@ def begin_write(session: Session) -> None:
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def issue_number(engine: Engine, *, issuing_unit_id: int, year: int, series: str, purpose: str, actor: str,
-                 now: datetime | None = None) -> TakenNumber:
+def issue_number(
+    engine: Engine,
+    *,
+    issuing_unit_id: int,
+    year: int,
+    series: str,
+    purpose: str,
+    actor: str,
+    now: datetime | None = None,
+) -> TakenNumber:
     """take_number in its own transaction (numbers for documents written outside thidua)."""
     with Session(engine, expire_on_commit=False) as session:
         begin_write(session)
-        taken = take_number(session, issuing_unit_id=issuing_unit_id, year=year, series=series, purpose=purpose,
-                            actor=actor, now=now)
+        taken = take_number(
+            session, issuing_unit_id=issuing_unit_id, year=year, series=series, purpose=purpose, actor=actor, now=now
+        )
         session.commit()
         return taken
 

@@ -7,6 +7,7 @@ XLSX layout (first row = headers, in any order; names as below, case and accents
   sheet "Khen thưởng" (optional, past awards): Số định danh or (Mã đơn vị, Họ và tên, Năm sinh) | Năm |
         Hình thức (mã trong danh mục) | Tên hình thức | Số quyết định
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,10 +45,24 @@ U = Unit.__table__  # type: ignore[attr-defined]
 
 PERSON_SHEET = "Đoàn viên"
 AWARD_SHEET = "Khen thưởng"
-PERSON_HEADERS = {"mã đơn vị": "unit", "họ và tên": "name", "chức vụ": "position", "năm sinh": "birth_year",
-                  "số định danh": "id_number", "loại": "kind"}
-AWARD_HEADERS = {"số định danh": "id_number", "mã đơn vị": "unit", "họ và tên": "name", "năm sinh": "birth_year",
-                 "năm": "year", "hình thức": "award_code", "tên hình thức": "award_name", "số quyết định": "decision"}
+PERSON_HEADERS = {
+    "mã đơn vị": "unit",
+    "họ và tên": "name",
+    "chức vụ": "position",
+    "năm sinh": "birth_year",
+    "số định danh": "id_number",
+    "loại": "kind",
+}
+AWARD_HEADERS = {
+    "số định danh": "id_number",
+    "mã đơn vị": "unit",
+    "họ và tên": "name",
+    "năm sinh": "birth_year",
+    "năm": "year",
+    "hình thức": "award_code",
+    "tên hình thức": "award_name",
+    "số quyết định": "decision",
+}
 
 
 class PersonImportError(InvalidInputError):
@@ -95,8 +110,9 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _sheet_rows(workbook, title: str, headers: Mapping[str, str], file: str, problems: list[str],
-                required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:  # noqa: ANN001
+def _sheet_rows(
+    workbook, title: str, headers: Mapping[str, str], file: str, problems: list[str], required: Sequence[str]
+) -> list[tuple[int, dict[str, str]]]:  # noqa: ANN001
     sheet = workbook[title]
     rows = sheet.iter_rows(values_only=True)
     head = next(rows, None)
@@ -110,7 +126,9 @@ def _sheet_rows(workbook, title: str, headers: Mapping[str, str], file: str, pro
             columns[index] = key
     missing = [label for label, key in headers.items() if key in required and key not in columns.values()]
     if missing:
-        problems.append(f"{file}, trang '{title}', dòng 1: thiếu cột {', '.join(repr(m.capitalize()) for m in missing)}")
+        problems.append(
+            f"{file}, trang '{title}', dòng 1: thiếu cột {', '.join(repr(m.capitalize()) for m in missing)}"
+        )
         return []
     out = []
     for number, values in enumerate(rows, start=2):
@@ -134,8 +152,9 @@ def _year(text: str, where: str, column: str, problems: list[str], *, low: int =
     return value
 
 
-def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mapping[str, str] | None = None,
-                   now: datetime | None = None) -> ImportResult:
+def import_persons(
+    engine: Engine, path: Path, *, actor: str, award_codes: Mapping[str, str] | None = None, now: datetime | None = None
+) -> ImportResult:
     """Create or update persons (and their past awards) from an XLSX file. `award_codes` (code → name) checks
     the award history sheet against a catalogue when given. Set-based: one read of the register, executemany
     writes, one transaction."""
@@ -150,8 +169,11 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
     if PERSON_SHEET not in workbook.sheetnames:
         raise PersonImportError([f"{file}: thiếu trang '{PERSON_SHEET}' (các trang: {', '.join(workbook.sheetnames)})"])
     people = _sheet_rows(workbook, PERSON_SHEET, PERSON_HEADERS, file, problems, ("unit", "name"))
-    awards = (_sheet_rows(workbook, AWARD_SHEET, AWARD_HEADERS, file, problems, ("year", "award_code"))
-              if AWARD_SHEET in workbook.sheetnames else [])
+    awards = (
+        _sheet_rows(workbook, AWARD_SHEET, AWARD_HEADERS, file, problems, ("year", "award_code"))
+        if AWARD_SHEET in workbook.sheetnames
+        else []
+    )
     workbook.close()
     at = now or utcnow()
     with Session(engine) as session:
@@ -185,18 +207,32 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
             if len(problems) > before:
                 continue
             seen_ids.setdefault(id_number, number) if id_number else seen_keys.setdefault(key, number)
-            wanted.append({"row": number, "unit_id": unit_id, "full_name": name, "name_key": name_key(name),
-                           "position": record.get("position", ""), "kind": kind, "birth_year": birth_year,
-                           "id_number": id_number})
+            wanted.append(
+                {
+                    "row": number,
+                    "unit_id": unit_id,
+                    "full_name": name,
+                    "name_key": name_key(name),
+                    "position": record.get("position", ""),
+                    "kind": kind,
+                    "birth_year": birth_year,
+                    "id_number": id_number,
+                }
+            )
         existing = [dict(r) for r in session.execute(select(P)).mappings()]
         by_id = {r["id_number"]: r for r in existing if r["id_number"]}
         by_key = {(r["unit_id"], r["name_key"], r["birth_year"]): r for r in existing if not r["id_number"]}
         creates, updates, result = [], [], ImportResult()
         matched: dict[int, int] = {}  # sheet row -> person id (existing)
         for item in wanted:
-            found = by_id.get(item["id_number"]) if item["id_number"] else by_key.get(
-                (item["unit_id"], item["name_key"], item["birth_year"]))
-            fields = {k: item[k] for k in ("unit_id", "full_name", "name_key", "position", "kind", "birth_year", "id_number")}
+            found = (
+                by_id.get(item["id_number"])
+                if item["id_number"]
+                else by_key.get((item["unit_id"], item["name_key"], item["birth_year"]))
+            )
+            fields = {
+                k: item[k] for k in ("unit_id", "full_name", "name_key", "position", "kind", "birth_year", "id_number")
+            }
             if found is None:
                 creates.append({**fields, "active": True, "created_at": at, "updated_at": at})
             elif any(found[k] != v for k, v in fields.items()):
@@ -221,35 +257,63 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
             id_number = record.get("id_number", "").replace(" ", "")
             unit_id = units.get(record.get("unit", ""))
             birth_year = _year(record.get("birth_year", ""), where, "Năm sinh", problems, high=at.year)
-            target = ("id", id_number) if id_number else ("key", (unit_id or 0, name_key(record.get("name", "")), birth_year))
+            target = (
+                ("id", id_number)
+                if id_number
+                else ("key", (unit_id or 0, name_key(record.get("name", "")), birth_year))
+            )
             if not id_number and not (record.get("unit") and record.get("name")):
                 problems.append(f"{where}: cần 'Số định danh' hoặc 'Mã đơn vị' và 'Họ và tên' để biết là ai")
             elif id_number and id_number not in by_id and id_number not in seen_ids:
-                problems.append(f"{where}, cột 'Số định danh': không có người số định danh '{id_number}' trong sổ hay trong tệp")
+                problems.append(
+                    f"{where}, cột 'Số định danh': không có người số định danh '{id_number}' trong sổ hay trong tệp"
+                )
             elif not id_number and target[1] not in by_key and target[1] not in seen_keys:
-                problems.append(f"{where}: không có '{record.get('name')}' (năm sinh {birth_year or 'không ghi'}) của đơn vị "
-                                f"'{record.get('unit')}' trong sổ hay trong tệp")
+                problems.append(
+                    f"{where}: không có '{record.get('name')}' (năm sinh {birth_year or 'không ghi'}) của đơn vị "
+                    f"'{record.get('unit')}' trong sổ hay trong tệp"
+                )
             if len(problems) > before:
                 continue
-            history.append({"target": target, "year": year, "award_code": code,
-                            "award_name": record.get("award_name") or (award_codes or {}).get(code, ""),
-                            "decision_symbol": record.get("decision", "")})
+            history.append(
+                {
+                    "target": target,
+                    "year": year,
+                    "award_code": code,
+                    "award_name": record.get("award_name") or (award_codes or {}).get(code, ""),
+                    "decision_symbol": record.get("decision", ""),
+                }
+            )
         if problems:
             raise PersonImportError(problems)
         session.connection()  # one transaction for every write below
         if creates:
             session.execute(insert(P), creates)
         if updates:
-            session.execute(update(P).where(P.c.id == bindparam("b_id")).values(
-                **{k: bindparam(f"v_{k}") for k in ("unit_id", "full_name", "name_key", "position", "kind", "birth_year",
-                                                     "id_number")}, updated_at=at),
-                [{k: v for k, v in u.items() if k != "before"} for u in updates])
-        current = [dict(r) for r in session.execute(select(P.c.id, P.c.id_number, P.c.unit_id, P.c.name_key,
-                                                           P.c.birth_year)).mappings()]
+            session.execute(
+                update(P)
+                .where(P.c.id == bindparam("b_id"))
+                .values(
+                    **{
+                        k: bindparam(f"v_{k}")
+                        for k in ("unit_id", "full_name", "name_key", "position", "kind", "birth_year", "id_number")
+                    },
+                    updated_at=at,
+                ),
+                [{k: v for k, v in u.items() if k != "before"} for u in updates],
+            )
+        current = [
+            dict(r)
+            for r in session.execute(
+                select(P.c.id, P.c.id_number, P.c.unit_id, P.c.name_key, P.c.birth_year)
+            ).mappings()
+        ]
         ids_by_number = {r["id_number"]: r["id"] for r in current if r["id_number"]}
         ids_by_key = {(r["unit_id"], r["name_key"], r["birth_year"]): r["id"] for r in current if not r["id_number"]}
-        have = {(r.person_id, r.year, r.award_code, r.decision_symbol) for r in session.execute(
-            select(PA.c.person_id, PA.c.year, PA.c.award_code, PA.c.decision_symbol))}
+        have = {
+            (r.person_id, r.year, r.award_code, r.decision_symbol)
+            for r in session.execute(select(PA.c.person_id, PA.c.year, PA.c.award_code, PA.c.decision_symbol))
+        }
         award_rows = []
         for h in history:
             kind, value = h.pop("target")
@@ -261,14 +325,36 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
         if award_rows:
             session.execute(insert(PA), award_rows)
         result.created, result.updated, result.awards = len(creates), len(updates), len(award_rows)
-        audit_many(session, [{"at": at, "actor": actor, "action": "persons.imported", "entity": "person",
-                              "note": f"{file}: thêm {len(creates)}, cập nhật {len(updates)}, khen thưởng {len(award_rows)}",
-                              "after": {"created": len(creates), "updated": len(updates), "awards": len(award_rows)}},
-                             *({"at": at, "actor": actor, "action": "person.updated", "entity": "person",
-                                "entity_id": u["b_id"], "unit_id": u["v_unit_id"],
-                                "before": {k: u["before"][k] for k in ("unit_id", "position", "full_name")},
-                                "after": {"unit_id": u["v_unit_id"], "position": u["v_position"],
-                                          "full_name": u["v_full_name"]}} for u in updates)])
+        audit_many(
+            session,
+            [
+                {
+                    "at": at,
+                    "actor": actor,
+                    "action": "persons.imported",
+                    "entity": "person",
+                    "note": f"{file}: thêm {len(creates)}, cập nhật {len(updates)}, khen thưởng {len(award_rows)}",
+                    "after": {"created": len(creates), "updated": len(updates), "awards": len(award_rows)},
+                },
+                *(
+                    {
+                        "at": at,
+                        "actor": actor,
+                        "action": "person.updated",
+                        "entity": "person",
+                        "entity_id": u["b_id"],
+                        "unit_id": u["v_unit_id"],
+                        "before": {k: u["before"][k] for k in ("unit_id", "position", "full_name")},
+                        "after": {
+                            "unit_id": u["v_unit_id"],
+                            "position": u["v_position"],
+                            "full_name": u["v_full_name"],
+                        },
+                    }
+                    for u in updates
+                ),
+            ],
+        )
         session.commit()
         result.person_ids = [r["id"] for r in current]
         return result
@@ -278,10 +364,26 @@ def import_persons(engine: Engine, path: Path, *, actor: str, award_codes: Mappi
 # Reading
 # ---------------------------------------------------------------------------------------------------
 def _views(session: Session, condition: Any) -> list[PersonView]:
-    rows = session.execute(select(P, U.c.code.label("unit_code"), U.c.name.label("unit_name"))
-                           .join(U, U.c.id == P.c.unit_id).where(condition).order_by(P.c.unit_id, P.c.name_key, P.c.id)).mappings()
-    return [PersonView(r["id"], r["full_name"], r["unit_id"], r["unit_code"], r["unit_name"], r["position"], r["kind"],
-                       r["birth_year"], r["id_number"]) for r in rows]
+    rows = session.execute(
+        select(P, U.c.code.label("unit_code"), U.c.name.label("unit_name"))
+        .join(U, U.c.id == P.c.unit_id)
+        .where(condition)
+        .order_by(P.c.unit_id, P.c.name_key, P.c.id)
+    ).mappings()
+    return [
+        PersonView(
+            r["id"],
+            r["full_name"],
+            r["unit_id"],
+            r["unit_code"],
+            r["unit_name"],
+            r["position"],
+            r["kind"],
+            r["birth_year"],
+            r["id_number"],
+        )
+        for r in rows
+    ]
 
 
 def get_person(engine: Engine, person_id: int) -> PersonView | None:
@@ -300,8 +402,12 @@ def persons_in_subtree(engine: Engine, unit_id: int) -> list[PersonView]:
 def history(engine: Engine, person_id: int) -> list[dict[str, Any]]:
     """The person's awards, oldest first, with revoked ones marked."""
     with Session(engine) as session:
-        return [dict(r) for r in session.execute(select(PA).where(PA.c.person_id == person_id)
-                                                 .order_by(PA.c.year, PA.c.id)).mappings()]
+        return [
+            dict(r)
+            for r in session.execute(
+                select(PA).where(PA.c.person_id == person_id).order_by(PA.c.year, PA.c.id)
+            ).mappings()
+        ]
 
 
 def _histories(session: Session, person_ids: Iterable[int]) -> dict[int, list[HistoryEntry]]:
@@ -309,8 +415,11 @@ def _histories(session: Session, person_ids: Iterable[int]) -> dict[int, list[Hi
     out: dict[int, list[HistoryEntry]] = {i: [] for i in ids}
     if not ids:
         return out
-    for r in session.execute(select(PA.c.person_id, PA.c.year, PA.c.award_code, PA.c.award_name)
-                             .where(PA.c.person_id.in_(ids), PA.c.revoked.is_(False))):
+    for r in session.execute(
+        select(PA.c.person_id, PA.c.year, PA.c.award_code, PA.c.award_name).where(
+            PA.c.person_id.in_(ids), PA.c.revoked.is_(False)
+        )
+    ):
         out[r.person_id].append(HistoryEntry(r.year, r.award_code, r.award_name))
     return out
 
@@ -318,39 +427,71 @@ def _histories(session: Session, person_ids: Iterable[int]) -> dict[int, list[Hi
 # ---------------------------------------------------------------------------------------------------
 # Rules and recording
 # ---------------------------------------------------------------------------------------------------
-def history_rule_refusals(session: Session, ctx: Any, rows: Sequence[Mapping[str, Any]],
-                          labels: Sequence[str]) -> dict[str, list[Refusal]]:
+def history_rule_refusals(
+    session: Session, ctx: Any, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]
+) -> dict[str, list[Refusal]]:
     """The catalogue's history rules for individual nominations. A nomination of someone not in the persons
     register cannot show a history: it is refused when the award has a prior_awards rule."""
     catalogue = ctx.catalogue
     names = {a.code: a.name for a in catalogue.awards}
-    relevant = [(row, label) for row, label in zip(rows, labels) if row["subject"] == "individual"
-                and (award := catalogue.award(row["award_code"])) is not None and award.history]
+    relevant = [
+        (row, label)
+        for row, label in zip(rows, labels)
+        if row["subject"] == "individual"
+        and (award := catalogue.award(row["award_code"])) is not None
+        and award.history
+    ]
     histories = _histories(session, [row["person_id"] for row, _ in relevant if row.get("person_id")])
     out: dict[str, list[Refusal]] = {}
     for row, label in relevant:
         award = catalogue.award(row["award_code"])
-        rules = [HistoryRuleSpec(r.kind, tuple(r.awards or ()), r.at_least, r.within_years, r.title) for r in award.history]
+        rules = [
+            HistoryRuleSpec(r.kind, tuple(r.awards or ()), r.at_least, r.within_years, r.title) for r in award.history
+        ]
         if not row.get("person_id"):
             if any(r.kind == "prior_awards" for r in rules):
-                out[label] = [Refusal("lich-su:chua-co-trong-so", f"{award.name} xét lịch sử khen thưởng: hãy chọn "
-                                      f"{row['nominee_name']} trong sổ đoàn viên để biết các năm đã được khen")]
+                out[label] = [
+                    Refusal(
+                        "lich-su:chua-co-trong-so",
+                        f"{award.name} xét lịch sử khen thưởng: hãy chọn "
+                        f"{row['nominee_name']} trong sổ đoàn viên để biết các năm đã được khen",
+                    )
+                ]
             continue
-        found = history_refusals(award.code, award.name, rules, histories.get(row["person_id"], []),
-                                 ctx.campaign.year, row["nominee_name"], names)
+        found = history_refusals(
+            award.code,
+            award.name,
+            rules,
+            histories.get(row["person_id"], []),
+            ctx.campaign.year,
+            row["nominee_name"],
+            names,
+        )
         if found:
             out[label] = found
     return out
 
 
-def record_decided(session: Session, decision_symbol: str, decision_date: date, year: int,
-                   rows: Sequence[Mapping[str, Any]]) -> int:
+def record_decided(
+    session: Session, decision_symbol: str, decision_date: date, year: int, rows: Sequence[Mapping[str, Any]]
+) -> int:
     """Add decided awards of registered persons to their history, under the campaign's year (in the decision's
     transaction)."""
-    payload = [{"person_id": r["person_id"], "year": year, "award_code": r["award_code"],
-                "award_name": r["award_name"], "decision_symbol": decision_symbol, "decision_date": decision_date,
-                "nomination_id": r["id"], "source": "decision", "revoked": False}
-               for r in rows if r.get("person_id")]
+    payload = [
+        {
+            "person_id": r["person_id"],
+            "year": year,
+            "award_code": r["award_code"],
+            "award_name": r["award_name"],
+            "decision_symbol": decision_symbol,
+            "decision_date": decision_date,
+            "nomination_id": r["id"],
+            "source": "decision",
+            "revoked": False,
+        }
+        for r in rows
+        if r.get("person_id")
+    ]
     if payload:
         session.execute(insert(PA), payload)
     return len(payload)

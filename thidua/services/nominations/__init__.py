@@ -11,6 +11,7 @@ Batch operations take lists: one nomination is a list of one. Callers that showe
 `expected_versions`; a stale one raises NominationConflict.
 
 The package splits the service along its sections; this module is its one import surface."""
+
 from thidua.models.awards import DossierEntry  # noqa: F401  (re-exported: callers import it from here)
 from thidua.models.nominations import (
     InvalidNominationInput,  # noqa: F401  (re-exported: callers import it from here)

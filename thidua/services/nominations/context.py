@@ -1,4 +1,5 @@
 """nominations: Campaign context; Reading nominations."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -68,13 +69,15 @@ class _Units:
         wanted = {i for i in ids if i is not None}
         missing = sorted(wanted - set(self.rows))
         for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start:start + _CHUNK]
+            chunk = missing[start : start + _CHUNK]
             for r in self.session.execute(
-                select(U.c.id, U.c.code, U.c.name, U.c.level_code, U.c.path, U.c.parent_id, U.c.emails, U.c.active)
-                .where(U.c.id.in_(chunk))
+                select(
+                    U.c.id, U.c.code, U.c.name, U.c.level_code, U.c.path, U.c.parent_id, U.c.emails, U.c.active
+                ).where(U.c.id.in_(chunk))
             ):
-                self.rows[r.id] = _UnitRow(r.id, r.code, r.name, r.level_code, r.path, r.parent_id,
-                                           tuple(r.emails or ()), bool(r.active))
+                self.rows[r.id] = _UnitRow(
+                    r.id, r.code, r.name, r.level_code, r.path, r.parent_id, tuple(r.emails or ()), bool(r.active)
+                )
         return {i: self.rows[i] for i in wanted if i in self.rows}
 
     def get(self, unit_id: int) -> _UnitRow:
@@ -180,8 +183,9 @@ def _levels(session: Session) -> tuple[list[str], dict[str, str]]:
     return [r.code for r in rows], {r.code: r.short_name or r.name for r in rows}
 
 
-def campaign_catalogue(session: Session, campaign: Campaign | CampaignInfo,
-                       levels: Sequence[str] | None = None, on: date | None = None) -> AwardCatalogue:
+def campaign_catalogue(
+    session: Session, campaign: Campaign | CampaignInfo, levels: Sequence[str] | None = None, on: date | None = None
+) -> AwardCatalogue:
     """The validated award catalogue of the campaign in force on `on` (cached until the file changes)."""
     path = catalogue_path(campaign, on)
     if not path.exists():
@@ -220,9 +224,16 @@ def _context(session: Session, campaign_id: int, now: datetime | None, *, for_ch
         for path in catalogue_paths(campaign):
             other = _catalogue_cached(str(path), path.stat().st_mtime_ns, tuple(levels))
             others[other.code] = other
-    return _Ctx(campaign, catalogue, levels, names,
-                {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()}, moment, _Units(session),
-                others=others)
+    return _Ctx(
+        campaign,
+        catalogue,
+        levels,
+        names,
+        {k: int(v) for k, v in (awards.get("review_days_per_level") or {}).items()},
+        moment,
+        _Units(session),
+        others=others,
+    )
 
 
 def _lock(session: Session, campaign_id: int) -> None:
@@ -270,12 +281,14 @@ def _load(session: Session, ids: Sequence[int], campaign_id: int) -> list[RowMap
     rows: dict[int, RowMapping] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start:start + _CHUNK]
+        chunk = unique[start : start + _CHUNK]
         for row in session.execute(select(N).where(N.c.id.in_(chunk))).mappings():
             rows[row["id"]] = row
     missing = [i for i in unique if i not in rows or rows[i]["campaign_id"] != campaign_id]
     if missing:
-        raise NominationNotFound(f"Không có đề nghị khen thưởng số {', '.join(f'#{i}' for i in missing)} trong chiến dịch này")
+        raise NominationNotFound(
+            f"Không có đề nghị khen thưởng số {', '.join(f'#{i}' for i in missing)} trong chiến dịch này"
+        )
     return [rows[i] for i in unique]
 
 
@@ -297,8 +310,10 @@ def _candidate(ctx: _Ctx, row: Mapping[str, Any]) -> Candidate:
 
 
 def _dossier_from_json(data: Mapping[str, Any] | None) -> dict[str, DossierEntry]:
-    return {code: DossierEntry(ref=str(v.get("ref", "")), votes_for=v.get("votes_for"), votes_total=v.get("votes_total"))
-            for code, v in (data or {}).items()}
+    return {
+        code: DossierEntry(ref=str(v.get("ref", "")), votes_for=v.get("votes_for"), votes_total=v.get("votes_total"))
+        for code, v in (data or {}).items()
+    }
 
 
 def _dossier_to_json(entries: Mapping[str, DossierEntry]) -> dict[str, Any]:
@@ -309,5 +324,3 @@ def _dossier_to_json(entries: Mapping[str, DossierEntry]) -> dict[str, Any]:
             item.update(votes_for=entry.votes_for, votes_total=entry.votes_total)
         out[code] = item
     return out
-
-

@@ -1,4 +1,5 @@
 """nominations: Inputs and results."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -181,8 +182,6 @@ class NominationView:
     route: list[str] = field(default_factory=list)  # levels that review it, bottom-up, ending with the decider
     steps: list[StepView] = field(default_factory=list)
     batch_id: int | None = None  # the list it travels in (outgoing or incoming)
-
-
 
 
 @dataclass

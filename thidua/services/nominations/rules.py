@@ -1,4 +1,5 @@
 """nominations: Rules that need the database: eligibility facts, quota counts, granted awards; Proposal shape and window (input checks before any rule)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,17 +39,28 @@ from .inputs import _ALIVE, _CHUNK, _GRANTED, QC, N, ProposalInput, RatingLookup
 # ---------------------------------------------------------------------------------------------------
 # Rules that need the database: eligibility facts, quota counts, granted awards
 # ---------------------------------------------------------------------------------------------------
-def _units_with_assignment(session: Session, campaign_id: int, unit_ids: set[int], *, kinds: Sequence[str],
-                           statuses: Sequence[str], round_number: int | None = None) -> set[int]:
+def _units_with_assignment(
+    session: Session,
+    campaign_id: int,
+    unit_ids: set[int],
+    *,
+    kinds: Sequence[str],
+    statuses: Sequence[str],
+    round_number: int | None = None,
+) -> set[int]:
     out: set[int] = set()
     ids = sorted(unit_ids)
     for start in range(0, len(ids), _CHUNK):
         query = (
             select(Assignment.unit_id)  # type: ignore[call-overload]
             .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)  # type: ignore[arg-type]
-            .where(Assignment.campaign_id == campaign_id, ObligationDef.kind.in_(kinds),  # type: ignore[attr-defined]
-                   Assignment.active.is_(True), Assignment.status.in_(statuses),  # type: ignore[attr-defined]
-                   Assignment.unit_id.in_(ids[start:start + _CHUNK]))  # type: ignore[attr-defined]
+            .where(
+                Assignment.campaign_id == campaign_id,
+                ObligationDef.kind.in_(kinds),  # type: ignore[attr-defined]
+                Assignment.active.is_(True),  # type: ignore[attr-defined]
+                Assignment.status.in_(statuses),  # type: ignore[attr-defined]
+                Assignment.unit_id.in_(ids[start : start + _CHUNK]),  # type: ignore[attr-defined]
+            )
         )
         if round_number is not None:
             query = query.where(ObligationDef.round_number == round_number)
@@ -56,25 +68,38 @@ def _units_with_assignment(session: Session, campaign_id: int, unit_ids: set[int
     return out
 
 
-def _facts(session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, int]],
-           rating: RatingLookup) -> list[NomineeFacts]:
+def _facts(
+    session: Session, ctx: _Ctx, candidates: Sequence[tuple[Candidate, int]], rating: RatingLookup
+) -> list[NomineeFacts]:
     """Facts for (candidate, nominee unit id) pairs, read set-based for what the applicable criteria need."""
+
     def needs(kind: str) -> list[int]:
-        return [unit_id for cand, unit_id in candidates
-                if any(c.kind == kind and c.applies(cand.subject, cand.occasion) for c in cand.award.criteria)]
+        return [
+            unit_id
+            for cand, unit_id in candidates
+            if any(c.kind == kind and c.applies(cand.subject, cand.occasion) for c in cand.award.criteria)
+        ]
 
     cid = ctx.campaign.id
-    registered = _units_with_assignment(session, cid, set(needs("registered")), kinds=["registration"],
-                                        statuses=list(SUBMITTED_STATUSES))
+    registered = _units_with_assignment(
+        session, cid, set(needs("registered")), kinds=["registration"], statuses=list(SUBMITTED_STATUSES)
+    )
     accepted: dict[int, set[int]] = {}
     by_round: dict[int, set[int]] = defaultdict(set)
     for cand, unit_id in candidates:
-        if cand.round_number and any(c.kind == "round_report_accepted" and c.applies(cand.subject, cand.occasion)
-                                     for c in cand.award.criteria):
+        if cand.round_number and any(
+            c.kind == "round_report_accepted" and c.applies(cand.subject, cand.occasion) for c in cand.award.criteria
+        ):
             by_round[cand.round_number].add(unit_id)
     for rnd, unit_ids in by_round.items():
-        accepted[rnd] = _units_with_assignment(session, cid, unit_ids, kinds=["round_report", "final_report"],
-                                               statuses=[AssignmentStatus.ACCEPTED.value], round_number=rnd)
+        accepted[rnd] = _units_with_assignment(
+            session,
+            cid,
+            unit_ids,
+            kinds=["round_report", "final_report"],
+            statuses=[AssignmentStatus.ACCEPTED.value],
+            round_number=rnd,
+        )
     ratings = {unit_id: rating(session, cid, unit_id) for unit_id in set(needs("year_end_rating"))}
     standings = _cluster_standings(session, ctx, candidates)
     return [
@@ -105,8 +130,9 @@ def _cluster_standings(session: Session, ctx: _Ctx, candidates: Sequence[tuple[C
     return standings(session, ctx.campaign.id, ctx.campaign.year, wanted)
 
 
-def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], rating: RatingLookup,
-                 labels: Sequence[str]) -> dict[str, list[Refusal]]:
+def _eligibility(
+    session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], rating: RatingLookup, labels: Sequence[str]
+) -> dict[str, list[Refusal]]:
     candidates = [(_candidate(ctx, row), row["nominee_unit_id"]) for row in rows]
     facts = _facts(session, ctx, candidates, rating)
     out: dict[str, list[Refusal]] = {}
@@ -121,8 +147,9 @@ def _eligibility(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]],
     return out
 
 
-def _groups_of(ctx: _Ctx, row: Mapping[str, Any], nominees: Mapping[int, _UnitRow],
-               roots: dict[int, _UnitRow] | None = None) -> list[Any]:
+def _groups_of(
+    ctx: _Ctx, row: Mapping[str, Any], nominees: Mapping[int, _UnitRow], roots: dict[int, _UnitRow] | None = None
+) -> list[Any]:
     """The quota groups a nomination counts in (QuotaGroup), under the campaign's current catalogue."""
     groups = []
     for quota in ctx.catalogue.quotas_for(row["award_code"], row["subject"]):
@@ -133,14 +160,21 @@ def _groups_of(ctx: _Ctx, row: Mapping[str, Any], nominees: Mapping[int, _UnitRo
             root = ctx.units.ancestor_at_level(nominee, quota.level) if nominee is not None else None
             if root is not None and roots is not None:
                 roots[root.id] = root
-        group = quota_group(quota, origin_unit_id=row["origin_unit_id"], subtree_root_id=root.id if root else None,
-                            occasion=row["occasion"], round_number=row["round_number"])
+        group = quota_group(
+            quota,
+            origin_unit_id=row["origin_unit_id"],
+            subtree_root_id=root.id if root else None,
+            occasion=row["occasion"],
+            round_number=row["round_number"],
+        )
         if group is not None:
             groups.append(group)
     return groups
 
 
-def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> dict[str, list[Refusal]]:
+def _quotas(
+    session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]
+) -> dict[str, list[Refusal]]:
     """Quota check for nominations being proposed or forwarded now. Counts every live nomination of the
     campaign in each group; those being moved count as 'adding', the rest as 'existing'."""
     groups: dict[Any, list[int]] = defaultdict(list)  # QuotaGroup -> indexes of rows
@@ -158,10 +192,19 @@ def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labe
         quota = quotas[group.quota_code]
         moving_alive = sum(1 for i in indexes if rows[i]["status"] in _ALIVE)
         root = roots.get(group.scope_id) if quota.per == "subtree" and group.scope_id else None
-        scope_name = root.name if root else (ctx.units.get(group.scope_id).name if quota.per == "proposer" and group.scope_id else "")
-        refusal = quota_refusal(quota, existing=totals.get(group, 0) - moving_alive, adding=len(indexes),
-                                level_name=ctx.level_name(quota.level or ""), scope_name=scope_name,
-                                round_number=group.round_number)
+        scope_name = (
+            root.name
+            if root
+            else (ctx.units.get(group.scope_id).name if quota.per == "proposer" and group.scope_id else "")
+        )
+        refusal = quota_refusal(
+            quota,
+            existing=totals.get(group, 0) - moving_alive,
+            adding=len(indexes),
+            level_name=ctx.level_name(quota.level or ""),
+            scope_name=scope_name,
+            round_number=group.round_number,
+        )
         if refusal is not None:
             for i in indexes:
                 out[labels[i]].append(refusal)
@@ -170,8 +213,16 @@ def _quotas(session: Session, ctx: _Ctx, rows: Sequence[Mapping[str, Any]], labe
 
 def _quota_key(quota: Any) -> str:
     """Names a quota's definition (not its maximum): counts stay valid while it is unchanged."""
-    definition = "|".join([quota.code, ",".join(sorted(quota.awards)), ",".join(sorted(quota.subjects or [])),
-                           quota.per, quota.level or "", quota.period])
+    definition = "|".join(
+        [
+            quota.code,
+            ",".join(sorted(quota.awards)),
+            ",".join(sorted(quota.subjects or [])),
+            quota.per,
+            quota.level or "",
+            quota.period,
+        ]
+    )
     return f"{quota.code[:80]}#{hashlib.sha1(definition.encode()).hexdigest()[:16]}"
 
 
@@ -180,28 +231,47 @@ def _counter_key(ctx: _Ctx, group: Any) -> tuple[str, int, int]:
     return _quota_key(quota), group.scope_id or 0, group.round_number or 0
 
 
-def _live_counts(session: Session, ctx: _Ctx, groups: Mapping[Any, list[int]], quotas: Mapping[str, Any],
-                 roots: Mapping[int, _UnitRow]) -> dict[Any, int]:
+def _live_counts(
+    session: Session,
+    ctx: _Ctx,
+    groups: Mapping[Any, list[int]],
+    quotas: Mapping[str, Any],
+    roots: Mapping[int, _UnitRow],
+) -> dict[Any, int]:
     """Live nominations per quota group, from the counters (`nomination_quota_count`); a group without one is
     counted from the nominations (below) and its counter written, in the caller's transaction."""
     keys = {group: _counter_key(ctx, group) for group in groups}
-    stored = {(r.quota_key, r.scope_id, r.round_number): r.live for r in session.execute(
-        select(QC.c.quota_key, QC.c.scope_id, QC.c.round_number, QC.c.live)
-        .where(QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key.in_({k[0] for k in keys.values()}))).all()}
+    stored = {
+        (r.quota_key, r.scope_id, r.round_number): r.live
+        for r in session.execute(
+            select(QC.c.quota_key, QC.c.scope_id, QC.c.round_number, QC.c.live).where(
+                QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key.in_({k[0] for k in keys.values()})
+            )
+        ).all()
+    }
     counts = {group: stored[key] for group, key in keys.items() if key in stored}
     missing = [group for group in groups if group not in counts]
     if missing:
         fresh = _count_live(session, ctx, missing, quotas, roots)
-        values = [{"campaign_id": ctx.campaign.id, "quota_key": keys[g][0], "scope_id": keys[g][1],
-                   "round_number": keys[g][2], "live": fresh[g]} for g in missing]
+        values = [
+            {
+                "campaign_id": ctx.campaign.id,
+                "quota_key": keys[g][0],
+                "scope_id": keys[g][1],
+                "round_number": keys[g][2],
+                "live": fresh[g],
+            }
+            for g in missing
+        ]
         insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
         session.execute(insert_(QC).on_conflict_do_nothing(), values)
         counts.update(fresh)
     return counts
 
 
-def _count_live(session: Session, ctx: _Ctx, groups: Sequence[Any], quotas: Mapping[str, Any],
-                roots: Mapping[int, _UnitRow]) -> dict[Any, int]:
+def _count_live(
+    session: Session, ctx: _Ctx, groups: Sequence[Any], quotas: Mapping[str, Any], roots: Mapping[int, _UnitRow]
+) -> dict[Any, int]:
     """Live nominations per quota group counted from the nominations: one grouped query per quota and round
     (one per root for subtrees)."""
     wanted: dict[tuple[str, int | None], list[Any]] = defaultdict(list)
@@ -221,17 +291,23 @@ def _count_live(session: Session, ctx: _Ctx, groups: Sequence[Any], quotas: Mapp
                 counts[group] = total
         elif quota.per == "proposer":
             ids = [g.scope_id for g in members]
-            found = dict(session.execute(
-                select(N.c.origin_unit_id, func.count()).where(*conditions, N.c.origin_unit_id.in_(ids))
-                .group_by(N.c.origin_unit_id)).all())
+            found = dict(
+                session.execute(
+                    select(N.c.origin_unit_id, func.count())
+                    .where(*conditions, N.c.origin_unit_id.in_(ids))
+                    .group_by(N.c.origin_unit_id)
+                ).all()
+            )
             for group in members:
                 counts[group] = found.get(group.scope_id, 0)
         else:  # subtree: one range scan of the root's subtree on the unit path index per root
             for group in members:
                 low, high = subtree_range(roots[group.scope_id].path)
                 counts[group] = session.execute(
-                    select(func.count()).select_from(N.join(U, U.c.id == N.c.nominee_unit_id))
-                    .where(*conditions, U.c.path >= low, U.c.path < high)).scalar_one()
+                    select(func.count())
+                    .select_from(N.join(U, U.c.id == N.c.nominee_unit_id))
+                    .where(*conditions, U.c.path >= low, U.c.path < high)
+                ).scalar_one()
     return counts
 
 
@@ -255,9 +331,16 @@ def _adjust_quota_counts(session: Session, ctx: _Ctx, moves: Sequence["_Move"]) 
     changes = [{"b_key": k[0], "b_scope": k[1], "b_round": k[2], "b_delta": d} for k, d in delta.items() if d]
     if changes:
         session.execute(
-            update(QC).where(QC.c.campaign_id == ctx.campaign.id, QC.c.quota_key == bindparam("b_key"),
-                             QC.c.scope_id == bindparam("b_scope"), QC.c.round_number == bindparam("b_round"))
-            .values(live=QC.c.live + bindparam("b_delta")), changes)
+            update(QC)
+            .where(
+                QC.c.campaign_id == ctx.campaign.id,
+                QC.c.quota_key == bindparam("b_key"),
+                QC.c.scope_id == bindparam("b_scope"),
+                QC.c.round_number == bindparam("b_round"),
+            )
+            .values(live=QC.c.live + bindparam("b_delta")),
+            changes,
+        )
 
 
 def forget_quota_counts(session: Session) -> None:
@@ -271,9 +354,13 @@ def _granted(session: Session, year: int, keys: set[str]) -> list[GrantedAward]:
     key_list = sorted(keys)
     for start in range(0, len(key_list), _CHUNK):
         rows = session.execute(
-            select(N).join(Campaign.__table__, Campaign.__table__.c.id == N.c.campaign_id)  # type: ignore[attr-defined]
-            .where(Campaign.__table__.c.year == year, N.c.status.in_(_GRANTED),  # type: ignore[attr-defined]
-                   N.c.nominee_key.in_(key_list[start:start + _CHUNK]))
+            select(N)
+            .join(Campaign.__table__, Campaign.__table__.c.id == N.c.campaign_id)  # type: ignore[attr-defined]
+            .where(
+                Campaign.__table__.c.year == year,  # type: ignore[attr-defined]
+                N.c.status.in_(_GRANTED),
+                N.c.nominee_key.in_(key_list[start : start + _CHUNK]),
+            )
         ).mappings()
         out.extend(_granted_award(row) for row in rows)
     return out
@@ -281,11 +368,18 @@ def _granted(session: Session, year: int, keys: set[str]) -> list[GrantedAward]:
 
 def _granted_award(row: Mapping[str, Any]) -> GrantedAward:
     return GrantedAward(
-        nomination_id=row["id"], award_code=row["award_code"], award_name=row["award_name"],
-        award_kind=row["award_kind"], scope=row["award_scope"], deciding_level=row["deciding_level"],
-        occasion=row["occasion"], subject=row["subject"], nominee_key=row["nominee_key"],
+        nomination_id=row["id"],
+        award_code=row["award_code"],
+        award_name=row["award_name"],
+        award_kind=row["award_kind"],
+        scope=row["award_scope"],
+        deciding_level=row["deciding_level"],
+        occasion=row["occasion"],
+        subject=row["subject"],
+        nominee_key=row["nominee_key"],
         achievement_key=row["achievement_key"],
-        decision_number=row["decision_number"], decision_date=row["decision_date"],
+        decision_number=row["decision_number"],
+        decision_date=row["decision_date"],
     )
 
 
@@ -298,16 +392,24 @@ def _shape_problems(ctx: _Ctx, origin: _UnitRow, p: ProposalInput) -> tuple[list
     award = ctx.catalogue.award(p.award_code)
     if award is None:
         known = ", ".join(a.code for a in ctx.catalogue.awards)
-        return [f"không có hình thức khen thưởng '{p.award_code}' trong danh mục {ctx.catalogue.code} (có: {known})"], None, None
+        return (
+            [f"không có hình thức khen thưởng '{p.award_code}' trong danh mục {ctx.catalogue.code} (có: {known})"],
+            None,
+            None,
+        )
     if origin.level_code not in award.proposed_by:
         allowed = ", ".join(ctx.level_name(lvl) for lvl in award.proposed_by)
-        problems.append(f"{origin.name} ({ctx.level_name(origin.level_code)}) không được đề nghị {award.name}; "
-                        f"cấp được đề nghị: {allowed}")
+        problems.append(
+            f"{origin.name} ({ctx.level_name(origin.level_code)}) không được đề nghị {award.name}; "
+            f"cấp được đề nghị: {allowed}"
+        )
     if p.subject not in award.subjects:
         problems.append(f"{award.name} không khen đối tượng '{SUBJECT_LABELS.get(p.subject, p.subject)}'")
     if p.occasion not in award.occasions:
         allowed = ", ".join(OCCASION_LABELS[o] for o in award.occasions)
-        problems.append(f"{award.name} không xét dịp '{OCCASION_LABELS.get(p.occasion, p.occasion)}' (chỉ xét: {allowed})")
+        problems.append(
+            f"{award.name} không xét dịp '{OCCASION_LABELS.get(p.occasion, p.occasion)}' (chỉ xét: {allowed})"
+        )
     if p.occasion == "round":
         rounds = [r.number for r in _rounds(ctx)]
         if p.round_number not in rounds:
@@ -323,24 +425,33 @@ def _shape_problems(ctx: _Ctx, origin: _UnitRow, p: ProposalInput) -> tuple[list
         problems.append(f"không có đơn vị #{p.nominee_unit_id} (hoặc đơn vị đã ngừng hoạt động)")
     else:
         if not origin.contains(nominee):
-            problems.append(f"{nominee.name} không thuộc {origin.name}: đơn vị chỉ đề nghị khen thưởng tập thể, "
-                            "cá nhân thuộc đơn vị mình")
+            problems.append(
+                f"{nominee.name} không thuộc {origin.name}: đơn vị chỉ đề nghị khen thưởng tập thể, "
+                "cá nhân thuộc đơn vị mình"
+            )
         if p.subject == "collective" and award.nominee_levels and nominee.level_code not in award.nominee_levels:
             allowed = ", ".join(ctx.level_name(lvl) for lvl in award.nominee_levels)
-            problems.append(f"{award.name} chỉ khen tập thể cấp {allowed}; {nominee.name} là "
-                            f"{ctx.level_name(nominee.level_code)}")
+            problems.append(
+                f"{award.name} chỉ khen tập thể cấp {allowed}; {nominee.name} là {ctx.level_name(nominee.level_code)}"
+            )
     if p.subject == "individual" and not p.person_name.strip():
         problems.append("khen cá nhân cần họ tên người được đề nghị")
     if p.subject == "collective" and p.person_name.strip():
         problems.append("khen tập thể không ghi họ tên cá nhân")
     decider = ctx.units.ancestor_at_level(origin, award.decided_by)
-    if decider is None and origin.parent_id is not None and award.decided_by in ctx.levels \
-            and ctx.levels.index(award.decided_by) == ctx.levels.index(origin.level_code) - 1:
+    if (
+        decider is None
+        and origin.parent_id is not None
+        and award.decided_by in ctx.levels
+        and ctx.levels.index(award.decided_by) == ctx.levels.index(origin.level_code) - 1
+    ):
         # "Cấp trên trực tiếp" is a relationship: a CĐCS directly under the province has the province as its
         # direct superior, which then gives the award meant for that tier.
         decider = ctx.units.get(origin.parent_id)
     if decider is None:
-        problems.append(f"{origin.name} không có đơn vị cấp {ctx.level_name(award.decided_by)} phía trên để quyết định {award.name}")
+        problems.append(
+            f"{origin.name} không có đơn vị cấp {ctx.level_name(award.decided_by)} phía trên để quyết định {award.name}"
+        )
     return problems, award, decider
 
 
@@ -349,11 +460,17 @@ def _rounds(ctx: _Ctx) -> list[Round]:
 
 
 def _windows(session: Session, campaign_id: int) -> list[ObligationDef]:
-    return list(session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign_id,  # type: ignore[arg-type]
-                                    ObligationDef.kind == "nomination_window", ObligationDef.active.is_(True))  # type: ignore[attr-defined]
-        .order_by(ObligationDef.due_on)
-    ).scalars())
+    return list(
+        session.execute(
+            select(ObligationDef)
+            .where(
+                ObligationDef.campaign_id == campaign_id,  # type: ignore[arg-type]
+                ObligationDef.kind == "nomination_window",
+                ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+            )
+            .order_by(ObligationDef.due_on)  # type: ignore[arg-type]
+        ).scalars()
+    )
 
 
 def _window_for(windows: Sequence[ObligationDef], occasion: str, round_number: int | None) -> ObligationDef | None:
@@ -361,8 +478,9 @@ def _window_for(windows: Sequence[ObligationDef], occasion: str, round_number: i
     return next((w for w in windows if w.round_number == wanted), None)
 
 
-def _window_problem(ctx: _Ctx, windows: Sequence[ObligationDef], origin: _UnitRow, occasion: str,
-                    round_number: int | None) -> str | None:
+def _window_problem(
+    ctx: _Ctx, windows: Sequence[ObligationDef], origin: _UnitRow, occasion: str, round_number: int | None
+) -> str | None:
     """Round and year-end proposals are taken while the origin level's window is open; ad-hoc ones any time."""
     if occasion == "ad_hoc":
         return None
@@ -373,8 +491,8 @@ def _window_problem(ctx: _Ctx, windows: Sequence[ObligationDef], origin: _UnitRo
     opens = window.opens_on
     if (opens is not None and ctx.today < opens) or ctx.today > closes:
         span = f"{fmt_date(opens)} – {fmt_date(closes)}" if opens else f"đến {fmt_date(closes)}"
-        return (f"ngoài thời gian đề xuất: '{window.title}' đối với {ctx.level_name(origin.level_code)} là {span}; "
-                f"hôm nay {fmt_date(ctx.today)}")
+        return (
+            f"ngoài thời gian đề xuất: '{window.title}' đối với {ctx.level_name(origin.level_code)} là {span}; "
+            f"hôm nay {fmt_date(ctx.today)}"
+        )
     return None
-
-

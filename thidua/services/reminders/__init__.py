@@ -28,6 +28,7 @@ server refuses our session, e.g. 535 bad credentials; nothing more is sent until
 trouble is not an exception: the rows go back to `pending` with a backoff and the pass stops early.
 
 The package splits the service along its sections; this module is its one import surface."""
+
 from thidua.notifications.transport import SmtpSettings  # noqa: F401  (re-exported: callers import it from here)
 from thidua.services.lookup import (
     CampaignInfo,  # noqa: F401  (re-exported: callers import it from here)

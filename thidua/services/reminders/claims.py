@@ -1,4 +1,5 @@
 """reminders: Claims and crash recovery."""
+
 from __future__ import annotations
 
 import os
@@ -53,13 +54,15 @@ def _dead_owners_on_this_host(session: Session) -> list[str]:
     """Dispatchers of this machine (their id is host:pid:random) whose process is gone: their claims need not
     wait for the lease to run out. Owners on other machines are left to their lease."""
     prefix = f"{socket.gethostname()}:"
-    owners = session.execute(
-        select(O.c.lease_owner).where(O.c.status == OutboxStatus.CLAIMED.value).distinct()
-    ).scalars().all()  # a handful: one per dispatcher
+    owners = (
+        session.execute(select(O.c.lease_owner).where(O.c.status == OutboxStatus.CLAIMED.value).distinct())
+        .scalars()
+        .all()
+    )  # a handful: one per dispatcher
     owners = [owner for owner in owners if owner and owner.startswith(prefix)]
     dead = []
     for owner in owners:
-        parts = owner[len(prefix):].split(":")
+        parts = owner[len(prefix) :].split(":")
         if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and _process_gone(int(parts[0])):
             dead.append(owner)
     return dead
@@ -70,47 +73,108 @@ def recover_expired_claims(engine: Engine) -> Recovery:
     with Session(engine) as session, session.begin():
         dead = _dead_owners_on_this_host(session)
         lapsed = O.c.lease_until < real_now
-        expired = and_(O.c.status == OutboxStatus.CLAIMED.value, or_(lapsed, O.c.lease_owner.in_(dead)) if dead else lapsed)
+        expired = and_(
+            O.c.status == OutboxStatus.CLAIMED.value, or_(lapsed, O.c.lease_owner.in_(dead)) if dead else lapsed
+        )
         unknown = session.execute(
-            update(O).where(expired, O.c.message_id.is_not(None))
-            .values(status=OutboxStatus.UNKNOWN.value, lease_owner=None, lease_until=None,
-                    last_error="tiến trình gửi dừng đột ngột sau khi thư có thể đã tới máy chủ SMTP; "
-                               "không tự gửi lại (xem: thidua reminders resolve-unknown)")
+            update(O)
+            .where(expired, O.c.message_id.is_not(None))
+            .values(
+                status=OutboxStatus.UNKNOWN.value,
+                lease_owner=None,
+                lease_until=None,
+                last_error="tiến trình gửi dừng đột ngột sau khi thư có thể đã tới máy chủ SMTP; "
+                "không tự gửi lại (xem: thidua reminders resolve-unknown)",
+            )
             .returning(O.c.id, O.c.key, O.c.campaign_id)
         ).all()
-        returned = session.execute(
-            update(O).where(expired, O.c.message_id.is_(None))
-            .values(status=OutboxStatus.PENDING.value, lease_owner=None, lease_until=None).returning(O.c.id)
-        ).scalars().all()
-        audits = [_audit_row("outbox.unknown", "outbox", r.id, r.campaign_id, {"key": r.key, "status": "unknown"},
-                             note="giữ chỗ hết hạn sau khi thư đã được trao cho máy chủ SMTP") for r in unknown]
+        returned = (
+            session.execute(
+                update(O)
+                .where(expired, O.c.message_id.is_(None))
+                .values(status=OutboxStatus.PENDING.value, lease_owner=None, lease_until=None)
+                .returning(O.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        audits = [
+            _audit_row(
+                "outbox.unknown",
+                "outbox",
+                r.id,
+                r.campaign_id,
+                {"key": r.key, "status": "unknown"},
+                note="giữ chỗ hết hạn sau khi thư đã được trao cho máy chủ SMTP",
+            )
+            for r in unknown
+        ]
         if returned:
-            audits.append(_audit_row("outbox.released", "outbox", None, None,
-                                     {"count": len(returned), "ids": list(returned)}, note="giữ chỗ hết hạn, thư chưa gửi"))
+            audits.append(
+                _audit_row(
+                    "outbox.released",
+                    "outbox",
+                    None,
+                    None,
+                    {"count": len(returned), "ids": list(returned)},
+                    note="giữ chỗ hết hạn, thư chưa gửi",
+                )
+            )
         audit_many(session, audits)
-    return Recovery(returned=len(returned), unknown=len(unknown),
-                    campaigns={r.campaign_id for r in unknown if r.campaign_id is not None})
+    return Recovery(
+        returned=len(returned),
+        unknown=len(unknown),
+        campaigns={r.campaign_id for r in unknown if r.campaign_id is not None},
+    )
 
 
-def claim_batch(engine: Engine, *, owner: str, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE,
-                campaign_id: int | None = None) -> list[int]:
+def claim_batch(
+    engine: Engine,
+    *,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta = DEFAULT_LEASE,
+    campaign_id: int | None = None,
+) -> list[int]:
     """Lease up to `limit` due pending rows to `owner`; returns their ids in sending order."""
     conditions = [O.c.status == OutboxStatus.PENDING.value, O.c.scheduled_at <= now]
     if campaign_id is not None:
         conditions.append(O.c.campaign_id == campaign_id)
     # A CTE, evaluated once: as `id IN (subquery … FOR UPDATE SKIP LOCKED)` PostgreSQL may re-run the
     # subquery per row and claim more than `limit`.
-    due = (select(O.c.id).where(*conditions).order_by(O.c.scheduled_at, O.c.id).limit(limit)
-           .with_for_update(skip_locked=True).cte("due"))
+    due = (
+        select(O.c.id)
+        .where(*conditions)
+        .order_by(O.c.scheduled_at, O.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
     with Session(engine) as session, session.begin():
-        ids = session.execute(
-            update(O).where(O.c.id == due.c.id, O.c.status == OutboxStatus.PENDING.value)
-            .values(status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=utcnow() + lease, message_id=None)
-            .returning(O.c.id)
-        ).scalars().all()
+        ids = (
+            session.execute(
+                update(O)
+                .where(O.c.id == due.c.id, O.c.status == OutboxStatus.PENDING.value)
+                .values(
+                    status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=utcnow() + lease, message_id=None
+                )
+                .returning(O.c.id)
+            )
+            .scalars()
+            .all()
+        )
         if ids:
-            audit_many(session, [_audit_row("outbox.claimed", "outbox", None, campaign_id,
-                                            {"count": len(ids), "owner": owner, "ids": sorted(ids)})])
+            audit_many(
+                session,
+                [
+                    _audit_row(
+                        "outbox.claimed",
+                        "outbox",
+                        None,
+                        campaign_id,
+                        {"count": len(ids), "owner": owner, "ids": sorted(ids)},
+                    )
+                ],
+            )
     return sorted(ids)
-
-

@@ -1,4 +1,5 @@
 """reminders: Mail contents (shared by dispatch and by `reminders render`)."""
+
 from __future__ import annotations
 
 import re
@@ -66,14 +67,31 @@ def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, ass
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 
 
-def reminder_context(campaign: CampaignInfo, *, unit_name: str, obligation_title: str, due_on: date, today: date,
-                     assignment_id: int, base_url: str, returned: bool, escalated_to: str = "",
-                     link: str | None = None) -> dict[str, Any]:
+def reminder_context(
+    campaign: CampaignInfo,
+    *,
+    unit_name: str,
+    obligation_title: str,
+    due_on: date,
+    today: date,
+    assignment_id: int,
+    base_url: str,
+    returned: bool,
+    escalated_to: str = "",
+    link: str | None = None,
+) -> dict[str, Any]:
     days = days_left(due_on, today)
     return {
-        **campaign.layout, "unit_name": unit_name, "obligation_title": obligation_title, "due_date": fmt_date(due_on),
-        "days_left": days, "overdue_days": max(0, -days), "phrase": deadline_phrase(days),
-        "link": link or obligation_link(base_url, assignment_id), "returned": returned, "escalated_to": escalated_to,
+        **campaign.layout,
+        "unit_name": unit_name,
+        "obligation_title": obligation_title,
+        "due_date": fmt_date(due_on),
+        "days_left": days,
+        "overdue_days": max(0, -days),
+        "phrase": deadline_phrase(days),
+        "link": link or obligation_link(base_url, assignment_id),
+        "returned": returned,
+        "escalated_to": escalated_to,
     }
 
 
@@ -86,8 +104,15 @@ def _overdue_children(session: Session, pairs: set[tuple[int, int]], at: datetim
     rows = session.execute(
         select(A.c.campaign_id, U.c.parent_id, U.c.code, U.c.name, A.c.id, A.c.due_on, A.c.status, OB.c.title)
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(OB, OB.c.id == A.c.obligation_id))
-        .where(U.c.parent_id.in_(parent_ids), A.c.campaign_id.in_(campaign_ids), A.c.active.is_(True),
-               OB.c.active.is_(True), U.c.active.is_(True), A.c.status.not_in(SUBMITTED_STATUSES), A.c.due_at < at)
+        .where(
+            U.c.parent_id.in_(parent_ids),
+            A.c.campaign_id.in_(campaign_ids),
+            A.c.active.is_(True),
+            OB.c.active.is_(True),
+            U.c.active.is_(True),
+            A.c.status.not_in(SUBMITTED_STATUSES),
+            A.c.due_at < at,
+        )
         .order_by(U.c.parent_id, U.c.path, A.c.due_on)
     ).all()
     out: dict[tuple[int, int], list[Any]] = defaultdict(list)
@@ -97,28 +122,58 @@ def _overdue_children(session: Session, pairs: set[tuple[int, int]], at: datetim
     return out
 
 
-def parent_digest_context(campaign: CampaignInfo, *, parent_name: str, children: Sequence[Any], today: date,
-                          base_url: str) -> dict[str, Any]:
+def parent_digest_context(
+    campaign: CampaignInfo, *, parent_name: str, children: Sequence[Any], today: date, base_url: str
+) -> dict[str, Any]:
     rows = [
-        {"unit_name": c.name, "unit_code": c.code, "obligation_title": c.title, "due_date": fmt_date(c.due_on),
-         "overdue_days": -days_left(c.due_on, today), "returned": c.status == AssignmentStatus.RETURNED.value,
-         "link": obligation_link(base_url, c.id)}
+        {
+            "unit_name": c.name,
+            "unit_code": c.code,
+            "obligation_title": c.title,
+            "due_date": fmt_date(c.due_on),
+            "overdue_days": -days_left(c.due_on, today),
+            "returned": c.status == AssignmentStatus.RETURNED.value,
+            "link": obligation_link(base_url, c.id),
+        }
         for c in children
     ]
-    return {**campaign.layout, "parent_name": parent_name, "date": fmt_date(today), "rows": rows,
-            "unit_count": len({c.code for c in children}), "item_count": len(rows)}
+    return {
+        **campaign.layout,
+        "parent_name": parent_name,
+        "date": fmt_date(today),
+        "rows": rows,
+        "unit_count": len({c.code for c in children}),
+        "item_count": len(rows),
+    }
 
 
-def _failure_rows(session: Session, campaign_id: int, start: datetime, end: datetime, limit: int) -> tuple[list[dict[str, Any]], int]:
-    condition = and_(O.c.campaign_id == campaign_id, O.c.status.in_(_PROBLEM_STATUSES),
-                     O.c.scheduled_at >= start, O.c.scheduled_at < end)
+def _failure_rows(
+    session: Session, campaign_id: int, start: datetime, end: datetime, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    condition = and_(
+        O.c.campaign_id == campaign_id,
+        O.c.status.in_(_PROBLEM_STATUSES),
+        O.c.scheduled_at >= start,
+        O.c.scheduled_at < end,
+    )
     total = session.execute(select(func.count()).select_from(O).where(condition)).scalar_one()
     rows = session.execute(
         select(O.c.recipient, O.c.kind, O.c.status, O.c.last_error, U.c.name)
-        .select_from(O.outerjoin(U, U.c.id == O.c.unit_id)).where(condition).order_by(O.c.id.desc()).limit(limit)
+        .select_from(O.outerjoin(U, U.c.id == O.c.unit_id))
+        .where(condition)
+        .order_by(O.c.id.desc())
+        .limit(limit)
     ).all()
-    listed = [{"recipient": r.recipient, "unit_name": r.name or "—", "kind_label": KIND_LABELS.get(r.kind, r.kind),
-               "status_label": STATUS_LABELS.get(r.status, r.status), "error": r.last_error or ""} for r in rows]
+    listed = [
+        {
+            "recipient": r.recipient,
+            "unit_name": r.name or "—",
+            "kind_label": KIND_LABELS.get(r.kind, r.kind),
+            "status_label": STATUS_LABELS.get(r.status, r.status),
+            "error": r.last_error or "",
+        }
+        for r in rows
+    ]
     return listed, total - len(listed)
 
 
@@ -147,37 +202,63 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
 
     owed, submitted, accepted, returned, overdue, late_submitted = rollup_columns(now)
     stats = session.execute(
-        select(OB.c.title, OB.c.due_on, owed.element.label("owing"), submitted, accepted, returned, overdue,
-               late_submitted)
+        select(
+            OB.c.title, OB.c.due_on, owed.element.label("owing"), submitted, accepted, returned, overdue, late_submitted
+        )
         .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
         .where(A.c.campaign_id == campaign.id, A.c.active.is_(True), OB.c.active.is_(True), U.c.active.is_(True))
-        .group_by(OB.c.id, OB.c.title, OB.c.due_on).order_by(OB.c.due_on, OB.c.id)
+        .group_by(OB.c.id, OB.c.title, OB.c.due_on)
+        .order_by(OB.c.due_on, OB.c.id)
     ).all()
     obligations = [
-        {"title": s.title, "due_date": fmt_date(s.due_on), "owing": s.owing, "submitted": int(s.submitted or 0),
-         "accepted": int(s.accepted or 0), "returned": int(s.returned or 0),
-         "not_submitted": s.owing - int(s.submitted or 0), "overdue": int(s.overdue or 0),
-         "late_submitted": int(s.late_submitted or 0),
-         "rate": fmt_share(int(s.submitted or 0), s.owing), "due": s.due_on <= today}
+        {
+            "title": s.title,
+            "due_date": fmt_date(s.due_on),
+            "owing": s.owing,
+            "submitted": int(s.submitted or 0),
+            "accepted": int(s.accepted or 0),
+            "returned": int(s.returned or 0),
+            "not_submitted": s.owing - int(s.submitted or 0),
+            "overdue": int(s.overdue or 0),
+            "late_submitted": int(s.late_submitted or 0),
+            "rate": fmt_share(int(s.submitted or 0), s.owing),
+            "due": s.due_on <= today,
+        }
         for s in stats
     ]
     # The totals (and the subject) count what is due by today: a report due in December is not "missing" in June.
     due = [o for o in obligations if o["due"]]
     total_owing = sum(o["owing"] for o in due)
     total_submitted = sum(o["submitted"] for o in due)
-    totals = {"owing": total_owing, "submitted": total_submitted, "overdue": sum(o["overdue"] for o in due),
-              "rate": fmt_share(total_submitted, total_owing), "obligations": len(due),
-              "not_yet_due": len(obligations) - len(due)}
+    totals = {
+        "owing": total_owing,
+        "submitted": total_submitted,
+        "overdue": sum(o["overdue"] for o in due),
+        "rate": fmt_share(total_submitted, total_owing),
+        "obligations": len(due),
+        "not_yet_due": len(obligations) - len(due),
+    }
 
     since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
     # The statuses the digest shows, named: then (campaign, status, window) is an index range per status; without
     # them SQLite's planner may skip-scan the status index and read every row of the window from the table.
-    by_status = dict(session.execute(
-        select(O.c.status, func.count()).where(O.c.campaign_id == campaign.id, O.c.status.in_(_DIGEST_STATUSES),
-                                               O.c.scheduled_at >= since, O.c.scheduled_at < now).group_by(O.c.status)
-    ).all())
-    pending = session.execute(select(func.count()).select_from(O).where(
-        O.c.campaign_id == campaign.id, O.c.status == OutboxStatus.PENDING.value)).scalar_one()
+    by_status = dict(
+        session.execute(
+            select(O.c.status, func.count())
+            .where(
+                O.c.campaign_id == campaign.id,
+                O.c.status.in_(_DIGEST_STATUSES),
+                O.c.scheduled_at >= since,
+                O.c.scheduled_at < now,
+            )
+            .group_by(O.c.status)
+        ).all()
+    )
+    pending = session.execute(
+        select(func.count())
+        .select_from(O)
+        .where(O.c.campaign_id == campaign.id, O.c.status == OutboxStatus.PENDING.value)
+    ).scalar_one()
     delivery = {key: by_status.get(key, 0) for key in _DIGEST_STATUSES}
     delivery["pending"] = pending
     delivery["problems"] = delivery["failed"] + delivery["partial"] + delivery["unknown"]
@@ -189,20 +270,37 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         select(U.c.code, U.c.name, U.c.emails).where(U.c.id.in_(owing_units), U.c.active.is_(True)).order_by(U.c.code)
     ).all()
     bad = [{"code": u.code, "name": u.name, "problem": problem} for u in units if (problem := email_problems(u.emails))]
-    period_label = (f"tuần {today.isocalendar()[1]}/{today.isocalendar()[0]}" if frequency == "weekly"
-                    else f"ngày {fmt_date(today)}")
-    return {**campaign.layout, "campaign_code": campaign.code, "period_label": period_label,
-            "as_of": fmt_datetime(now, campaign.timezone), "obligations": obligations, "totals": totals,
-            "delivery": delivery, "failures": failures, "failures_more": failures_more,
-            "bad_email_units": bad[:DIGEST_LIST_LIMIT], "bad_email_more": max(0, len(bad) - DIGEST_LIST_LIMIT),
-            "bad_email_count": len(bad)}
+    period_label = (
+        f"tuần {today.isocalendar()[1]}/{today.isocalendar()[0]}"
+        if frequency == "weekly"
+        else f"ngày {fmt_date(today)}"
+    )
+    return {
+        **campaign.layout,
+        "campaign_code": campaign.code,
+        "period_label": period_label,
+        "as_of": fmt_datetime(now, campaign.timezone),
+        "obligations": obligations,
+        "totals": totals,
+        "delivery": delivery,
+        "failures": failures,
+        "failures_more": failures_more,
+        "bad_email_units": bad[:DIGEST_LIST_LIMIT],
+        "bad_email_more": max(0, len(bad) - DIGEST_LIST_LIMIT),
+        "bad_email_count": len(bad),
+    }
 
 
 def failure_report_context(session: Session, campaign: CampaignInfo, *, day: date, now: datetime) -> dict[str, Any]:
     start = local_to_utc(datetime.combine(day, datetime.min.time()), campaign.timezone)
     failures, more = _failure_rows(session, campaign.id, start, start + timedelta(days=1), DIGEST_LIST_LIMIT)
-    return {**campaign.layout, "date": fmt_date(day), "failures": failures, "failures_more": more,
-            "count": len(failures) + more}
+    return {
+        **campaign.layout,
+        "date": fmt_date(day),
+        "failures": failures,
+        "failures_more": more,
+        "count": len(failures) + more,
+    }
 
 
 def display_address(name: str, address: str) -> str:
@@ -226,10 +324,23 @@ def _list_id(title: str, code: str, mail_domain: str) -> str:
     return f'"{phrase[:80]}" <{label}.{mail_domain}>' if phrase else f"<{label}.{mail_domain}>"
 
 
-def compose(*, key: str, recipient: str, display_name: str, template: str, context: dict[str, Any],
-            reply_to: str | None, smtp: SmtpSettings, mail_domain: str, now: datetime, kind: str,
-            renderer: Renderer, campaign: CampaignInfo | None = None, unsubscribe: str | None = None,
-            reply_name: str = "") -> tuple[OutgoingMessage, str]:
+def compose(
+    *,
+    key: str,
+    recipient: str,
+    display_name: str,
+    template: str,
+    context: dict[str, Any],
+    reply_to: str | None,
+    smtp: SmtpSettings,
+    mail_domain: str,
+    now: datetime,
+    kind: str,
+    renderer: Renderer,
+    campaign: CampaignInfo | None = None,
+    unsubscribe: str | None = None,
+    reply_name: str = "",
+) -> tuple[OutgoingMessage, str]:
     """Render and build one mail; returns the message and its Message-ID.
 
     With `campaign` the mail comes from its office (From and Reply-To named after the department and the
@@ -240,7 +351,9 @@ def compose(*, key: str, recipient: str, display_name: str, template: str, conte
         context = {**context, "unsubscribe_url": unsubscribe}
     mail = renderer.render(template, context)
     message_id = message_id_for(key, mail_domain)
-    sender = display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
+    sender = (
+        display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
+    )
     reply = reply_to if reply_to and is_plausible_email(reply_to) else None
     if reply:
         reply = display_address(reply_name or (campaign.reply_name if campaign else ""), reply)
@@ -251,16 +364,30 @@ def compose(*, key: str, recipient: str, display_name: str, template: str, conte
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     raw = build_message(
-        sender=sender, to=[display_address(display_name, recipient)], subject=mail.subject, text=mail.text,
-        html=mail.html, message_id=message_id, reply_to=reply,
-        date=utc_to_local(now, campaign.timezone if campaign else DEFAULT_TZ), extra_headers=headers,
+        sender=sender,
+        to=[display_address(display_name, recipient)],
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        message_id=message_id,
+        reply_to=reply,
+        date=utc_to_local(now, campaign.timezone if campaign else DEFAULT_TZ),
+        extra_headers=headers,
     )
     return OutgoingMessage(key=key, sender=smtp.sender, recipients=[recipient], raw=raw), message_id
 
 
-def render_preview(engine: Engine, settings: Settings, code: str, *, now: datetime, days: int = 1,
-                   unit_code: str | None = None, limit: int = 1000, smtp: SmtpSettings | None = None
-                   ) -> list[tuple[str, bytes]]:
+def render_preview(
+    engine: Engine,
+    settings: Settings,
+    code: str,
+    *,
+    now: datetime,
+    days: int = 1,
+    unit_code: str | None = None,
+    limit: int = 1000,
+    smtp: SmtpSettings | None = None,
+) -> list[tuple[str, bytes]]:
     """The mail `preview` lists, built exactly as dispatch would build it: (ledger key, message bytes).
     Nothing is queued or sent."""
     smtp = smtp or smtp_settings(settings)
@@ -277,42 +404,70 @@ def render_preview(engine: Engine, settings: Settings, code: str, *, now: dateti
                     return out
                 if batch.kind == "reminder":
                     assert batch.occurrence is not None and batch.due_on is not None and unit.assignment_id is not None
-                    context = reminder_context(campaign, unit_name=unit.name, obligation_title=batch.obligation_title,
-                                               due_on=batch.due_on, today=today, assignment_id=unit.assignment_id,
-                                               base_url=settings.base_url, returned=unit.returned)
+                    context = reminder_context(
+                        campaign,
+                        unit_name=unit.name,
+                        obligation_title=batch.obligation_title,
+                        due_on=batch.due_on,
+                        today=today,
+                        assignment_id=unit.assignment_id,
+                        base_url=settings.base_url,
+                        returned=unit.returned,
+                    )
                     template = "reminder_upcoming" if batch.occurrence.phase is Phase.BEFORE else "reminder_overdue"
-                    keys = [reminder_key(unit.assignment_id, batch.occurrence.occurrence_id, r) for r in unit.recipients]
+                    keys = [
+                        reminder_key(unit.assignment_id, batch.occurrence.occurrence_id, r) for r in unit.recipients
+                    ]
                 elif batch.kind == "escalation":
-                    children = _overdue_children(session, {(ctx.id, unit.unit_id)}, batch.send_at).get((ctx.id, unit.unit_id), [])
-                    context = parent_digest_context(campaign, parent_name=unit.name, children=children, today=today,
-                                                    base_url=settings.base_url)
+                    children = _overdue_children(session, {(ctx.id, unit.unit_id)}, batch.send_at).get(
+                        (ctx.id, unit.unit_id), []
+                    )
+                    context = parent_digest_context(
+                        campaign, parent_name=unit.name, children=children, today=today, base_url=settings.base_url
+                    )
                     template = "digest_parent"
                     keys = [escalation_key(ctx.id, unit.unit_id, today, r) for r in unit.recipients]
                 else:
-                    context = office_digest_context(session, campaign, now=batch.send_at, frequency=ctx.office_frequency)
+                    context = office_digest_context(
+                        session, campaign, now=batch.send_at, frequency=ctx.office_frequency
+                    )
                     template = "digest_office"
                     keys = [office_digest_key(ctx.id, office_digest_period(ctx.office_frequency, today))]
                 for key, recipient in zip(keys, unit.recipients):
                     if not is_plausible_email(recipient):
                         continue  # dispatch records these as failed; the office digest lists them
-                    message, _ = compose(key=key, recipient=recipient, display_name=unit.name, template=template,
-                                         context=context, reply_to=ctx.owner_email, smtp=smtp,
-                                         mail_domain=settings.mail_domain, now=batch.send_at, kind=batch.kind,
-                                         renderer=renderer, campaign=campaign,
-                                         unsubscribe=unsubscribe_url(settings, recipient, ctx.id,
-                                                                     unit.assignment_id if batch.kind == "reminder" else None))
+                    message, _ = compose(
+                        key=key,
+                        recipient=recipient,
+                        display_name=unit.name,
+                        template=template,
+                        context=context,
+                        reply_to=ctx.owner_email,
+                        smtp=smtp,
+                        mail_domain=settings.mail_domain,
+                        now=batch.send_at,
+                        kind=batch.kind,
+                        renderer=renderer,
+                        campaign=campaign,
+                        unsubscribe=unsubscribe_url(
+                            settings, recipient, ctx.id, unit.assignment_id if batch.kind == "reminder" else None
+                        ),
+                    )
                     out.append((key, message.raw))
     return out
-
-
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
     try:
         return SmtpSettings(
-            host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,  # type: ignore[arg-type]
-            username=settings.smtp_username, password=settings.smtp_password, sender=settings.smtp_sender,
-            sender_name=settings.smtp_sender_name, connections=settings.smtp_connections,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,  # type: ignore[arg-type]
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.smtp_sender,
+            sender_name=settings.smtp_sender_name,
+            connections=settings.smtp_connections,
         )
     except ValueError as exc:
         raise SmtpRefused(f"cấu hình SMTP không hợp lệ (THIDUA_SMTP_*): {exc}") from exc

@@ -1,4 +1,5 @@
 """reminders: Campaign context (services/campaign_context.py), with this service's not-found error; Owing assignments, grouped by (obligation, due date): the unit of planning."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,11 @@ def _owing(group: ObligationGroup, as_of: datetime | None = None):
 
     status, _ = state_as_of(as_of)
     return and_(
-        A.c.obligation_id == group.obligation_id, A.c.due_on == group.due_on, A.c.active.is_(True),
-        status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True),
+        A.c.obligation_id == group.obligation_id,
+        A.c.due_on == group.due_on,
+        A.c.active.is_(True),
+        status.not_in(SUBMITTED_STATUSES),
+        U.c.active.is_(True),
     )
 
 
@@ -81,8 +85,13 @@ def obligation_groups(session: Session, ctx: CampaignContext, as_of: datetime | 
     rows = session.execute(
         select(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
-        .where(A.c.campaign_id == ctx.id, OB.c.active.is_(True), A.c.active.is_(True),
-               status.not_in(SUBMITTED_STATUSES), U.c.active.is_(True))
+        .where(
+            A.c.campaign_id == ctx.id,
+            OB.c.active.is_(True),
+            A.c.active.is_(True),
+            status.not_in(SUBMITTED_STATUSES),
+            U.c.active.is_(True),
+        )
         .group_by(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .order_by(A.c.due_on, OB.c.id)
     ).all()
@@ -112,11 +121,22 @@ def _count_inserted(session: Session, statement: Any) -> int:
     return len(session.execute(statement.returning(O.c.id)).all())
 
 
-_PLANNED_COLUMNS = ["key", "kind", "campaign_id", "assignment_id", "unit_id", "rung", "recipient", "template",
-                    "context", "scheduled_at", "status", "attempts", "created_at"]
+_PLANNED_COLUMNS = [
+    "key",
+    "kind",
+    "campaign_id",
+    "assignment_id",
+    "unit_id",
+    "rung",
+    "recipient",
+    "template",
+    "context",
+    "scheduled_at",
+    "status",
+    "attempts",
+    "created_at",
+]
 
 
 def _const(value: Any, column: str):
     return literal(value, O.c[column].type)
-
-

@@ -1,4 +1,5 @@
 """reminders: Errors."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,11 +26,18 @@ DIGEST_LIST_LIMIT = 50
 SYSTEM_ACTOR = "system:reminders"
 
 STATUS_LABELS = {
-    "pending": "Chờ gửi", "claimed": "Đang gửi", "sent": "Đã gửi", "partial": "Gửi được một phần",
-    "failed": "Thất bại", "unknown": "Chưa rõ kết quả", "skipped": "Bỏ qua",
+    "pending": "Chờ gửi",
+    "claimed": "Đang gửi",
+    "sent": "Đã gửi",
+    "partial": "Gửi được một phần",
+    "failed": "Thất bại",
+    "unknown": "Chưa rõ kết quả",
+    "skipped": "Bỏ qua",
 }
 KIND_LABELS = {
-    "reminder": "nhắc hạn", "escalation": "báo cấp trên", "office_digest": "tổng hợp cho văn phòng",
+    "reminder": "nhắc hạn",
+    "escalation": "báo cấp trên",
+    "office_digest": "tổng hợp cho văn phòng",
     "failure_report": "báo lỗi gửi thư",
 }
 _PROBLEM_STATUSES = (OutboxStatus.FAILED.value, OutboxStatus.PARTIAL.value, OutboxStatus.UNKNOWN.value)
@@ -58,5 +66,3 @@ class SmtpRefused(UnavailableError, RemindersError):
     """Permanent: the SMTP server refuses our session (credentials, TLS, policy). Retrying will not help."""
 
     retryable = False
-
-

@@ -1,4 +1,5 @@
 """reminders: A whole pass; Operators: status and unknown outcomes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,6 @@ class DispatchSummary:
     stopped_early: bool = False  # the SMTP server was unreachable; the rest waits for the next pass
 
 
-
-
 def campaign_id_for(engine: Engine, code: str | None) -> int | None:
     if code is None:
         return None
@@ -65,22 +64,46 @@ def campaign_id_for(engine: Engine, code: str | None) -> int | None:
     return campaign_id
 
 
-async def dispatch_batch(engine: Engine, settings: Settings, *, owner: str, now: datetime, smtp: SmtpSettings,
-                         campaign_id: int | None = None, batch_size: int | None = None,
-                         lease: timedelta = DEFAULT_LEASE) -> BatchResult | None:
+async def dispatch_batch(
+    engine: Engine,
+    settings: Settings,
+    *,
+    owner: str,
+    now: datetime,
+    smtp: SmtpSettings,
+    campaign_id: int | None = None,
+    batch_size: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> BatchResult | None:
     """Claim and send one batch; None when nothing is due."""
-    ids = claim_batch(engine, owner=owner, now=now, limit=batch_size or settings.dispatch_batch_size, lease=lease,
-                      campaign_id=campaign_id)
+    ids = claim_batch(
+        engine,
+        owner=owner,
+        now=now,
+        limit=batch_size or settings.dispatch_batch_size,
+        lease=lease,
+        campaign_id=campaign_id,
+    )
     if not ids:
         return None
     return await send_batch(engine, ids, owner=owner, now=now, settings=settings, smtp=smtp, lease=lease)
 
 
-async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: datetime, smtp: SmtpSettings,
-                        campaign_id: int | None = None, batch_size: int | None = None,
-                        lease: timedelta = DEFAULT_LEASE, max_batches: int | None = None,
-                        renderer: Renderer | None = None, record_every: int = RECORD_EVERY,
-                        plan_reports: Callable[[set[int]], int] | None = None) -> tuple[int, BatchResult, bool]:
+async def dispatch_pass(
+    engine: Engine,
+    settings: Settings,
+    *,
+    owner: str,
+    now: datetime,
+    smtp: SmtpSettings,
+    campaign_id: int | None = None,
+    batch_size: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    max_batches: int | None = None,
+    renderer: Renderer | None = None,
+    record_every: int = RECORD_EVERY,
+    plan_reports: Callable[[set[int]], int] | None = None,
+) -> tuple[int, BatchResult, bool]:
     """Send batches until nothing is due (then once more for the failure reports of this pass), pipelined:
     while the connections send batch N, batch N+1 is claimed, checked and composed, and every database write
     runs in a thread, so the connections do not wait for the database. At most one batch waits ahead of the
@@ -90,8 +113,9 @@ async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: 
     renderer = renderer or get_renderer()
     size = batch_size or settings.dispatch_batch_size
     totals = BatchResult()
-    recorder = _StreamRecorder(engine, owner=owner, now=now, lease=lease, smtp=smtp, result=totals,
-                               record_every=record_every)
+    recorder = _StreamRecorder(
+        engine, owner=owner, now=now, lease=lease, smtp=smtp, result=totals, record_every=record_every
+    )
     stream = DeliveryStream(smtp, on_result=recorder.on_result, may_take=recorder.may_take)
     recorder.stream = stream
     await stream.start()
@@ -103,8 +127,9 @@ async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: 
                 await asyncio.sleep(0.002)  # one batch ahead is enough
             if stream.exhausted or recorder.unreachable:
                 break
-            ids = await asyncio.to_thread(claim_batch, engine, owner=owner, now=now, limit=size, lease=lease,
-                                          campaign_id=campaign_id)
+            ids = await asyncio.to_thread(
+                claim_batch, engine, owner=owner, now=now, limit=size, lease=lease, campaign_id=campaign_id
+            )
             if not ids:
                 if reports_planned or plan_reports is None:
                     break
@@ -121,7 +146,7 @@ async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: 
             loaded = await asyncio.to_thread(_load_claimed, engine, ids, now=now, settings=settings)
             sorted_ = _Sorted()
             for start in range(0, len(loaded), 25):  # composed on the loop in slices: the connections keep going
-                for item in loaded[start:start + 25]:
+                for item in loaded[start : start + 25]:
                     _sort_one(item, sorted_, now=now, settings=settings, smtp=smtp, renderer=renderer)
                 await asyncio.sleep(0)
             gone = {row_id for row_ids in sorted_.skipped.values() for row_id in row_ids}
@@ -140,7 +165,9 @@ async def dispatch_pass(engine: Engine, settings: Settings, *, owner: str, now: 
         await stream.close()
     except DeliveryAborted as exc:
         await recorder.settle(stream)
-        totals.retried += await asyncio.to_thread(recorder.release_unsent, f"máy chủ SMTP từ chối phiên gửi: {exc.message}")
+        totals.retried += await asyncio.to_thread(
+            recorder.release_unsent, f"máy chủ SMTP từ chối phiên gửi: {exc.message}"
+        )
         raise _refused(smtp, exc) from exc
     except BaseException as exc:
         stream.fail(exc)
@@ -155,8 +182,10 @@ def stop_reason(totals: BatchResult, settings: Settings) -> str:
     """Why a pass stopped early, in the words an operator needs: what the server answered, if it answered."""
     server = f"{settings.smtp_host}:{settings.smtp_port}"
     if totals.last_reply:
-        return (f"Máy chủ thư {server} trả lời \"{totals.last_reply}\" và không nhận thư nào (lỗi tạm thời phía máy "
-                f"chủ thư); phần còn lại sẽ gửi ở lượt sau.")
+        return (
+            f'Máy chủ thư {server} trả lời "{totals.last_reply}" và không nhận thư nào (lỗi tạm thời phía máy '
+            f"chủ thư); phần còn lại sẽ gửi ở lượt sau."
+        )
     detail = f" ({totals.last_error})" if totals.last_error else ""
     return f"Không kết nối được máy chủ thư {server}{detail}; phần còn lại sẽ gửi ở lượt sau."
 
@@ -166,9 +195,12 @@ def server_unreachable(batch: BatchResult) -> bool:
     return batch.answered == 0 and batch.retried > 0
 
 
-async def dispatch_loop(send_one: Callable[[], Awaitable[BatchResult | None]],
-                        plan_reports: Callable[[set[int]], int], *, max_batches: int | None = None
-                        ) -> tuple[int, BatchResult, bool]:
+async def dispatch_loop(
+    send_one: Callable[[], Awaitable[BatchResult | None]],
+    plan_reports: Callable[[set[int]], int],
+    *,
+    max_batches: int | None = None,
+) -> tuple[int, BatchResult, bool]:
     """Send batches until nothing is due, then once more for the failure reports of this pass.
     Stops early when the SMTP server is unreachable. Returns (batches, totals, stopped_early)."""
     batches, totals = 0, BatchResult()
@@ -189,10 +221,18 @@ async def dispatch_loop(send_one: Callable[[], Awaitable[BatchResult | None]],
     return batches, totals, False
 
 
-async def run_dispatch(engine: Engine, settings: Settings, *, now: datetime | None = None,
-                       campaign_code: str | None = None, smtp: SmtpSettings | None = None, owner: str | None = None,
-                       batch_size: int | None = None, lease: timedelta = DEFAULT_LEASE,
-                       max_batches: int | None = None) -> DispatchSummary:
+async def run_dispatch(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    campaign_code: str | None = None,
+    smtp: SmtpSettings | None = None,
+    owner: str | None = None,
+    batch_size: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    max_batches: int | None = None,
+) -> DispatchSummary:
     """One full pass: recover, plan, then send batches until nothing is due (or SMTP is unreachable)."""
     moment = now or utcnow()
     smtp_ = smtp or smtp_settings(settings)
@@ -200,11 +240,22 @@ async def run_dispatch(engine: Engine, settings: Settings, *, now: datetime | No
     campaign_id = campaign_id_for(engine, campaign_code)
     recovery = recover_expired_claims(engine)
     plan_failure_reports(engine, recovery.campaigns, moment)
-    summary = DispatchSummary(now=moment, recovery=recovery, plan=plan_due(engine, now=moment, campaign_code=campaign_code))
+    summary = DispatchSummary(
+        now=moment, recovery=recovery, plan=plan_due(engine, now=moment, campaign_code=campaign_code)
+    )
 
     summary.batches, summary.totals, summary.stopped_early = await dispatch_pass(
-        engine, settings, owner=owner_, now=moment, smtp=smtp_, campaign_id=campaign_id, batch_size=batch_size,
-        lease=lease, max_batches=max_batches, plan_reports=lambda campaigns: plan_failure_reports(engine, campaigns, moment))
+        engine,
+        settings,
+        owner=owner_,
+        now=moment,
+        smtp=smtp_,
+        campaign_id=campaign_id,
+        batch_size=batch_size,
+        lease=lease,
+        max_batches=max_batches,
+        plan_reports=lambda campaigns: plan_failure_reports(engine, campaigns, moment),
+    )
     return summary
 
 
@@ -224,25 +275,50 @@ def status_report(engine: Engine, campaign_code: str | None = None, *, limit: in
     campaign_id = campaign_id_for(engine, campaign_code)
     scope = [O.c.campaign_id == campaign_id] if campaign_id is not None else []
     with Session(engine) as session:
-        by_kind = {(k, s): n for k, s, n in session.execute(
-            select(O.c.kind, O.c.status, func.count()).where(*scope).group_by(O.c.kind, O.c.status)).all()}
+        by_kind = {
+            (k, s): n
+            for k, s, n in session.execute(
+                select(O.c.kind, O.c.status, func.count()).where(*scope).group_by(O.c.kind, O.c.status)
+            ).all()
+        }
         counts: Counter[str] = Counter()
         for (_, status), n in by_kind.items():
             counts[status] += n
-        columns = (O.c.id, O.c.key, O.c.kind, O.c.status, O.c.recipient, O.c.last_error, O.c.scheduled_at,
-                   O.c.attempts, U.c.code.label("unit_code"))
+        columns = (
+            O.c.id,
+            O.c.key,
+            O.c.kind,
+            O.c.status,
+            O.c.recipient,
+            O.c.last_error,
+            O.c.scheduled_at,
+            O.c.attempts,
+            U.c.code.label("unit_code"),
+        )
         source = O.outerjoin(U, U.c.id == O.c.unit_id)
-        failures = session.execute(select(*columns).select_from(source).where(
-            *scope, O.c.status.in_((OutboxStatus.FAILED.value, OutboxStatus.PARTIAL.value))).order_by(O.c.id.desc()).limit(limit)).all()
-        unknown = session.execute(select(*columns).select_from(source).where(
-            *scope, O.c.status == OutboxStatus.UNKNOWN.value).order_by(O.c.id).limit(200)).all()
-        next_due = session.execute(select(func.min(O.c.scheduled_at)).where(
-            *scope, O.c.status == OutboxStatus.PENDING.value)).scalar_one()
+        failures = session.execute(
+            select(*columns)
+            .select_from(source)
+            .where(*scope, O.c.status.in_((OutboxStatus.FAILED.value, OutboxStatus.PARTIAL.value)))
+            .order_by(O.c.id.desc())
+            .limit(limit)
+        ).all()
+        unknown = session.execute(
+            select(*columns)
+            .select_from(source)
+            .where(*scope, O.c.status == OutboxStatus.UNKNOWN.value)
+            .order_by(O.c.id)
+            .limit(200)
+        ).all()
+        next_due = session.execute(
+            select(func.min(O.c.scheduled_at)).where(*scope, O.c.status == OutboxStatus.PENDING.value)
+        ).scalar_one()
     return StatusReport(dict(counts), by_kind, list(failures), list(unknown), next_due)
 
 
-def resolve_unknown(engine: Engine, *, action: str, actor: str, keys: Sequence[str] | None = None,
-                    now: datetime | None = None) -> int:
+def resolve_unknown(
+    engine: Engine, *, action: str, actor: str, keys: Sequence[str] | None = None, now: datetime | None = None
+) -> int:
     """An operator's decision on `unknown` rows (all of them when `keys` is None): 'resend' queues them
     again (the receiver may get a second copy, recognisable by the same Message-ID); 'mark-sent' records
     them as delivered."""
@@ -253,14 +329,34 @@ def resolve_unknown(engine: Engine, *, action: str, actor: str, keys: Sequence[s
     if keys is not None:
         condition.append(O.c.key.in_(list(keys)))
     values: dict[str, Any] = (
-        {"status": OutboxStatus.PENDING.value, "message_id": None,  # due again from its original time
-         "last_error": f"người vận hành {actor} cho gửi lại"}
-        if action == "resend" else
-        {"status": OutboxStatus.SENT.value, "sent_at": now, "last_error": f"người vận hành {actor} xác nhận đã gửi"}
+        {
+            "status": OutboxStatus.PENDING.value,
+            "message_id": None,  # due again from its original time
+            "last_error": f"người vận hành {actor} cho gửi lại",
+        }
+        if action == "resend"
+        else {
+            "status": OutboxStatus.SENT.value,
+            "sent_at": now,
+            "last_error": f"người vận hành {actor} xác nhận đã gửi",
+        }
     )
     with Session(engine) as session, session.begin():
-        rows = session.execute(update(O).where(*condition).values(**values)
-                               .returning(O.c.id, O.c.key, O.c.campaign_id)).all()
-        audit_many(session, [_audit_row(f"outbox.resolve_unknown.{action}", "outbox", r.id, r.campaign_id,
-                                        {"key": r.key, "status": values["status"]}, actor=actor) for r in rows])
+        rows = session.execute(
+            update(O).where(*condition).values(**values).returning(O.c.id, O.c.key, O.c.campaign_id)
+        ).all()
+        audit_many(
+            session,
+            [
+                _audit_row(
+                    f"outbox.resolve_unknown.{action}",
+                    "outbox",
+                    r.id,
+                    r.campaign_id,
+                    {"key": r.key, "status": values["status"]},
+                    actor=actor,
+                )
+                for r in rows
+            ],
+        )
     return len(rows)

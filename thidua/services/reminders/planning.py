@@ -1,4 +1,5 @@
 """reminders: Planning (set-based); Preview: what will go out in the next days (read-only)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -81,22 +82,37 @@ def _plan_campaign(session: Session, ctx: CampaignContext, now: datetime, result
         count = _plan_reminders(session, ctx, group, occurrence, now)
         result.reminders += count
         if count:
-            audits.append(_audit_row("reminders.planned", "obligation", group.obligation_id, ctx.id,
-                                     {"rung": occurrence.occurrence_id, "due_on": group.due_on, "count": count}))
+            audits.append(
+                _audit_row(
+                    "reminders.planned",
+                    "obligation",
+                    group.obligation_id,
+                    ctx.id,
+                    {"rung": occurrence.occurrence_id, "due_on": group.due_on, "count": count},
+                )
+            )
         if occurrence.escalate and occurrence.phase is Phase.OVERDUE:
             escalated = _plan_escalations(session, ctx, group, occurrence, now)
             result.escalations += escalated
             if escalated:
-                audits.append(_audit_row("escalations.planned", "obligation", group.obligation_id, ctx.id,
-                                         {"rung": occurrence.occurrence_id, "count": escalated}))
+                audits.append(
+                    _audit_row(
+                        "escalations.planned",
+                        "obligation",
+                        group.obligation_id,
+                        ctx.id,
+                        {"rung": occurrence.occurrence_id, "count": escalated},
+                    )
+                )
     if _plan_office_digest(session, ctx, groups, now):
         result.office_digests += 1
         audits.append(_audit_row("office_digest.planned", "campaign", ctx.id, ctx.id, {"date": ctx.today(now)}))
     audit_many(session, audits)
 
 
-def _plan_reminders(session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence,
-                    now: datetime) -> int:
+def _plan_reminders(
+    session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence, now: datetime
+) -> int:
     emails = _email_elements(session, U.c.emails, "e")
     address = func.lower(func.trim(emails.c.value))
     occurrence_id = occurrence.occurrence_id
@@ -105,18 +121,30 @@ def _plan_reminders(session: Session, ctx: CampaignContext, group: ObligationGro
     context = {"phase": occurrence.phase.value, "escalate": occurrence.escalate}
     already = exists().where(O.c.assignment_id == A.c.id, O.c.rung == occurrence_id)
     rows = (
-        select(key, _const("reminder", "kind"), A.c.campaign_id, A.c.id, A.c.unit_id, _const(occurrence_id, "rung"),
-               address, _const(template, "template"), _const(context, "context"),
-               _const(occurrence.send_at, "scheduled_at"), _const(OutboxStatus.PENDING.value, "status"),
-               _const(0, "attempts"), _const(now, "created_at"))
+        select(
+            key,
+            _const("reminder", "kind"),
+            A.c.campaign_id,
+            A.c.id,
+            A.c.unit_id,
+            _const(occurrence_id, "rung"),
+            address,
+            _const(template, "template"),
+            _const(context, "context"),
+            _const(occurrence.send_at, "scheduled_at"),
+            _const(OutboxStatus.PENDING.value, "status"),
+            _const(0, "attempts"),
+            _const(now, "created_at"),
+        )
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(emails, true()))
         .where(_owing(group), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH), not_(already))
     )
     return _count_inserted(session, _insert_ignoring_duplicates(session).from_select(_PLANNED_COLUMNS, rows))
 
 
-def _plan_escalations(session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence,
-                      now: datetime) -> int:
+def _plan_escalations(
+    session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence, now: datetime
+) -> int:
     parent = U.alias("parent")
     emails = _email_elements(session, parent.c.emails, "pe")
     address = func.lower(func.trim(emails.c.value))
@@ -124,15 +152,29 @@ def _plan_escalations(session: Session, ctx: CampaignContext, group: ObligationG
         select(parent.c.id.label("parent_id"), address.label("address"))
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(parent, parent.c.id == U.c.parent_id).join(emails, true()))
         .where(_owing(group), parent.c.active.is_(True), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH))
-        .distinct().subquery("recipients")
+        .distinct()
+        .subquery("recipients")
     )
-    key = (literal(f"esc:{ctx.id}:") + cast(recipients.c.parent_id, String) + literal(f":{occurrence.day:%Y%m%d}:")
-           + recipients.c.address)
+    key = (
+        literal(f"esc:{ctx.id}:")
+        + cast(recipients.c.parent_id, String)
+        + literal(f":{occurrence.day:%Y%m%d}:")
+        + recipients.c.address
+    )
     rows = select(
-        key, _const("escalation", "kind"), _const(ctx.id, "campaign_id"), _const(None, "assignment_id"),
-        recipients.c.parent_id, _const(None, "rung"), recipients.c.address, _const("digest_parent", "template"),
-        _const({"day": occurrence.day.isoformat()}, "context"), _const(occurrence.send_at, "scheduled_at"),
-        _const(OutboxStatus.PENDING.value, "status"), _const(0, "attempts"), _const(now, "created_at"),
+        key,
+        _const("escalation", "kind"),
+        _const(ctx.id, "campaign_id"),
+        _const(None, "assignment_id"),
+        recipients.c.parent_id,
+        _const(None, "rung"),
+        recipients.c.address,
+        _const("digest_parent", "template"),
+        _const({"day": occurrence.day.isoformat()}, "context"),
+        _const(occurrence.send_at, "scheduled_at"),
+        _const(OutboxStatus.PENDING.value, "status"),
+        _const(0, "attempts"),
+        _const(now, "created_at"),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT … FROM (subquery)
     return _count_inserted(session, _insert_ignoring_duplicates(session).from_select(_PLANNED_COLUMNS, rows))
 
@@ -148,11 +190,14 @@ def _digest_window_end(ctx: CampaignContext, groups: Sequence[ObligationGroup]) 
 
 def _office_slot(ctx: CampaignContext, day: date) -> datetime:
     assert ctx.default_ladder is not None
-    return local_to_utc(ctx.calendar.next_working_slot(datetime.combine(day, parse_hhmm(ctx.default_ladder.send_time))),
-                        ctx.timezone)
+    return local_to_utc(
+        ctx.calendar.next_working_slot(datetime.combine(day, parse_hhmm(ctx.default_ladder.send_time))), ctx.timezone
+    )
 
 
-def _plan_office_digest(session: Session, ctx: CampaignContext, groups: Sequence[ObligationGroup], now: datetime) -> bool:
+def _plan_office_digest(
+    session: Session, ctx: CampaignContext, groups: Sequence[ObligationGroup], now: datetime
+) -> bool:
     frequency = ctx.office_frequency
     today = ctx.today(now)
     if frequency == "none" or not ctx.owner_email or not ctx.calendar.is_working_day(today):
@@ -161,10 +206,21 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, groups: Sequence
         return False
     # Weekly digests catch up on a later working day of the week if the first one was missed.
     period = office_digest_period(frequency, today)
-    row = {"key": office_digest_key(ctx.id, period), "kind": "office_digest", "campaign_id": ctx.id,
-           "assignment_id": None, "unit_id": None, "rung": None, "recipient": normalize_email(ctx.owner_email),
-           "template": "digest_office", "context": {"period": period, "frequency": frequency},
-           "scheduled_at": now, "status": OutboxStatus.PENDING.value, "attempts": 0, "created_at": now}
+    row = {
+        "key": office_digest_key(ctx.id, period),
+        "kind": "office_digest",
+        "campaign_id": ctx.id,
+        "assignment_id": None,
+        "unit_id": None,
+        "rung": None,
+        "recipient": normalize_email(ctx.owner_email),
+        "template": "digest_office",
+        "context": {"period": period, "frequency": frequency},
+        "scheduled_at": now,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "created_at": now,
+    }
     return bool(_count_inserted(session, _insert_ignoring_duplicates(session).values(**row)))
 
 
@@ -176,21 +232,47 @@ def plan_failure_reports(engine: Engine, campaign_ids: Iterable[int], now: datet
             if row is None or not row.owner_email:
                 continue
             day = utc_to_local(now, row.timezone).date()
-            values = {"key": failure_report_key(campaign_id, day), "kind": "failure_report", "campaign_id": campaign_id,
-                      "assignment_id": None, "unit_id": None, "rung": None, "recipient": normalize_email(row.owner_email),
-                      "template": "failure_report", "context": {"day": day.isoformat()}, "scheduled_at": now,
-                      "status": OutboxStatus.PENDING.value, "attempts": 0, "created_at": now}
+            values = {
+                "key": failure_report_key(campaign_id, day),
+                "kind": "failure_report",
+                "campaign_id": campaign_id,
+                "assignment_id": None,
+                "unit_id": None,
+                "rung": None,
+                "recipient": normalize_email(row.owner_email),
+                "template": "failure_report",
+                "context": {"day": day.isoformat()},
+                "scheduled_at": now,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+            }
             if _count_inserted(session, _insert_ignoring_duplicates(session).values(**values)):
                 queued += 1
-                audit_many(session, [_audit_row("failure_report.planned", "campaign", campaign_id, campaign_id,
-                                                {"date": day})])
+                audit_many(
+                    session, [_audit_row("failure_report.planned", "campaign", campaign_id, campaign_id, {"date": day})]
+                )
     return queued
 
 
-def _audit_row(action: str, entity: str, entity_id: Any, campaign_id: int | None, after: dict[str, Any],
-               actor: str = SYSTEM_ACTOR, note: str = "") -> dict[str, Any]:
-    return {"actor": actor, "action": action, "entity": entity, "entity_id": entity_id, "campaign_id": campaign_id,
-            "after": after, "note": note}
+def _audit_row(
+    action: str,
+    entity: str,
+    entity_id: Any,
+    campaign_id: int | None,
+    after: dict[str, Any],
+    actor: str = SYSTEM_ACTOR,
+    note: str = "",
+) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "campaign_id": campaign_id,
+        "after": after,
+        "note": note,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -276,23 +358,43 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
                 continue
             parent = U.alias("parent")
             rows = session.execute(
-                select(A.c.id, A.c.status, U.c.id.label("unit_id"), U.c.code, U.c.name, U.c.emails,
-                       parent.c.id.label("parent_id"), parent.c.code.label("parent_code"),
-                       parent.c.name.label("parent_name"), parent.c.emails.label("parent_emails"),
-                       parent.c.active.label("parent_active"))
+                select(
+                    A.c.id,
+                    A.c.status,
+                    U.c.id.label("unit_id"),
+                    U.c.code,
+                    U.c.name,
+                    U.c.emails,
+                    parent.c.id.label("parent_id"),
+                    parent.c.code.label("parent_code"),
+                    parent.c.name.label("parent_name"),
+                    parent.c.emails.label("parent_emails"),
+                    parent.c.active.label("parent_active"),
+                )
                 .select_from(A.join(U, U.c.id == A.c.unit_id).outerjoin(parent, parent.c.id == U.c.parent_id))
                 .where(_owing(group, now), U.c.path >= low, U.c.path < high)
                 .order_by(U.c.path)
             ).all()
-            queued = {(r.assignment_id, r.rung) for r in session.execute(
-                select(O.c.assignment_id, O.c.rung).select_from(A.join(U, U.c.id == A.c.unit_id).join(O, O.c.assignment_id == A.c.id))
-                .where(_owing(group, now), U.c.path >= low, U.c.path < high, O.c.kind == "reminder", O.c.created_at <= now)
-            )}
+            queued = {
+                (r.assignment_id, r.rung)
+                for r in session.execute(
+                    select(O.c.assignment_id, O.c.rung)
+                    .select_from(A.join(U, U.c.id == A.c.unit_id).join(O, O.c.assignment_id == A.c.id))
+                    .where(
+                        _owing(group, now),
+                        U.c.path >= low,
+                        U.c.path < high,
+                        O.c.kind == "reminder",
+                        O.c.created_at <= now,
+                    )
+                )
+            }
             units = []
             for row in rows:
                 recipients = _unit_recipients(row.emails)
-                unit = PreviewUnit(row.unit_id, row.code, row.name, recipients, row.id,
-                                   row.status == AssignmentStatus.RETURNED.value)
+                unit = PreviewUnit(
+                    row.unit_id, row.code, row.name, recipients, row.id, row.status == AssignmentStatus.RETURNED.value
+                )
                 if recipients:
                     units.append(unit)
                 else:
@@ -301,20 +403,32 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
                 pending_units = [u for u in units if (u.assignment_id, occurrence.occurrence_id) not in queued]
                 send_at = max(occurrence.send_at, now)
                 if pending_units:
-                    batches.append(PreviewBatch(send_at, "reminder", pending_units, group.code, group.title,
-                                                group.due_on, occurrence))
+                    batches.append(
+                        PreviewBatch(
+                            send_at, "reminder", pending_units, group.code, group.title, group.due_on, occurrence
+                        )
+                    )
                 if occurrence.escalate and occurrence.phase is Phase.OVERDUE:
                     escalation_moment.setdefault(occurrence.day, send_at)
                     for row in rows:
                         if row.parent_id is not None and row.parent_active:
-                            escalations[occurrence.day].setdefault(row.parent_id, PreviewUnit(
-                                row.parent_id, row.parent_code, row.parent_name, _unit_recipients(row.parent_emails)))
-        already = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "escalation",
-                                                            O.c.created_at <= now)).scalars())
+                            escalations[occurrence.day].setdefault(
+                                row.parent_id,
+                                PreviewUnit(
+                                    row.parent_id, row.parent_code, row.parent_name, _unit_recipients(row.parent_emails)
+                                ),
+                            )
+        already = set(
+            session.execute(
+                select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "escalation", O.c.created_at <= now)
+            ).scalars()
+        )
         for day, parents in escalations.items():
             waiting = []
             for unit in parents.values():
-                recipients = tuple(r for r in unit.recipients if escalation_key(ctx.id, unit.unit_id, day, r) not in already)
+                recipients = tuple(
+                    r for r in unit.recipients if escalation_key(ctx.id, unit.unit_id, day, r) not in already
+                )
                 if recipients:
                     waiting.append(PreviewUnit(unit.unit_id, unit.code, unit.name, recipients))
             if waiting:
@@ -325,12 +439,16 @@ def preview(engine: Engine, code: str, *, now: datetime, days: int = 30, unit_co
     return Preview(ctx, now, end, batches, sorted(without_email.values(), key=lambda u: u.code))
 
 
-def _preview_office_digests(session: Session, ctx: CampaignContext, groups: Sequence[ObligationGroup],
-                            now: datetime, end: datetime) -> list[PreviewBatch]:
+def _preview_office_digests(
+    session: Session, ctx: CampaignContext, groups: Sequence[ObligationGroup], now: datetime, end: datetime
+) -> list[PreviewBatch]:
     if ctx.office_frequency == "none" or not ctx.owner_email:
         return []
-    queued = set(session.execute(select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "office_digest",
-                                                       O.c.created_at <= now)).scalars())
+    queued = set(
+        session.execute(
+            select(O.c.key).where(O.c.campaign_id == ctx.id, O.c.kind == "office_digest", O.c.created_at <= now)
+        ).scalars()
+    )
     office = PreviewUnit(0, ctx.code, ctx.owner_department, (normalize_email(ctx.owner_email),))
     batches = []
     today = ctx.today(now)
@@ -345,5 +463,3 @@ def _preview_office_digests(session: Session, ctx: CampaignContext, groups: Sequ
                 batches.append(PreviewBatch(now, "office_digest", [office]))  # today's, not sent yet: goes now
         day += timedelta(days=1)
     return batches
-
-

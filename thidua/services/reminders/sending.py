@@ -1,4 +1,5 @@
 """reminders: Sending one claimed batch."""
+
 from __future__ import annotations
 
 import asyncio
@@ -119,8 +120,18 @@ class _Recorder:
     marking `completed + RECORD_EVERY + connections` rows ahead at each write keeps the marks ahead of
     it (writes happen on the event loop thread, so nothing is taken during one)."""
 
-    def __init__(self, engine: Engine, *, owner: str, now: datetime, lease: timedelta, ready: list[_Ready],
-                 smtp: SmtpSettings, result: BatchResult, record_every: int = RECORD_EVERY) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        ready: list[_Ready],
+        smtp: SmtpSettings,
+        result: BatchResult,
+        record_every: int = RECORD_EVERY,
+    ) -> None:
         self.engine = engine
         self.owner = owner
         self.now = now
@@ -153,9 +164,15 @@ class _Recorder:
                 self._record(session, self.buffer)
             self._mark(session, self.completed + self.window)
             # By id: a scan by owner and status walks every dead row version of the status index on PostgreSQL.
-            session.execute(update(O).where(O.c.id.in_([r.id for r in self.ready]), O.c.lease_owner == self.owner,
-                                            O.c.status == OutboxStatus.CLAIMED.value)
-                            .values(lease_until=utcnow() + self.lease))
+            session.execute(
+                update(O)
+                .where(
+                    O.c.id.in_([r.id for r in self.ready]),
+                    O.c.lease_owner == self.owner,
+                    O.c.status == OutboxStatus.CLAIMED.value,
+                )
+                .values(lease_until=utcnow() + self.lease)
+            )
         self.buffer = []
         self.last_write = _time.monotonic()
 
@@ -166,12 +183,30 @@ class _Recorder:
             return
         with Session(self.engine) as session, session.begin():
             session.execute(
-                update(O).where(O.c.id.in_([r.id for r in rows]), O.c.lease_owner == self.owner)
-                .values(status=OutboxStatus.PENDING.value, message_id=None, lease_owner=None, lease_until=None,
-                        scheduled_at=self.now + RETRY_BASE, last_error=reason)
+                update(O)
+                .where(O.c.id.in_([r.id for r in rows]), O.c.lease_owner == self.owner)
+                .values(
+                    status=OutboxStatus.PENDING.value,
+                    message_id=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    scheduled_at=self.now + RETRY_BASE,
+                    last_error=reason,
+                )
             )
-            audit_many(session, [_audit_row("outbox.released", "outbox", None, None,
-                                            {"count": len(rows), "ids": [r.id for r in rows]}, note=reason)])
+            audit_many(
+                session,
+                [
+                    _audit_row(
+                        "outbox.released",
+                        "outbox",
+                        None,
+                        None,
+                        {"count": len(rows), "ids": [r.id for r in rows]},
+                        note=reason,
+                    )
+                ],
+            )
         self.result.retried += len(rows)
 
     def _mark(self, session: Session, upto: int) -> None:
@@ -180,17 +215,34 @@ class _Recorder:
             return
         session.execute(
             update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
-            [{"b_id": r.id, "b_mid": r.message_id} for r in self.ready[self.marked:upto]],
+            [{"b_id": r.id, "b_mid": r.message_id} for r in self.ready[self.marked : upto]],
         )
         self.marked = upto
 
     def _record(self, session: Session, deliveries: list[DeliveryResult]) -> None:
-        _record_deliveries(session, deliveries, by_key=self.by_key, recorded=self.recorded, owner=self.owner,
-                           now=self.now, smtp=self.smtp, result=self.result)
+        _record_deliveries(
+            session,
+            deliveries,
+            by_key=self.by_key,
+            recorded=self.recorded,
+            owner=self.owner,
+            now=self.now,
+            smtp=self.smtp,
+            result=self.result,
+        )
 
 
-def _record_deliveries(session: Session, deliveries: list[DeliveryResult], *, by_key: dict[str, _Ready],
-                       recorded: set[str], owner: str, now: datetime, smtp: SmtpSettings, result: BatchResult) -> None:
+def _record_deliveries(
+    session: Session,
+    deliveries: list[DeliveryResult],
+    *,
+    by_key: dict[str, _Ready],
+    recorded: set[str],
+    owner: str,
+    now: datetime,
+    smtp: SmtpSettings,
+    result: BatchResult,
+) -> None:
     """Final statuses (and retries back to pending) of delivered messages, with their audit rows."""
     finals: list[dict[str, Any]] = []
     retries: list[dict[str, Any]] = []
@@ -207,38 +259,79 @@ def _record_deliveries(session: Session, deliveries: list[DeliveryResult], *, by
             result.last_reply = delivery.server_reply or result.last_reply
             result.last_error = delivery.error or result.last_error
         if status == "retry":
-            retries.append({"b_id": row.id, "b_attempts": attempts, "b_error": error,
-                            "b_at": now + _retry_delay(attempts, smtp.max_attempts)})
+            retries.append(
+                {
+                    "b_id": row.id,
+                    "b_attempts": attempts,
+                    "b_error": error,
+                    "b_at": now + _retry_delay(attempts, smtp.max_attempts),
+                }
+            )
             result.retried += 1
             audits["retry"].append(row.id)
             continue
         result.answered += 1
-        finals.append({"b_id": row.id, "b_status": status, "b_attempts": attempts, "b_error": error,
-                       "b_sent": now if status in ("sent", "partial") else None})
+        finals.append(
+            {
+                "b_id": row.id,
+                "b_status": status,
+                "b_attempts": attempts,
+                "b_error": error,
+                "b_sent": now if status in ("sent", "partial") else None,
+            }
+        )
         setattr(result, status, getattr(result, status) + 1)
         audits[status].append(row.id)
         if status in _PROBLEM_STATUSES:
-            problem_audits.append(_audit_row(f"outbox.{status}", "outbox", row.id, row.campaign_id,
-                                             {"key": row.key, "status": status, "error": error}))
+            problem_audits.append(
+                _audit_row(
+                    f"outbox.{status}",
+                    "outbox",
+                    row.id,
+                    row.campaign_id,
+                    {"key": row.key, "status": status, "error": error},
+                )
+            )
             if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
                 result.problem_campaigns.add(row.campaign_id)
     if finals:
         session.execute(
-            update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
-            .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"), last_error=bindparam("b_error"),
-                    sent_at=bindparam("b_sent", type_=O.c.sent_at.type), lease_owner=None, lease_until=None),
+            update(O)
+            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                last_error=bindparam("b_error"),
+                sent_at=bindparam("b_sent", type_=O.c.sent_at.type),
+                lease_owner=None,
+                lease_until=None,
+            ),
             finals,
         )
     if retries:
         session.execute(
-            update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
-            .values(status=OutboxStatus.PENDING.value, attempts=bindparam("b_attempts"),
-                    last_error=bindparam("b_error"), scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-                    message_id=None, lease_owner=None, lease_until=None),
+            update(O)
+            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                attempts=bindparam("b_attempts"),
+                last_error=bindparam("b_error"),
+                scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+                message_id=None,
+                lease_owner=None,
+                lease_until=None,
+            ),
             retries,
         )
-    audit_many(session, [_audit_row(f"outbox.{status}", "outbox", None, None, {"count": len(ids), "ids": ids})
-                         for status, ids in audits.items() if status not in _PROBLEM_STATUSES] + problem_audits)
+    audit_many(
+        session,
+        [
+            _audit_row(f"outbox.{status}", "outbox", None, None, {"count": len(ids), "ids": ids})
+            for status, ids in audits.items()
+            if status not in _PROBLEM_STATUSES
+        ]
+        + problem_audits,
+    )
 
 
 class _StreamRecorder:
@@ -251,8 +344,17 @@ class _StreamRecorder:
     committed; a write marks up to `completed + window`, so at most `window` (= RECORD_EVERY + connections)
     rows are ever marked without their result written."""
 
-    def __init__(self, engine: Engine, *, owner: str, now: datetime, lease: timedelta, smtp: SmtpSettings,
-                 result: BatchResult, record_every: int = RECORD_EVERY) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        smtp: SmtpSettings,
+        result: BatchResult,
+        record_every: int = RECORD_EVERY,
+    ) -> None:
         self.engine, self.owner, self.now, self.lease, self.smtp, self.result = engine, owner, now, lease, smtp, result
         self.window = record_every + smtp.connections
         self.write_every = max(1, record_every // 2)  # write before the transport reaches the marks
@@ -311,7 +413,7 @@ class _StreamRecorder:
             self.again = False
             buffer, self.buffer = self.buffer, []
             upto = min(len(self.ready), self.completed + self.window)
-            marks = self.ready[self.marked:upto] if upto > self.marked else []
+            marks = self.ready[self.marked : upto] if upto > self.marked else []
             renew = _time.monotonic() - self.last_renewal > self.lease.total_seconds() / 3
             if buffer or marks or renew:
                 try:
@@ -334,15 +436,27 @@ class _StreamRecorder:
     def _write(self, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
         with Session(self.engine) as session, session.begin():
             if buffer:
-                _record_deliveries(session, buffer, by_key=self.by_key, recorded=self.recorded, owner=self.owner,
-                                   now=self.now, smtp=self.smtp, result=self.result)
+                _record_deliveries(
+                    session,
+                    buffer,
+                    by_key=self.by_key,
+                    recorded=self.recorded,
+                    owner=self.owner,
+                    now=self.now,
+                    smtp=self.smtp,
+                    result=self.result,
+                )
             if marks:
-                session.execute(update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
-                                [{"b_id": r.id, "b_mid": r.message_id} for r in marks])
+                session.execute(
+                    update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
+                    [{"b_id": r.id, "b_mid": r.message_id} for r in marks],
+                )
             if renew:
-                session.execute(update(O).where(O.c.id.in_(renew), O.c.lease_owner == self.owner,
-                                                O.c.status == OutboxStatus.CLAIMED.value)
-                                .values(lease_until=utcnow() + self.lease))
+                session.execute(
+                    update(O)
+                    .where(O.c.id.in_(renew), O.c.lease_owner == self.owner, O.c.status == OutboxStatus.CLAIMED.value)
+                    .values(lease_until=utcnow() + self.lease)
+                )
 
     async def settle(self, stream: DeliveryStream) -> None:
         """Every message added so far has its result written (or no connection is left to send it)."""
@@ -365,12 +479,21 @@ class _StreamRecorder:
         if ids:
             with Session(self.engine) as session, session.begin():
                 session.execute(
-                    update(O).where(O.c.id.in_(ids), O.c.lease_owner == self.owner,
-                                    O.c.status == OutboxStatus.CLAIMED.value)
-                    .values(status=OutboxStatus.PENDING.value, message_id=None, lease_owner=None, lease_until=None,
-                            scheduled_at=self.now + RETRY_BASE, last_error=reason))
-                audit_many(session, [_audit_row("outbox.released", "outbox", None, None,
-                                                {"count": len(ids), "ids": ids}, note=reason)])
+                    update(O)
+                    .where(O.c.id.in_(ids), O.c.lease_owner == self.owner, O.c.status == OutboxStatus.CLAIMED.value)
+                    .values(
+                        status=OutboxStatus.PENDING.value,
+                        message_id=None,
+                        lease_owner=None,
+                        lease_until=None,
+                        scheduled_at=self.now + RETRY_BASE,
+                        last_error=reason,
+                    )
+                )
+                audit_many(
+                    session,
+                    [_audit_row("outbox.released", "outbox", None, None, {"count": len(ids), "ids": ids}, note=reason)],
+                )
             self.open_ids.clear()
         return len(ids)
 
@@ -381,8 +504,11 @@ def _describe_delivery(delivery: DeliveryResult) -> str | None:
     if delivery.status == "partial":
         refused = "; ".join(f"{addr}: {code} {text}" for addr, (code, text) in delivery.refused.items())
         return f"một số người nhận bị từ chối: {refused}"
-    prefix = {"failed": "máy chủ thư từ chối", "retry": "lỗi tạm thời, sẽ thử lại",
-              "unknown": "mất kết nối sau khi đã gửi nội dung thư; không tự gửi lại"}[delivery.status]
+    prefix = {
+        "failed": "máy chủ thư từ chối",
+        "retry": "lỗi tạm thời, sẽ thử lại",
+        "unknown": "mất kết nối sau khi đã gửi nội dung thư; không tự gửi lại",
+    }[delivery.status]
     return f"{prefix}: {delivery.error or delivery.server_reply or ''}".strip()
 
 
@@ -401,18 +527,46 @@ class _Loaded:
     reply_name: str = ""
 
 
-def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: str,
-             link_for: Callable[[str, int, int], str] | None = None,
-             fallback_reply_to: str | None = None) -> list[_Loaded]:
+def _prepare(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    now: datetime,
+    base_url: str,
+    link_for: Callable[[str, int, int], str] | None = None,
+    fallback_reply_to: str | None = None,
+) -> list[_Loaded]:
     parent = U.alias("parent")
     rows = session.execute(
-        select(O.c.id, O.c.key, O.c.kind, O.c.template, O.c.recipient, O.c.context, O.c.unit_id, O.c.assignment_id,
-               O.c.campaign_id, O.c.attempts, U.c.name.label("unit_name"), U.c.active.label("unit_active"),
-               A.c.status.label("a_status"), A.c.active.label("a_active"), A.c.due_on, A.c.due_at,
-               OB.c.title.label("ob_title"), OB.c.active.label("ob_active"), parent.c.name.label("parent_name"))
-        .select_from(O.outerjoin(U, U.c.id == O.c.unit_id).outerjoin(A, A.c.id == O.c.assignment_id)
-                     .outerjoin(OB, OB.c.id == A.c.obligation_id).outerjoin(parent, parent.c.id == U.c.parent_id))
-        .where(O.c.id.in_(ids)).order_by(O.c.id)
+        select(
+            O.c.id,
+            O.c.key,
+            O.c.kind,
+            O.c.template,
+            O.c.recipient,
+            O.c.context,
+            O.c.unit_id,
+            O.c.assignment_id,
+            O.c.campaign_id,
+            O.c.attempts,
+            U.c.name.label("unit_name"),
+            U.c.active.label("unit_active"),
+            A.c.status.label("a_status"),
+            A.c.active.label("a_active"),
+            A.c.due_on,
+            A.c.due_at,
+            OB.c.title.label("ob_title"),
+            OB.c.active.label("ob_active"),
+            parent.c.name.label("parent_name"),
+        )
+        .select_from(
+            O.outerjoin(U, U.c.id == O.c.unit_id)
+            .outerjoin(A, A.c.id == O.c.assignment_id)
+            .outerjoin(OB, OB.c.id == A.c.obligation_id)
+            .outerjoin(parent, parent.c.id == U.c.parent_id)
+        )
+        .where(O.c.id.in_(ids))
+        .order_by(O.c.id)
     ).all()
     campaigns = campaign_infos(session, [r.campaign_id for r in rows if r.campaign_id is not None])
     children = _overdue_children(session, {(r.campaign_id, r.unit_id) for r in rows if r.kind == "escalation"}, now)
@@ -425,7 +579,9 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
         item = _Loaded(row, display_name=row.unit_name or "")
         campaign = campaigns.get(row.campaign_id) if row.campaign_id is not None else None
         item.campaign = campaign
-        item.reply_to = campaign.owner_email if campaign else (fallback_reply_to or (office.owner_email if office else None))
+        item.reply_to = (
+            campaign.owner_email if campaign else (fallback_reply_to or (office.owner_email if office else None))
+        )
         if campaign is None and office is not None and not fallback_reply_to:
             item.reply_name = office.reply_name
         today = utc_to_local(now, campaign.timezone if campaign else "Asia/Ho_Chi_Minh").date()
@@ -436,7 +592,9 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
                 item.defer_until = local_to_utc(calendar.next_working_slot(local_now), campaign.timezone)
                 loaded.append(item)
                 continue
-        if row.kind in ("reminder", "escalation", "office_digest", "failure_report") and (campaign is None or not campaign.active):
+        if row.kind in ("reminder", "escalation", "office_digest", "failure_report") and (
+            campaign is None or not campaign.active
+        ):
             item.skip = "chiến dịch không còn hoạt động"
         elif (row.recipient.strip().lower(), row.campaign_id, row.assignment_id) in stopped:
             item.skip = "người nhận đã bấm ngừng nhận loại thư này"
@@ -446,10 +604,17 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
                 assert campaign is not None
                 escalated_to = row.parent_name if (row.context or {}).get("escalate") and row.parent_name else ""
                 item.template_context = reminder_context(
-                    campaign, unit_name=row.unit_name, obligation_title=row.ob_title, due_on=row.due_on, today=today,
-                    assignment_id=row.assignment_id, base_url=base_url,
-                    returned=row.a_status == AssignmentStatus.RETURNED.value, escalated_to=escalated_to,
-                    link=link_for(row.recipient, row.unit_id, row.assignment_id) if link_for else None)
+                    campaign,
+                    unit_name=row.unit_name,
+                    obligation_title=row.ob_title,
+                    due_on=row.due_on,
+                    today=today,
+                    assignment_id=row.assignment_id,
+                    base_url=base_url,
+                    returned=row.a_status == AssignmentStatus.RETURNED.value,
+                    escalated_to=escalated_to,
+                    link=link_for(row.recipient, row.unit_id, row.assignment_id) if link_for else None,
+                )
         elif row.kind == "escalation":
             assert campaign is not None
             overdue = children.get((row.campaign_id, row.unit_id), [])
@@ -458,14 +623,16 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
             elif not overdue:
                 item.skip = "không còn đơn vị trực thuộc quá hạn"
             else:
-                item.template_context = parent_digest_context(campaign, parent_name=row.unit_name, children=overdue,
-                                                              today=today, base_url=base_url)
+                item.template_context = parent_digest_context(
+                    campaign, parent_name=row.unit_name, children=overdue, today=today, base_url=base_url
+                )
         elif row.kind == "office_digest":
             assert campaign is not None
             item.display_name = campaign.owner_department
             if campaign.id not in office_cache:
                 office_cache[campaign.id] = office_digest_context(
-                    session, campaign, now=now, frequency=(row.context or {}).get("frequency", "daily"))
+                    session, campaign, now=now, frequency=(row.context or {}).get("frequency", "daily")
+                )
             item.template_context = office_cache[campaign.id]
         elif row.kind == "failure_report":
             assert campaign is not None
@@ -478,8 +645,11 @@ def _prepare(session: Session, ids: Sequence[int], *, now: datetime, base_url: s
             if row.a_status != AssignmentStatus.RETURNED.value:
                 item.skip = "đơn vị đã gửi lại báo cáo"
             else:
-                link = (link_for(row.recipient, row.unit_id, row.assignment_id) if link_for
-                        else obligation_link(base_url, row.assignment_id))
+                link = (
+                    link_for(row.recipient, row.unit_id, row.assignment_id)
+                    if link_for
+                    else obligation_link(base_url, row.assignment_id)
+                )
                 item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {}), "link": link}
         else:  # mail queued by other parts of the system through notifications.outbox.enqueue
             item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {})}
@@ -497,8 +667,10 @@ WORKING_HOURS_KINDS = frozenset({"reminder", "escalation", "office_digest", "rep
 def _calendars(session: Session, campaign_ids: set[int]) -> dict[int, WorkingCalendar]:
     if not campaign_ids:
         return {}
-    return {row.id: campaign_calendar(row.spec or {}, row.source_file, row.starts_on, row.ends_on)
-            for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()}
+    return {
+        row.id: campaign_calendar(row.spec or {}, row.source_file, row.starts_on, row.ends_on)
+        for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()
+    }
 
 
 def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
@@ -528,14 +700,21 @@ class _Sorted:
 
 def _load_claimed(engine: Engine, ids: Sequence[int], *, now: datetime, settings: Settings) -> list[_Loaded]:
     with Session(engine) as session:
-        return _prepare(session, ids, now=now, base_url=settings.base_url,
-                        link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
-                            settings, email, unit_id, assignment_id, now),
-                        fallback_reply_to=settings.smtp_reply_to)
+        return _prepare(
+            session,
+            ids,
+            now=now,
+            base_url=settings.base_url,
+            link_for=lambda email, unit_id, assignment_id: signed_obligation_link(
+                settings, email, unit_id, assignment_id, now
+            ),
+            fallback_reply_to=settings.smtp_reply_to,
+        )
 
 
-def _sort_one(item: _Loaded, out: _Sorted, *, now: datetime, settings: Settings, smtp: SmtpSettings,
-              renderer: Renderer) -> None:
+def _sort_one(
+    item: _Loaded, out: _Sorted, *, now: datetime, settings: Settings, smtp: SmtpSettings, renderer: Renderer
+) -> None:
     row = item.row
     if item.defer_until is not None:
         out.deferred.append((row.id, item.defer_until))
@@ -548,14 +727,29 @@ def _sort_one(item: _Loaded, out: _Sorted, *, now: datetime, settings: Settings,
         return
     assert item.template_context is not None
     try:
-        unsubscribe = (unsubscribe_url(settings, row.recipient, row.campaign_id,
-                                       row.assignment_id if row.kind == "reminder" else None)
-                       if row.kind in NON_MANDATORY_KINDS and row.campaign_id is not None else None)
+        unsubscribe = (
+            unsubscribe_url(
+                settings, row.recipient, row.campaign_id, row.assignment_id if row.kind == "reminder" else None
+            )
+            if row.kind in NON_MANDATORY_KINDS and row.campaign_id is not None
+            else None
+        )
         message, message_id = compose(
-            key=row.key, recipient=row.recipient, display_name=item.display_name, template=row.template,
-            context=item.template_context, reply_to=item.reply_to, smtp=smtp, mail_domain=settings.mail_domain,
-            now=now, kind=row.kind, renderer=renderer, campaign=item.campaign, unsubscribe=unsubscribe,
-            reply_name=item.reply_name)
+            key=row.key,
+            recipient=row.recipient,
+            display_name=item.display_name,
+            template=row.template,
+            context=item.template_context,
+            reply_to=item.reply_to,
+            smtp=smtp,
+            mail_domain=settings.mail_domain,
+            now=now,
+            kind=row.kind,
+            renderer=renderer,
+            campaign=item.campaign,
+            unsubscribe=unsubscribe,
+            reply_name=item.reply_name,
+        )
     except (ValueError, TemplateRenderError) as exc:
         out.failed.append((row, f"không tạo được thư: {exc}"))
         return
@@ -567,9 +761,18 @@ def _write_unsendable(engine: Engine, owner: str, now: datetime, sorted_: _Sorte
     _defer(engine, owner, sorted_.deferred, result)
 
 
-async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: datetime, settings: Settings,
-                     smtp: SmtpSettings, lease: timedelta = DEFAULT_LEASE, renderer: Renderer | None = None,
-                     record_every: int = RECORD_EVERY) -> BatchResult:
+async def send_batch(
+    engine: Engine,
+    ids: Sequence[int],
+    *,
+    owner: str,
+    now: datetime,
+    settings: Settings,
+    smtp: SmtpSettings,
+    lease: timedelta = DEFAULT_LEASE,
+    renderer: Renderer | None = None,
+    record_every: int = RECORD_EVERY,
+) -> BatchResult:
     """Send the claimed rows `ids`; every row ends sent/partial/failed/unknown/skipped or back in pending."""
     renderer = renderer or get_renderer()
     result = BatchResult(claimed=len(ids))
@@ -580,8 +783,9 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
     ready = sorted_.ready
     if not ready:
         return result
-    recorder = _Recorder(engine, owner=owner, now=now, lease=lease, ready=ready, smtp=smtp, result=result,
-                         record_every=record_every)
+    recorder = _Recorder(
+        engine, owner=owner, now=now, lease=lease, ready=ready, smtp=smtp, result=result, record_every=record_every
+    )
     recorder.start()
     try:
         await deliver([r.message for r in ready], smtp, on_result=recorder.on_result)
@@ -594,8 +798,10 @@ async def send_batch(engine: Engine, ids: Sequence[int], *, owner: str, now: dat
 
 
 def _refused(smtp: SmtpSettings, exc: DeliveryAborted) -> SmtpRefused:
-    return SmtpRefused(f"máy chủ thư {smtp.host}:{smtp.port or ''} từ chối phiên gửi ({exc.message}); "
-                       "kiểm tra tên đăng nhập, mật khẩu, TLS trong cấu hình THIDUA_SMTP_*")
+    return SmtpRefused(
+        f"máy chủ thư {smtp.host}:{smtp.port or ''} từ chối phiên gửi ({exc.message}); "
+        "kiểm tra tên đăng nhập, mật khẩu, TLS trong cấu hình THIDUA_SMTP_*"
+    )
 
 
 def _defer(engine: Engine, owner: str, deferred: list[tuple[int, datetime]], result: BatchResult) -> None:
@@ -603,34 +809,64 @@ def _defer(engine: Engine, owner: str, deferred: list[tuple[int, datetime]], res
     if not deferred:
         return
     with Session(engine) as session, session.begin():
-        session.execute(update(O).where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
-                        .values(status=OutboxStatus.PENDING.value, scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-                                message_id=None, lease_owner=None, lease_until=None),
-                        [{"b_id": row_id, "b_at": at} for row_id, at in deferred])
-        audit_many(session, [_audit_row("outbox.deferred", "outbox", None, None,
-                                        {"count": len(deferred), "ids": [i for i, _ in deferred]},
-                                        note="ngoài giờ làm việc của chiến dịch")])
+        session.execute(
+            update(O)
+            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+                message_id=None,
+                lease_owner=None,
+                lease_until=None,
+            ),
+            [{"b_id": row_id, "b_at": at} for row_id, at in deferred],
+        )
+        audit_many(
+            session,
+            [
+                _audit_row(
+                    "outbox.deferred",
+                    "outbox",
+                    None,
+                    None,
+                    {"count": len(deferred), "ids": [i for i, _ in deferred]},
+                    note="ngoài giờ làm việc của chiến dịch",
+                )
+            ],
+        )
     result.deferred += len(deferred)
 
 
-def _record_unsendable(engine: Engine, owner: str, now: datetime, skipped: dict[str, list[int]],
-                       failed: list[tuple[Any, str]], result: BatchResult) -> None:
+def _record_unsendable(
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    skipped: dict[str, list[int]],
+    failed: list[tuple[Any, str]],
+    result: BatchResult,
+) -> None:
     if not skipped and not failed:
         return
     with Session(engine) as session, session.begin():
         audits = []
         for reason, row_ids in skipped.items():
-            session.execute(update(O).where(O.c.id.in_(row_ids), O.c.lease_owner == owner)
-                            .values(status=OutboxStatus.SKIPPED.value, last_error=reason, lease_owner=None, lease_until=None))
-            audits.append(_audit_row("outbox.skipped", "outbox", None, None, {"count": len(row_ids), "ids": row_ids}, note=reason))
+            session.execute(
+                update(O)
+                .where(O.c.id.in_(row_ids), O.c.lease_owner == owner)
+                .values(status=OutboxStatus.SKIPPED.value, last_error=reason, lease_owner=None, lease_until=None)
+            )
+            audits.append(
+                _audit_row("outbox.skipped", "outbox", None, None, {"count": len(row_ids), "ids": row_ids}, note=reason)
+            )
             result.skipped += len(row_ids)
         for row, reason in failed:
-            session.execute(update(O).where(O.c.id == row.id, O.c.lease_owner == owner)
-                            .values(status=OutboxStatus.FAILED.value, last_error=reason, lease_owner=None, lease_until=None))
+            session.execute(
+                update(O)
+                .where(O.c.id == row.id, O.c.lease_owner == owner)
+                .values(status=OutboxStatus.FAILED.value, last_error=reason, lease_owner=None, lease_until=None)
+            )
             audits.append(_audit_row("outbox.failed", "outbox", row.id, row.campaign_id, {"key": row.key}, note=reason))
             result.failed += 1
             if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
                 result.problem_campaigns.add(row.campaign_id)
         audit_many(session, audits)
-
-

@@ -6,6 +6,7 @@ an optimistic version check on the assignment), so a unit and its reviewer actin
 cannot both win: the second gets StaleVersion.
 
 The package splits the service along its sections; this module is its one import surface."""
+
 from .files import (  # noqa: F401
     CODE_ROW_MARK,
     META_COLUMNS,

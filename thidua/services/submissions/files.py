@@ -1,4 +1,5 @@
 """submissions: Form files (one unit) and spreadsheets (many units)."""
+
 from __future__ import annotations
 
 import json
@@ -248,9 +249,12 @@ def import_reports(
     codes = [r.unit_code for r in table.rows if r.unit_code]
     units = {u.code: u for u in session.execute(select(Unit).where(Unit.code.in_(codes))).scalars()} if codes else {}  # type: ignore[attr-defined]
     assignments = {
-        a.unit_id: a for a in session.execute(
-            select(Assignment).where(Assignment.obligation_id == obligation.id,
-                                     Assignment.unit_id.in_([u.id for u in units.values()]))  # type: ignore[attr-defined]
+        a.unit_id: a
+        for a in session.execute(
+            select(Assignment).where(
+                Assignment.obligation_id == obligation.id,
+                Assignment.unit_id.in_([u.id for u in units.values()]),  # type: ignore[attr-defined]
+            )
         ).scalars()
     }
     problems: list[RowProblem] = []
@@ -263,8 +267,11 @@ def import_reports(
             problems.append(RowProblem(row.row, unit_column, UNIT_HEADER, "thiếu mã đơn vị"))
             continue
         if row.unit_code in seen:
-            problems.append(RowProblem(row.row, unit_column, UNIT_HEADER,
-                                       f"đơn vị '{row.unit_code}' đã có ở dòng {seen[row.unit_code]}"))
+            problems.append(
+                RowProblem(
+                    row.row, unit_column, UNIT_HEADER, f"đơn vị '{row.unit_code}' đã có ở dòng {seen[row.unit_code]}"
+                )
+            )
             continue
         seen[row.unit_code] = row.row
         unit = units.get(row.unit_code)
@@ -273,32 +280,47 @@ def import_reports(
             continue
         assignment = assignments.get(unit.id)  # type: ignore[arg-type]
         if assignment is None or not assignment.active:
-            problems.append(RowProblem(row.row, unit_column, UNIT_HEADER, f"đơn vị '{unit.code}' không phải nộp '{obligation.code}'"))
+            problems.append(
+                RowProblem(
+                    row.row, unit_column, UNIT_HEADER, f"đơn vị '{unit.code}' không phải nộp '{obligation.code}'"
+                )
+            )
             continue
         if assignment.reviewer_unit_id != superior.id:
-            problems.append(RowProblem(row.row, unit_column, UNIT_HEADER,
-                                       f"đơn vị '{unit.code}' không trực thuộc '{superior.code}', không được nhập thay"))
+            problems.append(
+                RowProblem(
+                    row.row,
+                    unit_column,
+                    UNIT_HEADER,
+                    f"đơn vị '{unit.code}' không trực thuộc '{superior.code}', không được nhập thay",
+                )
+            )
             continue
         if not row.values:
             blank.append(unit.code)
             continue
-        clean, errors = validate_form(spec.fields, row.values, sector=unit.sector, level=unit.level_code,
-                                      attributes=unit.attributes)
+        clean, errors = validate_form(
+            spec.fields, row.values, sector=unit.sector, level=unit.level_code, attributes=unit.attributes
+        )
         if errors:
-            problems.extend(RowProblem(row.row, row.columns.get(e.field, ""), e.label or e.field, e.message) for e in errors)
+            problems.extend(
+                RowProblem(row.row, row.columns.get(e.field, ""), e.label or e.field, e.message) for e in errors
+            )
             continue
         planned.append(_Planned(assignment, unit, clean))
     if problems and not partial:
         raise ImportRejected(
             f"{path}: có {len(problems)} lỗi, chưa ghi dòng nào (dùng --partial để ghi các dòng đúng):", problems
         )
-    applied = _apply_submissions(session, campaign, obligation, spec, planned, actor=actor, now=now,
-                                 source="import", accept=accept)
+    applied = _apply_submissions(
+        session, campaign, obligation, spec, planned, actor=actor, now=now, source="import", accept=accept
+    )
     return ImportResult(applied=applied, problems=problems, skipped_blank=blank)
 
 
-def write_form_template(session: Session, *, campaign_code: str, obligation_code: str, superior_code: str,
-                        out: Path) -> int:
+def write_form_template(
+    session: Session, *, campaign_code: str, obligation_code: str, superior_code: str, out: Path
+) -> int:
     """An .xlsx to fill in for the units a superior reviews: one row per unit, its code and name filled,
     one column per field (drop-down lists and number checks from the form). Returns the number of rows."""
     from openpyxl import Workbook
@@ -309,11 +331,20 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     obligation = get_obligation(session, campaign, obligation_code)
     superior = get_unit(session, superior_code)
     spec = obligation_spec(obligation)
-    units = session.execute(
-        select(Unit).join(Assignment, Assignment.unit_id == Unit.id)
-        .where(Assignment.obligation_id == obligation.id, Assignment.reviewer_unit_id == superior.id,
-               Assignment.active.is_(True)).order_by(Unit.path)  # type: ignore[attr-defined]
-    ).scalars().all()
+    units = (
+        session.execute(
+            select(Unit)
+            .join(Assignment, Assignment.unit_id == Unit.id)
+            .where(
+                Assignment.obligation_id == obligation.id,
+                Assignment.reviewer_unit_id == superior.id,
+                Assignment.active.is_(True),  # type: ignore[attr-defined]
+            )
+            .order_by(Unit.path)
+        )
+        .scalars()
+        .all()
+    )
     if not units:
         raise UnknownReference(f"đơn vị '{superior.code}' không duyệt báo cáo '{obligation.code}' của đơn vị nào")
 
@@ -324,9 +355,13 @@ def write_form_template(session: Session, *, campaign_code: str, obligation_code
     lists.sheet_state = "hidden"
     width = len(META_COLUMNS) + len(spec.fields)
     put_cell(sheet, 1, 1, f"{obligation.title} — hạn nộp {fmt_date(obligation.due_on)}").font = Font(bold=True, size=13)
-    sheet.cell(2, 1, f"Đơn vị nhập: {superior.name}. Mỗi dòng là báo cáo của một đơn vị trực thuộc; "
-                     "(*) là trường bắt buộc; ô màu xám không áp dụng cho khu vực của đơn vị. "
-                     "Không sửa dòng mã trường (dòng 4). Dòng để trống được bỏ qua.").alignment = Alignment(wrap_text=True)
+    sheet.cell(
+        2,
+        1,
+        f"Đơn vị nhập: {superior.name}. Mỗi dòng là báo cáo của một đơn vị trực thuộc; "
+        "(*) là trường bắt buộc; ô màu xám không áp dụng cho khu vực của đơn vị. "
+        "Không sửa dòng mã trường (dòng 4). Dòng để trống được bỏ qua.",
+    ).alignment = Alignment(wrap_text=True)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     sheet.row_dimensions[2].height = 45

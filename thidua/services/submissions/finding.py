@@ -1,4 +1,5 @@
 """submissions: Looking things up."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,14 +33,27 @@ def get_campaign(session: Session, code: str) -> Campaign:
 
 
 def get_obligation(session: Session, campaign: Campaign, code: str) -> ObligationDef:
-    obligation = session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.code == code)
-    ).scalars().first()
+    obligation = (
+        session.execute(
+            select(ObligationDef).where(ObligationDef.campaign_id == campaign.id, ObligationDef.code == code)
+        )
+        .scalars()
+        .first()
+    )
     if obligation is None or not obligation.active:
-        known = session.execute(
-            select(ObligationDef.code).where(ObligationDef.campaign_id == campaign.id, ObligationDef.active.is_(True))  # type: ignore[attr-defined]
-        ).scalars().all()
-        raise UnknownReference(f"chiến dịch '{campaign.code}' không có nghĩa vụ '{code}' (có: {', '.join(sorted(known))})")
+        known = (
+            session.execute(
+                select(ObligationDef.code).where(
+                    ObligationDef.campaign_id == campaign.id,
+                    ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+                )
+            )
+            .scalars()
+            .all()
+        )
+        raise UnknownReference(
+            f"chiến dịch '{campaign.code}' không có nghĩa vụ '{code}' (có: {', '.join(sorted(known))})"
+        )
     return obligation
 
 
@@ -48,9 +62,13 @@ def get_unit(session: Session, code: str) -> Unit:
 
 
 def get_assignment(session: Session, obligation: ObligationDef, unit: Unit) -> Assignment:
-    assignment = session.execute(
-        select(Assignment).where(Assignment.obligation_id == obligation.id, Assignment.unit_id == unit.id)
-    ).scalars().first()
+    assignment = (
+        session.execute(
+            select(Assignment).where(Assignment.obligation_id == obligation.id, Assignment.unit_id == unit.id)
+        )
+        .scalars()
+        .first()
+    )
     if assignment is None or not assignment.active:
         raise UnknownReference(f"đơn vị '{unit.code}' không phải nộp '{obligation.code}' ({obligation.title})")
     return assignment
@@ -63,12 +81,20 @@ def obligation_spec(obligation: ObligationDef) -> Obligation:
 
 def round_obligation(session: Session, campaign: Campaign | lookup.CampaignInfo, round_number: int) -> ObligationDef:
     """The report of a round: its round_report, or the final report that closes the last round."""
-    rows = session.execute(
-        select(ObligationDef).where(
-            ObligationDef.campaign_id == campaign.id, ObligationDef.round_number == round_number,
-            ObligationDef.kind.in_(("round_report", "final_report")), ObligationDef.active.is_(True),  # type: ignore[attr-defined]
-        ).order_by(ObligationDef.kind.desc())  # type: ignore[attr-defined]  # round_report before final_report
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(ObligationDef)
+            .where(
+                ObligationDef.campaign_id == campaign.id,
+                ObligationDef.round_number == round_number,
+                ObligationDef.kind.in_(("round_report", "final_report")),  # type: ignore[attr-defined]
+                ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+            )
+            .order_by(ObligationDef.kind.desc())  # type: ignore[attr-defined]  # round_report before final_report
+        )
+        .scalars()
+        .all()
+    )
     if not rows:
         raise UnknownReference(f"chiến dịch '{campaign.code}' không có báo cáo sơ kết đợt {round_number}")
     return rows[0]
@@ -94,5 +120,3 @@ def _check_version(assignment: Assignment, expected_version: int | None) -> None
             f"báo cáo đã thay đổi từ lúc bạn mở (phiên bản {expected_version}, hiện tại {assignment.version}); "
             "hãy tải lại rồi thao tác lại"
         )
-
-

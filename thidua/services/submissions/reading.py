@@ -1,4 +1,5 @@
 """submissions: Reading what was submitted."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -23,18 +24,28 @@ def history(session: Session, *, campaign_code: str, obligation_code: str, unit_
     campaign = get_campaign(session, campaign_code)
     obligation = get_obligation(session, campaign, obligation_code)
     assignment = get_assignment(session, obligation, get_unit(session, unit_code))
-    return list(session.execute(
-        select(Submission).where(Submission.assignment_id == assignment.id).order_by(Submission.version)  # type: ignore[arg-type]
-    ).scalars())
+    return list(
+        session.execute(
+            select(Submission).where(Submission.assignment_id == assignment.id).order_by(Submission.version)  # type: ignore[arg-type]
+        ).scalars()
+    )
 
 
 def counted_submission(session: Session, assignment_id: int, accepted_only: bool = True) -> Submission | None:
     """The version that counts for an assignment (see models.submissions.counted_review_statuses)."""
-    return session.execute(
-        select(Submission).where(Submission.assignment_id == assignment_id,
-                                 Submission.review_status.in_(counted_review_statuses(accepted_only)))  # type: ignore[attr-defined]
-        .order_by(Submission.version.desc()).limit(1)  # type: ignore[attr-defined]
-    ).scalars().first()
+    return (
+        session.execute(
+            select(Submission)
+            .where(
+                Submission.assignment_id == assignment_id,  # type: ignore[arg-type]
+                Submission.review_status.in_(counted_review_statuses(accepted_only)),  # type: ignore[attr-defined]
+            )
+            .order_by(Submission.version.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
 
 
 def year_end_rating(session: Session, campaign_id: int, unit_id: int) -> str | None:
@@ -48,10 +59,17 @@ def year_end_ratings(session: Session, campaign_id: int, unit_ids: Sequence[int]
     once instead of once per unit."""
     ratings: dict[int, str | None] = dict.fromkeys(unit_ids)
     remaining = set(ratings)
-    final = session.execute(
-        select(ObligationDef).where(ObligationDef.campaign_id == campaign_id, ObligationDef.kind == "final_report",
-                                    ObligationDef.active.is_(True))  # type: ignore[attr-defined]
-    ).scalars().all()
+    final = (
+        session.execute(
+            select(ObligationDef).where(
+                ObligationDef.campaign_id == campaign_id,
+                ObligationDef.kind == "final_report",
+                ObligationDef.active.is_(True),  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
     for obligation in final:
         if not remaining:
             break
@@ -60,7 +78,7 @@ def year_end_ratings(session: Session, campaign_id: int, unit_ids: Sequence[int]
             continue
         assignments: dict[int, int] = {}
         for chunk_start in range(0, len(remaining), 500):
-            chunk = sorted(remaining)[chunk_start:chunk_start + 500]
+            chunk = sorted(remaining)[chunk_start : chunk_start + 500]
             for assignment_id, unit_id in session.execute(
                 select(Assignment.id, Assignment.unit_id)  # type: ignore[call-overload]
                 .where(Assignment.obligation_id == obligation.id, Assignment.unit_id.in_(chunk))  # type: ignore[attr-defined]
@@ -73,5 +91,3 @@ def year_end_ratings(session: Session, campaign_id: int, unit_ids: Sequence[int]
                 ratings[unit_id] = submission.appraised_rating or submission.data.get(RATING_FIELD)
                 remaining.discard(unit_id)
     return ratings
-
-

@@ -1,4 +1,5 @@
 """submissions: Reviewing; Campaign open/closed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ def review_report(
 @dataclass
 class ReviewItem:
     """One review for review_many: the (freshly read) assignment, its unit, the reviewing unit, the decision."""
+
     assignment: Assignment
     unit: Unit
     reviewer: Unit
@@ -109,11 +111,18 @@ def _check_reviewer(session: Session, obligation: ObligationDef, item: ReviewIte
     if assignment.reviewer_unit_id != reviewer.id:
         expected = session.get(Unit, assignment.reviewer_unit_id) if assignment.reviewer_unit_id else None
         who = f"đơn vị duyệt là '{expected.code}'" if expected else "nghĩa vụ này không có đơn vị duyệt"
-        raise NotPermitted(f"đơn vị '{reviewer.code}' không được duyệt báo cáo '{obligation.code}' của '{unit.code}' ({who})")
+        raise NotPermitted(
+            f"đơn vị '{reviewer.code}' không được duyệt báo cáo '{obligation.code}' của '{unit.code}' ({who})"
+        )
 
 
 def review_many(
-    session: Session, campaign: Campaign, obligation: ObligationDef, items: Sequence[ReviewItem], *, now: datetime,
+    session: Session,
+    campaign: Campaign,
+    obligation: ObligationDef,
+    items: Sequence[ReviewItem],
+    *,
+    now: datetime,
 ) -> tuple[list[ReviewResult], list[tuple[ReviewItem, SubmissionError]]]:
     """Several reviews of one obligation's reports, each checked as review_report checks it, the allowed ones
     written set-based in the caller's transaction. Returns (written, refused with why); a closed campaign
@@ -127,7 +136,9 @@ def review_many(
         assignment = item.assignment
         try:
             _check_reviewer(session, obligation, item)
-            status = next_status(assignment.status, Action.ACCEPT if item.accept else Action.RETURN, review_required=True)
+            status = next_status(
+                assignment.status, Action.ACCEPT if item.accept else Action.RETURN, review_required=True
+            )
             comment = (item.comment or "").strip() or None
             if not item.accept and comment is None:
                 raise InvalidTransition("trả lại báo cáo phải kèm nhận xét (--comment) để đơn vị biết cần sửa gì")
@@ -139,60 +150,137 @@ def review_many(
             refused.append((item, exc))
             continue
         review = ReviewStatus.ACCEPTED if item.accept else ReviewStatus.RETURNED
-        updates.append({
-            "b_id": assignment.id, "b_version": assignment.version, "b_status": status.value,
-            "b_submitted_at": assignment.submitted_at, "b_reviewed_at": now, "b_late": assignment.late,
-            "b_current_version": assignment.current_version, "b_new_version": assignment.version + 1,
-        })
-        reviews.append({"b_assignment_id": assignment.id, "b_version": assignment.current_version,
-                        "b_review_status": review.value, "b_comment": comment, "b_reviewed_by": item.actor,
-                        "b_rating": rating})
-        audits.append({
-            "actor": item.actor, "action": "submission.accepted" if item.accept else "submission.returned",
-            "entity": "assignment", "entity_id": assignment.id, "campaign_id": campaign.id, "unit_id": item.unit.id,
-            "at": now, "before": {"status": assignment.status},
-            "after": {"status": status.value, "version": assignment.current_version, "appraised_rating": rating},
-            "note": comment or "",
-        })
-        results.append(ReviewResult(assignment.id, item.unit.code, obligation.code, assignment.current_version, status,  # type: ignore[arg-type]
-                                    comment, rating))
+        updates.append(
+            {
+                "b_id": assignment.id,
+                "b_version": assignment.version,
+                "b_status": status.value,
+                "b_submitted_at": assignment.submitted_at,
+                "b_reviewed_at": now,
+                "b_late": assignment.late,
+                "b_current_version": assignment.current_version,
+                "b_new_version": assignment.version + 1,
+            }
+        )
+        reviews.append(
+            {
+                "b_assignment_id": assignment.id,
+                "b_version": assignment.current_version,
+                "b_review_status": review.value,
+                "b_comment": comment,
+                "b_reviewed_by": item.actor,
+                "b_rating": rating,
+            }
+        )
+        audits.append(
+            {
+                "actor": item.actor,
+                "action": "submission.accepted" if item.accept else "submission.returned",
+                "entity": "assignment",
+                "entity_id": assignment.id,
+                "campaign_id": campaign.id,
+                "unit_id": item.unit.id,
+                "at": now,
+                "before": {"status": assignment.status},
+                "after": {"status": status.value, "version": assignment.current_version, "appraised_rating": rating},
+                "note": comment or "",
+            }
+        )
+        results.append(
+            ReviewResult(
+                assignment.id,  # type: ignore[arg-type]
+                item.unit.code,
+                obligation.code,
+                assignment.current_version,
+                status,
+                comment,
+                rating,
+            )
+        )
         reviewed.append((item, results[-1]))
     if updates:
         _update_assignments(session, updates, now)
         session.execute(
-            update(S).where(S.c.assignment_id == bindparam("b_assignment_id"), S.c.version == bindparam("b_version"),
-                            S.c.review_status == ReviewStatus.PENDING.value)
-            .values(review_status=bindparam("b_review_status"), review_comment=bindparam("b_comment"),
-                    reviewed_by=bindparam("b_reviewed_by"), reviewed_at=now, appraised_rating=bindparam("b_rating")),
+            update(S)
+            .where(
+                S.c.assignment_id == bindparam("b_assignment_id"),
+                S.c.version == bindparam("b_version"),
+                S.c.review_status == ReviewStatus.PENDING.value,
+            )
+            .values(
+                review_status=bindparam("b_review_status"),
+                review_comment=bindparam("b_comment"),
+                reviewed_by=bindparam("b_reviewed_by"),
+                reviewed_at=now,
+                appraised_rating=bindparam("b_rating"),
+            ),
             reviews,
         )
         audit_many(session, audits)
         for item, result in reviewed:
             if not item.accept:
-                result.mail_keys = _tell_unit_returned(session, campaign, obligation, item.unit, item.reviewer,
-                                                       item.assignment, result.version, result.comment or "",
-                                                       actor=item.actor, now=now)
+                result.mail_keys = _tell_unit_returned(
+                    session,
+                    campaign,
+                    obligation,
+                    item.unit,
+                    item.reviewer,
+                    item.assignment,
+                    result.version,
+                    result.comment or "",
+                    actor=item.actor,
+                    now=now,
+                )
         for item in items:  # keep loaded objects truthful for the caller
             session.expire(item.assignment)
     return results, refused
 
 
-def _tell_unit_returned(session: Session, campaign: Campaign, obligation: ObligationDef, unit: Unit, reviewer: Unit,
-                        assignment: Assignment, version: int, comment: str, *, actor: str, now: datetime) -> list[str]:
+def _tell_unit_returned(
+    session: Session,
+    campaign: Campaign,
+    obligation: ObligationDef,
+    unit: Unit,
+    reviewer: Unit,
+    assignment: Assignment,
+    version: int,
+    comment: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> list[str]:
     """Queue, at `now`, a mail to the unit's addresses and to whoever sent the returned version: the
     reviewer's comment and a link (signed per recipient when sent). The actor is not told of their own act."""
     from thidua.notifications.outbox import enqueue_many  # the outbox is an adapter of this service
 
-    sender = session.execute(select(S.c.submitted_by).where(S.c.assignment_id == assignment.id,
-                                                             S.c.version == version)).scalar()
+    sender = session.execute(
+        select(S.c.submitted_by).where(S.c.assignment_id == assignment.id, S.c.version == version)
+    ).scalar()
     recipients = [e.strip().lower() for e in [*(unit.emails or []), sender or ""] if "@" in (e or "")]
     recipients = [e for e in dict.fromkeys(recipients) if e != actor.strip().lower()]
-    context = {"unit_name": unit.name, "obligation_title": obligation.title, "reviewer_name": reviewer.name,
-               "comment": comment, "version": version, "due_date": fmt_date(assignment.due_on),
-               "returned_at": utc_to_local(now, campaign.timezone).strftime("%H:%M %d/%m/%Y")}
-    rows = [{"key": f"returned:{assignment.id}:{version}:{email}", "kind": "report_returned", "recipient": email,
-             "template": "report_returned", "context": context, "scheduled_at": now, "campaign_id": campaign.id,
-             "unit_id": unit.id, "assignment_id": assignment.id} for email in recipients]
+    context = {
+        "unit_name": unit.name,
+        "obligation_title": obligation.title,
+        "reviewer_name": reviewer.name,
+        "comment": comment,
+        "version": version,
+        "due_date": fmt_date(assignment.due_on),
+        "returned_at": utc_to_local(now, campaign.timezone).strftime("%H:%M %d/%m/%Y"),
+    }
+    rows = [
+        {
+            "key": f"returned:{assignment.id}:{version}:{email}",
+            "kind": "report_returned",
+            "recipient": email,
+            "template": "report_returned",
+            "context": context,
+            "scheduled_at": now,
+            "campaign_id": campaign.id,
+            "unit_id": unit.id,
+            "assignment_id": assignment.id,
+        }
+        for email in recipients
+    ]
     enqueue_many(session, rows)
     return [r["key"] for r in rows]
 
@@ -200,8 +288,10 @@ def _tell_unit_returned(session: Session, campaign: Campaign, obligation: Obliga
 def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
     rating_field = next((f for f in spec.fields if f.code == RATING_FIELD), None)
     if rating_field is None:
-        raise FormInvalid("Không thể ghi xếp loại thẩm định:",
-                          [FieldError(RATING_FIELD, f"nghĩa vụ '{spec.code}' không có trường xếp loại")])
+        raise FormInvalid(
+            "Không thể ghi xếp loại thẩm định:",
+            [FieldError(RATING_FIELD, f"nghĩa vụ '{spec.code}' không có trường xếp loại")],
+        )
     if not accept:
         raise InvalidTransition("xếp loại thẩm định chỉ ghi khi duyệt báo cáo, không ghi khi trả lại")
     clean, errors = validate_form([rating_field], {RATING_FIELD: value}, sector=None)
@@ -214,8 +304,9 @@ def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
 # Campaign open/closed
 # ---------------------------------------------------------------------------------------------------
 @owns_transaction
-def set_campaign_status(session: Session, campaign_code: str, *, closed: bool, actor: str,
-                        now: datetime | None = None) -> bool:
+def set_campaign_status(
+    session: Session, campaign_code: str, *, closed: bool, actor: str, now: datetime | None = None
+) -> bool:
     """Close a campaign (no more submissions or reviews) or reopen it. Returns whether it changed."""
     campaign = get_campaign(session, campaign_code)
     wanted = "closed" if closed else "active"
@@ -225,10 +316,20 @@ def set_campaign_status(session: Session, campaign_code: str, *, closed: bool, a
     now = now or utcnow()
     campaign.status = wanted
     campaign.updated_at = now
-    audit_many(session, [{"actor": actor, "action": "campaign.closed" if closed else "campaign.reopened",
-                          "entity": "campaign", "entity_id": campaign.id, "campaign_id": campaign.id, "at": now,
-                          "before": {"status": before}, "after": {"status": wanted}}])
+    audit_many(
+        session,
+        [
+            {
+                "actor": actor,
+                "action": "campaign.closed" if closed else "campaign.reopened",
+                "entity": "campaign",
+                "entity_id": campaign.id,
+                "campaign_id": campaign.id,
+                "at": now,
+                "before": {"status": before},
+                "after": {"status": wanted},
+            }
+        ],
+    )
     session.flush()
     return True
-
-
