@@ -62,3 +62,20 @@ def test_python_dash_m_thidua_runs_the_command_line() -> None:
     done = subprocess.run([sys.executable, "-m", "thidua", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert "init" in done.stdout and "demo" in done.stdout
+
+
+def test_every_source_package_is_listed_for_the_wheel() -> None:
+    """pyproject lists packages by name: a new sub-package left out installs nothing and fails only in the wheel."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    setup = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    found = set()
+    for package, folder in setup["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(root / folder)
+            if "__pycache__" in relative.parts:
+                continue
+            found.add(".".join([package, *relative.parts]))
+    assert found - listed == set()
