@@ -24,7 +24,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 __all__ = ["build_message", "message_id_for"]
@@ -319,10 +319,18 @@ _date_cache: tuple[int, str] = (-1, "")
 def _date(date: datetime | None) -> str:
     global _date_cache
     if date is not None:
-        return format_datetime(date if date.tzinfo else date.astimezone())
+        aware = date if date.tzinfo else date.astimezone()
+        # Keyed by wall time and offset: aware datetimes compare (and hash) equal across offsets.
+        return _formatted_date(aware.replace(tzinfo=None), aware.utcoffset())
     now = datetime.now().astimezone()
     # Formatting the date is a noticeable share of the build; it changes once a second.
     second = int(now.timestamp())
     if _date_cache[0] != second:
         _date_cache = (second, format_datetime(now.replace(microsecond=0)))
     return _date_cache[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _formatted_date(wall: datetime, offset: timedelta | None) -> str:
+    """A dispatch pass dates every mail with the moment of the pass: format it once."""
+    return format_datetime(wall.replace(tzinfo=timezone(offset or timedelta(0))))

@@ -15,13 +15,16 @@ render with `strict=True`, which raises instead.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined
+from markupsafe import escape
 
 from thidua.errors import InvalidInputError
 from thidua.models.vnformat import JINJA_FILTERS
@@ -39,8 +42,28 @@ _LAYOUT_DEFAULTS = {
 _GENERIC_DEFAULTS = {"subject": "", "body": "", "greeting": "", "link": "", "link_label": ""}
 
 
+log = logging.getLogger(__name__)
+
+
+class _Slot(str):
+    """A placeholder rendered in place of one per-recipient value (see `Renderer.render_filled`)."""
+
+    index: int
+
+    def __new__(cls, index: int) -> "_Slot":
+        slot = super().__new__(cls, f"\x00{index}\x00")
+        slot.index = index
+        return slot
+
+
+# A slot as rendered: "\x00<index>\x00", or "\x00<index>s<limit>\x00" where `ngan_gon` shortened it.
+_SLOT_MARK = re.compile("\x00(\\d+)(?:s(\\d+))?\x00")
+
+
 def short_link_text(url: str, limit: int = 48) -> str:
     """What a link shows in HTML mail: host and path, no scheme, no query, at most `limit` characters."""
+    if isinstance(url, _Slot):  # filled per recipient with the short text of the real link
+        return f"\x00{url.index}s{limit}\x00"
     text = urlsplit(str(url))
     shown = (text.netloc + text.path) if text.netloc else str(url)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
@@ -69,6 +92,7 @@ class Renderer:
         )
         self.environment.filters.update(JINJA_FILTERS, ngan_gon=short_link_text)
         self._compiled: dict[str, tuple[Template, Template, Template] | None] = {}
+        self._shapes: dict[tuple[Any, ...], _Shape | None] = {}
 
     def _templates(self, name: str) -> tuple[Template, Template, Template] | None:
         if name not in self._compiled:
@@ -100,6 +124,99 @@ class Renderer:
             return RenderedMail(subject, text_t.render(values).strip() + "\n", html_t.render(values))
         except Exception as exc:  # any template error is a property of this mail, not of the batch
             raise TemplateRenderError(f"mẫu thư '{name}' lỗi: {exc}") from exc
+
+    def render_filled(self, name: str, context: Mapping[str, Any], per_recipient: Collection[str]) -> RenderedMail:
+        """`render(name, context)`, fast for mass mail: the mail is rendered once per set of shared values with
+        a placeholder for each key in `per_recipient` (unit name, link, unsubscribe URL...), and each
+        recipient's values are then filled in (HTML-escaped in the HTML part, shortened where the template
+        applies `ngan_gon`). The result is the same text as `render`: a per-recipient value may only be printed
+        as is, escaped or through `ngan_gon`, and only values that are non-empty single-spaced strings are filled
+        in (any other value is part of the shared set). The first uses of each shape and every
+        `_CHECK_EVERY`-th one are checked against `render`; a shape that differs is dropped for good (logged)."""
+        names: list[str] = []
+        values: list[str] = []
+        shared: list[tuple[str, Any]] = []
+        for key, value in context.items():
+            if key in per_recipient and type(value) is str and value and "\x00" not in value:
+                if value == " ".join(value.split()):
+                    names.append(key)
+                    values.append(value)
+                    continue
+            shared.append((key, value))
+        if not names:
+            return self.render(name, context)
+        try:
+            cache_key = (name, tuple(names), tuple(shared))
+            shape = self._shapes.get(cache_key, _MISSING)
+        except TypeError:  # an unhashable shared value (lists of rows): nothing to share
+            return self.render(name, context)
+        if shape is _MISSING:
+            shape = self._shape(name, context, names)
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[cache_key] = shape
+        if shape is None:
+            return self.render(name, context)
+        assert isinstance(shape, _Shape)
+        mail = shape.fill(values)
+        shape.uses += 1
+        if shape.uses <= _CHECK_FIRST or shape.uses % _CHECK_EVERY == 0:
+            reference = self.render(name, context)
+            if reference != mail:
+                log.error("mẫu thư '%s': bản điền nhanh khác bản dựng đầy đủ; từ nay dựng đầy đủ", name)
+                self._shapes[cache_key] = None
+                return reference
+        return mail
+
+    def _shape(self, name: str, context: Mapping[str, Any], names: list[str]) -> "_Shape | None":
+        try:
+            mail = self.render(name, {**context, **{key: _Slot(i) for i, key in enumerate(names)}})
+        except TemplateRenderError:  # let the real values decide (render raises for them, or works)
+            return None
+        return _Shape(_pieces(mail.subject), _pieces(mail.text), _pieces(mail.html))
+
+
+_MISSING: Any = object()
+_MAX_SHAPES = 512
+_CHECK_FIRST = 2
+_CHECK_EVERY = 1000
+
+
+def _pieces(rendered: str) -> tuple[Any, ...]:
+    """Literal text and slots, alternating: (text, index, limit or None, text, index, limit, ..., text)."""
+    parts: list[Any] = _SLOT_MARK.split(rendered)
+    for i in range(1, len(parts), 3):
+        parts[i] = int(parts[i])
+        parts[i + 1] = None if parts[i + 1] is None else int(parts[i + 1])
+    return tuple(parts)
+
+
+def _fill(pieces: tuple[Any, ...], values: list[str], html: bool) -> str:
+    if len(pieces) == 1:
+        return pieces[0]  # type: ignore[no-any-return]
+    out = [pieces[0]]
+    for i in range(1, len(pieces), 3):
+        value, limit = values[pieces[i]], pieces[i + 1]
+        if limit is not None:
+            value = short_link_text(value, limit)
+        out.append(str(escape(value)) if html else value)
+        out.append(pieces[i + 2])
+    return "".join(out)
+
+
+@dataclass
+class _Shape:
+    """One rendered mail with placeholders (see `Renderer.render_filled`)."""
+
+    subject: tuple[Any, ...]
+    text: tuple[Any, ...]
+    html: tuple[Any, ...]
+    uses: int = 0
+
+    def fill(self, values: list[str]) -> RenderedMail:
+        return RenderedMail(
+            _fill(self.subject, values, False), _fill(self.text, values, False), _fill(self.html, values, True)
+        )
 
 
 @lru_cache(maxsize=4)

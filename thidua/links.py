@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -79,9 +79,41 @@ class LinkClaims:
         return safe_next_path(self.next_path)
 
 
-@lru_cache(maxsize=8)
+class _ReusedSigner(Signer):
+    """A Signer that derives its signing key once (itsdangerous derives it again for every signature)."""
+
+    _derived: bytes | None = None
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is not None:
+            return super().derive_key(secret_key)
+        if self._derived is None:
+            self._derived = super().derive_key()
+        return self._derived
+
+
+class _ReusedSerializer(URLSafeSerializer):
+    """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`). Same tokens, byte for byte."""
+
+    default_signer = _ReusedSigner
+    _own_signer: Signer | None = None
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        if salt is not None:
+            return super().make_signer(salt)
+        if self._own_signer is None:
+            self._own_signer = super().make_signer()
+        return self._own_signer
+
+
+@lru_cache(maxsize=16)
+def reused_serializer(key: str, salt: str) -> URLSafeSerializer:
+    """One serializer per (key, salt) for the process: a dispatch pass signs one or two tokens per mail."""
+    return _ReusedSerializer(key, salt=salt)
+
+
 def _serializer_for(key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt=LINK_SALT)
+    return reused_serializer(key, LINK_SALT)
 
 
 def _link_serializer(settings: Settings) -> URLSafeSerializer:

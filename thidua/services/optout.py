@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from thidua.audit import audit
 from thidua.db import owns_transaction
 from thidua.errors import InvalidInputError
+from thidua.links import reused_serializer
 from thidua.models.outbox import MailOptOut
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.settings import Settings
@@ -41,7 +42,7 @@ class OptOutClaims:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.signing_key(), salt="huy-nhan-thu")
+    return reused_serializer(settings.signing_key(), "huy-nhan-thu")  # one per key: a token per mail
 
 
 def unsubscribe_token(settings: Settings, recipient: str, campaign_id: int, assignment_id: int | None) -> str:

@@ -7,7 +7,7 @@ import unicodedata
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
@@ -324,6 +324,10 @@ def _list_id(title: str, code: str, mail_domain: str) -> str:
     return f'"{phrase[:80]}" <{label}.{mail_domain}>' if phrase else f"<{label}.{mail_domain}>"
 
 
+# What differs between two reminders of one obligation, stage and campaign (the rest is rendered once).
+REMINDER_PER_RECIPIENT = frozenset({"unit_name", "link", "unsubscribe_url", "escalated_to"})
+
+
 def compose(
     *,
     key: str,
@@ -340,16 +344,23 @@ def compose(
     campaign: CampaignInfo | None = None,
     unsubscribe: str | None = None,
     reply_name: str = "",
+    per_recipient: Collection[str] = (),
 ) -> tuple[OutgoingMessage, str]:
     """Render and build one mail; returns the message and its Message-ID.
 
     With `campaign` the mail comes from its office (From and Reply-To named after the department and the
     federation), is dated in the campaign's time zone and carries List-Id; `unsubscribe` (a URL) adds the
-    RFC 8058 one-click headers and the footer link.
+    RFC 8058 one-click headers and the footer link. `per_recipient` names the context values that differ
+    from one recipient to the next in a mass mailing (`REMINDER_PER_RECIPIENT`): the rest is rendered once
+    and these are filled in (`Renderer.render_filled`, the same text as a full render).
     Raises ValueError (bad address) or TemplateRenderError: both permanent for this mail."""
     if unsubscribe:
         context = {**context, "unsubscribe_url": unsubscribe}
-    mail = renderer.render(template, context)
+    mail = (
+        renderer.render_filled(template, context, per_recipient)
+        if per_recipient
+        else renderer.render(template, context)
+    )
     message_id = message_id_for(key, mail_domain)
     sender = (
         display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header

@@ -39,6 +39,7 @@ from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_u
 from thidua.settings import Settings
 
 from .contents import (
+    REMINDER_PER_RECIPIENT,
     _overdue_children,
     compose,
     failure_report_context,
@@ -749,6 +750,7 @@ def _sort_one(
             campaign=item.campaign,
             unsubscribe=unsubscribe,
             reply_name=item.reply_name,
+            per_recipient=REMINDER_PER_RECIPIENT if row.kind == "reminder" else (),
         )
     except (ValueError, TemplateRenderError) as exc:
         out.failed.append((row, f"không tạo được thư: {exc}"))
