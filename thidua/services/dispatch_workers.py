@@ -1,5 +1,7 @@
 """Several dispatch processes at once (scale-out mode on PostgreSQL): this process recovers and plans once,
-then N OS processes claim and send batches of the same outbox until nothing is due.
+then N OS processes claim and send batches of the same outbox until nothing is due. Each worker runs the
+pipelined pass of a single dispatcher (`dispatch_pass`): its next batch is claimed, checked and composed
+while the current one is on the wire, and its ledger writes run off the event loop.
 
 No two workers ever hold the same row: `claim_batch` leases rows with `FOR UPDATE SKIP LOCKED` (a worker
 skips rows another is claiming instead of waiting for them), and every result is recorded only for rows the
@@ -36,8 +38,7 @@ from thidua.services.reminders import (
     Recovery,
     RemindersError,
     campaign_id_for,
-    dispatch_batch,
-    dispatch_loop,
+    dispatch_pass,
     new_dispatcher_id,
     plan_due,
     plan_failure_reports,
@@ -133,21 +134,18 @@ def run_dispatch_workers(
         summary = PoolSummary(moment, workers, recovery, plan, reports, totals, seconds)
         # The office hears about this pass's failures once, after every worker is done.
         if totals.problem_campaigns and plan_failure_reports(engine, totals.problem_campaigns, moment):
-            owner = new_dispatcher_id()
-
-            async def send_one() -> BatchResult | None:
-                return await dispatch_batch(
+            _, reports_sent, _ = asyncio.run(
+                dispatch_pass(
                     engine,
                     settings,
-                    owner=owner,
+                    owner=new_dispatcher_id(),
                     now=moment,
                     smtp=smtp_,
                     campaign_id=campaign_id,
                     batch_size=batch_size,
                     lease=lease,
                 )
-
-            _, reports_sent, _ = asyncio.run(dispatch_loop(send_one, lambda _campaigns: 0))
+            )
             summary.failure_reports = reports_sent.sent
             totals.add(reports_sent)
         return summary
@@ -262,23 +260,20 @@ def _worker_main(index: int, job: _Job, start: Any, results: Any) -> None:
         lease = timedelta(seconds=job.lease_s)
         pool = multiprocessing.parent_process()
 
-        async def send_one() -> BatchResult | None:
-            if pool is not None and not pool.is_alive():  # the pool was stopped: finish this batch, take no more
-                return None
-            return await dispatch_batch(
-                engine,
-                settings,
-                owner=report.owner,
-                now=job.now,
-                smtp=job.smtp,
-                campaign_id=job.campaign_id,
-                batch_size=job.batch_size,
-                lease=lease,
-            )
-
-        try:
+        try:  # pipelined as a single dispatcher: the next batch is claimed and composed while one is sent
             report.batches, report.totals, report.stopped_early = asyncio.run(
-                dispatch_loop(send_one, lambda _campaigns: 0)
+                dispatch_pass(
+                    engine,
+                    settings,
+                    owner=report.owner,
+                    now=job.now,
+                    smtp=job.smtp,
+                    campaign_id=job.campaign_id,
+                    batch_size=job.batch_size,
+                    lease=lease,
+                    # the pool was stopped: send what is claimed, take no more
+                    keep_going=lambda: pool is None or pool.is_alive(),
+                )
             )
         except RemindersError as exc:  # e.g. SmtpRefused: permanent, the message says what to fix
             report.error = str(exc)

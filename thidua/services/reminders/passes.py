@@ -103,12 +103,14 @@ async def dispatch_pass(
     renderer: Renderer | None = None,
     record_every: int = RECORD_EVERY,
     plan_reports: Callable[[set[int]], int] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> tuple[int, BatchResult, bool]:
     """Send batches until nothing is due (then once more for the failure reports of this pass), pipelined:
     while the connections send batch N, batch N+1 is claimed, checked and composed, and every database write
     runs in a thread, so the connections do not wait for the database. At most one batch waits ahead of the
     transport. Same ledger as `dispatch_batch` (claims under a lease, marks ahead of the transport, results in
-    small transactions). Stops early when every connection gave up (the server is unreachable).
+    small transactions). Stops early when every connection gave up (the server is unreachable). With
+    `keep_going`, no further batch is claimed once it returns False (what is claimed is still sent).
     Returns (batches, totals, stopped_early)."""
     renderer = renderer or get_renderer()
     size = batch_size or settings.dispatch_batch_size
@@ -125,7 +127,7 @@ async def dispatch_pass(
         while max_batches is None or batches < max_batches:
             while stream.added - stream.taken >= size and not stream.exhausted:
                 await asyncio.sleep(0.002)  # one batch ahead is enough
-            if stream.exhausted or recorder.unreachable:
+            if stream.exhausted or recorder.unreachable or (keep_going is not None and not keep_going()):
                 break
             ids = await asyncio.to_thread(
                 claim_batch, engine, owner=owner, now=now, limit=size, lease=lease, campaign_id=campaign_id
