@@ -48,11 +48,11 @@ log = logging.getLogger(__name__)
 class _Slot(str):
     """A placeholder rendered in place of one per-recipient value (see `Renderer.render_filled`)."""
 
-    index: int
+    number: int
 
-    def __new__(cls, index: int) -> "_Slot":
-        slot = super().__new__(cls, f"\x00{index}\x00")
-        slot.index = index
+    def __new__(cls, number: int) -> "_Slot":
+        slot = super().__new__(cls, f"\x00{number}\x00")
+        slot.number = number
         return slot
 
 
@@ -63,7 +63,7 @@ _SLOT_MARK = re.compile("\x00(\\d+)(?:s(\\d+))?\x00")
 def short_link_text(url: str, limit: int = 48) -> str:
     """What a link shows in HTML mail: host and path, no scheme, no query, at most `limit` characters."""
     if isinstance(url, _Slot):  # filled per recipient with the short text of the real link
-        return f"\x00{url.index}s{limit}\x00"
+        return f"\x00{url.number}s{limit}\x00"
     text = urlsplit(str(url))
     shown = (text.netloc + text.path) if text.netloc else str(url)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -8,6 +8,7 @@ reminder e-mails are made without a database (`make_obligation_link`), so the re
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
+from itsdangerous.signer import HMACAlgorithm
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -79,6 +81,13 @@ class LinkClaims:
         return safe_next_path(self.next_path)
 
 
+class _Sha1Hmac(HMACAlgorithm):
+    """itsdangerous's default HMAC-SHA1 through `hmac.digest` (the C one-shot): the same signatures."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha1")
+
+
 class _ReusedSigner(Signer):
     """A Signer that derives its signing key once (itsdangerous derives it again for every signature)."""
 
@@ -109,7 +118,7 @@ class _ReusedSerializer(URLSafeSerializer):
 @lru_cache(maxsize=16)
 def reused_serializer(key: str, salt: str) -> URLSafeSerializer:
     """One serializer per (key, salt) for the process: a dispatch pass signs one or two tokens per mail."""
-    return _ReusedSerializer(key, salt=salt)
+    return _ReusedSerializer(key, salt=salt, signer_kwargs={"algorithm": _Sha1Hmac()})
 
 
 def _serializer_for(key: str) -> URLSafeSerializer:

@@ -324,6 +324,11 @@ def _list_id(title: str, code: str, mail_domain: str) -> str:
     return f'"{phrase[:80]}" <{label}.{mail_domain}>' if phrase else f"<{label}.{mail_domain}>"
 
 
+@lru_cache(maxsize=256)  # the office's address, the same on every mail of a campaign
+def _plausible_reply_to(address: str) -> bool:
+    return is_plausible_email(address)
+
+
 # What differs between two reminders of one obligation, stage and campaign (the rest is rendered once).
 REMINDER_PER_RECIPIENT = frozenset({"unit_name", "link", "unsubscribe_url", "escalated_to"})
 
@@ -365,7 +370,7 @@ def compose(
     sender = (
         display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
     )
-    reply = reply_to if reply_to and is_plausible_email(reply_to) else None
+    reply = reply_to if reply_to and _plausible_reply_to(reply_to) else None
     if reply:
         reply = display_address(reply_name or (campaign.reply_name if campaign else ""), reply)
     headers = {"Auto-Submitted": "auto-generated", "X-Thidua-Kind": kind}
