@@ -124,3 +124,18 @@ def _reference(bd: Campaign, values: dict[str, Any]):  # type: ignore[no-untyped
     return get_renderer(strict=True).render(
         "reminder_upcoming", {**context, "unsubscribe_url": values["unsubscribe_url"]}
     )
+
+
+def test_the_reused_signer_signs_as_a_fresh_one() -> None:
+    """One signer per key for a whole pass (key derived once, C HMAC): the tokens of a fresh itsdangerous one."""
+    from itsdangerous import URLSafeSerializer
+
+    from thidua.links import LINK_SALT, reused_serializer
+
+    key = "khoa-ky-lien-ket-cua-bo-kiem-thu-0123456789"
+    for salt in (LINK_SALT, "huy-nhan-thu"):
+        reused, fresh = reused_serializer(key, salt), URLSafeSerializer(key, salt=salt)
+        for payload in (["cdcs@example.vn", 1, 42], {"j": "x" * 22, "e": "bdh-d1-1@example.vn", "u": 7, "a": 42}):
+            token = reused.dumps(payload)
+            assert token == fresh.dumps(payload) == reused.dumps(payload)
+            assert fresh.loads(token) == reused.loads(token) == payload
