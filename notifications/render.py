@@ -11,6 +11,11 @@ context: `subject`, `body` (plain text; blank lines separate paragraphs) and opt
 
 A value missing from the context renders empty, so that one sloppy context never stops a batch; tests
 render with `strict=True`, which raises instead.
+
+Mass mail (the reminders of one obligation and stage) goes through `Renderer.render_filled`: the three
+templates are rendered once per shared context with placeholders for the per-recipient values, which are then
+filled in; the result is the text `render` gives (checked on the first mails of each shape and every
+thousandth, and pinned by tests/notifications/test_render_filled.py and tests/reminders/test_message_format.py).
 """
 
 from __future__ import annotations
