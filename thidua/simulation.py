@@ -18,6 +18,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -561,7 +562,7 @@ class Simulation:
                 )
         for target in spec.get("targets", []):
             day = judged_on(target, obligations)
-            out[day].append(lambda d, code=target["code"]: self._report_target(campaign, code, d))
+            out[day].append(partial(self._report_target, campaign, target["code"]))
         from thidua.simulation_awards import award_milestones
 
         for day, step in award_milestones(self, campaign).items():
@@ -668,8 +669,10 @@ class Simulation:
                     for row in report.by_group
                 }
             obligations = (
-                session.exec(select(ObligationDef).where(ObligationDef.campaign_id == campaign.id)).scalars().all()
-            )  # type: ignore[call-overload]
+                session.execute(select(ObligationDef).where(col(ObligationDef.campaign_id) == campaign.id))
+                .scalars()
+                .all()
+            )
             for target in target_progress(session, campaign_code=campaign.code, at=end):
                 # A target is judged at its own deadline, or when the báo cáo nhanh counted to it is due (8.000
                 # initiatives by 31/08: the figures to 31/08 are due 08/09), or at the end of the run.
