@@ -14,6 +14,9 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The CLI reads COLUMNS once, at import; pytest-xdist's workers set it to 80. Tests that need a narrow terminal
+# set it themselves, so every run (one process or several) starts from the same pipe width.
+os.environ.pop("COLUMNS", None)
 
 from thidua.notifications.sink import RunningSink, start_sink  # noqa: E402
 from thidua.db import create_schema, make_engine  # noqa: E402
