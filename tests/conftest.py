@@ -14,6 +14,9 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Prefect reads its settings once, at its import, which may come from any test: give its temporary server 180 s to
+# start from the beginning (its default 20 s is too short when the suite's workers share two cores).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 # The CLI reads COLUMNS once, at import; pytest-xdist's workers set it to 80. Tests that need a narrow terminal
 # set it themselves, so every run (one process or several) starts from the same pipe width.
 os.environ.pop("COLUMNS", None)
