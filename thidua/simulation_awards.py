@@ -629,18 +629,15 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
         rankings = session.execute(
             select(func.count()).select_from(ClusterRanking).where(ClusterRanking.campaign_id == campaign.id)  # type: ignore[arg-type]
         ).scalar_one()
-        leader_ids = (
+        leader_ids: list[int] = list(
             session.execute(
-                select(ClusterScore.unit_id)
-                .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)  # type: ignore[arg-type]
-                .where(ClusterRanking.campaign_id == campaign.id, ClusterScore.rank == 1)  # type: ignore[arg-type]
-            )
-            .scalars()
-            .all()
+                select(ClusterScore.unit_id)  # type: ignore[call-overload]
+                .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)
+                .where(ClusterRanking.campaign_id == campaign.id, ClusterScore.rank == 1)
+            ).scalars()
         )
-        below_excellent = sum(
-            1 for rating in year_end_ratings(session, campaign.id, leader_ids).values() if rating != GOOD_RATINGS[0]
-        )
+        ratings = year_end_ratings(session, campaign.id or 0, leader_ids)
+        below_excellent = sum(1 for rating in ratings.values() if rating != GOOD_RATINGS[0])
         leaders = session.execute(
             select(func.count())
             .select_from(Nomination)
