@@ -193,6 +193,9 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     assert lines["Cụm, khối thi đua"].startswith(
         "3 bảng xếp hạng do đơn vị trưởng cụm gửi"
     )  # config/clusters/binh_dinh.yaml
+    # A leader of a cụm/khối not proposed for the Cờ is explained, not left as a bare count.
+    below = _leaders_below_excellent(settings)
+    assert (f"({below}/3 đơn vị dẫn đầu không được đề nghị Cờ" in lines["Cụm, khối thi đua"]) == (below > 0)
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))
@@ -287,3 +290,24 @@ def test_the_31_8_target_is_judged_when_the_quick_report_is_due(quick_report_wee
     line = next(line for line in lines if line.startswith("08/09/2023: chỉ tiêu “Toàn tỉnh đạt 8.000"))
     assert "(hạn 31/08/2023)" in line and f"đạt {reached:,.0f}".replace(",", ".") in line
     assert line.endswith("Đã đạt" if reached >= 8000 else "Chưa đạt")
+
+
+def _leaders_below_excellent(settings: Settings) -> int:
+    """Leaders of the submitted cụm/khối rankings whose year-end rating is not the best one, read independently."""
+    from thidua.models.clusters import ClusterRanking, ClusterScore
+    from thidua.services.submissions import year_end_rating
+
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        leaders = session.execute(
+            select(ClusterRanking.campaign_id, ClusterScore.unit_id)
+            .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)
+            .where(ClusterScore.rank == 1)
+        ).all()
+        below = sum(
+            1
+            for campaign_id, unit_id in leaders
+            if year_end_rating(session, campaign_id, unit_id) != "Hoàn thành xuất sắc nhiệm vụ"
+        )
+    engine.dispose()
+    return below
