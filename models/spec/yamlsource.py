@@ -14,6 +14,20 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from thidua.models.spec.problems import Problem, SpecError
 
+try:  # libyaml through ruamel.yaml.clib (a dependency of ruamel.yaml on CPython): the fast path of parse_yaml
+    from ruamel.yaml.cyaml import CParser
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class _CLoader(CParser, VersionedResolver):  # type: ignore[misc]
+        """libyaml's composer with ruamel's YAML 1.2 resolver (the round-trip reader's)."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            VersionedResolver.__init__(self, loader=self)
+
+except ImportError:  # pragma: no cover  (pure-Python installs: parse_yaml reads everything the slower way)
+    _CLoader = None  # type: ignore[assignment, misc]
+
 Loc = tuple[object, ...]
 
 
@@ -221,6 +235,61 @@ def _constructor_problem(text: str, file: str, exc: Exception) -> Problem:
     return Problem(file, None, "", f"lỗi cú pháp YAML: {_translate(str(exc), _VALUE_REASONS, _UNREADABLE_VALUE)}")
 
 
+class _Refer(Exception):
+    """The fast path met something it leaves to ruamel's round-trip reader."""
+
+
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+
+
+def _plain_through_libyaml(text: str) -> tuple[Any, dict[Loc, int]] | None:
+    """The common file read about ten times faster: composed by libyaml (ruamel.yaml.clib), every scalar built
+    by the same round-trip constructor, resolver (YAML 1.2) and `_plain` as the reader below, lines from the
+    same node marks. Only plain documents: anything else — an anchor or alias ('&'), a directive, a tag other
+    than the plain ones (merge keys included), a duplicate key, a non-scalar key, an empty document, or any
+    error — returns None and the round-trip reader reads the text as before (its results and messages)."""
+    if _CLoader is None or "&" in text or _DIRECTIVE.search(text):
+        return None
+    try:
+        root = _CLoader(text).get_single_node()
+        if root is None:
+            return None
+        constructor = YAML(typ="rt").constructor
+        lines: dict[Loc, int] = {(): 1}
+        budget = _Budget(10**18)  # nothing to expand without aliases; `_plain` wants one
+        seen: set[int] = set()
+
+        def plain(node: Any, loc: Loc) -> Any:
+            if id(node) in seen or str(node.tag) not in _PLAIN_TAGS:
+                raise _Refer
+            seen.add(id(node))
+            if isinstance(node, MappingNode):
+                out = {}
+                keys: set[Any] = set()
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, ScalarNode) or str(key_node.tag) not in _PLAIN_TAGS:
+                        raise _Refer
+                    constructed = constructor.construct_object(key_node, deep=True)
+                    key = str(constructed)  # as the reader below
+                    if key in out or constructed in keys:  # ruamel refuses equal keys (true and 1, 1 and 1.0)
+                        raise _Refer
+                    keys.add(constructed)
+                    lines[loc + (key,)] = key_node.start_mark.line + 1
+                    out[key] = plain(value_node, loc + (key,))
+                return out
+            if isinstance(node, SequenceNode):
+                items = []
+                for index, item in enumerate(node.value):
+                    lines[loc + (index,)] = item.start_mark.line + 1
+                    items.append(plain(item, loc + (index,)))
+                return items
+            return _plain(constructor.construct_object(node, deep=True), loc, lines, budget)
+
+        return plain(root, ()), lines
+    except Exception:  # noqa: BLE001  (whatever it is, the round-trip reader says it as before)
+        return None
+
+
 def parse_yaml(text: str, file: str) -> SourceDoc:
     control = _control_character_problem(text, file)
     if control is not None:
@@ -228,6 +297,9 @@ def parse_yaml(text: str, file: str) -> SourceDoc:
     deep = _too_deep_line(text)
     if deep is not None:
         raise SpecError([Problem(file, deep, "", f"cấu trúc lồng nhau quá sâu (quá {MAX_DEPTH} cấp)")])
+    fast = _plain_through_libyaml(text)
+    if fast is not None:
+        return SourceDoc(file=file, data=fast[0], lines=fast[1])
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
