@@ -10,6 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import ScalarEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from thidua.models.spec.problems import Problem, SpecError
@@ -245,24 +246,31 @@ _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 def _plain_through_libyaml(text: str) -> tuple[Any, dict[Loc, int]] | None:
     """The common file read about ten times faster: composed by libyaml (ruamel.yaml.clib), every scalar built
     by the same round-trip constructor, resolver (YAML 1.2) and `_plain` as the reader below, lines from the
-    same node marks. Only plain documents: anything else — an anchor or alias ('&'), a directive, a tag other
-    than the plain ones (merge keys included), a duplicate key, a non-scalar key, an empty document, or any
-    error — returns None and the round-trip reader reads the text as before (its results and messages)."""
-    if _CLoader is None or "&" in text or _DIRECTIVE.search(text):
+    same node marks, an alias expanded as `_plain` expands it (within the same budget). Anything else — an
+    anchored scalar (ruamel gives it another type), a directive, a tag other than the plain ones (merge keys
+    included), keys ruamel would find equal, a non-scalar key, an empty document, an expansion over the budget,
+    or any error — returns None and the round-trip reader reads the text as before (its results and messages)."""
+    if _CLoader is None or _DIRECTIVE.search(text):
         return None
     try:
+        if "&" in text:  # anchors: only on collections (an anchored scalar is built as ScalarInt, ScalarBoolean…)
+            events = _CLoader(text)
+            while events.check_event():
+                event = events.get_event()
+                if isinstance(event, ScalarEvent) and event.anchor is not None:
+                    return None
         root = _CLoader(text).get_single_node()
         if root is None:
             return None
         constructor = YAML(typ="rt").constructor
         lines: dict[Loc, int] = {(): 1}
-        budget = _Budget(10**18)  # nothing to expand without aliases; `_plain` wants one
-        seen: set[int] = set()
+        budget = _Budget(MAX_EXPANSION * _written_node_count(root, set()) + EXPANSION_SLACK)
+        unlimited = _Budget(10**18)  # `_plain` below builds one scalar; `budget` counts it in `plain`
 
         def plain(node: Any, loc: Loc) -> Any:
-            if id(node) in seen or str(node.tag) not in _PLAIN_TAGS:
+            budget.left -= 1  # as `_plain` counts: every value, an alias's as often as it is used
+            if budget.left < 0 or str(node.tag) not in _PLAIN_TAGS:
                 raise _Refer
-            seen.add(id(node))
             if isinstance(node, MappingNode):
                 out = {}
                 keys: set[Any] = set()
@@ -283,11 +291,22 @@ def _plain_through_libyaml(text: str) -> tuple[Any, dict[Loc, int]] | None:
                     lines[loc + (index,)] = item.start_mark.line + 1
                     items.append(plain(item, loc + (index,)))
                 return items
-            return _plain(constructor.construct_object(node, deep=True), loc, lines, budget)
+            return _plain(constructor.construct_object(node, deep=True), loc, lines, unlimited)
 
         return plain(root, ()), lines
     except Exception:  # noqa: BLE001  (whatever it is, the round-trip reader says it as before)
         return None
+
+
+def _written_node_count(node: Any, seen: set[int]) -> int:
+    """`_written_nodes` on composed nodes: a shared (aliased) collection counted once."""
+    if isinstance(node, (MappingNode, SequenceNode)):
+        if id(node) in seen:
+            return 1
+        seen.add(id(node))
+        children = [value for _, value in node.value] if isinstance(node, MappingNode) else node.value
+        return 1 + sum(_written_node_count(child, seen) for child in children)
+    return 1
 
 
 def parse_yaml(text: str, file: str) -> SourceDoc:

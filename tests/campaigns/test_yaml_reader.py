@@ -54,6 +54,13 @@ sexagesimal: 1:30
 2023-01-01: date key
 1.5: float key
 flow: {a: 1, b: [x, "y", 3]}
+shared: &shared
+  - name: R&D
+    days: [1, 2]
+  - {name: b}
+again: *shared
+nested:
+  inner: *shared
 list:
   - one
   -
@@ -64,7 +71,14 @@ list:
 """
 
 FALLBACK_CASES = [
-    "a: &x 1\nb: *x\n",  # anchors and aliases
+    "a: &x 1\nb: *x\n",  # an anchored scalar (ruamel builds ScalarInt, ScalarBoolean…)
+    "a: &x\n  true\n",  # the same, its value on the next line
+    "a: &x [&y 1]\n",  # inside an anchored collection
+    "a: &a [*a]\n",  # an alias inside its own anchor
+    "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    + "".join(
+        f"c{i}: &c{i} [*{'b' if i == 0 else f'c{i - 1}'}, *{'b' if i == 0 else f'c{i - 1}'}]\n" for i in range(12)
+    ),
     "base: &b {k: 1}\nother:\n  <<: *b\n",  # merge key
     "a: !custom 1\n",  # a tag that is refused
     "a: !!binary aGVsbG8=\n",  # a tag that is not plain
