@@ -26,16 +26,18 @@ from thidua.models.attributes import AttributeSchema, merged_attributes, parse_a
 from thidua.models.emails import checked_email
 from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
-from thidua.models.treepath import (  # noqa: F401  (re-exported: paths are the hierarchy's; the rules live there)
-    MAX_UNIT_ID,
-    SEGMENT_WIDTH,
-    child_path,
-    path_depth,
-    path_ids,
-    path_prefix_len,
-    path_segment,
-    subtree_range,
-    subtree_upper_bound,
+
+# Paths are the hierarchy's: their rules live in thidua.models.treepath (light) and are re-exported here.
+from thidua.models.treepath import (
+    MAX_UNIT_ID as MAX_UNIT_ID,
+    SEGMENT_WIDTH as SEGMENT_WIDTH,
+    child_path as child_path,
+    path_depth as path_depth,
+    path_ids as path_ids,
+    path_prefix_len as path_prefix_len,
+    path_segment as path_segment,
+    subtree_range as subtree_range,
+    subtree_upper_bound as subtree_upper_bound,
 )
 from thidua.models.vnformat import fmt_integer
 

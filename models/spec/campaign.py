@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
 from thidua.models.periods import Every, Period, periods
-from thidua.models.rounds import RoundDates, RoundOfDay, round_of_day  # noqa: F401  (re-exported)
+from thidua.models.rounds import RoundDates as RoundDates  # re-exported: the campaign's rounds
+from thidua.models.rounds import RoundOfDay as RoundOfDay
+from thidua.models.rounds import round_of_day as round_of_day
 from thidua.models.spec.clusters import ClusterScoring
 from thidua.models.spec.common import Code, ObligationRef, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import typer
 import typer.main
@@ -83,7 +83,7 @@ MODULES = (
 )
 
 HELP = "Hệ thống quản lý phong trào thi đua công đoàn."
-MARKUP = "rich"
+MARKUP: Literal["rich"] = "rich"
 
 
 _families: dict[str, typer.Typer] = {}
