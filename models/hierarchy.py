@@ -16,18 +16,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from pydantic import Field
-
 from thidua.models.attributes import AttributeSchema, merged_attributes, parse_attribute
 from thidua.models.emails import checked_email
-from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
 
-# Paths are the hierarchy's: their rules live in thidua.models.treepath (light) and are re-exported here.
+# Levels and paths are the hierarchy's: their rules live in thidua.models.levels and thidua.models.treepath
+# (light modules) and are re-exported here.
+from thidua.models.levels import (
+    LevelInfo as LevelInfo,
+    LevelSpec as LevelSpec,
+    LevelsFile as LevelsFile,
+    duplicate_level_codes as duplicate_level_codes,
+    level_period_problems as level_period_problems,
+    levels_from_file as levels_from_file,
+    rank_conflicts as rank_conflicts,
+)
 from thidua.models.treepath import (
     MAX_UNIT_ID as MAX_UNIT_ID,
     SEGMENT_WIDTH as SEGMENT_WIDTH,
@@ -40,73 +47,6 @@ from thidua.models.treepath import (
     subtree_upper_bound as subtree_upper_bound,
 )
 from thidua.models.vnformat import fmt_integer
-
-
-# ---------------------------------------------------------------------------------------------------
-# Levels
-# ---------------------------------------------------------------------------------------------------
-class LevelSpec(Strict):
-    code: Code
-    name: str = Field(min_length=1)
-    short_name: str = ""
-    valid_from: VNDate | None = None  # the level exists from this date (a reorganisation may add levels)
-    valid_to: VNDate | None = None  # and no unit may be created at it from this date on
-
-
-class LevelsFile(Strict):
-    """config/levels.yaml: levels from the top down; the rank is the position in the list."""
-
-    levels: list[LevelSpec] = Field(min_length=1)
-
-
-@dataclass(frozen=True, slots=True)
-class LevelInfo:
-    code: str
-    name: str
-    short_name: str
-    rank: int  # 0 is the top
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-    @property
-    def label(self) -> str:
-        return self.short_name or self.name
-
-
-def levels_from_file(spec: LevelsFile) -> list[LevelInfo]:
-    return [
-        LevelInfo(level.code, level.name, level.short_name, rank, level.valid_from, level.valid_to)
-        for rank, level in enumerate(spec.levels)
-    ]
-
-
-def level_period_problems(spec: LevelsFile) -> list[tuple[int, str]]:
-    """(index, message) of levels whose period ends before it starts."""
-    return [
-        (index, f"cấp '{level.code}': ngày kết thúc phải sau ngày bắt đầu")
-        for index, level in enumerate(spec.levels)
-        if level.valid_from and level.valid_to and level.valid_to <= level.valid_from
-    ]
-
-
-def duplicate_level_codes(spec: LevelsFile) -> list[tuple[int, str]]:
-    """(index, code) of every repeated level code after its first occurrence."""
-    seen: set[str] = set()
-    dupes = []
-    for index, level in enumerate(spec.levels):
-        if level.code in seen:
-            dupes.append((index, level.code))
-        seen.add(level.code)
-    return dupes
-
-
-def rank_conflicts(edges: Iterable[tuple[str, str, int]], ranks: Mapping[str, int]) -> list[tuple[str, str, int]]:
-    """(parent level, child level, unit count) edges of the stored tree that the new ranks would break."""
-    return [
-        (parent, child, count)
-        for parent, child, count in edges
-        if parent in ranks and child in ranks and ranks[child] <= ranks[parent]
-    ]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def check_campaign_file(path: Path, doc: SourceDoc | None = None) -> tuple[Campa
     """Every check `load_campaign` makes that needs no database: the file itself, the files it names and the
     levels (from the configured levels file instead of the database). `doc` is the file already parsed, if the
     caller has it. Returns the spec, the parsed file and the checks skipped; SpecError lists every problem."""
-    from thidua.models.hierarchy import LevelsFile, levels_from_file  # noqa: PLC0415
+    from thidua.models.levels import LevelsFile, levels_from_file  # noqa: PLC0415
     from thidua.models.spec.validate import validate_campaign_doc, validate_doc  # noqa: PLC0415
     from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
     from thidua.settings import get_settings  # noqa: PLC0415
