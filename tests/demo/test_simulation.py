@@ -191,6 +191,9 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     assert lines["Cụm, khối thi đua"].startswith(
         "3 bảng xếp hạng do đơn vị trưởng cụm gửi"
     )  # config/clusters/binh_dinh.yaml
+    # A leader of a cụm/khối not proposed for the Cờ is explained, not left as a bare count.
+    below = _leaders_below_excellent(settings)
+    assert (f"({below}/3 đơn vị dẫn đầu không được đề nghị Cờ" in lines["Cụm, khối thi đua"]) == (below > 0)
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))
@@ -208,3 +211,24 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
         "Sổ đoàn viên (XLSX)",
     ):
         assert summary.files[label].exists()
+
+
+def _leaders_below_excellent(settings: Settings) -> int:
+    """Leaders of the submitted cụm/khối rankings whose year-end rating is not the best one, read independently."""
+    from thidua.models.clusters import ClusterRanking, ClusterScore
+    from thidua.services.submissions import year_end_rating
+
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        leaders = session.execute(
+            select(ClusterRanking.campaign_id, ClusterScore.unit_id)
+            .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)
+            .where(ClusterScore.rank == 1)
+        ).all()
+        below = sum(
+            1
+            for campaign_id, unit_id in leaders
+            if year_end_rating(session, campaign_id, unit_id) != "Hoàn thành xuất sắc nhiệm vụ"
+        )
+    engine.dispose()
+    return below
