@@ -89,7 +89,7 @@ def plan_of(engine: Engine) -> dict[str, Any]:
 
 
 def test_the_v1_file_still_validates() -> None:
-    spec, _ = check_campaign_file(V1)
+    spec, _, _ = check_campaign_file(V1)
     assert spec.code == "bd-2023" and not any(ob.kind == "interim_report" for ob in spec.obligations)
 
 
