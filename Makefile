@@ -4,6 +4,9 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The suite runs on this many processes (pytest-xdist), a file per process at a time so module fixtures run once.
+TEST_WORKERS ?= 2
+
 .PHONY: demo test test-fast lint lint-baseline install clean-data lock check-wheel
 
 $(STAMP): requirements.lock pyproject.toml
@@ -20,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-test-tools.sh
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 	bash scripts/check-wheel.sh
 
 # The pure domain rules (marker `domain`: no database, no network), in seconds.

@@ -7,15 +7,12 @@ APScheduler clock without Prefect; this flow is for scale-out deployments where 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
 from thidua.settings import configure_prefect_environment, get_settings
 
 configure_prefect_environment(get_settings())
-# Prefect's temporary server needs more than its default 20 s to start on a busy 2-core machine.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, task  # noqa: E402  (Prefect reads its environment at import)
 from prefect.cache_policies import NO_CACHE  # noqa: E402

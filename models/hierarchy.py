@@ -5,9 +5,10 @@ A unit file (YAML, CSV, XLSX) is read by thidua.services.units into `RawUnit`s; 
 and turned into an `ImportPlan`: rows to insert and update, subtree path rewrites for moved units, units to
 deactivate, and the audit rows. The adapter only executes the plan.
 
-Materialised paths: each unit's `path` is the chain of ids from the root, each as a fixed-width segment
-f"{id:08d}." (`path_segment`). A subtree is the range [path, subtree_upper_bound(path)), and grouping by the
-ancestor at depth d is grouping by the first `path_prefix_len(d)` characters.
+Materialised paths (`thidua.models.treepath`, re-exported here): each unit's `path` is the chain of ids from the
+root, each as a fixed-width segment f"{id:08d}." (`path_segment`). A subtree is the range
+[path, subtree_upper_bound(path)), and grouping by the ancestor at depth d is grouping by the first
+`path_prefix_len(d)` characters.
 """
 
 from __future__ import annotations
@@ -15,131 +16,37 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from pydantic import Field
-
 from thidua.models.attributes import AttributeSchema, merged_attributes, parse_attribute
 from thidua.models.emails import checked_email
-from thidua.models.spec.common import Code, Strict, VNDate
 from thidua.models.spec.problems import Problem, SpecError
+
+# Levels and paths are the hierarchy's: their rules live in thidua.models.levels and thidua.models.treepath
+# (light modules) and are re-exported here.
+from thidua.models.levels import (
+    LevelInfo as LevelInfo,
+    LevelSpec as LevelSpec,
+    LevelsFile as LevelsFile,
+    duplicate_level_codes as duplicate_level_codes,
+    level_period_problems as level_period_problems,
+    levels_from_file as levels_from_file,
+    rank_conflicts as rank_conflicts,
+)
+from thidua.models.treepath import (
+    MAX_UNIT_ID as MAX_UNIT_ID,
+    SEGMENT_WIDTH as SEGMENT_WIDTH,
+    child_path as child_path,
+    path_depth as path_depth,
+    path_ids as path_ids,
+    path_prefix_len as path_prefix_len,
+    path_segment as path_segment,
+    subtree_range as subtree_range,
+    subtree_upper_bound as subtree_upper_bound,
+)
 from thidua.models.vnformat import fmt_integer
-
-# ---------------------------------------------------------------------------------------------------
-# Paths
-# ---------------------------------------------------------------------------------------------------
-SEGMENT_WIDTH = 9  # "00000017."
-# The subtree upper bound adds 1 to the last id; it must stay 8 digits wide to keep the range exact.
-MAX_UNIT_ID = 99_999_998
-
-
-def path_segment(unit_id: int) -> str:
-    return f"{unit_id:08d}."
-
-
-def child_path(parent_path: str, unit_id: int) -> str:
-    """Path of a unit under a parent path ("" for a root)."""
-    return parent_path + path_segment(unit_id)
-
-
-def path_depth(path: str) -> int:
-    """0 for a root."""
-    return len(path) // SEGMENT_WIDTH - 1
-
-
-def path_prefix_len(depth: int) -> int:
-    """Length of the path prefix naming the ancestor at `depth`: group by substr(path, 1, this)."""
-    return SEGMENT_WIDTH * (depth + 1)
-
-
-def path_ids(path: str) -> list[int]:
-    """Ids from the root down to the unit itself."""
-    return [int(path[i : i + 8]) for i in range(0, len(path), SEGMENT_WIDTH)]
-
-
-def subtree_upper_bound(path: str) -> str:
-    """Exclusive upper bound of the subtree range [path, bound).
-
-    The next sibling id rather than `path || '~'`: collations such as vi-VN or en-US (ICU, glibc) ignore
-    punctuation at the first comparison level, so '~' does not sort after the digits there. Fixed-width
-    digits compare the same way in every collation, so this range is exact and uses the path index.
-    """
-    return path[:-SEGMENT_WIDTH] + path_segment(int(path[-SEGMENT_WIDTH:-1]) + 1)
-
-
-def subtree_range(path: str) -> tuple[str, str]:
-    """[low, high) bounds of the subtree rooted at `path` (the unit included): the one subtree rule. SQL helpers
-    built on it: thidua.services.units.subtree_clause (a literal root) and in_subtree_of (a joined root)."""
-    return path, subtree_upper_bound(path)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Levels
-# ---------------------------------------------------------------------------------------------------
-class LevelSpec(Strict):
-    code: Code
-    name: str = Field(min_length=1)
-    short_name: str = ""
-    valid_from: VNDate | None = None  # the level exists from this date (a reorganisation may add levels)
-    valid_to: VNDate | None = None  # and no unit may be created at it from this date on
-
-
-class LevelsFile(Strict):
-    """config/levels.yaml: levels from the top down; the rank is the position in the list."""
-
-    levels: list[LevelSpec] = Field(min_length=1)
-
-
-@dataclass(frozen=True, slots=True)
-class LevelInfo:
-    code: str
-    name: str
-    short_name: str
-    rank: int  # 0 is the top
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-    @property
-    def label(self) -> str:
-        return self.short_name or self.name
-
-
-def levels_from_file(spec: LevelsFile) -> list[LevelInfo]:
-    return [
-        LevelInfo(level.code, level.name, level.short_name, rank, level.valid_from, level.valid_to)
-        for rank, level in enumerate(spec.levels)
-    ]
-
-
-def level_period_problems(spec: LevelsFile) -> list[tuple[int, str]]:
-    """(index, message) of levels whose period ends before it starts."""
-    return [
-        (index, f"cấp '{level.code}': ngày kết thúc phải sau ngày bắt đầu")
-        for index, level in enumerate(spec.levels)
-        if level.valid_from and level.valid_to and level.valid_to <= level.valid_from
-    ]
-
-
-def duplicate_level_codes(spec: LevelsFile) -> list[tuple[int, str]]:
-    """(index, code) of every repeated level code after its first occurrence."""
-    seen: set[str] = set()
-    dupes = []
-    for index, level in enumerate(spec.levels):
-        if level.code in seen:
-            dupes.append((index, level.code))
-        seen.add(level.code)
-    return dupes
-
-
-def rank_conflicts(edges: Iterable[tuple[str, str, int]], ranks: Mapping[str, int]) -> list[tuple[str, str, int]]:
-    """(parent level, child level, unit count) edges of the stored tree that the new ranks would break."""
-    return [
-        (parent, child, count)
-        for parent, child, count in edges
-        if parent in ranks and child in ranks and ranks[child] <= ranks[parent]
-    ]
 
 
 # ---------------------------------------------------------------------------------------------------

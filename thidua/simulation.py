@@ -18,6 +18,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,7 +36,7 @@ from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services.units import subtree_clause
 from thidua.settings import CONFIG_DIR, Settings
 
-REPORT_KINDS = ("registration", "round_report", "final_report")
+REPORT_KINDS = ("registration", "round_report", "final_report", "interim_report")
 CAMPAIGN_FILE = CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml"
 UNITS_FILE = CONFIG_DIR / "units" / "binh_dinh.yaml"
 CDCS_FILE = CONFIG_DIR / "units" / "binh_dinh_cdcs.csv"
@@ -178,7 +179,9 @@ def form_values(spec: Obligation, sector: str | None, level: str, rng: random.Ra
     scale = 6 if level != "cdcs" else 1  # a directly-superior union reports its own, larger figures
     for f in applicable_fields(spec.fields, sector):
         if f.type == "integer":
-            if f.code.startswith("so_sang_kien"):
+            if f.code.endswith("_luy_ke"):  # a báo cáo nhanh's running figure: the unit and its CĐCS since February
+                value = rng.randint(250, 650)  # 19 units directly under the province: about the plan's 8,000
+            elif f.code.startswith("so_sang_kien"):
                 value = rng.randint(2, 9) * scale
             elif "doan_vien" in f.code:
                 value = rng.randint(0, 25) * scale
@@ -557,9 +560,9 @@ class Simulation:
                 out[ob.due_on + timedelta(days=7)].append(
                     lambda d, n=ob.round_number, k=ob.kind: self._write_reports(campaign, n, k, d)
                 )
-        target_days = {date.fromisoformat(t["deadline"]) for t in spec.get("targets", [])}
-        for day in target_days:
-            out[day].append(lambda d: self._report_targets(campaign, d))
+        for target in spec.get("targets", []):
+            day = judged_on(target, obligations)
+            out[day].append(partial(self._report_target, campaign, target["code"]))
         from thidua.simulation_awards import award_milestones
 
         for day, step in award_milestones(self, campaign).items():
@@ -603,18 +606,19 @@ class Simulation:
             f"{files.xlsx.name}, {files.docx.name}"
         )
 
-    def _report_targets(self, campaign: Campaign, day: date) -> None:
+    def _report_target(self, campaign: Campaign, code: str, day: date) -> None:
+        """A target on the day it is judged: its deadline, or the due date of the báo cáo nhanh counted to it."""
         from thidua.services.targets import target_progress
 
         with Session(self.engine) as session:
-            reports = target_progress(session, campaign_code=campaign.code, at=day)
-        for target in reports:
-            if target.deadline == day and target.scope:
-                figure = target.scope[0].progress.figure.value
-                self.report(
-                    f"{day:%d/%m/%Y}: hạn chỉ tiêu “{target.title}”: đạt {fmt_number(figure, missing=MISSING)} / "
-                    f"{fmt_number(target.target)} {target.unit_of_measure}"
-                )
+            target = target_progress(session, campaign_code=campaign.code, at=day, target_code=code)[0]
+        if target.scope:
+            progress = target.scope[0].progress
+            self.report(
+                f"{day:%d/%m/%Y}: chỉ tiêu “{target.title}” (hạn {target.deadline:%d/%m/%Y}): đạt "
+                f"{fmt_number(progress.figure.value, missing=MISSING)} / {fmt_number(target.target)} "
+                f"{target.unit_of_measure} — {progress.verdict}"
+            )
 
     # -- the end ---------------------------------------------------------------------------------------
     def _summarise(self, campaign: Campaign, end: date) -> DemoSummary:
@@ -664,9 +668,16 @@ class Simulation:
                     )
                     for row in report.by_group
                 }
+            obligations = (
+                session.execute(select(ObligationDef).where(col(ObligationDef.campaign_id) == campaign.id))
+                .scalars()
+                .all()
+            )
             for target in target_progress(session, campaign_code=campaign.code, at=end):
-                # A target is judged at its own deadline (8.000 initiatives by 31/08), or at the end of the run.
-                at = min(target.deadline, end)
+                # A target is judged at its own deadline, or when the báo cáo nhanh counted to it is due (8.000
+                # initiatives by 31/08: the figures to 31/08 are due 08/09), or at the end of the run.
+                spec = next(t for t in campaign.spec.get("targets", []) if t["code"] == target.code)
+                at = min(judged_on(spec, obligations), end)
                 judged = target_progress(session, campaign_code=campaign.code, at=at, target_code=target.code)[0]
                 figure = judged.scope[0].progress.figure.value if judged.scope else None
                 summary.targets.append((target.title, figure or 0.0, target.target, target.unit_of_measure, at))
@@ -681,6 +692,21 @@ class Simulation:
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
         return summary
+
+
+def judged_on(target: dict[str, Any], obligations: Sequence[ObligationDef]) -> date:
+    """The day a target is judged: its deadline, or later when a source báo cáo nhanh counted to a day by the
+    deadline is due later (its figures to 31/08 are only in hand at its due date)."""
+    deadline = date.fromisoformat(target["deadline"])
+    sources = set(target["source"]["obligations"])
+    quick = [
+        ob.due_on
+        for ob in obligations
+        if ob.kind == "interim_report"
+        and (ob.code in sources or ob.series in sources)
+        and date.fromisoformat(ob.definition["as_of"]) <= deadline
+    ]
+    return max([deadline, *quick])
 
 
 def _action_rows(

@@ -623,12 +623,21 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
         ).scalar_one()  # type: ignore[union-attr]
     if people:
         out["Sổ đoàn viên"] = f"{people} người, {history} lượt khen thưởng các năm trước; {named} người được đề nghị"
-    from thidua.models.clusters import ClusterRanking
+    from thidua.models.clusters import ClusterRanking, ClusterScore
 
     with Session(sim.engine) as session:
         rankings = session.execute(
             select(func.count()).select_from(ClusterRanking).where(ClusterRanking.campaign_id == campaign.id)  # type: ignore[arg-type]
         ).scalar_one()
+        leader_ids: list[int] = list(
+            session.execute(
+                select(ClusterScore.unit_id)  # type: ignore[call-overload]
+                .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)
+                .where(ClusterRanking.campaign_id == campaign.id, ClusterScore.rank == 1)
+            ).scalars()
+        )
+        ratings = year_end_ratings(session, campaign.id or 0, leader_ids)
+        below_excellent = sum(1 for rating in ratings.values() if rating != GOOD_RATINGS[0])
         leaders = session.execute(
             select(func.count())
             .select_from(Nomination)
@@ -644,6 +653,11 @@ def commendation_summary(sim: "Simulation", campaign: Campaign) -> dict[str, str
             f"{rankings} bảng xếp hạng do đơn vị trưởng cụm gửi (biên bản họp cụm); {leaders} đề nghị "
             "Cờ thi đua của đơn vị dẫn đầu cụm/khối"
         )
+        if below_excellent:  # say why a leader was not proposed, instead of a bare 0
+            out["Cụm, khối thi đua"] += (
+                f" ({below_excellent}/{len(leader_ids)} đơn vị dẫn đầu không được đề nghị Cờ: xếp loại năm dưới "
+                f"“{GOOD_RATINGS[0]}”)"
+            )
     files = evidence.evidence_count(sim.engine, campaign.id)
     if files:
         out["Hồ sơ minh chứng"] = f"{files} tệp đính kèm (kiểm tra theo nội dung, lưu theo mã băm)"

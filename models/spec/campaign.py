@@ -5,13 +5,15 @@ award forms) are checked by the loader with the same located-problem shape."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, Protocol, Sequence, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, EmailStr, Field, Tag, model_validator
 
 from thidua.models.periods import Every, Period, periods
+from thidua.models.rounds import RoundDates as RoundDates  # re-exported: the campaign's rounds
+from thidua.models.rounds import RoundOfDay as RoundOfDay
+from thidua.models.rounds import round_of_day as round_of_day
 from thidua.models.spec.clusters import ClusterScoring
 from thidua.models.spec.common import Code, ObligationRef, Sector, Strict, UnitCode, VNDate
 from thidua.models.spec.reminders import CalendarSpec, Ladder, ladder_problems
@@ -311,41 +313,6 @@ def resolve_due(obligation: Obligation, rounds: dict[int, RoundSpec]) -> date | 
         round_ = rounds.get(obligation.due.round)
         return None if round_ is None else round_.ends + timedelta(days=obligation.due.days_after_end)
     return obligation.due
-
-
-class RoundDates(Protocol):
-    @property
-    def number(self) -> int: ...
-
-    @property
-    def starts(self) -> date: ...
-
-    @property
-    def ends(self) -> date: ...
-
-
-@dataclass(frozen=True)
-class RoundOfDay:
-    """The round a dated event belongs to, by the campaign's declared boundary rule."""
-
-    number: int
-    name: str
-    starts: date
-    ends: date
-    rule: str
-
-
-def round_of_day(day: date, rounds: Sequence[RoundDates], rule: str = "earlier_round") -> int | None:
-    """The round a dated event (a submission, a nomination, a figure) belongs to. The seed gives 31/5 and 30/9
-    to two rounds each; the campaign's rule decides: earlier_round gives a shared boundary day to the earlier
-    round, later_round to the later one."""
-    ordered = sorted(rounds, key=lambda r: r.number)
-    if rule == "later_round":
-        ordered.reverse()
-    for round_ in ordered:
-        if round_.starts <= day <= round_.ends:
-            return round_.number
-    return None
 
 
 def consistency_problems(spec: CampaignSpec) -> list[tuple[Loc, str]]:

@@ -131,11 +131,16 @@ def validate_doc(doc: SourceDoc, model: type[M]) -> M:
 
 def validate_campaign_text(text: str, file: str) -> tuple[CampaignSpec, SourceDoc]:
     """Parse and validate a campaign file's text (no database needed)."""
+    doc = parse_yaml(text, file)
+    return validate_campaign_doc(doc), doc
+
+
+def validate_campaign_doc(doc: SourceDoc) -> CampaignSpec:
+    """Validate a parsed campaign file: the schema, then the consistency rules."""
     from thidua.models.spec.campaign import CampaignSpec, consistency_problems
 
-    doc = parse_yaml(text, file)
     spec = validate_doc(doc, CampaignSpec)
     problems = [doc.problem(loc, message) for loc, message in consistency_problems(spec)]
     if problems:
         raise SpecError(problems)
-    return spec, doc
+    return spec

@@ -10,9 +10,24 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import ScalarEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from thidua.models.spec.problems import Problem, SpecError
+
+try:  # libyaml through ruamel.yaml.clib (a dependency of ruamel.yaml on CPython): the fast path of parse_yaml
+    from ruamel.yaml.cyaml import CParser
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class _CLoader(CParser, VersionedResolver):  # type: ignore[misc]
+        """libyaml's composer with ruamel's YAML 1.2 resolver (the round-trip reader's)."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            VersionedResolver.__init__(self, loader=self)
+
+except ImportError:  # pragma: no cover  (pure-Python installs: parse_yaml reads everything the slower way)
+    _CLoader = None  # type: ignore[assignment, misc]
 
 Loc = tuple[object, ...]
 
@@ -221,6 +236,79 @@ def _constructor_problem(text: str, file: str, exc: Exception) -> Problem:
     return Problem(file, None, "", f"lỗi cú pháp YAML: {_translate(str(exc), _VALUE_REASONS, _UNREADABLE_VALUE)}")
 
 
+class _Refer(Exception):
+    """The fast path met something it leaves to ruamel's round-trip reader."""
+
+
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+
+
+def _plain_through_libyaml(text: str) -> tuple[Any, dict[Loc, int]] | None:
+    """The common file read about ten times faster: composed by libyaml (ruamel.yaml.clib), every scalar built
+    by the same round-trip constructor, resolver (YAML 1.2) and `_plain` as the reader below, lines from the
+    same node marks, an alias expanded as `_plain` expands it (within the same budget). Anything else — an
+    anchored scalar (ruamel gives it another type), a directive, a tag other than the plain ones (merge keys
+    included), keys ruamel would find equal, a non-scalar key, an empty document, an expansion over the budget,
+    or any error — returns None and the round-trip reader reads the text as before (its results and messages)."""
+    if _CLoader is None or _DIRECTIVE.search(text):
+        return None
+    try:
+        if "&" in text:  # anchors: only on collections (an anchored scalar is built as ScalarInt, ScalarBoolean…)
+            events = _CLoader(text)
+            while events.check_event():
+                event = events.get_event()
+                if isinstance(event, ScalarEvent) and event.anchor is not None:
+                    return None
+        root = _CLoader(text).get_single_node()
+        if root is None:
+            return None
+        constructor = YAML(typ="rt").constructor
+        lines: dict[Loc, int] = {(): 1}
+        budget = _Budget(MAX_EXPANSION * _written_node_count(root, set()) + EXPANSION_SLACK)
+        unlimited = _Budget(10**18)  # `_plain` below builds one scalar; `budget` counts it in `plain`
+
+        def plain(node: Any, loc: Loc) -> Any:
+            budget.left -= 1  # as `_plain` counts: every value, an alias's as often as it is used
+            if budget.left < 0 or str(node.tag) not in _PLAIN_TAGS:
+                raise _Refer
+            if isinstance(node, MappingNode):
+                out = {}
+                keys: set[Any] = set()
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, ScalarNode) or str(key_node.tag) not in _PLAIN_TAGS:
+                        raise _Refer
+                    constructed = constructor.construct_object(key_node, deep=True)
+                    key = str(constructed)  # as the reader below
+                    if key in out or constructed in keys:  # ruamel refuses equal keys (true and 1, 1 and 1.0)
+                        raise _Refer
+                    keys.add(constructed)
+                    lines[loc + (key,)] = key_node.start_mark.line + 1
+                    out[key] = plain(value_node, loc + (key,))
+                return out
+            if isinstance(node, SequenceNode):
+                items = []
+                for index, item in enumerate(node.value):
+                    lines[loc + (index,)] = item.start_mark.line + 1
+                    items.append(plain(item, loc + (index,)))
+                return items
+            return _plain(constructor.construct_object(node, deep=True), loc, lines, unlimited)
+
+        return plain(root, ()), lines
+    except Exception:  # noqa: BLE001  (whatever it is, the round-trip reader says it as before)
+        return None
+
+
+def _written_node_count(node: Any, seen: set[int]) -> int:
+    """`_written_nodes` on composed nodes: a shared (aliased) collection counted once."""
+    if isinstance(node, (MappingNode, SequenceNode)):
+        if id(node) in seen:
+            return 1
+        seen.add(id(node))
+        children = [value for _, value in node.value] if isinstance(node, MappingNode) else node.value
+        return 1 + sum(_written_node_count(child, seen) for child in children)
+    return 1
+
+
 def parse_yaml(text: str, file: str) -> SourceDoc:
     control = _control_character_problem(text, file)
     if control is not None:
@@ -228,6 +316,9 @@ def parse_yaml(text: str, file: str) -> SourceDoc:
     deep = _too_deep_line(text)
     if deep is not None:
         raise SpecError([Problem(file, deep, "", f"cấu trúc lồng nhau quá sâu (quá {MAX_DEPTH} cấp)")])
+    fast = _plain_through_libyaml(text)
+    if fast is not None:
+        return SourceDoc(file=file, data=fast[0], lines=fast[1])
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:

@@ -178,7 +178,8 @@ def _count(session: Session, model) -> int:
 
 def test_loading_twice_changes_nothing(bd_engine):
     first = load_campaign(bd_engine, BINH_DINH_CAMPAIGN)
-    assert first.created and first.assignments_created == 8 * 6  # 8 owing units × 6 obligations
+    # 8 owing units × 6 obligations, and the báo cáo nhanh of the 2 districts directly under the province
+    assert first.created and first.assignments_created == 8 * 6 + 2
     with Session(bd_engine) as session:
         audit_rows = _count(session, AuditLog)
     snapshot = _snapshot(bd_engine)
@@ -266,7 +267,7 @@ def ob_due(session: Session, ob: ObligationDef):
 def test_dry_run_writes_nothing(bd_engine):
     before = _snapshot(bd_engine)
     result = load_campaign(bd_engine, BINH_DINH_CAMPAIGN, dry_run=True)
-    assert result.created and result.assignments_created == 48
+    assert result.created and result.assignments_created == 8 * 6 + 2  # with the 2 districts' báo cáo nhanh
     assert _snapshot(bd_engine) == before
 
 

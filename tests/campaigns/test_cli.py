@@ -59,3 +59,18 @@ def test_load_show_and_dry_run(cli):
     assert "31/05/2023 thuộc Đợt 1" in shown.output and "30/09/2023 thuộc Đợt 2" in shown.output
     broken = cli("campaign", "load", HERE / "broken" / "24_unknown_level.yaml")
     assert broken.exit_code == 1 and "không có cấp 'to_cong_doan'" in broken.output
+
+
+def test_a_long_path_stays_whole_on_one_line_per_problem(cli, tmp_path):
+    """An error line is copied or grepped from a log: a path deep enough to pass the 140-column width of a pipe
+    must not be cut by a line break (it was: "…/lỗi.yam l:1")."""
+    deep = tmp_path.joinpath(*(["thu-muc-cau-hinh-cua-ban-chinh-sach-phap-luat"] * 4))
+    deep.mkdir(parents=True)
+    broken = deep / "ke-hoach-thi-dua-bi-loi.yaml"
+    broken.write_text((HERE / "broken" / "03_unknown_top_key.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert len(str(broken)) > 140
+    result = cli("validate", broken)
+    assert result.exit_code == 1
+    problem_lines = [line for line in result.output.splitlines() if line.lstrip().startswith("•")]
+    assert len(problem_lines) == 1, result.output
+    assert f"• {broken}:" in problem_lines[0]

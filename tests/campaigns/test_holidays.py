@@ -37,6 +37,34 @@ def test_package_holidays_have_vietnamese_names_and_the_issue_s_missing_days(day
     assert not {date(2026, 8, 31), date(2026, 11, 24)} & v1
 
 
+ONE_COUNTRY = """
+import json, sys
+from thidua.services.calendars import package_holidays
+years = range(1995, 2041)
+read = package_holidays("VN", years)
+alone = "holidays.countries" not in sys.modules
+import holidays
+expected = dict(holidays.country_holidays("VN", years=list(years), language="vi").items())
+print(json.dumps({"alone": alone, "same": list(read.items()) == list(expected.items()), "days": len(read)}))
+"""
+
+
+def test_vietnam_is_read_from_its_own_module_alike():
+    """package_holidays loads only the `holidays` package's Vietnam module (not its ~250 countries; issue 17
+    `thidua validate` start-up) and gives what country_holidays("VN") gives, in the same order."""
+    import json
+    import subprocess
+    import sys
+
+    from thidua.settings import REPO_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_COUNTRY], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures == {"alone": True, "same": True, "days": figures["days"]} and figures["days"] > 400
+
+
 @pytest.mark.parametrize("saturday", [date(2024, 5, 4), date(2025, 4, 26), date(2026, 8, 22)])
 def test_worked_saturdays_are_working_days(days_off, saturday):
     calendar = WorkingCalendar(V2, days_off)

@@ -34,7 +34,7 @@ from thidua.errors import (
 BRANCHES = [NotFoundError, InvalidInputError, NotPermittedError, ConflictError, RefusedError, UnavailableError]
 # Private control-flow exceptions that never leave their module (a rollback signal, a parse failure turned into
 # a FieldError, an SMTP session attempt that the transport turns into a TransportError).
-PRIVATE = {"_DryRun", "_Invalid", "_SessionRefused"}
+PRIVATE = {"_DryRun", "_Invalid", "_Refer", "_SessionRefused"}
 
 
 def _thidua_modules() -> list[str]:

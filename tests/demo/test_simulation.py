@@ -4,7 +4,7 @@ exactly the same result."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timezone
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,16 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from thidua.models.outbox import OutboxMessage
-from thidua.models.submissions import ConsolidationSnapshot, Submission
+from thidua.models.submissions import ConsolidationSnapshot, ReviewStatus, Submission
 from thidua.models.tables import Assignment, ObligationDef
 from thidua.notifications.sink import EmlDirectoryHandler, free_port, start_sink
 from thidua.db import make_engine
+from thidua.models.clock import utc_to_local
 from thidua.settings import Settings
 from thidua.simulation import DemoOptions, DemoStateError, Simulation
 
 START, END = date(2023, 5, 1), date(2023, 6, 20)
+QUICK = "bao-cao-nhanh-sang-kien"
 
 
 class Interrupted(Exception):
@@ -191,6 +193,9 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
     assert lines["Cụm, khối thi đua"].startswith(
         "3 bảng xếp hạng do đơn vị trưởng cụm gửi"
     )  # config/clusters/binh_dinh.yaml
+    # A leader of a cụm/khối not proposed for the Cờ is explained, not left as a bare count.
+    below = _leaders_below_excellent(settings)
+    assert (f"({below}/3 đơn vị dẫn đầu không được đề nghị Cờ" in lines["Cụm, khối thi đua"]) == (below > 0)
     assert "5 ngày đến hết 11/12/2023" in lines["Công khai"]
     assert lines["Hội đồng thi đua, khen thưởng"].startswith("ngày 15/12/2023, có mặt 8/9")
     decision = next(label for label in lines if label.startswith("Quyết định số "))
@@ -208,3 +213,101 @@ def test_year_end_commendation_persons_evidence_publication_council_decision_cer
         "Sổ đoàn viên (XLSX)",
     ):
         assert summary.files[label].exists()
+
+
+@pytest.fixture(scope="module")
+def quick_report_weeks(tmp_path_factory) -> tuple[Settings, object, list[str]]:
+    """25/08–30/09 on the small tree: the báo cáo nhanh of the 31/8 target (as_of 31/08, due 08/09)."""
+    settings = _settings(tmp_path_factory.mktemp("bao-cao-nhanh"))
+    lines: list[str] = []
+    sink = start_sink(EmlDirectoryHandler(settings.mail_dir), host="127.0.0.1", port=settings.smtp_port)
+    try:
+        options = DemoOptions(cdcs=24, start=date(2023, 8, 25), end=date(2023, 9, 30), use_prefect=False)
+        summary = Simulation(settings, options, lines.append, lambda done, total: None).run()
+    finally:
+        sink.stop()
+    return settings, summary, lines
+
+
+def test_the_units_owing_the_quick_report_file_it_and_are_reminded_in_working_hours(quick_report_weeks):
+    from thidua.models.tables import Unit
+    from thidua.services.reminders import campaign_context
+
+    settings, summary, _ = quick_report_weeks
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        quick = session.execute(select(ObligationDef).where(ObligationDef.code == QUICK)).scalars().one()
+        statuses = dict(
+            session.execute(
+                select(Assignment.status, func.count())
+                .where(Assignment.obligation_id == quick.id, Assignment.active.is_(True))
+                .group_by(Assignment.status)
+            ).all()
+        )
+        under_province = session.execute(
+            select(func.count()).select_from(Unit).where(Unit.level_code == "cap_tren_truc_tiep")
+        ).scalar_one()
+        O = OutboxMessage
+        reminded = (
+            session.execute(
+                select(O.sent_at)
+                .join(Assignment, Assignment.id == O.assignment_id)
+                .where(Assignment.obligation_id == quick.id, O.kind == "reminder", O.status == "sent")
+            )
+            .scalars()
+            .all()
+        )
+        ctx = campaign_context(session, "bd-2023")
+    engine.dispose()
+
+    table = summary.compliance["Báo cáo nhanh số sáng kiến đến hết ngày 31/8/2023"]
+    assert sum(owed for owed, _, _ in table.values()) == under_province == 19  # LĐLĐ huyện and công đoàn ngành
+    assert statuses == {"da_duyet": 19}  # every owing unit filed (some late) and was accepted: none left overdue
+    assert summary.mail_pending == 0 and summary.mail_outside_working_hours == 0
+    assert reminded and all(
+        ctx.calendar.is_working_moment(utc_to_local(at.replace(tzinfo=timezone.utc), ctx.timezone).replace(tzinfo=None))
+        for at in reminded
+    )
+
+
+def test_the_31_8_target_is_judged_when_the_quick_report_is_due(quick_report_weeks):
+    settings, summary, lines = quick_report_weeks
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:  # the running figures to 31/8 accepted by the end of 08/09 (the due date)
+        quick = session.execute(select(ObligationDef).where(ObligationDef.code == QUICK)).scalars().one()
+        accepted = [
+            int(s.data["so_sang_kien_luy_ke"])
+            for s in session.execute(
+                select(Submission)
+                .join(Assignment, Assignment.id == Submission.assignment_id)
+                .where(Assignment.obligation_id == quick.id, Submission.review_status == ReviewStatus.ACCEPTED.value)
+            ).scalars()
+            if utc_to_local(s.reviewed_at.replace(tzinfo=timezone.utc), "Asia/Ho_Chi_Minh").date() <= date(2023, 9, 8)
+        ]
+    engine.dispose()
+    title, reached, goal, unit, at = summary.targets[0]
+    assert (goal, unit, at) == (8000, "sáng kiến", date(2023, 9, 8)) and reached == sum(accepted) > 0
+    line = next(line for line in lines if line.startswith("08/09/2023: chỉ tiêu “Toàn tỉnh đạt 8.000"))
+    assert "(hạn 31/08/2023)" in line and f"đạt {reached:,.0f}".replace(",", ".") in line
+    assert line.endswith("Đã đạt" if reached >= 8000 else "Chưa đạt")
+
+
+def _leaders_below_excellent(settings: Settings) -> int:
+    """Leaders of the submitted cụm/khối rankings whose year-end rating is not the best one, read independently."""
+    from thidua.models.clusters import ClusterRanking, ClusterScore
+    from thidua.services.submissions import year_end_rating
+
+    engine = make_engine(settings.db_url)
+    with Session(engine) as session:
+        leaders = session.execute(
+            select(ClusterRanking.campaign_id, ClusterScore.unit_id)
+            .join(ClusterRanking, ClusterRanking.id == ClusterScore.ranking_id)
+            .where(ClusterScore.rank == 1)
+        ).all()
+        below = sum(
+            1
+            for campaign_id, unit_id in leaders
+            if year_end_rating(session, campaign_id, unit_id) != "Hoàn thành xuất sắc nhiệm vụ"
+        )
+    engine.dispose()
+    return below

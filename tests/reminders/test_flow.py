@@ -22,11 +22,8 @@ def test_flow_dispatches_in_batches(campaign, settings, sinks, monkeypatch) -> N
     get_settings.cache_clear()
     try:
         from thidua.flows.reminders import dispatch_reminders_flow
-        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
-        # Prefect may have been imported (and its settings read) by another test already.
-        with temporary_settings(updates={PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120}):
-            result = asyncio.run(dispatch_reminders_flow(now=vn(3, 10).isoformat(), campaign_code="bd-2023"))
+        result = asyncio.run(dispatch_reminders_flow(now=vn(3, 10).isoformat(), campaign_code="bd-2023"))
     finally:
         get_settings.cache_clear()
     assert result["plan"]["reminders"] == 8 and result["plan"]["office_digests"] == 1

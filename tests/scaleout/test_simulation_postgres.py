@@ -143,4 +143,5 @@ def test_the_whole_2023_campaign_replays_on_postgresql(pg_engine: Engine, tmp_pa
     ids = [message_id_of((path).read_bytes()) for path in (data_dir / "mail").glob("*.eml")]
     assert summary.eml_files == len(ids) == len(set(ids)) == sent > 0
     assert summary.mail_failed == summary.mail_unknown == 0
-    assert summary.targets[0][4] == date(2023, 8, 31)  # the 8.000-initiative target is judged at its deadline
+    # The 8.000-initiative target (to 31/08) is judged when its báo cáo nhanh, the figures to 31/08, is due: 08/09.
+    assert summary.targets[0][4] == date(2023, 9, 8)

@@ -185,8 +185,38 @@ def test_targets_and_reports(run, tmp_path):
         "02/06/2023",
     )
     out = run("targets", "bd-2023", "--at", "31/08/2023", "--target", "sang-kien-8000")
-    assert "Toàn tỉnh đạt 8.000 sáng kiến" in out and "số liệu đến hết 31/08/2023" in out
-    assert "Liên đoàn Lao động tỉnh Bình Định 40 0,5 % — Chưa đạt 1/8" in out
+    assert "Liên đoàn Lao động tỉnh Bình Định 0 0 % — Chưa đến hạn báo cáo 0/2" in out and "08/09/2023" in out
+    # The 31/8 target reads the báo cáo nhanh (figures to 31/08, due 08/09) of the 2 districts, not round 1's report.
+    quick = tmp_path / "bao-cao-nhanh.yaml"
+    quick.write_text("so_sang_kien_luy_ke: 40\n", encoding="utf-8")
+    run(
+        "submit",
+        "bd-2023",
+        "--unit",
+        "BDH.D1",
+        "--obligation",
+        "bao-cao-nhanh-sang-kien",
+        "--file",
+        str(quick),
+        "--now",
+        "05/09/2023",
+    )
+    run(
+        "review",
+        "bd-2023",
+        "--unit",
+        "BDH.D1",
+        "--obligation",
+        "bao-cao-nhanh-sang-kien",
+        "--as",
+        "BDH",
+        "--accept",
+        "--now",
+        "06/09/2023",
+    )
+    out = run("targets", "bd-2023", "--at", "08/09/2023", "--target", "sang-kien-8000")
+    assert "Toàn tỉnh đạt 8.000 sáng kiến" in out and "số liệu đến hết 08/09/2023" in out
+    assert "Liên đoàn Lao động tỉnh Bình Định 40 0,5 % — Chưa đạt 1/2" in out
     assert "không có chỉ tiêu 'khong-co'" in run("targets", "bd-2023", "--target", "khong-co", code=1)
     out = run("report", "round", "bd-2023", "--round", "1", "--out", str(tmp_path / "bc"))
     assert (tmp_path / "bc" / "bd-2023-so-ket-dot-1.xlsx").exists() and (

@@ -37,6 +37,10 @@ OBLIGATIONS = [
     ("tong-ket-nam", date(2023, 11, 15), 3),
 ]
 BEHAVIOURS = ["on_time", "late", "returned", "never", "pending", "early", "slow_review", "returned_open"]
+# The báo cáo nhanh of the 31/8 target (opens 31/08, due 08/09), owed by the districts directly under the province,
+# each for its subtree: district -> (behaviour, running figure to 31/8)
+QUICK = "bao-cao-nhanh-sang-kien"
+QUICK_PLAY = {"BDH.D1": ("on_time", 2900), "BDH.D2": ("late", 2650), "BDH.D3": ("returned", 2700)}
 
 
 @dataclass
@@ -175,6 +179,25 @@ def play(engine) -> Replay:
             elif behaviour == "slow_review":
                 replay.submit(obligation, code, raw, values, at(due, -43))
                 replay.review(obligation, code, True, at(due, -38), rating)
+    for code, (behaviour, count) in QUICK_PLAY.items():
+        values = {"so_sang_kien_luy_ke": count}
+        if behaviour == "on_time":
+            replay.submit(QUICK, code, {"so_sang_kien_luy_ke": str(count)}, values, vn(4, 9))
+            replay.review(QUICK, code, True, vn(6, 9))
+        elif behaviour == "late":
+            replay.submit(QUICK, code, {"so_sang_kien_luy_ke": str(count)}, values, vn(13, 9))
+            replay.review(QUICK, code, True, vn(14, 9))
+        else:  # sent on 31/08 with a wrong figure, returned, corrected, accepted after the due date
+            replay.submit(
+                QUICK,
+                code,
+                {"so_sang_kien_luy_ke": str(count * 10)},
+                {"so_sang_kien_luy_ke": count * 10},
+                vn(31, 8, hour=16),
+            )
+            replay.review(QUICK, code, False, vn(5, 9))
+            replay.submit(QUICK, code, {"so_sang_kien_luy_ke": str(count)}, values, vn(7, 9))
+            replay.review(QUICK, code, True, vn(11, 9))
     return replay
 
 
@@ -294,6 +317,8 @@ def test_a_returned_then_resubmitted_report_counts_once(replay):
 
 
 def test_target_progress_on_31_august(replay):
+    """8,000 initiatives by 31/8 reads the báo cáo nhanh (figures to 31/08, due 08/09), not the round reports: on
+    31/08 there is no verdict yet, whatever the round reports hold (Đợt 2's cover 31/05–30/09)."""
     day = date(2023, 8, 31)
     moment = end_of_day_utc(day)
     with session_scope(replay.engine) as session:
@@ -301,28 +326,17 @@ def test_target_progress_on_31_august(replay):
         start = session.execute(select(Campaign.starts_on)).scalar_one()
     owing = [u for u in replay.units.values() if u.level_code in ("cap_tren_truc_tiep", "cdcs")]
 
-    def initiatives(root: Unit) -> int:
-        return sum(
-            v.values["so_sang_kien"]
-            for ob in ("so-ket-dot-1", "so-ket-dot-2", "tong-ket-nam")
-            for u in owing
-            if in_subtree(replay.units, u, root)
-            for v in [replay.ledger.counted(ob, u.code, moment)]
-            if v is not None
-        )
-
     sang_kien = reports["sang-kien-8000"]
-    assert sang_kien.scope[0].progress.figure.value == initiatives(replay.units["BDH"])
-    assert [(r.unit_code, r.progress.figure.value) for r in sang_kien.breakdown] == [
-        (c, initiatives(replay.units[c])) for c in ("BDH.D1", "BDH.D2", "BDH.D3")
-    ]
-    # Round 2's 'early' report (accepted 26/08) counts; its 'slow_review' one (accepted 02/09) does not yet.
+    province = sang_kien.scope[0].progress
+    # Round 2's 'early' report (accepted 26/08) was in by 31/08 and its 'slow_review' one (02/09) not: neither counts.
     early = [u for (o, u), b in replay.behaviour.items() if o == "so-ket-dot-2" and b == "early"]
     slow = [u for (o, u), b in replay.behaviour.items() if o == "so-ket-dot-2" and b == "slow_review"]
     assert early and slow
     assert replay.ledger.counted("so-ket-dot-2", early[0], moment) is not None
     assert replay.ledger.counted("so-ket-dot-2", slow[0], moment) is None
-    assert sang_kien.scope[0].progress.forecast is None  # 31/08 is the deadline itself
+    assert province.figure.value == 0  # BDH.D3's quick report sent 31/08 16:00 is not accepted yet
+    assert province.verdict == "Chưa đến hạn báo cáo" and "08/09/2023" in province.note
+    assert province.forecast is None and province.figure.units_owing == len(QUICK_PLAY)
 
     registered = [u for u in owing if replay.ledger.counted("dang-ky-thi-dua", u.code, moment)]
     share = reports["cong-trinh-moi"].scope[0].progress
@@ -336,6 +350,31 @@ def test_target_progress_on_31_august(replay):
 
     rating = reports["xep-loai-tot"].scope[0].progress
     assert rating.figure.value == 0 and rating.figure.units_owing == 12  # only CĐCS, nothing reported yet
+
+
+@pytest.mark.parametrize(
+    ("day", "verdict"),
+    [(date(2023, 9, 8), "Chưa đạt"), (date(2023, 9, 11), "Chưa đạt"), (date(2023, 9, 14), "Đã đạt")],
+)
+def test_the_31_august_target_is_judged_on_the_quick_reports_in_hand(replay, day: date, verdict: str):
+    """From 08/09 (due) the running figures to 31/8 accepted by the day make the figure, per district its own:
+    2,900 (on time) → +2,700 (BDH.D3's correction accepted 11/09; its returned 27,000 never) → +2,650 (late, 14/09)."""
+    moment = end_of_day_utc(day)
+    with session_scope(replay.engine) as session:
+        sang_kien = target_progress(session, campaign_code=CODE, at=day, target_code="sang-kien-8000")[0]
+    counted = {
+        code: version.values["so_sang_kien_luy_ke"]
+        for code in QUICK_PLAY
+        for version in [replay.ledger.counted(QUICK, code, moment)]
+        if version is not None
+    }
+    province = sang_kien.scope[0].progress
+    assert province.figure.value == sum(counted.values())
+    assert province.figure.value == {8: 2900, 11: 2900 + 2700, 14: 2900 + 2700 + 2650}[day.day]
+    assert province.verdict == verdict and province.forecast is None  # past 31/08: the figure is the result
+    assert [(r.unit_code, r.progress.figure.value) for r in sang_kien.breakdown] == [
+        (code, counted.get(code, 0)) for code in ("BDH.D1", "BDH.D2", "BDH.D3")
+    ]
 
 
 def test_year_end_rating_and_final_share(replay):

@@ -34,8 +34,9 @@ def test_dashboard_counts_by_level_and_district_with_the_late_list(world: World,
     branches = {c["key"]: (c["total"], c["submitted"], c["done_percent"]) for c in d["by_branch"]}
     assert branches == {"BDH.D1": (4, 1, 25.0), "BDH.D2": (4, 0, 0.0)}
     assert d["overdue_total"] == 7
+    # 8.000 initiatives by 31/8 reads the districts' báo cáo nhanh (due 08/09), not round 1's 30: nothing yet.
     sang_kien = next(t for t in d["targets"] if t["code"] == "sang-kien-8000")
-    assert sang_kien["value"] == 30 and sang_kien["percent_of_target"] == 30 / 8000 * 100
+    assert sang_kien["value"] == 0 and sang_kien["verdict"] == "Chưa đến hạn báo cáo"
     page = client.get("/van-phong").text
     late = re.search(r'<ul id="danh-sach-tre">(.*?)</ul>', page, re.S).group(1)
     assert "CĐCS Đơn vị Mẫu 1-2" in late and "CĐCS Đơn vị Mẫu 1-1" not in late
@@ -249,7 +250,9 @@ def test_monday_dashboard_opens_on_the_nearest_deadline_and_shows_no_internal_te
     with Session(world.engine) as session:
         rows = [(ob, None) for ob in session.execute(select(ObligationDef).order_by(ObligationDef.due_on)).scalars()]
     assert default_obligation(rows, date(2023, 6, 12)).code == "so-ket-dot-1"  # two days after its deadline
-    assert default_obligation(rows, date(2023, 8, 20)).code == "so-ket-dot-2"  # nearer than June's
+    # the báo cáo nhanh (due 08/09) is nearer than June's round 1 and October's round 2
+    assert default_obligation(rows, date(2023, 8, 20)).code == "bao-cao-nhanh-sang-kien"
+    assert default_obligation(rows, date(2023, 9, 25)).code == "so-ket-dot-2"  # 15 days ahead; 08/09 is 17 behind
 
 
 def test_office_sees_a_unit_as_of_a_date_before_and_after_a_reorganisation(world: World, client, tmp_path) -> None:

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich import box
-from rich.table import Table
 
 from thidua.models.clock import fmt_date, local_to_utc, utc_to_local, utcnow
 from thidua.models.spec.problems import Problem, SpecError
@@ -18,6 +16,7 @@ from thidua.models.vnformat import fmt_integer, fmt_number, fmt_percent
 from thidua.cli.common import console, friendly, parse_cli_date, parse_cli_now, ready_engine
 
 if TYPE_CHECKING:
+    from rich.table import Table
     from sqlmodel import Session
 
     from thidua.services.campaigns import LoadResult
@@ -90,11 +89,10 @@ def _validate_one(path: Path) -> str:
         return "điều chỉnh ngày nghỉ"
     kind = _kind_of(path, keys)
     if kind == "campaign":
-        from thidua.services.campaign_file import campaign_warnings, check_campaign_file, read_campaign_file
+        from thidua.services.campaign_file import campaign_warnings, check_campaign_file
 
-        spec, skipped = check_campaign_file(path)
-        _, campaign_doc = read_campaign_file(path)
-        _print_warnings(campaign_warnings(spec, campaign_doc, path.resolve().parent.parent))
+        spec, doc, skipped = check_campaign_file(path, doc)  # the file is parsed once
+        _print_warnings(campaign_warnings(spec, doc, path.resolve().parent.parent))
         console.print(
             f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
             f"{'; '.join(skipped)})",
@@ -212,6 +210,7 @@ def round_boundary_text(campaign) -> str:  # noqa: ANN001
 def _show_programme(session: Session, campaign, programme: dict) -> None:  # noqa: ANN001
     """A programme of several years is one thing: its years side by side (what falls due and what is judged)."""
     first, last = programme["from_year"], programme["to_year"]
+    from rich.table import Table
     from sqlmodel import select
 
     from thidua.models.tables import ObligationDef, Target
@@ -238,6 +237,7 @@ def _show_programme(session: Session, campaign, programme: dict) -> None:  # noq
 
 
 def show_campaign(session: Session, code: str) -> None:
+    from rich.table import Table
     from sqlmodel import select
 
     from thidua.models.tables import Level, ObligationDef, Round, Target, Unit
@@ -296,6 +296,9 @@ def show_campaign(session: Session, code: str) -> None:
 
 def _status_table(title: str, rows, first_column: str, *, with_codes: bool = False) -> Table:  # noqa: ANN001
     """Counts per level or per unit; fits 80 columns: names wrap, codes (what users type next) never do."""
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     if with_codes:
         table.add_column("Mã", no_wrap=True, min_width=max((len(row.key) for row in rows), default=2))
@@ -402,6 +405,8 @@ def print_plan(items, start: date, days: int, limit: int) -> None:  # noqa: ANN0
     if not items:
         console.print(f"Không có hạn nộp nào còn nợ từ {fmt_date(start)} trong {days} ngày tới.")
         return
+    from rich.table import Table
+
     table = Table(title=f"Hạn nộp từ {fmt_date(start)} trong {days} ngày tới ({len(items)} nghĩa vụ còn nợ)")
     for column in ("Hạn", "Nghĩa vụ", "Đơn vị", "Trạng thái"):
         table.add_column(column)

@@ -40,16 +40,19 @@ def friendly(func: F) -> F:
         except SpecError as exc:
             err_console.print(f"[bold red]Có {len(exc.problems)} lỗi:[/]")
             for problem in exc.problems:
-                err_console.print(f"  • {problem}", markup=False, highlight=False)
+                # soft_wrap: a long path stays whole on its line (copied, grepped from a log); the terminal folds it
+                err_console.print(f"  • {problem}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except ThiduaError as exc:
             # The message is printed with markup escaped: field codes in [brackets] must survive.
-            err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False)
+            err_console.print(f"[bold red]Lỗi:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             for field, message in (exc.detail.get("errors") or {}).items():  # InvalidFields: one line per field
-                err_console.print(f"  • {field}: {message}", markup=False, highlight=False)
+                err_console.print(f"  • {field}: {message}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except FileNotFoundError as exc:
-            err_console.print(f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False)
+            err_console.print(
+                f"[bold red]Lỗi:[/] không tìm thấy tệp: {escape(str(exc.filename))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_ERROR) from None
         except Exception as exc:
             # A locked database (after the busy timeout) or a full disk is the machine's state, not a bug.
@@ -61,7 +64,7 @@ def friendly(func: F) -> F:
             failure = storage_failure(exc, _busy_timeout_s())
             if failure is None:
                 raise
-            err_console.print(f"[bold red]Lỗi:[/] {escape(str(failure))}", highlight=False)
+            err_console.print(f"[bold red]Lỗi:[/] {escape(str(failure))}", highlight=False, soft_wrap=True)
             raise typer.Exit(failure.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

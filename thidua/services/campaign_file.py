@@ -106,16 +106,19 @@ CHECKS_NEEDING_THE_DATABASE = (
 )
 
 
-def check_campaign_file(path: Path) -> tuple[CampaignSpec, list[str]]:
+def check_campaign_file(path: Path, doc: SourceDoc | None = None) -> tuple[CampaignSpec, SourceDoc, list[str]]:
     """Every check `load_campaign` makes that needs no database: the file itself, the files it names and the
-    levels (from the configured levels file instead of the database). Returns the spec and the checks skipped;
-    SpecError lists every problem."""
-    from thidua.models.hierarchy import LevelsFile, levels_from_file  # noqa: PLC0415
-    from thidua.models.spec.validate import validate_doc  # noqa: PLC0415
+    levels (from the configured levels file instead of the database). `doc` is the file already parsed, if the
+    caller has it. Returns the spec, the parsed file and the checks skipped; SpecError lists every problem."""
+    from thidua.models.levels import LevelsFile, levels_from_file  # noqa: PLC0415
+    from thidua.models.spec.validate import validate_campaign_doc, validate_doc  # noqa: PLC0415
     from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
     from thidua.settings import get_settings  # noqa: PLC0415
 
-    spec, doc = read_campaign_file(path)
+    if doc is None:
+        spec, doc = read_campaign_file(path)
+    else:
+        spec = validate_campaign_doc(doc)
     base_dir = path.resolve().parent.parent
     problems = _file_problems(spec, doc, base_dir)
     skipped = list(CHECKS_NEEDING_THE_DATABASE)
@@ -129,7 +132,7 @@ def check_campaign_file(path: Path) -> tuple[CampaignSpec, list[str]]:
         problems.extend(_level_problems(spec, doc, level_codes))
     if problems:
         raise SpecError(problems)
-    return spec, skipped
+    return spec, doc, skipped
 
 
 def _award_problems(spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:

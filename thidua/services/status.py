@@ -14,14 +14,14 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, and_, case, colum
 
 from thidua.errors import NotFoundError
 from thidua.models.clock import end_of_day_utc, utc_to_local, utcnow
-from thidua.models.hierarchy import subtree_range
+from thidua.models.treepath import subtree_range
 from thidua.models.status import SUBMITTED_STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
-    from thidua.models.spec.campaign import RoundOfDay
+    from thidua.models.rounds import RoundOfDay
     from thidua.models.tables import Campaign, Unit
 
 SEGMENT = 9  # width of one path segment: 8 digits and a dot
@@ -314,7 +314,7 @@ def round_on_day(session: Session | Connection, campaign_id: int, day: date) -> 
     """The round `day` belongs to under the campaign's `round_boundary` rule (a shared boundary day goes to the
     earlier or to the later round); None outside every round. Core only (`thidua status` loads no ORM);
     services.lookup.round_of is this."""
-    from thidua.models.spec.campaign import RoundOfDay, round_of_day
+    from thidua.models.rounds import RoundOfDay, round_of_day
 
     spec = session.execute(select(CAMPAIGN_SPEC.c.spec).where(CAMPAIGN_SPEC.c.id == campaign_id)).scalar()
     rule = str((spec or {}).get("round_boundary") or "earlier_round")
