@@ -215,7 +215,8 @@ def test_targets_and_reports(run, tmp_path):
         "06/09/2023",
     )
     out = run("targets", "bd-2023", "--at", "08/09/2023", "--target", "sang-kien-8000")
-    assert "Toàn tỉnh đạt 8.000 sáng kiến" in out and "số liệu đến hết 08/09/2023" in out
+    # the quick report counts to 31/08: the header says so, not "to 08/09" (the day looked at)
+    assert "Toàn tỉnh đạt 8.000 sáng kiến" in out and "số liệu chốt đến hết 31/08/2023 (xem ngày 08/09/2023)" in out
     assert "Liên đoàn Lao động tỉnh Bình Định 40 0,5 % — Chưa đạt 1/2" in out
     assert "không có chỉ tiêu 'khong-co'" in run("targets", "bd-2023", "--target", "khong-co", code=1)
     out = run("report", "round", "bd-2023", "--round", "1", "--out", str(tmp_path / "bc"))

@@ -186,7 +186,11 @@ def targets(
     for t in reports:
         table = Table(
             title=f"{t.title}\nChỉ tiêu: {fmt_number(t.target)} {t.unit_of_measure}, hạn {fmt_date(t.deadline)}"
-            f" — số liệu đến hết {fmt_date(t.at)}",
+            + (
+                f" — số liệu chốt đến hết {fmt_date(t.figures_to)} (xem ngày {fmt_date(t.at)})"
+                if t.figures_to and t.figures_to < t.at
+                else f" — số liệu đến hết {fmt_date(t.at)}"
+            ),
             title_justify="left",
         )
         for header in ("Đơn vị", "Đạt", "% chỉ tiêu", "Dự báo đến hạn", "Đánh giá", "Có số liệu / phải báo cáo"):

@@ -51,6 +51,7 @@ class TargetReport:
     breakdown_level: str | None = None
     groups: list[TargetRow] = field(default_factory=list)  # per attribute value or per cụm/khối thi đua
     groups_by: str | None = None  # 'thuộc tính <code>' | 'cụm/khối thi đua (<level>)'
+    figures_to: date | None = None  # set when every source is a báo cáo nhanh: the day its figures are counted to
 
 
 def target_progress(
@@ -322,7 +323,17 @@ def _one_target(
         breakdown_level=spec.breakdown_level,
         groups=group_rows,
         groups_by=groups_by,
+        figures_to=_figures_to(obligations, at),
     )
+
+
+def _figures_to(obligations, at: date) -> date | None:  # noqa: ANN001
+    """The day a target's figures are counted to when all its sources are quick reports (their `as_of`), which
+    may be before the day looked at; None for other sources."""
+    days = [(o.definition or {}).get("as_of") for o in obligations]
+    if not days or not all(days):
+        return None
+    return min(at, max(date.fromisoformat(day) for day in days))
 
 
 TOTALS = ("sum", "count")  # figures that add up over units (a part of them is a contribution)
