@@ -330,10 +330,11 @@ def _one_target(
 def _figures_to(obligations, at: date) -> date | None:  # noqa: ANN001
     """The day a target's figures are counted to when all its sources are quick reports (their `as_of`), which
     may be before the day looked at; None for other sources."""
-    days = [(o.definition or {}).get("as_of") for o in obligations]
-    if not days or not all(days):
+    days: list[str | None] = [(o.definition or {}).get("as_of") for o in obligations]
+    counted_to = [date.fromisoformat(day) for day in days if day]
+    if not days or len(counted_to) < len(days):
         return None
-    return min(at, max(date.fromisoformat(day) for day in days))
+    return min(at, max(counted_to))
 
 
 TOTALS = ("sum", "count")  # figures that add up over units (a part of them is a contribution)
