@@ -22,21 +22,19 @@ print(json.dumps({{"import": loaded_by_import, "run": sorted(m for m in {heavy!r
 """
 
 
-def _probe(args: list[str], env_data_dir=None) -> dict:  # noqa: ANN001
-    env = None
-    if env_data_dir is not None:
-        import os
+def _run_probe(script: str, env_data_dir=None) -> dict:  # noqa: ANN001
+    """Run a probe script in a fresh interpreter (optionally with its own data dir) and read its JSON answer."""
+    import os
 
-        env = {**os.environ, "THIDUA_DATA_DIR": str(env_data_dir)}
+    env = None if env_data_dir is None else {**os.environ, "THIDUA_DATA_DIR": str(env_data_dir)}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _probe(args: list[str], env_data_dir=None) -> dict:  # noqa: ANN001
+    return _run_probe(PROBE.format(heavy=HEAVY, args=args), env_data_dir)
 
 
 def test_importing_the_cli_loads_no_orm_prefect_or_web_stack():
@@ -90,18 +88,7 @@ print(json.dumps({{"exit": result.exit_code, "output": result.output,
 
 
 def _loaded(args: list[str], names: tuple[str, ...], env_data_dir=None) -> dict:  # noqa: ANN001
-    import os
-
-    env = None if env_data_dir is None else {**os.environ, "THIDUA_DATA_DIR": str(env_data_dir)}
-    done = subprocess.run(
-        [sys.executable, "-c", LOADED.format(args=args, names=names)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _run_probe(LOADED.format(args=args, names=names), env_data_dir)
 
 
 def test_help_lists_every_command_without_importing_their_modules():
