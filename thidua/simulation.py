@@ -713,18 +713,24 @@ def _action_rows(
     session: Session, actions: list[Action]
 ) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]], dict[int, Unit]]:
     """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
+    # The obligations are read apart, once each: joined, every row would decode its obligation's definition.
     rows = (
         session.execute(
-            select(Assignment, ObligationDef, Unit)
-            .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
+            select(Assignment, Unit)
             .join(Unit, col(Unit.id) == col(Assignment.unit_id))
             .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
         )
         .tuples()
         .all()
     )
-    found = {a.id: (a, ob, unit) for a, ob, unit in rows if a.id is not None}
-    reviewer_ids = {a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}
+    obligations = {
+        ob.id: ob
+        for ob in session.execute(
+            select(ObligationDef).where(col(ObligationDef.id).in_({a.obligation_id for a, _ in rows}))
+        ).scalars()
+    }
+    found = {a.id: (a, obligations[a.obligation_id], unit) for a, unit in rows if a.id is not None}
+    reviewer_ids = {a.reviewer_unit_id for a, _ in rows if a.reviewer_unit_id}
     reviewers = {
         u.id: u
         for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
@@ -743,19 +749,18 @@ def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None
     summary.mail_pending = sum(1 for at in pending if _aware(at) < end_at)
     summary.mail_after_end = len(pending) - summary.mail_pending
     ctx = campaign_context(session, "bd-2023")
-    sent = (
-        session.execute(
-            select(O.sent_at).where(  # type: ignore[call-overload]
-                O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
-                O.kind.in_(sorted(WORKING_HOURS_KINDS)),  # type: ignore[attr-defined]
-            )
+    # Counted per distinct moment: a dispatch sends its whole batch at one simulated time.
+    sent = session.execute(
+        select(O.sent_at, func.count())  # type: ignore[call-overload]
+        .where(
+            O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
+            O.kind.in_(sorted(WORKING_HOURS_KINDS)),  # type: ignore[attr-defined]
         )
-        .scalars()
-        .all()
-    )
+        .group_by(O.sent_at)
+    ).all()
     summary.mail_outside_working_hours = sum(
-        1
-        for at in sent
+        count
+        for at, count in sent
         if not ctx.calendar.is_working_moment(utc_to_local(_aware(at), ctx.timezone).replace(tzinfo=None))
     )
 

@@ -22,7 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, exists, func, insert, literal, select, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from thidua.audit import audit
 from thidua.db import owns_transaction
@@ -59,6 +61,25 @@ class ConsolidationResult:
         )
 
 
+class _NotIndexed(FunctionElement):
+    """A column that SQLite must not look up by index (written "column + 0", which no index matches);
+    other databases get the column itself."""
+
+    type = Integer()
+    name = "not_indexed"
+    inherit_cache = True
+
+
+@compiles(_NotIndexed)
+def _not_indexed(element, compiler, **kw) -> str:  # noqa: ANN001
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_NotIndexed, "sqlite")
+def _not_indexed_sqlite(element, compiler, **kw) -> str:  # noqa: ANN001
+    return f"({compiler.process(element.clauses, **kw)} + 0)"
+
+
 def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | None = None):
     """Subquery (assignment_id, unit_id, data, submitted_at, review_status, appraised_rating): per assignment
     the latest version that counts; with `at`, as things stood at that moment (sent, and accepted if it must
@@ -80,7 +101,10 @@ def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | 
     )
     return (
         select(S.c.assignment_id, S.c.unit_id, S.c.data, S.c.submitted_at, S.c.review_status, S.c.appraised_rating)
-        .where(S.c.obligation_id == obligation_id, counts(S), ~newer_exists)
+        # Joined to assignments, SQLite (without statistics) would rather search by (obligation, status) for
+        # every assignment, reading all the obligation's reports each time (O(n²): 0.2–0.5 s per consolidation
+        # of 1,200 units): the obligation is only checked, the (assignment_id, version) key does the lookup.
+        .where(_NotIndexed(S.c.obligation_id) == obligation_id, counts(S), ~newer_exists)
         .subquery("counted")
     )
 
