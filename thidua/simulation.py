@@ -33,7 +33,7 @@ from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
 from thidua.models.spec.campaign import Obligation
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
-from thidua.services.units import subtree_clause
+from thidua.services.campaigns import subtree_range
 from thidua.settings import CONFIG_DIR, Settings
 
 REPORT_KINDS = ("registration", "round_report", "final_report", "interim_report")
@@ -660,12 +660,9 @@ class Simulation:
                     obligation_code=ob.code,
                     now=local_to_utc(datetime.combine(end, time(23, 0))),
                 )
+                late = _late_submitted(session, ob.id, [row.key for row in report.by_group])  # type: ignore[arg-type]
                 summary.compliance[ob.title] = {
-                    row.label: (
-                        row.counts.owed,
-                        row.counts.submitted - _late_submitted(session, ob.id, row.key),
-                        row.counts.late,
-                    )
+                    row.label: (row.counts.owed, row.counts.submitted - late[row.key], row.counts.late)
                     for row in report.by_group
                 }
             obligations = (
@@ -769,21 +766,30 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int:
-    """Submitted-but-late assignments under a group unit, to split 'on time' from 'late'."""
-    group = session.execute(select(Unit.path).where(Unit.code == unit_code)).scalar_one()  # type: ignore[call-overload]
-    return session.execute(
-        select(func.count())
-        .select_from(Assignment)
-        .join(Unit, Unit.id == Assignment.unit_id)  # type: ignore[arg-type]
-        .where(
-            Assignment.obligation_id == obligation_id,  # type: ignore[arg-type]
-            Assignment.active.is_(True),  # type: ignore[attr-defined]
-            Assignment.late.is_(True),  # type: ignore[attr-defined]
-            Assignment.status.in_(("da_gui", "da_duyet")),  # type: ignore[attr-defined]
-            subtree_clause(group),
+def _late_submitted(session: Session, obligation_id: int, unit_codes: Sequence[str]) -> dict[str, int]:
+    """Submitted-but-late assignments under each group unit, to split 'on time' from 'late' (one query for the
+    late ones, counted per group by path range, as subtree_clause selects them)."""
+    groups = dict(session.execute(select(Unit.code, Unit.path).where(col(Unit.code).in_(unit_codes))).tuples().all())
+    late_paths = (
+        session.execute(
+            select(Unit.path)  # type: ignore[call-overload]
+            .select_from(Assignment)
+            .join(Unit, Unit.id == Assignment.unit_id)  # type: ignore[arg-type]
+            .where(
+                Assignment.obligation_id == obligation_id,  # type: ignore[arg-type]
+                Assignment.active.is_(True),  # type: ignore[attr-defined]
+                Assignment.late.is_(True),  # type: ignore[attr-defined]
+                Assignment.status.in_(("da_gui", "da_duyet")),  # type: ignore[attr-defined]
+            )
         )
-    ).scalar_one()
+        .scalars()
+        .all()
+    )
+    counts = {}
+    for code in unit_codes:
+        low, high = subtree_range(groups[code])
+        counts[code] = sum(1 for path in late_paths if low <= path < high)
+    return counts
 
 
 def _changed_count(result: Any) -> int:

@@ -84,7 +84,7 @@ def test_counted_reports_are_found_by_assignment_not_by_scanning_the_obligation(
 
     with session_scope(loaded.engine) as session:
         ob_id = session.execute(select(ObligationDef.id).where(ObligationDef.code == ROUND1)).scalar_one()
-        counted = counted_submissions(ob_id, True)
+        counted = counted_submissions(ob_id, True, per_assignment=True)
         query = (
             select(func.count(counted.c.assignment_id))
             .select_from(Assignment)

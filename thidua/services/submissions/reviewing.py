@@ -292,7 +292,9 @@ def _senders(session: Session, versions: Sequence[tuple[int, int]]) -> dict[tupl
     ids = sorted({assignment_id for assignment_id, _ in wanted})
     for start in range(0, len(ids), 500):
         for assignment_id, version, by in session.execute(
-            select(S.c.assignment_id, S.c.version, S.c.submitted_by).where(S.c.assignment_id.in_(ids[start : start + 500]))
+            select(S.c.assignment_id, S.c.version, S.c.submitted_by).where(
+                S.c.assignment_id.in_(ids[start : start + 500])
+            )
         ):
             if (assignment_id, version) in wanted:
                 out[(assignment_id, version)] = by
