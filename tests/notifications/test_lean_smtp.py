@@ -89,7 +89,9 @@ def test_pipelined_or_split_input_gives_the_same_replies_and_message(chunk: int)
         protocol.data_received(TRANSACTION[start : start + chunk])
     assert codes(transport) == [250, 250, 250, 250, 354, 250, 221]
     assert transport.closed
-    assert delivered == [Delivered("from@x.test", ["a@x.test", "b@x.test"], b"Subject: t\r\n\r\n.leading dot\r\nx\r\nend\r\n")]
+    assert delivered == [
+        Delivered("from@x.test", ["a@x.test", "b@x.test"], b"Subject: t\r\n\r\n.leading dot\r\nx\r\nend\r\n")
+    ]
 
 
 def test_pipelined_replies_go_out_in_one_write() -> None:
@@ -132,7 +134,10 @@ def test_empty_message_and_null_sender() -> None:
         (b"EHLO c\r\nMAIL FROM:<a@x> BODY=BINARYMIME\r\nMAIL FROM:<a@x> FOO=1\r\n", [250, 501, 555]),
         (b"EHLO c\r\nMAIL FROM:<a@x> SIZE=9999999999\r\n", [250, 552]),
         (b"NOOP\r\nVRFY a@x\r\nHELP\r\nFOO\r\nSTARTTLS\r\nAUTH PLAIN x\r\n\r\n", [250, 252, 250, 500, 502, 502, 500]),
-        (b"EHLO c\r\nMAIL FROM:<@relay.test:a@x>\r\nRCPT TO:<@r1,@r2:b@x>\r\nDATA\r\nhi\r\n.\r\n", [250] * 3 + [354, 250]),
+        (
+            b"EHLO c\r\nMAIL FROM:<@relay.test:a@x>\r\nRCPT TO:<@r1,@r2:b@x>\r\nDATA\r\nhi\r\n.\r\n",
+            [250] * 3 + [354, 250],
+        ),
     ],
 )
 def test_replies(commands: bytes, expected: list[int]) -> None:
