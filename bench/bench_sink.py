@@ -135,10 +135,10 @@ async def raw_pipelined(port: int, batch: list[OutgoingMessage], connections: in
 
 
 def measure(
-    server: str, send: Callable[..., object], batch: list[OutgoingMessage], connections: int
+    server: str, send: Callable[..., object], batch: list[OutgoingMessage], connections: int, base: str | None
 ) -> tuple[float, float, float]:
     """(sink CPU s, client CPU s, wall s) for sending ``batch``."""
-    with tempfile.TemporaryDirectory(prefix="bench-sink-") as directory:
+    with tempfile.TemporaryDirectory(prefix="bench-sink-", dir=base) as directory:
         sink = SinkProcess(directory, server=server)  # type: ignore[arg-type]
         try:
             time.sleep(0.2)
@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--dir", help="where the sink's temporary .eml directories go (default: the system's tmp)")
     args = parser.parse_args()
 
     def one_by_one(port: int, batch: list[OutgoingMessage], connections: int) -> object:
@@ -180,7 +181,7 @@ def main() -> None:
     for run in range(args.runs):
         batch = messages(args.n, run)
         for label, server, send in configs:
-            samples[label].append(measure(server, send, batch, args.connections))
+            samples[label].append(measure(server, send, batch, args.connections, args.dir))
             sink, client, wall = samples[label][-1]
             print(
                 f"run {run + 1} {label:<36} sink {sink:6.2f} s  client {client:6.2f} s  wall {wall:6.2f} s", flush=True

@@ -77,7 +77,7 @@ Deliver = Callable[[str, list[str], bytes], str]
 Hook = Callable[[str, str], str | None]
 
 _DATA_END = b"\r\n.\r\n"
-_LONG_DATA_LINE = re.compile(rb"[^\r\n]{1000}")
+_MAX_DATA_LINE = 999  # characters before the CRLF: aiosmtpd refuses a DATA line over 1001 octets with its CRLF
 _MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8")
 
 
@@ -206,7 +206,7 @@ class LeanSmtpProtocol(asyncio.Protocol):
         if self.data_dropped or len(content) > self.server.max_message_size:
             self.data_dropped = False
             reply = "552 Error: too much mail data"
-        elif _LONG_DATA_LINE.search(content):
+        elif len(content) > _MAX_DATA_LINE and max(map(len, content.split(b"\r\n"))) > _MAX_DATA_LINE:
             reply = "500 Line too long (see RFC5321 4.5.3.1.6)"
         elif not self.rcpt_tos:  # a hook accepted DATA without recipients
             reply = "554 Error: no valid recipients"
