@@ -769,7 +769,9 @@ def _aware(moment: datetime) -> datetime:
 def _late_submitted(session: Session, obligation_id: int, unit_codes: Sequence[str]) -> dict[str, int]:
     """Submitted-but-late assignments under each group unit, to split 'on time' from 'late' (one query for the
     late ones, counted per group by path range, as subtree_clause selects them)."""
-    groups = dict(session.execute(select(Unit.code, Unit.path).where(col(Unit.code).in_(unit_codes))).tuples().all())
+    groups: dict[str, str] = dict(
+        session.execute(select(col(Unit.code), col(Unit.path)).where(col(Unit.code).in_(unit_codes))).tuples().all()
+    )
     late_paths = (
         session.execute(
             select(Unit.path)  # type: ignore[call-overload]
