@@ -711,15 +711,11 @@ def _action_rows(
 ) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]], dict[int, Unit]]:
     """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
     # The obligations are read apart, once each: joined, every row would decode its obligation's definition.
-    rows = (
-        session.execute(
-            select(Assignment, Unit)
-            .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-            .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
-        )
-        .tuples()
-        .all()
-    )
+    rows = session.execute(
+        select(Assignment, Unit)
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
+    ).all()
     obligations = {
         ob.id: ob
         for ob in session.execute(
@@ -770,7 +766,7 @@ def _late_submitted(session: Session, obligation_id: int, unit_codes: Sequence[s
     """Submitted-but-late assignments under each group unit, to split 'on time' from 'late' (one query for the
     late ones, counted per group by path range, as subtree_clause selects them)."""
     groups: dict[str, str] = dict(
-        session.execute(select(col(Unit.code), col(Unit.path)).where(col(Unit.code).in_(unit_codes))).tuples().all()
+        session.execute(select(col(Unit.code), col(Unit.path)).where(col(Unit.code).in_(unit_codes))).all()
     )
     late_paths = (
         session.execute(
