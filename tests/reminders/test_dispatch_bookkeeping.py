@@ -4,18 +4,23 @@ in few transactions, a second pass plans nothing new, the office digest says the
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from thidua.db import session_scope
+from thidua.models.clock import end_of_day_utc
 from thidua.models.outbox import OutboxStatus
-from thidua.models.tables import AuditLog
+from thidua.models.reminders import current_occurrence
+from thidua.models.spec.reminders import Ladder
+from thidua.models.tables import Assignment, AuditLog, ObligationDef
 from thidua.notifications.sink import FaultInjectingHandler
+from thidua.models.workcalendar import WorkingCalendar
 from thidua.notifications.transport import DeliveryResult
 from thidua.services import reminders as service
-from thidua.services.reminders import sending
+from thidua.services.reminders import context, planning, sending
 from tests.reminders.conftest import O, load_binh_dinh, smtp_for, vn
 
 NOW = vn(3, 10)  # 09:00: the −7 reminder of so-ket-dot-2 for every unit, and the office digest
@@ -131,3 +136,77 @@ def test_a_pass_writes_its_results_in_few_transactions(
     assert sum(b for b, _ in writes) == sent
     # About one write per half window (RECORD_EVERY // 2 results), plus the first marks and the last results.
     assert len(writes) <= sent // (service.RECORD_EVERY // 2) + 4, writes
+
+
+def _groups_with_a_current_occurrence(ctx, groups, now):  # noqa: ANN001, ANN202
+    return [g for g in groups if current_occurrence(g.occurrences(ctx), now, g.due_at(ctx)) is not None]
+
+
+def test_the_due_date_window_of_planning_holds_every_group_that_can_be_current(campaign) -> None:  # noqa: ANN001
+    """Every due date of the year under two ladders (one sent after working hours), with a long stretch of days
+    off added to the holidays: a group outside the window never has a current occurrence."""
+    with session_scope(campaign.engine) as session:
+        ctx = context.campaign_context(session, "bd-2023")
+    stretch = frozenset(date(2023, 7, 10) + timedelta(days=n) for n in range(12))
+    late = Ladder.model_validate(
+        {
+            "code": "muon",
+            "name": "Gửi sau giờ làm việc",
+            "send_time": "18:00",
+            "rungs": [
+                {"code": "truoc-10-ngay", "offset_days": -10},
+                {"code": "qua-han", "offset_days": 2, "repeat_every_days": 5, "until_offset_days": 20},
+            ],
+        }
+    )
+    calendar = WorkingCalendar(ctx.calendar.spec, ctx.calendar.holidays | stretch)
+    ctx = replace(ctx, calendar=calendar, ladders={**ctx.ladders, "muon": late})
+    groups = [
+        context.ObligationGroup(1, "x", "x", date(2023, 1, 1) + timedelta(days=n), None, ladder)
+        for n in range(400)
+        for ladder in ctx.ladders.values()
+    ]
+    schedules = [(g.due_on, g.ladder.code, g.occurrences(ctx), g.due_at(ctx)) for g in groups]
+    checked = 0
+    for n in range(0, 380):
+        day = date(2023, 1, 1) + timedelta(days=n)
+        for hour, minute in ((0, 5), (8, 0), (16, 30), (23, 55)):
+            now = vn(day.day, day.month, day.year, hour, minute)
+            first, last = planning._reminder_window(ctx, now)
+            for due_on, ladder, occurrences, due_at in schedules:
+                if current_occurrence(occurrences, now, due_at) is not None:
+                    assert first <= due_on <= last, (now, due_on, ladder, first, last)
+                    checked += 1
+            assert last - first < timedelta(days=80)  # ladders span 41 days, the grace 7, holidays shift it
+    assert checked > 1000
+
+
+def _obligation(session, code: str) -> int:  # noqa: ANN001
+    return session.execute(select(ObligationDef.id).where(ObligationDef.code == code)).scalar_one()
+
+
+ctx_tz = "Asia/Ho_Chi_Minh"
+
+
+def test_planning_reads_only_the_groups_in_the_window_and_plans_the_same(campaign) -> None:  # noqa: ANN001
+    """The windowed query returns the groups of the full one whose due date is in the window; a pass later the
+    same day plans nothing new."""
+    unit_id = campaign.units["BDH.D1.1"].id
+    with session_scope(campaign.engine) as session:  # one unit's deadline moved: a group of its own
+        session.execute(
+            update(Assignment)
+            .where(Assignment.unit_id == unit_id, Assignment.obligation_id == _obligation(session, "so-ket-dot-2"))
+            .values(due_on=date(2023, 10, 13), due_at=end_of_day_utc(date(2023, 10, 13), ctx_tz))
+        )
+    with session_scope(campaign.engine) as session:
+        ctx = context.campaign_context(session, "bd-2023")
+        full = context.obligation_groups(session, ctx)
+        for now in (vn(3, 10), vn(11, 10, hour=16, minute=30), vn(14, 10), vn(20, 7), vn(1, 12)):
+            window = planning._reminder_window(ctx, now)
+            assert window is not None
+            got = context.obligation_groups(session, ctx, due_between=window)
+            assert got == [g for g in full if window[0] <= g.due_on <= window[1]]
+            assert _groups_with_a_current_occurrence(ctx, got, now) == _groups_with_a_current_occurrence(ctx, full, now)
+    first = service.plan_due(campaign.engine, now=vn(11, 10))
+    assert first.reminders > 0
+    assert service.plan_due(campaign.engine, now=vn(11, 10, hour=16, minute=30)) == service.PlanResult()
