@@ -4,6 +4,7 @@ in few transactions, a second pass plans nothing new, the office digest says the
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from thidua.notifications.sink import FaultInjectingHandler
 from thidua.models.workcalendar import WorkingCalendar
 from thidua.notifications.transport import DeliveryResult
 from thidua.services import reminders as service
-from thidua.services.reminders import context, planning, sending
+from thidua.services.reminders import contents, context, planning, sending
 from tests.reminders.conftest import O, load_binh_dinh, smtp_for, vn
 
 NOW = vn(3, 10)  # 09:00: the −7 reminder of so-ket-dot-2 for every unit, and the office digest
@@ -210,3 +211,19 @@ def test_planning_reads_only_the_groups_in_the_window_and_plans_the_same(campaig
     first = service.plan_due(campaign.engine, now=vn(11, 10))
     assert first.reminders > 0
     assert service.plan_due(campaign.engine, now=vn(11, 10, hour=16, minute=30)) == service.PlanResult()
+
+
+def test_the_office_digest_checks_stored_address_lists_as_the_decoded_ones() -> None:
+    for emails in ([], ["a@example.vn"], ["khong-phai-email"], [" ", "b@example.vn", "x@"], ["c@example.vn", ""]):
+        assert contents._stored_email_problems(json.dumps(emails)) == contents.email_problems(emails)
+    assert contents._stored_email_problems(None) == contents.email_problems(None) == "chưa có địa chỉ e-mail"
+    assert contents._stored_email_problems("null") == contents.email_problems(None)
+
+
+def test_recovery_with_nothing_claimed_changes_nothing(campaign) -> None:  # noqa: ANN001
+    service.plan_due(campaign.engine, now=NOW)
+    before = [tuple(r) for r in campaign.outbox()]
+    assert service.recover_expired_claims(campaign.engine) == service.Recovery()
+    assert [tuple(r) for r in campaign.outbox()] == before
+    with session_scope(campaign.engine) as session:
+        assert not session.execute(select(AuditLog.id).where(AuditLog.action.like("outbox.%"))).all()

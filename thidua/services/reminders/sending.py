@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time as _time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, cast, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -699,10 +701,20 @@ WORKING_HOURS_KINDS = frozenset({"reminder", "escalation", "office_digest", "rep
 def _calendars(session: Session, campaign_ids: set[int]) -> dict[int, WorkingCalendar]:
     if not campaign_ids:
         return {}
+    rows = session.execute(
+        select(C.c.id, cast(C.c.spec, String).label("spec"), C.c.source_file, C.c.starts_on, C.c.ends_on).where(
+            C.c.id.in_(campaign_ids)
+        )
+    ).all()
     return {
-        row.id: campaign_calendar(row.spec or {}, row.source_file, row.starts_on, row.ends_on)
-        for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()
+        row.id: campaign_calendar(_stored_spec(row.spec), row.source_file, row.starts_on, row.ends_on) for row in rows
     }
+
+
+@lru_cache(maxsize=32)
+def _stored_spec(stored: str | None) -> dict[str, Any]:
+    """A campaign's spec from its stored JSON text, decoded once per version (read only: shared)."""
+    return (json.loads(stored) if stored is not None else None) or {}
 
 
 def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
