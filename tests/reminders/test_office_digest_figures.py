@@ -59,7 +59,8 @@ def test_the_digest_counts_the_mail_of_its_pass_as_waiting_whatever_the_batch_si
     assert FIGURES in _digest(sink)
 
 
-def test_the_figures_are_taken_once_when_the_digest_is_planned(campaign: Campaign, sinks) -> None:
+def test_the_figures_are_taken_once_when_the_digest_is_planned(any_campaign: Campaign, sinks) -> None:
+    campaign = any_campaign  # on PostgreSQL too: INSERT … ON CONFLICT … RETURNING, then the JSON update
     sink = sinks(FaultInjectingHandler())
     smtp = smtp_for(sink.host, sink.port)
     _return_a_report_at_0730(campaign)

@@ -203,7 +203,64 @@ def _stored_email_problems(stored: str | None) -> str | None:
 _DIGEST_STATUSES = ("sent", "failed", "partial", "unknown")
 
 
-def office_digest_context(session: Session, campaign: CampaignInfo, *, now: datetime, frequency: str) -> dict[str, Any]:
+def office_digest_figures(
+    session: Session,
+    campaign_id: int,
+    timezone: str,
+    *,
+    now: datetime,
+    frequency: str,
+    waiting: Sequence[str] = (OutboxStatus.PENDING.value,),
+    leave_out: int | None = None,
+) -> dict[str, Any]:
+    """The delivery part of an office digest at `now`: the outcomes of the campaign's mail scheduled in the last
+    day (week), what still waits to be sent (rows in a `waiting` status, any date), and the failures listed.
+    `leave_out`: an outbox row not to count (the digest itself). JSON-ready: planning stores it in the digest's
+    row (`DIGEST_FIGURES`), so the digest says what stood when it was planned."""
+    since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
+    others = [O.c.id != leave_out] if leave_out is not None else []
+    # The statuses the digest shows, named: then (campaign, status, window) is an index range per status; without
+    # them SQLite's planner may skip-scan the status index and read every row of the window from the table.
+    by_status = dict(
+        session.execute(
+            select(O.c.status, func.count())
+            .where(
+                O.c.campaign_id == campaign_id,
+                O.c.status.in_(_DIGEST_STATUSES),
+                O.c.scheduled_at >= since,
+                O.c.scheduled_at < now,
+                *others,
+            )
+            .group_by(O.c.status)
+        ).all()
+    )
+    pending = session.execute(
+        select(func.count())
+        .select_from(O)
+        .where(O.c.campaign_id == campaign_id, O.c.status.in_(list(waiting)), *others)
+    ).scalar_one()
+    delivery = {key: by_status.get(key, 0) for key in _DIGEST_STATUSES}
+    delivery["pending"] = pending
+    delivery["problems"] = delivery["failed"] + delivery["partial"] + delivery["unknown"]
+    delivery["since"] = fmt_datetime(since, timezone)
+    failures, failures_more = _failure_rows(session, campaign_id, since, now, 20)
+    return {"delivery": delivery, "failures": failures, "failures_more": failures_more}
+
+
+# The key of an office digest's row context that holds `office_digest_figures` as they stood at its planning.
+DIGEST_FIGURES = "figures"
+
+
+def office_digest_context(
+    session: Session,
+    campaign: CampaignInfo,
+    *,
+    now: datetime,
+    frequency: str,
+    figures: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The office digest at `now`. `figures`: its delivery part as stored at planning (the digest's row);
+    without them (previews, rows queued before they were stored) they are read now."""
     today = utc_to_local(now, campaign.timezone).date()
     from thidua.services.status import rollup_columns  # the one roll-up definition (CLI, web, digests, reports)
 
@@ -246,31 +303,8 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         "not_yet_due": len(obligations) - len(due),
     }
 
-    since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
-    # The statuses the digest shows, named: then (campaign, status, window) is an index range per status; without
-    # them SQLite's planner may skip-scan the status index and read every row of the window from the table.
-    by_status = dict(
-        session.execute(
-            select(O.c.status, func.count())
-            .where(
-                O.c.campaign_id == campaign.id,
-                O.c.status.in_(_DIGEST_STATUSES),
-                O.c.scheduled_at >= since,
-                O.c.scheduled_at < now,
-            )
-            .group_by(O.c.status)
-        ).all()
-    )
-    pending = session.execute(
-        select(func.count())
-        .select_from(O)
-        .where(O.c.campaign_id == campaign.id, O.c.status == OutboxStatus.PENDING.value)
-    ).scalar_one()
-    delivery = {key: by_status.get(key, 0) for key in _DIGEST_STATUSES}
-    delivery["pending"] = pending
-    delivery["problems"] = delivery["failed"] + delivery["partial"] + delivery["unknown"]
-    delivery["since"] = fmt_datetime(since, campaign.timezone)
-    failures, failures_more = _failure_rows(session, campaign.id, since, now, 20)
+    if figures is None:
+        figures = office_digest_figures(session, campaign.id, campaign.timezone, now=now, frequency=frequency)
 
     owing_units = select(A.c.unit_id).where(A.c.campaign_id == campaign.id, A.c.active.is_(True))
     # The address lists as stored (JSON text): each distinct list is decoded and checked once per process.
@@ -296,9 +330,9 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
         "as_of": fmt_datetime(now, campaign.timezone),
         "obligations": obligations,
         "totals": totals,
-        "delivery": delivery,
-        "failures": failures,
-        "failures_more": failures_more,
+        "delivery": figures["delivery"],
+        "failures": figures["failures"],
+        "failures_more": figures["failures_more"],
         "bad_email_units": bad[:DIGEST_LIST_LIMIT],
         "bad_email_more": max(0, len(bad) - DIGEST_LIST_LIMIT),
         "bad_email_count": len(bad),

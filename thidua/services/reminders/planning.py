@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import String, cast, exists, func, literal, not_, select, true
+from sqlalchemy import String, cast, exists, func, literal, not_, select, true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -256,7 +256,25 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
         "attempts": 0,
         "created_at": now,
     }
-    return bool(_count_inserted(session, _insert_ignoring_duplicates(session).values(**row)))
+    inserted = session.execute(_insert_ignoring_duplicates(session).values(**row).returning(O.c.id)).scalar()
+    if inserted is None:
+        return False  # queued by an earlier pass: its figures stay as they were taken then
+    # The delivery figures as they stand now, at the start of the pass that sends the digest, before anything of
+    # it is claimed: what the pass sends before composing the digest (it varies with batch sizes and timing) is
+    # counted as waiting, never nowhere. Mail being sent by another dispatcher counts as waiting too.
+    from .contents import DIGEST_FIGURES, office_digest_figures  # contents imports this module
+
+    figures = office_digest_figures(
+        session,
+        ctx.id,
+        ctx.timezone,
+        now=now,
+        frequency=frequency,
+        waiting=(OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value),
+        leave_out=inserted,
+    )
+    session.execute(update(O).where(O.c.id == inserted).values(context={**row["context"], DIGEST_FIGURES: figures}))
+    return True
 
 
 def plan_failure_reports(engine: Engine, campaign_ids: Iterable[int], now: datetime) -> int:

@@ -41,6 +41,7 @@ from thidua.services.optout import NON_MANDATORY_KINDS, opted_out, unsubscribe_u
 from thidua.settings import Settings
 
 from .contents import (
+    DIGEST_FIGURES,
     REMINDER_PER_RECIPIENT,
     _overdue_children,
     compose,
@@ -604,7 +605,7 @@ def _prepare(
     ).all()
     campaigns = campaign_infos(session, [r.campaign_id for r in rows if r.campaign_id is not None])
     children = _overdue_children(session, {(r.campaign_id, r.unit_id) for r in rows if r.kind == "escalation"}, now)
-    office_cache: dict[int, dict[str, Any]] = {}
+    office_cache: dict[tuple[int, Any], dict[str, Any]] = {}
     stopped = opted_out(session, [(r.recipient, r.campaign_id, r.assignment_id, r.kind) for r in rows])
     office = sole_office(session) if any(r.campaign_id is None for r in rows) else None
     calendars = _calendars(session, {r.campaign_id for r in rows if r.kind in WORKING_HOURS_KINDS and r.campaign_id})
@@ -663,11 +664,14 @@ def _prepare(
         elif row.kind == "office_digest":
             assert campaign is not None
             item.display_name = campaign.owner_department
-            if campaign.id not in office_cache:
-                office_cache[campaign.id] = office_digest_context(
-                    session, campaign, now=now, frequency=(row.context or {}).get("frequency", "daily")
+            stored = row.context or {}
+            figures = stored.get(DIGEST_FIGURES)  # as they stood at its planning; absent on rows queued before
+            cache_key = (campaign.id, stored.get("period"))
+            if cache_key not in office_cache:
+                office_cache[cache_key] = office_digest_context(
+                    session, campaign, now=now, frequency=stored.get("frequency", "daily"), figures=figures
                 )
-            item.template_context = office_cache[campaign.id]
+            item.template_context = office_cache[cache_key]
         elif row.kind == "failure_report":
             assert campaign is not None
             item.display_name = campaign.owner_department
