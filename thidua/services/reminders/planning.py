@@ -241,6 +241,7 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
         return False
     # Weekly digests catch up on a later working day of the week if the first one was missed.
     period = office_digest_period(frequency, today)
+    context: dict[str, Any] = {"period": period, "frequency": frequency}
     row = {
         "key": office_digest_key(ctx.id, period),
         "kind": "office_digest",
@@ -250,7 +251,7 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
         "rung": None,
         "recipient": normalize_email(ctx.owner_email),
         "template": "digest_office",
-        "context": {"period": period, "frequency": frequency},
+        "context": context,
         "scheduled_at": now,
         "status": OutboxStatus.PENDING.value,
         "attempts": 0,
@@ -273,7 +274,7 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
         waiting=(OutboxStatus.PENDING.value, OutboxStatus.CLAIMED.value),
         leave_out=inserted,
     )
-    session.execute(update(O).where(O.c.id == inserted).values(context={**row["context"], DIGEST_FIGURES: figures}))
+    session.execute(update(O).where(O.c.id == inserted).values(context={**context, DIGEST_FIGURES: figures}))
     return True
 
 
