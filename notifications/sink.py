@@ -9,7 +9,10 @@
 
 :func:`start_sink` runs any of them on 127.0.0.1, optionally with STARTTLS or
 implicit TLS and AUTH PLAIN/LOGIN. Operators can run an .eml sink with
-``python -m thidua.notifications.sink --dir DIR --port N``.
+``python -m thidua.notifications.sink --dir DIR --port N`` (the lean asyncio
+server of :mod:`thidua.notifications.lean_smtp`, storing what
+``EmlDirectoryHandler`` would; ``--server aiosmtpd`` runs aiosmtpd instead),
+and :class:`SinkProcess` runs that command as a child process.
 """
 
 from __future__ import annotations
@@ -17,12 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import hmac
 import ipaddress
-import itertools
 import os
-import re
 import signal
 import socket
 import ssl
@@ -37,20 +37,22 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from thidua.notifications.lean_smtp import EmlStore, message_id_of
+
 __all__ = [
     "CountingHandler",
     "EmlDirectoryHandler",
+    "EmlStore",
     "FaultInjectingHandler",
     "Received",
     "RunningSink",
+    "SinkProcess",
     "free_port",
     "make_self_signed_cert",
     "message_id_of",
     "server_tls_context",
     "start_sink",
 ]
-
-_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,15 +62,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def message_id_of(content: bytes) -> str | None:
-    """The Message-ID header of a raw message, without parsing the message."""
-    header_end = content.find(b"\r\n\r\n")
-    match = _MESSAGE_ID.search(content, 0, header_end if header_end >= 0 else len(content))
-    return match.group(1).decode("ascii", "replace") if match else None
-
-
 class EmlDirectoryHandler:
-    """Writes each message to ``directory`` as ``<UTC time>-<seq>-<id hash>.eml``.
+    """Writes each message to ``directory`` as ``<UTC time>-<seq>-<id hash>.eml`` (see :class:`EmlStore`, which
+    the lean sink of ``python -m thidua.notifications.sink`` uses too).
 
     Files appear atomically (written as ``.tmp``, then renamed), so a reader
     listing ``*.eml`` never sees half a message. ``Return-Path`` and
@@ -77,25 +73,14 @@ class EmlDirectoryHandler:
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.store = EmlStore(directory)
+        self.directory = self.store.directory
         self.stored: list[Path] = []
-        self._seq = itertools.count(1)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        message_id = message_id_of(content) or ""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        digest = hashlib.sha1(message_id.encode()).hexdigest()[:12]
-        path = self.directory / f"{stamp}-{next(self._seq):06d}-{digest}.eml"
-        trace = (f"Return-Path: <{envelope.mail_from}>\r\nX-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n").encode(
-            "utf-8"
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(trace + content)
-        os.replace(tmp, path)
-        self.stored.append(path)
-        return f"250 OK stored as {path.name}"
+        name = self.store.store(envelope.mail_from or "", envelope.rcpt_tos, envelope.original_content or b"")
+        self.stored.append(self.directory / name)
+        return f"250 OK stored as {name}"
 
 
 class CountingHandler:
@@ -388,6 +373,7 @@ class SinkProcess:
         host: str = "127.0.0.1",
         port: int | None = None,
         startup_timeout: float = 60.0,
+        server: Literal["lean", "aiosmtpd"] = "lean",
     ) -> None:
         import subprocess
         import sys
@@ -404,6 +390,8 @@ class SinkProcess:
                 host,
                 "--port",
                 str(self.port),
+                "--server",
+                server,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -444,7 +432,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dir", required=True, type=Path, help="directory for the .eml files")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--server",
+        choices=("lean", "aiosmtpd"),
+        default="lean",
+        help="lean: the asyncio server of thidua.notifications.lean_smtp (default); aiosmtpd: aiosmtpd's",
+    )
     args = parser.parse_args(argv)
+    if args.server == "lean":
+        from thidua.notifications.lean_smtp import serve_eml_directory
+
+        def ready() -> None:
+            print(
+                f"SMTP sink on {args.host}:{args.port}, writing .eml files to {args.dir} (Ctrl-C to stop)", flush=True
+            )
+
+        serve_eml_directory(args.dir, host=args.host, port=args.port, on_ready=ready)
+        return
     sink = start_sink(EmlDirectoryHandler(args.dir), host=args.host, port=args.port)
     print(f"SMTP sink on {sink.host}:{sink.port}, writing .eml files to {args.dir} (Ctrl-C to stop)", flush=True)
     stopped = threading.Event()
