@@ -60,7 +60,7 @@ def _dead_owners_on_this_host(session: Session) -> list[str]:
         .all()
     )  # a handful: one per dispatcher
     owners = [owner for owner in owners if owner and owner.startswith(prefix)]
-    dead = []
+    dead: list[str] = []
     for owner in owners:
         parts = owner[len(prefix) :].split(":")
         if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and _process_gone(int(parts[0])):
@@ -71,6 +71,8 @@ def _dead_owners_on_this_host(session: Session) -> list[str]:
 def recover_expired_claims(engine: Engine) -> Recovery:
     real_now = utcnow()
     with Session(engine) as session, session.begin():
+        if session.execute(select(O.c.id).where(O.c.status == OutboxStatus.CLAIMED.value).limit(1)).first() is None:
+            return Recovery()  # nothing is claimed: nothing to recover (the usual case between passes)
         dead = _dead_owners_on_this_host(session)
         lapsed = O.c.lease_until < real_now
         expired = and_(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -9,7 +10,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Collection, Sequence
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -193,6 +194,12 @@ def _email_problems(emails: tuple[str, ...]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def _stored_email_problems(stored: str | None) -> str | None:
+    """`email_problems` of a unit's address list as the database returns its JSON text."""
+    return email_problems(json.loads(stored) if stored is not None else None)
+
+
 _DIGEST_STATUSES = ("sent", "failed", "partial", "unknown")
 
 
@@ -266,10 +273,17 @@ def office_digest_context(session: Session, campaign: CampaignInfo, *, now: date
     failures, failures_more = _failure_rows(session, campaign.id, since, now, 20)
 
     owing_units = select(A.c.unit_id).where(A.c.campaign_id == campaign.id, A.c.active.is_(True))
+    # The address lists as stored (JSON text): each distinct list is decoded and checked once per process.
     units = session.execute(
-        select(U.c.code, U.c.name, U.c.emails).where(U.c.id.in_(owing_units), U.c.active.is_(True)).order_by(U.c.code)
+        select(U.c.code, U.c.name, cast(U.c.emails, String).label("emails"))
+        .where(U.c.id.in_(owing_units), U.c.active.is_(True))
+        .order_by(U.c.code)
     ).all()
-    bad = [{"code": u.code, "name": u.name, "problem": problem} for u in units if (problem := email_problems(u.emails))]
+    bad = [
+        {"code": u.code, "name": u.name, "problem": problem}
+        for u in units
+        if (problem := _stored_email_problems(u.emails))
+    ]
     period_label = (
         f"tuần {today.isocalendar()[1]}/{today.isocalendar()[0]}"
         if frequency == "weekly"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -17,7 +17,7 @@ from thidua.models.reminders import (
     schedule,
 )
 from thidua.models.spec.reminders import Ladder
-from thidua.models.status import SUBMITTED_STATUSES
+from thidua.models.status import SUBMITTED_STATUSES, AssignmentStatus
 from thidua.services.campaign_context import (
     CampaignContext,
     active_campaign_contexts,
@@ -76,12 +76,32 @@ def _owing(group: ObligationGroup, as_of: datetime | None = None):
     )
 
 
-def obligation_groups(session: Session, ctx: CampaignContext, as_of: datetime | None = None) -> list[ObligationGroup]:
+_OWING_STATUSES = tuple(s.value for s in AssignmentStatus if s.value not in SUBMITTED_STATUSES)
+
+
+def obligation_groups(
+    session: Session,
+    ctx: CampaignContext,
+    as_of: datetime | None = None,
+    *,
+    due_between: tuple[date, date] | None = None,
+) -> list[ObligationGroup]:
+    """The (obligation, due date) groups with owing assignments; `due_between` (first, last due date): only
+    those groups, read through the (status, due_at) index instead of every assignment of the campaign."""
     from thidua.services.status import state_as_of
 
     if not ctx.active:
         return []
     status, _ = state_as_of(as_of)
+    window = []
+    if due_between is not None:
+        first, last = due_between
+        window = [
+            A.c.due_on.between(first, last),
+            # The same range on the indexed columns (due_at is the end of the due day in the campaign's zone).
+            status.in_(_OWING_STATUSES) if as_of is None else true(),
+            A.c.due_at.between(end_of_day_utc(first, ctx.timezone), end_of_day_utc(last, ctx.timezone)),
+        ]
     rows = session.execute(
         select(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
@@ -91,6 +111,7 @@ def obligation_groups(session: Session, ctx: CampaignContext, as_of: datetime | 
             A.c.active.is_(True),
             status.not_in(SUBMITTED_STATUSES),
             U.c.active.is_(True),
+            *window,
         )
         .group_by(OB.c.id, OB.c.code, OB.c.title, OB.c.opens_on, OB.c.ladder, A.c.due_on)
         .order_by(A.c.due_on, OB.c.id)

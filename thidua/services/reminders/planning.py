@@ -15,11 +15,13 @@ from thidua.audit import audit_many
 from thidua.models.clock import local_to_utc, utc_to_local
 from thidua.models.outbox import OutboxStatus
 from thidua.models.reminders import (
+    LAST_OCCURRENCE_GRACE,
     MAX_QUEUED_EMAIL_LENGTH,
     Occurrence,
     Phase,
     current_occurrence,
     escalation_key,
+    expand_rungs,
     failure_report_key,
     normalize_email,
     occurrences_between,
@@ -28,7 +30,7 @@ from thidua.models.reminders import (
     office_digest_period,
 )
 from thidua.models.status import AssignmentStatus
-from thidua.models.workcalendar import parse_hhmm
+from thidua.models.workcalendar import NoWorkingDayError, parse_hhmm
 from thidua.services.campaign_context import (
     CampaignContext,
 )
@@ -69,13 +71,45 @@ def plan_due(engine: Engine, *, now: datetime, campaign_code: str | None = None)
     return result
 
 
+def _reminder_window(ctx: CampaignContext, now: datetime) -> tuple[date, date] | None:
+    """The due dates of the groups that can have a current occurrence at `now` (a superset, by a day or two),
+    from the campaign's ladders and working calendar; None when there is no bound.
+
+    An occurrence of offset o falls on previous_working_day(due + o) (before the deadline) or on
+    next_working_day(due + o) (after it), sent at the ladder's time or the next working slot. So the first one
+    is on or after previous_working_day(due + min o), which must be today or earlier; and the last one is on or
+    before f(due + max o), f(x) = next_working_day(next_working_day(x) + 1), and stays current for
+    LAST_OCCURRENCE_GRACE. Both functions never decrease, hence a range of due dates."""
+    offsets = [offset for ladder in ctx.ladders.values() for _, _, offset in expand_rungs(ladder)]
+    if not offsets:
+        return None
+    calendar, day = ctx.calendar, timedelta(days=1)
+    today = ctx.today(now)
+    try:
+        # previous_working_day(x) <= today exactly when x is before the first working day after today.
+        last_due = calendar.next_working_day(today + day) - day - timedelta(days=min(offsets))
+        floor = today - LAST_OCCURRENCE_GRACE - day  # one day more: a grace running past local midnight
+
+        def last_day(x: date) -> date:
+            return calendar.next_working_day(calendar.next_working_day(x) + day)
+
+        x = floor - day  # last_day(x) > x: the smallest x with last_day(x) >= floor is at most this
+        while last_day(x - day) >= floor:
+            x -= day
+    except NoWorkingDayError:
+        return None
+    first_due = x - timedelta(days=max(offsets))
+    return first_due - 2 * day, last_due + 2 * day
+
+
 def _plan_campaign(session: Session, ctx: CampaignContext, now: datetime, result: PlanResult) -> None:
     audits: list[dict[str, Any]] = []
-    groups = obligation_groups(session, ctx)
     # Reminders are only queued at a working moment: one that became current on a day off (e.g. a report
     # returned on a Saturday) waits for the next working slot instead of going out at once.
     working = ctx.calendar.is_working_moment(utc_to_local(now, ctx.timezone).replace(tzinfo=None))
-    for group in groups if working else ():
+    window = _reminder_window(ctx, now)
+    groups = obligation_groups(session, ctx, due_between=window) if working else []
+    for group in groups:
         occurrence = current_occurrence(group.occurrences(ctx), now, group.due_at(ctx))
         if occurrence is None:
             continue
@@ -104,7 +138,7 @@ def _plan_campaign(session: Session, ctx: CampaignContext, now: datetime, result
                         {"rung": occurrence.occurrence_id, "count": escalated},
                     )
                 )
-    if _plan_office_digest(session, ctx, groups, now):
+    if _plan_office_digest(session, ctx, now):
         result.office_digests += 1
         audits.append(_audit_row("office_digest.planned", "campaign", ctx.id, ctx.id, {"date": ctx.today(now)}))
     audit_many(session, audits)
@@ -195,14 +229,15 @@ def _office_slot(ctx: CampaignContext, day: date) -> datetime:
     )
 
 
-def _plan_office_digest(
-    session: Session, ctx: CampaignContext, groups: Sequence[ObligationGroup], now: datetime
-) -> bool:
+def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -> bool:
     frequency = ctx.office_frequency
     today = ctx.today(now)
     if frequency == "none" or not ctx.owner_email or not ctx.calendar.is_working_day(today):
         return False
-    if not ctx.starts_on <= today <= _digest_window_end(ctx, groups) or now < _office_slot(ctx, today):
+    if not ctx.starts_on <= today or now < _office_slot(ctx, today):
+        return False
+    # After the campaign's end, only while an owed report is still chased (every owing group counts).
+    if today > ctx.ends_on and today > _digest_window_end(ctx, obligation_groups(session, ctx)):
         return False
     # Weekly digests catch up on a later working day of the week if the first one was missed.
     period = office_digest_period(frequency, today)

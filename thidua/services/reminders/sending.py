@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time as _time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, cast, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -295,19 +297,22 @@ def _record_deliveries(
             )
             if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
                 result.problem_campaigns.add(row.campaign_id)
-    if finals:
+    # Set-based: one UPDATE per outcome (status, attempts, error), usually a single one for a whole write.
+    outcomes: dict[tuple[str, int, str | None, datetime | None], list[int]] = defaultdict(list)
+    for final in finals:
+        outcomes[(final["b_status"], final["b_attempts"], final["b_error"], final["b_sent"])].append(final["b_id"])
+    for (final_status, final_attempts, final_error, sent_at), ids in outcomes.items():
         session.execute(
             update(O)
-            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
+            .where(O.c.id.in_(ids), O.c.lease_owner == owner)
             .values(
-                status=bindparam("b_status"),
-                attempts=bindparam("b_attempts"),
-                last_error=bindparam("b_error"),
-                sent_at=bindparam("b_sent", type_=O.c.sent_at.type),
+                status=final_status,
+                attempts=final_attempts,
+                last_error=final_error,
+                sent_at=sent_at,
                 lease_owner=None,
                 lease_until=None,
-            ),
-            finals,
+            )
         )
     if retries:
         session.execute(
@@ -343,7 +348,12 @@ class _StreamRecorder:
     not yet recorded. The crash guarantee of `_Recorder` holds across batches: the transport takes message i
     (in the order batches were added) only when i < `marked`, and `marked` moves only after the marks are
     committed; a write marks up to `completed + window`, so at most `window` (= RECORD_EVERY + connections)
-    rows are ever marked without their result written."""
+    rows are ever marked without their result written.
+
+    A write happens when one is worth a transaction (`_write_wanted`): half of RECORD_EVERY results buffered,
+    the marks running low ahead of the transport (or a message waiting for its mark), results waiting longer than
+    RECORD_MAX_DELAY_S, leases to renew, or `settle` waiting. Asking for a write while one runs does not by
+    itself cause another (it used to: a write followed every few results)."""
 
     def __init__(
         self,
@@ -376,6 +386,8 @@ class _StreamRecorder:
         self.batches: list[list[int]] = []
         self.batch_of: dict[str, int] = {}
         self.unreachable = False
+        self.waiting = -1  # the last message the transport was refused for want of its mark
+        self.flushing = False  # settle waits for the buffer to be written
 
     def add(self, ready: Sequence[_Ready]) -> None:
         self.ready.extend(ready)
@@ -387,6 +399,7 @@ class _StreamRecorder:
     def may_take(self, index: int) -> bool:
         if index < self.marked:
             return True
+        self.waiting = max(self.waiting, index)
         self.request_write()
         return False
 
@@ -398,8 +411,23 @@ class _StreamRecorder:
         stats[2 if delivery.status == "retry" else 1] += 1
         if stats[0] == 0 and stats[1] == 0 and stats[2] > 0:
             self.unreachable = True
-        if len(self.buffer) >= self.write_every or _time.monotonic() - self.last_write > RECORD_MAX_DELAY_S:
+        if self._write_wanted():
             self.request_write()
+
+    def _marks_low(self) -> bool:
+        """A quarter of a window of marks or less left ahead of the results, and something left to mark (the
+        transport runs at most `connections` ahead of the results)."""
+        return self.marked < len(self.ready) and self.marked - self.completed <= self.window // 4
+
+    def _write_wanted(self) -> bool:
+        return (
+            len(self.buffer) >= self.write_every
+            or self.waiting >= self.marked
+            or self.flushing
+            or self._marks_low()
+            or bool(self.buffer and _time.monotonic() - self.last_write > RECORD_MAX_DELAY_S)
+            or _time.monotonic() - self.last_renewal > self.lease.total_seconds() / 3
+        )
 
     def request_write(self) -> None:
         if self.failure is not None:
@@ -412,6 +440,9 @@ class _StreamRecorder:
     async def _writes(self) -> None:
         while True:
             self.again = False
+            if not self._write_wanted():
+                return
+            self.flushing = False
             buffer, self.buffer = self.buffer, []
             upto = min(len(self.ready), self.completed + self.window)
             marks = self.ready[self.marked : upto] if upto > self.marked else []
@@ -465,10 +496,12 @@ class _StreamRecorder:
             if self.writer is not None and not self.writer.done():
                 await asyncio.shield(self.writer)
                 continue
-            if self.buffer:
+            done = self.completed >= len(self.ready) or stream.exhausted
+            if self.buffer and done:  # the last results (meanwhile results are written as they accumulate)
+                self.flushing = True
                 self.request_write()
                 continue
-            if self.completed >= len(self.ready) or stream.exhausted:
+            if done:
                 break
             await asyncio.sleep(0.005)
         if self.failure is not None:
@@ -668,10 +701,20 @@ WORKING_HOURS_KINDS = frozenset({"reminder", "escalation", "office_digest", "rep
 def _calendars(session: Session, campaign_ids: set[int]) -> dict[int, WorkingCalendar]:
     if not campaign_ids:
         return {}
+    rows = session.execute(
+        select(C.c.id, cast(C.c.spec, String).label("spec"), C.c.source_file, C.c.starts_on, C.c.ends_on).where(
+            C.c.id.in_(campaign_ids)
+        )
+    ).all()
     return {
-        row.id: campaign_calendar(row.spec or {}, row.source_file, row.starts_on, row.ends_on)
-        for row in session.execute(select(C).where(C.c.id.in_(campaign_ids))).all()
+        row.id: campaign_calendar(_stored_spec(row.spec), row.source_file, row.starts_on, row.ends_on) for row in rows
     }
+
+
+@lru_cache(maxsize=32)
+def _stored_spec(stored: str | None) -> dict[str, Any]:
+    """A campaign's spec from its stored JSON text, decoded once per version (read only: shared)."""
+    return (json.loads(stored) if stored is not None else None) or {}
 
 
 def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
