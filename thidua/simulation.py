@@ -33,7 +33,7 @@ from thidua.models.forms import applicable_fields
 from thidua.models.outbox import OutboxMessage
 from thidua.models.spec.campaign import Obligation
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
-from thidua.services.units import subtree_clause
+from thidua.services.campaigns import subtree_range
 from thidua.settings import CONFIG_DIR, Settings
 
 REPORT_KINDS = ("registration", "round_report", "final_report", "interim_report")
@@ -660,12 +660,9 @@ class Simulation:
                     obligation_code=ob.code,
                     now=local_to_utc(datetime.combine(end, time(23, 0))),
                 )
+                late = _late_submitted(session, ob.id, [row.key for row in report.by_group])  # type: ignore[arg-type]
                 summary.compliance[ob.title] = {
-                    row.label: (
-                        row.counts.owed,
-                        row.counts.submitted - _late_submitted(session, ob.id, row.key),
-                        row.counts.late,
-                    )
+                    row.label: (row.counts.owed, row.counts.submitted - late[row.key], row.counts.late)
                     for row in report.by_group
                 }
             obligations = (
@@ -713,18 +710,20 @@ def _action_rows(
     session: Session, actions: list[Action]
 ) -> tuple[dict[int, tuple[Assignment, ObligationDef, Unit]], dict[int, Unit]]:
     """The day's assignments with their obligation and unit (by assignment id), and their reviewing units (by id)."""
-    rows = (
-        session.execute(
-            select(Assignment, ObligationDef, Unit)
-            .join(ObligationDef, col(ObligationDef.id) == col(Assignment.obligation_id))
-            .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-            .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
-        )
-        .tuples()
-        .all()
-    )
-    found = {a.id: (a, ob, unit) for a, ob, unit in rows if a.id is not None}
-    reviewer_ids = {a.reviewer_unit_id for a, _, _ in rows if a.reviewer_unit_id}
+    # The obligations are read apart, once each: joined, every row would decode its obligation's definition.
+    rows = session.execute(
+        select(Assignment, Unit)
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .where(col(Assignment.id).in_([a.assignment_id for a in actions]))
+    ).all()
+    obligations = {
+        ob.id: ob
+        for ob in session.execute(
+            select(ObligationDef).where(col(ObligationDef.id).in_({a.obligation_id for a, _ in rows}))
+        ).scalars()
+    }
+    found = {a.id: (a, obligations[a.obligation_id], unit) for a, unit in rows if a.id is not None}
+    reviewer_ids = {a.reviewer_unit_id for a, _ in rows if a.reviewer_unit_id}
     reviewers = {
         u.id: u
         for u in session.execute(select(Unit).where(col(Unit.id).in_(reviewer_ids))).scalars()
@@ -743,19 +742,18 @@ def _summarise_timing(session: Session, summary: DemoSummary, end: date) -> None
     summary.mail_pending = sum(1 for at in pending if _aware(at) < end_at)
     summary.mail_after_end = len(pending) - summary.mail_pending
     ctx = campaign_context(session, "bd-2023")
-    sent = (
-        session.execute(
-            select(O.sent_at).where(  # type: ignore[call-overload]
-                O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
-                O.kind.in_(sorted(WORKING_HOURS_KINDS)),  # type: ignore[attr-defined]
-            )
+    # Counted per distinct moment: a dispatch sends its whole batch at one simulated time.
+    sent = session.execute(
+        select(O.sent_at, func.count())  # type: ignore[call-overload]
+        .where(
+            O.status.in_(("sent", "partial")),  # type: ignore[attr-defined]
+            O.kind.in_(sorted(WORKING_HOURS_KINDS)),  # type: ignore[attr-defined]
         )
-        .scalars()
-        .all()
-    )
+        .group_by(O.sent_at)
+    ).all()
     summary.mail_outside_working_hours = sum(
-        1
-        for at in sent
+        count
+        for at, count in sent
         if not ctx.calendar.is_working_moment(utc_to_local(_aware(at), ctx.timezone).replace(tzinfo=None))
     )
 
@@ -764,21 +762,32 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def _late_submitted(session: Session, obligation_id: int, unit_code: str) -> int:
-    """Submitted-but-late assignments under a group unit, to split 'on time' from 'late'."""
-    group = session.execute(select(Unit.path).where(Unit.code == unit_code)).scalar_one()  # type: ignore[call-overload]
-    return session.execute(
-        select(func.count())
-        .select_from(Assignment)
-        .join(Unit, Unit.id == Assignment.unit_id)  # type: ignore[arg-type]
-        .where(
-            Assignment.obligation_id == obligation_id,  # type: ignore[arg-type]
-            Assignment.active.is_(True),  # type: ignore[attr-defined]
-            Assignment.late.is_(True),  # type: ignore[attr-defined]
-            Assignment.status.in_(("da_gui", "da_duyet")),  # type: ignore[attr-defined]
-            subtree_clause(group),
+def _late_submitted(session: Session, obligation_id: int, unit_codes: Sequence[str]) -> dict[str, int]:
+    """Submitted-but-late assignments under each group unit, to split 'on time' from 'late' (one query for the
+    late ones, counted per group by path range, as subtree_clause selects them)."""
+    groups: dict[str, str] = dict(
+        session.execute(select(col(Unit.code), col(Unit.path)).where(col(Unit.code).in_(unit_codes))).all()
+    )
+    late_paths = (
+        session.execute(
+            select(Unit.path)  # type: ignore[call-overload]
+            .select_from(Assignment)
+            .join(Unit, Unit.id == Assignment.unit_id)  # type: ignore[arg-type]
+            .where(
+                Assignment.obligation_id == obligation_id,  # type: ignore[arg-type]
+                Assignment.active.is_(True),  # type: ignore[attr-defined]
+                Assignment.late.is_(True),  # type: ignore[attr-defined]
+                Assignment.status.in_(("da_gui", "da_duyet")),  # type: ignore[attr-defined]
+            )
         )
-    ).scalar_one()
+        .scalars()
+        .all()
+    )
+    counts = {}
+    for code in unit_codes:
+        low, high = subtree_range(groups[code])
+        counts[code] = sum(1 for path in late_paths if low <= path < high)
+    return counts
 
 
 def _changed_count(result: Any) -> int:

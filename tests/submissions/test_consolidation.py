@@ -71,3 +71,34 @@ def test_waiting_reports_count_only_when_the_obligation_says_so(loaded):
     assert (district["counted"], district["numbers"]["so_sang_kien"]["sum"]) == (2, 10)
     assert district["awaiting"] == ["BDH.D1.3"] and district["accepted_only"] is False
     assert counting_sent["new"] == 3  # every snapshot records the counting rule, so each gets a new version
+
+
+def test_counted_reports_are_found_by_assignment_not_by_scanning_the_obligation(loaded):
+    """Issue 17: joined to the assignments, the counted reports are looked up through (assignment_id, version);
+    SQLite without statistics chose the (obligation, status) index instead and read every counted report of the
+    obligation for each assignment (0.2–0.5 s a consolidation of 1,200 units, and in the reports)."""
+    from sqlalchemy import func
+
+    from thidua.models.tables import Assignment
+    from thidua.services.consolidation import counted_submissions
+
+    with session_scope(loaded.engine) as session:
+        ob_id = session.execute(select(ObligationDef.id).where(ObligationDef.code == ROUND1)).scalar_one()
+        counted = counted_submissions(ob_id, True, per_assignment=True)
+        query = (
+            select(func.count(counted.c.assignment_id))
+            .select_from(Assignment)
+            .outerjoin(counted, counted.c.assignment_id == Assignment.id)
+            .where(Assignment.obligation_id == ob_id)
+        )
+        compiled = query.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+        plan = (
+            session.connection()
+            .exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}",
+                compiled.positiontup and tuple(compiled.params[name] for name in compiled.positiontup),
+            )
+            .all()
+        )
+    lookups = [row[3] for row in plan if row[3].startswith("SEARCH submission ")]
+    assert lookups and all("(assignment_id=?)" in text for text in lookups), lookups

@@ -349,3 +349,25 @@ def test_concurrent_reviews_one_wins_the_other_gets_a_conflict(pg_engine):
         slow.rollback()
     final = assignment(pg_engine)
     assert (final.status, final.version) == ("tra_lai", seen_version + 1)
+
+
+def test_the_year_end_rating_is_that_of_the_latest_accepted_version(loaded):
+    """Issue 17 (read set-based for many units): a returned version never counts; of the accepted versions the
+    newest does, its appraised rating before the proposed one."""
+    final = {"so_sang_kien": 3, "so_doan_vien_moi": 1, "cong_trinh_hoan_thanh": "có"}
+    excellent, good, done = "Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ", "Hoàn thành nhiệm vụ"
+    submit(loaded.engine, obligation="tong-ket-nam", data={**final, "xep_loai_de_nghi": excellent}, when=vn(1, 12))
+    review(loaded.engine, obligation="tong-ket-nam", accept=False, comment="Bổ sung", when=vn(2, 12))
+    submit(loaded.engine, obligation="tong-ket-nam", data={**final, "xep_loai_de_nghi": good}, when=vn(3, 12))
+    review(loaded.engine, obligation="tong-ket-nam", when=vn(4, 12))
+    for unit, rating in (("BDH.D1.2", excellent), ("BDH.D1.3", good)):
+        data = {**final, "xep_loai_de_nghi": rating}
+        submit(loaded.engine, unit=unit, obligation="tong-ket-nam", data=data, when=vn(1, 12))
+        review(loaded.engine, unit=unit, obligation="tong-ket-nam", when=vn(4, 12), appraised_rating=done)
+        submit(loaded.engine, unit=unit, obligation="tong-ket-nam", data=data, when=vn(5, 12))
+    units = [loaded.units[code].id for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3")]
+    with session_scope(loaded.engine) as session:
+        campaign_id = session.execute(select(Assignment.campaign_id).limit(1)).scalar_one()
+        # BDH.D1.2 and .3: version 1 accepted and appraised, version 2 waiting (not counted yet).
+        assert year_end_ratings(session, campaign_id, units) == dict(zip(units, (good, done, done)))
+        assert [year_end_rating(session, campaign_id, unit) for unit in units] == [good, done, done]

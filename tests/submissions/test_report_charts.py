@@ -9,7 +9,7 @@ from datetime import date
 from types import SimpleNamespace
 
 from thidua.models.targets import Figure, Progress
-from thidua.services.documents import chart_png
+from thidua.services.documents import _chart_png, chart_png
 from thidua.services.reports import _target_charts
 from thidua.services.targets import TargetReport, TargetRow
 
@@ -17,6 +17,7 @@ NAMES = ["Liên đoàn Lao động tỉnh Bình Định", "LĐLĐ huyện Thử 
 
 
 def test_the_chart_has_a_glyph_for_every_vietnamese_letter() -> None:
+    _chart_png.cache_clear()  # drawn here, not taken from an earlier test's identical chart
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         png, height = chart_png(NAMES, [1830.5, 4, 0], unit="sáng kiến", target=8000)
@@ -46,3 +47,16 @@ def test_the_district_chart_is_sorted_largest_first() -> None:
     (chart,) = _target_charts([report], SimpleNamespace(levels={}))
     assert chart.labels == ["LĐLĐ huyện B", "LĐLĐ huyện C", "LĐLĐ huyện A"]
     assert chart.values == [30, 9, 4]
+
+
+def test_the_same_figures_give_the_same_picture_drawn_once() -> None:
+    """Issue 17: the round and year-end reports often show the same target chart; it is drawn once per process,
+    and a drawing is the same picture as a fresh one (the cache changes no document)."""
+    _chart_png.cache_clear()
+    first, height = chart_png(NAMES, [1830.5, 4, 0], unit="sáng kiến", target=8000)
+    again = chart_png(list(NAMES), (1830.5, 4, 0), unit="sáng kiến", target=8000)
+    assert again == (first, height) and _chart_png.cache_info().misses == 1
+    _chart_png.cache_clear()
+    assert chart_png(NAMES, [1830.5, 4, 0], unit="sáng kiến", target=8000)[0] == first  # redrawn: same bytes
+    assert chart_png(NAMES, [1830.5, 4, 1], unit="sáng kiến", target=8000)[0] != first
+    assert chart_png(NAMES, [1830.5, 4, 0], unit="sáng kiến", target=None)[0] != first

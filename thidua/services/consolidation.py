@@ -22,7 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, exists, func, insert, literal, select, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from thidua.audit import audit
 from thidua.db import owns_transaction
@@ -59,11 +61,37 @@ class ConsolidationResult:
         )
 
 
-def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | None = None):
+class _NotIndexed(FunctionElement):
+    """A column that SQLite must not look up by index (written "column + 0", which no index matches);
+    other databases get the column itself."""
+
+    type = Integer()
+    name = "not_indexed"
+    inherit_cache = True
+
+
+@compiles(_NotIndexed)
+def _not_indexed(element, compiler, **kw) -> str:  # noqa: ANN001
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_NotIndexed, "sqlite")
+def _not_indexed_sqlite(element, compiler, **kw) -> str:  # noqa: ANN001
+    return f"({compiler.process(element.clauses, **kw)} + 0)"
+
+
+def counted_submissions(
+    obligation_id: int, accepted_only: bool, at: datetime | None = None, *, per_assignment: bool = False
+):
     """Subquery (assignment_id, unit_id, data, submitted_at, review_status, appraised_rating): per assignment
     the latest version that counts; with `at`, as things stood at that moment (sent, and accepted if it must
     be, by then). Written as 'no newer counting version exists' rather than GROUP BY max(version) so that
-    the database can join it to assignments through the (assignment_id, version) index."""
+    the database can join it to assignments through the (assignment_id, version) index.
+
+    `per_assignment`: the caller outer-joins it to the obligation's assignments (counted.assignment_id =
+    assignment.id). SQLite, without statistics, would then rather search the (obligation, status) index for
+    every assignment, reading all the obligation's counted reports each time (O(n²): 0.2–0.5 s for 1,200
+    units); the obligation is then only checked, and the (assignment_id, version) key does the lookup."""
     statuses = counted_review_statuses(accepted_only)
     newer = S.alias("newer")
 
@@ -80,7 +108,11 @@ def counted_submissions(obligation_id: int, accepted_only: bool, at: datetime | 
     )
     return (
         select(S.c.assignment_id, S.c.unit_id, S.c.data, S.c.submitted_at, S.c.review_status, S.c.appraised_rating)
-        .where(S.c.obligation_id == obligation_id, counts(S), ~newer_exists)
+        .where(
+            (_NotIndexed(S.c.obligation_id) if per_assignment else S.c.obligation_id) == obligation_id,
+            counts(S),
+            ~newer_exists,
+        )
         .subquery("counted")
     )
 
@@ -233,7 +265,7 @@ def compute(session: Session, campaign: Campaign, obligation: ObligationDef) -> 
     )
     if not depths:
         return []
-    counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
+    counted = counted_submissions(obligation.id, spec.consolidate_accepted_only, per_assignment=True)  # type: ignore[arg-type]
     base = _base_groups(obligation.id, fields, counted, low, high, max(depths))  # type: ignore[arg-type]
     rows = session.execute(_rollup_query(base, sorted(depths), levels))
     return [(row.unit_id, _snapshot_data(row, spec, fields)) for row in rows]

@@ -232,7 +232,15 @@ def chart_png(
     width_cm: float = CHART_WIDTH_CM,
 ) -> tuple[bytes, float]:
     """One horizontal bar chart (serif font, no title: the caption under it carries the whole title).
-    Returns the PNG and its height in cm, at most CHART_MAX_HEIGHT_CM."""
+    Returns the PNG and its height in cm, at most CHART_MAX_HEIGHT_CM. The same figures give the same
+    picture: drawn once per process (the round and year-end reports often show the same target charts)."""
+    return _chart_png(tuple(labels), tuple(values), unit, target, width_cm)
+
+
+@lru_cache(maxsize=32)
+def _chart_png(
+    labels: tuple[str, ...], values: tuple[float, ...], unit: str, target: float | None, width_cm: float
+) -> tuple[bytes, float]:
     from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -222,7 +222,7 @@ def _aggregate_tables(ctx: _Context, snapshots: Sequence[dict[str, Any]], spec: 
 
 def _unit_tables(session: Session, ctx: _Context, obligation: ObligationDef, spec: Obligation) -> list[Table]:
     """One sheet per owing level: each unit's own report (the version that counts), or its status."""
-    counted = counted_submissions(obligation.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
+    counted = counted_submissions(obligation.id, spec.consolidate_accepted_only, per_assignment=True)  # type: ignore[arg-type]
     parent = U.alias("parent")
     rows = session.execute(
         select(
@@ -877,7 +877,7 @@ def _rating_tables(
 ) -> tuple[Table, Table]:
     rating_field = next((f for f in spec.fields if f.code == RATING_FIELD), None)
     choices = list(rating_field.choices or []) if rating_field else []
-    counted = counted_submissions(final.id, spec.consolidate_accepted_only)  # type: ignore[arg-type]
+    counted = counted_submissions(final.id, spec.consolidate_accepted_only, per_assignment=True)  # type: ignore[arg-type]
     group = U.alias("grp")
     parent = U.alias("parent")
     join = (

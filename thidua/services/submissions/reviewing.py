@@ -217,20 +217,22 @@ def review_many(
             reviews,
         )
         audit_many(session, audits)
-        for item, result in reviewed:
-            if not item.accept:
-                result.mail_keys = _tell_unit_returned(
-                    session,
-                    campaign,
-                    obligation,
-                    item.unit,
-                    item.reviewer,
-                    item.assignment,
-                    result.version,
-                    result.comment or "",
-                    actor=item.actor,
-                    now=now,
-                )
+        returned = [(item, result) for item, result in reviewed if not item.accept]
+        senders = _senders(session, [(result.assignment_id, result.version) for _, result in returned])
+        for item, result in returned:
+            result.mail_keys = _tell_unit_returned(
+                session,
+                campaign,
+                obligation,
+                item.unit,
+                item.reviewer,
+                item.assignment,
+                result.version,
+                result.comment or "",
+                sender=senders.get((result.assignment_id, result.version)),
+                actor=item.actor,
+                now=now,
+            )
         for item in items:  # keep loaded objects truthful for the caller
             session.expire(item.assignment)
     return results, refused
@@ -246,16 +248,14 @@ def _tell_unit_returned(
     version: int,
     comment: str,
     *,
+    sender: str | None,
     actor: str,
     now: datetime,
 ) -> list[str]:
-    """Queue, at `now`, a mail to the unit's addresses and to whoever sent the returned version: the
-    reviewer's comment and a link (signed per recipient when sent). The actor is not told of their own act."""
+    """Queue, at `now`, a mail to the unit's addresses and to whoever sent the returned version (`sender`):
+    the reviewer's comment and a link (signed per recipient when sent). The actor is not told of their own act."""
     from thidua.notifications.outbox import enqueue_many  # the outbox is an adapter of this service
 
-    sender = session.execute(
-        select(S.c.submitted_by).where(S.c.assignment_id == assignment.id, S.c.version == version)
-    ).scalar()
     recipients = [e.strip().lower() for e in [*(unit.emails or []), sender or ""] if "@" in (e or "")]
     recipients = [e for e in dict.fromkeys(recipients) if e != actor.strip().lower()]
     context = {
@@ -283,6 +283,22 @@ def _tell_unit_returned(
     ]
     enqueue_many(session, rows)
     return [r["key"] for r in rows]
+
+
+def _senders(session: Session, versions: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str | None]:
+    """Who sent each (assignment id, version), read at once for a batch of returns."""
+    wanted = set(versions)
+    out: dict[tuple[int, int], str | None] = {}
+    ids = sorted({assignment_id for assignment_id, _ in wanted})
+    for start in range(0, len(ids), 500):
+        for assignment_id, version, by in session.execute(
+            select(S.c.assignment_id, S.c.version, S.c.submitted_by).where(
+                S.c.assignment_id.in_(ids[start : start + 500])
+            )
+        ):
+            if (assignment_id, version) in wanted:
+                out[(assignment_id, version)] = by
+    return out
 
 
 def _appraised_rating(spec: Obligation, value: str, accept: bool) -> str:
