@@ -373,7 +373,7 @@ class Simulation:
                     Unit.level_code,
                     Unit.sector,
                     reviewer.c.code,
-                    ObligationDef.definition,
+                    Assignment.obligation_id,
                 )
                 .join(ObligationDef, ObligationDef.id == Assignment.obligation_id)
                 .join(Unit, Unit.id == Assignment.unit_id)
@@ -381,8 +381,17 @@ class Simulation:
                 .where(Assignment.campaign_id == campaign.id, Assignment.active.is_(True))  # type: ignore[attr-defined]
                 .order_by(Assignment.id)
             ).all()
+            # Each obligation's definition (JSON) decoded once, not once per assignment row.
+            review_required = {
+                ob_id: bool(definition.get("review_required", True))
+                for ob_id, definition in session.execute(
+                    select(ObligationDef.id, ObligationDef.definition).where(  # type: ignore[call-overload]
+                        ObligationDef.campaign_id == campaign.id
+                    )
+                )
+            }
         infos = []
-        for aid, code, kind, round_number, opens_on, due, unit_code, level, sector, reviewer_code, definition in rows:
+        for aid, code, kind, round_number, opens_on, due, unit_code, level, sector, reviewer_code, ob_id in rows:
             if kind not in REPORT_KINDS and kind != "nomination_window":
                 continue
             round_end = rounds.get(round_number) if round_number else None
@@ -401,7 +410,7 @@ class Simulation:
                     level,
                     sector,
                     reviewer_code,
-                    bool(definition.get("review_required", True)),
+                    review_required[ob_id],
                 )
             )
         return infos
