@@ -10,7 +10,9 @@ Flow of one dispatch pass (`run_dispatch`), each step a short transaction:
    inserted for every owing assignment × unit address with one INSERT … SELECT … ON CONFLICT DO NOTHING.
    Keys (`rem:{assignment}:{rung}:{n}:{email}`) make a second insert of the same reminder a no-op, so a
    moved deadline or a new unit only changes what is computed next, and no rung is ever sent twice.
-   Escalation digests (one per parent unit per day) and the office digest are planned the same way.
+   Escalation digests (one per parent unit per day) and the office digest are planned the same way; the
+   office digest's delivery figures are taken when it is inserted (before anything of the pass is claimed)
+   and stored in its row, so what the pass sends before composing it does not change what it says.
 3. `claim_batch`: marks up to `batch_size` due rows `claimed` with a lease (PostgreSQL: FOR UPDATE SKIP
    LOCKED; SQLite: the UPDATE … WHERE id IN (SELECT … LIMIT n) AND status='pending' is atomic).
 4. `send_batch`: re-checks every row against the database at send time (submitted / inactive → `skipped`),
