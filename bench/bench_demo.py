@@ -211,8 +211,10 @@ def main() -> None:
         values = [float(r[key]) for r in runs]  # type: ignore[arg-type]
         print(f"median {key}: {statistics.median(values):.1f} (runs: {', '.join(f'{v:.1f}' for v in values)})")
     if floor_messages:
-        print(f"floor: {len(floor_messages)} prebuilt messages by bare aiosmtplib over 4 connections to the same sink "
-              f"process: {raw_smtp_floor(floor_messages):.1f} s wall")
+        print(
+            f"floor: {len(floor_messages)} prebuilt messages by bare aiosmtplib over 4 connections to the same sink "
+            f"process: {raw_smtp_floor(floor_messages):.1f} s wall"
+        )
 
 
 if __name__ == "__main__":
