@@ -4,7 +4,7 @@ same digest, and mail of the pass is never counted nowhere (claimed at compose t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -94,3 +94,40 @@ def test_a_digest_planned_without_figures_reads_them_when_composed(campaign: Cam
         session.execute(update(O).where(O.c.kind == "report_returned").values(status="sent", sent_at=DIGEST_AT))
     campaign.dispatch(DIGEST_AT, smtp_for(sink.host, sink.port), batch_size=1000)  # all claimed at once
     assert "Đã gửi: 2; thất bại: 0; gửi được một phần: 0; chưa rõ kết quả: 0; đang chờ gửi: 0." in _digest(sink)
+
+
+def test_monday_s_digest_covers_the_mail_sent_since_friday_s_digest(campaign: Campaign, sinks) -> None:
+    """A daily digest reports the mail since the previous digest, not only the last 24 hours: Monday's covers Friday
+    after its digest and the weekend, so Friday afternoon's mail is reported once, not never."""
+    sink = sinks(FaultInjectingHandler())
+    smtp = smtp_for(sink.host, sink.port)
+    friday, monday = vn(6, 10, hour=8), vn(9, 10, hour=8)
+    campaign.dispatch(friday, smtp)
+    key = dict(campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1")
+    with session_scope(campaign.engine) as session:
+        submit_report(
+            session, **key, raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="nguoi-gui@example.vn", now=friday
+        )
+    with session_scope(campaign.engine) as session:
+        review_report(
+            session,
+            **key,
+            reviewer_code="BDH.D1",
+            accept=False,
+            actor="huyen1@example.vn",
+            comment="Chưa khớp sổ sách.",
+            now=vn(6, 10, hour=14),
+        )
+    assert campaign.dispatch(vn(6, 10, hour=16, minute=30), smtp).totals.sent == 2  # the return, mailed on Friday
+    since_friday = [r for r in campaign.outbox() if r.status == "sent" and vn(6, 10, hour=8) <= _utc(r.scheduled_at)]
+    assert {r.kind for r in since_friday} >= {"report_returned", "reminder", "office_digest"}
+    sink.handler.accepted.clear()
+    campaign.dispatch(monday, smtp)
+    text = _digest(sink)
+    # Friday's digest counted the mail scheduled before 08:00 Friday; Monday's counts every mail since, once.
+    assert f"Đã gửi: {len(since_friday)};" in text
+    assert "(08:00 06/10/2023 – 08:00 09/10/2023)" in text
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

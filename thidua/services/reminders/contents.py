@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Collection, Sequence
 
@@ -213,12 +213,21 @@ def office_digest_figures(
     waiting: Sequence[str] = (OutboxStatus.PENDING.value,),
     leave_out: int | None = None,
 ) -> dict[str, Any]:
-    """The delivery part of an office digest at `now`: the outcomes of the campaign's mail scheduled in the last
-    day (week), what still waits to be sent (rows in a `waiting` status, any date), and the failures listed.
-    `leave_out`: an outbox row not to count (the digest itself). JSON-ready: planning stores it in the digest's
-    row (`DIGEST_FIGURES`), so the digest says what stood when it was planned."""
-    since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
+    """The delivery part of an office digest at `now`: the outcomes of the campaign's mail scheduled since the
+    previous digest (the first: the last day or week), what still waits to be sent (rows in a `waiting` status,
+    any date), and the failures listed. Consecutive digests' windows meet, so Friday afternoon's mail is in
+    Monday's digest. `leave_out`: an outbox row not to count (the digest itself). JSON-ready: planning stores it in
+    the digest's row (`DIGEST_FIGURES`), so the digest says what stood when it was planned."""
     others = [O.c.id != leave_out] if leave_out is not None else []
+    previous = session.execute(
+        select(func.max(O.c.scheduled_at)).where(
+            O.c.campaign_id == campaign_id, O.c.kind == "office_digest", O.c.scheduled_at < now, *others
+        )
+    ).scalar_one()
+    if previous is not None:
+        since = previous if previous.tzinfo is not None else previous.replace(tzinfo=UTC)  # SQLite: naive UTC
+    else:
+        since = now - (timedelta(days=7) if frequency == "weekly" else timedelta(days=1))
     # The statuses the digest shows, named: then (campaign, status, window) is an index range per status; without
     # them SQLite's planner may skip-scan the status index and read every row of the window from the table.
     by_status = dict(
