@@ -21,12 +21,12 @@ DIGEST_AT = vn(3, 10, hour=8)  # Tuesday 08:00: the office slot, and the −7 re
 FIGURES = "Đã gửi: 0; thất bại: 0; gửi được một phần: 0; chưa rõ kết quả: 0; đang chờ gửi: 10."
 
 
-def _return_a_report_at_0730(campaign: Campaign) -> None:
-    """The reviewer returns a report before the office slot: the unit and the sender are mailed (pending)."""
+def _return_a_report(campaign: Campaign, *, submitted: datetime, returned: datetime) -> None:
+    """A unit submits and its reviewer returns the report: the unit and the sender are mailed."""
     key = dict(campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1")
     with session_scope(campaign.engine) as session:
         submit_report(
-            session, **key, raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="nguoi-gui@example.vn", now=vn(2, 10)
+            session, **key, raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="nguoi-gui@example.vn", now=submitted
         )
     with session_scope(campaign.engine) as session:
         review_report(
@@ -36,8 +36,13 @@ def _return_a_report_at_0730(campaign: Campaign) -> None:
             accept=False,
             actor="huyen1@example.vn",
             comment="Chưa khớp sổ sách.",
-            now=vn(3, 10, hour=7, minute=30),
+            now=returned,
         )
+
+
+def _return_a_report_at_0730(campaign: Campaign) -> None:
+    """The reviewer returns a report before the office slot: the unit and the sender are mailed (pending)."""
+    _return_a_report(campaign, submitted=vn(2, 10), returned=vn(3, 10, hour=7, minute=30))
     returned = campaign.outbox(kind="report_returned")
     assert len(returned) == 2 and all(r.status == "pending" for r in returned)
 
@@ -103,21 +108,7 @@ def test_monday_s_digest_covers_the_mail_sent_since_friday_s_digest(campaign: Ca
     smtp = smtp_for(sink.host, sink.port)
     friday, monday = vn(6, 10, hour=8), vn(9, 10, hour=8)
     campaign.dispatch(friday, smtp)
-    key = dict(campaign_code="bd-2023", obligation_code="so-ket-dot-1", unit_code="BDH.D1.1")
-    with session_scope(campaign.engine) as session:
-        submit_report(
-            session, **key, raw={"so_sang_kien": 3, "so_doan_vien_moi": 4}, actor="nguoi-gui@example.vn", now=friday
-        )
-    with session_scope(campaign.engine) as session:
-        review_report(
-            session,
-            **key,
-            reviewer_code="BDH.D1",
-            accept=False,
-            actor="huyen1@example.vn",
-            comment="Chưa khớp sổ sách.",
-            now=vn(6, 10, hour=14),
-        )
+    _return_a_report(campaign, submitted=friday, returned=vn(6, 10, hour=14))
     assert campaign.dispatch(vn(6, 10, hour=16, minute=30), smtp).totals.sent == 2  # the return, mailed on Friday
     since_friday = [r for r in campaign.outbox() if r.status == "sent" and vn(6, 10, hour=8) <= _utc(r.scheduled_at)]
     assert {r.kind for r in since_friday} >= {"report_returned", "reminder", "office_digest"}
