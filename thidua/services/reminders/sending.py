@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time as _time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -429,6 +430,13 @@ class _StreamRecorder:
         self.unreachable = False
         self.waiting = -1  # the last message the transport was refused for want of its mark
         self.flushing = False  # settle waits for the buffer to be written
+        # On SQLite the writes keep one connection between them (`settle` gives it back): a connection from the
+        # pool per write is a different one each time (the pool hands them out in turn), and SQLite drops a
+        # connection's page cache whenever another one wrote, so every write would read its pages again.
+        # PostgreSQL keeps no such cache: there each write takes a connection (checked by the pool's pre-ping).
+        self.keep_connection = engine.dialect.name == "sqlite"
+        self.conn: Connection | None = None
+        self.closer: weakref.finalize | None = None  # gives the connection back if the pass ends without settle
 
     def add(self, ready: Sequence[_Ready]) -> None:
         self.ready.extend(ready)
@@ -507,7 +515,27 @@ class _StreamRecorder:
                 return
 
     def _write(self, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
-        with self.engine.begin() as conn:
+        if not self.keep_connection:
+            with self.engine.connect() as conn:
+                self._write_on(conn, buffer, marks, renew)
+            return
+        if self.conn is None:
+            self.conn = self.engine.connect()
+            self.closer = weakref.finalize(self, self.conn.close)
+        try:
+            self._write_on(self.conn, buffer, marks, renew)
+        except BaseException:
+            self.release_connection()
+            raise
+
+    def release_connection(self) -> None:
+        if self.closer is not None:
+            self.closer()  # closes the connection (once)
+        self.conn, self.closer = None, None
+
+    def _write_on(self, conn: Connection, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
+        """One write: one transaction on `conn`."""
+        with conn.begin():
             if buffer:
                 _record_deliveries(
                     conn,
@@ -538,6 +566,7 @@ class _StreamRecorder:
             if done:
                 break
             await asyncio.sleep(0.005)
+        self.release_connection()  # no write runs now; the next one (if any) takes a connection again
         if self.failure is not None:
             raise self.failure
 
