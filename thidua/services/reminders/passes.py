@@ -121,11 +121,11 @@ async def dispatch_pass(
     recorder = _StreamRecorder(
         engine, owner=owner, now=now, lease=lease, smtp=smtp, result=totals, record_every=record_every
     )
-    progress = asyncio.Event()  # set at every result: what the loops below wait for, instead of polling
+    progress = _Progress()  # what the loops below wait for, woken by the result that brings it, instead of polling
 
     def on_result(delivery: DeliveryResult) -> None:
         recorder.on_result(delivery)
-        progress.set()
+        progress.poke()
 
     stream = DeliveryStream(smtp, on_result=on_result, may_take=recorder.may_take)
     recorder.stream = stream
@@ -136,7 +136,7 @@ async def dispatch_pass(
         drained = False  # the last claim came back short: everything due at its moment is claimed
         while max_batches is None or batches < max_batches:
             # One batch ahead is enough: wait until the transport took from the last one (it takes after results).
-            await _progress_until(progress, lambda: stream.added - stream.taken < size or stream.exhausted)
+            await progress.until(lambda: stream.added - stream.taken < size or stream.exhausted)
             if stream.exhausted or recorder.unreachable or (keep_going is not None and not keep_going()):
                 break
             ids = (
@@ -179,9 +179,8 @@ async def dispatch_pass(
 
     async def settle() -> None:
         """`recorder.settle`, entered once every result is in (it polls while some are missing)."""
-        await _progress_until(
-            progress,
-            lambda: recorder.failure is not None or recorder.completed >= len(recorder.ready) or stream.exhausted,
+        await progress.until(
+            lambda: recorder.failure is not None or recorder.completed >= len(recorder.ready) or stream.exhausted
         )
         await recorder.settle(stream)
 
@@ -204,13 +203,29 @@ async def dispatch_pass(
     return batches, totals, (gave_up or recorder.unreachable) and totals.retried > 0
 
 
-async def _progress_until(progress: asyncio.Event, done: Callable[[], bool], fallback_s: float = 0.05) -> None:
-    """Wait until `done()`, checked again at every `progress` (a result came in) and at least every `fallback_s`
-    (what no result announces: every connection giving up, a failed write)."""
-    while not done():
-        progress.clear()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(progress.wait(), fallback_s)
+class _Progress:
+    """A wait for a condition on the results of a pass: `poke` (at every result) wakes the waiter only once the
+    condition holds; it is also checked every `fallback_s` (for what no result announces: every connection giving
+    up, a failed write, a message taken without a result yet)."""
+
+    def __init__(self, fallback_s: float = 0.05) -> None:
+        self.event = asyncio.Event()
+        self.done: Callable[[], bool] | None = None
+        self.fallback_s = fallback_s
+
+    def poke(self) -> None:
+        if self.done is not None and self.done():
+            self.event.set()
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        self.done = done
+        try:
+            while not done():
+                self.event.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.event.wait(), self.fallback_s)
+        finally:
+            self.done = None
 
 
 def stop_reason(totals: BatchResult, settings: Settings) -> str:
