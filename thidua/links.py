@@ -114,6 +114,23 @@ def _b64url(data: bytes) -> bytes:
     return b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
+# `zlib.compress` (level 6, 32 KiB window) sets up ~256 KiB of state per call: 10-60 µs for a 120-byte payload.
+# A short payload (at most _SMALL bytes: every match distance and every symbol fits the small window and buffers)
+# is compressed with a 512-byte window and a small hash instead: the same deflate stream (checked on random and
+# repetitive payloads by tests/reminders/test_token_signing.py), under zlib.compress's own two header bytes. It
+# is a valid zlib stream of the payload either way, which is all that reading a token needs.
+_SMALL = 200
+_ZLIB_HEADER = zlib.compress(b"")[:2]
+
+
+def _compress(payload: bytes) -> bytes:
+    if len(payload) > _SMALL:
+        return zlib.compress(payload)
+    small = zlib.compressobj(6, zlib.DEFLATED, 9, 3)
+    stream = small.compress(payload) + small.flush()
+    return _ZLIB_HEADER + stream[2:]
+
+
 class _ReusedSerializer(URLSafeSerializer):
     """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`). Same tokens, byte for byte.
 
@@ -152,7 +169,7 @@ class _ReusedSerializer(URLSafeSerializer):
         if key is None or salt is not None:
             return super().dumps(obj, salt)
         payload = _COMPACT_JSON.encode(obj).encode("utf-8")
-        compressed = zlib.compress(payload)
+        compressed = _compress(payload)
         if len(compressed) < len(payload) - 1:
             payload = b"." + _b64url(compressed)
         else:

@@ -4,7 +4,10 @@ unsubscribe links."""
 
 from __future__ import annotations
 
+import random
 import secrets
+import string
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from thidua.links import (
+    _COMPACT_JSON,
     LINK_SALT,
     OBLIGATION_LINK_TTL,
     PURPOSE_OBLIGATION,
@@ -20,6 +24,7 @@ from thidua.links import (
     make_obligation_link,
     read_link,
     reused_serializer,
+    _compress,
     sign_claims,
 )
 from thidua.services.optout import read_token, unsubscribe_token, unsubscribe_url
@@ -36,6 +41,7 @@ PAYLOADS = [
     {"j": secrets.token_urlsafe(16), "p": "login", "e": "a@b.vn", "x": 1, "n": "/don-vi/nghia-vu/3?x=1&y=ư"},
     # compressible: zlib makes it shorter, the token starts with "."
     {"j": "a" * 22, "p": "obligation", "e": "congdoan" * 12 + "@example.vn", "x": 1700000000, "u": 7, "a": 42},
+    {"j": "b" * 22, "p": "obligation", "e": "cd" * 150 + "@example.vn", "x": 1, "u": 1, "a": 2},  # long: zlib's own
     ["Công Đoàn <cd@example.vn>", 2**40, -1],
     "chuỗi",
     {},
@@ -58,6 +64,27 @@ def test_tokens_are_itsdangerous_tokens_and_verify_both_ways(salt: str) -> None:
         assert ours.loads(theirs.dumps(payload)) == payload
         compressed += token.startswith(".")
     assert compressed  # both branches of the zlib choice were written
+
+
+def test_short_payloads_compress_as_zlib_compress_does() -> None:
+    """Payloads up to 200 bytes are compressed with a small window (links.py `_compress`): zlib.compress's bytes."""
+    rnd = random.Random(17)
+    alphabets = [string.ascii_lowercase, "ab", "abc@.", string.printable, "aaaaaaaaab", "0123456789"]
+    for n in range(4000):
+        size = n % 240
+        kind = n % 4
+        if kind == 0:
+            data = "".join(rnd.choice(alphabets[n % len(alphabets)]) for _ in range(size)).encode()
+        elif kind == 1:
+            data = rnd.randbytes(size)
+        elif kind == 2:
+            unit = rnd.randbytes(rnd.randint(1, 20))
+            data = (unit * size)[:size]
+        else:
+            email = "".join(rnd.choice(alphabets[n % len(alphabets)]) for _ in range(size % 90 + 3)) + "@example.vn"
+            data = _COMPACT_JSON.encode({"j": secrets.token_urlsafe(16), "p": "obligation", "e": email}).encode()
+        assert _compress(data) == zlib.compress(data)
+        assert zlib.decompress(_compress(data)) == data
 
 
 @pytest.mark.parametrize("salt", [LINK_SALT, "huy-nhan-thu"])
