@@ -345,12 +345,22 @@ def _check_header_name(name: str) -> None:
 _date_cache: tuple[int, str] = (-1, "")
 
 
+# The datetime object last formatted (kept alive here, so `is` means that very object) and its text.
+_last_date: tuple[datetime | None, str] = (None, "")
+
+
 def _date(date: datetime | None) -> str:
-    global _date_cache
+    global _date_cache, _last_date
     if date is not None:
+        last = _last_date
+        if last[0] is date:  # a pass hands every mail the same moment
+            return last[1]
         aware = date if date.tzinfo else date.astimezone()
         # Keyed by wall time and offset: aware datetimes compare (and hash) equal across offsets.
-        return _formatted_date(aware.replace(tzinfo=None), aware.utcoffset())
+        text = _formatted_date(aware.replace(tzinfo=None), aware.utcoffset())
+        if date.tzinfo:  # a naive one is read in the local zone of the moment of the call
+            _last_date = (date, text)
+        return text
     now = datetime.now().astimezone()
     # Formatting the date is a noticeable share of the build; it changes once a second.
     second = int(now.timestamp())

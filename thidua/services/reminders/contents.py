@@ -14,6 +14,7 @@ from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.links import make_obligation_link
 from thidua.models.clock import DEFAULT_TZ, fmt_date, fmt_datetime, local_to_utc, utc_to_local
 from thidua.models.outbox import OutboxStatus
 from thidua.models.reminders import (
@@ -63,8 +64,6 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
 def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
     """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
     Signing belongs to the web adapter's sign-in scheme; it needs no database."""
-    from thidua.links import make_obligation_link
-
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 
 
