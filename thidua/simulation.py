@@ -65,6 +65,9 @@ class DemoOptions:
     # Each day's actions per obligation through submit_many/review_many (the campaign, obligations and their
     # forms looked up once); False: each action through submit_report/review_report, as a user would call them.
     batch_actions: bool = True
+    # The round and year-end reports' files (XLSX, DOCX) written by a worker process beside the year; False: in
+    # this process, when their milestone comes. Either way every file is written before the summary.
+    report_worker: bool = True
 
 
 @dataclass
@@ -231,6 +234,7 @@ class Simulation:
         self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
         self._prefect_start: threading.Thread | None = None
         self._prefect_error: BaseException | None = None
+        self._report_files = _ReportWriter(options.report_worker)
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -314,17 +318,23 @@ class Simulation:
             self._prefect_start.start()
         total_days = (end - date.fromisoformat(state.start)).days + 1
         day = first_day
-        while day <= end:
-            asyncio.run(self._dispatch(day, time(8, 0)))
-            self._act(campaign, actions.get(day, []), day)
-            for milestone in milestones.get(day, []):
-                milestone(day)
-            if actions.get(day) or milestones.get(day):
-                asyncio.run(self._dispatch(day, time(16, 30)))  # notices of the day's steps go out the same day
-            state.last_day = day.isoformat()
-            state.save(self.state_path)
-            self.progress((day - date.fromisoformat(state.start)).days + 1, total_days)
-            day += timedelta(days=1)
+        self._report_files.start()
+        try:
+            while day <= end:
+                asyncio.run(self._dispatch(day, time(8, 0)))
+                self._act(campaign, actions.get(day, []), day)
+                for milestone in milestones.get(day, []):
+                    milestone(day)
+                if actions.get(day) or milestones.get(day):
+                    asyncio.run(self._dispatch(day, time(16, 30)))  # notices of the day's steps go out the same day
+                state.last_day = day.isoformat()
+                state.save(self.state_path)
+                self.progress((day - date.fromisoformat(state.start)).days + 1, total_days)
+                day += timedelta(days=1)
+        except BaseException:
+            self._report_files.finish(raise_errors=False)  # the files of the days done, without hiding the error
+            raise
+        self._report_files.finish()  # every report file written before the summary
         state.finished = True
         state.save(self.state_path)
         return self._summarise(campaign, end)
@@ -596,23 +606,28 @@ class Simulation:
         self.report(f"{day:%d/%m/%Y}: tổng hợp báo cáo đợt {round_number} (luồng Prefect) — {changed} bản tổng hợp mới")
 
     def _write_reports(self, campaign: Campaign, round_number: int | None, kind: str, day: date) -> None:
-        from thidua.services.reports import build_final_report, build_round_report
+        """What build_round_report / build_final_report do, in two steps: the content (consolidating first) in
+        this process and its transaction, then the files, which the report writer may write beside the year."""
+        from thidua.services.reports import final_report_content, report_paths, round_report_content
 
         out_dir = self.settings.reports_dir
         moment = local_to_utc(datetime.combine(day, time(9, 0)))
+        actor = "system:report"
         with Session(self.engine) as session:
             if kind == "final_report":
-                files = build_final_report(session, campaign_code=campaign.code, out_dir=out_dir, now=moment)
+                content, _ = final_report_content(session, campaign_code=campaign.code, now=moment, actor=actor)
             else:
-                files = build_round_report(
-                    session, campaign_code=campaign.code, round_number=round_number or 1, out_dir=out_dir, now=moment
+                content, _ = round_report_content(
+                    session, campaign_code=campaign.code, round_number=round_number or 1, now=moment, actor=actor
                 )
             session.commit()
-        for path in (files.xlsx, files.docx):
+        self._report_files.write(content, out_dir)
+        xlsx, docx = report_paths(content, out_dir)
+        for path in (xlsx, docx):
             self.summary.files[path.name] = path
         self.report(
             f"{day:%d/%m/%Y}: báo cáo {'tổng kết năm' if kind == 'final_report' else f'sơ kết đợt {round_number}'}: "
-            f"{files.xlsx.name}, {files.docx.name}"
+            f"{xlsx.name}, {docx.name}"
         )
 
     def _report_target(self, campaign: Campaign, code: str, day: date) -> None:
@@ -698,6 +713,65 @@ class Simulation:
         summary.files["Cơ sở dữ liệu"] = self.settings.data_dir / "thidua.db"
         summary.files["Thư đã gửi (.eml)"] = self.settings.mail_dir
         return summary
+
+
+class _ReportWriter:
+    """The report files, written in order by one worker process (spawned) beside the simulated year, or here.
+    Only the files move there: the content, its consolidation and everything else the year reads stay in the
+    simulation's process and order; the files touch no database and nothing of the year reads them."""
+
+    def __init__(self, in_worker: bool) -> None:
+        self.in_worker = in_worker
+        self._pool: Any = None
+        self._pending: list[Any] = []
+
+    def start(self) -> None:
+        """Spawn the worker and let it load openpyxl, docxtpl and matplotlib while the year begins."""
+        if not self.in_worker or self._pool is not None:
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from thidua.services.reports import prepare_report_writer
+
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_report_worker_init
+        )
+        self._pending.append(self._pool.submit(prepare_report_writer))
+
+    def write(self, content: Any, out_dir: Path) -> None:  # noqa: ANN401
+        from thidua.services.reports import write_report_files
+        from thidua.settings import get_settings
+
+        config_dir = get_settings().config_dir  # what write_docx reads in this process
+        if self._pool is None:
+            write_report_files(content, out_dir, config_dir)
+        else:
+            self._pending.append(self._pool.submit(write_report_files, content, out_dir, config_dir))
+
+    def finish(self, *, raise_errors: bool = True) -> None:
+        """Wait for every file (raising the first error, unless told not to), then stop the worker."""
+        pool, self._pool = self._pool, None
+        pending, self._pending = self._pending, []
+        if pool is None:
+            return
+        try:
+            for job in pending:
+                try:
+                    job.result()
+                except Exception:
+                    if raise_errors:
+                        raise
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
+def _report_worker_init() -> None:
+    """The worker ignores Ctrl-C (sent to the whole process group): it finishes the files of the days the
+    simulation has recorded as done, while the simulation stops."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def judged_on(target: dict[str, Any], obligations: Sequence[ObligationDef]) -> date:

@@ -156,14 +156,33 @@ def _details(settings: Settings) -> dict[str, object]:
     return {**_figures(settings), "submissions": submissions, "assignments": assignments, "audited": audited}
 
 
+def _report_parts(settings: Settings) -> dict[str, dict[str, bytes]]:
+    """Every part of every XLSX/DOCX report file, without the creation and modification times."""
+    import re
+    import zipfile
+
+    out = {}
+    for path in sorted([*settings.reports_dir.glob("*.xlsx"), *settings.reports_dir.glob("*.docx")]):
+        with zipfile.ZipFile(path) as archive:
+            out[path.name] = {
+                name: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", archive.read(name))
+                for name in archive.namelist()
+            }
+    return out
+
+
 def test_batched_actions_give_the_same_year_as_one_call_per_action(finished, tmp_path):
-    """The simulation's fast path (a day's reports and reviews per obligation through submit_many/review_many)
-    writes exactly what one submit_report/review_report call per action writes."""
+    """The simulation's fast path (a day's reports and reviews per obligation through submit_many/review_many,
+    the report files written by a worker process) writes exactly what one submit_report/review_report call
+    per action and the report files written in the simulation's own process write."""
     settings, summary = finished
     plain = _settings(tmp_path / "plain")
-    plain_summary = _run(plain, batch_actions=False)
+    plain_summary = _run(plain, batch_actions=False, report_worker=False)
     assert (plain_summary.submissions, plain_summary.reviews) == (summary.submissions, summary.reviews)
     assert _details(plain) == _details(settings)
+    reports = _report_parts(settings)
+    assert any(name.endswith(".docx") for name in reports) and any(name.endswith(".xlsx") for name in reports)
+    assert _report_parts(plain) == reports
 
 
 def test_an_interrupted_run_resumes_to_the_same_result(finished, tmp_path):

@@ -1062,6 +1062,34 @@ def build_final_report(
 
 
 def _write_both(content: ReportContent, out_dir: Path, results: list[ConsolidationResult]) -> ReportFiles:
-    xlsx = write_xlsx(content, out_dir / f"{content.file_stem}.xlsx")
-    docx = write_docx(content, out_dir / f"{content.file_stem}.docx")
+    xlsx, docx = report_paths(content, out_dir)
+    write_xlsx(content, xlsx)
+    write_docx(content, docx)
     return ReportFiles(xlsx, docx, results)
+
+
+def report_paths(content: ReportContent, out_dir: Path) -> tuple[Path, Path]:
+    """Where a report's XLSX and DOCX go."""
+    return out_dir / f"{content.file_stem}.xlsx", out_dir / f"{content.file_stem}.docx"
+
+
+def write_report_files(content: ReportContent, out_dir: Path, config_dir: Path) -> tuple[Path, Path]:
+    """Both files of an assembled report, with the document settings of `config_dir`: no database, so another
+    process may write them (the simulation does, beside its year) from the pickled content."""
+    from thidua.services.documents import render_report
+
+    xlsx, docx = report_paths(content, out_dir)
+    write_xlsx(content, xlsx)
+    render_report(content, docx, config_dir=config_dir)
+    return xlsx, docx
+
+
+def prepare_report_writer() -> None:
+    """Load what writing a report needs (openpyxl, docxtpl, matplotlib and its chart fonts), ahead of the first."""
+    import docxtpl  # noqa: F401
+    import openpyxl  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+    from thidua.services.documents import chart_fonts
+
+    chart_fonts()
