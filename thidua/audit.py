@@ -6,10 +6,14 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from thidua.models.clock import utcnow
 from thidua.models.tables import AuditLog
+
+# Built once: a fresh insert() per call costs a cache-key walk, and audit_many runs in every ledger write.
+_INSERT = insert(AuditLog.__table__)
 
 
 def audit(
@@ -42,8 +46,9 @@ def audit(
     )
 
 
-def audit_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Bulk audit through Core (one executemany) for set-based changes such as imports."""
+def audit_many(session: Session | Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Bulk audit through Core (one executemany) for set-based changes such as imports; in the transaction of
+    `session`, an ORM Session or a Core Connection."""
     now = utcnow()
     payload = [
         {
@@ -61,7 +66,7 @@ def audit_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         for row in rows
     ]
     if payload:
-        session.execute(insert(AuditLog.__table__), payload)  # Core executemany, not the ORM bulk path
+        session.execute(_INSERT, payload)  # Core executemany, not the ORM bulk path
     return len(payload)
 
 

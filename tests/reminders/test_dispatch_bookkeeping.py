@@ -139,6 +139,27 @@ def test_a_pass_writes_its_results_in_few_transactions(
     assert len(writes) <= sent // (service.RECORD_EVERY // 2) + 4, writes
 
 
+def test_the_writes_of_a_pass_keep_one_connection_and_give_it_back(
+    engine, settings, tmp_path: Path, sink_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    """On SQLite the writes of a pass share one connection (another one per write would start with an emptied page
+    cache: SQLite drops it whenever another connection wrote); the pool has it back once the pass is over."""
+    campaign = load_binh_dinh(engine, settings, tmp_path, districts=2, cdcs_per_district=40)
+    sink = sink_factory(FaultInjectingHandler())
+    connections: list[int] = []
+    original_write_on = sending._StreamRecorder._write_on
+
+    def spying_write_on(self, conn, buffer, marks, renew):  # noqa: ANN001, ANN202
+        connections.append(id(conn.connection.dbapi_connection))
+        return original_write_on(self, conn, buffer, marks, renew)
+
+    monkeypatch.setattr(sending._StreamRecorder, "_write_on", spying_write_on)
+    summary = campaign.dispatch(NOW, smtp_for(sink.host, sink.port))
+    assert summary.totals.sent > 50 and summary.totals.failed == 0
+    assert len(connections) >= 3 and len(set(connections)) == 1
+    assert engine.pool.checkedout() == 0
+
+
 def _groups_with_a_current_occurrence(ctx, groups, now):  # noqa: ANN001, ANN202
     return [g for g in groups if current_occurrence(g.occurrences(ctx), now, g.due_at(ctx)) is not None]
 

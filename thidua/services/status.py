@@ -18,6 +18,7 @@ from thidua.models.treepath import subtree_range
 from thidua.models.status import SUBMITTED_STATUSES
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
@@ -200,12 +201,14 @@ def state_as_of(now: datetime | None, tables: tuple[Any, Any] | None = None):
     )
 
 
-def rollup_columns(now: datetime, *, as_of: datetime | None = None, tables: tuple[Any, Any] | None = None):
+def rollup_columns(
+    now: datetime | ColumnElement[Any], *, as_of: datetime | None = None, tables: tuple[Any, Any] | None = None
+):
     """THE roll-up definition, used by the CLI status, the web dashboards, the office digest and the reports:
     owed (active assignments), submitted (sent or accepted), accepted, returned, overdue (not submitted — never
     sent, or returned — and past its deadline at `now`), late_submitted (submitted, its first version after the
     deadline). Overdue and late_submitted never overlap; "chậm" is their sum. `tables`: (assignment, submission)
-    to read, by default the models' tables."""
+    to read, by default the models' tables. `now` may be a bound parameter (a statement built once)."""
     tables = tables or _model_tables()
     A = tables[0]
     status, late = state_as_of(as_of, tables)

@@ -7,10 +7,10 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy import Integer, Update, and_, bindparam, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from thidua.audit import audit_many
 from thidua.models.clock import utcnow
@@ -50,7 +50,7 @@ def _process_gone(pid: int) -> bool:
         return False
 
 
-def _dead_owners_on_this_host(session: Session) -> list[str]:
+def _dead_owners_on_this_host(session: Connection) -> list[str]:
     """Dispatchers of this machine (their id is host:pid:random) whose process is gone: their claims need not
     wait for the lease to run out. Owners on other machines are left to their lease."""
     prefix = f"{socket.gethostname()}:"
@@ -68,10 +68,13 @@ def _dead_owners_on_this_host(session: Session) -> list[str]:
     return dead
 
 
+_ANY_CLAIMED = select(O.c.id).where(O.c.status == OutboxStatus.CLAIMED.value).limit(1)
+
+
 def recover_expired_claims(engine: Engine) -> Recovery:
     real_now = utcnow()
-    with Session(engine) as session, session.begin():
-        if session.execute(select(O.c.id).where(O.c.status == OutboxStatus.CLAIMED.value).limit(1)).first() is None:
+    with engine.begin() as session:
+        if session.execute(_ANY_CLAIMED).first() is None:
             return Recovery()  # nothing is claimed: nothing to recover (the usual case between passes)
         dead = _dead_owners_on_this_host(session)
         lapsed = O.c.lease_until < real_now
@@ -140,32 +143,11 @@ def claim_batch(
     campaign_id: int | None = None,
 ) -> list[int]:
     """Lease up to `limit` due pending rows to `owner`; returns their ids in sending order."""
-    conditions = [O.c.status == OutboxStatus.PENDING.value, O.c.scheduled_at <= now]
+    params = {"b_now": now, "b_limit": limit, "b_owner": owner, "b_until": utcnow() + lease}
     if campaign_id is not None:
-        conditions.append(O.c.campaign_id == campaign_id)
-    # A CTE, evaluated once: as `id IN (subquery … FOR UPDATE SKIP LOCKED)` PostgreSQL may re-run the
-    # subquery per row and claim more than `limit`.
-    due = (
-        select(O.c.id)
-        .where(*conditions)
-        .order_by(O.c.scheduled_at, O.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-    )
-    with Session(engine) as session, session.begin():
-        ids = (
-            session.execute(
-                update(O)
-                .where(O.c.id == due.c.id, O.c.status == OutboxStatus.PENDING.value)
-                .values(
-                    status=OutboxStatus.CLAIMED.value, lease_owner=owner, lease_until=utcnow() + lease, message_id=None
-                )
-                .returning(O.c.id)
-            )
-            .scalars()
-            .all()
-        )
+        params["b_campaign"] = campaign_id
+    with engine.begin() as session:
+        ids = session.execute(_claim_statement(campaign_id is not None), params).scalars().all()
         if ids:
             audit_many(
                 session,
@@ -180,3 +162,35 @@ def claim_batch(
                 ],
             )
     return sorted(ids)
+
+
+@lru_cache(maxsize=None)
+def _claim_statement(by_campaign: bool) -> Update:
+    """The claim, built once per shape (every pass claims at least once, most often finding nothing due)."""
+    conditions = [
+        O.c.status == OutboxStatus.PENDING.value,
+        O.c.scheduled_at <= bindparam("b_now", type_=O.c.scheduled_at.type),
+    ]
+    if by_campaign:
+        conditions.append(O.c.campaign_id == bindparam("b_campaign"))
+    # A CTE, evaluated once: as `id IN (subquery … FOR UPDATE SKIP LOCKED)` PostgreSQL may re-run the
+    # subquery per row and claim more than `limit`.
+    due = (
+        select(O.c.id)
+        .where(*conditions)
+        .order_by(O.c.scheduled_at, O.c.id)
+        .limit(bindparam("b_limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    return (
+        update(O)
+        .where(O.c.id == due.c.id, O.c.status == OutboxStatus.PENDING.value)
+        .values(
+            status=OutboxStatus.CLAIMED.value,
+            lease_owner=bindparam("b_owner"),
+            lease_until=bindparam("b_until", type_=O.c.lease_until.type),
+            message_id=None,
+        )
+        .returning(O.c.id)
+    )

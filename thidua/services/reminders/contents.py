@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Collection, Sequence
 
-from sqlalchemy import String, and_, cast, func, select
+from sqlalchemy import Integer, String, and_, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -275,8 +275,58 @@ def office_digest_figures(
     return {"delivery": delivery, "failures": failures, "failures_more": failures_more}
 
 
+# Units with an e-mail problem read back by id (more: read back with the others, as one ordered scan).
+_FLAGGED_BY_ID = 500
+
 # The key of an office digest's row context that holds `office_digest_figures` as they stood at its planning.
 DIGEST_FIGURES = "figures"
+
+
+@lru_cache(maxsize=1)
+def _office_digest_statements() -> tuple[Any, Any, Any]:
+    """The office digest's roll-up per obligation, the (id, stored address list) of the units that owe something
+    and the EXISTS that says so, built once: `campaign_id` and `now` are bound at execution."""
+    from thidua.services.status import rollup_columns  # the one roll-up definition (CLI, web, digests, reports)
+
+    campaign_id, now = bindparam("campaign_id", type_=Integer), bindparam("now", type_=A.c.due_at.type)
+    # Counted per obligation over the campaign's active assignments (one pass over them, no join per row), the
+    # handful of obligations joined after. An assignment's unit always exists (a foreign key, enforced on SQLite
+    # too: PRAGMA foreign_keys), so "not held by an inactive unit" is "held by an active unit", as the status report
+    # reads it; the inactive units are a short list, not a lookup per assignment.
+    counts = (
+        select(A.c.obligation_id, *rollup_columns(now))
+        .where(
+            A.c.campaign_id == campaign_id,
+            A.c.active.is_(True),
+            A.c.unit_id.not_in(select(U.c.id).where(U.c.active.is_not(True))),
+        )
+        .group_by(A.c.obligation_id)
+        .subquery("counts")
+    )
+    stats = (
+        select(
+            OB.c.title,
+            OB.c.due_on,
+            counts.c.owed.label("owing"),
+            counts.c.submitted,
+            counts.c.accepted,
+            counts.c.returned,
+            counts.c.overdue,
+            counts.c.late_submitted,
+        )
+        .select_from(counts.join(OB, OB.c.id == counts.c.obligation_id))
+        .where(OB.c.active.is_(True))
+        .order_by(OB.c.due_on, OB.c.id)
+    )
+    # A probe of ix_assignment_unit_campaign per active unit.
+    owes = (
+        select(A.c.id)
+        .where(A.c.unit_id == U.c.id, A.c.campaign_id == campaign_id, A.c.active.is_(True))
+        .correlate(U)
+        .exists()
+    )
+    stored = select(U.c.id, cast(U.c.emails, String)).where(U.c.active.is_(True), owes)
+    return stats, stored, owes
 
 
 def office_digest_context(
@@ -290,18 +340,9 @@ def office_digest_context(
     """The office digest at `now`. `figures`: its delivery part as stored at planning (the digest's row);
     without them (previews, rows queued before they were stored) they are read now."""
     today = utc_to_local(now, campaign.timezone).date()
-    from thidua.services.status import rollup_columns  # the one roll-up definition (CLI, web, digests, reports)
-
-    owed, submitted, accepted, returned, overdue, late_submitted = rollup_columns(now)
-    stats = session.execute(
-        select(
-            OB.c.title, OB.c.due_on, owed.element.label("owing"), submitted, accepted, returned, overdue, late_submitted
-        )
-        .select_from(A.join(OB, OB.c.id == A.c.obligation_id).join(U, U.c.id == A.c.unit_id))
-        .where(A.c.campaign_id == campaign.id, A.c.active.is_(True), OB.c.active.is_(True), U.c.active.is_(True))
-        .group_by(OB.c.id, OB.c.title, OB.c.due_on)
-        .order_by(OB.c.due_on, OB.c.id)
-    ).all()
+    stats_statement, stored_statement, owes = _office_digest_statements()
+    binds = {"campaign_id": campaign.id, "now": now}
+    stats = session.execute(stats_statement, binds).all()
     obligations = [
         {
             "title": s.title,
@@ -334,18 +375,23 @@ def office_digest_context(
     if figures is None:
         figures = office_digest_figures(session, campaign.id, campaign.timezone, now=now, frequency=frequency)
 
-    owing_units = select(A.c.unit_id).where(A.c.campaign_id == campaign.id, A.c.active.is_(True))
-    # The address lists as stored (JSON text): each distinct list is decoded and checked once per process.
-    units = session.execute(
-        select(U.c.code, U.c.name, cast(U.c.emails, String).label("emails"))
-        .where(U.c.id.in_(owing_units), U.c.active.is_(True))
-        .order_by(U.c.code)
-    ).all()
-    bad = [
-        {"code": u.code, "name": u.name, "problem": problem}
-        for u in units
-        if (problem := _stored_email_problems(u.emails))
+    # The units that owe the campaign something and cannot receive mail. The address lists as stored (JSON text):
+    # each distinct list is decoded and checked once per process; codes and names are read only for the units
+    # whose list has a problem (usually none).
+    flagged = [
+        unit_id for unit_id, emails in session.execute(stored_statement, binds).all() if _stored_email_problems(emails)
     ]
+    bad: list[dict[str, Any]] = []
+    if flagged:
+        where = [U.c.active.is_(True), owes]
+        if len(flagged) <= _FLAGGED_BY_ID:
+            where.append(U.c.id.in_(flagged))
+        listed = select(U.c.code, U.c.name, cast(U.c.emails, String).label("emails")).where(*where).order_by(U.c.code)
+        bad = [
+            {"code": u.code, "name": u.name, "problem": problem}
+            for u in session.execute(listed, {"campaign_id": campaign.id}).all()
+            if (problem := _stored_email_problems(u.emails))
+        ]
     period_label = (
         f"tuần {today.isocalendar()[1]}/{today.isocalendar()[0]}"
         if frequency == "weekly"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time as _time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -12,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import String, bindparam, cast, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from thidua.audit import audit_many
@@ -111,6 +112,68 @@ class _Ready:
     message_id: str
 
 
+# The ledger's statements, built once. A statement built afresh for every write costs more Python than SQLite
+# spends on it (its construction and the walk for its cache key); a prebuilt one goes straight to its compiled
+# form. Ids go in as one expanding `IN` parameter (rendered per execution, cheap) where every row gets the same
+# values, and as executemany rows (one Python parameter set per row, dearer) only where values differ per row.
+_MARK = update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid"))
+_FINAL = (
+    update(O)
+    .where(O.c.id.in_(bindparam("b_ids", expanding=True)), O.c.lease_owner == bindparam("b_owner"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        sent_at=bindparam("b_sent", type_=O.c.sent_at.type),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_RETRY = (
+    update(O)
+    .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
+    .values(
+        status=OutboxStatus.PENDING.value,
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+        message_id=None,
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_RENEW = (
+    update(O)
+    .where(
+        O.c.id.in_(bindparam("b_ids", expanding=True)),
+        O.c.lease_owner == bindparam("b_owner"),
+        O.c.status == OutboxStatus.CLAIMED.value,
+    )
+    .values(lease_until=bindparam("b_until", type_=O.c.lease_until.type))
+)
+_DEFER = (
+    update(O)
+    .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
+    .values(
+        status=OutboxStatus.PENDING.value,
+        scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+        message_id=None,
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_SKIP = (
+    update(O)
+    .where(O.c.id.in_(bindparam("b_ids", expanding=True)), O.c.lease_owner == bindparam("b_owner"))
+    .values(status=OutboxStatus.SKIPPED.value, last_error=bindparam("b_error"), lease_owner=None, lease_until=None)
+)
+_FAIL = (
+    update(O)
+    .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
+    .values(status=OutboxStatus.FAILED.value, last_error=bindparam("b_error"), lease_owner=None, lease_until=None)
+)
+
+
 def _retry_delay(attempts: int, per_round: int) -> timedelta:
     rounds = max(1, -(-attempts // max(1, per_round)))
     return min(RETRY_MAX, RETRY_BASE * 2 ** (rounds - 1))
@@ -153,8 +216,8 @@ class _Recorder:
         self.last_write = _time.monotonic()
 
     def start(self) -> None:
-        with Session(self.engine) as session, session.begin():
-            self._mark(session, self.window)
+        with self.engine.begin() as conn:
+            self._mark(conn, self.window)
 
     def on_result(self, delivery: DeliveryResult) -> None:
         self.buffer.append(delivery)
@@ -163,19 +226,13 @@ class _Recorder:
             self.flush()
 
     def flush(self) -> None:
-        with Session(self.engine) as session, session.begin():
+        with self.engine.begin() as conn:
             if self.buffer:
-                self._record(session, self.buffer)
-            self._mark(session, self.completed + self.window)
+                self._record(conn, self.buffer)
+            self._mark(conn, self.completed + self.window)
             # By id: a scan by owner and status walks every dead row version of the status index on PostgreSQL.
-            session.execute(
-                update(O)
-                .where(
-                    O.c.id.in_([r.id for r in self.ready]),
-                    O.c.lease_owner == self.owner,
-                    O.c.status == OutboxStatus.CLAIMED.value,
-                )
-                .values(lease_until=utcnow() + self.lease)
+            conn.execute(
+                _RENEW, {"b_ids": [r.id for r in self.ready], "b_owner": self.owner, "b_until": utcnow() + self.lease}
             )
         self.buffer = []
         self.last_write = _time.monotonic()
@@ -185,8 +242,8 @@ class _Recorder:
         rows = [r for r in self.ready if r.key not in self.recorded]
         if not rows:
             return
-        with Session(self.engine) as session, session.begin():
-            session.execute(
+        with self.engine.begin() as conn:
+            conn.execute(
                 update(O)
                 .where(O.c.id.in_([r.id for r in rows]), O.c.lease_owner == self.owner)
                 .values(
@@ -199,7 +256,7 @@ class _Recorder:
                 )
             )
             audit_many(
-                session,
+                conn,
                 [
                     _audit_row(
                         "outbox.released",
@@ -213,19 +270,16 @@ class _Recorder:
             )
         self.result.retried += len(rows)
 
-    def _mark(self, session: Session, upto: int) -> None:
+    def _mark(self, conn: Connection, upto: int) -> None:
         upto = min(upto, len(self.ready))
         if upto <= self.marked:
             return
-        session.execute(
-            update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
-            [{"b_id": r.id, "b_mid": r.message_id} for r in self.ready[self.marked : upto]],
-        )
+        conn.execute(_MARK, [{"b_id": r.id, "b_mid": r.message_id} for r in self.ready[self.marked : upto]])
         self.marked = upto
 
-    def _record(self, session: Session, deliveries: list[DeliveryResult]) -> None:
+    def _record(self, conn: Connection, deliveries: list[DeliveryResult]) -> None:
         _record_deliveries(
-            session,
+            conn,
             deliveries,
             by_key=self.by_key,
             recorded=self.recorded,
@@ -237,7 +291,7 @@ class _Recorder:
 
 
 def _record_deliveries(
-    session: Session,
+    conn: Connection | Session,
     deliveries: list[DeliveryResult],
     *,
     by_key: dict[str, _Ready],
@@ -266,6 +320,7 @@ def _record_deliveries(
             retries.append(
                 {
                     "b_id": row.id,
+                    "b_owner": owner,
                     "b_attempts": attempts,
                     "b_error": error,
                     "b_at": now + _retry_delay(attempts, smtp.max_attempts),
@@ -303,35 +358,21 @@ def _record_deliveries(
     for final in finals:
         outcomes[(final["b_status"], final["b_attempts"], final["b_error"], final["b_sent"])].append(final["b_id"])
     for (final_status, final_attempts, final_error, sent_at), ids in outcomes.items():
-        session.execute(
-            update(O)
-            .where(O.c.id.in_(ids), O.c.lease_owner == owner)
-            .values(
-                status=final_status,
-                attempts=final_attempts,
-                last_error=final_error,
-                sent_at=sent_at,
-                lease_owner=None,
-                lease_until=None,
-            )
+        conn.execute(
+            _FINAL,
+            {
+                "b_ids": ids,
+                "b_owner": owner,
+                "b_status": final_status,
+                "b_attempts": final_attempts,
+                "b_error": final_error,
+                "b_sent": sent_at,
+            },
         )
     if retries:
-        session.execute(
-            update(O)
-            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
-            .values(
-                status=OutboxStatus.PENDING.value,
-                attempts=bindparam("b_attempts"),
-                last_error=bindparam("b_error"),
-                scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-                message_id=None,
-                lease_owner=None,
-                lease_until=None,
-            ),
-            retries,
-        )
+        conn.execute(_RETRY, retries)
     audit_many(
-        session,
+        conn,
         [
             _audit_row(f"outbox.{status}", "outbox", None, None, {"count": len(ids), "ids": ids})
             for status, ids in audits.items()
@@ -389,6 +430,13 @@ class _StreamRecorder:
         self.unreachable = False
         self.waiting = -1  # the last message the transport was refused for want of its mark
         self.flushing = False  # settle waits for the buffer to be written
+        # On SQLite the writes keep one connection between them (`settle` gives it back): a connection from the
+        # pool per write is a different one each time (the pool hands them out in turn), and SQLite drops a
+        # connection's page cache whenever another one wrote, so every write would read its pages again.
+        # PostgreSQL keeps no such cache: there each write takes a connection (checked by the pool's pre-ping).
+        self.keep_connection = engine.dialect.name == "sqlite"
+        self.conn: Connection | None = None
+        self.closer: weakref.finalize | None = None  # gives the connection back if the pass ends without settle
 
     def add(self, ready: Sequence[_Ready]) -> None:
         self.ready.extend(ready)
@@ -467,10 +515,30 @@ class _StreamRecorder:
                 return
 
     def _write(self, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
-        with Session(self.engine) as session, session.begin():
+        if not self.keep_connection:
+            with self.engine.connect() as conn:
+                self._write_on(conn, buffer, marks, renew)
+            return
+        if self.conn is None:
+            self.conn = self.engine.connect()
+            self.closer = weakref.finalize(self, self.conn.close)
+        try:
+            self._write_on(self.conn, buffer, marks, renew)
+        except BaseException:
+            self.release_connection()
+            raise
+
+    def release_connection(self) -> None:
+        if self.closer is not None:
+            self.closer()  # closes the connection (once)
+        self.conn, self.closer = None, None
+
+    def _write_on(self, conn: Connection, buffer: list[DeliveryResult], marks: list[_Ready], renew: list[int]) -> None:
+        """One write: one transaction on `conn`."""
+        with conn.begin():
             if buffer:
                 _record_deliveries(
-                    session,
+                    conn,
                     buffer,
                     by_key=self.by_key,
                     recorded=self.recorded,
@@ -480,16 +548,9 @@ class _StreamRecorder:
                     result=self.result,
                 )
             if marks:
-                session.execute(
-                    update(O).where(O.c.id == bindparam("b_id")).values(message_id=bindparam("b_mid")),
-                    [{"b_id": r.id, "b_mid": r.message_id} for r in marks],
-                )
+                conn.execute(_MARK, [{"b_id": r.id, "b_mid": r.message_id} for r in marks])
             if renew:
-                session.execute(
-                    update(O)
-                    .where(O.c.id.in_(renew), O.c.lease_owner == self.owner, O.c.status == OutboxStatus.CLAIMED.value)
-                    .values(lease_until=utcnow() + self.lease)
-                )
+                conn.execute(_RENEW, {"b_ids": renew, "b_owner": self.owner, "b_until": utcnow() + self.lease})
 
     async def settle(self, stream: DeliveryStream) -> None:
         """Every message added so far has its result written (or no connection is left to send it)."""
@@ -505,6 +566,7 @@ class _StreamRecorder:
             if done:
                 break
             await asyncio.sleep(0.005)
+        self.release_connection()  # no write runs now; the next one (if any) takes a connection again
         if self.failure is not None:
             raise self.failure
 
@@ -512,8 +574,8 @@ class _StreamRecorder:
         """After an aborted run: claimed rows without a result were never sent (the transport says so)."""
         ids = sorted(self.open_ids)
         if ids:
-            with Session(self.engine) as session, session.begin():
-                session.execute(
+            with self.engine.begin() as conn:
+                conn.execute(
                     update(O)
                     .where(O.c.id.in_(ids), O.c.lease_owner == self.owner, O.c.status == OutboxStatus.CLAIMED.value)
                     .values(
@@ -526,7 +588,7 @@ class _StreamRecorder:
                     )
                 )
                 audit_many(
-                    session,
+                    conn,
                     [_audit_row("outbox.released", "outbox", None, None, {"count": len(ids), "ids": ids}, note=reason)],
                 )
             self.open_ids.clear()
@@ -885,21 +947,10 @@ def _defer(engine: Engine, owner: str, deferred: list[tuple[int, datetime]], res
     """Claimed outside working hours: back to pending, due at the next working slot (not an attempt)."""
     if not deferred:
         return
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(O)
-            .where(O.c.id == bindparam("b_id"), O.c.lease_owner == owner)
-            .values(
-                status=OutboxStatus.PENDING.value,
-                scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-                message_id=None,
-                lease_owner=None,
-                lease_until=None,
-            ),
-            [{"b_id": row_id, "b_at": at} for row_id, at in deferred],
-        )
+    with engine.begin() as conn:
+        conn.execute(_DEFER, [{"b_id": row_id, "b_owner": owner, "b_at": at} for row_id, at in deferred])
         audit_many(
-            session,
+            conn,
             [
                 _audit_row(
                     "outbox.deferred",
@@ -924,26 +975,19 @@ def _record_unsendable(
 ) -> None:
     if not skipped and not failed:
         return
-    with Session(engine) as session, session.begin():
+    with engine.begin() as conn:
         audits = []
         for reason, row_ids in skipped.items():
-            session.execute(
-                update(O)
-                .where(O.c.id.in_(row_ids), O.c.lease_owner == owner)
-                .values(status=OutboxStatus.SKIPPED.value, last_error=reason, lease_owner=None, lease_until=None)
-            )
+            conn.execute(_SKIP, {"b_ids": row_ids, "b_owner": owner, "b_error": reason})
             audits.append(
                 _audit_row("outbox.skipped", "outbox", None, None, {"count": len(row_ids), "ids": row_ids}, note=reason)
             )
             result.skipped += len(row_ids)
+        if failed:
+            conn.execute(_FAIL, [{"b_id": row.id, "b_owner": owner, "b_error": reason} for row, reason in failed])
         for row, reason in failed:
-            session.execute(
-                update(O)
-                .where(O.c.id == row.id, O.c.lease_owner == owner)
-                .values(status=OutboxStatus.FAILED.value, last_error=reason, lease_owner=None, lease_until=None)
-            )
             audits.append(_audit_row("outbox.failed", "outbox", row.id, row.campaign_id, {"key": row.key}, note=reason))
             result.failed += 1
             if row.campaign_id is not None and row.kind not in _REPORTING_KINDS:
                 result.problem_campaigns.add(row.campaign_id)
-        audit_many(session, audits)
+        audit_many(conn, audits)
