@@ -48,6 +48,7 @@ import random
 import re
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -311,18 +312,27 @@ class DeliveryStream:
         self.run = _Run([], on_result, closed=False, may_take=may_take)
         self.connections = connections or settings.connections
         self.tasks: list[asyncio.Task[None]] = []
+        self.local_hostname: str | None = None  # known once started
 
     async def start(self) -> None:
-        local_hostname = self.settings.local_hostname
-        if not local_hostname:
-            local_hostname = await asyncio.to_thread(socket.getfqdn)
-        self.tasks = [
-            asyncio.ensure_future(_Worker(self.run, self.settings, local_hostname).run())
-            for _ in range(self.connections)
-        ]
+        """Ready to send. A connection is only set up for a message to send: as many as there are messages, up
+        to ``connections`` (a stream that gets nothing opens none)."""
+        self.local_hostname = self.settings.local_hostname or await _local_fqdn()
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """One worker per message added, up to ``connections``: an idle connection would only wait in the queue."""
+        if self.local_hostname is None:
+            return
+        wanted = min(self.connections, len(self.run.messages))
+        self.tasks.extend(
+            asyncio.ensure_future(_Worker(self.run, self.settings, self.local_hostname).run())
+            for _ in range(wanted - len(self.tasks))
+        )
 
     def add(self, messages: Sequence[OutgoingMessage]) -> None:
         self.run.add(messages)
+        self._spawn()
 
     def wake(self) -> None:
         self.run.changed.set()
@@ -341,8 +351,11 @@ class DeliveryStream:
 
     @property
     def exhausted(self) -> bool:
-        """Every connection gave up (or the run failed): nothing more will be sent."""
-        return self.run.failure is not None or (bool(self.tasks) and all(t.done() for t in self.tasks))
+        """Every connection gave up (or the run failed): nothing more will be sent. (A connection not set up
+        yet has not given up: the next messages would get it.)"""
+        return self.run.failure is not None or (
+            len(self.tasks) == self.connections and all(t.done() for t in self.tasks)
+        )
 
     async def close(self) -> list[DeliveryResult]:
         """No more messages: wait for the connections to finish, then return every result in order."""
@@ -365,6 +378,19 @@ class DeliveryStream:
                 run.failure.results = completed
             raise run.failure
         return completed
+
+
+_FQDN_TTL_S = 300.0
+_fqdn: tuple[float, str] | None = None  # (monotonic time it was looked up, name)
+
+
+async def _local_fqdn() -> str:
+    """This machine's name for EHLO (``socket.getfqdn``, which may ask the resolver: looked up off the loop,
+    and kept a few minutes rather than asked again at every stream)."""
+    global _fqdn
+    if _fqdn is None or time.monotonic() - _fqdn[0] > _FQDN_TTL_S:
+        _fqdn = (time.monotonic(), await asyncio.to_thread(socket.getfqdn))
+    return _fqdn[1]
 
 
 class _Run:

@@ -26,6 +26,7 @@ from thidua.notifications.sink import (
 from thidua.notifications.transport import (
     DeliveryAborted,
     DeliveryResult,
+    DeliveryStream,
     OutcomeUnknownError,
     OutgoingMessage,
     PermanentError,
@@ -326,3 +327,28 @@ def test_settings_validation_and_from_header() -> None:
         with pytest.raises(ValueError):
             SmtpSettings(host="h", sender="a@x.vn", **bad)  # type: ignore[arg-type]
     assert 0.5 <= SmtpSettings(host="h", sender="a@x.vn", backoff_base_s=1, backoff_max_s=8).backoff_s(3) <= 4
+
+
+def test_a_stream_sets_up_a_connection_per_message_up_to_its_connections(sink_factory: SinkFactory) -> None:
+    """An empty stream (a pass with nothing due) opens nothing; one message, one connection; the rest come as
+    messages do, never more than `connections`; exhausted only once every connection could have been tried."""
+    sink = sink_factory(CountingHandler())
+
+    async def go() -> tuple[list[int], bool, list[DeliveryResult]]:
+        stream = DeliveryStream(settings_for(sink, connections=3))
+        await stream.start()
+        counts = [len(stream.tasks)]
+        stream.add(make_messages(1))
+        counts.append(len(stream.tasks))
+        stream.add(make_messages(5, prefix="m"))
+        counts.append(len(stream.tasks))
+        exhausted = stream.exhausted
+        return counts, exhausted, await stream.close()
+
+    counts, exhausted, results = run(go())
+    assert counts == [0, 1, 3]
+    assert not exhausted
+    assert [r.status for r in results] == ["sent"] * 6
+    empty = DeliveryStream(settings_for(sink))
+    run(empty.start())
+    assert empty.tasks == [] and not empty.exhausted and run(empty.close()) == []

@@ -139,6 +139,32 @@ def test_a_pass_writes_its_results_in_few_transactions(
     assert len(writes) <= sent // (service.RECORD_EVERY // 2) + 4, writes
 
 
+def test_a_pass_claims_again_only_after_a_full_batch(
+    engine, settings, tmp_path: Path, sink_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    """A claim that comes back short took everything due: the pass does not ask again; a full one does."""
+    from thidua.services.reminders import passes
+
+    campaign = load_binh_dinh(engine, settings, tmp_path, districts=4, cdcs_per_district=40)
+    sink = sink_factory(FaultInjectingHandler())
+    claims: list[int] = []
+    original_claim = passes.claim_batch
+
+    def counting_claim(*args, **kwargs) -> list[int]:  # noqa: ANN002, ANN003
+        ids = original_claim(*args, **kwargs)
+        claims.append(len(ids))
+        return ids
+
+    monkeypatch.setattr(passes, "claim_batch", counting_claim)
+    summary = campaign.dispatch(NOW, smtp_for(sink.host, sink.port), batch_size=100)
+    due = summary.totals.claimed
+    assert 100 < due < 200 and claims == [100, due - 100]
+    assert summary.totals.sent == due == len(sink.handler.accepted)
+    claims.clear()
+    assert campaign.dispatch(NOW, smtp_for(sink.host, sink.port), batch_size=100).totals.claimed == 0
+    assert claims == [0]
+
+
 def test_the_writes_of_a_pass_keep_one_connection_and_give_it_back(
     engine, settings, tmp_path: Path, sink_factory, monkeypatch
 ) -> None:  # noqa: ANN001

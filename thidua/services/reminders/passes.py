@@ -19,6 +19,7 @@ from thidua.models.outbox import OutboxStatus
 from thidua.notifications.render import Renderer, get_renderer
 from thidua.notifications.transport import (
     DeliveryAborted,
+    DeliveryResult,
     DeliveryStream,
     SmtpSettings,
 )
@@ -109,7 +110,9 @@ async def dispatch_pass(
     while the connections send batch N, batch N+1 is claimed, checked and composed, and every database write
     runs in a thread, so the connections do not wait for the database. At most one batch waits ahead of the
     transport. Same ledger as `dispatch_batch` (claims under a lease, marks ahead of the transport, results in
-    small transactions). Stops early when every connection gave up (the server is unreachable). With
+    small transactions). A claim that comes back short of a batch took everything due at `now`: the pass does
+    not ask again (mail queued meanwhile is due later, or waits for the next pass), unless it queued failure
+    reports. Stops early when every connection gave up (the server is unreachable). With
     `keep_going`, no further batch is claimed once it returns False (what is claimed is still sent).
     Returns (batches, totals, stopped_early)."""
     renderer = renderer or get_renderer()
@@ -118,29 +121,42 @@ async def dispatch_pass(
     recorder = _StreamRecorder(
         engine, owner=owner, now=now, lease=lease, smtp=smtp, result=totals, record_every=record_every
     )
-    stream = DeliveryStream(smtp, on_result=recorder.on_result, may_take=recorder.may_take)
+    progress = asyncio.Event()  # set at every result: what the loops below wait for, instead of polling
+
+    def on_result(delivery: DeliveryResult) -> None:
+        recorder.on_result(delivery)
+        progress.set()
+
+    stream = DeliveryStream(smtp, on_result=on_result, may_take=recorder.may_take)
     recorder.stream = stream
     await stream.start()
 
     async def produce() -> int:
         batches, reports_planned = 0, False
+        drained = False  # the last claim came back short: everything due at its moment is claimed
         while max_batches is None or batches < max_batches:
-            while stream.added - stream.taken >= size and not stream.exhausted:
-                await asyncio.sleep(0.002)  # one batch ahead is enough
+            # One batch ahead is enough: wait until the transport took from the last one (it takes after results).
+            await _progress_until(progress, lambda: stream.added - stream.taken < size or stream.exhausted)
             if stream.exhausted or recorder.unreachable or (keep_going is not None and not keep_going()):
                 break
-            ids = await asyncio.to_thread(
-                claim_batch, engine, owner=owner, now=now, limit=size, lease=lease, campaign_id=campaign_id
+            ids = (
+                []
+                if drained
+                else await asyncio.to_thread(
+                    claim_batch, engine, owner=owner, now=now, limit=size, lease=lease, campaign_id=campaign_id
+                )
             )
+            drained = len(ids) < size
             if not ids:
                 if reports_planned or plan_reports is None:
                     break
-                await recorder.settle(stream)  # every outcome of this pass is known before it is reported
+                await settle()  # every outcome of this pass is known before it is reported
                 if stream.exhausted or recorder.unreachable or not totals.problem_campaigns:
                     break
                 reports_planned = True
                 if not await asyncio.to_thread(plan_reports, set(totals.problem_campaigns)):
                     break
+                drained = False  # the reports just queued are due: claim them
                 continue
             batches += 1
             totals.claimed += len(ids)
@@ -161,6 +177,14 @@ async def dispatch_pass(
                 stream.add([r.message for r in sorted_.ready])
         return batches
 
+    async def settle() -> None:
+        """`recorder.settle`, entered once every result is in (it polls while some are missing)."""
+        await _progress_until(
+            progress,
+            lambda: recorder.failure is not None or recorder.completed >= len(recorder.ready) or stream.exhausted,
+        )
+        await recorder.settle(stream)
+
     try:
         batches = await produce()
         gave_up = stream.exhausted
@@ -178,6 +202,15 @@ async def dispatch_pass(
         raise
     await recorder.settle(stream)
     return batches, totals, (gave_up or recorder.unreachable) and totals.retried > 0
+
+
+async def _progress_until(progress: asyncio.Event, done: Callable[[], bool], fallback_s: float = 0.05) -> None:
+    """Wait until `done()`, checked again at every `progress` (a result came in) and at least every `fallback_s`
+    (what no result announces: every connection giving up, a failed write)."""
+    while not done():
+        progress.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(progress.wait(), fallback_s)
 
 
 def stop_reason(totals: BatchResult, settings: Settings) -> str:
@@ -241,7 +274,8 @@ async def run_dispatch(
     owner_ = owner or new_dispatcher_id()
     campaign_id = campaign_id_for(engine, campaign_code)
     recovery = recover_expired_claims(engine)
-    plan_failure_reports(engine, recovery.campaigns, moment)
+    if recovery.campaigns:  # the offices to tell about mail whose outcome became unknown
+        plan_failure_reports(engine, recovery.campaigns, moment)
     summary = DispatchSummary(
         now=moment, recovery=recovery, plan=plan_due(engine, now=moment, campaign_code=campaign_code)
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import String, cast, exists, func, literal, not_, select, true, update
+from sqlalchemy import String, bindparam, cast, exists, func, literal, not_, select, true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -43,9 +44,14 @@ from .context import (
     _active_campaigns,
     _const,
     _count_inserted,
-    _email_elements,
+    _dialect,
+    _email_elements_for,
     _insert_ignoring_duplicates,
+    _insert_ignoring_duplicates_for,
     _owing,
+    _owing_now,
+    _owing_params,
+    _param,
     campaign_context,
     obligation_groups,
 )
@@ -147,13 +153,28 @@ def _plan_campaign(session: Session, ctx: CampaignContext, now: datetime, result
 def _plan_reminders(
     session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence, now: datetime
 ) -> int:
-    emails = _email_elements(session, U.c.emails, "e")
-    address = func.lower(func.trim(emails.c.value))
     occurrence_id = occurrence.occurrence_id
-    key = literal("rem:") + cast(A.c.id, String) + literal(f":{occurrence_id}:") + address
-    template = "reminder_upcoming" if occurrence.phase is Phase.BEFORE else "reminder_overdue"
-    context = {"phase": occurrence.phase.value, "escalate": occurrence.escalate}
-    already = exists().where(O.c.assignment_id == A.c.id, O.c.rung == occurrence_id)
+    params = {
+        **_owing_params(group),
+        "p_key_rung": f":{occurrence_id}:",
+        "p_rung": occurrence_id,
+        "p_template": "reminder_upcoming" if occurrence.phase is Phase.BEFORE else "reminder_overdue",
+        "p_context": {"phase": occurrence.phase.value, "escalate": occurrence.escalate},
+        "p_scheduled_at": occurrence.send_at,
+        "p_created_at": now,
+    }
+    return len(session.execute(_reminders_statement(_dialect(session)), params).all())
+
+
+@lru_cache(maxsize=None)
+def _reminders_statement(dialect: str):
+    """Queue one reminder per address of every owing assignment of a group (`_owing_now`) that has none for the
+    occurrence yet, keys built in SQL; built once per dialect, the group and occurrence as parameters."""
+    emails = _email_elements_for(dialect, U.c.emails, "e")
+    address = func.lower(func.trim(emails.c.value))
+    rung = _param("rung")
+    key = literal("rem:") + cast(A.c.id, String) + bindparam("p_key_rung", type_=String) + address
+    already = exists().where(O.c.assignment_id == A.c.id, O.c.rung == rung)
     rows = (
         select(
             key,
@@ -161,56 +182,73 @@ def _plan_reminders(
             A.c.campaign_id,
             A.c.id,
             A.c.unit_id,
-            _const(occurrence_id, "rung"),
+            rung,
             address,
-            _const(template, "template"),
-            _const(context, "context"),
-            _const(occurrence.send_at, "scheduled_at"),
+            _param("template"),
+            _param("context"),
+            _param("scheduled_at"),
             _const(OutboxStatus.PENDING.value, "status"),
             _const(0, "attempts"),
-            _const(now, "created_at"),
+            _param("created_at"),
         )
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(emails, true()))
-        .where(_owing(group), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH), not_(already))
+        .where(_owing_now(), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH), not_(already))
     )
-    return _count_inserted(session, _insert_ignoring_duplicates(session).from_select(_PLANNED_COLUMNS, rows))
+    # RETURNING, because psycopg reports no rowcount for INSERT … SELECT … ON CONFLICT through SQLAlchemy.
+    return _insert_ignoring_duplicates_for(dialect).from_select(_PLANNED_COLUMNS, rows).returning(O.c.id)
 
 
 def _plan_escalations(
     session: Session, ctx: CampaignContext, group: ObligationGroup, occurrence: Occurrence, now: datetime
 ) -> int:
+    params = {
+        **_owing_params(group),
+        "p_key_campaign": f"esc:{ctx.id}:",
+        "p_key_day": f":{occurrence.day:%Y%m%d}:",
+        "p_campaign_id": ctx.id,
+        "p_context": {"day": occurrence.day.isoformat()},
+        "p_scheduled_at": occurrence.send_at,
+        "p_created_at": now,
+    }
+    return len(session.execute(_escalations_statement(_dialect(session)), params).all())
+
+
+@lru_cache(maxsize=None)
+def _escalations_statement(dialect: str):
+    """Queue one escalation digest per (active parent, address) of the owing assignments of a group, however
+    many children are overdue; built once per dialect, the group and occurrence as parameters."""
     parent = U.alias("parent")
-    emails = _email_elements(session, parent.c.emails, "pe")
+    emails = _email_elements_for(dialect, parent.c.emails, "pe")
     address = func.lower(func.trim(emails.c.value))
     recipients = (  # one row per (parent, address) however many children are overdue
         select(parent.c.id.label("parent_id"), address.label("address"))
         .select_from(A.join(U, U.c.id == A.c.unit_id).join(parent, parent.c.id == U.c.parent_id).join(emails, true()))
-        .where(_owing(group), parent.c.active.is_(True), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH))
+        .where(_owing_now(), parent.c.active.is_(True), func.length(address).between(3, MAX_QUEUED_EMAIL_LENGTH))
         .distinct()
         .subquery("recipients")
     )
     key = (
-        literal(f"esc:{ctx.id}:")
+        bindparam("p_key_campaign", type_=String)
         + cast(recipients.c.parent_id, String)
-        + literal(f":{occurrence.day:%Y%m%d}:")
+        + bindparam("p_key_day", type_=String)
         + recipients.c.address
     )
     rows = select(
         key,
         _const("escalation", "kind"),
-        _const(ctx.id, "campaign_id"),
+        _param("campaign_id"),
         _const(None, "assignment_id"),
         recipients.c.parent_id,
         _const(None, "rung"),
         recipients.c.address,
         _const("digest_parent", "template"),
-        _const({"day": occurrence.day.isoformat()}, "context"),
-        _const(occurrence.send_at, "scheduled_at"),
+        _param("context"),
+        _param("scheduled_at"),
         _const(OutboxStatus.PENDING.value, "status"),
         _const(0, "attempts"),
-        _const(now, "created_at"),
+        _param("created_at"),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT … FROM (subquery)
-    return _count_inserted(session, _insert_ignoring_duplicates(session).from_select(_PLANNED_COLUMNS, rows))
+    return _insert_ignoring_duplicates_for(dialect).from_select(_PLANNED_COLUMNS, rows).returning(O.c.id)
 
 
 def _digest_window_end(ctx: CampaignContext, groups: Sequence[ObligationGroup]) -> date:
@@ -257,7 +295,7 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
         "attempts": 0,
         "created_at": now,
     }
-    inserted = session.execute(_insert_ignoring_duplicates(session).values(**row).returning(O.c.id)).scalar()
+    inserted = session.execute(_insert_row_statement(_dialect(session)), row).scalar()
     if inserted is None:
         return False  # queued by an earlier pass: its figures stay as they were taken then
     # The delivery figures as they stand now, at the start of the pass that sends the digest, before anything of
@@ -276,6 +314,12 @@ def _plan_office_digest(session: Session, ctx: CampaignContext, now: datetime) -
     )
     session.execute(update(O).where(O.c.id == inserted).values(context={**context, DIGEST_FIGURES: figures}))
     return True
+
+
+@lru_cache(maxsize=None)
+def _insert_row_statement(dialect: str):
+    """One outbox row (the values as parameters) unless its key is queued already; returns its id if inserted."""
+    return _insert_ignoring_duplicates_for(dialect).returning(O.c.id)
 
 
 def plan_failure_reports(engine: Engine, campaign_ids: Iterable[int], now: datetime) -> int:
