@@ -64,7 +64,12 @@ def message_id_for(key: str, domain: str) -> str:
     """Deterministic Message-ID for a ledger key, so that a resend of the same
     notification carries the same id (receivers and our own sink can spot it)."""
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:24]
-    return f"<thidua.{digest}@{domain.encode('idna').decode('ascii')}>"
+    return f"<thidua.{digest}@{_idna(domain)}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _idna(domain: str) -> str:
+    return domain.encode("idna").decode("ascii")
 
 
 def build_message(
@@ -138,7 +143,7 @@ def build_message(
             b"\r\n",
             _base64_body(text.encode("utf-8")),
             middle,
-            _base64_body(html.encode("utf-8")),
+            _base64_html(html.encode("utf-8")),
             tail,
         )
     )
@@ -154,6 +159,26 @@ def _base64_body(data: bytes) -> bytes:
     if len(encoded) <= _BODY_LINE:
         return encoded
     return b"\r\n".join([encoded[i : i + _BODY_LINE] for i in range(0, len(encoded), _BODY_LINE)])
+
+
+# The HTML of a mass mailing starts with the same layout (head, styles, campaign banner) in every mail: the
+# base64 of its first _PREFIX bytes (whole lines: 57 bytes make one 76-character line) is looked up, not redone.
+_PREFIX = 57 * 12
+_MAX_PREFIXES = 64
+_prefix_lines: dict[bytes, bytes] = {}
+
+
+def _base64_html(data: bytes) -> bytes:
+    """`_base64_body(data)`, the lines of a prefix seen before taken as they were."""
+    if len(data) <= _PREFIX:
+        return _base64_body(data)
+    prefix = data[:_PREFIX]
+    lines = _prefix_lines.get(prefix)
+    if lines is None:
+        if len(_prefix_lines) >= _MAX_PREFIXES:
+            _prefix_lines.clear()
+        lines = _prefix_lines[prefix] = _base64_body(prefix)
+    return lines + b"\r\n" + _base64_body(data[_PREFIX:])
 
 
 def _check_single_line(name: str, value: str) -> None:
@@ -296,12 +321,8 @@ def _mailbox_list(values: tuple[str, ...]) -> str:
     return ",\r\n ".join([first, *(_mailbox(v, 1) for v in values[1:])])
 
 
-@functools.lru_cache(maxsize=256)
 def _extra_header(name: str, value: str) -> str:
-    if not _HEADER_NAME.fullmatch(name):
-        raise ValueError(f"invalid header name: {name!r}")
-    if name.lower() in _RESERVED:
-        raise ValueError(f"{name} is written by build_message; pass it as an argument")
+    _check_header_name(name)
     _check_single_line(name, value)
     if value.isascii():
         # Structured values (List-Unsubscribe URLs...) must stay verbatim;
@@ -313,15 +334,33 @@ def _extra_header(name: str, value: str) -> str:
     return _unstructured(name, value)
 
 
+@functools.lru_cache(maxsize=256)
+def _check_header_name(name: str) -> None:
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"invalid header name: {name!r}")
+    if name.lower() in _RESERVED:
+        raise ValueError(f"{name} is written by build_message; pass it as an argument")
+
+
 _date_cache: tuple[int, str] = (-1, "")
 
 
+# The datetime object last formatted (kept alive here, so `is` means that very object) and its text.
+_last_date: tuple[datetime | None, str] = (None, "")
+
+
 def _date(date: datetime | None) -> str:
-    global _date_cache
+    global _date_cache, _last_date
     if date is not None:
+        last = _last_date
+        if last[0] is date:  # a pass hands every mail the same moment
+            return last[1]
         aware = date if date.tzinfo else date.astimezone()
         # Keyed by wall time and offset: aware datetimes compare (and hash) equal across offsets.
-        return _formatted_date(aware.replace(tzinfo=None), aware.utcoffset())
+        text = _formatted_date(aware.replace(tzinfo=None), aware.utcoffset())
+        if date.tzinfo:  # a naive one is read in the local zone of the moment of the call
+            _last_date = (date, text)
+        return text
     now = datetime.now().astimezone()
     # Formatting the date is a noticeable share of the build; it changes once a second.
     second = int(now.timestamp())

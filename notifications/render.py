@@ -69,9 +69,21 @@ def short_link_text(url: str, limit: int = 48) -> str:
     """What a link shows in HTML mail: host and path, no scheme, no query, at most `limit` characters."""
     if isinstance(url, _Slot):  # filled per recipient with the short text of the real link
         return f"\x00{url.number}s{limit}\x00"
-    text = urlsplit(str(url))
-    shown = (text.netloc + text.path) if text.netloc else str(url)
+    url = str(url)
+    # Host and path end at the first "?" (or "#"): the part before it splits as the whole URL does. Signed links
+    # differ in their query only, so that part repeats and its split is remembered.
+    head = url.partition("?")[0]
+    shown = _shown_text(head) if "#" not in head else _shown_text(url)
+    if shown is None:
+        shown = url
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+@lru_cache(maxsize=4096)
+def _shown_text(url: str) -> str | None:
+    """Host and path of `url` (None when it has no host)."""
+    text = urlsplit(url)
+    return (text.netloc + text.path) if text.netloc else None
 
 
 class TemplateRenderError(InvalidInputError):
@@ -204,7 +216,7 @@ def _fill(pieces: tuple[Any, ...], values: list[str], html: bool) -> str:
         value, limit = values[pieces[i]], pieces[i + 1]
         if limit is not None:
             value = short_link_text(value, limit)
-        out.append(str(escape(value)) if html else value)
+        out.append(escape(value) if html else value)  # Markup is a str: joined as its text
         out.append(pieces[i + 2])
     return "".join(out)
 

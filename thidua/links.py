@@ -9,7 +9,10 @@ reminder e-mails are made without a database (`make_obligation_link`), so the re
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
+import zlib
+from binascii import b2a_base64
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
@@ -101,11 +104,58 @@ class _ReusedSigner(Signer):
         return self._derived
 
 
+# itsdangerous's compact JSON (`_CompactJSON.dumps`), as one encoder built once (json.dumps builds one per call).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64url(data: bytes) -> bytes:
+    """itsdangerous's `base64_encode`: URL-safe base64 without padding."""
+    return b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+# `zlib.compress` (level 6, 32 KiB window) sets up ~256 KiB of state per call: 10-60 µs for a 120-byte payload.
+# A short payload (at most _SMALL bytes: every match distance and every symbol fits the small window and buffers)
+# is compressed with a 512-byte window and a small hash instead: the same deflate stream (checked on random and
+# repetitive payloads by tests/reminders/test_token_signing.py), under zlib.compress's own two header bytes. It
+# is a valid zlib stream of the payload either way, which is all that reading a token needs.
+_SMALL = 200
+_ZLIB_HEADER = zlib.compress(b"")[:2]
+
+
+def _compress(payload: bytes) -> bytes:
+    if len(payload) > _SMALL:
+        return zlib.compress(payload)
+    small = zlib.compressobj(6, zlib.DEFLATED, 9, 3)
+    stream = small.compress(payload) + small.flush()
+    return _ZLIB_HEADER + stream[2:]
+
+
 class _ReusedSerializer(URLSafeSerializer):
-    """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`). Same tokens, byte for byte."""
+    """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`). Same tokens, byte for byte.
+
+    `dumps` writes the token itself, as itsdangerous's layers would (compact JSON, zlib when that is shorter by
+    two bytes or more, URL-safe base64, "." and the HMAC-SHA1 of the signer's derived key, URL-safe base64): a
+    dispatch pass signs one or two tokens per mail. `loads` is itsdangerous's own. A serializer built with other
+    signer settings than `reused_serializer`'s, or a `salt` argument, goes through itsdangerous."""
 
     default_signer = _ReusedSigner
     _own_signer: Signer | None = None
+    # tokens of deterministic payloads (no nonce): unsubscribe links, asked for again by every rung of a ladder
+    remembered: dict[Any, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.remembered = {}
+        signer = self.make_signer()
+        self._fast_key: bytes | None = (
+            signer.derive_key()
+            if isinstance(signer.algorithm, _Sha1Hmac)
+            and signer.sep == b"."
+            and self.serializer is URLSafeSerializer.default_serializer
+            and not self.serializer_kwargs
+            else None
+        )
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         if salt is not None:
@@ -114,6 +164,18 @@ class _ReusedSerializer(URLSafeSerializer):
             self._own_signer = super().make_signer()
         return self._own_signer
 
+    def dumps(self, obj: Any, salt: str | bytes | None = None) -> str:
+        key = self._fast_key
+        if key is None or salt is not None:
+            return super().dumps(obj, salt)
+        payload = _COMPACT_JSON.encode(obj).encode("utf-8")
+        compressed = _compress(payload)
+        if len(compressed) < len(payload) - 1:
+            payload = b"." + _b64url(compressed)
+        else:
+            payload = _b64url(payload)
+        return (payload + b"." + _b64url(hmac.digest(key, payload, "sha1"))).decode("ascii")
+
 
 @lru_cache(maxsize=16)
 def reused_serializer(key: str, salt: str) -> URLSafeSerializer:
@@ -121,13 +183,24 @@ def reused_serializer(key: str, salt: str) -> URLSafeSerializer:
     return _ReusedSerializer(key, salt=salt, signer_kwargs={"algorithm": _Sha1Hmac()})
 
 
-def _serializer_for(key: str) -> URLSafeSerializer:
-    return reused_serializer(key, LINK_SALT)
+# salt -> (the Settings last asked for, its serializer): `Settings.signing_key` costs microseconds per call (pydantic
+# private attribute), and resolves the key once per Settings object, so the same object means the same key.
+_last_bound: dict[str, tuple[Settings, URLSafeSerializer]] = {}
+
+
+def settings_serializer(settings: Settings, salt: str) -> URLSafeSerializer:
+    """`reused_serializer(settings.signing_key(), salt)`, without asking the settings again for the same object."""
+    last = _last_bound.get(salt)
+    if last is not None and last[0] is settings:
+        return last[1]
+    serializer = reused_serializer(settings.signing_key(), salt)
+    _last_bound[salt] = (settings, serializer)
+    return serializer
 
 
 def _link_serializer(settings: Settings) -> URLSafeSerializer:
     """One signer per key, reused: a reminder pass signs one link per mail (its key derivation is not free)."""
-    return _serializer_for(settings.signing_key())
+    return settings_serializer(settings, LINK_SALT)
 
 
 def sign_claims(settings: Settings, claims: LinkClaims) -> str:
@@ -144,6 +217,16 @@ def sign_claims(settings: Settings, claims: LinkClaims) -> str:
     if claims.next_path != "/":
         payload["n"] = claims.next_path
     return _link_serializer(settings).dumps(payload)
+
+
+def _obligation_payload(jti: str, email: str, expires_at: datetime, unit_id: int, assignment_id: int) -> dict[str, Any]:
+    """`sign_claims`'s payload of an obligation link's claims (no next path), built without the claims object."""
+    payload: dict[str, Any] = {"j": jti, "p": PURPOSE_OBLIGATION, "e": email, "x": int(expires_at.timestamp())}
+    if unit_id is not None:
+        payload["u"] = unit_id
+    if assignment_id is not None:
+        payload["a"] = assignment_id
+    return payload
 
 
 def read_link(settings: Settings, token: str, *, now: datetime) -> LinkClaims:
@@ -176,15 +259,17 @@ def make_obligation_link(
     """The link printed in a reminder e-mail: opens the obligation and signs the recipient in for that unit.
     Needs no database; the link becomes used when first followed."""
     email = user_or_email.email if isinstance(user_or_email, User) else user_or_email
-    claims = LinkClaims(
-        jti=secrets.token_urlsafe(16),
-        purpose=PURPOSE_OBLIGATION,
-        email=normalise_email(email),
-        expires_at=(now or utcnow()) + OBLIGATION_LINK_TTL,
-        unit_id=unit_id,
-        assignment_id=assignment_id,
+    # The claims `LinkClaims(jti, PURPOSE_OBLIGATION, email, expiry, unit_id, assignment_id)` signed as
+    # `sign_claims` signs them; the token is URL-safe (A-Z a-z 0-9 - _ .), which `quote` in `link_url` keeps as is.
+    payload = _obligation_payload(
+        secrets.token_urlsafe(16),
+        normalise_email(email),
+        (now or utcnow()) + OBLIGATION_LINK_TTL,
+        unit_id,
+        assignment_id,
     )
-    return link_url(settings, f"/don-vi/nghia-vu/{assignment_id}", sign_claims(settings, claims))
+    token = _link_serializer(settings).dumps(payload)
+    return f"{settings.base_url.rstrip('/')}/don-vi/nghia-vu/{assignment_id}?t={token}"
 
 
 def consume_link(session: Session, claims: LinkClaims, *, now: datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, select
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from thidua.audit import audit
 from thidua.db import owns_transaction
 from thidua.errors import InvalidInputError
-from thidua.links import reused_serializer
+from thidua.links import settings_serializer
 from thidua.models.outbox import MailOptOut
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.settings import Settings
@@ -42,11 +42,28 @@ class OptOutClaims:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return reused_serializer(settings.signing_key(), "huy-nhan-thu")  # one per key: a token per mail
+    return settings_serializer(settings, "huy-nhan-thu")  # one per key: a token per mail
+
+
+# Tokens remembered per serializer (so per key) before it starts again: every rung of a ladder asks again.
+_REMEMBER = 65536
 
 
 def unsubscribe_token(settings: Settings, recipient: str, campaign_id: int, assignment_id: int | None) -> str:
-    return str(_serializer(settings).dumps([recipient.strip().lower(), campaign_id, assignment_id or 0]))
+    serializer = _serializer(settings)
+    payload = [recipient.strip().lower(), campaign_id, assignment_id or 0]
+    if type(campaign_id) is not int or type(payload[2]) is not int:  # 1, 1.0 and True are one dict key
+        return str(serializer.dumps(payload))
+    remembered: dict[Any, str] | None = getattr(serializer, "remembered", None)
+    if remembered is None:
+        return str(serializer.dumps(payload))
+    key = tuple(payload)
+    token = remembered.get(key)
+    if token is None:
+        if len(remembered) >= _REMEMBER:
+            remembered.clear()
+        token = remembered[key] = str(serializer.dumps(payload))
+    return token
 
 
 def unsubscribe_url(settings: Settings, recipient: str, campaign_id: int, assignment_id: int | None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import Integer, String, and_, bindparam, cast, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from thidua.links import make_obligation_link
 from thidua.models.clock import DEFAULT_TZ, fmt_date, fmt_datetime, local_to_utc, utc_to_local
 from thidua.models.outbox import OutboxStatus
 from thidua.models.reminders import (
@@ -63,8 +64,6 @@ def obligation_link(base_url: str, assignment_id: int) -> str:
 def signed_obligation_link(settings: Settings, recipient: str, unit_id: int, assignment_id: int, now: datetime) -> str:
     """The link a reminder carries: it opens the obligation and signs the recipient in for that unit.
     Signing belongs to the web adapter's sign-in scheme; it needs no database."""
-    from thidua.links import make_obligation_link
-
     return make_obligation_link(settings, recipient, unit_id, assignment_id, now=now)
 
 
@@ -83,10 +82,10 @@ def reminder_context(
 ) -> dict[str, Any]:
     days = days_left(due_on, today)
     return {
-        **campaign.layout,
+        **_layout(campaign),
         "unit_name": unit_name,
         "obligation_title": obligation_title,
-        "due_date": fmt_date(due_on),
+        "due_date": _fmt_day(due_on),
         "days_left": days,
         "overdue_days": max(0, -days),
         "phrase": deadline_phrase(days),
@@ -94,6 +93,26 @@ def reminder_context(
         "returned": returned,
         "escalated_to": escalated_to,
     }
+
+
+# The campaign asked for last and its `layout` (a property, built on every call): a dispatch batch asks for the
+# layout of one campaign object in every mail. Read only: callers copy it.
+_last_layout: tuple[CampaignInfo, dict[str, str]] | None = None
+
+
+def _layout(campaign: CampaignInfo) -> dict[str, str]:
+    global _last_layout
+    last = _last_layout
+    if last is not None and last[0] is campaign:
+        return last[1]
+    layout = campaign.layout
+    _last_layout = (campaign, layout)
+    return layout
+
+
+@lru_cache(maxsize=4096)  # a reminder's due date: a handful of days, printed in every reminder
+def _fmt_day(day: date) -> str:
+    return fmt_date(day)
 
 
 def _overdue_children(session: Session, pairs: set[tuple[int, int]], at: datetime) -> dict[tuple[int, int], list[Any]]:
@@ -470,15 +489,10 @@ def compose(
         else renderer.render(template, context)
     )
     message_id = message_id_for(key, mail_domain)
-    sender = (
-        display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
-    )
-    reply = reply_to if reply_to and _plausible_reply_to(reply_to) else None
-    if reply:
-        reply = display_address(reply_name or (campaign.reply_name if campaign else ""), reply)
+    sender, reply, campaign_list_id = _office_parts(campaign, smtp, reply_to, reply_name, mail_domain)
     headers = {"Auto-Submitted": "auto-generated", "X-Thidua-Kind": kind}
-    if campaign is not None:
-        headers["List-Id"] = list_id(campaign, mail_domain)
+    if campaign_list_id is not None:
+        headers["List-Id"] = campaign_list_id
     if unsubscribe:
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -490,10 +504,55 @@ def compose(
         html=mail.html,
         message_id=message_id,
         reply_to=reply,
-        date=utc_to_local(now, campaign.timezone if campaign else DEFAULT_TZ),
+        date=_local_moment(now, campaign.timezone if campaign else DEFAULT_TZ),
         extra_headers=headers,
     )
     return OutgoingMessage(key=key, sender=smtp.sender, recipients=[recipient], raw=raw), message_id
+
+
+# What every mail of one campaign object from one SMTP sender carries alike (sender, Reply-To, List-Id), for the
+# arguments compose was last called with: a dispatch batch composes all its mail of a campaign with one object.
+_last_office: tuple[Any, ...] | None = None
+
+
+def _office_parts(
+    campaign: CampaignInfo | None, smtp: SmtpSettings, reply_to: str | None, reply_name: str, mail_domain: str
+) -> tuple[str, str | None, str | None]:
+    """(From, Reply-To or None, List-Id or None) of `compose`."""
+    global _last_office
+    last = _last_office
+    if (
+        last is not None
+        and last[0] is campaign
+        and last[1] is smtp
+        and last[2] == reply_to
+        and last[3] == reply_name
+        and last[4] == mail_domain
+    ):
+        return last[5]  # type: ignore[no-any-return]
+    sender = (
+        display_address(campaign.office_name, smtp.sender) if campaign and campaign.office_name else smtp.from_header
+    )
+    reply = reply_to if reply_to and _plausible_reply_to(reply_to) else None
+    if reply:
+        reply = display_address(reply_name or (campaign.reply_name if campaign else ""), reply)
+    parts = (sender, reply, list_id(campaign, mail_domain) if campaign is not None else None)
+    _last_office = (campaign, smtp, reply_to, reply_name, mail_domain, parts)
+    return parts
+
+
+_last_moment: tuple[datetime, str, datetime] | None = None
+
+
+def _local_moment(now: datetime, timezone: str) -> datetime:
+    """`utc_to_local(now, timezone)`: a pass dates all its mail with one moment."""
+    global _last_moment
+    last = _last_moment
+    if last is not None and last[0] == now and last[1] == timezone and last[0].tzinfo is now.tzinfo:
+        return last[2]
+    local = utc_to_local(now, timezone)
+    _last_moment = (now, timezone, local)
+    return local
 
 
 def render_preview(

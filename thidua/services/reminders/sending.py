@@ -641,7 +641,8 @@ def _prepare(
             O.c.kind,
             O.c.template,
             O.c.recipient,
-            O.c.context,
+            # as stored (JSON text): decoded below, a reminder's through `_reminder_row_context`
+            cast(O.c.context, String).label("context_text"),
             O.c.unit_id,
             O.c.assignment_id,
             O.c.campaign_id,
@@ -672,8 +673,17 @@ def _prepare(
     office = sole_office(session) if any(r.campaign_id is None for r in rows) else None
     calendars = _calendars(session, {r.campaign_id for r in rows if r.kind in WORKING_HOURS_KINDS and r.campaign_id})
     loaded = []
+    # `now` in each time zone, and whether each campaign's calendar holds the mail back (until when): the same for
+    # every row of the batch, so worked out once.
+    local_moments: dict[str, datetime] = {}
+    held_until: dict[int, datetime | None] = {}
     for row in rows:
         item = _Loaded(row, display_name=row.unit_name or "")
+        context = (
+            _reminder_row_context(row.context_text)
+            if row.kind == "reminder"
+            else (json.loads(row.context_text) if row.context_text is not None else None)
+        )
         campaign = campaigns.get(row.campaign_id) if row.campaign_id is not None else None
         item.campaign = campaign
         item.reply_to = (
@@ -681,25 +691,36 @@ def _prepare(
         )
         if campaign is None and office is not None and not fallback_reply_to:
             item.reply_name = office.reply_name
-        today = utc_to_local(now, campaign.timezone if campaign else "Asia/Ho_Chi_Minh").date()
+        timezone = campaign.timezone if campaign else "Asia/Ho_Chi_Minh"
+        local = local_moments.get(timezone)
+        if local is None:
+            local = local_moments[timezone] = utc_to_local(now, timezone)
+        today = local.date()
         calendar = calendars.get(row.campaign_id) if row.kind in WORKING_HOURS_KINDS else None
         if calendar is not None and campaign is not None:
-            local_now = utc_to_local(now, campaign.timezone).replace(tzinfo=None)
-            if not calendar.is_working_moment(local_now):
-                item.defer_until = local_to_utc(calendar.next_working_slot(local_now), campaign.timezone)
+            if row.campaign_id not in held_until:
+                local_now = local.replace(tzinfo=None)
+                held_until[row.campaign_id] = (
+                    None
+                    if calendar.is_working_moment(local_now)
+                    else local_to_utc(calendar.next_working_slot(local_now), campaign.timezone)
+                )
+            until = held_until[row.campaign_id]
+            if until is not None:
+                item.defer_until = until
                 loaded.append(item)
                 continue
         if row.kind in ("reminder", "escalation", "office_digest", "failure_report") and (
             campaign is None or not campaign.active
         ):
             item.skip = "chiến dịch không còn hoạt động"
-        elif (row.recipient.strip().lower(), row.campaign_id, row.assignment_id) in stopped:
+        elif stopped and (row.recipient.strip().lower(), row.campaign_id, row.assignment_id) in stopped:
             item.skip = "người nhận đã bấm ngừng nhận loại thư này"
         elif row.kind == "reminder":
-            item.skip = _reminder_skip_reason(row, now)
+            item.skip = _reminder_skip_reason(row, now, context)
             if item.skip is None:
                 assert campaign is not None
-                escalated_to = row.parent_name if (row.context or {}).get("escalate") and row.parent_name else ""
+                escalated_to = row.parent_name if (context or {}).get("escalate") and row.parent_name else ""
                 item.template_context = reminder_context(
                     campaign,
                     unit_name=row.unit_name,
@@ -726,7 +747,7 @@ def _prepare(
         elif row.kind == "office_digest":
             assert campaign is not None
             item.display_name = campaign.owner_department
-            stored = row.context or {}
+            stored = context or {}
             figures = stored.get(DIGEST_FIGURES)  # as they stood at its planning; absent on rows queued before
             cache_key = (campaign.id, stored.get("period"))
             if cache_key not in office_cache:
@@ -737,7 +758,7 @@ def _prepare(
         elif row.kind == "failure_report":
             assert campaign is not None
             item.display_name = campaign.owner_department
-            day = date.fromisoformat((row.context or {}).get("day", today.isoformat()))
+            day = date.fromisoformat((context or {}).get("day", today.isoformat()))
             item.template_context = failure_report_context(session, campaign, day=day, now=now)
             if item.template_context["count"] == 0:
                 item.skip = "không còn thư lỗi để báo"
@@ -750,9 +771,9 @@ def _prepare(
                     if link_for
                     else obligation_link(base_url, row.assignment_id)
                 )
-                item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {}), "link": link}
+                item.template_context = {**(campaign.layout if campaign else {}), **(context or {}), "link": link}
         else:  # mail queued by other parts of the system through notifications.outbox.enqueue
-            item.template_context = {**(campaign.layout if campaign else {}), **(row.context or {})}
+            item.template_context = {**(campaign.layout if campaign else {}), **(context or {})}
         if item.skip is None and not is_plausible_email(row.recipient):
             item.fail = f"địa chỉ e-mail không hợp lệ: '{row.recipient}'"
         loaded.append(item)
@@ -783,14 +804,21 @@ def _stored_spec(stored: str | None) -> dict[str, Any]:
     return (json.loads(stored) if stored is not None else None) or {}
 
 
-def _reminder_skip_reason(row: Any, now: datetime) -> str | None:
+@lru_cache(maxsize=4096)
+def _reminder_row_context(stored: str | None) -> dict[str, Any] | None:
+    """A reminder row's context from its JSON text, decoded once per distinct text (rows of one rung share it).
+    Read only: shared by those rows."""
+    return json.loads(stored) if stored is not None else None
+
+
+def _reminder_skip_reason(row: Any, now: datetime, context: dict[str, Any] | None) -> str | None:
     if row.a_status in SUBMITTED_STATUSES:
         return "đơn vị đã gửi báo cáo"
     if not row.a_active or not row.ob_active:
         return "nghĩa vụ không còn hiệu lực với đơn vị"
     if not row.unit_active:
         return "đơn vị đã ngừng hoạt động"
-    phase = (row.context or {}).get("phase")
+    phase = (context or {}).get("phase")
     if phase == Phase.BEFORE.value and now > row.due_at:
         return "đã qua hạn nộp; thư nhắc trước hạn không còn đúng"
     if phase == Phase.OVERDUE.value and now <= row.due_at:
