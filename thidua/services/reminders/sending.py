@@ -129,19 +129,25 @@ _FINAL = (
         lease_until=None,
     )
 )
-_RETRY = (
-    update(O)
-    .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
-    .values(
-        status=OutboxStatus.PENDING.value,
-        attempts=bindparam("b_attempts"),
-        last_error=bindparam("b_error"),
-        scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-        message_id=None,
-        lease_owner=None,
-        lease_until=None,
+
+
+def _back_to_pending(**values: Any) -> Any:
+    """A claimed row (by id, still this owner's) back to pending, due at `b_at`, unmarked and unleased."""
+    return (
+        update(O)
+        .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
+        .values(
+            status=OutboxStatus.PENDING.value,
+            scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
+            message_id=None,
+            lease_owner=None,
+            lease_until=None,
+            **values,
+        )
     )
-)
+
+
+_RETRY = _back_to_pending(attempts=bindparam("b_attempts"), last_error=bindparam("b_error"))
 _RENEW = (
     update(O)
     .where(
@@ -151,17 +157,7 @@ _RENEW = (
     )
     .values(lease_until=bindparam("b_until", type_=O.c.lease_until.type))
 )
-_DEFER = (
-    update(O)
-    .where(O.c.id == bindparam("b_id"), O.c.lease_owner == bindparam("b_owner"))
-    .values(
-        status=OutboxStatus.PENDING.value,
-        scheduled_at=bindparam("b_at", type_=O.c.scheduled_at.type),
-        message_id=None,
-        lease_owner=None,
-        lease_until=None,
-    )
-)
+_DEFER = _back_to_pending()  # outside working hours: not an attempt
 _SKIP = (
     update(O)
     .where(O.c.id.in_(bindparam("b_ids", expanding=True)), O.c.lease_owner == bindparam("b_owner"))
