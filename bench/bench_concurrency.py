@@ -5,20 +5,31 @@ connection each), on SQLite or PostgreSQL, served by one or two uvicorn processe
 database as two `thidua web` would). Target: 0 answers >= 500; the writers get one 303 (the approval) and 409
 for the rest. Each repeat approves another report (BDH.D1.1, .2, .3).
 
+Beside it, the floors (issue 17), measured in the same run against the same server processes: before each
+repeat, the same number of concurrent requests with the same connection pattern to pages without database
+work (a static file; the sign-in page without a cookie, which passes the application's middleware and request
+limit); after the repeats, one approval's writes as bare SQL through the driver's own connection (the two
+UPDATEs and the audit row, one transaction), repeated on a report of its own (BDH.D2.1) and undone untimed.
+
     /work/main/.venv/bin/python bench/bench_concurrency.py [--postgres] [--servers 2] [--readers 100]
-                                                          [--writers 50] [--repeats 3]
+                                                          [--writers 50] [--repeats 3] [--sql-repeats 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
+import re
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -39,6 +50,9 @@ from thidua.services.submissions import submit_report  # noqa: E402
 from thidua.settings import Settings  # noqa: E402
 
 SECRET = "khoa-do-dong-thoi-bench"
+HAMMERED = ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3")
+FLOOR_REPORT = "BDH.D2.1"  # approved and undone by the bare-SQL floor; not in the hammered reviewer's queue
+HTTP_FLOORS = (("static", "/static/app.css"), ("sign_in", "/dang-nhap"))
 
 
 def seed(url: str) -> dict[str, User]:
@@ -53,7 +67,7 @@ def seed(url: str) -> dict[str, User]:
         session.commit()
     load_campaign(engine, BINH_DINH_CAMPAIGN)
     with Session(engine) as session:
-        for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3"):
+        for code in (*HAMMERED, FLOOR_REPORT):
             submit_report(
                 session,
                 campaign_code="bd-2023",
@@ -79,7 +93,7 @@ def serve(url: str, port: int, data_dir: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def assignment_ids(url: str) -> list[int]:
+def assignment_ids(url: str, codes: tuple[str, ...]) -> list[int]:
     from sqlalchemy import select
 
     from thidua.models.tables import Assignment, ObligationDef, Unit
@@ -93,10 +107,117 @@ def assignment_ids(url: str) -> list[int]:
                 .join(Unit, Unit.id == Assignment.unit_id)
                 .where(Unit.code == code, ObligationDef.code == "so-ket-dot-1")
             ).scalar_one()
-            for code in ("BDH.D1.1", "BDH.D1.2", "BDH.D1.3")
+            for code in codes
         ]
     engine.dispose()
     return ids
+
+
+async def _burst(base_urls: list[str], path: str, count: int, timeout: float = 120) -> tuple[Counter, float]:
+    """`count` concurrent GETs of `path`, one connection each, spread over the servers as `hammer` spreads them."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
+    clients = [httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) for url in base_urls]
+    try:
+        start = asyncio.get_running_loop().time()
+
+        async def get(i: int) -> int:
+            return (await clients[i % len(clients)].get(path)).status_code
+
+        answers = await asyncio.gather(*[get(i) for i in range(count)])
+        seconds = asyncio.get_running_loop().time() - start
+    finally:
+        for client in clients:
+            await client.aclose()
+    return Counter(answers), seconds
+
+
+APPROVAL_SQL = (
+    "UPDATE assignment SET status = :status, submitted_at = :submitted_at, reviewed_at = :now, late = :late, "
+    "current_version = :current_version, version = :new_version, updated_at = :now "
+    "WHERE id = :id AND version = :version",
+    "UPDATE submission SET review_status = :review_status, review_comment = NULL, reviewed_by = :actor, "
+    "reviewed_at = :now, appraised_rating = NULL "
+    "WHERE assignment_id = :id AND version = :current_version AND review_status = :pending",
+    "INSERT INTO auditlog (at, actor, action, entity, entity_id, before, after, campaign_id, unit_id, note) "
+    "VALUES (:now, :actor, 'submission.accepted', 'assignment', :entity_id, :before, :after, :campaign, :unit, '')",
+)
+UNDO_SQL = (
+    "UPDATE assignment SET status = 'da_gui', reviewed_at = NULL WHERE id = :id",
+    "UPDATE submission SET review_status = 'cho_duyet', reviewed_by = NULL, reviewed_at = NULL "
+    "WHERE assignment_id = :id AND version = :current_version",
+    "DELETE FROM auditlog WHERE entity = 'assignment' AND entity_id = :entity_id AND actor = :actor",
+)
+
+
+def approval_floor(url: str, assignment_id: int, actor: str, repeats: int, warmup: int = 2) -> dict[str, Any]:
+    """What one approval writes (web/routes_review.py → review_many: the assignment, the submission, the audit row)
+    as bare SQL in one transaction through the driver's own connection; undone after each run, untimed."""
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    conn = engine.raw_connection()
+    prepare = (lambda sql: sql) if sqlite else (lambda sql: re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql))
+    approve, undo = [prepare(sql) for sql in APPROVAL_SQL], [prepare(sql) for sql in UNDO_SQL]
+    # What the ORM binds: SQLite stores naive UTC text, PostgreSQL gets the aware datetime.
+    moment = CAMPAIGN_NOW.astimezone(timezone.utc)
+    now: Any = moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else moment
+    timings = []
+    try:
+        for run in range(warmup + repeats):
+            cursor = conn.cursor()
+            cursor.execute(
+                prepare(
+                    "SELECT version, submitted_at, late, current_version, campaign_id, unit_id, status "
+                    "FROM assignment WHERE id = :id"
+                ),
+                {"id": assignment_id},
+            )
+            version, submitted_at, late, current_version, campaign_id, unit_id, status = cursor.fetchone()
+            conn.rollback()
+            params = {
+                "id": assignment_id,
+                "version": version,
+                "new_version": version + 1,
+                "status": "da_duyet",
+                "submitted_at": submitted_at,
+                "late": late,
+                "current_version": current_version,
+                "now": now,
+                "review_status": "da_duyet",
+                "pending": "cho_duyet",
+                "actor": actor,
+                "entity_id": str(assignment_id),
+                "before": json.dumps({"status": status}),
+                "after": json.dumps({"status": "da_duyet", "version": current_version, "appraised_rating": None}),
+                "campaign": campaign_id,
+                "unit": unit_id,
+            }
+            t0 = time.perf_counter()
+            changed = []
+            for sql in approve:
+                cursor.execute(sql, params)
+                changed.append(cursor.rowcount)
+            conn.commit()
+            elapsed = (time.perf_counter() - t0) * 1000
+            assert changed == [1, 1, 1], f"một lần duyệt phải đổi đúng 1 dòng mỗi câu, được {changed}"
+            if run >= warmup:
+                timings.append(elapsed)
+            for sql in undo:
+                cursor.execute(sql, params)
+            conn.commit()
+            cursor.close()
+    finally:
+        conn.close()
+        engine.dispose()
+    ordered = sorted(timings)
+    return {
+        "statements": len(APPROVAL_SQL),
+        "runs": len(timings),
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
 
 
 def main() -> None:
@@ -106,11 +227,13 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sql-repeats", type=int, default=20, help="bare-SQL approvals timed for the floor")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-dong-thoi-"))
     url = bench_database(args.postgres, workdir, "bench_dong_thoi")
     users = seed(url)
-    ids = assignment_ids(url)
+    ids = assignment_ids(url, HAMMERED)
+    (floor_id,) = assignment_ids(url, (FLOOR_REPORT,))
     ports = [free_port() for _ in range(args.servers)]
     ctx = multiprocessing.get_context("spawn")
     servers = [ctx.Process(target=serve, args=(url, port, str(workdir)), daemon=True) for port in ports]
@@ -130,9 +253,16 @@ def main() -> None:
         settings = Settings(data_dir=workdir, secret_key=SECRET)
         cookie, csrf = reviewer_cookie(settings, reviewer.id, reviewer.email, CAMPAIGN_NOW, sid="phien-bench")
         runs = []
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        for _key, path in HTTP_FLOORS:  # untimed: the servers' first answers (worker threads, file handles)
+            asyncio.run(_burst(bases, path, args.readers + args.writers))
         for repeat in range(args.repeats):
+            floors = {}
+            for key, path in HTTP_FLOORS:
+                statuses, seconds = asyncio.run(_burst(bases, path, args.readers + args.writers))
+                floors[key] = {"status": dict(statuses), "seconds": round(seconds, 2)}
             result = hammer(
-                [f"http://127.0.0.1:{p}" for p in ports],
+                bases,
                 cookie,
                 csrf,
                 ids[repeat % len(ids)],
@@ -145,20 +275,30 @@ def main() -> None:
                     "writers": dict(result.writers),
                     "server_errors": result.server_errors,
                     "seconds": round(result.seconds, 2),
+                    "floor_http": floors,
                 }
             )
+        sql_floor = approval_floor(url, floor_id, reviewer.email, args.sql_repeats)
+        summary = {
+            "database": "postgresql" if args.postgres else "sqlite",
+            "servers": args.servers,
+            "readers": args.readers,
+            "writers": args.writers,
+            "runs": runs,
+            "median_seconds": statistics.median(r["seconds"] for r in runs),
+            "floor_http_median_seconds": {
+                key: statistics.median(r["floor_http"][key]["seconds"] for r in runs) for key, _ in HTTP_FLOORS
+            },
+            "floor_sql_approval": sql_floor,
+        }
+        print(json.dumps(summary, ensure_ascii=False))
+        floor = summary["floor_http_median_seconds"]
         print(
-            json.dumps(
-                {
-                    "database": "postgresql" if args.postgres else "sqlite",
-                    "servers": args.servers,
-                    "readers": args.readers,
-                    "writers": args.writers,
-                    "runs": runs,
-                    "median_seconds": statistics.median(r["seconds"] for r in runs),
-                },
-                ensure_ascii=False,
-            )
+            f"Đợt {args.readers} đọc + {args.writers} ghi: trung vị {summary['median_seconds']} s"
+            f" | sàn HTTP, {args.readers + args.writers} yêu cầu đồng thời cùng kiểu kết nối:"
+            f" tệp tĩnh {floor['static']} s, trang đăng nhập {floor['sign_in']} s"
+            f" | sàn SQL một lần duyệt ({sql_floor['statements']} câu, một giao dịch):"
+            f" p50 {sql_floor['p50_ms']} ms, p95 {sql_floor['p95_ms']} ms ({sql_floor['runs']} lần)"
         )
     finally:
         for process in servers:

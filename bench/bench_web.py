@@ -13,6 +13,16 @@ Measured against a real server (uvicorn in its own process, SQLite by default) f
      start, so a slow server cannot slow the generator down): p50 / p95 / p99 (target p99 ≤ 500 ms), errors
      (target: none).
 
+Beside each page, its floors, measured in the same run against the same server and database (issue 17):
+  * HTTP: the same server and client answering without database work: a static file (uvicorn + Starlette +
+    network) and the sign-in page without a cookie (+ the application's middleware, request limit, worker
+    thread and a template);
+  * bare SQL: the page's main statements through the database driver's own connection (no ORM, no rendering),
+    returning the same rows as the application's queries (checked): the queue's count, its first page and
+    the nominations waiting; the dashboard's roll-up (compliance by obligation, level and branch, overdue
+    units, mail and nomination counts). The dashboard keeps its figures between requests, so its roll-up
+    floor compares with the page's first request (first_ms), not with its p50.
+
     /work/venv/bin/python bench/bench_web.py [--cdcs 130000] [--nominations 10000] [--rate 50] [--seconds 120]
                                             [--database-url URL] [--json results.json]
 """
@@ -24,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -402,6 +413,225 @@ async def submission_load(
     }
 
 
+# ---------------------------------------------------------------------------------------------------
+# Floors: the server without database work, and the pages' statements as bare SQL
+# ---------------------------------------------------------------------------------------------------
+HTTP_FLOORS = (("http_floor_static", "/static/app.css"), ("http_floor_sign_in", "/dang-nhap"))
+NOMINATIONS_SHOWN = 100  # web/routes_review.py: the page asks for one more to know there are more
+QUEUE_PAGE = 50  # web/review_queries.PAGE_SIZE
+OVERDUE_SHOWN = 50  # web/queries.overdue_list
+FAILED_MAIL_SHOWN = 20  # web/office_views.dashboard
+SQL_FLOOR_BUDGET_S = 30  # the national roll-up takes seconds: stop repeating it after this (at least 5 runs)
+
+QUEUE_FROM = """FROM submission JOIN assignment ON assignment.id = submission.assignment_id
+JOIN unit ON unit.id = assignment.unit_id JOIN obligation ON obligation.id = assignment.obligation_id
+WHERE submission.review_status = :pending AND assignment.campaign_id = :campaign AND assignment.status = :sent
+AND assignment.active IS {true} AND assignment.reviewer_unit_id = :reviewer"""
+QUEUE_SQL = (
+    f"SELECT count(*) FROM (SELECT submission.id {QUEUE_FROM}) AS waiting",
+    """SELECT assignment.id, assignment.version, submission.version, submission.submitted_at, submission.late,
+unit.code, unit.name, obligation.code, obligation.title, obligation.kind, assignment.due_on, submission.data,
+obligation.id """
+    + QUEUE_FROM
+    + " ORDER BY submission.submitted_at, submission.id LIMIT :page_size OFFSET 0",
+    """SELECT nomination.* FROM nomination WHERE nomination.campaign_id = :campaign
+AND nomination.current_unit_id = :reviewer AND nomination.status IN (:under_review)
+ORDER BY nomination.updated_at, nomination.id LIMIT :nominations OFFSET 0""",
+)
+ROLLUP = """count(*) AS total,
+sum(CASE WHEN assignment.status IN (:sent, :accepted) THEN 1 ELSE 0 END) AS submitted,
+sum(CASE WHEN assignment.status = :accepted THEN 1 ELSE 0 END) AS accepted,
+sum(CASE WHEN assignment.status = :returned THEN 1 ELSE 0 END) AS returned,
+sum(CASE WHEN assignment.status NOT IN (:sent, :accepted) AND assignment.due_at < :now THEN 1 ELSE 0 END) AS overdue,
+sum(CASE WHEN assignment.status IN (:sent, :accepted) AND assignment.late IS {true} THEN 1 ELSE 0 END) AS late"""
+OVERDUE_WHERE = """WHERE assignment.obligation_id = :obligation AND assignment.active IS {true}
+AND assignment.status IN (:unsent, :returned) AND assignment.due_at < :now AND unit.path >= :low AND unit.path < :high"""
+DASHBOARD_SQL = (
+    f"""SELECT assignment.obligation_id, {ROLLUP} FROM assignment JOIN unit ON unit.id = assignment.unit_id
+JOIN obligation ON obligation.id = assignment.obligation_id WHERE assignment.campaign_id = :campaign
+AND assignment.active IS {{true}} AND unit.path >= :low AND unit.path < :high AND obligation.kind != :window
+GROUP BY assignment.obligation_id""",
+    f"""SELECT unit.level_code, {ROLLUP} FROM assignment JOIN unit ON unit.id = assignment.unit_id
+WHERE assignment.obligation_id = :obligation AND assignment.active IS {{true}} AND unit.path >= :low
+AND unit.path < :high GROUP BY unit.level_code""",
+    f"""SELECT substr(unit.path, 1, :width) AS branch, {ROLLUP} FROM assignment JOIN unit ON unit.id = assignment.unit_id
+WHERE assignment.obligation_id = :obligation AND assignment.active IS {{true}} AND unit.path > :low
+AND unit.path < :high GROUP BY substr(unit.path, 1, :width)""",
+    f"SELECT count(*) FROM assignment JOIN unit ON unit.id = assignment.unit_id {OVERDUE_WHERE}",
+    f"""SELECT assignment.id, unit.code, unit.name, assignment.due_on, assignment.status FROM assignment
+JOIN unit ON unit.id = assignment.unit_id {OVERDUE_WHERE} ORDER BY unit.code LIMIT :overdue_shown OFFSET 0""",
+    """SELECT outbox.status, count(*) FROM outbox WHERE outbox.campaign_id = :campaign
+AND outbox.kind IN (:reminder, :escalation, :digest) GROUP BY outbox.status""",
+    """SELECT outbox.id, outbox.kind, outbox.status, outbox.recipient, unit.code, unit.name, outbox.assignment_id,
+outbox.attempts, outbox.last_error, outbox.scheduled_at FROM outbox LEFT OUTER JOIN unit ON unit.id = outbox.unit_id
+WHERE outbox.status IN (:failed, :unknown, :partial) AND outbox.kind IN (:reminder, :escalation, :digest)
+AND (unit.id IS NULL OR unit.path >= :my_low AND unit.path < :my_high) AND outbox.campaign_id = :campaign
+ORDER BY outbox.scheduled_at DESC, outbox.id DESC LIMIT :failed_shown OFFSET 0""",
+    """SELECT nomination.current_level, nomination.status, count(*) FROM nomination
+WHERE nomination.campaign_id = :campaign GROUP BY nomination.current_level, nomination.status""",
+)
+STATUS_PARAMS = {"sent": "da_gui", "accepted": "da_duyet", "returned": "tra_lai", "unsent": "chua_gui"}
+
+
+class BareSql:
+    """Statements through the database driver's own connection (sqlite3 or psycopg; SQLite with the
+    application's pragmas): no ORM, no statement building, no rendering. Written after the SQL the
+    application emits for the page, with the same parameters bound the same way."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.conn = self.engine.raw_connection()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+    def moment(self, value: datetime) -> Any:
+        """What the ORM binds: SQLite stores naive UTC text, PostgreSQL gets the aware datetime."""
+        if self.sqlite:
+            return value.astimezone(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
+
+    def prepare(self, sql: str) -> str:
+        sql = sql.replace("{true}", "1" if self.sqlite else "true")
+        return sql if self.sqlite else re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+    def run(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
+        cursor = self.conn.cursor()
+        out = []
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            out.append([tuple(row) for row in cursor.fetchall()])
+        cursor.close()
+        self.conn.rollback()  # the request's transaction ends, as the application's session ends it
+        return out
+
+
+def time_bare_sql(
+    bare: BareSql, statements: list[tuple[str, dict[str, Any]]], repeats: int, warmup: int = 2
+) -> tuple[dict[str, Any], list[list[tuple]]]:
+    for _ in range(warmup):
+        rows = bare.run(statements)
+    timings: list[float] = []
+    started = time.perf_counter()
+    while len(timings) < repeats and (len(timings) < 5 or time.perf_counter() - started < SQL_FLOOR_BUDGET_S):
+        t0 = time.perf_counter()
+        rows = bare.run(statements)
+        timings.append((time.perf_counter() - t0) * 1000)
+    figures = {  # two decimals: a page's statements can take well under a millisecond
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(percentile(timings, 0.95), 2),
+        "max_ms": round(max(timings), 2),
+        "runs": len(timings),
+        "statements": len(statements),
+        "rows": [len(r) for r in rows],
+    }
+    return figures, rows
+
+
+def queue_floor(bare: BareSql, campaign_id: int, reviewer_unit: int) -> list[tuple[str, dict[str, Any]]]:
+    params = {
+        **STATUS_PARAMS,
+        "pending": "cho_duyet",
+        "under_review": "under_review",
+        "campaign": campaign_id,
+        "reviewer": reviewer_unit,
+        "page_size": QUEUE_PAGE,
+        "nominations": NOMINATIONS_SHOWN + 1,
+    }
+    return [(bare.prepare(sql), params) for sql in QUEUE_SQL]
+
+
+def dashboard_floor(
+    bare: BareSql, campaign_id: int, scope_path: str, obligation_id: int, my_path: str
+) -> list[tuple[str, dict[str, Any]]]:
+    from thidua.services.campaigns import subtree_range
+
+    low, high = subtree_range(scope_path)
+    my_low, my_high = subtree_range(my_path)
+    params = {
+        **STATUS_PARAMS,
+        "campaign": campaign_id,
+        "obligation": obligation_id,
+        "now": bare.moment(SERVER_NOW),
+        "low": low,
+        "high": high,
+        "my_low": my_low,
+        "my_high": my_high,
+        "width": len(scope_path) + 9,  # web/queries.compliance_by_branch: the child's path
+        "window": "nomination_window",
+        "reminder": "reminder",
+        "escalation": "escalation",
+        "digest": "office_digest",
+        "failed": "failed",
+        "unknown": "unknown",
+        "partial": "partial",
+        "overdue_shown": OVERDUE_SHOWN,
+        "failed_shown": FAILED_MAIL_SHOWN,
+    }
+    return [(bare.prepare(sql), params) for sql in DASHBOARD_SQL]
+
+
+def _counts(c: Any) -> tuple[int, ...]:
+    return (c.total, c.submitted, c.accepted, c.returned, c.overdue, c.late)
+
+
+def sql_floors(url: str, campaign_id: int, people: dict[str, tuple[int, int, str]], repeats: dict[str, int]) -> dict:
+    """Each page's bare statements, timed, after checking they return what the application's queries return."""
+    from thidua.services import nominations as nomination_service
+    from thidua.web import office_views
+    from thidua.web.deps import principal_for_user
+    from thidua.web.review_queries import QueueFilters, review_queue
+
+    engine = make_engine(url)
+    bare = BareSql(url)
+    out: dict[str, Any] = {}
+    try:
+        with Session(engine) as session:
+            campaign = session.get(Campaign, campaign_id)
+            user_id, unit_id, email = people["reviewer"]
+            reviewer = principal_for_user(session, user_id, email)
+            assert reviewer is not None and campaign is not None
+            rows, total = review_queue(session, reviewer, campaign_id, QueueFilters())
+            waiting = nomination_service.reviewer_queue(engine, campaign_id, unit_id, limit=NOMINATIONS_SHOWN + 1)
+            figures, bare_rows = time_bare_sql(bare, queue_floor(bare, campaign_id, unit_id), repeats["reviewer_queue"])
+            got = (bare_rows[0][0][0], [r[0] for r in bare_rows[1]], [r[0] for r in bare_rows[2]])
+            assert got == (total, [r.assignment_id for r in rows], [n.id for n in waiting]), "hàng chờ khác trang"
+            out["reviewer_queue"] = figures
+            pipeline = nomination_service.pipeline(engine, campaign_id)
+            for key, who in (
+                ("office_dashboard_province", "office_province"),
+                ("office_dashboard_national", "office_national"),
+            ):
+                user_id, unit_id, email = people[who]
+                office = principal_for_user(session, user_id, email)
+                assert office is not None
+                board = office_views.dashboard(session, office, campaign, SERVER_NOW)
+                assert board.selected is not None
+                statements = dashboard_floor(bare, campaign_id, board.scope.path, board.selected.id, office.unit_path)
+                figures, bare_rows = time_bare_sql(bare, statements, repeats[key])
+                by_obligation, by_level, by_branch, overdue_total, overdue, delivery, failed, groups = bare_rows
+                assert {ob.id: _counts(c) for ob, c in board.obligations} == {
+                    r[0]: tuple(x or 0 for x in r[1:]) for r in by_obligation
+                }, "tổng hợp theo nghĩa vụ khác trang"
+                assert (len(by_level), len(by_branch)) == (len(board.by_level), len(board.by_branch))
+                assert (overdue_total[0][0], [r[0] for r in overdue]) == (
+                    board.overdue_total,
+                    [r.assignment_id for r in board.overdue],
+                )
+                assert (len(delivery), len(failed), len(groups)) == (
+                    len(board.delivery),
+                    len(board.failures),
+                    len(pipeline),
+                )
+                out[key] = figures
+    finally:
+        bare.close()
+        engine.dispose()
+    return out
+
+
 def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     import httpx
 
@@ -415,6 +645,20 @@ def wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 60) -> Non
         except httpx.HTTPError:
             time.sleep(0.2)
     raise SystemExit("máy chủ web không trả lời")
+
+
+def print_beside_floors(results: dict[str, Any], pages: list[str]) -> None:
+    static, sign_in = results["http_floor_static"], results["http_floor_sign_in"]
+    print("Trang cạnh sàn của nó (p50 / p95 ms, cùng lần chạy):")
+    for key in pages:
+        page, sql = results[key], results[f"sql_floor_{key}"]
+        first = f" (lần đầu {page['first_ms']})" if key.startswith("office") else ""
+        print(
+            f"  {key}: trang {page['p50_ms']} / {page['p95_ms']}{first}"
+            f" | sàn HTTP: tệp tĩnh {static['p50_ms']} / {static['p95_ms']}, trang đăng nhập {sign_in['p50_ms']} / {sign_in['p95_ms']}"
+            f" | sàn SQL ({sql['statements']} câu, {sum(sql['rows']):,} dòng): {sql['p50_ms']} / {sql['p95_ms']}"
+        )
+    print("  (bảng điều khiển giữ số liệu giữa các lần gọi: sàn SQL của nó so với lần đầu, không với p50)")
 
 
 def main() -> None:
@@ -458,15 +702,24 @@ def main() -> None:
                 "nominations": facts["nominations"],
                 "database": url.split(":")[0],
             }
-            for key, who, path, repeats in (
+            for key, path in HTTP_FLOORS:
+                results[key] = time_page(base, path, {}, 200)
+                print(f"{key}: {results[key]}")
+            pages = (
                 ("reviewer_queue", "reviewer", "/duyet", 200),
                 ("office_dashboard_province", "office_province", "/van-phong", 50),
                 ("office_dashboard_national", "office_national", "/van-phong", 30),
-            ):
+            )
+            for key, who, path, repeats in pages:
                 user_id, _unit, email = ids["people"][who]
                 headers, _ = session_headers(settings, user_id, email)
                 results[key] = time_page(base, path, headers, repeats)
                 print(f"{key}: {results[key]}")
+            floors = sql_floors(url, facts["campaign_id"], ids["people"], {key: n for key, _, _, n in pages})
+            for key, _who, _path, _repeats in pages:
+                results[f"sql_floor_{key}"] = floors[key]
+                print(f"sql_floor_{key}: {floors[key]}")
+            print_beside_floors(results, [key for key, _, _, _ in pages])
             results["submissions"] = asyncio.run(
                 submission_load(base, settings, ids["submitters"], args.rate, args.seconds)
             )
