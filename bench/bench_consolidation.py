@@ -5,6 +5,9 @@ CĐCS), one round-report obligation with the Bình Định round-report form, on
 submission per reporting CĐCS (85 % accepted, 5 % waiting, 3 % returned, 7 % never sent; 10 % late).
 Consolidation then runs in a fresh child process (its own peak memory): first run (every snapshot new),
 an unchanged re-run (nothing written), and a re-run after one correction (only its ancestors change).
+Beside the first run, its floor in the same database: the same aggregates computed and written as snapshot
+rows by one bare INSERT … SELECT into an empty copy of the snapshot table (same indexes), checked unit for
+unit against the first run's snapshots.
 
     python bench/bench_consolidation.py [--cdcs 130000] [--pg]
 
@@ -14,11 +17,13 @@ Target: the first consolidation < 10 s.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from benchlib import bench_database, in_child, peak_mb
 from sqlalchemy import insert, select, text, update
@@ -27,6 +32,7 @@ from thidua.models.clock import end_of_day_utc
 from thidua.models.spec.campaign import Obligation
 from thidua.models.submissions import ConsolidationSnapshot, Submission
 from thidua.models.tables import Assignment, Campaign, Level, ObligationDef, Round, Unit
+from thidua.models.treepath import subtree_range
 from thidua.db import create_schema, make_engine, session_scope
 from thidua.services.consolidation import consolidate
 
@@ -279,6 +285,177 @@ def correct_one_report(url: str) -> str:
         return session.execute(select(Unit.code).where(Unit.id == row.unit_id)).scalar_one()
 
 
+# --- the floor: the same aggregates in bare SQL ---------------------------------------------------------
+FLOOR_TABLE = "floor_snapshot"
+AGGREGATING_LEVELS = ("tong_ldld", "ldld_tinh", "cap_tren_truc_tiep")  # build(): depths 0, 1, 2 above the CĐCS
+LIST_COLUMNS = ("not_submitted", "late_units", "awaiting")
+
+
+def _floor_table():  # noqa: ANN202
+    """An empty copy of the snapshot table: same columns, indexes, unique key and foreign keys."""
+    import sqlalchemy
+
+    from thidua.db import all_metadata
+
+    metadata = sqlalchemy.MetaData()
+    for other in all_metadata().sorted_tables:  # so the copy's foreign keys resolve (and are checked) as the real ones
+        other.to_metadata(metadata)
+    table = ConsolidationSnapshot.__table__.to_metadata(metadata, name=FLOOR_TABLE)  # type: ignore[attr-defined]
+    for index in table.indexes:
+        index.name = f"floor_{index.name}"
+    for constraint in table.constraints:
+        if constraint.name:
+            constraint.name = f"floor_{constraint.name}"
+    return table
+
+
+def floor_sql(dialect: str) -> str:
+    """One statement: what consolidate() computes on its first run (one scan grouped by district, each
+    aggregating depth rolled up from those groups, the snapshot JSON built in SQL), inserted as version 1.
+    Left out: the ORM, the form validation, the previous-version lookup, the SHA-256 of each snapshot
+    (data_hash is written empty; SQLite has no built-in hash) and the audit row. Lists of unit codes
+    stay in the order the database aggregates them (consolidate sorts them)."""
+    pg = dialect == "postgresql"
+    cast = {"integer": "::integer", "decimal": "::float8", "bool": "::boolean"}
+
+    def value(code: str, kind: str) -> str:
+        return f"(c.data ->> '{code}'){cast[kind]}" if pg else f"json_extract(c.data, '$.{code}')"
+
+    def joined(column: str) -> str:
+        return f"string_agg({column}, ',')" if pg else f"group_concat({column}, ',')"
+
+    def as_array(column: str) -> str:  # unit codes contain no comma nor quote
+        if pg:
+            return f"coalesce(to_json(string_to_array(r.{column}, ',')), '[]'::json)"
+        return f"""CASE WHEN r.{column} IS NULL THEN json_array() ELSE json('["' || replace(r.{column}, ',', '","') || '"]') END"""
+
+    obj = "json_build_object" if pg else "json_object"
+    fields = [f for f in OBLIGATION["fields"] if f["type"] in ("integer", "decimal", "bool")]
+    figures, numbers, bools = [], [], []
+    for f in fields:
+        code, kind = f["code"], f["type"]
+        if kind == "bool":
+            figures.append(f"sum(CASE WHEN {value(code, kind)} THEN 1 ELSE 0 END) AS t_{code}")
+            bools.append(f"'{code}', {obj}('true', coalesce(r.t_{code}, 0), 'reports', r.n_{code})")
+        else:
+            figures.append(f"sum({value(code, kind)}) AS s_{code}")
+            total = f"coalesce(r.s_{code}, 0)"
+            if kind == "decimal":
+                total = f"round({total}::numeric, 6)" if pg else f"round({total}, 6)"
+            numbers.append(f"'{code}', {obj}('sum', {total}, 'reports', r.n_{code})")
+        figures.append(f"count({value(code, kind)}) AS n_{code}")
+    counters = ["owed", "counted", "submitted", "pending", "returned", "late"]
+    figure_names = [name.split(" AS ")[1] for name in figures]
+    rollups = " UNION ALL ".join(
+        f"SELECT substr(key, 1, {9 * (depth + 1)}) AS prefix, "
+        + ", ".join(f"sum({c}) AS {c}" for c in counters + figure_names)
+        + ", "
+        + ", ".join(f"{joined(c)} AS {c}" for c in LIST_COLUMNS)
+        + f" FROM base WHERE length(key) >= {9 * (depth + 1)} GROUP BY 1"
+        for depth in range(len(AGGREGATING_LEVELS))
+    )
+    # SQLite: "+ 0" keeps the planner on the (assignment_id, version) key, as consolidate does.
+    obligation_of_s = "s.obligation_id" if pg else "s.obligation_id + 0"
+    true = "true" if pg else "json('true')"
+    levels = ", ".join(f"'{level}'" for level in AGGREGATING_LEVELS)
+    return f"""
+INSERT INTO {FLOOR_TABLE} (campaign_id, obligation_id, round_number, unit_id, version, data_hash, data,
+                           created_at, created_by)
+WITH counted AS (
+    SELECT s.assignment_id, s.data FROM submission s
+    WHERE {obligation_of_s} = :obligation_id AND s.review_status = 'da_duyet'
+      AND NOT EXISTS (SELECT 1 FROM submission n WHERE n.assignment_id = s.assignment_id
+                      AND n.version > s.version AND n.review_status = 'da_duyet')
+), base AS (
+    SELECT substr(u.path, 1, {9 * len(AGGREGATING_LEVELS)}) AS key,
+           count(*) AS owed, count(c.assignment_id) AS counted,
+           sum(CASE WHEN a.status = 'chua_gui' THEN 0 ELSE 1 END) AS submitted,
+           sum(CASE WHEN a.status = 'da_gui' THEN 1 ELSE 0 END) AS pending,
+           sum(CASE WHEN a.status = 'tra_lai' THEN 1 ELSE 0 END) AS returned,
+           sum(CASE WHEN a.late THEN 1 ELSE 0 END) AS late,
+           {joined("CASE WHEN a.status = 'chua_gui' THEN u.code END")} AS not_submitted,
+           {joined("CASE WHEN a.late THEN u.code END")} AS late_units,
+           {joined("CASE WHEN a.status <> 'chua_gui' AND c.assignment_id IS NULL THEN u.code END")} AS awaiting,
+           {", ".join(figures)}
+    FROM assignment a JOIN unit u ON u.id = a.unit_id LEFT JOIN counted c ON c.assignment_id = a.id
+    WHERE a.obligation_id = :obligation_id AND a.active AND u.path >= :low AND u.path < :high
+    GROUP BY 1
+), rolled AS ({rollups})
+SELECT :campaign_id, :obligation_id, 1, u.id, 1, '',
+       {obj}('obligation', '{OBLIGATION["code"]}', 'round', 1, 'unit', u.code, 'unit_name', u.name,
+             'level', u.level_code, 'accepted_only', {true},
+             'owed', r.owed, 'counted', r.counted, 'submitted', coalesce(r.submitted, 0),
+             'pending', coalesce(r.pending, 0), 'returned', coalesce(r.returned, 0), 'late', coalesce(r.late, 0),
+             'numbers', {obj}({", ".join(numbers)}), 'bools', {obj}({", ".join(bools)}), 'choices', {obj}(),
+             {", ".join(f"'{c}', {as_array(c)}" for c in LIST_COLUMNS)}),
+       CURRENT_TIMESTAMP, 'bench:floor'
+FROM rolled r JOIN unit u ON u.path = r.prefix
+WHERE u.level_code IN ({levels})
+"""
+
+
+def run_floor(url: str) -> tuple[float, int]:
+    """The floor, timed like run_consolidation (fresh process, connection included): (seconds, rows written)."""
+    engine = make_engine(url)
+    table = _floor_table()
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    engine.dispose()
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        campaign_id, obligation_id, root_path = conn.execute(
+            text(
+                "SELECT c.id, o.id, u.path FROM campaign c JOIN obligation o ON o.campaign_id = c.id "
+                "JOIN unit u ON u.id = c.root_unit_id WHERE c.code = 'bench-2025' AND o.code = :code"
+            ),
+            {"code": OBLIGATION["code"]},
+        ).one()
+        low, high = subtree_range(root_path)
+        rows = conn.execute(
+            text(floor_sql(engine.dialect.name)),
+            {"campaign_id": campaign_id, "obligation_id": obligation_id, "low": low, "high": high},
+        ).rowcount
+    return time.perf_counter() - t0, rows
+
+
+def _normalised(value: Any) -> Any:
+    """Snapshot data compared regardless of list order, number type and JSON text vs parsed."""
+    if isinstance(value, str) and value.startswith("{"):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return {key: _normalised(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted(_normalised(item) for item in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return round(float(value), 6)
+    return value
+
+
+def check_floor(url: str) -> int:
+    """The floor wrote, unit for unit, the figures of consolidate's first version; else stop. Returns its rows."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        real = {
+            unit_id: _normalised(data)
+            for unit_id, data in conn.execute(
+                text("SELECT unit_id, data FROM consolidationsnapshot WHERE version = 1")
+            ).all()
+        }
+        floor = {
+            unit_id: _normalised(data)
+            for unit_id, data in conn.execute(text(f"SELECT unit_id, data FROM {FLOOR_TABLE}")).all()
+        }
+    engine.dispose()
+    if real != floor:
+        differing = sorted(u for u in real.keys() | floor.keys() if real.get(u) != floor.get(u))
+        raise SystemExit(
+            f"sàn khác tổng hợp: {len(floor)} dòng sàn, {len(real)} bản đầu; khác ở đơn vị {differing[:5]}: "
+            f"{floor.get(differing[0])} ≠ {real.get(differing[0])}"
+        )
+    return len(floor)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cdcs", type=int, default=130_000)
@@ -296,6 +473,12 @@ def main() -> None:
         print(
             f"Tổng hợp lần đầu: {aggregating:,} đơn vị tổng hợp, {written:,} bản số liệu mới trong {seconds:.2f} s, "
             f"bộ nhớ đỉnh {peak:.0f} MB (mục tiêu < 10 s)"
+        )
+        floor_s, floor_rows = in_child(run_floor, url)
+        same = check_floor(url)
+        print(
+            f"Sàn (SQL trần: một INSERT … SELECT, cùng số liệu vào bảng trống cùng chỉ mục): {floor_rows:,} dòng "
+            f"trong {floor_s:.2f} s (khớp {same:,}/{written:,} bản lần đầu); tổng hợp lần đầu = {seconds / floor_s:.1f}× sàn"
         )
         seconds, aggregating, written, peak = in_child(run_consolidation, url)
         print(f"Tổng hợp lại, không đổi: {written} bản mới trong {seconds:.2f} s, bộ nhớ đỉnh {peak:.0f} MB")

@@ -13,13 +13,20 @@ For each database:
      if the ledger does not say `sent` for every row;
   3. a round consolidation over N CĐCS with one report each (bench_consolidation's data set).
 
+Each figure has its floor beside it, measured in the same run: after each wave the same number of prebuilt
+reminders of this campaign sent by bare aiosmtplib `sendmail` from as many processes over as many connections
+to the same sink; after the consolidation bench_consolidation's bare-SQL floor (the same aggregates written by
+one INSERT … SELECT, checked unit for unit against the consolidation's).
+
 Worker and sink CPU are reported per message: on a machine with few cores they show where the time goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import multiprocessing
 import multiprocessing.connection
 import os
 import sys
@@ -35,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_consolidation  # noqa: E402
 import bench_plan  # noqa: E402
+from bench_dispatch import raw_send  # noqa: E402
 from benchlib import PG_URL, in_child, sink_process  # noqa: E402
 from thidua.models.clock import local_to_utc  # noqa: E402
 from thidua.models.outbox import OutboxMessage  # noqa: E402
@@ -171,6 +179,61 @@ def wave(
     }
 
 
+def prebuilt_reminders(url: str, workdir: Path) -> list[tuple[str, list[str], bytes]]:
+    """Up to 1,000 reminders of this wave, built as dispatch builds them (nothing queued), for the raw floor."""
+    engine = make_engine(url)
+    settings = Settings(data_dir=workdir, database_url=url)
+    builder = SmtpSettings(host="127.0.0.1", sender=SENDER, sender_name=settings.smtp_sender_name)
+    sample = service.render_preview(engine, settings, "toan-quoc-bench", now=WAVE_AT, days=1, limit=1000, smtp=builder)
+    engine.dispose()
+    if not sample:
+        raise SystemExit("no reminder is due at the wave's moment: nothing to prebuild for the raw floor")
+    return [(SENDER, [f"raw{i}@donvi.congdoan.vn"], message) for i, (_, message) in enumerate(sample)]
+
+
+def _raw_process(port: int, share: list[tuple[str, list[str], bytes]], connections: int, start) -> None:  # noqa: ANN001
+    start.wait()
+    asyncio.run(raw_send(port, share, connections))
+
+
+def raw_floor(
+    port: int,
+    conn: multiprocessing.connection.Connection,
+    prebuilt: list[tuple[str, list[str], bytes]],
+    messages: int,
+    workers: int,
+    connections: int,
+) -> dict[str, float]:
+    """The wave's floor: `messages` prebuilt mails by bare sendmail from `workers` processes with `connections`
+    connections each, timed like the wave (from a common start once the processes are up to the last one's end)."""
+    ctx = multiprocessing.get_context("fork")  # the shares are inherited, not pickled
+    start = ctx.Barrier(workers + 1)
+    processes = [
+        ctx.Process(
+            target=_raw_process,
+            args=(port, [prebuilt[j % len(prebuilt)] for j in range(i, messages, workers)], connections, start),
+        )
+        for i in range(workers)
+    ]
+    ask(conn, "reset")
+    sink_cpu_before = ask(conn, "count")["cpu_s"]
+    for process in processes:
+        process.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for process in processes:
+        process.join()
+    seconds = time.perf_counter() - t0
+    counts = ask(conn, "count")
+    if counts["messages"] != messages or any(p.exitcode for p in processes):
+        raise SystemExit(f"raw floor: sent {messages}, the sink counted {counts['messages']}")
+    return {
+        "raw_s": seconds,
+        "raw_msg_s": messages / seconds,
+        "raw_sink_cpu_us": (counts["cpu_s"] - sink_cpu_before) / messages * 1e6,
+    }
+
+
 def vacuum(engine) -> None:  # noqa: ANN001
     """Every wave starts from the same clean outbox. Autovacuum, which would do this in production, is off on
     the bench machine; without it the previous waves' dead row versions would slow the later ones down."""
@@ -185,9 +248,19 @@ def consolidation(backend: str, cdcs: int) -> dict[str, float]:
         url = prepare(backend, Path(tmp), name)
         in_child(bench_consolidation.build, url, cdcs)
         seconds, aggregating, written, peak = in_child(bench_consolidation.run_consolidation, url)
+        floor_s, floor_rows = in_child(bench_consolidation.run_floor, url)
+        matching = bench_consolidation.check_floor(url)
     if backend == "pg":
         drop(name)
-    return {"consolidation_s": seconds, "aggregating_units": aggregating, "snapshots": written, "peak_mb": peak}
+    return {
+        "consolidation_s": seconds,
+        "aggregating_units": aggregating,
+        "snapshots": written,
+        "peak_mb": peak,
+        "floor_s": floor_s,
+        "floor_rows": floor_rows,
+        "floor_matching": matching,
+    }
 
 
 def run_backend(backend: str, args: argparse.Namespace, port: int, conn) -> dict:  # noqa: ANN001
@@ -202,9 +275,11 @@ def run_backend(backend: str, args: argparse.Namespace, port: int, conn) -> dict
             flush=True,
         )
         counts = [w for w in args.workers if backend == "pg" or w == 1]
+        prebuilt = prebuilt_reminders(url, workdir)
         waves = []
         for workers in counts:
             result = wave(url, workdir, workers, port, conn, args.batch, args.connections)
+            result.update(raw_floor(port, conn, prebuilt, result["messages"], workers, args.connections))
             waves.append(result)
             print(
                 f"[{name}] {workers} tiến trình: {result['messages']:,} thư trong {result['wave_s']:.1f} s = "
@@ -214,12 +289,24 @@ def run_backend(backend: str, args: argparse.Namespace, port: int, conn) -> dict
                 f"tải 1 phút {result['load_1m']:.1f}; mỗi tiến trình nhận {result['claimed_by_worker']})",
                 flush=True,
             )
+            print(
+                f"[{name}]   sàn (SMTP trần: sendmail thư dựng sẵn, {workers} tiến trình × {args.connections} kết nối): "
+                f"{result['messages']:,} thư trong {result['raw_s']:.1f} s = {result['raw_msg_s']:.0f} thư/s "
+                f"(hộp thư {result['raw_sink_cpu_us']:.0f} µs/thư); gửi thật = {result['msg_s'] / result['raw_msg_s']:.0%} sàn",
+                flush=True,
+            )
         if backend == "pg":
             drop(SCHEMA)
     consolidated = consolidation(backend, args.cdcs)
     print(
         f"[{name}] tổng hợp một đợt: {consolidated['aggregating_units']:,} đơn vị tổng hợp, "
         f"{consolidated['snapshots']:,} bản số liệu trong {consolidated['consolidation_s']:.2f} s",
+        flush=True,
+    )
+    print(
+        f"[{name}]   sàn (SQL trần: một INSERT … SELECT cùng số liệu): {consolidated['floor_rows']:,} dòng trong "
+        f"{consolidated['floor_s']:.2f} s (khớp {consolidated['floor_matching']:,} bản); "
+        f"tổng hợp = {consolidated['consolidation_s'] / consolidated['floor_s']:.1f}× sàn",
         flush=True,
     )
     return {"backend": backend, **planned, "waves": waves, **consolidated}

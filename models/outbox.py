@@ -33,7 +33,9 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint("key", name="uq_outbox_key"),
         Index("ix_outbox_status_scheduled", "status", "scheduled_at"),
         Index("ix_outbox_assignment", "assignment_id"),
-        Index("ix_outbox_campaign_kind", "campaign_id", "kind"),
+        # (campaign, kind) lookups, and "the latest office digest before now" as one seek: with (campaign_id, kind)
+        # alone SQLite's statistics (nearly every row a reminder) made it walk the status index over the year.
+        Index("ix_outbox_campaign_kind_scheduled", "campaign_id", "kind", "scheduled_at"),
         # The office digest and failure queries read one campaign's rows by status and by time window:
         # without it they scan every row the campaign ever queued.
         Index("ix_outbox_campaign_status_scheduled", "campaign_id", "status", "scheduled_at"),

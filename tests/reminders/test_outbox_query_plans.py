@@ -1,0 +1,79 @@
+"""The office digest's statements stay index seeks however the outbox grows (issue 17 target 6).
+
+A campaign's outbox holds almost only reminders; after ANALYZE, SQLite's statistics then say that (campaign,
+kind) does not narrow anything, and with an index on (campaign_id, kind) alone the planner preferred to walk
+`ix_outbox_status_scheduled` for "the previous digest" — every row before `now`: 67 ms at 100,000 rows where
+10,000 and 1,000,000 took about 1 ms. The digest's statements must be an index search that bounds
+`scheduled_at` too."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, insert, text
+
+from thidua.db import session_scope
+from thidua.services.reminders.contents import office_digest_figures
+from tests.reminders.conftest import O, Campaign
+
+NOW = datetime(2023, 10, 12, 1, 0, tzinfo=UTC)
+
+
+def _fill_with_reminders(campaign: Campaign, rows: int) -> int:
+    rng = random.Random(17)
+    unit_ids = [unit.id for unit in campaign.units.values()]
+    with session_scope(campaign.engine) as session:
+        campaign_id = session.execute(text("SELECT id FROM campaign")).scalar_one()
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    values = []
+    for n in range(rows):
+        at = start + timedelta(seconds=rng.randrange(365 * 86400))
+        status = rng.choice(["sent"] * 95 + ["failed"] * 5)
+        values.append(
+            {
+                "key": f"plan-test:{n}",
+                "kind": "reminder",
+                "campaign_id": campaign_id,
+                "unit_id": rng.choice(unit_ids),
+                "recipient": f"cd{n}@example.vn",
+                "template": "reminder_upcoming",
+                "context": {},
+                "scheduled_at": at,
+                "status": status,
+                "attempts": 1,
+                "created_at": at,
+            }
+        )
+    with campaign.engine.begin() as conn:
+        conn.execute(insert(O), values)
+        conn.execute(text("ANALYZE"))
+    return campaign_id
+
+
+def test_every_digest_statement_is_an_index_search_bounded_in_time(campaign: Campaign) -> None:
+    campaign_id = _fill_with_reminders(campaign, 3000)
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        if "FROM outbox" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(campaign.engine, "before_cursor_execute", capture)
+    try:
+        with session_scope(campaign.engine) as session:
+            office_digest_figures(session, campaign_id, "Asia/Ho_Chi_Minh", now=NOW, frequency="daily")
+    finally:
+        event.remove(campaign.engine, "before_cursor_execute", capture)
+    previous = [(s, p) for s, p in statements if "max(outbox.scheduled_at)" in s]
+    assert len(previous) == 1, statements
+    with campaign.engine.connect() as conn:
+        plans = {
+            statement: " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
+            for statement, params in statements
+        }
+    for statement, plan in plans.items():
+        assert plan.startswith("SEARCH outbox USING"), (statement, plan)
+    [previous_plan] = [plans[s] for s, _ in previous]
+    # campaign, kind and the time bound in one index: the latest digest is one seek, not a walk over the year.
+    assert "kind=? AND scheduled_at<?" in previous_plan, previous_plan
