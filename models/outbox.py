@@ -33,9 +33,11 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint("key", name="uq_outbox_key"),
         Index("ix_outbox_status_scheduled", "status", "scheduled_at"),
         Index("ix_outbox_assignment", "assignment_id"),
-        # (campaign, kind) lookups, and "the latest office digest before now" as one seek: with (campaign_id, kind)
-        # alone SQLite's statistics (nearly every row a reminder) made it walk the status index over the year.
-        Index("ix_outbox_campaign_kind_scheduled", "campaign_id", "kind", "scheduled_at"),
+        # (campaign, kind) lookups; "the latest office digest before now" as one seek (with (campaign_id, kind)
+        # alone SQLite's statistics, nearly every row a reminder, made it walk the status index over the year;
+        # with status before scheduled_at it chose a skip-scan that walks too); status last so that
+        # `reminders status` counts by kind and status from the index alone.
+        Index("ix_outbox_campaign_kind_scheduled", "campaign_id", "kind", "scheduled_at", "status"),
         # The office digest and failure queries read one campaign's rows by status and by time window:
         # without it they scan every row the campaign ever queued.
         Index("ix_outbox_campaign_status_scheduled", "campaign_id", "status", "scheduled_at"),

@@ -1,6 +1,7 @@
-"""outbox index (campaign_id, kind, scheduled_at) in place of (campaign_id, kind): the office digest's "latest
-digest before now" becomes one index seek (with the old index SQLite walked the status index over the year once
-the table's statistics said that nearly every row is a reminder)
+"""outbox index (campaign_id, kind, scheduled_at, status) in place of (campaign_id, kind): the office digest's
+"latest digest before now" becomes one seek (with the old index SQLite walked the status index over the year once
+the table's statistics said that nearly every row is a reminder), and `reminders status` counts by kind and status
+from the index alone
 
 Revision ID: 0015_h19_outbox_kind_scheduled
 Revises: 0014_h17a_outbox_digest_indexes
@@ -17,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_outbox_campaign_kind_scheduled", "outbox", ["campaign_id", "kind", "scheduled_at"])
+    op.create_index("ix_outbox_campaign_kind_scheduled", "outbox", ["campaign_id", "kind", "scheduled_at", "status"])
     op.drop_index("ix_outbox_campaign_kind", table_name="outbox")
 
 
