@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -35,6 +35,9 @@ from thidua.models.spec.campaign import Obligation
 from thidua.models.tables import Assignment, Campaign, ObligationDef, Unit
 from thidua.services.campaigns import subtree_range
 from thidua.settings import CONFIG_DIR, Settings
+
+if TYPE_CHECKING:
+    from thidua.prefect_server import PrefectServerProcess
 
 REPORT_KINDS = ("registration", "round_report", "final_report", "interim_report")
 CAMPAIGN_FILE = CONFIG_DIR / "campaigns" / "binh_dinh_2023.yaml"
@@ -222,8 +225,16 @@ def form_values(spec: Obligation, sector: str | None, level: str, rng: random.Ra
 # --------------------------------------------------------------------------------------------------
 class Simulation:
     def __init__(
-        self, settings: Settings, options: DemoOptions, report: Reporter, progress: Callable[[int, int], None]
+        self,
+        settings: Settings,
+        options: DemoOptions,
+        report: Reporter,
+        progress: Callable[[int, int], None],
+        *,
+        prefect_server: PrefectServerProcess | None = None,
     ):
+        """`prefect_server`: a Prefect server the caller started (and named in PREFECT_API_URL); without it the
+        flows' own temporary server is started beside the first simulated days."""
         self.settings = settings
         self.options = options
         self.report = report
@@ -234,6 +245,7 @@ class Simulation:
         self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
         self._prefect_start: threading.Thread | None = None
         self._prefect_error: BaseException | None = None
+        self._prefect_server = prefect_server
         self._report_files = _ReportWriter(options.report_worker)
 
     # -- set-up -------------------------------------------------------------------------------------
@@ -312,7 +324,7 @@ class Simulation:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
-        if self.options.use_prefect:
+        if self.options.use_prefect and self._prefect_server is None:
             # Prefect's temporary server takes seconds to start: start it now, beside the first simulated days.
             self._prefect_start = threading.Thread(target=self._start_prefect, name="prefect-server", daemon=True)
             self._prefect_start.start()
@@ -355,6 +367,8 @@ class Simulation:
             self._prefect_error = exc
 
     def _prefect_ready(self) -> None:
+        if self._prefect_server is not None:
+            self._prefect_server.wait_ready()
         if self._prefect_start is not None:
             self._prefect_start.join()
             self._prefect_start = None

@@ -61,3 +61,74 @@ def test_consolidation_flow_runs_the_service(binh_dinh_db, tmp_path):
     with session_scope(engine) as session:
         assert session.execute(select(func.count()).select_from(ConsolidationSnapshot)).scalar_one() == 6
     engine.dispose()
+
+
+SERVER_SCRIPT = """
+import asyncio, json, os, sys
+from thidua.notifications.sink import free_port
+from thidua.prefect_server import PrefectServerProcess
+from thidua.settings import configure_prefect_environment, get_settings
+configure_prefect_environment(get_settings())
+server = PrefectServerProcess(free_port())
+server.start()
+os.environ["PREFECT_API_URL"] = server.api_url
+try:
+    server.wait_ready()
+    from thidua.flows.consolidation import consolidation_flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async def run():
+        result = await consolidation_flow("bd-2023", round_number=1)
+        async with get_client() as client:
+            runs = await client.read_flow_runs(limit=10, sort=FlowRunSort.ID_DESC)
+        return result, [r.state_type.value for r in runs]
+
+    result, states = asyncio.run(run())
+    print(json.dumps({"result": result, "states": states,
+                      "server_module_imported": "prefect.server.api.server" in sys.modules}))
+finally:
+    server.stop()
+print(json.dumps({"stopped": server.process is None}))
+"""
+
+
+@pytest.mark.slow
+def test_the_flows_use_the_prefect_server_thidua_started(binh_dinh_db, tmp_path):
+    """`thidua demo` starts Prefect's temporary server as its own child (PrefectServerProcess) and names it in
+    PREFECT_API_URL: the flow runs there, and the flow's process never imports Prefect's server."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(binh_dinh_db, data_dir / "thidua.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "PREFECT_"))}
+    env.update(THIDUA_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.strip().splitlines() if line.startswith("{")]
+    ran, stopped = lines[-2], lines[-1]
+    assert ran["result"]["new_versions"] == 3
+    assert ran["states"] == ["COMPLETED"]  # recorded by the server thidua started
+    assert ran["server_module_imported"] is False
+    assert stopped == {"stopped": True}
+
+
+def test_a_prefect_server_that_cannot_start_is_reported(tmp_path, monkeypatch):
+    import socket
+
+    from thidua.prefect_server import PrefectServerError, PrefectServerProcess
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    with socket.socket() as taken:  # the port is taken: uvicorn exits
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = PrefectServerProcess(taken.getsockname()[1])
+        # Health answers come from whoever holds the port; this one never answers HTTP.
+        server.start()
+        try:
+            with pytest.raises(PrefectServerError, match="máy chủ Prefect"):
+                server.wait_ready(timeout_s=60)
+        finally:
+            server.stop()
+    assert server.process is None

@@ -81,9 +81,23 @@ def demo(
         f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})"
     )
     started = clock.perf_counter()
+    prefect_server = None
+    if options.use_prefect and not os.environ.get("PREFECT_API_URL"):
+        from thidua.prefect_server import PrefectServerProcess
+
+        # Prefect's temporary server, started as a child here: it starts beside the set-up and the first days,
+        # and this process does not import Prefect's server to start it. Named before `prefect` is imported.
+        prefect_server = PrefectServerProcess(free_port())
+        prefect_server.start()
+        os.environ["PREFECT_API_URL"] = prefect_server.api_url
     # The mail goes to a real SMTP server in its own process (as in production), not to a thread of this one.
     settings.mail_dir.mkdir(parents=True, exist_ok=True)
-    sink = SinkProcess(settings.mail_dir, host="127.0.0.1", port=port)
+    try:
+        sink = SinkProcess(settings.mail_dir, host="127.0.0.1", port=port)
+    except BaseException:
+        if prefect_server is not None:
+            prefect_server.stop()
+        raise
     try:
         with Progress(
             TextColumn("[bold blue]Ngày mô phỏng"),
@@ -99,7 +113,11 @@ def demo(
                 progress.update(task, completed=done, total=total)
 
             simulation = Simulation(
-                settings, options, lambda line: progress.console.print(escape(line), highlight=False), on_day
+                settings,
+                options,
+                lambda line: progress.console.print(escape(line), highlight=False),
+                on_day,
+                prefect_server=prefect_server,
             )
             # The year allocates many short-lived objects and keeps few: collect the young generation less often
             # and leave what is loaded by now (modules, settings) out of every collection. The process ends after.
@@ -109,6 +127,8 @@ def demo(
             summary = simulation.run()
     finally:
         sink.stop()
+        if prefect_server is not None:
+            prefect_server.stop()
     print_plan_and_status(settings, options.end)
     print_summary(summary, clock.perf_counter() - started)
 
