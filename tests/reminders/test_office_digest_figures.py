@@ -122,3 +122,16 @@ def test_monday_s_digest_covers_the_mail_sent_since_friday_s_digest(campaign: Ca
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def test_a_digest_sent_later_says_its_delivery_figures_end_when_it_was_planned(campaign: Campaign, sinks) -> None:
+    """Its figures are those of its planning (08:00); a digest sent at 08:45 (planned earlier, or retried) says
+    so: the window ends at 08:00, the report's own time is 08:45."""
+    sink = sinks(FaultInjectingHandler())
+    _return_a_report_at_0730(campaign)
+    service.plan_due(campaign.engine, now=DIGEST_AT)
+    campaign.dispatch(DIGEST_AT + timedelta(minutes=45), smtp_for(sink.host, sink.port))
+    text = _digest(sink)
+    assert FIGURES in text
+    assert "(08:00 02/10/2023 – 08:00 03/10/2023)" in text  # the window the figures count
+    assert "(số liệu lúc 08:45 03/10/2023)" in text

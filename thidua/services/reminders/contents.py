@@ -271,6 +271,7 @@ def office_digest_figures(
     delivery["pending"] = pending
     delivery["problems"] = delivery["failed"] + delivery["partial"] + delivery["unknown"]
     delivery["since"] = fmt_datetime(since, timezone)
+    delivery["until"] = fmt_datetime(now, timezone)  # a digest sent later (or retried) still counts up to here
     failures, failures_more = _failure_rows(session, campaign_id, since, now, 20)
     return {"delivery": delivery, "failures": failures, "failures_more": failures_more}
 
