@@ -27,18 +27,25 @@ print(json.dumps({"first": first, "due": due}))
 """
 
 
-@pytest.mark.slow
-def test_consolidation_flow_runs_the_service(binh_dinh_db, tmp_path):
+def _run_in_child(script: str, binh_dinh_db, tmp_path):  # noqa: ANN001, ANN202
+    """`script` in a child process with its own data directory (a copy of the Bình Định database) and its own
+    Prefect home; returns (data directory, stdout)."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copyfile(binh_dinh_db, data_dir / "thidua.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "PREFECT_"))}
     env.update(THIDUA_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO_ROOT))
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return data_dir, done.stdout
+
+
+@pytest.mark.slow
+def test_consolidation_flow_runs_the_service(binh_dinh_db, tmp_path):
+    data_dir, stdout = _run_in_child(SCRIPT, binh_dinh_db, tmp_path)
+    result = json.loads(stdout.strip().splitlines()[-1])
     assert result["first"] == {
         "campaign": "bd-2023",
         "obligation": "so-ket-dot-1",
@@ -97,16 +104,8 @@ print(json.dumps({"stopped": server.process is None}))
 def test_the_flows_use_the_prefect_server_thidua_started(binh_dinh_db, tmp_path):
     """`thidua demo` starts Prefect's temporary server as its own child (PrefectServerProcess) and names it in
     PREFECT_API_URL: the flow runs there, and the flow's process never imports Prefect's server."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    shutil.copyfile(binh_dinh_db, data_dir / "thidua.db")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("THIDUA_", "PREFECT_"))}
-    env.update(THIDUA_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO_ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", SERVER_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = [json.loads(line) for line in done.stdout.strip().splitlines() if line.startswith("{")]
+    _, stdout = _run_in_child(SERVER_SCRIPT, binh_dinh_db, tmp_path)
+    lines = [json.loads(line) for line in stdout.strip().splitlines() if line.startswith("{")]
     ran, stopped = lines[-2], lines[-1]
     assert ran["result"]["new_versions"] == 3
     assert ran["states"] == ["COMPLETED"]  # recorded by the server thidua started
