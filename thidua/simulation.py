@@ -246,7 +246,7 @@ class Simulation:
         self._prefect_start: threading.Thread | None = None
         self._prefect_error: BaseException | None = None
         self._prefect_server = prefect_server
-        self._report_files = _ReportWriter(options.report_worker)
+        self._report_files = _ReportWriter(options.report_worker, settings.data_dir / "report-spool")
 
     # -- set-up -------------------------------------------------------------------------------------
     def prepare_data_dir(self) -> DemoState | None:
@@ -272,6 +272,7 @@ class Simulation:
         for folder in (self.settings.mail_dir, self.settings.reports_dir):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)  # the local SMTP sink may already be writing here
+        shutil.rmtree(self._report_files.spool_dir, ignore_errors=True)
         return None
 
     def set_up_campaign(self) -> None:
@@ -322,6 +323,8 @@ class Simulation:
         end = date.fromisoformat(state.end)
         if resumed is not None:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
+            for path in self._report_files.replay():  # files of days already done that a killed run left unwritten
+                self.report(f"Ghi lại tệp báo cáo của lần chạy trước: {path.name}")
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
         if self.options.use_prefect and self._prefect_server is None:
@@ -732,12 +735,18 @@ class Simulation:
 class _ReportWriter:
     """The report files, written in order by one worker process (spawned) beside the simulated year, or here.
     Only the files move there: the content, its consolidation and everything else the year reads stay in the
-    simulation's process and order; the files touch no database and nothing of the year reads them."""
+    simulation's process and order; the files touch no database and nothing of the year reads them.
 
-    def __init__(self, in_worker: bool) -> None:
+    A file handed to the worker is first spooled (`spool_dir`: its pickled content, removed once written): the day
+    that produced it is recorded as done right away, so after a hard kill (SIGKILL, power loss) `replay`, run by
+    --resume, writes what the worker had not."""
+
+    def __init__(self, in_worker: bool, spool_dir: Path) -> None:
         self.in_worker = in_worker
+        self.spool_dir = spool_dir
         self._pool: Any = None
         self._pending: list[Any] = []
+        self._spooled = 0
 
     def start(self) -> None:
         """Spawn the worker and let it load openpyxl, docxtpl and matplotlib while the year begins."""
@@ -760,8 +769,37 @@ class _ReportWriter:
         config_dir = get_settings().config_dir  # what write_docx reads in this process
         if self._pool is None:
             write_report_files(content, out_dir, config_dir)
-        else:
-            self._pending.append(self._pool.submit(write_report_files, content, out_dir, config_dir))
+            return
+        spooled = self._spool((content, out_dir, config_dir))
+        job = self._pool.submit(write_report_files, content, out_dir, config_dir)
+        job.add_done_callback(partial(_unspool_when_written, spooled))
+        self._pending.append(job)
+
+    def _spool(self, job: tuple[Any, Path, Path]) -> Path:
+        import pickle
+
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._spooled += 1
+        path = self.spool_dir / f"{os.getpid()}-{self._spooled:04d}.pickle"
+        partial_path = path.with_suffix(".part")
+        partial_path.write_bytes(pickle.dumps(job))
+        partial_path.replace(path)  # a half-written job is never replayed
+        return path
+
+    def replay(self) -> list[Path]:
+        """Write the spooled files a killed run left (oldest first); returns the files written."""
+        import pickle
+
+        from thidua.services.reports import write_report_files
+
+        written: list[Path] = []
+        if not self.spool_dir.is_dir():
+            return written
+        for path in sorted(self.spool_dir.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns):
+            content, out_dir, config_dir = pickle.loads(path.read_bytes())
+            written.extend(write_report_files(content, out_dir, config_dir))
+            path.unlink()
+        return written
 
     def finish(self, *, raise_errors: bool = True) -> None:
         """Wait for every file (raising the first error, unless told not to), then stop the worker."""
@@ -778,6 +816,12 @@ class _ReportWriter:
                         raise
         finally:
             pool.shutdown(cancel_futures=True)
+
+
+def _unspool_when_written(spooled: Path, job: Any) -> None:  # noqa: ANN401
+    """A spooled report whose files the worker wrote is done; a failed or cancelled one stays for --resume."""
+    if not job.cancelled() and job.exception() is None:
+        spooled.unlink(missing_ok=True)
 
 
 def _report_worker_init() -> None:

@@ -330,3 +330,42 @@ def _leaders_below_excellent(settings: Settings) -> int:
         )
     engine.dispose()
     return below
+
+
+def test_report_files_of_days_already_done_are_written_on_resume_after_a_hard_kill(finished, tmp_path, monkeypatch):
+    """The round-1 report of 17/06 goes to the report worker, and 17/06 is recorded as done at once. A run killed
+    (SIGKILL, power cut) before the worker wrote it leaves the job spooled; --resume writes it."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from thidua import simulation
+
+    settings, _ = finished
+    expected = sorted(p.name for p in settings.reports_dir.glob("*.*x"))
+    assert expected, "the full run wrote the round-1 report"
+
+    class LostWorker:
+        """A worker that dies with every job unwritten."""
+
+        def submit(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
+            job: Future = Future()
+            job.set_exception(BrokenProcessPool("killed"))
+            return job
+
+        def shutdown(self, cancel_futures: bool = False) -> None:
+            pass
+
+    def start_a_worker_that_dies(self) -> None:  # noqa: ANN001
+        self._pool = LostWorker()
+
+    killed = _settings(tmp_path / "killed")
+    with monkeypatch.context() as patch:
+        patch.setattr(simulation._ReportWriter, "start", start_a_worker_that_dies)
+        with pytest.raises(Interrupted):
+            _run(killed, stop_after_days=49)  # 01/05 … 18/06 done, the report of 17/06 among them
+    assert not list(killed.reports_dir.glob("*.*x"))  # never written
+    assert len(list((killed.data_dir / "report-spool").glob("*.pickle"))) == 1
+    _run(killed, resume=True)
+    assert sorted(p.name for p in killed.reports_dir.glob("*.*x")) == expected
+    assert not list((killed.data_dir / "report-spool").glob("*"))
+    assert _figures(killed) == _figures(settings)
