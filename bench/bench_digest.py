@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import bench_database  # noqa: E402
+from tests.factories import year_of_outbox_rows  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
@@ -45,7 +45,6 @@ from thidua.services.units import import_units, load_levels  # noqa: E402
 from thidua.settings import CONFIG_DIR  # noqa: E402
 
 NOW = datetime(2023, 10, 12, 1, 0, tzinfo=timezone.utc)  # 08:00 in Hà Nội
-YEAR_START = datetime(2023, 1, 1, tzinfo=timezone.utc)
 NEW_INDEXES = {"ix_outbox_campaign_status_scheduled": "(campaign_id, status, scheduled_at)"}
 STATUSES = ["sent"] * 950 + ["skipped"] * 23 + ["failed"] * 15 + ["partial"] * 7 + ["unknown"] * 5
 
@@ -68,33 +67,11 @@ def grow(url: str, campaign_id: int, upto: int) -> None:
     with Session(engine) as session:
         have = session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
         unit_ids = list(session.execute(select(Unit.id)).scalars())
-    rng = random.Random(have)
-    rows, table = [], OutboxMessage.__table__  # type: ignore[attr-defined]
-    for n in range(have, upto):
-        status = rng.choice(STATUSES)
-        at = YEAR_START + timedelta(seconds=rng.randrange(365 * 86400))
-        rows.append(
-            {
-                "key": f"bench:{n}",
-                "kind": "reminder",
-                "campaign_id": campaign_id,
-                "unit_id": rng.choice(unit_ids),
-                "recipient": f"cd{n % 5000}@example.vn",
-                "template": "reminder_upcoming",
-                "context": {},
-                "scheduled_at": at,
-                "status": status,
-                "attempts": 1,
-                "created_at": at,
-                "sent_at": at if status in ("sent", "partial") else None,
-                "last_error": None if status in ("sent", "skipped") else "550 hộp thư không tồn tại",
-            }
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    for start in range(have, upto, 20_000):
+        rows = year_of_outbox_rows(
+            campaign_id, unit_ids, start, min(start + 20_000, upto), statuses=STATUSES, seed=start
         )
-        if len(rows) == 20_000:
-            with engine.begin() as conn:
-                conn.execute(insert(table), rows)
-            rows = []
-    if rows:
         with engine.begin() as conn:
             conn.execute(insert(table), rows)
     with engine.begin() as conn:

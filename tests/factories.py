@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
 from sqlmodel import Session, select
 
 from thidua.models.tables import Level, Unit
@@ -66,3 +70,34 @@ def small_binh_dinh(session: Session, districts: int = 2, cdcs_per_district: int
 
 def unit_by_code(session: Session, code: str) -> Unit:
     return session.exec(select(Unit).where(Unit.code == code)).one()
+
+
+def year_of_outbox_rows(
+    campaign_id: int, unit_ids: list[int], start: int, stop: int, *, statuses: list[str], seed: int
+) -> list[dict[str, Any]]:
+    """Outbox rows `start`…`stop - 1` of a year of reminders for one campaign, spread evenly over 2023 (UTC), each
+    with a status drawn from `statuses` (sent and partial rows have their sent time, failing ones an error)."""
+    rng = random.Random(seed)
+    year_start = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for n in range(start, stop):
+        status = rng.choice(statuses)
+        at = year_start + timedelta(seconds=rng.randrange(365 * 86400))
+        rows.append(
+            {
+                "key": f"bench:{n}",
+                "kind": "reminder",
+                "campaign_id": campaign_id,
+                "unit_id": rng.choice(unit_ids),
+                "recipient": f"cd{n % 5000}@example.vn",
+                "template": "reminder_upcoming",
+                "context": {},
+                "scheduled_at": at,
+                "status": status,
+                "attempts": 1,
+                "created_at": at,
+                "sent_at": at if status in ("sent", "partial") else None,
+                "last_error": None if status in ("sent", "skipped") else "550 hộp thư không tồn tại",
+            }
+        )
+    return rows

@@ -8,44 +8,24 @@ within the campaign's digests; `reminders status` counts by kind and status from
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import event, insert, text
 
 from thidua.db import session_scope
 from thidua.services.reminders import status_report
 from thidua.services.reminders.contents import office_digest_figures
+from tests.factories import year_of_outbox_rows
 from tests.reminders.conftest import O, Campaign
 
 NOW = datetime(2023, 10, 12, 1, 0, tzinfo=UTC)
 
 
 def _fill_with_reminders(campaign: Campaign, rows: int) -> int:
-    rng = random.Random(17)
-    unit_ids = [unit.id for unit in campaign.units.values()]
     with session_scope(campaign.engine) as session:
         campaign_id = session.execute(text("SELECT id FROM campaign")).scalar_one()
-    start = datetime(2023, 1, 1, tzinfo=UTC)
-    values = []
-    for n in range(rows):
-        at = start + timedelta(seconds=rng.randrange(365 * 86400))
-        status = rng.choice(["sent"] * 95 + ["failed"] * 5)
-        values.append(
-            {
-                "key": f"plan-test:{n}",
-                "kind": "reminder",
-                "campaign_id": campaign_id,
-                "unit_id": rng.choice(unit_ids),
-                "recipient": f"cd{n}@example.vn",
-                "template": "reminder_upcoming",
-                "context": {},
-                "scheduled_at": at,
-                "status": status,
-                "attempts": 1,
-                "created_at": at,
-            }
-        )
+    unit_ids = [unit.id for unit in campaign.units.values()]
+    values = year_of_outbox_rows(campaign_id, unit_ids, 0, rows, statuses=["sent"] * 95 + ["failed"] * 5, seed=17)
     with campaign.engine.begin() as conn:
         conn.execute(insert(O), values)
         conn.execute(text("ANALYZE"))
