@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-import threading
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -233,8 +232,8 @@ class Simulation:
         *,
         prefect_server: PrefectServerProcess | None = None,
     ):
-        """`prefect_server`: a Prefect server the caller started (and named in PREFECT_API_URL); without it the
-        flows' own temporary server is started beside the first simulated days."""
+        """`prefect_server`: the Prefect server the caller started beside the year (and named in PREFECT_API_URL),
+        awaited before the first flow; without it the flows find theirs as Prefect does."""
         self.settings = settings
         self.options = options
         self.report = report
@@ -243,8 +242,6 @@ class Simulation:
         self.engine: Engine | None = None
         self.summary = DemoSummary()
         self._specs: dict[int, Obligation] = {}  # obligation id → typed obligation (its form), decoded once
-        self._prefect_start: threading.Thread | None = None
-        self._prefect_error: BaseException | None = None
         self._prefect_server = prefect_server
         self._report_files = _ReportWriter(options.report_worker, settings.data_dir / "report-spool")
 
@@ -323,14 +320,9 @@ class Simulation:
         end = date.fromisoformat(state.end)
         if resumed is not None:
             self.report(f"Chạy tiếp từ ngày {first_day:%d/%m/%Y}")
-            for path in self._report_files.replay():  # files of days already done that a killed run left unwritten
-                self.report(f"Ghi lại tệp báo cáo của lần chạy trước: {path.name}")
+            self._report_files.replay(self.report)  # files of days already done that a killed run left unwritten
         actions = plan_actions(self._assignment_infos(campaign), self.options.seed)
         milestones = self._milestones(campaign)
-        if self.options.use_prefect and self._prefect_server is None:
-            # Prefect's temporary server takes seconds to start: start it now, beside the first simulated days.
-            self._prefect_start = threading.Thread(target=self._start_prefect, name="prefect-server", daemon=True)
-            self._prefect_start.start()
         total_days = (end - date.fromisoformat(state.start)).days + 1
         day = first_day
         self._report_files.start()
@@ -354,29 +346,10 @@ class Simulation:
         state.save(self.state_path)
         return self._summarise(campaign, end)
 
-    def _start_prefect(self) -> None:
-        try:
-            from prefect.settings import PREFECT_API_URL
-
-            if PREFECT_API_URL.value():
-                return  # a Prefect server of the operator's: nothing to start
-            from prefect.server.api.server import SubprocessASGIServer
-            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
-
-            # The instance the flows' client uses (one per process). It starts beside the simulation, so a
-            # slow start on a busy machine may take longer than Prefect's default wait without costing anything.
-            SubprocessASGIServer().start(timeout=max(180, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
-        except BaseException as exc:  # noqa: BLE001 - reported when the first flow needs the server
-            self._prefect_error = exc
-
     def _prefect_ready(self) -> None:
+        """The caller's Prefect server answers (without one, the flows use PREFECT_API_URL or start Prefect's own)."""
         if self._prefect_server is not None:
             self._prefect_server.wait_ready()
-        if self._prefect_start is not None:
-            self._prefect_start.join()
-            self._prefect_start = None
-            if self._prefect_error is not None:
-                raise self._prefect_error
 
     def _campaign(self) -> Campaign:
         assert self.engine is not None
@@ -786,20 +759,28 @@ class _ReportWriter:
         partial_path.replace(path)  # a half-written job is never replayed
         return path
 
-    def replay(self) -> list[Path]:
-        """Write the spooled files a killed run left (oldest first); returns the files written."""
+    def replay(self, report: Reporter) -> None:
+        """Write the spooled files a killed run left (oldest first), saying so; a spool file that cannot be read
+        is renamed `.hong` (damaged) and reported, and the year goes on."""
         import pickle
 
         from thidua.services.reports import write_report_files
 
-        written: list[Path] = []
         if not self.spool_dir.is_dir():
-            return written
+            return
         for path in sorted(self.spool_dir.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns):
-            content, out_dir, config_dir = pickle.loads(path.read_bytes())
-            written.extend(write_report_files(content, out_dir, config_dir))
+            try:
+                content, out_dir, config_dir = pickle.loads(path.read_bytes())
+            except Exception as exc:  # noqa: BLE001 - anything in a damaged file; the content is in the database
+                path.rename(path.with_name(path.name + ".hong"))
+                report(
+                    f"Tệp chờ ghi báo cáo {path.name} không đọc được ({exc.__class__.__name__}), đã đổi tên thành "
+                    f"{path.name}.hong; lập lại báo cáo bằng lệnh 'thidua report'"
+                )
+                continue
+            for written in write_report_files(content, out_dir, config_dir):
+                report(f"Ghi lại tệp báo cáo của lần chạy trước: {written.name}")
             path.unlink()
-        return written
 
     def finish(self, *, raise_errors: bool = True) -> None:
         """Wait for every file (raising the first error, unless told not to), then stop the worker."""

@@ -369,3 +369,25 @@ def test_report_files_of_days_already_done_are_written_on_resume_after_a_hard_ki
     assert sorted(p.name for p in killed.reports_dir.glob("*.*x")) == expected
     assert not list((killed.data_dir / "report-spool").glob("*"))
     assert _figures(killed) == _figures(settings)
+
+
+def test_a_damaged_spooled_report_is_set_aside_and_the_year_resumes(finished, tmp_path):
+    """A spool file that cannot be read (a damaged disk, a stray file) does not stop --resume: it is renamed
+    .hong and said so; the year goes on."""
+    settings, _ = finished
+    resumed = _settings(tmp_path / "damaged")
+    with pytest.raises(Interrupted):
+        _run(resumed, stop_after_days=5)
+    spool = resumed.data_dir / "report-spool"
+    spool.mkdir(exist_ok=True)
+    (spool / "1-0001.pickle").write_bytes(b"not a pickle")
+    lines: list[str] = []
+    sink = start_sink(EmlDirectoryHandler(resumed.mail_dir), host="127.0.0.1", port=resumed.smtp_port)
+    try:
+        options = DemoOptions(cdcs=24, start=START, end=END, use_prefect=False, resume=True)
+        Simulation(resumed, options, lines.append, lambda done, total: None).run()
+    finally:
+        sink.stop()
+    assert any("1-0001.pickle" in line and "không đọc được" in line for line in lines), lines
+    assert [p.name for p in spool.iterdir()] == ["1-0001.pickle.hong"]
+    assert _figures(resumed) == _figures(settings)

@@ -13,7 +13,7 @@ from thidua.db import session_scope
 from thidua.notifications.sink import FaultInjectingHandler
 from thidua.services import reminders as service
 from thidua.services.submissions import review_report, submit_report
-from tests.reminders.conftest import Campaign, O, mails_of, smtp_for, vn
+from tests.reminders.conftest import Campaign, O, mails_of, parse, smtp_for, vn
 
 DIGEST_AT = vn(3, 10, hour=8)  # Tuesday 08:00: the office slot, and the −7 reminder of so-ket-dot-2 for 8 units
 # At its planning: the 2 report_returned mails of 07:30 and the 8 reminders just planned wait; nothing was sent in
@@ -135,3 +135,7 @@ def test_a_digest_sent_later_says_its_delivery_figures_end_when_it_was_planned(c
     assert FIGURES in text
     assert "(08:00 02/10/2023 – 08:00 03/10/2023)" in text  # the window the figures count
     assert "(số liệu lúc 08:45 03/10/2023)" in text
+    [raw] = [r.content for r in sink.handler.accepted if "Tổng hợp" in str(parse(r.content)["Subject"])]
+    html = parse(raw).get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "Tình hình gửi thư nhắc việc (08:00 02/10/2023 – 08:00 03/10/2023)" in html
+    assert "số liệu lúc 08:45 03/10/2023" in html

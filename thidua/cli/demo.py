@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from contextlib import ExitStack
 import time as clock
 from datetime import date
 from typing import Optional
@@ -81,24 +82,21 @@ def demo(
         f"[bold]Mô phỏng phong trào thi đua 2023 — LĐLĐ tỉnh Bình Định[/] (dữ liệu: {escape(str(settings.data_dir))})"
     )
     started = clock.perf_counter()
-    prefect_server = None
-    if options.use_prefect and not os.environ.get("PREFECT_API_URL"):
-        from thidua.prefect_server import PrefectServerProcess
+    with ExitStack() as children:  # the child processes stop however the year ends
+        prefect_server = None
+        if options.use_prefect and not os.environ.get("PREFECT_API_URL"):
+            from thidua.prefect_server import PrefectServerProcess
 
-        # Prefect's temporary server, started as a child here: it starts beside the set-up and the first days,
-        # and this process does not import Prefect's server to start it. Named before `prefect` is imported.
-        prefect_server = PrefectServerProcess(free_port())
-        prefect_server.start()
-        os.environ["PREFECT_API_URL"] = prefect_server.api_url
-    # The mail goes to a real SMTP server in its own process (as in production), not to a thread of this one.
-    settings.mail_dir.mkdir(parents=True, exist_ok=True)
-    try:
+            # Prefect's temporary server, started as a child here: it starts beside the set-up and the first days,
+            # and this process does not import Prefect's server to start it. Named before `prefect` is imported.
+            prefect_server = PrefectServerProcess(free_port())
+            prefect_server.start()
+            children.callback(prefect_server.stop)
+            os.environ["PREFECT_API_URL"] = prefect_server.api_url
+        # The mail goes to a real SMTP server in its own process (as in production), not to a thread of this one.
+        settings.mail_dir.mkdir(parents=True, exist_ok=True)
         sink = SinkProcess(settings.mail_dir, host="127.0.0.1", port=port)
-    except BaseException:
-        if prefect_server is not None:
-            prefect_server.stop()
-        raise
-    try:
+        children.callback(sink.stop)
         with Progress(
             TextColumn("[bold blue]Ngày mô phỏng"),
             BarColumn(),
@@ -125,10 +123,6 @@ def demo(
             gc.freeze()
             gc.set_threshold(50_000, *gc.get_threshold()[1:])
             summary = simulation.run()
-    finally:
-        sink.stop()
-        if prefect_server is not None:
-            prefect_server.stop()
     print_plan_and_status(settings, options.end)
     print_summary(summary, clock.perf_counter() - started)
 
