@@ -65,6 +65,7 @@ async def dispatch_reminders_flow(
     now: str | None = None, campaign_code: str | None = None, max_batches: int | None = None
 ) -> dict[str, Any]:
     """One dispatch pass. `now`: ISO-8601 aware time (for replays); default the current time."""
+    get_settings().signing_key()  # a refused key stops the pass before it plans anything
     now = now or utcnow().isoformat()
     owner = service.new_dispatcher_id()
     plan = plan_task(now, campaign_code)

@@ -391,3 +391,29 @@ def test_a_damaged_spooled_report_is_set_aside_and_the_year_resumes(finished, tm
     assert any("1-0001.pickle" in line and "không đọc được" in line for line in lines), lines
     assert [p.name for p in spool.iterdir()] == ["1-0001.pickle.hong"]
     assert _figures(resumed) == _figures(settings)
+
+
+@pytest.mark.parametrize("year", ["2023", "2025"])
+def test_a_refused_secret_key_stops_the_demo_before_it_wipes_the_last_run(tmp_path, monkeypatch, year):
+    """`thidua demo --fresh` deletes the previous run: a key the system refuses must stop it first, not after the
+    old run is gone and half a year is rebuilt."""
+    from typer.testing import CliRunner
+
+    from thidua.cli.main import app
+    from thidua.settings import get_settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    previous = data / "thidua.db"
+    previous.write_bytes(b"the last run's database")
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(data))
+    monkeypatch.setenv("THIDUA_SECRET_KEY", "ngan")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["demo", "--year", year, "--fresh", "--no-prefect"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "Khoá bí mật (THIDUA_SECRET_KEY) quá ngắn" in result.output and "Traceback" not in result.output
+    assert previous.read_bytes() == b"the last run's database"
+    assert sorted(p.name for p in data.iterdir()) == ["thidua.db"]  # no sink, no mail folder, no Prefect home

@@ -81,3 +81,42 @@ def test_render_writes_eml_files(cli, tmp_path) -> None:
 )
 def test_bad_input_is_one_vietnamese_line(cli, args, message) -> None:
     assert message in cli(*args, code=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "answer"),
+    [
+        (["status"], 0, "Đã gửi 0"),
+        (["send-due", "--now", "01/03/2023 09:00"], 0, "lập lịch 0 thư nhắc"),
+        (["preview", "bd-2023"], 1, "không có chiến dịch mã 'bd-2023'"),
+        (["render", "bd-2023", "--out", "eml"], 1, "không có chiến dịch mã 'bd-2023'"),
+        (["resolve-unknown", "--mark-sent"], 0, "Đã cập nhật 0 thư"),
+    ],
+)
+def test_a_new_data_directory_gets_an_answer_not_a_traceback(tmp_path, monkeypatch, args, code, answer) -> None:
+    """The first command a new office types may be a reminders one: the database is created as by every other
+    command, and the answer is the empty state or a Vietnamese refusal."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("THIDUA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("THIDUA_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("THIDUA_SMTP_PORT", "9")  # nothing is due: never connected
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["reminders", *args])
+    finally:
+        get_settings.cache_clear()
+    out = " ".join(BOX_DRAWING.sub(" ", result.output).split())
+    assert result.exit_code == code, result.output
+    assert answer in out and "Traceback" not in out
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_short_secret_key_is_refused_before_anything_is_claimed(cli, campaign, monkeypatch) -> None:
+    """Links in reminders are signed: a key the system refuses stops the pass before it plans or claims a row,
+    so nothing waits in 'claimed' for crash recovery and nothing is half sent."""
+    monkeypatch.setenv("THIDUA_SECRET_KEY", "ngan")
+    get_settings.cache_clear()
+    out = cli("send-due", "bd-2023", "--now", "03/10/2023 09:00", code=1)
+    assert "Khoá bí mật (THIDUA_SECRET_KEY) quá ngắn" in out
+    assert campaign.outbox() == [] and cli.sink.handler.accepted == []  # type: ignore[attr-defined]

@@ -163,3 +163,26 @@ def test_moving_a_deadline_and_adding_a_unit_reschedule_without_duplicates(campa
         ("23/10 08:00", "Quá hạn 3 ngày: Báo cáo sơ kết đợt 2 hạn 20/10/2023"),
     ]
     assert max(Counter(m.message_id for m in mails).values()) == 1
+
+
+def test_a_refused_secret_key_leaves_due_mail_pending_and_unclaimed(campaign: Campaign, sink) -> None:
+    """The Prefect flow and the worker pool send through `dispatch_batch` / `dispatch_pass` after planning: with a
+    key the system refuses, they stop before claiming, so the mail waits as pending for the corrected key instead
+    of sitting in 'claimed' until its lease runs out."""
+    import asyncio
+
+    from thidua.services import reminders as service
+    from thidua.settings import SecretKeyRefused
+
+    moment = vn(3, 10, 2023, 9, 0)
+    assert service.plan_due(campaign.engine, now=moment).reminders > 0
+    refused = campaign.settings.model_copy(update={"secret_key": "ngan"})
+    smtp = smtp_for(sink.host, sink.port)
+    owner = service.new_dispatcher_id()
+    with pytest.raises(SecretKeyRefused):
+        asyncio.run(service.dispatch_batch(campaign.engine, refused, owner=owner, now=moment, smtp=smtp))
+    with pytest.raises(SecretKeyRefused):
+        asyncio.run(service.dispatch_pass(campaign.engine, refused, owner=owner, now=moment, smtp=smtp))
+    rows = campaign.outbox()
+    assert rows and {(row.status, row.lease_owner) for row in rows} == {("pending", None)}
+    assert sink.handler.accepted == []

@@ -57,6 +57,7 @@ def demo(
     from thidua.settings import configure_prefect_environment, get_settings
 
     settings = get_settings()
+    settings.signing_key()  # a refused key stops here, before --fresh deletes the last run
     port = free_port()
     # Every part of the engine (services, Prefect flows) reads the one Settings object: point it at the sink.
     os.environ["THIDUA_DATA_DIR"] = str(settings.data_dir)

@@ -31,6 +31,7 @@ def demo_2025(*, seed: int = 2025, end: date | None = None, cdcs: int | None = N
 
     port = free_port()
     settings = get_settings()
+    settings.signing_key()  # a refused key stops here, before anything is built
     os.environ["THIDUA_DATA_DIR"] = str(settings.data_dir)
     os.environ["THIDUA_SMTP_HOST"] = "127.0.0.1"
     os.environ["THIDUA_SMTP_PORT"] = str(port)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from thidua.models.clock import fmt_datetime, local_to_utc, utcnow
-from thidua.cli.common import UserError, console, friendly, parse_cli_now
+from thidua.cli.common import UserError, console, friendly, parse_cli_now, ready_engine
 from thidua.lazyimport import lazy_module
 
 if TYPE_CHECKING:
@@ -45,9 +45,8 @@ def preview_cmd(
     detail: bool = typer.Option(False, "--detail", help="Liệt kê từng thư (mặc định: khi có --unit)"),
 ) -> None:
     """Mọi thư nhắc sẽ gửi trong N ngày tới (chưa gửi gì)."""
-    from thidua.db import get_engine
 
-    result = service.preview(get_engine(), code, now=_now(now), days=days, unit_code=unit)
+    result = service.preview(ready_engine(), code, now=_now(now), days=days, unit_code=unit)
     tz = result.campaign.timezone
     console.print(f"[bold]{result.campaign.title}[/]")
     console.print(
@@ -100,12 +99,11 @@ def render_cmd(
     limit: int = typer.Option(1000, "--limit", min=1, help="Số tệp tối đa"),
 ) -> None:
     """Dựng các thư sẽ gửi thành tệp .eml để xem trước (không gửi, không ghi sổ)."""
-    from thidua.db import get_engine
     from thidua.settings import get_settings
 
     settings = get_settings()
     files = service.render_preview(
-        get_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit, limit=limit
+        ready_engine(settings), settings, code, now=_now(now), days=days, unit_code=unit, limit=limit
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, raw in files:
@@ -144,7 +142,6 @@ def send_due_cmd(
     """Một lượt gửi: lập lịch những gì đến hạn rồi gửi."""
     import asyncio
 
-    from thidua.db import get_engine
     from thidua.settings import get_settings
 
     settings = get_settings()
@@ -155,7 +152,7 @@ def send_due_cmd(
         result = asyncio.run(dispatch_reminders_flow(now=moment.isoformat(), campaign_code=code))
         console.print(f"Luồng Prefect xong: {result}")
         return
-    summary = asyncio.run(service.run_dispatch(get_engine(settings), settings, now=moment, campaign_code=code))
+    summary = asyncio.run(service.run_dispatch(ready_engine(settings), settings, now=moment, campaign_code=code))
     _print_summary(summary, settings.timezone)
     if summary.totals.failed or summary.totals.unknown:
         raise typer.Exit(2)
@@ -168,11 +165,10 @@ def status_cmd(
     limit: int = typer.Option(10, "--limit", min=1, help="Số lỗi gần nhất cần hiện"),
 ) -> None:
     """Số thư theo trạng thái, các lỗi gần nhất và thư chưa rõ kết quả."""
-    from thidua.db import get_engine
     from thidua.settings import get_settings
 
     settings = get_settings()
-    report = service.status_report(get_engine(settings), code, limit=limit)
+    report = service.status_report(ready_engine(settings), code, limit=limit)
     tz = settings.timezone
     table = Table("Trạng thái", "Số thư")
     for status in ("sent", "pending", "claimed", "partial", "failed", "unknown", "skipped"):
@@ -204,12 +200,11 @@ def resolve_unknown_cmd(
     actor: Optional[str] = typer.Option(None, "--actor", help="Người quyết định (mặc định: tài khoản hệ điều hành)"),
 ) -> None:
     """Quyết định cho thư 'chưa rõ kết quả' (mất kết nối sau khi đã gửi nội dung thư)."""
-    from thidua.db import get_engine
 
     if resend == mark_sent:
         raise UserError("chọn đúng một trong hai: --resend hoặc --mark-sent")
     who = actor or f"cli:{getpass.getuser()}"
-    count = service.resolve_unknown(get_engine(), action="resend" if resend else "mark-sent", actor=who, keys=keys)
+    count = service.resolve_unknown(ready_engine(), action="resend" if resend else "mark-sent", actor=who, keys=keys)
     if keys and count < len(keys):
         console.print(f"[yellow]{len(keys) - count} khóa không ở trạng thái 'chưa rõ kết quả' nên không đổi.[/]")
     console.print(f"Đã cập nhật {count} thư ({'cho gửi lại' if resend else 'ghi nhận đã gửi'}).")

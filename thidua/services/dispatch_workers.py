@@ -118,6 +118,7 @@ def run_dispatch_workers(
 ) -> PoolSummary:
     """One dispatch pass with `workers` sending processes: recover, plan, send until nothing is due."""
     check_pool_size(settings.db_url, workers)
+    settings.signing_key()  # links are signed: a refused key stops the pass before it plans anything
     moment = now or utcnow()
     smtp_ = smtp or smtp_settings(settings)
     engine = make_engine(settings.db_url)

@@ -77,6 +77,7 @@ async def dispatch_batch(
     lease: timedelta = DEFAULT_LEASE,
 ) -> BatchResult | None:
     """Claim and send one batch; None when nothing is due."""
+    settings.signing_key()  # links are signed: a refused key stops here, before a row is claimed
     ids = claim_batch(
         engine,
         owner=owner,
@@ -115,6 +116,7 @@ async def dispatch_pass(
     reports. Stops early when every connection gave up (the server is unreachable). With
     `keep_going`, no further batch is claimed once it returns False (what is claimed is still sent).
     Returns (batches, totals, stopped_early)."""
+    settings.signing_key()  # links are signed: a refused key stops here, before a row is claimed
     renderer = renderer or get_renderer()
     size = batch_size or settings.dispatch_batch_size
     totals = BatchResult()
@@ -284,6 +286,7 @@ async def run_dispatch(
     max_batches: int | None = None,
 ) -> DispatchSummary:
     """One full pass: recover, plan, then send batches until nothing is due (or SMTP is unreachable)."""
+    settings.signing_key()  # a refused key stops the pass before it plans anything
     moment = now or utcnow()
     smtp_ = smtp or smtp_settings(settings)
     owner_ = owner or new_dispatcher_id()
