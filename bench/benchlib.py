@@ -39,25 +39,59 @@ def _serve_counting_sink(port: int, conn: multiprocessing.connection.Connection)
     while (command := conn.recv()) != "stop":
         if command == "reset":
             handler.messages, handler.message_ids = 0, type(handler.message_ids)()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        conn.send(
-            {
-                "messages": handler.messages,
-                "distinct": len(handler.message_ids or {}),
-                "duplicated": len(handler.duplicates()),
-                "cpu_s": usage.ru_utime + usage.ru_stime,
-            }
-        )
+        conn.send(_sink_figures(handler.messages, handler.message_ids or {}, len(handler.duplicates())))
     sink.stop()
 
 
+def _serve_lean_counting_sink(port: int, conn: multiprocessing.connection.Connection) -> None:
+    """The product's own sink server (thidua.notifications.lean_smtp: offers PIPELINING, ~4x less CPU per mail
+    than aiosmtpd), counting Message-IDs instead of storing files."""
+    import asyncio
+    from collections import Counter
+
+    from thidua.notifications.lean_smtp import LeanSmtpServer, message_id_of
+
+    seen: Counter[str | None] = Counter()
+    received = [0]
+
+    def deliver(mail_from: str, rcpt_tos: list[str], content: bytes) -> str:
+        received[0] += 1
+        seen[message_id_of(content)] += 1
+        return "250 OK"
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await LeanSmtpServer(deliver).start("127.0.0.1", port)
+        conn.send("ready")
+        while (command := await loop.run_in_executor(None, conn.recv)) != "stop":
+            if command == "reset":
+                seen.clear()
+                received[0] = 0
+            conn.send(_sink_figures(received[0], seen, sum(1 for n in seen.values() if n > 1)))
+        server.close()
+
+    asyncio.run(serve())
+
+
+def _sink_figures(messages: int, message_ids: Any, duplicated: int) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "messages": messages,
+        "distinct": len(message_ids),
+        "duplicated": duplicated,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+
+
 @contextmanager
-def sink_process() -> Iterator[tuple[int, multiprocessing.connection.Connection]]:
-    """A counting SMTP sink in its own process (on 2 cores a sink sharing the client's loop would dominate).
-    Send it "count" or "reset" for its figures (messages, distinct and duplicated Message-IDs, its CPU time)."""
+def sink_process(kind: str = "aiosmtpd") -> Iterator[tuple[int, multiprocessing.connection.Connection]]:
+    """A counting SMTP sink in its own process (on 2 cores a sink sharing the client's loop would dominate):
+    aiosmtpd's server, or with kind="lean" thidua's own (PIPELINING). Send it "count" or "reset" for its
+    figures (messages, distinct and duplicated Message-IDs, its CPU time)."""
     port = free_port()
     parent, child = mp.Pipe()
-    process = mp.get_context("spawn").Process(target=_serve_counting_sink, args=(port, child), daemon=True)
+    serve = {"aiosmtpd": _serve_counting_sink, "lean": _serve_lean_counting_sink}[kind]
+    process = mp.get_context("spawn").Process(target=serve, args=(port, child), daemon=True)
     process.start()
     if not parent.poll(120) or parent.recv() != "ready":
         raise RuntimeError("the sink process did not start")

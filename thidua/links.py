@@ -114,29 +114,20 @@ def _b64url(data: bytes) -> bytes:
     return b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
-# `zlib.compress` (level 6, 32 KiB window) sets up ~256 KiB of state per call: 10-60 µs for a 120-byte payload.
-# A short payload (at most _SMALL bytes: every match distance and every symbol fits the small window and buffers)
-# is compressed with a 512-byte window and a small hash instead: the same deflate stream (checked on random and
-# repetitive payloads by tests/reminders/test_token_signing.py), under zlib.compress's own two header bytes. It
-# is a valid zlib stream of the payload either way, which is all that reading a token needs.
-_SMALL = 200
-_ZLIB_HEADER = zlib.compress(b"")[:2]
-
-
-def _compress(payload: bytes) -> bytes:
-    if len(payload) > _SMALL:
-        return zlib.compress(payload)
-    small = zlib.compressobj(6, zlib.DEFLATED, 9, 3)
-    stream = small.compress(payload) + small.flush()
-    return _ZLIB_HEADER + stream[2:]
+# A payload of at most this many bytes (every reminder's link and unsubscribe token) is signed uncompressed. zlib
+# would save ~7 bytes of a ~150-character token, but each of its calls releases the interpreter lock: a dispatch
+# thread signing links gives the lock to the event loop and waits to get it back, twice per link (measured: 60 µs
+# of client CPU per reminder in a pass, 15 % of its throughput). itsdangerous reads both forms.
+SHORT_PAYLOAD = 200
 
 
 class _ReusedSerializer(URLSafeSerializer):
-    """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`). Same tokens, byte for byte.
+    """URLSafeSerializer that keeps its signer (itsdangerous builds one per `dumps`).
 
     `dumps` writes the token itself, as itsdangerous's layers would (compact JSON, zlib when that is shorter by
-    two bytes or more, URL-safe base64, "." and the HMAC-SHA1 of the signer's derived key, URL-safe base64): a
-    dispatch pass signs one or two tokens per mail. `loads` is itsdangerous's own. A serializer built with other
+    two bytes or more, URL-safe base64, "." and the HMAC-SHA1 of the signer's derived key, URL-safe base64), except
+    that a payload of at most SHORT_PAYLOAD bytes is never compressed: a dispatch pass signs one or two tokens per
+    mail. itsdangerous verifies every token it writes; `loads` is itsdangerous's own. A serializer built with other
     signer settings than `reused_serializer`'s, or a `salt` argument, goes through itsdangerous."""
 
     default_signer = _ReusedSigner
@@ -169,7 +160,7 @@ class _ReusedSerializer(URLSafeSerializer):
         if key is None or salt is not None:
             return super().dumps(obj, salt)
         payload = _COMPACT_JSON.encode(obj).encode("utf-8")
-        compressed = _compress(payload)
+        compressed = zlib.compress(payload) if len(payload) > SHORT_PAYLOAD else payload
         if len(compressed) < len(payload) - 1:
             payload = b"." + _b64url(compressed)
         else:

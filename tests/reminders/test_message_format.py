@@ -127,7 +127,8 @@ def _reference(bd: Campaign, values: dict[str, Any]):  # type: ignore[no-untyped
 
 
 def test_the_reused_signer_signs_as_a_fresh_one() -> None:
-    """One signer per key for a whole pass (key derived once, C HMAC): the tokens of a fresh itsdangerous one."""
+    """One signer per key for a whole pass (key derived once, C HMAC): tokens a fresh itsdangerous one verifies,
+    and its very tokens for a payload long enough to be compressed (tests/reminders/test_token_signing.py)."""
     from itsdangerous import URLSafeSerializer
 
     from thidua.links import LINK_SALT, reused_serializer
@@ -137,5 +138,7 @@ def test_the_reused_signer_signs_as_a_fresh_one() -> None:
         reused, fresh = reused_serializer(key, salt), URLSafeSerializer(key, salt=salt)
         for payload in (["cdcs@example.vn", 1, 42], {"j": "x" * 22, "e": "bdh-d1-1@example.vn", "u": 7, "a": 42}):
             token = reused.dumps(payload)
-            assert token == fresh.dumps(payload) == reused.dumps(payload)
+            assert token == reused.dumps(payload)
             assert fresh.loads(token) == reused.loads(token) == payload
+        long_payload = {"j": "x" * 22, "e": "cd" * 150 + "@example.vn", "u": 7, "a": 42}
+        assert reused.dumps(long_payload) == fresh.dumps(long_payload)
