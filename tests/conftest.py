@@ -155,3 +155,14 @@ def any_engine(request, settings: Settings):
         yield request.getfixturevalue("engine")
     else:
         yield request.getfixturevalue("pg_engine")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop Prefect's temporary server (started by the flow tests) while the output is still open: its own atexit
+    hook logs "Stopping temporary server" after pytest has closed the stream, a "Logging error" traceback in CI."""
+    import sys
+
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is not None:
+        for server in list(server_module.SubprocessASGIServer._instances.values()):
+            server.stop()
