@@ -37,11 +37,20 @@ Outcome policy
              ``message_id_for`` lets the receiving side spot a duplicate).
              Any failure after the first payload byte is handed to the socket
              counts as unknown: erring this way never duplicates mail.
+
+Round trips
+-----------
+With PIPELINING, a message's payload goes out in one write with the next
+message's MAIL, RCPT and DATA (RFC 2920 3.1): one round trip per message
+instead of two. The next message was not handed over until its own payload
+goes: if the payload before it is refused or its connection drops, it is sent
+on a new connection (or handed to another one), never reported unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import random
@@ -363,7 +372,7 @@ class DeliveryStream:
         run.close()
         await asyncio.gather(*self.tasks)
         if run.failure is None:
-            for index in range(run.next_index, len(run.messages)):
+            for index in sorted(run.returned) + list(range(run.next_index, len(run.messages))):
                 not_attempted = DeliveryResult(
                     key=run.messages[index].key,
                     status="retry",
@@ -372,6 +381,7 @@ class DeliveryStream:
                 if not await run.complete(index, not_attempted):
                     break
             run.next_index = len(run.messages)
+            run.returned.clear()
         completed = [r for r in run.results if r is not None]
         if run.failure is not None:
             if isinstance(run.failure, DeliveryAborted):
@@ -413,6 +423,7 @@ class _Run:
         self.closed = closed
         self.may_take = may_take
         self.changed = asyncio.Event()
+        self.returned: list[int] = []  # taken, then given back unsent (their connection stopped)
 
     def add(self, messages: Sequence[OutgoingMessage]) -> None:
         self.messages.extend(messages)
@@ -430,17 +441,32 @@ class _Run:
     async def take(self) -> tuple[int, OutgoingMessage] | None:
         """The next message to send; waits while the queue is open and empty (or gated)."""
         while True:
-            if self.failure is not None:
-                return None
-            index = self.next_index
-            if index < len(self.messages):
-                if self.may_take is None or self.may_take(index):
-                    self.next_index += 1
-                    return index, self.messages[index]
-            elif self.closed:
+            item = self.take_nowait()
+            if item is not None or self.failure is not None:
+                return item
+            if self.closed and self.next_index >= len(self.messages) and not self.returned:
                 return None
             self.changed.clear()
             await self.changed.wait()
+
+    def take_nowait(self) -> tuple[int, OutgoingMessage] | None:
+        """The next message if one may be sent now (messages given back first), else None."""
+        if self.failure is not None:
+            return None
+        if self.returned:
+            index = min(self.returned)
+            self.returned.remove(index)
+            return index, self.messages[index]
+        index = self.next_index
+        if index < len(self.messages) and (self.may_take is None or self.may_take(index)):
+            self.next_index += 1
+            return index, self.messages[index]
+        return None
+
+    def give_back(self, index: int) -> None:
+        """A message taken but not sent (its connection stopped first): the next connection to take gets it."""
+        self.returned.append(index)
+        self.changed.set()
 
     async def complete(self, index: int, result: DeliveryResult) -> bool:
         """Record a result; False if on_result failed (the run then stops)."""
@@ -486,6 +512,12 @@ class _Worker:
             validate_certs=settings.validate_certs,
             cert_bundle=settings.ca_file,
         )
+        # The next message, taken while the current one's payload went out, and whether its envelope went out
+        # with that payload (on which connection): RFC 2920 lets a client follow the end of a message with the
+        # next MAIL, RCPT and DATA in one write, one round trip per message instead of two.
+        self.held: tuple[int, OutgoingMessage] | None = None
+        self.held_payload: bytes | None = None  # the held message's DATA payload, when its envelope went out
+        self.presented: tuple[OutgoingMessage, SMTPProtocol] | None = None
 
     async def run(self) -> None:
         try:
@@ -494,11 +526,17 @@ class _Worker:
             log.exception("SMTP connection crashed")
             self.shared.fail(exc)
         finally:
+            if self.held is not None:  # taken, never sent: another connection (or close()) deals with it
+                self.shared.give_back(self.held[0])
+                self.held = None
             await self._close()
 
     async def _work(self) -> None:
         retries_in_a_row = 0
-        while (item := await self.shared.take()) is not None:
+        while True:
+            item, self.held = self.held or await self.shared.take(), None
+            if item is None:
+                return
             index, message = item
             try:
                 result = await self._deliver_one(message)
@@ -523,7 +561,9 @@ class _Worker:
                 return
 
     async def _deliver_one(self, message: OutgoingMessage) -> DeliveryResult | None:
-        payload = _data_payload(message.raw)
+        payload = self.held_payload if self.presented is not None and self.presented[0] is message else None
+        payload = payload or _data_payload(message.raw)
+        self.held_payload = None
         attempts = 0
         while True:
             if self.shared.failure is not None:
@@ -578,13 +618,15 @@ class _Worker:
         """MAIL, RCPT..., DATA, payload. Raises aiosmtplib errors for
         failures up to the DATA command and OutcomeUnknownError after it."""
         smtp = self.smtp
+        presented, self.presented = self.presented, None
+        already_sent = presented is not None and presented[0] is message and presented[1] is smtp.protocol
         self.sent_in_session += 1
         try:
             await smtp._ehlo_or_helo_if_needed()  # what smtp.mail() does first; the extensions are known after it
-            options = [f"SIZE={len(payload)}"] if smtp.supports_extension("size") else []
             if smtp.supports_extension("pipelining"):
-                refused = await self._pipelined_envelope(message, options)
+                refused = await self._pipelined_envelope(message, payload, already_sent=already_sent)
             else:
+                options = [f"SIZE={len(payload)}"] if smtp.supports_extension("size") else []
                 refused = await self._envelope(message, options)
         except (SMTPResponseException, SMTPRecipientsRefused):
             await self._reset()
@@ -592,20 +634,52 @@ class _Worker:
         if smtp.protocol is None:  # dropped right after 354: nothing sent yet
             raise SMTPServerDisconnected("Connection lost before the message was sent")
         protocol = smtp.protocol
-        protocol.write(payload)
+        protocol.write(payload + self._next_envelope(protocol))
         # From here the server may commit the message at any moment.
         try:
-            reply = await protocol.read_response(timeout=self.settings.timeout_s)
+            reply = await self._read_reply(protocol)
         except (SMTPServerDisconnected, SMTPTimeoutError, OSError) as exc:
             smtp.close()
             raise OutcomeUnknownError(
                 f"connection lost after the message was sent, before the final reply: {_describe(exc)}"
             ) from exc
+        if reply.code != 250 and smtp.is_connected and self.presented is not None:
+            # The next envelope's replies are still to come: a new connection is simpler than catching up.
+            smtp.close()
         if reply.code == 421:
             smtp.close()  # the server is closing the channel
         if reply.code != 250:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
         return reply, refused
+
+    def _next_envelope(self, protocol: SMTPProtocol) -> bytes:
+        """The envelope of the next message, to go out right behind this payload (PIPELINING), if a message
+        may be taken now and would go on this session; b"" otherwise."""
+        smtp = self.smtp
+        if (
+            self.held is not None
+            or self.sent_in_session >= self.settings.batch_size  # the next message opens a new session
+            or not smtp.supports_extension("pipelining")
+        ):
+            return b""
+        self.held = self.shared.take_nowait()
+        if self.held is None:
+            return b""
+        message = self.held[1]
+        payload = _data_payload(message.raw)
+        try:
+            commands = self._envelope_commands(message, payload)
+        except ValueError:
+            return b""  # an address that cannot go in a command: the message fails on its own turn
+        self.presented, self.held_payload = (message, protocol), payload
+        return b"\r\n".join(commands) + b"\r\n"
+
+    def _envelope_commands(self, message: OutgoingMessage, payload: bytes) -> list[bytes]:
+        options = f" SIZE={len(payload)}".encode("ascii") if self.smtp.supports_extension("size") else b""
+        commands = [b"MAIL FROM:" + _quoted(message.sender) + options]
+        commands.extend(b"RCPT TO:" + _quoted(recipient) for recipient in message.recipients)
+        commands.append(b"DATA")
+        return commands
 
     async def _envelope(self, message: OutgoingMessage, options: list[str]) -> dict[str, tuple[int, str]]:
         """MAIL, each RCPT, DATA, one round trip each; returns the refused recipients once DATA got 354."""
@@ -626,22 +700,24 @@ class _Worker:
             raise aiosmtplib.SMTPDataError(start.code, start.message)
         return refused
 
-    async def _pipelined_envelope(self, message: OutgoingMessage, options: list[str]) -> dict[str, tuple[int, str]]:
-        """:meth:`_envelope` with PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write, then their
-        replies in order. Same outcomes and exceptions as one command at a time: a reply that would have
-        stopped the sequence there (a 421, or the connection lost) stops the interpretation at the same place."""
+    async def _pipelined_envelope(
+        self, message: OutgoingMessage, payload: bytes, *, already_sent: bool = False
+    ) -> dict[str, tuple[int, str]]:
+        """:meth:`_envelope` with PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write (or, when
+        `already_sent`, behind the previous payload), then their replies in order. Same outcomes and exceptions
+        as one command at a time: a reply that would have stopped the sequence there (a 421, or the connection
+        lost) stops the interpretation at the same place."""
         smtp = self.smtp
-        commands = [b"MAIL FROM:" + _quoted(message.sender) + b"".join(b" " + o.encode("ascii") for o in options)]
-        commands.extend(b"RCPT TO:" + _quoted(recipient) for recipient in message.recipients)
-        commands.append(b"DATA")
         protocol = smtp.protocol
         if protocol is None:
             raise SMTPServerDisconnected("Server not connected")
-        protocol.write(b"\r\n".join(commands) + b"\r\n")
+        if not already_sent:
+            protocol.write(b"\r\n".join(self._envelope_commands(message, payload)) + b"\r\n")
+        commands = len(message.recipients) + 2  # MAIL, each RCPT, DATA
         replies: list[aiosmtplib.SMTPResponse] = []
         lost: SMTPServerDisconnected | None = None
         try:
-            while len(replies) < len(commands):
+            while len(replies) < commands:
                 reply = await self._read_reply(protocol)
                 replies.append(reply)
                 if reply.code == 421:  # the server closes the channel: nothing more will come
@@ -658,7 +734,7 @@ class _Worker:
                 raise lost
             return replies[index]
 
-        data_index = len(commands) - 1
+        data_index = commands - 1
         mail = reply_to(0)
         if mail.code != 250:
             await self._abandon_data(replies, data_index)
@@ -716,6 +792,10 @@ class _Worker:
     async def _close(self) -> None:
         if not self.smtp.is_connected:
             return
+        if self.presented is not None:  # an envelope waits for its payload: QUIT would be read as message text
+            self.presented = None
+            self.smtp.close()
+            return
         try:
             await self.smtp.quit(timeout=min(self.settings.timeout_s, 5.0))
         except (SMTPException, OSError, TimeoutError):
@@ -739,6 +819,7 @@ def _data_payload(raw: bytes) -> bytes:
     return raw + b".\r\n"
 
 
+@functools.lru_cache(maxsize=65536)  # the sender and each unit's address recur on every mail: parsed once
 def _quoted(address: str) -> bytes:
     """``<address>`` for a MAIL/RCPT command, as aiosmtplib's mail()/rcpt() build it (ValueError if unsafe)."""
     quoted = quote_address(address).encode("ascii")
