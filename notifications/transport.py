@@ -233,12 +233,15 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One prebuilt message; ``key`` is the caller's ledger key."""
+    """One prebuilt message; ``key`` is the caller's ledger key. ``wire_ready``: ``raw`` is lines ending in CRLF,
+    none starting with "." (what ``build_message`` writes), so it goes on the wire as it is, without the scan
+    that normalises line endings and doubles leading dots."""
 
     key: str
     sender: str
     recipients: list[str]
     raw: bytes
+    wire_ready: bool = False
 
 
 @dataclass
@@ -562,7 +565,7 @@ class _Worker:
 
     async def _deliver_one(self, message: OutgoingMessage) -> DeliveryResult | None:
         payload = self.held_payload if self.presented is not None and self.presented[0] is message else None
-        payload = payload or _data_payload(message.raw)
+        payload = payload or _payload_of(message)
         self.held_payload = None
         attempts = 0
         while True:
@@ -666,7 +669,7 @@ class _Worker:
         if self.held is None:
             return b""
         message = self.held[1]
-        payload = _data_payload(message.raw)
+        payload = _payload_of(message)
         try:
             commands = self._envelope_commands(message, payload)
         except ValueError:
@@ -808,6 +811,10 @@ _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+def _payload_of(message: OutgoingMessage) -> bytes:
+    return message.raw + b".\r\n" if message.wire_ready else _data_payload(message.raw)
+
+
 def _data_payload(raw: bytes) -> bytes:
     crlf = raw.count(b"\r\n")
     if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
@@ -819,9 +826,16 @@ def _data_payload(raw: bytes) -> bytes:
     return raw + b".\r\n"
 
 
+# A dot-atom address (RFC 5322 3.4.1), which aiosmtplib's quote_address (email.utils.parseaddr) leaves as it is.
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
 @functools.lru_cache(maxsize=65536)  # the sender and each unit's address recur on every mail: parsed once
 def _quoted(address: str) -> bytes:
     """``<address>`` for a MAIL/RCPT command, as aiosmtplib's mail()/rcpt() build it (ValueError if unsafe)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return b"<" + address.encode("ascii") + b">"
     quoted = quote_address(address).encode("ascii")
     if COMMAND_INJECTION_REGEX.search(quoted):
         raise ValueError("Command arg contains a prohibited control character")

@@ -72,3 +72,90 @@ def test_the_date_of_one_moment_object_is_formatted_once_and_right() -> None:
     other = datetime(2023, 6, 12, 1, 0, tzinfo=UTC)  # the same instant, another offset: its own text
     assert message._date(other) == "Mon, 12 Jun 2023 01:00:00 +0000"
     assert message._date(moment) == "Mon, 12 Jun 2023 08:00:00 +0700"
+
+
+# --- the transport's shortcuts ------------------------------------------------------------------------------
+
+HOSTILE_TEXTS = [
+    ".",
+    ".starts with a dot\n..two dots\r\n.\r\nend",
+    "bare LF\nbare CR\rCRLF\r\n",
+    "\n.\n",
+    "",
+    "Kính gửi Công đoàn cơ sở.\n.\nHạn nộp: 10/10/2023." * 40,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+@pytest.mark.parametrize("html", [None, "<p>.</p>\n.\n<p>hết</p>"])
+def test_what_build_message_writes_needs_no_normalising_on_the_wire(text: str, html: str | None) -> None:
+    """`wire_ready` skips the scan of the DATA payload: build_message's bytes must be what the scan would send."""
+    from thidua.notifications.transport import _data_payload
+
+    raw = message.build_message(
+        sender='".Liên đoàn." <thidua@ldld.binhdinh.vn>',
+        to=[".Công đoàn cơ sở. <.cd.@donvi.binhdinh.vn>", "x@donvi.binhdinh.vn"],
+        subject=".Còn 3 ngày:\u00a0" + "báo cáo sơ kết " * 8,
+        text=text,
+        html=html,
+        message_id="<thidua.1@thidua.test>",
+        extra_headers={"X-Thidua-Kind": ".reminder", "List-Id": '".a." <a.thidua.test>'},
+    )
+    assert raw.endswith(b"\r\n")
+    assert _data_payload(raw) == raw + b".\r\n"
+
+
+def test_composed_mail_is_marked_wire_ready_and_sent_as_the_scan_would() -> None:
+    from thidua.notifications.transport import OutgoingMessage, _data_payload, _payload_of
+
+    raw = message.build_message(
+        sender="thidua@ldld.binhdinh.vn",
+        to=["cd@donvi.binhdinh.vn"],
+        subject="s",
+        text=".\n.",
+        html=None,
+        message_id="<m@t>",
+    )
+    assert _payload_of(OutgoingMessage("k", "a@b.vn", ["c@d.vn"], raw, wire_ready=True)) == _data_payload(raw)
+    # Bytes from elsewhere are still normalised and dot-stuffed.
+    foreign = b"Subject: x\n\n.line\nend"
+    assert _payload_of(OutgoingMessage("k", "a@b.vn", ["c@d.vn"], foreign)) == b"Subject: x\r\n\r\n..line\r\nend\r\n.\r\n"
+
+
+ADDRESSES = [
+    "cdcs0123@donvi.binhdinh.vn",
+    "a.b+tag@x-y.vn",
+    "o'brien@example.com",
+    "!#$%&'*+/=?^_`{|}~-@h.vn",
+    "a..b@x.vn",
+    ".a@x.vn",
+    "a.@x.vn",
+    "a@x..vn",
+    "a@.x.vn",
+    "a@x.vn.",
+    "Tên <a@x.vn>",
+    "<a@x.vn>",
+    '"a b"@x.vn',
+    "a@[127.0.0.1]",
+    " a@x.vn ",
+    "a@x.vn (note)",
+    "a",
+    "",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_plain_addresses_are_quoted_as_aiosmtplib_quotes_them(address: str) -> None:
+    from aiosmtplib.email import quote_address
+
+    from thidua.notifications.transport import _quoted
+
+    try:
+        expected: bytes | type[ValueError] = quote_address(address).encode("ascii")
+    except ValueError:
+        expected = ValueError
+    try:
+        got: bytes | type[ValueError] = _quoted(address)
+    except ValueError:
+        got = ValueError
+    assert got == expected

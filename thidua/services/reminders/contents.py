@@ -508,7 +508,7 @@ def compose(
         date=_local_moment(now, campaign.timezone if campaign else DEFAULT_TZ),
         extra_headers=headers,
     )
-    return OutgoingMessage(key=key, sender=smtp.sender, recipients=[recipient], raw=raw), message_id
+    return OutgoingMessage(key=key, sender=smtp.sender, recipients=[recipient], raw=raw, wire_ready=True), message_id
 
 
 # What every mail of one campaign object from one SMTP sender carries alike (sender, Reply-To, List-Id), for the
