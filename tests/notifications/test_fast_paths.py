@@ -119,7 +119,9 @@ def test_composed_mail_is_marked_wire_ready_and_sent_as_the_scan_would() -> None
     assert _payload_of(OutgoingMessage("k", "a@b.vn", ["c@d.vn"], raw, wire_ready=True)) == _data_payload(raw)
     # Bytes from elsewhere are still normalised and dot-stuffed.
     foreign = b"Subject: x\n\n.line\nend"
-    assert _payload_of(OutgoingMessage("k", "a@b.vn", ["c@d.vn"], foreign)) == b"Subject: x\r\n\r\n..line\r\nend\r\n.\r\n"
+    assert (
+        _payload_of(OutgoingMessage("k", "a@b.vn", ["c@d.vn"], foreign)) == b"Subject: x\r\n\r\n..line\r\nend\r\n.\r\n"
+    )
 
 
 ADDRESSES = [
