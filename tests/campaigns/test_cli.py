@@ -74,3 +74,30 @@ def test_a_long_path_stays_whole_on_one_line_per_problem(cli, tmp_path):
     problem_lines = [line for line in result.output.splitlines() if line.lstrip().startswith("•")]
     assert len(problem_lines) == 1, result.output
     assert f"• {broken}:" in problem_lines[0]
+
+
+def test_levels_files_validate_and_campaigns_are_checked_against_the_levels_given_with_them(cli, tmp_path):
+    """The shipped levels files are declaration files like the others; the 2025 campaign, written for the levels
+    from 01/07/2025 (config/levels_2026.yaml), validates with that file and says what it lacks without it."""
+    levels = cli("validate", CONFIG / "levels.yaml", CONFIG / "levels_2026.yaml")
+    assert levels.exit_code == 0, levels.output
+    assert levels.output.count("(danh mục cấp công đoàn) hợp lệ") == 2
+
+    campaign_2025 = CONFIG / "campaigns" / "binh_dinh_2025.yaml"
+    alone = cli("validate", campaign_2025)
+    assert alone.exit_code == 1
+    assert "không có cấp 'cd_cap_xa'" in alone.output
+    assert "levels.yaml" in alone.output and "tong_ldld, ldld_tinh, cap_tren_truc_tiep, cdcs" in alone.output
+    assert "Traceback" not in alone.output
+
+    together = cli("validate", CONFIG / "levels_2026.yaml", campaign_2025)
+    assert together.exit_code == 0, together.output
+    assert f"{campaign_2025} (chiến dịch) hợp lệ" in together.output
+    assert "levels_2026.yaml" in together.output  # which levels it was checked against
+
+    duplicated = tmp_path / "levels.yaml"
+    duplicated.write_text(
+        "levels:\n  - {code: a, name: A}\n  - {code: b, name: B}\n  - {code: a, name: A lần nữa}\n", encoding="utf-8"
+    )
+    bad = cli("validate", duplicated)
+    assert bad.exit_code == 1 and f"{duplicated}:4" in bad.output and "mã cấp 'a' bị trùng" in bad.output

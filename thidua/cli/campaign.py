@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from sqlmodel import Session
 
+    from thidua.models.spec.yamlsource import SourceDoc
     from thidua.services.campaigns import LoadResult
     from thidua.services.status import StatusReport
 
@@ -65,18 +66,43 @@ def _kind_of(path: Path, keys: set[str]) -> str:
     return best
 
 
-def _validate_one(path: Path) -> str:
-    """Validate a file by what it declares at the top level; returns what it was."""
+def _parse_yaml_file(path: Path) -> SourceDoc | None:
+    """The parsed YAML file; None for another kind of file (a unit spreadsheet)."""
     from thidua.models.spec.yamlsource import parse_yaml
     from thidua.sources import read_text_file
 
-    text = read_text_file(path) if path.suffix.lower() in (".yaml", ".yml") else None
-    if text is None:
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    return parse_yaml(read_text_file(path), str(path))
+
+
+def _is_levels_file(path: Path, parsed: dict[Path, SourceDoc]) -> bool:
+    """A YAML file whose only top-level key is `levels` (a campaign has no such key). Keeps what it parsed."""
+    try:
+        doc = _parse_yaml_file(path)
+    except (OSError, SpecError):
+        return False  # reported when the file itself is validated
+    if doc is None:
+        return False
+    parsed[path] = doc
+    return isinstance(doc.data, dict) and set(doc.data) == {"levels"}
+
+
+def _validate_one(path: Path, levels_path: Path | None = None, doc: SourceDoc | None = None) -> str:
+    """Validate a file by what it declares at the top level; returns what it was. A campaign's levels are
+    checked against `levels_path` (a levels file given in the same command), else the configured one. `doc`:
+    the file already parsed."""
+    doc = doc or _parse_yaml_file(path)
+    if doc is None:
         return _validate_units(path)
-    doc = parse_yaml(text, str(path))
     if not isinstance(doc.data, dict):
         raise SpecError([Problem(str(path), 1, "", "tệp phải là một nhóm khóa: giá trị ở cấp ngoài cùng")])
     keys = set(doc.data)
+    if keys == {"levels"}:
+        from thidua.services.campaign_file import read_levels_file
+
+        read_levels_file(path)
+        return "danh mục cấp công đoàn"
     if "attributes" in keys:
         from thidua.services.units import load_attribute_schema
 
@@ -91,8 +117,10 @@ def _validate_one(path: Path) -> str:
     if kind == "campaign":
         from thidua.services.campaign_file import campaign_warnings, check_campaign_file
 
-        spec, doc, skipped = check_campaign_file(path, doc)  # the file is parsed once
+        spec, doc, skipped = check_campaign_file(path, doc, levels_path=levels_path)  # the file is parsed once
         _print_warnings(campaign_warnings(spec, doc, path.resolve().parent.parent))
+        if levels_path is not None:
+            console.print(f"  (các cấp công đoàn theo {levels_path})", highlight=False)
         console.print(
             f"  (chưa kiểm tra vì cần cơ sở dữ liệu — 'thidua campaign load --dry-run' kiểm tra nốt: "
             f"{'; '.join(skipped)})",
@@ -123,11 +151,20 @@ def _validate_units(path: Path) -> str:
 
 
 @friendly
-def validate(files: list[Path] = typer.Argument(..., help="Các tệp cần kiểm tra")) -> None:
+def validate(
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Các tệp cần kiểm tra; tệp chiến dịch được đối chiếu với tệp danh mục cấp (levels) đưa kèm, "
+        "nếu không thì với danh mục cấp đang cấu hình",
+    ),
+) -> None:
     problems: list[Problem] = []
+    parsed: dict[Path, SourceDoc] = {}
+    levels_files = [path for path in files if _is_levels_file(path, parsed)]
+    levels_path = levels_files[-1] if levels_files else None
     for path in files:
         try:
-            kind = _validate_one(path)
+            kind = _validate_one(path, levels_path, parsed.get(path))
             console.print(f"[green]✓[/] {path} ({kind}) hợp lệ")
         except SpecError as exc:
             problems.extend(exc.problems)

@@ -4,8 +4,10 @@ Kept apart from services.campaigns (the loader) so `thidua validate` runs withou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thidua.models.spec.campaign import CampaignSpec
 from thidua.models.spec.problems import Problem, SpecError
@@ -22,30 +24,60 @@ from thidua.services.calendars import (
 )
 from thidua.sources import read_text_file
 
+if TYPE_CHECKING:
+    from thidua.models.levels import LevelsFile
+
 
 def read_campaign_file(path: Path) -> tuple[CampaignSpec, SourceDoc]:
     text = read_text_file(path)
     return validate_campaign_text(text, str(path))
 
 
-def _level_problems(spec: CampaignSpec, doc: SourceDoc, level_codes: set[str]) -> list[Problem]:
+def read_levels_file(path: Path) -> tuple[SourceDoc, LevelsFile]:
+    """A levels file, parsed and checked on its own (schema, duplicate codes, periods): SpecError otherwise."""
+    from thidua.models.hierarchy import duplicate_level_codes  # noqa: PLC0415
+    from thidua.models.levels import LevelsFile, level_period_problems  # noqa: PLC0415
+    from thidua.models.spec.validate import validate_doc  # noqa: PLC0415
+    from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
+
+    doc = parse_yaml(read_text_file(path), str(path))
+    spec = validate_doc(doc, LevelsFile)
+    problems = [
+        doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng")
+        for index, code in duplicate_level_codes(spec)
+    ] + [doc.problem(("levels", index, "valid_to"), message) for index, message in level_period_problems(spec)]
+    if problems:
+        raise SpecError(problems)
+    return doc, spec
+
+
+def _level_problems(
+    spec: CampaignSpec, doc: SourceDoc, known: Sequence[str], source: str = "danh mục cấp trong cơ sở dữ liệu"
+) -> list[Problem]:
+    """Levels the campaign names that `known` (codes from the top down, from `source`) lacks."""
+    level_codes = set(known)
+    where = f" (trong {source} chỉ có: {', '.join(known)})"
+
+    def unknown(level: str) -> str:
+        return f"không có cấp '{level}'{where}"
+
     problems: list[Problem] = []
     for i, ob in enumerate(spec.obligations):
         for j, level in enumerate(ob.levels):
             if level not in level_codes:
-                problems.append(doc.problem(("obligations", i, "levels", j), f"không có cấp '{level}'"))
+                problems.append(doc.problem(("obligations", i, "levels", j), unknown(level)))
     for i, target in enumerate(spec.targets):
         for key in ("scope_level", "breakdown_level"):
             level = getattr(target, key)
             if level and level not in level_codes:
-                problems.append(doc.problem(("targets", i, key), f"không có cấp '{level}'"))
+                problems.append(doc.problem(("targets", i, key), unknown(level)))
         for j, level in enumerate(target.source.levels or []):
             if level not in level_codes:
-                problems.append(doc.problem(("targets", i, "source", "levels", j), f"không có cấp '{level}'"))
+                problems.append(doc.problem(("targets", i, "source", "levels", j), unknown(level)))
     if spec.awards:
         for level in spec.awards.review_days_per_level:
             if level not in level_codes:
-                problems.append(doc.problem(("awards", "review_days_per_level", level), f"không có cấp '{level}'"))
+                problems.append(doc.problem(("awards", "review_days_per_level", level), unknown(level)))
     return problems
 
 
@@ -106,13 +138,14 @@ CHECKS_NEEDING_THE_DATABASE = (
 )
 
 
-def check_campaign_file(path: Path, doc: SourceDoc | None = None) -> tuple[CampaignSpec, SourceDoc, list[str]]:
+def check_campaign_file(
+    path: Path, doc: SourceDoc | None = None, *, levels_path: Path | None = None
+) -> tuple[CampaignSpec, SourceDoc, list[str]]:
     """Every check `load_campaign` makes that needs no database: the file itself, the files it names and the
-    levels (from the configured levels file instead of the database). `doc` is the file already parsed, if the
-    caller has it. Returns the spec, the parsed file and the checks skipped; SpecError lists every problem."""
-    from thidua.models.levels import LevelsFile, levels_from_file  # noqa: PLC0415
-    from thidua.models.spec.validate import validate_campaign_doc, validate_doc  # noqa: PLC0415
-    from thidua.models.spec.yamlsource import parse_yaml  # noqa: PLC0415
+    levels (from `levels_path`, by default the configured levels file, instead of the database). `doc` is the
+    file already parsed, if the caller has it. Returns the spec, the parsed file and the checks skipped; SpecError
+    lists every problem."""
+    from thidua.models.spec.validate import validate_campaign_doc  # noqa: PLC0415
     from thidua.settings import get_settings  # noqa: PLC0415
 
     if doc is None:
@@ -122,14 +155,13 @@ def check_campaign_file(path: Path, doc: SourceDoc | None = None) -> tuple[Campa
     base_dir = path.resolve().parent.parent
     problems = _file_problems(spec, doc, base_dir)
     skipped = list(CHECKS_NEEDING_THE_DATABASE)
-    levels_path = get_settings().config_dir / "levels.yaml"
+    levels_path = levels_path or get_settings().config_dir / "levels.yaml"
     try:
-        levels_doc = parse_yaml(read_text_file(levels_path), str(levels_path))
-        level_codes = {level.code for level in levels_from_file(validate_doc(levels_doc, LevelsFile))}
+        known = [level.code for level in read_levels_file(levels_path)[1].levels]
     except (OSError, SpecError):
         skipped.append(f"các cấp công đoàn (không đọc được {levels_path})")
     else:
-        problems.extend(_level_problems(spec, doc, level_codes))
+        problems.extend(_level_problems(spec, doc, known, f"tệp danh mục cấp {levels_path}"))
     if problems:
         raise SpecError(problems)
     return spec, doc, skipped

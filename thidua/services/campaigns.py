@@ -69,7 +69,8 @@ class _DryRun(Exception):
 def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir: Path) -> list[Problem]:
     """Checks that need the database (units, levels) and the files the campaign refers to."""
     problems: list[Problem] = []
-    level_codes = set(session.exec(select(Level.code)).scalars())  # type: ignore[call-overload]
+    known_levels = list(session.exec(select(Level.code).order_by(Level.rank)).scalars())  # type: ignore[call-overload]
+    level_codes = set(known_levels)
     unit_codes_needed = {spec.issuing_unit, spec.participants_root or spec.issuing_unit}
     if spec.owner.unit:
         unit_codes_needed.add(spec.owner.unit)
@@ -84,7 +85,7 @@ def _db_problems(session: Session, spec: CampaignSpec, doc: SourceDoc, base_dir:
     if not level_codes:
         problems.append(doc.problem((), "chưa có danh mục cấp công đoàn (chạy 'thidua units levels')"))
     else:
-        problems.extend(_level_problems(spec, doc, level_codes))
+        problems.extend(_level_problems(spec, doc, known_levels))
     schema = load_attribute_schema()
     for i, ob in enumerate(spec.obligations):
         problems.extend(selector_problems(session, ob.where, ("obligations", i, "where"), doc, schema))

@@ -63,7 +63,6 @@ from thidua.models.hierarchy import (  # the underscored names: the rules the st
     ImportReport,
     LevelIndex,
     LevelInfo,
-    LevelsFile,
     RawUnit,
     RowSource,
     Snapshot,
@@ -73,8 +72,6 @@ from thidua.models.hierarchy import (  # the underscored names: the rules the st
     _record_values,
     check_hierarchy,
     child_path,
-    duplicate_level_codes,
-    level_period_problems,
     levels_from_file,
     path_depth,
     path_ids,
@@ -92,6 +89,7 @@ from thidua.models.spec.validate import validate_doc
 from thidua.models.spec.yamlsource import parse_yaml
 from thidua.models.tables import Level, Unit
 from thidua.models.vnformat import fmt_integer
+from thidua.services.campaign_file import read_levels_file
 from thidua.services.lookup import find_unit
 from thidua.settings import CONFIG_DIR, get_settings
 from thidua.sources import MAX_TEXT_FILE_BYTES, read_text_file
@@ -144,14 +142,8 @@ def load_levels(engine: Engine, path: Path | None = None, *, actor: str = DEFAUL
     would put a stored unit at or above its parent's level are refused too. Nothing changes on SpecError."""
     path = Path(path) if path is not None else get_settings().config_dir / "levels.yaml"
     file = str(path)
-    doc = parse_yaml(_read_text(path), file)
-    spec = validate_doc(doc, LevelsFile)
-    problems = [
-        doc.problem(("levels", index, "code"), f"mã cấp '{code}' bị trùng")
-        for index, code in duplicate_level_codes(spec)
-    ] + [doc.problem(("levels", index, "valid_to"), message) for index, message in level_period_problems(spec)]
-    if problems:
-        raise SpecError(problems)
+    doc, spec = read_levels_file(path)
+    problems: list[Problem] = []
     wanted = {level.code: level for level in levels_from_file(spec)}
     report = LevelsReport()
     with Session(engine) as session, session.begin():
