@@ -101,3 +101,38 @@ def test_levels_files_validate_and_campaigns_are_checked_against_the_levels_give
     )
     bad = cli("validate", duplicated)
     assert bad.exit_code == 1 and f"{duplicated}:4" in bad.output and "mã cấp 'a' bị trùng" in bad.output
+
+
+def test_every_declaration_file_shipped_in_config_validates(cli, tmp_path):
+    """Cụm/khối thi đua, văn bản khen thưởng and the report letterheads are declaration files like the others:
+    `thidua validate` recognises them, and a broken copy gets a Vietnamese error that names the file."""
+    shipped = {
+        CONFIG / "clusters" / "binh_dinh.yaml": "cụm, khối thi đua",
+        CONFIG / "commendation.yaml": "văn bản khen thưởng",
+        CONFIG / "documents" / "van-ban.yaml": "đầu văn bản báo cáo",
+    }
+    result = cli("validate", *shipped)
+    assert result.exit_code == 0, result.output
+    for path, kind in shipped.items():
+        assert f"{path} ({kind}) hợp lệ" in result.output
+
+    clusters = tmp_path / "cum.yaml"
+    clusters.write_text("clusters:\n  - {code: C1, name: Cụm 1, kind: cụm, year: 2023, members: [A], mau: x}\n")
+    commendation = tmp_path / "commendation.yaml"
+    original = (CONFIG / "commendation.yaml").read_text(encoding="utf-8")
+    commendation.write_text(original.replace("level_symbols:", "level_symbol:", 1), encoding="utf-8")
+    documents = tmp_path / "documents" / "van-ban.yaml"
+    documents.parent.mkdir()
+    documents.write_text("mac_dinh:\n  mau: khong-co.docx\nchien_dich:\n  bd-2023:\n    nguoi_ki: A\n")
+    broken = cli("validate", clusters, commendation, documents)
+    assert broken.exit_code == 1 and "Traceback" not in broken.output
+    assert f"{clusters}:2: clusters[0].mau: khóa không được phép" in broken.output
+    assert f"{commendation}:" in broken.output and "level_symbol" in broken.output
+    assert f"{documents}: " in broken.output and "chien_dich.bd-2023.nguoi_ki: khóa không dùng được" in broken.output
+    assert "không có mẫu Word 'khong-co.docx'" in broken.output
+    listed = tmp_path / "list" / "van-ban.yaml"
+    listed.parent.mkdir()
+    listed.write_text("don_vi: [BDH]\n")
+    wrong_shape = cli("validate", listed)
+    assert wrong_shape.exit_code == 1 and "don_vi phải là một nhóm khóa" in wrong_shape.output
+    assert "Traceback" not in wrong_shape.output

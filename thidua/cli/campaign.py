@@ -27,7 +27,9 @@ campaign_app = typer.Typer(help="Chiến dịch thi đua: nạp, xem.", no_args_
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate", help="Kiểm tra tệp khai báo (chiến dịch, đơn vị, danh mục khen thưởng).")(validate)
+    app.command("validate", help="Kiểm tra tệp khai báo (chiến dịch, đơn vị, cấp, khen thưởng, cụm thi đua, văn bản).")(
+        validate
+    )
     app.add_typer(campaign_app, name="campaign")
     app.command("status", help="Tình hình thực hiện nghĩa vụ theo cấp và theo đơn vị.")(status)
     app.command("plan", help="Các hạn nộp trong N ngày tới, theo đơn vị.")(plan)
@@ -59,7 +61,9 @@ def _kind_of(path: Path, keys: set[str]) -> str:
                     "",
                     "không nhận ra loại tệp: tệp chiến dịch có các khóa code, title, "
                     "rounds, obligations…; danh mục khen thưởng có ratings, awards…; "
-                    "danh sách đơn vị có units; lịch ngày nghỉ có holidays",
+                    "danh sách đơn vị có units; danh mục cấp có levels; lịch ngày nghỉ có holidays; "
+                    "cụm, khối thi đua có clusters; văn bản khen thưởng có base_salary; "
+                    "đầu văn bản báo cáo có mac_dinh",
                 )
             ]
         )
@@ -108,6 +112,25 @@ def _validate_one(path: Path, levels_path: Path | None = None, doc: SourceDoc | 
 
         load_attribute_schema(path)
         return "thuộc tính đơn vị"
+    if "clusters" in keys:
+        from thidua.services.clusters import read_cluster_file
+
+        problems = read_cluster_file(path)[1]
+        if problems:
+            raise SpecError(problems)
+        return "cụm, khối thi đua"
+    if keys and keys <= {"mac_dinh", "don_vi", "chien_dich"}:
+        from thidua.services.documents import check_document_settings_file
+
+        messages = check_document_settings_file(path)
+        if messages:
+            raise SpecError([Problem(str(path), None, "", message.removeprefix(f"{path}: ")) for message in messages])
+        return "đầu văn bản báo cáo"
+    if "base_salary" in keys or "level_symbols" in keys:
+        from thidua.models.spec.commendation import load_commendation_config
+
+        load_commendation_config(path)
+        return "văn bản khen thưởng"
     if "checked_years" in keys:
         from thidua.services.calendars import read_overrides
 

@@ -31,7 +31,9 @@ class Entry(NamedTuple):
 
 # In the order typer lists them: the commands in registration order, then the command groups.
 COMMANDS: dict[str, Entry] = {
-    "validate": Entry("campaign", "Kiểm tra tệp khai báo (chiến dịch, đơn vị, danh mục khen thưởng)."),
+    "validate": Entry(
+        "campaign", "Kiểm tra tệp khai báo (chiến dịch, đơn vị, cấp, khen thưởng, cụm thi đua, văn bản)."
+    ),
     "status": Entry("campaign", "Tình hình thực hiện nghĩa vụ theo cấp và theo đơn vị."),
     "plan": Entry("campaign", "Các hạn nộp trong N ngày tới, theo đơn vị."),
     "schema": Entry("campaign", "Xuất JSON Schema của tệp chiến dịch (cho trình soạn thảo)."),

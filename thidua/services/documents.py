@@ -68,17 +68,52 @@ class DocumentSettings:
 
 def load_document_settings(config_dir: Path, *, campaign_code: str, issuer_code: str) -> tuple[DocumentSettings, Path]:
     """The settings in force for one report, and the folder its template lives in."""
+    path = config_dir / SETTINGS_FILE
+    if not path.is_file():
+        return DocumentSettings(), path.parent
+    return _settings_in_force(path, _read_settings_file(path), campaign_code, issuer_code), path.parent
+
+
+def check_document_settings_file(path: Path) -> list[str]:
+    """The problems of a van-ban.yaml, every layer (defaults, each issuing unit, each campaign) and the Word
+    template each combination names; each message starts with the file."""
+    try:
+        data = _read_settings_file(path)
+    except DocumentSettingsError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    for issuer in [""] + [str(code) for code in (data.get("don_vi") or {})]:
+        for campaign in [""] + [str(code) for code in (data.get("chien_dich") or {})]:
+            try:
+                settings = _settings_in_force(path, data, campaign, issuer)
+            except DocumentSettingsError as exc:
+                problem = str(exc)
+            else:
+                if (path.parent / settings.template).is_file():
+                    continue
+                problem = f"{path}: không có mẫu Word '{settings.template}' trong {path.parent}"
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
     from thidua.models.spec.yamlsource import parse_yaml
 
-    path = config_dir / SETTINGS_FILE
-    settings = DocumentSettings()
-    if not path.is_file():
-        return settings, path.parent
     doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     data = doc.data if isinstance(doc.data, dict) else {}
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise DocumentSettingsError(f"{path}: mục không dùng được: {', '.join(unknown)} (chỉ có {', '.join(SECTIONS)})")
+    for section in ("don_vi", "chien_dich"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise DocumentSettingsError(f"{path}: {section} phải là một nhóm khóa: giá trị (mã: các khóa của văn bản)")
+    return data
+
+
+def _settings_in_force(path: Path, data: dict[str, Any], campaign_code: str, issuer_code: str) -> DocumentSettings:
+    """Defaults, then the issuing unit's layer, then the campaign's."""
+    settings = DocumentSettings()
     layers = [
         ("mac_dinh", data.get("mac_dinh") or {}),
         (f"don_vi.{issuer_code}", (data.get("don_vi") or {}).get(issuer_code) or {}),
@@ -97,7 +132,7 @@ def load_document_settings(config_dir: Path, *, campaign_code: str, issuer_code:
             elif value is None:
                 value = ""
             setattr(settings, KEYS[key], value if key == "noi_nhan" else str(value))
-    return settings, path.parent
+    return settings
 
 
 # ---------------------------------------------------------------------------------------------------
