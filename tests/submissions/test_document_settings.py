@@ -58,6 +58,14 @@ def test_a_wrong_key_names_the_file_and_the_key(tmp_path: Path) -> None:
         load_document_settings(folder, campaign_code="bd-2023", issuer_code="BDH")
 
 
+@pytest.mark.parametrize("text", ["don_vi: [BDH]\n", "chien_dich: bd-2023\n"])
+def test_a_section_written_as_a_list_or_a_word_is_refused_by_name(tmp_path: Path, text: str) -> None:
+    """It used to stop the report with an AttributeError ('list' object has no attribute 'get')."""
+    folder = settings_folder(tmp_path, text)
+    with pytest.raises(DocumentSettingsError, match="phải là một nhóm khóa"):
+        load_document_settings(folder, campaign_code="bd-2023", issuer_code="BDH")
+
+
 def test_the_office_template_is_used_and_filled(tmp_path: Path) -> None:
     folder = settings_folder(tmp_path, "chien_dich:\n  x: {nguoi_ky: Trần Thị Ký, so_ky_hieu: 15/BC-LĐLĐ}\n")
     template = folder / "documents" / "bao-cao.docx"
