@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thidua.notifications.message import message_id_for
-from thidua.notifications.transport import DeliveryResult, deliver
+from thidua.notifications.transport import DeliveryResult, OutgoingMessage, deliver
 
 from .conftest import make_messages, run, settings_for
 from .test_lean_smtp import Address, eml_files, with_lean_server
@@ -175,3 +175,19 @@ def test_a_message_handed_back_goes_on_another_connection() -> None:
     taken.remove(retried[0])
     assert sorted(taken) == sorted(sent)
     assert script.commands_in_payloads == []
+
+
+def test_a_next_message_whose_address_cannot_go_in_a_command_fails_alone(tmp_path: Path) -> None:
+    """The next envelope is built while the previous payload goes out: an address that cannot be sent (a space
+    in the mailbox) is not sent ahead; that message fails on its own turn, the others go."""
+    messages = make_messages(3)
+    unsendable = OutgoingMessage(messages[1].key, messages[1].sender, ["don vi@donvi.test"], messages[1].raw)
+    messages[1] = unsendable
+
+    async def send(address: Address, server: object) -> list[DeliveryResult]:
+        return await deliver(messages, settings_for(address, connections=1))  # type: ignore[arg-type]
+
+    results = run(with_lean_server(tmp_path, send))
+    assert [r.status for r in results] == ["sent", "failed", "sent"]
+    assert "not permitted" in (results[1].error or "")
+    assert len(eml_files(tmp_path)) == 2
