@@ -136,3 +136,18 @@ def test_every_declaration_file_shipped_in_config_validates(cli, tmp_path):
     wrong_shape = cli("validate", listed)
     assert wrong_shape.exit_code == 1 and "don_vi phải là một nhóm khóa" in wrong_shape.output
     assert "Traceback" not in wrong_shape.output
+
+
+def test_validating_a_unit_file_leaves_the_stored_levels_as_they_are(cli):
+    """`validate` checks; it used to load config/levels.yaml over the levels in force first, which silently dropped
+    a level the office had added (cd_cap_xa from config/levels_2026.yaml)."""
+    assert cli("units", "levels", CONFIG / "levels_2026.yaml").exit_code == 0
+    result = cli("validate", CONFIG / "units" / "binh_dinh.yaml")
+    assert result.exit_code == 0, result.output
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(get_settings().db_url)
+    with engine.connect() as conn:
+        codes = [row[0] for row in conn.execute(text("SELECT code FROM level ORDER BY rank"))]
+    engine.dispose()
+    assert codes == ["tong_ldld", "ldld_tinh", "cap_tren_truc_tiep", "cd_cap_xa", "cdcs"]
