@@ -166,15 +166,14 @@ def _validate_one(path: Path, levels_path: Path | None = None, doc: SourceDoc | 
 def _validate_units(path: Path) -> str:
     """A dry-run import checks the file and its fit with the units and levels already in the database. Only a
     database without levels gets the configured ones first (the levels in force are never replaced by a check)."""
-    from sqlalchemy import select
-    from sqlmodel import Session
+    from sqlmodel import Session, col, select
 
     from thidua.models.tables import Level
     from thidua.services.units import import_units, load_levels
 
     engine = ready_engine()
     with Session(engine) as session:
-        has_levels = session.execute(select(Level.code).limit(1)).first() is not None
+        has_levels = session.exec(select(col(Level.code)).limit(1)).first() is not None
     if not has_levels:
         load_levels(engine)
     import_units(engine, path, dry_run=True)
