@@ -75,25 +75,28 @@ def load_document_settings(config_dir: Path, *, campaign_code: str, issuer_code:
 
 
 def check_document_settings_file(path: Path) -> list[str]:
-    """The problems of a van-ban.yaml, every layer (defaults, each issuing unit, each campaign) and the Word
-    template each combination names; each message starts with the file."""
+    """The problems of a van-ban.yaml: every layer (the defaults, each issuing unit's, each campaign's, each over
+    the defaults) and the Word template it leaves in force; each message starts with the file. A report's
+    template comes from one of those layers, so checking them one by one covers every combination."""
     try:
         data = _read_settings_file(path)
     except DocumentSettingsError as exc:
         return [str(exc)]
+    layers = [("", "")]
+    layers += [(str(code), "") for code in data.get("don_vi") or {}]
+    layers += [("", str(code)) for code in data.get("chien_dich") or {}]
     problems: list[str] = []
-    for issuer in [""] + [str(code) for code in (data.get("don_vi") or {})]:
-        for campaign in [""] + [str(code) for code in (data.get("chien_dich") or {})]:
-            try:
-                settings = _settings_in_force(path, data, campaign, issuer)
-            except DocumentSettingsError as exc:
-                problem = str(exc)
-            else:
-                if (path.parent / settings.template).is_file():
-                    continue
-                problem = f"{path}: không có mẫu Word '{settings.template}' trong {path.parent}"
-            if problem not in problems:
-                problems.append(problem)
+    for issuer, campaign in layers:
+        try:
+            settings = _settings_in_force(path, data, campaign, issuer)
+        except DocumentSettingsError as exc:
+            problem = str(exc)
+        else:
+            if (path.parent / settings.template).is_file():
+                continue
+            problem = f"{path}: không có mẫu Word '{settings.template}' trong {path.parent}"
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
