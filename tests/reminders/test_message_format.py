@@ -12,6 +12,7 @@ import pytest
 
 from thidua.notifications.render import Renderer, get_renderer
 from thidua.notifications.sink import FaultInjectingHandler
+from thidua.notifications.transport import _data_payload, _payload_of
 from thidua.services.reminders import claim_batch, new_dispatcher_id, plan_due
 from thidua.services.reminders.sending import _load_claimed, _sort_one, _Sorted
 from tests.reminders.conftest import Campaign, load_binh_dinh, parse, smtp_for, vn
@@ -54,6 +55,10 @@ def test_the_fast_path_builds_the_bytes_of_the_full_build(bd: Campaign) -> None:
     assert len(reminders) >= 15
     assert [r.message.raw for r in fast.ready] == [r.message.raw for r in full.ready]
     assert not fast.failed and not full.failed
+    # Every composed mail skips the transport's normalising scan, and the scan would not change a byte of it
+    # (odd unit names included).
+    assert all(r.message.wire_ready for r in fast.ready)
+    assert all(_payload_of(r.message) == _data_payload(r.message.raw) for r in fast.ready)
 
 
 def test_dispatched_reminders_decode_exactly(bd: Campaign, sinks) -> None:
